@@ -1,0 +1,90 @@
+#include "collectors/control_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+namespace oomsentinel {
+namespace {
+constexpr std::size_t kInitialBuffer = 4096;
+// Kernel control files are small; a file larger than this is not one we understand.
+constexpr std::size_t kMaxFile = 4 << 20;
+}  // namespace
+
+ControlFile::ControlFile(std::string path) : path_(std::move(path)) {}
+
+ControlFile::~ControlFile() { close(); }
+
+ControlFile::ControlFile(ControlFile&& other) noexcept
+    : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)), buf_(std::move(other.buf_)) {}
+
+ControlFile& ControlFile::operator=(ControlFile&& other) noexcept {
+  if (this != &other) {
+    close();
+    path_ = std::move(other.path_);
+    fd_ = std::exchange(other.fd_, -1);
+    buf_ = std::move(other.buf_);
+  }
+  return *this;
+}
+
+void ControlFile::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+Status ControlFile::open() {
+  close();
+  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return makeError("cannot open", path_, errno);
+  fd_ = fd;
+  if (buf_.size() < kInitialBuffer) buf_.resize(kInitialBuffer);
+  return Ok{};
+}
+
+Result<std::string_view> ControlFile::readOnce() {
+  std::size_t used = 0;
+  for (;;) {
+    if (used == buf_.size()) {
+      if (buf_.size() >= kMaxFile) return makeError("file larger than 4 MiB", path_, EFBIG);
+      buf_.resize(buf_.size() * 2);
+    }
+    ssize_t n = ::pread(fd_, buf_.data() + used, buf_.size() - used, static_cast<off_t>(used));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return makeError("cannot read", path_, errno);
+    }
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  return std::string_view(buf_.data(), used);
+}
+
+Result<std::string_view> ControlFile::read() {
+  if (fd_ < 0) {
+    if (auto st = open(); !st) return st.error();
+    return readOnce();
+  }
+  auto r = readOnce();
+  if (r || !r.error().isGone()) return r;
+  // The cgroup (or process) behind the descriptor went away; a re-created one has the same path.
+  if (auto st = open(); !st) return st.error();
+  return readOnce();
+}
+
+Result<std::string> readWholeFile(const std::string& path) {
+  ControlFile f(path);
+  auto r = f.read();
+  if (!r) return r.error();
+  return std::string(*r);
+}
+
+bool fileExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace oomsentinel

@@ -1,0 +1,131 @@
+// collectors/: turning kernel text into Snapshots.
+// Pure parsers: string_view in, values or an Error out. No file access, no allocation on success.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace oomsentinel {
+
+// A whole decimal unsigned number, surrounding white space allowed. Overflow is an error.
+Result<std::uint64_t> parseU64(std::string_view text);
+
+// A cgroup v2 limit file (memory.max, memory.high, memory.swap.max): a number or "max".
+// nullopt means "max" (no limit).
+Result<std::optional<std::uint64_t>> parseV2Limit(std::string_view text);
+
+// cgroup v1 reports "no limit" as PAGE_COUNTER_MAX pages (0x7FFFFFFFFFFFF000 with 4 KiB pages);
+// anything at or above 2^62 bytes is treated as unlimited so other page sizes are covered too.
+bool isV1Unlimited(std::uint64_t bytes);
+
+// Flat keyed files ("key value" per line): memory.stat, memory.events, oom_control, vmstat.
+// Calls f(key, value) for each line; a malformed line stops with an Error naming the line.
+template <typename F>
+Status forEachKeyValue(std::string_view text, F&& f);
+
+// "Key:   123 kB" lines (meminfo, /proc/PID/status, smaps_rollup). Values are returned in bytes
+// when the unit is kB, as is otherwise. Lines that are not of that shape are skipped
+// (smaps_rollup's first line is an address range; status has non-numeric lines).
+template <typename F>
+Status forEachKbLine(std::string_view text, F&& f);
+
+struct PsiLine {
+  double avg10 = 0, avg60 = 0, avg300 = 0;
+  std::uint64_t total_us = 0;
+};
+struct Psi {
+  PsiLine some;
+  std::optional<PsiLine> full;  // absent in old kernels' /proc/pressure/cpu-style files
+};
+// memory.pressure and /proc/pressure/memory.
+Result<Psi> parsePressure(std::string_view text);
+
+// /proc/PID/stat: the fields we use. comm may contain spaces and ')' so fields are counted from
+// the last ')'.
+struct ProcStat {
+  char state = '?';
+  std::uint64_t minflt = 0;
+  std::uint64_t majflt = 0;
+  std::uint64_t utime_ticks = 0;
+  std::uint64_t stime_ticks = 0;
+  std::uint64_t rss_pages = 0;
+};
+Result<ProcStat> parseProcStat(std::string_view text);
+
+struct MountInfo {
+  std::string mount_point;
+  std::string root;  // the part of the filesystem mounted there (cgroup namespaces, bind mounts)
+  std::string fs_type;
+  std::string super_options;
+};
+Result<std::vector<MountInfo>> parseMountinfo(std::string_view text);
+
+// One line of /proc/PID/cgroup: "hierarchy-id:controllers:path".
+struct ProcCgroupEntry {
+  int hierarchy = 0;
+  std::string controllers;  // comma separated; empty for the v2 line "0::/path"
+  std::string path;
+};
+Result<std::vector<ProcCgroupEntry>> parseProcCgroup(std::string_view text);
+
+// cgroup.procs: one pid per line.
+Status parsePidList(std::string_view text, std::vector<int>& out);
+
+// Splits off the next line (without '\n'); returns false at the end.
+bool nextLine(std::string_view& text, std::string_view& line);
+std::string_view trim(std::string_view s);
+
+// ---- template definitions ----
+
+template <typename F>
+Status forEachKeyValue(std::string_view text, F&& f) {
+  std::string_view line;
+  int lineno = 0;
+  while (nextLine(text, line)) {
+    ++lineno;
+    std::string_view l = trim(line);
+    if (l.empty()) continue;
+    std::size_t sp = l.find_first_of(" \t");
+    if (sp == std::string_view::npos)
+      return makeError("line " + std::to_string(lineno) + ": expected 'key value', got '" +
+                       std::string(l) + "'");
+    std::string_view key = l.substr(0, sp);
+    auto value = parseU64(l.substr(sp + 1));
+    if (!value)
+      return makeError("line " + std::to_string(lineno) + ": key '" + std::string(key) +
+                       "': " + value.error().message);
+    f(key, *value);
+  }
+  return Ok{};
+}
+
+template <typename F>
+Status forEachKbLine(std::string_view text, F&& f) {
+  std::string_view line;
+  while (nextLine(text, line)) {
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) continue;
+    std::string_view key = line.substr(0, colon);
+    if (key.find(' ') != std::string_view::npos) continue;
+    std::string_view rest = trim(line.substr(colon + 1));
+    bool kb = false;
+    if (rest.size() > 3 && rest.substr(rest.size() - 3) == " kB") {
+      kb = true;
+      rest = trim(rest.substr(0, rest.size() - 3));
+    }
+    if (rest.empty() || rest.find_first_not_of("0123456789") != std::string_view::npos) continue;
+    auto value = parseU64(rest);
+    if (!value) return makeError("key '" + std::string(key) + "': " + value.error().message);
+    if (kb && *value > UINT64_MAX / 1024)
+      return makeError("key '" + std::string(key) + "': value overflows bytes");
+    f(key, kb ? *value * 1024 : *value);
+  }
+  return Ok{};
+}
+
+}  // namespace oomsentinel

@@ -1,0 +1,48 @@
+// collectors/: turning kernel text into Snapshots.
+// TargetCollector: a Target resolved against the running system (layout, cgroup directory) and
+// the collectors it needs, producing one Snapshot per call with the derived signals.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "collectors/collector.h"
+#include "collectors/layout.h"
+#include "core/clock.h"
+#include "core/host_paths.h"
+#include "core/target.h"
+
+namespace oomsentinel {
+
+class TargetCollector {
+ public:
+  // Resolves `target` now. Errors say what is missing (no such cgroup, no such process, no memory
+  // controller) with the path involved.
+  static Result<std::unique_ptr<TargetCollector>> create(const HostPaths& paths,
+                                                         const CgroupLayout& layout,
+                                                         const Target& target);
+
+  // Clears `out`, stamps it with the clock's time and fills it. On error `out` holds whatever
+  // was read before the failure.
+  Status collect(const Clock& clock, Snapshot& out);
+
+  const Target& target() const { return target_; }
+  CgroupVersion cgroupVersion() const { return version_; }
+  const std::string& cgroupDir() const { return dir_; }        // empty for the host
+  const std::string& cgroupRelative() const { return relative_; }  // empty for the host
+
+ private:
+  TargetCollector() = default;
+
+  Target target_;
+  CgroupVersion version_ = CgroupVersion::kNone;
+  std::string dir_, relative_;
+  std::vector<std::unique_ptr<Collector>> collectors_;
+};
+
+// working_set_bytes = usage - inactive_file (the kubelet's definition, never below 0), and the
+// ratios to the limit when a limit is known. Signals already set by a collector are kept.
+void deriveSignals(Snapshot& s);
+
+}  // namespace oomsentinel

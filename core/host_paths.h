@@ -1,0 +1,41 @@
+// core/: the shared vocabulary of oomsentinel.
+// HostPaths: the cgroup root and proc root. The only place absolute kernel paths are written.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+namespace oomsentinel {
+
+class HostPaths {
+ public:
+  static constexpr std::string_view kDefaultCgroupRoot = "/sys/fs/cgroup";
+  static constexpr std::string_view kDefaultProcRoot = "/proc";
+
+  HostPaths() = default;
+  HostPaths(std::string cgroup_root, std::string proc_root);
+
+  const std::string& cgroupRoot() const { return cgroup_root_; }
+  const std::string& procRoot() const { return proc_root_; }
+  // True when the cgroup root was given by the user (then the tree, not mountinfo, decides
+  // the cgroup version).
+  bool cgroupRootGiven() const { return cgroup_root_ != kDefaultCgroupRoot; }
+
+  // <proc root>/<pid>/<file>; pid 0 means "self".
+  std::string proc(pid_t pid, std::string_view file) const;
+  std::string procFile(std::string_view file) const;  // <proc root>/<file>, e.g. "meminfo"
+  std::string meminfo() const { return procFile("meminfo"); }
+  std::string vmstat() const { return procFile("vmstat"); }
+  std::string memoryPressure() const { return procFile("pressure/memory"); }
+  std::string selfMountinfo() const { return proc(0, "mountinfo"); }
+
+ private:
+  std::string cgroup_root_{kDefaultCgroupRoot};
+  std::string proc_root_{kDefaultProcRoot};
+};
+
+// Joins path pieces with exactly one '/' between them.
+std::string joinPath(std::string_view a, std::string_view b);
+
+}  // namespace oomsentinel

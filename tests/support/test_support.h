@@ -1,0 +1,39 @@
+// tests/: helpers shared by the test binaries.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace oomsentinel::testing {
+
+// Path of a file under tests/fixtures/.
+std::string fixture(const std::string& relative);
+// Whole file as a string; fails the current test when it cannot be read.
+std::string readFixture(const std::string& relative);
+// The built oomsentinel executable.
+std::string binaryPath();
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+// Runs argv (argv[0] a path) with no shell, capturing stdout and stderr; kills it after
+// timeout_s seconds (exit_code -1 then).
+RunResult runCommand(const std::vector<std::string>& argv, int timeout_s = 60);
+
+// A fresh directory under TMPDIR, removed with its contents by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  // Writes `content` to path()/relative, creating parent directories.
+  void write(const std::string& relative, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+}  // namespace oomsentinel::testing
