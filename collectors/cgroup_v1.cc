@@ -16,6 +16,7 @@ CgroupV1Collector::CgroupV1Collector(std::string dir) : dir_(std::move(dir)) {
   oom_control_ = file("memory.oom_control");
   memsw_usage_ = file("memory.memsw.usage_in_bytes");
   memsw_limit_ = file("memory.memsw.limit_in_bytes");
+  memsw_failcnt_ = file("memory.memsw.failcnt");
   // memsw files exist only with swap accounting (swapaccount=1); decided once.
   has_memsw_ = fileExists(memsw_usage_.path());
 }
@@ -36,11 +37,15 @@ Status CgroupV1Collector::collect(Snapshot& out) {
   if (auto s = readNumber(max_usage_, Sig::kPeakBytes, out, false); !s) return s;
   // failcnt counts the times usage hit the limit: v2's events "max" means the same.
   if (auto s = readNumber(failcnt_, Sig::kFailcnt, out, false); !s) return s;
-  out.set(Sig::kEventsMax, *out.get(Sig::kFailcnt));
+  double events_max = *out.get(Sig::kFailcnt);
   if (has_memsw_) {
     if (auto s = readNumber(memsw_usage_, Sig::kMemswUsageBytes, out, false); !s) return s;
     if (auto s = readNumber(memsw_limit_, Sig::kMemswLimitBytes, out, true); !s) return s;
+    // A charge checks memory+swap first: with equal limits only memsw.failcnt moves.
+    if (auto s = readNumber(memsw_failcnt_, Sig::kMemswFailcnt, out, false); !s) return s;
+    events_max += *out.get(Sig::kMemswFailcnt);
   }
+  out.set(Sig::kEventsMax, events_max);
 
   auto stat = stat_.read();
   if (!stat) return stat.error();

@@ -69,6 +69,9 @@ Status ProcessCollector::collect(Snapshot& out) {
   if (pid_) {
     pids_.assign(1, *pid_);
   } else {
+    // cgroup v1 caches a cgroup's pid list per open file: a held descriptor re-read at offset 0
+    // keeps answering the list of its first read. Re-open every tick (one open, no allocation).
+    if (auto st = procs_->open(); !st) return st.error();
     auto text = procs_->read();
     if (!text) return text.error();
     if (auto st = parsePidList(*text, pids_); !st) return makeError(st.error().message, procs_->path());

@@ -29,6 +29,7 @@ constexpr std::array<std::string_view, id(Sig::kCount)> kWellKnown = {
     "memsw_limit_bytes",
     "under_oom",
     "failcnt",
+    "memsw_failcnt",
     "psi_some_avg10",
     "psi_some_avg60",
     "psi_some_avg300",

@@ -35,6 +35,7 @@ enum class Sig : SignalId {
   kMemswLimitBytes,
   kUnderOom,
   kFailcnt,
+  kMemswFailcnt,
   // pressure (PSI): averages in percent, totals in seconds
   kPsiSomeAvg10,
   kPsiSomeAvg60,
