@@ -1,0 +1,127 @@
+// `oomsentinel run` end to end on a real cgroup v1 child: a leak in a limited cgroup produces the
+// warning and the critical transitions in the log before the kernel kills the allocator.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "tests/integration/real_cgroup.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using namespace std::chrono_literals;
+using oomsentinel::testing::RealV1Cgroup;
+
+double unixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "2026-11-29T05:51:31.555Z" -> unix seconds.
+double parseIso(const std::string& s) {
+  std::tm tm{};
+  int ms = 0;
+  std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+              &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms);
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<double>(timegm(&tm)) + ms / 1000.0;
+}
+
+TEST(RunV1Real, WarningAndCriticalAreLoggedBeforeTheKernelKills) {
+  std::string why;
+  if (!RealV1Cgroup::available(&why)) GTEST_SKIP() << why;
+  RealV1Cgroup cg("oomsentinel-it-run", 128 << 20);
+  ASSERT_TRUE(cg.ok()) << cg.error();
+  oomsentinel::testing::TempDir dir;
+  dir.write("config.yaml",
+            "poll:\n"
+            "  interval: 1s\n"
+            "  fast_interval: 50ms\n"
+            "  fast_above: 50%\n"
+            "targets:\n"
+            "  - name: leak\n"
+            "    cgroup: " + cg.relative() + "\n"
+            "rules:\n"
+            "  - name: near-limit\n"
+            "    expr: working_set_ratio > 70%\n"
+            "    severity: warning\n"
+            "    actions: [log]\n"
+            "  - name: oom-imminent\n"
+            "    expr: time_to_oom < 5s or working_set_ratio > 90%\n"
+            "    severity: critical\n"
+            "    actions: [log]\n");
+  std::string log_path = dir.path() + "/daemon.log";
+
+  pid_t daemon = fork();
+  if (daemon == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    std::string bin = oomsentinel::testing::binaryPath();
+    std::string cfg = dir.path() + "/config.yaml";
+    execl(bin.c_str(), bin.c_str(), "run", "--config", cfg.c_str(), "--log-format", "json",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GT(daemon, 0);
+  std::this_thread::sleep_for(1500ms);  // the daemon has started and ticked
+
+  // 25 MiB/s into 128 MiB: about 5 s to the kill.
+  pid_t leaker = cg.spawn({oomsentinel::testing::leakerPath(), "--rate", "25MiB/s"});
+  int status = 0;
+  double killed_at = 0;
+  for (int i = 0; i < 3000; ++i) {  // at most 30 s
+    if (waitpid(leaker, &status, WNOHANG) == leaker) {
+      killed_at = unixNow();
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  std::this_thread::sleep_for(300ms);
+  kill(daemon, SIGTERM);
+  int dstatus = 0;
+  auto stop_started = std::chrono::steady_clock::now();
+  waitpid(daemon, &dstatus, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_started, 1500ms) << "SIGTERM took too long";
+  ASSERT_GT(killed_at, 0) << "the leaker was not killed";
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_TRUE(WIFEXITED(dstatus) && WEXITSTATUS(dstatus) == 0) << "daemon status " << dstatus;
+
+  std::ifstream in(log_path);
+  std::string line, all;
+  double warning_at = 0, critical_at = 0;
+  bool went_fast = false;
+  while (std::getline(in, line)) {
+    all += line + "\n";
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    if (j.value("msg", "") == "poll interval changed" && j.value("to", "") == "50ms")
+      went_fast = true;
+    if (j.value("msg", "") != "rule transition" || j.value("state", "") != "firing") continue;
+    if (j["rule"] == "near-limit" && warning_at == 0) warning_at = parseIso(j["time"]);
+    if (j["rule"] == "oom-imminent" && critical_at == 0) {
+      critical_at = parseIso(j["time"]);
+      EXPECT_EQ(j["severity"], "critical");
+      EXPECT_TRUE(j["values"].contains("working_set_ratio")) << line;
+    }
+  }
+  ASSERT_GT(warning_at, 0) << "no warning firing in the log:\n" << all;
+  ASSERT_GT(critical_at, 0) << "no critical firing in the log:\n" << all;
+  EXPECT_TRUE(went_fast) << all;
+  EXPECT_LT(warning_at, critical_at);
+  EXPECT_LT(critical_at, killed_at) << "critical fired after the kill:\n" << all;
+  std::cout << "warning " << killed_at - warning_at << " s and critical " << killed_at - critical_at
+            << " s before the kill\n";
+}
+
+}  // namespace
+}  // namespace oomsentinel
