@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -49,8 +50,9 @@ Result<std::string_view> ControlFile::readOnce() {
   std::size_t used = 0;
   for (;;) {
     if (used == buf_.size()) {
-      if (buf_.size() >= kMaxFile) return makeError("file larger than 4 MiB", path_, EFBIG);
-      buf_.resize(buf_.size() * 2);
+      // One byte more than kMaxFile so that a file of exactly kMaxFile reaches its end.
+      if (buf_.size() > kMaxFile) return makeError("file larger than 4 MiB", path_, EFBIG);
+      buf_.resize(std::min(buf_.size() * 2, kMaxFile + 1));
     }
     ssize_t n = ::pread(fd_, buf_.data() + used, buf_.size() - used, static_cast<off_t>(used));
     if (n < 0) {

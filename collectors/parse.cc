@@ -4,26 +4,53 @@
 #include <cmath>
 
 namespace oomsentinel {
-namespace {
+namespace parse_detail {
 
 std::string quoted(std::string_view s) {
   constexpr std::size_t kMax = 60;  // keep messages short when the input is garbage
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "'";
-  out += s.size() > kMax ? std::string(s.substr(0, kMax)) + "..." : std::string(s);
+  for (char c : s.substr(0, kMax)) {
+    // Kernel text that is garbage must not break a log line.
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+      out += kHex[static_cast<unsigned char>(c) & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  if (s.size() > kMax) out += "...";
   out += "'";
   return out;
 }
 
+Error lineError(int lineno, std::string message) {
+  return makeError("line " + std::to_string(lineno) + ": " + message);
+}
+
+}  // namespace parse_detail
+
+namespace {
+
+using parse_detail::lineError;
+using parse_detail::quoted;
+
+// PSI averages are percentages: a negative one is not kernel text.
 Result<double> parseDouble(std::string_view s) {
   double v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(v))
-    return makeError("expected a number, got " + quoted(s));
+  if (ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(v) || v < 0)
+    return makeError("expected a non-negative number, got " + quoted(s));
   return v;
 }
 
 // Parses "some avg10=0.00 avg60=0.00 avg300=0.00 total=0".
-Result<PsiLine> parsePsiFields(std::string_view rest, int lineno) {
+Result<PsiLine> parsePsiFields(std::string_view line, std::string_view rest, int lineno) {
   PsiLine out;
   bool seen[4] = {false, false, false, false};
   while (!rest.empty()) {
@@ -33,12 +60,10 @@ Result<PsiLine> parsePsiFields(std::string_view rest, int lineno) {
     rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
     std::size_t eq = field.find('=');
     if (eq == std::string_view::npos)
-      return makeError("line " + std::to_string(lineno) + ": expected name=value, got " +
-                       quoted(field));
+      return lineError(lineno, "expected name=value, got " + quoted(field));
     std::string_view name = field.substr(0, eq), value = field.substr(eq + 1);
     auto bad = [&](const Error& e) {
-      return makeError("line " + std::to_string(lineno) + ": " + std::string(name) + ": " +
-                       e.message);
+      return lineError(lineno, std::string(name) + ": " + e.message);
     };
     if (name == "total") {
       auto v = parseU64(value);
@@ -60,10 +85,9 @@ Result<PsiLine> parsePsiFields(std::string_view rest, int lineno) {
       }  // unknown fields are skipped: newer kernels may add some
     }
   }
-  for (bool s : seen)
-    if (!s)
-      return makeError("line " + std::to_string(lineno) +
-                       ": missing one of avg10, avg60, avg300, total");
+  static constexpr const char* kNames[4] = {"avg10", "avg60", "avg300", "total"};
+  for (int i = 0; i < 4; ++i)
+    if (!seen[i]) return lineError(lineno, std::string("no ") + kNames[i] + " in " + quoted(line));
   return out;
 }
 
@@ -126,18 +150,26 @@ Result<Psi> parsePressure(std::string_view text) {
     std::size_t sp = l.find(' ');
     std::string_view kind = l.substr(0, sp);
     if (sp == std::string_view::npos)
-      return makeError("line " + std::to_string(lineno) + ": expected 'some|full avg10=...', got " +
-                       quoted(l));
-    auto fields = parsePsiFields(l.substr(sp + 1), lineno);
+      return lineError(lineno, "expected 'some|full avg10=...', got " + quoted(l));
+    if (kind != "some" && kind != "full") {
+      // A kind a newer kernel may add is skipped, like an unknown field, when it has the shape
+      // of one; anything else is not pressure text.
+      for (std::string_view rest = trim(l.substr(sp + 1)); !rest.empty();) {
+        std::size_t next = rest.find(' ');
+        std::string_view field = rest.substr(0, next);
+        if (field.find('=') == std::string_view::npos || field.front() == '=')
+          return lineError(lineno, "expected name=value, got " + quoted(field));
+        rest = next == std::string_view::npos ? std::string_view() : trim(rest.substr(next + 1));
+      }
+      continue;
+    }
+    auto fields = parsePsiFields(l, l.substr(sp + 1), lineno);
     if (!fields) return fields.error();
     if (kind == "some") {
       out.some = *fields;
       have_some = true;
-    } else if (kind == "full") {
-      out.full = *fields;
     } else {
-      return makeError("line " + std::to_string(lineno) + ": unknown pressure kind " +
-                       quoted(kind));
+      out.full = *fields;
     }
   }
   if (!have_some) return makeError("no 'some' line");
@@ -165,7 +197,8 @@ Result<ProcStat> parseProcStat(std::string_view text) {
     Status st = Ok{};
     switch (field) {
       case 3:
-        if (tok.size() != 1) return makeError("field 3 (state): expected one letter");
+        if (tok.size() != 1)
+          return makeError("field 3 (state): expected one letter, got " + quoted(tok));
         out.state = tok[0];
         break;
       case 10:
@@ -189,7 +222,9 @@ Result<ProcStat> parseProcStat(std::string_view text) {
     if (!st) return st.error();
     ++field;
   }
-  if (field <= 24) return makeError("truncated: " + std::to_string(field - 1) + " fields, need 24");
+  if (field <= 24)
+    return makeError("truncated: " + std::to_string(field - 1) +
+                     " fields, need 24: " + quoted(trim(text)));
   return out;
 }
 
@@ -229,8 +264,7 @@ Result<std::vector<MountInfo>> parseMountinfo(std::string_view text) {
         break;
       }
     if (dash == 0 || dash + 4 > f.size())
-      return makeError("line " + std::to_string(lineno) + ": not a mountinfo line: " +
-                       quoted(line));
+      return lineError(lineno, "not a mountinfo line: " + quoted(line));
     MountInfo m;
     m.root = unescape(f[3]);
     m.mount_point = unescape(f[4]);
@@ -252,19 +286,17 @@ Result<std::vector<ProcCgroupEntry>> parseProcCgroup(std::string_view text) {
     std::size_t c1 = l.find(':');
     std::size_t c2 = c1 == std::string_view::npos ? c1 : l.find(':', c1 + 1);
     if (c2 == std::string_view::npos)
-      return makeError("line " + std::to_string(lineno) + ": expected 'id:controllers:path', got " +
-                       quoted(l));
+      return lineError(lineno, "expected 'id:controllers:path', got " + quoted(l));
     auto hid = parseU64(l.substr(0, c1));
-    if (!hid || *hid > 1'000'000)
-      return makeError("line " + std::to_string(lineno) + ": bad hierarchy id " +
-                       quoted(l.substr(0, c1)));
+    if (!hid) return lineError(lineno, "hierarchy id: " + hid.error().message);
+    if (*hid > 1'000'000)
+      return lineError(lineno, "hierarchy id out of range: " + quoted(l.substr(0, c1)));
     ProcCgroupEntry e;
     e.hierarchy = static_cast<int>(*hid);
     e.controllers = std::string(l.substr(c1 + 1, c2 - c1 - 1));
     e.path = std::string(l.substr(c2 + 1));
     if (e.path.empty() || e.path.front() != '/')
-      return makeError("line " + std::to_string(lineno) + ": path is not absolute: " +
-                       quoted(e.path));
+      return lineError(lineno, "path is not absolute: " + quoted(l));
     out.push_back(std::move(e));
   }
   if (out.empty()) return makeError("no cgroup lines");
@@ -280,8 +312,16 @@ Status parsePidList(std::string_view text, std::vector<int>& out) {
     std::string_view l = trim(line);
     if (l.empty()) continue;
     auto v = parseU64(l);
-    if (!v || *v == 0 || *v > 0x3fffffff)
-      return makeError("line " + std::to_string(lineno) + ": not a pid: " + quoted(l));
+    // The caller gets either the whole list or an error, never the first part of a list.
+    if (!v) {
+      out.clear();
+      return lineError(lineno, "not a pid: " + v.error().message);
+    }
+    // 0x3fffffff: the largest pid the kernel's tid fields can hold (FUTEX_TID_MASK).
+    if (*v == 0 || *v > 0x3fffffff) {
+      out.clear();
+      return lineError(lineno, "pid out of range: " + quoted(l));
+    }
     out.push_back(static_cast<int>(*v));
   }
   return Ok{};

@@ -30,7 +30,8 @@ Status forEachKeyValue(std::string_view text, F&& f);
 
 // "Key:   123 kB" lines (meminfo, /proc/PID/status, smaps_rollup). Values are returned in bytes
 // when the unit is kB, as is otherwise. Lines that are not of that shape are skipped
-// (smaps_rollup's first line is an address range; status has non-numeric lines).
+// (smaps_rollup's first line is an address range; status has non-numeric lines), except that a
+// value with the kB unit must be a number: "VmRSS: x kB" stops with an Error naming the line.
 template <typename F>
 Status forEachKbLine(std::string_view text, F&& f);
 
@@ -42,7 +43,8 @@ struct Psi {
   PsiLine some;
   std::optional<PsiLine> full;  // absent in old kernels' /proc/pressure/cpu-style files
 };
-// memory.pressure and /proc/pressure/memory.
+// memory.pressure and /proc/pressure/memory. A line of a kind other than some/full (none
+// exists today) is skipped when it is made of name=value fields, as unknown fields are.
 Result<Psi> parsePressure(std::string_view text);
 
 // /proc/PID/stat: the fields we use. comm may contain spaces and ')' so fields are counted from
@@ -73,12 +75,19 @@ struct ProcCgroupEntry {
 };
 Result<std::vector<ProcCgroupEntry>> parseProcCgroup(std::string_view text);
 
-// cgroup.procs: one pid per line.
+// cgroup.procs: one pid per line. On an error `out` is left empty.
 Status parsePidList(std::string_view text, std::vector<int>& out);
 
 // Splits off the next line (without '\n'); returns false at the end.
 bool nextLine(std::string_view& text, std::string_view& line);
 std::string_view trim(std::string_view s);
+
+namespace parse_detail {
+// 's' in quotes for an error message: cut after 60 characters, control characters escaped.
+std::string quoted(std::string_view s);
+// "line N: message".
+Error lineError(int lineno, std::string message);
+}  // namespace parse_detail
 
 // ---- template definitions ----
 
@@ -92,13 +101,13 @@ Status forEachKeyValue(std::string_view text, F&& f) {
     if (l.empty()) continue;
     std::size_t sp = l.find_first_of(" \t");
     if (sp == std::string_view::npos)
-      return makeError("line " + std::to_string(lineno) + ": expected 'key value', got '" +
-                       std::string(l) + "'");
+      return parse_detail::lineError(lineno,
+                                     "expected 'key value', got " + parse_detail::quoted(l));
     std::string_view key = l.substr(0, sp);
     auto value = parseU64(l.substr(sp + 1));
     if (!value)
-      return makeError("line " + std::to_string(lineno) + ": key '" + std::string(key) +
-                       "': " + value.error().message);
+      return parse_detail::lineError(
+          lineno, "key " + parse_detail::quoted(key) + ": " + value.error().message);
     f(key, *value);
   }
   return Ok{};
@@ -107,22 +116,31 @@ Status forEachKeyValue(std::string_view text, F&& f) {
 template <typename F>
 Status forEachKbLine(std::string_view text, F&& f) {
   std::string_view line;
+  int lineno = 0;
   while (nextLine(text, line)) {
+    ++lineno;
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) continue;
     std::string_view key = line.substr(0, colon);
-    if (key.find(' ') != std::string_view::npos) continue;
+    if (key.find_first_of(" \t") != std::string_view::npos) continue;
     std::string_view rest = trim(line.substr(colon + 1));
     bool kb = false;
     if (rest.size() > 3 && rest.substr(rest.size() - 3) == " kB") {
       kb = true;
       rest = trim(rest.substr(0, rest.size() - 3));
     }
-    if (rest.empty() || rest.find_first_not_of("0123456789") != std::string_view::npos) continue;
+    // Without a unit a non-number is another kind of line (status "Name:", "SigQ:"); with "kB"
+    // it must be a number, or a signal would silently go missing.
+    if (!kb && (rest.empty() || rest.find_first_not_of("0123456789") != std::string_view::npos))
+      continue;
     auto value = parseU64(rest);
-    if (!value) return makeError("key '" + std::string(key) + "': " + value.error().message);
+    if (!value)
+      return parse_detail::lineError(
+          lineno, "key " + parse_detail::quoted(key) + ": " + value.error().message);
     if (kb && *value > UINT64_MAX / 1024)
-      return makeError("key '" + std::string(key) + "': value overflows bytes");
+      return parse_detail::lineError(lineno, "key " + parse_detail::quoted(key) + ": " +
+                                                 parse_detail::quoted(rest) +
+                                                 " kB does not fit in 64 bits as bytes");
     f(key, kb ? *value * 1024 : *value);
   }
   return Ok{};
