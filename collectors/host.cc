@@ -55,10 +55,15 @@ Status HostCollector::collect(Snapshot& out) {
   st = forEachKeyValue(*vm, [&](std::string_view key, std::uint64_t v) {
     double d = static_cast<double>(v);
     // Newer kernels also split these by anon/file; summing by reclaimer avoids counting twice.
-    if (key == "pgscan_kswapd" || key == "pgscan_direct" || key == "pgscan_khugepaged") {
+    // Recent kernels (6.18 has them) count proactive reclaim (memory.reclaim) on lines of its
+    // own, where older ones counted it as direct: adding them keeps the sum comparable across
+    // kernels and equal to pgscan_anon + pgscan_file.
+    if (key == "pgscan_kswapd" || key == "pgscan_direct" || key == "pgscan_khugepaged" ||
+        key == "pgscan_proactive") {
       pgscan += d;
       scan = true;
-    } else if (key == "pgsteal_kswapd" || key == "pgsteal_direct" || key == "pgsteal_khugepaged") {
+    } else if (key == "pgsteal_kswapd" || key == "pgsteal_direct" ||
+               key == "pgsteal_khugepaged" || key == "pgsteal_proactive") {
       pgsteal += d;
       steal = true;
     } else if (key == "workingset_refault" || key == "workingset_refault_anon" ||

@@ -1,5 +1,7 @@
 #include "collectors/layout.h"
 
+#include <cerrno>
+
 #include "collectors/control_file.h"
 
 namespace oomsentinel {
@@ -11,6 +13,19 @@ bool hasWord(std::string_view list, std::string_view word, char sep) {
     if (trim(list.substr(0, p)) == word) return true;
     if (p == std::string_view::npos) break;
     list.remove_prefix(p + 1);
+  }
+  return false;
+}
+
+// True when a /proc/PID/cgroup path has a ".." component: the kernel writes the path of a cgroup
+// outside the reader's cgroup namespace that way ("/../../other"). A name that merely starts
+// with two dots ("/..data") is an ordinary cgroup.
+bool leavesRoot(std::string_view path) {
+  while (!path.empty()) {
+    std::size_t p = path.find('/');
+    if (path.substr(0, p) == "..") return true;
+    if (p == std::string_view::npos) break;
+    path.remove_prefix(p + 1);
   }
   return false;
 }
@@ -113,6 +128,7 @@ Result<CgroupLayout> detectLayout(const HostPaths& paths) {
     return out;
   }
   // A tree given by the user: its files say what it is.
+  if (!fileExists(root)) return makeError("no such directory", root, ENOENT);
   auto v2controllers = readWholeFile(joinPath(root, "cgroup.controllers"));
   if (fileExists(joinPath(root, "memory.limit_in_bytes"))) {
     out.kind = CgroupLayout::Kind::kLegacy;
@@ -195,7 +211,7 @@ Result<ResolvedCgroup> resolvePidCgroup(const HostPaths& paths, const CgroupLayo
                        file);
     p.remove_prefix(mr.size());
   }
-  if (p.find("/..") != std::string_view::npos)
+  if (leavesRoot(p))
     return makeError("cgroup " + found->path +
                          " is outside this cgroup namespace; mount the host's cgroupfs and pass "
                          "--cgroup-root",

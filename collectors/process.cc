@@ -1,6 +1,7 @@
 #include "collectors/process.h"
 
 #include <algorithm>
+#include <cerrno>
 
 #include "collectors/parse.h"
 
@@ -9,6 +10,7 @@ namespace oomsentinel {
 ProcessCollector ProcessCollector::forPid(const HostPaths& paths, pid_t pid, bool with_smaps) {
   ProcessCollector c(paths, with_smaps);
   c.pid_ = pid;
+  c.pid_dir_ = paths.proc(pid, "");
   return c;
 }
 
@@ -67,6 +69,9 @@ Status ProcessCollector::collect(Snapshot& out) {
   rss_ = anon_ = file_ = shmem_ = swap_ = data_ = pss_ = minflt_ = majflt_ = 0;
   have_pss_ = false;
   if (pid_) {
+    // procfs makes the held files of an exited process fail (ESRCH); a tree of plain files
+    // (a fixture, a replay) keeps serving them, so the directory is checked too.
+    if (!fileExists(pid_dir_)) return makeError("no such process", pid_dir_, ESRCH);
     pids_.assign(1, *pid_);
   } else {
     // cgroup v1 caches a cgroup's pid list per open file: a held descriptor re-read at offset 0

@@ -38,6 +38,7 @@ class ProcessCollector final : public Collector {
   HostPaths paths_;
   bool smaps_;
   std::optional<pid_t> pid_;
+  std::string pid_dir_;  // <proc root>/<pid> of a pid target
   std::optional<ControlFile> procs_;
   std::vector<int> pids_;
   std::map<pid_t, Files> files_;

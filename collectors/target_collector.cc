@@ -1,6 +1,9 @@
 #include "collectors/target_collector.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include "collectors/cgroup_v1.h"
 #include "collectors/cgroup_v2.h"
@@ -38,7 +41,8 @@ Result<std::unique_ptr<TargetCollector>> TargetCollector::create(const HostPaths
       cg = resolveCgroupPath(layout, target.cgroup);
       break;
     case TargetKind::kPid:
-      if (target.pid <= 0) return makeError("pid must be positive, got " + std::to_string(target.pid));
+      if (target.pid <= 0)
+        return makeError("pid must be positive, got " + std::to_string(target.pid));
       cg = resolvePidCgroup(paths, layout, target.pid);
       break;
     case TargetKind::kSelf:
@@ -48,37 +52,82 @@ Result<std::unique_ptr<TargetCollector>> TargetCollector::create(const HostPaths
       break;
   }
   if (!cg) return cg.error();
+  tc->paths_ = paths;
+  tc->memory_root_ = layout.memory_root;
   tc->version_ = cg->version;
   tc->dir_ = cg->dir;
   tc->relative_ = cg->relative;
-  if (cg->version == CgroupVersion::kV2) {
+  struct stat st;
+  if (::stat(tc->dir_.c_str(), &st) != 0) return makeError("cannot stat", tc->dir_, errno);
+  tc->dir_dev_ = st.st_dev;
+  tc->dir_ino_ = st.st_ino;
+  tc->buildCollectors(/*keep_process=*/false);
+  return tc;
+}
+
+void TargetCollector::buildCollectors(bool keep_process) {
+  std::unique_ptr<Collector> cgroup;
+  if (version_ == CgroupVersion::kV2) {
     std::vector<std::string> ancestors;
-    std::string rel = cg->relative;
+    std::string rel = relative_;
     for (auto slash = rel.rfind('/'); slash != std::string::npos && slash > 0;
          slash = rel.rfind('/')) {
       rel.resize(slash);
-      ancestors.push_back(joinPath(layout.memory_root, rel));
+      ancestors.push_back(joinPath(memory_root_, rel));
     }
-    tc->collectors_.push_back(std::make_unique<CgroupV2Collector>(cg->dir, std::move(ancestors)));
+    cgroup = std::make_unique<CgroupV2Collector>(dir_, std::move(ancestors));
   } else {
-    tc->collectors_.push_back(std::make_unique<CgroupV1Collector>(cg->dir));
+    cgroup = std::make_unique<CgroupV1Collector>(dir_);
   }
+  if (collectors_.empty()) {
+    collectors_.push_back(std::move(cgroup));
+  } else {
+    collectors_[0] = std::move(cgroup);
+  }
+  if (keep_process && collectors_.size() > 1) return;
   // smaps_rollup walks the page tables: worth it for one process, too costly for every member
   // of a large cgroup at a fast tick.
-  if (target.kind == TargetKind::kPid) {
-    tc->collectors_.push_back(std::make_unique<ProcessCollector>(
-        ProcessCollector::forPid(paths, target.pid, /*with_smaps=*/true)));
+  std::unique_ptr<Collector> procs;
+  if (target_.kind == TargetKind::kPid) {
+    procs = std::make_unique<ProcessCollector>(
+        ProcessCollector::forPid(paths_, target_.pid, /*with_smaps=*/true));
   } else {
-    tc->collectors_.push_back(std::make_unique<ProcessCollector>(
-        ProcessCollector::forCgroup(paths, joinPath(cg->dir, "cgroup.procs"), false)));
+    procs = std::make_unique<ProcessCollector>(
+        ProcessCollector::forCgroup(paths_, joinPath(dir_, "cgroup.procs"), false));
   }
-  return tc;
+  if (collectors_.size() > 1)
+    collectors_[1] = std::move(procs);
+  else
+    collectors_.push_back(std::move(procs));
+}
+
+// cgroupfs makes the held descriptors of a removed cgroup fail (ENODEV) and ControlFile then
+// re-opens them; other filesystems (a fixture tree, a recorded tree being replayed) keep
+// serving the removed files. One stat per tick makes both behave alike: a missing directory is
+// an error, a directory made again under the same name gets fresh descriptors.
+Status TargetCollector::checkCgroupDir() {
+  struct stat st;
+  if (::stat(dir_.c_str(), &st) != 0) {
+    int e = errno;
+    // Whatever comes back under this name is new, even if the filesystem reuses the inode.
+    dir_dev_ = 0;
+    dir_ino_ = 0;
+    return makeError("cgroup is gone", dir_, e);
+  }
+  if (st.st_dev == dir_dev_ && st.st_ino == dir_ino_) return Ok{};
+  dir_dev_ = st.st_dev;
+  dir_ino_ = st.st_ino;
+  // A pid target keeps its process collector: the pid's held files must not follow a new process.
+  buildCollectors(/*keep_process=*/target_.kind == TargetKind::kPid);
+  return Ok{};
 }
 
 Status TargetCollector::collect(const Clock& clock, Snapshot& out) {
   out.clear();
   out.steady = clock.steadyNow();
   out.wall = clock.wallNow();
+  if (target_.kind != TargetKind::kHost)
+    if (auto st = checkCgroupDir(); !st) return st;
   for (auto& c : collectors_)
     if (auto st = c->collect(out); !st) return st;
   deriveSignals(out);

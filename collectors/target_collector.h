@@ -3,6 +3,8 @@
 // the collectors it needs, producing one Snapshot per call with the derived signals.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,20 +26,30 @@ class TargetCollector {
                                                          const Target& target);
 
   // Clears `out`, stamps it with the clock's time and fills it. On error `out` holds whatever
-  // was read before the failure.
+  // was read before the failure. A cgroup directory that is gone is an error (isGone()); one
+  // that was removed and made again under the same name is followed.
   Status collect(const Clock& clock, Snapshot& out);
 
   const Target& target() const { return target_; }
   CgroupVersion cgroupVersion() const { return version_; }
-  const std::string& cgroupDir() const { return dir_; }        // empty for the host
+  const std::string& cgroupDir() const { return dir_; }            // empty for the host
   const std::string& cgroupRelative() const { return relative_; }  // empty for the host
 
  private:
   TargetCollector() = default;
+  // Makes the cgroup collector and, unless `keep_process` and one exists, the process
+  // collector, with fresh descriptors.
+  void buildCollectors(bool keep_process);
+  Status checkCgroupDir();
 
   Target target_;
+  HostPaths paths_;
+  std::string memory_root_;
   CgroupVersion version_ = CgroupVersion::kNone;
   std::string dir_, relative_;
+  // The identity of dir_ when its files were opened.
+  dev_t dir_dev_ = 0;
+  ino_t dir_ino_ = 0;
   std::vector<std::unique_ptr<Collector>> collectors_;
 };
 
