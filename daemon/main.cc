@@ -7,11 +7,11 @@
 
 #include "core/host_paths.h"
 #include "daemon/cli.h"
+#include "daemon/commands.h"
 #include "daemon/status.h"
 
 #ifndef OOMSENTINEL_VERSION
 #define OOMSENTINEL_VERSION "unknown"
-#endif
 
 namespace oomsentinel {
 namespace {
@@ -22,7 +22,11 @@ const char* const kMainUsage =
     "oomsentinel watches memory pressure and acts before the kernel OOM killer does.\n"
     "\n"
     "commands:\n"
-    "  status     how close a workload is to being OOM-killed\n"
+    "  run           watch targets, evaluate rules, act before the OOM killer\n"
+    "  status        how close a workload is to being OOM-killed\n"
+    "  check-config  validate a config file (every error, with line and column)\n"
+    "  record        write a trace of snapshots (JSON lines) for offline tuning\n"
+    "  replay        run rules over a recorded trace and print the transitions\n"
     "  help CMD   the usage of CMD\n"
     "\n"
     "global flags:\n"
@@ -33,6 +37,10 @@ const char* const kMainUsage =
 
 const char* usageOf(const std::string& cmd) {
   if (cmd == "status") return kStatusUsage;
+  if (cmd == "run") return kRunUsage;
+  if (cmd == "check-config") return kCheckConfigUsage;
+  if (cmd == "record") return kRecordUsage;
+  if (cmd == "replay") return kReplayUsage;
   return nullptr;
 }
 
@@ -77,15 +85,18 @@ int run(std::vector<std::string> argv) {
     return 0;
   }
   HostPaths paths(cgroup_root, proc_root);
-  if (cmd == "status") {
-    try {
-      return runStatus(paths, rest);
-    } catch (const UsageError& e) {
-      std::cerr << "oomsentinel status: " << e.message << "\n\n" << kStatusUsage;
-      return 2;
-    }
+  const char* usage = usageOf(cmd);
+  if (!usage) throw UsageError{"unknown command '" + cmd + "'"};
+  try {
+    if (cmd == "status") return runStatus(paths, rest);
+    if (cmd == "run") return runDaemon(paths, rest);
+    if (cmd == "check-config") return runCheckConfig(rest);
+    if (cmd == "record") return runRecord(paths, rest);
+    return runReplay(rest);
+  } catch (const UsageError& e) {
+    std::cerr << "oomsentinel " << cmd << ": " << e.message << "\n\n" << usage;
+    return 2;
   }
-  throw UsageError{"unknown command '" + cmd + "'"};
 }
 
 }  // namespace

@@ -117,7 +117,9 @@ TEST(RunV1Real, WarningAndCriticalAreLoggedBeforeTheKernelKills) {
   ASSERT_GT(warning_at, 0) << "no warning firing in the log:\n" << all;
   ASSERT_GT(critical_at, 0) << "no critical firing in the log:\n" << all;
   EXPECT_TRUE(went_fast) << all;
-  EXPECT_LT(warning_at, critical_at);
+  // No order between the two: the critical rule's time_to_oom usually sees the trend before
+  // the warning's level is crossed.
+  EXPECT_LT(warning_at, killed_at) << "warning fired after the kill:\n" << all;
   EXPECT_LT(critical_at, killed_at) << "critical fired after the kill:\n" << all;
   std::cout << "warning " << killed_at - warning_at << " s and critical " << killed_at - critical_at
             << " s before the kill\n";

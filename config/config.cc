@@ -1,0 +1,822 @@
+#include "config/config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <map>
+#include <utility>
+
+#include "config/values.h"
+#include "core/units.h"
+#include "rules/expr.h"
+
+namespace oomsentinel {
+
+std::string ConfigError::format() const {
+  std::string out = file;
+  if (line > 0) {
+    out += ':' + std::to_string(line);
+    if (column > 0) out += ':' + std::to_string(column);
+  }
+  out += ": ";
+  if (!key_path.empty()) out += key_path + ": ";
+  out += message;
+  return out;
+}
+
+namespace {
+
+using config_values::didYouMean;
+
+// Keys that DESIGN.md names and later versions implement: a config written for them gets a
+// precise "not yet" rather than "unknown key".
+const std::vector<std::string> kTopKeys = {"poll", "targets", "rules"};
+const std::vector<std::string> kTopLater = {"dump", "alerts"};
+const std::vector<std::string> kPollKeys = {"interval", "fast_interval", "fast_above",
+                                            "fast_when_tto_below"};
+const std::vector<std::string> kTargetKeys = {"name", "cgroup", "pid",
+                                              "self", "host",   "predict_window"};
+const std::vector<std::string> kTargetKinds = {"cgroup", "pid", "self", "host"};
+const std::vector<std::string> kTargetLater = {
+    "process", "pid_file", "cgroup_glob", "systemd_unit", "dumpers", "gperftools",
+    "go",      "jvm",      "exec",        "metrics_url",  "signals"};
+const std::vector<std::string> kTargetLaterKinds = {"process", "pid_file", "cgroup_glob",
+                                                    "systemd_unit"};
+const std::vector<std::string> kRuleKeys = {"name",     "expr",     "for",     "keep_firing_for",
+                                            "cooldown", "severity", "actions", "targets"};
+const std::vector<std::string> kSeverities = {"info", "warning", "critical"};
+
+constexpr Duration kMinPollInterval = std::chrono::milliseconds(10);
+constexpr Duration kMinPredictWindow = std::chrono::seconds(1);
+// The same bound as a rule's window functions have (rules/expr.cc): no history is longer.
+constexpr Duration kMaxPredictWindow = std::chrono::hours(1);
+// The kernel's PID_MAX_LIMIT on 64-bit: no pid is larger.
+constexpr long kMaxPid = 4 * 1024 * 1024;
+// Names become labels, log fields and parts of incident directory names.
+constexpr std::size_t kMaxNameLength = 128;
+
+struct Pos {
+  int line = 0;  // 1-based; 0 unknown
+  int column = 0;
+};
+
+Pos posOf(const YAML::Mark& m) {
+  if (m.line < 0 || m.column < 0) return {};
+  return {m.line + 1, m.column + 1};
+}
+Pos posOf(const YAML::Node& n) { return posOf(n.Mark()); }
+
+std::string join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+std::string indexed(const std::string& path, std::size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string listNames(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// A quoted scalar is a string even when it spells a number or a boolean.
+bool isQuoted(const YAML::Node& n) { return n.Tag() == "!" || n.Tag() == "tag:yaml.org,2002:str"; }
+
+std::string shortened(const std::string& s) { return s.size() <= 60 ? s : s.substr(0, 57) + "..."; }
+
+// What "expected X, got Y" says for Y.
+std::string describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Scalar:
+      return (isQuoted(n) ? "the string '" : "'") + shortened(n.Scalar()) + "'";
+    default:
+      return "nothing";
+  }
+}
+
+bool isNumber(std::string_view s) {
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return !s.empty() && ec == std::errc() && ptr == s.data() + s.size();
+}
+
+std::string trimmed(const std::string& s) {
+  std::size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return {};
+  std::size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+// One key of a map, with where it stands.
+struct Entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+  std::string path;
+};
+
+const Entry* find(const std::vector<Entry>& entries, const std::string& key) {
+  for (const auto& e : entries)
+    if (e.key == key) return &e;
+  return nullptr;
+}
+
+// A name a rule refers to, checked once every target is known.
+struct TargetRef {
+  std::string name;
+  Pos pos;
+  std::string path;
+};
+
+class Loader {
+ public:
+  Loader(const std::string& text, std::string file) : file_(std::move(file)) {
+    std::size_t start = 0;
+    while (start <= text.size()) {
+      std::size_t nl = text.find('\n', start);
+      std::string line =
+          text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      // yaml-cpp reads past a byte order mark without counting it as a column.
+      if (start == 0 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+      lines_.push_back(std::move(line));
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+    }
+  }
+
+  ConfigLoad run(const std::string& text) {
+    Config config;
+    config.source = file_;
+    config.rules = defaultRules();
+    config.rules_are_defaults = true;
+    std::vector<YAML::Node> docs;
+    try {
+      docs = YAML::LoadAll(text);
+    } catch (const YAML::DeepRecursion& e) {
+      error(posOf(e.mark), "", "YAML syntax error: nested too deeply");
+    } catch (const YAML::Exception& e) {
+      // yaml-cpp stops at the first syntax error, so it is the only finding there is.
+      error(posOf(e.mark), "", "YAML syntax error: " + e.msg);
+    }
+    try {
+      // A second document is a second config, unless it is empty (a trailing '---').
+      for (std::size_t i = 1; i < docs.size(); ++i)
+        if (!docs[i].IsNull())
+          error(posOf(docs[i]), "",
+                "a config is one YAML document, this is document " + std::to_string(i + 1) +
+                    " (remove the '---')");
+      if (!docs.empty()) readTop(docs[0], config);
+    } catch (const YAML::Exception& e) {
+      // Not expected: reading only looks at nodes of the type it checked first.
+      error(posOf(e.mark), "", std::string("internal error reading the YAML: ") + e.what());
+    }
+    std::stable_sort(errors_.begin(), errors_.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+    });
+    ConfigLoad out;
+    out.errors = std::move(errors_);
+    if (out.errors.empty()) out.config = std::move(config);
+    return out;
+  }
+
+ private:
+  void error(Pos p, const std::string& path, std::string message) {
+    errors_.push_back({file_, p.line, p.column, path, std::move(message)});
+  }
+
+  // yaml-cpp marks an empty value at the token after it, often on another line: point at its
+  // key instead.
+  Pos valuePos(const Entry& e) const {
+    return e.value.IsNull() ? posOf(e.key_node) : posOf(e.value);
+  }
+
+  void typeError(const Entry& e, const std::string& expected) {
+    error(valuePos(e), e.path, "expected " + expected + ", got " + describe(e.value));
+  }
+
+  // The keys of a map, checking each against what is known here. Unknown, not-yet-supported
+  // and repeated keys are reported and left out. `meant` collects what the left-out keys were
+  // probably meant to be (the suggestion, or the not-yet-supported key itself), so the caller
+  // does not also report those keys as missing.
+  std::vector<Entry> readMap(const YAML::Node& map, const std::string& path,
+                             const std::vector<std::string>& known,
+                             const std::vector<std::string>& later,
+                             std::vector<std::string>* meant = nullptr) {
+    std::vector<Entry> out;
+    std::map<std::string, int> first_line;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      // Copies: the iterator's pair is a temporary (yaml-cpp's operator-> returns a proxy).
+      const YAML::Node k = it->first;
+      const YAML::Node v = it->second;
+      if (!k.IsScalar()) {
+        error(posOf(k), path, "expected a key name, got " + describe(k));
+        continue;
+      }
+      const std::string key = k.Scalar();
+      const std::string kpath = join(path, key);
+      if (contains(later, key)) {
+        error(posOf(k), kpath, "'" + key + "' is not supported by this version yet");
+        if (meant) meant->push_back(key);
+        continue;
+      }
+      if (!contains(known, key)) {
+        std::vector<std::string> all = known;
+        all.insert(all.end(), later.begin(), later.end());
+        auto guess = didYouMean(key, all);
+        if (meant && guess) meant->push_back(*guess);
+        error(posOf(k), kpath,
+              "unknown key '" + shortened(key) + "'" +
+                  (guess ? " (did you mean '" + *guess + "'?)"
+                         : " (expected one of: " + listNames(known) + ")"));
+        continue;
+      }
+      auto [first, inserted] = first_line.emplace(key, posOf(k).line);
+      if (!inserted) {
+        error(posOf(k), kpath,
+              "duplicate key '" + key + "' (first at line " + std::to_string(first->second) + ")");
+        continue;
+      }
+      out.push_back({key, k, v, kpath});
+    }
+    return out;
+  }
+
+  // ---- values ----
+
+  bool requireScalar(const Entry& e, const std::string& expected) {
+    if (e.value.IsScalar()) return true;
+    typeError(e, expected);
+    return false;
+  }
+
+  std::optional<Duration> readDuration(const Entry& e) {
+    if (!requireScalar(e, "a duration such as 5s")) return std::nullopt;
+    const std::string& s = e.value.Scalar();
+    auto d = parseDuration(s);
+    if (d) return *d;
+    if (isNumber(s) && s[0] != '-')
+      error(valuePos(e), e.path,
+            "a duration needs a unit, e.g. '" + s + "s' or '" + s + "ms' (ns, us, ms, s, m, h)");
+    else
+      error(valuePos(e), e.path, d.error().message);
+    return std::nullopt;
+  }
+
+  std::optional<Duration> readDurationAtLeast(const Entry& e, Duration min) {
+    auto d = readDuration(e);
+    if (d && *d < min) {
+      error(valuePos(e), e.path,
+            "must be at least " + config_values::formatDurationExact(min) + ", got '" +
+                e.value.Scalar() + "'");
+      return std::nullopt;
+    }
+    return d;
+  }
+
+  std::optional<bool> readBool(const Entry& e) {
+    if (!requireScalar(e, "true or false")) return std::nullopt;
+    const std::string& s = e.value.Scalar();
+    if (!isQuoted(e.value)) {
+      if (s == "true" || s == "True" || s == "TRUE") return true;
+      if (s == "false" || s == "False" || s == "FALSE") return false;
+    }
+    typeError(e, "true or false");
+    return std::nullopt;
+  }
+
+  std::optional<double> readRatio(const Entry& e) {
+    const std::string expected = "a percentage like 70% or a ratio like 0.7";
+    if (!requireScalar(e, expected)) return std::nullopt;
+    const std::string& s = e.value.Scalar();
+    auto r = config_values::parseRatio(s);
+    if (!r) {
+      typeError(e, expected);
+      return std::nullopt;
+    }
+    if (*r > 0 && *r <= 1) return *r;
+    std::string msg = "must be more than 0% and at most 100%, got '" + s + "'";
+    if (s.find('%') == std::string::npos && *r > 1 && *r <= 100)
+      msg += " (did you mean '" + trimmed(s) + "%'?)";
+    error(valuePos(e), e.path, msg);
+    return std::nullopt;
+  }
+
+  std::optional<std::string> readName(const Entry& e, const std::string& what) {
+    if (!requireScalar(e, "a " + what + " name")) return std::nullopt;
+    const std::string& s = e.value.Scalar();
+    bool charset_ok = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '.' || c == '-';
+    });
+    if (!charset_ok)
+      error(valuePos(e), e.path,
+            "a " + what + " name is letters, digits, '_', '.' and '-', got " + describe(e.value));
+    else if (s == "." || s == "..")
+      error(valuePos(e), e.path, "'" + s + "' is not a " + what + " name (it names a directory)");
+    else if (s.size() > kMaxNameLength)
+      error(valuePos(e), e.path,
+            "a " + what + " name is at most " + std::to_string(kMaxNameLength) + " characters");
+    // Even a bad name is returned: it still counts for duplicates and references, so one
+    // mistake is reported once.
+    return s;
+  }
+
+  // Each item of a list of names, with its position; nullopt when it is not a list.
+  std::optional<std::vector<std::pair<std::string, YAML::Node>>> readNameList(
+      const Entry& e, const std::string& example) {
+    if (!e.value.IsSequence()) {
+      typeError(e, "a list such as " + example);
+      return std::nullopt;
+    }
+    std::vector<std::pair<std::string, YAML::Node>> out;
+    for (std::size_t i = 0; i < e.value.size(); ++i) {
+      YAML::Node item = e.value[i];
+      if (!item.IsScalar()) {
+        error(posOf(item), indexed(e.path, i), "expected a name, got " + describe(item));
+        continue;
+      }
+      out.emplace_back(item.Scalar(), item);
+    }
+    return out;
+  }
+
+  // ---- expression columns ----
+
+  // The file column (1-based) of byte `offset` of a scalar's value, when the scalar stands on
+  // one line and its text can be followed back to the source: plain, 'single' or "double"
+  // quoted. nullopt for block and multi-line scalars, and whatever cannot be followed.
+  std::optional<int> columnInScalar(const YAML::Node& n, std::size_t offset) const {
+    const YAML::Mark m = n.Mark();
+    if (m.line < 0 || static_cast<std::size_t>(m.line) >= lines_.size() || m.column < 0)
+      return std::nullopt;
+    const std::string& line = lines_[static_cast<std::size_t>(m.line)];
+    const std::size_t col = static_cast<std::size_t>(m.column);
+    const std::string& value = n.Scalar();
+    if (col >= line.size() || offset > value.size()) return std::nullopt;
+    // raw[i]: the source column (0-based) of the value's byte i; raw[size]: the end.
+    std::vector<std::size_t> raw;
+    const char open = line[col];
+    if (open == '\'' || open == '"') {
+      std::size_t i = col + 1;
+      bool closed = false;
+      while (i < line.size()) {
+        char c = line[i];
+        if (open == '\'' && c == '\'') {
+          if (i + 1 < line.size() && line[i + 1] == '\'') {  // '' is one quote
+            raw.push_back(i);
+            i += 2;
+            continue;
+          }
+          closed = true;
+          break;
+        }
+        if (open == '"' && c == '"') {
+          closed = true;
+          break;
+        }
+        if (open == '"' && c == '\\') {
+          if (i + 1 >= line.size()) return std::nullopt;  // continues on the next line
+          auto [len, bytes] = escapeSize(line, i);
+          if (len == 0) return std::nullopt;
+          for (std::size_t b = 0; b < bytes; ++b) raw.push_back(i);
+          i += len;
+          continue;
+        }
+        raw.push_back(i);
+        ++i;
+      }
+      if (!closed) return std::nullopt;
+      raw.push_back(i);
+    } else {
+      // Plain: the value is the source text itself, unless it was folded from several lines.
+      if (line.compare(col, value.size(), value) != 0) return std::nullopt;
+      for (std::size_t i = 0; i <= value.size(); ++i) raw.push_back(col + i);
+    }
+    if (raw.size() != value.size() + 1) return std::nullopt;
+    return static_cast<int>(raw[offset]) + 1;
+  }
+
+  // A double-quoted escape at line[i] == '\\': its length in the source and in the value
+  // (UTF-8 bytes); {0, 0} when it is not one this follows.
+  static std::pair<std::size_t, std::size_t> escapeSize(const std::string& line, std::size_t i) {
+    char e = line[i + 1];
+    std::size_t digits = e == 'x' ? 2 : e == 'u' ? 4 : e == 'U' ? 8 : 0;
+    if (digits == 0) {
+      if (e == 'N' || e == '_') return {2, 2};  // U+0085, U+00A0
+      if (e == 'L' || e == 'P') return {2, 3};  // U+2028, U+2029
+      return {2, 1};
+    }
+    if (i + 2 + digits > line.size()) return {0, 0};
+    unsigned long cp = 0;
+    auto [ptr, ec] = std::from_chars(line.data() + i + 2, line.data() + i + 2 + digits, cp, 16);
+    if (ec != std::errc() || ptr != line.data() + i + 2 + digits) return {0, 0};
+    std::size_t bytes = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    return {2 + digits, bytes};
+  }
+
+  // ---- sections ----
+
+  void readTop(const YAML::Node& root, Config& config) {
+    if (root.IsNull()) return;  // an empty file: every default
+    if (!root.IsMap()) {
+      error(posOf(root), "",
+            "expected a map with the keys " + listNames(kTopKeys) + ", got " + describe(root));
+      return;
+    }
+    auto entries = readMap(root, "", kTopKeys, kTopLater);
+    if (auto* e = find(entries, "poll")) readPoll(*e, config.poll);
+    if (auto* e = find(entries, "targets")) readTargets(*e, config);
+    if (auto* e = find(entries, "rules")) readRules(*e, config);
+    checkTargetRefs();
+  }
+
+  void readPoll(const Entry& e, PollSpec& poll) {
+    if (e.value.IsNull()) return;
+    if (!e.value.IsMap()) {
+      typeError(e, "a map with the keys " + listNames(kPollKeys));
+      return;
+    }
+    auto entries = readMap(e.value, e.path, kPollKeys, {});
+    const Entry* interval = find(entries, "interval");
+    const Entry* fast = find(entries, "fast_interval");
+    bool interval_ok = true, fast_ok = true;
+    if (interval) {
+      auto d = readDurationAtLeast(*interval, kMinPollInterval);
+      interval_ok = d.has_value();
+      if (d) poll.interval = *d;
+    }
+    if (fast) {
+      auto d = readDurationAtLeast(*fast, kMinPollInterval);
+      fast_ok = d.has_value();
+      if (d) poll.fast_interval = *d;
+    }
+    if (interval_ok && fast_ok && poll.fast_interval > poll.interval) {
+      using config_values::formatDurationExact;
+      std::string msg = "fast_interval (" + formatDurationExact(poll.fast_interval) +
+                        (fast ? "" : ", the default") + ") must not be longer than interval (" +
+                        formatDurationExact(poll.interval) + (interval ? "" : ", the default") +
+                        ")";
+      const Entry* at = fast ? fast : interval;
+      error(valuePos(*at), at->path, msg);
+    }
+    if (auto* a = find(entries, "fast_above"))
+      if (auto r = readRatio(*a)) poll.fast_above = *r;
+    if (auto* t = find(entries, "fast_when_tto_below"))
+      if (auto d = readDuration(*t)) poll.fast_when_tto_below = *d;
+  }
+
+  void readTargets(const Entry& e, Config& config) {
+    if (e.value.IsNull()) return;  // `targets:` alone: none, as when absent
+    if (!e.value.IsSequence()) {
+      typeError(e, "a list of targets");
+      targets_incomplete_ = true;
+      return;
+    }
+    for (std::size_t i = 0; i < e.value.size(); ++i) {
+      if (auto t = readTarget(e.value[i], indexed(e.path, i))) config.targets.push_back(*t);
+    }
+  }
+
+  std::optional<TargetSpec> readTarget(const YAML::Node& item, const std::string& path) {
+    if (!item.IsMap()) {
+      error(posOf(item), path,
+            "expected a map with a name and one of cgroup, pid, self, host, got " + describe(item));
+      targets_incomplete_ = true;
+      return std::nullopt;
+    }
+    std::vector<std::string> meant;
+    auto entries = readMap(item, path, kTargetKeys, kTargetLater, &meant);
+    TargetSpec spec;
+    bool ok = true;
+    if (const Entry* n = find(entries, "name")) {
+      if (auto name = readName(*n, "target")) {
+        spec.target.name = *name;
+        auto [first, inserted] = target_names_.emplace(*name, posOf(n->value).line);
+        if (!inserted) {
+          error(valuePos(*n), n->path,
+                "duplicate target name '" + *name + "' (first at line " +
+                    std::to_string(first->second) + ")");
+          ok = false;
+        }
+      } else {
+        targets_incomplete_ = true;
+        ok = false;
+      }
+    } else {
+      if (!contains(meant, "name")) error(posOf(item), path, "missing required key 'name'");
+      ok = false;
+    }
+
+    std::vector<const Entry*> kinds;
+    for (const auto& en : entries)
+      if (contains(kTargetKinds, en.key)) kinds.push_back(&en);
+    if (kinds.empty()) {
+      // A misspelt kind, or one of a later version, has been reported already.
+      bool reported = std::any_of(meant.begin(), meant.end(), [](const std::string& k) {
+        return contains(kTargetKinds, k) || contains(kTargetLaterKinds, k);
+      });
+      if (!reported)
+        error(posOf(item), path,
+              "no target kind: give one of cgroup: PATH, pid: N, self: true, host: true");
+      ok = false;
+    } else {
+      ok = readTargetKind(*kinds[0], spec.target) && ok;
+      for (std::size_t i = 1; i < kinds.size(); ++i) {
+        error(posOf(kinds[i]->key_node), kinds[i]->path,
+              "'" + kinds[i]->key + "' and '" + kinds[0]->key +
+                  "' given together: a target is exactly one of cgroup, pid, self, host");
+        ok = false;
+      }
+    }
+
+    if (const Entry* w = find(entries, "predict_window")) {
+      auto d = readDurationAtLeast(*w, kMinPredictWindow);
+      if (d && *d > kMaxPredictWindow) {
+        error(valuePos(*w), w->path, "must be at most 1h, got '" + w->value.Scalar() + "'");
+        d.reset();
+      }
+      if (d)
+        spec.predict_window = *d;
+      else
+        ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return spec;
+  }
+
+  bool readTargetKind(const Entry& e, Target& target) {
+    if (e.key == "cgroup") {
+      if (!requireScalar(e, "a cgroup path such as system.slice/app.service")) return false;
+      const std::string& p = e.value.Scalar();
+      if (p.empty()) {
+        error(valuePos(e), e.path, "empty cgroup path (the root cgroup is '/')");
+        return false;
+      }
+      std::size_t start = 0;
+      while (start <= p.size()) {
+        std::size_t slash = p.find('/', start);
+        if (p.substr(start, slash == std::string::npos ? std::string::npos : slash - start) ==
+            "..") {
+          error(valuePos(e), e.path, "a cgroup path may not contain '..'");
+          return false;
+        }
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+      }
+      target.kind = TargetKind::kCgroup;
+      target.cgroup = p;
+      return true;
+    }
+    if (e.key == "pid") {
+      const std::string expected = "a process id (1 to " + std::to_string(kMaxPid) + ")";
+      if (!requireScalar(e, expected)) return false;
+      const std::string& s = e.value.Scalar();
+      long v = 0;
+      auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (isQuoted(e.value) || s.empty() || ec != std::errc() || ptr != s.data() + s.size() ||
+          v < 1 || v > kMaxPid) {
+        typeError(e, expected);
+        return false;
+      }
+      target.kind = TargetKind::kPid;
+      target.pid = static_cast<pid_t>(v);
+      return true;
+    }
+    // self, host: only `true` says anything.
+    auto b = readBool(e);
+    if (!b) return false;
+    if (!*b) {
+      error(valuePos(e), e.path,
+            "'" + e.key + ": false' selects nothing: write '" + e.key +
+                ": true' or use another kind (cgroup, pid, self, host)");
+      return false;
+    }
+    target.kind = e.key == "self" ? TargetKind::kSelf : TargetKind::kHost;
+    return true;
+  }
+
+  void readRules(const Entry& e, Config& config) {
+    config.rules_are_defaults = false;
+    config.rules.clear();
+    if (e.value.IsNull()) {
+      error(valuePos(e), e.path,
+            "empty: write 'rules: []' for no rules, or leave the key out for the built-in rules");
+      return;
+    }
+    if (!e.value.IsSequence()) {
+      typeError(e, "a list of rules");
+      return;
+    }
+    std::map<std::string, int> names;
+    for (std::size_t i = 0; i < e.value.size(); ++i) {
+      if (auto r = readRule(e.value[i], indexed(e.path, i), names)) config.rules.push_back(*r);
+    }
+  }
+
+  std::optional<RuleSpec> readRule(const YAML::Node& item, const std::string& path,
+                                   std::map<std::string, int>& names) {
+    if (!item.IsMap()) {
+      error(posOf(item), path, "expected a map with a name and an expr, got " + describe(item));
+      return std::nullopt;
+    }
+    std::vector<std::string> meant;
+    auto entries = readMap(item, path, kRuleKeys, {}, &meant);
+    RuleSpec rule;
+    rule.actions = {"log"};
+    bool ok = true;
+    if (const Entry* n = find(entries, "name")) {
+      if (auto name = readName(*n, "rule")) {
+        rule.name = *name;
+        auto [first, inserted] = names.emplace(*name, posOf(n->value).line);
+        if (!inserted) {
+          error(valuePos(*n), n->path,
+                "duplicate rule name '" + *name + "' (first at line " +
+                    std::to_string(first->second) + ")");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    } else {
+      if (!contains(meant, "name")) error(posOf(item), path, "missing required key 'name'");
+      ok = false;
+    }
+
+    if (const Entry* x = find(entries, "expr")) {
+      ok = readExpr(*x, rule.expr) && ok;
+    } else {
+      if (!contains(meant, "expr")) error(posOf(item), path, "missing required key 'expr'");
+      ok = false;
+    }
+
+    auto duration = [&](const char* key, Duration& out) {
+      if (const Entry* d = find(entries, key)) {
+        if (auto v = readDuration(*d))
+          out = *v;
+        else
+          ok = false;
+      }
+    };
+    duration("for", rule.for_duration);
+    duration("keep_firing_for", rule.keep_firing_for);
+    duration("cooldown", rule.cooldown);
+
+    if (const Entry* s = find(entries, "severity")) {
+      ok = readSeverity(*s, rule.severity) && ok;
+    }
+
+    if (const Entry* a = find(entries, "actions")) {
+      auto list = readNameList(*a, "[log, alert]");
+      if (!list) ok = false;
+      rule.actions.clear();
+      for (std::size_t i = 0; list && i < list->size(); ++i) {
+        const auto& [name, node] = (*list)[i];
+        std::string ipath = indexed(a->path, i);
+        if (!contains(knownActions(), name)) {
+          error(posOf(node), ipath, unknownName("action", name, knownActions()));
+          ok = false;
+        } else if (contains(rule.actions, name)) {
+          error(posOf(node), ipath, "action '" + name + "' is listed twice");
+          ok = false;
+        } else {
+          rule.actions.push_back(name);
+        }
+      }
+    }
+
+    if (const Entry* t = find(entries, "targets")) {
+      auto list = readNameList(*t, "[app, db]");
+      if (!list) ok = false;
+      for (std::size_t i = 0; list && i < list->size(); ++i) {
+        const auto& [name, node] = (*list)[i];
+        target_refs_.push_back({name, posOf(node), indexed(t->path, i)});
+        if (contains(rule.targets, name)) {
+          error(posOf(node), indexed(t->path, i), "target '" + name + "' is listed twice");
+          ok = false;
+        } else {
+          rule.targets.push_back(name);
+        }
+      }
+    }
+    if (!ok) return std::nullopt;
+    return rule;
+  }
+
+  bool readExpr(const Entry& e, std::string& out) {
+    if (!requireScalar(e, "an expression such as 'working_set_ratio > 85%'")) return false;
+    const std::string& text = e.value.Scalar();
+    auto parsed = Expr::parse(text);
+    if (const auto* err = std::get_if<ExprError>(&parsed)) {
+      std::size_t offset = err->column > 0 ? err->column - 1 : 0;
+      std::optional<int> col = columnInScalar(e.value, std::min(offset, text.size()));
+      Pos p = posOf(e.value);
+      std::string msg = err->message;
+      if (col) {
+        p.column = *col;
+      } else {
+        // A block or multi-line scalar: point at its start and say where inside it.
+        msg += " (at column " + std::to_string(err->column) + " of the expression)";
+      }
+      error(p, e.path, msg);
+      return false;
+    }
+    out = trimmed(text);
+    return true;
+  }
+
+  bool readSeverity(const Entry& e, Severity& out) {
+    if (!requireScalar(e, "one of info, warning, critical")) return false;
+    const std::string& s = e.value.Scalar();
+    static constexpr Severity kValues[] = {Severity::kInfo, Severity::kWarning,
+                                           Severity::kCritical};
+    for (std::size_t i = 0; i < kSeverities.size(); ++i)
+      if (s == kSeverities[i]) {
+        out = kValues[i];
+        return true;
+      }
+    error(valuePos(e), e.path, unknownName("severity", s, kSeverities));
+    return false;
+  }
+
+  static std::string unknownName(const std::string& what, const std::string& name,
+                                 const std::vector<std::string>& known) {
+    std::string msg = "unknown " + what + " '" + shortened(name) + "'";
+    if (auto guess = didYouMean(name, known)) return msg + " (did you mean '" + *guess + "'?)";
+    return msg + " (expected one of: " + listNames(known) + ")";
+  }
+
+  void checkTargetRefs() {
+    // A target that could not be read may be the one meant: say nothing rather than guess.
+    if (targets_incomplete_) return;
+    std::vector<std::string> names;
+    for (const auto& [name, line] : target_names_) names.push_back(name);
+    for (const auto& ref : target_refs_) {
+      if (target_names_.count(ref.name)) continue;
+      if (names.empty())
+        error(ref.pos, ref.path,
+              "unknown target '" + shortened(ref.name) + "' (the config defines no targets)");
+      else
+        error(ref.pos, ref.path, unknownName("target", ref.name, names));
+    }
+  }
+
+  std::string file_;
+  std::vector<std::string> lines_;
+  std::vector<ConfigError> errors_;
+  std::map<std::string, int> target_names_;  // name -> line
+  bool targets_incomplete_ = false;
+  std::vector<TargetRef> target_refs_;
+};
+
+}  // namespace
+
+ConfigLoad loadConfigText(const std::string& text, const std::string& source_name) {
+  return Loader(text, source_name).run(text);
+}
+
+ConfigLoad loadConfigFile(const std::string& path) {
+  auto fail = [&](std::string message) {
+    ConfigLoad out;
+    out.errors.push_back({path, 0, 0, "", std::move(message)});
+    return out;
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(std::string("cannot open: ") + std::strerror(errno));
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return fail(std::string("cannot read: ") + std::strerror(err));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > kMaxConfigBytes) {
+      ::close(fd);
+      return fail("larger than " + std::to_string(kMaxConfigBytes >> 20) +
+                  " MiB: not a config file");
+    }
+  }
+  ::close(fd);
+  return loadConfigText(text, path);
+}
+
+}  // namespace oomsentinel

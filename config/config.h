@@ -1,0 +1,76 @@
+// config/: one YAML file -> typed, validated configuration. Every error carries
+// file:line:column and the key path, and all of them are reported, not just the first.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/target.h"
+#include "rules/rule_spec.h"
+
+namespace oomsentinel {
+
+struct PollSpec {
+  Duration interval = std::chrono::seconds(1);
+  Duration fast_interval = std::chrono::milliseconds(50);
+  double fast_above = 0.70;  // working_set_ratio
+  Duration fast_when_tto_below = std::chrono::seconds(30);
+  bool operator==(const PollSpec&) const = default;
+};
+
+struct TargetSpec {
+  Target target;                                       // name + kind + cgroup/pid
+  Duration predict_window = std::chrono::seconds(10);  // time_to_oom's least-squares window
+  bool operator==(const TargetSpec& o) const {
+    return target.name == o.target.name && target.kind == o.target.kind &&
+           target.cgroup == o.target.cgroup && target.pid == o.target.pid &&
+           predict_window == o.predict_window;
+  }
+};
+
+struct Config {
+  std::string source;  // file path, or "(built-in)"
+  PollSpec poll;
+  std::vector<TargetSpec> targets;  // empty: the daemon picks a default target
+  std::vector<RuleSpec> rules;      // the built-in defaults when the file gives none
+  bool rules_are_defaults = true;   // the file has no `rules:` key (`rules: []` means none)
+
+  // Same behaviour: poll, targets and rules. Where the config came from (source,
+  // rules_are_defaults) is left out, so a reload that changes nothing compares equal, and so
+  // does printConfig's output read back.
+  bool operator==(const Config& o) const {
+    return poll == o.poll && targets == o.targets && rules == o.rules;
+  }
+};
+
+// One finding: "file:line:column: key.path: message". The key path is empty for what belongs to
+// no key (YAML syntax, an unreadable file), and line and column are 0 when unknown; format()
+// leaves out the parts that are missing.
+struct ConfigError {
+  std::string file;
+  int line = 0;          // 1-based; 0 when unknown
+  int column = 0;        // 1-based; 0 when unknown
+  std::string key_path;  // e.g. "rules[2].expr" (indexes from 0), "poll.fast_interval"
+  std::string message;
+  std::string format() const;
+  bool operator==(const ConfigError&) const = default;
+};
+
+struct ConfigLoad {
+  std::optional<Config> config;     // set only when there are no errors
+  std::vector<ConfigError> errors;  // every finding, in file order
+};
+
+// Reads at most kMaxConfigBytes; a larger file is an error, not a config.
+inline constexpr std::size_t kMaxConfigBytes = 1 << 20;
+ConfigLoad loadConfigFile(const std::string& path);
+// `source_name` is what errors and Config::source call the text.
+ConfigLoad loadConfigText(const std::string& text, const std::string& source_name);
+
+// The config after defaults are applied, as YAML (check-config --print).
+std::string printConfig(const Config& config);
+
+}  // namespace oomsentinel

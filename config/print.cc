@@ -1,0 +1,87 @@
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+#include "config/config.h"
+#include "config/values.h"
+#include "core/firing.h"
+
+namespace oomsentinel {
+
+// Every value is written in the syntax the loader reads (durations in one exact unit, ratios as
+// percents), so the output loads back to an equal Config; the config tests check that.
+std::string printConfig(const Config& config) {
+  using config_values::formatDurationExact;
+  YAML::Emitter out;
+  out.SetIndent(2);
+  std::string source = config.source;
+  std::replace(source.begin(), source.end(), '\n', ' ');
+  out << YAML::Comment("oomsentinel config from " + source + ", every default applied");
+  out << YAML::BeginMap;
+
+  out << YAML::Key << "poll" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "interval" << YAML::Value << formatDurationExact(config.poll.interval);
+  out << YAML::Key << "fast_interval" << YAML::Value
+      << formatDurationExact(config.poll.fast_interval);
+  out << YAML::Key << "fast_above" << YAML::Value
+      << config_values::formatRatio(config.poll.fast_above);
+  out << YAML::Key << "fast_when_tto_below" << YAML::Value
+      << formatDurationExact(config.poll.fast_when_tto_below);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "targets" << YAML::Value;
+  if (config.targets.empty()) {
+    out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
+    out << YAML::Comment("none: the daemon picks a default target");
+  } else {
+    out << YAML::BeginSeq;
+    for (const auto& t : config.targets) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "name" << YAML::Value << t.target.name;
+      switch (t.target.kind) {
+        case TargetKind::kCgroup:
+          out << YAML::Key << "cgroup" << YAML::Value << t.target.cgroup;
+          break;
+        case TargetKind::kPid:
+          out << YAML::Key << "pid" << YAML::Value << static_cast<long>(t.target.pid);
+          break;
+        case TargetKind::kSelf:
+          out << YAML::Key << "self" << YAML::Value << true;
+          break;
+        case TargetKind::kHost:
+          out << YAML::Key << "host" << YAML::Value << true;
+          break;
+      }
+      out << YAML::Key << "predict_window" << YAML::Value << formatDurationExact(t.predict_window);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+
+  out << YAML::Key << "rules" << YAML::Value;
+  if (config.rules.empty()) {
+    out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
+  } else {
+    if (config.rules_are_defaults)
+      out << YAML::Comment("the built-in rules: the config has no 'rules' key");
+    out << YAML::BeginSeq;
+    for (const auto& r : config.rules) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "name" << YAML::Value << r.name;
+      out << YAML::Key << "expr" << YAML::Value << YAML::DoubleQuoted << r.expr;
+      out << YAML::Key << "for" << YAML::Value << formatDurationExact(r.for_duration);
+      out << YAML::Key << "keep_firing_for" << YAML::Value
+          << formatDurationExact(r.keep_firing_for);
+      out << YAML::Key << "cooldown" << YAML::Value << formatDurationExact(r.cooldown);
+      out << YAML::Key << "severity" << YAML::Value << severityName(r.severity);
+      out << YAML::Key << "actions" << YAML::Value << YAML::Flow << r.actions;
+      out << YAML::Key << "targets" << YAML::Value << YAML::Flow << r.targets;
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace oomsentinel

@@ -1,0 +1,50 @@
+#include <iostream>
+
+#include "config/config.h"
+#include "daemon/cli.h"
+#include "daemon/commands.h"
+
+namespace oomsentinel {
+
+const char* const kCheckConfigUsage =
+    "usage: oomsentinel check-config [--print] FILE\n"
+    "\n"
+    "Validates a config file and prints every error as file:line:column: key.path: message.\n"
+    "  --print   on success, print the config with every default applied (YAML)\n"
+    "\n"
+    "Exit status: 0 valid; 2 invalid, unreadable, or a usage error.\n";
+
+int runCheckConfig(std::vector<std::string> argv) {
+  Args args(std::move(argv));
+  bool print = false;
+  std::optional<std::string> file;
+  while (!args.empty()) {
+    if (args.flag("--print")) {
+      print = true;
+    } else if (!args.peek().empty() && args.peek()[0] == '-') {
+      throw UsageError{"unknown argument '" + args.peek() + "'"};
+    } else if (file) {
+      throw UsageError{"give one config file"};
+    } else {
+      file = args.next();
+    }
+  }
+  if (!file) throw UsageError{"no config file given"};
+  ConfigLoad load = loadConfigFile(*file);
+  if (!load.config) {
+    for (const auto& e : load.errors) std::cerr << e.format() << "\n";
+    std::cerr << *file << ": " << load.errors.size()
+              << (load.errors.size() == 1 ? " error\n" : " errors\n");
+    return 2;
+  }
+  if (print) {
+    std::cout << printConfig(*load.config);
+  } else {
+    std::cout << *file << ": ok (" << load.config->targets.size() << " targets, "
+              << load.config->rules.size()
+              << (load.config->rules_are_defaults ? " built-in rules)\n" : " rules)\n");
+  }
+  return 0;
+}
+
+}  // namespace oomsentinel

@@ -1,0 +1,239 @@
+// record: one JSON snapshot per tick into a trace; replay: the rules over a trace, offline.
+#include <csignal>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "collectors/layout.h"
+#include "collectors/target_collector.h"
+#include "config/config.h"
+#include "core/units.h"
+#include "daemon/cli.h"
+#include "daemon/commands.h"
+#include "daemon/report.h"
+#include "rules/engine.h"
+
+namespace oomsentinel {
+
+const char* const kRecordUsage =
+    "usage: oomsentinel [--cgroup-root DIR] [--proc-root DIR] record\n"
+    "           [--cgroup PATH | --pid PID | --self | --host] [--name NAME]\n"
+    "           [--interval 100ms] [--duration D | --count N] --out FILE\n"
+    "\n"
+    "Writes one JSON object per sample (time + every signal, as `status --json`) to FILE,\n"
+    "until --duration or --count is reached, the target disappears, or SIGINT/SIGTERM.\n"
+    "Replay it with `oomsentinel replay` to tune rules offline.\n";
+
+const char* const kReplayUsage =
+    "usage: oomsentinel replay [--config FILE] TRACE.jsonl\n"
+    "\n"
+    "Runs the rules (the config's, or the built-in ones) over a recorded trace at the trace's\n"
+    "own time and prints each rule transition as a JSON line: time, rule, target, state, and\n"
+    "the values that caused it.\n"
+    "\n"
+    "Exit status: 0 ok; 2 usage error, invalid config or unreadable trace.\n";
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void onStopSignal(int) { g_stop = 1; }
+
+}  // namespace
+
+int runRecord(const HostPaths& paths, std::vector<std::string> argv) {
+  Args args(std::move(argv));
+  std::optional<Target> target;
+  std::optional<std::string> out_path, name;
+  Duration interval = std::chrono::milliseconds(100);
+  std::optional<Duration> duration;
+  long count = -1;
+  auto setTarget = [&](Target t) {
+    if (target) throw UsageError{"give only one of --cgroup, --pid, --self, --host"};
+    target = std::move(t);
+  };
+  while (!args.empty()) {
+    std::optional<std::string> v;
+    if (args.flag("--cgroup", &v)) {
+      setTarget(Target::cgroupPath(*v, *v));
+    } else if (args.flag("--pid", &v)) {
+      char* end = nullptr;
+      long pid = std::strtol(v->c_str(), &end, 10);
+      if (v->empty() || *end || pid <= 0) throw UsageError{"--pid needs a process id"};
+      setTarget(Target::process("pid-" + *v, static_cast<pid_t>(pid)));
+    } else if (args.flag("--self")) {
+      setTarget(Target::self());
+    } else if (args.flag("--host")) {
+      setTarget(Target::host());
+    } else if (args.flag("--name", &v)) {
+      name = *v;
+    } else if (args.flag("--interval", &v)) {
+      auto d = parseDuration(*v);
+      if (!d || *d < std::chrono::milliseconds(10))
+        throw UsageError{"--interval needs a duration of at least 10ms"};
+      interval = *d;
+    } else if (args.flag("--duration", &v)) {
+      auto d = parseDuration(*v);
+      if (!d) throw UsageError{"--duration: " + d.error().message};
+      duration = *d;
+    } else if (args.flag("--count", &v)) {
+      count = std::strtol(v->c_str(), nullptr, 10);
+      if (count <= 0) throw UsageError{"--count needs a positive number"};
+    } else if (args.flag("--out", &v)) {
+      out_path = *v;
+    } else {
+      throw UsageError{"unknown argument '" + args.peek() + "'"};
+    }
+  }
+  if (!out_path) throw UsageError{"--out FILE is required"};
+  if (!target) target = Target::host();
+  if (name) target->name = *name;
+
+  CgroupLayout layout;
+  if (target->kind != TargetKind::kHost) {
+    auto l = detectLayout(paths);
+    if (!l) {
+      std::cerr << "oomsentinel record: " << l.error().describe() << "\n";
+      return 2;
+    }
+    layout = *l;
+  }
+  auto tc = TargetCollector::create(paths, layout, *target);
+  if (!tc) {
+    std::cerr << "oomsentinel record: " << tc.error().describe() << "\n";
+    return 2;
+  }
+  std::ofstream out(*out_path, std::ios::trunc);
+  if (!out) {
+    std::cerr << "oomsentinel record: cannot write " << *out_path << "\n";
+    return 2;
+  }
+  std::signal(SIGINT, onStopSignal);
+  std::signal(SIGTERM, onStopSignal);
+  SampleContext ctx{tc->get(), target->kind == TargetKind::kHost ? "" : layoutKindName(layout.kind)};
+  SystemClock clock;
+  Snapshot snap;
+  SteadyTime start = clock.steadyNow();
+  long n = 0;
+  for (; !g_stop && (count < 0 || n < count); ++n) {
+    SteadyTime tick = clock.steadyNow();
+    if (duration && tick - start > *duration) break;
+    if (auto st = (*tc)->collect(clock, snap); !st) {
+      std::cerr << "oomsentinel record: target stopped being readable after " << n
+                << " samples: " << st.error().describe() << "\n";
+      break;
+    }
+    out << snapshotJson(ctx, snap) << "\n";
+    out.flush();
+    std::this_thread::sleep_until(tick + interval);
+  }
+  std::cerr << "oomsentinel record: " << n << " samples written to " << *out_path << "\n";
+  return out.good() ? 0 : 1;
+}
+
+int runReplay(std::vector<std::string> argv) {
+  Args args(std::move(argv));
+  std::optional<std::string> config_path, trace_path;
+  while (!args.empty()) {
+    std::optional<std::string> v;
+    if (args.flag("--config", &v)) {
+      config_path = *v;
+    } else if (!args.peek().empty() && args.peek()[0] == '-') {
+      throw UsageError{"unknown argument '" + args.peek() + "'"};
+    } else if (trace_path) {
+      throw UsageError{"give one trace file"};
+    } else {
+      trace_path = args.next();
+    }
+  }
+  if (!trace_path) throw UsageError{"no trace file given"};
+  Config config;
+  config.rules = defaultRules();
+  if (config_path) {
+    ConfigLoad load = loadConfigFile(*config_path);
+    if (!load.config) {
+      for (const auto& e : load.errors) std::cerr << e.format() << "\n";
+      return 2;
+    }
+    config = *load.config;
+  }
+  std::ifstream in(*trace_path);
+  if (!in) {
+    std::cerr << "oomsentinel replay: cannot read " << *trace_path << "\n";
+    return 2;
+  }
+  RuleEngine engine(std::chrono::milliseconds(10));
+  if (auto errs = engine.setRules(config.rules); !errs.empty()) {
+    for (const auto& e : errs) std::cerr << e.format() << "\n";
+    return 2;
+  }
+  FakeClock clock(WallTime{});
+  Snapshot snap;
+  std::vector<Firing> firings;
+  std::vector<RuleNotice> notices;
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    auto bad = [&](const std::string& why) {
+      std::cerr << *trace_path << ":" << lineno << ": " << why << "\n";
+      return 2;
+    };
+    if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+    if (!j.contains("unix_time") || !j["unix_time"].is_number())
+      return bad("missing number 'unix_time'");
+    if (!j.contains("target") || !j["target"].is_string()) return bad("missing string 'target'");
+    if (!j.contains("signals") || !j["signals"].is_object()) return bad("missing object 'signals'");
+    double t = j["unix_time"].get<double>();
+    // The trace's own time drives both clocks: rules see the intervals that were recorded.
+    clock.set(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(t)));
+    std::string target = j["target"].get<std::string>();
+    auto handle = engine.findTarget(target);
+    if (!handle) {
+      Duration predict = std::chrono::seconds(10);
+      for (const auto& ts : config.targets)
+        if (ts.target.name == target) predict = ts.predict_window;
+      handle = engine.addTarget(target, predict);
+    }
+    snap.clear();
+    snap.steady = clock.steadyNow();
+    snap.wall = clock.wallNow();
+    for (auto& [k, v] : j["signals"].items()) {
+      double d;
+      if (v.is_number()) d = v.get<double>();
+      else if (v == "+Inf") d = INFINITY;
+      else if (v == "-Inf") d = -INFINITY;
+      else if (v == "NaN") d = NAN;
+      else return bad("signal '" + k + "' is not a number");
+      snap.set(internSignal(k), d);
+    }
+    // time_to_oom is the engine's own prediction; a recorded one must not shadow it.
+    snap.erase(id(Sig::kTimeToOomSeconds));
+    firings.clear();
+    notices.clear();
+    engine.evaluate(handle, snap, firings, notices);
+    for (const auto& f : firings) {
+      nlohmann::ordered_json o;
+      o["time"] = formatWallTime(f.wall);
+      o["unix_time"] = t;
+      o["rule"] = f.rule;
+      o["target"] = f.target;
+      o["severity"] = severityName(f.severity);
+      o["from"] = ruleStateName(f.from);
+      o["state"] = ruleStateName(f.to);
+      auto& values = o["values"] = nlohmann::ordered_json::object();
+      for (const auto& [k, v] : f.values) {
+        if (std::isfinite(v)) values[k] = std::round(v * 1e6) / 1e6;
+        else values[k] = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
+      }
+      std::cout << o.dump() << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace oomsentinel

@@ -1,0 +1,169 @@
+#include "daemon/watchdog.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/units.h"
+
+namespace oomsentinel {
+
+Watchdog::Watchdog(const HostPaths& paths, const Clock& clock, Logger& log)
+    : paths_(paths), clock_(clock), log_(log), policy_(PollSpec{}) {
+  firings_.reserve(16);
+  notices_.reserve(16);
+}
+
+bool Watchdog::apply(const Config& config) {
+  auto errors = engine_.setRules(config.rules);
+  if (!errors.empty()) {
+    for (const auto& e : errors) log_.log(LogLevel::kError, "rule does not compile: " + e.format());
+    return false;
+  }
+  // Targets: keep the unchanged ones (collector, history, rule state), drop the rest.
+  std::vector<std::unique_ptr<Watched>> next;
+  for (const auto& spec : config.targets) {
+    auto same = std::find_if(targets_.begin(), targets_.end(),
+                             [&](const auto& w) { return w && w->spec == spec; });
+    if (same != targets_.end()) {
+      next.push_back(std::move(*same));
+      continue;
+    }
+    if (engine_.findTarget(spec.target.name)) engine_.removeTarget(spec.target.name);
+    auto w = std::make_unique<Watched>();
+    w->spec = spec;
+    w->handle = engine_.addTarget(spec.target.name, spec.predict_window);
+    next.push_back(std::move(w));
+  }
+  for (const auto& old : targets_)
+    if (old) {
+      bool kept = std::any_of(next.begin(), next.end(), [&](const auto& w) {
+        return w->spec.target.name == old->spec.target.name;
+      });
+      if (!kept) engine_.removeTarget(old->spec.target.name);
+    }
+  targets_ = std::move(next);
+  config_ = config;
+  policy_.setSpec(config.poll);
+  SteadyTime now = clock_.steadyNow();
+  for (auto& w : targets_)
+    if (!w->collector) resolve(*w, now);
+  return true;
+}
+
+void Watchdog::resolve(Watched& w, SteadyTime now) {
+  w.next_retry = now + kRetryUnresolved;
+  if (w.spec.target.kind != TargetKind::kHost && !layout_) {
+    auto l = detectLayout(paths_);
+    if (!l) {
+      if (w.last_error != l.error().describe()) {
+        w.last_error = l.error().describe();
+        log_.log(LogLevel::kError, "cannot find the memory cgroup controller",
+                 {{"target", w.spec.target.name}, {"error", w.last_error}});
+      }
+      return;
+    }
+    layout_ = *l;
+  }
+  auto tc = TargetCollector::create(paths_, layout_ ? *layout_ : CgroupLayout{}, w.spec.target);
+  if (!tc) {
+    if (w.last_error != tc.error().describe()) {
+      w.last_error = tc.error().describe();
+      log_.log(LogLevel::kWarning, "target not found; retrying every 5s",
+               {{"target", w.spec.target.name}, {"error", w.last_error}});
+    }
+    return;
+  }
+  w.collector = std::move(*tc);
+  w.next_retry.reset();
+  w.last_error.clear();
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"target", w.spec.target.name}, {"kind", targetKindName(w.spec.target.kind)}};
+  if (!w.collector->cgroupDir().empty()) {
+    fields.emplace_back("cgroup", w.collector->cgroupRelative());
+    fields.emplace_back("cgroup_version", cgroupVersionName(w.collector->cgroupVersion()));
+  }
+  log_.log(LogLevel::kInfo, "watching target", fields);
+}
+
+Duration Watchdog::tick() {
+  ++ticks_;
+  double max_ratio = std::numeric_limits<double>::quiet_NaN();
+  double min_tto = std::numeric_limits<double>::quiet_NaN();
+  for (auto& wp : targets_) {
+    Watched& w = *wp;
+    if (!w.collector) {
+      SteadyTime now = clock_.steadyNow();
+      if (w.next_retry && now < *w.next_retry) continue;
+      resolve(w, now);
+      if (!w.collector) continue;
+    }
+    Status st = w.collector->collect(clock_, w.snapshot);
+    if (!st) {
+      std::string err = st.error().describe();
+      if (st.error().isGone() || st.error().errnum == ESRCH) {
+        log_.log(LogLevel::kWarning, "target is gone; retrying every 5s",
+                 {{"target", w.spec.target.name}, {"error", err}});
+        w.collector.reset();
+        w.last_error = err;
+        w.next_retry = clock_.steadyNow() + kRetryUnresolved;
+      } else if (err != w.last_error) {
+        log_.log(LogLevel::kError, "cannot read target", {{"target", w.spec.target.name},
+                                                          {"error", err}});
+        w.last_error = err;
+      }
+      continue;
+    }
+    w.has_snapshot = true;
+    firings_.clear();
+    notices_.clear();
+    engine_.evaluate(w.handle, w.snapshot, firings_, notices_);
+    for (const auto& n : notices_)
+      log_.log(LogLevel::kWarning, "rule " + n.rule + " " + n.message, {{"target", n.target}});
+    for (const auto& f : firings_) dispatch(f, w);
+    if (auto r = w.snapshot.get(Sig::kWorkingSetRatio))
+      max_ratio = std::isnan(max_ratio) ? *r : std::max(max_ratio, *r);
+    if (auto t = w.snapshot.get(Sig::kTimeToOomSeconds))
+      min_tto = std::isnan(min_tto) ? *t : std::min(min_tto, *t);
+  }
+  std::string why;
+  Duration before = policy_.interval();
+  if (policy_.update(clock_.steadyNow(), max_ratio, min_tto, &why))
+    log_.log(LogLevel::kInfo, "poll interval changed",
+             {{"from", formatDuration(before)}, {"to", formatDuration(policy_.interval())},
+              {"why", why}});
+  return policy_.interval();
+}
+
+void Watchdog::dispatch(const Firing& f, const Watched& w) {
+  log_.transition(f);
+  if (f.to != RuleState::kFiring) return;
+  for (const auto& action : f.actions) {
+    if (action == "log") {
+      // The evidence: every signal the target offered at the moment the rule fired.
+      std::vector<std::pair<std::string, std::string>> fields = {{"rule", f.rule},
+                                                                 {"target", f.target}};
+      w.snapshot.forEach([&](SignalId sid, double v) {
+        std::string name = signalName(sid);
+        if (name.rfind("stat_", 0) == 0 || name.rfind("events_local_", 0) == 0) return;
+        fields.emplace_back(std::move(name), formatValue(v));
+      });
+      log_.log(LogLevel::kWarning, "firing: signals at the moment of firing", fields);
+    } else if (std::find(unavailable_actions_logged_.begin(), unavailable_actions_logged_.end(),
+                         action) == unavailable_actions_logged_.end()) {
+      unavailable_actions_logged_.push_back(action);
+      log_.log(LogLevel::kWarning,
+               "action '" + action + "' is accepted in the config but not built into this "
+               "version yet; only 'log' runs",
+               {{"rule", f.rule}});
+    }
+  }
+}
+
+const Snapshot* Watchdog::lastSnapshot(const std::string& target) const {
+  for (const auto& w : targets_)
+    if (w->spec.target.name == target && w->has_snapshot) return &w->snapshot;
+  return nullptr;
+}
+
+}  // namespace oomsentinel

@@ -1,0 +1,197 @@
+#include "rules/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace oomsentinel {
+
+std::string RuleCompileError::format() const {
+  return "rule '" + rule + "': column " + std::to_string(error.column) + ": " + error.message +
+         "\n" + error.render(expr, "    ");
+}
+
+struct Instance {
+  std::shared_ptr<const void> keep;  // holds the CompiledRule alive across reloads
+  const RuleSpec* spec = nullptr;
+  const Expr* expr = nullptr;
+  RuleState state = RuleState::kInactive;
+  SteadyTime since{};
+  std::optional<SteadyTime> false_since;   // firing: when the expression turned false
+  std::optional<SteadyTime> last_actions;  // for the cooldown
+  Truth last = Truth::kFalse;  // not kUnknown, so a first unknown is noticed
+  bool unknown_reported = false;
+  std::vector<std::string> unknown_signals;
+};
+
+class RuleEngine::TargetState {
+ public:
+  TargetState(std::string n, Duration predict, Duration min_interval)
+      : name(std::move(n)), predict_window(predict), history(min_interval) {}
+  std::string name;
+  Duration predict_window;
+  History history;
+  std::vector<Instance> instances;
+};
+
+RuleEngine::RuleEngine(Duration min_interval) : min_interval_(min_interval) {}
+RuleEngine::~RuleEngine() = default;
+
+std::vector<RuleCompileError> RuleEngine::setRules(const std::vector<RuleSpec>& specs) {
+  std::vector<RuleCompileError> errors;
+  std::vector<std::shared_ptr<CompiledRule>> compiled;
+  for (const auto& spec : specs) {
+    auto parsed = Expr::parse(spec.expr);
+    if (auto* err = std::get_if<ExprError>(&parsed)) {
+      errors.push_back({spec.name, *err, spec.expr});
+      continue;
+    }
+    compiled.push_back(std::make_shared<CompiledRule>(
+        CompiledRule{spec, std::move(std::get<Expr>(parsed))}));
+  }
+  if (!errors.empty()) return errors;
+  rules_ = std::move(compiled);
+  for (auto& t : targets_) attach(*t);
+  return errors;
+}
+
+// Rebuilds a target's instances for the current rules, keeping the state of unchanged ones.
+void RuleEngine::attach(TargetState& t) {
+  std::vector<Instance> old = std::move(t.instances);
+  t.instances.clear();
+  t.history.require(id(Sig::kWorkingSetBytes), t.predict_window);
+  for (const auto& r : rules_) {
+    const auto& targets = r->spec.targets;
+    if (!targets.empty() && std::find(targets.begin(), targets.end(), t.name) == targets.end())
+      continue;
+    for (const auto& w : r->expr.windows()) t.history.require(w.signal, w.window);
+    Instance inst;
+    for (auto& o : old)
+      if (o.spec && o.spec->name == r->spec.name && *o.spec == r->spec) {
+        inst = std::move(o);
+        break;
+      }
+    inst.keep = r;
+    inst.spec = &r->spec;
+    inst.expr = &r->expr;
+    t.instances.push_back(std::move(inst));
+  }
+}
+
+RuleEngine::TargetHandle RuleEngine::addTarget(const std::string& name, Duration predict_window) {
+  if (auto* t = findTarget(name)) return t;
+  targets_.push_back(std::make_unique<TargetState>(name, predict_window, min_interval_));
+  attach(*targets_.back());
+  return targets_.back().get();
+}
+
+void RuleEngine::removeTarget(const std::string& name) {
+  targets_.erase(std::remove_if(targets_.begin(), targets_.end(),
+                                [&](const auto& t) { return t->name == name; }),
+                 targets_.end());
+}
+
+RuleEngine::TargetHandle RuleEngine::findTarget(const std::string& name) const {
+  for (const auto& t : targets_)
+    if (t->name == name) return t.get();
+  return nullptr;
+}
+
+void RuleEngine::evaluate(TargetHandle t, Snapshot& snap, std::vector<Firing>& out,
+                          std::vector<RuleNotice>& notices) {
+  const SteadyTime now = snap.steady;
+  const double now_s = toSeconds(now.time_since_epoch());
+  t->history.append(snap, now_s);
+  Num tto = timeToOom(t->history, snap, toSeconds(t->predict_window), now_s);
+  if (tto.known) snap.set(Sig::kTimeToOomSeconds, tto.value);
+  EvalContext ctx{&snap, &t->history, now_s, tto};
+
+  for (Instance& in : t->instances) {
+    const RuleSpec& spec = *in.spec;
+    Truth truth = in.expr->evaluate(ctx);
+    if (truth == Truth::kUnknown && in.last != Truth::kUnknown) {
+      // Which leaves are missing, kept per target (the Expr is shared by every target).
+      in.unknown_signals.clear();
+      std::vector<std::pair<std::string, double>> known;
+      in.expr->lastValues(known, &in.unknown_signals);
+      if (!in.unknown_reported) {
+        in.unknown_reported = true;
+        std::string msg = "cannot be decided for this target: ";
+        for (std::size_t i = 0; i < in.unknown_signals.size(); ++i)
+          msg += (i ? ", " : "") + in.unknown_signals[i];
+        msg += in.unknown_signals.size() == 1 ? " is not offered" : " are not offered";
+        msg += " (the rule neither fires nor resolves while it is unknown)";
+        notices.push_back({spec.name, t->name, std::move(msg)});
+      }
+    }
+    in.last = truth;
+
+    RuleState next = in.state;
+    switch (in.state) {
+      case RuleState::kInactive:
+      case RuleState::kResolved:
+        if (truth == Truth::kTrue)
+          next = spec.for_duration.count() == 0 ? RuleState::kFiring : RuleState::kPending;
+        break;
+      case RuleState::kPending:
+        if (truth == Truth::kTrue && now - in.since >= spec.for_duration)
+          next = RuleState::kFiring;
+        else if (truth == Truth::kFalse)
+          next = RuleState::kInactive;
+        break;
+      case RuleState::kFiring:
+        if (truth == Truth::kTrue) {
+          in.false_since.reset();
+        } else if (truth == Truth::kFalse) {
+          if (!in.false_since) in.false_since = now;
+          if (now - *in.false_since >= spec.keep_firing_for) next = RuleState::kResolved;
+        }
+        break;
+    }
+    if (next == in.state) continue;
+
+    Firing f;
+    f.rule = spec.name;
+    f.target = t->name;
+    f.expr = spec.expr;
+    f.severity = spec.severity;
+    f.from = in.state;
+    f.to = next;
+    f.steady = now;
+    f.wall = snap.wall;
+    in.expr->lastValues(f.values, nullptr);
+    if (next == RuleState::kFiring) {
+      if (in.last_actions && now - *in.last_actions < spec.cooldown) {
+        f.suppressed_by_cooldown = true;
+      } else {
+        f.actions = spec.actions;
+        in.last_actions = now;
+      }
+    } else if (next == RuleState::kResolved) {
+      f.actions = spec.actions;  // so an alert can be resolved; dumps ignore resolutions
+    }
+    in.state = next;
+    in.since = now;
+    in.false_since.reset();
+    out.push_back(std::move(f));
+  }
+}
+
+std::vector<RuleStatus> RuleEngine::status() const {
+  std::vector<RuleStatus> out;
+  for (const auto& t : targets_)
+    for (const auto& in : t->instances) {
+      RuleStatus s;
+      s.rule = in.spec->name;
+      s.target = t->name;
+      s.severity = in.spec->severity;
+      s.state = in.state;
+      s.since = in.since;
+      s.last = in.last;
+      if (in.last == Truth::kUnknown) s.unknown_signals = in.unknown_signals;
+      out.push_back(std::move(s));
+    }
+  return out;
+}
+
+}  // namespace oomsentinel

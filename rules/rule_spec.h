@@ -1,0 +1,37 @@
+// rules/: the rule language (parse + evaluate), per-series windows, time-to-OOM prediction and
+// the pending/firing/resolved state of every rule for every target.
+// RuleSpec: a rule as written by the user (config) or built in, before compilation.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/firing.h"
+
+namespace oomsentinel {
+
+struct RuleSpec {
+  std::string name;
+  std::string expr;
+  Duration for_duration{0};      // how long expr must hold before firing
+  Duration keep_firing_for{0};   // how long expr must be false before resolving
+  Duration cooldown{0};          // minimum time between two rounds of actions
+  Severity severity = Severity::kWarning;
+  std::vector<std::string> actions;  // names from kKnownActions
+  std::vector<std::string> targets;  // target names; empty = every target
+
+  bool operator==(const RuleSpec&) const = default;
+};
+
+// The action names the config accepts. `log` runs today; `alert` and `dump` are accepted so that
+// configs written now keep working when those actions arrive.
+inline const std::vector<std::string>& knownActions() {
+  static const std::vector<std::string> k = {"log", "alert", "dump"};
+  return k;
+}
+
+// The built-in rules that apply when the config gives none (README: "Built-in rules").
+std::vector<RuleSpec> defaultRules();
+
+}  // namespace oomsentinel

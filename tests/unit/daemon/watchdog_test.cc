@@ -1,0 +1,243 @@
+// The watchdog's tick on a fixture cgroup tree rewritten between ticks, with a FakeClock: no
+// sleeping, no real cgroup.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "daemon/logger.h"
+#include "daemon/poll_policy.h"
+#include "daemon/watchdog.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using namespace std::chrono_literals;
+using oomsentinel::testing::TempDir;
+
+constexpr double kMiB = 1024 * 1024;
+
+// A minimal cgroup v2 tree with one child, "app", limited to 100 MiB.
+class Tree {
+ public:
+  Tree() {
+    dir_.write("cg/cgroup.controllers", "cpuset cpu io memory pids\n");
+    dir_.write("cg/app/cgroup.procs", "");
+    dir_.write("cg/app/memory.max", "104857600\n");
+    dir_.write("cg/app/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+    dir_.write("proc/self/cgroup", "0::/app\n");
+    setUsage(10 * kMiB);
+  }
+  void setUsage(double bytes) {
+    dir_.write("cg/app/memory.current", std::to_string(static_cast<long long>(bytes)) + "\n");
+    dir_.write("cg/app/memory.stat", "anon " + std::to_string(static_cast<long long>(bytes)) +
+                                         "\nfile 0\ninactive_file 0\npgfault 10\n");
+  }
+  void remove() { std::filesystem::remove_all(dir_.path() + "/cg/app"); }
+  HostPaths paths() const { return HostPaths(dir_.path() + "/cg", dir_.path() + "/proc"); }
+
+ private:
+  TempDir dir_;
+};
+
+class Captured {
+ public:
+  Captured() : f_(open_memstream(&buf_, &len_)) {}
+  ~Captured() {
+    std::fclose(f_);
+    std::free(buf_);
+  }
+  std::FILE* file() { return f_; }
+  std::string text() {
+    std::fflush(f_);
+    return std::string(buf_, len_);
+  }
+
+ private:
+  char* buf_ = nullptr;
+  std::size_t len_ = 0;
+  std::FILE* f_;
+};
+
+Config appConfig(std::vector<RuleSpec> rules) {
+  Config c;
+  c.source = "test";
+  TargetSpec t;
+  t.target = Target::cgroupPath("app", "/app");
+  c.targets.push_back(t);
+  c.rules = std::move(rules);
+  c.rules_are_defaults = false;
+  return c;
+}
+
+RuleSpec rule(std::string name, std::string expr, Duration for_d = 0s) {
+  RuleSpec r;
+  r.name = std::move(name);
+  r.expr = std::move(expr);
+  r.for_duration = for_d;
+  r.actions = {"log"};
+  return r;
+}
+
+TEST(Watchdog, FiresWithForAndResolvesAndSwitchesToTheFastTick) {
+  Tree tree;
+  FakeClock clock;
+  Captured out;
+  Logger log(clock, Logger::Format::kHuman, out.file());
+  Watchdog dog(tree.paths(), clock, log);
+  ASSERT_TRUE(dog.apply(appConfig({rule("high", "working_set_ratio > 80%", 2s)})));
+  EXPECT_EQ(dog.tick(), 1s);
+  EXPECT_NE(out.text().find("watching target target=app kind=cgroup cgroup=/app"),
+            std::string::npos)
+      << out.text();
+
+  tree.setUsage(90 * kMiB);  // 90% of 100 MiB
+  clock.advance(1s);
+  EXPECT_EQ(dog.tick(), 50ms) << "above fast_above (70%): the fast tick";
+  EXPECT_NE(out.text().find("inactive -> pending"), std::string::npos) << out.text();
+  EXPECT_EQ(out.text().find("pending -> firing"), std::string::npos);
+  clock.advance(1s);
+  dog.tick();
+  EXPECT_EQ(out.text().find("pending -> firing"), std::string::npos) << "for: 2s not yet over";
+  clock.advance(1s);
+  dog.tick();
+  EXPECT_NE(out.text().find("rule high on app: pending -> firing [warning]"), std::string::npos)
+      << out.text();
+  EXPECT_NE(out.text().find("working_set_ratio=0.9"), std::string::npos) << out.text();
+  EXPECT_NE(out.text().find("firing: signals at the moment of firing"), std::string::npos);
+
+  tree.setUsage(20 * kMiB);
+  clock.advance(1s);
+  dog.tick();
+  EXPECT_NE(out.text().find("firing -> resolved"), std::string::npos) << out.text();
+  EXPECT_EQ(dog.interval(), 50ms) << "hysteresis: stays fast until calm for 5s";
+  // Calm means below fast_above - 5% and time_to_oom above 1.5 x 30s, for 5s. The least-squares
+  // trend still sees the earlier climb for a while, so count the time it takes.
+  Duration calm_after = 0s;
+  for (int i = 1; i <= 20 && dog.interval() != 1s; ++i) {
+    clock.advance(1s);
+    dog.tick();
+    calm_after = std::chrono::seconds(i);
+  }
+  EXPECT_EQ(dog.interval(), 1s);
+  EXPECT_GE(calm_after, 5s);
+  EXPECT_LE(calm_after, 15s);
+  EXPECT_NE(out.text().find("poll interval changed from=50ms to=1s"), std::string::npos)
+      << out.text();
+}
+
+TEST(Watchdog, VanishedTargetIsRetriedAndFollowedWhenItReturns) {
+  Tree tree;
+  FakeClock clock;
+  Captured out;
+  Logger log(clock, Logger::Format::kHuman, out.file());
+  Watchdog dog(tree.paths(), clock, log);
+  ASSERT_TRUE(dog.apply(appConfig({rule("high", "working_set_ratio > 80%")})));
+  dog.tick();
+  ASSERT_NE(dog.lastSnapshot("app"), nullptr);
+  tree.remove();
+  clock.advance(1s);
+  dog.tick();  // keeps running
+  EXPECT_NE(out.text().find("target is gone; retrying every 5s"), std::string::npos)
+      << out.text();
+  Tree* restored = &tree;
+  restored->setUsage(95 * kMiB);
+  // The directory came back (setUsage rewrites the files) but the retry waits 5s.
+  std::filesystem::create_directories(tree.paths().cgroupRoot() + "/app");
+  std::ofstream(tree.paths().cgroupRoot() + "/app/memory.max") << "104857600\n";
+  std::ofstream(tree.paths().cgroupRoot() + "/app/cgroup.procs") << "";
+  std::ofstream(tree.paths().cgroupRoot() + "/app/memory.events") << "oom_kill 0\n";
+  clock.advance(1s);
+  dog.tick();
+  EXPECT_EQ(out.text().find("rule high on app"), std::string::npos);
+  clock.advance(5s);
+  dog.tick();
+  EXPECT_NE(out.text().find("rule high on app: inactive -> firing"), std::string::npos)
+      << out.text();
+}
+
+TEST(Watchdog, ReloadKeepsTheStateOfUnchangedRulesAndRejectsBadOnes) {
+  Tree tree;
+  tree.setUsage(90 * kMiB);
+  FakeClock clock;
+  Captured out;
+  Logger log(clock, Logger::Format::kHuman, out.file());
+  Watchdog dog(tree.paths(), clock, log);
+  ASSERT_TRUE(dog.apply(appConfig({rule("high", "working_set_ratio > 80%")})));
+  dog.tick();
+  ASSERT_NE(out.text().find("inactive -> firing"), std::string::npos);
+
+  // Same rule plus a new one: "high" must not fire again.
+  ASSERT_TRUE(dog.apply(
+      appConfig({rule("high", "working_set_ratio > 80%"), rule("low", "usage_bytes > 1MiB")})));
+  std::size_t before = out.text().size();
+  clock.advance(1s);
+  dog.tick();
+  std::string after = out.text().substr(before);
+  EXPECT_EQ(after.find("rule high"), std::string::npos) << after;
+  EXPECT_NE(after.find("rule low on app: inactive -> firing"), std::string::npos) << after;
+
+  EXPECT_FALSE(dog.apply(appConfig({rule("broken", "working_set_ratio >")})));
+  EXPECT_NE(out.text().find("rule does not compile: rule 'broken'"), std::string::npos);
+  before = out.text().size();
+  clock.advance(1s);
+  dog.tick();
+  EXPECT_EQ(dog.engine().ruleCount(), 2u) << "the old rules stay";
+}
+
+TEST(Watchdog, UnknownSignalIsNoticedOnceAndUnavailableActionsSaySo) {
+  Tree tree;
+  FakeClock clock;
+  Captured out;
+  Logger log(clock, Logger::Format::kHuman, out.file());
+  Watchdog dog(tree.paths(), clock, log);
+  RuleSpec gc = rule("gc", "rate(gc_cycles[10s]) > 1");
+  RuleSpec dump = rule("dumpy", "usage_bytes > 1MiB");
+  dump.actions = {"log", "dump"};
+  ASSERT_TRUE(dog.apply(appConfig({gc, dump})));
+  for (int i = 0; i < 3; ++i) {
+    dog.tick();
+    clock.advance(1s);
+  }
+  std::string text = out.text();
+  auto first = text.find("rule gc cannot be decided for this target: rate(gc_cycles[10s])");
+  ASSERT_NE(first, std::string::npos) << text;
+  EXPECT_EQ(text.find("rule gc cannot be decided", first + 1), std::string::npos) << "once";
+  EXPECT_NE(text.find("action 'dump' is accepted in the config but not built"), std::string::npos);
+}
+
+TEST(PollPolicy, EntersOnRatioOrTimeToOomAndLeavesAfterACalmSpell) {
+  PollSpec spec;  // 1s / 50ms, 70%, 30s
+  PollPolicy p(spec);
+  SteadyTime t{};
+  std::string why;
+  EXPECT_FALSE(p.update(t, 0.5, INFINITY, &why));
+  EXPECT_EQ(p.interval(), 1s);
+  EXPECT_TRUE(p.update(t, 0.71, INFINITY, &why));
+  EXPECT_EQ(p.interval(), 50ms);
+  EXPECT_NE(why.find("working_set_ratio 0.710 > fast_above 0.700"), std::string::npos) << why;
+  // 0.68 is below 70% but within the 5% hysteresis band: stays fast.
+  EXPECT_FALSE(p.update(t + 10s, 0.68, INFINITY, &why));
+  EXPECT_TRUE(p.fast());
+  EXPECT_FALSE(p.update(t + 11s, 0.60, INFINITY, &why));
+  EXPECT_FALSE(p.update(t + 15s, 0.60, INFINITY, &why));
+  EXPECT_TRUE(p.update(t + 16s, 0.60, INFINITY, &why));
+  EXPECT_EQ(p.interval(), 1s);
+
+  EXPECT_TRUE(p.update(t + 20s, 0.2, 12.0, &why));
+  EXPECT_NE(why.find("time_to_oom 12.0s < 30.0s"), std::string::npos) << why;
+  // 40s is above 30s but below 1.5 x 30s: not calm yet.
+  EXPECT_FALSE(p.update(t + 30s, 0.2, 40.0, &why));
+  EXPECT_FALSE(p.update(t + 40s, 0.2, 40.0, &why));
+  EXPECT_TRUE(p.fast());
+  // Unknown values (no target has them) count as calm.
+  EXPECT_FALSE(p.update(t + 41s, NAN, NAN, &why));
+  EXPECT_TRUE(p.update(t + 46s, NAN, NAN, &why));
+}
+
+}  // namespace
+}  // namespace oomsentinel
