@@ -12,6 +12,7 @@
 
 #ifndef OOMSENTINEL_VERSION
 #define OOMSENTINEL_VERSION "unknown"
+#endif
 
 namespace oomsentinel {
 namespace {
