@@ -39,7 +39,11 @@ std::string formatValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
+  // Byte counts and counters are integers: print them whole, not as 4.75099e+08.
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.6g", v);
   return buf;
 }
 
@@ -64,7 +68,7 @@ void Logger::log(LogLevel level, const std::string& msg,
   line += ' ';
   std::string lvl = levelName(level);
   for (auto& c : lvl) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  lvl.resize(7, ' ');
+  lvl.resize(8, ' ');
   line += lvl;
   line += msg;
   for (const auto& [k, v] : fields) {
@@ -111,7 +115,7 @@ void Logger::transition(const Firing& f) {
   std::string line = formatWallTime(f.wall) + " ";
   std::string lvl = levelName(levelOf(f));
   for (auto& c : lvl) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  lvl.resize(7, ' ');
+  lvl.resize(8, ' ');
   line += lvl + msg;
   for (const auto& [k, v] : fields) line += " " + k + "=" + v;
   write(line);

@@ -1,6 +1,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
 #include <optional>
@@ -11,18 +13,22 @@
 #include "daemon/cli.h"
 #include "daemon/commands.h"
 #include "daemon/logger.h"
+#include "daemon/state_file.h"
 #include "daemon/watchdog.h"
 
 namespace oomsentinel {
 
 const char* const kRunUsage =
     "usage: oomsentinel [--cgroup-root DIR] [--proc-root DIR] run [--config FILE]\n"
-    "           [--log-format human|json]\n"
+    "           [--log-format human|json] [--state-file FILE]\n"
     "\n"
     "Watches the configured targets, evaluates the rules every tick (poll.interval, dropping\n"
     "to poll.fast_interval near a limit) and logs every rule transition on stderr.\n"
     "Without --config: watches its own cgroup when that has a memory limit (the sidecar\n"
     "case), otherwise the host, with the built-in rules; the first log line says which.\n"
+    "\n"
+    "  --state-file FILE  where `status` finds the daemon's interval and rule states\n"
+    "                     (default /run/oomsentinel/state.json; 'none' to disable)\n"
     "\n"
     "  SIGHUP   reload the config (an invalid one is logged and the old one kept)\n"
     "  SIGTERM, SIGINT   stop\n"
@@ -65,10 +71,13 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   Args args(std::move(argv));
   std::optional<std::string> config_path;
   Logger::Format format = Logger::Format::kHuman;
+  std::string state_file = kDefaultStateFile;
   while (!args.empty()) {
     std::optional<std::string> v;
     if (args.flag("--config", &v)) {
       config_path = *v;
+    } else if (args.flag("--state-file", &v)) {
+      state_file = *v == "none" ? "" : *v;
     } else if (args.flag("--log-format", &v)) {
       if (*v == "json") format = Logger::Format::kJson;
       else if (*v == "human") format = Logger::Format::kHuman;
@@ -110,11 +119,25 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
   int exit_code = 0;
 
+  SteadyTime last_state{};
+  Duration last_interval{};
   std::function<void()> schedule;
   auto onTick = [&](const boost::system::error_code& ec) {
     if (ec) return;  // cancelled: stopping
     SteadyTime started = clock.steadyNow();
     Duration interval = dog.tick();
+    // At most once a second, or at once when the interval changed.
+    if (!state_file.empty() &&
+        (started - last_state >= std::chrono::seconds(1) || interval != last_interval)) {
+      last_state = started;
+      last_interval = interval;
+      if (auto st = writeStateFile(state_file, stateJson(dog, clock)); !st) {
+        log.log(LogLevel::kWarning, "cannot write the state file; status will not show the "
+                                    "daemon's rules (use --state-file)",
+                {{"error", st.error().describe()}});
+        state_file.clear();
+      }
+    }
     // From the tick's start, so the period does not drift by the tick's own cost; a tick that
     // overran starts the next one at once.
     timer.expires_at(started + interval);
@@ -160,6 +183,7 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   timer.expires_at(clock.steadyNow());
   schedule();
   io.run();
+  if (!state_file.empty()) ::unlink(state_file.c_str());
   return exit_code;
 }
 

@@ -13,13 +13,14 @@
 #include "core/units.h"
 #include "daemon/cli.h"
 #include "daemon/report.h"
+#include "daemon/state_file.h"
 
 namespace oomsentinel {
 
 const char* const kStatusUsage =
     "usage: oomsentinel [--cgroup-root DIR] [--proc-root DIR] status\n"
     "           [--cgroup PATH | --pid PID | --self | --host] [--json]\n"
-    "           [--watch INTERVAL [--count N]]\n"
+    "           [--watch INTERVAL [--count N]] [--state FILE]\n"
     "\n"
     "Shows how close a workload is to being OOM-killed: usage, limit, working set,\n"
     "headroom, pressure (PSI), faults, reclaim and OOM kills.\n"
@@ -31,6 +32,8 @@ const char* const kStatusUsage =
     "  --json             one JSON object per sample, every signal by name\n"
     "  --watch INTERVAL   sample again every INTERVAL (e.g. 200ms, 1s) until stopped\n"
     "  --count N          with --watch: stop after N samples\n"
+    "  --state FILE       the running daemon's state file (default\n"
+    "                     /run/oomsentinel/state.json): its interval and rule states\n"
     "\n"
     "Exit status: 0 ok; 1 the target disappeared or could not be read while watching;\n"
     "2 bad flag, unknown cgroup or process, or no memory controller.\n";
@@ -41,6 +44,7 @@ int runStatus(const HostPaths& paths, std::vector<std::string> argv) {
   bool json = false;
   std::optional<Duration> watch;
   long count = -1;
+  std::string state_path = kDefaultStateFile;
   auto setTarget = [&](Target t) {
     if (target) throw UsageError{"give only one of --cgroup, --pid, --self, --host"};
     target = std::move(t);
@@ -66,6 +70,8 @@ int runStatus(const HostPaths& paths, std::vector<std::string> argv) {
       if (!d) throw UsageError{"--watch: " + d.error().message};
       if (*d < std::chrono::milliseconds(10)) throw UsageError{"--watch: at least 10ms"};
       watch = *d;
+    } else if (args.flag("--state", &v)) {
+      state_path = *v;
     } else if (args.flag("--count", &v)) {
       char* end = nullptr;
       count = std::strtol(v->c_str(), &end, 10);
@@ -106,10 +112,13 @@ int runStatus(const HostPaths& paths, std::vector<std::string> argv) {
     }
     if (json)
       std::cout << snapshotJson(ctx, snap) << "\n";
-    else if (human_watch)
-      std::cout << (n == 0 ? statusTable(ctx, snap) + "\n" + watchHeader() : "") << watchRow(snap);
-    else
+    else if (n > 0)
+      std::cout << watchRow(snap);
+    else {
       std::cout << statusTable(ctx, snap);
+      if (auto d = daemonSummary(state_path, clock, std::chrono::seconds(5))) std::cout << *d;
+      if (human_watch) std::cout << "\n" << watchHeader() << watchRow(snap);
+    }
     std::cout.flush();
     if (!watch) break;
     if (count > 0 && n + 1 >= count) break;

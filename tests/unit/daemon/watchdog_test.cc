@@ -10,6 +10,7 @@
 
 #include "daemon/logger.h"
 #include "daemon/poll_policy.h"
+#include "daemon/state_file.h"
 #include "daemon/watchdog.h"
 #include "tests/support/test_support.h"
 
@@ -237,6 +238,67 @@ TEST(PollPolicy, EntersOnRatioOrTimeToOomAndLeavesAfterACalmSpell) {
   // Unknown values (no target has them) count as calm.
   EXPECT_FALSE(p.update(t + 41s, NAN, NAN, &why));
   EXPECT_TRUE(p.update(t + 46s, NAN, NAN, &why));
+}
+
+}  // namespace
+}  // namespace oomsentinel
+
+namespace oomsentinel {
+namespace {
+
+TEST(Watchdog, ReloadRemovesAndResetsChangedRules) {
+  Tree tree;
+  tree.setUsage(90 * kMiB);
+  FakeClock clock;
+  Captured out;
+  Logger log(clock, Logger::Format::kHuman, out.file());
+  Watchdog dog(tree.paths(), clock, log);
+  ASSERT_TRUE(dog.apply(appConfig({rule("a", "usage_bytes > 1MiB"), rule("b", "usage_bytes > 2MiB")})));
+  dog.tick();
+  ASSERT_EQ(dog.engine().status().size(), 2u);
+  // "a" changed (new threshold): its state starts over and it fires again; "b" removed.
+  ASSERT_TRUE(dog.apply(appConfig({rule("a", "usage_bytes > 3MiB")})));
+  auto st = dog.engine().status();
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_EQ(st[0].rule, "a");
+  EXPECT_EQ(st[0].state, RuleState::kInactive);
+  std::size_t before = out.text().size();
+  clock.advance(1s);
+  dog.tick();
+  EXPECT_NE(out.text().substr(before).find("rule a on app: inactive -> firing"), std::string::npos);
+}
+
+TEST(StateFile, StatusShowsIntervalUnknownRulesAndUnresolvedTargets) {
+  Tree tree;
+  tree.setUsage(90 * kMiB);
+  FakeClock clock;
+  Captured out;
+  Logger log(clock, Logger::Format::kHuman, out.file());
+  Watchdog dog(tree.paths(), clock, log);
+  Config c = appConfig({rule("big", "working_set_ratio > 80%"), rule("gc", "gc_cycles > 1")});
+  TargetSpec ghost;
+  ghost.target = Target::cgroupPath("ghost", "/nope");
+  c.targets.push_back(ghost);
+  ASSERT_TRUE(dog.apply(c));
+  dog.tick();
+  clock.advance(3s);
+  dog.tick();
+  TempDir dir;
+  std::string path = dir.path() + "/run/state.json";
+  ASSERT_TRUE(writeStateFile(path, stateJson(dog, clock)).ok());
+  auto summary = daemonSummary(path, clock, 5s);
+  ASSERT_TRUE(summary.has_value());
+  EXPECT_NE(summary->find("running, pid "), std::string::npos) << *summary;
+  EXPECT_NE(summary->find("interval 50ms (fast: a target is near its limit)"), std::string::npos)
+      << *summary;
+  EXPECT_NE(summary->find("target ghost: not found yet (retrying)"), std::string::npos);
+  EXPECT_NE(summary->find("rule big on app: firing for 3s [warning]"), std::string::npos)
+      << *summary;
+  EXPECT_NE(summary->find("rule gc on app: unknown (gc_cycles not offered)"), std::string::npos)
+      << *summary;
+  clock.advance(10s);
+  EXPECT_NE(daemonSummary(path, clock, 5s)->find("NOT UPDATING"), std::string::npos);
+  EXPECT_FALSE(daemonSummary(dir.path() + "/missing.json", clock, 5s).has_value());
 }
 
 }  // namespace

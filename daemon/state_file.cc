@@ -1,0 +1,128 @@
+#include "daemon/state_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "collectors/control_file.h"
+#include "core/units.h"
+#include "daemon/watchdog.h"
+
+namespace oomsentinel {
+namespace {
+
+double unixSeconds(WallTime t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
+
+}  // namespace
+
+std::string stateJson(const Watchdog& dog, const Clock& clock) {
+  nlohmann::ordered_json j;
+  WallTime wall = clock.wallNow();
+  SteadyTime steady = clock.steadyNow();
+  j["unix_time"] = unixSeconds(wall);
+  j["pid"] = ::getpid();
+  j["config"] = dog.config().source;
+  j["interval_seconds"] = toSeconds(dog.interval());
+  j["fast"] = dog.interval() < dog.config().poll.interval;
+  j["ticks"] = dog.ticks();
+  auto& targets = j["targets"] = nlohmann::ordered_json::array();
+  for (const auto& t : dog.config().targets) {
+    nlohmann::ordered_json o;
+    o["name"] = t.target.name;
+    o["kind"] = targetKindName(t.target.kind);
+    const Snapshot* s = dog.lastSnapshot(t.target.name);
+    o["watching"] = s != nullptr;
+    if (s) {
+      if (auto r = s->get(Sig::kWorkingSetRatio)) o["working_set_ratio"] = *r;
+      if (auto tto = s->get(Sig::kTimeToOomSeconds); tto && std::isfinite(*tto))
+        o["time_to_oom_seconds"] = *tto;
+    }
+    targets.push_back(o);
+  }
+  auto& rules = j["rules"] = nlohmann::ordered_json::array();
+  for (const auto& r : dog.engine().status()) {
+    nlohmann::ordered_json o;
+    o["rule"] = r.rule;
+    o["target"] = r.target;
+    o["severity"] = severityName(r.severity);
+    o["state"] = ruleStateName(r.state);
+    if (r.state != RuleState::kInactive) o["for_seconds"] = toSeconds(steady - r.since);
+    o["value"] = r.last == Truth::kTrue ? "true" : r.last == Truth::kFalse ? "false" : "unknown";
+    if (!r.unknown_signals.empty()) o["unknown_signals"] = r.unknown_signals;
+    rules.push_back(o);
+  }
+  return j.dump();
+}
+
+Status writeStateFile(const std::string& path, const std::string& json) {
+  std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+  if (!dir.empty() && ::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return makeError("cannot create the state directory", dir, errno);
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return makeError("cannot write", tmp, errno);
+  std::string body = json + "\n";
+  bool ok = ::write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size());
+  int err = errno;
+  // No fsync: the file describes a running process and is worthless after a crash; a rename is
+  // still atomic for readers.
+  ::close(fd);
+  if (!ok) return makeError("cannot write", tmp, err);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return makeError("cannot rename into", path, errno);
+  return Ok{};
+}
+
+std::optional<std::string> daemonSummary(const std::string& path, const Clock& clock,
+                                         Duration stale_after) {
+  auto text = readWholeFile(path);
+  if (!text) return std::nullopt;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return "daemon         state file " + path + " is not valid JSON\n";
+  double age = unixSeconds(clock.wallNow()) - j.value("unix_time", 0.0);
+  char buf[256];
+  std::string out;
+  bool stale = age > toSeconds(stale_after);
+  std::snprintf(buf, sizeof buf, "daemon         %s, pid %d, interval %s%s, updated %.1fs ago (%s)\n",
+                stale ? "NOT UPDATING (stopped or hung?)" : "running", j.value("pid", 0),
+                formatDuration(std::chrono::duration_cast<Duration>(
+                                   std::chrono::duration<double>(j.value("interval_seconds", 0.0))))
+                    .c_str(),
+                j.value("fast", false) ? " (fast: a target is near its limit)" : "", age,
+                path.c_str());
+  out += buf;
+  for (const auto& t : j.value("targets", nlohmann::json::array())) {
+    if (t.value("watching", false)) continue;
+    out += "  target " + t.value("name", std::string("?")) + ": not found yet (retrying)\n";
+  }
+  for (const auto& r : j.value("rules", nlohmann::json::array())) {
+    std::string state = r.value("state", std::string("?"));
+    std::string value = r.value("value", std::string("?"));
+    if (state == "inactive" && value != "unknown") continue;
+    std::string line = "  rule " + r.value("rule", std::string("?")) + " on " +
+                       r.value("target", std::string("?")) + ": ";
+    if (value == "unknown") {
+      line += "unknown (";
+      bool first = true;
+      for (const auto& s : r.value("unknown_signals", nlohmann::json::array())) {
+        line += (first ? "" : ", ") + s.get<std::string>();
+        first = false;
+      }
+      line += " not offered)";
+      if (state != "inactive") line += ", " + state;
+    } else {
+      std::snprintf(buf, sizeof buf, "%s for %.0fs [%s]", state.c_str(),
+                    r.value("for_seconds", 0.0), r.value("severity", std::string("?")).c_str());
+      line += buf;
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace oomsentinel
