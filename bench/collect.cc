@@ -98,7 +98,6 @@ struct HeldFile {
   std::string path;
   int fd = -1;
   ControlFile file;
-  bool reopen = false;  // cgroup.procs: the process collector re-opens it every tick
 };
 
 // The collector keeps a descriptor on every file it reads each tick, so the descriptors that
@@ -132,7 +131,6 @@ Result<std::vector<HeldFile>> heldFiles(const std::vector<int>& before,
     if (f.fd < 0) return makeError("cannot open", f.path, errno);
     f.file = ControlFile(f.path);
     if (auto st = f.file.open(); !st) return st.error();
-    f.reopen = f.path.ends_with("/cgroup.procs");
     files.push_back(std::move(f));
   }
   return files;
@@ -225,22 +223,14 @@ Status measure(const HostPaths& paths, const std::string& cgroup, const Options&
     return Ok{};
   });
   if (opt.breakdown) {
-    // What TargetCollector::collect adds around the reads, one step at a time: the stat of the
-    // cgroup directory (checkCgroupDir), then the re-open of cgroup.procs (ProcessCollector).
-    auto reads = [&](bool stat_dir, bool reopen) -> Status {
-      struct stat st;
-      if (stat_dir && ::stat(m.dir.c_str(), &st) != 0)
-        return makeError("cannot stat", m.dir, errno);
-      for (auto& f : files) {
-        if (reopen && f.reopen)
-          if (auto s = f.file.open(); !s) return s.error();
+    // The same files read through ControlFile (what it adds to a raw pread), so that the rest of
+    // the difference is the collector's own work: parsing, the snapshot, the v1 membership
+    // refresh (once a second) and, on trees of plain files only, the stat of the directory.
+    m.variants.emplace_back("ControlFile::read per file", [&]() -> Status {
+      for (auto& f : files)
         if (auto r = f.file.read(); !r) return r.error();
-      }
       return Ok{};
-    };
-    m.variants.emplace_back("ControlFile::read per file", [=] { return reads(false, false); });
-    m.variants.emplace_back("+ stat(cgroup dir)", [=] { return reads(true, false); });
-    m.variants.emplace_back("+ re-open cgroup.procs", [=] { return reads(true, true); });
+    });
   }
   m.variants.emplace_back("TargetCollector::collect",
                           [&]() -> Status { return (*tc)->collect(clock, snap); });
@@ -296,9 +286,7 @@ void printText(const Measurement& m, const Options& opt) {
   for (std::size_t i = 1; m.variants.size() > 2 && i < m.variants.size(); ++i)
     std::printf("    %+8.0f  %s\n", m.variants[i].spread.median - m.variants[i - 1].spread.median,
                 i + 1 == m.variants.size() ? "parsing, snapshot, the rest of collect"
-                : i == 1                   ? "the EOF pread ControlFile::read adds to every file"
-                : i == 2                   ? "the stat of the cgroup directory"
-                                           : "the re-open of cgroup.procs");
+                                           : "what ControlFile::read adds to a raw pread");
   std::printf("  allocations per collection           %8.2f  (steady state; %zu signals)\n",
               m.allocs_per_collect, m.snapshot_signals);
 }

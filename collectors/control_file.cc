@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,13 +21,17 @@ ControlFile::ControlFile(std::string path) : path_(std::move(path)) {}
 ControlFile::~ControlFile() { close(); }
 
 ControlFile::ControlFile(ControlFile&& other) noexcept
-    : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)), buf_(std::move(other.buf_)) {}
+    : path_(std::move(other.path_)),
+      fd_(std::exchange(other.fd_, -1)),
+      read_to_eof_(other.read_to_eof_),
+      buf_(std::move(other.buf_)) {}
 
 ControlFile& ControlFile::operator=(ControlFile&& other) noexcept {
   if (this != &other) {
     close();
     path_ = std::move(other.path_);
     fd_ = std::exchange(other.fd_, -1);
+    read_to_eof_ = other.read_to_eof_;
     buf_ = std::move(other.buf_);
   }
   return *this;
@@ -60,7 +65,12 @@ Result<std::string_view> ControlFile::readOnce() {
       return makeError("cannot read", path_, errno);
     }
     if (n == 0) break;
+    std::size_t asked = buf_.size() - used;
     used += static_cast<std::size_t>(n);
+    // seq_file and regular files fill the buffer unless the end came first, so a short read is
+    // the end: this saves the second, empty pread per file per tick. Record lists that are
+    // produced in chunks (cgroup.procs) ask to read on to an explicit 0.
+    if (!read_to_eof_ && static_cast<std::size_t>(n) < asked) break;
   }
   return std::string_view(buf_.data(), used);
 }
@@ -79,6 +89,7 @@ Result<std::string_view> ControlFile::read() {
 
 Result<std::string> readWholeFile(const std::string& path) {
   ControlFile f(path);
+  f.setReadToEof(true);  // read once, so no reason to trust a short read
   auto r = f.read();
   if (!r) return r.error();
   return std::string(*r);
@@ -88,5 +99,20 @@ bool fileExists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
 }
+
+namespace {
+bool fsMagicIs(const std::string& path, std::initializer_list<unsigned long> magics) {
+  struct statfs fs;
+  if (::statfs(path.c_str(), &fs) != 0) return false;
+  for (unsigned long m : magics)
+    if (static_cast<unsigned long>(fs.f_type) == m) return true;
+  return false;
+}
+}  // namespace
+
+bool isCgroupfs(const std::string& path) {
+  return fsMagicIs(path, {0x27e0ebUL /* CGROUP_SUPER_MAGIC */, 0x63677270UL /* CGROUP2 */});
+}
+bool isProcfs(const std::string& path) { return fsMagicIs(path, {0x9fa0UL /* PROC_SUPER_MAGIC */}); }
 
 }  // namespace oomsentinel

@@ -29,6 +29,8 @@ class ControlFile {
   Result<std::string_view> read();
   const std::string& path() const { return path_; }
   bool isOpen() const { return fd_ >= 0; }
+  // Read until pread returns 0 instead of stopping at the first short read.
+  void setReadToEof(bool on) { read_to_eof_ = on; }
 
  private:
   Result<std::string_view> readOnce();
@@ -36,6 +38,7 @@ class ControlFile {
 
   std::string path_;
   int fd_ = -1;
+  bool read_to_eof_ = false;
   std::string buf_;
 };
 
@@ -43,5 +46,9 @@ class ControlFile {
 // /proc/PID/cgroup and mountinfo.
 Result<std::string> readWholeFile(const std::string& path);
 bool fileExists(const std::string& path);
+// The kernel's own filesystems, whose held descriptors report a removed cgroup (ENODEV) or an
+// exited process (ESRCH) by themselves; fixture trees of plain files need a stat instead.
+bool isCgroupfs(const std::string& path);
+bool isProcfs(const std::string& path);
 
 }  // namespace oomsentinel

@@ -46,7 +46,7 @@ Result<std::string> normalizeRelative(std::string_view path) {
     out += '/';
     out += part;
   }
-  if (out.empty()) out = "/";
+  if (out.empty()) out.assign(1, '/');  // not = "/": GCC 12 -O3 warns -Wrestrict wrongly
   return out;
 }
 

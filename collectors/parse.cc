@@ -93,16 +93,6 @@ Result<PsiLine> parsePsiFields(std::string_view line, std::string_view rest, int
 
 }  // namespace
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' ||
-                        s.front() == '\r'))
-    s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
 bool nextLine(std::string_view& text, std::string_view& line) {
   if (text.empty()) return false;
   std::size_t nl = text.find('\n');

@@ -80,7 +80,26 @@ Status parsePidList(std::string_view text, std::vector<int>& out);
 
 // Splits off the next line (without '\n'); returns false at the end.
 bool nextLine(std::string_view& text, std::string_view& line);
-std::string_view trim(std::string_view s);
+
+// Hand-written scans: the hot path parses every line of several files per target per tick, and
+// libstdc++'s find_first_of calls memchr on the set once per character.
+inline bool isBlank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+inline std::string_view trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && isBlank(s[b])) ++b;
+  while (e > b && isBlank(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+inline std::size_t findSpaceOrTab(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (s[i] == ' ' || s[i] == '\t') return i;
+  return std::string_view::npos;
+}
+inline bool allDigits(std::string_view s) {
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
 
 namespace parse_detail {
 // 's' in quotes for an error message: cut after 60 characters, control characters escaped.
@@ -99,7 +118,7 @@ Status forEachKeyValue(std::string_view text, F&& f) {
     ++lineno;
     std::string_view l = trim(line);
     if (l.empty()) continue;
-    std::size_t sp = l.find_first_of(" \t");
+    std::size_t sp = findSpaceOrTab(l);
     if (sp == std::string_view::npos)
       return parse_detail::lineError(lineno,
                                      "expected 'key value', got " + parse_detail::quoted(l));
@@ -122,7 +141,7 @@ Status forEachKbLine(std::string_view text, F&& f) {
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) continue;
     std::string_view key = line.substr(0, colon);
-    if (key.find_first_of(" \t") != std::string_view::npos) continue;
+    if (findSpaceOrTab(key) != std::string_view::npos) continue;
     std::string_view rest = trim(line.substr(colon + 1));
     bool kb = false;
     if (rest.size() > 3 && rest.substr(rest.size() - 3) == " kB") {
@@ -131,7 +150,7 @@ Status forEachKbLine(std::string_view text, F&& f) {
     }
     // Without a unit a non-number is another kind of line (status "Name:", "SigQ:"); with "kB"
     // it must be a number, or a signal would silently go missing.
-    if (!kb && (rest.empty() || rest.find_first_not_of("0123456789") != std::string_view::npos))
+    if (!kb && (rest.empty() || !allDigits(rest)))
       continue;
     auto value = parseU64(rest);
     if (!value)

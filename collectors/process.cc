@@ -11,13 +11,19 @@ ProcessCollector ProcessCollector::forPid(const HostPaths& paths, pid_t pid, boo
   ProcessCollector c(paths, with_smaps);
   c.pid_ = pid;
   c.pid_dir_ = paths.proc(pid, "");
+  // procfs makes the held files of an exited process fail (ESRCH) on their own; a tree of plain
+  // files (a fixture, a replay) keeps serving them, so only there is the directory checked.
+  c.check_pid_dir_ = !isProcfs(paths.procRoot());
   return c;
 }
 
 ProcessCollector ProcessCollector::forCgroup(const HostPaths& paths, std::string cgroup_procs,
-                                             bool with_smaps) {
+                                             bool with_smaps, bool reopen_procs) {
   ProcessCollector c(paths, with_smaps);
   c.procs_.emplace(std::move(cgroup_procs));
+  // A pid list comes in chunks of records: read on to the real end.
+  c.procs_->setReadToEof(true);
+  c.reopen_procs_ = reopen_procs;
   return c;
 }
 
@@ -69,14 +75,19 @@ Status ProcessCollector::collect(Snapshot& out) {
   rss_ = anon_ = file_ = shmem_ = swap_ = data_ = pss_ = minflt_ = majflt_ = 0;
   have_pss_ = false;
   if (pid_) {
-    // procfs makes the held files of an exited process fail (ESRCH); a tree of plain files
-    // (a fixture, a replay) keeps serving them, so the directory is checked too.
-    if (!fileExists(pid_dir_)) return makeError("no such process", pid_dir_, ESRCH);
+    if (check_pid_dir_ && !fileExists(pid_dir_))
+      return makeError("no such process", pid_dir_, ESRCH);
     pids_.assign(1, *pid_);
   } else {
     // cgroup v1 caches a cgroup's pid list per open file: a held descriptor re-read at offset 0
-    // keeps answering the list of its first read. Re-open every tick (one open, no allocation).
-    if (auto st = procs_->open(); !st) return st.error();
+    // keeps answering the list of its first read, and building a fresh one on open costs ~10 us.
+    // So v1 re-opens once a second: a process that joins is counted within a second, while its
+    // members' counters are still read every tick. cgroup2 restarts the list at offset 0.
+    if (reopen_procs_ && (!procs_opened_ || out.steady - *procs_opened_ >= kProcsRefresh ||
+                          out.steady < *procs_opened_)) {
+      if (auto st = procs_->open(); !st) return st.error();
+      procs_opened_ = out.steady;
+    }
     auto text = procs_->read();
     if (!text) return text.error();
     if (auto st = parsePidList(*text, pids_); !st) return makeError(st.error().message, procs_->path());

@@ -10,6 +10,7 @@
 
 #include "collectors/collector.h"
 #include "collectors/control_file.h"
+#include "core/clock.h"
 #include "core/host_paths.h"
 
 namespace oomsentinel {
@@ -23,8 +24,9 @@ class ProcessCollector final : public Collector {
   // One process; its disappearance is an error (the target is gone).
   static ProcessCollector forPid(const HostPaths& paths, pid_t pid, bool with_smaps);
   // Every process listed in `cgroup_procs` (a cgroup.procs path).
+  // `reopen_procs`: cgroup v1, whose pid list a held descriptor does not refresh.
   static ProcessCollector forCgroup(const HostPaths& paths, std::string cgroup_procs,
-                                    bool with_smaps);
+                                    bool with_smaps, bool reopen_procs);
 
   Status collect(Snapshot& out) override;
 
@@ -40,6 +42,10 @@ class ProcessCollector final : public Collector {
   std::optional<pid_t> pid_;
   std::string pid_dir_;  // <proc root>/<pid> of a pid target
   std::optional<ControlFile> procs_;
+  bool reopen_procs_ = true;
+  static constexpr auto kProcsRefresh = std::chrono::seconds(1);
+  std::optional<SteadyTime> procs_opened_;
+  bool check_pid_dir_ = true;
   std::vector<int> pids_;
   std::map<pid_t, Files> files_;
   // Sums of the current tick.

@@ -61,6 +61,7 @@ Result<std::unique_ptr<TargetCollector>> TargetCollector::create(const HostPaths
   if (::stat(tc->dir_.c_str(), &st) != 0) return makeError("cannot stat", tc->dir_, errno);
   tc->dir_dev_ = st.st_dev;
   tc->dir_ino_ = st.st_ino;
+  tc->on_cgroupfs_ = isCgroupfs(tc->dir_);
   tc->buildCollectors(/*keep_process=*/false);
   return tc;
 }
@@ -93,7 +94,8 @@ void TargetCollector::buildCollectors(bool keep_process) {
         ProcessCollector::forPid(paths_, target_.pid, /*with_smaps=*/true));
   } else {
     procs = std::make_unique<ProcessCollector>(
-        ProcessCollector::forCgroup(paths_, joinPath(dir_, "cgroup.procs"), false));
+        ProcessCollector::forCgroup(paths_, joinPath(dir_, "cgroup.procs"), false,
+                                    /*reopen_procs=*/version_ == CgroupVersion::kV1));
   }
   if (collectors_.size() > 1)
     collectors_[1] = std::move(procs);
@@ -126,7 +128,7 @@ Status TargetCollector::collect(const Clock& clock, Snapshot& out) {
   out.clear();
   out.steady = clock.steadyNow();
   out.wall = clock.wallNow();
-  if (target_.kind != TargetKind::kHost)
+  if (target_.kind != TargetKind::kHost && !on_cgroupfs_)
     if (auto st = checkCgroupDir(); !st) return st;
   for (auto& c : collectors_)
     if (auto st = c->collect(out); !st) return st;

@@ -50,6 +50,9 @@ class TargetCollector {
   // The identity of dir_ when its files were opened.
   dev_t dir_dev_ = 0;
   ino_t dir_ino_ = 0;
+  // On cgroupfs the held descriptors notice a removed or re-created cgroup themselves (ENODEV,
+  // then ControlFile re-opens), so the per-tick stat is only for trees of plain files.
+  bool on_cgroupfs_ = false;
   std::vector<std::unique_ptr<Collector>> collectors_;
 };
 
