@@ -19,9 +19,12 @@ struct Instance {
   SteadyTime since{};
   std::optional<SteadyTime> false_since;   // firing: when the expression turned false
   std::optional<SteadyTime> last_actions;  // for the cooldown
-  Truth last = Truth::kFalse;  // not kUnknown, so a first unknown is noticed
+  Truth last = Truth::kFalse;
   bool unknown_reported = false;
+  // The leaves unknown at the last unknown evaluation are [0, unknown_count); the slots past it
+  // keep their strings' buffers, so that a signal that comes and goes does not allocate.
   std::vector<std::string> unknown_signals;
+  std::size_t unknown_count = 0;
 };
 
 class RuleEngine::TargetState {
@@ -69,6 +72,10 @@ void RuleEngine::attach(TargetState& t) {
     for (auto& o : old)
       if (o.spec && o.spec->name == r->spec.name && *o.spec == r->spec) {
         inst = std::move(o);
+        // The moved-from entry no longer keeps its rule alive (inst.keep is replaced just below,
+        // which may free it): it must not be looked at again, nor matched by a duplicate name.
+        o.spec = nullptr;
+        o.expr = nullptr;
         break;
       }
     inst.keep = r;
@@ -101,6 +108,9 @@ void RuleEngine::evaluate(TargetHandle t, Snapshot& snap, std::vector<Firing>& o
                           std::vector<RuleNotice>& notices) {
   const SteadyTime now = snap.steady;
   const double now_s = toSeconds(now.time_since_epoch());
+  // The prediction is ours alone: one that came with the snapshot (replayed, or a reused
+  // snapshot not cleared) must neither be recorded nor outlive a tick where ours is unknown.
+  snap.erase(id(Sig::kTimeToOomSeconds));
   t->history.append(snap, now_s);
   Num tto = timeToOom(t->history, snap, toSeconds(t->predict_window), now_s);
   if (tto.known) snap.set(Sig::kTimeToOomSeconds, tto.value);
@@ -109,17 +119,24 @@ void RuleEngine::evaluate(TargetHandle t, Snapshot& snap, std::vector<Firing>& o
   for (Instance& in : t->instances) {
     const RuleSpec& spec = *in.spec;
     Truth truth = in.expr->evaluate(ctx);
-    if (truth == Truth::kUnknown && in.last != Truth::kUnknown) {
+    if (truth == Truth::kUnknown) {
       // Which leaves are missing, kept per target (the Expr is shared by every target).
-      in.unknown_signals.clear();
-      std::vector<std::pair<std::string, double>> known;
-      in.expr->lastValues(known, &in.unknown_signals);
+      std::size_t k = 0;
+      in.expr->forEachLeaf([&](const std::string& label, Num v) {
+        if (v.known) return;
+        if (k == in.unknown_signals.size())
+          in.unknown_signals.push_back(label);
+        else if (in.unknown_signals[k] != label)
+          in.unknown_signals[k].assign(label);  // reuses the buffer once it is large enough
+        ++k;
+      });
+      in.unknown_count = k;
       if (!in.unknown_reported) {
         in.unknown_reported = true;
         std::string msg = "cannot be decided for this target: ";
-        for (std::size_t i = 0; i < in.unknown_signals.size(); ++i)
+        for (std::size_t i = 0; i < in.unknown_count; ++i)
           msg += (i ? ", " : "") + in.unknown_signals[i];
-        msg += in.unknown_signals.size() == 1 ? " is not offered" : " are not offered";
+        msg += in.unknown_count == 1 ? " is not offered" : " are not offered";
         msg += " (the rule neither fires nor resolves while it is unknown)";
         notices.push_back({spec.name, t->name, std::move(msg)});
       }
@@ -188,7 +205,10 @@ std::vector<RuleStatus> RuleEngine::status() const {
       s.state = in.state;
       s.since = in.since;
       s.last = in.last;
-      if (in.last == Truth::kUnknown) s.unknown_signals = in.unknown_signals;
+      if (in.last == Truth::kUnknown)
+        s.unknown_signals.assign(
+            in.unknown_signals.begin(),
+            in.unknown_signals.begin() + static_cast<std::ptrdiff_t>(in.unknown_count));
       out.push_back(std::move(s));
     }
   return out;

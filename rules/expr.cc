@@ -1,5 +1,6 @@
 #include "rules/expr.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -42,6 +43,12 @@ const char* windowFnName(WindowFn f) {
 }
 
 namespace {
+
+// Parsing recurses once per '(' / 'not' / unary '-', evaluation once per level of the tree (a
+// chain `a + b + c ...` is as deep as it is long). Far beyond anything a person writes, these
+// limits keep a pathological expression (or a fuzzer's) from overflowing the stack.
+constexpr int kMaxNesting = 64;
+constexpr std::uint32_t kMaxTreeDepth = 256;
 
 struct Token {
   enum class T { kEnd, kNumber, kIdent, kOp, kLParen, kRParen, kLBracket, kRBracket };
@@ -200,6 +207,21 @@ class ExprParser {
       err = {1, "the expression is a number, not a condition: compare it, e.g. '... > 80%'"};
       return false;
     }
+    // Children come before their parents in nodes_: one pass finds every node's depth.
+    std::vector<std::uint32_t> depth(e_.nodes_.size(), 1);
+    for (std::size_t i = 0; i < e_.nodes_.size(); ++i) {
+      const Expr::Node& n = e_.nodes_[i];
+      const bool leaf = n.kind == Kind::kNumber || n.kind == Kind::kSignal ||
+                        n.kind == Kind::kWindow || n.kind == Kind::kTimeToOom;
+      const bool unary = n.kind == Kind::kNeg || n.kind == Kind::kNot;
+      if (!leaf) depth[i] = depth[n.a] + 1;
+      if (!leaf && !unary) depth[i] = std::max(depth[i], depth[n.b] + 1);
+      if (depth[i] > kMaxTreeDepth) {
+        err = {1, "the expression is too long: more than " + std::to_string(kMaxTreeDepth) +
+                      " operations deep"};
+        return false;
+      }
+    }
     e_.root_ = root;
     return true;
   }
@@ -221,6 +243,13 @@ class ExprParser {
     n.a = a;
     n.b = b;
     return add(std::move(n));
+  }
+
+  // Enters one level of nesting at `column`; false (with the error) when that is one too many.
+  bool nest(std::size_t column, ParseErr& err) {
+    if (++nesting_ <= kMaxNesting) return true;
+    err = {column, "nested too deeply (more than " + std::to_string(kMaxNesting) + " levels)"};
+    return false;
   }
 
   bool needBool(bool is_bool, std::size_t column, std::string_view op, ParseErr& err) {
@@ -268,11 +297,12 @@ class ExprParser {
 
   bool parseNot(std::uint32_t& out, bool& is_bool, ParseErr& err) {
     if (isWord(peek(), "not")) {
-      take();
+      if (!nest(take().column, err)) return false;
       std::size_t col = peek().column;
       std::uint32_t inner;
       bool ib;
       if (!parseNot(inner, ib, err)) return false;
+      --nesting_;
       if (!needBool(ib, col, "not", err)) return false;
       out = binary(Kind::kNot, inner, 0);
       is_bool = true;
@@ -346,11 +376,12 @@ class ExprParser {
 
   bool parseUnary(std::uint32_t& out, bool& is_bool, ParseErr& err) {
     if (peek().type == Token::T::kOp && peek().text == "-") {
-      take();
+      if (!nest(take().column, err)) return false;
       std::size_t col = peek().column;
       std::uint32_t inner;
       bool ib;
       if (!parseUnary(inner, ib, err)) return false;
+      --nesting_;
       if (!needNum(ib, col, "-", err)) return false;
       out = binary(Kind::kNeg, inner, 0);
       is_bool = false;
@@ -372,8 +403,9 @@ class ExprParser {
         return true;
       }
       case Token::T::kLParen: {
-        take();
+        if (!nest(take().column, err)) return false;
         if (!parseOr(out, is_bool, err)) return false;
+        --nesting_;
         if (peek().type != Token::T::kRParen) {
           err = {peek().column, "expected ')' to close the '(' at column " +
                                     std::to_string(t.column)};
@@ -482,6 +514,7 @@ class ExprParser {
   Expr& e_;
   std::vector<Token> toks_;
   std::size_t pos_ = 0;
+  int nesting_ = 0;
 };
 
 std::variant<Expr, ExprError> Expr::parse(std::string_view text) {
@@ -581,14 +614,12 @@ Truth Expr::evaluate(const EvalContext& ctx) const {
 
 void Expr::lastValues(std::vector<std::pair<std::string, double>>& known,
                       std::vector<std::string>* unknown) const {
-  for (const Node& n : nodes_) {
-    if (n.kind != Kind::kSignal && n.kind != Kind::kWindow && n.kind != Kind::kTimeToOom)
-      continue;
-    if (n.last.known)
-      known.emplace_back(n.label, n.last.value);
+  forEachLeaf([&](const std::string& label, Num v) {
+    if (v.known)
+      known.emplace_back(label, v.value);
     else if (unknown)
-      unknown->push_back(n.label);
-  }
+      unknown->push_back(label);
+  });
 }
 
 }  // namespace oomsentinel

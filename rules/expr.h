@@ -70,6 +70,14 @@ class Expr {
   // evaluate(): for transition logs. Unknown leaves are reported by name in `unknown`.
   void lastValues(std::vector<std::pair<std::string, double>>& known,
                   std::vector<std::string>* unknown) const;
+  // The same leaves, without allocating: f(const std::string& label, Num value), in order.
+  template <typename F>
+  void forEachLeaf(F&& f) const {
+    for (const Node& n : nodes_)
+      if (n.kind == Node::Kind::kSignal || n.kind == Node::Kind::kWindow ||
+          n.kind == Node::Kind::kTimeToOom)
+        f(n.label, n.last);
+  }
 
   struct Node {
     enum class Kind : std::uint8_t {

@@ -17,8 +17,12 @@ Series::Series(std::size_t capacity, double min_spacing_seconds)
       min_spacing_(min_spacing_seconds) {}
 
 void Series::push(double t, double v) {
-  // Too close to the sample before the newest: replace the newest rather than lose the oldest.
-  if (size_ >= 2 && t - time(size_ - 2) < min_spacing_) {
+  // The newest sample is provisional until it lies min_spacing after the one before it: until
+  // then a new sample replaces it rather than push the oldest out. So every kept gap is at least
+  // min_spacing, and a full ring spans (capacity - 2) x min_spacing however fast samples come.
+  // (Comparing `t` instead of the newest would keep every sample that comes between half and
+  // all of min_spacing, and the ring would cover as little as half its window.)
+  if (size_ >= 2 && time(size_ - 1) - time(size_ - 2) < min_spacing_) {
     std::size_t last = (head_ + size_ - 1) % t_.size();
     t_[last] = t;
     v_[last] = v;
@@ -73,6 +77,19 @@ Fit leastSquares(const Series& s, std::size_t from) {
 
 History::History(Duration min_interval) : min_interval_(min_interval) {}
 
+namespace {
+// A ring that always reaches back `window`: (cap - 3) x spacing = window, and a full ring spans
+// (cap - 2) x spacing, one spacing to spare for rounding. The spacing is at most 99% of the
+// interval, so ticks at the interval (or a little early) are all kept, none thinned out.
+Series ringFor(double window, Duration min_interval) {
+  double interval = std::max(toSeconds(min_interval), 1e-3);
+  std::size_t cap =
+      std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(window / (interval * 0.99))) + 3,
+                              kMinCapacity, kMaxCapacity);
+  return Series(cap, window / static_cast<double>(cap - 3));
+}
+}  // namespace
+
 void History::require(SignalId signal, Duration window) {
   double w = toSeconds(window);
   for (auto& e : entries_)
@@ -80,16 +97,10 @@ void History::require(SignalId signal, Duration window) {
       if (w <= e.window) return;
       e.window = w;
       // Grown window: a new ring; the samples so far are few enough to lose once, at reload.
-      double interval = std::max(toSeconds(min_interval_), 1e-3);
-      std::size_t cap = std::clamp<std::size_t>(static_cast<std::size_t>(w / interval) + 2,
-                                                kMinCapacity, kMaxCapacity);
-      e.series = Series(cap, w / static_cast<double>(cap - 2));
+      e.series = ringFor(w, min_interval_);
       return;
     }
-  double interval = std::max(toSeconds(min_interval_), 1e-3);
-  std::size_t cap = std::clamp<std::size_t>(static_cast<std::size_t>(w / interval) + 2,
-                                            kMinCapacity, kMaxCapacity);
-  entries_.push_back({signal, w, Series(cap, w / static_cast<double>(cap - 2))});
+  entries_.push_back({signal, w, ringFor(w, min_interval_)});
 }
 
 void History::reset() { entries_.clear(); }
