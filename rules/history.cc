@@ -91,6 +91,7 @@ Series ringFor(double window, Duration min_interval) {
 }  // namespace
 
 void History::require(SignalId signal, Duration window) {
+  memo_used_ = 0;
   double w = toSeconds(window);
   for (auto& e : entries_)
     if (e.signal == signal) {
@@ -103,9 +104,13 @@ void History::require(SignalId signal, Duration window) {
   entries_.push_back({signal, w, ringFor(w, min_interval_)});
 }
 
-void History::reset() { entries_.clear(); }
+void History::reset() {
+  entries_.clear();
+  memo_used_ = 0;
+}
 
 void History::append(const Snapshot& snap, double now_seconds) {
+  memo_used_ = 0;
   for (auto& e : entries_)
     if (auto v = snap.get(e.signal)) e.series.push(now_seconds, *v);
 }
@@ -123,6 +128,18 @@ Fit History::fit(SignalId signal, double window_seconds, double now_seconds) con
 }
 
 Num History::apply(WindowFn fn, SignalId signal, double window_seconds, double now_seconds) const {
+  for (std::size_t i = 0; i < memo_used_; ++i) {
+    const Memo& m = memo_[i];
+    if (m.fn == fn && m.signal == signal && m.window == window_seconds && m.now == now_seconds)
+      return m.value;
+  }
+  Num v = compute(fn, signal, window_seconds, now_seconds);
+  if (memo_used_ < kMemoSize) memo_[memo_used_++] = {fn, signal, window_seconds, now_seconds, v};
+  return v;
+}
+
+Num History::compute(WindowFn fn, SignalId signal, double window_seconds,
+                     double now_seconds) const {
   const Series* s = series(signal);
   if (!s || s->size() == 0) return {};
   std::size_t from = s->firstAtOrAfter(now_seconds - window_seconds - 1e-9);

@@ -4,6 +4,7 @@
 // read, each in a fixed-size ring, so that a long-running daemon never grows.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <vector>
 
@@ -68,8 +69,21 @@ class History {
     double window;
     Series series;
   };
+  Num compute(WindowFn fn, SignalId signal, double window_seconds, double now_seconds) const;
+
+  // Rules often share a window function (several thresholds on one rate): each distinct one is
+  // computed once per tick. Cleared by append(); a fixed capacity, so it never allocates.
+  struct Memo {
+    WindowFn fn;
+    SignalId signal;
+    double window, now;
+    Num value;
+  };
+  static constexpr std::size_t kMemoSize = 32;
   Duration min_interval_;
   std::vector<Entry> entries_;
+  mutable std::array<Memo, kMemoSize> memo_{};
+  mutable std::size_t memo_used_ = 0;
 };
 
 // Seconds until working_set_bytes reaches limit_bytes at the trend of the last `window`
