@@ -58,13 +58,20 @@ Status CgroupV1Collector::collect(Snapshot& out) {
   Status st = forEachKeyValue(*stat, [&](std::string_view key, std::uint64_t v) {
     double d = static_cast<double>(v);
     out.set(stat_keys_.idFor(i++, key), d);
-    if (key == "total_rss") out.set(Sig::kAnonBytes, d);
-    else if (key == "total_cache") out.set(Sig::kFileBytes, d);
-    else if (key == "total_shmem") out.set(Sig::kShmemBytes, d);
-    else if (key == "total_inactive_file") out.set(Sig::kInactiveFileBytes, d);
-    else if (key == "total_swap") out.set(Sig::kSwapBytes, d);
-    else if (key == "total_pgfault") out.set(Sig::kPgfault, d);
-    else if (key == "total_pgmajfault") out.set(Sig::kPgmajfault, d);
+    if (key == "total_rss")
+      out.set(Sig::kAnonBytes, d);
+    else if (key == "total_cache")
+      out.set(Sig::kFileBytes, d);
+    else if (key == "total_shmem")
+      out.set(Sig::kShmemBytes, d);
+    else if (key == "total_inactive_file")
+      out.set(Sig::kInactiveFileBytes, d);
+    else if (key == "total_swap")
+      out.set(Sig::kSwapBytes, d);
+    else if (key == "total_pgfault")
+      out.set(Sig::kPgfault, d);
+    else if (key == "total_pgmajfault")
+      out.set(Sig::kPgmajfault, d);
     else if (key == "total_workingset_refault" || key == "total_workingset_refault_anon" ||
              key == "total_workingset_refault_file") {
       refault += d;
@@ -84,8 +91,10 @@ Status CgroupV1Collector::collect(Snapshot& out) {
   auto oom = oom_control_.read();
   if (!oom) return oom.error();
   st = forEachKeyValue(*oom, [&](std::string_view key, std::uint64_t v) {
-    if (key == "oom_kill") out.set(Sig::kEventsOomKill, static_cast<double>(v));
-    else if (key == "under_oom") out.set(Sig::kUnderOom, static_cast<double>(v));
+    if (key == "oom_kill")
+      out.set(Sig::kEventsOomKill, static_cast<double>(v));
+    else if (key == "under_oom")
+      out.set(Sig::kUnderOom, static_cast<double>(v));
   });
   if (!st) return makeError(st.error().message, oom_control_.path());
   return Ok{};

@@ -19,8 +19,8 @@ class CgroupV1Collector final : public Collector {
   Status readNumber(ControlFile& f, Sig sig, Snapshot& out, bool limit);
 
   std::string dir_;
-  ControlFile usage_, limit_, max_usage_, failcnt_, stat_, oom_control_, memsw_usage_,
-      memsw_limit_, memsw_failcnt_;
+  ControlFile usage_, limit_, max_usage_, failcnt_, stat_, oom_control_, memsw_usage_, memsw_limit_,
+      memsw_failcnt_;
   bool has_memsw_ = false;
   KeyedSignals stat_keys_{"stat_"};
 };

@@ -53,7 +53,9 @@ Result<std::string_view> CgroupV2Collector::readOptional(Optional& f) {
 }
 
 Status CgroupV2Collector::collect(Snapshot& out) {
-  auto fail = [](const ControlFile& f, const Error& e) { return makeError(e.message, f.path(), 0); };
+  auto fail = [](const ControlFile& f, const Error& e) {
+    return makeError(e.message, f.path(), 0);
+  };
 
   auto cur = current_.read();
   if (!cur) return cur.error();
@@ -69,14 +71,22 @@ Status CgroupV2Collector::collect(Snapshot& out) {
   Status st = forEachKeyValue(*stat, [&](std::string_view key, std::uint64_t v) {
     double d = static_cast<double>(v);
     out.set(stat_keys_.idFor(i++, key), d);
-    if (key == "anon") out.set(Sig::kAnonBytes, d);
-    else if (key == "file") out.set(Sig::kFileBytes, d);
-    else if (key == "shmem") out.set(Sig::kShmemBytes, d);
-    else if (key == "inactive_file") out.set(Sig::kInactiveFileBytes, d);
-    else if (key == "pgfault") out.set(Sig::kPgfault, d);
-    else if (key == "pgmajfault") out.set(Sig::kPgmajfault, d);
-    else if (key == "pgscan") out.set(Sig::kPgscan, d);
-    else if (key == "pgsteal") out.set(Sig::kPgsteal, d);
+    if (key == "anon")
+      out.set(Sig::kAnonBytes, d);
+    else if (key == "file")
+      out.set(Sig::kFileBytes, d);
+    else if (key == "shmem")
+      out.set(Sig::kShmemBytes, d);
+    else if (key == "inactive_file")
+      out.set(Sig::kInactiveFileBytes, d);
+    else if (key == "pgfault")
+      out.set(Sig::kPgfault, d);
+    else if (key == "pgmajfault")
+      out.set(Sig::kPgmajfault, d);
+    else if (key == "pgscan")
+      out.set(Sig::kPgscan, d);
+    else if (key == "pgsteal")
+      out.set(Sig::kPgsteal, d);
     else if (key == "workingset_refault" || key == "workingset_refault_anon" ||
              key == "workingset_refault_file") {
       refault += d;

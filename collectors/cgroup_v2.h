@@ -9,8 +9,8 @@
 
 #include "collectors/collector.h"
 #include "collectors/control_file.h"
-#include "core/host_paths.h"
 #include "collectors/parse.h"
+#include "core/host_paths.h"
 
 namespace oomsentinel {
 

@@ -113,6 +113,8 @@ bool fsMagicIs(const std::string& path, std::initializer_list<unsigned long> mag
 bool isCgroupfs(const std::string& path) {
   return fsMagicIs(path, {0x27e0ebUL /* CGROUP_SUPER_MAGIC */, 0x63677270UL /* CGROUP2 */});
 }
-bool isProcfs(const std::string& path) { return fsMagicIs(path, {0x9fa0UL /* PROC_SUPER_MAGIC */}); }
+bool isProcfs(const std::string& path) {
+  return fsMagicIs(path, {0x9fa0UL /* PROC_SUPER_MAGIC */});
+}
 
 }  // namespace oomsentinel

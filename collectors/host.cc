@@ -17,14 +17,22 @@ Status HostCollector::collect(Snapshot& out) {
   std::optional<std::uint64_t> total, available, swap_total, swap_free;
   Status st = forEachKbLine(*mi, [&](std::string_view key, std::uint64_t v) {
     double d = static_cast<double>(v);
-    if (key == "MemTotal") total = v;
-    else if (key == "MemAvailable") available = v;
-    else if (key == "SwapTotal") swap_total = v;
-    else if (key == "SwapFree") swap_free = v;
-    else if (key == "AnonPages") out.set(Sig::kAnonBytes, d);
-    else if (key == "Cached") out.set(Sig::kFileBytes, d);
-    else if (key == "Shmem") out.set(Sig::kShmemBytes, d);
-    else if (key == "Inactive(file)") out.set(Sig::kInactiveFileBytes, d);
+    if (key == "MemTotal")
+      total = v;
+    else if (key == "MemAvailable")
+      available = v;
+    else if (key == "SwapTotal")
+      swap_total = v;
+    else if (key == "SwapFree")
+      swap_free = v;
+    else if (key == "AnonPages")
+      out.set(Sig::kAnonBytes, d);
+    else if (key == "Cached")
+      out.set(Sig::kFileBytes, d);
+    else if (key == "Shmem")
+      out.set(Sig::kShmemBytes, d);
+    else if (key == "Inactive(file)")
+      out.set(Sig::kInactiveFileBytes, d);
   });
   if (!st) return makeError(st.error().message, meminfo_.path());
   if (!total || !available)
@@ -62,8 +70,8 @@ Status HostCollector::collect(Snapshot& out) {
         key == "pgscan_proactive") {
       pgscan += d;
       scan = true;
-    } else if (key == "pgsteal_kswapd" || key == "pgsteal_direct" ||
-               key == "pgsteal_khugepaged" || key == "pgsteal_proactive") {
+    } else if (key == "pgsteal_kswapd" || key == "pgsteal_direct" || key == "pgsteal_khugepaged" ||
+               key == "pgsteal_proactive") {
       pgsteal += d;
       steal = true;
     } else if (key == "workingset_refault" || key == "workingset_refault_anon" ||

@@ -114,8 +114,7 @@ Result<CgroupLayout> detectLayout(const HostPaths& paths) {
     auto text = readWholeFile(paths.selfMountinfo());
     if (!text) return text.error();
     auto mounts = parseMountinfo(*text);
-    if (!mounts)
-      return makeError(mounts.error().message, paths.selfMountinfo());
+    if (!mounts) return makeError(mounts.error().message, paths.selfMountinfo());
     std::string controllers;
     for (const auto& m : *mounts)
       if (m.fs_type == "cgroup2") {
@@ -124,7 +123,8 @@ Result<CgroupLayout> detectLayout(const HostPaths& paths) {
         break;
       }
     out = layoutFromMounts(*mounts, controllers);
-    if (out.kind == CgroupLayout::Kind::kNone) return makeError(out.why_none, paths.selfMountinfo());
+    if (out.kind == CgroupLayout::Kind::kNone)
+      return makeError(out.why_none, paths.selfMountinfo());
     return out;
   }
   // A tree given by the user: its files say what it is.
@@ -166,7 +166,8 @@ Result<ResolvedCgroup> resolveCgroupPath(const CgroupLayout& layout, std::string
   out.version = layout.memory_version;
   out.relative = *rel;
   out.dir = *rel == "/" ? layout.memory_root : joinPath(layout.memory_root, *rel);
-  const char* probe = out.version == CgroupVersion::kV2 ? "memory.current" : "memory.usage_in_bytes";
+  const char* probe =
+      out.version == CgroupVersion::kV2 ? "memory.current" : "memory.usage_in_bytes";
   if (!fileExists(joinPath(out.dir, probe))) {
     if (!fileExists(out.dir)) return makeError("no such cgroup", out.dir, ENOENT);
     if (out.version == CgroupVersion::kV2 && *rel == "/")
@@ -198,17 +199,16 @@ Result<ResolvedCgroup> resolvePidCgroup(const HostPaths& paths, const CgroupLayo
     }
   }
   if (!found)
-    return makeError(std::string("no ") + cgroupVersionName(layout.memory_version) +
-                         " memory cgroup line",
-                     file);
+    return makeError(
+        std::string("no ") + cgroupVersionName(layout.memory_version) + " memory cgroup line",
+        file);
   std::string_view p = found->path;
   // Strip the mounted sub-tree; a path outside it cannot be reached through this mount.
   if (layout.mount_root != "/" && !layout.mount_root.empty()) {
     std::string_view mr = layout.mount_root;
     if (p.substr(0, mr.size()) != mr || (p.size() > mr.size() && p[mr.size()] != '/'))
-      return makeError("cgroup " + found->path + " is outside the mounted hierarchy " +
-                           layout.mount_root,
-                       file);
+      return makeError(
+          "cgroup " + found->path + " is outside the mounted hierarchy " + layout.mount_root, file);
     p.remove_prefix(mr.size());
   }
   if (leavesRoot(p))

@@ -111,8 +111,7 @@ Result<std::uint64_t> parseU64(std::string_view text) {
   if (s.empty()) return makeError("expected a number, got nothing");
   std::uint64_t v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec == std::errc::result_out_of_range)
-    return makeError("number out of range: " + quoted(s));
+  if (ec == std::errc::result_out_of_range) return makeError("number out of range: " + quoted(s));
   if (ec != std::errc() || ptr != s.data() + s.size())
     return makeError("expected an unsigned number, got " + quoted(s));
   return v;

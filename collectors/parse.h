@@ -150,8 +150,7 @@ Status forEachKbLine(std::string_view text, F&& f) {
     }
     // Without a unit a non-number is another kind of line (status "Name:", "SigQ:"); with "kB"
     // it must be a number, or a signal would silently go missing.
-    if (!kb && (rest.empty() || !allDigits(rest)))
-      continue;
+    if (!kb && (rest.empty() || !allDigits(rest))) continue;
     auto value = parseU64(rest);
     if (!value)
       return parse_detail::lineError(

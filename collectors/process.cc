@@ -37,12 +37,18 @@ Status ProcessCollector::readOne(pid_t pid, Files& f) {
   if (!status) return status.error();
   Status st = forEachKbLine(*status, [&](std::string_view key, std::uint64_t v) {
     double d = static_cast<double>(v);
-    if (key == "VmRSS") rss_ += d;
-    else if (key == "RssAnon") anon_ += d;
-    else if (key == "RssFile") file_ += d;
-    else if (key == "RssShmem") shmem_ += d;
-    else if (key == "VmSwap") swap_ += d;
-    else if (key == "VmData") data_ += d;
+    if (key == "VmRSS")
+      rss_ += d;
+    else if (key == "RssAnon")
+      anon_ += d;
+    else if (key == "RssFile")
+      file_ += d;
+    else if (key == "RssShmem")
+      shmem_ += d;
+    else if (key == "VmSwap")
+      swap_ += d;
+    else if (key == "VmData")
+      data_ += d;
   });
   if (!st) return makeError(st.error().message, f.status.path());
 
@@ -90,7 +96,8 @@ Status ProcessCollector::collect(Snapshot& out) {
     }
     auto text = procs_->read();
     if (!text) return text.error();
-    if (auto st = parsePidList(*text, pids_); !st) return makeError(st.error().message, procs_->path());
+    if (auto st = parsePidList(*text, pids_); !st)
+      return makeError(st.error().message, procs_->path());
   }
   out.set(Sig::kProcessCount, static_cast<double>(pids_.size()));
   if (pids_.size() > kMaxProcesses) {
@@ -100,7 +107,8 @@ Status ProcessCollector::collect(Snapshot& out) {
   // Forget the processes that left; the map stays small (bounded by kMaxProcesses).
   std::sort(pids_.begin(), pids_.end());
   for (auto it = files_.begin(); it != files_.end();)
-    it = std::binary_search(pids_.begin(), pids_.end(), it->first) ? std::next(it) : files_.erase(it);
+    it = std::binary_search(pids_.begin(), pids_.end(), it->first) ? std::next(it)
+                                                                   : files_.erase(it);
 
   std::size_t counted = 0;
   for (int pid : pids_) {

@@ -11,7 +11,8 @@ HostPaths::HostPaths(std::string cgroup_root, std::string proc_root)
 }
 
 std::string HostPaths::proc(pid_t pid, std::string_view file) const {
-  std::string dir = pid == 0 ? joinPath(proc_root_, "self") : joinPath(proc_root_, std::to_string(pid));
+  std::string dir =
+      pid == 0 ? joinPath(proc_root_, "self") : joinPath(proc_root_, std::to_string(pid));
   return joinPath(dir, file);
 }
 

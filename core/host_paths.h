@@ -2,9 +2,10 @@
 // HostPaths: the cgroup root and proc root. The only place absolute kernel paths are written.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 namespace oomsentinel {
 

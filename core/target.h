@@ -2,8 +2,9 @@
 // Target: what the user asked to watch, before it is resolved against the running system.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+
+#include <string>
 
 namespace oomsentinel {
 

@@ -30,8 +30,8 @@ Result<std::pair<double, std::string_view>> splitNumber(std::string_view text) {
 }  // namespace
 
 Result<Duration> parseDuration(std::string_view text) {
-  static constexpr Unit kUnits[] = {{"ns", 1},      {"us", 1e3},     {"ms", 1e6},
-                                    {"s", 1e9},     {"m", 60e9},     {"h", 3600e9}};
+  static constexpr Unit kUnits[] = {{"ns", 1},  {"us", 1e3}, {"ms", 1e6},
+                                    {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
   auto split = splitNumber(text);
   if (!split) return split.error();
   auto [v, unit] = *split;

@@ -79,8 +79,8 @@ std::string statusTable(const SampleContext& ctx, const Snapshot& s) {
   out += "target         " + describeTarget(ctx) + "\n";
   out += "time           " + formatWallTime(s.wall) + "\n";
   auto limit = s.get(Sig::kLimitBytes);
-  row("usage", bytesOr(s, Sig::kUsageBytes) + "  (" + percentOr(s, Sig::kUsageRatio) +
-                   " of limit)");
+  row("usage",
+      bytesOr(s, Sig::kUsageBytes) + "  (" + percentOr(s, Sig::kUsageRatio) + " of limit)");
   row("limit", limit ? formatBytes(*limit) : "none (no cgroup limit on the path)");
   row("working set", bytesOr(s, Sig::kWorkingSetBytes) + "  (" +
                          percentOr(s, Sig::kWorkingSetRatio) + " of limit)");
@@ -108,9 +108,8 @@ std::string statusTable(const SampleContext& ctx, const Snapshot& s) {
 
 std::string watchHeader() {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-12s %11s %11s %7s %11s %11s %7s %7s %8s %5s\n", "time",
-                "usage", "working set", "ws%", "limit", "headroom", "some10", "full10",
-                "maj.flt", "ooms");
+  std::snprintf(buf, sizeof buf, "%-12s %11s %11s %7s %11s %11s %7s %7s %8s %5s\n", "time", "usage",
+                "working set", "ws%", "limit", "headroom", "some10", "full10", "maj.flt", "ooms");
   return buf;
 }
 
@@ -139,8 +138,7 @@ std::string watchRow(const Snapshot& s) {
 std::string snapshotJson(const SampleContext& ctx, const Snapshot& s) {
   nlohmann::ordered_json j;
   j["time"] = formatWallTime(s.wall);
-  j["unix_time"] =
-      std::chrono::duration<double>(s.wall.time_since_epoch()).count();
+  j["unix_time"] = std::chrono::duration<double>(s.wall.time_since_epoch()).count();
   const auto& t = ctx.target->target();
   j["target"] = t.name;
   j["kind"] = targetKindName(t.kind);

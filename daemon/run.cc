@@ -1,8 +1,8 @@
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <unistd.h>
-
 #include <csignal>
 #include <iostream>
 #include <optional>
@@ -79,9 +79,12 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     } else if (args.flag("--state-file", &v)) {
       state_file = *v == "none" ? "" : *v;
     } else if (args.flag("--log-format", &v)) {
-      if (*v == "json") format = Logger::Format::kJson;
-      else if (*v == "human") format = Logger::Format::kHuman;
-      else throw UsageError{"--log-format is human or json, got '" + *v + "'"};
+      if (*v == "json")
+        format = Logger::Format::kJson;
+      else if (*v == "human")
+        format = Logger::Format::kHuman;
+      else
+        throw UsageError{"--log-format is human or json, got '" + *v + "'"};
     } else {
       throw UsageError{"unknown argument '" + args.peek() + "'"};
     }
@@ -102,9 +105,10 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
       config.targets = defaultConfig(paths, &why).targets;
       log.log(LogLevel::kInfo, "config has no targets: " + why);
     }
-    log.log(LogLevel::kInfo, "starting", {{"config", *config_path},
-                                          {"targets", std::to_string(config.targets.size())},
-                                          {"rules", std::to_string(config.rules.size())}});
+    log.log(LogLevel::kInfo, "starting",
+            {{"config", *config_path},
+             {"targets", std::to_string(config.targets.size())},
+             {"rules", std::to_string(config.rules.size())}});
   } else {
     std::string why;
     config = defaultConfig(paths, &why);
@@ -132,8 +136,9 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
       last_state = started;
       last_interval = interval;
       if (auto st = writeStateFile(state_file, stateJson(dog, clock)); !st) {
-        log.log(LogLevel::kWarning, "cannot write the state file; status will not show the "
-                                    "daemon's rules (use --state-file)",
+        log.log(LogLevel::kWarning,
+                "cannot write the state file; status will not show the "
+                "daemon's rules (use --state-file)",
                 {{"error", st.error().describe()}});
         state_file.clear();
       }
@@ -151,7 +156,8 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
       if (ec) return;
       if (signo == SIGHUP) {
         if (!config_path) {
-          log.log(LogLevel::kWarning, "SIGHUP: no config file to reload (started without --config)");
+          log.log(LogLevel::kWarning,
+                  "SIGHUP: no config file to reload (started without --config)");
         } else {
           ConfigLoad load = loadConfigFile(*config_path);
           if (!load.config) {
@@ -173,8 +179,9 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
         waitSignal();
         return;
       }
-      log.log(LogLevel::kInfo, "stopping", {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"},
-                                            {"ticks", std::to_string(dog.ticks())}});
+      log.log(LogLevel::kInfo, "stopping",
+              {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"},
+               {"ticks", std::to_string(dog.ticks())}});
       timer.cancel();
       io.stop();
     });

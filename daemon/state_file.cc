@@ -16,7 +16,9 @@
 namespace oomsentinel {
 namespace {
 
-double unixSeconds(WallTime t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
+double unixSeconds(WallTime t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
 
 }  // namespace
 
@@ -88,13 +90,13 @@ std::optional<std::string> daemonSummary(const std::string& path, const Clock& c
   char buf[256];
   std::string out;
   bool stale = age > toSeconds(stale_after);
-  std::snprintf(buf, sizeof buf, "daemon         %s, pid %d, interval %s%s, updated %.1fs ago (%s)\n",
-                stale ? "NOT UPDATING (stopped or hung?)" : "running", j.value("pid", 0),
-                formatDuration(std::chrono::duration_cast<Duration>(
-                                   std::chrono::duration<double>(j.value("interval_seconds", 0.0))))
-                    .c_str(),
-                j.value("fast", false) ? " (fast: a target is near its limit)" : "", age,
-                path.c_str());
+  std::snprintf(
+      buf, sizeof buf, "daemon         %s, pid %d, interval %s%s, updated %.1fs ago (%s)\n",
+      stale ? "NOT UPDATING (stopped or hung?)" : "running", j.value("pid", 0),
+      formatDuration(std::chrono::duration_cast<Duration>(
+                         std::chrono::duration<double>(j.value("interval_seconds", 0.0))))
+          .c_str(),
+      j.value("fast", false) ? " (fast: a target is near its limit)" : "", age, path.c_str());
   out += buf;
   for (const auto& t : j.value("targets", nlohmann::json::array())) {
     if (t.value("watching", false)) continue;

@@ -98,7 +98,8 @@ int runStatus(const HostPaths& paths, std::vector<std::string> argv) {
     std::cerr << "oomsentinel status: " << tc.error().describe() << "\n";
     return 2;
   }
-  SampleContext ctx{tc->get(), target->kind == TargetKind::kHost ? "" : layoutKindName(layout.kind)};
+  SampleContext ctx{tc->get(),
+                    target->kind == TargetKind::kHost ? "" : layoutKindName(layout.kind)};
   SystemClock clock;
   Snapshot snap;
   bool human_watch = watch && !json;

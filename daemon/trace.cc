@@ -1,6 +1,6 @@
 // record: one JSON snapshot per tick into a trace; replay: the rules over a trace, offline.
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -112,7 +112,8 @@ int runRecord(const HostPaths& paths, std::vector<std::string> argv) {
   }
   std::signal(SIGINT, onStopSignal);
   std::signal(SIGTERM, onStopSignal);
-  SampleContext ctx{tc->get(), target->kind == TargetKind::kHost ? "" : layoutKindName(layout.kind)};
+  SampleContext ctx{tc->get(),
+                    target->kind == TargetKind::kHost ? "" : layoutKindName(layout.kind)};
   SystemClock clock;
   Snapshot snap;
   SteadyTime start = clock.steadyNow();
@@ -204,11 +205,16 @@ int runReplay(std::vector<std::string> argv) {
     snap.wall = clock.wallNow();
     for (auto& [k, v] : j["signals"].items()) {
       double d;
-      if (v.is_number()) d = v.get<double>();
-      else if (v == "+Inf") d = INFINITY;
-      else if (v == "-Inf") d = -INFINITY;
-      else if (v == "NaN") d = NAN;
-      else return bad("signal '" + k + "' is not a number");
+      if (v.is_number())
+        d = v.get<double>();
+      else if (v == "+Inf")
+        d = INFINITY;
+      else if (v == "-Inf")
+        d = -INFINITY;
+      else if (v == "NaN")
+        d = NAN;
+      else
+        return bad("signal '" + k + "' is not a number");
       snap.set(internSignal(k), d);
     }
     // time_to_oom is the engine's own prediction; a recorded one must not shadow it.
@@ -227,8 +233,10 @@ int runReplay(std::vector<std::string> argv) {
       o["state"] = ruleStateName(f.to);
       auto& values = o["values"] = nlohmann::ordered_json::object();
       for (const auto& [k, v] : f.values) {
-        if (std::isfinite(v)) values[k] = std::round(v * 1e6) / 1e6;
-        else values[k] = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
+        if (std::isfinite(v))
+          values[k] = std::round(v * 1e6) / 1e6;
+        else
+          values[k] = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
       }
       std::cout << o.dump() << "\n";
     }

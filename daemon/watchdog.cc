@@ -108,8 +108,8 @@ Duration Watchdog::tick() {
         w.last_error = err;
         w.next_retry = clock_.steadyNow() + kRetryUnresolved;
       } else if (err != w.last_error) {
-        log_.log(LogLevel::kError, "cannot read target", {{"target", w.spec.target.name},
-                                                          {"error", err}});
+        log_.log(LogLevel::kError, "cannot read target",
+                 {{"target", w.spec.target.name}, {"error", err}});
         w.last_error = err;
       }
       continue;
@@ -130,7 +130,8 @@ Duration Watchdog::tick() {
   Duration before = policy_.interval();
   if (policy_.update(clock_.steadyNow(), max_ratio, min_tto, &why))
     log_.log(LogLevel::kInfo, "poll interval changed",
-             {{"from", formatDuration(before)}, {"to", formatDuration(policy_.interval())},
+             {{"from", formatDuration(before)},
+              {"to", formatDuration(policy_.interval())},
               {"why", why}});
   return policy_.interval();
 }
@@ -153,8 +154,9 @@ void Watchdog::dispatch(const Firing& f, const Watched& w) {
                          action) == unavailable_actions_logged_.end()) {
       unavailable_actions_logged_.push_back(action);
       log_.log(LogLevel::kWarning,
-               "action '" + action + "' is accepted in the config but not built into this "
-               "version yet; only 'log' runs",
+               "action '" + action +
+                   "' is accepted in the config but not built into this "
+                   "version yet; only 'log' runs",
                {{"rule", f.rule}});
     }
   }

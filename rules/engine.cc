@@ -49,8 +49,8 @@ std::vector<RuleCompileError> RuleEngine::setRules(const std::vector<RuleSpec>& 
       errors.push_back({spec.name, *err, spec.expr});
       continue;
     }
-    compiled.push_back(std::make_shared<CompiledRule>(
-        CompiledRule{spec, std::move(std::get<Expr>(parsed))}));
+    compiled.push_back(
+        std::make_shared<CompiledRule>(CompiledRule{spec, std::move(std::get<Expr>(parsed))}));
   }
   if (!errors.empty()) return errors;
   rules_ = std::move(compiled);

@@ -83,8 +83,7 @@ class Lexer {
       if (std::isdigit(static_cast<unsigned char>(c)) ||
           (c == '.' && i + 1 < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i + 1])))) {
         // A number with its unit glued on: 85%, 10s, 64MiB, 1.5e3.
-        while (i < s_.size() &&
-               (std::isdigit(static_cast<unsigned char>(s_[i])) || s_[i] == '.'))
+        while (i < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[i])) || s_[i] == '.'))
           ++i;
         if (i < s_.size() && (s_[i] == 'e' || s_[i] == 'E') && i + 1 < s_.size() &&
             (std::isdigit(static_cast<unsigned char>(s_[i + 1])) ||
@@ -118,8 +117,8 @@ class Lexer {
         ++i;
         t.type = Token::T::kOp;
       } else if (c == '&' || c == '|') {
-        err = {t.column, std::string("use '") + (c == '&' ? "and" : "or") + "' instead of '" + c +
-                             "'"};
+        err = {t.column,
+               std::string("use '") + (c == '&' ? "and" : "or") + "' instead of '" + c + "'"};
         return false;
       } else {
         err = {t.column, std::string("unexpected character '") + c + "'"};
@@ -317,13 +316,20 @@ class ExprParser {
     const Token& t = peek();
     if (t.type != Token::T::kOp) return true;
     Kind k;
-    if (t.text == "<") k = Kind::kLt;
-    else if (t.text == "<=") k = Kind::kLe;
-    else if (t.text == ">") k = Kind::kGt;
-    else if (t.text == ">=") k = Kind::kGe;
-    else if (t.text == "==") k = Kind::kEq;
-    else if (t.text == "!=") k = Kind::kNe;
-    else return true;
+    if (t.text == "<")
+      k = Kind::kLt;
+    else if (t.text == "<=")
+      k = Kind::kLe;
+    else if (t.text == ">")
+      k = Kind::kGt;
+    else if (t.text == ">=")
+      k = Kind::kGe;
+    else if (t.text == "==")
+      k = Kind::kEq;
+    else if (t.text == "!=")
+      k = Kind::kNe;
+    else
+      return true;
     std::string op(t.text);
     if (!needNum(is_bool, col, op, err)) return false;
     take();
@@ -407,8 +413,8 @@ class ExprParser {
         if (!parseOr(out, is_bool, err)) return false;
         --nesting_;
         if (peek().type != Token::T::kRParen) {
-          err = {peek().column, "expected ')' to close the '(' at column " +
-                                    std::to_string(t.column)};
+          err = {peek().column,
+                 "expected ')' to close the '(' at column " + std::to_string(t.column)};
           return false;
         }
         take();
@@ -433,9 +439,9 @@ class ExprParser {
       return false;
     }
     static constexpr std::pair<std::string_view, WindowFn> kFns[] = {
-        {"rate", WindowFn::kRate},         {"deriv", WindowFn::kDeriv},
-        {"delta", WindowFn::kDelta},       {"avg_over", WindowFn::kAvgOver},
-        {"max_over", WindowFn::kMaxOver},  {"min_over", WindowFn::kMinOver}};
+        {"rate", WindowFn::kRate},        {"deriv", WindowFn::kDeriv},
+        {"delta", WindowFn::kDelta},      {"avg_over", WindowFn::kAvgOver},
+        {"max_over", WindowFn::kMaxOver}, {"min_over", WindowFn::kMinOver}};
     for (auto [name, fn] : kFns) {
       if (t.text != name) continue;
       return parseWindow(t, fn, out, err);
@@ -503,8 +509,8 @@ class ExprParser {
     n.fn = fn;
     n.signal = internSignal(sig.text);
     n.window_seconds = toSeconds(*d);
-    n.label = std::string(fn_tok.text) + "(" + std::string(sig.text) + "[" +
-              std::string(win.text) + "])";
+    n.label =
+        std::string(fn_tok.text) + "(" + std::string(sig.text) + "[" + std::string(win.text) + "])";
     e_.windows_.push_back({n.signal, *d});
     out = add(std::move(n));
     return true;

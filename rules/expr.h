@@ -81,10 +81,24 @@ class Expr {
 
   struct Node {
     enum class Kind : std::uint8_t {
-      kNumber, kSignal, kWindow, kTimeToOom,     // leaves
-      kNeg, kAdd, kSub, kMul, kDiv,              // numbers
-      kLt, kLe, kGt, kGe, kEq, kNe,              // comparisons
-      kAnd, kOr, kNot                            // truth
+      kNumber,
+      kSignal,
+      kWindow,
+      kTimeToOom,  // leaves
+      kNeg,
+      kAdd,
+      kSub,
+      kMul,
+      kDiv,  // numbers
+      kLt,
+      kLe,
+      kGt,
+      kGe,
+      kEq,
+      kNe,  // comparisons
+      kAnd,
+      kOr,
+      kNot  // truth
     };
     Kind kind = Kind::kNumber;
     WindowFn fn = WindowFn::kRate;

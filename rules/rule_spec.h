@@ -14,9 +14,9 @@ namespace oomsentinel {
 struct RuleSpec {
   std::string name;
   std::string expr;
-  Duration for_duration{0};      // how long expr must hold before firing
-  Duration keep_firing_for{0};   // how long expr must be false before resolving
-  Duration cooldown{0};          // minimum time between two rounds of actions
+  Duration for_duration{0};     // how long expr must hold before firing
+  Duration keep_firing_for{0};  // how long expr must be false before resolving
+  Duration cooldown{0};         // minimum time between two rounds of actions
   Severity severity = Severity::kWarning;
   std::vector<std::string> actions;  // names from kKnownActions
   std::vector<std::string> targets;  // target names; empty = every target

@@ -49,11 +49,16 @@ int main(int argc, char** argv) {
       }
       return parseSize(argv[++i]);
     };
-    if (a == "--rate") rate = value();
-    else if (a == "--chunk") chunk = value();
-    else if (a == "--max") max = value();
-    else if (a == "--release-after") release_after = value();
-    else if (a == "--hold") hold = true;
+    if (a == "--rate")
+      rate = value();
+    else if (a == "--chunk")
+      chunk = value();
+    else if (a == "--max")
+      max = value();
+    else if (a == "--release-after")
+      release_after = value();
+    else if (a == "--hold")
+      hold = true;
     else {
       std::fprintf(stderr,
                    "usage: leaker [--rate 50MiB/s] [--chunk 1MiB] [--max SIZE] [--hold] "

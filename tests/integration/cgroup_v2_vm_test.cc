@@ -34,22 +34,30 @@ TEST(CgroupV2Vm, StatusSeesLimitGrowthAndOomKill) {
       "cg=/sys/fs/cgroup/t\n"
       "mkdir $cg\n"
       "echo 64M > $cg/memory.max\n"
-      "echo -n 'empty '; " + bin + " status --cgroup /t --json\n"
-      "sh -c \"echo \\$\\$ > $cg/cgroup.procs; exec " + leaker +
+      "echo -n 'empty '; " +
+      bin +
+      " status --cgroup /t --json\n"
+      "sh -c \"echo \\$\\$ > $cg/cgroup.procs; exec " +
+      leaker +
       " --rate 200MiB/s --max 32MiB --hold > /dev/null\" &\n"
       "holder=$!\n"
       "sleep 2\n"
-      "echo -n 'holding '; " + bin + " status --cgroup /t --json\n"
+      "echo -n 'holding '; " +
+      bin +
+      " status --cgroup /t --json\n"
       "kill -9 $holder; wait $holder || true\n"
       "set +e\n"
-      "sh -c \"echo \\$\\$ > $cg/cgroup.procs; exec " + leaker + " --rate 100MiB/s > /dev/null\"\n"
+      "sh -c \"echo \\$\\$ > $cg/cgroup.procs; exec " +
+      leaker +
+      " --rate 100MiB/s > /dev/null\"\n"
       "echo \"leaker-exit $?\"\n"
       "set -e\n"
-      "echo -n 'after '; " + bin + " status --cgroup /t --json\n";
-  auto r = oomsentinel::testing::runCommand(
-      {vmScript("run-in-vm"), "--mem", "512M", "--timeout", "240", "--add", bin, "--add", leaker,
-       "--", "sh", "-c", script},
-      300);
+      "echo -n 'after '; " +
+      bin + " status --cgroup /t --json\n";
+  auto r =
+      oomsentinel::testing::runCommand({vmScript("run-in-vm"), "--mem", "512M", "--timeout", "240",
+                                        "--add", bin, "--add", leaker, "--", "sh", "-c", script},
+                                       300);
   ASSERT_EQ(r.exit_code, 0) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
 
   std::map<std::string, nlohmann::json> by_tag;

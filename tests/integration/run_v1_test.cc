@@ -22,16 +22,15 @@ using namespace std::chrono_literals;
 using oomsentinel::testing::RealV1Cgroup;
 
 double unixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // "2026-11-29T05:51:31.555Z" -> unix seconds.
 double parseIso(const std::string& s) {
   std::tm tm{};
   int ms = 0;
-  std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-              &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms);
+  std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+              &tm.tm_min, &tm.tm_sec, &ms);
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   return static_cast<double>(timegm(&tm)) + ms / 1000.0;
@@ -50,16 +49,18 @@ TEST(RunV1Real, WarningAndCriticalAreLoggedBeforeTheKernelKills) {
             "  fast_above: 50%\n"
             "targets:\n"
             "  - name: leak\n"
-            "    cgroup: " + cg.relative() + "\n"
-            "rules:\n"
-            "  - name: near-limit\n"
-            "    expr: working_set_ratio > 70%\n"
-            "    severity: warning\n"
-            "    actions: [log]\n"
-            "  - name: oom-imminent\n"
-            "    expr: time_to_oom < 5s or working_set_ratio > 90%\n"
-            "    severity: critical\n"
-            "    actions: [log]\n");
+            "    cgroup: " +
+                cg.relative() +
+                "\n"
+                "rules:\n"
+                "  - name: near-limit\n"
+                "    expr: working_set_ratio > 70%\n"
+                "    severity: warning\n"
+                "    actions: [log]\n"
+                "  - name: oom-imminent\n"
+                "    expr: time_to_oom < 5s or working_set_ratio > 90%\n"
+                "    severity: critical\n"
+                "    actions: [log]\n");
   std::string log_path = dir.path() + "/daemon.log";
 
   pid_t daemon = fork();

@@ -1,5 +1,7 @@
 // The watchdog's tick on a fixture cgroup tree rewritten between ticks, with a FakeClock: no
 // sleeping, no real cgroup.
+#include "daemon/watchdog.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +13,6 @@
 #include "daemon/logger.h"
 #include "daemon/poll_policy.h"
 #include "daemon/state_file.h"
-#include "daemon/watchdog.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -143,8 +144,7 @@ TEST(Watchdog, VanishedTargetIsRetriedAndFollowedWhenItReturns) {
   tree.remove();
   clock.advance(1s);
   dog.tick();  // keeps running
-  EXPECT_NE(out.text().find("target is gone; retrying every 5s"), std::string::npos)
-      << out.text();
+  EXPECT_NE(out.text().find("target is gone; retrying every 5s"), std::string::npos) << out.text();
   Tree* restored = &tree;
   restored->setUsage(95 * kMiB);
   // The directory came back (setUsage rewrites the files) but the retry waits 5s.
@@ -253,7 +253,8 @@ TEST(Watchdog, ReloadRemovesAndResetsChangedRules) {
   Captured out;
   Logger log(clock, Logger::Format::kHuman, out.file());
   Watchdog dog(tree.paths(), clock, log);
-  ASSERT_TRUE(dog.apply(appConfig({rule("a", "usage_bytes > 1MiB"), rule("b", "usage_bytes > 2MiB")})));
+  ASSERT_TRUE(
+      dog.apply(appConfig({rule("a", "usage_bytes > 1MiB"), rule("b", "usage_bytes > 2MiB")})));
   dog.tick();
   ASSERT_EQ(dog.engine().status().size(), 2u);
   // "a" changed (new threshold): its state starts over and it fires again; "b" removed.
