@@ -1,5 +1,7 @@
 #include <iostream>
 
+#include "collectors/control_file.h"
+#include "collectors/parse.h"
 #include "config/config.h"
 #include "daemon/cli.h"
 #include "daemon/commands.h"
@@ -32,7 +34,20 @@ int runCheckConfig(std::vector<std::string> argv) {
   if (!file) throw UsageError{"no config file given"};
   ConfigLoad load = loadConfigFile(*file);
   if (!load.config) {
-    for (const auto& e : load.errors) std::cerr << e.format() << "\n";
+    // Each error, then the line it is on with a caret under the column, as compilers do.
+    std::vector<std::string> lines;
+    if (auto text = readWholeFile(*file)) {
+      std::string_view rest = *text, line;
+      while (nextLine(rest, line)) lines.emplace_back(line);
+    }
+    for (const auto& e : load.errors) {
+      std::cerr << e.format() << "\n";
+      if (e.line <= 0 || e.column <= 0 || static_cast<std::size_t>(e.line) > lines.size()) continue;
+      std::string src = lines[static_cast<std::size_t>(e.line) - 1];
+      if (!src.empty() && src.back() == '\r') src.pop_back();
+      std::cerr << "    " << src << "\n    "
+                << std::string(static_cast<std::size_t>(e.column) - 1, ' ') << "^\n";
+    }
     std::cerr << *file << ": " << load.errors.size()
               << (load.errors.size() == 1 ? " error\n" : " errors\n");
     return 2;
