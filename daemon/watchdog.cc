@@ -4,14 +4,35 @@
 #include <cmath>
 #include <limits>
 
+#include <boost/asio/post.hpp>
+
 #include "core/units.h"
 
 namespace oomsentinel {
 
 Watchdog::Watchdog(const HostPaths& paths, const Clock& clock, Logger& log)
-    : paths_(paths), clock_(clock), log_(log), policy_(PollSpec{}) {
+    : paths_(paths),
+      clock_(clock),
+      log_(log),
+      policy_(PollSpec{}),
+      pool_(std::make_unique<boost::asio::thread_pool>(kReadThreads)) {
   firings_.reserve(16);
   notices_.reserve(16);
+}
+
+Watchdog::~Watchdog() {
+  bool hung = false;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& w : targets_) hung = hung || (w->in_flight && !w->done);
+  }
+  pool_->stop();
+  // A read that hangs in the kernel would hang the join, and with it SIGTERM: leave the pool to
+  // the process's exit instead.
+  if (hung)
+    (void)pool_.release();
+  else
+    pool_->join();
 }
 
 bool Watchdog::apply(const Config& config) {
@@ -21,7 +42,7 @@ bool Watchdog::apply(const Config& config) {
     return false;
   }
   // Targets: keep the unchanged ones (collector, history, rule state), drop the rest.
-  std::vector<std::unique_ptr<Watched>> next;
+  std::vector<std::shared_ptr<Watched>> next;
   for (const auto& spec : config.targets) {
     auto same = std::find_if(targets_.begin(), targets_.end(),
                              [&](const auto& w) { return w && w->spec == spec; });
@@ -30,7 +51,7 @@ bool Watchdog::apply(const Config& config) {
       continue;
     }
     if (engine_.findTarget(spec.target.name)) engine_.removeTarget(spec.target.name);
-    auto w = std::make_unique<Watched>();
+    auto w = std::make_shared<Watched>();
     w->spec = spec;
     w->handle = engine_.addTarget(spec.target.name, spec.predict_window);
     next.push_back(std::move(w));
@@ -90,6 +111,16 @@ Duration Watchdog::tick() {
   ++ticks_;
   double max_ratio = std::numeric_limits<double>::quiet_NaN();
   double min_tto = std::numeric_limits<double>::quiet_NaN();
+  const Duration budget = policy_.interval();
+
+  // Start a read of every resolved target that is not still busy with an earlier one.
+  started_.clear();
+  std::uint64_t gen;
+  {
+    std::lock_guard lock(mu_);
+    gen = ++generation_;
+    pending_ = 0;
+  }
   for (auto& wp : targets_) {
     Watched& w = *wp;
     if (!w.collector) {
@@ -98,33 +129,53 @@ Duration Watchdog::tick() {
       resolve(w, now);
       if (!w.collector) continue;
     }
-    Status st = w.collector->collect(clock_, w.snapshot);
-    if (!st) {
-      std::string err = st.error().describe();
-      if (st.error().isGone() || st.error().errnum == ESRCH) {
-        log_.log(LogLevel::kWarning, "target is gone; retrying every 5s",
-                 {{"target", w.spec.target.name}, {"error", err}});
-        w.collector.reset();
-        w.last_error = err;
-        w.next_retry = clock_.steadyNow() + kRetryUnresolved;
-      } else if (err != w.last_error) {
-        log_.log(LogLevel::kError, "cannot read target",
-                 {{"target", w.spec.target.name}, {"error", err}});
-        w.last_error = err;
+    {
+      std::lock_guard lock(mu_);
+      if (w.in_flight && !w.done) continue;  // still slow: logged when it overran
+      if (w.in_flight && w.done) {
+        // A read that overran has come back; its snapshot is one interval old: drop it.
+        w.in_flight = false;
+        w.slow_logged = false;
+        log_.log(LogLevel::kInfo, "slow read of target returned; reading it again",
+                 {{"target", w.spec.target.name},
+                  {"took", formatDuration(clock_.steadyNow() - w.read_started)}});
       }
-      continue;
+      w.in_flight = true;
+      w.done = false;
+      ++pending_;
     }
-    w.has_snapshot = true;
-    firings_.clear();
-    notices_.clear();
-    engine_.evaluate(w.handle, w.snapshot, firings_, notices_);
-    for (const auto& n : notices_)
-      log_.log(LogLevel::kWarning, "rule " + n.rule + " " + n.message, {{"target", n.target}});
-    for (const auto& f : firings_) dispatch(f, w);
-    if (auto r = w.snapshot.get(Sig::kWorkingSetRatio))
-      max_ratio = std::isnan(max_ratio) ? *r : std::max(max_ratio, *r);
-    if (auto t = w.snapshot.get(Sig::kTimeToOomSeconds))
-      min_tto = std::isnan(min_tto) ? *t : std::min(min_tto, *t);
+    w.read_started = clock_.steadyNow();
+    started_.push_back(wp);
+    boost::asio::post(*pool_, [this, wp, gen]() {
+      Status st = wp->collector->collect(clock_, wp->work);
+      std::lock_guard lock(mu_);
+      wp->result = std::move(st);
+      wp->done = true;
+      // Only this tick's reads are waited for; one that overran an earlier tick is not.
+      if (gen == generation_) --pending_;
+      cv_.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, budget, [&] { return pending_ == 0; });
+  }
+  for (auto& wp : started_) {
+    Watched& w = *wp;
+    {
+      std::lock_guard lock(mu_);
+      if (!w.done) {
+        if (!w.slow_logged) {
+          w.slow_logged = true;
+          log_.log(LogLevel::kWarning,
+                   "target read is slower than the tick; skipping it until it returns",
+                   {{"target", w.spec.target.name}, {"budget", formatDuration(budget)}});
+        }
+        continue;
+      }
+      w.in_flight = false;
+    }
+    finish(w, max_ratio, min_tto);
   }
   std::string why;
   Duration before = policy_.interval();
@@ -134,6 +185,37 @@ Duration Watchdog::tick() {
               {"to", formatDuration(policy_.interval())},
               {"why", why}});
   return policy_.interval();
+}
+
+void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto) {
+  if (!w.result) {
+    std::string err = w.result.error().describe();
+    if (w.result.error().isGone() || w.result.error().errnum == ESRCH) {
+      log_.log(LogLevel::kWarning, "target is gone; retrying every 5s",
+               {{"target", w.spec.target.name}, {"error", err}});
+      w.collector.reset();
+      w.last_error = err;
+      w.next_retry = clock_.steadyNow() + kRetryUnresolved;
+    } else if (err != w.last_error) {
+      log_.log(LogLevel::kError, "cannot read target",
+               {{"target", w.spec.target.name}, {"error", err}});
+      w.last_error = err;
+    }
+    return;
+  }
+  // The finished read becomes the target's snapshot; the old one is reused by the next read.
+  std::swap(w.snapshot, w.work);
+  w.has_snapshot = true;
+  firings_.clear();
+  notices_.clear();
+  engine_.evaluate(w.handle, w.snapshot, firings_, notices_);
+  for (const auto& n : notices_)
+    log_.log(LogLevel::kWarning, "rule " + n.rule + " " + n.message, {{"target", n.target}});
+  for (const auto& f : firings_) dispatch(f, w);
+  if (auto r = w.snapshot.get(Sig::kWorkingSetRatio))
+    max_ratio = std::isnan(max_ratio) ? *r : std::max(max_ratio, *r);
+  if (auto t = w.snapshot.get(Sig::kTimeToOomSeconds))
+    min_tto = std::isnan(min_tto) ? *t : std::min(min_tto, *t);
 }
 
 void Watchdog::dispatch(const Firing& f, const Watched& w) {

@@ -3,10 +3,14 @@
 // It owns the targets' collectors and the rule engine; the scheduler decides when it ticks.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <boost/asio/thread_pool.hpp>
 
 #include "collectors/layout.h"
 #include "collectors/target_collector.h"
@@ -24,15 +28,23 @@ class Watchdog {
   // How often a target that cannot be resolved (a cgroup not created yet, a process gone) is
   // tried again.
   static constexpr Duration kRetryUnresolved = std::chrono::seconds(5);
+  // Threads that read targets. A read that hangs (smaps_rollup waits for the mmap lock of a
+  // thrashing process; a FUSE-backed /proc) holds one; the others go on.
+  static constexpr std::size_t kReadThreads = 4;
 
   Watchdog(const HostPaths& paths, const Clock& clock, Logger& log);
+  ~Watchdog();
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
 
   // Installs a validated config: rules first (all or nothing), then targets, keeping the
   // collectors and rule state of the targets and rules that did not change. Returns false and
   // changes nothing when the rules do not compile.
   bool apply(const Config& config);
 
-  // Collects, evaluates and dispatches once; returns the interval until the next tick.
+  // Collects every target in parallel, waits at most one interval for them (a target still
+  // reading then is skipped this tick and logged as slow, once, and is not read again until
+  // that read returns), evaluates and dispatches; returns the interval until the next tick.
   Duration tick();
 
   Duration interval() const { return policy_.interval(); }
@@ -47,7 +59,13 @@ class Watchdog {
     TargetSpec spec;
     std::unique_ptr<TargetCollector> collector;  // null while unresolved
     RuleEngine::TargetHandle handle = nullptr;
-    Snapshot snapshot;
+    Snapshot snapshot;  // the last complete one; only the tick's thread touches it
+    // A read in progress on a pool thread writes `work` and `result`, then sets `done` under
+    // the watchdog's mutex; only then does the tick's thread look at them.
+    Snapshot work;
+    Status result = Ok{};
+    bool in_flight = false, done = false, slow_logged = false;
+    SteadyTime read_started{};
     bool has_snapshot = false;
     std::optional<SteadyTime> next_retry;
     std::string last_error;  // logged once per distinct error
@@ -62,7 +80,15 @@ class Watchdog {
   Config config_;
   RuleEngine engine_;
   PollPolicy policy_;
-  std::vector<std::unique_ptr<Watched>> targets_;
+  void finish(Watched& w, double& max_ratio, double& min_tto);
+
+  std::vector<std::shared_ptr<Watched>> targets_;  // shared with reads in flight
+  std::unique_ptr<boost::asio::thread_pool> pool_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t generation_ = 0;  // the tick; a read that finishes late belongs to an older one
+  std::size_t pending_ = 0;       // this tick's reads not done yet
+  std::vector<std::shared_ptr<Watched>> started_;
   std::vector<Firing> firings_;
   std::vector<RuleNotice> notices_;
   std::vector<std::string> unavailable_actions_logged_;

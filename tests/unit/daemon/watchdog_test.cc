@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -300,6 +305,70 @@ TEST(StateFile, StatusShowsIntervalUnknownRulesAndUnresolvedTargets) {
   clock.advance(10s);
   EXPECT_NE(daemonSummary(path, clock, 5s)->find("NOT UPDATING"), std::string::npos);
   EXPECT_FALSE(daemonSummary(dir.path() + "/missing.json", clock, 5s).has_value());
+}
+
+}  // namespace
+}  // namespace oomsentinel
+
+namespace oomsentinel {
+namespace {
+
+// A target whose memory.current is a FIFO: opening it blocks until a writer comes, like a read
+// stuck on a thrashing process's mmap lock. The other target must not wait for it.
+TEST(Watchdog, ASlowTargetDoesNotDelayTheOthersBeyondTheTick) {
+  Tree tree;
+  tree.setUsage(95 * kMiB);
+  std::string root = tree.paths().cgroupRoot();
+  std::filesystem::create_directories(root + "/stuck");
+  for (const char* f : {"memory.max", "memory.stat", "cgroup.procs", "memory.events"})
+    std::filesystem::copy_file(root + "/app/" + f, root + "/stuck/" + f);
+  std::string fifo = root + "/stuck/memory.current";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+
+  SystemClock clock;  // real time: this is about a read that really blocks
+  Captured out;
+  Logger log(clock, Logger::Format::kHuman, out.file());
+  Watchdog dog(tree.paths(), clock, log);
+  Config c = appConfig({rule("high", "working_set_ratio > 80%")});
+  TargetSpec stuck;
+  stuck.target = Target::cgroupPath("stuck", "/stuck");
+  c.targets.insert(c.targets.begin(), stuck);  // first, so a serial loop would block on it
+  c.poll.interval = 200ms;
+  c.poll.fast_interval = 100ms;
+  ASSERT_TRUE(dog.apply(c));
+
+  auto t0 = std::chrono::steady_clock::now();
+  dog.tick();
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, 1s) << "the tick waited for the stuck read";
+  EXPECT_GE(took, 150ms) << "the tick should give the slow read its budget (200ms)";
+  std::string text = out.text();
+  EXPECT_NE(text.find("rule high on app: inactive -> firing"), std::string::npos) << text;
+  EXPECT_NE(text.find("target read is slower than the tick; skipping it until it returns "
+                      "target=stuck budget=200ms"),
+            std::string::npos)
+      << text;
+
+  // Next tick: the stuck read is not started again, and is not waited for.
+  t0 = std::chrono::steady_clock::now();
+  dog.tick();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 150ms) << "nothing of this tick is slow";
+  EXPECT_EQ(out.text().find("skipping it", text.find("skipping it") + 1), std::string::npos)
+      << "logged once";
+
+  // Unblock: a writer opens the FIFO and writes a value; the read returns.
+  int fd = ::open(fifo.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "1000\n", 5), 5);
+  ::close(fd);
+  for (int i = 0; i < 50 && out.text().find("slow read of target returned") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(20ms);
+    dog.tick();
+  }
+  EXPECT_NE(out.text().find("slow read of target returned; reading it again target=stuck"),
+            std::string::npos)
+      << out.text();
 }
 
 }  // namespace
