@@ -124,6 +124,8 @@ void RuleEngine::evaluate(TargetHandle t, Snapshot& snap, std::vector<Firing>& o
       std::size_t k = 0;
       in.expr->forEachLeaf([&](const std::string& label, Num v) {
         if (v.known) return;
+        for (std::size_t i = 0; i < k; ++i)
+          if (in.unknown_signals[i] == label) return;  // written twice in the expression
         if (k == in.unknown_signals.size())
           in.unknown_signals.push_back(label);
         else if (in.unknown_signals[k] != label)

@@ -620,11 +620,17 @@ Truth Expr::evaluate(const EvalContext& ctx) const {
 
 void Expr::lastValues(std::vector<std::pair<std::string, double>>& known,
                       std::vector<std::string>* unknown) const {
+  // A signal written twice in one expression is reported once.
   forEachLeaf([&](const std::string& label, Num v) {
-    if (v.known)
+    if (v.known) {
+      for (const auto& k : known)
+        if (k.first == label) return;
       known.emplace_back(label, v.value);
-    else if (unknown)
+    } else if (unknown) {
+      for (const auto& u : *unknown)
+        if (u == label) return;
       unknown->push_back(label);
+    }
   });
 }
 

@@ -543,3 +543,27 @@ TEST(Expr, ByteUnitsWithoutIAreRejected) {
 
 }  // namespace
 }  // namespace oomsentinel
+
+namespace oomsentinel {
+namespace {
+
+TEST(ExprLastValues, ASignalWrittenTwiceIsReportedOnce) {
+  auto parsed =
+      Expr::parse("(time_to_oom < 10s and working_set_ratio > 70%) or working_set_ratio > 95%");
+  ASSERT_TRUE(std::holds_alternative<Expr>(parsed));
+  const Expr& e = std::get<Expr>(parsed);
+  Snapshot s;
+  s.set(Sig::kWorkingSetRatio, 0.8);
+  EvalContext ctx{&s, nullptr, 0, Num{5, true}};
+  EXPECT_EQ(e.evaluate(ctx), Truth::kTrue);
+  std::vector<std::pair<std::string, double>> known;
+  std::vector<std::string> unknown;
+  e.lastValues(known, &unknown);
+  ASSERT_EQ(known.size(), 2u);
+  EXPECT_EQ(known[0].first, "time_to_oom");
+  EXPECT_EQ(known[1].first, "working_set_ratio");
+  EXPECT_TRUE(unknown.empty());
+}
+
+}  // namespace
+}  // namespace oomsentinel
