@@ -14,6 +14,7 @@
 #include "daemon/cli.h"
 #include "daemon/report.h"
 #include "daemon/state_file.h"
+#include "daemon/target_flags.h"
 
 namespace oomsentinel {
 
@@ -45,24 +46,10 @@ int runStatus(const HostPaths& paths, std::vector<std::string> argv) {
   std::optional<Duration> watch;
   long count = -1;
   std::string state_path = kDefaultStateFile;
-  auto setTarget = [&](Target t) {
-    if (target) throw UsageError{"give only one of --cgroup, --pid, --self, --host"};
-    target = std::move(t);
-  };
   while (!args.empty()) {
     std::optional<std::string> v;
-    if (args.flag("--cgroup", &v)) {
-      setTarget(Target::cgroupPath(*v, *v));
-    } else if (args.flag("--pid", &v)) {
-      char* end = nullptr;
-      long pid = std::strtol(v->c_str(), &end, 10);
-      if (v->empty() || *end != '\0' || pid <= 0 || pid > 0x3fffffff)
-        throw UsageError{"--pid needs a positive process id, got '" + *v + "'"};
-      setTarget(Target::process("pid-" + *v, static_cast<pid_t>(pid)));
-    } else if (args.flag("--self")) {
-      setTarget(Target::self());
-    } else if (args.flag("--host")) {
-      setTarget(Target::host());
+    if (takeTargetFlag(args, target)) {
+      continue;
     } else if (args.flag("--json")) {
       json = true;
     } else if (args.flag("--watch", &v)) {
@@ -84,22 +71,13 @@ int runStatus(const HostPaths& paths, std::vector<std::string> argv) {
   if (count > 0 && !watch) throw UsageError{"--count goes with --watch"};
   if (!target) target = Target::host();
 
-  CgroupLayout layout;
-  if (target->kind != TargetKind::kHost) {
-    auto l = detectLayout(paths);
-    if (!l) {
-      std::cerr << "oomsentinel status: " << l.error().describe() << "\n";
-      return 2;
-    }
-    layout = *l;
-  }
-  auto tc = TargetCollector::create(paths, layout, *target);
-  if (!tc) {
-    std::cerr << "oomsentinel status: " << tc.error().describe() << "\n";
+  auto opened = openTarget(paths, *target);
+  if (!opened) {
+    std::cerr << "oomsentinel status: " << opened.error().describe() << "\n";
     return 2;
   }
-  SampleContext ctx{tc->get(),
-                    target->kind == TargetKind::kHost ? "" : layoutKindName(layout.kind)};
+  auto* tc = &opened->collector;
+  SampleContext ctx{tc->get(), opened->layout};
   SystemClock clock;
   Snapshot snap;
   bool human_watch = watch && !json;

@@ -14,6 +14,7 @@
 #include "daemon/cli.h"
 #include "daemon/commands.h"
 #include "daemon/report.h"
+#include "daemon/target_flags.h"
 #include "rules/engine.h"
 
 namespace oomsentinel {
@@ -50,23 +51,10 @@ int runRecord(const HostPaths& paths, std::vector<std::string> argv) {
   Duration interval = std::chrono::milliseconds(100);
   std::optional<Duration> duration;
   long count = -1;
-  auto setTarget = [&](Target t) {
-    if (target) throw UsageError{"give only one of --cgroup, --pid, --self, --host"};
-    target = std::move(t);
-  };
   while (!args.empty()) {
     std::optional<std::string> v;
-    if (args.flag("--cgroup", &v)) {
-      setTarget(Target::cgroupPath(*v, *v));
-    } else if (args.flag("--pid", &v)) {
-      char* end = nullptr;
-      long pid = std::strtol(v->c_str(), &end, 10);
-      if (v->empty() || *end || pid <= 0) throw UsageError{"--pid needs a process id"};
-      setTarget(Target::process("pid-" + *v, static_cast<pid_t>(pid)));
-    } else if (args.flag("--self")) {
-      setTarget(Target::self());
-    } else if (args.flag("--host")) {
-      setTarget(Target::host());
+    if (takeTargetFlag(args, target)) {
+      continue;
     } else if (args.flag("--name", &v)) {
       name = *v;
     } else if (args.flag("--interval", &v)) {
@@ -91,20 +79,12 @@ int runRecord(const HostPaths& paths, std::vector<std::string> argv) {
   if (!target) target = Target::host();
   if (name) target->name = *name;
 
-  CgroupLayout layout;
-  if (target->kind != TargetKind::kHost) {
-    auto l = detectLayout(paths);
-    if (!l) {
-      std::cerr << "oomsentinel record: " << l.error().describe() << "\n";
-      return 2;
-    }
-    layout = *l;
-  }
-  auto tc = TargetCollector::create(paths, layout, *target);
-  if (!tc) {
-    std::cerr << "oomsentinel record: " << tc.error().describe() << "\n";
+  auto opened = openTarget(paths, *target);
+  if (!opened) {
+    std::cerr << "oomsentinel record: " << opened.error().describe() << "\n";
     return 2;
   }
+  auto* tc = &opened->collector;
   std::ofstream out(*out_path, std::ios::trunc);
   if (!out) {
     std::cerr << "oomsentinel record: cannot write " << *out_path << "\n";
@@ -112,8 +92,7 @@ int runRecord(const HostPaths& paths, std::vector<std::string> argv) {
   }
   std::signal(SIGINT, onStopSignal);
   std::signal(SIGTERM, onStopSignal);
-  SampleContext ctx{tc->get(),
-                    target->kind == TargetKind::kHost ? "" : layoutKindName(layout.kind)};
+  SampleContext ctx{tc->get(), opened->layout};
   SystemClock clock;
   Snapshot snap;
   SteadyTime start = clock.steadyNow();

@@ -1,10 +1,9 @@
 #include "daemon/watchdog.h"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <cmath>
 #include <limits>
-
-#include <boost/asio/post.hpp>
 
 #include "core/units.h"
 

@@ -3,14 +3,13 @@
 // It owns the targets' collectors and the rule engine; the scheduler decides when it ticks.
 #pragma once
 
+#include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/asio/thread_pool.hpp>
 
 #include "collectors/layout.h"
 #include "collectors/target_collector.h"
