@@ -19,6 +19,7 @@ struct Instance {
   SteadyTime since{};
   std::optional<SteadyTime> false_since;   // firing: when the expression turned false
   std::optional<SteadyTime> last_actions;  // for the cooldown
+  bool firing_acted = false;               // the current firing ran its actions
   Truth last = Truth::kFalse;
   bool unknown_reported = false;
   // The leaves unknown at the last unknown evaluation are [0, unknown_count); the slots past it
@@ -180,14 +181,17 @@ void RuleEngine::evaluate(TargetHandle t, Snapshot& snap, std::vector<Firing>& o
     f.wall = snap.wall;
     in.expr->lastValues(f.values, nullptr);
     if (next == RuleState::kFiring) {
-      if (in.last_actions && now - *in.last_actions < spec.cooldown) {
+      in.firing_acted = !(in.last_actions && now - *in.last_actions < spec.cooldown);
+      if (!in.firing_acted) {
         f.suppressed_by_cooldown = true;
       } else {
         f.actions = spec.actions;
         in.last_actions = now;
       }
-    } else if (next == RuleState::kResolved) {
-      f.actions = spec.actions;  // so an alert can be resolved; dumps ignore resolutions
+    } else if (next == RuleState::kResolved && in.firing_acted) {
+      // So an alert that was sent can be resolved (dumps ignore resolutions); a firing whose
+      // actions the cooldown suppressed resolves silently too.
+      f.actions = spec.actions;
     }
     in.state = next;
     in.since = now;
