@@ -1,5 +1,5 @@
 // collectors/: turning kernel text into Snapshots.
-// TargetCollector: a Target resolved against the running system (layout, cgroup directory) and
+// TargetCollector: a Target resolved on this machine (its layout, its cgroup directory) and
 // the collectors it needs, producing one Snapshot per call with the derived signals.
 #pragma once
 

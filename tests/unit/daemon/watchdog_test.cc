@@ -2,18 +2,17 @@
 // sleeping, no real cgroup.
 #include "daemon/watchdog.h"
 
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
-#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "daemon/logger.h"
 #include "daemon/poll_policy.h"
