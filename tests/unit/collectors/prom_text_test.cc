@@ -1,0 +1,198 @@
+// The Prometheus text exposition parser, selectors and the well-known client mappings. The
+// payloads are written here in the shape the client libraries emit; captured ones come with the
+// runtime examples (issue 4).
+#include "collectors/prom_text.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace oomsentinel {
+namespace {
+
+struct Row {
+  std::string name, family, labels;
+  double value;
+  PromType type;
+  std::optional<std::int64_t> ts;
+};
+
+std::vector<Row> parseAll(std::string_view text, Status* st = nullptr) {
+  std::vector<Row> rows;
+  Status s = forEachPromSample(text, [&](const PromSample& p) {
+    std::string l;
+    for (const auto& [k, v] : p.labels) l += k + "=" + v + ";";
+    rows.push_back(
+        {std::string(p.name), std::string(p.family), l, p.value, p.type, p.timestamp_ms});
+  });
+  if (st) *st = s;
+  return rows;
+}
+
+std::string errorOf(std::string_view text) {
+  Status st = Ok{};
+  parseAll(text, &st);
+  return st ? "" : st.error().message;
+}
+
+TEST(PromText, HistogramSummaryLabelsEscapesTimestampsAndSpecialValues) {
+  const char* text =
+      "# HELP go_gc_duration_seconds A summary of the pause duration of GC cycles.\n"
+      "# TYPE go_gc_duration_seconds summary\n"
+      "go_gc_duration_seconds{quantile=\"0\"} 2.1e-05\n"
+      "go_gc_duration_seconds{quantile=\"1\"} 0.000112\n"
+      "go_gc_duration_seconds_sum 0.0042\n"
+      "go_gc_duration_seconds_count 37\n"
+      "# A free comment\n"
+      "\n"
+      "# TYPE http_request_duration_seconds histogram\n"
+      "http_request_duration_seconds_bucket{le=\"0.1\",path=\"/a \\\"b\\\"\\\\c\\nd\",} 5 "
+      "1700000000123\n"
+      "http_request_duration_seconds_bucket{le=\"+Inf\"} +Inf\n"
+      "weird_gauge NaN\n"
+      "negative -Inf\r\n";
+  Status st = Ok{};
+  auto rows = parseAll(text, &st);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_EQ(rows.size(), 8u);
+  EXPECT_EQ(rows[0].family, "go_gc_duration_seconds");
+  EXPECT_EQ(rows[0].type, PromType::kSummary);
+  EXPECT_EQ(rows[0].labels, "quantile=0;");
+  EXPECT_DOUBLE_EQ(rows[0].value, 2.1e-05);
+  EXPECT_EQ(rows[3].name, "go_gc_duration_seconds_count");
+  EXPECT_EQ(rows[3].family, "go_gc_duration_seconds");
+  EXPECT_EQ(rows[3].value, 37);
+  EXPECT_EQ(rows[4].family, "http_request_duration_seconds");
+  EXPECT_EQ(rows[4].type, PromType::kHistogram);
+  EXPECT_EQ(rows[4].labels, "le=0.1;path=/a \"b\"\\c\nd;");
+  EXPECT_EQ(rows[4].ts, 1700000000123);
+  EXPECT_TRUE(std::isinf(rows[5].value) && rows[5].value > 0);
+  EXPECT_TRUE(std::isnan(rows[6].value));
+  EXPECT_EQ(rows[6].type, PromType::kUntyped);
+  EXPECT_TRUE(std::isinf(rows[7].value) && rows[7].value < 0);
+}
+
+TEST(PromText, MalformedLinesSayWhereAndWhat) {
+  EXPECT_EQ(errorOf("ok 1\n9bad 1\n"), "line 2: expected a metric name, got '9bad 1'");
+  EXPECT_EQ(errorOf("m{a=\"x\" 1\n"), "line 1: expected ',' or '}' after label 'a'");
+  EXPECT_EQ(errorOf("m{a=x} 1\n"), "line 1: label 'a': expected a quoted value");
+  EXPECT_EQ(errorOf("m{a=\"x} 1\n"), "line 1: label 'a': unterminated value");
+  EXPECT_EQ(errorOf("m{a=\"\\t\"} 1\n"), "line 1: label 'a': unknown escape '\\t'");
+  EXPECT_EQ(errorOf("m{a=\"1\",a=\"2\"} 1\n"), "line 1: label 'a' given twice");
+  EXPECT_EQ(errorOf("m\n"), "line 1: m: no value");
+  EXPECT_EQ(errorOf("m 1.2.3\n"), "line 1: m: bad value '1.2.3'");
+  EXPECT_EQ(errorOf("m 1 soon\n"), "line 1: m: bad timestamp 'soon'");
+  EXPECT_EQ(errorOf("# TYPE m meter\n"), "line 1: # TYPE m: unknown type 'meter'");
+  EXPECT_EQ(errorOf("# TYPE\n"), "");  // "# TYPE" with nothing after is a plain comment
+  EXPECT_EQ(errorOf("# TYPE  \n"), "line 1: # TYPE needs a metric name");
+  EXPECT_EQ(errorOf(""), "");
+  EXPECT_EQ(errorOf("m{a=\"x\"} 1"), "") << "no newline at the end";
+}
+
+TEST(PromText, AdversarialInputNeitherCrashesNorHangs) {
+  std::string many(100000, '{');
+  EXPECT_NE(errorOf("m" + many + " 1"), "");
+  std::string labels = "m{";
+  for (int i = 0; i < 5000; ++i) labels += "l" + std::to_string(i) + "=\"v\",";
+  labels += "} 3\n";
+  Status st = Ok{};
+  auto rows = parseAll(labels, &st);
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].value, 3);
+  EXPECT_NE(errorOf(std::string("m{a=\"") + std::string(1 << 20, 'x')), "");
+  EXPECT_NE(errorOf(std::string("\xff\xfe 1\n")), "");
+}
+
+TEST(PromSelector, ParsesAndMatches) {
+  auto sel = PromSelector::parse("jvm_memory_used_bytes{area=\"heap\", id!=\"Metaspace\"}");
+  ASSERT_TRUE(sel.ok()) << sel.error().message;
+  PromSample s;
+  s.name = "jvm_memory_used_bytes";
+  s.labels = {{"area", "heap"}, {"id", "G1 Old Gen"}};
+  EXPECT_TRUE(sel->matches(s));
+  s.labels = {{"area", "nonheap"}, {"id", "G1 Old Gen"}};
+  EXPECT_FALSE(sel->matches(s));
+  s.labels = {{"area", "heap"}, {"id", "Metaspace"}};
+  EXPECT_FALSE(sel->matches(s));
+  s.labels = {{"id", "x"}};
+  EXPECT_FALSE(sel->matches(s)) << "a missing label is the empty string";
+  EXPECT_EQ(PromSelector::parse("x{a=\"1\"").error().message,
+            "expected a label name in 'x{a=\"1\"'");
+  EXPECT_EQ(PromSelector::parse("x{a~\"1\"}").error().message,
+            "expected '=' or '!=' after 'a' in 'x{a~\"1\"}'");
+  EXPECT_EQ(PromSelector::parse("x y").error().message, "unexpected 'y' in 'x y'");
+  EXPECT_FALSE(PromSelector::parse("").ok());
+}
+
+TEST(PromMapping, GoClientFamiliesBecomeRuntimeSignals) {
+  const char* text =
+      "# TYPE go_gc_duration_seconds summary\n"
+      "go_gc_duration_seconds{quantile=\"0.5\"} 5e-05\n"
+      "go_gc_duration_seconds_sum 0.25\n"
+      "go_gc_duration_seconds_count 120\n"
+      "# TYPE go_memstats_heap_alloc_bytes gauge\n"
+      "go_memstats_heap_alloc_bytes 5.24288e+07\n"
+      "# TYPE go_memstats_alloc_bytes_total counter\n"
+      "go_memstats_alloc_bytes_total 1.073741824e+09\n"
+      "go_memstats_gc_cpu_fraction 0.012\n"
+      "go_gc_gomemlimit_bytes 2.68435456e+08\n";
+  Snapshot s;
+  auto n = mapPromText(text, wellKnownPromMappings(), s);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 6u);
+  EXPECT_EQ(*s.get(Sig::kHeapAllocBytes), 52428800);
+  EXPECT_EQ(*s.get(Sig::kGcCycles), 120);
+  EXPECT_DOUBLE_EQ(*s.get(Sig::kGcPauseSecondsTotal), 0.25);
+  EXPECT_EQ(*s.get(internSignal("alloc_bytes_total")), 1073741824);
+  EXPECT_DOUBLE_EQ(*s.get(internSignal("gc_cpu_fraction")), 0.012);
+  EXPECT_EQ(*s.get(internSignal("heap_limit_bytes")), 268435456);
+}
+
+TEST(PromMapping, JavaPoolsAndCollectorsAreSummedAndOneLibraryIsPreferred) {
+  // Micrometer and simpleclient_hotspot both present: Micrometer's come first and win, so the
+  // heap is not counted twice. Micrometer's -1 ("no maximum") is skipped.
+  const char* text =
+      "jvm_memory_used_bytes{area=\"heap\",id=\"G1 Eden Space\"} 1.0e+07\n"
+      "jvm_memory_used_bytes{area=\"heap\",id=\"G1 Old Gen\"} 3.0e+07\n"
+      "jvm_memory_used_bytes{area=\"nonheap\",id=\"Metaspace\"} 9.0e+07\n"
+      "jvm_memory_max_bytes{area=\"heap\",id=\"G1 Eden Space\"} -1\n"
+      "jvm_memory_max_bytes{area=\"heap\",id=\"G1 Old Gen\"} 5.36870912E8\n"
+      "jvm_gc_pause_seconds_count{action=\"end of minor GC\",cause=\"G1 Evacuation Pause\"} 40\n"
+      "jvm_gc_pause_seconds_count{action=\"end of major GC\",cause=\"G1 Compaction Pause\"} 2\n"
+      "jvm_gc_pause_seconds_sum{action=\"end of minor GC\",cause=\"G1 Evacuation Pause\"} 0.5\n"
+      "jvm_memory_bytes_used{area=\"heap\"} 4.0e+07\n"
+      "jvm_gc_collection_seconds_count{gc=\"G1 Young Generation\"} 40\n";
+  Snapshot s;
+  ASSERT_TRUE(mapPromText(text, wellKnownPromMappings(), s).ok());
+  EXPECT_EQ(*s.get(Sig::kHeapAllocBytes), 4.0e+07);
+  EXPECT_EQ(*s.get(internSignal("heap_limit_bytes")), 536870912);
+  EXPECT_EQ(*s.get(Sig::kGcCycles), 42);
+  EXPECT_DOUBLE_EQ(*s.get(Sig::kGcPauseSecondsTotal), 0.5);
+}
+
+TEST(PromMapping, PythonNodeAndUserMappings) {
+  const char* text =
+      "python_gc_collections_total{generation=\"0\"} 100\n"
+      "python_gc_collections_total{generation=\"1\"} 9\n"
+      "python_gc_collections_total{generation=\"2\"} 1\n"
+      "nodejs_heap_size_used_bytes 1.5e+07\n"
+      "queue_bytes{queue=\"in\"} 4096\n";
+  std::vector<PromMapping> mappings = {
+      {"queue_in_bytes", *PromSelector::parse("queue_bytes{queue=\"in\"}")}};
+  for (const auto& m : wellKnownPromMappings()) mappings.push_back(m);
+  Snapshot s;
+  auto n = mapPromText(text, mappings, s);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 3u);
+  EXPECT_EQ(*s.get(Sig::kGcCycles), 110);
+  EXPECT_EQ(*s.get(Sig::kHeapAllocBytes), 1.5e+07);
+  EXPECT_EQ(*s.get(internSignal("queue_in_bytes")), 4096);
+  Snapshot none;
+  EXPECT_EQ(*mapPromText("other_metric 1\n", mappings, none), 0u);
+  EXPECT_FALSE(none.has(Sig::kGcCycles)) << "absent, never a made-up zero";
+  EXPECT_FALSE(mapPromText("broken{ 1\n", mappings, none).ok());
+}
+
+}  // namespace
+}  // namespace oomsentinel
