@@ -1,0 +1,259 @@
+#include "core/http_client.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "tests/support/http_test_server.h"
+
+namespace oomsentinel {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::HttpTestServer;
+using testing::ServerStep;
+using namespace std::chrono_literals;
+
+Url mustParse(const std::string& s) {
+  auto u = Url::parse(s);
+  EXPECT_TRUE(u.ok()) << s << ": " << (u.ok() ? "" : u.error().describe());
+  return u.ok() ? *u : Url{};
+}
+
+TEST(UrlTest, ParsesHostPortAndTarget) {
+  Url u = mustParse("http://127.0.0.1:6060/debug/vars");
+  EXPECT_EQ(u.host, "127.0.0.1");
+  EXPECT_EQ(u.port, "6060");
+  EXPECT_EQ(u.target, "/debug/vars");
+  EXPECT_EQ(u.str(), "http://127.0.0.1:6060/debug/vars");
+
+  Url bare = mustParse("HTTP://localhost");
+  EXPECT_EQ(bare.host, "localhost");
+  EXPECT_EQ(bare.port, "80");
+  EXPECT_EQ(bare.target, "/");
+
+  Url q = mustParse("http://h:1?x=1#frag");
+  EXPECT_EQ(q.target, "/?x=1");
+
+  Url v6 = mustParse("http://[::1]:9090/metrics");
+  EXPECT_EQ(v6.host, "::1");
+  EXPECT_EQ(v6.port, "9090");
+  EXPECT_EQ(v6.str(), "http://[::1]:9090/metrics");
+
+  EXPECT_EQ(u.withTarget("/debug/pprof/heap").str(), "http://127.0.0.1:6060/debug/pprof/heap");
+}
+
+TEST(UrlTest, RejectsWhatItCannotFetchWithTheReason) {
+  auto expectError = [](const std::string& text, const std::string& why) {
+    auto u = Url::parse(text);
+    ASSERT_FALSE(u.ok()) << text;
+    EXPECT_THAT(u.error().message, HasSubstr(why)) << text;
+    EXPECT_EQ(u.error().path, text);
+  };
+  expectError("https://127.0.0.1/", "https is not supported");
+  expectError("127.0.0.1:6060", "no scheme");
+  expectError("ftp://h/", "'ftp' is not http");
+  expectError("http://:80/", "host is empty");
+  expectError("http://h:/", "port is empty");
+  expectError("http://h:99999/", "not in 1..65535");
+  expectError("http://h:0/", "not in 1..65535");
+  expectError("http://h:6o60/", "not a number");
+  expectError("http://u:p@h/", "credentials");
+  expectError("http://[::1/", "lacks its ']'");
+  expectError("http://h /x", "space or a control character");
+}
+
+// Runs one request to completion on a fresh io_context and returns its result.
+Result<HttpResponse> run(HttpRequest req) {
+  boost::asio::io_context io;
+  std::optional<Result<HttpResponse>> got;
+  int calls = 0;
+  startHttpRequest(io, std::move(req), [&](Result<HttpResponse> r) {
+    ++calls;
+    got.emplace(std::move(r));
+  });
+  io.run();
+  EXPECT_EQ(calls, 1) << "the callback must run exactly once";
+  if (!got) return makeError("no callback");
+  return std::move(*got);
+}
+
+HttpRequest get(const std::string& url, Duration timeout = 2s, std::size_t max_body = 1 << 20) {
+  HttpRequest r;
+  r.url = mustParse(url);
+  r.timeout = timeout;
+  r.max_body = max_body;
+  return r;
+}
+
+TEST(HttpClientTest, GetsABodyAndSendsHostAndPath) {
+  HttpTestServer server({ServerStep::reply(200, "{\"memstats\":{}}", "application/json")});
+  auto r = run(get(server.url("/debug/vars")));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->body, "{\"memstats\":{}}");
+  EXPECT_EQ(r->content_type, "application/json");
+  ASSERT_EQ(server.requests().size(), 1u);
+  const std::string req = server.requests()[0];
+  EXPECT_THAT(req, HasSubstr("GET /debug/vars HTTP/1.1\r\n"));
+  EXPECT_THAT(req, HasSubstr("Host: 127.0.0.1:" + std::to_string(server.port()) + "\r\n"));
+}
+
+TEST(HttpClientTest, ReadsAChunkedBody) {
+  ServerStep chunked;
+  chunked.raw =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+  HttpTestServer server({chunked});
+  auto r = run(get(server.url()));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->body, "hello world");
+}
+
+TEST(HttpClientTest, ANon2xxStatusIsAResponseNotAnError) {
+  HttpTestServer server({ServerStep::reply(404, "404 page not found")});
+  auto r = run(get(server.url("/nope")));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->status, 404u);
+  EXPECT_EQ(r->body, "404 page not found");
+}
+
+TEST(HttpClientTest, ABodyOverTheCapIsAnError) {
+  HttpTestServer server({ServerStep::reply(200, std::string(5000, 'x'))});
+  auto r = run(get(server.url(), 2s, 4096));
+  ASSERT_FALSE(r.ok()) << "read " << r->body.size() << " bytes";
+  EXPECT_THAT(r.error().message, HasSubstr("larger than the 4.00 KiB cap"));
+  EXPECT_EQ(r.error().path, "GET " + server.url());
+
+  // Without a Content-Length the cap applies while reading: chunked, and to the end of stream.
+  ServerStep chunked;
+  chunked.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 10; ++i) chunked.raw += "200\r\n" + std::string(512, 'y') + "\r\n";
+  chunked.raw += "0\r\n\r\n";
+  ServerStep to_eof;
+  to_eof.raw = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + std::string(5000, 'z');
+  server.setScript({chunked, to_eof});
+  for (int i = 0; i < 2; ++i) {
+    auto r2 = run(get(server.url(), 2s, 4096));
+    ASSERT_FALSE(r2.ok()) << i << ": read " << r2->body.size() << " bytes";
+    EXPECT_THAT(r2.error().message, HasSubstr("larger than the 4.00 KiB cap"));
+  }
+  // At the cap exactly is fine.
+  server.setScript({ServerStep::reply(200, std::string(4096, 'x'))});
+  auto at = run(get(server.url(), 2s, 4096));
+  ASSERT_TRUE(at.ok()) << at.error().describe();
+  EXPECT_EQ(at->body.size(), 4096u);
+}
+
+TEST(HttpClientTest, AHungServerTimesOutAtTheDeadline) {
+  ServerStep hang;
+  hang.kind = ServerStep::Kind::kHang;
+  HttpTestServer server({hang});
+  SystemClock clock;
+  SteadyTime t0 = clock.steadyNow();
+  auto r = run(get(server.url(), 200ms));
+  Duration took = clock.steadyNow() - t0;
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("timed out after 200ms while reading the response"));
+  EXPECT_GE(took, 200ms);
+  EXPECT_LT(took, 2s);
+}
+
+TEST(HttpClientTest, TheDeadlineCoversTheWholeExchangeNotEachRead) {
+  // Every byte arrives well within the timeout, but the whole response does not.
+  ServerStep trickle = ServerStep::reply(200, std::string(100, 'x'));
+  trickle.kind = ServerStep::Kind::kTrickle;
+  trickle.delay = 20ms;
+  HttpTestServer server({trickle});
+  auto r = run(get(server.url(), 300ms));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("timed out after 300ms"));
+}
+
+TEST(HttpClientTest, ARefusedConnectionSaysSo) {
+  // A port that was just bound and released: nothing listens there.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  auto r = run(get("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("connecting: Connection refused"));
+}
+
+TEST(HttpClientTest, AConnectionClosedEarlyIsAnError) {
+  ServerStep close;
+  close.kind = ServerStep::Kind::kClose;
+  HttpTestServer server({close});
+  auto r = run(get(server.url()));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("closed the connection while reading the response"));
+
+  ServerStep partial;
+  partial.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b";
+  server.setScript({partial});
+  auto r2 = run(get(server.url()));
+  ASSERT_FALSE(r2.ok());
+  EXPECT_THAT(r2.error().message, HasSubstr("reading the response"));
+}
+
+TEST(HttpClientTest, GarbageInsteadOfHttpIsAnError) {
+  ServerStep junk;
+  junk.raw = "SSH-2.0-OpenSSH_9.2\r\n\r\n";
+  HttpTestServer server({junk});
+  auto r = run(get(server.url()));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("reading the response"));
+}
+
+TEST(HttpClientTest, PostsABody) {
+  HttpTestServer server({ServerStep::reply(200, "")});
+  HttpRequest req = get(server.url("/api/v2/alerts"));
+  req.method = "POST";
+  req.body = "[{\"labels\":{}}]";
+  req.headers.emplace_back("Content-Type", "application/json");
+  auto r = run(req);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  ASSERT_EQ(server.requests().size(), 1u);
+  const std::string sent = server.requests()[0];
+  EXPECT_THAT(sent, HasSubstr("POST /api/v2/alerts HTTP/1.1\r\n"));
+  EXPECT_THAT(sent, HasSubstr("Content-Length: 15\r\n"));
+  EXPECT_THAT(sent, HasSubstr("Content-Type: application/json\r\n"));
+  EXPECT_THAT(sent, HasSubstr("\r\n\r\n[{\"labels\":{}}]"));
+}
+
+TEST(HttpClientTest, ManyExchangesRunConcurrentlyOnOneThread) {
+  // One hung endpoint must not hold up the others on the same io_context.
+  ServerStep hang;
+  hang.kind = ServerStep::Kind::kHang;
+  HttpTestServer slow({hang});
+  HttpTestServer fast({ServerStep::reply(200, "ok")});
+  boost::asio::io_context io;
+  int ok = 0, timed_out = 0;
+  SystemClock clock;
+  SteadyTime t0 = clock.steadyNow();
+  Duration fast_done{};
+  startHttpRequest(io, get(slow.url(), 1s), [&](Result<HttpResponse> r) {
+    if (!r.ok()) ++timed_out;
+  });
+  for (int i = 0; i < 5; ++i)
+    startHttpRequest(io, get(fast.url(), 1s), [&](Result<HttpResponse> r) {
+      if (r.ok() && r->body == "ok") ++ok;
+      fast_done = clock.steadyNow() - t0;
+    });
+  io.run();
+  EXPECT_EQ(ok, 5);
+  EXPECT_EQ(timed_out, 1);
+  EXPECT_LT(fast_done, 900ms) << "the fast answers waited for the hung one";
+}
+
+}  // namespace
+}  // namespace oomsentinel
