@@ -53,7 +53,7 @@ using HttpCallback = std::function<void(Result<HttpResponse>)>;
 
 // Starts `request` on `io` and returns at once; `done` runs exactly once, on a thread running
 // `io`. Errors say which step failed ("connect", "timed out after 500ms while reading", "body
-// larger than the 4.0MiB cap") and name the URL in Error::path. A status other than 2xx is
+// larger than the 4.00 MiB cap") and name the URL in Error::path. A status other than 2xx is
 // not an error here: callers decide (the body of a 500 is often the best explanation).
 void startHttpRequest(boost::asio::io_context& io, HttpRequest request, HttpCallback done);
 

@@ -1,0 +1,91 @@
+// collectors/: turning kernel and runtime text into Snapshots.
+// Runtime endpoints of a target (Go expvar, a Prometheus /metrics page), fetched in the
+// background on their own period: the tick never waits for one. The tick merges the last
+// values while they are fresher than the staleness limit; after that the signals are absent.
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "collectors/prom_text.h"
+#include "core/clock.h"
+#include "core/http_client.h"
+#include "core/snapshot.h"
+
+namespace oomsentinel {
+
+enum class RuntimeFormat { kGoExpvar, kPromText };
+const char* runtimeFormatName(RuntimeFormat f);  // "go_expvar", "metrics"
+
+struct RuntimeEndpointSpec {
+  RuntimeFormat format = RuntimeFormat::kGoExpvar;
+  Url url;
+  std::vector<PromMapping> mappings;  // kPromText: the user's, tried before the well-known ones
+  Duration interval = std::chrono::seconds(1);
+  Duration timeout = std::chrono::milliseconds(500);
+  Duration stale_after = std::chrono::seconds(5);
+  std::size_t max_bytes = 4 << 20;
+};
+
+// The thread that runs every endpoint's HTTP exchanges.
+class RuntimeFetcher {
+ public:
+  RuntimeFetcher();
+  ~RuntimeFetcher();  // abandons exchanges in flight; their results are dropped
+  RuntimeFetcher(const RuntimeFetcher&) = delete;
+  RuntimeFetcher& operator=(const RuntimeFetcher&) = delete;
+  boost::asio::io_context& io() { return io_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+// What the tick can show about an endpoint.
+struct RuntimeEndpointState {
+  bool has_values = false;
+  std::size_t signals = 0;                // in the last good payload
+  std::optional<Duration> age;            // since the last good payload
+  std::optional<Duration> last_took;      // of the last exchange that answered
+  std::string last_error;                 // of the last exchange; empty when it succeeded
+  std::uint64_t errors = 0, fetches = 0;  // exchanges that failed, that were started
+  bool stale = false;                     // values older than stale_after
+};
+
+class RuntimeEndpoint {
+ public:
+  RuntimeEndpoint(RuntimeEndpointSpec spec, const Clock& clock);
+  const RuntimeEndpointSpec& spec() const { return spec_; }
+
+  // Starts a fetch on `fetcher` if one is due and none is in flight. Cheap; never blocks.
+  void poll(RuntimeFetcher& fetcher);
+  // Sets the last values in `out` unless they are stale or `out` already has the signal (the
+  // kernel's and the earlier endpoints' readings win). Returns the age of what was merged.
+  std::optional<Duration> merge(Snapshot& out) const;
+  RuntimeEndpointState state() const;
+  // True once per change of the error (a new failure, or the recovery from one), for the log.
+  bool takeErrorChange(std::string* error);
+
+ private:
+  struct Shared;  // outlives the endpoint while an exchange is in flight
+  void finish(Result<HttpResponse> r);
+
+  RuntimeEndpointSpec spec_;
+  const Clock& clock_;
+  std::shared_ptr<Shared> shared_;
+};
+
+// Maps one payload: the body of a 2xx answer in `format`. Exposed for tests and `status`.
+Result<std::size_t> mapRuntimePayload(const RuntimeEndpointSpec& spec, std::string_view body,
+                                      Snapshot& out);
+
+}  // namespace oomsentinel
