@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -21,13 +23,33 @@ struct PollSpec {
   bool operator==(const PollSpec&) const = default;
 };
 
+// What a target's runtime says about its memory: Go expvar, a Prometheus /metrics page, the
+// JVM's perf-data file. Empty URLs mean "not configured".
+struct RuntimeSpec {
+  std::string go_pprof_url;   // go.pprof_url: the pprof dumper's address (and expvar's default)
+  std::string go_expvar_url;  // go.expvar_url, or pprof_url's host and port + /debug/vars
+  std::string metrics_url;    // metrics_url
+  // signals: {name: 'family{label="x"}'}, read from metrics_url before the well-known families.
+  std::vector<std::pair<std::string, std::string>> signals;
+  bool jvm_perfdata = false;  // jvm.perfdata (true when a `jvm:` section is given)
+  // runtime: how the HTTP endpoints are fetched.
+  Duration interval = std::chrono::seconds(1);
+  Duration timeout = std::chrono::milliseconds(500);
+  Duration stale_after = std::chrono::seconds(5);
+  std::uint64_t max_bytes = 4 << 20;
+
+  bool any() const { return !go_expvar_url.empty() || !metrics_url.empty() || jvm_perfdata; }
+  bool operator==(const RuntimeSpec&) const = default;
+};
+
 struct TargetSpec {
   Target target;                                       // name + kind + cgroup/pid
   Duration predict_window = std::chrono::seconds(10);  // time_to_oom's least-squares window
+  RuntimeSpec runtime;
   bool operator==(const TargetSpec& o) const {
     return target.name == o.target.name && target.kind == o.target.kind &&
            target.cgroup == o.target.cgroup && target.pid == o.target.pid &&
-           predict_window == o.predict_window;
+           predict_window == o.predict_window && runtime == o.runtime;
   }
 };
 

@@ -10,6 +10,45 @@ namespace oomsentinel {
 
 // Every value is written in the syntax the loader reads (durations in one exact unit, ratios as
 // percents), so the output loads back to an equal Config; the config tests check that.
+namespace {
+
+std::string exactBytes(std::uint64_t n) {
+  if (n != 0 && n % (1 << 20) == 0) return std::to_string(n >> 20) + "MiB";
+  if (n != 0 && n % (1 << 10) == 0) return std::to_string(n >> 10) + "KiB";
+  return std::to_string(n);
+}
+
+// Only what is configured: a target without runtime endpoints prints none of these keys.
+void printRuntime(YAML::Emitter& out, const RuntimeSpec& rt) {
+  using config_values::formatDurationExact;
+  if (!rt.go_pprof_url.empty() || !rt.go_expvar_url.empty()) {
+    out << YAML::Key << "go" << YAML::Value << YAML::BeginMap;
+    if (!rt.go_pprof_url.empty()) out << YAML::Key << "pprof_url" << YAML::Value << rt.go_pprof_url;
+    out << YAML::Key << "expvar_url" << YAML::Value << rt.go_expvar_url;
+    out << YAML::EndMap;
+  }
+  if (rt.jvm_perfdata)
+    out << YAML::Key << "jvm" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+        << "perfdata" << YAML::Value << true << YAML::EndMap;
+  if (!rt.metrics_url.empty()) out << YAML::Key << "metrics_url" << YAML::Value << rt.metrics_url;
+  if (!rt.signals.empty()) {
+    out << YAML::Key << "signals" << YAML::Value << YAML::BeginMap;
+    for (const auto& [name, selector] : rt.signals)
+      out << YAML::Key << name << YAML::Value << YAML::SingleQuoted << selector;
+    out << YAML::EndMap;
+  }
+  if (!rt.go_expvar_url.empty() || !rt.metrics_url.empty()) {
+    out << YAML::Key << "runtime" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "interval" << YAML::Value << formatDurationExact(rt.interval);
+    out << YAML::Key << "timeout" << YAML::Value << formatDurationExact(rt.timeout);
+    out << YAML::Key << "stale_after" << YAML::Value << formatDurationExact(rt.stale_after);
+    out << YAML::Key << "max_bytes" << YAML::Value << exactBytes(rt.max_bytes);
+    out << YAML::EndMap;
+  }
+}
+
+}  // namespace
+
 std::string printConfig(const Config& config) {
   using config_values::formatDurationExact;
   YAML::Emitter out;
@@ -53,6 +92,7 @@ std::string printConfig(const Config& config) {
           break;
       }
       out << YAML::Key << "predict_window" << YAML::Value << formatDurationExact(t.predict_window);
+      printRuntime(out, t.runtime);
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;

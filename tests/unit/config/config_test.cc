@@ -192,8 +192,8 @@ TEST(ConfigErrors, DidYouMeanForKeysActionsTargetsAndSeverities) {
 }
 
 TEST(ConfigErrors, NotYetSupportedIsNotUnknown) {
-  for (const char* key : {"process", "pid_file", "cgroup_glob", "systemd_unit", "dumpers",
-                          "gperftools", "go", "jvm", "exec", "metrics_url", "signals"}) {
+  for (const char* key :
+       {"process", "pid_file", "cgroup_glob", "systemd_unit", "dumpers", "gperftools", "exec"}) {
     ConfigError e =
         onlyError(std::string("targets:\n  - name: a\n    host: true\n    ") + key + ": x\n");
     EXPECT_EQ(e.message, std::string("'") + key + "' is not supported by this version yet");
@@ -418,7 +418,14 @@ TEST(ConfigExample, ShowsEveryKeyAndDocumentsEmptyRules) {
                           "cooldown:",
                           "severity:",
                           "actions:",
-                          "targets: ["})
+                          "targets: [",
+                          "go:",
+                          "pprof_url:",
+                          "expvar_url:",
+                          "metrics_url:",
+                          "signals:",
+                          "jvm: { perfdata: true }",
+                          "runtime: { interval:"})
     EXPECT_NE(text.find(key), std::string::npos) << key;
   EXPECT_NE(text.find("`rules: []`"), std::string::npos);
   EXPECT_NE(text.find("# - name: batch\n  #   pid: "), std::string::npos);  // commented out
