@@ -135,6 +135,7 @@ RuntimeEndpointState RuntimeEndpoint::state() const {
   s.last_error = shared_->last_error;
   s.errors = shared_->errors;
   s.fetches = shared_->fetches;
+  s.in_flight = shared_->in_flight;
   return s;
 }
 

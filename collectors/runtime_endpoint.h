@@ -59,6 +59,7 @@ struct RuntimeEndpointState {
   std::string last_error;                 // of the last exchange; empty when it succeeded
   std::uint64_t errors = 0, fetches = 0;  // exchanges that failed, that were started
   bool stale = false;                     // values older than stale_after
+  bool in_flight = false;                 // an exchange is under way
 };
 
 class RuntimeEndpoint {

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <cmath>
 #include <limits>
+#include <thread>
 
 #include "core/units.h"
 
@@ -53,6 +54,7 @@ bool Watchdog::apply(const Config& config) {
     auto w = std::make_shared<Watched>();
     w->spec = spec;
     w->handle = engine_.addTarget(spec.target.name, spec.predict_window);
+    buildEndpoints(*w);
     next.push_back(std::move(w));
   }
   for (const auto& old : targets_)
@@ -69,6 +71,81 @@ bool Watchdog::apply(const Config& config) {
   for (auto& w : targets_)
     if (!w->collector) resolve(*w, now);
   return true;
+}
+
+void Watchdog::buildEndpoints(Watched& w) {
+  const RuntimeSpec& rt = w.spec.runtime;
+  auto add = [&](RuntimeFormat format, const std::string& url) {
+    RuntimeEndpointSpec es;
+    es.format = format;
+    auto parsed = Url::parse(url);
+    if (!parsed) {  // the config checked it; a hand-built Config may not have been
+      log_.log(LogLevel::kError, "runtime endpoint ignored",
+               {{"target", w.spec.target.name}, {"error", parsed.error().describe()}});
+      return;
+    }
+    es.url = *parsed;
+    es.interval = rt.interval;
+    es.timeout = rt.timeout;
+    es.stale_after = rt.stale_after;
+    es.max_bytes = rt.max_bytes;
+    if (format == RuntimeFormat::kPromText)
+      for (const auto& [signal, selector] : rt.signals)
+        if (auto sel = PromSelector::parse(selector)) es.mappings.push_back({signal, *sel});
+    w.endpoints.push_back(std::make_unique<RuntimeEndpoint>(std::move(es), clock_));
+    log_.log(LogLevel::kInfo, "reading runtime endpoint",
+             {{"target", w.spec.target.name},
+              {"format", runtimeFormatName(format)},
+              {"url", url},
+              {"every", formatDuration(rt.interval)}});
+  };
+  if (!rt.go_expvar_url.empty()) add(RuntimeFormat::kGoExpvar, rt.go_expvar_url);
+  if (!rt.metrics_url.empty()) add(RuntimeFormat::kPromText, rt.metrics_url);
+  if (!w.endpoints.empty() && !fetcher_) fetcher_ = std::make_unique<RuntimeFetcher>();
+}
+
+void Watchdog::pollRuntime() {
+  for (auto& w : targets_)
+    if (w->collector)
+      for (auto& e : w->endpoints) e->poll(*fetcher_);
+}
+
+bool Watchdog::waitForRuntime(Duration max) const {
+  SystemClock real;
+  SteadyTime until = real.steadyNow() + max;
+  for (;;) {
+    bool busy = false;
+    for (const auto& w : targets_)
+      for (const auto& e : w->endpoints) busy = busy || e->state().in_flight;
+    if (!busy) return true;
+    if (real.steadyNow() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+void Watchdog::mergeRuntime(Watched& w) {
+  std::optional<Duration> oldest;
+  for (auto& e : w.endpoints) {
+    if (auto age = e->merge(w.snapshot)) oldest = oldest ? std::max(*oldest, *age) : *age;
+    std::string err;
+    if (e->takeErrorChange(&err)) {
+      std::vector<std::pair<std::string, std::string>> fields = {
+          {"target", w.spec.target.name},
+          {"format", runtimeFormatName(e->spec().format)},
+          {"url", e->spec().url.str()}};
+      if (err.empty()) {
+        log_.log(LogLevel::kInfo, "runtime endpoint answers again", fields);
+      } else {
+        fields.emplace_back("error", err);
+        fields.emplace_back("stale_after", formatDuration(e->spec().stale_after));
+        log_.log(LogLevel::kWarning,
+                 "runtime endpoint failed; its last values are kept until stale_after", fields);
+      }
+    }
+  }
+  if (oldest)
+    w.snapshot.set(internSignal("runtime_age_seconds"),
+                   std::chrono::duration<double>(*oldest).count());
 }
 
 void Watchdog::resolve(Watched& w, SteadyTime now) {
@@ -144,6 +221,7 @@ Duration Watchdog::tick() {
       ++pending_;
     }
     w.read_started = clock_.steadyNow();
+    for (auto& e : w.endpoints) e->poll(*fetcher_);
     started_.push_back(wp);
     boost::asio::post(*pool_, [this, wp, gen]() {
       Status st = wp->collector->collect(clock_, wp->work);
@@ -205,6 +283,7 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto) {
   // The finished read becomes the target's snapshot; the old one is reused by the next read.
   std::swap(w.snapshot, w.work);
   w.has_snapshot = true;
+  mergeRuntime(w);
   firings_.clear();
   notices_.clear();
   engine_.evaluate(w.handle, w.snapshot, firings_, notices_);
@@ -241,6 +320,31 @@ void Watchdog::dispatch(const Firing& f, const Watched& w) {
                {{"rule", f.rule}});
     }
   }
+}
+
+const TargetCollector* Watchdog::collector(const std::string& target) const {
+  for (const auto& w : targets_)
+    if (w->spec.target.name == target) return w->collector.get();
+  return nullptr;
+}
+
+std::string Watchdog::lastError(const std::string& target) const {
+  for (const auto& w : targets_)
+    if (w->spec.target.name == target) return w->last_error;
+  return {};
+}
+
+std::string Watchdog::layoutName() const {
+  return layout_ ? layoutKindName(layout_->kind) : std::string();
+}
+
+std::vector<Watchdog::RuntimeView> Watchdog::runtimeEndpoints(const std::string& target) const {
+  std::vector<RuntimeView> out;
+  for (const auto& w : targets_)
+    if (w->spec.target.name == target)
+      for (const auto& e : w->endpoints)
+        out.push_back({e->spec().format, e->spec().url.str(), e->state()});
+  return out;
 }
 
 const Snapshot* Watchdog::lastSnapshot(const std::string& target) const {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "collectors/layout.h"
+#include "collectors/runtime_endpoint.h"
 #include "collectors/target_collector.h"
 #include "config/config.h"
 #include "core/clock.h"
@@ -52,6 +53,21 @@ class Watchdog {
   std::size_t ticks() const { return ticks_; }
   // A target name -> its last snapshot (nullptr if it has none yet).
   const Snapshot* lastSnapshot(const std::string& target) const;
+  // Its collector (nullptr while unresolved), and why it is unresolved or unreadable.
+  const TargetCollector* collector(const std::string& target) const;
+  std::string lastError(const std::string& target) const;
+  std::string layoutName() const;  // "unified", "legacy", "hybrid"; empty before detection
+
+  struct RuntimeView {
+    RuntimeFormat format;
+    std::string url;
+    RuntimeEndpointState state;
+  };
+  std::vector<RuntimeView> runtimeEndpoints(const std::string& target) const;
+  // Starts a fetch of every resolved target's endpoints that is due, without ticking.
+  void pollRuntime();
+  // Waits (real time: the network) until no endpoint has a fetch in flight, at most `max`.
+  bool waitForRuntime(Duration max) const;
 
  private:
   struct Watched {
@@ -68,7 +84,12 @@ class Watchdog {
     bool has_snapshot = false;
     std::optional<SteadyTime> next_retry;
     std::string last_error;  // logged once per distinct error
+    // Runtime endpoints (expvar first, then metrics): fetched on the fetcher's thread, merged
+    // into the snapshot by the tick's thread.
+    std::vector<std::unique_ptr<RuntimeEndpoint>> endpoints;
   };
+  void buildEndpoints(Watched& w);
+  void mergeRuntime(Watched& w);
   void resolve(Watched& w, SteadyTime now);
   void dispatch(const Firing& f, const Watched& w);
 
@@ -83,6 +104,7 @@ class Watchdog {
 
   std::vector<std::shared_ptr<Watched>> targets_;  // shared with reads in flight
   std::unique_ptr<boost::asio::thread_pool> pool_;
+  std::unique_ptr<RuntimeFetcher> fetcher_;  // started with the first runtime endpoint
   std::mutex mu_;
   std::condition_variable cv_;
   std::uint64_t generation_ = 0;  // the tick; a read that finishes late belongs to an older one
