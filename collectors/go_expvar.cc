@@ -9,8 +9,9 @@ constexpr std::size_t kMaxPayload = 4 << 20;
 constexpr int kMaxDepth = 32;
 
 // The parser and the destructor of a JSON tree recurse; a hostile endpoint must not get to
-// choose how deep. Counted outside strings, before parsing.
-bool tooDeep(std::string_view s) {
+// choose how deep. Counted outside strings, before parsing. Also says whether the payload holds
+// the bare NaN, +Inf or -Inf that Go's expvar.Float writes for such values (not JSON).
+bool tooDeep(std::string_view s, bool* has_non_finite) {
   int depth = 0;
   bool in_string = false;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -28,9 +29,46 @@ bool tooDeep(std::string_view s) {
       if (++depth > kMaxDepth) return true;
     } else if (c == '}' || c == ']') {
       --depth;
+    } else if (c == 'N' || c == 'I') {
+      *has_non_finite = true;
     }
   }
   return false;
+}
+
+// A copy with NaN, +Inf, -Inf and Inf outside strings written as null, so that one odd
+// variable of the service does not cost every memstats field.
+std::string nullNonFinite(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (in_string) {
+      out.push_back(c);
+      if (c == '\\' && i + 1 < s.size())
+        out.push_back(s[++i]);
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    std::string_view rest = s.substr(i);
+    std::size_t n = 0;
+    if (rest.starts_with("NaN"))
+      n = 3;
+    else if (rest.starts_with("+Inf") || rest.starts_with("-Inf"))
+      n = 4;
+    else if (rest.starts_with("Inf"))
+      n = 3;
+    if (n) {
+      out += "null";
+      i += n - 1;
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
 }
 
 }  // namespace
@@ -38,7 +76,13 @@ bool tooDeep(std::string_view s) {
 Result<std::size_t> mapGoExpvar(std::string_view json, Snapshot& out) {
   if (json.size() > kMaxPayload)
     return makeError("expvar payload of " + std::to_string(json.size()) + " bytes is over 4 MiB");
-  if (tooDeep(json)) return makeError("expvar payload nested deeper than 32 levels");
+  bool non_finite = false;
+  if (tooDeep(json, &non_finite)) return makeError("expvar payload nested deeper than 32 levels");
+  std::string cleaned;
+  if (non_finite) {
+    cleaned = nullNonFinite(json);
+    json = cleaned;
+  }
   auto doc = nlohmann::json::parse(json.begin(), json.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return makeError("expvar payload is not valid JSON");
   if (!doc.is_object() || !doc.contains("memstats") || !doc["memstats"].is_object())
@@ -64,9 +108,12 @@ Result<std::size_t> mapGoExpvar(std::string_view json, Snapshot& out) {
   std::size_t set = 0;
   for (const auto& f : kFields) {
     auto it = m.find(f.key);
-    if (it == m.end()) continue;  // an older Go may lack one: absent, not zero
+    // An older Go may lack one, and NaN (written as null above) says nothing: absent, not zero.
+    if (it == m.end() || it->is_null()) continue;
     if (!it->is_number()) return makeError(std::string("memstats.") + f.key + " is not a number");
-    out.set(internSignal(f.signal), it->get<double>() * f.scale);
+    double v = it->get<double>();
+    if (v < 0) return makeError(std::string("memstats.") + f.key + " is negative");
+    out.set(internSignal(f.signal), v * f.scale);
     ++set;
   }
   return set;

@@ -1,5 +1,6 @@
 #include "collectors/prom_text.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -312,17 +313,40 @@ Result<std::size_t> mapPromText(std::string_view text, const std::vector<PromMap
   struct Acc {
     double sum = 0;
     bool matched = false;
+    // The series summed so far (name and sorted labels): a series written twice, which
+    // Prometheus itself would refuse, counts once.
+    std::vector<std::string> seen;
   };
   std::vector<Acc> acc(mappings.size());
+  std::string key;
   Status st = forEachPromSample(text, [&](const PromSample& s) {
+    bool keyed = false;
     for (std::size_t i = 0; i < mappings.size(); ++i) {
       if (!mappings[i].selector.matches(s)) continue;
-      if (std::isnan(s.value) || s.value < 0) continue;
-      acc[i].sum += s.value;
-      acc[i].matched = true;
+      // -1 is Micrometer's "no maximum"; +Inf and NaN say nothing a rule can use.
+      if (!std::isfinite(s.value) || s.value < 0) continue;
+      if (!keyed) {
+        auto labels = s.labels;
+        std::sort(labels.begin(), labels.end());
+        key.assign(s.name);
+        for (const auto& [k, v] : labels) {
+          key.push_back('\0');
+          key += k;
+          key.push_back('\0');
+          key += v;
+        }
+        keyed = true;
+      }
+      auto& a = acc[i];
+      if (std::find(a.seen.begin(), a.seen.end(), key) != a.seen.end()) continue;
+      a.seen.push_back(key);
+      a.sum += s.value;
+      a.matched = true;
     }
   });
   if (!st) return st.error();
+  for (auto& a : acc)
+    if (!std::isfinite(a.sum)) a.matched = false;  // 1e308 + 1e308
   std::size_t set = 0;
   std::vector<std::string_view> done;
   for (std::size_t i = 0; i < mappings.size(); ++i) {

@@ -194,5 +194,36 @@ TEST(PromMapping, PythonNodeAndUserMappings) {
   EXPECT_FALSE(mapPromText("broken{ 1\n", mappings, none).ok());
 }
 
+TEST(PromMapping, InfinitiesAndRepeatedSeriesAreNotSummed) {
+  SignalId heap = internSignal("heap_alloc_bytes");
+  SignalId cycles = internSignal("gc_cycles");
+  Snapshot s;
+  auto n = mapPromText("go_memstats_heap_alloc_bytes +Inf\n", wellKnownPromMappings(), s);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0u);
+  EXPECT_FALSE(s.has(heap));
+  // Two finite values whose sum is not.
+  Snapshot t;
+  n = mapPromText(
+      "jvm_memory_used_bytes{area=\"heap\",id=\"a\"} 1e308\n"
+      "jvm_memory_used_bytes{area=\"heap\",id=\"b\"} 1e308\n",
+      wellKnownPromMappings(), t);
+  ASSERT_TRUE(n.ok());
+  EXPECT_FALSE(t.has(heap));
+  // The same series twice (Prometheus would refuse the scrape) counts once, whatever the label
+  // order; series that differ in a label are still summed.
+  Snapshot u;
+  n = mapPromText(
+      "go_gc_duration_seconds_count 31\n"
+      "go_gc_duration_seconds_count 31\n"
+      "jvm_memory_used_bytes{area=\"heap\",id=\"eden\"} 10\n"
+      "jvm_memory_used_bytes{id=\"eden\",area=\"heap\"} 10\n"
+      "jvm_memory_used_bytes{area=\"heap\",id=\"old\"} 5\n",
+      wellKnownPromMappings(), u);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(u.get(cycles), 31.0);
+  EXPECT_EQ(u.get(heap), 15.0);
+}
+
 }  // namespace
 }  // namespace oomsentinel
