@@ -55,6 +55,7 @@ void Logger::write(const std::string& line) {
 
 void Logger::log(LogLevel level, const std::string& msg,
                  const std::vector<std::pair<std::string, std::string>>& fields) {
+  if (level < min_level_) return;
   if (format_ == Format::kJson) {
     nlohmann::ordered_json j;
     j["time"] = formatWallTime(clock_.wallNow());

@@ -26,12 +26,15 @@ class Logger {
   // One line per rule transition, with the values that caused it.
   void transition(const Firing& f);
   Format format() const { return format_; }
+  // Messages below `level` are dropped (the one-shot commands keep only errors).
+  void setMinLevel(LogLevel level) { min_level_ = level; }
 
  private:
   void write(const std::string& line);
   const Clock& clock_;
   Format format_;
   std::FILE* out_;
+  LogLevel min_level_ = LogLevel::kDebug;
 };
 
 // "0.873", "1.2e+09", "+Inf": compact, round-trippable enough for logs.

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/units.h"
 
@@ -55,6 +56,71 @@ std::string describeTarget(const SampleContext& ctx) {
   return out;
 }
 
+std::optional<double> named(const Snapshot& s, const char* name) {
+  auto id = findSignal(name);
+  return id ? s.get(*id) : std::nullopt;
+}
+
+std::string namedBytes(const Snapshot& s, const char* name) {
+  auto v = named(s, name);
+  return v ? formatBytes(*v) : "-";
+}
+
+std::string namedNumber(const Snapshot& s, const char* name, const char* fmt, double scale = 1) {
+  auto v = named(s, name);
+  if (!v) return "-";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, fmt, *v * scale);
+  return buf;
+}
+
+// "<1ms", "340ms", "2.5s", "3m20s": an age or a duration read by people.
+std::string shortDuration(Duration d) {
+  double ms = std::chrono::duration<double, std::milli>(d).count();
+  char buf[32];
+  if (ms < 1)
+    return "<1ms";
+  else if (ms < 1000)
+    std::snprintf(buf, sizeof buf, "%.0fms", ms);
+  else if (ms < 60'000)
+    std::snprintf(buf, sizeof buf, "%.1fs", ms / 1000);
+  else
+    return formatDuration(std::chrono::duration_cast<std::chrono::seconds>(d));
+  return buf;
+}
+
+template <typename Row>
+void appendRuntimeRows(const SampleContext& ctx, const Snapshot& s, Row& row) {
+  static const char* const kRuntimeSignals[] = {"heap_alloc_bytes",  "heap_limit_bytes",
+                                                "gc_cycles",         "gc_pause_seconds_total",
+                                                "alloc_bytes_total", "gc_cpu_fraction"};
+  bool any = !ctx.runtime.empty();
+  for (const char* name : kRuntimeSignals) any = any || named(s, name).has_value();
+  if (!any) return;
+  for (const auto& e : ctx.runtime) {
+    std::string line = e.format + " " + e.url + ": ";
+    if (e.state.has_values && !e.state.stale)
+      line += "ok, " + shortDuration(*e.state.age) + " old";
+    else if (e.state.has_values)
+      line += "stale, " + shortDuration(*e.state.age) + " old (signals absent)";
+    else
+      line += "no answer yet";
+    if (!e.state.last_error.empty()) line += "; last fetch failed: " + e.state.last_error;
+    row("runtime", line);
+  }
+  auto limit = named(s, "heap_limit_bytes");
+  row("heap", namedBytes(s, "heap_alloc_bytes") + " in use" +
+                  (limit ? "  (limit " + formatBytes(*limit) + ")" : ""));
+  auto paused = named(s, "gc_pause_seconds_total");
+  row("gc", namedNumber(s, "gc_cycles", "%.0f") + " cycles, " +
+                (paused ? shortDuration(std::chrono::duration_cast<Duration>(
+                              std::chrono::duration<double>(*paused)))
+                        : std::string("-")) +
+                " paused in total, " + namedNumber(s, "gc_cpu_fraction", "%.2f%%", 100) +
+                " of CPU");
+  row("allocated", namedBytes(s, "alloc_bytes_total") + " since start");
+}
+
 }  // namespace
 
 std::string formatWallTime(WallTime t) {
@@ -102,18 +168,20 @@ std::string statusTable(const SampleContext& ctx, const Snapshot& s) {
   if (s.has(Sig::kProcessCount))
     row("processes", countOr(s, Sig::kProcessCount) + "  (rss " + bytesOr(s, Sig::kRssBytes) +
                          ", pss " + bytesOr(s, Sig::kPssBytes) + ")");
+  appendRuntimeRows(ctx, s, row);
   out += "  ('-': not offered by this kernel or source)\n";
   return out;
 }
 
-std::string watchHeader() {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%-12s %11s %11s %7s %11s %11s %7s %7s %8s %5s\n", "time", "usage",
-                "working set", "ws%", "limit", "headroom", "some10", "full10", "maj.flt", "ooms");
+std::string watchHeader(bool with_target) {
+  char buf[320];
+  std::snprintf(buf, sizeof buf, "%s%-12s %11s %11s %7s %11s %11s %7s %7s %8s %5s %11s %6s\n",
+                with_target ? "target           " : "", "time", "usage", "working set", "ws%",
+                "limit", "headroom", "some10", "full10", "maj.flt", "ooms", "heap", "gcs");
   return buf;
 }
 
-std::string watchRow(const Snapshot& s) {
+std::string watchRow(const Snapshot& s, const std::string& target) {
   std::string t = formatWallTime(s.wall).substr(11, 12);
   auto limit = s.get(Sig::kLimitBytes);
   auto ws = s.get(Sig::kWorkingSetBytes);
@@ -125,13 +193,21 @@ std::string watchRow(const Snapshot& s) {
     std::snprintf(b, sizeof b, fmt, *v);
     return std::string(b);
   };
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%-12s %11s %11s %7s %11s %11s %7s %7s %8s %5s\n", t.c_str(),
-                bytesOr(s, Sig::kUsageBytes).c_str(), bytesOr(s, Sig::kWorkingSetBytes).c_str(),
+  std::string name;
+  if (!target.empty()) {
+    char col[32];
+    std::snprintf(col, sizeof col, "%-16.16s ", target.c_str());
+    name = col;
+  }
+  char buf[320];
+  std::snprintf(buf, sizeof buf, "%s%-12s %11s %11s %7s %11s %11s %7s %7s %8s %5s %11s %6s\n",
+                name.c_str(), t.c_str(), bytesOr(s, Sig::kUsageBytes).c_str(),
+                bytesOr(s, Sig::kWorkingSetBytes).c_str(),
                 percentOr(s, Sig::kWorkingSetRatio).c_str(), bytesOr(s, Sig::kLimitBytes).c_str(),
                 headroom.c_str(), num(Sig::kPsiSomeAvg10, "%.2f").c_str(),
                 num(Sig::kPsiFullAvg10, "%.2f").c_str(), num(Sig::kPgmajfault, "%.0f").c_str(),
-                num(Sig::kEventsOomKill, "%.0f").c_str());
+                num(Sig::kEventsOomKill, "%.0f").c_str(), namedBytes(s, "heap_alloc_bytes").c_str(),
+                namedNumber(s, "gc_cycles", "%.0f").c_str());
   return buf;
 }
 
@@ -147,6 +223,20 @@ std::string snapshotJson(const SampleContext& ctx, const Snapshot& s) {
     j["cgroup"] = ctx.target->cgroupRelative();
     j["cgroup_version"] = cgroupVersionName(ctx.target->cgroupVersion());
     j["layout"] = ctx.layout;
+  }
+  if (!ctx.runtime.empty()) {
+    auto& rt = j["runtime_endpoints"] = nlohmann::ordered_json::array();
+    for (const auto& e : ctx.runtime) {
+      nlohmann::ordered_json x;
+      x["format"] = e.format;
+      x["url"] = e.url;
+      x["fresh"] = e.state.has_values && !e.state.stale;
+      if (e.state.age) x["age_seconds"] = std::chrono::duration<double>(*e.state.age).count();
+      x["fetches"] = e.state.fetches;
+      x["errors"] = e.state.errors;
+      if (!e.state.last_error.empty()) x["last_error"] = e.state.last_error;
+      rt.push_back(std::move(x));
+    }
   }
   auto& sig = j["signals"] = nlohmann::ordered_json::object();
   s.forEach([&](SignalId id, double v) {

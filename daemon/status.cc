@@ -4,28 +4,36 @@
 
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
 #include "collectors/layout.h"
 #include "collectors/target_collector.h"
+#include "config/config.h"
 #include "core/clock.h"
 #include "core/units.h"
 #include "daemon/cli.h"
+#include "daemon/logger.h"
 #include "daemon/report.h"
 #include "daemon/state_file.h"
 #include "daemon/target_flags.h"
+#include "daemon/watchdog.h"
 
 namespace oomsentinel {
 
 const char* const kStatusUsage =
     "usage: oomsentinel [--cgroup-root DIR] [--proc-root DIR] status\n"
-    "           [--cgroup PATH | --pid PID | --self | --host] [--json]\n"
+    "           [--cgroup PATH | --pid PID | --self | --host |\n"
+    "            --config FILE [--target NAME]] [--json]\n"
     "           [--watch INTERVAL [--count N]] [--state FILE]\n"
     "\n"
     "Shows how close a workload is to being OOM-killed: usage, limit, working set,\n"
-    "headroom, pressure (PSI), faults, reclaim and OOM kills.\n"
+    "headroom, pressure (PSI), faults, reclaim and OOM kills; with --config, also what\n"
+    "each target's runtime says (heap, GC, allocation) from its configured endpoints.\n"
     "\n"
+    "  --config FILE      the targets of a config file, each with its runtime endpoints\n"
+    "  --target NAME      with --config: only this target\n"
     "  --cgroup PATH      a cgroup, relative to the memory hierarchy's root\n"
     "  --pid PID          the cgroup of a process, plus that process's own counters\n"
     "  --self             oomsentinel's own cgroup (the sidecar view)\n"
@@ -36,8 +44,110 @@ const char* const kStatusUsage =
     "  --state FILE       the running daemon's state file (default\n"
     "                     /run/oomsentinel/state.json): its interval and rule states\n"
     "\n"
-    "Exit status: 0 ok; 1 the target disappeared or could not be read while watching;\n"
-    "2 bad flag, unknown cgroup or process, or no memory controller.\n";
+    "Exit status: 0 ok; 1 the target disappeared or could not be read while watching\n"
+    "(with --config: a target could not be read); 2 bad flag, bad config, unknown\n"
+    "cgroup, process or target name, or no memory controller.\n";
+
+namespace {
+
+struct StatusOptions {
+  bool json = false;
+  std::optional<Duration> watch;
+  long count = -1;
+  std::string state_path;
+};
+
+// status --config: the config's targets through the daemon's own watchdog (no rules), so the
+// runtime endpoints are fetched and merged exactly as `run` does.
+int statusFromConfig(const HostPaths& paths, const std::string& config_path,
+                     const std::optional<std::string>& only, const StatusOptions& o) {
+  ConfigLoad load = loadConfigFile(config_path);
+  if (!load.config) {
+    for (const auto& e : load.errors) std::cerr << e.format() << "\n";
+    std::cerr << "oomsentinel status: " << load.errors.size() << " error(s) in " << config_path
+              << "\n";
+    return 2;
+  }
+  Config config = *load.config;
+  if (config.targets.empty()) {
+    std::cerr << "oomsentinel status: " << config_path
+              << " has no targets; use --cgroup, --pid, --self or --host\n";
+    return 2;
+  }
+  if (only) {
+    std::vector<TargetSpec> kept;
+    std::string names;
+    for (const auto& t : config.targets) {
+      if (t.target.name == *only) kept.push_back(t);
+      names += (names.empty() ? "" : ", ") + t.target.name;
+    }
+    if (kept.empty()) {
+      std::cerr << "oomsentinel status: no target named '" << *only << "' in " << config_path
+                << " (it has: " << names << ")\n";
+      return 2;
+    }
+    config.targets = std::move(kept);
+  }
+  config.rules.clear();
+  config.rules_are_defaults = false;
+
+  SystemClock clock;
+  Logger log(clock, Logger::Format::kHuman, stderr);
+  log.setMinLevel(LogLevel::kError);
+  Watchdog dog(paths, clock, log);
+  if (!dog.apply(config)) return 2;
+  // A first answer from every endpoint before the first sample, within their timeouts.
+  Duration longest{};
+  for (const auto& t : config.targets) longest = std::max(longest, t.runtime.timeout);
+  dog.pollRuntime();
+  dog.waitForRuntime(longest + std::chrono::milliseconds(100));
+
+  bool several = config.targets.size() > 1;
+  bool failed = false;
+  for (long n = 0; o.count < 0 || n < o.count; ++n) {
+    SteadyTime started = clock.steadyNow();
+    dog.tick();
+    if (n == 1 && o.watch && !o.json) std::cout << "\n" << watchHeader(several);
+    for (const auto& t : config.targets) {
+      const std::string& name = t.target.name;
+      const Snapshot* snap = dog.lastSnapshot(name);
+      const TargetCollector* tc = dog.collector(name);
+      if (!snap || !tc) {
+        std::string why = dog.lastError(name);
+        if (o.json) {
+          nlohmann::ordered_json j;
+          j["target"] = name;
+          j["error"] = why.empty() ? "not read yet" : why;
+          std::cout << j.dump() << "\n";
+        } else {
+          std::cout << "target         " << name << ": cannot read: " << why << "\n";
+        }
+        failed = true;
+        continue;
+      }
+      SampleContext ctx{tc, dog.layoutName(), {}};
+      for (const auto& v : dog.runtimeEndpoints(name))
+        ctx.runtime.push_back({runtimeFormatName(v.format), v.url, v.state});
+      if (o.json) {
+        std::cout << snapshotJson(ctx, *snap) << "\n";
+      } else if (n == 0) {
+        std::cout << statusTable(ctx, *snap);
+        if (several) std::cout << "\n";
+      } else {
+        std::cout << watchRow(*snap, several ? name : std::string());
+      }
+    }
+    if (n == 0 && !o.json)
+      if (auto d = daemonSummary(o.state_path, clock, std::chrono::seconds(5))) std::cout << *d;
+    std::cout.flush();
+    if (!o.watch) break;
+    if (o.count > 0 && n + 1 >= o.count) break;
+    std::this_thread::sleep_until(started + *o.watch);
+  }
+  return failed ? 1 : 0;
+}
+
+}  // namespace
 
 int runStatus(const HostPaths& paths, std::vector<std::string> argv) {
   Args args(std::move(argv));
@@ -46,10 +156,15 @@ int runStatus(const HostPaths& paths, std::vector<std::string> argv) {
   std::optional<Duration> watch;
   long count = -1;
   std::string state_path = kDefaultStateFile;
+  std::optional<std::string> config_path, only;
   while (!args.empty()) {
     std::optional<std::string> v;
     if (takeTargetFlag(args, target)) {
       continue;
+    } else if (args.flag("--config", &v)) {
+      config_path = *v;
+    } else if (args.flag("--target", &v)) {
+      only = *v;
     } else if (args.flag("--json")) {
       json = true;
     } else if (args.flag("--watch", &v)) {
@@ -69,6 +184,13 @@ int runStatus(const HostPaths& paths, std::vector<std::string> argv) {
     }
   }
   if (count > 0 && !watch) throw UsageError{"--count goes with --watch"};
+  if (config_path && target)
+    throw UsageError{
+        "--config and a target flag given together: --config FILE [--target NAME] "
+        "picks targets from the file"};
+  if (only && !config_path) throw UsageError{"--target goes with --config"};
+  if (config_path)
+    return statusFromConfig(paths, *config_path, only, {json, watch, count, state_path});
   if (!target) target = Target::host();
 
   auto opened = openTarget(paths, *target);
@@ -77,7 +199,7 @@ int runStatus(const HostPaths& paths, std::vector<std::string> argv) {
     return 2;
   }
   auto* tc = &opened->collector;
-  SampleContext ctx{tc->get(), opened->layout};
+  SampleContext ctx{tc->get(), opened->layout, {}};
   SystemClock clock;
   Snapshot snap;
   bool human_watch = watch && !json;

@@ -92,7 +92,7 @@ int runRecord(const HostPaths& paths, std::vector<std::string> argv) {
   }
   std::signal(SIGINT, onStopSignal);
   std::signal(SIGTERM, onStopSignal);
-  SampleContext ctx{tc->get(), opened->layout};
+  SampleContext ctx{tc->get(), opened->layout, {}};
   SystemClock clock;
   Snapshot snap;
   SteadyTime start = clock.steadyNow();

@@ -1,0 +1,171 @@
+// `oomsentinel status --config FILE [--target NAME]` as a program: the config's targets on a
+// fixture tree, with runtime endpoints served by a scripted HTTP server.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/http_test_server.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using nlohmann::json;
+using testing::binaryPath;
+using testing::fixture;
+using ::testing::HasSubstr;
+using testing::HttpTestServer;
+using ::testing::Not;
+using testing::runCommand;
+using testing::RunResult;
+using testing::ServerStep;
+using testing::TempDir;
+
+RunResult statusWith(const std::string& config, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{binaryPath(),
+                                "--cgroup-root",
+                                fixture("trees/v2/cgroup"),
+                                "--proc-root",
+                                fixture("trees/v2/proc"),
+                                "status",
+                                "--config",
+                                config,
+                                "--state",
+                                "/nonexistent/state.json"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runCommand(argv);
+}
+
+std::string configFor(const TempDir& dir, const std::string& expvar_url,
+                      const std::string& metrics_url) {
+  std::string text =
+      "targets:\n"
+      "  - name: app\n"
+      "    cgroup: kubepods.slice/pod-x/app\n"
+      "    go: {expvar_url: '" +
+      expvar_url +
+      "'}\n"
+      "    runtime: {timeout: 300ms}\n"
+      "  - name: sidecar\n"
+      "    cgroup: kubepods.slice/pod-x\n"
+      "    metrics_url: '" +
+      metrics_url +
+      "'\n"
+      "    signals: {queue_bytes: 'app_queue_bytes{queue=\"in\"}'}\n";
+  dir.write("c.yaml", text);
+  return dir.path() + "/c.yaml";
+}
+
+TEST(StatusConfig, ShowsRuntimeSignalsNextToTheKernels) {
+  HttpTestServer go({ServerStep::reply(
+      200, testing::readFixture("runtime-captured/go-leak-expvar.json"), "application/json")});
+  HttpTestServer prom(
+      {ServerStep::reply(200, testing::readFixture("runtime-captured/go-leak-metrics.txt") +
+                                  "app_queue_bytes{queue=\"in\"} 4096\n")});
+  TempDir dir;
+  std::string config = configFor(dir, go.url("/debug/vars"), prom.url("/metrics"));
+
+  RunResult r = statusWith(config, {});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("target         app (cgroup, cgroup /kubepods.slice/pod-x/app"));
+  EXPECT_THAT(r.out, HasSubstr("target         sidecar (cgroup"));
+  EXPECT_THAT(r.out, HasSubstr("runtime        go_expvar " + go.url("/debug/vars") + ": ok, "));
+  // HeapAlloc 114541608 = 109.2 MiB, NumGC 31 in the captured payload.
+  EXPECT_THAT(r.out, HasSubstr("heap           109.2 MiB in use"));
+  EXPECT_THAT(r.out, HasSubstr("gc             31 cycles"));
+  EXPECT_THAT(r.out, HasSubstr("working set    160.0 MiB"));
+  EXPECT_THAT(r.err, Not(HasSubstr("watching target"))) << "status keeps the daemon's log quiet";
+
+  RunResult j = statusWith(config, {"--target", "sidecar", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  json doc = json::parse(j.out);
+  EXPECT_EQ(doc["target"], "sidecar");
+  EXPECT_EQ(doc["signals"]["queue_bytes"], 4096);
+  EXPECT_EQ(doc["signals"]["gc_cycles"], 31);
+  EXPECT_TRUE(doc["signals"].contains("runtime_age_seconds"));
+  ASSERT_EQ(doc["runtime_endpoints"].size(), 1u);
+  EXPECT_EQ(doc["runtime_endpoints"][0]["format"], "metrics");
+  EXPECT_EQ(doc["runtime_endpoints"][0]["fresh"], true);
+}
+
+TEST(StatusConfig, AFailingEndpointIsShownAndItsSignalsAreAbsent) {
+  HttpTestServer go({ServerStep::reply(404, "404 page not found")});
+  ServerStep hang;
+  hang.kind = ServerStep::Kind::kHang;
+  HttpTestServer prom({hang});
+  TempDir dir;
+  std::string config = configFor(dir, go.url("/debug/vars"), prom.url("/metrics"));
+  RunResult r = statusWith(config, {"--target", "app"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("no answer yet; last fetch failed: GET " + go.url("/debug/vars") +
+                               ": HTTP 404"));
+  EXPECT_THAT(r.out, HasSubstr("heap           - in use"));
+  EXPECT_THAT(r.out, Not(HasSubstr("sidecar")));
+
+  RunResult j = statusWith(config, {"--target", "sidecar", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  json doc = json::parse(j.out);
+  EXPECT_FALSE(doc["signals"].contains("gc_cycles"));
+  EXPECT_EQ(doc["runtime_endpoints"][0]["fresh"], false);
+}
+
+TEST(StatusConfig, WatchRowsNameTheTargets) {
+  HttpTestServer go({ServerStep::reply(
+      200, testing::readFixture("runtime-captured/go-leak-expvar.json"), "application/json")});
+  HttpTestServer prom({ServerStep::reply(200, "go_gc_duration_seconds_count 3\n")});
+  TempDir dir;
+  std::string config = configFor(dir, go.url("/debug/vars"), prom.url("/metrics"));
+  RunResult r = statusWith(config, {"--watch", "50ms", "--count", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("target           time"));
+  std::istringstream in(r.out);
+  int app_rows = 0, sidecar_rows = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("app ", 0) == 0) {
+      ++app_rows;
+      EXPECT_THAT(line, HasSubstr("109.2 MiB")) << line;
+      EXPECT_THAT(line, HasSubstr(" 31")) << line;
+    }
+    if (line.rfind("sidecar ", 0) == 0) ++sidecar_rows;
+  }
+  EXPECT_EQ(app_rows, 2);
+  EXPECT_EQ(sidecar_rows, 2);
+}
+
+TEST(StatusConfig, Errors) {
+  TempDir dir;
+  std::string config = configFor(dir, "http://127.0.0.1:1/debug/vars", "http://127.0.0.1:1/m");
+  RunResult unknown = statusWith(config, {"--target", "ap"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err,
+              HasSubstr("no target named 'ap' in " + config + " (it has: app, sidecar)"));
+
+  dir.write("bad.yaml", "targets:\n  - name: a\n    host: true\n    metrics_url: nope\n");
+  RunResult bad = statusWith(dir.path() + "/bad.yaml", {});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("bad.yaml:4:18: targets[0].metrics_url: not a usable URL"));
+
+  dir.write("none.yaml", "poll: {interval: 1s}\n");
+  RunResult none = statusWith(dir.path() + "/none.yaml", {});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_THAT(none.err, HasSubstr("has no targets"));
+
+  dir.write("gone.yaml", "targets: [{name: gone, cgroup: no/such/cgroup}]\n");
+  RunResult gone = statusWith(dir.path() + "/gone.yaml", {});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_THAT(gone.out, HasSubstr("gone: cannot read: "));
+
+  RunResult both = runCommand({binaryPath(), "status", "--config", config, "--host"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_THAT(both.err, HasSubstr("--config and a target flag given together"));
+  RunResult lone = runCommand({binaryPath(), "status", "--target", "app"});
+  EXPECT_EQ(lone.exit_code, 2);
+  EXPECT_THAT(lone.err, HasSubstr("--target goes with --config"));
+}
+
+}  // namespace
+}  // namespace oomsentinel
