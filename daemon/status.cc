@@ -57,58 +57,26 @@ struct StatusOptions {
   std::string state_path;
 };
 
-// status --config: the config's targets through the daemon's own watchdog (no rules), so the
-// runtime endpoints are fetched and merged exactly as `run` does.
+// status --config: the config's targets through the daemon's own watchdog.
 int statusFromConfig(const HostPaths& paths, const std::string& config_path,
                      const std::optional<std::string>& only, const StatusOptions& o) {
-  ConfigLoad load = loadConfigFile(config_path);
-  if (!load.config) {
-    for (const auto& e : load.errors) std::cerr << e.format() << "\n";
-    std::cerr << "oomsentinel status: " << load.errors.size() << " error(s) in " << config_path
-              << "\n";
+  auto made = ConfigTargets::create(paths, config_path, only);
+  if (!made) {
+    std::cerr << "oomsentinel status: " << made.error().message << "\n";
     return 2;
   }
-  Config config = *load.config;
-  if (config.targets.empty()) {
-    std::cerr << "oomsentinel status: " << config_path
-              << " has no targets; use --cgroup, --pid, --self or --host\n";
-    return 2;
-  }
-  if (only) {
-    std::vector<TargetSpec> kept;
-    std::string names;
-    for (const auto& t : config.targets) {
-      if (t.target.name == *only) kept.push_back(t);
-      names += (names.empty() ? "" : ", ") + t.target.name;
-    }
-    if (kept.empty()) {
-      std::cerr << "oomsentinel status: no target named '" << *only << "' in " << config_path
-                << " (it has: " << names << ")\n";
-      return 2;
-    }
-    config.targets = std::move(kept);
-  }
-  config.rules.clear();
-  config.rules_are_defaults = false;
-
+  ConfigTargets& ct = **made;
+  Watchdog& dog = ct.watchdog();
   SystemClock clock;
-  Logger log(clock, Logger::Format::kHuman, stderr);
-  log.setMinLevel(LogLevel::kError);
-  Watchdog dog(paths, clock, log);
-  if (!dog.apply(config)) return 2;
-  // A first answer from every endpoint before the first sample, within their timeouts.
-  Duration longest{};
-  for (const auto& t : config.targets) longest = std::max(longest, t.runtime.timeout);
-  dog.pollRuntime();
-  dog.waitForRuntime(longest + std::chrono::milliseconds(100));
-
-  bool several = config.targets.size() > 1;
+  ct.primeRuntime();
+  const auto& targets = ct.targets();
+  bool several = targets.size() > 1;
   bool failed = false;
   for (long n = 0; o.count < 0 || n < o.count; ++n) {
     SteadyTime started = clock.steadyNow();
     dog.tick();
     if (n == 1 && o.watch && !o.json) std::cout << "\n" << watchHeader(several);
-    for (const auto& t : config.targets) {
+    for (const auto& t : targets) {
       const std::string& name = t.target.name;
       const Snapshot* snap = dog.lastSnapshot(name);
       const TargetCollector* tc = dog.collector(name);
@@ -125,9 +93,7 @@ int statusFromConfig(const HostPaths& paths, const std::string& config_path,
         failed = true;
         continue;
       }
-      SampleContext ctx{tc, dog.layoutName(), {}};
-      for (const auto& v : dog.runtimeEndpoints(name))
-        ctx.runtime.push_back({runtimeFormatName(v.format), v.url, v.state});
+      SampleContext ctx = ct.context(name);
       if (o.json) {
         std::cout << snapshotJson(ctx, *snap) << "\n";
       } else if (n == 0) {

@@ -44,4 +44,55 @@ Result<OpenedTarget> openTarget(const HostPaths& paths, const Target& target) {
   return out;
 }
 
+Result<std::unique_ptr<ConfigTargets>> ConfigTargets::create(
+    const HostPaths& paths, const std::string& config_path,
+    const std::optional<std::string>& only) {
+  ConfigLoad load = loadConfigFile(config_path);
+  if (!load.config) {
+    std::string lines;
+    for (const auto& e : load.errors) lines += e.format() + "\n";
+    return makeError(lines + std::to_string(load.errors.size()) + " error(s) in " + config_path);
+  }
+  Config config = *load.config;
+  if (config.targets.empty())
+    return makeError(config_path + " has no targets; use --cgroup, --pid, --self or --host");
+  if (only) {
+    std::vector<TargetSpec> kept;
+    std::string names;
+    for (const auto& t : config.targets) {
+      if (t.target.name == *only) kept.push_back(t);
+      names += (names.empty() ? "" : ", ") + t.target.name;
+    }
+    if (kept.empty())
+      return makeError("no target named '" + *only + "' in " + config_path + " (it has: " + names +
+                       ")");
+    config.targets = std::move(kept);
+  }
+  config.rules.clear();
+  config.rules_are_defaults = false;
+  std::unique_ptr<ConfigTargets> ct(new ConfigTargets(paths, std::move(config)));
+  if (!ct->dog_->apply(ct->config_)) return makeError("cannot apply " + config_path);
+  return ct;
+}
+
+ConfigTargets::ConfigTargets(const HostPaths& paths, Config config)
+    : config_(std::move(config)), log_(clock_, Logger::Format::kHuman, stderr) {
+  log_.setMinLevel(LogLevel::kError);
+  dog_ = std::make_unique<Watchdog>(paths, clock_, log_);
+}
+
+void ConfigTargets::primeRuntime() {
+  Duration longest{};
+  for (const auto& t : config_.targets) longest = std::max(longest, t.runtime.timeout);
+  dog_->pollRuntime();
+  dog_->waitForRuntime(longest + std::chrono::milliseconds(100));
+}
+
+SampleContext ConfigTargets::context(const std::string& name) const {
+  SampleContext ctx{dog_->collector(name), dog_->layoutName(), {}};
+  for (const auto& v : dog_->runtimeEndpoints(name))
+    ctx.runtime.push_back({runtimeFormatName(v.format), v.url, v.state});
+  return ctx;
+}
+
 }  // namespace oomsentinel

@@ -21,11 +21,13 @@ namespace oomsentinel {
 
 const char* const kRecordUsage =
     "usage: oomsentinel [--cgroup-root DIR] [--proc-root DIR] record\n"
-    "           [--cgroup PATH | --pid PID | --self | --host] [--name NAME]\n"
-    "           [--interval 100ms] [--duration D | --count N] --out FILE\n"
+    "           [--cgroup PATH | --pid PID | --self | --host | --config FILE [--target NAME]]\n"
+    "           [--name NAME] [--interval 100ms] [--duration D | --count N] --out FILE\n"
     "\n"
     "Writes one JSON object per sample (time + every signal, as `status --json`) to FILE,\n"
     "until --duration or --count is reached, the target disappears, or SIGINT/SIGTERM.\n"
+    "With --config, a target of the file (--target NAME when it has several) with its\n"
+    "runtime endpoints, so the trace holds heap and GC signals too.\n"
     "Replay it with `oomsentinel replay` to tune rules offline.\n";
 
 const char* const kReplayUsage =
@@ -42,12 +44,69 @@ namespace {
 volatile std::sig_atomic_t g_stop = 0;
 void onStopSignal(int) { g_stop = 1; }
 
+int recordFromConfig(const HostPaths& paths, const std::string& config_path,
+                     const std::optional<std::string>& only, const std::optional<std::string>& name,
+                     Duration interval, std::optional<Duration> duration, long count,
+                     const std::string& out_path) {
+  auto made = ConfigTargets::create(paths, config_path, only);
+  if (!made) {
+    std::cerr << "oomsentinel record: " << made.error().message << "\n";
+    return 2;
+  }
+  ConfigTargets& ct = **made;
+  if (ct.targets().size() != 1) {
+    std::cerr << "oomsentinel record: " << config_path << " has " << ct.targets().size()
+              << " targets; pick one with --target NAME\n";
+    return 2;
+  }
+  const std::string target = ct.targets()[0].target.name;
+  if (!ct.watchdog().collector(target)) {
+    std::cerr << "oomsentinel record: " << target << ": " << ct.watchdog().lastError(target)
+              << "\n";
+    return 2;
+  }
+  std::ofstream out(out_path, std::ios::trunc);
+  if (!out) {
+    std::cerr << "oomsentinel record: cannot write " << out_path << "\n";
+    return 2;
+  }
+  std::signal(SIGINT, onStopSignal);
+  std::signal(SIGTERM, onStopSignal);
+  ct.primeRuntime();
+  SystemClock clock;
+  SteadyTime start = clock.steadyNow();
+  long n = 0;
+  for (; !g_stop && (count < 0 || n < count); ++n) {
+    SteadyTime tick = clock.steadyNow();
+    if (duration && tick - start > *duration) break;
+    ct.watchdog().tick();
+    const Snapshot* snap = ct.watchdog().lastSnapshot(target);
+    if (!snap || !ct.watchdog().collector(target)) {
+      std::cerr << "oomsentinel record: target stopped being readable after " << n
+                << " samples: " << ct.watchdog().lastError(target) << "\n";
+      break;
+    }
+    SampleContext ctx = ct.context(target);
+    std::string line = snapshotJson(ctx, *snap);
+    if (name) {  // --name renames the target in the trace
+      auto j = nlohmann::ordered_json::parse(line);
+      j["target"] = *name;
+      line = j.dump();
+    }
+    out << line << "\n";
+    out.flush();
+    std::this_thread::sleep_until(tick + interval);
+  }
+  std::cerr << "oomsentinel record: " << n << " samples written to " << out_path << "\n";
+  return out.good() ? 0 : 1;
+}
+
 }  // namespace
 
 int runRecord(const HostPaths& paths, std::vector<std::string> argv) {
   Args args(std::move(argv));
   std::optional<Target> target;
-  std::optional<std::string> out_path, name;
+  std::optional<std::string> out_path, name, config_path, only;
   Duration interval = std::chrono::milliseconds(100);
   std::optional<Duration> duration;
   long count = -1;
@@ -55,6 +114,10 @@ int runRecord(const HostPaths& paths, std::vector<std::string> argv) {
     std::optional<std::string> v;
     if (takeTargetFlag(args, target)) {
       continue;
+    } else if (args.flag("--config", &v)) {
+      config_path = *v;
+    } else if (args.flag("--target", &v)) {
+      only = *v;
     } else if (args.flag("--name", &v)) {
       name = *v;
     } else if (args.flag("--interval", &v)) {
@@ -76,6 +139,13 @@ int runRecord(const HostPaths& paths, std::vector<std::string> argv) {
     }
   }
   if (!out_path) throw UsageError{"--out FILE is required"};
+  if (config_path && target)
+    throw UsageError{
+        "--config and a target flag given together: --config FILE [--target NAME] "
+        "picks the target from the file"};
+  if (only && !config_path) throw UsageError{"--target goes with --config"};
+  if (config_path)
+    return recordFromConfig(paths, *config_path, only, name, interval, duration, count, *out_path);
   if (!target) target = Target::host();
   if (name) target->name = *name;
 

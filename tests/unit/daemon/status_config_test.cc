@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -165,6 +166,48 @@ TEST(StatusConfig, Errors) {
   RunResult lone = runCommand({binaryPath(), "status", "--target", "app"});
   EXPECT_EQ(lone.exit_code, 2);
   EXPECT_THAT(lone.err, HasSubstr("--target goes with --config"));
+}
+
+TEST(RecordConfig, TracesHoldTheRuntimeSignals) {
+  HttpTestServer go({ServerStep::reply(
+      200, testing::readFixture("runtime-captured/go-leak-expvar.json"), "application/json")});
+  HttpTestServer prom({ServerStep::reply(200, "go_gc_duration_seconds_count 3\n")});
+  TempDir dir;
+  std::string config = configFor(dir, go.url("/debug/vars"), prom.url("/metrics"));
+  std::string trace = dir.path() + "/t.jsonl";
+  auto record = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv{binaryPath(),
+                                  "--cgroup-root",
+                                  fixture("trees/v2/cgroup"),
+                                  "--proc-root",
+                                  fixture("trees/v2/proc"),
+                                  "record",
+                                  "--config",
+                                  config,
+                                  "--interval",
+                                  "20ms",
+                                  "--count",
+                                  "3",
+                                  "--out",
+                                  trace};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return runCommand(argv);
+  };
+  RunResult several = record({});
+  EXPECT_EQ(several.exit_code, 2);
+  EXPECT_THAT(several.err, HasSubstr("has 2 targets; pick one with --target NAME"));
+
+  RunResult r = record({"--target", "app", "--name", "renamed"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(trace);
+  int n = 0;
+  for (std::string line; std::getline(in, line); ++n) {
+    json j = json::parse(line);
+    EXPECT_EQ(j["target"], "renamed");
+    EXPECT_EQ(j["signals"]["gc_cycles"], 31) << line;
+    EXPECT_EQ(j["signals"]["usage_bytes"], 192 * 1024 * 1024) << line;
+  }
+  EXPECT_EQ(n, 3);
 }
 
 }  // namespace
