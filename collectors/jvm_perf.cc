@@ -1,0 +1,197 @@
+#include "collectors/jvm_perf.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "collectors/control_file.h"
+#include "collectors/hsperfdata.h"
+#include "collectors/parse.h"
+
+namespace oomsentinel {
+
+JvmPerfCollector JvmPerfCollector::forPid(const HostPaths& paths, pid_t pid) {
+  JvmPerfCollector c(paths);
+  c.fixed_pid_ = pid;
+  c.problem_ = "not searched yet";
+  return c;
+}
+
+JvmPerfCollector JvmPerfCollector::forCgroup(const HostPaths& paths,
+                                             std::string cgroup_procs_path) {
+  JvmPerfCollector c(paths);
+  c.procs_path_ = std::move(cgroup_procs_path);
+  c.problem_ = "not searched yet";
+  return c;
+}
+
+JvmPerfCollector::~JvmPerfCollector() { close(); }
+
+JvmPerfCollector::JvmPerfCollector(JvmPerfCollector&& other) noexcept
+    : paths_(std::move(other.paths_)),
+      fixed_pid_(other.fixed_pid_),
+      procs_path_(std::move(other.procs_path_)),
+      last_search_(other.last_search_),
+      pid_(other.pid_),
+      fd_(std::exchange(other.fd_, -1)),
+      pid_dir_(std::move(other.pid_dir_)),
+      file_path_(std::move(other.file_path_)),
+      buf_(std::move(other.buf_)),
+      len_(other.len_),
+      problem_(std::move(other.problem_)),
+      pids_(std::move(other.pids_)) {}
+
+JvmPerfCollector& JvmPerfCollector::operator=(JvmPerfCollector&& other) noexcept {
+  if (this != &other) {
+    close();
+    paths_ = std::move(other.paths_);
+    fixed_pid_ = other.fixed_pid_;
+    procs_path_ = std::move(other.procs_path_);
+    last_search_ = other.last_search_;
+    pid_ = other.pid_;
+    fd_ = std::exchange(other.fd_, -1);
+    pid_dir_ = std::move(other.pid_dir_);
+    file_path_ = std::move(other.file_path_);
+    buf_ = std::move(other.buf_);
+    len_ = other.len_;
+    problem_ = std::move(other.problem_);
+    pids_ = std::move(other.pids_);
+  }
+  return *this;
+}
+
+void JvmPerfCollector::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool JvmPerfCollector::searchDue(SteadyTime now) const {
+  return !last_search_ || now - *last_search_ >= kSearchInterval || now < *last_search_;
+}
+
+bool JvmPerfCollector::adopt(pid_t pid, std::string path) {
+  close();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    problem_ = makeError("cannot open the JVM's hsperfdata file", path, errno).describe();
+    return false;
+  }
+  fd_ = fd;
+  pid_ = pid;
+  pid_dir_ = paths_.proc(pid, "");
+  file_path_ = std::move(path);
+  return true;
+}
+
+void JvmPerfCollector::search(SteadyTime now) {
+  last_search_ = now;
+  if (fixed_pid_) {
+    auto found = findHsperfdataFile(paths_, *fixed_pid_);
+    if (!found) {
+      problem_ = found.error().describe();
+      return;
+    }
+    adopt(*fixed_pid_, std::move(*found));
+    return;
+  }
+  auto text = readWholeFile(procs_path_);
+  if (!text) {
+    problem_ = text.error().describe();
+    return;
+  }
+  if (auto st = parsePidList(*text, pids_); !st) {
+    problem_ = makeError(st.error().message, procs_path_).describe();
+    return;
+  }
+  if (pids_.empty()) {
+    problem_ = procs_path_ + ": no process in the cgroup";
+    return;
+  }
+  std::string first_problem;
+  const std::size_t limit = std::min(pids_.size(), kMaxCandidates);
+  for (std::size_t i = 0; i < limit; ++i) {
+    pid_t pid = pids_[i];
+    auto found = findHsperfdataFile(paths_, pid);
+    if (found && adopt(pid, std::move(*found))) return;
+    if (first_problem.empty())
+      first_problem =
+          "pid " + std::to_string(pid) + ": " + (found ? problem_ : found.error().describe());
+  }
+  std::string among = pids_.size() > limit ? "first " + std::to_string(limit) + " of the " +
+                                                 std::to_string(pids_.size())
+                                           : std::to_string(pids_.size());
+  problem_ =
+      "no JVM among the " + among + " processes in " + procs_path_ + " (" + first_problem + ")";
+}
+
+bool JvmPerfCollector::stillThere() {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0 || st.st_nlink == 0) {
+    // A JVM that exits removes its file; a new JVM removes the stale file of a killed one.
+    problem_ = "the hsperfdata file of pid " + std::to_string(pid_) +
+               " was removed (the JVM exited); searching again";
+    return false;
+  }
+  if (::stat(pid_dir_.c_str(), &st) != 0) {
+    problem_ = "the JVM (pid " + std::to_string(pid_) + ") exited; searching again";
+    return false;
+  }
+  return true;
+}
+
+bool JvmPerfCollector::readFile() {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) {
+    problem_ = makeError("cannot stat", file_path_, errno).describe();
+    return false;
+  }
+  auto size = static_cast<std::size_t>(st.st_size);
+  if (size > kMaxHsperfdataBytes) {
+    problem_ =
+        makeError("hsperfdata file of " + std::to_string(size) + " bytes is over 1 MiB", file_path_)
+            .describe();
+    return false;
+  }
+  // The size is fixed when the JVM creates the file, so this allocates on the first read only.
+  if (buf_.size() < size) buf_.resize(size);
+  len_ = 0;
+  while (len_ < size) {
+    ssize_t n = ::pread(fd_, buf_.data() + len_, size - len_, static_cast<off_t>(len_));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      problem_ = makeError("cannot read", file_path_, errno).describe();
+      return false;
+    }
+    if (n == 0) break;
+    len_ += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+Status JvmPerfCollector::collect(Snapshot& out) {
+  if (fd_ >= 0 && !stillThere()) close();
+  if (fd_ < 0) {
+    if (!searchDue(out.steady)) return Ok{};
+    search(out.steady);
+    if (fd_ < 0) return Ok{};
+  }
+  if (!readFile()) return Ok{};
+  auto n = mapHsperfdata(std::string_view(buf_.data(), len_), out);
+  if (!n) {
+    // The JVM writes the file while we read it; an entry it was adding may be half there.
+    if (!readFile()) return Ok{};
+    n = mapHsperfdata(std::string_view(buf_.data(), len_), out);
+  }
+  if (!n) {
+    problem_ = makeError(n.error().message, file_path_).describe();
+    return Ok{};
+  }
+  problem_.clear();
+  return Ok{};
+}
+
+}  // namespace oomsentinel
