@@ -103,6 +103,22 @@ void TargetCollector::buildCollectors(bool keep_process) {
     collectors_.push_back(std::move(procs));
 }
 
+Status TargetCollector::enableJvmPerfData() {
+  if (jvm_) return Ok{};
+  std::unique_ptr<JvmPerfCollector> c;
+  if (target_.kind == TargetKind::kPid)
+    c = std::make_unique<JvmPerfCollector>(JvmPerfCollector::forPid(paths_, target_.pid));
+  else if (target_.kind == TargetKind::kHost)
+    return makeError("jvm perf data needs a cgroup or pid target, not the host");
+  else
+    c = std::make_unique<JvmPerfCollector>(
+        JvmPerfCollector::forCgroup(paths_, joinPath(dir_, "cgroup.procs")));
+  jvm_ = c.get();
+  // After the cgroup and process collectors, which buildCollectors replaces in place.
+  collectors_.push_back(std::move(c));
+  return Ok{};
+}
+
 // cgroupfs makes the held descriptors of a removed cgroup fail (ENODEV) and ControlFile then
 // re-opens them; other filesystems (a fixture tree, a recorded tree being replayed) keep
 // serving the removed files. One stat per tick makes both behave alike: a missing directory is

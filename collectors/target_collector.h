@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "collectors/collector.h"
+#include "collectors/jvm_perf.h"
 #include "collectors/layout.h"
 #include "core/clock.h"
 #include "core/host_paths.h"
@@ -29,6 +30,12 @@ class TargetCollector {
   // was read before the failure. A cgroup directory that is gone is an error (isGone()); one
   // that was removed and made again under the same name is followed.
   Status collect(const Clock& clock, Snapshot& out);
+
+  // Adds the JVM's perf-data counters (collectors/jvm_perf.h): the target's pid, or the JVM among
+  // its cgroup's processes. Not for the host target. Idempotent.
+  Status enableJvmPerfData();
+  // The JVM reader when enabled (nullptr otherwise). Read it only between collect() calls.
+  const JvmPerfCollector* jvm() const { return jvm_; }
 
   const Target& target() const { return target_; }
   CgroupVersion cgroupVersion() const { return version_; }
@@ -54,6 +61,7 @@ class TargetCollector {
   // then ControlFile re-opens), so the per-tick stat is only for trees of plain files.
   bool on_cgroupfs_ = false;
   std::vector<std::unique_ptr<Collector>> collectors_;
+  JvmPerfCollector* jvm_ = nullptr;  // owned by collectors_ (after the cgroup and processes)
 };
 
 // working_set_bytes = usage - inactive_file (the kubelet's definition, never below 0), and the

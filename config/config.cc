@@ -568,6 +568,13 @@ class Loader {
         ok = false;
     }
     ok = readRuntime(entries, spec.runtime) && ok;
+    if (const Entry* jvm = find(entries, "jvm");
+        jvm && spec.runtime.jvm_perfdata && spec.target.kind == TargetKind::kHost && ok) {
+      error(posOf(jvm->key_node), jvm->path,
+            "a JVM is read from a cgroup's or a pid's processes; the host target has none of "
+            "its own");
+      ok = false;
+    }
     if (!ok) return std::nullopt;
     return spec;
   }

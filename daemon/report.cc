@@ -98,6 +98,13 @@ void appendRuntimeRows(const SampleContext& ctx, const Snapshot& s, Row& row) {
   for (const char* name : kRuntimeSignals) any = any || named(s, name).has_value();
   if (!any) return;
   for (const auto& e : ctx.runtime) {
+    if (e.format == "jvm_perfdata") {
+      if (e.state.has_values)
+        row("runtime", "jvm perf data of pid " + std::to_string(e.pid) + ": ok (" + e.url + ")");
+      else
+        row("runtime", "jvm perf data: " + e.state.last_error);
+      continue;
+    }
     std::string line = e.format + " " + e.url + ": ";
     if (e.state.has_values && !e.state.stale)
       line += "ok, " + shortDuration(*e.state.age) + " old";
@@ -229,7 +236,8 @@ std::string snapshotJson(const SampleContext& ctx, const Snapshot& s) {
     for (const auto& e : ctx.runtime) {
       nlohmann::ordered_json x;
       x["format"] = e.format;
-      x["url"] = e.url;
+      x[e.format == "jvm_perfdata" ? "file" : "url"] = e.url;
+      if (e.pid) x["pid"] = e.pid;
       x["fresh"] = e.state.has_values && !e.state.stale;
       if (e.state.age) x["age_seconds"] = std::chrono::duration<double>(*e.state.age).count();
       x["fetches"] = e.state.fetches;

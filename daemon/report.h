@@ -15,6 +15,7 @@ struct RuntimeEndpointLine {
   std::string format;  // "go_expvar", "metrics"
   std::string url;
   RuntimeEndpointState state;
+  int pid = 0;  // jvm_perfdata: the JVM read (as this host numbers it)
 };
 
 struct SampleContext {

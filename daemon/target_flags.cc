@@ -92,6 +92,14 @@ SampleContext ConfigTargets::context(const std::string& name) const {
   SampleContext ctx{dog_->collector(name), dog_->layoutName(), {}};
   for (const auto& v : dog_->runtimeEndpoints(name))
     ctx.runtime.push_back({runtimeFormatName(v.format), v.url, v.state});
+  if (ctx.target && ctx.target->jvm()) {
+    const JvmPerfCollector& jvm = *ctx.target->jvm();
+    RuntimeEndpointLine line{"jvm_perfdata", jvm.filePath(), {}};
+    line.state.has_values = jvm.lastProblem().empty();
+    line.state.last_error = jvm.lastProblem();
+    if (auto pid = jvm.jvmPid()) line.pid = *pid;
+    ctx.runtime.push_back(std::move(line));
+  }
   return ctx;
 }
 

@@ -172,6 +172,10 @@ void Watchdog::resolve(Watched& w, SteadyTime now) {
     return;
   }
   w.collector = std::move(*tc);
+  if (w.spec.runtime.jvm_perfdata)
+    if (auto st = w.collector->enableJvmPerfData(); !st)
+      log_.log(LogLevel::kError, "jvm perf data not read",
+               {{"target", w.spec.target.name}, {"error", st.error().describe()}});
   w.next_retry.reset();
   w.last_error.clear();
   std::vector<std::pair<std::string, std::string>> fields = {
@@ -284,6 +288,20 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto) {
   std::swap(w.snapshot, w.work);
   w.has_snapshot = true;
   mergeRuntime(w);
+  if (const JvmPerfCollector* jvm = w.collector ? w.collector->jvm() : nullptr) {
+    // The read is done: its problem can be looked at from this thread.
+    if (!w.jvm_problem || *w.jvm_problem != jvm->lastProblem()) {
+      if (!jvm->lastProblem().empty())
+        log_.log(LogLevel::kWarning, "jvm perf data: no JVM signals",
+                 {{"target", w.spec.target.name}, {"why", jvm->lastProblem()}});
+      else
+        log_.log(LogLevel::kInfo, "reading jvm perf data",
+                 {{"target", w.spec.target.name},
+                  {"pid", std::to_string(jvm->jvmPid().value_or(0))},
+                  {"file", jvm->filePath()}});
+      w.jvm_problem = jvm->lastProblem();
+    }
+  }
   firings_.clear();
   notices_.clear();
   engine_.evaluate(w.handle, w.snapshot, firings_, notices_);

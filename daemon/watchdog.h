@@ -87,6 +87,7 @@ class Watchdog {
     // Runtime endpoints (expvar first, then metrics): fetched on the fetcher's thread, merged
     // into the snapshot by the tick's thread.
     std::vector<std::unique_ptr<RuntimeEndpoint>> endpoints;
+    std::optional<std::string> jvm_problem;  // the last one logged
   };
   void buildEndpoints(Watched& w);
   void mergeRuntime(Watched& w);

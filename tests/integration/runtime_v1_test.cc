@@ -154,5 +154,43 @@ TEST(RuntimeV1Real, GoLeakShowsHeapAndGcRisingAndAGcRuleFiresInReplay) {
   expectGcRuleFiresInReplay(dir, config, 1.0);
 }
 
+TEST(RuntimeV1Real, JavaLeakShowsHeapAndGcRisingAndAGcRuleFiresInReplay) {
+  std::string why;
+  if (!RealV1Cgroup::available(&why)) GTEST_SKIP() << why;
+  std::string java_leak = OOMSENTINEL_JAVA_LEAK;
+  if (java_leak.empty())
+    GTEST_SKIP() << "examples/java-leak was not built: no javac of JDK 17 or later "
+                    "(scripts/deps installs openjdk-17-jdk-headless)";
+  RealV1Cgroup cg("oomsentinel-it-java", 1LL << 30);
+  ASSERT_TRUE(cg.ok()) << cg.error();
+  // A small young generation: heap use moves by less than 16 MiB between young GCs, while the
+  // leak adds 20 MiB a second, and the churn makes several young GCs a second.
+  pid_t pid = cg.spawn({"/usr/bin/env", "JAVA_LEAK_OPTS=-Xmx512m -Xmn16m -XX:+UseSerialGC",
+                        java_leak, "--rate", "20MiB/s", "--chunk", "256KiB", "--max", "400MiB",
+                        "--churn", "60MiB/s", "--hold"});
+  ASSERT_GT(pid, 0);
+  TempDir dir;
+  dir.write("config.yaml",
+            "targets:\n"
+            "  - name: java\n"
+            "    cgroup: " +
+                cg.relative() +
+                "\n"
+                "    jvm: {perfdata: true}\n");
+  std::string config = dir.path() + "/config.yaml";
+  auto first = waitForSignal(config, "heap_alloc_bytes");
+  ASSERT_TRUE(first) << "the JVM's perf-data file never appeared under /proc/PID/root/tmp";
+  const json& s = (*first)["signals"];
+  // -Xmx512m, read from the generations' maximum capacities.
+  EXPECT_EQ(s["heap_limit_bytes"], 512 << 20);
+  EXPECT_TRUE(s.contains("jvm_old_used_bytes"));
+  ASSERT_EQ((*first)["runtime_endpoints"].size(), 1u);
+  EXPECT_EQ((*first)["runtime_endpoints"][0]["format"], "jvm_perfdata");
+  EXPECT_EQ((*first)["runtime_endpoints"][0]["pid"], pid);
+
+  expectRising(config, "heap_alloc_bytes");
+  expectGcRuleFiresInReplay(dir, config, 1.0);
+}
+
 }  // namespace
 }  // namespace oomsentinel

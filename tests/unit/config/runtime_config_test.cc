@@ -17,16 +17,14 @@ std::string allErrors(const ConfigLoad& load) {
 }
 
 RuntimeSpec runtimeOf(const std::string& target_body) {
-  ConfigLoad load =
-      loadConfigText("targets:\n  - name: a\n    host: true\n" + target_body, "t.yaml");
+  ConfigLoad load = loadConfigText("targets:\n  - name: a\n    pid: 1\n" + target_body, "t.yaml");
   EXPECT_TRUE(load.config) << allErrors(load);
   if (!load.config || load.config->targets.empty()) return {};
   return load.config->targets[0].runtime;
 }
 
 ConfigError onlyError(const std::string& target_body) {
-  ConfigLoad load =
-      loadConfigText("targets:\n  - name: a\n    host: true\n" + target_body, "t.yaml");
+  ConfigLoad load = loadConfigText("targets:\n  - name: a\n    pid: 1\n" + target_body, "t.yaml");
   EXPECT_EQ(load.errors.size(), 1u) << allErrors(load);
   EXPECT_FALSE(load.config);
   return load.errors.empty() ? ConfigError{} : load.errors[0];
@@ -129,6 +127,15 @@ TEST(RuntimeConfig, EachMistakeIsOneErrorAtItsPlace) {
   }
 }
 
+TEST(RuntimeConfig, TheHostHasNoJvmOfItsOwn) {
+  ConfigLoad load = loadConfigText("targets: [{name: h, host: true, jvm: {}}]\n", "t.yaml");
+  ASSERT_EQ(load.errors.size(), 1u) << allErrors(load);
+  EXPECT_EQ(load.errors[0].key_path, "targets[0].jvm");
+  EXPECT_THAT(load.errors[0].message, HasSubstr("the host target has none of its own"));
+  EXPECT_TRUE(loadConfigText("targets: [{name: h, host: true, jvm: {perfdata: false}}]\n", "t.yaml")
+                  .config);
+}
+
 TEST(RuntimeConfig, SignalsAreBounded) {
   std::string body = "    metrics_url: http://h/m\n    signals:\n";
   for (int i = 0; i < 65; ++i) body += "      s" + std::to_string(i) + ": x\n";
@@ -138,7 +145,7 @@ TEST(RuntimeConfig, SignalsAreBounded) {
 
 TEST(RuntimeConfig, PrintsAndReadsBackTheSame) {
   const std::string text =
-      "targets:\n  - name: a\n    host: true\n"
+      "targets:\n  - name: a\n    pid: 1\n"
       "    go: {pprof_url: 'http://127.0.0.1:6060'}\n"
       "    metrics_url: http://127.0.0.1:8080/metrics\n"
       "    signals: {q: 'app_queue_bytes{queue=\"in\",x!=\"it''s\"}'}\n"

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -208,6 +209,59 @@ TEST(RecordConfig, TracesHoldTheRuntimeSignals) {
     EXPECT_EQ(j["signals"]["usage_bytes"], 192 * 1024 * 1024) << line;
   }
   EXPECT_EQ(n, 3);
+}
+
+// A JVM in a cgroup of a fixture v2 tree: its perf-data file under <proc>/<pid>/root/tmp, as a
+// container's private /tmp is seen from the host.
+TEST(StatusConfig, ReadsTheJvmAmongTheCgroupsProcesses) {
+  TempDir t;
+  t.write("cg/cgroup.controllers", "memory\n");
+  t.write("cg/app/memory.current", "209715200\n");
+  t.write("cg/app/memory.max", "536870912\n");
+  t.write("cg/app/memory.stat", "anon 200000000\nfile 0\ninactive_file 0\n");
+  t.write("cg/app/memory.events", "oom_kill 0\n");
+  t.write("cg/app/cgroup.procs", "4242\n");
+  t.write("proc/self/cgroup", "0::/\n");
+  t.write("proc/4242/status", "Name:\tjava\nNSpid:\t4242\t1\nVmRSS:\t1000 kB\n");
+  t.write("proc/4242/stat", "4242 (java) S 1 1 1 0 -1 0 10 0 2 0 0 0 0 0 20 0 1 0 0 0 0\n");
+  t.write("ctr/tmp/hsperfdata_app/1",
+          testing::readFixture("runtime-captured/hsperfdata-jdk17-parallel"));
+  std::filesystem::create_directory_symlink(t.path() + "/ctr", t.path() + "/proc/4242/root");
+  t.write("c.yaml", "targets: [{name: app, cgroup: app, jvm: {}}]\n");
+  RunResult r =
+      runCommand({binaryPath(), "--cgroup-root", t.path() + "/cg", "--proc-root",
+                  t.path() + "/proc", "status", "--config", t.path() + "/c.yaml", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json doc = json::parse(r.out);
+  // The values SOURCE.md records for this capture (jdk17-parallel, -Xmx256m).
+  EXPECT_EQ(doc["signals"]["heap_limit_bytes"], 268435456);
+  EXPECT_EQ(doc["signals"]["gc_cycles"], 6);
+  EXPECT_EQ(doc["signals"]["usage_bytes"], 209715200);
+  ASSERT_EQ(doc["runtime_endpoints"].size(), 1u);
+  EXPECT_EQ(doc["runtime_endpoints"][0]["format"], "jvm_perfdata");
+  EXPECT_EQ(doc["runtime_endpoints"][0]["pid"], 4242);
+  EXPECT_EQ(doc["runtime_endpoints"][0]["file"], t.path() + "/proc/4242/root/tmp/hsperfdata_app/1");
+
+  RunResult table = runCommand({binaryPath(), "--cgroup-root", t.path() + "/cg", "--proc-root",
+                                t.path() + "/proc", "status", "--config", t.path() + "/c.yaml"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("runtime        jvm perf data of pid 4242: ok"));
+  EXPECT_THAT(table.out, HasSubstr("(limit 256.0 MiB)"));
+
+  // No JVM: the target is still read, and the table says why the JVM rows are empty.
+  std::filesystem::remove_all(t.path() + "/ctr/tmp/hsperfdata_app");
+  RunResult none = runCommand({binaryPath(), "--cgroup-root", t.path() + "/cg", "--proc-root",
+                               t.path() + "/proc", "status", "--config", t.path() + "/c.yaml"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_THAT(none.out, HasSubstr("runtime        jvm perf data: "));
+  EXPECT_THAT(none.out, HasSubstr("heap           - in use"));
+
+  // The host has no JVM of its own to read: the config says so.
+  t.write("h.yaml", "targets: [{name: h, host: true, jvm: {}}]\n");
+  RunResult host = runCommand({binaryPath(), "--proc-root", t.path() + "/proc", "status",
+                               "--config", t.path() + "/h.yaml"});
+  EXPECT_EQ(host.exit_code, 2);
+  EXPECT_THAT(host.err, HasSubstr("h.yaml:1:33: targets[0].jvm: a JVM is read from a cgroup's"));
 }
 
 }  // namespace

@@ -164,6 +164,7 @@ TEST(WatchdogRuntime, AReloadThatChangesTheEndpointStartsAFreshOne) {
   ASSERT_TRUE(dog.waitForRuntime(5s));
   s.clock.advance(1s);
   dog.tick();
+  ASSERT_TRUE(dog.waitForRuntime(5s));
   EXPECT_EQ(b.connections(), 2);
   EXPECT_EQ(dog.lastSnapshot("svc")->get(*findSignal("gc_cycles")), 2.0);
   ASSERT_EQ(dog.runtimeEndpoints("svc").size(), 1u);
