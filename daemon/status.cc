@@ -150,11 +150,7 @@ int runStatus(const HostPaths& paths, std::vector<std::string> argv) {
     }
   }
   if (count > 0 && !watch) throw UsageError{"--count goes with --watch"};
-  if (config_path && target)
-    throw UsageError{
-        "--config and a target flag given together: --config FILE [--target NAME] "
-        "picks targets from the file"};
-  if (only && !config_path) throw UsageError{"--target goes with --config"};
+  checkConfigFlags(target, config_path, only);
   if (config_path)
     return statusFromConfig(paths, *config_path, only, {json, watch, count, state_path});
   if (!target) target = Target::host();

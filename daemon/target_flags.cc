@@ -44,6 +44,16 @@ Result<OpenedTarget> openTarget(const HostPaths& paths, const Target& target) {
   return out;
 }
 
+void checkConfigFlags(const std::optional<Target>& target,
+                      const std::optional<std::string>& config_path,
+                      const std::optional<std::string>& only) {
+  if (config_path && target)
+    throw UsageError{
+        "--config and a target flag given together: --config FILE [--target NAME] picks the "
+        "target from the file"};
+  if (only && !config_path) throw UsageError{"--target goes with --config"};
+}
+
 Result<std::unique_ptr<ConfigTargets>> ConfigTargets::create(
     const HostPaths& paths, const std::string& config_path,
     const std::optional<std::string>& only) {

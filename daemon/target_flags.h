@@ -30,6 +30,11 @@ struct OpenedTarget {
 // Detects the layout (not for the host) and resolves the target; the error is the line to print.
 Result<OpenedTarget> openTarget(const HostPaths& paths, const Target& target);
 
+// --config FILE and --target NAME against the target flags: a UsageError when they are mixed.
+void checkConfigFlags(const std::optional<Target>& target,
+                      const std::optional<std::string>& config_path,
+                      const std::optional<std::string>& only);
+
 // --config FILE [--target NAME]: the config's targets (every one, or the one named) watched by
 // the daemon's own Watchdog without rules, so runtime endpoints are fetched and merged as `run`
 // does; its log keeps only errors. create() returns the lines to print on failure.

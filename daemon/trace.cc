@@ -139,11 +139,7 @@ int runRecord(const HostPaths& paths, std::vector<std::string> argv) {
     }
   }
   if (!out_path) throw UsageError{"--out FILE is required"};
-  if (config_path && target)
-    throw UsageError{
-        "--config and a target flag given together: --config FILE [--target NAME] "
-        "picks the target from the file"};
-  if (only && !config_path) throw UsageError{"--target goes with --config"};
+  checkConfigFlags(target, config_path, only);
   if (config_path)
     return recordFromConfig(paths, *config_path, only, name, interval, duration, count, *out_path);
   if (!target) target = Target::host();

@@ -32,6 +32,18 @@ std::string readFixture(const std::string& relative) {
 
 std::string binaryPath() { return OOMSENTINEL_BINARY; }
 
+CapturedOutput::CapturedOutput() : f_(open_memstream(&buf_, &len_)) {}
+
+CapturedOutput::~CapturedOutput() {
+  std::fclose(f_);
+  std::free(buf_);
+}
+
+std::string CapturedOutput::text() {
+  std::fflush(f_);
+  return std::string(buf_, len_);
+}
+
 RunResult runCommand(const std::vector<std::string>& argv, int timeout_s) {
   RunResult r;
   int out[2], err[2];

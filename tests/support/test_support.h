@@ -1,6 +1,7 @@
 // tests/: helpers shared by the test binaries.
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,22 @@ struct RunResult {
 // Runs argv (argv[0] a path) with no shell, capturing stdout and stderr; kills it after
 // timeout_s seconds (exit_code -1 then).
 RunResult runCommand(const std::vector<std::string>& argv, int timeout_s = 60);
+
+// A FILE* whose output the test reads back (a Logger's stream).
+class CapturedOutput {
+ public:
+  CapturedOutput();
+  ~CapturedOutput();
+  CapturedOutput(const CapturedOutput&) = delete;
+  CapturedOutput& operator=(const CapturedOutput&) = delete;
+  std::FILE* file() { return f_; }
+  std::string text();
+
+ private:
+  char* buf_ = nullptr;
+  std::size_t len_ = 0;
+  std::FILE* f_;
+};
 
 // A fresh directory under TMPDIR, removed with its contents by the destructor.
 class TempDir {

@@ -21,24 +21,7 @@ using testing::ServerStep;
 using testing::TempDir;
 using namespace std::chrono_literals;
 
-class Captured {
- public:
-  Captured() : f_(open_memstream(&buf_, &len_)) {}
-  ~Captured() {
-    std::fclose(f_);
-    std::free(buf_);
-  }
-  std::FILE* file() { return f_; }
-  std::string text() {
-    std::fflush(f_);
-    return std::string(buf_, len_);
-  }
-
- private:
-  char* buf_ = nullptr;
-  std::size_t len_ = 0;
-  std::FILE* f_;
-};
+using Captured = testing::CapturedOutput;
 
 // A host target on a fixture /proc, with a metrics endpoint and a rule over the GC rate.
 struct Fixture {

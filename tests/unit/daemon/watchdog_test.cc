@@ -50,24 +50,7 @@ class Tree {
   TempDir dir_;
 };
 
-class Captured {
- public:
-  Captured() : f_(open_memstream(&buf_, &len_)) {}
-  ~Captured() {
-    std::fclose(f_);
-    std::free(buf_);
-  }
-  std::FILE* file() { return f_; }
-  std::string text() {
-    std::fflush(f_);
-    return std::string(buf_, len_);
-  }
-
- private:
-  char* buf_ = nullptr;
-  std::size_t len_ = 0;
-  std::FILE* f_;
-};
+using Captured = testing::CapturedOutput;
 
 Config appConfig(std::vector<RuleSpec> rules) {
   Config c;
