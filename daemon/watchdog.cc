@@ -143,8 +143,9 @@ void Watchdog::mergeRuntime(Watched& w) {
       }
     }
   }
+  static const SignalId kAge = internSignal("runtime_age_seconds");
   if (oldest)
-    w.snapshot.set(internSignal("runtime_age_seconds"),
+    w.snapshot.set(kAge,
                    std::chrono::duration<double>(*oldest).count());
 }
 
