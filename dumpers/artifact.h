@@ -1,0 +1,29 @@
+// dumpers/: capturing evidence while the process is still alive.
+// Writing an artifact into a bundle: mode 0600 (a heap dump can hold secrets), fsynced, with its
+// size and SHA-256, and cut at a size cap.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "dumpers/dumper.h"
+
+namespace oomsentinel {
+
+// Writes `data` (at most max_bytes of it) to dir/name.
+Result<Artifact> writeArtifact(const std::string& dir, const std::string& name,
+                               std::string_view data, std::uint64_t max_bytes);
+// Copies the file at `src` (at most max_bytes of it) to dir/name, reading it with pread; a file
+// still being written is copied as far as it is.
+Result<Artifact> copyArtifact(const std::string& dir, const std::string& name,
+                              const std::string& src, std::uint64_t max_bytes);
+// The SHA-256 of a file already in place (a dumper that wrote dir/name itself, e.g. through a
+// child's stdout), as an Artifact; cut at max_bytes when it is larger.
+Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
+                                std::uint64_t max_bytes);
+// Lowercase hex SHA-256 of `data`.
+std::string sha256Hex(std::string_view data);
+
+}  // namespace oomsentinel
