@@ -16,9 +16,12 @@ namespace oomsentinel {
 
 // What a dump is about and where its files go.
 struct DumpRequest {
-  std::string target;           // the target's name
-  std::string rule;             // the rule that fired
-  std::optional<pid_t> pid;     // the process to dump, as this host numbers it (when known)
+  std::string target;        // the target's name
+  std::string rule;          // the rule that fired
+  std::optional<pid_t> pid;  // the process to dump, as this host numbers it (when known)
+  // Field 22 of /proc/PID/stat (start time in clock ticks) when the pid was chosen; 0 unknown.
+  // A dumper that signals compares it after pidfd_open, so a recycled pid is never hit.
+  std::uint64_t pid_starttime = 0;
   std::string cgroup_dir;       // the target's cgroup directory; empty for the host
   std::string dir;              // the bundle's directory (not yet published): write files here
   SteadyTime deadline{};        // every dumper is done, or gives up, by then
