@@ -1,0 +1,80 @@
+#include "dumpers/go_pprof_dumper.h"
+
+#include <boost/asio/io_context.hpp>
+
+#include "dumpers/artifact.h"
+
+namespace oomsentinel {
+
+std::string GoPprofDumper::fileFor(const std::string& profile) {
+  std::string name = "go-";
+  bool text = false;
+  if (auto q = profile.find("debug="); q != std::string::npos)
+    text = q + 6 < profile.size() && profile[q + 6] != '0';
+  for (char c : profile) {
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (keep)
+      name.push_back(c);
+    else if (c == '?' || c == '&' || c == '/')
+      name.push_back('-');
+  }
+  return name + (text ? ".txt" : ".pb.gz");
+}
+
+DumpOutcome GoPprofDumper::run(const DumpRequest& req) {
+  SystemClock clock;
+  SteadyTime start = clock.steadyNow();
+  DumpOutcome out;
+  out.dumper = name();
+  Duration left = req.deadline - start;
+  if (left <= Duration::zero()) {
+    out.result = DumpResult::kTimedOut;
+    out.error = "no time left before the dump's deadline";
+    return out;
+  }
+  // The base may carry a path (http://host:6060/debug/pprof/): profiles live under it.
+  std::string prefix = base_.target;
+  if (prefix.find("/debug/pprof") == std::string::npos)
+    prefix = (prefix == "/" ? "" : prefix) + "/debug/pprof";
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+
+  boost::asio::io_context io;
+  std::vector<std::string> errors;
+  bool timed_out = false;
+  for (const auto& profile : profiles_) {
+    HttpRequest r;
+    r.url = base_.withTarget(prefix + "/" + profile);
+    r.timeout = left;
+    r.max_body = req.max_bytes > 0 ? req.max_bytes : (256u << 20);
+    std::string file = fileFor(profile);
+    startHttpRequest(io, std::move(r), [&, file](Result<HttpResponse> resp) {
+      if (!resp) {
+        timed_out = timed_out || resp.error().message.rfind("timed out", 0) == 0;
+        errors.push_back(resp.error().describe());
+        return;
+      }
+      if (resp->status != 200) {
+        errors.push_back(file + ": HTTP " + std::to_string(resp->status) + " " + resp->reason);
+        return;
+      }
+      auto a = writeArtifact(req.dir, file, resp->body, 0);
+      if (a)
+        out.artifacts.push_back(*a);
+      else
+        errors.push_back(a.error().describe());
+    });
+  }
+  io.run();  // every exchange ends by the deadline
+  out.took = clock.steadyNow() - start;
+  if (errors.empty()) {
+    out.result = DumpResult::kOk;
+  } else {
+    for (const auto& e : errors) out.error += (out.error.empty() ? "" : "; ") + e;
+    out.result = !out.artifacts.empty() ? DumpResult::kPartial
+                 : timed_out            ? DumpResult::kTimedOut
+                                        : DumpResult::kFailed;
+  }
+  return out;
+}
+
+}  // namespace oomsentinel

@@ -1,0 +1,160 @@
+// The proc snapshot and the Go pprof dumper: on a fixture tree and against a scripted server.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "dumpers/artifact.h"
+#include "dumpers/go_pprof_dumper.h"
+#include "dumpers/proc_dumper.h"
+#include "tests/support/http_test_server.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::HttpTestServer;
+using testing::ServerStep;
+using testing::TempDir;
+using namespace std::chrono_literals;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+DumpRequest request(const TempDir& dir, Duration budget = 2s) {
+  DumpRequest r;
+  r.target = "app";
+  r.rule = "oom-imminent";
+  r.dir = dir.path() + "/bundle";
+  ::mkdir(r.dir.c_str(), 0700);
+  r.deadline = SystemClock().steadyNow() + budget;
+  r.max_bytes = 1 << 20;
+  return r;
+}
+
+std::vector<std::string> files(const DumpOutcome& o) {
+  std::vector<std::string> out;
+  for (const auto& a : o.artifacts) out.push_back(a.file);
+  return out;
+}
+
+TEST(ProcDumper, CopiesTheProcessAndTheCgroupFilesThatExist) {
+  TempDir t;
+  t.write("proc/42/status", "Name:\tapp\nVmRSS:\t1000 kB\n");
+  t.write("proc/42/smaps_rollup", "Rss: 1000 kB\n");
+  t.write("proc/42/maps", "00400000-00401000 r-xp 00000000 08:01 1 /app\n");
+  t.write("proc/42/smaps", "big\n");
+  t.write("cg/app/memory.stat", "anon 1\n");
+  t.write("cg/app/memory.events", "oom_kill 0\n");
+  t.write("cg/app/memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+  HostPaths paths(t.path() + "/cg", t.path() + "/proc");
+  DumpRequest req = request(t);
+  req.pid = 42;
+  req.cgroup_dir = t.path() + "/cg/app";
+  ProcDumper d(paths, /*with_smaps=*/false);
+  DumpOutcome o = d.run(req);
+  EXPECT_EQ(o.result, DumpResult::kOk) << o.error;
+  EXPECT_EQ(o.dumper, "proc");
+  EXPECT_THAT(files(o), ::testing::UnorderedElementsAre(
+                            "proc-42-status.txt", "proc-42-smaps_rollup.txt", "proc-42-maps.txt",
+                            "cgroup-memory.stat.txt", "cgroup-memory.events.txt",
+                            "cgroup-memory.pressure.txt"));
+  EXPECT_EQ(slurp(req.dir + "/proc-42-status.txt"), "Name:\tapp\nVmRSS:\t1000 kB\n");
+  for (const auto& a : o.artifacts)
+    EXPECT_EQ(a.sha256, sha256Hex(slurp(req.dir + "/" + a.file))) << a.file;
+
+  ProcDumper with_smaps(paths, true);
+  DumpRequest again = request(t);
+  again.dir = t.path() + "/bundle2";
+  ::mkdir(again.dir.c_str(), 0700);
+  again.pid = 42;
+  EXPECT_THAT(files(with_smaps.run(again)), ::testing::Contains("proc-42-smaps.txt"));
+}
+
+TEST(ProcDumper, ATargetGoneMidWayIsPartialOrFailedNotOk) {
+  TempDir t;
+  HostPaths paths(t.path() + "/cg", t.path() + "/proc");
+  DumpRequest req = request(t);
+  ProcDumper d(paths, false);
+  DumpOutcome none = d.run(req);
+  EXPECT_EQ(none.result, DumpResult::kSkipped);
+
+  // A file that exists but cannot be read (a directory standing in for it).
+  t.write("proc/7/status", "Name:\tx\n");
+  ::mkdir((t.path() + "/proc/7/maps").c_str(), 0700);
+  req.pid = 7;
+  DumpOutcome partial = d.run(req);
+  EXPECT_EQ(partial.result, DumpResult::kPartial);
+  EXPECT_THAT(partial.error, HasSubstr("maps"));
+
+  DumpRequest late = request(t, -1s);
+  late.dir = req.dir + "-late";
+  ::mkdir(late.dir.c_str(), 0700);
+  late.pid = 7;
+  DumpOutcome expired = d.run(late);
+  EXPECT_NE(expired.result, DumpResult::kOk);
+  EXPECT_THAT(expired.error, HasSubstr("deadline passed"));
+}
+
+TEST(GoPprofDumper, FileNames) {
+  EXPECT_EQ(GoPprofDumper::fileFor("heap"), "go-heap.pb.gz");
+  EXPECT_EQ(GoPprofDumper::fileFor("goroutine?debug=2"), "go-goroutine-debug2.txt");
+  EXPECT_EQ(GoPprofDumper::fileFor("allocs?debug=0"), "go-allocs-debug0.pb.gz");
+}
+
+TEST(GoPprofDumper, FetchesEveryProfileConcurrently) {
+  std::string heap = std::string("\x1f\x8b", 2) + std::string(1000, 'h');
+  HttpTestServer server({ServerStep::reply(200, heap, "application/octet-stream")});
+  TempDir t;
+  DumpRequest req = request(t);
+  GoPprofDumper d(*Url::parse(server.url()), {"heap", "allocs", "goroutine?debug=2"});
+  DumpOutcome o = d.run(req);
+  EXPECT_EQ(o.result, DumpResult::kOk) << o.error;
+  EXPECT_THAT(files(o), ::testing::UnorderedElementsAre("go-heap.pb.gz", "go-allocs.pb.gz",
+                                                        "go-goroutine-debug2.txt"));
+  EXPECT_EQ(slurp(req.dir + "/go-heap.pb.gz"), heap);
+  std::vector<std::string> paths;
+  for (const auto& r : server.requests()) paths.push_back(r.substr(0, r.find(" HTTP/1.1")));
+  EXPECT_THAT(paths,
+              ::testing::UnorderedElementsAre("GET /debug/pprof/heap", "GET /debug/pprof/allocs",
+                                              "GET /debug/pprof/goroutine?debug=2"));
+}
+
+TEST(GoPprofDumper, AHungEndpointEndsAtTheDeadlineAndErrorsAreNamed) {
+  ServerStep hang;
+  hang.kind = ServerStep::Kind::kHang;
+  HttpTestServer slow({hang});
+  TempDir t;
+  SystemClock clock;
+  SteadyTime t0 = clock.steadyNow();
+  DumpOutcome o = GoPprofDumper(*Url::parse(slow.url()), {"heap"}).run(request(t, 300ms));
+  EXPECT_LT(clock.steadyNow() - t0, 2s);
+  EXPECT_EQ(o.result, DumpResult::kTimedOut);
+  EXPECT_THAT(o.error, HasSubstr("timed out after 300ms"));
+
+  HttpTestServer mixed({ServerStep::reply(200, "profile"), ServerStep::reply(404, "no")});
+  TempDir t2;
+  DumpOutcome p =
+      GoPprofDumper(*Url::parse(mixed.url("/debug/pprof/")), {"heap", "allocs"}).run(request(t2));
+  EXPECT_EQ(p.result, DumpResult::kPartial);
+  EXPECT_THAT(p.error, HasSubstr("HTTP 404"));
+  EXPECT_EQ(p.artifacts.size(), 1u);
+
+  HttpTestServer big({ServerStep::reply(200, std::string(4096, 'x'))});
+  TempDir t3;
+  DumpRequest capped = request(t3);
+  capped.max_bytes = 1024;
+  DumpOutcome c = GoPprofDumper(*Url::parse(big.url()), {"heap"}).run(capped);
+  EXPECT_EQ(c.result, DumpResult::kFailed);
+  EXPECT_THAT(c.error, HasSubstr("larger than the 1.00 KiB cap"));
+}
+
+}  // namespace
+}  // namespace oomsentinel
