@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <utility>
@@ -32,25 +34,35 @@ std::string ConfigError::format() const {
   return out;
 }
 
+const std::vector<std::string>& knownDumpers() {
+  static const std::vector<std::string> k = {"proc", "gperftools", "go_pprof", "jvm", "exec"};
+  return k;
+}
+
 namespace {
 
 using config_values::didYouMean;
 
 // Keys that DESIGN.md names and later versions implement: a config written for them gets a
 // precise "not yet" rather than "unknown key".
-const std::vector<std::string> kTopKeys = {"poll", "targets", "rules"};
-const std::vector<std::string> kTopLater = {"dump", "alerts"};
+const std::vector<std::string> kTopKeys = {"poll", "targets", "rules", "dump"};
+const std::vector<std::string> kTopLater = {"alerts"};
+const std::vector<std::string> kDumpKeys = {
+    "dir",     "max_incidents", "max_bytes",       "max_age", "min_free", "max_artifact_bytes",
+    "timeout", "per_minute",    "target_cooldown", "history"};
+const std::vector<std::string> kGperftoolsKeys = {"heap_prefix", "signal"};
+const std::vector<std::string> kExecKeys = {"argv", "timeout"};
+const std::vector<std::string> kProcKeys = {"smaps"};
 const std::vector<std::string> kPollKeys = {"interval", "fast_interval", "fast_above",
                                             "fast_when_tto_below"};
-const std::vector<std::string> kTargetKeys = {"name",        "cgroup",         "pid",    "self",
-                                              "host",        "predict_window", "go",     "jvm",
-                                              "metrics_url", "signals",        "runtime"};
+const std::vector<std::string> kTargetKeys = {
+    "name",        "cgroup",  "pid",     "self",    "host",       "predict_window", "go",  "jvm",
+    "metrics_url", "signals", "runtime", "dumpers", "gperftools", "exec",           "proc"};
 const std::vector<std::string> kTargetKinds = {"cgroup", "pid", "self", "host"};
-const std::vector<std::string> kTargetLater = {
-    "process", "pid_file", "cgroup_glob", "systemd_unit", "dumpers", "gperftools", "exec"};
-const std::vector<std::string> kGoKeys = {"pprof_url", "expvar_url"};
-const std::vector<std::string> kJvmKeys = {"perfdata"};
-const std::vector<std::string> kJvmLater = {"heap_dump", "class_histogram"};
+const std::vector<std::string> kTargetLater = {"process", "pid_file", "cgroup_glob",
+                                               "systemd_unit"};
+const std::vector<std::string> kGoKeys = {"pprof_url", "expvar_url", "profiles"};
+const std::vector<std::string> kJvmKeys = {"perfdata", "class_histogram", "heap_dump"};
 const std::vector<std::string> kRuntimeKeys = {"interval", "timeout", "stale_after", "max_bytes"};
 constexpr Duration kMinRuntimeInterval = std::chrono::milliseconds(100);
 constexpr Duration kMinRuntimeTimeout = std::chrono::milliseconds(10);
@@ -454,6 +466,7 @@ class Loader {
     if (auto* e = find(entries, "poll")) readPoll(*e, config.poll);
     if (auto* e = find(entries, "targets")) readTargets(*e, config);
     if (auto* e = find(entries, "rules")) readRules(*e, config);
+    if (auto* e = find(entries, "dump")) readDump(*e, config.dump);
     checkTargetRefs();
   }
 
@@ -568,6 +581,7 @@ class Loader {
         ok = false;
     }
     ok = readRuntime(entries, spec.runtime) && ok;
+    ok = readTargetDump(entries, spec) && ok;
     if (const Entry* jvm = find(entries, "jvm");
         jvm && spec.runtime.jvm_perfdata && spec.target.kind == TargetKind::kHost && ok) {
       error(posOf(jvm->key_node), jvm->path,
@@ -577,6 +591,251 @@ class Loader {
     }
     if (!ok) return std::nullopt;
     return spec;
+  }
+
+  void readDump(const Entry& e, DumpSpec& d) {
+    if (e.value.IsNull()) return;
+    if (!e.value.IsMap()) {
+      typeError(e, "a map with the keys " + listNames(kDumpKeys));
+      return;
+    }
+    auto keys = readMap(e.value, e.path, kDumpKeys, {});
+    if (const Entry* dir = find(keys, "dir")) {
+      if (requireScalar(*dir, "a directory such as /var/lib/oomsentinel/incidents")) {
+        const std::string& v = dir->value.Scalar();
+        if (v.empty() || v[0] != '/')
+          error(valuePos(*dir), dir->path, "must be an absolute path, got " + describe(dir->value));
+        else
+          d.dir = v;
+      }
+    }
+    auto count = [&](const char* key, std::size_t& out, std::size_t min, std::size_t max) {
+      const Entry* c = find(keys, key);
+      if (!c || !requireScalar(*c, "a number")) return;
+      const std::string& v = c->value.Scalar();
+      std::size_t n = 0;
+      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || ptr != v.data() + v.size() || n < min || n > max) {
+        error(valuePos(*c), c->path,
+              "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
+                  ", got " + describe(c->value));
+        return;
+      }
+      out = n;
+    };
+    count("max_incidents", d.max_incidents, 1, 100000);
+    count("per_minute", d.per_minute, 1, 10000);
+    count("history", d.history, 0, 10000);
+    auto bytes = [&](const char* key, std::uint64_t& out) {
+      if (const Entry* b = find(keys, key))
+        if (auto n = readBytes(*b)) out = *n;
+    };
+    bytes("max_bytes", d.max_bytes);
+    bytes("min_free", d.min_free);
+    bytes("max_artifact_bytes", d.max_artifact_bytes);
+    auto duration = [&](const char* key, Duration& out, Duration min) {
+      if (const Entry* t = find(keys, key))
+        if (auto v = readDurationAtLeast(*t, min)) out = *v;
+    };
+    duration("max_age", d.max_age, std::chrono::minutes(1));
+    duration("timeout", d.timeout, std::chrono::milliseconds(100));
+    duration("target_cooldown", d.target_cooldown, Duration::zero());
+  }
+
+  // dumpers:, gperftools:, exec:, proc:, and the dump keys of go: and jvm: of a target.
+  bool readTargetDump(const std::vector<Entry>& entries, TargetSpec& spec) {
+    TargetDumpSpec& d = spec.dump;
+    bool ok = true;
+    if (const Entry* g = find(entries, "gperftools")) {
+      if (!g->value.IsMap()) {
+        typeError(*g, "a map with the keys " + listNames(kGperftoolsKeys));
+        ok = false;
+      } else {
+        auto keys = readMap(g->value, g->path, kGperftoolsKeys, {});
+        if (const Entry* p = find(keys, "heap_prefix")) {
+          if (!requireScalar(*p, "the HEAPPROFILE prefix, such as /tmp/app")) {
+            ok = false;
+          } else if (p->value.Scalar().empty() || p->value.Scalar()[0] != '/') {
+            error(valuePos(*p), p->path,
+                  "must be an absolute path (HEAPPROFILE as the target sees it), got " +
+                      describe(p->value));
+            ok = false;
+          } else {
+            d.gperftools_heap_prefix = p->value.Scalar();
+          }
+        } else {
+          error(posOf(g->key_node), g->path,
+                "missing required key 'heap_prefix' (the target's HEAPPROFILE)");
+          ok = false;
+        }
+        if (const Entry* sig = find(keys, "signal"))
+          ok = readSignal(*sig, d.gperftools_signal) && ok;
+      }
+    }
+    if (const Entry* go = find(entries, "go"); go && go->value.IsMap()) {
+      for (auto it = go->value.begin(); it != go->value.end(); ++it) {
+        const YAML::Node k = it->first;
+        const YAML::Node v = it->second;
+        if (!k.IsScalar() || k.Scalar() != "profiles") continue;
+        Entry p{"profiles", k, v, join(go->path, "profiles")};
+        auto list = readNameList(p, "[heap, goroutine?debug=2]");
+        if (!list) {
+          ok = false;
+          continue;
+        }
+        d.go_profiles.clear();
+        for (const auto& [name, node] : *list) {
+          bool good = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '?' || c == '=' ||
+                   c == '&' || c == '_';
+          });
+          if (!good) {
+            error(posOf(node), p.path,
+                  "a pprof profile is a name under /debug/pprof/ such as heap, allocs or "
+                  "goroutine?debug=2, got '" +
+                      shortened(name) + "'");
+            ok = false;
+          } else {
+            d.go_profiles.push_back(name);
+          }
+        }
+      }
+    }
+    if (const Entry* jvm = find(entries, "jvm"); jvm && jvm->value.IsMap()) {
+      for (auto it = jvm->value.begin(); it != jvm->value.end(); ++it) {
+        const YAML::Node k = it->first;
+        const YAML::Node v = it->second;
+        if (!k.IsScalar()) continue;
+        const std::string key = k.Scalar();
+        if (key != "class_histogram" && key != "heap_dump") continue;
+        Entry b{key, k, v, join(jvm->path, key)};
+        auto value = readBool(b);
+        if (!value)
+          ok = false;
+        else
+          (key == "heap_dump" ? d.jvm_heap_dump : d.jvm_class_histogram) = *value;
+      }
+    }
+    if (const Entry* x = find(entries, "exec")) {
+      if (!x->value.IsMap()) {
+        typeError(*x, "a map with the keys " + listNames(kExecKeys));
+        ok = false;
+      } else {
+        auto keys = readMap(x->value, x->path, kExecKeys, {});
+        if (const Entry* argv = find(keys, "argv")) {
+          if (!argv->value.IsSequence() || argv->value.size() == 0) {
+            typeError(*argv, "a list of strings such as [/usr/local/bin/collect, --fast]");
+            ok = false;
+          } else {
+            for (std::size_t i = 0; i < argv->value.size(); ++i) {
+              const YAML::Node a = argv->value[i];
+              if (!a.IsScalar()) {
+                error(posOf(a), indexed(argv->path, i), "expected a string, got " + describe(a));
+                ok = false;
+              } else {
+                d.exec_argv.push_back(a.Scalar());
+              }
+            }
+            if (!d.exec_argv.empty() && (d.exec_argv[0].empty() || d.exec_argv[0][0] != '/')) {
+              error(posOf(argv->value[0]), indexed(argv->path, 0),
+                    "the program must be an absolute path (it runs without a shell or PATH)");
+              ok = false;
+            }
+          }
+        } else {
+          error(posOf(x->key_node), x->path, "missing required key 'argv'");
+          ok = false;
+        }
+        if (const Entry* t = find(keys, "timeout")) {
+          if (auto v = readDurationAtLeast(*t, std::chrono::milliseconds(10)))
+            d.exec_timeout = *v;
+          else
+            ok = false;
+        }
+      }
+    }
+    if (const Entry* pr = find(entries, "proc")) {
+      if (!pr->value.IsMap()) {
+        typeError(*pr, "a map with the keys " + listNames(kProcKeys));
+        ok = false;
+      } else {
+        auto keys = readMap(pr->value, pr->path, kProcKeys, {});
+        if (const Entry* sm = find(keys, "smaps")) {
+          if (auto v = readBool(*sm))
+            d.proc_smaps = *v;
+          else
+            ok = false;
+        }
+      }
+    }
+    // Which dumpers: as listed, or inferred from the sections given.
+    const bool pidless = spec.target.kind == TargetKind::kHost;
+    if (const Entry* list = find(entries, "dumpers")) {
+      auto names = readNameList(*list, "[proc, gperftools]");
+      if (!names) return false;
+      for (const auto& [name, node] : *names) {
+        if (!contains(knownDumpers(), name)) {
+          auto guess = didYouMean(name, knownDumpers());
+          error(posOf(node), list->path,
+                "unknown dumper '" + shortened(name) + "'" +
+                    (guess ? " (did you mean '" + *guess + "'?)"
+                           : " (expected one of: " + listNames(knownDumpers()) + ")"));
+          ok = false;
+          continue;
+        }
+        std::string missing;
+        if (name == "gperftools" && !find(entries, "gperftools"))
+          missing = "the 'gperftools' dumper needs a gperftools: {heap_prefix: ...} section";
+        else if (name == "go_pprof" && spec.runtime.go_pprof_url.empty())
+          missing = "the 'go_pprof' dumper needs go.pprof_url";
+        else if (name == "exec" && !find(entries, "exec"))
+          missing = "the 'exec' dumper needs an exec: {argv: [...]} section";
+        else if ((name == "gperftools" || name == "jvm") && pidless)
+          missing = "the '" + name + "' dumper needs a process: give a cgroup or pid target";
+        if (!missing.empty()) {
+          error(posOf(node), list->path, missing);
+          ok = false;
+          continue;
+        }
+        if (!contains(d.dumpers, name)) d.dumpers.push_back(name);
+      }
+    } else {
+      d.dumpers = {"proc"};
+      if (find(entries, "gperftools") && !pidless) d.dumpers.push_back("gperftools");
+      if (!spec.runtime.go_pprof_url.empty()) d.dumpers.push_back("go_pprof");
+      if (find(entries, "jvm") && !pidless && (d.jvm_class_histogram || d.jvm_heap_dump))
+        d.dumpers.push_back("jvm");
+      if (find(entries, "exec")) d.dumpers.push_back("exec");
+    }
+    return ok;
+  }
+
+  bool readSignal(const Entry& e, int& out) {
+    static const std::pair<const char*, int> kNames[] = {
+        {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}, {"SIGPROF", SIGPROF}};
+    if (!requireScalar(e, "a signal such as SIGUSR2")) return false;
+    std::string v = e.value.Scalar();
+    bool numeric = !v.empty() && v[0] >= '0' && v[0] <= '9';
+    if (!numeric && v.rfind("SIG", 0) != 0) v = "SIG" + v;
+    int n = 0;
+    for (const auto& [name, num] : kNames)
+      if (v == name) n = num;
+    if (v.rfind("SIGRTMIN+", 0) == 0) {
+      int k = std::atoi(v.c_str() + 9);
+      if (k >= 0 && SIGRTMIN + k <= SIGRTMAX) n = SIGRTMIN + k;
+    } else if (numeric) {
+      int k = std::atoi(v.c_str());
+      if (k == SIGUSR1 || k == SIGUSR2 || k == SIGPROF || (k >= SIGRTMIN && k <= SIGRTMAX)) n = k;
+    }
+    if (n == 0) {
+      error(valuePos(e), e.path,
+            "use SIGUSR1, SIGUSR2, SIGPROF or SIGRTMIN+N (a signal the profiler handles and that "
+            "cannot stop the target), got " +
+                describe(e.value));
+      return false;
+    }
+    out = n;
+    return true;
   }
 
   // go:, jvm:, metrics_url:, signals:, runtime: of a target.
@@ -602,7 +861,7 @@ class Loader {
         typeError(*jvm, "a map with the keys " + listNames(kJvmKeys));
         ok = false;
       } else {
-        auto keys = readMap(jvm->value, jvm->path, kJvmKeys, kJvmLater);
+        auto keys = readMap(jvm->value, jvm->path, kJvmKeys, {});
         rt.jvm_perfdata = true;
         if (const Entry* p = find(keys, "perfdata")) {
           auto b = readBool(*p);

@@ -42,15 +42,50 @@ struct RuntimeSpec {
   bool operator==(const RuntimeSpec&) const = default;
 };
 
+// How the `dump` action captures evidence for one target: which dumpers, and their settings.
+struct TargetDumpSpec {
+  // dumpers: [...] as given, or when absent: proc, plus each dumper whose section is configured
+  // (gperftools, go.pprof_url -> go_pprof, jvm, exec).
+  std::vector<std::string> dumpers;
+  std::string gperftools_heap_prefix;  // gperftools.heap_prefix: HEAPPROFILE as the target sees it
+  int gperftools_signal = 12;          // gperftools.signal: HEAPPROFILESIGNAL (SIGUSR2)
+  std::vector<std::string> go_profiles = {"heap", "goroutine?debug=2"};  // go.profiles
+  bool jvm_class_histogram = true;                                       // jvm.class_histogram
+  bool jvm_heap_dump = false;                        // jvm.heap_dump: an .hprof, opt-in (expensive)
+  std::vector<std::string> exec_argv;                // exec.argv: run as is, never through a shell
+  Duration exec_timeout = std::chrono::seconds(10);  // exec.timeout
+  bool proc_smaps = false;                           // proc.smaps: also the full smaps
+  bool operator==(const TargetDumpSpec&) const = default;
+};
+
+// The fixed names of the dumpers, as `dumpers:` lists them.
+const std::vector<std::string>& knownDumpers();
+
 struct TargetSpec {
   Target target;                                       // name + kind + cgroup/pid
   Duration predict_window = std::chrono::seconds(10);  // time_to_oom's least-squares window
   RuntimeSpec runtime;
+  TargetDumpSpec dump;
   bool operator==(const TargetSpec& o) const {
     return target.name == o.target.name && target.kind == o.target.kind &&
            target.cgroup == o.target.cgroup && target.pid == o.target.pid &&
-           predict_window == o.predict_window && runtime == o.runtime;
+           predict_window == o.predict_window && runtime == o.runtime && dump == o.dump;
   }
+};
+
+// dump: where incident bundles go, how many are kept, and how often dumps may start.
+struct DumpSpec {
+  std::string dir = "/var/lib/oomsentinel/incidents";
+  std::size_t max_incidents = 20;
+  std::uint64_t max_bytes = std::uint64_t{2} << 30;  // all bundles together
+  Duration max_age = std::chrono::hours(24 * 7);
+  std::uint64_t min_free = std::uint64_t{1} << 30;  // a dump does not start below this
+  std::uint64_t max_artifact_bytes = std::uint64_t{512} << 20;
+  Duration timeout = std::chrono::seconds(30);         // a bundle's deadline, every dumper included
+  std::size_t per_minute = 6;                          // bundles started per minute, all targets
+  Duration target_cooldown = std::chrono::minutes(5);  // between two bundles of one target
+  std::size_t history = 60;  // the target's last samples kept in the manifest
+  bool operator==(const DumpSpec&) const = default;
 };
 
 struct Config {
@@ -59,12 +94,13 @@ struct Config {
   std::vector<TargetSpec> targets;  // empty: the daemon picks a default target
   std::vector<RuleSpec> rules;      // the built-in defaults when the file gives none
   bool rules_are_defaults = true;   // the file has no `rules:` key (`rules: []` means none)
+  DumpSpec dump;
 
   // Same behaviour: poll, targets and rules. Where the config came from (source,
   // rules_are_defaults) is left out, so a reload that changes nothing compares equal, and so
   // does printConfig's output read back.
   bool operator==(const Config& o) const {
-    return poll == o.poll && targets == o.targets && rules == o.rules;
+    return poll == o.poll && targets == o.targets && rules == o.rules && dump == o.dump;
   }
 };
 

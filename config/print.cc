@@ -13,23 +13,28 @@ namespace oomsentinel {
 namespace {
 
 std::string exactBytes(std::uint64_t n) {
+  if (n != 0 && n % (std::uint64_t{1} << 30) == 0) return std::to_string(n >> 30) + "GiB";
   if (n != 0 && n % (1 << 20) == 0) return std::to_string(n >> 20) + "MiB";
   if (n != 0 && n % (1 << 10) == 0) return std::to_string(n >> 10) + "KiB";
   return std::to_string(n);
 }
 
 // Only what is configured: a target without runtime endpoints prints none of these keys.
-void printRuntime(YAML::Emitter& out, const RuntimeSpec& rt) {
+void printRuntime(YAML::Emitter& out, const RuntimeSpec& rt, const TargetDumpSpec& d) {
   using config_values::formatDurationExact;
   if (!rt.go_pprof_url.empty() || !rt.go_expvar_url.empty()) {
     out << YAML::Key << "go" << YAML::Value << YAML::BeginMap;
     if (!rt.go_pprof_url.empty()) out << YAML::Key << "pprof_url" << YAML::Value << rt.go_pprof_url;
     out << YAML::Key << "expvar_url" << YAML::Value << rt.go_expvar_url;
+    out << YAML::Key << "profiles" << YAML::Value << YAML::Flow << d.go_profiles;
     out << YAML::EndMap;
   }
-  if (rt.jvm_perfdata)
+  if (rt.jvm_perfdata || d.jvm_heap_dump || !d.jvm_class_histogram ||
+      std::find(d.dumpers.begin(), d.dumpers.end(), "jvm") != d.dumpers.end())
     out << YAML::Key << "jvm" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
-        << "perfdata" << YAML::Value << true << YAML::EndMap;
+        << "perfdata" << YAML::Value << rt.jvm_perfdata << YAML::Key << "class_histogram"
+        << YAML::Value << d.jvm_class_histogram << YAML::Key << "heap_dump" << YAML::Value
+        << d.jvm_heap_dump << YAML::EndMap;
   if (!rt.metrics_url.empty()) out << YAML::Key << "metrics_url" << YAML::Value << rt.metrics_url;
   if (!rt.signals.empty()) {
     out << YAML::Key << "signals" << YAML::Value << YAML::BeginMap;
@@ -45,6 +50,26 @@ void printRuntime(YAML::Emitter& out, const RuntimeSpec& rt) {
     out << YAML::Key << "max_bytes" << YAML::Value << exactBytes(rt.max_bytes);
     out << YAML::EndMap;
   }
+}
+
+void printTargetDump(YAML::Emitter& out, const TargetDumpSpec& d) {
+  using config_values::formatDurationExact;
+  out << YAML::Key << "dumpers" << YAML::Value << YAML::Flow << d.dumpers;
+  if (!d.gperftools_heap_prefix.empty()) {
+    out << YAML::Key << "gperftools" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "heap_prefix" << YAML::Value << d.gperftools_heap_prefix;
+    out << YAML::Key << "signal" << YAML::Value << d.gperftools_signal;
+    out << YAML::EndMap;
+  }
+  if (!d.exec_argv.empty()) {
+    out << YAML::Key << "exec" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "argv" << YAML::Value << YAML::Flow << d.exec_argv;
+    out << YAML::Key << "timeout" << YAML::Value << formatDurationExact(d.exec_timeout);
+    out << YAML::EndMap;
+  }
+  if (d.proc_smaps)
+    out << YAML::Key << "proc" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+        << "smaps" << YAML::Value << true << YAML::EndMap;
 }
 
 }  // namespace
@@ -66,6 +91,20 @@ std::string printConfig(const Config& config) {
       << config_values::formatRatio(config.poll.fast_above);
   out << YAML::Key << "fast_when_tto_below" << YAML::Value
       << formatDurationExact(config.poll.fast_when_tto_below);
+  out << YAML::EndMap;
+
+  const DumpSpec& d = config.dump;
+  out << YAML::Key << "dump" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "dir" << YAML::Value << d.dir;
+  out << YAML::Key << "max_incidents" << YAML::Value << d.max_incidents;
+  out << YAML::Key << "max_bytes" << YAML::Value << exactBytes(d.max_bytes);
+  out << YAML::Key << "max_age" << YAML::Value << formatDurationExact(d.max_age);
+  out << YAML::Key << "min_free" << YAML::Value << exactBytes(d.min_free);
+  out << YAML::Key << "max_artifact_bytes" << YAML::Value << exactBytes(d.max_artifact_bytes);
+  out << YAML::Key << "timeout" << YAML::Value << formatDurationExact(d.timeout);
+  out << YAML::Key << "per_minute" << YAML::Value << d.per_minute;
+  out << YAML::Key << "target_cooldown" << YAML::Value << formatDurationExact(d.target_cooldown);
+  out << YAML::Key << "history" << YAML::Value << d.history;
   out << YAML::EndMap;
 
   out << YAML::Key << "targets" << YAML::Value;
@@ -92,7 +131,8 @@ std::string printConfig(const Config& config) {
           break;
       }
       out << YAML::Key << "predict_window" << YAML::Value << formatDurationExact(t.predict_window);
-      printRuntime(out, t.runtime);
+      printRuntime(out, t.runtime, t.dump);
+      printTargetDump(out, t.dump);
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;

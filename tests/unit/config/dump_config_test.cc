@@ -1,0 +1,148 @@
+// The dump: section and a target's dumpers (dumpers, gperftools, go.profiles, jvm, exec, proc).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "config/config.h"
+
+namespace oomsentinel {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+std::string allErrors(const ConfigLoad& load) {
+  std::string out;
+  for (const auto& e : load.errors) out += e.format() + "\n";
+  return out;
+}
+
+Config loadOk(const std::string& text) {
+  ConfigLoad load = loadConfigText(text, "t.yaml");
+  EXPECT_TRUE(load.config) << allErrors(load);
+  return load.config.value_or(Config{});
+}
+
+ConfigError onlyError(const std::string& text) {
+  ConfigLoad load = loadConfigText(text, "t.yaml");
+  EXPECT_EQ(load.errors.size(), 1u) << allErrors(load);
+  return load.errors.empty() ? ConfigError{} : load.errors[0];
+}
+
+const std::string kApp = "targets:\n  - name: app\n    cgroup: app\n";
+
+TEST(DumpConfig, Defaults) {
+  Config c = loadOk(kApp);
+  EXPECT_EQ(c.dump, DumpSpec{});
+  EXPECT_EQ(c.dump.dir, "/var/lib/oomsentinel/incidents");
+  EXPECT_EQ(c.dump.max_incidents, 20u);
+  EXPECT_EQ(c.dump.min_free, 1ull << 30);
+  EXPECT_EQ(c.dump.per_minute, 6u);
+  EXPECT_EQ(c.dump.target_cooldown, 5min);
+  ASSERT_EQ(c.targets.size(), 1u);
+  EXPECT_THAT(c.targets[0].dump.dumpers, ElementsAre("proc"));
+}
+
+TEST(DumpConfig, TheDumpSection) {
+  Config c = loadOk(
+      "dump:\n  dir: /srv/incidents\n  max_incidents: 5\n  max_bytes: 10GiB\n  max_age: 48h\n"
+      "  min_free: 512MiB\n  max_artifact_bytes: 64MiB\n  timeout: 10s\n  per_minute: 2\n"
+      "  target_cooldown: 0s\n  history: 120\n");
+  EXPECT_EQ(c.dump.dir, "/srv/incidents");
+  EXPECT_EQ(c.dump.max_incidents, 5u);
+  EXPECT_EQ(c.dump.max_bytes, 10ull << 30);
+  EXPECT_EQ(c.dump.max_age, 48h);
+  EXPECT_EQ(c.dump.min_free, 512ull << 20);
+  EXPECT_EQ(c.dump.max_artifact_bytes, 64ull << 20);
+  EXPECT_EQ(c.dump.timeout, 10s);
+  EXPECT_EQ(c.dump.per_minute, 2u);
+  EXPECT_EQ(c.dump.target_cooldown, 0s);
+  EXPECT_EQ(c.dump.history, 120u);
+
+  EXPECT_THAT(onlyError("dump: {dir: incidents}\n").message, HasSubstr("absolute path"));
+  EXPECT_THAT(onlyError("dump: {max_incidents: 0}\n").message,
+              HasSubstr("whole number from 1 to 100000"));
+  EXPECT_THAT(onlyError("dump: {per_minute: many}\n").message, HasSubstr("whole number"));
+  EXPECT_THAT(onlyError("dump: {timeout: 5ms}\n").message, HasSubstr("at least 100ms"));
+  EXPECT_EQ(onlyError("dump: {dirr: /x}\n").message, "unknown key 'dirr' (did you mean 'dir'?)");
+}
+
+TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
+  Config c = loadOk(kApp +
+                    "    gperftools: {heap_prefix: /tmp/app, signal: SIGUSR1}\n"
+                    "    go: {pprof_url: 'http://127.0.0.1:6060', profiles: [heap, allocs]}\n"
+                    "    jvm: {class_histogram: true, heap_dump: true}\n"
+                    "    exec: {argv: [/usr/local/bin/collect, --fast], timeout: 3s}\n"
+                    "    proc: {smaps: true}\n");
+  const TargetDumpSpec& d = c.targets[0].dump;
+  EXPECT_THAT(d.dumpers, ElementsAre("proc", "gperftools", "go_pprof", "jvm", "exec"));
+  EXPECT_EQ(d.gperftools_heap_prefix, "/tmp/app");
+  EXPECT_EQ(d.gperftools_signal, SIGUSR1);
+  EXPECT_THAT(d.go_profiles, ElementsAre("heap", "allocs"));
+  EXPECT_TRUE(d.jvm_heap_dump);
+  EXPECT_THAT(d.exec_argv, ElementsAre("/usr/local/bin/collect", "--fast"));
+  EXPECT_EQ(d.exec_timeout, 3s);
+  EXPECT_TRUE(d.proc_smaps);
+
+  // Listed explicitly: exactly those, in that order.
+  Config only = loadOk(kApp + "    dumpers: [gperftools]\n    gperftools: {heap_prefix: /h}\n");
+  EXPECT_THAT(only.targets[0].dump.dumpers, ElementsAre("gperftools"));
+  EXPECT_EQ(only.targets[0].dump.gperftools_signal, SIGUSR2);
+  // A perf-data-only jvm section still adds the jcmd dumper (class histogram by default).
+  EXPECT_THAT(loadOk(kApp + "    jvm: {}\n").targets[0].dump.dumpers, ElementsAre("proc", "jvm"));
+}
+
+TEST(DumpConfig, DumperMistakes) {
+  struct Case {
+    std::string body, message;
+  };
+  std::vector<Case> cases = {
+      {"    dumpers: [prof]\n", "unknown dumper 'prof' (did you mean 'proc'?)"},
+      {"    dumpers: [gperftools]\n", "needs a gperftools: {heap_prefix: ...} section"},
+      {"    dumpers: [go_pprof]\n", "needs go.pprof_url"},
+      {"    dumpers: [exec]\n", "needs an exec: {argv: [...]} section"},
+      {"    gperftools: {signal: SIGUSR2}\n", "missing required key 'heap_prefix'"},
+      {"    gperftools: {heap_prefix: heap}\n", "must be an absolute path"},
+      {"    gperftools: {heap_prefix: /h, signal: SIGTERM}\n", "use SIGUSR1, SIGUSR2, SIGPROF"},
+      {"    gperftools: {heap_prefix: /h, signal: 9}\n", "cannot stop the target"},
+      {"    exec: {argv: [collect]}\n", "must be an absolute path"},
+      {"    exec: {argv: []}\n", "a list of strings"},
+      {"    exec: {timeout: 1s}\n", "missing required key 'argv'"},
+      {"    go: {pprof_url: 'http://h:1', profiles: [../etc]}\n", "a pprof profile is a name"},
+  };
+  for (const auto& c : cases) {
+    ConfigError e = onlyError(kApp + c.body);
+    EXPECT_THAT(e.message, HasSubstr(c.message)) << c.body;
+  }
+  EXPECT_THAT(
+      onlyError("targets: [{name: h, host: true, dumpers: [gperftools], gperftools: {heap_prefix: "
+                "/h}}]\n")
+          .message,
+      HasSubstr("needs a process: give a cgroup or pid target"));
+  // Real-time signals by offset and by number.
+  Config rt = loadOk(kApp + "    gperftools: {heap_prefix: /h, signal: SIGRTMIN+3}\n");
+  EXPECT_EQ(rt.targets[0].dump.gperftools_signal, SIGRTMIN + 3);
+  Config num = loadOk(kApp + "    gperftools: {heap_prefix: /h, signal: 10}\n");
+  EXPECT_EQ(num.targets[0].dump.gperftools_signal, SIGUSR1);
+}
+
+TEST(DumpConfig, PrintsAndReadsBackTheSame) {
+  Config c = loadOk("dump: {dir: /srv/i, max_bytes: 3GiB, min_free: 100MiB, history: 5}\n" + kApp +
+                    "    gperftools: {heap_prefix: /tmp/app, signal: SIGRTMIN+2}\n"
+                    "    go: {pprof_url: 'http://127.0.0.1:6060', profiles: [heap]}\n"
+                    "    jvm: {perfdata: false, heap_dump: true}\n"
+                    "    exec: {argv: [/bin/echo, 'a b'], timeout: 2s}\n"
+                    "    proc: {smaps: true}\n"
+                    "    dumpers: [exec, proc, jvm]\n");
+  std::string printed = printConfig(c);
+  ConfigLoad back = loadConfigText(printed, "printed.yaml");
+  ASSERT_TRUE(back.config) << allErrors(back) << printed;
+  EXPECT_EQ(*back.config, c) << printed;
+  EXPECT_EQ(back.config->dump, c.dump);
+  EXPECT_EQ(back.config->targets[0].dump, c.targets[0].dump) << printed;
+}
+
+}  // namespace
+}  // namespace oomsentinel
