@@ -1,0 +1,84 @@
+// dumpers/: capturing evidence while the process is still alive.
+// DumpRunner: the `dump` action. The tick hands it a job and goes on; the job runs on a dump
+// thread: a bundle is begun, the proc snapshot taken first (it is the moment), the other dumpers
+// run side by side until the deadline, and the bundle is published. Storm control decides on the
+// tick's thread, at once, whether a job may start at all.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "dumpers/dumper.h"
+#include "dumpers/incident_store.h"
+
+namespace oomsentinel {
+
+struct DumpJob {
+  IncidentInfo info;
+  // pid, pid_starttime, cgroup_dir and max_bytes; the runner fills dir and deadline.
+  DumpRequest request;
+  std::vector<std::shared_ptr<Dumper>> dumpers;  // "proc", if present, runs first
+  Duration timeout = std::chrono::seconds(30);
+};
+
+struct StormLimits {
+  std::size_t per_minute = 6;  // bundles begun in any 60 s, all targets together
+  Duration target_cooldown = std::chrono::minutes(5);  // between two bundles of one target
+  std::size_t max_running = 2;  // jobs at once; more are refused, not queued: late is useless
+};
+
+struct DumpReport {
+  std::string target, rule;
+  bool published = false;
+  std::string path;   // the published bundle
+  std::string error;  // why there is no bundle (skipped: free space, cannot publish, ...)
+  std::vector<DumpOutcome> outcomes;
+  Duration took{};  // from submit to publish
+  WallTime published_at{};
+};
+
+class DumpRunner {
+ public:
+  DumpRunner(std::shared_ptr<IncidentStore> store, StormLimits limits, const Clock& clock);
+  // Waits for running jobs (each ends by its deadline).
+  ~DumpRunner();
+  DumpRunner(const DumpRunner&) = delete;
+  DumpRunner& operator=(const DumpRunner&) = delete;
+
+  void setLimits(StormLimits limits);
+  // Starts `job` on a thread of its own and returns nothing, or refuses it at once and says why
+  // ("cooldown: ...", "storm limit: ...", "busy: ..."). Never blocks on the job.
+  std::optional<std::string> submit(DumpJob job);
+  // Jobs finished since the last call, for the log and metrics; on the caller's thread.
+  std::vector<DumpReport> takeFinished();
+  std::size_t running() const;
+  // Waits until no job runs, at most `max` (SIGTERM: a bundle in progress is worth finishing).
+  bool drain(Duration max);
+
+ private:
+  void runJob(DumpJob job, SteadyTime submitted);
+
+  std::shared_ptr<IncidentStore> store_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  StormLimits limits_;
+  std::deque<SteadyTime> started_;  // within the last minute
+  std::map<std::string, SteadyTime> last_by_target_;
+  std::size_t running_ = 0;
+  std::vector<DumpReport> finished_;
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Worker> workers_;
+};
+
+}  // namespace oomsentinel
