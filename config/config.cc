@@ -773,6 +773,7 @@ class Loader {
     if (const Entry* list = find(entries, "dumpers")) {
       auto names = readNameList(*list, "[proc, gperftools]");
       if (!names) return false;
+      d.dumpers.clear();
       for (const auto& [name, node] : *names) {
         if (!contains(knownDumpers(), name)) {
           auto guess = didYouMean(name, knownDumpers());

@@ -46,7 +46,7 @@ struct RuntimeSpec {
 struct TargetDumpSpec {
   // dumpers: [...] as given, or when absent: proc, plus each dumper whose section is configured
   // (gperftools, go.pprof_url -> go_pprof, jvm, exec).
-  std::vector<std::string> dumpers;
+  std::vector<std::string> dumpers = {"proc"};
   std::string gperftools_heap_prefix;  // gperftools.heap_prefix: HEAPPROFILE as the target sees it
   int gperftools_signal = 12;          // gperftools.signal: HEAPPROFILESIGNAL (SIGUSR2)
   std::vector<std::string> go_profiles = {"heap", "goroutine?debug=2"};  // go.profiles

@@ -1,5 +1,5 @@
 // daemon/: wiring and lifetime of the oomsentinel executable.
-// The subcommands besides status: run, check-config, record, replay.
+// The subcommands besides status: run, check-config, record, replay, incidents.
 #pragma once
 
 #include <string>
@@ -13,10 +13,12 @@ extern const char* const kRunUsage;
 extern const char* const kCheckConfigUsage;
 extern const char* const kRecordUsage;
 extern const char* const kReplayUsage;
+extern const char* const kIncidentsUsage;
 
 int runDaemon(const HostPaths& paths, std::vector<std::string> args);
 int runCheckConfig(std::vector<std::string> args);
 int runRecord(const HostPaths& paths, std::vector<std::string> args);
 int runReplay(std::vector<std::string> args);
+int runIncidents(std::vector<std::string> args);
 
 }  // namespace oomsentinel

@@ -28,6 +28,7 @@ const char* const kMainUsage =
     "  check-config  validate a config file (every error, with line and column)\n"
     "  record        write a trace of snapshots (JSON lines) for offline tuning\n"
     "  replay        run rules over a recorded trace and print the transitions\n"
+    "  incidents     the incident bundles captured so far, newest first\n"
     "  help CMD   the usage of CMD\n"
     "\n"
     "global flags:\n"
@@ -42,6 +43,7 @@ const char* usageOf(const std::string& cmd) {
   if (cmd == "check-config") return kCheckConfigUsage;
   if (cmd == "record") return kRecordUsage;
   if (cmd == "replay") return kReplayUsage;
+  if (cmd == "incidents") return kIncidentsUsage;
   return nullptr;
 }
 
@@ -93,6 +95,7 @@ int run(std::vector<std::string> argv) {
     if (cmd == "run") return runDaemon(paths, rest);
     if (cmd == "check-config") return runCheckConfig(rest);
     if (cmd == "record") return runRecord(paths, rest);
+    if (cmd == "incidents") return runIncidents(rest);
     return runReplay(rest);
   } catch (const UsageError& e) {
     std::cerr << "oomsentinel " << cmd << ": " << e.message << "\n\n" << usage;

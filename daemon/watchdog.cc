@@ -1,12 +1,21 @@
 #include "daemon/watchdog.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <thread>
 
 #include "core/units.h"
+#include "dumpers/exec_dumper.h"
+#include "dumpers/go_pprof_dumper.h"
+#include "dumpers/gperftools_dumper.h"
+#include "dumpers/jvm_dumper.h"
+#include "dumpers/proc_dumper.h"
+#include "dumpers/target_process.h"
 
 namespace oomsentinel {
 
@@ -18,6 +27,14 @@ Watchdog::Watchdog(const HostPaths& paths, const Clock& clock, Logger& log)
       pool_(std::make_unique<boost::asio::thread_pool>(kReadThreads)) {
   firings_.reserve(16);
   notices_.reserve(16);
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) labels_.emplace_back("host", host);
+  // The Downward API's usual names, when oomsentinel runs in a pod.
+  for (const auto& [label, env] :
+       {std::pair<const char*, const char*>{"namespace", "POD_NAMESPACE"},
+        {"pod", "POD_NAME"},
+        {"container", "CONTAINER_NAME"}})
+    if (const char* v = std::getenv(env); v && *v) labels_.emplace_back(label, v);
 }
 
 Watchdog::~Watchdog() {
@@ -65,6 +82,43 @@ bool Watchdog::apply(const Config& config) {
       if (!kept) engine_.removeTarget(old->spec.target.name);
     }
   targets_ = std::move(next);
+  bool dumps = std::any_of(config.rules.begin(), config.rules.end(), [](const RuleSpec& r) {
+    return std::find(r.actions.begin(), r.actions.end(), "dump") != r.actions.end();
+  });
+  if (dumps) {
+    StoreLimits limits;
+    limits.dir = config.dump.dir;
+    limits.max_incidents = config.dump.max_incidents;
+    limits.max_bytes = config.dump.max_bytes;
+    limits.max_age = config.dump.max_age;
+    limits.min_free = config.dump.min_free;
+    bool same = store_ && store_->limits().dir == limits.dir &&
+                store_->limits().max_incidents == limits.max_incidents &&
+                store_->limits().max_bytes == limits.max_bytes &&
+                store_->limits().max_age == limits.max_age &&
+                store_->limits().min_free == limits.min_free;
+    if (!same) {
+      auto store = std::make_shared<IncidentStore>(limits);
+      auto prepared = store->prepare();
+      if (!prepared) {
+        log_.log(LogLevel::kError, "dump directory unusable; the dump action will fail",
+                 {{"dir", limits.dir}, {"error", prepared.error().describe()}});
+      } else if (*prepared > 0) {
+        log_.log(LogLevel::kWarning, "removed bundles a crash left unfinished",
+                 {{"dir", limits.dir}, {"count", std::to_string(*prepared)}});
+      }
+      store_ = std::move(store);
+      // A runner still busy with the old store finishes its bundles before it goes.
+      runner_.reset();
+    }
+    StormLimits storm;
+    storm.per_minute = config.dump.per_minute;
+    storm.target_cooldown = config.dump.target_cooldown;
+    if (!runner_)
+      runner_ = std::make_unique<DumpRunner>(store_, storm, clock_);
+    else
+      runner_->setLimits(storm);
+  }
   config_ = config;
   policy_.setSpec(config.poll);
   SteadyTime now = clock_.steadyNow();
@@ -144,9 +198,7 @@ void Watchdog::mergeRuntime(Watched& w) {
     }
   }
   static const SignalId kAge = internSignal("runtime_age_seconds");
-  if (oldest)
-    w.snapshot.set(kAge,
-                   std::chrono::duration<double>(*oldest).count());
+  if (oldest) w.snapshot.set(kAge, std::chrono::duration<double>(*oldest).count());
 }
 
 void Watchdog::resolve(Watched& w, SteadyTime now) {
@@ -259,6 +311,7 @@ Duration Watchdog::tick() {
     }
     finish(w, max_ratio, min_tto);
   }
+  collectDumpReports();
   std::string why;
   Duration before = policy_.interval();
   if (policy_.update(clock_.steadyNow(), max_ratio, min_tto, &why))
@@ -308,6 +361,15 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto) {
   engine_.evaluate(w.handle, w.snapshot, firings_, notices_);
   for (const auto& n : notices_)
     log_.log(LogLevel::kWarning, "rule " + n.rule + " " + n.message, {{"target", n.target}});
+  if (config_.dump.history > 0 && runner_) {
+    // Copy-assigning into the ring's old snapshots reuses their storage: no allocation once full.
+    if (w.history.size() < config_.dump.history) {
+      w.history.push_back(w.snapshot);
+    } else {
+      w.history[w.history_next] = w.snapshot;
+      w.history_next = (w.history_next + 1) % w.history.size();
+    }
+  }
   for (const auto& f : firings_) dispatch(f, w);
   if (auto r = w.snapshot.get(Sig::kWorkingSetRatio))
     max_ratio = std::isnan(max_ratio) ? *r : std::max(max_ratio, *r);
@@ -329,14 +391,112 @@ void Watchdog::dispatch(const Firing& f, const Watched& w) {
         fields.emplace_back(std::move(name), formatValue(v));
       });
       log_.log(LogLevel::kWarning, "firing: signals at the moment of firing", fields);
+    } else if (action == "dump" && runner_) {
+      startDump(f, w);
     } else if (std::find(unavailable_actions_logged_.begin(), unavailable_actions_logged_.end(),
                          action) == unavailable_actions_logged_.end()) {
       unavailable_actions_logged_.push_back(action);
       log_.log(LogLevel::kWarning,
                "action '" + action +
                    "' is accepted in the config but not built into this "
-                   "version yet; only 'log' runs",
+                   "version yet; 'log' and 'dump' run",
                {{"rule", f.rule}});
+    }
+  }
+}
+
+void Watchdog::startDump(const Firing& f, const Watched& w) {
+  const TargetDumpSpec& spec = w.spec.dump;
+  DumpJob job;
+  job.timeout = config_.dump.timeout;
+  IncidentInfo& info = job.info;
+  info.target = f.target;
+  info.rule = f.rule;
+  info.severity = severityName(f.severity);
+  info.expr = f.expr;
+  info.fired_at = f.wall;
+  info.values = f.values;
+  info.labels = labels_;
+  // The ring from its oldest entry.
+  for (std::size_t i = 0; i < w.history.size(); ++i) {
+    const Snapshot& s = w.history[(w.history_next + i) % w.history.size()];
+    IncidentInfo::Sample sample;
+    sample.time = s.wall;
+    s.forEach([&](SignalId id, double v) {
+      std::string name = signalName(id);
+      if (name.rfind("stat_", 0) != 0) sample.signals.emplace_back(std::move(name), v);
+    });
+    info.history.push_back(std::move(sample));
+  }
+  DumpRequest& req = job.request;
+  req.max_bytes = config_.dump.max_artifact_bytes;
+  if (w.collector) req.cgroup_dir = w.collector->cgroupDir();
+  // The process: the JVM when one is being read and a JVM dumper runs, the pid of a pid target,
+  // else the largest process of the cgroup.
+  Result<ChosenProcess> chosen = makeError("no process: the host target");
+  const JvmPerfCollector* jvm = w.collector ? w.collector->jvm() : nullptr;
+  bool wants_jvm = std::find(spec.dumpers.begin(), spec.dumpers.end(), "jvm") != spec.dumpers.end();
+  if (wants_jvm && jvm && jvm->jvmPid())
+    chosen = describeProcess(paths_, *jvm->jvmPid());
+  else if (w.spec.target.kind == TargetKind::kPid)
+    chosen = describeProcess(paths_, w.spec.target.pid);
+  else if (!req.cgroup_dir.empty())
+    chosen = largestProcess(paths_, joinPath(req.cgroup_dir, "cgroup.procs"));
+  if (chosen) {
+    req.pid = chosen->pid;
+    req.pid_starttime = chosen->starttime;
+  }
+  for (const auto& name : spec.dumpers) {
+    if (name == "proc") {
+      job.dumpers.push_back(std::make_shared<ProcDumper>(paths_, spec.proc_smaps));
+    } else if (name == "gperftools") {
+      GperftoolsSpec g;
+      g.heap_prefix = spec.gperftools_heap_prefix;
+      g.signal = spec.gperftools_signal;
+      job.dumpers.push_back(std::make_shared<GperftoolsDumper>(paths_, g));
+    } else if (name == "go_pprof") {
+      if (auto url = Url::parse(w.spec.runtime.go_pprof_url))
+        job.dumpers.push_back(std::make_shared<GoPprofDumper>(*url, spec.go_profiles));
+    } else if (name == "jvm") {
+      JvmDumpSpec j;
+      j.class_histogram = spec.jvm_class_histogram;
+      j.heap_dump = spec.jvm_heap_dump;
+      job.dumpers.push_back(std::make_shared<JvmDumper>(j, paths_));
+    } else if (name == "exec") {
+      job.dumpers.push_back(std::make_shared<ExecDumper>(spec.exec_argv, spec.exec_timeout));
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> fields = {{"rule", f.rule},
+                                                             {"target", f.target}};
+  if (req.pid) fields.emplace_back("pid", std::to_string(*req.pid));
+  std::string dumpers;
+  for (const auto& d : spec.dumpers) dumpers += (dumpers.empty() ? "" : ",") + d;
+  fields.emplace_back("dumpers", dumpers);
+  if (auto refused = runner_->submit(std::move(job))) {
+    fields.emplace_back("why", *refused);
+    log_.log(LogLevel::kWarning, "dump not started", fields);
+    return;
+  }
+  log_.log(LogLevel::kInfo, "dump started", fields);
+}
+
+void Watchdog::collectDumpReports() {
+  if (!runner_) return;
+  for (const auto& r : runner_->takeFinished()) {
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"rule", r.rule}, {"target", r.target}, {"took", formatDuration(r.took)}};
+    std::string results;
+    for (const auto& o : r.outcomes) {
+      results += (results.empty() ? "" : " ") + o.dumper + "=" + dumpResultName(o.result);
+      if (!o.error.empty()) fields.emplace_back(o.dumper + "_error", o.error);
+    }
+    fields.emplace_back("results", results);
+    if (r.published) {
+      fields.emplace_back("bundle", r.path);
+      log_.log(LogLevel::kWarning, "incident bundle published", fields);
+    } else {
+      fields.emplace_back("error", r.error);
+      log_.log(LogLevel::kError, "no incident bundle", fields);
     }
   }
 }

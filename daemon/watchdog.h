@@ -19,6 +19,7 @@
 #include "core/host_paths.h"
 #include "daemon/logger.h"
 #include "daemon/poll_policy.h"
+#include "dumpers/dump_runner.h"
 #include "rules/engine.h"
 
 namespace oomsentinel {
@@ -88,7 +89,12 @@ class Watchdog {
     // into the snapshot by the tick's thread.
     std::vector<std::unique_ptr<RuntimeEndpoint>> endpoints;
     std::optional<std::string> jvm_problem;  // the last one logged
+    // The last dump.history snapshots, a ring, for the incident manifest.
+    std::vector<Snapshot> history;
+    std::size_t history_next = 0;
   };
+  void startDump(const Firing& f, const Watched& w);
+  void collectDumpReports();
   void buildEndpoints(Watched& w);
   void mergeRuntime(Watched& w);
   void resolve(Watched& w, SteadyTime now);
@@ -106,6 +112,11 @@ class Watchdog {
   std::vector<std::shared_ptr<Watched>> targets_;  // shared with reads in flight
   std::unique_ptr<boost::asio::thread_pool> pool_;
   std::unique_ptr<RuntimeFetcher> fetcher_;  // started with the first runtime endpoint
+  // The dump action: made when a rule has it. The runner's destructor waits for the bundles in
+  // progress (each ends by its deadline).
+  std::shared_ptr<IncidentStore> store_;
+  std::unique_ptr<DumpRunner> runner_;
+  std::vector<std::pair<std::string, std::string>> labels_;  // host, and pod labels from env
   std::mutex mu_;
   std::condition_variable cv_;
   std::uint64_t generation_ = 0;  // the tick; a read that finishes late belongs to an older one

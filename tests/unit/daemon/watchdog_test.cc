@@ -17,6 +17,7 @@
 #include "daemon/logger.h"
 #include "daemon/poll_policy.h"
 #include "daemon/state_file.h"
+#include "dumpers/incident_store.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -185,7 +186,7 @@ TEST(Watchdog, UnknownSignalIsNoticedOnceAndUnavailableActionsSaySo) {
   Watchdog dog(tree.paths(), clock, log);
   RuleSpec gc = rule("gc", "rate(gc_cycles[10s]) > 1");
   RuleSpec dump = rule("dumpy", "usage_bytes > 1MiB");
-  dump.actions = {"log", "dump"};
+  dump.actions = {"log", "alert"};
   ASSERT_TRUE(dog.apply(appConfig({gc, dump})));
   for (int i = 0; i < 3; ++i) {
     dog.tick();
@@ -195,7 +196,7 @@ TEST(Watchdog, UnknownSignalIsNoticedOnceAndUnavailableActionsSaySo) {
   auto first = text.find("rule gc cannot be decided for this target: rate(gc_cycles[10s])");
   ASSERT_NE(first, std::string::npos) << text;
   EXPECT_EQ(text.find("rule gc cannot be decided", first + 1), std::string::npos) << "once";
-  EXPECT_NE(text.find("action 'dump' is accepted in the config but not built"), std::string::npos);
+  EXPECT_NE(text.find("action 'alert' is accepted in the config but not built"), std::string::npos);
 }
 
 TEST(PollPolicy, EntersOnRatioOrTimeToOomAndLeavesAfterACalmSpell) {
@@ -351,6 +352,65 @@ TEST(Watchdog, ASlowTargetDoesNotDelayTheOthersBeyondTheTick) {
   EXPECT_NE(out.text().find("slow read of target returned; reading it again target=stuck"),
             std::string::npos)
       << out.text();
+}
+
+TEST(Watchdog, TheDumpActionPublishesABundleWithTheHistoryWithoutHoldingTheTick) {
+  Tree tree;
+  TempDir incidents;
+  FakeClock clock;
+  Captured out;
+  Logger log(clock, Logger::Format::kHuman, out.file());
+  Watchdog dog(tree.paths(), clock, log);
+  RuleSpec r = rule("critical", "working_set_ratio > 90%");
+  r.actions = {"log", "dump"};
+  r.severity = Severity::kCritical;
+  Config c = appConfig({r});
+  c.dump.dir = incidents.path() + "/bundles";
+  c.dump.min_free = 0;
+  c.dump.history = 3;
+  c.dump.target_cooldown = 1h;
+  ASSERT_TRUE(dog.apply(c));
+  for (int i = 1; i <= 5; ++i) {
+    tree.setUsage(i * 10 * kMiB);
+    dog.tick();
+    clock.advance(1s);
+  }
+  tree.setUsage(95 * kMiB);
+  dog.tick();  // fires: the dump starts and the tick goes on
+  EXPECT_NE(out.text().find("dump started"), std::string::npos) << out.text();
+  // Firing again within the cooldown is refused at once, and said.
+  tree.setUsage(50 * kMiB);
+  clock.advance(1s);
+  dog.tick();
+  tree.setUsage(96 * kMiB);
+  clock.advance(1s);
+  dog.tick();
+  EXPECT_NE(out.text().find("dump not started"), std::string::npos) << out.text();
+  EXPECT_NE(out.text().find("why=\"cooldown: "), std::string::npos) << out.text();
+  // The bundle is published on a dump thread; a later tick logs it.
+  std::vector<IncidentSummary> listed;
+  for (int i = 0; i < 500 && listed.empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    auto l = IncidentStore::list(c.dump.dir);
+    ASSERT_TRUE(l.ok()) << l.error().describe();
+    listed = *l;
+  }
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].target, "app");
+  EXPECT_EQ(listed[0].rule, "critical");
+  // The report follows the rename by a moment (retention runs in between): tick until it lands.
+  for (int i = 0; i < 500 && out.text().find("incident bundle published") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(10ms);
+    dog.tick();
+  }
+  EXPECT_NE(out.text().find("incident bundle published"), std::string::npos) << out.text();
+  EXPECT_NE(out.text().find("results=proc=ok"), std::string::npos) << out.text();
+  std::ifstream manifest(listed[0].path + "/manifest.json");
+  std::string m((std::istreambuf_iterator<char>(manifest)), std::istreambuf_iterator<char>());
+  EXPECT_NE(m.find("\"working_set_ratio\""), std::string::npos) << m;
+  EXPECT_NE(m.find("cgroup-memory.stat.txt"), std::string::npos) << m;
+  EXPECT_NE(m.find("\"host\""), std::string::npos) << "the host label";
 }
 
 }  // namespace

@@ -1,0 +1,471 @@
+#include "dumpers/gperftools_dumper.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "dumpers/artifact.h"
+
+namespace oomsentinel {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// /proc texts (environ, status, stat) are small; a cap keeps a hostile one from growing us.
+constexpr std::size_t kMaxProcText = 1 << 20;
+// The profiler's handler gives up silently when the signal lands while the target holds the
+// profiler's lock (inside malloc): if no file has even appeared by then, the signal is sent again.
+constexpr Duration kResendAfter = 1s;
+// The longest sleep between two looks at the directory.
+constexpr Duration kMaxStep = 25ms;
+
+// Straight to the kernel: glibc 2.36 (Debian 12) declares pidfd_open and pidfd_send_signal in
+// <sys/pidfd.h> without extern "C", so C++ code cannot link against its wrappers.
+int openPidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int sendThroughPidfd(int pidfd, int sig) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Result<std::string> readSmallFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return makeError("cannot open", path, errno);
+  std::string out;
+  char buf[16 * 1024];
+  while (out.size() < kMaxProcText) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return makeError("cannot read", path, errno);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+Result<std::string> readLink(const std::string& path) {
+  std::string out(PATH_MAX, '\0');
+  ssize_t n = ::readlink(path.c_str(), out.data(), out.size());
+  if (n < 0) return makeError("cannot read the link", path, errno);
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string signalLabel(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  std::string out = std::to_string(sig);
+  if (abbrev != nullptr) out += std::string(" (SIG") + abbrev + ")";
+  return out;
+}
+
+std::string seconds(Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3gs", toSeconds(d));
+  return buf;
+}
+
+// The value of `key` in a NUL-separated environ text, if present.
+std::optional<std::string> environValue(std::string_view environ, std::string_view key) {
+  while (!environ.empty()) {
+    std::size_t end = environ.find('\0');
+    std::string_view entry = environ.substr(0, end);
+    if (entry.size() > key.size() && entry.substr(0, key.size()) == key && entry[key.size()] == '=')
+      return std::string(entry.substr(key.size() + 1));
+    if (end == std::string_view::npos) break;
+    environ.remove_prefix(end + 1);
+  }
+  return std::nullopt;
+}
+
+// One of the masks of /proc/PID/status ("SigCgt", "SigIgn"), as a bit set (bit n-1: signal n).
+std::optional<std::uint64_t> statusMask(std::string_view status, std::string_view key) {
+  std::string needle(1, '\n');
+  needle.append(key).push_back(':');
+  std::size_t at = status.find(needle);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string value(status.substr(at + needle.size(), 32));
+  char* end = nullptr;
+  std::uint64_t mask = std::strtoull(value.c_str(), &end, 16);
+  if (end == value.c_str()) return std::nullopt;
+  return mask;
+}
+
+// Signals whose default action neither ends nor stops a process: sending one that the target
+// does not catch is harmless (and produces no profile).
+bool harmlessByDefault(int sig) {
+  return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
+}
+
+// The profile files a target may write: its own prefix, and prefix_<pid> when it inherited a
+// HEAPPROFILE that its parent's profiler had already marked (gperftools sets the high bit of the
+// value's first byte in the environment, and a process that finds it set adds its pid).
+struct Families {
+  std::string dir;                 // where they are: our descriptor of the target's directory
+  std::vector<std::string> bases;  // file name prefixes; the first is the target's own
+};
+
+struct Found {
+  std::string name;
+  long seq = -1;
+  std::size_t family = 0;
+};
+
+struct Scan {
+  std::vector<long> newest;   // the highest sequence number per family, -1 for none
+  std::optional<Found> next;  // the best file beyond `baseline`, when one was given
+};
+
+Result<Scan> scanProfiles(const Families& f, const std::vector<long>* baseline) {
+  DIR* d = ::opendir(f.dir.c_str());
+  if (d == nullptr) return makeError("cannot list the profile directory", f.dir, errno);
+  Scan scan;
+  scan.newest.assign(f.bases.size(), -1);
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    for (std::size_t i = 0; i < f.bases.size(); ++i) {
+      long seq = heapProfileSequence(name, f.bases[i]);
+      if (seq < 0) continue;
+      scan.newest[i] = std::max(scan.newest[i], seq);
+      if (baseline == nullptr || seq <= (*baseline)[i]) continue;
+      // The target's own family first, then the highest number: the latest dump it made.
+      auto& best = scan.next;
+      if (!best || i < best->family || (i == best->family && seq > best->seq))
+        best = Found{std::string(name), seq, i};
+    }
+  }
+  ::closedir(d);
+  return scan;
+}
+
+// True when one of the target's descriptors is `file`: the profiler is still writing it.
+bool heldOpenBy(const HostPaths& paths, pid_t pid, const std::string& file) {
+  struct stat want;
+  if (::stat(file.c_str(), &want) != 0) return false;
+  std::string fd_dir = paths.proc(pid, "fd");
+  DIR* d = ::opendir(fd_dir.c_str());
+  if (d == nullptr) return false;  // not allowed to look: the settle time alone decides
+  bool held = false;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    struct stat st;
+    if (::stat(joinPath(fd_dir, e->d_name).c_str(), &st) == 0 && st.st_dev == want.st_dev &&
+        st.st_ino == want.st_ino) {
+      held = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return held;
+}
+
+}  // namespace
+
+Result<std::uint64_t> parseStatStartTime(std::string_view stat) {
+  // The command name (field 2) may hold spaces and parentheses: fields are counted after the
+  // last ')'.
+  std::size_t close = stat.rfind(')');
+  if (close == std::string_view::npos) return makeError("no ')' in a stat line");
+  std::string_view rest = stat.substr(close + 1);
+  int field = 2;
+  while (!rest.empty()) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    if (rest.empty()) break;
+    std::size_t end = rest.find_first_of(" \n");
+    std::string_view token = rest.substr(0, end);
+    if (++field == 22) {
+      std::uint64_t v = 0;
+      if (token.empty()) return makeError("empty start time in a stat line");
+      for (char c : token) {
+        if (c < '0' || c > '9') return makeError("bad start time '" + std::string(token) + "'");
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+      }
+      return v;
+    }
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end);
+  }
+  return makeError("a stat line with fewer than 22 fields");
+}
+
+long heapProfileSequence(std::string_view name, std::string_view base) {
+  constexpr std::string_view kExt = ".heap";
+  if (name.size() < base.size() + 1 + 1 + kExt.size()) return -1;
+  if (name.substr(0, base.size()) != base || name[base.size()] != '.') return -1;
+  if (name.substr(name.size() - kExt.size()) != kExt) return -1;
+  std::string_view digits =
+      name.substr(base.size() + 1, name.size() - base.size() - 1 - kExt.size());
+  if (digits.empty() || digits.size() > 9) return -1;
+  long seq = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return -1;
+    seq = seq * 10 + (c - '0');
+  }
+  return seq;
+}
+
+GperftoolsDumper::GperftoolsDumper(const HostPaths& paths, GperftoolsSpec spec)
+    : paths_(paths), spec_(std::move(spec)) {}
+
+DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
+  const SteadyTime start = clock_.steadyNow();
+  DumpOutcome out;
+  out.dumper = name();
+  auto finish = [&](DumpResult r, std::string error) -> DumpOutcome {
+    out.result = r;
+    out.error = std::move(error);
+    out.took = clock_.steadyNow() - start;
+    return std::move(out);
+  };
+
+  if (!req.pid || *req.pid <= 0)
+    return finish(DumpResult::kSkipped, "no process to signal: the target has no pid");
+  if (spec_.heap_prefix.empty())
+    return finish(DumpResult::kFailed, "no heap_prefix configured (the target's HEAPPROFILE)");
+  if (spec_.signal < 1 || spec_.signal > 64)
+    return finish(DumpResult::kFailed,
+                  "signal " + std::to_string(spec_.signal) + " is not a signal number (1-64)");
+  const pid_t pid = *req.pid;
+  const std::string who = "pid " + std::to_string(pid);
+
+  // From here on the pidfd names one process whatever happens to the number.
+  UniqueFd pidfd(openPidfd(pid));
+  if (pidfd.get() < 0) {
+    int err = errno;
+    if (err == ESRCH) return finish(DumpResult::kFailed, who + " does not exist");
+    return finish(DumpResult::kFailed,
+                  "pidfd_open(" + std::to_string(pid) + ") failed: " + std::strerror(err));
+  }
+  if (req.pid_starttime != 0) {
+    // Read after pidfd_open: if the number was reused before it, the process the pidfd holds
+    // started later than the one that was chosen, and its start time says so.
+    auto stat = readSmallFile(paths_.proc(pid, "stat"));
+    if (!stat) return finish(DumpResult::kFailed, stat.error().describe());
+    auto started = parseStatStartTime(*stat);
+    if (!started) return finish(DumpResult::kFailed, who + ": " + started.error().describe());
+    if (*started != req.pid_starttime)
+      return finish(DumpResult::kFailed,
+                    who + " was recycled (start time " + std::to_string(*started) + ", expected " +
+                        std::to_string(req.pid_starttime) + "): not signalling");
+  }
+
+  // Only a process that asked for this signal through tcmalloc's variables gets it: to anything
+  // else SIGUSR2 (or most signals) would be fatal.
+  auto environ = readSmallFile(paths_.proc(pid, "environ"));
+  if (!environ)
+    return finish(DumpResult::kFailed, "cannot check the target's environment before signalling: " +
+                                           environ.error().describe());
+  auto heap_profile = environValue(*environ, "HEAPPROFILE");
+  auto heap_signal = environValue(*environ, "HEAPPROFILESIGNAL");
+  // The profiler marks the variable it has read by setting the high bit of its first byte.
+  const bool profiler_read_it =
+      heap_profile && !heap_profile->empty() && ((*heap_profile)[0] & 0x80);
+  if (profiler_read_it) (*heap_profile)[0] = static_cast<char>((*heap_profile)[0] & 0x7f);
+  auto environment_says = [&]() {
+    return "HEAPPROFILE=" + (heap_profile ? "'" + *heap_profile + "'" : std::string("(unset)")) +
+           ", HEAPPROFILESIGNAL=" +
+           (heap_signal ? "'" + *heap_signal + "'" : std::string("(unset)"));
+  };
+  if (!heap_profile || *heap_profile != spec_.heap_prefix || !heap_signal ||
+      std::strtol(heap_signal->c_str(), nullptr, 10) != spec_.signal)
+    return finish(DumpResult::kFailed, who + "'s environment has " + environment_says() +
+                                           ", expected HEAPPROFILE='" + spec_.heap_prefix +
+                                           "', HEAPPROFILESIGNAL='" + std::to_string(spec_.signal) +
+                                           "': not signalling");
+
+  // The environment can say yes while nothing listens (tcmalloc not loaded, a wrapper process
+  // that only passes the variables on): then the kernel's disposition decides.
+  auto status = readSmallFile(paths_.proc(pid, "status"));
+  if (!status) return finish(DumpResult::kFailed, status.error().describe());
+  auto caught = statusMask(*status, "SigCgt");
+  auto ignored = statusMask(*status, "SigIgn");
+  if (!caught || !ignored)
+    return finish(DumpResult::kFailed, who + ": no SigCgt/SigIgn in its status");
+  const std::uint64_t bit = std::uint64_t{1} << (spec_.signal - 1);
+  const bool handled = (*caught & bit) != 0;
+  if (!handled && !(*ignored & bit) && !harmlessByDefault(spec_.signal))
+    return finish(DumpResult::kFailed,
+                  who + " does not catch signal " + signalLabel(spec_.signal) +
+                      ", which would end or stop it: tcmalloc's heap profiler is not running in "
+                      "it (is libtcmalloc linked or LD_PRELOADed?); not signalling");
+
+  // Where the files appear, through the target's own view of the file system.
+  std::string_view prefix = spec_.heap_prefix;
+  std::size_t slash = prefix.rfind('/');
+  std::string dir_in_target =
+      slash == std::string_view::npos ? "" : std::string(prefix.substr(0, slash));
+  std::string base(slash == std::string_view::npos ? prefix : prefix.substr(slash + 1));
+  const std::string dir_seen =
+      joinPath(paths_.proc(pid, prefix.front() == '/' ? "root" : "cwd"), dir_in_target);
+  // Held open, because the target's root and cwd links vanish with it: a profile finished just
+  // before an exit (the OOM killer's) is still reachable through this descriptor.
+  UniqueFd dir_fd(::open(dir_seen.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0)
+    return finish(DumpResult::kFailed, "cannot open the target's profile directory: " +
+                                           makeError("cannot open", dir_seen, errno).describe() +
+                                           "; not signalling");
+  Families families;
+  families.dir = paths_.proc(0, "fd/" + std::to_string(dir_fd.get()));
+  families.bases = {base + "_" + std::to_string(pid), base};
+
+  auto before = scanProfiles(families, nullptr);
+  if (!before)
+    return finish(DumpResult::kFailed, "cannot look for the target's profiles: " +
+                                           before.error().describe() + "; not signalling");
+  const std::vector<long> baseline = before->newest;
+  // Read now, while it surely exists: the exe link is gone once the target exits.
+  auto exe_path = readLink(paths_.proc(pid, "exe"));
+
+  if (clock_.steadyNow() >= req.deadline)
+    return finish(DumpResult::kTimedOut, "the deadline passed before the signal was sent");
+  auto send = [&]() -> int { return sendThroughPidfd(pidfd.get(), spec_.signal) == 0 ? 0 : errno; };
+  if (int err = send(); err != 0) {
+    if (err == ESRCH)
+      return finish(DumpResult::kFailed, "the target exited before its profile was written");
+    return finish(DumpResult::kFailed, "pidfd_send_signal(" + signalLabel(spec_.signal) + ") to " +
+                                           who + " failed: " + std::strerror(err));
+  }
+  SteadyTime last_send = clock_.steadyNow();
+  int sends = 1;
+
+  // Wait for a new file that has stopped growing. The pidfd doubles as the sleep: it turns
+  // readable when the target exits, which ends the wait at once.
+  const Duration step = std::clamp<Duration>(spec_.settle / 4, 1ms, kMaxStep);
+  std::optional<Found> current;
+  std::uint64_t current_size = 0;
+  SteadyTime stable_since{};
+  bool complete = false, target_gone = false;
+  for (;;) {
+    auto scan = scanProfiles(families, &baseline);
+    SteadyTime now = clock_.steadyNow();
+    if (scan && scan->next) {
+      std::string path = joinPath(families.dir, scan->next->name);
+      struct stat st;
+      std::uint64_t size =
+          ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+      if (!current || current->name != scan->next->name || size != current_size) {
+        current = scan->next;
+        current_size = size;
+        stable_since = now;
+      } else if (size > 0 && now - stable_since >= spec_.settle && !heldOpenBy(paths_, pid, path)) {
+        complete = true;
+        break;
+      }
+    } else if (!current && now - last_send >= kResendAfter && send() == 0) {
+      last_send = now;
+      ++sends;
+    }
+    if (target_gone) break;  // that was the last look, after the exit
+    if (now >= req.deadline) break;
+    Duration wait = std::min(step, req.deadline - now);
+    int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count());
+    pollfd p{pidfd.get(), POLLIN, 0};
+    if (::poll(&p, 1, std::max(ms, 1)) > 0) target_gone = true;
+  }
+
+  if (!complete && !target_gone) {
+    std::string what = current
+                           ? current->name + " did not settle (" + std::to_string(current_size) +
+                                 " bytes, still changing, empty or held open)"
+                           : "no new " + spec_.heap_prefix + ".NNNN.heap";
+    std::string hint;
+    if (!handled)
+      hint = "the target does not catch signal " + signalLabel(spec_.signal) +
+             ", so no heap profiler is listening in it";
+    else if (!profiler_read_it)
+      hint =
+          "HEAPPROFILE is in the target's environment but tcmalloc's heap profiler never "
+          "marked it as read: is libtcmalloc (not tcmalloc_minimal) linked or LD_PRELOADed?";
+    else
+      hint = "HEAPPROFILE=" + spec_.heap_prefix +
+             " and HEAPPROFILESIGNAL=" + std::to_string(spec_.signal) +
+             " are in the target's environment and it catches the signal (sent " +
+             std::to_string(sends) + " times): can it write to " +
+             (dir_in_target.empty() ? std::string(prefix.front() == '/' ? "/" : "its cwd")
+                                    : dir_in_target) +
+             ", or is it stopped?";
+    return finish(DumpResult::kTimedOut,
+                  what + " within " + seconds(req.deadline - start) + " (" + hint + ")");
+  }
+  if (!complete && !current)
+    return finish(DumpResult::kFailed, "the target exited before its profile was written");
+  const std::string done_name = current->name;
+
+  std::vector<std::string> problems;
+  auto heap = copyArtifact(req.dir, "heap.prof", joinPath(families.dir, done_name), req.max_bytes);
+  if (!heap)
+    return finish(DumpResult::kFailed,
+                  "cannot copy the profile " + done_name + ": " + heap.error().describe());
+  out.artifacts.push_back(*heap);
+  if (heap->truncated)
+    problems.push_back("heap.prof cut at " + std::to_string(req.max_bytes) + " bytes");
+  if (target_gone)
+    problems.push_back("the target exited during the dump: " + done_name + " may be incomplete");
+
+  if (!target_gone) {
+    if (auto maps = copyArtifact(req.dir, "maps.txt", paths_.proc(pid, "maps"), req.max_bytes);
+        maps)
+      out.artifacts.push_back(*maps);
+    else
+      problems.push_back("maps.txt: " + maps.error().describe());
+  }
+  if (exe_path) {
+    if (auto a = writeArtifact(req.dir, "exe_path.txt", *exe_path + "\n", req.max_bytes); a)
+      out.artifacts.push_back(*a);
+    else
+      problems.push_back("exe_path.txt: " + a.error().describe());
+  } else {
+    problems.push_back("exe_path.txt: " + exe_path.error().describe());
+  }
+  if (spec_.copy_executable && !target_gone && clock_.steadyNow() >= req.deadline) {
+    problems.push_back("exe: not copied, the deadline has passed");
+  } else if (spec_.copy_executable && !target_gone) {
+    // Through the exe link rather than its path: the file on disk may have been replaced since
+    // the target started, and only this one matches the profile's addresses.
+    std::string exe = paths_.proc(pid, "exe");
+    struct stat st;
+    if (::stat(exe.c_str(), &st) != 0) {
+      problems.push_back("exe: " + makeError("cannot stat", exe, errno).describe());
+    } else if (req.max_bytes == 0 || static_cast<std::uint64_t>(st.st_size) <= req.max_bytes) {
+      if (auto a = copyArtifact(req.dir, "exe", exe, 0); a)
+        out.artifacts.push_back(*a);
+      else
+        problems.push_back("exe: " + a.error().describe());
+    }
+    // Larger than the cap: exe_path.txt says which binary to give google-pprof.
+  }
+
+  if (problems.empty()) return finish(DumpResult::kOk, "");
+  std::string joined;
+  for (const auto& p : problems) joined += (joined.empty() ? "" : "; ") + p;
+  return finish(DumpResult::kPartial, joined);
+}
+
+}  // namespace oomsentinel

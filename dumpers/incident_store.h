@@ -1,0 +1,147 @@
+// dumpers/: capturing evidence while the process is still alive.
+// IncidentStore: the dump directory's incident bundles, published whole or not at all, with a
+// manifest saying what fired and what was captured, and kept within count, size and age limits.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "dumpers/dumper.h"
+
+namespace oomsentinel {
+
+// What fired, as the manifest records it.
+struct IncidentInfo {
+  std::string target, rule, severity, expr;
+  WallTime fired_at{};
+  std::vector<std::pair<std::string, double>> values;  // the signals at firing
+  struct Sample {
+    WallTime time{};
+    std::vector<std::pair<std::string, double>> signals;
+  };
+  std::vector<Sample> history;  // the last samples before firing, oldest first
+  // host, namespace, pod, container when known.
+  std::vector<std::pair<std::string, std::string>> labels;
+};
+
+struct StoreLimits {
+  std::string dir;
+  std::size_t max_incidents = 20;
+  std::uint64_t max_bytes = 2ull << 30;
+  Duration max_age = std::chrono::hours(24 * 7);
+  // Free space the store leaves to the host: a dump that would start below it is skipped, so the
+  // watchdog never fills the disk that the workload it protects also needs.
+  std::uint64_t min_free = 1ull << 30;
+};
+
+// A bundle being written: dumpers write into dir(), which no reader looks at, until publish().
+class PendingBundle {
+ public:
+  const std::string& name() const { return name_; }  // the final directory's name
+  const std::string& dir() const { return temp_path_; }
+  const std::string& finalPath() const { return final_path_; }
+  const IncidentInfo& info() const { return info_; }
+  // Neither published nor abandoned yet.
+  bool pending() const { return pending_; }
+
+  PendingBundle() = default;
+  // Move-only: one bundle, published or abandoned once. A moved-from one is no longer pending.
+  PendingBundle(PendingBundle&& o) noexcept { *this = std::move(o); }
+  PendingBundle& operator=(PendingBundle&& o) noexcept {
+    name_ = std::move(o.name_);
+    base_ = std::move(o.base_);
+    temp_path_ = std::move(o.temp_path_);
+    final_path_ = std::move(o.final_path_);
+    info_ = std::move(o.info_);
+    pending_ = std::exchange(o.pending_, false);
+    return *this;
+  }
+  PendingBundle(const PendingBundle&) = delete;
+  PendingBundle& operator=(const PendingBundle&) = delete;
+
+ private:
+  friend class IncidentStore;
+  std::string name_, base_, temp_path_, final_path_;  // base_: the name without a "-N"
+  IncidentInfo info_;
+  bool pending_ = false;
+};
+
+struct RetentionReport {
+  enum class Reason { kAge, kCount, kBytes };
+  struct Removed {
+    std::string name, path;
+    Reason reason = Reason::kAge;
+    std::string why;  // "older than 168h", "more than 20 incidents", "over 2.00 GiB in total"
+    WallTime time{};  // the bundle's time (fired_at)
+    std::uint64_t bytes = 0;
+  };
+  std::vector<Removed> removed;  // in the order they were removed: oldest first
+  std::size_t kept = 0;
+  std::uint64_t kept_bytes = 0;
+  // Bundles that should have gone but could not be removed; retention carries on past them.
+  std::vector<Error> errors;
+};
+
+struct IncidentSummary {
+  std::string name, path, target, rule, severity;
+  WallTime fired_at{}, published_at{};
+  std::size_t artifacts = 0;
+  std::uint64_t bytes = 0;  // every file of the bundle, as it sits on disk
+  std::vector<std::pair<std::string, std::string>> results;  // dumper -> result
+  std::string problem;  // empty, or why the manifest could not be read (the rest is a guess)
+};
+
+class IncidentStore {
+ public:
+  explicit IncidentStore(StoreLimits limits);
+  IncidentStore(const IncidentStore&) = delete;
+  IncidentStore& operator=(const IncidentStore&) = delete;
+
+  const StoreLimits& limits() const { return limits_; }
+
+  // Run once at start, before any begin(): creates the dump directory (0700, with its parents)
+  // and removes the `.partial-*` bundles a crash left behind. Returns how many were removed.
+  Result<std::size_t> prepare();
+
+  // Reserves a name and creates the bundle's hidden directory (0700). Refuses with an Error whose
+  // message starts with "skipped: " when the dump directory's free space is under min_free.
+  // The name's time is info.fired_at (now when fired_at is unset).
+  Result<PendingBundle> begin(const IncidentInfo& info, WallTime now);
+
+  // Writes manifest.json, makes every file durable and renames the bundle into view, then
+  // enforces retention (sparing the bundle just published; what retention did goes to
+  // *retention when given). Returns the final path. On failure the bundle stays pending: the
+  // caller abandons it (or tries again).
+  Result<std::string> publish(PendingBundle& bundle, const std::vector<DumpOutcome>& outcomes,
+                              WallTime now, RetentionReport* retention = nullptr);
+
+  // Removes a bundle that will not be published, with whatever was written into it.
+  void abandon(PendingBundle& bundle);
+
+  // Removes bundles, oldest first, until at most max_incidents remain, they take at most
+  // max_bytes, and none is older than max_age. Only directories that look like bundles (a
+  // manifest.json or a bundle's name) are ever removed; the newest bundle is never removed for
+  // count or size, and a bundle still being published is never removed at all.
+  Result<RetentionReport> enforceRetention(WallTime now);
+
+  // The published bundles in `dir`, newest first. A bundle whose manifest cannot be read is
+  // listed with `problem` set.
+  static Result<std::vector<IncidentSummary>> list(const std::string& dir);
+
+ private:
+  StoreLimits limits_;
+  std::mutex mu_;  // guards reserved_ and temps_
+  // Names from begin() until publish() or abandon() returns: never given twice, never retired.
+  std::set<std::string> reserved_;
+  std::set<std::string> temps_;  // the temp directories of those, which prepare() leaves alone
+  std::mutex retention_mu_;      // one retention pass at a time
+};
+
+}  // namespace oomsentinel

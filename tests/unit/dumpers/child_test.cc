@@ -1,0 +1,342 @@
+#include "dumpers/child.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/host_paths.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+
+// The tests' own helper programs go through a shell; the code under test never does.
+constexpr const char* kSh = "/bin/sh";
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+SteadyTime in(Duration d) { return SystemClock().steadyNow() + d; }
+
+ChildSpec shell(const std::string& script, Duration timeout = 10s) {
+  ChildSpec spec;
+  spec.argv = {kSh, "-c", script};
+  spec.deadline = in(timeout);
+  return spec;
+}
+
+// True once `pid` is gone or a zombie (a grandchild's zombie belongs to init, not to us).
+bool goneWithin(pid_t pid, Duration limit) {
+  HostPaths paths;
+  SystemClock clock;
+  SteadyTime until = clock.steadyNow() + limit;
+  while (clock.steadyNow() < until) {
+    std::string stat = slurp(paths.proc(pid, "stat"));
+    auto close = stat.rfind(')');
+    if (stat.empty() || (close != std::string::npos && stat.substr(close + 2, 1) == "Z"))
+      return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+pid_t readPid(const std::string& path) {
+  std::string text = slurp(path);
+  return text.empty() ? 0 : static_cast<pid_t>(std::stoi(text));
+}
+
+// No child of ours is left, running or unreaped.
+void expectNoChildren() {
+  int status;
+  pid_t r = ::waitpid(-1, &status, WNOHANG);
+  int e = errno;
+  EXPECT_TRUE(r == 0 || (r == -1 && e == ECHILD)) << "waitpid(-1) reaped " << r;
+}
+
+TEST(RunChild, ReportsExitStatus) {
+  for (int code : {0, 3, 255}) {
+    auto r = runChild(shell("exit " + std::to_string(code)));
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    EXPECT_EQ(r->exit_code, code);
+    EXPECT_EQ(r->term_signal, 0);
+    EXPECT_FALSE(r->timed_out);
+    EXPECT_EQ(r->describe(), "exited with status " + std::to_string(code));
+  }
+  expectNoChildren();
+}
+
+TEST(RunChild, ReportsTheSignalThatKilledIt) {
+  auto r = runChild(shell("kill -USR1 $$"));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->exit_code, -1);
+  EXPECT_EQ(r->term_signal, SIGUSR1);
+  EXPECT_EQ(r->describe(), "killed by signal " + std::to_string(SIGUSR1) + " (SIGUSR1)");
+}
+
+TEST(RunChild, CapturesStdoutAndStderrInPrivateFiles) {
+  TempDir dir;
+  auto spec = shell("echo out; echo err >&2; cat");  // cat: stdin is /dev/null, so it ends
+  spec.stdout_path = dir.path() + "/o.txt";
+  spec.stderr_path = dir.path() + "/e.txt";
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(slurp(spec.stdout_path), "out\n");
+  EXPECT_EQ(slurp(spec.stderr_path), "err\n");
+  struct stat st;
+  ASSERT_EQ(::stat(spec.stdout_path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+
+  // One file for both, in the order written; an existing file is emptied first.
+  auto both = shell("echo one; echo two >&2; echo three");
+  both.stdout_path = both.stderr_path = dir.path() + "/o.txt";
+  ASSERT_TRUE(runChild(both).ok());
+  EXPECT_EQ(slurp(both.stdout_path), "one\ntwo\nthree\n");
+
+  // No paths: /dev/null, and no error.
+  auto quiet = runChild(shell("echo nowhere; echo nowhere >&2"));
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_EQ(quiet->exit_code, 0);
+}
+
+TEST(RunChild, CutsAnOutputThatEndedPastTheCap) {
+  TempDir dir;
+  auto spec = shell("head -c 100000 /dev/zero");
+  spec.stdout_path = dir.path() + "/o";
+  spec.max_output_bytes = 1000;
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_TRUE(r->stdout_cut);
+  EXPECT_FALSE(r->stderr_cut);
+  EXPECT_EQ(slurp(spec.stdout_path).size(), 1000u);
+}
+
+TEST(RunChild, StopsAChildWhoseOutputPassesTheCap) {
+  TempDir dir;
+  auto spec = shell("yes", 20s);  // writes until stopped
+  spec.stderr_path = dir.path() + "/e";
+  spec.stdout_path = dir.path() + "/o";
+  spec.max_output_bytes = 64 * 1024;
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_TRUE(r->output_cut);
+  EXPECT_TRUE(r->stdout_cut);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->term_signal, SIGTERM);
+  EXPECT_LT(r->took, 5s);
+  EXPECT_EQ(slurp(spec.stdout_path).size(), 64u * 1024);
+  EXPECT_NE(r->describe().find("output passed the size cap"), std::string::npos) << r->describe();
+}
+
+TEST(RunChild, AddsToTheEnvironment) {
+  TempDir dir;
+  ChildSpec spec;
+  spec.argv = {"/usr/bin/env"};
+  spec.env_add = {{"OOMSENTINEL_TEST_VAR", "a b=c"}, {"HOME", "/nowhere"}};
+  spec.stdout_path = dir.path() + "/env";
+  spec.deadline = in(10s);
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  std::string env = slurp(spec.stdout_path);
+  EXPECT_NE(env.find("\nOOMSENTINEL_TEST_VAR=a b=c\n"), std::string::npos) << env;
+  // Replaced, not added twice; the rest of ours is still there.
+  std::istringstream lines(env);
+  std::vector<std::string> homes;
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("HOME=", 0) == 0) homes.push_back(line);
+  EXPECT_EQ(homes, std::vector<std::string>{"HOME=/nowhere"});
+  if (const char* path = std::getenv("PATH")) {
+    EXPECT_NE(env.find(std::string("PATH=") + path + "\n"), std::string::npos);
+  }
+}
+
+TEST(RunChild, LooksUpABareNameInPath) {
+  ChildSpec spec;
+  spec.argv = {"sh", "-c", "exit 7"};
+  spec.deadline = in(10s);
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->exit_code, 7);
+}
+
+TEST(RunChild, SaysWhichProgramItCouldNotRun) {
+  TempDir dir;
+  ChildSpec spec;
+  spec.deadline = in(10s);
+
+  auto empty = runChild(spec);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.error().message.find("argv is empty"), std::string::npos);
+
+  spec.argv = {dir.path() + "/missing"};
+  auto missing = runChild(spec);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().path, dir.path() + "/missing");
+  EXPECT_EQ(missing.error().message, "not found");
+
+  spec.argv = {"oomsentinel-no-such-program"};
+  auto unknown = runChild(spec);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().path, "oomsentinel-no-such-program");
+  EXPECT_NE(unknown.error().message.find("not found in PATH"), std::string::npos);
+
+  dir.write("plain.txt", "echo hi\n");
+  ::chmod((dir.path() + "/plain.txt").c_str(), 0644);
+  spec.argv = {dir.path() + "/plain.txt"};
+  auto plain = runChild(spec);
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.error().path, dir.path() + "/plain.txt");
+  // As root access(X_OK) still wants one x bit; without any, it is refused for everyone.
+  EXPECT_NE(plain.error().message.find("not executable"), std::string::npos)
+      << plain.error().describe();
+
+  spec.argv = {dir.path()};
+  auto directory = runChild(spec);
+  ASSERT_FALSE(directory.ok());
+  EXPECT_NE(directory.error().message.find("not a regular file"), std::string::npos);
+
+  auto no_dir = shell("true");
+  no_dir.stdout_path = dir.path() + "/no/such/dir/out";
+  auto cannot = runChild(no_dir);
+  ASSERT_FALSE(cannot.ok());
+  EXPECT_EQ(cannot.error().path, no_dir.stdout_path);
+  EXPECT_EQ(cannot.error().errnum, ENOENT);
+
+  auto late = shell("true");
+  late.deadline = SystemClock().steadyNow() - 1ms;
+  auto past = runChild(late);
+  ASSERT_FALSE(past.ok());
+  EXPECT_NE(past.error().message.find("deadline"), std::string::npos);
+}
+
+TEST(RunChild, GivesTheChildNoDescriptorOfOurs) {
+  TempDir dir;
+  // Deliberately without O_CLOEXEC, as a careless library in another thread would.
+  int leaked = ::fcntl(::open("/dev/null", O_RDONLY), F_DUPFD, 50);
+  ASSERT_GE(leaked, 50);
+  std::string fd_path = HostPaths().proc(0, "fd/" + std::to_string(leaked));
+  auto spec = shell("if [ -e " + fd_path + " ]; then echo open; else echo closed; fi");
+  spec.stdout_path = dir.path() + "/o";
+  auto r = runChild(spec);
+  ::close(leaked);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(slurp(spec.stdout_path), "closed\n");
+}
+
+TEST(RunChild, KillsAChildThatIgnoresSigtermAndItsWholeGroupAfterTheGrace) {
+  TempDir dir;
+  std::string pidfile = dir.path() + "/grandchild";
+  // The trap is inherited by the background sleep: both ignore SIGTERM.
+  auto spec = shell("trap '' TERM; sleep 30 & echo $! > " + pidfile + "; wait; wait", 300ms);
+  spec.kill_grace = 300ms;
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_EQ(r->term_signal, SIGKILL);
+  EXPECT_GE(r->took, 550ms);  // the deadline, then the whole grace
+  EXPECT_LT(r->took, 3s);
+  EXPECT_NE(r->describe().find("its process group was killed"), std::string::npos);
+  pid_t grandchild = readPid(pidfile);
+  ASSERT_GT(grandchild, 0);
+  EXPECT_TRUE(goneWithin(grandchild, 2s)) << "grandchild " << grandchild << " survived";
+  expectNoChildren();
+}
+
+TEST(RunChild, StopsAtTheDeadline) {
+  auto r = runChild(shell("exec sleep 30", 200ms));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_EQ(r->term_signal, SIGTERM);  // it did not need SIGKILL
+  EXPECT_GE(r->took, 200ms);
+  EXPECT_LT(r->took, 2s);
+}
+
+TEST(RunChild, KillsWhatALeaderLeftBehind) {
+  TempDir dir;
+  std::string pidfile = dir.path() + "/grandchild";
+  // The leader dies of SIGTERM at once; its background child ignores it and is SIGKILLed
+  // without waiting out the grace.
+  auto spec = shell("(trap '' TERM; exec sleep 30) & echo $! > " + pidfile + "; wait", 200ms);
+  spec.kill_grace = 5s;
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_EQ(r->term_signal, SIGTERM);
+  EXPECT_LT(r->took, 3s);
+  pid_t grandchild = readPid(pidfile);
+  ASSERT_GT(grandchild, 0);
+  EXPECT_TRUE(goneWithin(grandchild, 2s));
+
+  // A clean exit that leaves a background process: that one does not outlive the call either.
+  auto clean = shell("sleep 30 & echo $! > " + pidfile);
+  auto c = runChild(clean);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->exit_code, 0);
+  EXPECT_FALSE(c->timed_out);
+  pid_t left = readPid(pidfile);
+  ASSERT_GT(left, 0);
+  EXPECT_TRUE(goneWithin(left, 2s));
+  expectNoChildren();
+}
+
+TEST(RunChild, RunsInItsOwnProcessGroup) {
+  TempDir dir;
+  auto spec = shell("ps -o pgid= -p $$; echo $$");
+  spec.stdout_path = dir.path() + "/o";
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok());
+  std::istringstream lines(slurp(spec.stdout_path));
+  long pgid = 0, pid = 0;
+  lines >> pgid >> pid;
+  if (pgid == 0) GTEST_SKIP() << "ps did not answer";
+  EXPECT_EQ(pgid, pid);
+  EXPECT_NE(pgid, ::getpgrp());
+}
+
+TEST(RunChild, RunsConcurrentlyFromSeveralThreads) {
+  TempDir dir;
+  constexpr int kThreads = 4, kEach = 8;
+  std::vector<std::thread> threads;
+  std::vector<std::string> failures(kThreads);
+  std::vector<Duration> slow_took(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        int code = t * 10 + i;
+        auto spec = shell("echo " + std::to_string(code) + "; exit " + std::to_string(code));
+        spec.stdout_path = dir.path() + "/" + std::to_string(code);
+        auto r = runChild(spec);
+        if (!r || r->exit_code != code || slurp(spec.stdout_path) != std::to_string(code) + "\n")
+          failures[t] += "run " + std::to_string(code) + " wrong; ";
+      }
+      // One that times out in each thread, while the others' children come and go.
+      auto slow = runChild(shell("exec sleep 30", 300ms));
+      if (!slow || !slow->timed_out) failures[t] += "the slow one did not time out; ";
+      if (slow) slow_took[t] = slow->took;
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(failures[t], "") << "thread " << t;
+    EXPECT_LT(slow_took[t], 3s) << "thread " << t;
+  }
+  expectNoChildren();
+}
+
+}  // namespace
+}  // namespace oomsentinel

@@ -1,0 +1,476 @@
+#include "dumpers/jvm_dumper.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "dumpers/artifact.h"
+#include "tests/support/test_support.h"
+
+extern char** environ;
+
+namespace oomsentinel {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string findInPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    std::string candidate = dir + "/" + name;
+    if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+bool alive(pid_t pid) {
+  std::string stat = slurp(HostPaths().proc(pid, "stat"));
+  auto close = stat.rfind(')');
+  return !stat.empty() && close != std::string::npos && stat.substr(close + 2, 1) != "Z";
+}
+
+// A test's own process: started with posix_spawn, stdout read through a pipe, SIGKILLed and
+// reaped when the test ends.
+class Spawned {
+ public:
+  Spawned(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
+    std::vector<char*> cargv, cenv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
+    cargv.push_back(nullptr);
+    cenv.push_back(nullptr);
+    if (::posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), cenv.data()) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[1]);
+    out_ = fds[0];
+  }
+  ~Spawned() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (out_ >= 0) ::close(out_);
+  }
+  Spawned(const Spawned&) = delete;
+  Spawned& operator=(const Spawned&) = delete;
+
+  pid_t pid() const { return pid_; }
+  const std::string& output() const { return text_; }
+  // Reads its stdout until `needle` shows up; false when it does not within `limit`.
+  bool waitFor(const std::string& needle, Duration limit) {
+    SystemClock clock;
+    SteadyTime until = clock.steadyNow() + limit;
+    char buf[4096];
+    while (text_.find(needle) == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock.steadyNow());
+      if (left <= 0ms || out_ < 0) return false;
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      ssize_t n = ::read(out_, buf, sizeof buf);
+      if (n <= 0) return text_.find(needle) != std::string::npos;
+      text_.append(buf, static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string text_;
+};
+
+const std::vector<std::string> kLeakArgs = {"--rate", "400MiB/s", "--chunk", "1MiB",
+                                            "--max",  "24MiB",    "--hold"};
+// A small heap keeps the heap dumps small; SerialGC keeps the JVM's threads few.
+const std::string kLeakOpts = "JAVA_LEAK_OPTS=-Xmx128m -XX:+UseSerialGC";
+
+DumpRequest request(const TempDir& dir, pid_t pid) {
+  DumpRequest req;
+  req.target = "java";
+  req.rule = "oom-imminent";
+  req.pid = pid;
+  req.dir = dir.path();
+  req.deadline = SystemClock().steadyNow() + 60s;
+  req.max_bytes = 1ull << 30;
+  return req;
+}
+
+std::vector<std::string> dirListing(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The pure parts, on text captured from a JDK 17 JVM and jcmd on Linux 6.x.
+
+TEST(JvmDumperParsing, ReadsWhatMattersToJcmdFromTheStatus) {
+  auto jvm = parseJvmProcessStatus(
+      "Name:\tjava\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t7548\nNgid:\t0\nPid:\t7548\n"
+      "PPid:\t7547\nUid:\t1000\t1001\t1001\t1001\nGid:\t0\t0\t0\t0\nNSpid:\t7548\t1\n"
+      "SigQ:\t0/95731\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n"
+      "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t2000000101005ccf\n");
+  ASSERT_TRUE(jvm.ok()) << jvm.error().describe();
+  EXPECT_EQ(jvm->euid, 1001u);
+  EXPECT_EQ(jvm->nspid, 1);
+  EXPECT_TRUE(jvm->catches_sigquit);
+
+  auto sleep = parseJvmProcessStatus(
+      "Name:\tsleep\nPid:\t6681\nUid:\t0\t0\t0\t0\nSigIgn:\t0000000000000000\n"
+      "SigCgt:\t0000000000000000\n");
+  ASSERT_TRUE(sleep.ok());
+  EXPECT_EQ(sleep->nspid, 6681);  // no NSpid line: an old kernel
+  EXPECT_FALSE(sleep->catches_sigquit);
+
+  EXPECT_FALSE(parseJvmProcessStatus("Name:\tx\n").ok());
+}
+
+TEST(JvmDumperParsing, ReadsTheStartTime) {
+  EXPECT_EQ(parseStartTime("5240 (java) S 1 5240 5240 0 -1 4194560 25000 0 0 0 70 20 0 0 20 0 "
+                           "19 0 123456 4000000000 20000 18446744073709551615"),
+            123456u);
+  EXPECT_EQ(parseStartTime("77 (a) b) c) R 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99 0 0"), 99u);
+  EXPECT_EQ(parseStartTime("77 (short) R 1"), std::nullopt);
+}
+
+TEST(JvmDumperParsing, TellsAHistogramFromAnError) {
+  EXPECT_TRUE(
+      looksLikeClassHistogram("5240:\n num     #instances         #bytes  class name (module)\n"
+                              "-------------------------------------------------------\n"
+                              "   1:          3024       33701088  [B (java.base@17.0.15)\n"));
+  EXPECT_FALSE(looksLikeClassHistogram("5397:\n"));
+  EXPECT_FALSE(
+      looksLikeClassHistogram("5240:\njava.lang.IllegalArgumentException: Unknown diagnostic "
+                              "command\n"));
+
+  // Attach failures: only the pid on stdout, the exception on stderr.
+  EXPECT_EQ(jcmdReason("5397:\n",
+                       "com.sun.tools.attach.AttachNotSupportedException: Unable to open socket "
+                       "file /tmp/.java_pid5397: target process 5397 doesn't respond within "
+                       "10500ms or HotSpot VM not loaded\n\tat jdk.attach/sun.tools.attach."
+                       "VirtualMachineImpl.<init>(VirtualMachineImpl.java:104)\n"),
+            "com.sun.tools.attach.AttachNotSupportedException: Unable to open socket file "
+            "/tmp/.java_pid5397: target process 5397 doesn't respond within 10500ms or HotSpot "
+            "VM not loaded");
+  EXPECT_EQ(jcmdReason("999999:\n", "java.io.IOException: No such process\n\tat x\n"),
+            "java.io.IOException: No such process");
+  // The JVM's own refusals come on stdout.
+  EXPECT_EQ(
+      jcmdReason("5240:\njava.lang.IllegalArgumentException: Unknown diagnostic command\n", ""),
+      "java.lang.IllegalArgumentException: Unknown diagnostic command");
+  EXPECT_EQ(jcmdReason("", ""), "jcmd said nothing");
+}
+
+TEST(JvmDumperParsing, ReadsTheHeapDumpReply) {
+  EXPECT_EQ(heapDumpProblem("7548:\nDumping heap to /tmp/x.hprof ...\nHeap dump file created "
+                            "[20600314 bytes in 0.036 secs]\n",
+                            ""),
+            std::nullopt);
+  EXPECT_EQ(heapDumpProblem(
+                "7548:\nDumping heap to /tmp/x.hprof ...\nUnable to create /tmp/x.hprof: File "
+                "exists\n",
+                ""),
+            "Unable to create /tmp/x.hprof: File exists");
+  EXPECT_EQ(heapDumpProblem("1:\n", "java.io.IOException: No such process\n"),
+            "java.io.IOException: No such process");
+}
+
+// Without a JVM.
+
+TEST(JvmDumper, SkipsWithoutAPid) {
+  TempDir dir;
+  JvmDumper d;
+  EXPECT_STREQ(d.name(), "jvm");
+  auto req = request(dir, 1);
+  req.pid.reset();
+  auto out = d.run(req);
+  EXPECT_EQ(out.dumper, "jvm");
+  EXPECT_EQ(out.result, DumpResult::kSkipped);
+  EXPECT_EQ(out.error, "no pid");
+}
+
+TEST(JvmDumper, FailsForAPidThatDoesNotExist) {
+  TempDir dir;
+  pid_t pid = 4194000;  // above any pid_max default, below the kernel's limit
+  if (alive(pid)) GTEST_SKIP() << "pid " << pid << " exists here";
+  auto out = JvmDumper().run(request(dir, pid));
+  EXPECT_EQ(out.result, DumpResult::kFailed);
+  EXPECT_EQ(out.error, "pid 4194000: no such process");
+  EXPECT_TRUE(dirListing(dir.path()).empty());
+}
+
+TEST(JvmDumper, LeavesAProcessThatIsNotAJvmAlone) {
+  // jcmd would SIGQUIT it to start an attach listener it does not have, and that kills it.
+  TempDir dir;
+  Spawned sleeper({"/bin/sleep", "30"}, {});
+  ASSERT_GT(sleeper.pid(), 0);  // posix_spawn returns once it has exec'ed
+  auto out = JvmDumper().run(request(dir, sleeper.pid()));
+  EXPECT_EQ(out.result, DumpResult::kFailed);
+  EXPECT_NE(out.error.find("is not a JVM"), std::string::npos) << out.error;
+  EXPECT_TRUE(alive(sleeper.pid()));
+  EXPECT_TRUE(dirListing(dir.path()).empty());
+}
+
+TEST(JvmDumper, RefusesAPidThatWasReused) {
+  TempDir dir;
+  auto req = request(dir, ::getpid());
+  req.pid_starttime = 1;  // not when this process started
+  auto out = JvmDumper().run(req);
+  EXPECT_EQ(out.result, DumpResult::kFailed);
+  EXPECT_NE(out.error.find("no longer the process"), std::string::npos) << out.error;
+}
+
+// Against real processes and the real jcmd.
+
+class JvmDumperOnJavaLeak : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    jcmd_ = findInPath("jcmd");
+    if (std::string(OOMSENTINEL_JAVA_LEAK).empty()) {
+      skip_ = "no JDK 17 at configure time: OOMSENTINEL_JAVA_LEAK is empty";
+      return;
+    }
+    if (jcmd_.empty()) {
+      skip_ = "jcmd is not in PATH";
+      return;
+    }
+    std::vector<std::string> argv = {OOMSENTINEL_JAVA_LEAK};
+    argv.insert(argv.end(), kLeakArgs.begin(), kLeakArgs.end());
+    leak_ = new Spawned(argv, {kLeakOpts});
+    // "hold": it has leaked all it will, so the histogram no longer moves.
+    if (!leak_->waitFor(" hold ", 30s)) skip_ = "java-leak did not start: " + leak_->output();
+  }
+  static void TearDownTestSuite() {
+    delete leak_;
+    leak_ = nullptr;
+  }
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+  }
+  static pid_t pid() { return leak_->pid(); }
+
+  static inline std::string jcmd_;
+  static inline std::string skip_;
+  static inline Spawned* leak_ = nullptr;
+};
+
+// The first row of a class histogram: its class name and bytes.
+std::pair<std::string, std::uint64_t> topClass(const std::string& histogram) {
+  std::istringstream lines(histogram);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    std::string num, instances, bytes, cls;
+    if (f >> num >> instances >> bytes >> cls && num == "1:") return {cls, std::stoull(bytes)};
+  }
+  return {"", 0};
+}
+
+TEST_F(JvmDumperOnJavaLeak, TakesAClassHistogramWhereTheLeakedByteArraysLead) {
+  TempDir dir;
+  auto out = JvmDumper().run(request(dir, pid()));
+  ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
+  ASSERT_EQ(out.artifacts.size(), 1u);
+  const Artifact& a = out.artifacts[0];
+  EXPECT_EQ(a.file, "class_histogram.txt");
+  std::string text = slurp(dir.path() + "/class_histogram.txt");
+  EXPECT_EQ(a.bytes, text.size());
+  EXPECT_EQ(a.sha256, sha256Hex(text));
+  EXPECT_FALSE(a.truncated);
+  // JavaLeak keeps byte[] chunks in a static list: 24 of 1 MiB.
+  auto [cls, bytes] = topClass(text);
+  EXPECT_EQ(cls, "[B") << text.substr(0, 600);
+  EXPECT_GE(bytes, 24u << 20);
+  // jcmd's scratch files are gone.
+  EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
+  EXPECT_LT(out.took, 20s);
+}
+
+TEST_F(JvmDumperOnJavaLeak, WritesAHeapDumpIntoTheBundleOnRequest) {
+  TempDir dir;
+  JvmDumpSpec spec;
+  spec.heap_dump = true;
+  spec.heap_dump_min_free = 1;
+  auto out = JvmDumper(spec).run(request(dir, pid()));
+  ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
+  ASSERT_EQ(out.artifacts.size(), 2u);
+  EXPECT_EQ(out.artifacts[0].file, "class_histogram.txt");
+  const Artifact& heap = out.artifacts[1];
+  EXPECT_EQ(heap.file, "heap.hprof");
+  std::string hprof = slurp(dir.path() + "/heap.hprof");
+  EXPECT_EQ(hprof.substr(0, 18), "JAVA PROFILE 1.0.2");
+  EXPECT_GE(hprof.size(), 24u << 20);  // the leaked arrays are in it
+  EXPECT_EQ(heap.bytes, hprof.size());
+  EXPECT_EQ(heap.sha256, sha256Hex(hprof));
+  struct stat st;
+  ASSERT_EQ(::stat((dir.path() + "/heap.hprof").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(dirListing(dir.path()),
+            (std::vector<std::string>{"class_histogram.txt", "heap.hprof"}));
+}
+
+TEST_F(JvmDumperOnJavaLeak, SkipsTheHeapDumpWithoutFreeSpace) {
+  TempDir dir;
+  JvmDumpSpec spec;
+  spec.heap_dump = true;
+  spec.heap_dump_min_free = 1ull << 62;
+  auto out = JvmDumper(spec).run(request(dir, pid()));
+  EXPECT_EQ(out.result, DumpResult::kPartial);
+  EXPECT_EQ(out.error.rfind("heap dump skipped: only ", 0), 0u) << out.error;
+  ASSERT_EQ(out.artifacts.size(), 1u);
+  EXPECT_EQ(out.artifacts[0].file, "class_histogram.txt");
+  EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
+
+  // Nothing else asked for: nothing done.
+  TempDir dir2;
+  spec.class_histogram = false;
+  auto alone = JvmDumper(spec).run(request(dir2, pid()));
+  EXPECT_EQ(alone.result, DumpResult::kSkipped);
+  EXPECT_TRUE(dirListing(dir2.path()).empty());
+}
+
+TEST_F(JvmDumperOnJavaLeak, KeepsTheHeapDumpWithinItsBudget) {
+  TempDir dir;
+  JvmDumpSpec spec;
+  spec.heap_dump = true;
+  spec.heap_dump_min_free = 1;
+  spec.heap_dump_budget = 30ms;  // jcmd is a JVM too: it cannot even start in that time
+  auto out = JvmDumper(spec).run(request(dir, pid()));
+  EXPECT_EQ(out.result, DumpResult::kPartial);
+  EXPECT_EQ(out.error.rfind("heap dump timed out after 30ms", 0), 0u) << out.error;
+  EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
+  EXPECT_LT(out.took, 10s);
+}
+
+TEST_F(JvmDumperOnJavaLeak, SaysWhenJcmdIsMissing) {
+  TempDir dir;
+  JvmDumpSpec spec;
+  spec.jcmd = dir.path() + "/bin/jcmd";
+  auto out = JvmDumper(spec).run(request(dir, pid()));
+  EXPECT_EQ(out.result, DumpResult::kFailed);
+  EXPECT_NE(out.error.find(spec.jcmd), std::string::npos) << out.error;
+  EXPECT_NE(out.error.find("not found"), std::string::npos) << out.error;
+  EXPECT_TRUE(dirListing(dir.path()).empty());
+}
+
+TEST_F(JvmDumperOnJavaLeak, GivesJcmdsReasonWhenItCannotAttach) {
+  // A shell that catches SIGQUIT passes the "is it a JVM" check; jcmd then waits its 10.5s for
+  // an attach listener that never comes.
+  TempDir dir;
+  Spawned fake({"/bin/sh", "-c", "trap 'echo quit' QUIT; echo ready; while :; do sleep 1; done"},
+               {});
+  ASSERT_TRUE(fake.waitFor("ready", 10s));
+  auto out = JvmDumper().run(request(dir, fake.pid()));
+  EXPECT_EQ(out.result, DumpResult::kFailed);
+  EXPECT_EQ(out.error.rfind("jcmd GC.class_histogram: ", 0), 0u) << out.error;
+  EXPECT_NE(out.error.find("AttachNotSupportedException"), std::string::npos) << out.error;
+  EXPECT_TRUE(alive(fake.pid()));
+  EXPECT_TRUE(dirListing(dir.path()).empty());
+}
+
+TEST_F(JvmDumperOnJavaLeak, TakesTheHeapDumpFromAJvmWithItsOwnMountAndPidNamespaces) {
+  std::string unshare = findInPath("unshare");
+  if (::geteuid() != 0 || unshare.empty()) GTEST_SKIP() << "needs root and unshare(1)";
+  // The JVM gets a private tmpfs on /tmp, so the bundle (under our /tmp) does not exist for it
+  // and the dump has to come through its /tmp, and across file systems. When java-leak itself
+  // lives under /tmp (a build tree there), the tmpfs goes over the bundle's directory instead:
+  // then the JVM shares our /tmp, and the dump is moved.
+  TempDir dir;
+  std::string leak = OOMSENTINEL_JAVA_LEAK;
+  std::string hide = leak.rfind("/tmp/", 0) == 0 ? dir.path() : "/tmp";
+  std::string script = "mount -t tmpfs tmpfs \"$1\" && exec \"$0\"";
+  for (const auto& a : kLeakArgs) script += " " + a;
+  Spawned ns({unshare, "--fork", "--kill-child", "--pid", "--mount-proc", "/bin/sh", "-c", script,
+              leak, hide},
+             {kLeakOpts});
+  if (!ns.waitFor(" hold ", 30s)) GTEST_SKIP() << "no JVM in new namespaces: " << ns.output();
+  EXPECT_NE(ns.output().find("pid=1 "), std::string::npos);  // as it sees itself
+  HostPaths paths;
+  std::istringstream children(
+      slurp(paths.proc(ns.pid(), "task/" + std::to_string(ns.pid()) + "/children")));
+  pid_t jvm = 0;
+  children >> jvm;
+  ASSERT_GT(jvm, 0);
+
+  struct stat ours, theirs;
+  ASSERT_EQ(::stat(dir.path().c_str(), &ours), 0);
+  bool hidden = ::stat((paths.proc(jvm, "root") + dir.path()).c_str(), &theirs) != 0 ||
+                theirs.st_dev != ours.st_dev || theirs.st_ino != ours.st_ino;
+  ASSERT_TRUE(hidden) << "the JVM sees our bundle directory";
+  JvmDumpSpec spec;
+  spec.heap_dump = true;
+  spec.heap_dump_min_free = 1;
+  auto out = JvmDumper(spec).run(request(dir, jvm));
+  ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
+  EXPECT_EQ(dirListing(dir.path()),
+            (std::vector<std::string>{"class_histogram.txt", "heap.hprof"}));
+  EXPECT_EQ(topClass(slurp(dir.path() + "/class_histogram.txt")).first, "[B");
+  std::string hprof = slurp(dir.path() + "/heap.hprof");
+  EXPECT_EQ(hprof.substr(0, 18), "JAVA PROFILE 1.0.2");
+  ASSERT_EQ(out.artifacts.size(), 2u);
+  EXPECT_EQ(out.artifacts[1].sha256, sha256Hex(hprof));
+  // Nothing left behind in the JVM's /tmp.
+  std::string ours_there = "oomsentinel-" + std::to_string(jvm) + "-";
+  for (const auto& e : std::filesystem::directory_iterator(paths.proc(jvm, "root/tmp")))
+    EXPECT_NE(e.path().filename().string().rfind(ours_there, 0), 0u) << e.path();
+  ::kill(jvm, SIGKILL);  // the namespace's init: the namespace goes with it
+}
+
+TEST_F(JvmDumperOnJavaLeak, TakesTheHeapDumpFromAJvmOfAnotherUser) {
+  std::string setpriv = findInPath("setpriv");
+  if (::geteuid() != 0 || setpriv.empty()) GTEST_SKIP() << "needs root and setpriv(1)";
+  // As nobody, the JVM cannot write into our 0700 bundle: the dump comes through its /tmp.
+  std::vector<std::string> argv = {setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+                                   OOMSENTINEL_JAVA_LEAK};
+  argv.insert(argv.end(), kLeakArgs.begin(), kLeakArgs.end());
+  Spawned nobody(argv, {kLeakOpts});
+  if (!nobody.waitFor(" hold ", 30s)) GTEST_SKIP() << "no JVM as nobody: " << nobody.output();
+
+  TempDir dir;
+  JvmDumpSpec spec;
+  spec.heap_dump = true;
+  spec.heap_dump_min_free = 1;
+  auto out = JvmDumper(spec).run(request(dir, nobody.pid()));
+  ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
+  EXPECT_EQ(dirListing(dir.path()),
+            (std::vector<std::string>{"class_histogram.txt", "heap.hprof"}));
+  struct stat st;
+  ASSERT_EQ(::stat((dir.path() + "/heap.hprof").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);  // ours now, not the JVM user's
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(slurp(dir.path() + "/heap.hprof").substr(0, 18), "JAVA PROFILE 1.0.2");
+}
+
+}  // namespace
+}  // namespace oomsentinel
