@@ -1,6 +1,10 @@
 #include "dumpers/exec_dumper.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <utility>
@@ -15,8 +19,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kStdout = "exec.stdout.txt";
-constexpr const char* kStderr = "exec.stderr.txt";
+constexpr const char* kOwnDir = "exec";
+constexpr const char* kStdout = "stdout.txt";
+constexpr const char* kStderr = "stderr.txt";
 // A command that litters the bundle with more files than this gets only the first ones listed:
 // hashing is bounded like everything else.
 constexpr std::size_t kMaxFiles = 1000;
@@ -65,16 +70,21 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
   if (allowed <= Duration::zero())
     return done(DumpResult::kTimedOut, "no time left before the dump's deadline; not started");
 
-  std::set<std::string> before = regularFiles(req.dir);
+  // A folder of its own: the other dumpers write into the bundle at the same time, and what the
+  // command leaves must not be confused with their files.
+  const std::string own = joinPath(req.dir, kOwnDir);
+  if (::mkdir(own.c_str(), 0700) != 0 && errno != EEXIST)
+    return done(DumpResult::kFailed, "cannot create " + own + ": " + std::strerror(errno));
+  std::set<std::string> before = regularFiles(own);
 
   ChildSpec spec;
   spec.argv = argv_;
   spec.env_add = {{"OOMSENTINEL_TARGET", req.target},
                   {"OOMSENTINEL_RULE", req.rule},
-                  {"OOMSENTINEL_INCIDENT_DIR", req.dir}};
+                  {"OOMSENTINEL_INCIDENT_DIR", own}};
   if (req.pid) spec.env_add.emplace_back("OOMSENTINEL_PID", std::to_string(*req.pid));
-  spec.stdout_path = joinPath(req.dir, kStdout);
-  spec.stderr_path = joinPath(req.dir, kStderr);
+  spec.stdout_path = joinPath(own, kStdout);
+  spec.stderr_path = joinPath(own, kStderr);
   spec.max_output_bytes = req.max_bytes;
   spec.deadline = deadline;
   auto child = runChild(spec);
@@ -99,7 +109,7 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
   }
 
   // Its two output files first, then whatever else it wrote, in name order.
-  std::set<std::string> after = regularFiles(req.dir);
+  std::set<std::string> after = regularFiles(own);
   std::vector<std::string> fresh;
   for (const char* f : {kStdout, kStderr})
     if (after.count(f) && !before.count(f)) fresh.emplace_back(f);
@@ -111,7 +121,7 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
     if (result == DumpResult::kOk) result = DumpResult::kPartial;
   }
   for (const auto& f : fresh) {
-    auto a = finishArtifact(req.dir, f, req.max_bytes);
+    auto a = finishArtifact(req.dir, std::string(kOwnDir) + "/" + f, req.max_bytes);
     if (!a) {
       error += error.empty() ? "" : "; ";
       error += a.error().describe();

@@ -66,16 +66,16 @@ TEST(ExecDumper, PassesTheIncidentAndCollectsWhatItWrote) {
   EXPECT_EQ(out.dumper, "exec");
   EXPECT_EQ(out.result, DumpResult::kOk) << out.error;
   EXPECT_EQ(out.error, "");
-  EXPECT_EQ(files(out), (std::vector<std::string>{"exec.stdout.txt", "exec.stderr.txt", "extra.txt",
-                                                  "sub/y.txt"}));
-  EXPECT_EQ(slurp(dir.path() + "/exec.stdout.txt"), "app oom-imminent 4242\n");
-  EXPECT_EQ(slurp(dir.path() + "/exec.stderr.txt"), "warning\n");
-  const Artifact* extra = find(out, "extra.txt");
+  EXPECT_EQ(files(out), (std::vector<std::string>{"exec/stdout.txt", "exec/stderr.txt",
+                                                  "exec/extra.txt", "exec/sub/y.txt"}));
+  EXPECT_EQ(slurp(dir.path() + "/exec/stdout.txt"), "app oom-imminent 4242\n");
+  EXPECT_EQ(slurp(dir.path() + "/exec/stderr.txt"), "warning\n");
+  const Artifact* extra = find(out, "exec/extra.txt");
   ASSERT_NE(extra, nullptr);
   EXPECT_EQ(extra->bytes, 5u);
   EXPECT_EQ(extra->sha256, sha256Hex("data\n"));
   struct stat st;
-  ASSERT_EQ(::stat((dir.path() + "/extra.txt").c_str(), &st), 0);
+  ASSERT_EQ(::stat((dir.path() + "/exec/extra.txt").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
   EXPECT_GT(out.took, 0ns);
 }
@@ -86,7 +86,7 @@ TEST(ExecDumper, LeavesThePidOutWhenThereIsNone) {
   req.pid.reset();
   auto out = script("echo \"${OOMSENTINEL_PID-none}\"").run(req);
   EXPECT_EQ(out.result, DumpResult::kOk) << out.error;
-  EXPECT_EQ(slurp(dir.path() + "/exec.stdout.txt"), "none\n");
+  EXPECT_EQ(slurp(dir.path() + "/exec/stdout.txt"), "none\n");
 }
 
 TEST(ExecDumper, FailsWithTheExitStatusOrSignal) {
@@ -95,7 +95,7 @@ TEST(ExecDumper, FailsWithTheExitStatusOrSignal) {
   EXPECT_EQ(status.result, DumpResult::kFailed);
   EXPECT_EQ(status.error, "exited with status 4");
   // What it wrote is still evidence.
-  EXPECT_EQ(files(status), (std::vector<std::string>{"exec.stdout.txt", "exec.stderr.txt"}));
+  EXPECT_EQ(files(status), (std::vector<std::string>{"exec/stdout.txt", "exec/stderr.txt"}));
 
   TempDir dir2;
   auto killed = script("kill -KILL $$").run(request(dir2));
@@ -109,8 +109,8 @@ TEST(ExecDumper, TimesOutAtItsOwnTimeoutOrTheRequestsDeadline) {
   EXPECT_EQ(own.result, DumpResult::kTimedOut);
   EXPECT_EQ(own.error, "timed out after 300ms; its process group was killed");
   EXPECT_LT(own.took, 3s);
-  EXPECT_EQ(slurp(dir.path() + "/exec.stdout.txt"), "started\n");
-  EXPECT_NE(find(own, "exec.stdout.txt"), nullptr);
+  EXPECT_EQ(slurp(dir.path() + "/exec/stdout.txt"), "started\n");
+  EXPECT_NE(find(own, "exec/stdout.txt"), nullptr);
 
   TempDir dir2;
   auto by_request = script("exec sleep 30", 60s).run(request(dir2, 300ms));
@@ -132,7 +132,7 @@ TEST(ExecDumper, StopsACommandThatWritesTooMuch) {
   auto out = script("yes").run(req);
   EXPECT_EQ(out.result, DumpResult::kPartial);
   EXPECT_NE(out.error.find("size cap"), std::string::npos) << out.error;
-  const Artifact* so = find(out, "exec.stdout.txt");
+  const Artifact* so = find(out, "exec/stdout.txt");
   ASSERT_NE(so, nullptr);
   EXPECT_TRUE(so->truncated);
   EXPECT_EQ(so->bytes, 4096u);
