@@ -25,6 +25,11 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::freeLoopbackPort;
+using oomsentinel::testing::parseIsoTime;
+using oomsentinel::testing::slurp;
+using oomsentinel::testing::unixNow;
+
 using nlohmann::json;
 using oomsentinel::testing::RealV1Cgroup;
 using oomsentinel::testing::runCommand;
@@ -32,39 +37,6 @@ using oomsentinel::testing::RunResult;
 using oomsentinel::testing::TempDir;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
-
-double unixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-double parseIso(const std::string& s) {
-  std::tm tm{};
-  int ms = 0;
-  std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-              &tm.tm_min, &tm.tm_sec, &ms);
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<double>(timegm(&tm)) + ms / 1000.0;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 struct RaceResult {
   bool killed = false;
@@ -118,7 +90,7 @@ RaceResult race(const TempDir& dir, const std::string& config_body, Spawn spawn)
     r.bundle = e.path().string();
     r.manifest = json::parse(slurp(r.bundle + "/manifest.json"), nullptr, false);
     if (!r.manifest.is_discarded() && r.manifest.contains("published_at"))
-      r.published_at = parseIso(r.manifest["published_at"].get<std::string>());
+      r.published_at = parseIsoTime(r.manifest["published_at"].get<std::string>());
     break;
   }
   return r;
@@ -188,7 +160,7 @@ TEST(DumpV1Real, GoPprofIsPublishedBeforeTheKillAndNamesTheLeak) {
   RealV1Cgroup cg("oomsentinel-it-dump-go", 256 << 20);
   ASSERT_TRUE(cg.ok()) << cg.error();
   TempDir dir;
-  std::string addr = "127.0.0.1:" + std::to_string(freePort());
+  std::string addr = "127.0.0.1:" + std::to_string(freeLoopbackPort());
   RaceResult r =
       race(dir,
            "targets:\n  - name: go\n    cgroup: " + cg.relative() +

@@ -14,22 +14,14 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::parseIsoTime;
+
 using oomsentinel::testing::runCommand;
 using oomsentinel::testing::TempDir;
 using ::testing::HasSubstr;
 
 std::string vmScript(const std::string& name) {
   return std::string(OOMSENTINEL_SOURCE_DIR) + "/tests/integration/vm/" + name;
-}
-
-double parseIso(const std::string& s) {
-  std::tm tm{};
-  int ms = 0;
-  std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-              &tm.tm_min, &tm.tm_sec, &ms);
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<double>(timegm(&tm)) + ms / 1000.0;
 }
 
 TEST(DumpV2Vm, CppHeapProfileIsPublishedBeforeTheKill) {
@@ -96,8 +88,8 @@ TEST(DumpV2Vm, CppHeapProfileIsPublishedBeforeTheKill) {
   EXPECT_GE(after["signals"]["events_oom_kill"].get<int>(), 1) << r.out;
   ASSERT_TRUE(incident.is_object()) << "no bundle\n" << r.out;
   EXPECT_EQ(incident["results"]["gperftools"], "ok") << incident.dump();
-  double published = parseIso(incident["published_at"].get<std::string>());
-  double seen_after_kill = parseIso(after["time"].get<std::string>());
+  double published = parseIsoTime(incident["published_at"].get<std::string>());
+  double seen_after_kill = parseIsoTime(after["time"].get<std::string>());
   EXPECT_LT(published, seen_after_kill) << log;
   std::cout << "v2 VM: bundle published " << (seen_after_kill - published) * 1000
             << " ms before the status read after the kill\n";

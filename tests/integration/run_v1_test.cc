@@ -18,24 +18,13 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::parseIsoTime;
+using oomsentinel::testing::unixNow;
+
 using namespace std::chrono_literals;
 using oomsentinel::testing::RealV1Cgroup;
 
-double unixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // "2026-11-29T05:51:31.555Z" -> unix seconds.
-double parseIso(const std::string& s) {
-  std::tm tm{};
-  int ms = 0;
-  std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-              &tm.tm_min, &tm.tm_sec, &ms);
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<double>(timegm(&tm)) + ms / 1000.0;
-}
-
 TEST(RunV1Real, WarningAndCriticalAreLoggedBeforeTheKernelKills) {
   std::string why;
   if (!RealV1Cgroup::available(&why)) GTEST_SKIP() << why;
@@ -108,9 +97,9 @@ TEST(RunV1Real, WarningAndCriticalAreLoggedBeforeTheKernelKills) {
     if (j.value("msg", "") == "poll interval changed" && j.value("to", "") == "50ms")
       went_fast = true;
     if (j.value("msg", "") != "rule transition" || j.value("state", "") != "firing") continue;
-    if (j["rule"] == "near-limit" && warning_at == 0) warning_at = parseIso(j["time"]);
+    if (j["rule"] == "near-limit" && warning_at == 0) warning_at = parseIsoTime(j["time"]);
     if (j["rule"] == "oom-imminent" && critical_at == 0) {
-      critical_at = parseIso(j["time"]);
+      critical_at = parseIsoTime(j["time"]);
       EXPECT_EQ(j["severity"], "critical");
       EXPECT_TRUE(j["values"].contains("working_set_ratio")) << line;
     }

@@ -20,6 +20,8 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::freeLoopbackPort;
+
 using nlohmann::json;
 using oomsentinel::testing::RealV1Cgroup;
 using oomsentinel::testing::runCommand;
@@ -29,18 +31,6 @@ using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
 // A loopback port nobody listens on right now.
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::vector<json> jsonLines(const std::string& text) {
   std::vector<json> out;
   std::istringstream in(text);
@@ -122,7 +112,7 @@ TEST(RuntimeV1Real, GoLeakShowsHeapAndGcRisingAndAGcRuleFiresInReplay) {
                     "golang-dev is missing (scripts/deps installs both)";
   RealV1Cgroup cg("oomsentinel-it-go", 1LL << 30);
   ASSERT_TRUE(cg.ok()) << cg.error();
-  int port = freePort();
+  int port = freeLoopbackPort();
   std::string addr = "127.0.0.1:" + std::to_string(port);
   // GOGC=10 and churn: a GC every few MiB allocated, so the GC rate is several per second.
   pid_t pid = cg.spawn({"/usr/bin/env", "GOGC=10", go_leak, "--listen", addr, "--rate", "10MiB/s",

@@ -22,6 +22,14 @@ struct RunResult {
 // timeout_s seconds (exit_code -1 then).
 RunResult runCommand(const std::vector<std::string>& argv, int timeout_s = 60);
 
+// A whole file as a string ("" when it cannot be read).
+std::string slurp(const std::string& path);
+// A loopback TCP port nobody listens on right now.
+int freeLoopbackPort();
+// "2026-11-29T05:51:31.555Z" -> Unix seconds; and the wall clock now, in the same unit.
+double parseIsoTime(const std::string& text);
+double unixNow();
+
 // A FILE* whose output the test reads back (a Logger's stream).
 class CapturedOutput {
  public:

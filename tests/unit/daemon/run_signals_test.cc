@@ -16,15 +16,10 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::slurp;
+
 using namespace std::chrono_literals;
 using oomsentinel::testing::TempDir;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Polls the log until `needle` shows up (the daemon runs on its own clock).
 bool waitFor(const std::string& path, const std::string& needle, std::chrono::seconds limit) {

@@ -11,14 +11,9 @@
 namespace oomsentinel {
 namespace {
 
-using testing::TempDir;
+using oomsentinel::testing::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::TempDir;
 
 mode_t modeOf(const std::string& path) {
   struct stat st;

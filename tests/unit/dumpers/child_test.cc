@@ -18,18 +18,13 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::slurp;
+
 using namespace std::chrono_literals;
 using testing::TempDir;
 
 // The tests' own helper programs go through a shell; the code under test never does.
 constexpr const char* kSh = "/bin/sh";
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 SteadyTime in(Duration d) { return SystemClock().steadyNow() + d; }
 

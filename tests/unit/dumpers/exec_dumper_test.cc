@@ -13,15 +13,10 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::slurp;
+
 using namespace std::chrono_literals;
 using testing::TempDir;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 DumpRequest request(const TempDir& dir, Duration deadline = 30s) {
   DumpRequest req;

@@ -24,18 +24,13 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::slurp;
+
 using ::testing::HasSubstr;
 using testing::TempDir;
 using namespace std::chrono_literals;
 
 constexpr const char* kSleep = "/bin/sleep";
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool executable(const std::string& path) {
   return !path.empty() && ::access(path.c_str(), X_OK) == 0;

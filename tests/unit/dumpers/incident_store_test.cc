@@ -32,17 +32,12 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::slurp;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::TempDir;
 using namespace std::chrono_literals;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 mode_t modeOf(const std::string& path) {
   struct stat st;

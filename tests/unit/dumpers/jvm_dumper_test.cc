@@ -24,15 +24,10 @@ extern char** environ;
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::slurp;
+
 using namespace std::chrono_literals;
 using testing::TempDir;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string findInPath(const std::string& name) {
   const char* path = std::getenv("PATH");

@@ -15,18 +15,13 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::slurp;
+
 using ::testing::HasSubstr;
 using testing::HttpTestServer;
 using testing::ServerStep;
 using testing::TempDir;
 using namespace std::chrono_literals;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 DumpRequest request(const TempDir& dir, Duration budget = 2s) {
   DumpRequest r;
