@@ -45,8 +45,11 @@ using config_values::didYouMean;
 
 // Keys that DESIGN.md names and later versions implement: a config written for them gets a
 // precise "not yet" rather than "unknown key".
-const std::vector<std::string> kTopKeys = {"poll", "targets", "rules", "dump"};
-const std::vector<std::string> kTopLater = {"alerts"};
+const std::vector<std::string> kTopKeys = {"poll", "targets", "rules", "dump", "alerts"};
+const std::vector<std::string> kTopLater = {};
+const std::vector<std::string> kAlertsKeys = {"metrics"};
+const std::vector<std::string> kAlertsLater = {"alertmanager"};
+const std::vector<std::string> kMetricsKeys = {"listen"};
 const std::vector<std::string> kDumpKeys = {
     "dir",     "max_incidents", "max_bytes",       "max_age", "min_free", "max_artifact_bytes",
     "timeout", "per_minute",    "target_cooldown", "history"};
@@ -467,6 +470,7 @@ class Loader {
     if (auto* e = find(entries, "targets")) readTargets(*e, config);
     if (auto* e = find(entries, "rules")) readRules(*e, config);
     if (auto* e = find(entries, "dump")) readDump(*e, config.dump);
+    if (auto* e = find(entries, "alerts")) readAlerts(*e, config.alerts);
     checkTargetRefs();
   }
 
@@ -591,6 +595,41 @@ class Loader {
     }
     if (!ok) return std::nullopt;
     return spec;
+  }
+
+  void readAlerts(const Entry& e, AlertsSpec& a) {
+    if (e.value.IsNull()) return;
+    if (!e.value.IsMap()) {
+      typeError(e, "a map with the keys " + listNames(kAlertsKeys));
+      return;
+    }
+    auto keys = readMap(e.value, e.path, kAlertsKeys, kAlertsLater);
+    const Entry* m = find(keys, "metrics");
+    if (!m || m->value.IsNull()) return;
+    if (!m->value.IsMap()) {
+      typeError(*m, "a map with the keys " + listNames(kMetricsKeys));
+      return;
+    }
+    auto mk = readMap(m->value, m->path, kMetricsKeys, {});
+    if (const Entry* l = find(mk, "listen")) {
+      if (!requireScalar(*l, "HOST:PORT such as 127.0.0.1:10087")) return;
+      const std::string& v = l->value.Scalar();
+      std::size_t colon = v.rfind(':');
+      long port = -1;
+      if (colon != std::string::npos && colon + 1 < v.size()) {
+        char* end = nullptr;
+        port = std::strtol(v.c_str() + colon + 1, &end, 10);
+        if (*end != '\0') port = -1;
+      }
+      if (port < 1 || port > 65535) {
+        error(valuePos(*l), l->path,
+              "expected HOST:PORT such as 127.0.0.1:" + std::to_string(kDefaultMetricsPort) +
+                  " or 0.0.0.0:" + std::to_string(kDefaultMetricsPort) + ", got " +
+                  describe(l->value));
+        return;
+      }
+      a.metrics_listen = v;
+    }
   }
 
   void readDump(const Entry& e, DumpSpec& d) {

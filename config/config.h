@@ -88,6 +88,17 @@ struct DumpSpec {
   bool operator==(const DumpSpec&) const = default;
 };
 
+// alerts: how oomsentinel tells the world.
+struct AlertsSpec {
+  // alerts.metrics.listen: where /metrics, /healthz and /readyz are served ("HOST:PORT");
+  // empty: no HTTP server.
+  std::string metrics_listen;
+  bool operator==(const AlertsSpec&) const = default;
+};
+
+// The port oomsentinel suggests for alerts.metrics.listen (README: "Metrics").
+inline constexpr int kDefaultMetricsPort = 10087;
+
 struct Config {
   std::string source;  // file path, or "(built-in)"
   PollSpec poll;
@@ -95,12 +106,14 @@ struct Config {
   std::vector<RuleSpec> rules;      // the built-in defaults when the file gives none
   bool rules_are_defaults = true;   // the file has no `rules:` key (`rules: []` means none)
   DumpSpec dump;
+  AlertsSpec alerts;
 
   // Same behaviour: poll, targets and rules. Where the config came from (source,
   // rules_are_defaults) is left out, so a reload that changes nothing compares equal, and so
   // does printConfig's output read back.
   bool operator==(const Config& o) const {
-    return poll == o.poll && targets == o.targets && rules == o.rules && dump == o.dump;
+    return poll == o.poll && targets == o.targets && rules == o.rules && dump == o.dump &&
+           alerts == o.alerts;
   }
 };
 

@@ -107,6 +107,11 @@ std::string printConfig(const Config& config) {
   out << YAML::Key << "history" << YAML::Value << d.history;
   out << YAML::EndMap;
 
+  if (!config.alerts.metrics_listen.empty())
+    out << YAML::Key << "alerts" << YAML::Value << YAML::BeginMap << YAML::Key << "metrics"
+        << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "listen" << YAML::Value
+        << config.alerts.metrics_listen << YAML::EndMap << YAML::EndMap;
+
   out << YAML::Key << "targets" << YAML::Value;
   if (config.targets.empty()) {
     out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;

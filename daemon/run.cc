@@ -1,12 +1,16 @@
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <iostream>
+#include <mutex>
 #include <optional>
 
+#include "alerts/metrics.h"
+#include "alerts/metrics_server.h"
 #include "collectors/target_collector.h"
 #include "config/config.h"
 #include "core/units.h"
@@ -65,6 +69,56 @@ void printErrors(const std::vector<ConfigError>& errors, Logger& log) {
   for (const auto& e : errors) log.log(LogLevel::kError, "config: " + e.format());
 }
 
+// What /healthz and /readyz answer from, written by the tick's thread, read by the server's.
+struct Health {
+  std::atomic<SteadyTime::rep> last_tick{0};
+  std::atomic<Duration::rep> interval{0};
+  std::mutex mu;
+  std::vector<std::string> unresolved;
+};
+
+HttpAnswer answer(const std::string& path, DaemonMetrics& metrics, Health& health,
+                  const Clock& clock) {
+  HttpAnswer a;
+  if (path == "/metrics") {
+    a.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    a.body = metrics.render();
+  } else if (path == "/healthz") {
+    // The loop is ticking: the last tick is younger than three intervals (and 2 s of slack).
+    SteadyTime last{Duration(health.last_tick.load())};
+    Duration age = clock.steadyNow() - last;
+    Duration allowed = 3 * Duration(health.interval.load()) + std::chrono::seconds(2);
+    if (health.last_tick.load() != 0 && age <= allowed) {
+      a.body = "ok: last tick " + formatDuration(age) + " ago\n";
+    } else {
+      a.status = 503;
+      a.body = health.last_tick.load() == 0
+                   ? "not ticking yet\n"
+                   : "stalled: last tick " + formatDuration(age) + " ago\n";
+    }
+  } else if (path == "/readyz") {
+    std::lock_guard lock(health.mu);
+    if (health.last_tick.load() != 0 && health.unresolved.empty()) {
+      a.body = "ready\n";
+    } else {
+      a.status = 503;
+      std::string names;
+      for (const auto& n : health.unresolved) names += (names.empty() ? "" : ", ") + n;
+      a.body = health.last_tick.load() == 0 ? "not ticking yet\n"
+                                            : "targets not resolved: " + names + "\n";
+    }
+  } else if (path == "/") {
+    a.content_type = "text/html; charset=utf-8";
+    a.body =
+        "<html><body><h1>oomsentinel</h1><a href=\"/metrics\">/metrics</a> "
+        "<a href=\"/healthz\">/healthz</a> <a href=\"/readyz\">/readyz</a></body></html>\n";
+  } else {
+    a.status = 404;
+    a.body = "not found: " + path + " (try /metrics, /healthz, /readyz)\n";
+  }
+  return a;
+}
+
 }  // namespace
 
 int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
@@ -115,8 +169,32 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     log.log(LogLevel::kInfo, why, {{"rules", std::to_string(config.rules.size()) + " built-in"}});
   }
 
+  DaemonMetrics metrics(paths);
+  Health health;
+  std::unique_ptr<MetricsServer> server;
+  std::string serving;
+  auto serve = [&](const std::string& listen) {
+    if (listen == serving) return true;
+    server.reset();
+    serving.clear();
+    if (listen.empty()) return true;
+    auto s = MetricsServer::start(
+        listen, [&](const std::string& path) { return answer(path, metrics, health, clock); });
+    if (!s) {
+      log.log(LogLevel::kError, "cannot serve /metrics", {{"error", s.error().describe()}});
+      return false;
+    }
+    server = std::move(*s);
+    serving = listen;
+    log.log(LogLevel::kInfo, "serving /metrics, /healthz, /readyz",
+            {{"listen", listen}, {"port", std::to_string(server->port())}});
+    return true;
+  };
   Watchdog dog(paths, clock, log);
+  dog.setMetrics(&metrics);
   if (!dog.apply(config)) return 2;
+  // A port that cannot be had at start is a config error: better to say so than run unseen.
+  if (!serve(config.alerts.metrics_listen)) return 2;
 
   boost::asio::io_context io;
   boost::asio::steady_timer timer(io);
@@ -130,6 +208,12 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     if (ec) return;  // cancelled: stopping
     SteadyTime started = clock.steadyNow();
     Duration interval = dog.tick();
+    health.last_tick.store(clock.steadyNow().time_since_epoch().count());
+    health.interval.store(interval.count());
+    {
+      std::lock_guard lock(health.mu);
+      health.unresolved = dog.unresolvedTargets();
+    }
     // At most once a second, or at once when the interval changed.
     if (!state_file.empty() &&
         (started - last_state >= std::chrono::seconds(1) || interval != last_interval)) {
@@ -162,18 +246,23 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
           ConfigLoad load = loadConfigFile(*config_path);
           if (!load.config) {
             printErrors(load.errors, log);
+            metrics.reload(false);
             log.log(LogLevel::kError, "reload failed: keeping the running config",
                     {{"config", *config_path}, {"errors", std::to_string(load.errors.size())}});
           } else {
             Config next = *load.config;
             if (next.targets.empty()) next.targets = dog.config().targets;
-            if (dog.apply(next))
+            bool ok = dog.apply(next);
+            if (ok) {
               log.log(LogLevel::kInfo, "config reloaded",
                       {{"config", *config_path},
                        {"targets", std::to_string(next.targets.size())},
                        {"rules", std::to_string(next.rules.size())}});
-            else
+              serve(next.alerts.metrics_listen);
+            } else {
               log.log(LogLevel::kError, "reload failed: keeping the running config");
+            }
+            metrics.reload(ok);
           }
         }
         waitSignal();

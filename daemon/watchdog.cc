@@ -79,7 +79,10 @@ bool Watchdog::apply(const Config& config) {
       bool kept = std::any_of(next.begin(), next.end(), [&](const auto& w) {
         return w->spec.target.name == old->spec.target.name;
       });
-      if (!kept) engine_.removeTarget(old->spec.target.name);
+      if (!kept) {
+        engine_.removeTarget(old->spec.target.name);
+        if (metrics_) metrics_->removeTarget(old->spec.target.name);
+      }
     }
   targets_ = std::move(next);
   bool dumps = std::any_of(config.rules.begin(), config.rules.end(), [](const RuleSpec& r) {
@@ -242,6 +245,7 @@ void Watchdog::resolve(Watched& w, SteadyTime now) {
 
 Duration Watchdog::tick() {
   ++ticks_;
+  const SteadyTime tick_started = clock_.steadyNow();
   double max_ratio = std::numeric_limits<double>::quiet_NaN();
   double min_tto = std::numeric_limits<double>::quiet_NaN();
   const Duration budget = policy_.interval();
@@ -312,6 +316,11 @@ Duration Watchdog::tick() {
     finish(w, max_ratio, min_tto);
   }
   collectDumpReports();
+  if (metrics_) {
+    std::size_t resolved = resolvedTargets();
+    metrics_->tick(clock_.wallNow(), clock_.steadyNow() - tick_started, policy_.interval(),
+                   resolved, targets_.size() - resolved);
+  }
   std::string why;
   Duration before = policy_.interval();
   if (policy_.update(clock_.steadyNow(), max_ratio, min_tto, &why))
@@ -328,6 +337,8 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto) {
     if (w.result.error().isGone() || w.result.error().errnum == ESRCH) {
       log_.log(LogLevel::kWarning, "target is gone; retrying every 5s",
                {{"target", w.spec.target.name}, {"error", err}});
+      if (metrics_) metrics_->removeTarget(w.spec.target.name);
+      w.oom_kills.reset();
       w.collector.reset();
       w.last_error = err;
       w.next_retry = clock_.steadyNow() + kRetryUnresolved;
@@ -342,6 +353,8 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto) {
   std::swap(w.snapshot, w.work);
   w.has_snapshot = true;
   mergeRuntime(w);
+  checkOomKills(w);
+  if (metrics_) metrics_->updateTarget(w.spec.target.name, w.snapshot);
   if (const JvmPerfCollector* jvm = w.collector ? w.collector->jvm() : nullptr) {
     // The read is done: its problem can be looked at from this thread.
     if (!w.jvm_problem || *w.jvm_problem != jvm->lastProblem()) {
@@ -377,8 +390,11 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto) {
     min_tto = std::isnan(min_tto) ? *t : std::min(min_tto, *t);
 }
 
-void Watchdog::dispatch(const Firing& f, const Watched& w) {
+void Watchdog::dispatch(const Firing& f, Watched& w) {
   log_.transition(f);
+  if (metrics_) metrics_->transition(f);
+  if (f.to == RuleState::kFiring && f.severity == Severity::kCritical)
+    w.last_critical = clock_.steadyNow();
   if (f.to != RuleState::kFiring) return;
   for (const auto& action : f.actions) {
     if (action == "log") {
@@ -403,6 +419,37 @@ void Watchdog::dispatch(const Firing& f, const Watched& w) {
                {{"rule", f.rule}});
     }
   }
+}
+
+void Watchdog::checkOomKills(Watched& w) {
+  auto kills = w.snapshot.get(Sig::kEventsOomKill);
+  if (!kills) return;
+  if (w.oom_kills && *kills > *w.oom_kills) {
+    SteadyTime now = clock_.steadyNow();
+    bool warned = w.last_critical && now - *w.last_critical <= std::chrono::minutes(10);
+    double n = *kills - *w.oom_kills;
+    for (double i = 0; i < n && i < 1000; ++i)
+      if (metrics_) metrics_->oomKill(w.spec.target.name, warned);
+    log_.log(warned ? LogLevel::kWarning : LogLevel::kError,
+             warned ? "the kernel OOM-killed a process of the target, after a critical firing"
+                    : "the kernel OOM-killed a process of the target with no critical firing "
+                      "before it (unwarned)",
+             {{"target", w.spec.target.name}, {"oom_kills", formatValue(*kills)}});
+  }
+  w.oom_kills = *kills;
+}
+
+std::size_t Watchdog::resolvedTargets() const {
+  std::size_t n = 0;
+  for (const auto& w : targets_) n += w->collector ? 1 : 0;
+  return n;
+}
+
+std::vector<std::string> Watchdog::unresolvedTargets() const {
+  std::vector<std::string> out;
+  for (const auto& w : targets_)
+    if (!w->collector) out.push_back(w->spec.target.name);
+  return out;
 }
 
 void Watchdog::startDump(const Firing& f, const Watched& w) {
@@ -491,6 +538,17 @@ void Watchdog::collectDumpReports() {
       if (!o.error.empty()) fields.emplace_back(o.dumper + "_error", o.error);
     }
     fields.emplace_back("results", results);
+    if (metrics_) {
+      for (const auto& o : r.outcomes) {
+        double bytes = 0;
+        for (const auto& a : o.artifacts) bytes += static_cast<double>(a.bytes);
+        metrics_->dump(r.target, o.dumper, dumpResultName(o.result),
+                       std::chrono::duration<double>(o.took).count(), bytes);
+      }
+      metrics_->incident(r.target, r.published                          ? "published"
+                                   : r.error.rfind("skipped: ", 0) == 0 ? "skipped"
+                                                                        : "failed");
+    }
     if (r.published) {
       fields.emplace_back("bundle", r.path);
       log_.log(LogLevel::kWarning, "incident bundle published", fields);

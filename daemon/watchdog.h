@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "alerts/metrics.h"
 #include "collectors/layout.h"
 #include "collectors/runtime_endpoint.h"
 #include "collectors/target_collector.h"
@@ -47,6 +48,12 @@ class Watchdog {
   // reading then is skipped this tick and logged as slow, once, and is not read again until
   // that read returns), evaluates and dispatches; returns the interval until the next tick.
   Duration tick();
+
+  // Series for /metrics, updated every tick (optional; not owned).
+  void setMetrics(DaemonMetrics* metrics) { metrics_ = metrics; }
+  // How many configured targets are resolved, and the names of those that are not.
+  std::size_t resolvedTargets() const;
+  std::vector<std::string> unresolvedTargets() const;
 
   Duration interval() const { return policy_.interval(); }
   const Config& config() const { return config_; }
@@ -89,6 +96,10 @@ class Watchdog {
     // into the snapshot by the tick's thread.
     std::vector<std::unique_ptr<RuntimeEndpoint>> endpoints;
     std::optional<std::string> jvm_problem;  // the last one logged
+    // events_oom_kill at the last snapshot, and when a critical rule last fired: an OOM kill
+    // with no critical firing in the 10 minutes before it was not warned.
+    std::optional<double> oom_kills;
+    std::optional<SteadyTime> last_critical;
     // The last dump.history snapshots, a ring, for the incident manifest.
     std::vector<Snapshot> history;
     std::size_t history_next = 0;
@@ -98,7 +109,8 @@ class Watchdog {
   void buildEndpoints(Watched& w);
   void mergeRuntime(Watched& w);
   void resolve(Watched& w, SteadyTime now);
-  void dispatch(const Firing& f, const Watched& w);
+  void dispatch(const Firing& f, Watched& w);
+  void checkOomKills(Watched& w);
 
   HostPaths paths_;
   const Clock& clock_;
@@ -117,6 +129,7 @@ class Watchdog {
   std::shared_ptr<IncidentStore> store_;
   std::unique_ptr<DumpRunner> runner_;
   std::vector<std::pair<std::string, std::string>> labels_;  // host, and pod labels from env
+  DaemonMetrics* metrics_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
   std::uint64_t generation_ = 0;  // the tick; a read that finishes late belongs to an older one

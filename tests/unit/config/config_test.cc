@@ -180,7 +180,7 @@ TEST(ConfigErrors, DidYouMeanForKeysActionsTargetsAndSeverities) {
             "unknown key 'fast_intervall' (did you mean 'fast_interval'?)");
   EXPECT_EQ(onlyError("pol: {}\n").message, "unknown key 'pol' (did you mean 'poll'?)");
   EXPECT_EQ(onlyError("xyz: 1\n").message,
-            "unknown key 'xyz' (expected one of: poll, targets, rules, dump)");
+            "unknown key 'xyz' (expected one of: poll, targets, rules, dump, alerts)");
   EXPECT_EQ(onlyError("rules: [{name: a, expr: x > 1, actions: [dmp]}]\n").message,
             "unknown action 'dmp' (did you mean 'dump'?)");
   EXPECT_EQ(onlyError("rules: [{name: a, expr: x > 1, severity: critcal}]\n").message,
@@ -200,7 +200,10 @@ TEST(ConfigErrors, NotYetSupportedIsNotUnknown) {
     EXPECT_EQ(e.line, 4);
     EXPECT_EQ(e.column, 5);
   }
-  EXPECT_EQ(onlyError("alerts: {}\n").message, "'alerts' is not supported by this version yet");
+  EXPECT_EQ(onlyError("alerts: {alertmanager: {}}\n").message,
+            "'alertmanager' is not supported by this version yet");
+  EXPECT_EQ(onlyError("alerts: {metrics: {listen: ':80a'}}\n").key_path,
+            "alerts.metrics.listen");
   // A later kind instead of a kind: that one error, not also "no target kind".
   EXPECT_EQ(onlyError("targets: [{name: a, pid_file: /run/a.pid}]\n").key_path,
             "targets[0].pid_file");

@@ -413,5 +413,53 @@ TEST(Watchdog, TheDumpActionPublishesABundleWithTheHistoryWithoutHoldingTheTick)
   EXPECT_NE(m.find("\"host\""), std::string::npos) << "the host label";
 }
 
+TEST(Watchdog, AnOomKillWithoutACriticalFiringBeforeItIsUnwarned) {
+  Tree tree;
+  FakeClock clock;
+  Captured out;
+  Logger log(clock, Logger::Format::kHuman, out.file());
+  DaemonMetrics metrics{tree.paths()};
+  Watchdog dog(tree.paths(), clock, log);
+  dog.setMetrics(&metrics);
+  RuleSpec critical = rule("critical", "working_set_ratio > 90%");
+  critical.severity = Severity::kCritical;
+  ASSERT_TRUE(dog.apply(appConfig({critical})));
+  auto events = [&](int kills) {
+    std::ofstream(tree.paths().cgroupRoot() + "/app/memory.events")
+        << "low 0\nhigh 0\nmax 0\noom 0\noom_kill " << kills << "\n";
+  };
+  dog.tick();
+  // A kill out of the blue: nothing critical fired.
+  events(1);
+  clock.advance(1s);
+  dog.tick();
+  EXPECT_NE(out.text().find("with no critical firing before it (unwarned)"), std::string::npos)
+      << out.text();
+  EXPECT_NE(metrics.render().find("oomsentinel_oom_kills_unwarned_total{target=\"app\"} 1"),
+            std::string::npos);
+  // Now the critical rule fires first, and the kill that follows was warned.
+  tree.setUsage(95 * kMiB);
+  clock.advance(1s);
+  dog.tick();
+  events(2);
+  clock.advance(1s);
+  dog.tick();
+  std::string text = metrics.render();
+  EXPECT_NE(text.find("oomsentinel_oom_kills_unwarned_total{target=\"app\"} 1"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("oomsentinel_oom_kills_total{target=\"app\"} 2"), std::string::npos) << text;
+  EXPECT_NE(
+      text.find(
+          "oomsentinel_rule_firing{rule=\"critical\",severity=\"critical\",target=\"app\"} 1"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(out.text().find("after a critical firing"), std::string::npos) << out.text();
+  // A reload without the target takes its series away.
+  Config none = appConfig({critical});
+  none.targets.clear();
+  ASSERT_TRUE(dog.apply(none));
+  EXPECT_EQ(metrics.render().find("target=\"app\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace oomsentinel

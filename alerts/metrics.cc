@@ -1,0 +1,351 @@
+#include "alerts/metrics.h"
+
+#include <dirent.h>
+#include <prometheus/text_serializer.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "core/signal.h"
+
+namespace oomsentinel {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+std::optional<double> named(const Snapshot& s, const char* name) {
+  auto id = findSignal(name);
+  return id ? s.get(*id) : std::nullopt;
+}
+
+}  // namespace
+
+DaemonMetrics::DaemonMetrics(const HostPaths& paths)
+    : paths_(paths),
+      registry_(std::make_shared<prometheus::Registry>()),
+      usage_(BuildGauge()
+                 .Name("oomsentinel_memory_usage_bytes")
+                 .Help("Memory charged to the target (cgroup memory.current or usage_in_bytes; "
+                       "the host's MemTotal - MemAvailable)")
+                 .Register(*registry_)),
+      limit_(
+          BuildGauge()
+              .Name("oomsentinel_memory_limit_bytes")
+              .Help(
+                  "The effective memory limit (smallest on the cgroup's path); absent without one")
+              .Register(*registry_)),
+      working_set_(BuildGauge()
+                       .Name("oomsentinel_memory_working_set_bytes")
+                       .Help("Usage minus inactive file cache (the kubelet's working set)")
+                       .Register(*registry_)),
+      working_set_ratio_(BuildGauge()
+                             .Name("oomsentinel_memory_working_set_ratio")
+                             .Help("Working set over the limit, 0 to 1")
+                             .Register(*registry_)),
+      anon_(BuildGauge()
+                .Name("oomsentinel_memory_anon_bytes")
+                .Help("Anonymous memory of the target")
+                .Register(*registry_)),
+      file_(BuildGauge()
+                .Name("oomsentinel_memory_file_bytes")
+                .Help("File-backed memory (page cache) of the target")
+                .Register(*registry_)),
+      swap_(BuildGauge()
+                .Name("oomsentinel_memory_swap_bytes")
+                .Help("Swap used by the target")
+                .Register(*registry_)),
+      tto_(BuildGauge()
+               .Name("oomsentinel_time_to_oom_seconds")
+               .Help("Predicted time until the working set reaches the limit, from its trend")
+               .Register(*registry_)),
+      psi_some_(BuildGauge()
+                    .Name("oomsentinel_pressure_some_avg10_ratio")
+                    .Help("Memory pressure (PSI some avg10) as a ratio of time")
+                    .Register(*registry_)),
+      psi_full_(BuildGauge()
+                    .Name("oomsentinel_pressure_full_avg10_ratio")
+                    .Help("Memory pressure (PSI full avg10) as a ratio of time")
+                    .Register(*registry_)),
+      heap_alloc_(BuildGauge()
+                      .Name("oomsentinel_heap_alloc_bytes")
+                      .Help("Heap in use as the target's runtime reports it (Go, JVM, /metrics)")
+                      .Register(*registry_)),
+      heap_limit_(BuildGauge()
+                      .Name("oomsentinel_heap_limit_bytes")
+                      .Help("The runtime's own heap limit (GOMEMLIMIT, -Xmx) when known")
+                      .Register(*registry_)),
+      page_faults_(BuildCounter()
+                       .Name("oomsentinel_page_faults_total")
+                       .Help("Page faults of the target, by kind (minor, major)")
+                       .Register(*registry_)),
+      reclaim_scanned_(BuildCounter()
+                           .Name("oomsentinel_reclaim_scanned_pages_total")
+                           .Help("Pages scanned by reclaim (pgscan)")
+                           .Register(*registry_)),
+      reclaim_stolen_(BuildCounter()
+                          .Name("oomsentinel_reclaim_stolen_pages_total")
+                          .Help("Pages reclaimed (pgsteal)")
+                          .Register(*registry_)),
+      refaults_(BuildCounter()
+                    .Name("oomsentinel_workingset_refaults_total")
+                    .Help("Evicted pages faulted back in (workingset_refault)")
+                    .Register(*registry_)),
+      oom_kills_(BuildCounter()
+                     .Name("oomsentinel_oom_kills_total")
+                     .Help("Processes of the target the kernel OOM-killed")
+                     .Register(*registry_)),
+      oom_kills_unwarned_(BuildCounter()
+                              .Name("oomsentinel_oom_kills_unwarned_total")
+                              .Help("OOM kills with no critical rule firing before them: every "
+                                    "time oomsentinel lost the race")
+                              .Register(*registry_)),
+      gc_cycles_(BuildCounter()
+                     .Name("oomsentinel_gc_cycles_total")
+                     .Help("Garbage collections the target's runtime reports")
+                     .Register(*registry_)),
+      gc_pause_(BuildCounter()
+                    .Name("oomsentinel_gc_pause_seconds_total")
+                    .Help("Time the target's runtime spent in GC pauses")
+                    .Register(*registry_)),
+      allocated_(BuildCounter()
+                     .Name("oomsentinel_heap_allocated_bytes_total")
+                     .Help("Bytes the target's runtime allocated since it started")
+                     .Register(*registry_)),
+      rule_firing_(BuildGauge()
+                       .Name("oomsentinel_rule_firing")
+                       .Help("1 while the rule fires for the target, else 0")
+                       .Register(*registry_)),
+      transitions_(BuildCounter()
+                       .Name("oomsentinel_rule_transitions_total")
+                       .Help("Rule state changes, by the state entered")
+                       .Register(*registry_)),
+      dumps_(
+          BuildCounter()
+              .Name("oomsentinel_dumps_total")
+              .Help("Dumper runs, by dumper and result (ok, partial, failed, skipped, timed_out)")
+              .Register(*registry_)),
+      dump_seconds_(BuildHistogram()
+                        .Name("oomsentinel_dump_duration_seconds")
+                        .Help("How long each dumper took")
+                        .Register(*registry_)),
+      dump_bytes_(BuildCounter()
+                      .Name("oomsentinel_dump_bytes_total")
+                      .Help("Bytes of evidence written, by dumper")
+                      .Register(*registry_)),
+      incidents_(BuildCounter()
+                     .Name("oomsentinel_incidents_total")
+                     .Help("Incident bundles, by result (published, skipped, failed)")
+                     .Register(*registry_)),
+      tick_seconds_(
+          BuildHistogram()
+              .Name("oomsentinel_poll_duration_seconds")
+              .Help("How long a tick took: every target read, every rule evaluated")
+              .Register(*registry_)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                               0.025, 0.05, 0.1, 0.25, 0.5, 1})),
+      interval_(BuildGauge()
+                    .Name("oomsentinel_poll_interval_seconds")
+                    .Help("The current tick interval (adaptive: shorter near a limit)")
+                    .Register(*registry_)
+                    .Add({})),
+      last_tick_(BuildGauge()
+                     .Name("oomsentinel_last_tick_timestamp_seconds")
+                     .Help("Unix time of the last tick")
+                     .Register(*registry_)
+                     .Add({})),
+      targets_(BuildGauge()
+                   .Name("oomsentinel_targets")
+                   .Help("Configured targets, by state (resolved, unresolved)")
+                   .Register(*registry_)),
+      reloads_(BuildCounter()
+                   .Name("oomsentinel_config_reloads_total")
+                   .Help("Config reloads, by result (ok, failed)")
+                   .Register(*registry_)),
+      rss_(BuildGauge()
+               .Name("oomsentinel_process_resident_memory_bytes")
+               .Help("oomsentinel's own resident memory")
+               .Register(*registry_)
+               .Add({})),
+      cpu_(BuildCounter()
+               .Name("oomsentinel_process_cpu_seconds_total")
+               .Help("oomsentinel's own CPU time, user and system")
+               .Register(*registry_)
+               .Add({})),
+      fds_(BuildGauge()
+               .Name("oomsentinel_process_open_fds")
+               .Help("oomsentinel's own open file descriptors")
+               .Register(*registry_)
+               .Add({})) {}
+
+prometheus::Gauge& DaemonMetrics::gauge(prometheus::Family<prometheus::Gauge>& f,
+                                        const prometheus::Labels& l, const std::string& target) {
+  auto& g = f.Add(l);
+  if (known_[target].emplace(&g, true).second)
+    removers_[target].push_back([&f, &g] { f.Remove(&g); });
+  return g;
+}
+
+prometheus::Counter& DaemonMetrics::counter(prometheus::Family<prometheus::Counter>& f,
+                                            const prometheus::Labels& l,
+                                            const std::string& target) {
+  auto& c = f.Add(l);
+  if (known_[target].emplace(&c, true).second)
+    removers_[target].push_back([&f, &c] { f.Remove(&c); });
+  return c;
+}
+
+void DaemonMetrics::advance(const std::string& target, const std::string& key,
+                            prometheus::Counter& c, double value) {
+  Counted& k = counted_[target][key];
+  if (!k.seen || value < k.last)
+    c.Increment(value);  // the first sight, or a counter that started again
+  else
+    c.Increment(value - k.last);
+  k.last = value;
+  k.seen = true;
+}
+
+void DaemonMetrics::updateTarget(const std::string& target, const Snapshot& s) {
+  std::lock_guard lock(mu_);
+  const prometheus::Labels t{{"target", target}};
+  auto setIf = [&](prometheus::Family<prometheus::Gauge>& f, std::optional<double> v,
+                   double scale = 1) {
+    if (v) gauge(f, t, target).Set(*v * scale);
+  };
+  setIf(usage_, s.get(Sig::kUsageBytes));
+  setIf(limit_, s.get(Sig::kLimitBytes));
+  setIf(working_set_, s.get(Sig::kWorkingSetBytes));
+  setIf(working_set_ratio_, s.get(Sig::kWorkingSetRatio));
+  setIf(anon_, s.get(Sig::kAnonBytes));
+  setIf(file_, s.get(Sig::kFileBytes));
+  setIf(swap_, s.get(Sig::kSwapBytes));
+  setIf(psi_some_, s.get(Sig::kPsiSomeAvg10), 0.01);
+  setIf(psi_full_, s.get(Sig::kPsiFullAvg10), 0.01);
+  setIf(heap_alloc_, named(s, "heap_alloc_bytes"));
+  setIf(heap_limit_, named(s, "heap_limit_bytes"));
+  // A prediction that stopped (no trend) must not linger at its last value.
+  if (auto tto = s.get(Sig::kTimeToOomSeconds))
+    gauge(tto_, t, target).Set(*tto);
+  else
+    gauge(tto_, t, target).Set(std::numeric_limits<double>::infinity());
+  auto count = [&](prometheus::Family<prometheus::Counter>& f, const prometheus::Labels& l,
+                   const std::string& key, std::optional<double> v) {
+    if (v) advance(target, key, counter(f, l, target), *v);
+  };
+  auto major = s.get(Sig::kPgmajfault);
+  auto all = s.get(Sig::kPgfault);
+  count(page_faults_, {{"target", target}, {"kind", "major"}}, "major", major);
+  if (all && major)
+    count(page_faults_, {{"target", target}, {"kind", "minor"}}, "minor",
+          std::max(0.0, *all - *major));
+  count(reclaim_scanned_, t, "pgscan", s.get(Sig::kPgscan));
+  count(reclaim_stolen_, t, "pgsteal", s.get(Sig::kPgsteal));
+  count(refaults_, t, "refault", s.get(Sig::kWorkingsetRefault));
+  count(oom_kills_, t, "oom_kill", s.get(Sig::kEventsOomKill));
+  count(gc_cycles_, t, "gc_cycles", named(s, "gc_cycles"));
+  count(gc_pause_, t, "gc_pause", named(s, "gc_pause_seconds_total"));
+  count(allocated_, t, "allocated", named(s, "alloc_bytes_total"));
+  // The unwarned counter exists from the start, at 0, so that increase() over it works.
+  counter(oom_kills_unwarned_, t, target);
+}
+
+void DaemonMetrics::removeTarget(const std::string& target) {
+  std::lock_guard lock(mu_);
+  auto it = removers_.find(target);
+  if (it != removers_.end()) {
+    for (auto& remove : it->second) remove();
+    removers_.erase(it);
+  }
+  counted_.erase(target);
+  known_.erase(target);
+}
+
+void DaemonMetrics::transition(const Firing& f) {
+  std::lock_guard lock(mu_);
+  gauge(rule_firing_,
+        {{"rule", f.rule}, {"target", f.target}, {"severity", severityName(f.severity)}}, f.target)
+      .Set(f.to == RuleState::kFiring ? 1 : 0);
+  counter(transitions_, {{"rule", f.rule}, {"target", f.target}, {"state", ruleStateName(f.to)}},
+          f.target)
+      .Increment();
+}
+
+void DaemonMetrics::oomKill(const std::string& target, bool warned) {
+  if (warned) return;
+  std::lock_guard lock(mu_);
+  counter(oom_kills_unwarned_, {{"target", target}}, target).Increment();
+}
+
+void DaemonMetrics::dump(const std::string& target, const std::string& dumper,
+                         const std::string& result, double seconds, double bytes) {
+  std::lock_guard lock(mu_);
+  counter(dumps_, {{"target", target}, {"dumper", dumper}, {"result", result}}, target).Increment();
+  dump_seconds_
+      .Add({{"dumper", dumper}},
+           prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
+      .Observe(seconds);
+  dump_bytes_.Add({{"dumper", dumper}}).Increment(bytes);
+}
+
+void DaemonMetrics::incident(const std::string& target, const std::string& result) {
+  std::lock_guard lock(mu_);
+  counter(incidents_, {{"target", target}, {"result", result}}, target).Increment();
+}
+
+void DaemonMetrics::tick(WallTime now, Duration took, Duration interval, std::size_t resolved,
+                         std::size_t unresolved) {
+  tick_seconds_.Observe(std::chrono::duration<double>(took).count());
+  interval_.Set(std::chrono::duration<double>(interval).count());
+  last_tick_.Set(std::chrono::duration<double>(now.time_since_epoch()).count());
+  targets_.Add({{"state", "resolved"}}).Set(static_cast<double>(resolved));
+  targets_.Add({{"state", "unresolved"}}).Set(static_cast<double>(unresolved));
+}
+
+void DaemonMetrics::reload(bool ok) {
+  reloads_.Add({{"result", ok ? "ok" : "failed"}}).Increment();
+}
+
+void DaemonMetrics::selfStats() {
+  std::ifstream status(paths_.proc(0, "status"));
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) rss_.Set(std::strtod(line.c_str() + 6, nullptr) * 1024);
+  std::ifstream stat(paths_.proc(0, "stat"));
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close != std::string::npos) {
+    std::istringstream in(text.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    // Fields 3.. after "(comm) ": utime is the 14th field of the line, stime the 15th.
+    for (int i = 3; i <= 15 && in >> field; ++i) {
+      if (i == 14) utime = std::strtod(field.c_str(), nullptr);
+      if (i == 15) stime = std::strtod(field.c_str(), nullptr);
+    }
+    double seconds = (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    if (seconds > cpu_last_) cpu_.Increment(seconds - cpu_last_);
+    cpu_last_ = std::max(cpu_last_, seconds);
+  }
+  if (DIR* d = ::opendir(paths_.proc(0, "fd").c_str())) {
+    int n = 0;
+    while (dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    ::closedir(d);
+    fds_.Set(n - 1);  // not counting the directory descriptor just opened
+  }
+}
+
+std::string DaemonMetrics::render() {
+  {
+    std::lock_guard lock(mu_);
+    selfStats();
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+}  // namespace oomsentinel

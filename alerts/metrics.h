@@ -1,0 +1,106 @@
+// alerts/: telling the world: Prometheus exposition and Alertmanager push.
+// DaemonMetrics: every target's signals and the daemon's own state as Prometheus series, with
+// labels bounded by the targets that exist: a target's series go when the target goes.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/firing.h"
+#include "core/host_paths.h"
+#include "core/snapshot.h"
+
+namespace oomsentinel {
+
+class DaemonMetrics {
+ public:
+  explicit DaemonMetrics(const HostPaths& paths);
+
+  // A target's signals after a tick: gauges set, counters advanced by what the kernel's or the
+  // runtime's counter advanced (a counter that went back, a restarted target, starts again).
+  void updateTarget(const std::string& target, const Snapshot& s);
+  // Every series labelled with this target (a target removed by a reload, or gone).
+  void removeTarget(const std::string& target);
+  void transition(const Firing& f);
+  // An OOM kill the kernel counted for `target`; `warned`: a critical rule fired before it.
+  void oomKill(const std::string& target, bool warned);
+  void dump(const std::string& target, const std::string& dumper, const std::string& result,
+            double seconds, double bytes);
+  void incident(const std::string& target, const std::string& result);
+  void tick(WallTime now, Duration took, Duration interval, std::size_t resolved,
+            std::size_t unresolved);
+  void reload(bool ok);
+
+  // The text exposition (version 0.0.4) of every family, the process's own figures refreshed.
+  std::string render();
+
+ private:
+  struct Counted {  // the last value of an outside counter, to advance ours by its delta
+    double last = 0;
+    bool seen = false;
+  };
+  prometheus::Gauge& gauge(prometheus::Family<prometheus::Gauge>& f, const prometheus::Labels& l,
+                           const std::string& target);
+  prometheus::Counter& counter(prometheus::Family<prometheus::Counter>& f,
+                               const prometheus::Labels& l, const std::string& target);
+  void advance(const std::string& target, const std::string& key, prometheus::Counter& c,
+               double value);
+  void selfStats();
+
+  HostPaths paths_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::mutex mu_;  // the removers and the counted values
+  std::map<std::string, std::vector<std::function<void()>>> removers_;  // per target
+  std::map<std::string, std::map<std::string, Counted>> counted_;       // per target, per series
+  std::map<std::string, std::map<const void*, bool>> known_;  // per target: the series made
+
+  prometheus::Family<prometheus::Gauge>& usage_;
+  prometheus::Family<prometheus::Gauge>& limit_;
+  prometheus::Family<prometheus::Gauge>& working_set_;
+  prometheus::Family<prometheus::Gauge>& working_set_ratio_;
+  prometheus::Family<prometheus::Gauge>& anon_;
+  prometheus::Family<prometheus::Gauge>& file_;
+  prometheus::Family<prometheus::Gauge>& swap_;
+  prometheus::Family<prometheus::Gauge>& tto_;
+  prometheus::Family<prometheus::Gauge>& psi_some_;
+  prometheus::Family<prometheus::Gauge>& psi_full_;
+  prometheus::Family<prometheus::Gauge>& heap_alloc_;
+  prometheus::Family<prometheus::Gauge>& heap_limit_;
+  prometheus::Family<prometheus::Counter>& page_faults_;
+  prometheus::Family<prometheus::Counter>& reclaim_scanned_;
+  prometheus::Family<prometheus::Counter>& reclaim_stolen_;
+  prometheus::Family<prometheus::Counter>& refaults_;
+  prometheus::Family<prometheus::Counter>& oom_kills_;
+  prometheus::Family<prometheus::Counter>& oom_kills_unwarned_;
+  prometheus::Family<prometheus::Counter>& gc_cycles_;
+  prometheus::Family<prometheus::Counter>& gc_pause_;
+  prometheus::Family<prometheus::Counter>& allocated_;
+  prometheus::Family<prometheus::Gauge>& rule_firing_;
+  prometheus::Family<prometheus::Counter>& transitions_;
+  prometheus::Family<prometheus::Counter>& dumps_;
+  prometheus::Family<prometheus::Histogram>& dump_seconds_;
+  prometheus::Family<prometheus::Counter>& dump_bytes_;
+  prometheus::Family<prometheus::Counter>& incidents_;
+  prometheus::Histogram& tick_seconds_;
+  prometheus::Gauge& interval_;
+  prometheus::Gauge& last_tick_;
+  prometheus::Family<prometheus::Gauge>& targets_;
+  prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Gauge& rss_;
+  prometheus::Counter& cpu_;
+  double cpu_last_ = 0;
+  prometheus::Gauge& fds_;
+};
+
+}  // namespace oomsentinel

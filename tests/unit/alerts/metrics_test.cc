@@ -1,0 +1,189 @@
+// The daemon's Prometheus series and its HTTP server: values, counters that follow the kernel's,
+// series that go with their target, and an exposition promtool accepts.
+#include "alerts/metrics.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "alerts/metrics_server.h"
+#include "core/http_client.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::runCommand;
+using testing::TempDir;
+
+Snapshot sample(double usage, double pgfault, double majfault, double oom_kills) {
+  Snapshot s;
+  s.set(Sig::kUsageBytes, usage);
+  s.set(Sig::kLimitBytes, 1000);
+  s.set(Sig::kWorkingSetBytes, usage);
+  s.set(Sig::kWorkingSetRatio, usage / 1000);
+  s.set(Sig::kPsiSomeAvg10, 12.5);
+  s.set(Sig::kPgfault, pgfault);
+  s.set(Sig::kPgmajfault, majfault);
+  s.set(Sig::kEventsOomKill, oom_kills);
+  s.set(internSignal("gc_cycles"), 7);
+  return s;
+}
+
+std::string line(const std::string& text, const std::string& series) {
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return "";
+  auto end = text.find('\n', at + 1);
+  return text.substr(at + 1, end - at - 1);
+}
+
+TEST(DaemonMetrics, GaugesAndCountersFollowTheTargetsSignals) {
+  DaemonMetrics m{HostPaths()};
+  m.updateTarget("api", sample(500, 100, 10, 0));
+  std::string t = m.render();
+  EXPECT_EQ(line(t, "oomsentinel_memory_usage_bytes{target=\"api\"}"),
+            "oomsentinel_memory_usage_bytes{target=\"api\"} 500");
+  EXPECT_EQ(line(t, "oomsentinel_memory_working_set_ratio{target=\"api\"}"),
+            "oomsentinel_memory_working_set_ratio{target=\"api\"} 0.5");
+  EXPECT_EQ(line(t, "oomsentinel_pressure_some_avg10_ratio{target=\"api\"}"),
+            "oomsentinel_pressure_some_avg10_ratio{target=\"api\"} 0.125");
+  EXPECT_EQ(line(t, "oomsentinel_page_faults_total{kind=\"minor\",target=\"api\"}"),
+            "oomsentinel_page_faults_total{kind=\"minor\",target=\"api\"} 90");
+  EXPECT_EQ(line(t, "oomsentinel_gc_cycles_total{target=\"api\"}"),
+            "oomsentinel_gc_cycles_total{target=\"api\"} 7");
+  EXPECT_EQ(line(t, "oomsentinel_oom_kills_unwarned_total{target=\"api\"}"),
+            "oomsentinel_oom_kills_unwarned_total{target=\"api\"} 0");
+  // The kernel's counters advance; ours by as much. A counter that went back (the cgroup was
+  // made again) starts over from its new value, so ours never goes down.
+  m.updateTarget("api", sample(600, 150, 12, 1));
+  t = m.render();
+  EXPECT_EQ(line(t, "oomsentinel_page_faults_total{kind=\"major\",target=\"api\"}"),
+            "oomsentinel_page_faults_total{kind=\"major\",target=\"api\"} 12");
+  EXPECT_EQ(line(t, "oomsentinel_oom_kills_total{target=\"api\"}"),
+            "oomsentinel_oom_kills_total{target=\"api\"} 1");
+  m.updateTarget("api", sample(600, 5, 1, 0));
+  t = m.render();
+  EXPECT_EQ(line(t, "oomsentinel_page_faults_total{kind=\"major\",target=\"api\"}"),
+            "oomsentinel_page_faults_total{kind=\"major\",target=\"api\"} 13");
+  // No trend: +Inf, not the last prediction.
+  EXPECT_EQ(line(t, "oomsentinel_time_to_oom_seconds{target=\"api\"}"),
+            "oomsentinel_time_to_oom_seconds{target=\"api\"} +Inf");
+}
+
+TEST(DaemonMetrics, ATargetsSeriesGoWithIt) {
+  DaemonMetrics m{HostPaths()};
+  m.updateTarget("a", sample(1, 1, 1, 0));
+  m.updateTarget("b", sample(2, 1, 1, 0));
+  Firing f;
+  f.rule = "oom-imminent";
+  f.target = "a";
+  f.severity = Severity::kCritical;
+  f.to = RuleState::kFiring;
+  m.transition(f);
+  m.dump("a", "proc", "ok", 0.02, 4096);
+  m.incident("a", "published");
+  std::string t = m.render();
+  EXPECT_THAT(
+      t,
+      HasSubstr(
+          "oomsentinel_rule_firing{rule=\"oom-imminent\",severity=\"critical\",target=\"a\"} 1"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_rule_transitions_total{rule=\"oom-imminent\",state="
+                           "\"firing\",target=\"a\"} 1"));
+  EXPECT_THAT(t,
+              HasSubstr("oomsentinel_dumps_total{dumper=\"proc\",result=\"ok\",target=\"a\"} 1"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_incidents_total{result=\"published\",target=\"a\"} 1"));
+  m.removeTarget("a");
+  t = m.render();
+  EXPECT_THAT(t, Not(HasSubstr("target=\"a\"")));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_memory_usage_bytes{target=\"b\"} 2"));
+  // A target that comes back starts from its own values again.
+  m.updateTarget("a", sample(3, 1, 1, 0));
+  EXPECT_THAT(m.render(), HasSubstr("oomsentinel_memory_usage_bytes{target=\"a\"} 3"));
+}
+
+TEST(DaemonMetrics, UnwarnedKillsAndSelfFigures) {
+  DaemonMetrics m{HostPaths()};
+  m.updateTarget("a", sample(1, 1, 1, 0));
+  m.oomKill("a", /*warned=*/true);
+  m.oomKill("a", /*warned=*/false);
+  m.tick(SystemClock().wallNow(), std::chrono::milliseconds(3), std::chrono::milliseconds(50), 1,
+         0);
+  m.reload(true);
+  std::string t = m.render();
+  EXPECT_THAT(t, HasSubstr("oomsentinel_oom_kills_unwarned_total{target=\"a\"} 1"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_poll_interval_seconds 0.05"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_targets{state=\"resolved\"} 1"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_config_reloads_total{result=\"ok\"} 1"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_poll_duration_seconds_count 1"));
+  // Our own process, read from /proc/self.
+  EXPECT_THAT(t, HasSubstr("oomsentinel_process_resident_memory_bytes "));
+  EXPECT_THAT(line(t, "oomsentinel_process_open_fds"), Not(HasSubstr(" 0")));
+}
+
+TEST(DaemonMetrics, PromtoolFindsNothingToSay) {
+  if (::access("/usr/bin/promtool", X_OK) != 0)
+    GTEST_SKIP() << "promtool is missing: install Debian package prometheus";
+  DaemonMetrics m{HostPaths()};
+  m.updateTarget("api", sample(500, 100, 10, 1));
+  Firing f;
+  f.rule = "near-limit";
+  f.target = "api";
+  f.to = RuleState::kFiring;
+  m.transition(f);
+  m.dump("api", "gperftools", "timed_out", 5, 0);
+  m.tick(SystemClock().wallNow(), std::chrono::milliseconds(3), std::chrono::seconds(1), 1, 0);
+  TempDir dir;
+  dir.write("scrape.txt", m.render());
+  // promtool reads stdin; the shell-less way is to give it the file as stdin.
+  auto r = runCommand({"/usr/bin/sh", "-c", "exec /usr/bin/promtool check metrics < \"$0\"",
+                       dir.path() + "/scrape.txt"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out + r.err, "") << "promtool's findings";
+}
+
+TEST(MetricsServer, ServesTheHandlersAnswers) {
+  auto s = MetricsServer::start("127.0.0.1:0", [](const std::string& path) {
+    HttpAnswer a;
+    if (path == "/metrics") {
+      a.body = "x 1\n";
+    } else {
+      a.status = 404;
+      a.body = "no " + path;
+    }
+    return a;
+  });
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  ASSERT_GT((*s)->port(), 0);
+  auto get = [&](const std::string& path) {
+    boost::asio::io_context io;
+    HttpRequest req;
+    req.url = *Url::parse("http://127.0.0.1:" + std::to_string((*s)->port()) + path);
+    std::optional<Result<HttpResponse>> got;
+    startHttpRequest(io, req, [&](Result<HttpResponse> r) { got.emplace(std::move(r)); });
+    io.run();
+    return std::move(*got);
+  };
+  auto ok = get("/metrics?x=1");
+  ASSERT_TRUE(ok.ok()) << ok.error().describe();
+  EXPECT_EQ(ok->status, 200u);
+  EXPECT_EQ(ok->body, "x 1\n");
+  auto missing = get("/other");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404u);
+  EXPECT_EQ(missing->body, "no /other");
+  EXPECT_EQ((*s)->requests(), 2u);
+
+  EXPECT_FALSE(MetricsServer::start("127.0.0.1", nullptr).ok());
+  EXPECT_FALSE(MetricsServer::start("localhost:80", nullptr).ok()) << "an address, not a name";
+  EXPECT_FALSE(MetricsServer::start("127.0.0.1:99999", nullptr).ok());
+  auto taken = MetricsServer::start("127.0.0.1:" + std::to_string((*s)->port()), nullptr);
+  ASSERT_FALSE(taken.ok());
+  EXPECT_THAT(taken.error().message, HasSubstr("cannot listen"));
+}
+
+}  // namespace
+}  // namespace oomsentinel

@@ -1,0 +1,135 @@
+// `oomsentinel run` with alerts.metrics.listen: /metrics, /healthz and /readyz served while it
+// ticks, the listener moved by a reload, and a port that cannot be had refused at start.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include "core/http_client.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using testing::freeLoopbackPort;
+using ::testing::HasSubstr;
+using testing::slurp;
+using testing::TempDir;
+using namespace std::chrono_literals;
+
+Result<HttpResponse> get(int port, const std::string& path) {
+  boost::asio::io_context io;
+  HttpRequest req;
+  req.url = *Url::parse("http://127.0.0.1:" + std::to_string(port) + path);
+  std::optional<Result<HttpResponse>> got;
+  startHttpRequest(io, req, [&](Result<HttpResponse> r) { got.emplace(std::move(r)); });
+  io.run();
+  return std::move(*got);
+}
+
+bool eventually(const std::function<bool()>& f) {
+  for (int i = 0; i < 500; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return f();
+}
+
+TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
+  TempDir dir;
+  dir.write("cg/cgroup.controllers", "memory\n");
+  dir.write("cg/app/memory.current", "94371840\n");
+  dir.write("cg/app/memory.max", "104857600\n");
+  dir.write("cg/app/memory.stat", "anon 94371840\ninactive_file 0\n");
+  dir.write("cg/app/cgroup.procs", "");
+  int port = freeLoopbackPort();
+  auto config = [&](int p, bool ghost) {
+    dir.write("c.yaml.new", "alerts: {metrics: {listen: '127.0.0.1:" + std::to_string(p) +
+                                "'}}\ntargets:\n  - name: app\n    cgroup: /app\n" +
+                                (ghost ? "  - name: ghost\n    cgroup: /nope\n" : "") +
+                                "rules:\n  - name: high\n    expr: working_set_ratio > 50%\n");
+    std::rename((dir.path() + "/c.yaml.new").c_str(), (dir.path() + "/c.yaml").c_str());
+  };
+  config(port, true);
+  std::string log = dir.path() + "/log";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    std::string bin = testing::binaryPath(), root = dir.path() + "/cg",
+                cfg = dir.path() + "/c.yaml";
+    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
+          "--state-file", "none", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(eventually([&] { return slurp(log).find("serving /metrics") != std::string::npos; }))
+      << slurp(log);
+  ASSERT_TRUE(eventually([&] {
+    auto r = get(port, "/metrics");
+    return r.ok() && r->body.find("oomsentinel_rule_firing{rule=\"high\"") != std::string::npos;
+  }));
+  auto metrics = get(port, "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->status, 200u);
+  EXPECT_THAT(metrics->content_type, HasSubstr("version=0.0.4"));
+  EXPECT_THAT(metrics->body, HasSubstr("oomsentinel_memory_usage_bytes{target=\"app\"} 94371840"));
+  EXPECT_THAT(metrics->body, HasSubstr("oomsentinel_targets{state=\"unresolved\"} 1"));
+  auto health = get(port, "/healthz");
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200u) << health->body;
+  auto ready = get(port, "/readyz");
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(ready->status, 503u);
+  EXPECT_EQ(ready->body, "targets not resolved: ghost\n");
+
+  // A reload that drops the unresolved target and moves the listener.
+  int port2 = freeLoopbackPort();
+  config(port2, false);
+  kill(pid, SIGHUP);
+  ASSERT_TRUE(eventually([&] {
+    auto r = get(port2, "/readyz");
+    return r.ok() && r->status == 200;
+  })) << slurp(log);
+  EXPECT_FALSE(get(port, "/metrics").ok()) << "the old listener is closed";
+  auto after = get(port2, "/metrics");
+  ASSERT_TRUE(after.ok());
+  EXPECT_THAT(after->body, HasSubstr("oomsentinel_config_reloads_total{result=\"ok\"} 1"));
+  EXPECT_THAT(after->body, ::testing::Not(HasSubstr("target=\"ghost\"")));
+
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+
+  // A port already taken at start: exit 2, saying so.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  config(ntohs(addr.sin_port), false);
+  auto taken =
+      testing::runCommand({testing::binaryPath(), "--cgroup-root", dir.path() + "/cg", "run",
+                           "--config", dir.path() + "/c.yaml", "--state-file", "none"},
+                          20);
+  ::close(fd);
+  EXPECT_EQ(taken.exit_code, 2);
+  EXPECT_THAT(taken.err, HasSubstr("cannot serve /metrics"));
+  EXPECT_THAT(taken.err, HasSubstr("Address already in use"));
+}
+
+}  // namespace
+}  // namespace oomsentinel
