@@ -184,8 +184,8 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
 prometheus::Gauge& DaemonMetrics::gauge(prometheus::Family<prometheus::Gauge>& f,
                                         const prometheus::Labels& l, const std::string& target) {
   auto& g = f.Add(l);
-  if (known_[target].emplace(&g, true).second)
-    removers_[target].push_back([&f, &g] { f.Remove(&g); });
+  if (known_[target].emplace(&g, false).second)
+    removers_[target].push_back({false, [&f, &g] { f.Remove(&g); }});
   return g;
 }
 
@@ -194,7 +194,7 @@ prometheus::Counter& DaemonMetrics::counter(prometheus::Family<prometheus::Count
                                             const std::string& target) {
   auto& c = f.Add(l);
   if (known_[target].emplace(&c, true).second)
-    removers_[target].push_back([&f, &c] { f.Remove(&c); });
+    removers_[target].push_back({true, [&f, &c] { f.Remove(&c); }});
   return c;
 }
 
@@ -257,11 +257,28 @@ void DaemonMetrics::removeTarget(const std::string& target) {
   std::lock_guard lock(mu_);
   auto it = removers_.find(target);
   if (it != removers_.end()) {
-    for (auto& remove : it->second) remove();
+    for (auto& r : it->second) r.remove();
     removers_.erase(it);
   }
   counted_.erase(target);
   known_.erase(target);
+}
+
+void DaemonMetrics::targetGone(const std::string& target) {
+  std::lock_guard lock(mu_);
+  auto it = removers_.find(target);
+  if (it == removers_.end()) return;
+  std::vector<Remover> kept;
+  for (auto& r : it->second) {
+    if (r.counter)
+      kept.push_back(std::move(r));
+    else
+      r.remove();
+  }
+  it->second = std::move(kept);
+  // Its gauges are made again (with their removers) when the target comes back.
+  auto& known = known_[target];
+  for (auto k = known.begin(); k != known.end();) k = k->second ? std::next(k) : known.erase(k);
 }
 
 void DaemonMetrics::transition(const Firing& f) {

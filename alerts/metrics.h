@@ -30,8 +30,11 @@ class DaemonMetrics {
   // A target's signals after a tick: gauges set, counters advanced by what the kernel's or the
   // runtime's counter advanced (a counter that went back, a restarted target, starts again).
   void updateTarget(const std::string& target, const Snapshot& s);
-  // Every series labelled with this target (a target removed by a reload, or gone).
+  // Every series labelled with this target: a reload dropped it.
   void removeTarget(const std::string& target);
+  // The target's cgroup or process is gone: its gauges go (they would show stale values), its
+  // counters stay, so that the OOM kill that removed it is still scraped and alerted on.
+  void targetGone(const std::string& target);
   void transition(const Firing& f);
   // An OOM kill the kernel counted for `target`; `warned`: a critical rule fired before it.
   void oomKill(const std::string& target, bool warned);
@@ -61,9 +64,14 @@ class DaemonMetrics {
   HostPaths paths_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::mutex mu_;  // the removers and the counted values
-  std::map<std::string, std::vector<std::function<void()>>> removers_;  // per target
-  std::map<std::string, std::map<std::string, Counted>> counted_;       // per target, per series
-  std::map<std::string, std::map<const void*, bool>> known_;  // per target: the series made
+  struct Remover {
+    bool counter;
+    std::function<void()> remove;
+  };
+  std::map<std::string, std::vector<Remover>> removers_;           // per target
+  std::map<std::string, std::map<std::string, Counted>> counted_;  // per target, per series
+  // Per target: the series made, and whether each is a counter.
+  std::map<std::string, std::map<const void*, bool>> known_;
 
   prometheus::Family<prometheus::Gauge>& usage_;
   prometheus::Family<prometheus::Gauge>& limit_;

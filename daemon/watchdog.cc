@@ -337,7 +337,7 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto) {
     if (w.result.error().isGone() || w.result.error().errnum == ESRCH) {
       log_.log(LogLevel::kWarning, "target is gone; retrying every 5s",
                {{"target", w.spec.target.name}, {"error", err}});
-      if (metrics_) metrics_->removeTarget(w.spec.target.name);
+      if (metrics_) metrics_->targetGone(w.spec.target.name);
       w.oom_kills.reset();
       w.collector.reset();
       w.last_error = err;

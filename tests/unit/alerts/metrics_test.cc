@@ -100,6 +100,19 @@ TEST(DaemonMetrics, ATargetsSeriesGoWithIt) {
   t = m.render();
   EXPECT_THAT(t, Not(HasSubstr("target=\"a\"")));
   EXPECT_THAT(t, HasSubstr("oomsentinel_memory_usage_bytes{target=\"b\"} 2"));
+  // A target whose cgroup went keeps its counters (the OOM kill that removed it must still be
+  // scraped) but not its gauges.
+  m.updateTarget("b", sample(2, 1, 1, 1));
+  m.targetGone("b");
+  t = m.render();
+  EXPECT_THAT(t, Not(HasSubstr("oomsentinel_memory_usage_bytes{target=\"b\"}")));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_oom_kills_total{target=\"b\"} 1"));
+  m.updateTarget("b", sample(7, 1, 1, 0));  // made again: its kill counter started over at 0
+  t = m.render();
+  EXPECT_THAT(t, HasSubstr("oomsentinel_memory_usage_bytes{target=\"b\"} 7"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_oom_kills_total{target=\"b\"} 1"));
+  m.removeTarget("b");
+  EXPECT_THAT(m.render(), Not(HasSubstr("target=\"b\"")));
   // A target that comes back starts from its own values again.
   m.updateTarget("a", sample(3, 1, 1, 0));
   EXPECT_THAT(m.render(), HasSubstr("oomsentinel_memory_usage_bytes{target=\"a\"} 3"));
