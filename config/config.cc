@@ -47,8 +47,9 @@ using config_values::didYouMean;
 // precise "not yet" rather than "unknown key".
 const std::vector<std::string> kTopKeys = {"poll", "targets", "rules", "dump", "alerts"};
 const std::vector<std::string> kTopLater = {};
-const std::vector<std::string> kAlertsKeys = {"metrics"};
-const std::vector<std::string> kAlertsLater = {"alertmanager"};
+const std::vector<std::string> kAlertsKeys = {"metrics", "alertmanager"};
+const std::vector<std::string> kAlertmanagerKeys = {
+    "urls", "resend_interval", "timeout", "bearer_token_file", "basic_auth_file", "labels"};
 const std::vector<std::string> kMetricsKeys = {"listen"};
 const std::vector<std::string> kDumpKeys = {
     "dir",     "max_incidents", "max_bytes",       "max_age", "min_free", "max_artifact_bytes",
@@ -603,7 +604,8 @@ class Loader {
       typeError(e, "a map with the keys " + listNames(kAlertsKeys));
       return;
     }
-    auto keys = readMap(e.value, e.path, kAlertsKeys, kAlertsLater);
+    auto keys = readMap(e.value, e.path, kAlertsKeys, {});
+    if (const Entry* am = find(keys, "alertmanager")) readAlertmanager(*am, a);
     const Entry* m = find(keys, "metrics");
     if (!m || m->value.IsNull()) return;
     if (!m->value.IsMap()) {
@@ -629,6 +631,61 @@ class Loader {
         return;
       }
       a.metrics_listen = v;
+    }
+  }
+
+  void readAlertmanager(const Entry& e, AlertsSpec& a) {
+    if (e.value.IsNull()) return;
+    if (!e.value.IsMap()) {
+      typeError(e, "a map with the keys " + listNames(kAlertmanagerKeys));
+      return;
+    }
+    auto keys = readMap(e.value, e.path, kAlertmanagerKeys, {});
+    if (const Entry* urls = find(keys, "urls")) {
+      if (!urls->value.IsSequence() || urls->value.size() == 0) {
+        typeError(*urls, "a list of URLs such as [http://127.0.0.1:9093]");
+      } else {
+        for (std::size_t i = 0; i < urls->value.size(); ++i) {
+          Entry u{"urls", urls->key_node, urls->value[i], indexed(urls->path, i)};
+          std::string url;
+          if (readUrl(u, url)) a.alertmanager_urls.push_back(url);
+        }
+      }
+    } else {
+      error(posOf(e.key_node), e.path, "missing required key 'urls'");
+    }
+    if (const Entry* r = find(keys, "resend_interval"))
+      if (auto d = readDurationAtLeast(*r, std::chrono::seconds(1))) a.resend_interval = *d;
+    if (const Entry* t = find(keys, "timeout"))
+      if (auto d = readDurationAtLeast(*t, std::chrono::milliseconds(10)))
+        a.alertmanager_timeout = *d;
+    auto path = [&](const char* key, std::string& out) {
+      if (const Entry* f = find(keys, key)) {
+        if (!requireScalar(*f, "an absolute file path")) return;
+        if (f->value.Scalar().empty() || f->value.Scalar()[0] != '/')
+          error(valuePos(*f), f->path, "must be an absolute path, got " + describe(f->value));
+        else
+          out = f->value.Scalar();
+      }
+    };
+    path("bearer_token_file", a.bearer_token_file);
+    path("basic_auth_file", a.basic_auth_file);
+    if (!a.bearer_token_file.empty() && !a.basic_auth_file.empty())
+      error(posOf(e.key_node), e.path, "give bearer_token_file or basic_auth_file, not both");
+    if (const Entry* l = find(keys, "labels")) {
+      if (!l->value.IsMap()) {
+        typeError(*l, "a map of label names to values such as {cluster: prod}");
+      } else {
+        for (auto it = l->value.begin(); it != l->value.end(); ++it) {
+          const YAML::Node k = it->first;
+          const YAML::Node v = it->second;
+          if (!k.IsScalar() || !v.IsScalar()) {
+            error(posOf(k), l->path, "expected name: value pairs of strings");
+            continue;
+          }
+          a.static_labels.emplace_back(k.Scalar(), v.Scalar());
+        }
+      }
     }
   }
 

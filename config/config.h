@@ -93,6 +93,12 @@ struct AlertsSpec {
   // alerts.metrics.listen: where /metrics, /healthz and /readyz are served ("HOST:PORT");
   // empty: no HTTP server.
   std::string metrics_listen;
+  // alerts.alertmanager: the direct push, one tick after a firing.
+  std::vector<std::string> alertmanager_urls;
+  Duration resend_interval = std::chrono::minutes(1);
+  Duration alertmanager_timeout = std::chrono::seconds(2);
+  std::string bearer_token_file, basic_auth_file;
+  std::vector<std::pair<std::string, std::string>> static_labels;  // alerts.alertmanager.labels
   bool operator==(const AlertsSpec&) const = default;
 };
 

@@ -107,10 +107,31 @@ std::string printConfig(const Config& config) {
   out << YAML::Key << "history" << YAML::Value << d.history;
   out << YAML::EndMap;
 
-  if (!config.alerts.metrics_listen.empty())
-    out << YAML::Key << "alerts" << YAML::Value << YAML::BeginMap << YAML::Key << "metrics"
-        << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "listen" << YAML::Value
-        << config.alerts.metrics_listen << YAML::EndMap << YAML::EndMap;
+  const AlertsSpec& al = config.alerts;
+  if (!al.metrics_listen.empty() || !al.alertmanager_urls.empty()) {
+    out << YAML::Key << "alerts" << YAML::Value << YAML::BeginMap;
+    if (!al.metrics_listen.empty())
+      out << YAML::Key << "metrics" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
+          << "listen" << YAML::Value << al.metrics_listen << YAML::EndMap;
+    if (!al.alertmanager_urls.empty()) {
+      out << YAML::Key << "alertmanager" << YAML::Value << YAML::BeginMap;
+      out << YAML::Key << "urls" << YAML::Value << YAML::Flow << al.alertmanager_urls;
+      out << YAML::Key << "resend_interval" << YAML::Value
+          << formatDurationExact(al.resend_interval);
+      out << YAML::Key << "timeout" << YAML::Value << formatDurationExact(al.alertmanager_timeout);
+      if (!al.bearer_token_file.empty())
+        out << YAML::Key << "bearer_token_file" << YAML::Value << al.bearer_token_file;
+      if (!al.basic_auth_file.empty())
+        out << YAML::Key << "basic_auth_file" << YAML::Value << al.basic_auth_file;
+      if (!al.static_labels.empty()) {
+        out << YAML::Key << "labels" << YAML::Value << YAML::BeginMap;
+        for (const auto& [k, v] : al.static_labels) out << YAML::Key << k << YAML::Value << v;
+        out << YAML::EndMap;
+      }
+      out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+  }
 
   out << YAML::Key << "targets" << YAML::Value;
   if (config.targets.empty()) {

@@ -122,6 +122,7 @@ bool Watchdog::apply(const Config& config) {
     else
       runner_->setLimits(storm);
   }
+  configureAlerts(config);
   config_ = config;
   policy_.setSpec(config.poll);
   SteadyTime now = clock_.steadyNow();
@@ -316,6 +317,7 @@ Duration Watchdog::tick() {
     finish(w, max_ratio, min_tto);
   }
   collectDumpReports();
+  pollAlerts();
   if (metrics_) {
     std::size_t resolved = resolvedTargets();
     metrics_->tick(clock_.wallNow(), clock_.steadyNow() - tick_started, policy_.interval(),
@@ -395,6 +397,10 @@ void Watchdog::dispatch(const Firing& f, Watched& w) {
   if (metrics_) metrics_->transition(f);
   if (f.to == RuleState::kFiring && f.severity == Severity::kCritical)
     w.last_critical = clock_.steadyNow();
+  // A resolve goes to Alertmanager whatever the cooldown did; the notifier ignores an alert it
+  // never sent.
+  if (notifier_ && f.from == RuleState::kFiring && f.to != RuleState::kFiring)
+    notifier_->resolve(f.rule, f.target, f.wall);
   if (f.to != RuleState::kFiring) return;
   for (const auto& action : f.actions) {
     if (action == "log") {
@@ -409,15 +415,72 @@ void Watchdog::dispatch(const Firing& f, Watched& w) {
       log_.log(LogLevel::kWarning, "firing: signals at the moment of firing", fields);
     } else if (action == "dump" && runner_) {
       startDump(f, w);
+    } else if (action == "alert" && notifier_) {
+      AlertEvent e;
+      e.rule = f.rule;
+      e.target = f.target;
+      e.severity = severityName(f.severity);
+      e.expr = f.expr;
+      e.starts_at = f.wall;
+      e.values = f.values;
+      e.labels = labels_;
+      notifier_->fire(std::move(e));
     } else if (std::find(unavailable_actions_logged_.begin(), unavailable_actions_logged_.end(),
                          action) == unavailable_actions_logged_.end()) {
       unavailable_actions_logged_.push_back(action);
       log_.log(LogLevel::kWarning,
                "action '" + action +
-                   "' is accepted in the config but not built into this "
-                   "version yet; 'log' and 'dump' run",
+                   (action == "alert"
+                        ? "' does not run: the config has no alerts.alertmanager (metrics still "
+                          "show the firing)"
+                        : "' does not run: its dump directory could not be prepared"),
                {{"rule", f.rule}});
     }
+  }
+}
+
+void Watchdog::configureAlerts(const Config& config) {
+  const AlertsSpec& a = config.alerts;
+  if (a.alertmanager_urls.empty()) {
+    notifier_.reset();
+    return;
+  }
+  AlertmanagerSpec spec;
+  spec.urls = a.alertmanager_urls;
+  spec.resend_interval = a.resend_interval;
+  spec.timeout = a.alertmanager_timeout;
+  spec.bearer_token_file = a.bearer_token_file;
+  spec.basic_auth_file = a.basic_auth_file;
+  spec.static_labels = a.static_labels;
+  if (!a.metrics_listen.empty()) spec.generator_url = "http://" + a.metrics_listen + "/metrics";
+  if (notifier_) {
+    if (auto st = notifier_->reload(spec); !st)
+      log_.log(LogLevel::kError, "alertmanager settings not changed",
+               {{"error", st.error().describe()}});
+    return;
+  }
+  auto made = AlertmanagerNotifier::create(spec, clock_);
+  if (!made) {
+    log_.log(LogLevel::kError, "cannot push alerts to Alertmanager; the alert action will not run",
+             {{"error", made.error().describe()}});
+    return;
+  }
+  notifier_ = std::move(*made);
+  std::string urls;
+  for (const auto& u : spec.urls) urls += (urls.empty() ? "" : ",") + u;
+  log_.log(LogLevel::kInfo, "pushing alerts to Alertmanager",
+           {{"urls", urls}, {"resend_interval", formatDuration(spec.resend_interval)}});
+}
+
+void Watchdog::pollAlerts() {
+  if (!notifier_) return;
+  notifier_->poll();
+  for (const auto& [url, error] : notifier_->takeErrorChanges()) {
+    if (error.empty())
+      log_.log(LogLevel::kInfo, "Alertmanager accepts alerts again", {{"url", url}});
+    else
+      log_.log(LogLevel::kWarning, "Alertmanager push failed; retrying with backoff",
+               {{"url", url}, {"error", error}});
   }
 }
 
@@ -550,6 +613,7 @@ void Watchdog::collectDumpReports() {
                                                                         : "failed");
     }
     if (r.published) {
+      if (notifier_) notifier_->setIncident(r.rule, r.target, r.path);
       fields.emplace_back("bundle", r.path);
       log_.log(LogLevel::kWarning, "incident bundle published", fields);
     } else {

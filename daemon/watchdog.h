@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "alerts/alertmanager.h"
 #include "alerts/metrics.h"
 #include "collectors/layout.h"
 #include "collectors/runtime_endpoint.h"
@@ -130,6 +131,10 @@ class Watchdog {
   std::unique_ptr<DumpRunner> runner_;
   std::vector<std::pair<std::string, std::string>> labels_;  // host, and pod labels from env
   DaemonMetrics* metrics_ = nullptr;
+  // The `alert` action: made when alerts.alertmanager is configured.
+  std::unique_ptr<AlertmanagerNotifier> notifier_;
+  void configureAlerts(const Config& config);
+  void pollAlerts();
   std::mutex mu_;
   std::condition_variable cv_;
   std::uint64_t generation_ = 0;  // the tick; a read that finishes late belongs to an older one

@@ -200,8 +200,7 @@ TEST(ConfigErrors, NotYetSupportedIsNotUnknown) {
     EXPECT_EQ(e.line, 4);
     EXPECT_EQ(e.column, 5);
   }
-  EXPECT_EQ(onlyError("alerts: {alertmanager: {}}\n").message,
-            "'alertmanager' is not supported by this version yet");
+  EXPECT_EQ(onlyError("alerts: {alertmanager: {}}\n").message, "missing required key 'urls'");
   EXPECT_EQ(onlyError("alerts: {metrics: {listen: ':80a'}}\n").key_path,
             "alerts.metrics.listen");
   // A later kind instead of a kind: that one error, not also "no target kind".

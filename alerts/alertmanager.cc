@@ -1,0 +1,526 @@
+#include "alerts/alertmanager.h"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/units.h"
+
+namespace oomsentinel {
+
+namespace {
+
+constexpr std::string_view kApiPath = "/api/v2/alerts";
+// Alertmanager answers a POST with a few bytes; anything larger is not an Alertmanager.
+constexpr std::size_t kMaxResponse = 64 * 1024;
+// An auth file holds one secret, not a document.
+constexpr std::size_t kMaxSecret = 16 * 1024;
+
+bool endsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool isReservedLabel(std::string_view name) {
+  return name == "alertname" || name == "severity" || name == "target";
+}
+
+// Alertmanager's format: RFC 3339 in UTC with milliseconds, the way Prometheus sends it.
+std::string rfc3339(WallTime t) {
+  using namespace std::chrono;
+  auto ms = floor<milliseconds>(t);
+  auto day = floor<days>(ms);
+  year_month_day ymd{day};
+  hh_mm_ss hms{ms - day};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
+                static_cast<int>(hms.subseconds().count()));
+  return buf;
+}
+
+std::string printf1(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string formatSeconds(double s) {
+  // Beyond this the conversion to nanoseconds would overflow; no one reads such a duration.
+  if (std::fabs(s) > 1e9) return printf1("%gs", s);
+  std::string sign = s < 0 ? "-" : "";
+  return sign + formatDuration(std::chrono::duration_cast<Duration>(
+                    std::chrono::duration<double>(std::fabs(s))));
+}
+
+std::string summaryOf(const AlertEvent& e) {
+  return e.target + ": " + e.rule + (e.firing ? " is firing" : " resolved");
+}
+
+std::string descriptionOf(const AlertEvent& e) {
+  std::string values;
+  for (const auto& [name, v] : e.values) {
+    if (!values.empty()) values += ", ";
+    values += name + "=" + formatAlertValue(name, v);
+  }
+  std::string what = e.expr.empty() ? "rule " + e.rule : e.expr;
+  if (e.firing)
+    return what + " holds for target " + e.target + (values.empty() ? "" : " (" + values + ")") +
+           ".";
+  return what + " no longer holds for target " + e.target +
+         (values.empty() ? "" : "; at firing: " + values) + ".";
+}
+
+Error specError(const std::string& message, const std::string& path = {}) {
+  return makeError("alertmanager: " + message, path);
+}
+
+std::string trim(std::string s) {
+  auto space = [](unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!s.empty() && space(static_cast<unsigned char>(s.back()))) s.pop_back();
+  std::size_t start = 0;
+  while (start < s.size() && space(static_cast<unsigned char>(s[start]))) ++start;
+  return s.substr(start);
+}
+
+Result<std::string> readSecret(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return makeError(std::string("alertmanager: cannot read the ") + what, path, errno);
+  std::string text(kMaxSecret + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxSecret)
+    return makeError(std::string("alertmanager: the ") + what + " is larger than 16KiB", path);
+  text = trim(std::move(text));
+  if (text.empty()) return makeError(std::string("alertmanager: the ") + what + " is empty", path);
+  // A line break inside would end the header early and smuggle in another one.
+  for (char c : text)
+    if (static_cast<unsigned char>(c) < ' ' || c == 0x7f)
+      return makeError(
+          std::string("alertmanager: the ") + what + " holds a control character or a line break",
+          path);
+  return text;
+}
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned n = static_cast<unsigned char>(in[i]) << 16 |
+                 static_cast<unsigned char>(in[i + 1]) << 8 | static_cast<unsigned char>(in[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
+  }
+  if (std::size_t rest = in.size() - i; rest > 0) {
+    unsigned n = static_cast<unsigned char>(in[i]) << 16;
+    if (rest == 2) n |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// "POST <url>: HTTP 400 Bad Request: <first line of the body>": Alertmanager's reason is its body
+// ("start time must be before end time", "invalid label set: ...").
+std::string statusError(const std::string& url, const HttpResponse& r) {
+  std::string first = r.body.substr(0, r.body.find_first_of("\r\n"));
+  if (first.size() > 200) first.resize(200);
+  std::string out = "POST " + url + ": HTTP " + std::to_string(r.status);
+  if (!r.reason.empty()) out += " " + r.reason;
+  if (!first.empty()) out += ": " + first;
+  return out;
+}
+
+}  // namespace
+
+bool isValidLabelName(std::string_view name) {
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!letter && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+std::string sanitizeLabelName(std::string_view name) {
+  std::string out;
+  if (name.empty() || (name.front() >= '0' && name.front() <= '9')) out += '_';
+  for (char c : name) {
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9');
+    out += ok ? c : '_';
+  }
+  return out;
+}
+
+std::string formatAlertValue(std::string_view name, double value) {
+  // A window function's label is "fn(signal[window])": the unit is the signal's, per second for
+  // the two that are rates.
+  std::string_view signal = name;
+  bool per_second = false;
+  if (std::size_t open = name.find('('); open != std::string_view::npos && name.back() == ')') {
+    std::string_view fn = name.substr(0, open);
+    per_second = fn == "rate" || fn == "deriv";
+    signal = name.substr(open + 1);
+    signal = signal.substr(0, std::min(signal.find('['), signal.size() - 1));
+  }
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  std::string text;
+  bool seconds =
+      endsWith(signal, "_seconds") || endsWith(signal, "_seconds_total") || signal == "time_to_oom";
+  if (endsWith(signal, "_bytes"))
+    text = formatBytes(value);
+  else if (endsWith(signal, "_ratio"))
+    text = printf1("%.1f%%", value * 100);
+  else if (seconds && !per_second)
+    text = formatSeconds(value);
+  else
+    text = printf1("%g", value);
+  if (per_second) text += seconds ? "s/s" : "/s";
+  return text;
+}
+
+std::string alertmanagerPayload(const std::vector<AlertEvent>& events, const AlertmanagerSpec& spec,
+                                const std::string& generator_url) {
+  using Json = nlohmann::ordered_json;
+  Json out = Json::array();
+  for (const auto& e : events) {
+    Json labels = Json::object();
+    // Prometheus' convention: an empty value is the same as no label.
+    auto add = [&](std::string_view name, const std::string& value) {
+      if (value.empty()) return;
+      std::string key = sanitizeLabelName(name);
+      if (!labels.contains(key)) labels[key] = value;
+    };
+    add("alertname", e.rule);
+    add("severity", e.severity);
+    add("target", e.target);
+    for (const auto& [name, value] : e.labels)
+      if (!isReservedLabel(sanitizeLabelName(name))) add(name, value);
+    for (const auto& [name, value] : spec.static_labels)
+      if (!isReservedLabel(sanitizeLabelName(name))) add(name, value);
+
+    Json annotations = Json::object();
+    annotations["summary"] = summaryOf(e);
+    annotations["description"] = descriptionOf(e);
+    if (!e.expr.empty()) annotations["expr"] = e.expr;
+    if (!e.incident.empty()) annotations["incident"] = e.incident;
+
+    Json alert = Json::object();
+    alert["labels"] = std::move(labels);
+    alert["annotations"] = std::move(annotations);
+    alert["startsAt"] = rfc3339(e.starts_at);
+    if (!e.firing) {
+      // Alertmanager refuses the whole batch for an alert that ends before it starts.
+      WallTime ends = std::max(e.ends_at.value_or(e.starts_at), e.starts_at);
+      alert["endsAt"] = rfc3339(ends);
+    }
+    if (!generator_url.empty()) alert["generatorURL"] = generator_url;
+    out.push_back(std::move(alert));
+  }
+  // Label values must be UTF-8: a byte sequence that is not is replaced, not a thrown exception.
+  return out.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+struct AlertmanagerNotifier::Batch {
+  std::shared_ptr<Endpoint> endpoint;
+  std::vector<std::pair<Key, std::uint64_t>> versions;  // what the POST carries
+  std::vector<AlertEvent> events;
+  std::shared_ptr<const AlertmanagerSpec> spec;
+  std::optional<Header> auth;
+  Url url;
+};
+
+Result<AlertmanagerNotifier::Prepared> AlertmanagerNotifier::prepare(AlertmanagerSpec spec) {
+  Prepared p;
+  if (spec.urls.empty()) return specError("no URL given");
+  for (const auto& text : spec.urls) {
+    auto url = Url::parse(text);
+    if (!url.ok()) return specError(url.error().message, text);
+    if (url->target.find('?') != std::string::npos)
+      return specError("a base URL takes no query", text);
+    std::string path = url->target;
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    if (!endsWith(path, kApiPath)) path += kApiPath;
+    Url post = url->withTarget(path);
+    for (const auto& u : p.urls)
+      if (u.str() == post.str()) return specError("the URL is given twice", text);
+    p.urls.push_back(std::move(post));
+  }
+  auto positive = [](Duration d) { return d > Duration::zero(); };
+  if (!positive(spec.resend_interval)) return specError("resend_interval must be positive");
+  if (!positive(spec.timeout)) return specError("timeout must be positive");
+  if (!positive(spec.retry_initial)) return specError("retry_initial must be positive");
+  if (spec.retry_max < spec.retry_initial)
+    return specError("retry_max must not be shorter than retry_initial");
+  if (spec.queue_max == 0) return specError("queue_max must be at least 1");
+  std::set<std::string> names;
+  for (const auto& [name, value] : spec.static_labels) {
+    if (!isValidLabelName(name))
+      return specError("the label name '" + name + "' is not valid (use [a-zA-Z_][a-zA-Z0-9_]*)");
+    if (name.rfind("__", 0) == 0)
+      return specError("label names starting with __ are reserved: '" + name + "'");
+    if (isReservedLabel(name))
+      return specError("the label '" + name + "' is set by oomsentinel itself");
+    if (!names.insert(name).second) return specError("the label '" + name + "' is given twice");
+  }
+  if (!spec.bearer_token_file.empty() && !spec.basic_auth_file.empty())
+    return specError("give bearer_token_file or basic_auth_file, not both");
+  if (!spec.bearer_token_file.empty()) {
+    auto token = readSecret(spec.bearer_token_file, "bearer token file");
+    if (!token.ok()) return token.error();
+    p.auth = Header{"Authorization", "Bearer " + *token};
+  } else if (!spec.basic_auth_file.empty()) {
+    auto pair = readSecret(spec.basic_auth_file, "basic auth file");
+    if (!pair.ok()) return pair.error();
+    if (pair->find(':') == std::string::npos)
+      return specError("the basic auth file must hold user:password", spec.basic_auth_file);
+    p.auth = Header{"Authorization", "Basic " + base64(*pair)};
+  }
+  p.spec = std::make_shared<const AlertmanagerSpec>(std::move(spec));
+  return p;
+}
+
+Result<std::unique_ptr<AlertmanagerNotifier>> AlertmanagerNotifier::create(AlertmanagerSpec spec,
+                                                                           const Clock& clock) {
+  auto prepared = prepare(std::move(spec));
+  if (!prepared.ok()) return prepared.error();
+  return std::unique_ptr<AlertmanagerNotifier>(
+      new AlertmanagerNotifier(std::move(prepared).value(), clock));
+}
+
+AlertmanagerNotifier::AlertmanagerNotifier(Prepared prepared, const Clock& clock)
+    : clock_(clock), work_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {
+  std::lock_guard lock(mu_);
+  apply(std::move(prepared));
+}
+
+AlertmanagerNotifier::~AlertmanagerNotifier() {
+  work_.reset();
+  io_.stop();
+  thread_.join();
+}
+
+void AlertmanagerNotifier::apply(Prepared prepared) {
+  bool relabel = spec_ && (spec_->static_labels != prepared.spec->static_labels ||
+                           spec_->generator_url != prepared.spec->generator_url);
+  std::vector<std::shared_ptr<Endpoint>> endpoints;
+  for (auto& url : prepared.urls) {
+    auto same = std::find_if(endpoints_.begin(), endpoints_.end(),
+                             [&](const auto& ep) { return ep->url.str() == url.str(); });
+    if (same != endpoints_.end()) {
+      endpoints.push_back(*same);
+    } else {
+      endpoints.push_back(std::make_shared<Endpoint>());
+      endpoints.back()->url = std::move(url);
+    }
+  }
+  endpoints_ = std::move(endpoints);
+  spec_ = std::move(prepared.spec);
+  auth_ = std::move(prepared.auth);
+  // Other labels are other alerts to Alertmanager: every endpoint hears of them at once.
+  if (relabel)
+    for (auto& [key, alert] : alerts_) alert.seq = next_seq_++;
+}
+
+Status AlertmanagerNotifier::reload(AlertmanagerSpec spec) {
+  auto prepared = prepare(std::move(spec));
+  if (!prepared.ok()) return prepared.error();
+  std::lock_guard lock(mu_);
+  apply(std::move(prepared).value());
+  forgetDelivered();  // an endpoint that went away no longer holds a resolve back
+  return Ok{};
+}
+
+bool AlertmanagerNotifier::admit() {
+  if (alerts_.size() < spec_->queue_max) return true;
+  // Full: a resolve still owed somewhere is worth less than a new firing (Alertmanager resolves
+  // an alert it stops hearing of by itself), so the oldest of them goes first.
+  auto oldest = alerts_.end();
+  for (auto it = alerts_.begin(); it != alerts_.end(); ++it)
+    if (!it->second.event.firing &&
+        (oldest == alerts_.end() || it->second.resolved_order < oldest->second.resolved_order))
+      oldest = it;
+  if (oldest == alerts_.end()) return false;
+  forget(oldest->first);
+  ++dropped_;
+  return true;
+}
+
+void AlertmanagerNotifier::forget(Key key) {
+  alerts_.erase(key);
+  for (auto& ep : endpoints_) ep->accepted.erase(key);
+}
+
+void AlertmanagerNotifier::forgetDelivered() {
+  for (auto it = alerts_.begin(); it != alerts_.end();) {
+    const auto& [key, alert] = *it;
+    bool everywhere = !alert.event.firing;
+    for (const auto& ep : endpoints_) {
+      auto a = ep->accepted.find(key);
+      everywhere = everywhere && a != ep->accepted.end() && a->second == alert.seq;
+    }
+    ++it;
+    if (everywhere) forget(key);  // a copy is taken before the node `key` lives in goes
+  }
+}
+
+void AlertmanagerNotifier::fire(AlertEvent event) {
+  std::lock_guard lock(mu_);
+  Key key{event.rule, event.target};
+  auto it = alerts_.find(key);
+  if (it == alerts_.end()) {
+    if (!admit()) {
+      ++dropped_;
+      return;
+    }
+    it = alerts_.emplace(std::move(key), Alert{}).first;
+  }
+  event.firing = true;
+  event.ends_at.reset();
+  it->second.event = std::move(event);
+  it->second.seq = next_seq_++;
+}
+
+void AlertmanagerNotifier::resolve(const std::string& rule, const std::string& target,
+                                   WallTime ends_at) {
+  std::lock_guard lock(mu_);
+  auto it = alerts_.find(Key{rule, target});
+  if (it == alerts_.end() || !it->second.event.firing) return;
+  it->second.event.firing = false;
+  it->second.event.ends_at = ends_at;
+  it->second.seq = next_seq_++;
+  it->second.resolved_order = it->second.seq;
+}
+
+void AlertmanagerNotifier::setIncident(const std::string& rule, const std::string& target,
+                                       const std::string& path) {
+  std::lock_guard lock(mu_);
+  auto it = alerts_.find(Key{rule, target});
+  if (it == alerts_.end() || it->second.event.incident == path) return;
+  it->second.event.incident = path;
+  it->second.seq = next_seq_++;
+}
+
+void AlertmanagerNotifier::poll() {
+  SteadyTime now = clock_.steadyNow();
+  std::vector<std::shared_ptr<Batch>> due;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& ep : endpoints_) {
+      if (ep->in_flight) continue;
+      if (ep->backoff > Duration::zero() && now < ep->retry_at) continue;
+      bool resend = ep->resend_at && now >= *ep->resend_at;
+      bool owed = false, active = false;
+      for (const auto& [key, alert] : alerts_) {
+        auto a = ep->accepted.find(key);
+        owed = owed || a == ep->accepted.end() || a->second != alert.seq;
+        active = active || alert.event.firing;
+      }
+      if (!owed && !(resend && active)) continue;
+      // One POST with everything the endpoint should hold: the active alerts, and the resolves
+      // it has not accepted yet (a resolve is sent until accepted, then never again).
+      auto b = std::make_shared<Batch>();
+      for (const auto& [key, alert] : alerts_) {
+        auto a = ep->accepted.find(key);
+        bool accepted = a != ep->accepted.end() && a->second == alert.seq;
+        if (!alert.event.firing && accepted) continue;
+        b->versions.emplace_back(key, alert.seq);
+        b->events.push_back(alert.event);
+      }
+      b->endpoint = ep;
+      b->spec = spec_;
+      b->auth = auth_;
+      b->url = ep->url;
+      ep->in_flight = true;
+      if (ep->backoff > Duration::zero()) ++ep->stats.retries;
+      due.push_back(std::move(b));
+    }
+  }
+  // The JSON is written on the notifier's thread too: the tick only hands the batch over.
+  for (auto& b : due)
+    boost::asio::post(io_, [this, b] {
+      HttpRequest req;
+      req.method = "POST";
+      req.url = b->url;
+      req.timeout = b->spec->timeout;
+      req.max_body = kMaxResponse;
+      req.headers.emplace_back("Content-Type", "application/json");
+      if (b->auth) req.headers.push_back(*b->auth);
+      req.body = alertmanagerPayload(b->events, *b->spec, b->spec->generator_url);
+      // `this` outlives every completion: the destructor stops and joins this thread first.
+      startHttpRequest(io_, std::move(req),
+                       [this, b](Result<HttpResponse> r) { finish(*b, std::move(r)); });
+    });
+}
+
+void AlertmanagerNotifier::finish(const Batch& b, Result<HttpResponse> r) {
+  std::string error;
+  if (!r.ok())
+    error = r.error().describe();
+  else if (r->status < 200 || r->status > 299)
+    error = statusError(b.url.str(), *r);
+  SteadyTime now = clock_.steadyNow();
+  std::lock_guard lock(mu_);
+  Endpoint& ep = *b.endpoint;
+  ep.in_flight = false;
+  if (error.empty()) {
+    ++ep.stats.sent;
+    ep.backoff = Duration::zero();
+    ep.resend_at = now + spec_->resend_interval;
+    // Only alerts still held: a version recorded for a forgotten one would never be erased.
+    for (const auto& [key, seq] : b.versions)
+      if (alerts_.count(key)) ep.accepted[key] = seq;
+    forgetDelivered();
+  } else {
+    ++ep.stats.failed;
+    ep.backoff = ep.backoff == Duration::zero() ? spec_->retry_initial
+                                                : std::min(ep.backoff * 2, spec_->retry_max);
+    ep.retry_at = now + ep.backoff;
+  }
+  if (error != ep.stats.last_error) {
+    ep.stats.last_error = std::move(error);
+    ep.error_changed = true;
+  }
+}
+
+AlertmanagerStatus AlertmanagerNotifier::status() const {
+  std::lock_guard lock(mu_);
+  AlertmanagerStatus s;
+  for (const auto& ep : endpoints_) {
+    s.endpoints.push_back(
+        {ep->url.str(), ep->stats, ep->in_flight, ep->backoff > Duration::zero()});
+    s.total.sent += ep->stats.sent;
+    s.total.failed += ep->stats.failed;
+    s.total.retries += ep->stats.retries;
+    if (s.total.last_error.empty()) s.total.last_error = ep->stats.last_error;
+  }
+  s.total.dropped = dropped_;
+  for (const auto& [key, alert] : alerts_) ++(alert.event.firing ? s.active : s.resolving);
+  return s;
+}
+
+std::vector<std::pair<std::string, std::string>> AlertmanagerNotifier::takeErrorChanges() {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& ep : endpoints_)
+    if (ep->error_changed) {
+      ep->error_changed = false;
+      out.emplace_back(ep->url.str(), ep->stats.last_error);
+    }
+  return out;
+}
+
+}  // namespace oomsentinel

@@ -1,0 +1,66 @@
+// The alerts: section: metrics.listen and alertmanager.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "config/config.h"
+
+namespace oomsentinel {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+std::string allErrors(const ConfigLoad& load) {
+  std::string out;
+  for (const auto& e : load.errors) out += e.format() + "\n";
+  return out;
+}
+
+TEST(AlertsConfig, MetricsAndAlertmanagerReadAndPrintBack) {
+  ConfigLoad load = loadConfigText(
+      "alerts:\n"
+      "  metrics: {listen: '0.0.0.0:10087'}\n"
+      "  alertmanager:\n"
+      "    urls: [http://127.0.0.1:9093, 'http://am-2:9093']\n"
+      "    resend_interval: 30s\n"
+      "    timeout: 1s\n"
+      "    bearer_token_file: /etc/oomsentinel/am-token\n"
+      "    labels: {cluster: prod, region: eu}\n",
+      "t.yaml");
+  ASSERT_TRUE(load.config) << allErrors(load);
+  const AlertsSpec& a = load.config->alerts;
+  EXPECT_EQ(a.metrics_listen, "0.0.0.0:10087");
+  EXPECT_THAT(a.alertmanager_urls, ElementsAre("http://127.0.0.1:9093/", "http://am-2:9093/"));
+  EXPECT_EQ(a.resend_interval, 30s);
+  EXPECT_EQ(a.alertmanager_timeout, 1s);
+  EXPECT_EQ(a.bearer_token_file, "/etc/oomsentinel/am-token");
+  EXPECT_EQ(a.static_labels.size(), 2u);
+  ConfigLoad back = loadConfigText(printConfig(*load.config), "printed.yaml");
+  ASSERT_TRUE(back.config) << allErrors(back) << printConfig(*load.config);
+  EXPECT_EQ(back.config->alerts, a);
+}
+
+TEST(AlertsConfig, Mistakes) {
+  auto onlyError = [](const std::string& text) {
+    ConfigLoad load = loadConfigText(text, "t.yaml");
+    EXPECT_EQ(load.errors.size(), 1u) << allErrors(load);
+    return load.errors.empty() ? ConfigError{} : load.errors[0];
+  };
+  EXPECT_THAT(onlyError("alerts: {metrics: {listen: 10087}}\n").message,
+              HasSubstr("expected HOST:PORT such as 127.0.0.1:10087"));
+  EXPECT_THAT(onlyError("alerts: {alertmanager: {urls: []}}\n").message,
+              HasSubstr("a list of URLs"));
+  EXPECT_THAT(onlyError("alerts: {alertmanager: {urls: ['https://am:9093']}}\n").message,
+              HasSubstr("https is not supported"));
+  EXPECT_THAT(onlyError("alerts: {alertmanager: {urls: ['http://am'], bearer_token_file: /t, "
+                        "basic_auth_file: /b}}\n")
+                  .message,
+              HasSubstr("not both"));
+  EXPECT_THAT(
+      onlyError("alerts: {alertmanager: {urls: ['http://am'], resend_interval: 0s}}\n").message,
+      HasSubstr("at least 1s"));
+}
+
+}  // namespace
+}  // namespace oomsentinel
