@@ -175,9 +175,9 @@ Result<Artifact> checkAndFinish(const std::string& dir, std::uint64_t max_bytes)
   return finishArtifact(dir, kHeapDump, max_bytes);
 }
 
-// Takes the file the JVM wrote in its /tmp into the bundle: a rename when both are on one file
-// system (a heap dump can be gigabytes), else a copy. Only a plain file, with one link, owned by
-// the JVM's user is taken: the JVM's user controls its /tmp, and we run as root.
+// Takes the file the JVM wrote in its /tmp into the bundle: a rename when both are on one
+// filesystem, since a heap dump can be gigabytes, else a copy. Only a plain file, with one link,
+// owned by the JVM's user is taken: the JVM's user controls its /tmp, and we run as root.
 Result<Artifact> takeIntoBundle(const std::string& src, const std::string& dir, uid_t jvm_euid,
                                 std::uint64_t max_bytes, const HostPaths& paths) {
   std::string dest = joinPath(dir, kHeapDump);

@@ -201,8 +201,7 @@ TEST(ConfigErrors, NotYetSupportedIsNotUnknown) {
     EXPECT_EQ(e.column, 5);
   }
   EXPECT_EQ(onlyError("alerts: {alertmanager: {}}\n").message, "missing required key 'urls'");
-  EXPECT_EQ(onlyError("alerts: {metrics: {listen: ':80a'}}\n").key_path,
-            "alerts.metrics.listen");
+  EXPECT_EQ(onlyError("alerts: {metrics: {listen: ':80a'}}\n").key_path, "alerts.metrics.listen");
   // A later kind instead of a kind: that one error, not also "no target kind".
   EXPECT_EQ(onlyError("targets: [{name: a, pid_file: /run/a.pid}]\n").key_path,
             "targets[0].pid_file");
