@@ -1,0 +1,177 @@
+// The direct push against the real Alertmanager from Debian: a leak in a real cgroup v1 child,
+// `oomsentinel run` with the alert action; the alert must be in Alertmanager's API before the
+// kernel kills the leaker, and resolved after. Also `promtool check metrics` on a live scrape.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "core/http_client.h"
+#include "tests/integration/real_cgroup.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using oomsentinel::testing::freeLoopbackPort;
+using oomsentinel::testing::RealV1Cgroup;
+using oomsentinel::testing::TempDir;
+using oomsentinel::testing::unixNow;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+constexpr const char* kAlertmanager = "/usr/bin/prometheus-alertmanager";
+constexpr const char* kPromtool = "/usr/bin/promtool";
+
+std::optional<std::string> get(const std::string& url) {
+  boost::asio::io_context io;
+  HttpRequest req;
+  req.url = *Url::parse(url);
+  req.timeout = 2s;
+  std::optional<std::string> body;
+  startHttpRequest(io, req, [&](Result<HttpResponse> r) {
+    if (r.ok() && r->status == 200) body = r->body;
+  });
+  io.run();
+  return body;
+}
+
+// Starts argv in the background with stdout and stderr to `log`; the child is killed by the
+// returned guard.
+struct Background {
+  pid_t pid = -1;
+  Background(const std::vector<std::string>& argv, const std::string& log) {
+    pid = fork();
+    if (pid == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::vector<char*> a;
+      for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+      a.push_back(nullptr);
+      execv(a[0], a.data());
+      _exit(127);
+    }
+  }
+  ~Background() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+// The oom-imminent alert as Alertmanager shows it: nullopt when absent.
+std::optional<nlohmann::json> alertIn(const std::string& am) {
+  auto body = get(am + "/api/v2/alerts");
+  if (!body) return std::nullopt;
+  auto j = nlohmann::json::parse(*body, nullptr, false);
+  if (!j.is_array()) return std::nullopt;
+  for (const auto& a : j)
+    if (a["labels"].value("alertname", "") == "oom-imminent") return a;
+  return std::nullopt;
+}
+
+TEST(AlertsV1Real, TheDirectPushIsInAlertmanagerBeforeTheKillAndResolvedAfter) {
+  std::string why;
+  if (!RealV1Cgroup::available(&why)) GTEST_SKIP() << why;
+  if (::access(kAlertmanager, X_OK) != 0)
+    GTEST_SKIP() << "prometheus-alertmanager is missing (Debian package prometheus-alertmanager)";
+  RealV1Cgroup cg("oomsentinel-it-alerts", 256 << 20);
+  ASSERT_TRUE(cg.ok()) << cg.error();
+  TempDir dir;
+  int am_port = freeLoopbackPort(), metrics_port = freeLoopbackPort();
+  std::string am = "http://127.0.0.1:" + std::to_string(am_port);
+  dir.write("am.yml", "route: {receiver: sink, group_wait: 0s}\nreceivers: [{name: sink}]\n");
+  ::mkdir((dir.path() + "/am-data").c_str(), 0700);
+  Background alertmanager(
+      {kAlertmanager, "--config.file=" + dir.path() + "/am.yml",
+       "--storage.path=" + dir.path() + "/am-data",
+       "--web.listen-address=127.0.0.1:" + std::to_string(am_port), "--cluster.listen-address="},
+      dir.path() + "/am.log");
+  bool up = false;
+  for (int i = 0; i < 200 && !up; ++i) {
+    up = get(am + "/-/ready").has_value();
+    if (!up) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(up) << "Alertmanager did not start:\n" << testing::slurp(dir.path() + "/am.log");
+
+  dir.write("config.yaml",
+            "poll: {interval: 200ms, fast_interval: 20ms, fast_above: 40%}\n"
+            "alerts:\n"
+            "  metrics: {listen: '127.0.0.1:" +
+                std::to_string(metrics_port) +
+                "'}\n"
+                "  alertmanager: {urls: ['" +
+                am +
+                "'], resend_interval: 5s}\n"
+                "targets:\n  - name: leak\n    cgroup: " +
+                cg.relative() +
+                "\n"
+                "rules:\n"
+                "  - name: oom-imminent\n"
+                "    expr: working_set_ratio > 60%\n"
+                "    severity: critical\n"
+                "    actions: [log, alert]\n");
+  Background daemon({testing::binaryPath(), "run", "--config", dir.path() + "/config.yaml",
+                     "--state-file", "none"},
+                    dir.path() + "/daemon.log");
+  std::this_thread::sleep_for(1s);
+
+  // A live scrape, checked by promtool.
+  if (::access(kPromtool, X_OK) == 0) {
+    auto scrape = get("http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics");
+    ASSERT_TRUE(scrape) << testing::slurp(dir.path() + "/daemon.log");
+    dir.write("scrape.txt", *scrape);
+    auto r =
+        testing::runCommand({"/usr/bin/sh", "-c", "exec /usr/bin/promtool check metrics < \"$0\"",
+                             dir.path() + "/scrape.txt"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(r.out + r.err, "") << "promtool's findings on a live scrape";
+  }
+
+  pid_t leaker = cg.spawn({testing::leakerPath(), "--rate", "25MiB/s"});
+  double visible_at = 0, killed_at = 0;
+  std::optional<nlohmann::json> alert;
+  int status = 0;
+  for (int i = 0; i < 3000 && killed_at == 0; ++i) {  // at most about 30 s
+    if (visible_at == 0) {
+      alert = alertIn(am);
+      if (alert) visible_at = unixNow();
+    }
+    if (waitpid(leaker, &status, WNOHANG) == leaker) killed_at = unixNow();
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GT(killed_at, 0) << "the leaker was not killed";
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  ASSERT_GT(visible_at, 0) << "the alert never reached Alertmanager\n"
+                           << testing::slurp(dir.path() + "/daemon.log");
+  EXPECT_LT(visible_at, killed_at);
+  std::cout << "alert visible in Alertmanager " << (killed_at - visible_at) * 1000
+            << " ms before the kill was seen\n";
+  ASSERT_TRUE(alert);
+  EXPECT_EQ((*alert)["labels"]["severity"], "critical");
+  EXPECT_EQ((*alert)["labels"]["target"], "leak");
+  EXPECT_THAT((*alert)["annotations"].dump(), HasSubstr("working_set"));
+
+  // After the kill the usage falls, the rule resolves, and the resolve reaches Alertmanager: the
+  // alert leaves the active list.
+  bool resolved = false;
+  for (int i = 0; i < 300 && !resolved; ++i) {
+    auto a = alertIn(am);
+    resolved = !a || (*a)["status"].value("state", "") != "active";
+    if (!resolved) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(resolved) << testing::slurp(dir.path() + "/daemon.log");
+}
+
+}  // namespace
+}  // namespace oomsentinel
