@@ -17,11 +17,6 @@ using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
-std::optional<double> named(const Snapshot& s, const char* name) {
-  auto id = findSignal(name);
-  return id ? s.get(*id) : std::nullopt;
-}
-
 }  // namespace
 
 DaemonMetrics::DaemonMetrics(const HostPaths& paths)
@@ -198,59 +193,64 @@ prometheus::Counter& DaemonMetrics::counter(prometheus::Family<prometheus::Count
   return c;
 }
 
-void DaemonMetrics::advance(const std::string& target, const std::string& key,
-                            prometheus::Counter& c, double value) {
-  Counted& k = counted_[target][key];
-  if (!k.seen || value < k.last)
-    c.Increment(value);  // the first sight, or a counter that started again
-  else
-    c.Increment(value - k.last);
-  k.last = value;
-  k.seen = true;
-}
-
 void DaemonMetrics::updateTarget(const std::string& target, const Snapshot& s) {
   std::lock_guard lock(mu_);
-  const prometheus::Labels t{{"target", target}};
-  auto setIf = [&](prometheus::Family<prometheus::Gauge>& f, std::optional<double> v,
-                   double scale = 1) {
-    if (v) gauge(f, t, target).Set(*v * scale);
+  TargetSeries& ts = series_[target];
+  auto labels = [&] { return prometheus::Labels{{"target", target}}; };
+  auto set = [&](std::size_t i, prometheus::Family<prometheus::Gauge>& f, std::optional<double> v,
+                 double scale = 1) {
+    if (!v) return;
+    if (!ts.gauges[i]) ts.gauges[i] = &gauge(f, labels(), target);
+    ts.gauges[i]->Set(*v * scale);
   };
-  setIf(usage_, s.get(Sig::kUsageBytes));
-  setIf(limit_, s.get(Sig::kLimitBytes));
-  setIf(working_set_, s.get(Sig::kWorkingSetBytes));
-  setIf(working_set_ratio_, s.get(Sig::kWorkingSetRatio));
-  setIf(anon_, s.get(Sig::kAnonBytes));
-  setIf(file_, s.get(Sig::kFileBytes));
-  setIf(swap_, s.get(Sig::kSwapBytes));
-  setIf(psi_some_, s.get(Sig::kPsiSomeAvg10), 0.01);
-  setIf(psi_full_, s.get(Sig::kPsiFullAvg10), 0.01);
-  setIf(heap_alloc_, named(s, "heap_alloc_bytes"));
-  setIf(heap_limit_, named(s, "heap_limit_bytes"));
+  set(0, usage_, s.get(Sig::kUsageBytes));
+  set(1, limit_, s.get(Sig::kLimitBytes));
+  set(2, working_set_, s.get(Sig::kWorkingSetBytes));
+  set(3, working_set_ratio_, s.get(Sig::kWorkingSetRatio));
+  set(4, anon_, s.get(Sig::kAnonBytes));
+  set(5, file_, s.get(Sig::kFileBytes));
+  set(6, swap_, s.get(Sig::kSwapBytes));
+  set(7, psi_some_, s.get(Sig::kPsiSomeAvg10), 0.01);
+  set(8, psi_full_, s.get(Sig::kPsiFullAvg10), 0.01);
+  static const SignalId kHeapAlloc = internSignal("heap_alloc_bytes");
+  static const SignalId kHeapLimit = internSignal("heap_limit_bytes");
+  static const SignalId kGcCycles = internSignal("gc_cycles");
+  static const SignalId kGcPause = internSignal("gc_pause_seconds_total");
+  static const SignalId kAllocated = internSignal("alloc_bytes_total");
+  set(9, heap_alloc_, s.get(kHeapAlloc));
+  set(10, heap_limit_, s.get(kHeapLimit));
   // A prediction that stopped (no trend) must not linger at its last value.
-  if (auto tto = s.get(Sig::kTimeToOomSeconds))
-    gauge(tto_, t, target).Set(*tto);
-  else
-    gauge(tto_, t, target).Set(std::numeric_limits<double>::infinity());
-  auto count = [&](prometheus::Family<prometheus::Counter>& f, const prometheus::Labels& l,
-                   const std::string& key, std::optional<double> v) {
-    if (v) advance(target, key, counter(f, l, target), *v);
+  set(11, tto_, s.get(Sig::kTimeToOomSeconds).value_or(std::numeric_limits<double>::infinity()));
+
+  // Counters advance by what the outside counter advanced; the first sight, or a counter that
+  // started again (a re-created cgroup, a restarted runtime), adds its whole value.
+  auto mirror = [&](std::size_t i, prometheus::Family<prometheus::Counter>& f, const char* kind,
+                    std::optional<double> v) {
+    if (!v) return;
+    Mirror& m = ts.counters[i];
+    if (!m.counter) {
+      prometheus::Labels l = labels();
+      if (kind) l.emplace("kind", kind);
+      m.counter = &counter(f, l, target);
+    }
+    m.counter->Increment(!m.seen || *v < m.last ? *v : *v - m.last);
+    m.last = *v;
+    m.seen = true;
   };
   auto major = s.get(Sig::kPgmajfault);
   auto all = s.get(Sig::kPgfault);
-  count(page_faults_, {{"target", target}, {"kind", "major"}}, "major", major);
-  if (all && major)
-    count(page_faults_, {{"target", target}, {"kind", "minor"}}, "minor",
-          std::max(0.0, *all - *major));
-  count(reclaim_scanned_, t, "pgscan", s.get(Sig::kPgscan));
-  count(reclaim_stolen_, t, "pgsteal", s.get(Sig::kPgsteal));
-  count(refaults_, t, "refault", s.get(Sig::kWorkingsetRefault));
-  count(oom_kills_, t, "oom_kill", s.get(Sig::kEventsOomKill));
-  count(gc_cycles_, t, "gc_cycles", named(s, "gc_cycles"));
-  count(gc_pause_, t, "gc_pause", named(s, "gc_pause_seconds_total"));
-  count(allocated_, t, "allocated", named(s, "alloc_bytes_total"));
+  mirror(0, page_faults_, "major", major);
+  if (all && major) mirror(1, page_faults_, "minor", std::max(0.0, *all - *major));
+  mirror(2, reclaim_scanned_, nullptr, s.get(Sig::kPgscan));
+  mirror(3, reclaim_stolen_, nullptr, s.get(Sig::kPgsteal));
+  mirror(4, refaults_, nullptr, s.get(Sig::kWorkingsetRefault));
+  mirror(5, oom_kills_, nullptr, s.get(Sig::kEventsOomKill));
+  mirror(6, gc_cycles_, nullptr, s.get(kGcCycles));
+  mirror(7, gc_pause_, nullptr, s.get(kGcPause));
+  mirror(8, allocated_, nullptr, s.get(kAllocated));
   // The unwarned counter exists from the start, at 0, so that increase() over it works.
-  counter(oom_kills_unwarned_, t, target);
+  if (!ts.counters[9].counter)
+    ts.counters[9].counter = &counter(oom_kills_unwarned_, labels(), target);
 }
 
 void DaemonMetrics::removeTarget(const std::string& target) {
@@ -260,7 +260,7 @@ void DaemonMetrics::removeTarget(const std::string& target) {
     for (auto& r : it->second) r.remove();
     removers_.erase(it);
   }
-  counted_.erase(target);
+  series_.erase(target);
   known_.erase(target);
 }
 
@@ -276,6 +276,7 @@ void DaemonMetrics::targetGone(const std::string& target) {
       r.remove();
   }
   it->second = std::move(kept);
+  if (auto ts = series_.find(target); ts != series_.end()) ts->second.gauges = {};
   // Its gauges are made again (with their removers) when the target comes back.
   auto& known = known_[target];
   for (auto k = known.begin(); k != known.end();) k = k->second ? std::next(k) : known.erase(k);

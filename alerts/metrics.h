@@ -9,6 +9,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -49,16 +50,21 @@ class DaemonMetrics {
   std::string render();
 
  private:
-  struct Counted {  // the last value of an outside counter, to advance ours by its delta
+  // Per target, the series updateTarget sets, made the first time each has a value: a tick then
+  // only sets values (no label maps built, no family lookups) however often it runs.
+  struct Mirror {  // a counter that follows an outside one by its deltas
+    prometheus::Counter* counter = nullptr;
     double last = 0;
     bool seen = false;
+  };
+  struct TargetSeries {
+    std::array<prometheus::Gauge*, 12> gauges{};
+    std::array<Mirror, 10> counters{};
   };
   prometheus::Gauge& gauge(prometheus::Family<prometheus::Gauge>& f, const prometheus::Labels& l,
                            const std::string& target);
   prometheus::Counter& counter(prometheus::Family<prometheus::Counter>& f,
                                const prometheus::Labels& l, const std::string& target);
-  void advance(const std::string& target, const std::string& key, prometheus::Counter& c,
-               double value);
   void selfStats();
 
   HostPaths paths_;
@@ -68,8 +74,8 @@ class DaemonMetrics {
     bool counter;
     std::function<void()> remove;
   };
-  std::map<std::string, std::vector<Remover>> removers_;           // per target
-  std::map<std::string, std::map<std::string, Counted>> counted_;  // per target, per series
+  std::map<std::string, std::vector<Remover>> removers_;  // per target
+  std::map<std::string, TargetSeries, std::less<>> series_;
   // Per target: the series made, and whether each is a counter.
   std::map<std::string, std::map<const void*, bool>> known_;
 
