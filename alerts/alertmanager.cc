@@ -1,5 +1,7 @@
 #include "alerts/alertmanager.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
@@ -8,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "core/units.h"
 
@@ -143,6 +146,18 @@ std::string statusError(const std::string& url, const HttpResponse& r) {
 
 }  // namespace
 
+std::string generatorUrlFor(std::string_view listen) {
+  if (listen.empty()) return "";
+  auto colon = listen.rfind(':');
+  std::string host(listen.substr(0, colon == std::string_view::npos ? listen.size() : colon));
+  std::string port(colon == std::string_view::npos ? "" : listen.substr(colon));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::" || host == "*") {
+    char name[256] = {};
+    host = ::gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "localhost";
+  }
+  return "http://" + host + port + "/metrics";
+}
+
 bool isValidLabelName(std::string_view name) {
   if (name.empty()) return false;
   for (std::size_t i = 0; i < name.size(); ++i) {
@@ -193,7 +208,7 @@ std::string formatAlertValue(std::string_view name, double value) {
 }
 
 std::string alertmanagerPayload(const std::vector<AlertEvent>& events, const AlertmanagerSpec& spec,
-                                const std::string& generator_url) {
+                                const std::string& generator_url, WallTime sent_at) {
   using Json = nlohmann::ordered_json;
   Json out = Json::array();
   for (const auto& e : events) {
@@ -226,6 +241,9 @@ std::string alertmanagerPayload(const std::vector<AlertEvent>& events, const Ale
       // Alertmanager refuses the whole batch for an alert that ends before it starts.
       WallTime ends = std::max(e.ends_at.value_or(e.starts_at), e.starts_at);
       alert["endsAt"] = rfc3339(ends);
+    } else {
+      auto expiry = std::chrono::duration_cast<WallTime::duration>(4 * spec.resend_interval);
+      alert["endsAt"] = rfc3339(std::max(sent_at, e.starts_at) + expiry);
     }
     if (!generator_url.empty()) alert["generatorURL"] = generator_url;
     out.push_back(std::move(alert));
@@ -329,6 +347,13 @@ void AlertmanagerNotifier::apply(Prepared prepared) {
   }
   endpoints_ = std::move(endpoints);
   spec_ = std::move(prepared.spec);
+  // New credentials may be what a refusing endpoint waited for: it gets everything again.
+  if (auth_ != prepared.auth)
+    for (auto& ep : endpoints_)
+      if (ep->rejected) {
+        ep->accepted.clear();
+        ep->rejected = false;
+      }
   auth_ = std::move(prepared.auth);
   // Other labels are other alerts to Alertmanager: every endpoint hears of them at once.
   if (relabel)
@@ -459,7 +484,7 @@ void AlertmanagerNotifier::poll() {
       req.max_body = kMaxResponse;
       req.headers.emplace_back("Content-Type", "application/json");
       if (b->auth) req.headers.push_back(*b->auth);
-      req.body = alertmanagerPayload(b->events, *b->spec, b->spec->generator_url);
+      req.body = alertmanagerPayload(b->events, *b->spec, b->spec->generator_url, clock_.wallNow());
       // `this` outlives every completion: the destructor stops and joins this thread first.
       startHttpRequest(io_, std::move(req),
                        [this, b](Result<HttpResponse> r) { finish(*b, std::move(r)); });
@@ -468,16 +493,32 @@ void AlertmanagerNotifier::poll() {
 
 void AlertmanagerNotifier::finish(const Batch& b, Result<HttpResponse> r) {
   std::string error;
-  if (!r.ok())
+  bool rejected = false;
+  if (!r.ok()) {
     error = r.error().describe();
-  else if (r->status < 200 || r->status > 299)
+  } else if (r->status < 200 || r->status > 299) {
     error = statusError(b.url.str(), *r);
+    // A 4xx other than a timeout or a rate limit refuses this payload or our credentials:
+    // sending it again at once would be refused again. It waits for a change of the alert, a
+    // reload (new credentials) or the resend interval, instead of a backoff loop.
+    rejected = r->status >= 400 && r->status <= 499 && r->status != 408 && r->status != 429;
+  }
   SteadyTime now = clock_.steadyNow();
   std::lock_guard lock(mu_);
   Endpoint& ep = *b.endpoint;
   ep.in_flight = false;
-  if (error.empty()) {
+  if (rejected) {
+    ++ep.stats.failed;
+    ++ep.stats.rejected;
+    ep.backoff = Duration::zero();
+    ep.resend_at = now + spec_->resend_interval;
+    for (const auto& [key, seq] : b.versions)
+      if (alerts_.count(key)) ep.accepted[key] = seq;
+    ep.rejected = true;
+    forgetDelivered();
+  } else if (error.empty()) {
     ++ep.stats.sent;
+    ep.rejected = false;
     ep.backoff = Duration::zero();
     ep.resend_at = now + spec_->resend_interval;
     // Only alerts still held: a version recorded for a forgotten one would never be erased.
@@ -496,6 +537,43 @@ void AlertmanagerNotifier::finish(const Batch& b, Result<HttpResponse> r) {
   }
 }
 
+bool AlertmanagerNotifier::flush(Duration max) {
+  auto until = std::chrono::steady_clock::now() + max;
+  std::map<const Endpoint*, std::uint64_t> failed_before;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& ep : endpoints_) {
+      failed_before[ep.get()] = ep->stats.failed;
+      ep->retry_at = clock_.steadyNow();  // one attempt now, backoff or not
+    }
+  }
+  for (;;) {
+    poll();
+    bool waiting = false, delivered = true;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& ep : endpoints_) {
+        if (ep->in_flight) {
+          waiting = true;
+          continue;
+        }
+        bool owed = false;
+        for (const auto& [key, alert] : alerts_) {
+          auto a = ep->accepted.find(key);
+          owed = owed || a == ep->accepted.end() || a->second != alert.seq;
+        }
+        if (!owed) continue;
+        delivered = false;
+        // Owed and not failed during the flush: its attempt has not started yet.
+        if (ep->stats.failed == failed_before[ep.get()]) waiting = true;
+      }
+      if (!waiting) return delivered;
+    }
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 AlertmanagerStatus AlertmanagerNotifier::status() const {
   std::lock_guard lock(mu_);
   AlertmanagerStatus s;
@@ -505,6 +583,7 @@ AlertmanagerStatus AlertmanagerNotifier::status() const {
     s.total.sent += ep->stats.sent;
     s.total.failed += ep->stats.failed;
     s.total.retries += ep->stats.retries;
+    s.total.rejected += ep->stats.rejected;
     if (s.total.last_error.empty()) s.total.last_error = ep->stats.last_error;
   }
   s.total.dropped = dropped_;

@@ -59,21 +59,31 @@ struct AlertEvent {
 // The JSON array Alertmanager's POST /api/v2/alerts takes. Label names are made valid
 // ([a-zA-Z_][a-zA-Z0-9_]*), empty label values left out, invalid UTF-8 replaced; alertname,
 // severity and target cannot be overridden by the event's labels or the static ones.
+// A firing alert carries endsAt = sent_at + 4 resend intervals, as Prometheus does: re-sent
+// while it fires, it never reaches that time; if oomsentinel stops or dies, Alertmanager resolves
+// it then, whatever its resolve_timeout. A resolved alert carries its resolve time.
 std::string alertmanagerPayload(const std::vector<AlertEvent>& events, const AlertmanagerSpec& spec,
-                                const std::string& generator_url);
+                                const std::string& generator_url, WallTime sent_at);
 
 // "working_set_bytes" 2.5e8 -> "238.4 MiB", "working_set_ratio" 0.736 -> "73.6%",
 // "time_to_oom" 1.06 -> "1.06s", "rate(pgmajfault[10s])" 3 -> "3/s". For the description.
 std::string formatAlertValue(std::string_view name, double value);
 
+// The generatorURL for alerts.metrics.listen: "127.0.0.1:10087" ->
+// "http://127.0.0.1:10087/metrics"; a wildcard or empty host (":10087", "0.0.0.0:10087",
+// "[::]:10087") -> this host's name, which a person reading the alert can reach; "" (no metrics
+// server) -> "".
+std::string generatorUrlFor(std::string_view listen);
+
 // Prometheus' label name syntax, and the nearest valid name ("pod-name" -> "pod_name").
 bool isValidLabelName(std::string_view name);
 std::string sanitizeLabelName(std::string_view name);
 
-// Counters for the metrics: POSTs accepted (2xx), POSTs failed (no answer or not 2xx), POSTs
-// that were retries after a failure, events dropped at the queue cap (in the total only).
+// Counters for the metrics: POSTs accepted (2xx), POSTs failed (no answer or not 2xx), of
+// those the ones refused with a 4xx (not retried until something changes), POSTs that were
+// retries after a failure, events dropped at the queue cap (in the total only).
 struct AlertStats {
-  std::uint64_t sent = 0, failed = 0, dropped = 0, retries = 0;
+  std::uint64_t sent = 0, failed = 0, rejected = 0, dropped = 0, retries = 0;
   std::string last_error;  // of the last exchange; "" when it was accepted
 };
 
@@ -115,6 +125,12 @@ class AlertmanagerNotifier {
   // Alerts held stay; an endpoint that stays keeps its schedule, a new one gets everything.
   Status reload(AlertmanagerSpec spec);
 
+  // At shutdown: sends what is owed (resolves, new firings) to every endpoint, one attempt each
+  // even if it is backing off, and waits for the answers for at most `max` of real time. True
+  // when every endpoint accepted everything. Firing alerts are not resolved: the memory problem
+  // does not end with oomsentinel, and their endsAt lets Alertmanager expire them.
+  bool flush(Duration max);
+
   AlertmanagerStatus status() const;
   // (url, error) for each endpoint whose error changed since the last call; error "" is a
   // recovery. For logging a failure once instead of every retry.
@@ -141,6 +157,7 @@ class AlertmanagerNotifier {
     std::optional<SteadyTime> resend_at;    // after an accepted exchange
     std::map<Key, std::uint64_t> accepted;  // the version of each alert this endpoint has
     bool error_changed = false;
+    bool rejected = false;  // the last answer was a 4xx refusal
   };
 
   struct Prepared {  // a spec checked, with what create() and reload() derive from it

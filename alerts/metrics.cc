@@ -1,6 +1,7 @@
 #include "alerts/metrics.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <prometheus/text_serializer.h>
 #include <unistd.h>
 
@@ -16,6 +17,15 @@ namespace {
 using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
+
+// gperftools' C interface (gperftools/malloc_extension_c.h), looked up at run time so that the
+// metric is there exactly when tcmalloc is in the process, linked in or preloaded.
+using NumericProperty = int (*)(const char*, size_t*);
+NumericProperty tcmallocProperty() {
+  static const NumericProperty f = reinterpret_cast<NumericProperty>(
+      ::dlsym(RTLD_DEFAULT, "MallocExtension_GetNumericProperty"));
+  return f;
+}
 
 }  // namespace
 
@@ -174,7 +184,34 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                .Name("oomsentinel_process_open_fds")
                .Help("oomsentinel's own open file descriptors")
                .Register(*registry_)
-               .Add({})) {}
+               .Add({})),
+      tcmalloc_(BuildGauge()
+                    .Name("oomsentinel_process_tcmalloc_bytes")
+                    .Help("tcmalloc's own figures when oomsentinel runs with it: allocated "
+                          "(generic.current_allocated_bytes), heap (generic.heap_size)")
+                    .Register(*registry_)),
+      am_sent_(BuildCounter()
+                   .Name("oomsentinel_alertmanager_notifications_sent_total")
+                   .Help("POSTs of alerts an Alertmanager accepted, by Alertmanager")
+                   .Register(*registry_)),
+      am_errors_(BuildCounter()
+                     .Name("oomsentinel_alertmanager_notifications_errors_total")
+                     .Help("POSTs of alerts that failed (no answer, or not 2xx), by Alertmanager")
+                     .Register(*registry_)),
+      am_retries_(BuildCounter()
+                      .Name("oomsentinel_alertmanager_notifications_retries_total")
+                      .Help("POSTs that were retries after a failure, by Alertmanager")
+                      .Register(*registry_)),
+      am_dropped_(BuildCounter()
+                      .Name("oomsentinel_alertmanager_alerts_dropped_total")
+                      .Help("Alerts dropped because the notifier's queue was full")
+                      .Register(*registry_)
+                      .Add({})),
+      am_alerts_(BuildGauge()
+                     .Name("oomsentinel_alertmanager_alerts")
+                     .Help("Alerts the notifier holds, by state (active, resolving: a resolve "
+                           "not yet accepted by every Alertmanager)")
+                     .Register(*registry_)) {}
 
 prometheus::Gauge& DaemonMetrics::gauge(prometheus::Family<prometheus::Gauge>& f,
                                         const prometheus::Labels& l, const std::string& target) {
@@ -314,6 +351,54 @@ void DaemonMetrics::incident(const std::string& target, const std::string& resul
   counter(incidents_, {{"target", target}, {"result", result}}, target).Increment();
 }
 
+void DaemonMetrics::declareDumpers(const std::string& target,
+                                   const std::vector<std::string>& dumpers) {
+  std::lock_guard lock(mu_);
+  for (const auto& d : dumpers)
+    for (const char* result : {"ok", "failed", "timed_out"})
+      counter(dumps_, {{"target", target}, {"dumper", d}, {"result", result}}, target);
+}
+
+void DaemonMetrics::follow(Mirror& m, prometheus::Family<prometheus::Counter>& f,
+                           const prometheus::Labels& l, double value) {
+  if (!m.counter) m.counter = &f.Add(l);
+  // The notifier's counters only grow while it lives; a new notifier (alerts configured again)
+  // starts from 0, and its whole count is new.
+  m.counter->Increment(!m.seen || value < m.last ? value : value - m.last);
+  m.last = value;
+  m.seen = true;
+}
+
+void DaemonMetrics::alertmanager(const AlertmanagerStatus& s) {
+  std::lock_guard lock(mu_);
+  std::map<std::string, AlertmanagerSeries> next;
+  for (const auto& ep : s.endpoints) {
+    auto it = am_series_.find(ep.url);
+    AlertmanagerSeries series = it != am_series_.end() ? it->second : AlertmanagerSeries{};
+    prometheus::Labels l{{"alertmanager", ep.url}};
+    follow(series.sent, am_sent_, l, static_cast<double>(ep.stats.sent));
+    follow(series.errors, am_errors_, l, static_cast<double>(ep.stats.failed));
+    follow(series.retries, am_retries_, l, static_cast<double>(ep.stats.retries));
+    next.emplace(ep.url, series);
+  }
+  // An Alertmanager no longer configured: its series go, like a target's.
+  for (auto& [url, series] : am_series_)
+    if (!next.count(url)) {
+      am_sent_.Remove(series.sent.counter);
+      am_errors_.Remove(series.errors.counter);
+      am_retries_.Remove(series.retries.counter);
+    }
+  am_series_ = std::move(next);
+  Mirror& d = am_dropped_mirror_;
+  d.counter = &am_dropped_;
+  double dropped = static_cast<double>(s.total.dropped);
+  am_dropped_.Increment(!d.seen || dropped < d.last ? dropped : dropped - d.last);
+  d.last = dropped;
+  d.seen = true;
+  am_alerts_.Add({{"state", "active"}}).Set(static_cast<double>(s.active));
+  am_alerts_.Add({{"state", "resolving"}}).Set(static_cast<double>(s.resolving));
+}
+
 void DaemonMetrics::tick(WallTime now, Duration took, Duration interval, std::size_t resolved,
                          std::size_t unresolved) {
   tick_seconds_.Observe(std::chrono::duration<double>(took).count());
@@ -353,6 +438,12 @@ void DaemonMetrics::selfStats() {
       if (e->d_name[0] != '.') ++n;
     ::closedir(d);
     fds_.Set(n - 1);  // not counting the directory descriptor just opened
+  }
+  if (NumericProperty get = tcmallocProperty()) {
+    std::size_t v = 0;
+    if (get("generic.current_allocated_bytes", &v))
+      tcmalloc_.Add({{"kind", "allocated"}}).Set(static_cast<double>(v));
+    if (get("generic.heap_size", &v)) tcmalloc_.Add({{"kind", "heap"}}).Set(static_cast<double>(v));
   }
 }
 

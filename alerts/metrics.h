@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "alerts/alertmanager.h"
 #include "core/clock.h"
 #include "core/firing.h"
 #include "core/host_paths.h"
@@ -42,6 +43,11 @@ class DaemonMetrics {
   void dump(const std::string& target, const std::string& dumper, const std::string& result,
             double seconds, double bytes);
   void incident(const std::string& target, const std::string& result);
+  // The dumpers a target's `dump` action runs: their ok/failed/timed_out series start at 0, so
+  // that increase() sees a first failure (a series born at 1 is no increase).
+  void declareDumpers(const std::string& target, const std::vector<std::string>& dumpers);
+  // The Alertmanager notifier's counters (by Alertmanager URL) and queue, after its poll().
+  void alertmanager(const AlertmanagerStatus& s);
   void tick(WallTime now, Duration took, Duration interval, std::size_t resolved,
             std::size_t unresolved);
   void reload(bool ok);
@@ -66,6 +72,9 @@ class DaemonMetrics {
   prometheus::Counter& counter(prometheus::Family<prometheus::Counter>& f,
                                const prometheus::Labels& l, const std::string& target);
   void selfStats();
+  // A counter that follows `value` by its increases; made on first use.
+  static void follow(Mirror& m, prometheus::Family<prometheus::Counter>& f,
+                     const prometheus::Labels& l, double value);
 
   HostPaths paths_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -115,6 +124,18 @@ class DaemonMetrics {
   prometheus::Counter& cpu_;
   double cpu_last_ = 0;
   prometheus::Gauge& fds_;
+  // Made only when tcmalloc is in the process (linked, or LD_PRELOADed).
+  prometheus::Family<prometheus::Gauge>& tcmalloc_;
+  prometheus::Family<prometheus::Counter>& am_sent_;
+  prometheus::Family<prometheus::Counter>& am_errors_;
+  prometheus::Family<prometheus::Counter>& am_retries_;
+  prometheus::Counter& am_dropped_;
+  prometheus::Family<prometheus::Gauge>& am_alerts_;
+  struct AlertmanagerSeries {
+    Mirror sent, errors, retries;
+  };
+  std::map<std::string, AlertmanagerSeries> am_series_;  // per URL
+  Mirror am_dropped_mirror_;
 };
 
 }  // namespace oomsentinel

@@ -279,6 +279,7 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   timer.expires_at(clock.steadyNow());
   schedule();
   io.run();
+  dog.shutdown();
   if (!state_file.empty()) ::unlink(state_file.c_str());
   return exit_code;
 }

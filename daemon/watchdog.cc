@@ -357,6 +357,10 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto) {
   mergeRuntime(w);
   checkOomKills(w);
   if (metrics_) metrics_->updateTarget(w.spec.target.name, w.snapshot);
+  if (metrics_ && runner_ && !w.dumpers_declared) {
+    metrics_->declareDumpers(w.spec.target.name, w.spec.dump.dumpers);
+    w.dumpers_declared = true;
+  }
   if (const JvmPerfCollector* jvm = w.collector ? w.collector->jvm() : nullptr) {
     // The read is done: its problem can be looked at from this thread.
     if (!w.jvm_problem || *w.jvm_problem != jvm->lastProblem()) {
@@ -443,6 +447,7 @@ void Watchdog::configureAlerts(const Config& config) {
   const AlertsSpec& a = config.alerts;
   if (a.alertmanager_urls.empty()) {
     notifier_.reset();
+    if (metrics_) metrics_->alertmanager({});  // its series go with it
     return;
   }
   AlertmanagerSpec spec;
@@ -452,7 +457,7 @@ void Watchdog::configureAlerts(const Config& config) {
   spec.bearer_token_file = a.bearer_token_file;
   spec.basic_auth_file = a.basic_auth_file;
   spec.static_labels = a.static_labels;
-  if (!a.metrics_listen.empty()) spec.generator_url = "http://" + a.metrics_listen + "/metrics";
+  spec.generator_url = generatorUrlFor(a.metrics_listen);
   if (notifier_) {
     if (auto st = notifier_->reload(spec); !st)
       log_.log(LogLevel::kError, "alertmanager settings not changed",
@@ -472,9 +477,22 @@ void Watchdog::configureAlerts(const Config& config) {
            {{"urls", urls}, {"resend_interval", formatDuration(spec.resend_interval)}});
 }
 
+void Watchdog::shutdown() {
+  if (!notifier_) return;
+  Duration wait = config_.alerts.alertmanager_timeout;
+  if (notifier_->flush(wait)) return;
+  auto st = notifier_->status();
+  log_.log(LogLevel::kWarning, "stopping with alerts not delivered to every Alertmanager",
+           {{"waited", formatDuration(wait)},
+            {"active", std::to_string(st.active)},
+            {"resolving", std::to_string(st.resolving)},
+            {"error", st.total.last_error}});
+}
+
 void Watchdog::pollAlerts() {
   if (!notifier_) return;
   notifier_->poll();
+  if (metrics_) metrics_->alertmanager(notifier_->status());
   for (const auto& [url, error] : notifier_->takeErrorChanges()) {
     if (error.empty())
       log_.log(LogLevel::kInfo, "Alertmanager accepts alerts again", {{"url", url}});

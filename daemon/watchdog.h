@@ -52,6 +52,9 @@ class Watchdog {
 
   // Series for /metrics, updated every tick (optional; not owned).
   void setMetrics(DaemonMetrics* metrics) { metrics_ = metrics; }
+  // Before the process exits (SIGTERM): the resolves and firings not yet accepted by
+  // Alertmanager are sent, waiting at most alerts.alertmanager.timeout.
+  void shutdown();
   // How many configured targets are resolved, and the names of those that are not.
   std::size_t resolvedTargets() const;
   std::vector<std::string> unresolvedTargets() const;
@@ -104,6 +107,7 @@ class Watchdog {
     // The last dump.history snapshots, a ring, for the incident manifest.
     std::vector<Snapshot> history;
     std::size_t history_next = 0;
+    bool dumpers_declared = false;  // their series at 0 in the metrics
   };
   void startDump(const Firing& f, const Watched& w);
   void collectDumpReports();

@@ -15,12 +15,14 @@
 #include <thread>
 
 #include "core/http_client.h"
+#include "tests/integration/background.h"
 #include "tests/integration/real_cgroup.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::Background;
 using oomsentinel::testing::freeLoopbackPort;
 using oomsentinel::testing::RealV1Cgroup;
 using oomsentinel::testing::TempDir;
@@ -31,47 +33,9 @@ using namespace std::chrono_literals;
 constexpr const char* kAlertmanager = "/usr/bin/prometheus-alertmanager";
 constexpr const char* kPromtool = "/usr/bin/promtool";
 
-std::optional<std::string> get(const std::string& url) {
-  boost::asio::io_context io;
-  HttpRequest req;
-  req.url = *Url::parse(url);
-  req.timeout = 2s;
-  std::optional<std::string> body;
-  startHttpRequest(io, req, [&](Result<HttpResponse> r) {
-    if (r.ok() && r->status == 200) body = r->body;
-  });
-  io.run();
-  return body;
-}
-
-// Starts argv in the background with stdout and stderr to `log`; the child is killed by the
-// returned guard.
-struct Background {
-  pid_t pid = -1;
-  Background(const std::vector<std::string>& argv, const std::string& log) {
-    pid = fork();
-    if (pid == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> a;
-      for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-      a.push_back(nullptr);
-      execv(a[0], a.data());
-      _exit(127);
-    }
-  }
-  ~Background() {
-    if (pid > 0) {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
-
 // The oom-imminent alert as Alertmanager shows it: nullopt when absent.
 std::optional<nlohmann::json> alertIn(const std::string& am) {
-  auto body = get(am + "/api/v2/alerts");
+  auto body = testing::httpGet(am + "/api/v2/alerts");
   if (!body) return std::nullopt;
   auto j = nlohmann::json::parse(*body, nullptr, false);
   if (!j.is_array()) return std::nullopt;
@@ -99,7 +63,7 @@ TEST(AlertsV1Real, TheDirectPushIsInAlertmanagerBeforeTheKillAndResolvedAfter) {
       dir.path() + "/am.log");
   bool up = false;
   for (int i = 0; i < 200 && !up; ++i) {
-    up = get(am + "/-/ready").has_value();
+    up = testing::httpGet(am + "/-/ready").has_value();
     if (!up) std::this_thread::sleep_for(50ms);
   }
   ASSERT_TRUE(up) << "Alertmanager did not start:\n" << testing::slurp(dir.path() + "/am.log");
@@ -128,7 +92,7 @@ TEST(AlertsV1Real, TheDirectPushIsInAlertmanagerBeforeTheKillAndResolvedAfter) {
 
   // A live scrape, checked by promtool.
   if (::access(kPromtool, X_OK) == 0) {
-    auto scrape = get("http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics");
+    auto scrape = testing::httpGet("http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics");
     ASSERT_TRUE(scrape) << testing::slurp(dir.path() + "/daemon.log");
     dir.write("scrape.txt", *scrape);
     auto r =

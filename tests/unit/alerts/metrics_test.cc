@@ -137,6 +137,74 @@ TEST(DaemonMetrics, UnwarnedKillsAndSelfFigures) {
   EXPECT_THAT(line(t, "oomsentinel_process_open_fds"), Not(HasSubstr(" 0")));
 }
 
+TEST(DaemonMetrics, ATargetsDumpersStartAtZeroSoThatAFirstFailureIsAnIncrease) {
+  DaemonMetrics m{HostPaths()};
+  m.declareDumpers("api", {"proc", "gperftools"});
+  std::string t = m.render();
+  for (const char* d : {"proc", "gperftools"})
+    for (const char* r : {"ok", "failed", "timed_out"})
+      EXPECT_THAT(t, HasSubstr(std::string("oomsentinel_dumps_total{dumper=\"") + d +
+                               "\",result=\"" + r + "\",target=\"api\"} 0"))
+          << d << " " << r;
+  m.dump("api", "gperftools", "failed", 1, 0);
+  m.declareDumpers("api", {"proc", "gperftools"});  // again (a reload): counts stay
+  EXPECT_THAT(m.render(),
+              HasSubstr("oomsentinel_dumps_total{dumper=\"gperftools\",result=\"failed\","
+                        "target=\"api\"} 1"));
+  m.removeTarget("api");
+  EXPECT_THAT(m.render(), Not(HasSubstr("target=\"api\"")));
+}
+
+TEST(DaemonMetrics, TheNotifiersCountersFollowItsStatusAndGoWithItsUrls) {
+  DaemonMetrics m{HostPaths()};
+  AlertmanagerStatus s;
+  AlertEndpointStatus a{"http://am-a:9093/api/v2/alerts", {}, false, false};
+  AlertEndpointStatus b{"http://am-b:9093/api/v2/alerts", {}, false, false};
+  a.stats.sent = 3;
+  a.stats.failed = 1;
+  b.stats.failed = 4;
+  b.stats.retries = 3;
+  s.endpoints = {a, b};
+  s.total.dropped = 2;
+  s.active = 1;
+  s.resolving = 1;
+  m.alertmanager(s);
+  s.endpoints[0].stats.sent = 5;  // advances by 2
+  m.alertmanager(s);
+  std::string t = m.render();
+  EXPECT_THAT(t,
+              HasSubstr("oomsentinel_alertmanager_notifications_sent_total{alertmanager=\"http://"
+                        "am-a:9093/api/v2/alerts\"} 5"));
+  EXPECT_THAT(t,
+              HasSubstr("oomsentinel_alertmanager_notifications_errors_total{alertmanager=\"http:"
+                        "//am-b:9093/api/v2/alerts\"} 4"));
+  EXPECT_THAT(t,
+              HasSubstr("oomsentinel_alertmanager_notifications_retries_total{alertmanager=\"http:"
+                        "//am-b:9093/api/v2/alerts\"} 3"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_alertmanager_alerts_dropped_total 2"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_alertmanager_alerts{state=\"active\"} 1"));
+  // A reload dropped am-b and made a new notifier (counts from 0 again): am-a's counters go on.
+  s.endpoints = {a};
+  s.endpoints[0].stats.sent = 1;
+  s.total.dropped = 0;
+  m.alertmanager(s);
+  t = m.render();
+  EXPECT_THAT(t, Not(HasSubstr("am-b")));
+  EXPECT_THAT(t,
+              HasSubstr("oomsentinel_alertmanager_notifications_sent_total{alertmanager=\"http://"
+                        "am-a:9093/api/v2/alerts\"} 6"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_alertmanager_alerts_dropped_total 2"));
+  m.alertmanager({});  // alerts no longer configured
+  EXPECT_THAT(m.render(), Not(HasSubstr("am-a")));
+}
+
+TEST(DaemonMetrics, TcmallocFiguresAppearOnlyWithTcmallocInTheProcess) {
+  // This test binary is not linked with tcmalloc; the daemon under LD_PRELOAD is tested in
+  // tests/unit/daemon/run_metrics_test.cc.
+  DaemonMetrics m{HostPaths()};
+  EXPECT_THAT(m.render(), Not(HasSubstr("oomsentinel_process_tcmalloc_bytes{")));
+}
+
 TEST(DaemonMetrics, PromtoolFindsNothingToSay) {
   if (::access("/usr/bin/promtool", X_OK) != 0)
     GTEST_SKIP() << "promtool is missing: install Debian package prometheus";
@@ -148,6 +216,10 @@ TEST(DaemonMetrics, PromtoolFindsNothingToSay) {
   f.to = RuleState::kFiring;
   m.transition(f);
   m.dump("api", "gperftools", "timed_out", 5, 0);
+  m.declareDumpers("api", {"proc"});
+  AlertmanagerStatus am;
+  am.endpoints.push_back({"http://127.0.0.1:9093/api/v2/alerts", {}, false, false});
+  m.alertmanager(am);
   m.tick(SystemClock().wallNow(), std::chrono::milliseconds(3), std::chrono::seconds(1), 1, 0);
   TempDir dir;
   dir.write("scrape.txt", m.render());

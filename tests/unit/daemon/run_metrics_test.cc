@@ -131,5 +131,46 @@ TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
   EXPECT_THAT(taken.err, HasSubstr("Address already in use"));
 }
 
+TEST(RunMetrics, TcmallocFiguresAreExportedWhenTheDaemonRunsWithTcmalloc) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "this build uses AddressSanitizer, which cannot run under a preloaded tcmalloc";
+#endif
+  const char* tcmalloc = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4";
+  if (::access(tcmalloc, R_OK) != 0)
+    GTEST_SKIP() << tcmalloc << " is missing: install Debian package libgoogle-perftools-dev";
+  TempDir dir;
+  dir.write("cg/cgroup.controllers", "memory\n");
+  dir.write("cg/app/memory.current", "1000\n");
+  dir.write("cg/app/memory.stat", "anon 1000\n");
+  int port = freeLoopbackPort();
+  dir.write("c.yaml", "alerts: {metrics: {listen: '127.0.0.1:" + std::to_string(port) +
+                          "'}}\ntargets:\n  - name: app\n    cgroup: /app\n");
+  std::string log = dir.path() + "/log";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    ::setenv("LD_PRELOAD", tcmalloc, 1);
+    std::string bin = testing::binaryPath(), root = dir.path() + "/cg",
+                cfg = dir.path() + "/c.yaml";
+    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
+          "--state-file", "none", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string body;
+  EXPECT_TRUE(eventually([&] {
+    auto r = get(port, "/metrics");
+    if (r.ok()) body = r->body;
+    return r.ok();
+  })) << slurp(log);
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  std::size_t at = body.find("oomsentinel_process_tcmalloc_bytes{kind=\"allocated\"} ");
+  ASSERT_NE(at, std::string::npos) << body;
+  double allocated = std::strtod(body.c_str() + at + 53, nullptr);
+  EXPECT_GT(allocated, 100e3) << "the daemon's own heap, as tcmalloc counts it";
+  EXPECT_THAT(body, HasSubstr("oomsentinel_process_tcmalloc_bytes{kind=\"heap\"} "));
+}
+
 }  // namespace
 }  // namespace oomsentinel
