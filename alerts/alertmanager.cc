@@ -504,37 +504,34 @@ void AlertmanagerNotifier::finish(const Batch& b, Result<HttpResponse> r) {
     rejected = r->status >= 400 && r->status <= 499 && r->status != 408 && r->status != 429;
   }
   SteadyTime now = clock_.steadyNow();
-  std::lock_guard lock(mu_);
-  Endpoint& ep = *b.endpoint;
-  ep.in_flight = false;
-  if (rejected) {
-    ++ep.stats.failed;
-    ++ep.stats.rejected;
-    ep.backoff = Duration::zero();
-    ep.resend_at = now + spec_->resend_interval;
-    for (const auto& [key, seq] : b.versions)
-      if (alerts_.count(key)) ep.accepted[key] = seq;
-    ep.rejected = true;
-    forgetDelivered();
-  } else if (error.empty()) {
-    ++ep.stats.sent;
-    ep.rejected = false;
-    ep.backoff = Duration::zero();
-    ep.resend_at = now + spec_->resend_interval;
-    // Only alerts still held: a version recorded for a forgotten one would never be erased.
-    for (const auto& [key, seq] : b.versions)
-      if (alerts_.count(key)) ep.accepted[key] = seq;
-    forgetDelivered();
-  } else {
-    ++ep.stats.failed;
-    ep.backoff = ep.backoff == Duration::zero() ? spec_->retry_initial
-                                                : std::min(ep.backoff * 2, spec_->retry_max);
-    ep.retry_at = now + ep.backoff;
+  {
+    std::lock_guard lock(mu_);
+    Endpoint& ep = *b.endpoint;
+    ep.in_flight = false;
+    if (rejected || error.empty()) {
+      ++(rejected ? ep.stats.failed : ep.stats.sent);
+      if (rejected) ++ep.stats.rejected;
+      ep.rejected = rejected;
+      ep.backoff = Duration::zero();
+      ep.resend_at = now + spec_->resend_interval;
+      // Only alerts still held: a version recorded for a forgotten one would never be erased.
+      for (const auto& [key, seq] : b.versions)
+        if (alerts_.count(key)) ep.accepted[key] = seq;
+      forgetDelivered();
+    } else {
+      ++ep.stats.failed;
+      ep.backoff = ep.backoff == Duration::zero() ? spec_->retry_initial
+                                                  : std::min(ep.backoff * 2, spec_->retry_max);
+      ep.retry_at = now + ep.backoff;
+    }
+    if (error != ep.stats.last_error) {
+      ep.stats.last_error = std::move(error);
+      ep.error_changed = true;
+    }
   }
-  if (error != ep.stats.last_error) {
-    ep.stats.last_error = std::move(error);
-    ep.error_changed = true;
-  }
+  // What changed while this exchange was under way (a new firing, an incident path) goes now,
+  // not at the next tick: up to a whole poll interval later.
+  poll();
 }
 
 bool AlertmanagerNotifier::flush(Duration max) {

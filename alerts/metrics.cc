@@ -211,7 +211,12 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                      .Name("oomsentinel_alertmanager_alerts")
                      .Help("Alerts the notifier holds, by state (active, resolving: a resolve "
                            "not yet accepted by every Alertmanager)")
-                     .Register(*registry_)) {}
+                     .Register(*registry_)),
+      // Made once: a tick only sets them.
+      resolved_(&targets_.Add({{"state", "resolved"}})),
+      unresolved_(&targets_.Add({{"state", "unresolved"}})),
+      am_active_(&am_alerts_.Add({{"state", "active"}})),
+      am_resolving_(&am_alerts_.Add({{"state", "resolving"}})) {}
 
 prometheus::Gauge& DaemonMetrics::gauge(prometheus::Family<prometheus::Gauge>& f,
                                         const prometheus::Labels& l, const std::string& target) {
@@ -395,8 +400,8 @@ void DaemonMetrics::alertmanager(const AlertmanagerStatus& s) {
   am_dropped_.Increment(!d.seen || dropped < d.last ? dropped : dropped - d.last);
   d.last = dropped;
   d.seen = true;
-  am_alerts_.Add({{"state", "active"}}).Set(static_cast<double>(s.active));
-  am_alerts_.Add({{"state", "resolving"}}).Set(static_cast<double>(s.resolving));
+  am_active_->Set(static_cast<double>(s.active));
+  am_resolving_->Set(static_cast<double>(s.resolving));
 }
 
 void DaemonMetrics::tick(WallTime now, Duration took, Duration interval, std::size_t resolved,
@@ -404,8 +409,8 @@ void DaemonMetrics::tick(WallTime now, Duration took, Duration interval, std::si
   tick_seconds_.Observe(std::chrono::duration<double>(took).count());
   interval_.Set(std::chrono::duration<double>(interval).count());
   last_tick_.Set(std::chrono::duration<double>(now.time_since_epoch()).count());
-  targets_.Add({{"state", "resolved"}}).Set(static_cast<double>(resolved));
-  targets_.Add({{"state", "unresolved"}}).Set(static_cast<double>(unresolved));
+  resolved_->Set(static_cast<double>(resolved));
+  unresolved_->Set(static_cast<double>(unresolved));
 }
 
 void DaemonMetrics::reload(bool ok) {

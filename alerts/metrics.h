@@ -136,6 +136,7 @@ class DaemonMetrics {
   };
   std::map<std::string, AlertmanagerSeries> am_series_;  // per URL
   Mirror am_dropped_mirror_;
+  prometheus::Gauge *resolved_, *unresolved_, *am_active_, *am_resolving_;
 };
 
 }  // namespace oomsentinel
