@@ -258,6 +258,7 @@ struct AlertmanagerNotifier::Batch {
   std::vector<AlertEvent> events;
   std::shared_ptr<const AlertmanagerSpec> spec;
   std::optional<Header> auth;
+  TlsContextPtr tls;
   Url url;
 };
 
@@ -265,7 +266,7 @@ Result<AlertmanagerNotifier::Prepared> AlertmanagerNotifier::prepare(Alertmanage
   Prepared p;
   if (spec.urls.empty()) return specError("no URL given");
   for (const auto& text : spec.urls) {
-    auto url = Url::parse(text);
+    auto url = Url::parse(text, UrlSchemes::kHttpOrHttps);
     if (!url.ok()) return specError(url.error().message, text);
     if (url->target.find('?') != std::string::npos)
       return specError("a base URL takes no query", text);
@@ -306,6 +307,12 @@ Result<AlertmanagerNotifier::Prepared> AlertmanagerNotifier::prepare(Alertmanage
     if (pair->find(':') == std::string::npos)
       return specError("the basic auth file must hold user:password", spec.basic_auth_file);
     p.auth = Header{"Authorization", "Basic " + base64(*pair)};
+  }
+  bool https = std::any_of(p.urls.begin(), p.urls.end(), [](const Url& u) { return u.https(); });
+  if (https) {
+    auto tls = makeTlsClientContext(spec.tls);
+    if (!tls.ok()) return tls.error();
+    p.tls = *tls;
   }
   p.spec = std::make_shared<const AlertmanagerSpec>(std::move(spec));
   return p;
@@ -355,6 +362,7 @@ void AlertmanagerNotifier::apply(Prepared prepared) {
         ep->rejected = false;
       }
   auth_ = std::move(prepared.auth);
+  tls_ = std::move(prepared.tls);
   // Other labels are other alerts to Alertmanager: every endpoint hears of them at once.
   if (relabel)
     for (auto& [key, alert] : alerts_) alert.seq = next_seq_++;
@@ -468,6 +476,7 @@ void AlertmanagerNotifier::poll() {
       b->endpoint = ep;
       b->spec = spec_;
       b->auth = auth_;
+      b->tls = tls_;
       b->url = ep->url;
       ep->in_flight = true;
       if (ep->backoff > Duration::zero()) ++ep->stats.retries;
@@ -482,6 +491,7 @@ void AlertmanagerNotifier::poll() {
       req.url = b->url;
       req.timeout = b->spec->timeout;
       req.max_body = kMaxResponse;
+      req.tls = b->tls;
       req.headers.emplace_back("Content-Type", "application/json");
       if (b->auth) req.headers.push_back(*b->auth);
       req.body = alertmanagerPayload(b->events, *b->spec, b->spec->generator_url, clock_.wallNow());

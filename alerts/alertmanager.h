@@ -43,6 +43,9 @@ struct AlertmanagerSpec {
   std::vector<std::pair<std::string, std::string>> static_labels;
   // Each alert's generatorURL (e.g. oomsentinel's metrics page); "" leaves it out.
   std::string generator_url;
+  // For https URLs: CA file (else the system store), client certificate, server name. The
+  // files are read and checked at create() and reload(), like the auth files.
+  TlsOptions tls;
 };
 
 struct AlertEvent {
@@ -164,6 +167,7 @@ class AlertmanagerNotifier {
     std::shared_ptr<const AlertmanagerSpec> spec;
     std::vector<Url> urls;
     std::optional<Header> auth;
+    TlsContextPtr tls;  // null without an https URL
   };
 
   struct Batch;
@@ -180,6 +184,7 @@ class AlertmanagerNotifier {
   mutable std::mutex mu_;
   std::shared_ptr<const AlertmanagerSpec> spec_;  // shared with the exchanges under way
   std::optional<Header> auth_;
+  TlsContextPtr tls_;
   std::map<Key, Alert> alerts_;
   std::vector<std::shared_ptr<Endpoint>> endpoints_;
   std::uint64_t next_seq_ = 1;

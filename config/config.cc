@@ -49,7 +49,9 @@ const std::vector<std::string> kTopKeys = {"poll", "targets", "rules", "dump", "
 const std::vector<std::string> kTopLater = {};
 const std::vector<std::string> kAlertsKeys = {"metrics", "alertmanager"};
 const std::vector<std::string> kAlertmanagerKeys = {
-    "urls", "resend_interval", "timeout", "bearer_token_file", "basic_auth_file", "labels"};
+    "urls", "resend_interval", "timeout", "bearer_token_file", "basic_auth_file", "labels", "tls"};
+const std::vector<std::string> kTlsKeys = {"ca_file", "cert_file", "key_file", "server_name",
+                                           "insecure_skip_verify"};
 const std::vector<std::string> kMetricsKeys = {"listen"};
 const std::vector<std::string> kDumpKeys = {
     "dir",     "max_incidents", "max_bytes",       "max_age", "min_free", "max_artifact_bytes",
@@ -648,7 +650,7 @@ class Loader {
         for (std::size_t i = 0; i < urls->value.size(); ++i) {
           Entry u{"urls", urls->key_node, urls->value[i], indexed(urls->path, i)};
           std::string url;
-          if (readUrl(u, url)) a.alertmanager_urls.push_back(url);
+          if (readUrl(u, url, UrlSchemes::kHttpOrHttps)) a.alertmanager_urls.push_back(url);
         }
       }
     } else {
@@ -670,6 +672,36 @@ class Loader {
     };
     path("bearer_token_file", a.bearer_token_file);
     path("basic_auth_file", a.basic_auth_file);
+    if (const Entry* t = find(keys, "tls")) {
+      if (!t->value.IsMap()) {
+        typeError(*t, "a map with the keys " + listNames(kTlsKeys));
+      } else {
+        auto tk = readMap(t->value, t->path, kTlsKeys, {});
+        auto tlsPath = [&](const char* key, std::string& out) {
+          if (const Entry* f = find(tk, key)) {
+            if (!requireScalar(*f, "an absolute file path")) return;
+            if (f->value.Scalar().empty() || f->value.Scalar()[0] != '/')
+              error(valuePos(*f), f->path, "must be an absolute path, got " + describe(f->value));
+            else
+              out = f->value.Scalar();
+          }
+        };
+        tlsPath("ca_file", a.tls.ca_file);
+        tlsPath("cert_file", a.tls.cert_file);
+        tlsPath("key_file", a.tls.key_file);
+        if (a.tls.cert_file.empty() != a.tls.key_file.empty())
+          error(posOf(t->key_node), t->path,
+                "give cert_file and key_file together (a client certificate and its key)");
+        if (const Entry* n = find(tk, "server_name"))
+          if (requireScalar(*n, "a host name")) a.tls.server_name = n->value.Scalar();
+        if (const Entry* i = find(tk, "insecure_skip_verify"))
+          if (auto b = readBool(*i)) a.tls.insecure_skip_verify = *b;
+        bool https = std::any_of(a.alertmanager_urls.begin(), a.alertmanager_urls.end(),
+                                 [](const std::string& u) { return u.rfind("https:", 0) == 0; });
+        if (!https && !a.alertmanager_urls.empty())
+          error(posOf(t->key_node), t->path, "tls is set but no URL is https://");
+      }
+    }
     if (!a.bearer_token_file.empty() && !a.basic_auth_file.empty())
       error(posOf(e.key_node), e.path, "give bearer_token_file or basic_auth_file, not both");
     if (const Entry* l = find(keys, "labels")) {
@@ -1036,9 +1068,9 @@ class Loader {
     return ok;
   }
 
-  bool readUrl(const Entry& e, std::string& out) {
+  bool readUrl(const Entry& e, std::string& out, UrlSchemes schemes = UrlSchemes::kHttpOnly) {
     if (!requireScalar(e, "a URL such as http://127.0.0.1:6060")) return false;
-    auto u = Url::parse(e.value.Scalar());
+    auto u = Url::parse(e.value.Scalar(), schemes);
     if (!u) {
       error(valuePos(e), e.path, u.error().message);
       return false;

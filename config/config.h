@@ -99,6 +99,12 @@ struct AlertsSpec {
   Duration alertmanager_timeout = std::chrono::seconds(2);
   std::string bearer_token_file, basic_auth_file;
   std::vector<std::pair<std::string, std::string>> static_labels;  // alerts.alertmanager.labels
+  // alerts.alertmanager.tls, for https URLs: absolute paths; ca_file empty = the system store.
+  struct Tls {
+    std::string ca_file, cert_file, key_file, server_name;
+    bool insecure_skip_verify = false;
+    bool operator==(const Tls&) const = default;
+  } tls;
   bool operator==(const AlertsSpec&) const = default;
 };
 

@@ -123,6 +123,20 @@ std::string printConfig(const Config& config) {
         out << YAML::Key << "bearer_token_file" << YAML::Value << al.bearer_token_file;
       if (!al.basic_auth_file.empty())
         out << YAML::Key << "basic_auth_file" << YAML::Value << al.basic_auth_file;
+      const AlertsSpec::Tls& tls = al.tls;
+      if (tls != AlertsSpec::Tls{}) {
+        out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
+        auto put = [&](const char* key, const std::string& v) {
+          if (!v.empty()) out << YAML::Key << key << YAML::Value << v;
+        };
+        put("ca_file", tls.ca_file);
+        put("cert_file", tls.cert_file);
+        put("key_file", tls.key_file);
+        put("server_name", tls.server_name);
+        if (tls.insecure_skip_verify)
+          out << YAML::Key << "insecure_skip_verify" << YAML::Value << true;
+        out << YAML::EndMap;
+      }
       if (!al.static_labels.empty()) {
         out << YAML::Key << "labels" << YAML::Value << YAML::BeginMap;
         for (const auto& [k, v] : al.static_labels) out << YAML::Key << k << YAML::Value << v;

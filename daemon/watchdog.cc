@@ -457,6 +457,11 @@ void Watchdog::configureAlerts(const Config& config) {
   spec.bearer_token_file = a.bearer_token_file;
   spec.basic_auth_file = a.basic_auth_file;
   spec.static_labels = a.static_labels;
+  spec.tls.ca_file = a.tls.ca_file;
+  spec.tls.cert_file = a.tls.cert_file;
+  spec.tls.key_file = a.tls.key_file;
+  spec.tls.server_name = a.tls.server_name;
+  spec.tls.insecure_skip_verify = a.tls.insecure_skip_verify;
   spec.generator_url = generatorUrlFor(a.metrics_listen);
   if (notifier_) {
     if (auto st = notifier_->reload(spec); !st)

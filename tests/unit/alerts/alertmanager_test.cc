@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tests/support/http_test_server.h"
+#include "tests/support/tls_test_certs.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -188,7 +189,10 @@ TEST(AlertmanagerNotifierTest, RefusesABadSpecWithAClearError) {
     EXPECT_THAT(n.error().describe(), HasSubstr(says));
   };
   check(spec({}), "no URL");
-  check(spec({"https://am:9093"}), "https is not supported");
+  check(spec({"ftp://am:9093"}), "ftp");
+  AlertmanagerSpec no_ca = spec({"https://am:9093"});
+  no_ca.tls.ca_file = "/nonexistent/ca.pem";
+  check(no_ca, "/nonexistent/ca.pem");
   check(spec({"http://am:9093", "http://am:9093/"}), "given twice");
   AlertmanagerSpec s = spec({"http://am:9093"});
   s.static_labels = {{"bad-name", "x"}};
@@ -591,6 +595,41 @@ TEST(AlertmanagerNotifierTest, AChangeDuringAnExchangeIsSentAsSoonAsItEnds) {
 }
 
 // ---- auth ----
+
+TEST(AlertmanagerNotifierTest, PostsOverMutualTlsWithTheConfiguredCaAndClientCertificate) {
+  testing::TestCa ca;
+  testing::TlsFiles server_cert = ca.issue("am", {"IP:127.0.0.1", "DNS:localhost"});
+  testing::TlsFiles client = ca.issue("oomsentinel", {}, testing::TestCa::Use::kClient);
+  HttpTestServer server({ServerStep::reply(200, "")},
+                        testing::ServerTls{server_cert.cert, server_cert.key, ca.files().cert});
+  ASSERT_EQ(server.url().rfind("https://", 0), 0u);
+  FakeClock clock;
+  AlertmanagerSpec s = spec({server.url()});
+  s.tls.ca_file = ca.files().cert;
+  s.tls.cert_file = client.cert;
+  s.tls.key_file = client.key;
+  auto n = make(s, clock);
+  ASSERT_TRUE(n);
+  n->fire(event("r", "t"));
+  n->poll();
+  ASSERT_TRUE(eventually([&] { return n->status().total.sent == 1; }))
+      << n->status().total.last_error;
+  EXPECT_EQ(posts(server)[0][0]["labels"]["alertname"], "r");
+
+  // Without the client certificate the server refuses the handshake: a failure, retried.
+  HttpTestServer strict({ServerStep::reply(200, "")},
+                        testing::ServerTls{server_cert.cert, server_cert.key, ca.files().cert});
+  AlertmanagerSpec anonymous = spec({strict.url()});
+  anonymous.tls.ca_file = ca.files().cert;
+  auto m = make(anonymous, clock);
+  ASSERT_TRUE(m);
+  m->fire(event("r", "t"));
+  m->poll();
+  ASSERT_TRUE(eventually([&] { return m->status().total.failed == 1; }));
+  EXPECT_THAT(m->status().total.last_error, HasSubstr("certificate required"));
+  EXPECT_TRUE(m->status().endpoints[0].failing);
+  EXPECT_TRUE(strict.requests().empty());
+}
 
 TEST(AlertmanagerNotifierTest, SendsTheBearerTokenFromItsFileAndRereadsItOnReload) {
   testing::TempDir dir;

@@ -41,6 +41,36 @@ TEST(AlertsConfig, MetricsAndAlertmanagerReadAndPrintBack) {
   EXPECT_EQ(back.config->alerts, a);
 }
 
+TEST(AlertsConfig, HttpsWithTlsSettingsReadAndPrintBack) {
+  ConfigLoad load = loadConfigText(
+      "alerts:\n"
+      "  alertmanager:\n"
+      "    urls: [https://am.example:9093]\n"
+      "    tls:\n"
+      "      ca_file: /etc/oomsentinel/ca.pem\n"
+      "      cert_file: /etc/oomsentinel/client.pem\n"
+      "      key_file: /etc/oomsentinel/client.key\n"
+      "      server_name: alertmanager.monitoring.svc\n"
+      "      insecure_skip_verify: false\n",
+      "t.yaml");
+  ASSERT_TRUE(load.config) << allErrors(load);
+  const AlertsSpec& a = load.config->alerts;
+  EXPECT_THAT(a.alertmanager_urls, ElementsAre("https://am.example:9093/"));
+  EXPECT_EQ(a.tls.ca_file, "/etc/oomsentinel/ca.pem");
+  EXPECT_EQ(a.tls.cert_file, "/etc/oomsentinel/client.pem");
+  EXPECT_EQ(a.tls.key_file, "/etc/oomsentinel/client.key");
+  EXPECT_EQ(a.tls.server_name, "alertmanager.monitoring.svc");
+  EXPECT_FALSE(a.tls.insecure_skip_verify);
+  ConfigLoad back = loadConfigText(printConfig(*load.config), "printed.yaml");
+  ASSERT_TRUE(back.config) << allErrors(back) << printConfig(*load.config);
+  EXPECT_EQ(back.config->alerts, a);
+  ConfigLoad skip = loadConfigText(
+      "alerts: {alertmanager: {urls: ['https://am'], tls: {insecure_skip_verify: true}}}\n", "t");
+  ASSERT_TRUE(skip.config) << allErrors(skip);
+  EXPECT_TRUE(skip.config->alerts.tls.insecure_skip_verify);
+  EXPECT_THAT(printConfig(*skip.config), HasSubstr("insecure_skip_verify: true"));
+}
+
 TEST(AlertsConfig, Mistakes) {
   auto onlyError = [](const std::string& text) {
     ConfigLoad load = loadConfigText(text, "t.yaml");
@@ -51,8 +81,20 @@ TEST(AlertsConfig, Mistakes) {
               HasSubstr("expected HOST:PORT such as 127.0.0.1:10087"));
   EXPECT_THAT(onlyError("alerts: {alertmanager: {urls: []}}\n").message,
               HasSubstr("a list of URLs"));
-  EXPECT_THAT(onlyError("alerts: {alertmanager: {urls: ['https://am:9093']}}\n").message,
-              HasSubstr("https is not supported"));
+  EXPECT_THAT(onlyError("alerts: {alertmanager: {urls: ['ftp://am:9093']}}\n").message,
+              HasSubstr("ftp"));
+  EXPECT_THAT(
+      onlyError("alerts: {alertmanager: {urls: ['http://am'], tls: {ca_file: /ca}}}\n").message,
+      HasSubstr("tls is set but no URL is https://"));
+  EXPECT_THAT(
+      onlyError("alerts: {alertmanager: {urls: ['https://am'], tls: {cert_file: /c}}}\n").message,
+      HasSubstr("give cert_file and key_file together"));
+  EXPECT_THAT(
+      onlyError("alerts: {alertmanager: {urls: ['https://am'], tls: {ca_file: ca.pem}}}\n").message,
+      HasSubstr("must be an absolute path"));
+  EXPECT_THAT(
+      onlyError("alerts: {alertmanager: {urls: ['https://am'], tls: {verify: no}}}\n").message,
+      HasSubstr("verify"));
   EXPECT_THAT(onlyError("alerts: {alertmanager: {urls: ['http://am'], bearer_token_file: /t, "
                         "basic_auth_file: /b}}\n")
                   .message,
