@@ -3,12 +3,18 @@
 // heap profile taken by signal (HEAPPROFILE, HEAPPROFILESIGNAL) points at the culprit.
 //
 //   cpp-leak [--rate 50MiB/s] [--chunk 1MiB] [--max SIZE] [--hold] [--release-after SIZE]
-//            [--shape steady|bursts|leak-then-release] [--period 2s]
+//            [--shape steady|bursts|leak-then-release] [--period 2s] [--prefill SIZE]
 //
 //   steady             one chunk at a time, paced to --rate
 //   bursts             every --period, rate*period bytes at once, then quiet until the next period
 //   leak-then-release  leaks at --rate for one --period, frees it all, and starts again (a
 //                      sawtooth: memory that rises fast but is not a leak)
+//   --prefill SIZE     before any of that, leak SIZE bytes as fast as possible (0: off), in
+//                      --chunk steps through leakOneChunk (so the heap profile puts them on the
+//                      leak too) with no line per step, then print one "prefilled" line and go
+//                      on with the shape at --rate: a race starts near a limit instead of
+//                      spending seconds getting there. It counts toward --max (must not pass it)
+//                      and --release-after.
 //
 // Prints one line per step on stdout, "<unix seconds> <event> <bytes>", flushed, so that a
 // harness can line the program's view up with the kernel's and the watchdog's.
@@ -35,7 +41,7 @@ enum class Shape { kSteady, kBursts, kLeakThenRelease };
   std::fprintf(stderr,
                "usage: cpp-leak [--rate 50MiB/s] [--chunk 1MiB] [--max SIZE] [--hold] "
                "[--release-after SIZE] [--shape steady|bursts|leak-then-release] "
-               "[--period 2s]\n");
+               "[--period 2s] [--prefill SIZE]\n");
   std::exit(2);
 }
 
@@ -109,7 +115,7 @@ __attribute__((noinline)) void releaseAll(std::vector<char*>& blocks) {
 
 int main(int argc, char** argv) {
   double rate = 50.0 * 1024 * 1024, chunk = 1024 * 1024, max = 0, release_after = 0;
-  double period = 2;
+  double period = 2, prefill = 0;
   bool hold = false;
   Shape shape = Shape::kSteady;
   for (int i = 1; i < argc; ++i) {
@@ -129,6 +135,8 @@ int main(int argc, char** argv) {
       max = parseSize(value());
     } else if (a == "--release-after") {
       release_after = parseSize(value());
+    } else if (a == "--prefill") {
+      prefill = parseSize(value());
     } else if (a == "--hold") {
       hold = true;
     } else if (a == "--period") {
@@ -151,6 +159,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cpp-leak: rate and period must be > 0 and chunk >= 4KiB\n");
     return 2;
   }
+  if (prefill < 0 || (max > 0 && prefill > max)) {
+    std::fprintf(stderr, "cpp-leak: --prefill must be >= 0 and not more than --max\n");
+    return 2;
+  }
+  // Line-buffered even into a file or a pipe: a harness reads each line's time as it comes.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::printf("%.6f start pid %d rate %.0f chunk %.0f period %.3f heap-profiler %s\n", unixNow(),
               getpid(), rate, chunk, period, IsHeapProfilerRunning() ? "on" : "off");
@@ -158,6 +171,23 @@ int main(int argc, char** argv) {
   std::vector<char*> blocks;
   double total = 0;
   const auto step = static_cast<std::size_t>(chunk);
+  if (prefill > 0) {
+    // As fast as it goes, whole chunks and then the rest; no line per step.
+    const auto want = static_cast<std::size_t>(prefill);
+    std::size_t done = 0;
+    while (done < want) {
+      const std::size_t n = want - done < step ? want - done : step;
+      char* b = leakOneChunk(n);
+      if (b == nullptr) {
+        logLine("malloc-failed", static_cast<double>(done));
+        return 1;
+      }
+      blocks.push_back(b);
+      done += n;
+    }
+    total = static_cast<double>(done);
+    logLine("prefilled", total);
+  }
   // Pacing is against the start of the current cycle, so a slow step (the kernel reclaiming
   // under pressure) is caught up rather than lowering the rate for good.
   double cycle_start = monoNow(), cycle_bytes = 0;

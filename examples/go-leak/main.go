@@ -14,11 +14,12 @@
 //
 //	go-leak [--listen 127.0.0.1:6060] [--rate 50MiB/s] [--chunk 1MiB] [--max SIZE] [--hold]
 //	        [--release-after SIZE] [--shape steady|bursts|leak-then-release] [--period 2s]
-//	        [--memlimit SIZE] [--churn 20MiB/s]
+//	        [--memlimit SIZE] [--churn 20MiB/s] [--prefill SIZE]
+//	        [--self-profile DIR [--self-profile-period 3s] [--self-profile-threshold 85%]]
 //
 // Sizes and rates are a number and a unit: B, KiB, MiB, GiB (K, M, G mean the same), with an
 // optional "/s" on rates; a bare number means MiB ("--rate 50" is 50 MiB/s). 0 turns off --max,
-// --release-after, --memlimit and --churn.
+// --release-after, --memlimit, --churn and --prefill.
 //
 //	--rate           how fast memory is leaked, on average
 //	--chunk          the size of one allocation (one step, one log line); at least 4KiB
@@ -32,13 +33,49 @@
 //	                 (required), releases, waits --period, and starts again
 //	--memlimit       debug.SetMemoryLimit (the GOMEMLIMIT soft limit); 0 leaves it as it is
 //	--churn          short-lived garbage allocated (and dropped) per second
+//	--prefill        before the leak proper, leak this much as fast as possible, in --chunk steps
+//	                 into the same kept structure, with no line per step; then one "prefilled"
+//	                 line, and the leak goes on at --rate (and in --shape) from there. It counts
+//	                 toward --max (must not pass it) and --release-after. A race then starts near
+//	                 a limit instead of spending seconds getting there.
+//	--self-profile   the in-process baseline (see below): write heap profiles into this directory
+//	                 (created if missing) when memory nears the cgroup's limit
+//	--self-profile-period     how often it looks (a time.Ticker: the first look is one period in)
+//	--self-profile-threshold  the share of the cgroup memory limit, "85%" (or "85"), above which
+//	                          MemStats.Sys triggers a profile
+//
+// The in-process baseline (--self-profile) is the classic pattern Go services use to catch their
+// own leaks, what mosn/holmes and hand-written watchdogs do: a goroutine on a time.Ticker calls
+// runtime.ReadMemStats every period and, when MemStats.Sys (the memory the Go runtime has
+// obtained from the OS: heap, stacks and runtime metadata, live or garbage, counted as mapped
+// address space, so including heap already returned with madvise; not what is resident, and it
+// can pass the limit) is above the threshold share of the process's cgroup memory limit, writes
+// pprof.WriteHeapProfile to DIR/heap-<unix-nanos>.pprof (through a temporary name, fsync, rename:
+// a file under the final name is a complete profile), then writes no other for 30 s (a cooldown,
+// like holmes; a failed write starts it too). The profile is the heap as of the last completed
+// GC, as Go heap profiles are; took= is the write, fsync and rename. It is there to be raced
+// against oomsentinel: it sees only its own process, only every period, only what the Go runtime
+// counts (not what the kernel charges the cgroup), and it must still be able to run when the
+// kernel is about to kill it. The limit is read once, at
+// start, from /proc/self/cgroup: the cgroup v1 memory controller's
+// /sys/fs/cgroup/memory/<path>/memory.limit_in_bytes, or else cgroup v2's (the "0::<path>" line)
+// /sys/fs/cgroup/<path>/memory.max. Without a limit ("max", v1's unlimited value, or no readable
+// file) it says so once ("self-profile no-limit") and never profiles.
 //
 // Every step prints one line on stdout, written at once:
 //
 //	2026-11-29T07:40:00.123456789Z alloc kept=1048576 num_gc=3
 //
-// (RFC 3339 time in UTC, the event, the bytes kept by the leak, runtime.MemStats.NumGC). Events:
-// start, listen, alloc, released, done, hold, exit. SIGTERM or SIGINT stop it with exit status 0.
+// (RFC 3339 time in UTC, the event, the bytes kept by the leak, runtime.MemStats.NumGC, then the
+// event's own fields). Events: start, listen, prefilled (took=), alloc, released, done, hold,
+// exit. The in-process baseline's lines put its words first, so that they read as a phrase:
+//
+//	2026-11-29T07:40:00.123456789Z self-profile armed limit=268435456 threshold=228170137 period=3s cgroup=/sys/fs/cgroup/memory/x/memory.limit_in_bytes kept=0 num_gc=0
+//	2026-11-29T07:40:00.123456789Z self-profile no-limit cgroup=/sys/fs/cgroup/memory/memory.limit_in_bytes kept=0 num_gc=0
+//	2026-11-29T07:40:09.123456789Z self-profile written path=/tmp/sp/heap-1795938009123456789.pprof took=1.234ms sys=230686720 kept=188743680 num_gc=9
+//	2026-11-29T07:40:09.123456789Z self-profile failed err="open /tmp/sp/...: no space left on device" sys=230686720 kept=188743680 num_gc=9
+//
+// SIGTERM or SIGINT stop it with exit status 0.
 //
 // Built by the project (examples/go-leak/CMakeLists.txt) offline, in GOPATH mode, against the
 // Debian package golang-github-prometheus-client-golang-dev:
@@ -57,9 +94,11 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -122,6 +161,8 @@ func numGC() uint64 {
 	return gcRead[0].Value.Uint64()
 }
 
+// logf writes one line, in one write(2) (os.Stdout is not buffered): a reader of a file or a pipe
+// has every line, with its time, as soon as it is logged.
 func logf(event string, format string, args ...any) {
 	extra := ""
 	if format != "" {
@@ -129,6 +170,16 @@ func logf(event string, format string, args ...any) {
 	}
 	fmt.Fprintf(os.Stdout, "%s %s kept=%d num_gc=%d%s\n", time.Now().UTC().Format(time.RFC3339Nano),
 		event, kept.Load(), numGC(), extra)
+}
+
+// selfLogf writes an in-process baseline line: "<time> self-profile <what> <fields> kept= num_gc=".
+func selfLogf(what string, format string, args ...any) {
+	fields := ""
+	if format != "" {
+		fields = " " + fmt.Sprintf(format, args...)
+	}
+	fmt.Fprintf(os.Stdout, "%s self-profile %s%s kept=%d num_gc=%d\n",
+		time.Now().UTC().Format(time.RFC3339Nano), what, fields, kept.Load(), numGC())
 }
 
 // sleepUntil waits for t or the context; false when the context ended.
@@ -203,6 +254,143 @@ func (l *leak) release() {
 	debug.FreeOSMemory()
 }
 
+// percent is a flag.Value for a share in (0, 100]: "85%" or "85".
+type percent struct{ value float64 }
+
+func (p *percent) String() string { return strconv.FormatFloat(p.value, 'f', -1, 64) + "%" }
+
+func (p *percent) Set(text string) error {
+	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(text), "%"), 64)
+	if err != nil || v <= 0 || v > 100 {
+		return fmt.Errorf("bad percentage %q (expected more than 0 and at most 100, e.g. 85%%)", text)
+	}
+	p.value = v
+	return nil
+}
+
+// The cooldown after a heap profile is written (or fails), as in holmes.
+const selfProfileCooldown = 30 * time.Second
+
+// cgroupMemoryLimit finds this process's cgroup memory limit through /proc/self/cgroup: the cgroup
+// v1 memory controller's memory.limit_in_bytes if there is one, else cgroup v2's memory.max. It
+// returns the file read, and limited=false for no limit ("max", or v1's "unlimited", which is
+// the largest page count the kernel can hold, close to 2^63).
+func cgroupMemoryLimit() (limit uint64, file string, limited bool, err error) {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return 0, "/proc/self/cgroup", false, err
+	}
+	v2Path, haveV2 := "", false
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			v2Path, haveV2 = parts[2], true
+			continue
+		}
+		for _, controller := range strings.Split(parts[1], ",") {
+			if controller != "memory" {
+				continue
+			}
+			file = filepath.Join("/sys/fs/cgroup/memory", parts[2], "memory.limit_in_bytes")
+			limit, err = readLimit(file)
+			return limit, file, err == nil && limit < 1<<62, err
+		}
+	}
+	if !haveV2 {
+		return 0, "/proc/self/cgroup", false, errors.New("no memory controller line in /proc/self/cgroup")
+	}
+	file = filepath.Join("/sys/fs/cgroup", v2Path, "memory.max")
+	limit, err = readLimit(file)
+	return limit, file, err == nil && limit > 0, err
+}
+
+// readLimit reads a limit file: a number of bytes, or "max" (returned as 0).
+func readLimit(file string) (uint64, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	text := strings.TrimSpace(string(data))
+	if text == "max" {
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(text, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: bad limit %q", file, text)
+	}
+	return v, nil
+}
+
+// selfProfile is the in-process baseline: every period, runtime.ReadMemStats (which stops the
+// world for a moment, as it does in the services that do this), and a heap profile when
+// MemStats.Sys is above threshold, at most one per selfProfileCooldown.
+func selfProfile(ctx context.Context, dir string, period time.Duration, threshold uint64) {
+	ticker := time.NewTicker(period)
+	defer ticker.Stop()
+	var last time.Time // the last attempt; zero: none yet
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		if ms.Sys <= threshold || (!last.IsZero() && time.Since(last) < selfProfileCooldown) {
+			continue
+		}
+		last = time.Now()
+		path, took, err := writeHeapProfile(dir, last)
+		if err != nil {
+			selfLogf("failed", "err=%q sys=%d", err.Error(), ms.Sys)
+			continue
+		}
+		selfLogf("written", "path=%s took=%s sys=%d", path, took, ms.Sys)
+	}
+}
+
+// writeHeapProfile writes pprof.WriteHeapProfile to dir/heap-<unix nanos of at>.pprof through a
+// temporary name in dir, fsynced before the rename, so that the final name is only ever a whole
+// profile. took runs from the start of the write to the rename.
+func writeHeapProfile(dir string, at time.Time) (path string, took time.Duration, err error) {
+	start := time.Now()
+	path = filepath.Join(dir, fmt.Sprintf("heap-%d.pprof", at.UnixNano()))
+	f, err := os.CreateTemp(dir, ".heap-*.pprof.tmp")
+	if err != nil {
+		return path, time.Since(start), err
+	}
+	err = pprof.WriteHeapProfile(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return path, time.Since(start), err
+}
+
+// checkDir makes dir if it is missing and checks that a file can be made in it.
+func checkDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".go-leak-check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:6060", "address to serve pprof, expvar and /metrics on")
 	rate := &size{50 * mib}
@@ -220,10 +408,23 @@ func main() {
 	period := flag.Duration("period", 2*time.Second, "burst period; pause after a release in leak-then-release")
 	flag.Var(memlimit, "memlimit", "debug.SetMemoryLimit value (0: leave GOMEMLIMIT as it is)")
 	flag.Var(churnRate, "churn", "short-lived garbage per second, e.g. 20MiB/s (0: none)")
+	prefill := &size{}
+	flag.Var(prefill, "prefill", "leak this much as fast as possible first, into the same kept chunks, then "+
+		"log \"prefilled\" and go on at --rate (0: off)")
+	selfDir := flag.String("self-profile", "", "the in-process baseline, the classic pattern of Go services "+
+		"(mosn/holmes, hand-written watchdogs): write heap profiles (pprof.WriteHeapProfile) to "+
+		"`DIR`/heap-<unix-nanos>.pprof when runtime.MemStats.Sys, the memory obtained from the OS, is above "+
+		"--self-profile-threshold of the cgroup memory limit; one per 30s at most (\"\": off)")
+	selfPeriod := flag.Duration("self-profile-period", 3*time.Second,
+		"how often the in-process baseline calls runtime.ReadMemStats (a time.Ticker)")
+	selfThreshold := &percent{85}
+	flag.Var(selfThreshold, "self-profile-threshold",
+		"share of the cgroup memory limit that MemStats.Sys must pass to trigger a profile, e.g. 85%")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: go-leak [--listen ADDR] [--rate 50MiB/s] [--chunk 1MiB] [--max SIZE] [--hold]\n"+
 			"               [--release-after SIZE] [--shape steady|bursts|leak-then-release] [--period 2s]\n"+
-			"               [--memlimit SIZE] [--churn 20MiB/s]")
+			"               [--memlimit SIZE] [--churn 20MiB/s] [--prefill SIZE]\n"+
+			"               [--self-profile DIR [--self-profile-period 3s] [--self-profile-threshold 85%]]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -245,6 +446,17 @@ func main() {
 	}
 	if *period <= 0 {
 		usage("--period must be > 0")
+	}
+	if maxKept.bytes > 0 && prefill.bytes > maxKept.bytes {
+		usage("--prefill must not be more than --max")
+	}
+	if *selfPeriod <= 0 {
+		usage("--self-profile-period must be > 0")
+	}
+	if *selfDir != "" {
+		if err := checkDir(*selfDir); err != nil {
+			usage(fmt.Sprintf("--self-profile %s: cannot write profiles there: %v", *selfDir, err))
+		}
 	}
 	if memlimit.bytes > 0 {
 		debug.SetMemoryLimit(int64(memlimit.bytes))
@@ -272,9 +484,23 @@ func main() {
 	go func() { served <- srv.Serve(ln) }()
 
 	logf("start", "pid=%d rate=%.0f chunk=%.0f max=%.0f hold=%t release_after=%.0f shape=%s period=%s "+
-		"memlimit=%d churn=%.0f go=%s", os.Getpid(), rate.bytes, chunk.bytes, maxKept.bytes, *hold,
-		releaseAfter.bytes, *shape, *period, debug.SetMemoryLimit(-1), churnRate.bytes, runtime.Version())
+		"memlimit=%d churn=%.0f go=%s prefill=%.0f", os.Getpid(), rate.bytes, chunk.bytes, maxKept.bytes, *hold,
+		releaseAfter.bytes, *shape, *period, debug.SetMemoryLimit(-1), churnRate.bytes, runtime.Version(),
+		prefill.bytes)
 	logf("listen", "addr=%s", ln.Addr())
+	if *selfDir != "" {
+		limit, file, limited, err := cgroupMemoryLimit()
+		switch {
+		case err != nil:
+			selfLogf("no-limit", "cgroup=%s err=%q", file, err.Error())
+		case !limited:
+			selfLogf("no-limit", "cgroup=%s", file)
+		default:
+			threshold := uint64(float64(limit) * selfThreshold.value / 100)
+			selfLogf("armed", "limit=%d threshold=%d period=%s cgroup=%s", limit, threshold, *selfPeriod, file)
+			go selfProfile(ctx, *selfDir, *selfPeriod, threshold)
+		}
+	}
 	if churnRate.bytes > 0 {
 		go churn(ctx, churnRate.bytes)
 	}
@@ -282,6 +508,9 @@ func main() {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
+		if !fill(ctx, leaked, int64(prefill.bytes), int(chunk.bytes)) {
+			return
+		}
 		run(ctx, leaked, rate.bytes, int(chunk.bytes), maxKept.bytes,
 			releaseAfter.bytes, *shape, *period, *hold)
 	}()
@@ -302,6 +531,28 @@ func main() {
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
 	logf("exit", "cause=%s", cause)
+}
+
+// fill leaks n bytes as fast as it can, in chunk steps (the last one what is left) through the
+// leak's own grow, without a line per step, then logs "prefilled". False when the context ended.
+func fill(ctx context.Context, l *leak, n int64, chunk int) bool {
+	if n <= 0 {
+		return true
+	}
+	start := time.Now()
+	for done := int64(0); done < n; {
+		if ctx.Err() != nil {
+			return false
+		}
+		step := int64(chunk)
+		if n-done < step {
+			step = n - done
+		}
+		l.grow(int(step))
+		done += step
+	}
+	logf("prefilled", "took=%s", time.Since(start))
+	return true
 }
 
 // run leaks until --max, a one-off release, or the context ends; with hold it then waits for the

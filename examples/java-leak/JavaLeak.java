@@ -10,11 +10,11 @@
 //
 //   java -Xmx256m -cp DIR JavaLeak [--rate 50MiB/s] [--chunk 1MiB] [--max SIZE] [--hold]
 //        [--release-after SIZE] [--shape steady|bursts|leak-then-release] [--period 2s]
-//        [--churn 0]
+//        [--churn 0] [--prefill SIZE]
 //
 // Sizes and rates are a number and an optional unit, as for the C++ leaker: B (or none), K or
-// KiB, M or MiB, G or GiB, with an optional "/s" on rates. 0 turns off --max, --release-after
-// and --churn.
+// KiB, M or MiB, G or GiB, with an optional "/s" on rates. 0 turns off --max, --release-after,
+// --churn and --prefill.
 //
 //   --rate           how fast memory is leaked, on average
 //   --chunk          the size of one leaked array (one step, one log line); 4KiB to 1GiB
@@ -29,14 +29,24 @@
 //   --churn          short-lived garbage allocated (and dropped) per second while leaking; it
 //                    stops with the leak, so that a held process is idle and its counters stay
 //                    still
+//   --prefill        before the leak proper, leak this much as fast as possible, in --chunk
+//                    steps into the same static list, with no line per step; then one
+//                    "prefilled" line, and the leak goes on at --rate (and in --shape) from
+//                    there. It counts toward --max (must not pass it) and --release-after. A race
+//                    then starts near a limit instead of spending seconds getting there. The heap
+//                    must hold it: in a memory cgroup the JVM sizes its default heap from the
+//                    limit (128 MiB of a 256 MiB limit on JDK 17), so give -Xmx (or
+//                    -XX:MaxRAMPercentage) for the kernel, not the JVM, to be the one that stops
+//                    it.
 //
 // Every step prints one line on stdout, flushed at once:
 //
 //   2026-11-29T07:40:00.123456Z alloc kept=1048576 gc=3
 //
 // (ISO-8601 time in UTC, the event, the bytes kept by the leak, and the collections so far as the
-// GarbageCollectorMXBeans count them). Events: start, alloc, released, done, hold, exit. SIGTERM
-// or SIGINT end it (the JVM's exit status for the signal) after an "exit cause=signal" line.
+// GarbageCollectorMXBeans count them, then the event's own fields). Events: start, prefilled
+// (took_ms=), alloc, released, done, hold, exit, oom (an OutOfMemoryError). SIGTERM or SIGINT end
+// it (the JVM's exit status for the signal) after an "exit cause=signal" line.
 
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
@@ -64,7 +74,7 @@ public final class JavaLeak {
         "usage: java-leak [--rate 50MiB/s] [--chunk 1MiB] [--max SIZE] [--hold]\n"
             + "                 [--release-after SIZE] [--shape steady|bursts|leak-then-release]"
             + " [--period 2s]\n"
-            + "                 [--churn 0]");
+            + "                 [--churn 0] [--prefill SIZE]");
     System.exit(2);
   }
 
@@ -204,6 +214,7 @@ public final class JavaLeak {
     long releaseAfter = 0;
     long periodMillis = 2000;
     long churnRate = 0;
+    long prefill = 0;
     boolean hold = false;
     String shape = "steady";
     for (int i = 0; i < args.length; i++) {
@@ -237,6 +248,9 @@ public final class JavaLeak {
         case "--churn":
           churnRate = parseSize(v);
           break;
+        case "--prefill":
+          prefill = parseSize(v);
+          break;
         default:
           usage("unknown flag " + a);
       }
@@ -251,6 +265,7 @@ public final class JavaLeak {
       usage("--shape leak-then-release needs --release-after");
     }
     if (periodMillis <= 0) usage("--period must be > 0");
+    if (max > 0 && prefill > max) usage("--prefill must not be more than --max");
 
     final Thread mainThread = Thread.currentThread();
     Runtime.getRuntime()
@@ -268,7 +283,8 @@ public final class JavaLeak {
         "pid=" + ProcessHandle.current().pid() + " rate=" + rate + " chunk=" + chunk + " max="
             + max + " hold=" + hold + " release_after=" + releaseAfter + " shape=" + shape
             + " period_ms=" + periodMillis + " churn=" + churnRate + " max_heap="
-            + Runtime.getRuntime().maxMemory() + " java=" + System.getProperty("java.version"));
+            + Runtime.getRuntime().maxMemory() + " java=" + System.getProperty("java.version")
+            + " prefill=" + prefill);
     if (churnRate > 0) {
       final long c = churnRate;
       Thread t = new Thread(() -> churn(c), "churn");
@@ -277,6 +293,7 @@ public final class JavaLeak {
     }
 
     try {
+      fill(prefill, (int) chunk);
       run(rate, (int) chunk, max, releaseAfter, shape, periodMillis, hold);
     } catch (InterruptedException e) {
       return;  // SIGTERM: the shutdown hook logged it
@@ -288,6 +305,20 @@ public final class JavaLeak {
     }
     finished = true;
     log("exit", "cause=done");
+  }
+
+  // Leaks n bytes as fast as it can, in chunk steps (the last one what is left) through grow,
+  // without a line per step, then logs "prefilled".
+  static void fill(long n, int chunk) throws InterruptedException {
+    if (n <= 0) return;
+    long start = System.nanoTime();
+    for (long done = 0; done < n; ) {
+      if (Thread.interrupted()) throw new InterruptedException();
+      int step = (int) Math.min(chunk, n - done);
+      grow(step);
+      done += step;
+    }
+    log("prefilled", "took_ms=" + (System.nanoTime() - start) / 1_000_000);
   }
 
   static void run(
