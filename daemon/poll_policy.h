@@ -3,6 +3,7 @@
 // limit or predicted to reach it soon, and back to slow only after a calm spell (hysteresis).
 #pragma once
 
+#include <limits>
 #include <string>
 
 #include "config/config.h"
@@ -22,9 +23,13 @@ class PollPolicy {
   void setSpec(const PollSpec& spec) { spec_ = spec; }
 
   // Feeds one tick's worst values over all targets (max working_set_ratio, min time_to_oom;
-  // NaN / +Inf when no target has them). Returns true when the interval changed; `why` then
-  // says what caused it.
-  bool update(SteadyTime now, double max_ratio, double min_tto_seconds, std::string* why);
+  // NaN / +Inf when no target has them) and the highest ratio any target is heading for at the
+  // next slow tick, on its growth since its last sample (NaN: not known). Going fast on that
+  // projection catches a leak that would cross fast_above and the rules' thresholds within one
+  // slow interval, which the ratio alone sees only one interval late. Returns true when the
+  // interval changed; `why` then says what caused it.
+  bool update(SteadyTime now, double max_ratio, double min_tto_seconds, std::string* why,
+              double max_projected_ratio = std::numeric_limits<double>::quiet_NaN());
   Duration interval() const { return fast_ ? spec_.fast_interval : spec_.interval; }
   bool fast() const { return fast_; }
 

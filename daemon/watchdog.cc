@@ -249,6 +249,7 @@ Duration Watchdog::tick() {
   const SteadyTime tick_started = clock_.steadyNow();
   double max_ratio = std::numeric_limits<double>::quiet_NaN();
   double min_tto = std::numeric_limits<double>::quiet_NaN();
+  double max_projected = std::numeric_limits<double>::quiet_NaN();
   const Duration budget = policy_.interval();
 
   // Start a read of every resolved target that is not still busy with an earlier one.
@@ -314,7 +315,7 @@ Duration Watchdog::tick() {
       }
       w.in_flight = false;
     }
-    finish(w, max_ratio, min_tto);
+    finish(w, max_ratio, min_tto, max_projected);
   }
   collectDumpReports();
   pollAlerts();
@@ -325,7 +326,7 @@ Duration Watchdog::tick() {
   }
   std::string why;
   Duration before = policy_.interval();
-  if (policy_.update(clock_.steadyNow(), max_ratio, min_tto, &why))
+  if (policy_.update(clock_.steadyNow(), max_ratio, min_tto, &why, max_projected))
     log_.log(LogLevel::kInfo, "poll interval changed",
              {{"from", formatDuration(before)},
               {"to", formatDuration(policy_.interval())},
@@ -333,7 +334,7 @@ Duration Watchdog::tick() {
   return policy_.interval();
 }
 
-void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto) {
+void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& max_projected) {
   if (!w.result) {
     std::string err = w.result.error().describe();
     if (w.result.error().isGone() || w.result.error().errnum == ESRCH) {
@@ -341,6 +342,7 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto) {
                {{"target", w.spec.target.name}, {"error", err}});
       if (metrics_) metrics_->targetGone(w.spec.target.name);
       w.oom_kills.reset();
+      w.last_ratio.reset();
       w.collector.reset();
       w.last_error = err;
       w.next_retry = clock_.steadyNow() + kRetryUnresolved;
@@ -390,8 +392,16 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto) {
     }
   }
   for (const auto& f : firings_) dispatch(f, w);
-  if (auto r = w.snapshot.get(Sig::kWorkingSetRatio))
+  if (auto r = w.snapshot.get(Sig::kWorkingSetRatio)) {
     max_ratio = std::isnan(max_ratio) ? *r : std::max(max_ratio, *r);
+    SteadyTime now = clock_.steadyNow();
+    if (w.last_ratio && now > w.last_ratio->first && *r > w.last_ratio->second) {
+      double per_second = (*r - w.last_ratio->second) / toSeconds(now - w.last_ratio->first);
+      double projected = *r + per_second * toSeconds(config_.poll.interval);
+      max_projected = std::isnan(max_projected) ? projected : std::max(max_projected, projected);
+    }
+    w.last_ratio = {now, *r};
+  }
   if (auto t = w.snapshot.get(Sig::kTimeToOomSeconds))
     min_tto = std::isnan(min_tto) ? *t : std::min(min_tto, *t);
 }

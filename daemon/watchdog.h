@@ -108,6 +108,8 @@ class Watchdog {
     std::vector<Snapshot> history;
     std::size_t history_next = 0;
     bool dumpers_declared = false;  // their series at 0 in the metrics
+    // The last working_set_ratio and when it was read: its growth projects the next one.
+    std::optional<std::pair<SteadyTime, double>> last_ratio;
   };
   void startDump(const Firing& f, const Watched& w);
   void collectDumpReports();
@@ -124,7 +126,7 @@ class Watchdog {
   Config config_;
   RuleEngine engine_;
   PollPolicy policy_;
-  void finish(Watched& w, double& max_ratio, double& min_tto);
+  void finish(Watched& w, double& max_ratio, double& min_tto, double& max_projected);
 
   std::vector<std::shared_ptr<Watched>> targets_;  // shared with reads in flight
   std::unique_ptr<boost::asio::thread_pool> pool_;

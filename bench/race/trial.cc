@@ -273,8 +273,12 @@ TrialResult runTrial(const TrialSpec& spec, const Programs& programs) {
     }
     target_yaml = "    go: {pprof_url: 'http://" + addr + "', profiles: [heap]}\n";
   } else {
+    // A maximum heap above the limit: the common misconfiguration that ends in the kernel's
+    // kill rather than an OutOfMemoryError. A small young generation makes the old one grow
+    // with each promotion; with the default sizing this JVM grows its heap in one ~55 MiB step
+    // (from 75% to 97% of the limit), which no poll can split (bench/README.md).
     leak = {"/usr/bin/env",
-            "JAVA_LEAK_OPTS=-Xms64m -Xmx2g -XX:+UseSerialGC",
+            "JAVA_LEAK_OPTS=-Xms64m -Xmx2g -Xmn16m -XX:+UseSerialGC",
             programs.java_leak,
             "--rate",
             rate,

@@ -200,6 +200,56 @@ TEST(Watchdog, UnknownSignalIsNoticedOnceAndUnavailableActionsSaySo) {
             std::string::npos);
 }
 
+TEST(Watchdog, GoesFastWhenTheGrowthSinceTheLastTickWouldCrossFastAboveBeforeTheNext) {
+  Tree tree;
+  FakeClock clock;
+  Captured out;
+  Logger log(clock, Logger::Format::kHuman, out.file());
+  Watchdog dog(tree.paths(), clock, log);
+  ASSERT_TRUE(dog.apply(appConfig({rule("high", "working_set_ratio > 80%")})));
+  tree.setUsage(10 * kMiB);
+  EXPECT_EQ(dog.tick(), 1s);
+  // 10% -> 45% in a second: still below 70%, but at 35%/s it would be at 80% by the next slow
+  // tick, past the rule's threshold. Slow polling would see that one second late.
+  tree.setUsage(45 * kMiB);
+  clock.advance(1s);
+  EXPECT_EQ(dog.tick(), 50ms) << out.text();
+  EXPECT_NE(out.text().find("working_set_ratio 0.450 heading for 0.800 > fast_above 0.700"),
+            std::string::npos)
+      << out.text();
+  // A slow climb (1%/s) does not: 41% heading for 42%. And a target at rest stays slow.
+  Tree calm;
+  Captured out2;
+  Logger log2(clock, Logger::Format::kHuman, out2.file());
+  Watchdog slow(calm.paths(), clock, log2);
+  ASSERT_TRUE(slow.apply(appConfig({rule("high", "working_set_ratio > 80%")})));
+  calm.setUsage(40 * kMiB);
+  EXPECT_EQ(slow.tick(), 1s);
+  calm.setUsage(41 * kMiB);
+  clock.advance(1s);
+  EXPECT_EQ(slow.tick(), 1s);
+  clock.advance(1s);
+  EXPECT_EQ(slow.tick(), 1s);
+}
+
+TEST(PollPolicy, EntersOnAProjectedCrossingAndIsNotCalmWhileTheProjectionIsHigh) {
+  PollSpec spec;  // 1s / 50ms, 70%, 30s
+  PollPolicy p(spec);
+  SteadyTime t{};
+  std::string why;
+  EXPECT_FALSE(p.update(t, 0.5, INFINITY, &why, 0.6));
+  EXPECT_TRUE(p.update(t, 0.5, INFINITY, &why, 0.9));
+  EXPECT_EQ(p.interval(), 50ms);
+  EXPECT_NE(why.find("heading for 0.900"), std::string::npos) << why;
+  // Ratio low, but still heading above the band: not calm.
+  EXPECT_FALSE(p.update(t + 10s, 0.3, INFINITY, &why, 0.8));
+  EXPECT_FALSE(p.update(t + 20s, 0.3, INFINITY, &why, 0.8));
+  EXPECT_TRUE(p.fast());
+  EXPECT_FALSE(p.update(t + 21s, 0.3, INFINITY, &why, NAN));
+  EXPECT_TRUE(p.update(t + 26s, 0.3, INFINITY, &why, NAN));
+  EXPECT_FALSE(p.fast());
+}
+
 TEST(PollPolicy, EntersOnRatioOrTimeToOomAndLeavesAfterACalmSpell) {
   PollSpec spec;  // 1s / 50ms, 70%, 30s
   PollPolicy p(spec);
