@@ -11,14 +11,14 @@ namespace oomsentinel::race {
 namespace {
 
 double rank(std::vector<double> v, double p) {
-  if (v.empty()) return -1;
+  if (v.empty()) return kNone;
   std::sort(v.begin(), v.end());
   auto r = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
   return v[std::max<std::size_t>(r, 1) - 1];
 }
 
 std::string fmt(double v, int digits = 0) {
-  if (v < 0) return "-";
+  if (std::isnan(v)) return "-";
   std::ostringstream o;
   o.setf(std::ios::fixed);
   o.precision(digits);

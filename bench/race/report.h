@@ -3,6 +3,7 @@
 // SVG plot of capture rate against leak rate, and the raw trials as CSV.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -10,13 +11,17 @@
 
 namespace oomsentinel::race {
 
+inline constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+
 struct CellFigures {
   std::string runtime, config;
   double rate_mib = 0;
   int trials = 0, captured = 0, fired_before_kill = 0, alerted_before_kill = 0;
-  // Milliseconds, nearest rank; -1 when no trial gave one.
-  double achieved_p50 = -1;  // MiB/s the cgroup saw
-  double lead_p50 = -1, lead_p99 = -1, detect_p50 = -1, detect_p99 = -1, alert_lead_p50 = -1;
+  // Milliseconds, nearest rank; NaN when no trial gave one. A detection can be negative: the
+  // rule saw the crossing on its tick before the harness's sampler did.
+  double achieved_p50 = kNone;  // MiB/s the cgroup saw
+  double lead_p50 = kNone, lead_p99 = kNone, detect_p50 = kNone, detect_p99 = kNone,
+         alert_lead_p50 = kNone;
   std::vector<std::string> notes;  // why the trials that lost, lost
 };
 

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -322,6 +323,17 @@ TrialResult runTrial(const TrialSpec& spec, const Programs& programs) {
     }
   }
 
+  if (!inprocess) {
+    // The leak starts at a random phase of the daemon's slow tick (which began when it got
+    // ready): otherwise every trial would meet the poll schedule at the same point, and a fixed
+    // poll would look always lucky or always late.
+    double slow = spec.config == "adaptive"
+                      ? 1.0
+                      : std::atof(spec.config.c_str() + spec.config.rfind('-') + 1);
+    std::random_device seed;
+    std::uniform_real_distribution<double> phase(0, slow);
+    std::this_thread::sleep_for(std::chrono::duration<double>(phase(seed)));
+  }
   Sampler sampler;
   double limit_bytes = static_cast<double>(spec.limit_bytes);
   std::thread sampling(
