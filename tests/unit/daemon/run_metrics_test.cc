@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "core/http_client.h"
@@ -129,6 +131,44 @@ TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
   EXPECT_EQ(taken.exit_code, 2);
   EXPECT_THAT(taken.err, HasSubstr("cannot serve /metrics"));
   EXPECT_THAT(taken.err, HasSubstr("Address already in use"));
+}
+
+TEST(RunMetrics, TheOpenFileLimitIsRaisedToTheHardLimitForManyTargets) {
+  TempDir dir;
+  dir.write("cg/cgroup.controllers", "memory\n");
+  dir.write("cg/app/memory.current", "1000\n");
+  int port = freeLoopbackPort();
+  dir.write("c.yaml", "alerts: {metrics: {listen: '127.0.0.1:" + std::to_string(port) +
+                          "'}}\ntargets:\n  - name: app\n    cgroup: /app\n");
+  rlimit hard{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &hard), 0);
+  if (hard.rlim_max <= 256)
+    GTEST_SKIP() << "the hard open-file limit here is only " << hard.rlim_max;
+  std::string log = dir.path() + "/log";
+  pid_t pid = fork();
+  if (pid == 0) {
+    rlimit low{256, hard.rlim_max};
+    ::setrlimit(RLIMIT_NOFILE, &low);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    std::string bin = testing::binaryPath(), root = dir.path() + "/cg",
+                cfg = dir.path() + "/c.yaml";
+    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
+          "--state-file", "none", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  EXPECT_TRUE(eventually([&] { return get(port, "/metrics").ok(); })) << slurp(log);
+  std::string limits = slurp("/proc/" + std::to_string(pid) + "/limits");
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  std::string line = limits.substr(limits.find("Max open files"));
+  line = line.substr(0, line.find('\n'));
+  std::istringstream in(line.substr(std::string("Max open files").size()));
+  std::string soft;
+  in >> soft;
+  EXPECT_EQ(soft, hard.rlim_max == RLIM_INFINITY ? "unlimited" : std::to_string(hard.rlim_max))
+      << line;
+  EXPECT_THAT(slurp(log), HasSubstr("raised the open-file limit from=256"));
 }
 
 TEST(RunMetrics, TcmallocFiguresAreExportedWhenTheDaemonRunsWithTcmalloc) {
