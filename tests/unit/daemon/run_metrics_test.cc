@@ -13,6 +13,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -47,6 +48,23 @@ bool eventually(const std::function<bool()>& f) {
   return f();
 }
 
+// `oomsentinel --cgroup-root DIR/cg run --config DIR/c.yaml`, stderr to `log`; `in_child` runs
+// in the child before the exec (a limit, an environment variable).
+pid_t startDaemon(
+    const TempDir& dir, const std::string& log, const std::function<void()>& in_child = [] {}) {
+  std::string bin = testing::binaryPath(), root = dir.path() + "/cg", cfg = dir.path() + "/c.yaml";
+  pid_t pid = fork();
+  if (pid == 0) {
+    in_child();
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
+          "--state-file", "none", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
 TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
   TempDir dir;
   dir.write("cg/cgroup.controllers", "memory\n");
@@ -64,16 +82,7 @@ TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
   };
   config(port, true);
   std::string log = dir.path() + "/log";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    std::string bin = testing::binaryPath(), root = dir.path() + "/cg",
-                cfg = dir.path() + "/c.yaml";
-    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
-          "--state-file", "none", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = startDaemon(dir, log);
   ASSERT_TRUE(eventually([&] { return slurp(log).find("serving /metrics") != std::string::npos; }))
       << slurp(log);
   ASSERT_TRUE(eventually([&] {
@@ -145,18 +154,10 @@ TEST(RunMetrics, TheOpenFileLimitIsRaisedToTheHardLimitForManyTargets) {
   if (hard.rlim_max <= 256)
     GTEST_SKIP() << "the hard open-file limit here is only " << hard.rlim_max;
   std::string log = dir.path() + "/log";
-  pid_t pid = fork();
-  if (pid == 0) {
+  pid_t pid = startDaemon(dir, log, [&] {
     rlimit low{256, hard.rlim_max};
     ::setrlimit(RLIMIT_NOFILE, &low);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    std::string bin = testing::binaryPath(), root = dir.path() + "/cg",
-                cfg = dir.path() + "/c.yaml";
-    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
-          "--state-file", "none", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  });
   EXPECT_TRUE(eventually([&] { return get(port, "/metrics").ok(); })) << slurp(log);
   std::string limits = slurp("/proc/" + std::to_string(pid) + "/limits");
   kill(pid, SIGTERM);
@@ -186,17 +187,7 @@ TEST(RunMetrics, TcmallocFiguresAreExportedWhenTheDaemonRunsWithTcmalloc) {
   dir.write("c.yaml", "alerts: {metrics: {listen: '127.0.0.1:" + std::to_string(port) +
                           "'}}\ntargets:\n  - name: app\n    cgroup: /app\n");
   std::string log = dir.path() + "/log";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    ::setenv("LD_PRELOAD", tcmalloc, 1);
-    std::string bin = testing::binaryPath(), root = dir.path() + "/cg",
-                cfg = dir.path() + "/c.yaml";
-    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
-          "--state-file", "none", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = startDaemon(dir, log, [&] { ::setenv("LD_PRELOAD", tcmalloc, 1); });
   std::string body;
   EXPECT_TRUE(eventually([&] {
     auto r = get(port, "/metrics");
