@@ -30,6 +30,7 @@ constexpr const char* kUsage =
     "                      [--configs adaptive,fixed-1s,fixed-5s,fixed-10s,go-inprocess]\n"
     "                      [--out DIR] [--name oom_race] [--commit REV] [--cgroup v1|v2]\n"
     "                      [--limit 256] [--no-alertmanager] [--smoke]\n"
+    "       bench_oom_race --replot RESULTS.csv [--cgroup v1|v2] [--limit 256]: the SVG again\n"
     "Needs root and a cgroup memory controller (v1 at /sys/fs/cgroup/memory, else v2). --smoke: "
     "one trial per runtime at 50 MiB/s with\n"
     "the adaptive poll; exit 1 unless each was captured (the test suite runs it).\n"
@@ -89,6 +90,7 @@ int main(int argc, char** argv) {
   std::string out_dir = ".", commit = "(unknown)", name = "oom_race", cgroup = "auto";
   long long limit_mib = 256;
   bool alertmanager = true, smoke = false;
+  std::string replot;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -118,12 +120,26 @@ int main(int argc, char** argv) {
       limit_mib = std::atoll(value().c_str());
     else if (a == "--no-alertmanager")
       alertmanager = false;
+    else if (a == "--replot")
+      replot = value();
     else if (a == "--smoke")
       smoke = true;
     else {
       std::cerr << kUsage;
       return 2;
     }
+  }
+  if (!replot.empty()) {
+    std::ifstream in(replot);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto trials_back = parseCsvTrials(text.str());
+    if (trials_back.empty()) {
+      std::cerr << "bench_oom_race: no trials in " << replot << "\n";
+      return 2;
+    }
+    std::cout << svgPlot(summarize(trials_back), cgroup == "v2" ? "v2" : "v1", limit_mib);
+    return 0;
   }
   if (smoke) {
     trials = 1;

@@ -136,7 +136,7 @@ std::string svgPlot(const std::vector<CellFigures>& cells, const std::string& cg
     return orderOf(kConfigOrder, a) < orderOf(kConfigOrder, b);
   });
   const char* colors[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#666666"};
-  const int panel_w = 300, panel_h = 220, left = 50, top = 40, gap = 40;
+  const int panel_w = 300, panel_h = 220, left = 50, top = 40, gap = 70;
   int width = left + static_cast<int>(runtimes.size()) * (panel_w + gap) + 10;
   int height = top + panel_h + 60 + static_cast<int>(configs.size()) * 18;
   double lo = std::log10(rates.empty() ? 10 : *rates.begin());
@@ -173,9 +173,12 @@ std::string svgPlot(const std::vector<CellFigures>& cells, const std::string& cg
       for (const auto& c : cells) {
         if (c.runtime != runtimes[p] || c.config != configs[k]) continue;
         double pct = 100.0 * c.captured / std::max(1, c.trials);
-        pts << X(c.rate_mib) << "," << Y(pct) << " ";
+        // Lines that coincide (two configurations with the same capture) stay visible: each
+        // configuration is drawn a pixel or two off the next.
+        double y = Y(pct) + (static_cast<double>(k) - (configs.size() - 1) / 2.0) * 2.0;
+        pts << X(c.rate_mib) << "," << y << " ";
         std::ostringstream d;
-        d << "<circle cx=\"" << X(c.rate_mib) << "\" cy=\"" << Y(pct) << "\" r=\"3\" fill=\""
+        d << "<circle cx=\"" << X(c.rate_mib) << "\" cy=\"" << y << "\" r=\"3\" fill=\""
           << colors[k % 5] << "\"/>\n";
         dots += d.str();
       }
@@ -212,6 +215,38 @@ std::string csvTrials(const std::vector<TrialResult>& trials) {
       << note << "\n";
   }
   return o.str();
+}
+
+std::vector<TrialResult> parseCsvTrials(const std::string& text) {
+  std::vector<TrialResult> out;
+  std::istringstream lines(text);
+  std::string line;
+  std::getline(lines, line);  // the header
+  while (std::getline(lines, line)) {
+    std::vector<std::string> f;
+    std::istringstream fields(line);
+    for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
+    if (f.size() < 15) continue;
+    TrialResult t;
+    t.spec.runtime = f[0];
+    t.spec.config = f[1];
+    t.spec.rate_mib = std::atof(f[2].c_str());
+    t.spec.index = std::atoi(f[3].c_str());
+    t.started = std::atof(f[4].c_str());
+    t.crossed = std::atof(f[5].c_str());
+    t.fired = std::atof(f[6].c_str());
+    t.published = std::atof(f[7].c_str());
+    t.alerted = std::atof(f[8].c_str());
+    t.killed = std::atof(f[9].c_str());
+    t.oom_killed = f[10] == "1";
+    t.dumper_result = f[11];
+    t.captured = f[12] == "1";
+    t.peak_ratio = std::atof(f[13].c_str());
+    t.achieved_mib_s = std::atof(f[14].c_str());
+    t.note = f.size() > 15 ? f[15] : "";
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 }  // namespace oomsentinel::race

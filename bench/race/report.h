@@ -30,5 +30,7 @@ std::string markdownReport(const std::vector<CellFigures>& cells, const std::str
 std::string svgPlot(const std::vector<CellFigures>& cells, const std::string& cgroup,
                     long long limit_mib);
 std::string csvTrials(const std::vector<TrialResult>& trials);
+// The trials back from csvTrials' text (what summarize needs), to draw a recorded run again.
+std::vector<TrialResult> parseCsvTrials(const std::string& text);
 
 }  // namespace oomsentinel::race
