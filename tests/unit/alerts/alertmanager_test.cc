@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "tests/support/http_test_server.h"
-#include "tests/support/tls_test_certs.h"
 #include "tests/support/test_support.h"
+#include "tests/support/tls_test_certs.h"
 
 namespace oomsentinel {
 namespace {
