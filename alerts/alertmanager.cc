@@ -545,7 +545,10 @@ void AlertmanagerNotifier::finish(const Batch& b, Result<HttpResponse> r) {
 }
 
 bool AlertmanagerNotifier::flush(Duration max) {
-  auto until = std::chrono::steady_clock::now() + max;
+  // The bound is real time whatever clock_ is: it waits for real exchanges, and a test's fake
+  // clock that never moves must not make it wait forever.
+  SystemClock real;
+  SteadyTime until = real.steadyNow() + max;
   std::map<const Endpoint*, std::uint64_t> failed_before;
   {
     std::lock_guard lock(mu_);
@@ -576,7 +579,7 @@ bool AlertmanagerNotifier::flush(Duration max) {
       }
       if (!waiting) return delivered;
     }
-    if (std::chrono::steady_clock::now() >= until) return false;
+    if (real.steadyNow() >= until) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
