@@ -369,6 +369,7 @@ void AlertmanagerNotifier::apply(Prepared prepared) {
 }
 
 Status AlertmanagerNotifier::reload(AlertmanagerSpec spec) {
+  ++changes_;
   auto prepared = prepare(std::move(spec));
   if (!prepared.ok()) return prepared.error();
   std::lock_guard lock(mu_);
@@ -411,6 +412,7 @@ void AlertmanagerNotifier::forgetDelivered() {
 }
 
 void AlertmanagerNotifier::fire(AlertEvent event) {
+  ++changes_;
   std::lock_guard lock(mu_);
   Key key{event.rule, event.target};
   auto it = alerts_.find(key);
@@ -429,6 +431,7 @@ void AlertmanagerNotifier::fire(AlertEvent event) {
 
 void AlertmanagerNotifier::resolve(const std::string& rule, const std::string& target,
                                    WallTime ends_at) {
+  ++changes_;
   std::lock_guard lock(mu_);
   auto it = alerts_.find(Key{rule, target});
   if (it == alerts_.end() || !it->second.event.firing) return;
@@ -538,6 +541,7 @@ void AlertmanagerNotifier::finish(const Batch& b, Result<HttpResponse> r) {
       ep.stats.last_error = std::move(error);
       ep.error_changed = true;
     }
+    ++changes_;
   }
   // What changed while this exchange was under way (a new firing, an incident path) goes now,
   // not at the next tick: up to a whole poll interval later.

@@ -3,6 +3,7 @@
 // every Alertmanager of an HA group, re-sends them while active, and retries with backoff.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cstddef>
@@ -135,6 +136,9 @@ class AlertmanagerNotifier {
   bool flush(Duration max);
 
   AlertmanagerStatus status() const;
+  // Grows whenever status() may have changed (an exchange ended, an alert came or went, a
+  // reload): the tick copies the status for the metrics only then, not every 50 ms.
+  std::uint64_t changes() const { return changes_.load(std::memory_order_relaxed); }
   // (url, error) for each endpoint whose error changed since the last call; error "" is a
   // recovery. For logging a failure once instead of every retry.
   std::vector<std::pair<std::string, std::string>> takeErrorChanges();
@@ -189,6 +193,7 @@ class AlertmanagerNotifier {
   std::vector<std::shared_ptr<Endpoint>> endpoints_;
   std::uint64_t next_seq_ = 1;
   std::uint64_t dropped_ = 0;
+  std::atomic<std::uint64_t> changes_{0};
   // Last, in this order: the thread runs io_, and the destructor joins it before any member above
   // goes, so a completion never sees a half-destroyed notifier.
   boost::asio::io_context io_;

@@ -486,6 +486,7 @@ void Watchdog::configureAlerts(const Config& config) {
     return;
   }
   notifier_ = std::move(*made);
+  notifier_changes_seen_ = ~std::uint64_t{0};
   std::string urls;
   for (const auto& u : spec.urls) urls += (urls.empty() ? "" : ",") + u;
   log_.log(LogLevel::kInfo, "pushing alerts to Alertmanager",
@@ -507,7 +508,10 @@ void Watchdog::shutdown() {
 void Watchdog::pollAlerts() {
   if (!notifier_) return;
   notifier_->poll();
-  if (metrics_) metrics_->alertmanager(notifier_->status());
+  if (metrics_ && notifier_->changes() != notifier_changes_seen_) {
+    notifier_changes_seen_ = notifier_->changes();
+    metrics_->alertmanager(notifier_->status());
+  }
   for (const auto& [url, error] : notifier_->takeErrorChanges()) {
     if (error.empty())
       log_.log(LogLevel::kInfo, "Alertmanager accepts alerts again", {{"url", url}});

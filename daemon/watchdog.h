@@ -139,6 +139,7 @@ class Watchdog {
   DaemonMetrics* metrics_ = nullptr;
   // The `alert` action: made when alerts.alertmanager is configured.
   std::unique_ptr<AlertmanagerNotifier> notifier_;
+  std::uint64_t notifier_changes_seen_ = ~std::uint64_t{0};  // its changes() at the last copy
   void configureAlerts(const Config& config);
   void pollAlerts();
   std::mutex mu_;

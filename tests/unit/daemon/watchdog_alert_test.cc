@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "alerts/metrics.h"
 #include "daemon/logger.h"
 #include "daemon/watchdog.h"
 #include "tests/support/http_test_server.h"
@@ -48,6 +49,8 @@ TEST(WatchdogAlerts, AFiringIsPushedAndItsResolveFollows) {
   testing::CapturedOutput out;
   Logger log(clock, Logger::Format::kHuman, out.file());
   Watchdog dog(HostPaths(dir.path() + "/cg", dir.path() + "/proc"), clock, log);
+  DaemonMetrics metrics{HostPaths(dir.path() + "/cg", dir.path() + "/proc")};
+  dog.setMetrics(&metrics);
   Config c;
   TargetSpec t;
   t.target = Target::host();
@@ -72,6 +75,15 @@ TEST(WatchdogAlerts, AFiringIsPushedAndItsResolveFollows) {
   EXPECT_EQ(first[0]["labels"]["severity"], "critical");
   EXPECT_EQ(first[0]["labels"]["target"], "host");
   EXPECT_EQ(first[0]["labels"]["cluster"], "test");
+  // The next tick copies the notifier's counters into /metrics.
+  ASSERT_TRUE(eventually([&] {
+    dog.tick();
+    return metrics.render().find(
+               "oomsentinel_alertmanager_notifications_sent_total{alertmanager=\"" +
+               am.url("/api/v2/alerts") + "\"} 1") != std::string::npos;
+  })) << metrics.render();
+  EXPECT_NE(metrics.render().find("oomsentinel_alertmanager_alerts{state=\"active\"} 1"),
+            std::string::npos);
   // Firing: endsAt is the expiry, 4 resend intervals (default 1m) after the send.
   EXPECT_EQ(first[0]["endsAt"], "2023-11-14T22:17:20.000Z") << first;
 
