@@ -200,6 +200,14 @@ void RuleEngine::evaluate(TargetHandle t, Snapshot& snap, std::vector<Firing>& o
   }
 }
 
+bool RuleEngine::mayFire(TargetHandle t, const SignalBounds& bounds) const {
+  for (const Instance& in : t->instances) {
+    if (in.state == RuleState::kPending || in.state == RuleState::kFiring) return true;
+    if (in.expr->mayBeTrue(bounds)) return true;
+  }
+  return false;
+}
+
 std::vector<RuleStatus> RuleEngine::status() const {
   std::vector<RuleStatus> out;
   for (const auto& t : targets_)

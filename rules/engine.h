@@ -66,6 +66,10 @@ class RuleEngine {
   void evaluate(TargetHandle target, Snapshot& snap, std::vector<Firing>& out,
                 std::vector<RuleNotice>& notices);
 
+  // False only when no rule that applies to `target` is pending or firing and `bounds` prove
+  // that none of their expressions can be true: then skipping this tick's evaluation changes
+  // nothing (inactive and resolved rules stay as they are on a false or unknown tick).
+  bool mayFire(TargetHandle target, const SignalBounds& bounds) const;
   std::vector<RuleStatus> status() const;
   std::size_t ruleCount() const { return rules_.size(); }
 

@@ -613,6 +613,85 @@ Truth Expr::evalBool(std::uint32_t i, const EvalContext& ctx) const {
   }
 }
 
+SignalBound Expr::rangeOf(std::uint32_t i, const SignalBounds& b) const {
+  using K = SignalBound::Kind;
+  const Node& n = nodes_[i];
+  switch (n.kind) {
+    case Kind::kNumber:
+      return {K::kRange, n.number, n.number};
+    case Kind::kSignal:
+      return b.bound(n.signal);
+    case Kind::kNeg: {
+      SignalBound a = rangeOf(n.a, b);
+      if (a.kind != K::kRange) return a;
+      return {K::kRange, -a.hi, -a.lo};
+    }
+    case Kind::kAdd:
+    case Kind::kSub:
+    case Kind::kMul:
+    case Kind::kDiv: {
+      SignalBound x = rangeOf(n.a, b), y = rangeOf(n.b, b);
+      if (x.kind == K::kAbsent || y.kind == K::kAbsent) return {K::kAbsent};
+      if (x.kind == K::kAny || y.kind == K::kAny) return {};
+      if (n.kind == Kind::kAdd) return {K::kRange, x.lo + y.lo, x.hi + y.hi};
+      if (n.kind == Kind::kSub) return {K::kRange, x.lo - y.hi, x.hi - y.lo};
+      return {};  // products and quotients: not worth the sign cases
+    }
+    default:
+      return {};  // window functions, time_to_oom: history, not a reading
+  }
+}
+
+Expr::Possible Expr::possible(std::uint32_t i, const SignalBounds& b) const {
+  using K = SignalBound::Kind;
+  const Node& n = nodes_[i];
+  switch (n.kind) {
+    case Kind::kAnd: {
+      Possible x = possible(n.a, b), y = possible(n.b, b);
+      return {x.can_true && y.can_true, x.can_false || y.can_false};
+    }
+    case Kind::kOr: {
+      Possible x = possible(n.a, b), y = possible(n.b, b);
+      return {x.can_true || y.can_true, x.can_false && y.can_false};
+    }
+    case Kind::kNot: {
+      Possible x = possible(n.a, b);
+      return {x.can_false, x.can_true};
+    }
+    case Kind::kLt:
+    case Kind::kLe:
+    case Kind::kGt:
+    case Kind::kGe:
+    case Kind::kEq:
+    case Kind::kNe: {
+      SignalBound x = rangeOf(n.a, b), y = rangeOf(n.b, b);
+      // An absent signal makes the comparison unknown: neither true nor false.
+      if (x.kind == K::kAbsent || y.kind == K::kAbsent) return {false, false};
+      if (x.kind == K::kAny || y.kind == K::kAny) return {};
+      const bool overlap = x.lo <= y.hi && y.lo <= x.hi;
+      const bool single = x.lo == x.hi && y.lo == y.hi && x.lo == y.lo;
+      switch (n.kind) {
+        case Kind::kGt:
+          return {x.hi > y.lo, x.lo <= y.hi};
+        case Kind::kGe:
+          return {x.hi >= y.lo, x.lo < y.hi};
+        case Kind::kLt:
+          return {x.lo < y.hi, x.hi >= y.lo};
+        case Kind::kLe:
+          return {x.lo <= y.hi, x.hi > y.lo};
+        case Kind::kEq:
+          return {overlap, !single};
+        default:
+          return {!single, overlap};
+      }
+    }
+    default:
+      return {};
+  }
+}
+
+bool Expr::mayBeTrue(const SignalBounds& bounds) const { return possible(root_, bounds).can_true; }
+
 Truth Expr::evaluate(const EvalContext& ctx) const {
   // Leaves not reached this time (short-circuit is not used, so all are) keep no stale value.
   return evalBool(root_, ctx);

@@ -58,11 +58,28 @@ struct EvalContext {
   Num time_to_oom;         // seconds; +Inf when not growing or unlimited
 };
 
+// What a cheap read says about a signal when no full snapshot was taken (the watchdog's quiet
+// ticks): nothing (kAny), that the target does not offer it (kAbsent: its comparisons are
+// unknown), or that its value lies in [lo, hi].
+struct SignalBound {
+  enum class Kind : std::uint8_t { kAny, kAbsent, kRange };
+  Kind kind = Kind::kAny;
+  double lo = 0, hi = 0;
+};
+class SignalBounds {
+ public:
+  virtual ~SignalBounds() = default;
+  virtual SignalBound bound(SignalId signal) const = 0;
+};
+
 class Expr {
  public:
   static std::variant<Expr, ExprError> parse(std::string_view text);
 
   Truth evaluate(const EvalContext& ctx) const;
+  // False only when `bounds` prove that evaluate() cannot give kTrue on any snapshot within them
+  // (Kleene logic as evaluate() has it); window functions and time_to_oom are taken as anything.
+  bool mayBeTrue(const SignalBounds& bounds) const;
   const std::string& text() const { return text_; }
   const std::vector<WindowNeed>& windows() const { return windows_; }
   bool usesTimeToOom() const { return uses_tto_; }
@@ -114,6 +131,11 @@ class Expr {
   friend class ExprParser;
   Num evalNum(std::uint32_t i, const EvalContext& ctx) const;
   Truth evalBool(std::uint32_t i, const EvalContext& ctx) const;
+  struct Possible {
+    bool can_true = true, can_false = true;
+  };
+  SignalBound rangeOf(std::uint32_t i, const SignalBounds& b) const;
+  Possible possible(std::uint32_t i, const SignalBounds& b) const;
 
   std::string text_;
   std::vector<Node> nodes_;
