@@ -88,9 +88,14 @@ Status CgroupV1Collector::collect(Snapshot& out) {
     if (!own || *hierarchical_limit < *own) out.set(Sig::kLimitBytes, *hierarchical_limit);
   }
 
+  last_limit_ = out.get(Sig::kLimitBytes);
+  return readOomControl(out);
+}
+
+Status CgroupV1Collector::readOomControl(Snapshot& out) {
   auto oom = oom_control_.read();
   if (!oom) return oom.error();
-  st = forEachKeyValue(*oom, [&](std::string_view key, std::uint64_t v) {
+  Status st = forEachKeyValue(*oom, [&](std::string_view key, std::uint64_t v) {
     if (key == "oom_kill")
       out.set(Sig::kEventsOomKill, static_cast<double>(v));
     else if (key == "under_oom")
@@ -98,6 +103,12 @@ Status CgroupV1Collector::collect(Snapshot& out) {
   });
   if (!st) return makeError(st.error().message, oom_control_.path());
   return Ok{};
+}
+
+Status CgroupV1Collector::skim(Snapshot& out) {
+  if (auto s = readNumber(usage_, Sig::kUsageBytes, out, false); !s) return s;
+  if (last_limit_) out.set(Sig::kLimitBytes, *last_limit_);
+  return readOomControl(out);
 }
 
 }  // namespace oomsentinel

@@ -2,6 +2,7 @@
 // cgroup v1 memory controller, mapped onto the same signal names as v2 (README: "v1 mapping").
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "collectors/collector.h"
@@ -14,14 +15,18 @@ class CgroupV1Collector final : public Collector {
  public:
   explicit CgroupV1Collector(std::string dir);
   Status collect(Snapshot& out) override;
+  // usage_in_bytes and oom_control; the limit from the last collect().
+  Status skim(Snapshot& out) override;
 
  private:
   Status readNumber(ControlFile& f, Sig sig, Snapshot& out, bool limit);
+  Status readOomControl(Snapshot& out);
 
   std::string dir_;
   ControlFile usage_, limit_, max_usage_, failcnt_, stat_, oom_control_, memsw_usage_, memsw_limit_,
       memsw_failcnt_;
   bool has_memsw_ = false;
+  std::optional<double> last_limit_;  // the effective limit at the last collect()
   KeyedSignals stat_keys_{"stat_"};
 };
 

@@ -57,11 +57,7 @@ Status CgroupV2Collector::collect(Snapshot& out) {
     return makeError(e.message, f.path(), 0);
   };
 
-  auto cur = current_.read();
-  if (!cur) return cur.error();
-  auto usage = parseU64(*cur);
-  if (!usage) return fail(current_, usage.error());
-  out.set(Sig::kUsageBytes, static_cast<double>(*usage));
+  if (auto s = readCurrent(out); !s) return s;
 
   auto stat = stat_.read();
   if (!stat) return stat.error();
@@ -115,6 +111,7 @@ Status CgroupV2Collector::collect(Snapshot& out) {
     if (l && (!effective || *l < *effective)) effective = l;
   }
   if (effective) out.set(Sig::kLimitBytes, static_cast<double>(*effective));
+  last_limit_ = out.get(Sig::kLimitBytes);
 
   struct Level {
     Optional* file;
@@ -135,13 +132,7 @@ Status CgroupV2Collector::collect(Snapshot& out) {
     out.set(lv.sig, static_cast<double>(*v));
   }
 
-  auto events = readOptional(events_);
-  if (!events) return events.error();
-  i = 0;
-  st = forEachKeyValue(*events, [&](std::string_view key, std::uint64_t v) {
-    out.set(events_keys_.idFor(i++, key), static_cast<double>(v));
-  });
-  if (!st) return fail(events_.file, st.error());
+  if (auto s = readEvents(out); !s) return s;
 
   auto local = readOptional(events_local_);
   if (!local) return local.error();
@@ -151,14 +142,45 @@ Status CgroupV2Collector::collect(Snapshot& out) {
   });
   if (!st) return fail(events_local_.file, st.error());
 
+  return readPressure(out);
+}
+
+Status CgroupV2Collector::readCurrent(Snapshot& out) {
+  auto cur = current_.read();
+  if (!cur) return cur.error();
+  auto usage = parseU64(*cur);
+  if (!usage) return makeError(usage.error().message, current_.path(), 0);
+  out.set(Sig::kUsageBytes, static_cast<double>(*usage));
+  return Ok{};
+}
+
+Status CgroupV2Collector::readEvents(Snapshot& out) {
+  auto events = readOptional(events_);
+  if (!events) return events.error();
+  std::size_t i = 0;
+  Status st = forEachKeyValue(*events, [&](std::string_view key, std::uint64_t v) {
+    out.set(events_keys_.idFor(i++, key), static_cast<double>(v));
+  });
+  if (!st) return makeError(st.error().message, events_.file.path(), 0);
+  return Ok{};
+}
+
+Status CgroupV2Collector::readPressure(Snapshot& out) {
   auto pressure = readOptional(pressure_);
   if (!pressure) return pressure.error();
   if (!pressure->empty()) {
     auto psi = parsePressure(*pressure);
-    if (!psi) return fail(pressure_.file, psi.error());
+    if (!psi) return makeError(psi.error().message, pressure_.file.path(), 0);
     setPressure(*psi, out);
   }
   return Ok{};
+}
+
+Status CgroupV2Collector::skim(Snapshot& out) {
+  if (auto s = readCurrent(out); !s) return s;
+  if (last_limit_) out.set(Sig::kLimitBytes, *last_limit_);
+  if (auto s = readEvents(out); !s) return s;
+  return readPressure(out);
 }
 
 }  // namespace oomsentinel

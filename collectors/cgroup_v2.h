@@ -20,6 +20,8 @@ class CgroupV2Collector final : public Collector {
   // root itself has no memory.max), nearest first.
   CgroupV2Collector(std::string dir, std::vector<std::string> ancestors);
   Status collect(Snapshot& out) override;
+  // memory.current, memory.events and memory.pressure; the limit from the last collect().
+  Status skim(Snapshot& out) override;
 
  private:
   struct Optional {
@@ -27,12 +29,16 @@ class CgroupV2Collector final : public Collector {
     bool present = true;
   };
   Result<std::string_view> readOptional(Optional& f);
+  Status readCurrent(Snapshot& out);
+  Status readEvents(Snapshot& out);
+  Status readPressure(Snapshot& out);
 
   std::string dir_;
   ControlFile current_, stat_;
   Optional max_, high_, low_, min_, peak_, events_, events_local_, pressure_, swap_current_,
       swap_max_;
   std::vector<Optional> ancestor_max_;
+  std::optional<double> last_limit_;  // the effective limit at the last collect()
   KeyedSignals stat_keys_{"stat_"}, events_keys_{"events_"}, events_local_keys_{"events_local_"};
 };
 

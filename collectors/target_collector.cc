@@ -137,6 +137,7 @@ Status TargetCollector::checkCgroupDir() {
   dir_ino_ = st.st_ino;
   // A pid target keeps its process collector: the pid's held files must not follow a new process.
   buildCollectors(/*keep_process=*/target_.kind == TargetKind::kPid);
+  collected_ = false;
   return Ok{};
 }
 
@@ -148,6 +149,24 @@ Status TargetCollector::collect(const Clock& clock, Snapshot& out) {
     if (auto st = checkCgroupDir(); !st) return st;
   for (auto& c : collectors_)
     if (auto st = c->collect(out); !st) return st;
+  deriveSignals(out);
+  collected_ = true;
+  return Ok{};
+}
+
+Status TargetCollector::skim(const Clock& clock, Snapshot& out, bool* full) {
+  *full = false;
+  out.clear();
+  out.steady = clock.steadyNow();
+  out.wall = clock.wallNow();
+  if (!on_cgroupfs_ && canSkim())
+    if (auto st = checkCgroupDir(); !st) return st;
+  // The host, or new collectors (a re-created cgroup) whose limit is not known yet.
+  if (!canSkim() || !collected_) {
+    *full = true;
+    return collect(clock, out);
+  }
+  if (auto st = collectors_[0]->skim(out); !st) return st;
   deriveSignals(out);
   return Ok{};
 }

@@ -30,6 +30,12 @@ class TargetCollector {
   // was read before the failure. A cgroup directory that is gone is an error (isGone()); one
   // that was removed and made again under the same name is followed.
   Status collect(const Clock& clock, Snapshot& out);
+  // The cheap read of a quiet tick (Collector::skim): the cgroup's usage, OOM events and
+  // pressure, the limit of the last collect(), and the ratio. When no collect() has succeeded
+  // since the collectors were (re)built, it collects in full instead and sets *full.
+  Status skim(const Clock& clock, Snapshot& out, bool* full);
+  // Not the host: it has no cheap subset worth the name.
+  bool canSkim() const { return target_.kind != TargetKind::kHost; }
 
   // Adds the JVM's perf-data counters (collectors/jvm_perf.h): the target's pid, or the JVM among
   // its cgroup's processes. Not for the host target. Idempotent.
@@ -60,6 +66,7 @@ class TargetCollector {
   // On cgroupfs the held descriptors notice a removed or re-created cgroup themselves (ENODEV,
   // then ControlFile re-opens), so the per-tick stat is only for trees of plain files.
   bool on_cgroupfs_ = false;
+  bool collected_ = false;  // a collect() succeeded since the collectors were built
   std::vector<std::unique_ptr<Collector>> collectors_;
   JvmPerfCollector* jvm_ = nullptr;  // owned by collectors_ (after the cgroup and processes)
 };
