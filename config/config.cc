@@ -60,7 +60,7 @@ const std::vector<std::string> kGperftoolsKeys = {"heap_prefix", "signal"};
 const std::vector<std::string> kExecKeys = {"argv", "timeout"};
 const std::vector<std::string> kProcKeys = {"smaps"};
 const std::vector<std::string> kPollKeys = {"interval", "fast_interval", "fast_above",
-                                            "fast_when_tto_below"};
+                                            "fast_when_tto_below", "full_read_interval"};
 const std::vector<std::string> kTargetKeys = {
     "name",        "cgroup",  "pid",     "self",    "host",       "predict_window", "go",  "jvm",
     "metrics_url", "signals", "runtime", "dumpers", "gperftools", "exec",           "proc"};
@@ -510,6 +510,8 @@ class Loader {
       if (auto r = readRatio(*a)) poll.fast_above = *r;
     if (auto* t = find(entries, "fast_when_tto_below"))
       if (auto d = readDuration(*t)) poll.fast_when_tto_below = *d;
+    if (auto* t = find(entries, "full_read_interval"))
+      if (auto d = readDuration(*t)) poll.full_read_interval = *d;
   }
 
   void readTargets(const Entry& e, Config& config) {

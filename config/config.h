@@ -20,6 +20,9 @@ struct PollSpec {
   Duration fast_interval = std::chrono::milliseconds(50);
   double fast_above = 0.70;  // working_set_ratio
   Duration fast_when_tto_below = std::chrono::seconds(30);
+  // A target no rule can fire on (README: "Quiet targets") is read in full this often; on the
+  // ticks between, only its usage, OOM events and pressure. 0: every tick reads everything.
+  Duration full_read_interval = std::chrono::seconds(10);
   bool operator==(const PollSpec&) const = default;
 };
 

@@ -91,6 +91,8 @@ std::string printConfig(const Config& config) {
       << config_values::formatRatio(config.poll.fast_above);
   out << YAML::Key << "fast_when_tto_below" << YAML::Value
       << formatDurationExact(config.poll.fast_when_tto_below);
+  out << YAML::Key << "full_read_interval" << YAML::Value
+      << formatDurationExact(config.poll.full_read_interval);
   out << YAML::EndMap;
 
   const DumpSpec& d = config.dump;

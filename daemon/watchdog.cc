@@ -181,10 +181,10 @@ bool Watchdog::waitForRuntime(Duration max) const {
   }
 }
 
-void Watchdog::mergeRuntime(Watched& w) {
+void Watchdog::mergeRuntime(Watched& w, Snapshot& into) {
   std::optional<Duration> oldest;
   for (auto& e : w.endpoints) {
-    if (auto age = e->merge(w.snapshot)) oldest = oldest ? std::max(*oldest, *age) : *age;
+    if (auto age = e->merge(into)) oldest = oldest ? std::max(*oldest, *age) : *age;
     std::string err;
     if (e->takeErrorChange(&err)) {
       std::vector<std::pair<std::string, std::string>> fields = {
@@ -202,7 +202,7 @@ void Watchdog::mergeRuntime(Watched& w) {
     }
   }
   static const SignalId kAge = internSignal("runtime_age_seconds");
-  if (oldest) w.snapshot.set(kAge, std::chrono::duration<double>(*oldest).count());
+  if (oldest) into.set(kAge, std::chrono::duration<double>(*oldest).count());
 }
 
 void Watchdog::resolve(Watched& w, SteadyTime now) {
@@ -279,43 +279,64 @@ Duration Watchdog::tick() {
                  {{"target", w.spec.target.name},
                   {"took", formatDuration(clock_.steadyNow() - w.read_started)}});
       }
-      w.in_flight = true;
-      w.done = false;
-      ++pending_;
     }
-    w.read_started = clock_.steadyNow();
     for (auto& e : w.endpoints) e->poll(*fetcher_);
+    const Duration full_every = config_.poll.full_read_interval;
+    bool skim = full_every.count() > 0 && w.has_snapshot && w.collector->canSkim() &&
+                clock_.steadyNow() - w.last_full < full_every;
+    post(wp, gen, skim);
     started_.push_back(wp);
-    boost::asio::post(*pool_, [this, wp, gen]() {
-      Status st = wp->collector->collect(clock_, wp->work);
-      std::lock_guard lock(mu_);
-      wp->result = std::move(st);
-      wp->done = true;
-      // Only this tick's reads are waited for; one that overran an earlier tick is not.
-      if (gen == generation_) --pending_;
-      cv_.notify_all();
-    });
   }
-  {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, budget, [&] { return pending_ == 0; });
-  }
-  for (auto& wp : started_) {
-    Watched& w = *wp;
+  // Takes this round's reads that are done (a slow one is logged once and left running) and
+  // hands each to `f`.
+  auto collectRound = [&](std::vector<std::shared_ptr<Watched>>& round, Duration wait, auto&& f) {
     {
-      std::lock_guard lock(mu_);
-      if (!w.done) {
-        if (!w.slow_logged) {
-          w.slow_logged = true;
-          log_.log(LogLevel::kWarning,
-                   "target read is slower than the tick; skipping it until it returns",
-                   {{"target", w.spec.target.name}, {"budget", formatDuration(budget)}});
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, wait, [&] { return pending_ == 0; });
+    }
+    for (auto& wp : round) {
+      Watched& w = *wp;
+      {
+        std::lock_guard lock(mu_);
+        if (!w.done) {
+          if (!w.slow_logged) {
+            w.slow_logged = true;
+            log_.log(LogLevel::kWarning,
+                     "target read is slower than the tick; skipping it until it returns",
+                     {{"target", w.spec.target.name}, {"budget", formatDuration(budget)}});
+          }
+          continue;
         }
-        continue;
+        w.in_flight = false;
       }
-      w.in_flight = false;
+      f(w, wp);
+    }
+  };
+  escalated_.clear();
+  collectRound(started_, budget, [&](Watched& w, const std::shared_ptr<Watched>& wp) {
+    if (w.read_skim && !w.read_full && w.result) {
+      // A rule may fire on what the skim saw: read it in full now, in this same tick.
+      if (!quiet(w)) {
+        escalated_.push_back(wp);
+        return;
+      }
+      finishSkim(w);
+      return;
     }
     finish(w, max_ratio, min_tto, max_projected);
+  });
+  if (!escalated_.empty()) {
+    {
+      std::lock_guard lock(mu_);
+      gen = ++generation_;
+      pending_ = 0;
+    }
+    for (auto& wp : escalated_) post(wp, gen, /*skim=*/false);
+    Duration left = budget - (clock_.steadyNow() - tick_started);
+    collectRound(escalated_, std::max(left, Duration(0)),
+                 [&](Watched& w, const std::shared_ptr<Watched>&) {
+                   finish(w, max_ratio, min_tto, max_projected);
+                 });
   }
   collectDumpReports();
   pollAlerts();
@@ -332,6 +353,108 @@ Duration Watchdog::tick() {
               {"to", formatDuration(policy_.interval())},
               {"why", why}});
   return policy_.interval();
+}
+
+void Watchdog::post(const std::shared_ptr<Watched>& wp, std::uint64_t gen, bool skim) {
+  Watched& w = *wp;
+  {
+    std::lock_guard lock(mu_);
+    w.in_flight = true;
+    w.done = false;
+    ++pending_;
+  }
+  w.read_started = clock_.steadyNow();
+  w.read_skim = skim;
+  boost::asio::post(*pool_, [this, wp, gen, skim]() {
+    bool full = true;
+    Status st = skim ? wp->collector->skim(clock_, wp->work, &full)
+                     : wp->collector->collect(clock_, wp->work);
+    std::lock_guard lock(mu_);
+    wp->result = std::move(st);
+    wp->read_full = full;
+    wp->done = true;
+    // Only this tick's reads are waited for; one that overran an earlier tick is not.
+    if (gen == generation_) --pending_;
+    cv_.notify_all();
+  });
+}
+
+namespace {
+
+// What a skim says of the signals a full read would have given: the skim's own exactly; the
+// working set at most the usage (it is usage - inactive_file), its ratio at most the usage
+// ratio plus `extra`; what the last full read had but the skim does not, anything; and what
+// neither had, absent (a v1 cgroup has no PSI, an unlimited one no ratios).
+class QuietBounds final : public SignalBounds {
+ public:
+  QuietBounds(const Snapshot& skim, const Snapshot& full, double extra)
+      : skim_(skim), full_(full), extra_(extra) {}
+  SignalBound bound(SignalId sid) const override {
+    using K = SignalBound::Kind;
+    static const SignalId kWsRatio = id(Sig::kWorkingSetRatio), kRatio = id(Sig::kUsageRatio),
+                          kWs = id(Sig::kWorkingSetBytes);
+    if (sid == kWsRatio || sid == kRatio) {
+      auto r = skim_.get(Sig::kUsageRatio);
+      if (!r) return {K::kAbsent};
+      return {K::kRange, sid == kWsRatio ? 0.0 : *r - extra_, *r + extra_};
+    }
+    if (sid == kWs) {
+      if (auto u = skim_.get(Sig::kUsageBytes)) return {K::kRange, 0.0, *u};
+    }
+    if (auto v = skim_.get(sid)) return {K::kRange, *v, *v};
+    if (full_.has(sid)) return {};
+    return {K::kAbsent};
+  }
+
+ private:
+  const Snapshot& skim_;
+  const Snapshot& full_;
+  double extra_;
+};
+
+}  // namespace
+
+void Watchdog::noteUsageRatio(Watched& w, const Snapshot& s, double* growth) {
+  if (growth) *growth = 0;
+  auto r = s.get(Sig::kUsageRatio);
+  if (!r) return;
+  if (growth && w.last_usage_ratio && s.steady > w.last_usage_ratio->first &&
+      *r > w.last_usage_ratio->second)
+    *growth = (*r - w.last_usage_ratio->second) / toSeconds(s.steady - w.last_usage_ratio->first);
+  w.last_usage_ratio = {s.steady, *r};
+}
+
+// A skimmed target stays quiet when nothing it shows could change what a full tick would do:
+// no rule may fire (RuleEngine::mayFire on the bounds above), and it is neither above the fast
+// tick's threshold nor predicted to reach its limit within fast_when_tto_below, as the poll
+// policy would have judged it. Growth widens the margin by what it adds over the prediction
+// window, so that the full reads start early enough for time_to_oom to have a history.
+bool Watchdog::quiet(Watched& w) {
+  mergeRuntime(w, w.work);
+  double growth = 0;
+  noteUsageRatio(w, w.work, &growth);
+  double extra = kQuietMargin + growth * toSeconds(w.spec.predict_window);
+  if (auto r = w.work.get(Sig::kUsageRatio)) {
+    if (*r + extra > config_.poll.fast_above) return false;
+    if (growth > 0 && (1 - *r) / growth < toSeconds(config_.poll.fast_when_tto_below)) return false;
+  }
+  return !engine_.mayFire(w.handle, QuietBounds(w.work, w.snapshot, extra));
+}
+
+// The skim's values replace the last full read's; the working set, which it does not read, is
+// kept no larger than the usage it did read.
+void Watchdog::finishSkim(Watched& w) {
+  w.work.forEach([&](SignalId sid, double v) { w.snapshot.set(sid, v); });
+  w.snapshot.steady = w.work.steady;
+  w.snapshot.wall = w.work.wall;
+  auto usage = w.snapshot.get(Sig::kUsageBytes);
+  auto ws = w.snapshot.get(Sig::kWorkingSetBytes);
+  if (usage && ws && *ws > *usage) w.snapshot.set(Sig::kWorkingSetBytes, *usage);
+  auto ratio = w.snapshot.get(Sig::kUsageRatio);
+  auto ws_ratio = w.snapshot.get(Sig::kWorkingSetRatio);
+  if (ratio && ws_ratio && *ws_ratio > *ratio) w.snapshot.set(Sig::kWorkingSetRatio, *ratio);
+  checkOomKills(w);
+  if (metrics_) metrics_->updateTarget(w.spec.target.name, w.snapshot);
 }
 
 void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& max_projected) {
@@ -356,7 +479,9 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& ma
   // The finished read becomes the target's snapshot; the old one is reused by the next read.
   std::swap(w.snapshot, w.work);
   w.has_snapshot = true;
-  mergeRuntime(w);
+  mergeRuntime(w, w.snapshot);
+  w.last_full = w.snapshot.steady;
+  noteUsageRatio(w, w.snapshot, nullptr);
   checkOomKills(w);
   if (metrics_) metrics_->updateTarget(w.spec.target.name, w.snapshot);
   if (metrics_ && runner_ && !w.dumpers_declared) {

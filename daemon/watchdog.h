@@ -110,11 +110,23 @@ class Watchdog {
     bool dumpers_declared = false;  // their series at 0 in the metrics
     // The last working_set_ratio and when it was read: its growth projects the next one.
     std::optional<std::pair<SteadyTime, double>> last_ratio;
+    // Quiet ticks (README: "Quiet targets"): this read is a skim; the skim read in full (a new
+    // collector); the last full read; the last usage_ratio, whose growth widens the bounds.
+    bool read_skim = false, read_full = false;
+    SteadyTime last_full{};
+    std::optional<std::pair<SteadyTime, double>> last_usage_ratio;
   };
+  // Margin added to a quiet target's usage_ratio before the rules' thresholds are compared with
+  // it: the full reads (and the history time_to_oom needs) start this far below a threshold.
+  static constexpr double kQuietMargin = 0.05;
+  void post(const std::shared_ptr<Watched>& wp, std::uint64_t gen, bool skim);
+  bool quiet(Watched& w);
+  void finishSkim(Watched& w);
+  void noteUsageRatio(Watched& w, const Snapshot& s, double* growth);
   void startDump(const Firing& f, const Watched& w);
   void collectDumpReports();
   void buildEndpoints(Watched& w);
-  void mergeRuntime(Watched& w);
+  void mergeRuntime(Watched& w, Snapshot& into);
   void resolve(Watched& w, SteadyTime now);
   void dispatch(const Firing& f, Watched& w);
   void checkOomKills(Watched& w);
@@ -146,7 +158,7 @@ class Watchdog {
   std::condition_variable cv_;
   std::uint64_t generation_ = 0;  // the tick; a read that finishes late belongs to an older one
   std::size_t pending_ = 0;       // this tick's reads not done yet
-  std::vector<std::shared_ptr<Watched>> started_;
+  std::vector<std::shared_ptr<Watched>> started_, escalated_;
   std::vector<Firing> firings_;
   std::vector<RuleNotice> notices_;
   std::vector<std::string> unavailable_actions_logged_;

@@ -344,6 +344,12 @@ TEST(ConfigDefaults, RulesAbsentMeansBuiltInRulesEmptyListMeansNone) {
   EXPECT_TRUE(loadOk("targets:\n").targets.empty());
 }
 
+TEST(ConfigGood, FullReadIntervalDefaultsToTenSecondsAndZeroTurnsQuietTicksOff) {
+  EXPECT_EQ(loadOk("targets: []\n").poll.full_read_interval, seconds(10));
+  EXPECT_EQ(loadOk("poll: {full_read_interval: 0s}\n").poll.full_read_interval, Duration(0));
+  EXPECT_EQ(loadOk("poll: {full_read_interval: 1m}\n").poll.full_read_interval, minutes(1));
+}
+
 TEST(ConfigGood, FullFixtureReadsEveryValue) {
   Config c = loadOk(readFixture("configs/good/full.yaml"), "good/full.yaml");
   EXPECT_EQ(c.poll.interval, seconds(2));
@@ -490,6 +496,7 @@ TEST(PrintConfig, RoundTripsAwkwardValues) {
   c.poll.fast_interval = std::chrono::microseconds(10'500);
   c.poll.fast_above = 0.123456789;
   c.poll.fast_when_tto_below = Duration(0);
+  c.poll.full_read_interval = Duration(0);
   TargetSpec a;
   a.target = Target::cgroupPath("a", "weird: path/with # and 'quotes'");
   a.predict_window = seconds(90);
@@ -512,10 +519,10 @@ TEST(PrintConfig, RoundTripsAwkwardValues) {
 TEST(PrintConfig, WritesDefaultsInTheirUsualUnits) {
   Config c = loadOk("targets: [{name: h, host: true}]\n");
   std::string p = printConfig(c);
-  for (const char* line :
-       {"  interval: 1s\n", "  fast_interval: 50ms\n", "  fast_above: 70%\n",
-        "  fast_when_tto_below: 30s\n", "    predict_window: 10s\n", "    cooldown: 5m\n",
-        "    host: true\n", "  - name: near-limit\n", "    actions: [log, alert, dump]\n"})
+  for (const char* line : {"  interval: 1s\n", "  fast_interval: 50ms\n", "  fast_above: 70%\n",
+                           "  fast_when_tto_below: 30s\n", "  full_read_interval: 10s\n",
+                           "    predict_window: 10s\n", "    cooldown: 5m\n", "    host: true\n",
+                           "  - name: near-limit\n", "    actions: [log, alert, dump]\n"})
     EXPECT_NE(p.find(line), std::string::npos) << line << "\n---\n" << p;
   // Built-in rules are labelled as such.
   EXPECT_NE(p.find("built-in"), std::string::npos);
