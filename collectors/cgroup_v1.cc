@@ -108,7 +108,7 @@ Status CgroupV1Collector::readOomControl(Snapshot& out) {
 Status CgroupV1Collector::skim(Snapshot& out) {
   if (auto s = readNumber(usage_, Sig::kUsageBytes, out, false); !s) return s;
   if (last_limit_) out.set(Sig::kLimitBytes, *last_limit_);
-  return readOomControl(out);
+  return Ok{};
 }
 
 }  // namespace oomsentinel

@@ -15,7 +15,8 @@ class CgroupV1Collector final : public Collector {
  public:
   explicit CgroupV1Collector(std::string dir);
   Status collect(Snapshot& out) override;
-  // usage_in_bytes and oom_control; the limit from the last collect().
+  // usage_in_bytes, and the limit from the last collect(). Not oom_control: formatting it costs
+  // the kernel more than the usage does, and a kill that frees memory shows in the usage.
   Status skim(Snapshot& out) override;
 
  private:

@@ -179,7 +179,6 @@ Status CgroupV2Collector::readPressure(Snapshot& out) {
 Status CgroupV2Collector::skim(Snapshot& out) {
   if (auto s = readCurrent(out); !s) return s;
   if (last_limit_) out.set(Sig::kLimitBytes, *last_limit_);
-  if (auto s = readEvents(out); !s) return s;
   return readPressure(out);
 }
 

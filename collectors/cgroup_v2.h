@@ -20,7 +20,8 @@ class CgroupV2Collector final : public Collector {
   // root itself has no memory.max), nearest first.
   CgroupV2Collector(std::string dir, std::vector<std::string> ancestors);
   Status collect(Snapshot& out) override;
-  // memory.current, memory.events and memory.pressure; the limit from the last collect().
+  // memory.current and memory.pressure (the one signal of the built-in rules that no ratio
+  // bounds), and the limit from the last collect().
   Status skim(Snapshot& out) override;
 
  private:

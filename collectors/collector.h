@@ -21,8 +21,8 @@ class Collector {
   // offer are simply left absent.
   virtual Status collect(Snapshot& out) = 0;
   // The cheap part, read on every tick of a quiet target (one no rule can fire on): what moves
-  // fast and decides whether a rule may fire (usage, OOM events, pressure), and the limit as the
-  // last collect() saw it. Sources with nothing cheap to offer add nothing.
+  // fast and decides whether a rule may fire (usage, pressure), and the limit as the last
+  // collect() saw it. Sources with nothing cheap to offer add nothing.
   virtual Status skim(Snapshot& out) {
     (void)out;
     return Ok{};

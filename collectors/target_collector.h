@@ -30,9 +30,9 @@ class TargetCollector {
   // was read before the failure. A cgroup directory that is gone is an error (isGone()); one
   // that was removed and made again under the same name is followed.
   Status collect(const Clock& clock, Snapshot& out);
-  // The cheap read of a quiet tick (Collector::skim): the cgroup's usage, OOM events and
-  // pressure, the limit of the last collect(), and the ratio. When no collect() has succeeded
-  // since the collectors were (re)built, it collects in full instead and sets *full.
+  // The cheap read of a quiet tick (Collector::skim): the cgroup's usage and pressure, the limit of
+  // the last collect(), and the ratio. When no collect() has succeeded since the collectors were
+  // (re)built, it collects in full instead and sets *full.
   Status skim(const Clock& clock, Snapshot& out, bool* full);
   // Not the host: it has no cheap subset worth the name.
   bool canSkim() const { return target_.kind != TargetKind::kHost; }

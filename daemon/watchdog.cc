@@ -374,8 +374,8 @@ void Watchdog::post(const std::shared_ptr<Watched>& wp, std::uint64_t gen, bool 
     wp->read_full = full;
     wp->done = true;
     // Only this tick's reads are waited for; one that overran an earlier tick is not.
-    if (gen == generation_) --pending_;
-    cv_.notify_all();
+    // The tick waits for all of them: one wake-up at the last, not a futex call per target.
+    if (gen == generation_ && --pending_ == 0) cv_.notify_all();
   });
 }
 
@@ -414,25 +414,29 @@ class QuietBounds final : public SignalBounds {
 
 }  // namespace
 
-void Watchdog::noteUsageRatio(Watched& w, const Snapshot& s, double* growth) {
+void Watchdog::noteUsageRatio(Watched& w, const Snapshot& s, double* growth, double* drop) {
   if (growth) *growth = 0;
+  if (drop) *drop = 0;
   auto r = s.get(Sig::kUsageRatio);
   if (!r) return;
   if (growth && w.last_usage_ratio && s.steady > w.last_usage_ratio->first &&
       *r > w.last_usage_ratio->second)
     *growth = (*r - w.last_usage_ratio->second) / toSeconds(s.steady - w.last_usage_ratio->first);
+  if (drop && w.last_usage_ratio) *drop = std::max(0.0, w.last_usage_ratio->second - *r);
   w.last_usage_ratio = {s.steady, *r};
 }
 
-// A skimmed target stays quiet when nothing it shows could change what a full tick would do:
+// A skimmed target stays quiet when nothing it shows could change what a full tick would do
+// (and its usage did not just fall by kQuietDrop, the mark of an OOM kill):
 // no rule may fire (RuleEngine::mayFire on the bounds above), and it is neither above the fast
 // tick's threshold nor predicted to reach its limit within fast_when_tto_below, as the poll
 // policy would have judged it. Growth widens the margin by what it adds over the prediction
 // window, so that the full reads start early enough for time_to_oom to have a history.
 bool Watchdog::quiet(Watched& w) {
   mergeRuntime(w, w.work);
-  double growth = 0;
-  noteUsageRatio(w, w.work, &growth);
+  double growth = 0, drop = 0;
+  noteUsageRatio(w, w.work, &growth, &drop);
+  if (drop >= kQuietDrop) return false;
   double extra = kQuietMargin + growth * toSeconds(w.spec.predict_window);
   if (auto r = w.work.get(Sig::kUsageRatio)) {
     if (*r + extra > config_.poll.fast_above) return false;
@@ -481,7 +485,7 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& ma
   w.has_snapshot = true;
   mergeRuntime(w, w.snapshot);
   w.last_full = w.snapshot.steady;
-  noteUsageRatio(w, w.snapshot, nullptr);
+  noteUsageRatio(w, w.snapshot, nullptr, nullptr);
   checkOomKills(w);
   if (metrics_) metrics_->updateTarget(w.spec.target.name, w.snapshot);
   if (metrics_ && runner_ && !w.dumpers_declared) {

@@ -119,10 +119,13 @@ class Watchdog {
   // Margin added to a quiet target's usage_ratio before the rules' thresholds are compared with
   // it: the full reads (and the history time_to_oom needs) start this far below a threshold.
   static constexpr double kQuietMargin = 0.05;
+  // A usage_ratio that fell this much since the last tick is read in full at once: an OOM kill
+  // frees what the killed process held, and the skim does not read the kill counters.
+  static constexpr double kQuietDrop = 0.10;
   void post(const std::shared_ptr<Watched>& wp, std::uint64_t gen, bool skim);
   bool quiet(Watched& w);
   void finishSkim(Watched& w);
-  void noteUsageRatio(Watched& w, const Snapshot& s, double* growth);
+  void noteUsageRatio(Watched& w, const Snapshot& s, double* growth, double* drop);
   void startDump(const Firing& f, const Watched& w);
   void collectDumpReports();
   void buildEndpoints(Watched& w);

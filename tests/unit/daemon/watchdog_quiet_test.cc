@@ -150,17 +150,27 @@ TEST(QuietTicks, ZeroFullReadIntervalReadsEverythingEveryTick) {
   EXPECT_EQ(r.anon(), 8);
 }
 
-TEST(QuietTicks, AnOomKillIsCountedOnAQuietTick) {
+TEST(QuietTicks, AKillThatFreesMemoryIsReadInFullAtOnceAndAnyKillByTheNextFullRead) {
   Rig r;
   ASSERT_TRUE(r.dog.apply(config({{"near", "working_set_ratio > 85%"}})));
+  r.tree.setUsage(40 * kMiB);
   r.dog.tick();
   r.step();
+  // The kill freed 30% of the limit: read in full in this tick, so the kill is counted now.
   r.tree.setOomKills(1);
+  r.tree.setUsage(10 * kMiB);
   r.tree.setStatAnon(9);
   r.step();
-  EXPECT_EQ(r.anon(), 1) << "still quiet";
+  EXPECT_EQ(r.anon(), 9);
   EXPECT_NE(r.out.text().find("the kernel OOM-killed a process of the target"), std::string::npos)
       << r.out.text();
+  // A kill that freed little: the skim does not read the counters; the next full read does.
+  r.tree.setOomKills(2);
+  r.tree.setUsage(9 * kMiB);
+  r.step();
+  EXPECT_EQ(r.dog.lastSnapshot("app")->get(Sig::kEventsOomKill), 1);
+  for (int i = 0; i < 9; ++i) r.step();
+  EXPECT_EQ(r.dog.lastSnapshot("app")->get(Sig::kEventsOomKill), 2) << "10 s later";
 }
 
 }  // namespace
