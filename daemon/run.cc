@@ -21,6 +21,7 @@
 #include "daemon/commands.h"
 #include "daemon/logger.h"
 #include "daemon/state_file.h"
+#include "daemon/systemd_notify.h"
 #include "daemon/watchdog.h"
 
 namespace oomsentinel {
@@ -80,6 +81,15 @@ struct Health {
   std::vector<std::string> unresolved;
 };
 
+// The loop is ticking: the last tick is younger than three intervals (and 2 s of slack). Both
+// /healthz and systemd's watchdog keep-alive go by this.
+bool ticking(const Health& health, const Clock& clock, Duration* age) {
+  SteadyTime last{Duration(health.last_tick.load())};
+  *age = clock.steadyNow() - last;
+  Duration allowed = 3 * Duration(health.interval.load()) + std::chrono::seconds(2);
+  return health.last_tick.load() != 0 && *age <= allowed;
+}
+
 HttpAnswer answer(const std::string& path, DaemonMetrics& metrics, Health& health,
                   const Clock& clock) {
   HttpAnswer a;
@@ -87,11 +97,8 @@ HttpAnswer answer(const std::string& path, DaemonMetrics& metrics, Health& healt
     a.content_type = "text/plain; version=0.0.4; charset=utf-8";
     a.body = metrics.render();
   } else if (path == "/healthz") {
-    // The loop is ticking: the last tick is younger than three intervals (and 2 s of slack).
-    SteadyTime last{Duration(health.last_tick.load())};
-    Duration age = clock.steadyNow() - last;
-    Duration allowed = 3 * Duration(health.interval.load()) + std::chrono::seconds(2);
-    if (health.last_tick.load() != 0 && age <= allowed) {
+    Duration age{};
+    if (ticking(health, clock, &age)) {
       a.body = "ok: last tick " + formatDuration(age) + " ago\n";
     } else {
       a.status = 503;
@@ -221,6 +228,20 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   boost::asio::steady_timer timer(io);
   boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
   int exit_code = 0;
+  SystemdNotify notify;
+  // systemd's WatchdogSec: a keep-alive only while the loop ticks, so a hung tick (it runs on this
+  // thread) or a broken timer chain gets the daemon restarted.
+  boost::asio::steady_timer keep_alive(io);
+  std::function<void()> keepAlive = [&]() {
+    keep_alive.expires_at(clock.steadyNow() + notify.watchdogPeriod());
+    keep_alive.async_wait([&](const boost::system::error_code& ec) {
+      Duration age{};
+      if (ec) return;
+      if (ticking(health, clock, &age)) notify.watchdog();
+      keepAlive();
+    });
+  };
+  if (notify.watchdogPeriod() > Duration::zero()) keepAlive();
 
   SteadyTime last_state{};
   Duration last_interval{};
@@ -234,6 +255,8 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     {
       std::lock_guard lock(health.mu);
       health.unresolved = dog.unresolvedTargets();
+      notify.ticked(
+          systemdStatusLine(dog.config().targets.size(), health.unresolved.size(), interval));
     }
     // At most once a second, or at once when the interval changed.
     if (!state_file.empty() &&
@@ -260,6 +283,7 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
       if (signo == SIGHUP) {
+        notify.reloading();
         if (!config_path) {
           log.log(LogLevel::kWarning,
                   "SIGHUP: no config file to reload (started without --config)");
@@ -286,13 +310,16 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
             metrics.reload(ok);
           }
         }
+        notify.reloaded();
         waitSignal();
         return;
       }
+      notify.stopping();
       log.log(LogLevel::kInfo, "stopping",
               {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"},
                {"ticks", std::to_string(dog.ticks())}});
       timer.cancel();
+      keep_alive.cancel();
       io.stop();
     });
   };
