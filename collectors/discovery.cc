@@ -29,7 +29,13 @@ std::optional<pid_t> parsePid(std::string_view s) {
   return static_cast<pid_t>(v);
 }
 
-std::string inQuotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+// Appended piecewise: GCC 12 -O3 warns -Wrestrict wrongly on "'" + std::string(s) + "'".
+std::string inQuotes(std::string_view s) {
+  std::string out(1, '\'');
+  out.append(s);
+  out.push_back('\'');
+  return out;
+}
 
 pid_t selfPid(const HostPaths& paths, const DiscoveryOptions& o) {
   if (o.self_pid >= 0) return o.self_pid;
