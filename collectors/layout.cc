@@ -1,7 +1,13 @@
 #include "collectors/layout.h"
 
-#include <cerrno>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <optional>
+
+#include "collectors/cgroup_walk.h"
 #include "collectors/control_file.h"
 
 namespace oomsentinel {
@@ -48,6 +54,74 @@ Result<std::string> normalizeRelative(std::string_view path) {
   }
   if (out.empty()) out.assign(1, '/');  // not = "/": GCC 12 -O3 warns -Wrestrict wrongly
   return out;
+}
+
+// For a path that a cgroup namespace made relative: the suffix left after the leading ".."
+// components, when exactly one directory under the memory root ends with it; otherwise the
+// directory whose cgroup.procs lists the pid (cgroup.procs shows pids in the reader's pid
+// namespace, as /proc does). nullopt when neither finds one; `note` then says why, if a walk
+// failed.
+std::optional<ResolvedCgroup> findNamespacedCgroup(const HostPaths& paths,
+                                                   const CgroupLayout& layout,
+                                                   std::string_view path, pid_t pid,
+                                                   std::string* note) {
+  const WalkLimits limits;
+  std::string_view suffix = path;
+  while (!suffix.empty()) {
+    if (suffix.front() == '/') {
+      suffix.remove_prefix(1);
+    } else if (suffix == ".." || suffix.starts_with("../")) {
+      suffix.remove_prefix(2);
+    } else {
+      break;
+    }
+  }
+  while (!suffix.empty() && suffix.back() == '/') suffix.remove_suffix(1);
+  if (!suffix.empty() && !leavesRoot(suffix)) {
+    std::vector<std::string> hits;
+    auto st = walkCgroupTree(layout.memory_root, limits, [&](const std::string& rel, int) {
+      if (rel.size() >= suffix.size() && std::string_view(rel).ends_with(suffix) &&
+          (rel.size() == suffix.size() || rel[rel.size() - suffix.size() - 1] == '/')) {
+        hits.push_back(rel);
+        if (hits.size() > 1) return WalkStep::kStop;  // ambiguous: the pid decides
+      }
+      return WalkStep::kDescend;
+    });
+    if (!st) *note = st.error().describe();
+    if (st && hits.size() == 1)
+      if (auto r = resolveCgroupPath(layout, hits[0])) return *r;
+  }
+  // Which pid to look for: "self" is a number in the proc root's namespace.
+  if (pid == 0) {
+    char buf[32];
+    ssize_t n = ::readlink(paths.procFile("self").c_str(), buf, sizeof buf - 1);
+    if (n <= 0) return std::nullopt;
+    buf[n] = '\0';
+    pid = static_cast<pid_t>(std::atol(buf));
+    if (pid <= 0) return std::nullopt;
+  }
+  auto holds = [&](const std::string& dir) {
+    auto text = readWholeFile(joinPath(dir, "cgroup.procs"));
+    std::vector<int> pids;
+    if (!text || !parsePidList(*text, pids).ok()) return false;
+    return std::find(pids.begin(), pids.end(), pid) != pids.end();
+  };
+  // In the root cgroup: the root is what the namespace-relative path would have named anyway.
+  if (holds(layout.memory_root)) return std::nullopt;
+  std::string hit;
+  auto st = walkCgroupTree(layout.memory_root, limits, [&](const std::string& rel, int) {
+    if (!holds(joinPath(layout.memory_root, rel))) return WalkStep::kDescend;
+    hit = rel;
+    return WalkStep::kStop;
+  });
+  if (!st) {
+    if (!note->empty()) *note += "; ";
+    *note += st.error().describe();
+  }
+  if (hit.empty()) return std::nullopt;
+  auto r = resolveCgroupPath(layout, hit);
+  if (!r) return std::nullopt;
+  return *r;
 }
 
 }  // namespace
@@ -211,12 +285,31 @@ Result<ResolvedCgroup> resolvePidCgroup(const HostPaths& paths, const CgroupLayo
           "cgroup " + found->path + " is outside the mounted hierarchy " + layout.mount_root, file);
     p.remove_prefix(mr.size());
   }
-  if (leavesRoot(p))
-    return makeError("cgroup " + found->path +
-                         " is outside this cgroup namespace; mount the host's cgroupfs and pass "
-                         "--cgroup-root",
-                     file);
-  return resolveCgroupPath(layout, p);
+  // The normal case: the path exists under the memory root.
+  Error first;
+  if (!leavesRoot(p)) {
+    auto r = resolveCgroupPath(layout, p);
+    if (r && r->relative == "/") {
+      // On v1 the root is a cgroup too, so "/" may be a private namespace's root: the root's
+      // cgroup.procs says whether the pid is really there.
+      std::string ignored;
+      if (auto found = findNamespacedCgroup(paths, layout, p, pid, &ignored)) return *found;
+      return r;
+    }
+    if (r || r.error().errnum != ENOENT) return r;
+    first = r.error();
+  } else {
+    first = makeError("cgroup " + found->path +
+                          " is outside this cgroup namespace; mount the host's cgroupfs and pass "
+                          "--cgroup-root",
+                      file);
+  }
+  // A private cgroup namespace: the path is relative to the reader's own cgroup ("/", or
+  // "/../<sibling>"), so look for the directory it names, then for the one that holds the pid.
+  std::string note;
+  if (auto r = findNamespacedCgroup(paths, layout, p, pid, &note)) return *r;
+  if (!note.empty()) first.message += " (" + note + ")";
+  return first;
 }
 
 }  // namespace oomsentinel

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <regex>
 #include <utility>
 
 #include "collectors/prom_text.h"
@@ -45,7 +46,11 @@ using config_values::didYouMean;
 
 // Keys that DESIGN.md names and later versions implement: a config written for them gets a
 // precise "not yet" rather than "unknown key".
-const std::vector<std::string> kTopKeys = {"poll", "targets", "rules", "dump", "alerts"};
+const std::vector<std::string> kTopKeys = {"poll", "targets", "rules",
+                                           "dump", "alerts",  "discovery"};
+const std::vector<std::string> kDiscoveryKeys = {"interval", "containers_log_dir"};
+// Selectors are evaluated again every interval, each a walk of /proc or the cgroup tree.
+constexpr Duration kMinDiscoveryInterval = std::chrono::milliseconds(100);
 const std::vector<std::string> kTopLater = {};
 const std::vector<std::string> kAlertsKeys = {"metrics", "alertmanager"};
 const std::vector<std::string> kAlertmanagerKeys = {
@@ -62,11 +67,17 @@ const std::vector<std::string> kProcKeys = {"smaps"};
 const std::vector<std::string> kPollKeys = {"interval", "fast_interval", "fast_above",
                                             "fast_when_tto_below", "full_read_interval"};
 const std::vector<std::string> kTargetKeys = {
-    "name",        "cgroup",  "pid",     "self",    "host",       "predict_window", "go",  "jvm",
-    "metrics_url", "signals", "runtime", "dumpers", "gperftools", "exec",           "proc"};
-const std::vector<std::string> kTargetKinds = {"cgroup", "pid", "self", "host"};
-const std::vector<std::string> kTargetLater = {"process", "pid_file", "cgroup_glob",
-                                               "systemd_unit"};
+    "name",        "cgroup",       "pid",       "self",           "host", "process", "pid_file",
+    "cgroup_glob", "systemd_unit", "limit_env", "predict_window", "go",   "jvm",     "metrics_url",
+    "signals",     "runtime",      "dumpers",   "gperftools",     "exec", "proc"};
+const std::vector<std::string> kTargetKinds = {
+    "cgroup", "pid", "self", "host", "process", "pid_file", "cgroup_glob", "systemd_unit"};
+// What every "exactly one of" message lists.
+const std::string kTargetKindList =
+    "cgroup, pid, self, host, process, pid_file, cgroup_glob, systemd_unit";
+const std::vector<std::string> kTargetLater = {};
+// systemd units that have a cgroup of their own.
+const std::vector<std::string> kUnitSuffixes = {".service", ".scope", ".slice"};
 const std::vector<std::string> kGoKeys = {"pprof_url", "expvar_url", "profiles"};
 const std::vector<std::string> kJvmKeys = {"perfdata", "class_histogram", "heap_dump"};
 const std::vector<std::string> kRuntimeKeys = {"interval", "timeout", "stale_after", "max_bytes"};
@@ -76,8 +87,7 @@ constexpr Duration kMaxRuntimeTimeout = std::chrono::seconds(60);
 constexpr std::uint64_t kMinRuntimeBytes = 1 << 10;
 constexpr std::uint64_t kMaxRuntimeBytes = 64 << 20;
 constexpr std::size_t kMaxRuntimeSignals = 64;
-const std::vector<std::string> kTargetLaterKinds = {"process", "pid_file", "cgroup_glob",
-                                                    "systemd_unit"};
+const std::vector<std::string> kTargetLaterKinds = {};
 const std::vector<std::string> kRuleKeys = {"name",     "expr",     "for",     "keep_firing_for",
                                             "cooldown", "severity", "actions", "targets"};
 const std::vector<std::string> kSeverities = {"info", "warning", "critical"};
@@ -474,7 +484,27 @@ class Loader {
     if (auto* e = find(entries, "rules")) readRules(*e, config);
     if (auto* e = find(entries, "dump")) readDump(*e, config.dump);
     if (auto* e = find(entries, "alerts")) readAlerts(*e, config.alerts);
+    if (auto* e = find(entries, "discovery")) readDiscovery(*e, config.discovery);
     checkTargetRefs();
+  }
+
+  void readDiscovery(const Entry& e, DiscoverySpec& d) {
+    if (e.value.IsNull()) return;
+    if (!e.value.IsMap()) {
+      typeError(e, "a map with the keys " + listNames(kDiscoveryKeys));
+      return;
+    }
+    auto entries = readMap(e.value, e.path, kDiscoveryKeys, {});
+    if (const Entry* i = find(entries, "interval"))
+      if (auto v = readDurationAtLeast(*i, kMinDiscoveryInterval)) d.interval = *v;
+    if (const Entry* l = find(entries, "containers_log_dir")) {
+      if (!requireScalar(*l, "an absolute directory path")) return;
+      const std::string& v = l->value.Scalar();
+      if (v.empty() || v[0] != '/')
+        error(valuePos(*l), l->path, "must be an absolute path, got " + describe(l->value));
+      else
+        d.containers_log_dir = v;
+    }
   }
 
   void readPoll(const Entry& e, PollSpec& poll) {
@@ -529,7 +559,7 @@ class Loader {
   std::optional<TargetSpec> readTarget(const YAML::Node& item, const std::string& path) {
     if (!item.IsMap()) {
       error(posOf(item), path,
-            "expected a map with a name and one of cgroup, pid, self, host, got " + describe(item));
+            "expected a map with a name and one of " + kTargetKindList + ", got " + describe(item));
       targets_incomplete_ = true;
       return std::nullopt;
     }
@@ -566,17 +596,19 @@ class Loader {
       });
       if (!reported)
         error(posOf(item), path,
-              "no target kind: give one of cgroup: PATH, pid: N, self: true, host: true");
+              "no target kind: give one of cgroup: PATH, pid: N, self: true, host: true, "
+              "process: REGEX, pid_file: PATH, cgroup_glob: GLOB, systemd_unit: NAME");
       ok = false;
     } else {
-      ok = readTargetKind(*kinds[0], spec.target) && ok;
+      ok = readTargetKind(*kinds[0], spec) && ok;
       for (std::size_t i = 1; i < kinds.size(); ++i) {
         error(posOf(kinds[i]->key_node), kinds[i]->path,
               "'" + kinds[i]->key + "' and '" + kinds[0]->key +
-                  "' given together: a target is exactly one of cgroup, pid, self, host");
+                  "' given together: a target is exactly one of " + kTargetKindList);
         ok = false;
       }
     }
+    if (const Entry* l = find(entries, "limit_env")) ok = readEnvName(*l, spec.limit_env) && ok;
 
     if (const Entry* w = find(entries, "predict_window")) {
       auto d = readDurationAtLeast(*w, kMinPredictWindow);
@@ -1153,7 +1185,113 @@ class Loader {
     return ok;
   }
 
-  bool readTargetKind(const Entry& e, Target& target) {
+  // A POSIX shell's variable name: what a container's env can define and getenv can read.
+  bool readEnvName(const Entry& e, std::string& out) {
+    if (!requireScalar(e, "an environment variable name such as MEMORY_LIMIT")) return false;
+    const std::string& s = e.value.Scalar();
+    auto word = [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    };
+    if (s.empty() || (s[0] >= '0' && s[0] <= '9') || !std::all_of(s.begin(), s.end(), word)) {
+      error(valuePos(e), e.path,
+            "an environment variable name is letters, digits and '_', not starting with a "
+            "digit, got " +
+                describe(e.value));
+      return false;
+    }
+    out = s;
+    return true;
+  }
+
+  // process, pid_file, cgroup_glob, systemd_unit: checked here so that a typo is a config
+  // error, not a target that silently never appears.
+  bool readSelector(const Entry& e, TargetSpec& spec) {
+    static const std::vector<std::pair<std::string, SelectorKind>> kKinds = {
+        {"process", SelectorKind::kProcess},
+        {"pid_file", SelectorKind::kPidFile},
+        {"cgroup_glob", SelectorKind::kCgroupGlob},
+        {"systemd_unit", SelectorKind::kSystemdUnit}};
+    SelectorKind kind = SelectorKind::kNone;
+    for (const auto& [key, k] : kKinds)
+      if (e.key == key) kind = k;
+    static const std::vector<std::pair<SelectorKind, std::string>> kExpected = {
+        {SelectorKind::kProcess, "a regular expression such as 'java .*-jar app\\.jar'"},
+        {SelectorKind::kPidFile, "an absolute path such as /run/app.pid"},
+        {SelectorKind::kCgroupGlob, "a glob such as 'kubepods.slice/*/*'"},
+        {SelectorKind::kSystemdUnit, "a unit name such as app.service"}};
+    std::string expected;
+    for (const auto& [k, x] : kExpected)
+      if (k == kind) expected = x;
+    if (!requireScalar(e, expected)) return false;
+    const std::string& v = e.value.Scalar();
+    if (v.empty()) {
+      error(valuePos(e), e.path, "empty: expected " + expected);
+      return false;
+    }
+    switch (kind) {
+      case SelectorKind::kProcess:
+        try {
+          std::regex re(v, std::regex::ECMAScript);
+        } catch (const std::regex_error& x) {
+          error(valuePos(e), e.path, "not a valid regular expression: " + std::string(x.what()));
+          return false;
+        }
+        break;
+      case SelectorKind::kPidFile:
+        if (v[0] != '/') {
+          error(valuePos(e), e.path, "must be an absolute path, got " + describe(e.value));
+          return false;
+        }
+        break;
+      case SelectorKind::kCgroupGlob: {
+        if (v[0] == '/') {
+          error(valuePos(e), e.path,
+                "a glob is relative to the memory hierarchy's root: leave out the leading '/'");
+          return false;
+        }
+        std::size_t start = 0;
+        while (start <= v.size()) {
+          std::size_t slash = v.find('/', start);
+          if (v.substr(start, slash == std::string::npos ? std::string::npos : slash - start) ==
+              "..") {
+            error(valuePos(e), e.path, "a cgroup glob may not contain '..'");
+            return false;
+          }
+          if (slash == std::string::npos) break;
+          start = slash + 1;
+        }
+        break;
+      }
+      case SelectorKind::kSystemdUnit: {
+        bool suffix_ok = false;
+        for (const auto& sfx : kUnitSuffixes)
+          if (v.size() > sfx.size() && v.ends_with(sfx)) suffix_ok = true;
+        if (v.find('/') != std::string::npos) {
+          error(valuePos(e), e.path,
+                "a unit name has no '/': give the unit (app.service), or use cgroup: PATH");
+          return false;
+        }
+        if (!suffix_ok) {
+          error(valuePos(e), e.path,
+                "a unit with a cgroup of its own ends in .service, .scope or .slice, got " +
+                    describe(e.value));
+          return false;
+        }
+        break;
+      }
+      case SelectorKind::kNone:
+        return false;
+    }
+    spec.selector = {kind, v};
+    spec.target.kind = selectorTargetKind(kind);
+    return true;
+  }
+
+  bool readTargetKind(const Entry& e, TargetSpec& spec) {
+    Target& target = spec.target;
+    if (e.key == "process" || e.key == "pid_file" || e.key == "cgroup_glob" ||
+        e.key == "systemd_unit")
+      return readSelector(e, spec);
     if (e.key == "cgroup") {
       if (!requireScalar(e, "a cgroup path such as system.slice/app.service")) return false;
       const std::string& p = e.value.Scalar();

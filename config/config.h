@@ -65,13 +65,21 @@ struct TargetDumpSpec {
 const std::vector<std::string>& knownDumpers();
 
 struct TargetSpec {
-  Target target;                                       // name + kind + cgroup/pid
+  // name + kind + cgroup/pid. For a selector target, kind is what discovery makes of it
+  // (selectorTargetKind: kPid or kCgroup) with an empty cgroup and pid 0: it must be discovered
+  // (collectors/discovery.h) before it can be watched.
+  Target target;
+  TargetSelector selector;  // kNone for a concrete target
+  // limit_env: an environment variable that holds the target's memory limit in bytes (as the
+  // Kubernetes Downward API's resourceFieldRef limits.memory gives it); empty when not set.
+  std::string limit_env;
   Duration predict_window = std::chrono::seconds(10);  // time_to_oom's least-squares window
   RuntimeSpec runtime;
   TargetDumpSpec dump;
   bool operator==(const TargetSpec& o) const {
     return target.name == o.target.name && target.kind == o.target.kind &&
            target.cgroup == o.target.cgroup && target.pid == o.target.pid &&
+           selector == o.selector && limit_env == o.limit_env &&
            predict_window == o.predict_window && runtime == o.runtime && dump == o.dump;
   }
 };
@@ -111,6 +119,15 @@ struct AlertsSpec {
   bool operator==(const AlertsSpec&) const = default;
 };
 
+// discovery: how selector targets (process, pid_file, cgroup_glob, systemd_unit) are found.
+struct DiscoverySpec {
+  Duration interval = std::chrono::seconds(5);  // how often selectors are evaluated again
+  // The kubelet's per-container log symlinks (<pod>_<namespace>_<container>-<id>.log), which
+  // name a container's pod, namespace and container.
+  std::string containers_log_dir = "/var/log/containers";
+  bool operator==(const DiscoverySpec&) const = default;
+};
+
 // The port oomsentinel suggests for alerts.metrics.listen (README: "Metrics").
 inline constexpr int kDefaultMetricsPort = 10087;
 
@@ -122,13 +139,14 @@ struct Config {
   bool rules_are_defaults = true;   // the file has no `rules:` key (`rules: []` means none)
   DumpSpec dump;
   AlertsSpec alerts;
+  DiscoverySpec discovery;
 
   // Same behaviour: poll, targets and rules. Where the config came from (source,
   // rules_are_defaults) is left out, so a reload that changes nothing compares equal, and so
   // does printConfig's output read back.
   bool operator==(const Config& o) const {
     return poll == o.poll && targets == o.targets && rules == o.rules && dump == o.dump &&
-           alerts == o.alerts;
+           alerts == o.alerts && discovery == o.discovery;
   }
 };
 

@@ -109,6 +109,11 @@ std::string printConfig(const Config& config) {
   out << YAML::Key << "history" << YAML::Value << d.history;
   out << YAML::EndMap;
 
+  out << YAML::Key << "discovery" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "interval" << YAML::Value << formatDurationExact(config.discovery.interval);
+  out << YAML::Key << "containers_log_dir" << YAML::Value << config.discovery.containers_log_dir;
+  out << YAML::EndMap;
+
   const AlertsSpec& al = config.alerts;
   if (!al.metrics_listen.empty() || !al.alertmanager_urls.empty()) {
     out << YAML::Key << "alerts" << YAML::Value << YAML::BeginMap;
@@ -158,20 +163,27 @@ std::string printConfig(const Config& config) {
     for (const auto& t : config.targets) {
       out << YAML::BeginMap;
       out << YAML::Key << "name" << YAML::Value << t.target.name;
-      switch (t.target.kind) {
-        case TargetKind::kCgroup:
-          out << YAML::Key << "cgroup" << YAML::Value << t.target.cgroup;
-          break;
-        case TargetKind::kPid:
-          out << YAML::Key << "pid" << YAML::Value << static_cast<long>(t.target.pid);
-          break;
-        case TargetKind::kSelf:
-          out << YAML::Key << "self" << YAML::Value << true;
-          break;
-        case TargetKind::kHost:
-          out << YAML::Key << "host" << YAML::Value << true;
-          break;
+      if (t.selector.any()) {
+        // Quoted: a regex or glob may start with '*' or '[', which YAML reads otherwise.
+        out << YAML::Key << selectorKindName(t.selector.kind) << YAML::Value << YAML::DoubleQuoted
+            << t.selector.pattern;
+      } else {
+        switch (t.target.kind) {
+          case TargetKind::kCgroup:
+            out << YAML::Key << "cgroup" << YAML::Value << t.target.cgroup;
+            break;
+          case TargetKind::kPid:
+            out << YAML::Key << "pid" << YAML::Value << static_cast<long>(t.target.pid);
+            break;
+          case TargetKind::kSelf:
+            out << YAML::Key << "self" << YAML::Value << true;
+            break;
+          case TargetKind::kHost:
+            out << YAML::Key << "host" << YAML::Value << true;
+            break;
+        }
       }
+      if (!t.limit_env.empty()) out << YAML::Key << "limit_env" << YAML::Value << t.limit_env;
       out << YAML::Key << "predict_window" << YAML::Value << formatDurationExact(t.predict_window);
       printRuntime(out, t.runtime, t.dump);
       printTargetDump(out, t.dump);

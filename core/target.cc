@@ -48,4 +48,34 @@ const char* targetKindName(TargetKind kind) {
   return "unknown";
 }
 
+const char* selectorKindName(SelectorKind kind) {
+  switch (kind) {
+    case SelectorKind::kProcess:
+      return "process";
+    case SelectorKind::kPidFile:
+      return "pid_file";
+    case SelectorKind::kCgroupGlob:
+      return "cgroup_glob";
+    case SelectorKind::kSystemdUnit:
+      return "systemd_unit";
+    case SelectorKind::kNone:
+      break;
+  }
+  return "none";
+}
+
+TargetKind selectorTargetKind(SelectorKind kind) {
+  switch (kind) {
+    case SelectorKind::kProcess:
+    case SelectorKind::kPidFile:
+      return TargetKind::kPid;
+    case SelectorKind::kCgroupGlob:
+    case SelectorKind::kSystemdUnit:
+      return TargetKind::kCgroup;
+    case SelectorKind::kNone:
+      break;
+  }
+  return TargetKind::kHost;
+}
+
 }  // namespace oomsentinel

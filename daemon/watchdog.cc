@@ -207,6 +207,18 @@ void Watchdog::mergeRuntime(Watched& w, Snapshot& into) {
 
 void Watchdog::resolve(Watched& w, SteadyTime now) {
   w.next_retry = now + kRetryUnresolved;
+  if (w.spec.selector.any()) {
+    // collectors/discovery finds these targets; the daemon does not run it on a schedule yet.
+    // Until it does, the selector's placeholder Target (pid 0, empty path) must never be read:
+    // it would watch oomsentinel itself or the hierarchy's root.
+    if (w.last_error.empty()) {
+      w.last_error = std::string("target discovery (") + selectorKindName(w.spec.selector.kind) +
+                     ") is not run by this version of the daemon";
+      log_.log(LogLevel::kError, "target not watched",
+               {{"target", w.spec.target.name}, {"error", w.last_error}});
+    }
+    return;
+  }
   if (w.spec.target.kind != TargetKind::kHost && !layout_) {
     auto l = detectLayout(paths_);
     if (!l) {

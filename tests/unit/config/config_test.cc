@@ -96,7 +96,7 @@ TEST(BadConfigCorpus, EveryFixtureHasItsGoldenAndTheCorpusIsComplete) {
        {"unknown_key", "wrong_type_map_for_list", "wrong_type_string_for_bool", "bad_duration",
         "bad_percent_range", "bad_size_in_expr", "bad_expr_plain", "bad_expr_quoted",
         "bad_expr_block", "duplicate_names", "unknown_action", "unknown_target", "two_kinds",
-        "no_kind", "not_supported", "yaml_syntax", "many_errors"})
+        "no_kind", "bad_selectors", "yaml_syntax", "many_errors"})
     EXPECT_NE(std::find(yaml.begin(), yaml.end(), needed), yaml.end()) << needed;
 }
 
@@ -180,7 +180,7 @@ TEST(ConfigErrors, DidYouMeanForKeysActionsTargetsAndSeverities) {
             "unknown key 'fast_intervall' (did you mean 'fast_interval'?)");
   EXPECT_EQ(onlyError("pol: {}\n").message, "unknown key 'pol' (did you mean 'poll'?)");
   EXPECT_EQ(onlyError("xyz: 1\n").message,
-            "unknown key 'xyz' (expected one of: poll, targets, rules, dump, alerts)");
+            "unknown key 'xyz' (expected one of: poll, targets, rules, dump, alerts, discovery)");
   EXPECT_EQ(onlyError("rules: [{name: a, expr: x > 1, actions: [dmp]}]\n").message,
             "unknown action 'dmp' (did you mean 'dump'?)");
   EXPECT_EQ(onlyError("rules: [{name: a, expr: x > 1, severity: critcal}]\n").message,
@@ -191,20 +191,9 @@ TEST(ConfigErrors, DidYouMeanForKeysActionsTargetsAndSeverities) {
             "unknown target 'webb' (did you mean 'web'?)");
 }
 
-TEST(ConfigErrors, NotYetSupportedIsNotUnknown) {
-  for (const char* key : {"process", "pid_file", "cgroup_glob", "systemd_unit"}) {
-    ConfigError e =
-        onlyError(std::string("targets:\n  - name: a\n    host: true\n    ") + key + ": x\n");
-    EXPECT_EQ(e.message, std::string("'") + key + "' is not supported by this version yet");
-    EXPECT_EQ(e.key_path, std::string("targets[0].") + key);
-    EXPECT_EQ(e.line, 4);
-    EXPECT_EQ(e.column, 5);
-  }
+TEST(ConfigErrors, MissingUrlsAndBadListen) {
   EXPECT_EQ(onlyError("alerts: {alertmanager: {}}\n").message, "missing required key 'urls'");
   EXPECT_EQ(onlyError("alerts: {metrics: {listen: ':80a'}}\n").key_path, "alerts.metrics.listen");
-  // A later kind instead of a kind: that one error, not also "no target kind".
-  EXPECT_EQ(onlyError("targets: [{name: a, pid_file: /run/a.pid}]\n").key_path,
-            "targets[0].pid_file");
 }
 
 TEST(ConfigErrors, BareNumberDurationNeedsAUnit) {
