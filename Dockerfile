@@ -31,7 +31,8 @@ RUN BUILD_DIR=/src/build BUILD_TARGETS=oomsentinel \
 
 FROM debian:bookworm-slim AS runtime
 # The packages of the libraries the binary links itself (their own dependencies come with them),
-# and the CA store for https:// Alertmanager URLs.
+# libsystemd0 (loaded with dlopen, only when run under systemd) and the CA store for https://
+# Alertmanager URLs.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libyaml-cpp0.7 \

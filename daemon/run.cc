@@ -229,6 +229,8 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
   int exit_code = 0;
   SystemdNotify notify;
+  if (!notify.problem().empty())
+    log.log(LogLevel::kError, "systemd notifications off", {{"error", notify.problem()}});
   // systemd's WatchdogSec: a keep-alive only while the loop ticks, so a hung tick (it runs on this
   // thread) or a broken timer chain gets the daemon restarted.
   boost::asio::steady_timer keep_alive(io);

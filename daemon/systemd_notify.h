@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "core/clock.h"
@@ -12,10 +13,13 @@ namespace oomsentinel {
 
 class SystemdNotify {
  public:
-  // Asks libsystemd once whether a notify socket and a watchdog were handed to this process.
+  // Under systemd (NOTIFY_SOCKET set), loads libsystemd and asks it once whether a watchdog was
+  // handed to this process.
   SystemdNotify();
 
   bool active() const { return active_; }
+  // Why NOTIFY_SOCKET is set and yet nothing can be sent; empty otherwise. For the log.
+  const std::string& problem() const { return problem_; }
   // How often WATCHDOG=1 should go: a quarter of WatchdogSec, so a keep-alive delayed by a slow
   // tick still lands twice per period. Zero when systemd's watchdog is off for this process.
   Duration watchdogPeriod() const { return watchdog_period_; }
@@ -32,6 +36,10 @@ class SystemdNotify {
  private:
   void send(const std::string& message);
 
+  using NotifyFn = int (*)(int, const char*);
+  using WatchdogEnabledFn = int (*)(int, std::uint64_t*);
+  NotifyFn notify_ = nullptr;
+  std::string problem_;
   bool active_ = false;
   bool ready_ = false;
   std::string status_;
