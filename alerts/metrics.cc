@@ -212,6 +212,11 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                      .Help("Alerts the notifier holds, by state (active, resolving: a resolve "
                            "not yet accepted by every Alertmanager)")
                      .Register(*registry_)),
+      target_info_(BuildGauge()
+                       .Name("oomsentinel_target_info")
+                       .Help("Always 1: a discovered target's Kubernetes namespace, pod, "
+                             "container, pod_uid and container_id, when its cgroup path has them")
+                       .Register(*registry_)),
       // Made once: a tick only sets them.
       resolved_(&targets_.Add({{"state", "resolved"}})),
       unresolved_(&targets_.Add({{"state", "unresolved"}})),
@@ -332,6 +337,15 @@ void DaemonMetrics::transition(const Firing& f) {
   counter(transitions_, {{"rule", f.rule}, {"target", f.target}, {"state", ruleStateName(f.to)}},
           f.target)
       .Increment();
+}
+
+void DaemonMetrics::targetInfo(const std::string& target,
+                               const std::vector<std::pair<std::string, std::string>>& labels) {
+  if (labels.empty()) return;
+  std::lock_guard lock(mu_);
+  prometheus::Labels l{{"target", target}};
+  for (const auto& [k, v] : labels) l.emplace(k, v);
+  gauge(target_info_, l, target).Set(1);
 }
 
 void DaemonMetrics::oomKill(const std::string& target, bool warned) {

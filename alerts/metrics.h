@@ -37,6 +37,10 @@ class DaemonMetrics {
   // The target's cgroup or process is gone: its gauges go (they would show stale values), its
   // counters stay, so that the OOM kill that removed it is still scraped and alerted on.
   void targetGone(const std::string& target);
+  // oomsentinel_target_info{target, <labels>} 1: what a discovered target is (its Kubernetes
+  // namespace, pod, container, ids), for joins with group_left; goes with the target's gauges.
+  void targetInfo(const std::string& target,
+                  const std::vector<std::pair<std::string, std::string>>& labels);
   void transition(const Firing& f);
   // An OOM kill the kernel counted for `target`; `warned`: a critical rule fired before it.
   void oomKill(const std::string& target, bool warned);
@@ -131,6 +135,7 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Counter>& am_retries_;
   prometheus::Counter& am_dropped_;
   prometheus::Family<prometheus::Gauge>& am_alerts_;
+  prometheus::Family<prometheus::Gauge>& target_info_;
   struct AlertmanagerSeries {
     Mirror sent, errors, retries;
   };

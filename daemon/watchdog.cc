@@ -9,6 +9,7 @@
 #include <limits>
 #include <thread>
 
+#include "collectors/discovery.h"
 #include "core/units.h"
 #include "dumpers/exec_dumper.h"
 #include "dumpers/go_pprof_dumper.h"
@@ -58,11 +59,25 @@ bool Watchdog::apply(const Config& config) {
     for (const auto& e : errors) log_.log(LogLevel::kError, "rule does not compile: " + e.format());
     return false;
   }
-  // Targets: keep the unchanged ones (collector, history, rule state), drop the rest.
+  // Targets: keep the unchanged ones (collector, history, rule state), drop the rest. A selector
+  // that did not change keeps what it found.
   std::vector<std::shared_ptr<Watched>> next;
+  std::vector<Group> groups;
   for (const auto& spec : config.targets) {
-    auto same = std::find_if(targets_.begin(), targets_.end(),
-                             [&](const auto& w) { return w && w->spec == spec; });
+    if (spec.selector.any()) {
+      auto same = std::find_if(groups_.begin(), groups_.end(),
+                               [&](const Group& g) { return g.spec == spec; });
+      if (same != groups_.end()) {
+        groups.push_back(std::move(*same));
+        groups.back().kept = true;
+      } else {
+        groups.push_back(Group{spec, std::nullopt, {}, false, {}});
+      }
+      continue;
+    }
+    auto same = std::find_if(targets_.begin(), targets_.end(), [&](const auto& w) {
+      return w && w->group.empty() && w->spec == spec;
+    });
     if (same != targets_.end()) {
       next.push_back(std::move(*same));
       continue;
@@ -74,6 +89,12 @@ bool Watchdog::apply(const Config& config) {
     buildEndpoints(*w);
     next.push_back(std::move(w));
   }
+  for (auto& w : targets_)
+    if (w && !w->group.empty() && std::any_of(groups.begin(), groups.end(), [&](const Group& g) {
+          return g.kept && g.spec.target.name == w->group;
+        }))
+      next.push_back(w);
+  groups_ = std::move(groups);
   for (const auto& old : targets_)
     if (old) {
       bool kept = std::any_of(next.begin(), next.end(), [&](const auto& w) {
@@ -126,9 +147,114 @@ bool Watchdog::apply(const Config& config) {
   config_ = config;
   policy_.setSpec(config.poll);
   SteadyTime now = clock_.steadyNow();
+  for (auto& g : groups_) g.next_scan.reset();  // a reload looks again at once
+  discoverTargets(now);
   for (auto& w : targets_)
     if (!w->collector) resolve(*w, now);
   return true;
+}
+
+bool Watchdog::ensureLayout(const std::string& who, std::string* last_error) {
+  if (layout_) return true;
+  auto l = detectLayout(paths_);
+  if (!l) {
+    if (*last_error != l.error().describe()) {
+      *last_error = l.error().describe();
+      log_.log(LogLevel::kError, "cannot find the memory cgroup controller",
+               {{"target", who}, {"error", *last_error}});
+    }
+    return false;
+  }
+  layout_ = *l;
+  return true;
+}
+
+void Watchdog::discoverTargets(SteadyTime now) {
+  for (auto& g : groups_)
+    if (!g.next_scan || now >= *g.next_scan) scanGroup(g, now);
+}
+
+// One look at what a selector matches now: new matches become targets (read from the next
+// tick), matches that went away take their state and series with them, and a match whose
+// process or cgroup changed under the same name starts again. A failed look keeps what was found.
+void Watchdog::scanGroup(Group& g, SteadyTime now) {
+  g.next_scan = now + config_.discovery.interval;
+  const std::string& name = g.spec.target.name;
+  if (!ensureLayout(name, &g.last_error)) return;
+  DiscoveryOptions opts;
+  opts.containers_log_dir = config_.discovery.containers_log_dir;
+  auto found = discover(paths_, *layout_, name, g.spec.selector, opts);
+  if (!found) {
+    if (g.last_error != found.error().describe()) {
+      g.last_error = found.error().describe();
+      log_.log(LogLevel::kWarning, "target discovery failed; keeping what it found before",
+               {{"target", name},
+                {"selector", selectorKindName(g.spec.selector.kind)},
+                {"error", g.last_error},
+                {"retry_every", formatDuration(config_.discovery.interval)}});
+    }
+    return;
+  }
+  if (!g.last_error.empty())
+    log_.log(LogLevel::kInfo, "target discovery works again", {{"target", name}});
+  g.last_error.clear();
+  auto sameTarget = [](const Target& a, const Target& b) {
+    return a.kind == b.kind && a.cgroup == b.cgroup && a.pid == b.pid;
+  };
+  auto drop = [&](const std::shared_ptr<Watched>& w, const char* why) {
+    log_.log(LogLevel::kInfo, why, {{"target", w->spec.target.name}, {"selector", name}});
+    engine_.removeTarget(w->spec.target.name);
+    if (metrics_) metrics_->removeTarget(w->spec.target.name);
+  };
+  std::vector<std::shared_ptr<Watched>> kept;
+  for (auto& w : targets_) {
+    if (w->group != name) {
+      kept.push_back(w);
+      continue;
+    }
+    auto match = std::find_if(found->begin(), found->end(), [&](const Discovered& d) {
+      return d.target.name == w->spec.target.name && sameTarget(d.target, w->spec.target);
+    });
+    if (match == found->end()) {
+      drop(w, "discovered target went away");
+      continue;
+    }
+    w->labels = match->labels;
+    kept.push_back(w);
+  }
+  targets_ = std::move(kept);
+  for (const auto& d : *found) {
+    auto existing = std::find_if(targets_.begin(), targets_.end(), [&](const auto& w) {
+      return w->spec.target.name == d.target.name;
+    });
+    if (existing != targets_.end()) {
+      if ((*existing)->group != name &&
+          std::find(g.collisions_logged.begin(), g.collisions_logged.end(), d.target.name) ==
+              g.collisions_logged.end()) {
+        g.collisions_logged.push_back(d.target.name);
+        log_.log(LogLevel::kWarning, "discovered target not watched: another target has its name",
+                 {{"target", d.target.name}, {"selector", name}});
+      }
+      continue;
+    }
+    auto w = std::make_shared<Watched>();
+    w->spec = g.spec;
+    w->spec.target = d.target;
+    w->spec.selector = {};
+    w->group = name;
+    w->labels = d.labels;
+    w->handle = engine_.addTarget(d.target.name, w->spec.predict_window);
+    buildEndpoints(*w);
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"target", d.target.name},
+        {"selector", name},
+        {"kind", targetKindName(d.target.kind)},
+        {d.target.kind == TargetKind::kPid ? "pid" : "cgroup",
+         d.target.kind == TargetKind::kPid ? std::to_string(d.target.pid) : d.target.cgroup}};
+    for (const auto& l : d.labels) fields.push_back(l);
+    log_.log(LogLevel::kInfo, "discovered target", fields);
+    targets_.push_back(std::move(w));
+  }
 }
 
 void Watchdog::buildEndpoints(Watched& w) {
@@ -207,30 +333,8 @@ void Watchdog::mergeRuntime(Watched& w, Snapshot& into) {
 
 void Watchdog::resolve(Watched& w, SteadyTime now) {
   w.next_retry = now + kRetryUnresolved;
-  if (w.spec.selector.any()) {
-    // collectors/discovery finds these targets; the daemon does not run it on a schedule yet.
-    // Until it does, the selector's placeholder Target (pid 0, empty path) must never be read:
-    // it would watch oomsentinel itself or the hierarchy's root.
-    if (w.last_error.empty()) {
-      w.last_error = std::string("target discovery (") + selectorKindName(w.spec.selector.kind) +
-                     ") is not run by this version of the daemon";
-      log_.log(LogLevel::kError, "target not watched",
-               {{"target", w.spec.target.name}, {"error", w.last_error}});
-    }
+  if (w.spec.target.kind != TargetKind::kHost && !ensureLayout(w.spec.target.name, &w.last_error))
     return;
-  }
-  if (w.spec.target.kind != TargetKind::kHost && !layout_) {
-    auto l = detectLayout(paths_);
-    if (!l) {
-      if (w.last_error != l.error().describe()) {
-        w.last_error = l.error().describe();
-        log_.log(LogLevel::kError, "cannot find the memory cgroup controller",
-                 {{"target", w.spec.target.name}, {"error", w.last_error}});
-      }
-      return;
-    }
-    layout_ = *l;
-  }
   auto tc = TargetCollector::create(paths_, layout_ ? *layout_ : CgroupLayout{}, w.spec.target);
   if (!tc) {
     if (w.last_error != tc.error().describe()) {
@@ -254,6 +358,7 @@ void Watchdog::resolve(Watched& w, SteadyTime now) {
     fields.emplace_back("cgroup_version", cgroupVersionName(w.collector->cgroupVersion()));
   }
   log_.log(LogLevel::kInfo, "watching target", fields);
+  if (metrics_) metrics_->targetInfo(w.spec.target.name, w.labels);
 }
 
 Duration Watchdog::tick() {
@@ -272,6 +377,7 @@ Duration Watchdog::tick() {
     gen = ++generation_;
     pending_ = 0;
   }
+  discoverTargets(clock_.steadyNow());
   for (auto& wp : targets_) {
     Watched& w = *wp;
     if (!w.collector) {
@@ -579,6 +685,15 @@ void Watchdog::dispatch(const Firing& f, Watched& w) {
       e.starts_at = f.wall;
       e.values = f.values;
       e.labels = labels_;
+      // A discovered container's own names; the daemon's Downward API ones say where it runs.
+      for (const auto& [k, v] : w.labels) {
+        auto it = std::find_if(e.labels.begin(), e.labels.end(),
+                               [&](const auto& l) { return l.first == k; });
+        if (it != e.labels.end())
+          it->second = v;
+        else
+          e.labels.emplace_back(k, v);
+      }
       notifier_->fire(std::move(e));
     } else if (std::find(unavailable_actions_logged_.begin(), unavailable_actions_logged_.end(),
                          action) == unavailable_actions_logged_.end()) {

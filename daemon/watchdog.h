@@ -84,6 +84,10 @@ class Watchdog {
  private:
   struct Watched {
     TargetSpec spec;
+    // A target found by a selector: the selector target's name, and what discovery said of it
+    // (Kubernetes names and ids). Empty for a target the config names itself.
+    std::string group;
+    std::vector<std::pair<std::string, std::string>> labels;
     std::unique_ptr<TargetCollector> collector;  // null while unresolved
     RuleEngine::TargetHandle handle = nullptr;
     Snapshot snapshot;  // the last complete one; only the tick's thread touches it
@@ -126,6 +130,19 @@ class Watchdog {
   bool quiet(Watched& w);
   void finishSkim(Watched& w);
   void noteUsageRatio(Watched& w, const Snapshot& s, double* growth, double* drop);
+  // A selector target (process, pid_file, cgroup_glob, systemd_unit): evaluated again every
+  // discovery.interval; each match becomes a Watched whose `group` is the selector's name.
+  struct Group {
+    TargetSpec spec;
+    std::optional<SteadyTime> next_scan;
+    std::string last_error;  // logged once per distinct error
+    bool kept = false;       // apply(): unchanged by the reload, its members stay
+    std::vector<std::string> collisions_logged;
+  };
+  void discoverTargets(SteadyTime now);
+  void scanGroup(Group& g, SteadyTime now);
+  bool ensureLayout(const std::string& who, std::string* last_error);
+  std::vector<Group> groups_;
   void startDump(const Firing& f, const Watched& w);
   void collectDumpReports();
   void buildEndpoints(Watched& w);

@@ -66,8 +66,12 @@ void RuleEngine::attach(TargetState& t) {
   t.history.require(id(Sig::kWorkingSetBytes), t.predict_window);
   for (const auto& r : rules_) {
     const auto& targets = r->spec.targets;
-    if (!targets.empty() && std::find(targets.begin(), targets.end(), t.name) == targets.end())
-      continue;
+    // A selector's name also covers what it found ("pods" covers "pods/<container>").
+    auto covers = [&](const std::string& n) {
+      return n == t.name || (t.name.size() > n.size() && t.name.compare(0, n.size(), n) == 0 &&
+                             t.name[n.size()] == '/');
+    };
+    if (!targets.empty() && std::none_of(targets.begin(), targets.end(), covers)) continue;
     for (const auto& w : r->expr.windows()) t.history.require(w.signal, w.window);
     Instance inst;
     for (auto& o : old)

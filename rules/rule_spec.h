@@ -19,7 +19,9 @@ struct RuleSpec {
   Duration cooldown{0};         // minimum time between two rounds of actions
   Severity severity = Severity::kWarning;
   std::vector<std::string> actions;  // names from kKnownActions
-  std::vector<std::string> targets;  // target names; empty = every target
+  // Target names; empty = every target. A selector target's name covers what it discovered
+  // ("pods" covers "pods/<match>").
+  std::vector<std::string> targets;
 
   bool operator==(const RuleSpec&) const = default;
 };

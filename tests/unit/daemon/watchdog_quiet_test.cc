@@ -173,22 +173,5 @@ TEST(QuietTicks, AKillThatFreesMemoryIsReadInFullAtOnceAndAnyKillByTheNextFullRe
   EXPECT_EQ(r.dog.lastSnapshot("app")->get(Sig::kEventsOomKill), 2) << "10 s later";
 }
 
-TEST(Selectors, AreNotReadAsTheirPlaceholderTargetUntilDiscoveryRuns) {
-  Rig r;
-  Config c = config({{"near", "working_set_ratio > 85%"}});
-  TargetSpec glob;
-  glob.target = Target::cgroupPath("pods", "");
-  glob.selector = {SelectorKind::kCgroupGlob, "kubepods.slice/*"};
-  c.targets.push_back(glob);
-  ASSERT_TRUE(r.dog.apply(c));
-  r.dog.tick();
-  EXPECT_EQ(r.dog.lastSnapshot("pods"), nullptr);
-  EXPECT_EQ(r.dog.unresolvedTargets(), std::vector<std::string>{"pods"});
-  EXPECT_NE(r.out.text().find("target discovery (cgroup_glob) is not run by this version"),
-            std::string::npos)
-      << r.out.text();
-  EXPECT_NE(r.dog.lastSnapshot("app"), nullptr);
-}
-
 }  // namespace
 }  // namespace oomsentinel
