@@ -66,6 +66,23 @@ Result<std::unique_ptr<TargetCollector>> TargetCollector::create(const HostPaths
   return tc;
 }
 
+Result<std::unique_ptr<TargetCollector>> TargetCollector::createProcessOnly(const HostPaths& paths,
+                                                                            const Target& target,
+                                                                            double limit_bytes) {
+  if (target.kind != TargetKind::kPid || target.pid <= 0)
+    return makeError("a process-only target needs a pid");
+  if (!(limit_bytes > 0)) return makeError("a process-only target needs a positive limit");
+  if (!fileExists(paths.procFile(std::to_string(target.pid) + "/stat")))
+    return makeError("no such process", paths.procFile(std::to_string(target.pid)), ESRCH);
+  std::unique_ptr<TargetCollector> tc(new TargetCollector());
+  tc->target_ = target;
+  tc->paths_ = paths;
+  tc->process_only_limit_ = limit_bytes;
+  tc->collectors_.push_back(std::make_unique<ProcessCollector>(
+      ProcessCollector::forPid(paths, target.pid, /*with_smaps=*/true)));
+  return tc;
+}
+
 void TargetCollector::buildCollectors(bool keep_process) {
   std::unique_ptr<Collector> cgroup;
   if (version_ == CgroupVersion::kV2) {
@@ -145,10 +162,18 @@ Status TargetCollector::collect(const Clock& clock, Snapshot& out) {
   out.clear();
   out.steady = clock.steadyNow();
   out.wall = clock.wallNow();
-  if (target_.kind != TargetKind::kHost && !on_cgroupfs_)
+  if (target_.kind != TargetKind::kHost && !on_cgroupfs_ && !process_only_limit_)
     if (auto st = checkCgroupDir(); !st) return st;
   for (auto& c : collectors_)
     if (auto st = c->collect(out); !st) return st;
+  if (process_only_limit_) {
+    // What the process holds stands for what its cgroup would be charged.
+    if (auto rss = out.get(Sig::kRssBytes)) {
+      out.set(Sig::kUsageBytes, *rss);
+      out.set(Sig::kWorkingSetBytes, *rss);
+    }
+    out.set(Sig::kLimitBytes, *process_only_limit_);
+  }
   deriveSignals(out);
   collected_ = true;
   return Ok{};
@@ -159,10 +184,10 @@ Status TargetCollector::skim(const Clock& clock, Snapshot& out, bool* full) {
   out.clear();
   out.steady = clock.steadyNow();
   out.wall = clock.wallNow();
-  if (!on_cgroupfs_ && canSkim())
+  if (!on_cgroupfs_ && canSkim() && !process_only_limit_)
     if (auto st = checkCgroupDir(); !st) return st;
   // The host, or new collectors (a re-created cgroup) whose limit is not known yet.
-  if (!canSkim() || !collected_) {
+  if (!canSkim() || !collected_ || process_only_limit_) {
     *full = true;
     return collect(clock, out);
   }

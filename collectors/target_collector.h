@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,15 @@ class TargetCollector {
   static Result<std::unique_ptr<TargetCollector>> create(const HostPaths& paths,
                                                          const CgroupLayout& layout,
                                                          const Target& target);
+  // A pid target whose cgroup has no view here (a sidecar without the host's cgroupfs): its own
+  // /proc counters, with usage and working set = its RSS and the limit given (the Downward API's
+  // limits.memory). An approximation, said in the README: the container's page cache and kernel
+  // memory are not seen. Used by the daemon only when create() cannot resolve the cgroup.
+  static Result<std::unique_ptr<TargetCollector>> createProcessOnly(const HostPaths& paths,
+                                                                    const Target& target,
+                                                                    double limit_bytes);
+  // createProcessOnly's: the limit it was given (nullopt for a cgroup-backed one).
+  std::optional<double> processOnlyLimit() const { return process_only_limit_; }
 
   // Clears `out`, stamps it with the clock's time and fills it. On error `out` holds whatever
   // was read before the failure. A cgroup directory that is gone is an error (isGone()); one
@@ -67,6 +77,7 @@ class TargetCollector {
   // then ControlFile re-opens), so the per-tick stat is only for trees of plain files.
   bool on_cgroupfs_ = false;
   bool collected_ = false;  // a collect() succeeded since the collectors were built
+  std::optional<double> process_only_limit_;
   std::vector<std::unique_ptr<Collector>> collectors_;
   JvmPerfCollector* jvm_ = nullptr;  // owned by collectors_ (after the cgroup and processes)
 };

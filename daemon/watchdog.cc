@@ -333,9 +333,46 @@ void Watchdog::mergeRuntime(Watched& w, Snapshot& into) {
 
 void Watchdog::resolve(Watched& w, SteadyTime now) {
   w.next_retry = now + kRetryUnresolved;
-  if (w.spec.target.kind != TargetKind::kHost && !ensureLayout(w.spec.target.name, &w.last_error))
-    return;
-  auto tc = TargetCollector::create(paths_, layout_ ? *layout_ : CgroupLayout{}, w.spec.target);
+  const bool fallback = w.spec.target.kind == TargetKind::kPid && !w.spec.limit_env.empty();
+  std::string layout_error;
+  bool have_layout = w.spec.target.kind == TargetKind::kHost ||
+                     ensureLayout(w.spec.target.name, fallback ? &layout_error : &w.last_error);
+  if (!have_layout && !fallback) return;
+  Result<std::unique_ptr<TargetCollector>> tc =
+      have_layout
+          ? TargetCollector::create(paths_, layout_ ? *layout_ : CgroupLayout{}, w.spec.target)
+          : Result<std::unique_ptr<TargetCollector>>(makeError(layout_error));
+  if (!tc && fallback) {
+    // No cgroupfs view of the process (a sidecar without the host's): its own counters against
+    // the limit the Downward API put in the environment.
+    std::string why = tc.error().describe();
+    const char* text = std::getenv(w.spec.limit_env.c_str());
+    auto limit = text ? parseBytes(text) : Result<std::uint64_t>(makeError("not set"));
+    if (!limit || *limit == 0) {
+      std::string err = "no cgroup view (" + why + ") and limit_env " + w.spec.limit_env + " " +
+                        (text ? "is not a size: '" + std::string(text) + "'" : "is not set");
+      if (w.last_error != err) {
+        w.last_error = err;
+        log_.log(LogLevel::kError, "target not watched",
+                 {{"target", w.spec.target.name}, {"error", err}});
+      }
+      return;
+    }
+    auto only =
+        TargetCollector::createProcessOnly(paths_, w.spec.target, static_cast<double>(*limit));
+    if (only) {
+      log_.log(LogLevel::kWarning,
+               "no cgroup view of the target: watching its /proc counters against limit_env "
+               "(RSS stands for usage and working set; page cache is not seen)",
+               {{"target", w.spec.target.name},
+                {"why", why},
+                {"limit_env", w.spec.limit_env},
+                {"limit", formatBytes(*limit)}});
+      tc = std::move(only);
+    } else {
+      tc = only.error();
+    }
+  }
   if (!tc) {
     if (w.last_error != tc.error().describe()) {
       w.last_error = tc.error().describe();

@@ -4,6 +4,7 @@
 // selector's name covers what it found.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -183,6 +184,65 @@ TEST(Discovery, AFailedLookIsLoggedOnceAndTheDaemonGoesOn) {
   EXPECT_EQ(text.find("target discovery failed", first + 1), std::string::npos) << "once";
   EXPECT_EQ(dog.lastSnapshot("nginx"), nullptr);
   EXPECT_EQ(dog.resolvedTargets(), 1u) << "the glob's container is watched";
+}
+
+}  // namespace
+}  // namespace oomsentinel
+
+namespace oomsentinel {
+namespace {
+
+// A sidecar with no cgroupfs view of the application: a pid target with limit_env is read from
+// the application's /proc counters against the limit the Downward API put in the environment.
+TEST(ProcessOnly, APidWithoutACgroupViewIsReadAgainstLimitEnv) {
+  TempDir dir;
+  // An empty cgroup root (no controllers: no memory hierarchy at all).
+  dir.write("cg/.keep", "");
+  namespace fs = std::filesystem;
+  fs::create_directories(dir.path() + "/proc");
+  fs::copy(testing::fixture("trees/v1/proc/5151"), dir.path() + "/proc/5151");
+  HostPaths paths(dir.path() + "/cg", dir.path() + "/proc");
+  Config c;
+  c.source = "test";
+  TargetSpec app;
+  app.target = Target::process("app", 5151);
+  app.limit_env = "OOMSENTINEL_TEST_APP_LIMIT";
+  c.targets.push_back(app);
+  RuleSpec r;
+  r.name = "near";
+  r.expr = "working_set_ratio > 50%";
+  r.actions = {"log"};
+  c.rules.push_back(r);
+  c.rules_are_defaults = false;
+
+  FakeClock clock;
+  testing::CapturedOutput out;
+  Logger log(clock, Logger::Format::kHuman, out.file());
+  {
+    ::unsetenv("OOMSENTINEL_TEST_APP_LIMIT");
+    Watchdog dog(paths, clock, log);
+    ASSERT_TRUE(dog.apply(c));
+    dog.tick();
+    EXPECT_EQ(dog.lastSnapshot("app"), nullptr);
+    EXPECT_NE(out.text().find("limit_env OOMSENTINEL_TEST_APP_LIMIT is not set"), std::string::npos)
+        << out.text();
+  }
+  ::setenv("OOMSENTINEL_TEST_APP_LIMIT", "67108864", 1);  // 64 MiB, as the Downward API writes it
+  Watchdog dog(paths, clock, log);
+  ASSERT_TRUE(dog.apply(c));
+  dog.tick();
+  ::unsetenv("OOMSENTINEL_TEST_APP_LIMIT");
+  const Snapshot* s = dog.lastSnapshot("app");
+  ASSERT_NE(s, nullptr) << out.text();
+  EXPECT_EQ(s->get(Sig::kRssBytes), 40960.0 * 1024);
+  EXPECT_EQ(s->get(Sig::kUsageBytes), 40960.0 * 1024);
+  EXPECT_EQ(s->get(Sig::kLimitBytes), 64.0 * 1024 * 1024);
+  EXPECT_EQ(s->get(Sig::kWorkingSetRatio), 40960.0 / 65536);
+  EXPECT_NE(out.text().find("no cgroup view of the target: watching its /proc counters"),
+            std::string::npos)
+      << out.text();
+  EXPECT_NE(out.text().find("rule near on app: inactive -> firing"), std::string::npos)
+      << out.text();
 }
 
 }  // namespace
