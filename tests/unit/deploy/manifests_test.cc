@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/test_support.h"
+
 namespace {
 
 using Problems = std::vector<std::string>;
@@ -335,6 +337,21 @@ TEST(KubernetesManifests, NodeAgentIsConsistent) {
   YAML::Node ds = find(m.node, "DaemonSet");
   EXPECT_THAT(checkWorkload(m.node, ds, m.podmonitor), IsEmpty());
   EXPECT_THAT(checkNodeAgent(ds), IsEmpty());
+}
+
+// The configs in the ConfigMaps are ones the daemon accepts: `oomsentinel check-config` on each.
+TEST(KubernetesManifests, TheConfigMapsConfigsPassCheckConfig) {
+  Manifests m;
+  oomsentinel::testing::TempDir dir;
+  for (auto* docs : {&m.sidecar, &m.node}) {
+    YAML::Node cm = find(*docs, "ConfigMap");
+    ASSERT_TRUE(cm["data"]["oomsentinel.yaml"]) << "no oomsentinel.yaml in a ConfigMap";
+    std::string name = cm["metadata"]["name"].as<std::string>() + ".yaml";
+    dir.write(name, cm["data"]["oomsentinel.yaml"].as<std::string>());
+    auto r = oomsentinel::testing::runCommand(
+        {OOMSENTINEL_BINARY, "check-config", dir.path() + "/" + name}, 30);
+    EXPECT_EQ(r.exit_code, 0) << name << ":\n" << r.out << r.err;
+  }
 }
 
 TEST(KubernetesManifests, PrometheusRuleHoldsExactlyTheShippedGroups) {
