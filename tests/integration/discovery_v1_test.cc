@@ -17,7 +17,9 @@
 
 #include "collectors/discovery.h"
 #include "collectors/layout.h"
+#include "tests/integration/background.h"
 #include "tests/integration/real_cgroup.h"
+#include "tests/support/test_support.h"
 
 namespace oomsentinel {
 namespace {
@@ -134,6 +136,88 @@ TEST(DiscoveryV1Real, GlobProcessRegexAndPidCgroupFindNestedChildren) {
     ASSERT_TRUE(r.ok()) << r.error().describe();
     EXPECT_EQ(r->relative, "/" + cg.top() + "/" + subs[i]);
   }
+}
+
+}  // namespace
+}  // namespace oomsentinel
+
+namespace oomsentinel {
+namespace {
+
+// The whole daemon on the same nested cgroups: `oomsentinel run` with a cgroup_glob and a
+// process selector, read through /metrics; a cgroup that goes away takes its series with it.
+TEST(DiscoveryV1Real, TheDaemonWatchesWhatItFindsAndDropsWhatGoes) {
+  std::string why;
+  if (!RealV1Cgroup::available(&why)) GTEST_SKIP() << why;
+  if (::access("/bin/sleep", X_OK) != 0) GTEST_SKIP() << "no /bin/sleep to run in the cgroups";
+  NestedCgroups cg;
+  ASSERT_EQ(cg.error(), "");
+  pid_t in_c = -1;
+  for (const char* sub : {"a", "b", "b/c"}) {
+    pid_t p = cg.spawn(sub);
+    ASSERT_GT(p, 0);
+    if (std::string(sub) == "b/c") in_c = p;
+  }
+  testing::TempDir dir;
+  int port = testing::freeLoopbackPort();
+  dir.write("oomsentinel.yaml",
+            "poll: {interval: 100ms, fast_interval: 100ms}\n"
+            "discovery: {interval: 200ms}\n"
+            "targets:\n"
+            "  - {name: nest, cgroup_glob: \"" +
+                cg.top() +
+                "/**\"}\n"
+                "  - {name: sleeper, process: \"^" +
+                cg.marker("a") +
+                " \"}\n"
+                "rules:\n"
+                "  - {name: big, expr: usage_bytes > 1TiB, actions: [log]}\n"
+                "alerts: {metrics: {listen: \"127.0.0.1:" +
+                std::to_string(port) + "\"}}\n");
+  std::string metrics_url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
+  testing::Background daemon(
+      {testing::binaryPath(), "run", "--config", dir.path() + "/oomsentinel.yaml"},
+      dir.path() + "/daemon.log");
+  ASSERT_TRUE(testing::waitForHttp(metrics_url, 10)) << testing::slurp(dir.path() + "/daemon.log");
+  auto series = [&](const std::string& target) {
+    return "oomsentinel_memory_usage_bytes{target=\"" + target + "\"}";
+  };
+  std::string text;
+  for (int i = 0; i < 50; ++i) {
+    text = testing::httpGet(metrics_url).value_or("");
+    if (text.find(series("nest/b/c")) != std::string::npos &&
+        text.find(series("sleeper")) != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (const char* t : {"nest", "nest/a", "nest/b", "nest/b/c", "sleeper"})
+    EXPECT_NE(text.find(series(t)), std::string::npos)
+        << t << "\n"
+        << text << testing::slurp(dir.path() + "/daemon.log");
+
+  // b/c goes: its process killed, the cgroup removed.
+  ::kill(in_c, SIGKILL);
+  ::waitpid(in_c, nullptr, 0);
+  std::string c = std::string(RealV1Cgroup::kRoot) + "/" + cg.top() + "/b/c";
+  for (int i = 0; i < 100 && ::rmdir(c.c_str()) != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    text = testing::httpGet(metrics_url).value_or("");
+    gone = !text.empty() && text.find(series("nest/b/c")) == std::string::npos;
+  }
+  EXPECT_TRUE(gone) << text;
+  EXPECT_NE(text.find(series("nest/b")), std::string::npos) << "the others stay";
+  // Its reads fail at once (the series' gauges go); the next look drops the target itself.
+  std::string log;
+  for (int i = 0; i < 50; ++i) {
+    log = testing::slurp(dir.path() + "/daemon.log");
+    if (log.find("discovered target went away target=nest/b/c") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(log.find("discovered target went away target=nest/b/c"), std::string::npos) << log;
+  EXPECT_EQ(log.find("went away target=nest/b "), std::string::npos) << log;
 }
 
 }  // namespace
