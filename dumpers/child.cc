@@ -240,6 +240,24 @@ std::string ChildResult::describe() const {
   return how;
 }
 
+// The daemon runs with OOMScoreAdjust=-1000 (its systemd unit) and a child inherits it: inside
+// the service's MemoryMax a jcmd or an exec hook would then be as unkillable as the daemon, and
+// the kernel would have nothing to kill. Ours go back to the default, 0 (raising the value needs
+// no privilege). The child may already be running its first instructions: they allocate little.
+void resetOomScoreAdj(pid_t child) {
+  HostPaths paths;
+  int own = ::open(paths.procFile("self/oom_score_adj").c_str(), O_RDONLY | O_CLOEXEC);
+  if (own < 0) return;
+  char buf[16] = {};
+  ssize_t n = ::read(own, buf, sizeof buf - 1);
+  ::close(own);
+  if (n <= 0 || std::atoi(buf) >= 0) return;
+  int fd = ::open(paths.proc(child, "oom_score_adj").c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)!::write(fd, "0", 1);
+  ::close(fd);
+}
+
 Result<ChildResult> runChild(const ChildSpec& spec) {
   SteadyTime start = clock().steadyNow();
   if (spec.argv.empty()) return makeError("no program to run: argv is empty");
@@ -303,6 +321,7 @@ Result<ChildResult> runChild(const ChildSpec& spec) {
                                       : "cannot start";
     return makeError(what, *program, rc);
   }
+  resetOomScoreAdj(pid);
 
   Fd pidfd(pidfdOpen(pid));
   ChildResult result;

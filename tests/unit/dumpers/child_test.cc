@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -81,6 +82,30 @@ TEST(RunChild, ReportsTheSignalThatKilledIt) {
   EXPECT_EQ(r->exit_code, -1);
   EXPECT_EQ(r->term_signal, SIGUSR1);
   EXPECT_EQ(r->describe(), "killed by signal " + std::to_string(SIGUSR1) + " (SIGUSR1)");
+}
+
+// The daemon's OOMScoreAdjust=-1000 is not passed on: a child the kernel could never kill would
+// leave nothing killable inside the service's MemoryMax.
+TEST(RunChild, AChildDoesNotInheritANegativeOomScoreAdj) {
+  HostPaths paths;
+  std::string own = paths.procFile("self/oom_score_adj");
+  std::string before = slurp(own);
+  auto set = [&](const char* v) {
+    int fd = ::open(own.c_str(), O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && ::write(fd, v, std::strlen(v)) == static_cast<ssize_t>(std::strlen(v));
+    if (fd >= 0) ::close(fd);
+    return ok;
+  };
+  if (!set("-500"))
+    GTEST_SKIP() << "cannot lower this process's oom_score_adj to -500: that needs "
+                    "CAP_SYS_RESOURCE, which this process lacks (root in a container often does)";
+  TempDir dir;
+  auto spec = shell("sleep 0.3; cat /proc/self/oom_score_adj");
+  spec.stdout_path = dir.path() + "/adj.txt";
+  auto r = runChild(spec);
+  ASSERT_TRUE(set(before.empty() ? "0" : before.c_str()));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(slurp(spec.stdout_path), "0\n");
 }
 
 TEST(RunChild, CapturesStdoutAndStderrInPrivateFiles) {
