@@ -334,14 +334,15 @@ void Watchdog::mergeRuntime(Watched& w, Snapshot& into) {
 void Watchdog::resolve(Watched& w, SteadyTime now) {
   w.next_retry = now + kRetryUnresolved;
   const bool fallback = w.spec.target.kind == TargetKind::kPid && !w.spec.limit_env.empty();
-  std::string layout_error;
+  // With a fallback the layout's error is only the reason for it: kept apart from last_error,
+  // so that the retries every 5 s do not log the two errors in turn.
   bool have_layout = w.spec.target.kind == TargetKind::kHost ||
-                     ensureLayout(w.spec.target.name, fallback ? &layout_error : &w.last_error);
+                     ensureLayout(w.spec.target.name, fallback ? &w.layout_error : &w.last_error);
   if (!have_layout && !fallback) return;
   Result<std::unique_ptr<TargetCollector>> tc =
       have_layout
           ? TargetCollector::create(paths_, layout_ ? *layout_ : CgroupLayout{}, w.spec.target)
-          : Result<std::unique_ptr<TargetCollector>>(makeError(layout_error));
+          : Result<std::unique_ptr<TargetCollector>>(makeError(w.layout_error));
   if (!tc && fallback) {
     // No cgroupfs view of the process (a sidecar without the host's): its own counters against
     // the limit the Downward API put in the environment.

@@ -99,7 +99,8 @@ class Watchdog {
     SteadyTime read_started{};
     bool has_snapshot = false;
     std::optional<SteadyTime> next_retry;
-    std::string last_error;  // logged once per distinct error
+    std::string last_error;    // logged once per distinct error
+    std::string layout_error;  // a limit_env target's: why it has no cgroup view
     // Runtime endpoints (expvar first, then metrics): fetched on the fetcher's thread, merged
     // into the snapshot by the tick's thread.
     std::vector<std::unique_ptr<RuntimeEndpoint>> endpoints;

@@ -226,6 +226,17 @@ TEST(ProcessOnly, APidWithoutACgroupViewIsReadAgainstLimitEnv) {
     EXPECT_EQ(dog.lastSnapshot("app"), nullptr);
     EXPECT_NE(out.text().find("limit_env OOMSENTINEL_TEST_APP_LIMIT is not set"), std::string::npos)
         << out.text();
+    // Retried every 5 s, each error said once.
+    for (int i = 0; i < 3; ++i) {
+      clock.advance(5s);
+      dog.tick();
+    }
+    std::string text = out.text();
+    for (const char* said : {"cannot find the memory cgroup controller", "is not set"}) {
+      auto first = text.find(said);
+      ASSERT_NE(first, std::string::npos) << said;
+      EXPECT_EQ(text.find(said, first + 1), std::string::npos) << said << "\n" << text;
+    }
   }
   ::setenv("OOMSENTINEL_TEST_APP_LIMIT", "67108864", 1);  // 64 MiB, as the Downward API writes it
   Watchdog dog(paths, clock, log);
