@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # oomsentinel's container image. The build stage runs the same scripts as the README and CI
 # (scripts/deps, scripts/build), so the image cannot drift from what the tests prove; the runtime
-# stage holds the binary, the shared libraries it links (tests/unit/deploy/dockerfile_test.cc
-# checks the list against `ldd` of the built binary) and the example config.
+# stage holds the binary, its TLS module, the shared libraries they link
+# (tests/unit/deploy/dockerfile_test.cc checks the list against `ldd` of both as built) and the
+# example config.
 #
 #   docker build -t oomsentinel:0.1.0 .
 #
@@ -30,9 +31,9 @@ RUN BUILD_DIR=/src/build BUILD_TARGETS=oomsentinel \
     scripts/build -DCMAKE_BUILD_TYPE=Release -DOOMSENTINEL_BENCH=OFF
 
 FROM debian:bookworm-slim AS runtime
-# The packages of the libraries the binary links itself (their own dependencies come with them),
-# libsystemd0 (loaded with dlopen, only when run under systemd) and the CA store for https://
-# Alertmanager URLs.
+# The packages of the libraries the binary and its TLS module link themselves (their own
+# dependencies come with them), libsystemd0 (loaded with dlopen, only when run under systemd) and
+# the CA store for https:// Alertmanager URLs.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libyaml-cpp0.7 \
@@ -44,6 +45,9 @@ RUN apt-get update \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/daemon/oomsentinel /usr/local/bin/oomsentinel
+# The https half of the client (only an https:// Alertmanager URL loads it), where the binary
+# looks: ../lib/oomsentinel beside its own folder.
+COPY --from=build /src/build/lib/oomsentinel/oomsentinel-tls.so /usr/local/lib/oomsentinel/oomsentinel-tls.so
 COPY --from=build /src/config/oomsentinel.example.yaml /etc/oomsentinel/oomsentinel.yaml
 # Incidents and the state file, writable by the default user; Kubernetes mounts volumes here.
 RUN install -d -m 0700 -o 65532 -g 65532 /var/lib/oomsentinel /var/lib/oomsentinel/incidents \

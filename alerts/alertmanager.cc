@@ -318,6 +318,12 @@ Result<AlertmanagerNotifier::Prepared> AlertmanagerNotifier::prepare(Alertmanage
   return p;
 }
 
+Status AlertmanagerNotifier::check(AlertmanagerSpec spec) {
+  auto prepared = prepare(std::move(spec));
+  if (!prepared.ok()) return prepared.error();
+  return Ok{};
+}
+
 Result<std::unique_ptr<AlertmanagerNotifier>> AlertmanagerNotifier::create(AlertmanagerSpec spec,
                                                                            const Clock& clock) {
   auto prepared = prepare(std::move(spec));

@@ -110,6 +110,9 @@ class AlertmanagerNotifier {
   // file is an error naming it. The only way in: the notifier owns a thread, so it does not move.
   static Result<std::unique_ptr<AlertmanagerNotifier>> create(AlertmanagerSpec spec,
                                                               const Clock& clock);
+  // What create() checks, without a notifier: check-config's view of the settings (the auth file
+  // read, an https URL's TLS files loaded and checked).
+  static Status check(AlertmanagerSpec spec);
   ~AlertmanagerNotifier();  // abandons exchanges in flight
   AlertmanagerNotifier(const AlertmanagerNotifier&) = delete;
   AlertmanagerNotifier& operator=(const AlertmanagerNotifier&) = delete;

@@ -34,6 +34,9 @@ struct Url {
   // The same scheme, host and port with another path: go.expvar_url from go.pprof_url.
   Url withTarget(std::string target) const;
   std::string str() const;
+  // host[:port] as the Host header carries it: an IPv6 address in brackets, the port left out
+  // when it is the scheme's default.
+  std::string authority() const;
   bool https() const { return scheme == "https"; }
 };
 
@@ -63,7 +66,8 @@ using TlsContextPtr = std::shared_ptr<const TlsClientContext>;
 // so a mistake shows at load, not at the first alert. The Error names the file in Error::path
 // and says what is wrong with it (cannot be read, not PEM, the key does not match the
 // certificate, a certificate without its key). TLS 1.2 is the minimum; the peer is verified,
-// name included, unless insecure_skip_verify.
+// name included, unless insecure_skip_verify. The first call loads the TLS module
+// (core/http_tls_module.h); when it cannot be found, the error says where it was looked for.
 Result<TlsContextPtr> makeTlsClientContext(const TlsOptions& options);
 
 struct HttpRequest {
@@ -96,7 +100,8 @@ using HttpCallback = std::function<void(Result<HttpResponse>)>;
 // issuer certificate)") and name the URL in Error::path. A status other than 2xx is not an
 // error here: callers decide (the body of a 500 is often the best explanation). Over https the
 // connection is closed without waiting for the server's TLS close_notify (the response is
-// complete by then, and a peer that never answers must not hold anything up).
+// complete by then, and a peer that never answers must not hold anything up). An https request
+// goes through the TLS module, loaded on first use; plain http never loads it.
 void startHttpRequest(boost::asio::io_context& io, HttpRequest request, HttpCallback done);
 
 }  // namespace oomsentinel

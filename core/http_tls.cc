@@ -81,7 +81,7 @@ Status loadClientCertificate(SSL_CTX* ctx, const TlsOptions& o) {
 TlsClientContext::TlsClientContext(const TlsOptions& options)
     : ctx_(boost::asio::ssl::context::tls_client), options_(options) {}
 
-Result<TlsContextPtr> makeTlsClientContext(const TlsOptions& o) {
+Result<TlsContextPtr> buildTlsClientContext(const TlsOptions& o) {
   ERR_clear_error();
   if (o.cert_file.empty() != o.key_file.empty())
     return makeError(o.cert_file.empty()
@@ -121,7 +121,7 @@ Status TlsClientContext::prepare(SSL* ssl, const std::string& url_host) const {
 }
 
 Result<TlsContextPtr> defaultTlsClientContext() {
-  static const Result<TlsContextPtr> context = makeTlsClientContext(TlsOptions{});
+  static const Result<TlsContextPtr> context = buildTlsClientContext(TlsOptions{});
   return context;
 }
 

@@ -1,7 +1,8 @@
 // core/: the shared vocabulary of oomsentinel.
 // The inside of the HTTP client's TLS (OpenSSL through Boost.Asio): the prepared client context
 // that core/http_client.h names only by a forward declaration, so that its callers need no
-// OpenSSL headers. Only core/http_client.cc and core/http_tls.cc include this.
+// OpenSSL headers. Part of the TLS module (core/http_tls_module.h): only the module's sources
+// include this.
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
@@ -32,6 +33,9 @@ class TlsClientContext {
   mutable boost::asio::ssl::context ctx_;
   TlsOptions options_;
 };
+
+// makeTlsClientContext's work, inside the module.
+Result<TlsContextPtr> buildTlsClientContext(const TlsOptions& options);
 
 // The context for an https URL whose request carries none: the system CA store, verification on.
 // Built once per process, on first use.

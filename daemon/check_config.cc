@@ -5,13 +5,16 @@
 #include "config/config.h"
 #include "daemon/cli.h"
 #include "daemon/commands.h"
+#include "daemon/watchdog.h"
 
 namespace oomsentinel {
 
 const char* const kCheckConfigUsage =
     "usage: oomsentinel check-config [--print] FILE\n"
     "\n"
-    "Validates a config file and prints every error as file:line:column: key.path: message.\n"
+    "Validates a config file and prints every error as file:line:column: key.path: message,\n"
+    "then checks the Alertmanager settings as the daemon would use them (auth files read,\n"
+    "TLS files loaded).\n"
     "  --print   on success, print the config with every default applied (YAML)\n"
     "\n"
     "Exit status: 0 valid; 2 invalid, unreadable, or a usage error.\n";
@@ -51,6 +54,14 @@ int runCheckConfig(std::vector<std::string> argv) {
     std::cerr << *file << ": " << load.errors.size()
               << (load.errors.size() == 1 ? " error\n" : " errors\n");
     return 2;
+  }
+  // What the config file alone cannot show: the Alertmanager settings as the daemon will use
+  // them (the auth file read; with an https URL, the TLS module loaded and its files checked).
+  if (!load.config->alerts.alertmanager_urls.empty()) {
+    if (auto st = AlertmanagerNotifier::check(alertmanagerSpecFor(load.config->alerts)); !st) {
+      std::cerr << *file << ": alerts.alertmanager: " << st.error().describe() << "\n";
+      return 2;
+    }
   }
   if (print) {
     std::cout << printConfig(*load.config);

@@ -747,13 +747,7 @@ void Watchdog::dispatch(const Firing& f, Watched& w) {
   }
 }
 
-void Watchdog::configureAlerts(const Config& config) {
-  const AlertsSpec& a = config.alerts;
-  if (a.alertmanager_urls.empty()) {
-    notifier_.reset();
-    if (metrics_) metrics_->alertmanager({});  // its series go with it
-    return;
-  }
+AlertmanagerSpec alertmanagerSpecFor(const AlertsSpec& a) {
   AlertmanagerSpec spec;
   spec.urls = a.alertmanager_urls;
   spec.resend_interval = a.resend_interval;
@@ -767,6 +761,17 @@ void Watchdog::configureAlerts(const Config& config) {
   spec.tls.server_name = a.tls.server_name;
   spec.tls.insecure_skip_verify = a.tls.insecure_skip_verify;
   spec.generator_url = generatorUrlFor(a.metrics_listen);
+  return spec;
+}
+
+void Watchdog::configureAlerts(const Config& config) {
+  const AlertsSpec& a = config.alerts;
+  if (a.alertmanager_urls.empty()) {
+    notifier_.reset();
+    if (metrics_) metrics_->alertmanager({});  // its series go with it
+    return;
+  }
+  AlertmanagerSpec spec = alertmanagerSpecFor(a);
   if (notifier_) {
     if (auto st = notifier_->reload(spec); !st)
       log_.log(LogLevel::kError, "alertmanager settings not changed",

@@ -26,6 +26,9 @@
 
 namespace oomsentinel {
 
+// The notifier's settings from the config's alerts section (also what check-config checks).
+AlertmanagerSpec alertmanagerSpecFor(const AlertsSpec& alerts);
+
 class Watchdog {
  public:
   // How often a target that cannot be resolved (a cgroup not created yet, a process gone) is

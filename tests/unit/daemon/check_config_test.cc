@@ -40,3 +40,37 @@ TEST(CheckConfig, ValidPrintsASummaryAndExitsZero) {
 
 }  // namespace
 }  // namespace oomsentinel
+
+namespace oomsentinel {
+namespace {
+
+// The Alertmanager settings the daemon would only meet at start: an auth file that is missing,
+// and an https URL whose CA file is not PEM, are errors here too, naming the file.
+TEST(CheckConfig, AlertmanagerFilesAreReadAsTheDaemonWouldReadThem) {
+  oomsentinel::testing::TempDir dir;
+  dir.write("ca.pem", "not a certificate\n");
+  dir.write("token", "s3cret\n");
+  auto check = [&](const std::string& alertmanager) {
+    dir.write("c.yaml", "alerts:\n  alertmanager:\n" + alertmanager +
+                            "targets:\n  - name: h\n    host: true\n");
+    return oomsentinel::testing::runCommand(
+        {oomsentinel::testing::binaryPath(), "check-config", dir.path() + "/c.yaml"});
+  };
+  auto bad_ca = check("    urls: ['https://127.0.0.1:9093']\n    tls: {ca_file: '" + dir.path() +
+                      "/ca.pem'}\n");
+  EXPECT_EQ(bad_ca.exit_code, 2);
+  EXPECT_NE(bad_ca.err.find(dir.path() + "/c.yaml: alerts.alertmanager: " + dir.path() +
+                            "/ca.pem: not a PEM CA certificate bundle"),
+            std::string::npos)
+      << bad_ca.err;
+  auto no_token = check("    urls: ['http://127.0.0.1:9093']\n    bearer_token_file: '" +
+                        dir.path() + "/missing'\n");
+  EXPECT_EQ(no_token.exit_code, 2);
+  EXPECT_NE(no_token.err.find(dir.path() + "/missing"), std::string::npos) << no_token.err;
+  auto fine = check("    urls: ['http://127.0.0.1:9093']\n    bearer_token_file: '" + dir.path() +
+                    "/token'\n");
+  EXPECT_EQ(fine.exit_code, 0) << fine.err;
+}
+
+}  // namespace
+}  // namespace oomsentinel

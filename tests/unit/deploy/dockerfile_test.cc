@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -127,12 +128,14 @@ std::string dpkgOwner(const std::string& lib) {
 
 // The libraries the binary names itself (NEEDED), and every library `ldd` resolves for it.
 struct Libraries {
+  std::string who;                              // the file's name
   std::map<std::string, std::string> resolved;  // soname -> path
   std::set<std::string> needed;                 // sonames
 };
 
 Libraries librariesOf(const std::string& binary) {
   Libraries libs;
+  libs.who = std::filesystem::path(binary).filename();
   auto ldd = runCommand({"/usr/bin/ldd", binary}, 30);
   EXPECT_EQ(ldd.exit_code, 0) << ldd.err;
   std::istringstream in(ldd.out);
@@ -187,7 +190,7 @@ std::vector<std::string> missingLibraries(const Libraries& libs,
     }
     if (kBase.count(pkg)) continue;
     if (libs.needed.count(soname) && !packages.count(pkg))
-      problems.push_back(soname + " is linked by oomsentinel itself; its package " + pkg +
+      problems.push_back(soname + " is linked by " + libs.who + " itself; its package " + pkg +
                          " is not installed by the runtime stage");
     else if (!closure.count(pkg))
       problems.push_back(soname + ": package " + pkg + " is not brought in by the runtime stage");
@@ -234,26 +237,35 @@ TEST(Dockerfile, RuntimeStageInstallsThePackageOfEverySharedLibrary) {
     auto r = runCommand({"/usr/bin/dpkg-query", "-W", "-f=${Status}", p}, 30);
     EXPECT_EQ(r.out, "install ok installed") << p << " is not a Debian package installed here";
   }
-  Libraries libs = librariesOf(OOMSENTINEL_BINARY);
-  ASSERT_FALSE(libs.needed.empty());
-  for (const auto& soname : libs.needed)
-    if (soname.rfind("libasan.so", 0) == 0 || soname.rfind("libubsan.so", 0) == 0)
-      GTEST_SKIP() << "a sanitizer build links " << soname
-                   << ", which the image does not ship: the release build's binary is checked";
-  EXPECT_THAT(missingLibraries(libs, packages), IsEmpty());
-
-  // And the check can fail: without any one listed package that owns a library the binary
-  // names itself, a library is reported missing.
+  // The binary, and the TLS module it loads for https (libssl3 is the module's alone).
   int tried = 0;
-  for (const auto& [soname, path] : libs.resolved) {
-    std::string pkg = dpkgOwner(path);
-    if (!libs.needed.count(soname) || kBase.count(pkg) || !packages.count(pkg)) continue;
-    std::set<std::string> fewer = packages;
-    fewer.erase(pkg);
-    EXPECT_THAT(missingLibraries(libs, fewer), Not(IsEmpty())) << "without " << pkg;
-    ++tried;
+  bool module_needs_ssl = false;
+  for (const char* file : {OOMSENTINEL_BINARY, OOMSENTINEL_TLS_MODULE_FILE}) {
+    SCOPED_TRACE(file);
+    Libraries libs = librariesOf(file);
+    ASSERT_FALSE(libs.needed.empty());
+    for (const auto& soname : libs.needed)
+      if (soname.rfind("libasan.so", 0) == 0 || soname.rfind("libubsan.so", 0) == 0)
+        GTEST_SKIP() << "a sanitizer build links " << soname
+                     << ", which the image does not ship: the release build's files are checked";
+    EXPECT_THAT(missingLibraries(libs, packages), IsEmpty());
+    if (file == std::string(OOMSENTINEL_TLS_MODULE_FILE))
+      module_needs_ssl = std::any_of(libs.needed.begin(), libs.needed.end(),
+                                     [](auto& n) { return n.rfind("libssl.so", 0) == 0; });
+
+    // And the check can fail: without any one listed package that owns a library the file
+    // names itself, a library is reported missing.
+    for (const auto& [soname, path] : libs.resolved) {
+      std::string pkg = dpkgOwner(path);
+      if (!libs.needed.count(soname) || kBase.count(pkg) || !packages.count(pkg)) continue;
+      std::set<std::string> fewer = packages;
+      fewer.erase(pkg);
+      EXPECT_THAT(missingLibraries(libs, fewer), Not(IsEmpty())) << "without " << pkg;
+      ++tried;
+    }
   }
-  EXPECT_GE(tried, 4);
+  EXPECT_TRUE(module_needs_ssl) << "the TLS module does not link libssl: is it the right file?";
+  EXPECT_GE(tried, 5);
 }
 
 TEST(Dockerfile, RuntimeRunsAsNonRootAndCopiesWhatTheBuildProduces) {
@@ -271,7 +283,7 @@ TEST(Dockerfile, RuntimeRunsAsNonRootAndCopiesWhatTheBuildProduces) {
   ASSERT_FALSE(workdir.empty());
   ASSERT_FALSE(build_dir.empty()) << "the build stage does not say where scripts/build builds";
 
-  std::string user, entry;
+  std::string user, entry, module_dst;
   std::set<std::string> copied_to;
   for (const auto& ins : runtime.body) {
     if (ins.op == "USER") user = ins.args;
@@ -287,12 +299,17 @@ TEST(Dockerfile, RuntimeRunsAsNonRootAndCopiesWhatTheBuildProduces) {
     copied_to.insert(dst);
     std::string binary_in_tree =
         std::filesystem::relative(OOMSENTINEL_BINARY, OOMSENTINEL_BUILD_DIR);
+    std::string module_in_tree =
+        std::filesystem::relative(OOMSENTINEL_TLS_MODULE_FILE, OOMSENTINEL_BUILD_DIR);
     if (src.rfind(build_dir + "/", 0) == 0) {
       // Built: the same path in this build tree.
       std::string rel = src.substr(build_dir.size() + 1);
       EXPECT_TRUE(std::filesystem::exists(std::string(OOMSENTINEL_BUILD_DIR) + "/" + rel))
           << src << ": the build makes no " << rel;
-      EXPECT_EQ(rel, binary_in_tree);
+      if (rel == module_in_tree)
+        module_dst = dst;
+      else
+        EXPECT_EQ(rel, binary_in_tree);
     } else {
       ASSERT_EQ(src.rfind(workdir + "/", 0), 0u)
           << src << " is neither built nor in the repository";
@@ -305,6 +322,11 @@ TEST(Dockerfile, RuntimeRunsAsNonRootAndCopiesWhatTheBuildProduces) {
   EXPECT_NE(uid, "0");
   EXPECT_NE(uid, "root");
   EXPECT_TRUE(copied_to.count(entry)) << "ENTRYPOINT " << entry << " is not the copied binary";
+  // The TLS module where the binary looks for it (core/http_tls_module.h).
+  std::filesystem::path want =
+      std::filesystem::path(entry).parent_path() / "../lib/oomsentinel/oomsentinel-tls.so";
+  EXPECT_EQ(module_dst, want.lexically_normal().string())
+      << "the TLS module is not copied beside the binary's ../lib/oomsentinel";
 
   // The port the Kubernetes manifests scrape and probe.
   std::string exposed;

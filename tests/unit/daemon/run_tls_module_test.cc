@@ -1,0 +1,182 @@
+// The https half of the HTTP client is a module loaded on first use (core/http_tls_module.h):
+// a daemon whose config has no https URL never maps OpenSSL; a reload to an https Alertmanager
+// loads it and pushes through it; a module that cannot be found or is not ours is an error that
+// says where it looked, at check-config and at reload, and the daemon keeps running.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "core/http_client.h"
+#include "tests/support/http_test_server.h"
+#include "tests/support/test_support.h"
+#include "tests/support/tls_test_certs.h"
+
+namespace oomsentinel {
+namespace {
+
+using testing::freeLoopbackPort;
+using ::testing::HasSubstr;
+using testing::HttpTestServer;
+using ::testing::Not;
+using testing::ServerStep;
+using testing::slurp;
+using testing::TempDir;
+using namespace std::chrono_literals;
+
+bool eventually(const std::function<bool()>& f) {
+  for (int i = 0; i < 500; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return f();
+}
+
+std::string metrics(int port) {
+  boost::asio::io_context io;
+  HttpRequest req;
+  req.url = *Url::parse("http://127.0.0.1:" + std::to_string(port) + "/metrics");
+  std::optional<Result<HttpResponse>> got;
+  startHttpRequest(io, req, [&](Result<HttpResponse> r) { got.emplace(std::move(r)); });
+  io.run();
+  return got->ok() ? (*got)->body : std::string();
+}
+
+// One target over the rule's threshold, so that an alert fires at once.
+void writeTree(const TempDir& dir) {
+  dir.write("cg/cgroup.controllers", "memory\n");
+  dir.write("cg/app/memory.current", "94371840\n");
+  dir.write("cg/app/memory.max", "104857600\n");
+  dir.write("cg/app/memory.stat", "anon 94371840\ninactive_file 0\n");
+  dir.write("cg/app/cgroup.procs", "");
+}
+
+std::string config(int metrics_port, const std::string& alertmanager) {
+  std::string out =
+      "alerts:\n  metrics: {listen: '127.0.0.1:" + std::to_string(metrics_port) + "'}\n";
+  if (!alertmanager.empty()) out += "  alertmanager:\n" + alertmanager;
+  return out +
+         "targets:\n  - name: app\n    cgroup: /app\n"
+         "rules:\n  - name: high\n    expr: working_set_ratio > 50%\n    actions: [log, alert]\n";
+}
+
+void writeConfig(const TempDir& dir, const std::string& text) {
+  dir.write("c.yaml.new", text);
+  std::rename((dir.path() + "/c.yaml.new").c_str(), (dir.path() + "/c.yaml").c_str());
+}
+
+pid_t startDaemon(const TempDir& dir, const std::string& log, const char* module_env) {
+  std::string bin = testing::binaryPath(), root = dir.path() + "/cg", cfg = dir.path() + "/c.yaml";
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (module_env) ::setenv("OOMSENTINEL_TLS_MODULE", module_env, 1);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
+          "--state-file", "none", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+bool maps(pid_t pid, const std::string& what) {
+  return slurp("/proc/" + std::to_string(pid) + "/maps").find(what) != std::string::npos;
+}
+
+TEST(TlsModule, APlainDaemonNeverMapsOpenSslAndAnHttpsReloadLoadsItAndPushes) {
+  testing::TestCa ca;
+  testing::TlsFiles cert = ca.issue("am", {"IP:127.0.0.1"});
+  HttpTestServer am({ServerStep::reply(200, "")}, testing::ServerTls{cert.cert, cert.key, ""});
+  HttpTestServer plain_am({ServerStep::reply(200, "")});
+  TempDir dir;
+  writeTree(dir);
+  int port = freeLoopbackPort();
+  writeConfig(dir, config(port, "    urls: ['" + plain_am.url() + "']\n"));
+  std::string log = dir.path() + "/log";
+  pid_t pid = startDaemon(dir, log, nullptr);
+  // The plain push happens: the HTTP client works, and OpenSSL is still not there.
+  ASSERT_TRUE(eventually([&] { return !plain_am.requests().empty(); })) << slurp(log);
+  EXPECT_FALSE(maps(pid, "oomsentinel-tls.so"));
+  EXPECT_FALSE(maps(pid, "libssl.so"));
+  EXPECT_FALSE(maps(pid, "libcrypto.so"));
+
+  writeConfig(dir, config(port, "    urls: ['" + am.url() + "']\n    tls: {ca_file: '" +
+                                    ca.files().cert + "'}\n"));
+  kill(pid, SIGHUP);
+  ASSERT_TRUE(eventually([&] {
+    return metrics(port).find("oomsentinel_config_reloads_total{result=\"ok\"} 1") !=
+           std::string::npos;
+  })) << slurp(log);
+  EXPECT_TRUE(maps(pid, "oomsentinel-tls.so"));
+  EXPECT_TRUE(maps(pid, "libssl.so"));
+  // The firing alert is pushed again to the new receiver, over TLS, from the module's code on
+  // the daemon's io_context.
+  ASSERT_TRUE(eventually([&] { return !am.requests().empty(); })) << slurp(log);
+  EXPECT_THAT(am.requests()[0], HasSubstr("POST /api/v2/alerts"));
+  EXPECT_THAT(am.requests()[0], HasSubstr("\"alertname\":\"high\""));
+
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << slurp(log);
+}
+
+TEST(TlsModule, AMissingModuleIsAnErrorThatSaysWhereAndTheDaemonKeepsItsConfig) {
+  TempDir dir;
+  writeTree(dir);
+  int port = freeLoopbackPort();
+  std::string https_am = "    urls: ['https://127.0.0.1:9']\n";
+  std::string missing = dir.path() + "/nowhere/oomsentinel-tls.so";
+  dir.write("https.yaml", config(port, https_am));
+  dir.write("plain.yaml", config(port, "    urls: ['http://127.0.0.1:9']\n"));
+
+  auto check = [&](const std::string& file, const std::string& module) {
+    return testing::runCommand({"/usr/bin/env", "OOMSENTINEL_TLS_MODULE=" + module,
+                                testing::binaryPath(), "check-config", dir.path() + "/" + file},
+                               30);
+  };
+  auto refused = check("https.yaml", missing);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.out + refused.err, HasSubstr("https needs oomsentinel's TLS module"));
+  EXPECT_THAT(refused.out + refused.err, HasSubstr(missing + ": No such file or directory"));
+  // A plain config never looks for it.
+  auto plain = check("plain.yaml", missing);
+  EXPECT_EQ(plain.exit_code, 0) << plain.out << plain.err;
+  // A shared object that is not the module: said so, not loaded blindly.
+  auto wrong = check("https.yaml", "/lib/x86_64-linux-gnu/libz.so.1");
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_THAT(wrong.out + wrong.err, HasSubstr("not oomsentinel's TLS module"));
+  // The module of this build, named explicitly: accepted.
+  auto ours = check("https.yaml", OOMSENTINEL_TLS_MODULE_FILE);
+  EXPECT_EQ(ours.exit_code, 0) << ours.out << ours.err;
+
+  // A running daemon asked to reload into https without the module keeps its Alertmanager
+  // settings (the rest of the reload applies, as with any bad Alertmanager setting).
+  writeConfig(dir, slurp(dir.path() + "/plain.yaml"));
+  std::string log = dir.path() + "/log";
+  pid_t pid = startDaemon(dir, log, missing.c_str());
+  ASSERT_TRUE(eventually([&] { return !metrics(port).empty(); })) << slurp(log);
+  writeConfig(dir, slurp(dir.path() + "/https.yaml"));
+  kill(pid, SIGHUP);
+  ASSERT_TRUE(eventually([&] { return slurp(log).find("config reloaded") != std::string::npos; }))
+      << slurp(log);
+  EXPECT_THAT(slurp(log), HasSubstr("alertmanager settings not changed"));
+  EXPECT_THAT(slurp(log), HasSubstr("https needs oomsentinel's TLS module"));
+  EXPECT_THAT(metrics(port), HasSubstr("alertmanager=\"http://127.0.0.1:9/api/v2/alerts\""));
+  EXPECT_FALSE(maps(pid, "libssl.so"));
+  EXPECT_EQ(kill(pid, 0), 0) << "the daemon stopped";
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace oomsentinel
