@@ -170,6 +170,17 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                    .Name("oomsentinel_config_reloads_total")
                    .Help("Config reloads, by result (ok, failed)")
                    .Register(*registry_)),
+      wakeups_(BuildCounter()
+                   .Name("oomsentinel_kernel_wakeups_total")
+                   .Help("Kernel notifications that asked for a tick, by source (v1_threshold, "
+                         "v1_oom, psi_host) and result (tick: one started at once; coalesced: "
+                         "folded into a tick already due)")
+                   .Register(*registry_)),
+      psi_window_(BuildGauge()
+                      .Name("oomsentinel_psi_trigger_window_seconds")
+                      .Help("The window of a PSI trigger as the kernel accepted it (2 s steps "
+                            "without CAP_SYS_RESOURCE)")
+                      .Register(*registry_)),
       rss_(BuildGauge()
                .Name("oomsentinel_process_resident_memory_bytes")
                .Help("oomsentinel's own resident memory")
@@ -429,6 +440,18 @@ void DaemonMetrics::tick(WallTime now, Duration took, Duration interval, std::si
 
 void DaemonMetrics::reload(bool ok) {
   reloads_.Add({{"result", ok ? "ok" : "failed"}}).Increment();
+}
+
+void DaemonMetrics::wakeup(const std::string& source, bool ticked) {
+  wakeups_.Add({{"source", source}, {"result", ticked ? "tick" : "coalesced"}}).Increment();
+}
+
+void DaemonMetrics::psiTriggerWindow(const std::string& source, Duration window) {
+  auto& g = psi_window_.Add({{"source", source}});
+  if (window <= Duration::zero())
+    psi_window_.Remove(&g);
+  else
+    g.Set(std::chrono::duration<double>(window).count());
 }
 
 void DaemonMetrics::selfStats() {

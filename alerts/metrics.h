@@ -55,6 +55,12 @@ class DaemonMetrics {
   void tick(WallTime now, Duration took, Duration interval, std::size_t resolved,
             std::size_t unresolved);
   void reload(bool ok);
+  // A kernel notification (README: "Woken by the kernel") from `source` (v1_threshold, v1_oom,
+  // psi_host); `ticked`: it started a tick, else it was folded into one already due.
+  void wakeup(const std::string& source, bool ticked);
+  // The window of a PSI trigger as the kernel took it (widened to 2 s steps without
+  // CAP_SYS_RESOURCE); 0 removes the series.
+  void psiTriggerWindow(const std::string& source, Duration window);
 
   // The text exposition (version 0.0.4) of every family, the process's own figures refreshed.
   std::string render();
@@ -124,6 +130,8 @@ class DaemonMetrics {
   prometheus::Gauge& last_tick_;
   prometheus::Family<prometheus::Gauge>& targets_;
   prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Family<prometheus::Counter>& wakeups_;
+  prometheus::Family<prometheus::Gauge>& psi_window_;
   prometheus::Gauge& rss_;
   prometheus::Counter& cpu_;
   double cpu_last_ = 0;

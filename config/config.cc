@@ -64,8 +64,9 @@ const std::vector<std::string> kDumpKeys = {
 const std::vector<std::string> kGperftoolsKeys = {"heap_prefix", "signal"};
 const std::vector<std::string> kExecKeys = {"argv", "timeout"};
 const std::vector<std::string> kProcKeys = {"smaps"};
-const std::vector<std::string> kPollKeys = {"interval", "fast_interval", "fast_above",
-                                            "fast_when_tto_below", "full_read_interval"};
+const std::vector<std::string> kPollKeys = {
+    "interval",           "fast_interval", "fast_above", "fast_when_tto_below",
+    "full_read_interval", "events",        "psi_stall",  "psi_window"};
 const std::vector<std::string> kTargetKeys = {
     "name",        "cgroup",       "pid",       "self",           "host", "process", "pid_file",
     "cgroup_glob", "systemd_unit", "limit_env", "predict_window", "go",   "jvm",     "metrics_url",
@@ -542,6 +543,34 @@ class Loader {
       if (auto d = readDuration(*t)) poll.fast_when_tto_below = *d;
     if (auto* t = find(entries, "full_read_interval"))
       if (auto d = readDuration(*t)) poll.full_read_interval = *d;
+    if (auto* t = find(entries, "events"))
+      if (auto b = readBool(*t)) poll.events = *b;
+    // The kernel takes PSI trigger windows from 500ms to 10s, and a stall within the window.
+    const Entry* stall = find(entries, "psi_stall");
+    const Entry* window = find(entries, "psi_window");
+    bool window_ok = true, stall_ok = true;
+    if (window) {
+      auto d = readDuration(*window);
+      window_ok = d && *d >= std::chrono::milliseconds(500) && *d <= std::chrono::seconds(10);
+      if (d && !window_ok)
+        error(valuePos(*window), window->path,
+              "must be from 500ms to 10s (the kernel's bounds for a PSI trigger), got " +
+                  config_values::formatDurationExact(*d));
+      if (window_ok) poll.psi_window = *d;
+    }
+    if (stall) {
+      auto d = readDuration(*stall);
+      stall_ok = d && *d > Duration::zero();
+      if (d && !stall_ok) error(valuePos(*stall), stall->path, "must be more than 0s");
+      if (stall_ok) poll.psi_stall = *d;
+    }
+    if (window_ok && stall_ok && poll.psi_stall > poll.psi_window) {
+      const Entry* at = stall ? stall : window;
+      error(valuePos(*at), at->path,
+            "psi_stall (" + config_values::formatDurationExact(poll.psi_stall) +
+                ") must not be longer than psi_window (" +
+                config_values::formatDurationExact(poll.psi_window) + ")");
+    }
   }
 
   void readTargets(const Entry& e, Config& config) {

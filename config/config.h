@@ -23,6 +23,12 @@ struct PollSpec {
   // A target no rule can fire on (README: "Quiet targets") is read in full this often; on the
   // ticks between, only its usage, OOM events and pressure. 0: every tick reads everything.
   Duration full_read_interval = std::chrono::seconds(10);
+  // Kernel notifications start a tick at once (README: "Woken by the kernel"): cgroup v1 usage
+  // thresholds derived from the rules and the OOM notifier, and a PSI trigger on the host's
+  // memory pressure (`psi_stall` of "some" stall within `psi_window`).
+  bool events = true;
+  Duration psi_stall = std::chrono::milliseconds(100);
+  Duration psi_window = std::chrono::seconds(1);
   bool operator==(const PollSpec&) const = default;
 };
 

@@ -93,6 +93,9 @@ std::string printConfig(const Config& config) {
       << formatDurationExact(config.poll.fast_when_tto_below);
   out << YAML::Key << "full_read_interval" << YAML::Value
       << formatDurationExact(config.poll.full_read_interval);
+  out << YAML::Key << "events" << YAML::Value << config.poll.events;
+  out << YAML::Key << "psi_stall" << YAML::Value << formatDurationExact(config.poll.psi_stall);
+  out << YAML::Key << "psi_window" << YAML::Value << formatDurationExact(config.poll.psi_window);
   out << YAML::EndMap;
 
   const DumpSpec& d = config.dump;

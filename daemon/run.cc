@@ -19,6 +19,7 @@
 #include "core/units.h"
 #include "daemon/cli.h"
 #include "daemon/commands.h"
+#include "daemon/kernel_wakeups.h"
 #include "daemon/logger.h"
 #include "daemon/state_file.h"
 #include "daemon/systemd_notify.h"
@@ -248,10 +249,31 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   SteadyTime last_state{};
   Duration last_interval{};
   std::function<void()> schedule;
-  auto onTick = [&](const boost::system::error_code& ec) {
-    if (ec) return;  // cancelled: stopping
+  // Each wait on the timer carries the generation it was made in: a kernel notification that
+  // moves the next tick earlier starts a new generation, and a wait of an older one that had
+  // already fired is dropped instead of starting a second chain of ticks.
+  std::uint64_t timer_generation = 0;
+  // Kernel notifications (README: "Woken by the kernel"): a tick at once, but at most one such
+  // extra tick per fast interval, however many arrive; the rest are folded into the tick that is
+  // due anyway, and counted.
+  SteadyTime last_woken{};
+  auto wakeUp = [&](const char* source) {
+    SteadyTime now = clock.steadyNow();
+    SteadyTime at = std::max(now, last_woken + dog.config().poll.fast_interval);
+    bool sooner = at < timer.expiry();
+    metrics.wakeup(source, sooner);
+    if (!sooner) return;
+    last_woken = at;
+    ++timer_generation;
+    timer.expires_at(at);
+    schedule();
+  };
+  KernelWakeups wakeups(io, paths, log, &metrics, wakeUp);
+  auto onTick = [&](const boost::system::error_code& ec, std::uint64_t generation) {
+    if (ec || generation != timer_generation) return;  // cancelled: stopping, or moved earlier
     SteadyTime started = clock.steadyNow();
     Duration interval = dog.tick();
+    wakeups.update(dog);
     health.last_tick.store(clock.steadyNow().time_since_epoch().count());
     health.interval.store(interval.count());
     {
@@ -278,7 +300,11 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     timer.expires_at(started + interval);
     schedule();
   };
-  schedule = [&]() { timer.async_wait(onTick); };
+  schedule = [&]() {
+    timer.async_wait([&, generation = timer_generation](const boost::system::error_code& ec) {
+      onTick(ec, generation);
+    });
+  };
 
   std::function<void()> waitSignal;
   waitSignal = [&]() {
@@ -301,6 +327,7 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
             if (next.targets.empty()) next.targets = dog.config().targets;
             bool ok = dog.apply(next);
             if (ok) {
+              wakeups.rulesChanged();
               log.log(LogLevel::kInfo, "config reloaded",
                       {{"config", *config_path},
                        {"targets", std::to_string(next.targets.size())},

@@ -965,6 +965,14 @@ const TargetCollector* Watchdog::collector(const std::string& target) const {
   return nullptr;
 }
 
+void Watchdog::forEachResolved(
+    const std::function<void(const std::string&, const TargetCollector&, const Snapshot&,
+                             RuleEngine::TargetHandle, bool)>& f) const {
+  for (const auto& w : targets_)
+    if (w->collector && w->has_snapshot && w->handle)
+      f(w->spec.target.name, *w->collector, w->snapshot, w->handle, !w->read_skim || w->read_full);
+}
+
 std::string Watchdog::lastError(const std::string& target) const {
   for (const auto& w : targets_)
     if (w->spec.target.name == target) return w->last_error;

@@ -5,6 +5,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -70,6 +71,12 @@ class Watchdog {
   const Snapshot* lastSnapshot(const std::string& target) const;
   // Its collector (nullptr while unresolved), and why it is unresolved or unreadable.
   const TargetCollector* collector(const std::string& target) const;
+  // Each resolved target with a snapshot, for the kernel wake-ups: its name, collector, last
+  // snapshot, rule handle, and whether the last read was a full one (not a quiet tick's skim).
+  void forEachResolved(
+      const std::function<void(const std::string& name, const TargetCollector&,
+                               const Snapshot& last, RuleEngine::TargetHandle rules, bool full)>& f)
+      const;
   std::string lastError(const std::string& target) const;
   std::string layoutName() const;  // "unified", "legacy", "hybrid"; empty before detection
 

@@ -212,6 +212,15 @@ bool RuleEngine::mayFire(TargetHandle t, const SignalBounds& bounds) const {
   return false;
 }
 
+std::vector<std::pair<SignalId, double>> RuleEngine::levels(TargetHandle t) const {
+  std::vector<std::pair<SignalId, double>> out;
+  for (const Instance& in : t->instances) {
+    auto l = in.expr->levels();
+    out.insert(out.end(), l.begin(), l.end());
+  }
+  return out;
+}
+
 std::vector<RuleStatus> RuleEngine::status() const {
   std::vector<RuleStatus> out;
   for (const auto& t : targets_)

@@ -70,6 +70,8 @@ class RuleEngine {
   // that none of their expressions can be true: then skipping this tick's evaluation changes
   // nothing (inactive and resolved rules stay as they are on a false or unknown tick).
   bool mayFire(TargetHandle target, const SignalBounds& bounds) const;
+  // Expr::levels of every rule that applies to `target`.
+  std::vector<std::pair<SignalId, double>> levels(TargetHandle target) const;
   std::vector<RuleStatus> status() const;
   std::size_t ruleCount() const { return rules_.size(); }
 

@@ -690,6 +690,20 @@ Expr::Possible Expr::possible(std::uint32_t i, const SignalBounds& b) const {
   }
 }
 
+std::vector<std::pair<SignalId, double>> Expr::levels() const {
+  std::vector<std::pair<SignalId, double>> out;
+  for (const Node& n : nodes_) {
+    if (n.kind < Node::Kind::kLt || n.kind > Node::Kind::kNe) continue;
+    const Node& a = nodes_[n.a];
+    const Node& b = nodes_[n.b];
+    if (a.kind == Node::Kind::kSignal && b.kind == Node::Kind::kNumber)
+      out.emplace_back(a.signal, b.number);
+    else if (b.kind == Node::Kind::kSignal && a.kind == Node::Kind::kNumber)
+      out.emplace_back(b.signal, a.number);
+  }
+  return out;
+}
+
 bool Expr::mayBeTrue(const SignalBounds& bounds) const { return possible(root_, bounds).can_true; }
 
 Truth Expr::evaluate(const EvalContext& ctx) const {

@@ -81,6 +81,10 @@ class Expr {
   // (Kleene logic as evaluate() has it); window functions and time_to_oom are taken as anything.
   bool mayBeTrue(const SignalBounds& bounds) const;
   const std::string& text() const { return text_; }
+  // Every comparison of a bare signal with a number, whichever side each is on, as (signal,
+  // number): `working_set_ratio > 85%` gives (working_set_ratio, 0.85). The levels the kernel can
+  // be asked to report a crossing of (README: "Woken by the kernel").
+  std::vector<std::pair<SignalId, double>> levels() const;
   const std::vector<WindowNeed>& windows() const { return windows_; }
   bool usesTimeToOom() const { return uses_tto_; }
   // The leaves (signals, window functions, time_to_oom) with the value each had at the last

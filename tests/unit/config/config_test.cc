@@ -339,6 +339,27 @@ TEST(ConfigGood, FullReadIntervalDefaultsToTenSecondsAndZeroTurnsQuietTicksOff) 
   EXPECT_EQ(loadOk("poll: {full_read_interval: 1m}\n").poll.full_read_interval, minutes(1));
 }
 
+TEST(ConfigGood, KernelEventsAreOnByDefaultWithAPsiTriggerOf100msPerSecond) {
+  PollSpec d = loadOk("targets: []\n").poll;
+  EXPECT_TRUE(d.events);
+  EXPECT_EQ(d.psi_stall, milliseconds(100));
+  EXPECT_EQ(d.psi_window, seconds(1));
+  PollSpec p = loadOk("poll: {events: false, psi_stall: 300ms, psi_window: 4s}\n").poll;
+  EXPECT_FALSE(p.events);
+  EXPECT_EQ(p.psi_stall, milliseconds(300));
+  EXPECT_EQ(p.psi_window, seconds(4));
+}
+
+TEST(ConfigBad, PsiTriggerOutsideTheKernelsBounds) {
+  EXPECT_EQ(onlyError("poll: {psi_window: 200ms}\n").message,
+            "must be from 500ms to 10s (the kernel's bounds for a PSI trigger), got 200ms");
+  EXPECT_EQ(onlyError("poll: {psi_window: 11s}\n").key_path, "poll.psi_window");
+  EXPECT_EQ(onlyError("poll: {psi_stall: 0s}\n").message, "must be more than 0s");
+  EXPECT_EQ(onlyError("poll: {psi_stall: 2s}\n").message,
+            "psi_stall (2s) must not be longer than psi_window (1s)");
+  EXPECT_EQ(onlyError("poll: {events: sometimes}\n").key_path, "poll.events");
+}
+
 TEST(ConfigGood, FullFixtureReadsEveryValue) {
   Config c = loadOk(readFixture("configs/good/full.yaml"), "good/full.yaml");
   EXPECT_EQ(c.poll.interval, seconds(2));
@@ -486,6 +507,9 @@ TEST(PrintConfig, RoundTripsAwkwardValues) {
   c.poll.fast_above = 0.123456789;
   c.poll.fast_when_tto_below = Duration(0);
   c.poll.full_read_interval = Duration(0);
+  c.poll.events = false;
+  c.poll.psi_stall = std::chrono::milliseconds(250);
+  c.poll.psi_window = std::chrono::seconds(3);
   TargetSpec a;
   a.target = Target::cgroupPath("a", "weird: path/with # and 'quotes'");
   a.predict_window = seconds(90);
@@ -510,6 +534,7 @@ TEST(PrintConfig, WritesDefaultsInTheirUsualUnits) {
   std::string p = printConfig(c);
   for (const char* line : {"  interval: 1s\n", "  fast_interval: 50ms\n", "  fast_above: 70%\n",
                            "  fast_when_tto_below: 30s\n", "  full_read_interval: 10s\n",
+                           "  events: true\n", "  psi_stall: 100ms\n", "  psi_window: 1s\n",
                            "    predict_window: 10s\n", "    cooldown: 5m\n", "    host: true\n",
                            "  - name: near-limit\n", "    actions: [log, alert, dump]\n"})
     EXPECT_NE(p.find(line), std::string::npos) << line << "\n---\n" << p;

@@ -567,3 +567,35 @@ TEST(ExprLastValues, ASignalWrittenTwiceIsReportedOnce) {
 
 }  // namespace
 }  // namespace oomsentinel
+
+namespace oomsentinel {
+namespace {
+
+using Level = std::pair<SignalId, double>;
+
+std::vector<Level> levelsOf(std::string_view text) {
+  auto r = Expr::parse(text);
+  if (auto* err = std::get_if<ExprError>(&r)) {
+    ADD_FAILURE() << err->render(text);
+    return {};
+  }
+  return std::get<Expr>(r).levels();
+}
+
+// The levels the kernel can be asked to watch: a bare signal against a number, either side.
+TEST(ExprLevels, EachComparisonOfASignalWithANumber) {
+  EXPECT_EQ(levelsOf("working_set_ratio > 85%"),
+            (std::vector<Level>{{id(Sig::kWorkingSetRatio), 0.85}}));
+  EXPECT_EQ(levelsOf("200MiB < usage_bytes"),
+            (std::vector<Level>{{id(Sig::kUsageBytes), 200.0 * (1 << 20)}}));
+  auto both = levelsOf("(time_to_oom < 10s and working_set_ratio > 70%) or usage_ratio >= 95%");
+  EXPECT_EQ(both,
+            (std::vector<Level>{{id(Sig::kWorkingSetRatio), 0.70}, {id(Sig::kUsageRatio), 0.95}}));
+  // Not a level: arithmetic on the signal, a window function, two signals.
+  EXPECT_TRUE(levelsOf("usage_bytes / 2 > 100MiB").empty());
+  EXPECT_TRUE(levelsOf("rate(usage_bytes[10s]) > 10MiB").empty());
+  EXPECT_TRUE(levelsOf("usage_bytes > limit_bytes").empty());
+}
+
+}  // namespace
+}  // namespace oomsentinel

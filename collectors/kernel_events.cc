@@ -1,0 +1,135 @@
+#include "collectors/kernel_events.h"
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+
+namespace oomsentinel {
+
+namespace {
+
+Status writeWhole(int fd, const std::string& text, const std::string& path) {
+  for (;;) {
+    ssize_t n = ::write(fd, text.data(), text.size());
+    if (n == static_cast<ssize_t>(text.size())) return Ok{};
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return makeError("the kernel refused '" + text + "'", path, errno);
+    return makeError("a short write of '" + text + "'", path);
+  }
+}
+
+// Registers `efd` for the events of `file` (an open descriptor of a cgroup control file) with
+// `args` after it ("" for the OOM notifier, a threshold for usage).
+Status registerEvent(int control, const std::string& control_path, int efd, int file,
+                     const std::string& args) {
+  std::string line = std::to_string(efd) + " " + std::to_string(file);
+  if (!args.empty()) line += " " + args;
+  return writeWhole(control, line, control_path);
+}
+
+}  // namespace
+
+Result<V1MemoryEvents> V1MemoryEvents::arm(const std::string& dir,
+                                           std::vector<std::uint64_t> thresholds, bool oom) {
+  thresholds.erase(std::remove(thresholds.begin(), thresholds.end(), 0u), thresholds.end());
+  std::sort(thresholds.begin(), thresholds.end());
+  thresholds.erase(std::unique(thresholds.begin(), thresholds.end()), thresholds.end());
+  V1MemoryEvents out;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return makeError("cannot watch the cgroup", dir, errno);
+  out.dev_ = st.st_dev;
+  out.ino_ = st.st_ino;
+  out.fd_ = OwnedFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (out.fd() < 0) return makeError("cannot make an eventfd", dir, errno);
+  std::string control_path = dir + "/cgroup.event_control";
+  OwnedFd control(::open(control_path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (control.get() < 0) return makeError("cannot open", control_path, errno);
+  if (!thresholds.empty()) {
+    std::string usage_path = dir + "/memory.usage_in_bytes";
+    OwnedFd usage(::open(usage_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (usage.get() < 0) return makeError("cannot open", usage_path, errno);
+    for (std::uint64_t t : thresholds)
+      if (auto st2 =
+              registerEvent(control.get(), control_path, out.fd(), usage.get(), std::to_string(t));
+          !st2)
+        return st2.error();
+  }
+  if (oom) {
+    std::string oom_path = dir + "/memory.oom_control";
+    OwnedFd oom_fd(::open(oom_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (oom_fd.get() < 0) return makeError("cannot open", oom_path, errno);
+    if (auto st2 = registerEvent(control.get(), control_path, out.fd(), oom_fd.get(), ""); !st2)
+      return st2.error();
+  }
+  out.thresholds_ = std::move(thresholds);
+  return out;
+}
+
+std::uint64_t V1MemoryEvents::drain() const {
+  std::uint64_t count = 0;
+  if (::read(fd(), &count, sizeof count) != static_cast<ssize_t>(sizeof count)) return 0;
+  return count;
+}
+
+bool sameCgroupDir(const V1MemoryEvents& events, const std::string& dir) {
+  struct stat st {};
+  return ::stat(dir.c_str(), &st) == 0 && st.st_dev == events.dev() && st.st_ino == events.ino();
+}
+
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+
+Status writeTrigger(int fd, Duration stall, Duration window, const std::string& path) {
+  // The kernel wants microseconds, and the terminating NUL counts as part of the text.
+  std::string text = "some " + std::to_string(duration_cast<microseconds>(stall).count()) + " " +
+                     std::to_string(duration_cast<microseconds>(window).count());
+  for (;;) {
+    ssize_t n = ::write(fd, text.c_str(), text.size() + 1);
+    if (n >= 0) return Ok{};
+    if (errno == EINTR) continue;
+    return makeError("the kernel refused the PSI trigger '" + text + "'", path, errno);
+  }
+}
+
+}  // namespace
+
+Result<PsiTrigger> PsiTrigger::open(const std::string& file, Duration stall, Duration window) {
+  PsiTrigger out;
+  out.file_ = file;
+  out.fd_ = OwnedFd(::open(file.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (out.fd() < 0) return makeError("cannot open for a PSI trigger", file, errno);
+  auto first = writeTrigger(out.fd(), stall, window, file);
+  if (first) {
+    out.stall_ = stall;
+    out.window_ = window;
+    return out;
+  }
+  constexpr Duration kUnprivilegedStep = std::chrono::seconds(2);
+  int err = first.error().errnum;
+  bool on_step = window % kUnprivilegedStep == Duration::zero();
+  if ((err != EINVAL && err != EPERM) || on_step) return first.error();
+  // A trigger, once written, cannot be replaced on the same descriptor: open it again.
+  Duration wide = (window / kUnprivilegedStep + 1) * kUnprivilegedStep;
+  Duration wide_stall = duration_cast<Duration>(
+      stall * (static_cast<double>(wide.count()) / static_cast<double>(window.count())));
+  out.fd_ = OwnedFd(::open(file.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (out.fd() < 0) return makeError("cannot open for a PSI trigger", file, errno);
+  if (auto second = writeTrigger(out.fd(), wide_stall, wide, file); !second) {
+    Error e = first.error();
+    e.message += "; with the window widened to a multiple of 2s: " + second.error().message;
+    return e;
+  }
+  out.stall_ = wide_stall;
+  out.window_ = wide;
+  out.widened_ = true;
+  return out;
+}
+
+}  // namespace oomsentinel

@@ -1,0 +1,70 @@
+// collectors/: turning kernel text into Snapshots, and the kernel's own notifications.
+// The descriptors the kernel signals when a memory level is crossed or pressure builds, so the
+// daemon can start a tick at once instead of at its next poll (README: "Woken by the kernel").
+// Plain descriptors here; the daemon's scheduler waits on them as Asio objects.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/owned_fd.h"
+#include "core/result.h"
+
+namespace oomsentinel {
+
+// cgroup v1: one eventfd registered through a memory cgroup's cgroup.event_control for each
+// usage threshold (memory.usage_in_bytes crossing it, either way) and, optionally, for the OOM
+// notifier (memory.oom_control: the cgroup hit its limit and reclaim failed). The kernel also
+// signals it when the cgroup is removed. Closing it unregisters everything, so re-arming with
+// other levels is a new V1MemoryEvents.
+class V1MemoryEvents {
+ public:
+  // `cgroup_dir` is the cgroup's directory in the v1 memory hierarchy. Thresholds of 0 are left
+  // out. An error names the file and what the kernel said.
+  static Result<V1MemoryEvents> arm(const std::string& cgroup_dir,
+                                    std::vector<std::uint64_t> thresholds, bool oom);
+  int fd() const { return fd_.get(); }
+  const std::vector<std::uint64_t>& thresholds() const { return thresholds_; }
+  // The identity of the directory when it was armed: a re-created cgroup differs.
+  dev_t dev() const { return dev_; }
+  ino_t ino() const { return ino_; }
+  // Reads the eventfd's count, clearing it (0 when nothing was signalled).
+  std::uint64_t drain() const;
+
+ private:
+  OwnedFd fd_;
+  std::vector<std::uint64_t> thresholds_;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+};
+
+// True when `dir` still is the directory (device and inode) that `events` was armed on.
+bool sameCgroupDir(const V1MemoryEvents& events, const std::string& dir);
+
+// A PSI trigger (Documentation/accounting/psi.rst): "some <stall> <window>" written to a
+// pressure file (/proc/pressure/memory, or a v2 cgroup's memory.pressure); the descriptor then
+// polls with POLLPRI whenever the tasks stalled that long within a window.
+class PsiTrigger {
+ public:
+  // Windows under 2 s, or not a multiple of it, need CAP_SYS_RESOURCE; without it the kernel
+  // refuses them (EINVAL or EPERM). Then the window is rounded up to a multiple of 2 s, the stall
+  // scaled to keep its share of the window, and widened() says so.
+  static Result<PsiTrigger> open(const std::string& pressure_file, Duration stall, Duration window);
+  int fd() const { return fd_.get(); }
+  Duration stall() const { return stall_; }
+  Duration window() const { return window_; }
+  bool widened() const { return widened_; }
+  const std::string& file() const { return file_; }
+
+ private:
+  OwnedFd fd_;
+  Duration stall_{}, window_{};
+  bool widened_ = false;
+  std::string file_;
+};
+
+}  // namespace oomsentinel

@@ -1,0 +1,93 @@
+// daemon/: wiring and lifetime.
+// The scheduler's kernel wake-up sources (README: "Woken by the kernel"), as Asio objects on the
+// run loop: on cgroup v1, an eventfd per target for usage thresholds derived from its rules and
+// one for the OOM notifier; on the host, a PSI trigger on memory pressure. Each notification
+// calls `wake(source)`; the loop decides whether that starts a tick (run.cc coalesces them).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "collectors/kernel_events.h"
+#include "config/config.h"
+#include "core/host_paths.h"
+#include "core/signal.h"
+#include "core/snapshot.h"
+#include "daemon/logger.h"
+#include "rules/engine.h"
+
+namespace oomsentinel {
+
+class Watchdog;
+class DaemonMetrics;
+class TargetCollector;
+
+// The usage levels, in bytes, whose crossing should wake a tick for one v1 target: each rule
+// level on usage_bytes, usage_ratio, working_set_bytes or working_set_ratio, and the fast-poll
+// level (`fast_above`, a working_set_ratio), turned into usage with the limit and the file cache
+// (usage minus working set) of `last`. The cache is rounded up to half a margin (the margin: 1%
+// of the limit, at least 1 MiB), so that a cache that drifts a little does not re-arm the kernel
+// every tick, and so that the wake-up comes at or just after the working set's crossing, never
+// just before it (a tick that finds the rule not yet true would leave the crossing to the next
+// tick). Levels at or above the limit, and ratios without a limit, are left out; at most
+// kMaxThresholds, the lowest dropped first.
+inline constexpr std::size_t kMaxThresholds = 32;
+std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId, double>>& levels,
+                                           double fast_above, const Snapshot& last);
+
+class KernelWakeups {
+ public:
+  using Wake = std::function<void(const char* source)>;
+  KernelWakeups(boost::asio::io_context& io, const HostPaths& paths, Logger& log,
+                DaemonMetrics* metrics, Wake wake);
+  ~KernelWakeups();
+  KernelWakeups(const KernelWakeups&) = delete;
+  KernelWakeups& operator=(const KernelWakeups&) = delete;
+
+  // After every tick, on the loop's thread: arms each resolved v1 target with the levels its
+  // rules want now (re-arming only when they changed, or when its cgroup was made again), and
+  // drops the sources of targets gone. With poll.events off, drops everything.
+  void update(const Watchdog& dog);
+  // After a reload that changed the rules: every target's levels are worked out again at the
+  // next update().
+  void rulesChanged();
+
+ private:
+  struct Source;
+  struct V1Target {
+    std::string dir;
+    std::optional<V1MemoryEvents> oom_events, threshold_events;  // the kernel's registrations
+    std::shared_ptr<Source> oom, thresholds;                     // the loop's waits on them
+    std::vector<std::uint64_t> armed;
+    bool levels_done = false;  // thresholds worked out (and armed, if any) for this cgroup
+    std::string last_error;    // logged once per distinct error
+  };
+  void armHost(const PollSpec& poll);
+  void updateV1(V1Target& t, const std::string& name, const TargetCollector& c,
+                const Snapshot& last, const std::vector<std::pair<SignalId, double>>& levels,
+                double fast_above, bool full);
+  std::shared_ptr<Source> listenOn(int fd, const char* source, bool priority);
+  void listen(const std::shared_ptr<Source>& s);
+  static void drop(V1Target& t);
+  void logOnce(std::string& last, const std::string& who, const Error& e);
+
+  boost::asio::io_context& io_;
+  HostPaths paths_;
+  Logger& log_;
+  DaemonMetrics* metrics_;
+  Wake wake_;
+  std::map<std::string, V1Target> v1_;
+  std::optional<PsiTrigger> host_trigger_;
+  std::shared_ptr<Source> host_psi_;
+  std::optional<std::pair<Duration, Duration>> host_psi_asked_;  // stall, window
+  std::string host_psi_error_;
+};
+
+}  // namespace oomsentinel

@@ -1,0 +1,115 @@
+// The usage thresholds a v1 target's rules ask the kernel to watch (daemon/kernel_wakeups.h),
+// and the PSI trigger on this machine's /proc/pressure/memory with its 2 s fallback.
+#include "daemon/kernel_wakeups.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "collectors/kernel_events.h"
+
+namespace oomsentinel {
+namespace {
+
+using ::testing::ElementsAre;
+constexpr double kMiB = 1 << 20;
+
+Snapshot snap(double usage, double ws, double limit) {
+  Snapshot s;
+  s.set(Sig::kUsageBytes, usage);
+  s.set(Sig::kWorkingSetBytes, ws);
+  if (limit > 0) s.set(Sig::kLimitBytes, limit);
+  return s;
+}
+
+TEST(UsageThresholds, EachLevelInUsageBytes) {
+  // 1000 MiB limit, no file cache: the margin is 10 MiB, the cache 0.
+  Snapshot s = snap(100 * kMiB, 100 * kMiB, 1000 * kMiB);
+  auto t = usageThresholds({{id(Sig::kUsageBytes), 300 * kMiB},
+                            {id(Sig::kUsageRatio), 0.5},
+                            {id(Sig::kWorkingSetRatio), 0.8}},
+                           0.7, s);
+  EXPECT_THAT(t, ElementsAre(300 * kMiB, 500 * kMiB, 700 * kMiB, 800 * kMiB));
+}
+
+TEST(UsageThresholds, WorkingSetLevelsAddTheFileCacheRoundedUp) {
+  // Cache 23 MiB with a 10 MiB margin: rounded up to 25 MiB (half-margin steps), so the wake-up
+  // comes when the working set is at or just past its level.
+  Snapshot s = snap(123 * kMiB, 100 * kMiB, 1000 * kMiB);
+  auto t = usageThresholds(
+      {{id(Sig::kWorkingSetBytes), 400 * kMiB}, {id(Sig::kWorkingSetRatio), 0.6}}, 0, s);
+  EXPECT_THAT(t, ElementsAre(425 * kMiB, 625 * kMiB));
+  // A cache that drifts within the step gives the same thresholds: nothing to re-arm.
+  EXPECT_EQ(
+      usageThresholds({{id(Sig::kWorkingSetBytes), 400 * kMiB}, {id(Sig::kWorkingSetRatio), 0.6}},
+                      0, snap(124 * kMiB, 100 * kMiB, 1000 * kMiB)),
+      t);
+}
+
+TEST(UsageThresholds, NothingAtOrAboveTheLimitNoRatiosWithoutOneAndACap) {
+  Snapshot s = snap(10 * kMiB, 10 * kMiB, 100 * kMiB);
+  EXPECT_TRUE(
+      usageThresholds({{id(Sig::kUsageRatio), 1.0}, {id(Sig::kUsageBytes), 200 * kMiB}}, 0, s)
+          .empty());
+  Snapshot unlimited = snap(10 * kMiB, 10 * kMiB, 0);
+  EXPECT_THAT(usageThresholds({{id(Sig::kUsageRatio), 0.5}, {id(Sig::kUsageBytes), 64 * kMiB}}, 0.7,
+                              unlimited),
+              ElementsAre(64 * kMiB));
+  // Signals that are not levels of the cgroup's memory are ignored.
+  EXPECT_TRUE(usageThresholds({{id(Sig::kPsiSomeAvg10), 10}}, 0, s).empty());
+  std::vector<std::pair<SignalId, double>> many;
+  for (int i = 1; i <= 40; ++i) many.emplace_back(id(Sig::kUsageBytes), i * kMiB);
+  auto capped = usageThresholds(many, 0, s);
+  ASSERT_EQ(capped.size(), kMaxThresholds);
+  EXPECT_EQ(capped.front(), 9 * kMiB) << "the lowest are dropped";
+  EXPECT_EQ(capped.back(), 40 * kMiB);
+}
+
+bool hasCapSysResource() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("CapEff:", 0) == 0)
+      return (std::stoull(line.substr(7), nullptr, 16) >> CAP_SYS_RESOURCE) & 1;
+  return false;
+}
+
+// A real trigger on this machine: a 1 s window needs CAP_SYS_RESOURCE; without it the window is
+// widened to 2 s and the stall scaled with it.
+TEST(PsiTrigger, OnTheHostWithTheTwoSecondFallbackWithoutCapSysResource) {
+  if (::access("/proc/pressure/memory", W_OK) != 0)
+    GTEST_SKIP() << "/proc/pressure/memory is not writable here (no PSI, or not root)";
+  auto t = PsiTrigger::open("/proc/pressure/memory", std::chrono::milliseconds(100),
+                            std::chrono::seconds(1));
+  ASSERT_TRUE(t.ok()) << t.error().describe();
+  EXPECT_GE(t->fd(), 0);
+  if (hasCapSysResource()) {
+    EXPECT_FALSE(t->widened());
+    EXPECT_EQ(t->window(), std::chrono::seconds(1));
+  } else {
+    EXPECT_TRUE(t->widened());
+    EXPECT_EQ(t->window(), std::chrono::seconds(2));
+    EXPECT_EQ(t->stall(), std::chrono::milliseconds(200));
+  }
+  // A 2 s window is taken as it is by anyone.
+  auto even = PsiTrigger::open("/proc/pressure/memory", std::chrono::milliseconds(150),
+                               std::chrono::seconds(2));
+  ASSERT_TRUE(even.ok()) << even.error().describe();
+  EXPECT_FALSE(even->widened());
+  // What the kernel refuses whatever the privilege is an error that says what was written.
+  auto bad =
+      PsiTrigger::open("/proc/pressure/memory", std::chrono::seconds(3), std::chrono::seconds(2));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().describe(), ::testing::HasSubstr("some 3000000 2000000"));
+  auto missing = PsiTrigger::open("/nonexistent/pressure", std::chrono::milliseconds(100),
+                                  std::chrono::seconds(1));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.error().describe(), ::testing::HasSubstr("/nonexistent/pressure"));
+}
+
+}  // namespace
+}  // namespace oomsentinel
