@@ -27,8 +27,8 @@ std::string fmt(double v, int digits = 0) {
 }
 
 const std::vector<std::string> kRuntimeOrder = {"cpp", "go", "java"};
-const std::vector<std::string> kConfigOrder = {"adaptive", "fixed-1s", "fixed-5s", "fixed-10s",
-                                               "go-inprocess"};
+const std::vector<std::string> kConfigOrder = {"adaptive", "adaptive-poll", "fixed-1s",
+                                               "fixed-5s", "fixed-10s", "go-inprocess"};
 
 int orderOf(const std::vector<std::string>& order, const std::string& x) {
   auto it = std::find(order.begin(), order.end(), x);
@@ -42,7 +42,9 @@ std::string runtimeTitle(const std::string& r) {
 }
 
 std::string configTitle(const std::string& c) {
-  if (c == "adaptive") return "oomsentinel, adaptive poll (1 s; 50 ms above 70%)";
+  if (c == "adaptive")
+    return "oomsentinel, adaptive poll (1 s; 50 ms above 70%) with the kernel's wake-ups";
+  if (c == "adaptive-poll") return "oomsentinel, the same poll without wake-ups";
   if (c == "go-inprocess") return "in-process Go check (MemStats every 3 s, > 85%)";
   return "oomsentinel, fixed " + c.substr(c.rfind('-') + 1) + " poll";
 }
@@ -135,7 +137,7 @@ std::string svgPlot(const std::vector<CellFigures>& cells, const std::string& cg
   std::sort(configs.begin(), configs.end(), [](const auto& a, const auto& b) {
     return orderOf(kConfigOrder, a) < orderOf(kConfigOrder, b);
   });
-  const char* colors[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#666666"};
+  const char* colors[] = {"#1b9e77", "#66a61e", "#d95f02", "#7570b3", "#e7298a", "#666666"};
   const int panel_w = 300, panel_h = 220, left = 50, top = 40, gap = 70;
   int width = left + static_cast<int>(runtimes.size()) * (panel_w + gap) + 10;
   int height = top + panel_h + 60 + static_cast<int>(configs.size()) * 18;
@@ -179,11 +181,11 @@ std::string svgPlot(const std::vector<CellFigures>& cells, const std::string& cg
         pts << X(c.rate_mib) << "," << y << " ";
         std::ostringstream d;
         d << "<circle cx=\"" << X(c.rate_mib) << "\" cy=\"" << y << "\" r=\"3\" fill=\""
-          << colors[k % 5] << "\"/>\n";
+          << colors[k % 6] << "\"/>\n";
         dots += d.str();
       }
       if (pts.str().empty()) continue;
-      o << "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" << colors[k % 5] << "\" points=\""
+      o << "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" << colors[k % 6] << "\" points=\""
         << pts.str() << "\"/>\n"
         << dots;
     }
@@ -191,7 +193,7 @@ std::string svgPlot(const std::vector<CellFigures>& cells, const std::string& cg
   for (std::size_t k = 0; k < configs.size(); ++k) {
     int y = top + panel_h + 48 + static_cast<int>(k) * 18;
     o << "<line x1=\"" << left << "\" x2=\"" << left + 24 << "\" y1=\"" << y - 4 << "\" y2=\""
-      << y - 4 << "\" stroke-width=\"2\" stroke=\"" << colors[k % 5] << "\"/><text x=\""
+      << y - 4 << "\" stroke-width=\"2\" stroke=\"" << colors[k % 6] << "\"/><text x=\""
       << left + 30 << "\" y=\"" << y << "\">" << configTitle(configs[k]) << "</text>\n";
   }
   o << "</svg>\n";

@@ -16,7 +16,7 @@ struct Programs {
 
 struct TrialSpec {
   std::string runtime;  // cpp, go, java
-  std::string config;   // adaptive, fixed-1s, fixed-5s, fixed-10s, go-inprocess
+  std::string config;   // adaptive, adaptive-poll, fixed-1s, fixed-5s, fixed-10s, go-inprocess
   double rate_mib = 50;
   int index = 0;
   long long limit_bytes = 256ll << 20;
