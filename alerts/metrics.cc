@@ -173,8 +173,8 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
       wakeups_(BuildCounter()
                    .Name("oomsentinel_kernel_wakeups_total")
                    .Help("Kernel notifications that asked for a tick, by source (v1_threshold, "
-                         "v1_oom, psi_host) and result (tick: one started at once; coalesced: "
-                         "folded into a tick already due)")
+                         "v1_oom, v2_events, psi_cgroup, psi_host) and result (tick: one started "
+                         "at once; coalesced: folded into a tick already due)")
                    .Register(*registry_)),
       psi_window_(BuildGauge()
                       .Name("oomsentinel_psi_trigger_window_seconds")

@@ -56,7 +56,8 @@ class DaemonMetrics {
             std::size_t unresolved);
   void reload(bool ok);
   // A kernel notification (README: "Woken by the kernel") from `source` (v1_threshold, v1_oom,
-  // psi_host); `ticked`: it started a tick, else it was folded into one already due.
+  // v2_events, psi_cgroup, psi_host); `ticked`: it started a tick, else it was folded into one
+  // already due.
   void wakeup(const std::string& source, bool ticked);
   // The window of a PSI trigger as the kernel took it (widened to 2 s steps without
   // CAP_SYS_RESOURCE); 0 removes the series.

@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 
 namespace oomsentinel {
 
@@ -79,6 +81,37 @@ std::uint64_t V1MemoryEvents::drain() const {
 bool sameCgroupDir(const V1MemoryEvents& events, const std::string& dir) {
   struct stat st {};
   return ::stat(dir.c_str(), &st) == 0 && st.st_dev == events.dev() && st.st_ino == events.ino();
+}
+
+Result<EventsWatch> EventsWatch::make() {
+  EventsWatch w;
+  w.fd_ = OwnedFd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (w.fd() < 0) return makeError("cannot make an inotify instance", "", errno);
+  return w;
+}
+
+Result<int> EventsWatch::add(const std::string& file) {
+  int wd = ::inotify_add_watch(fd(), file.c_str(), IN_MODIFY);
+  if (wd < 0) return makeError("cannot watch", file, errno);
+  return wd;
+}
+
+void EventsWatch::remove(int wd) { ::inotify_rm_watch(fd(), wd); }
+
+long EventsWatch::readSome(char* buf, unsigned long size) const {
+  for (;;) {
+    ssize_t n = ::read(fd(), buf, size);
+    if (n < 0 && errno == EINTR) continue;
+    return n;
+  }
+}
+
+long EventsWatch::parseOne(const char* p, int* wd, bool* gone) {
+  inotify_event e{};
+  std::memcpy(&e, p, sizeof e);
+  *wd = e.wd;
+  *gone = (e.mask & IN_IGNORED) != 0;
+  return static_cast<long>(sizeof(inotify_event) + e.len);
 }
 
 namespace {

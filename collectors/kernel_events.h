@@ -45,6 +45,39 @@ class V1MemoryEvents {
 // True when `dir` still is the directory (device and inode) that `events` was armed on.
 bool sameCgroupDir(const V1MemoryEvents& events, const std::string& dir);
 
+// cgroup v2: one inotify instance for the memory.events files of many cgroups. The kernel reports
+// a change of their counters (low, high, max, oom, oom_kill) as a modification of the file; a
+// removed cgroup's watch ends with IN_IGNORED.
+class EventsWatch {
+ public:
+  static Result<EventsWatch> make();
+  int fd() const { return fd_.get(); }
+  // The watch descriptor of `file` (memory.events of a cgroup), or an error naming it.
+  Result<int> add(const std::string& file);
+  void remove(int wd);
+  // Reads every pending event without blocking: f(wd, gone) for each, `gone` when the watch
+  // ended (the cgroup was removed).
+  template <typename F>
+  void drain(F&& f) const {
+    alignas(8) char buf[4096];
+    for (;;) {
+      long n = readSome(buf, sizeof buf);
+      if (n <= 0) return;
+      for (long at = 0; at < n;) {
+        int wd = 0;
+        bool gone = false;
+        at += parseOne(buf + at, &wd, &gone);
+        f(wd, gone);
+      }
+    }
+  }
+
+ private:
+  long readSome(char* buf, unsigned long size) const;
+  static long parseOne(const char* p, int* wd, bool* gone);
+  OwnedFd fd_;
+};
+
 // A PSI trigger (Documentation/accounting/psi.rst): "some <stall> <window>" written to a
 // pressure file (/proc/pressure/memory, or a v2 cgroup's memory.pressure); the descriptor then
 // polls with POLLPRI whenever the tasks stalled that long within a window.

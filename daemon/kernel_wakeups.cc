@@ -1,5 +1,6 @@
 #include "daemon/kernel_wakeups.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,9 +21,8 @@ std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId,
   auto limit = last.get(Sig::kLimitBytes);
   if (!usage) return out;
   bool has_limit = limit && *limit > 0 && std::isfinite(*limit);
-  double margin = std::max(has_limit ? *limit * 0.01 : 0.0, 1024.0 * 1024.0);
+  double step = std::max(has_limit ? *limit * 0.001 : 0.0, 128.0 * 1024.0);
   double cache = ws ? std::max(0.0, *usage - *ws) : 0.0;
-  double step = margin / 2;
   cache = std::ceil(cache / step) * step;
   std::vector<double> at;  // usage levels
   auto add = [&](SignalId sid, double v) {
@@ -51,11 +51,11 @@ std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId,
 // One descriptor the loop waits on: a duplicate of the kernel object's (the eventfd with its
 // registrations, the PSI trigger), which lives until both are closed.
 struct KernelWakeups::Source {
-  Source(boost::asio::io_context& io, int fd, const char* name, bool priority)
-      : sd(io, fd), name(name), priority(priority) {}
+  Source(boost::asio::io_context& io, int fd, const char* name, Kind kind)
+      : sd(io, fd), name(name), kind(kind) {}
   boost::asio::posix::stream_descriptor sd;
   const char* name;
-  bool priority;  // a PSI trigger signals POLLPRI; an eventfd becomes readable
+  Kind kind;  // a PSI trigger signals POLLPRI; an eventfd and inotify become readable
   bool closed = false;
   void close() {
     closed = true;
@@ -70,27 +70,104 @@ KernelWakeups::KernelWakeups(boost::asio::io_context& io, const HostPaths& paths
 
 KernelWakeups::~KernelWakeups() {
   for (auto& [name, t] : v1_) drop(t);
+  for (auto& [name, t] : v2_) dropV2(t);
   if (host_psi_) host_psi_->close();
+  if (events_source_) events_source_->close();
+}
+
+void KernelWakeups::dropV2(V2Target& t) {
+  if (t.wd >= 0 && events_watch_) {
+    events_watch_->remove(t.wd);
+    wd_target_.erase(t.wd);
+  }
+  t.wd = -1;
+  t.tried = false;
+  if (t.psi) t.psi->close();
+  t.psi.reset();
+  t.trigger.reset();
+  t.psi_asked.reset();
+}
+
+void KernelWakeups::updateV2(V2Target& t, const std::string& name, const TargetCollector& c,
+                             const PollSpec& poll, bool full) {
+  struct stat st {};
+  if (t.dir != c.cgroupDir() ||
+      (full && t.wd >= 0 &&
+       (::stat(t.dir.c_str(), &st) != 0 || st.st_dev != t.dev || st.st_ino != t.ino))) {
+    dropV2(t);
+    t.dir = c.cgroupDir();
+  }
+  if (t.wd < 0 && (full || !t.tried)) {
+    t.tried = true;
+    if (!events_watch_) {
+      auto w = EventsWatch::make();
+      if (!w) return logOnce(t.last_error, name, w.error());
+      events_watch_ = std::move(*w);
+      events_source_ = listenOn(events_watch_->fd(), "v2_events", Kind::kInotify);
+    }
+    auto wd = events_watch_->add(t.dir + "/memory.events");
+    if (!wd) return logOnce(t.last_error, name, wd.error());
+    if (::stat(t.dir.c_str(), &st) == 0) {
+      t.dev = st.st_dev;
+      t.ino = st.st_ino;
+    }
+    t.wd = *wd;
+    wd_target_[t.wd] = name;
+  }
+  std::pair<Duration, Duration> asked{poll.psi_stall, poll.psi_window};
+  if (t.psi_asked != asked && (full || !t.psi_asked)) {
+    if (t.psi) t.psi->close();
+    t.psi.reset();
+    t.trigger.reset();
+    t.psi_asked = asked;
+    auto trigger = PsiTrigger::open(t.dir + "/memory.pressure", asked.first, asked.second);
+    if (!trigger) return logOnce(t.last_error, name, trigger.error());
+    t.trigger = std::move(*trigger);
+    t.psi = listenOn(t.trigger->fd(), "psi_cgroup", Kind::kPsi);
+    if (!cgroup_psi_logged_) {
+      cgroup_psi_logged_ = true;
+      log_.log(LogLevel::kInfo, "woken by the memory pressure of cgroup v2 targets",
+               {{"stall", formatDuration(t.trigger->stall())},
+                {"window", formatDuration(t.trigger->window())},
+                {"note", t.trigger->widened()
+                             ? "window widened to a multiple of 2s: shorter windows need "
+                               "CAP_SYS_RESOURCE"
+                             : ""}});
+      if (metrics_) metrics_->psiTriggerWindow("cgroup", t.trigger->window());
+    }
+  }
 }
 
 std::shared_ptr<KernelWakeups::Source> KernelWakeups::listenOn(int fd, const char* name,
-                                                               bool priority) {
+                                                               Kind kind) {
   int mine = ::dup(fd);
   if (mine < 0) return nullptr;
-  auto s = std::make_shared<Source>(io_, mine, name, priority);
+  auto s = std::make_shared<Source>(io_, mine, name, kind);
   listen(s);
   return s;
 }
 
 void KernelWakeups::listen(const std::shared_ptr<Source>& s) {
   using boost::asio::posix::descriptor_base;
-  s->sd.async_wait(s->priority ? descriptor_base::wait_error : descriptor_base::wait_read,
+  s->sd.async_wait(s->kind == Kind::kPsi ? descriptor_base::wait_error : descriptor_base::wait_read,
                    [this, s](const boost::system::error_code& ec) {
                      if (ec || s->closed) return;  // closed: `this` may be gone
-                     if (!s->priority) {
+                     if (s->kind == Kind::kEventfd) {
                        std::uint64_t count = 0;  // the eventfd's count, cleared
                        [[maybe_unused]] ssize_t n =
                            ::read(s->sd.native_handle(), &count, sizeof count);
+                     } else if (s->kind == Kind::kInotify && events_watch_) {
+                       // A removed cgroup's watch is over: watched again once it is back.
+                       events_watch_->drain([&](int wd, bool gone) {
+                         if (!gone) return;
+                         auto it = wd_target_.find(wd);
+                         if (it == wd_target_.end()) return;
+                         if (auto t = v2_.find(it->second); t != v2_.end() && t->second.wd == wd) {
+                           t->second.wd = -1;
+                           t->second.tried = false;
+                         }
+                         wd_target_.erase(it);
+                       });
                      }
                      wake_(s->name);
                      listen(s);
@@ -139,7 +216,7 @@ void KernelWakeups::armHost(const PollSpec& poll) {
   }
   host_psi_error_.clear();
   host_trigger_ = std::move(*trigger);
-  host_psi_ = listenOn(host_trigger_->fd(), "psi_host", true);
+  host_psi_ = listenOn(host_trigger_->fd(), "psi_host", Kind::kPsi);
   if (metrics_) metrics_->psiTriggerWindow("host", host_trigger_->window());
   log_.log(LogLevel::kInfo, "woken by the host's memory pressure",
            {{"stall", formatDuration(host_trigger_->stall())},
@@ -164,7 +241,7 @@ void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetC
     auto oom = V1MemoryEvents::arm(t.dir, {}, true);
     if (!oom) return logOnce(t.last_error, name, oom.error());
     t.oom_events = std::move(*oom);
-    t.oom = listenOn(t.oom_events->fd(), "v1_oom", false);
+    t.oom = listenOn(t.oom_events->fd(), "v1_oom", Kind::kEventfd);
   }
   if (!full && t.levels_done) return;
   t.levels_done = true;
@@ -178,7 +255,7 @@ void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetC
   auto armed = V1MemoryEvents::arm(t.dir, want, false);
   if (!armed) return logOnce(t.last_error, name, armed.error());
   t.threshold_events = std::move(*armed);
-  t.thresholds = listenOn(t.threshold_events->fd(), "v1_threshold", false);
+  t.thresholds = listenOn(t.threshold_events->fd(), "v1_threshold", Kind::kEventfd);
   t.armed = std::move(want);
   t.last_error.clear();
 }
@@ -188,6 +265,8 @@ void KernelWakeups::update(const Watchdog& dog) {
   if (!poll.events) {
     for (auto& [name, t] : v1_) drop(t);
     v1_.clear();
+    for (auto& [name, t] : v2_) dropV2(t);
+    v2_.clear();
     if (host_psi_) host_psi_->close();
     host_psi_.reset();
     host_trigger_.reset();
@@ -199,13 +278,28 @@ void KernelWakeups::update(const Watchdog& dog) {
   std::vector<std::string> seen;
   dog.forEachResolved([&](const std::string& name, const TargetCollector& c, const Snapshot& last,
                           RuleEngine::TargetHandle rules, bool full) {
-    if (c.cgroupVersion() != CgroupVersion::kV1 || c.cgroupDir().empty()) return;
+    if (c.cgroupDir().empty()) return;
+    if (c.cgroupVersion() == CgroupVersion::kV2) {
+      seen.push_back(name);
+      V2Target& t = v2_[name];
+      if (full || t.wd < 0 || t.dir != c.cgroupDir()) updateV2(t, name, c, poll, full);
+      return;
+    }
+    if (c.cgroupVersion() != CgroupVersion::kV1) return;
     seen.push_back(name);
     V1Target& t = v1_[name];
     if (!full && t.oom_events && t.levels_done && t.dir == c.cgroupDir()) return;
     updateV1(t, name, c, last, dog.engine().levels(rules), poll.fast_above, full);
   });
   std::sort(seen.begin(), seen.end());
+  for (auto it = v2_.begin(); it != v2_.end();) {
+    if (std::binary_search(seen.begin(), seen.end(), it->first)) {
+      ++it;
+    } else {
+      dropV2(it->second);
+      it = v2_.erase(it);
+    }
+  }
   for (auto it = v1_.begin(); it != v1_.end();) {
     if (std::binary_search(seen.begin(), seen.end(), it->first)) {
       ++it;

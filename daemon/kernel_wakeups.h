@@ -1,8 +1,10 @@
 // daemon/: wiring and lifetime.
 // The scheduler's kernel wake-up sources (README: "Woken by the kernel"), as Asio objects on the
 // run loop: on cgroup v1, an eventfd per target for usage thresholds derived from its rules and
-// one for the OOM notifier; on the host, a PSI trigger on memory pressure. Each notification
-// calls `wake(source)`; the loop decides whether that starts a tick (run.cc coalesces them).
+// one for the OOM notifier; on cgroup v2, an inotify watch on each target's memory.events and a
+// PSI trigger on its memory.pressure; on the host, a PSI trigger on memory pressure. Each
+// notification calls `wake(source)`; the loop decides whether that starts a tick (run.cc coalesces
+// them).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -32,12 +34,12 @@ class TargetCollector;
 // The usage levels, in bytes, whose crossing should wake a tick for one v1 target: each rule
 // level on usage_bytes, usage_ratio, working_set_bytes or working_set_ratio, and the fast-poll
 // level (`fast_above`, a working_set_ratio), turned into usage with the limit and the file cache
-// (usage minus working set) of `last`. The cache is rounded up to half a margin (the margin: 1%
-// of the limit, at least 1 MiB), so that a cache that drifts a little does not re-arm the kernel
-// every tick, and so that the wake-up comes at or just after the working set's crossing, never
-// just before it (a tick that finds the rule not yet true would leave the crossing to the next
-// tick). Levels at or above the limit, and ratios without a limit, are left out; at most
-// kMaxThresholds, the lowest dropped first.
+// (usage minus working set) of `last`. The cache is rounded up to a step (0.1% of the limit, at
+// least 128 KiB), so that a cache that drifts a little does not re-arm the kernel every tick, and
+// so that the wake-up comes at or just after the working set's crossing, never just before it (a
+// tick that finds the rule not yet true would leave the crossing to the next tick); at 50 MiB/s
+// a step of a 256 MiB limit is 5 ms of leak. Levels at or above the limit, and ratios without a
+// limit, are left out; at most kMaxThresholds, the lowest dropped first.
 inline constexpr std::size_t kMaxThresholds = 32;
 std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId, double>>& levels,
                                            double fast_above, const Snapshot& last);
@@ -69,11 +71,26 @@ class KernelWakeups {
     bool levels_done = false;  // thresholds worked out (and armed, if any) for this cgroup
     std::string last_error;    // logged once per distinct error
   };
+  struct V2Target {
+    std::string dir;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    int wd = -1;         // the watch on memory.events
+    bool tried = false;  // add() was tried for this directory (retried at full reads)
+    std::optional<PsiTrigger> trigger;  // on memory.pressure
+    std::shared_ptr<Source> psi;
+    std::optional<std::pair<Duration, Duration>> psi_asked;
+    std::string last_error;
+  };
+  void updateV2(V2Target& t, const std::string& name, const TargetCollector& c,
+                const PollSpec& poll, bool full);
+  void dropV2(V2Target& t);
   void armHost(const PollSpec& poll);
   void updateV1(V1Target& t, const std::string& name, const TargetCollector& c,
                 const Snapshot& last, const std::vector<std::pair<SignalId, double>>& levels,
                 double fast_above, bool full);
-  std::shared_ptr<Source> listenOn(int fd, const char* source, bool priority);
+  enum class Kind { kEventfd, kPsi, kInotify };
+  std::shared_ptr<Source> listenOn(int fd, const char* source, Kind kind);
   void listen(const std::shared_ptr<Source>& s);
   static void drop(V1Target& t);
   void logOnce(std::string& last, const std::string& who, const Error& e);
@@ -84,6 +101,11 @@ class KernelWakeups {
   DaemonMetrics* metrics_;
   Wake wake_;
   std::map<std::string, V1Target> v1_;
+  std::map<std::string, V2Target> v2_;
+  std::optional<EventsWatch> events_watch_;  // made with the first v2 target
+  std::shared_ptr<Source> events_source_;
+  std::map<int, std::string> wd_target_;
+  bool cgroup_psi_logged_ = false;
   std::optional<PsiTrigger> host_trigger_;
   std::shared_ptr<Source> host_psi_;
   std::optional<std::pair<Duration, Duration>> host_psi_asked_;  // stall, window

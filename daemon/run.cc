@@ -256,10 +256,12 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   // Kernel notifications (README: "Woken by the kernel"): a tick at once, but at most one such
   // extra tick per fast interval, however many arrive; the rest are folded into the tick that is
   // due anyway, and counted.
-  SteadyTime last_woken{};
+  // (Not a zero time point: the steady clock counts from boot, and in a VM just booted "zero
+  // plus the fast interval" is still in the future.)
+  std::optional<SteadyTime> last_woken;
   auto wakeUp = [&](const char* source) {
     SteadyTime now = clock.steadyNow();
-    SteadyTime at = std::max(now, last_woken + dog.config().poll.fast_interval);
+    SteadyTime at = last_woken ? std::max(now, *last_woken + dog.config().poll.fast_interval) : now;
     bool sooner = at < timer.expiry();
     metrics.wakeup(source, sooner);
     if (!sooner) return;

@@ -28,7 +28,7 @@ std::string fmt(double v, int digits = 0) {
 
 const std::vector<std::string> kRuntimeOrder = {"cpp", "go", "java"};
 const std::vector<std::string> kConfigOrder = {"adaptive", "adaptive-poll", "fixed-1s",
-                                               "fixed-5s", "fixed-10s", "go-inprocess"};
+                                               "fixed-5s", "fixed-10s",     "go-inprocess"};
 
 int orderOf(const std::vector<std::string>& order, const std::string& x) {
   auto it = std::find(order.begin(), order.end(), x);

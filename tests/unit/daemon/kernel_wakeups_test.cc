@@ -37,17 +37,21 @@ TEST(UsageThresholds, EachLevelInUsageBytes) {
 }
 
 TEST(UsageThresholds, WorkingSetLevelsAddTheFileCacheRoundedUp) {
-  // Cache 23 MiB with a 10 MiB margin: rounded up to 25 MiB (half-margin steps), so the wake-up
-  // comes when the working set is at or just past its level.
-  Snapshot s = snap(123 * kMiB, 100 * kMiB, 1000 * kMiB);
+  // A 1000 MiB limit: steps of 1 MiB. A cache of 22.3 MiB is rounded up to 23 MiB, so the
+  // wake-up comes when the working set is at or just past its level.
+  Snapshot s = snap(122.3 * kMiB, 100 * kMiB, 1000 * kMiB);
   auto t = usageThresholds(
       {{id(Sig::kWorkingSetBytes), 400 * kMiB}, {id(Sig::kWorkingSetRatio), 0.6}}, 0, s);
-  EXPECT_THAT(t, ElementsAre(425 * kMiB, 625 * kMiB));
+  EXPECT_THAT(t, ElementsAre(423 * kMiB, 623 * kMiB));
   // A cache that drifts within the step gives the same thresholds: nothing to re-arm.
   EXPECT_EQ(
       usageThresholds({{id(Sig::kWorkingSetBytes), 400 * kMiB}, {id(Sig::kWorkingSetRatio), 0.6}},
-                      0, snap(124 * kMiB, 100 * kMiB, 1000 * kMiB)),
+                      0, snap(122.9 * kMiB, 100 * kMiB, 1000 * kMiB)),
       t);
+  // Without a limit the step is 128 KiB.
+  EXPECT_THAT(usageThresholds({{id(Sig::kWorkingSetBytes), 400 * kMiB}}, 0,
+                              snap(100.1 * kMiB, 100 * kMiB, 0)),
+              ElementsAre(400 * kMiB + 128 * 1024));
 }
 
 TEST(UsageThresholds, NothingAtOrAboveTheLimitNoRatiosWithoutOneAndACap) {

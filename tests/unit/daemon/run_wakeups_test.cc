@@ -1,0 +1,99 @@
+// `oomsentinel run` on a cgroup v2 tree of plain files: a change of the target's memory.events
+// (as the kernel reports one, a modification of the file) starts a tick at once, although the
+// poll is every 10 s. The real kernel's side is tested in the VM (WakeupsV2Vm).
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "core/http_client.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using testing::freeLoopbackPort;
+using testing::slurp;
+using testing::TempDir;
+using namespace std::chrono_literals;
+
+std::string metrics(int port) {
+  boost::asio::io_context io;
+  HttpRequest req;
+  req.url = *Url::parse("http://127.0.0.1:" + std::to_string(port) + "/metrics");
+  std::optional<Result<HttpResponse>> got;
+  startHttpRequest(io, req, [&](Result<HttpResponse> r) { got.emplace(std::move(r)); });
+  io.run();
+  return got->ok() ? (*got)->body : std::string();
+}
+
+bool eventually(const std::function<bool()>& f, int tries = 250) {
+  for (int i = 0; i < tries; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return f();
+}
+
+TEST(RunWakeups, AChangeOfMemoryEventsStartsATickAtOnce) {
+  TempDir dir;
+  dir.write("cg/cgroup.controllers", "memory\n");
+  dir.write("cg/app/memory.current", "1000\n");
+  dir.write("cg/app/memory.max", "1000000\n");
+  dir.write("cg/app/memory.stat", "anon 1000\n");
+  dir.write("cg/app/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+  dir.write("cg/app/cgroup.procs", "");
+  int port = freeLoopbackPort();
+  dir.write("c.yaml",
+            "poll: {interval: 10s, fast_interval: 10s}\n"
+            "alerts: {metrics: {listen: '127.0.0.1:" +
+                std::to_string(port) +
+                "'}}\ntargets:\n  - name: app\n    cgroup: /app\n"
+                "rules:\n  - name: throttled\n    expr: events_high > 0\n");
+  std::string log = dir.path() + "/log", bin = testing::binaryPath();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    execl(bin.c_str(), bin.c_str(), "--cgroup-root", (dir.path() + "/cg").c_str(), "run",
+          "--config", (dir.path() + "/c.yaml").c_str(), "--state-file", "none",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(eventually([&] {
+    return metrics(port).find("oomsentinel_poll_duration_seconds_count 1") != std::string::npos;
+  })) << slurp(log);
+  std::this_thread::sleep_for(200ms);  // the watch is set after the first tick
+  // Written in place, as the kernel's counters change (not a rename: that would be a new file).
+  auto started = std::chrono::steady_clock::now();
+  int fd = ::open((dir.path() + "/cg/app/memory.events").c_str(), O_WRONLY | O_TRUNC);
+  ASSERT_GE(fd, 0);
+  std::string text = "low 0\nhigh 3\nmax 0\noom 0\noom_kill 0\n";
+  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ::close(fd);
+  bool fired = eventually([&] {
+    return metrics(port).find(
+               "oomsentinel_rule_firing{rule=\"throttled\",severity=\"warning\","
+               "target=\"app\"} 1") != std::string::npos;
+  });
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::string m = metrics(port);
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(fired) << m << slurp(log);
+  EXPECT_LT(took, 2.0) << "the 10 s poll, not a wake-up";
+  EXPECT_THAT(m, ::testing::HasSubstr(
+                     "oomsentinel_kernel_wakeups_total{result=\"tick\",source=\"v2_events\"}"));
+}
+
+}  // namespace
+}  // namespace oomsentinel
