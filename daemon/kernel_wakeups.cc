@@ -260,8 +260,28 @@ void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetC
   t.last_error.clear();
 }
 
+KernelWakeups::Summary KernelWakeups::summary() const {
+  Summary s;
+  s.enabled = enabled_;
+  for (const auto& [name, t] : v1_)
+    if (t.oom_events) ++s.v1_armed;
+  for (const auto& [name, t] : v2_) {
+    if (t.wd >= 0) ++s.v2_watched;
+    if (t.trigger && !s.cgroup_window) {
+      s.cgroup_window = t.trigger->window();
+      s.cgroup_widened = t.trigger->widened();
+    }
+  }
+  if (host_trigger_) {
+    s.host_window = host_trigger_->window();
+    s.host_widened = host_trigger_->widened();
+  }
+  return s;
+}
+
 void KernelWakeups::update(const Watchdog& dog) {
   const PollSpec& poll = dog.config().poll;
+  enabled_ = poll.events;
   if (!poll.events) {
     for (auto& [name, t] : v1_) drop(t);
     v1_.clear();

@@ -61,6 +61,16 @@ class KernelWakeups {
   // next update().
   void rulesChanged();
 
+  // For the state file and `status`: what the kernel was asked to report.
+  struct Summary {
+    bool enabled = false;
+    std::size_t v1_armed = 0;    // v1 targets with an OOM notifier (and thresholds, if any)
+    std::size_t v2_watched = 0;  // v2 targets with a watch on memory.events
+    std::optional<Duration> host_window, cgroup_window;  // PSI windows the kernel took
+    bool host_widened = false, cgroup_widened = false;   // widened to 2 s steps
+  };
+  Summary summary() const;
+
  private:
   struct Source;
   struct V1Target {
@@ -106,6 +116,7 @@ class KernelWakeups {
   std::shared_ptr<Source> events_source_;
   std::map<int, std::string> wd_target_;
   bool cgroup_psi_logged_ = false;
+  bool enabled_ = false;
   std::optional<PsiTrigger> host_trigger_;
   std::shared_ptr<Source> host_psi_;
   std::optional<std::pair<Duration, Duration>> host_psi_asked_;  // stall, window

@@ -289,7 +289,7 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
         (started - last_state >= std::chrono::seconds(1) || interval != last_interval)) {
       last_state = started;
       last_interval = interval;
-      if (auto st = writeStateFile(state_file, stateJson(dog, clock)); !st) {
+      if (auto st = writeStateFile(state_file, stateJson(dog, clock, &wakeups)); !st) {
         log.log(LogLevel::kWarning,
                 "cannot write the state file; status will not show the "
                 "daemon's rules (use --state-file)",

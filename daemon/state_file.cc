@@ -11,6 +11,7 @@
 
 #include "collectors/control_file.h"
 #include "core/units.h"
+#include "daemon/kernel_wakeups.h"
 #include "daemon/watchdog.h"
 
 namespace oomsentinel {
@@ -22,7 +23,7 @@ double unixSeconds(WallTime t) {
 
 }  // namespace
 
-std::string stateJson(const Watchdog& dog, const Clock& clock) {
+std::string stateJson(const Watchdog& dog, const Clock& clock, const KernelWakeups* wakeups) {
   nlohmann::ordered_json j;
   WallTime wall = clock.wallNow();
   SteadyTime steady = clock.steadyNow();
@@ -32,6 +33,22 @@ std::string stateJson(const Watchdog& dog, const Clock& clock) {
   j["interval_seconds"] = toSeconds(dog.interval());
   j["fast"] = dog.interval() < dog.config().poll.interval;
   j["ticks"] = dog.ticks();
+  if (wakeups) {
+    auto s = wakeups->summary();
+    nlohmann::ordered_json w;
+    w["enabled"] = s.enabled;
+    w["v1_targets"] = s.v1_armed;
+    w["v2_targets"] = s.v2_watched;
+    if (s.host_window) {
+      w["host_psi_window_seconds"] = toSeconds(*s.host_window);
+      w["host_psi_widened"] = s.host_widened;
+    }
+    if (s.cgroup_window) {
+      w["cgroup_psi_window_seconds"] = toSeconds(*s.cgroup_window);
+      w["cgroup_psi_widened"] = s.cgroup_widened;
+    }
+    j["wakeups"] = w;
+  }
   auto& targets = j["targets"] = nlohmann::ordered_json::array();
   for (const auto& t : dog.config().targets) {
     nlohmann::ordered_json o;
@@ -98,6 +115,25 @@ std::optional<std::string> daemonSummary(const std::string& path, const Clock& c
           .c_str(),
       j.value("fast", false) ? " (fast: a target is near its limit)" : "", age, path.c_str());
   out += buf;
+  if (j.contains("wakeups") && j["wakeups"].is_object()) {
+    const auto& w = j["wakeups"];
+    if (!w.value("enabled", false)) {
+      out += "  woken by the kernel: off (poll.events: false)\n";
+    } else {
+      std::string line = "  woken by the kernel: " + std::to_string(w.value("v1_targets", 0)) +
+                         " v1 target(s) (thresholds, OOM), " +
+                         std::to_string(w.value("v2_targets", 0)) + " v2 (memory.events)";
+      auto psi = [&](const char* who, const char* window, const char* widened) {
+        if (!w.contains(window)) return;
+        std::snprintf(buf, sizeof buf, "; %s PSI window %gs%s", who, w.value(window, 0.0),
+                      w.value(widened, false) ? " (widened: no CAP_SYS_RESOURCE)" : "");
+        line += buf;
+      };
+      psi("host", "host_psi_window_seconds", "host_psi_widened");
+      psi("targets'", "cgroup_psi_window_seconds", "cgroup_psi_widened");
+      out += line + "\n";
+    }
+  }
   for (const auto& t : j.value("targets", nlohmann::json::array())) {
     if (t.value("watching", false)) continue;
     out += "  target " + t.value("name", std::string("?")) + ": not found yet (retrying)\n";

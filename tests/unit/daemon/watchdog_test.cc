@@ -336,6 +336,21 @@ TEST(StateFile, StatusShowsIntervalUnknownRulesAndUnresolvedTargets) {
       << *summary;
   EXPECT_NE(summary->find("rule gc on app: unknown (gc_cycles not offered)"), std::string::npos)
       << *summary;
+  // What the kernel was asked to report (written by run.cc from daemon/kernel_wakeups.h).
+  EXPECT_EQ(summary->find("woken by the kernel"), std::string::npos) << "no wakeups, no line";
+  dir.write("w.json",
+            R"({"unix_time": 0, "pid": 7, "interval_seconds": 1, "wakeups": {"enabled": true,
+      "v1_targets": 2, "v2_targets": 0, "host_psi_window_seconds": 2, "host_psi_widened": true}})");
+  auto woken = daemonSummary(dir.path() + "/w.json", clock, std::chrono::hours(24 * 365 * 100));
+  ASSERT_TRUE(woken.has_value());
+  EXPECT_NE(woken->find("  woken by the kernel: 2 v1 target(s) (thresholds, OOM), 0 v2 "
+                        "(memory.events); host PSI window 2s (widened: no CAP_SYS_RESOURCE)\n"),
+            std::string::npos)
+      << *woken;
+  dir.write("off.json", R"({"unix_time": 0, "wakeups": {"enabled": false}})");
+  EXPECT_NE(daemonSummary(dir.path() + "/off.json", clock, std::chrono::hours(24 * 365 * 100))
+                ->find("woken by the kernel: off (poll.events: false)"),
+            std::string::npos);
   clock.advance(10s);
   EXPECT_NE(daemonSummary(path, clock, 5s)->find("NOT UPDATING"), std::string::npos);
   EXPECT_FALSE(daemonSummary(dir.path() + "/missing.json", clock, 5s).has_value());
