@@ -13,6 +13,9 @@ class HostPaths {
  public:
   static constexpr std::string_view kDefaultCgroupRoot = "/sys/fs/cgroup";
   static constexpr std::string_view kDefaultProcRoot = "/proc";
+  // This process's own executable, whatever the proc root of the targets is (--proc-root names
+  // the host's /proc, where /proc/self would not be us): where the TLS module is looked for.
+  static constexpr std::string_view kOwnExecutable = "/proc/self/exe";
 
   HostPaths() = default;
   HostPaths(std::string cgroup_root, std::string proc_root);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/host_paths.h"
 #include "core/http_exchange.h"
 #include "core/http_tls_module.h"
 
@@ -37,11 +38,11 @@ struct PlainTransport {
   static std::string describe(const boost::system::error_code& ec, Stream&) { return ec.message(); }
 };
 
-// The folder of the running binary. /proc/self is this process's own, whatever --proc-root
-// says about the targets'.
+// The folder of the running binary.
 std::string binaryDir() {
   std::string buf(4096, '\0');
-  ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+  ssize_t n =
+      ::readlink(std::string(HostPaths::kOwnExecutable).c_str(), buf.data(), buf.size() - 1);
   if (n <= 0) return {};
   buf.resize(static_cast<std::size_t>(n));
   auto slash = buf.rfind('/');
