@@ -181,6 +181,17 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                       .Help("The window of a PSI trigger as the kernel accepted it (2 s steps "
                             "without CAP_SYS_RESOURCE)")
                       .Register(*registry_)),
+      throttles_(
+          BuildCounter()
+              .Name("oomsentinel_dump_throttle_total")
+              .Help("Changes of a target's memory.high around a dump (throttle_during_dump), "
+                    "by result (throttled, restored, expired, released, recovered, "
+                    "skipped, failed)")
+              .Register(*registry_)),
+      throttled_(BuildGauge()
+                     .Name("oomsentinel_dump_throttled")
+                     .Help("1 while a dump holds the target's memory.high just above its usage")
+                     .Register(*registry_)),
       rss_(BuildGauge()
                .Name("oomsentinel_process_resident_memory_bytes")
                .Help("oomsentinel's own resident memory")
@@ -452,6 +463,12 @@ void DaemonMetrics::psiTriggerWindow(const std::string& source, Duration window)
     psi_window_.Remove(&g);
   else
     g.Set(std::chrono::duration<double>(window).count());
+}
+
+void DaemonMetrics::throttle(const std::string& target, const std::string& result, bool held) {
+  std::lock_guard lock(mu_);
+  counter(throttles_, {{"target", target}, {"result", result}}, target).Increment();
+  gauge(throttled_, {{"target", target}}, target).Set(held ? 1 : 0);
 }
 
 void DaemonMetrics::selfStats() {

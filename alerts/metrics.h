@@ -62,6 +62,10 @@ class DaemonMetrics {
   // The window of a PSI trigger as the kernel took it (widened to 2 s steps without
   // CAP_SYS_RESOURCE); 0 removes the series.
   void psiTriggerWindow(const std::string& source, Duration window);
+  // A throttle_during_dump change of the target's memory.high (README "Throttling during a
+  // dump"): result throttled, restored, expired, released, recovered, skipped or failed; `held`:
+  // whether the target is throttled after it.
+  void throttle(const std::string& target, const std::string& result, bool held);
 
   // The text exposition (version 0.0.4) of every family, the process's own figures refreshed.
   std::string render();
@@ -133,6 +137,8 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Family<prometheus::Counter>& wakeups_;
   prometheus::Family<prometheus::Gauge>& psi_window_;
+  prometheus::Family<prometheus::Counter>& throttles_;
+  prometheus::Family<prometheus::Gauge>& throttled_;
   prometheus::Gauge& rss_;
   prometheus::Counter& cpu_;
   double cpu_last_ = 0;

@@ -58,19 +58,25 @@ const std::vector<std::string> kAlertmanagerKeys = {
 const std::vector<std::string> kTlsKeys = {"ca_file", "cert_file", "key_file", "server_name",
                                            "insecure_skip_verify"};
 const std::vector<std::string> kMetricsKeys = {"listen"};
-const std::vector<std::string> kDumpKeys = {
-    "dir",     "max_incidents", "max_bytes",       "max_age", "min_free", "max_artifact_bytes",
-    "timeout", "per_minute",    "target_cooldown", "history"};
+const std::vector<std::string> kDumpKeys = {"dir",     "max_incidents",   "max_bytes",
+                                            "max_age", "min_free",        "max_artifact_bytes",
+                                            "timeout", "per_minute",      "target_cooldown",
+                                            "history", "throttle_records"};
 const std::vector<std::string> kGperftoolsKeys = {"heap_prefix", "signal"};
 const std::vector<std::string> kExecKeys = {"argv", "timeout"};
 const std::vector<std::string> kProcKeys = {"smaps"};
+const std::vector<std::string> kThrottleKeys = {"max_duration", "headroom"};
 const std::vector<std::string> kPollKeys = {
     "interval",           "fast_interval", "fast_above", "fast_when_tto_below",
     "full_read_interval", "events",        "psi_stall",  "psi_window"};
 const std::vector<std::string> kTargetKeys = {
-    "name",        "cgroup",       "pid",       "self",           "host", "process", "pid_file",
-    "cgroup_glob", "systemd_unit", "limit_env", "predict_window", "go",   "jvm",     "metrics_url",
-    "signals",     "runtime",      "dumpers",   "gperftools",     "exec", "proc"};
+    "name",      "cgroup",         "pid",
+    "self",      "host",           "process",
+    "pid_file",  "cgroup_glob",    "systemd_unit",
+    "limit_env", "predict_window", "go",
+    "jvm",       "metrics_url",    "signals",
+    "runtime",   "dumpers",        "gperftools",
+    "exec",      "proc",           "throttle_during_dump"};
 const std::vector<std::string> kTargetKinds = {
     "cgroup", "pid", "self", "host", "process", "pid_file", "cgroup_glob", "systemd_unit"};
 // What every "exactly one of" message lists.
@@ -791,15 +797,18 @@ class Loader {
       return;
     }
     auto keys = readMap(e.value, e.path, kDumpKeys, {});
-    if (const Entry* dir = find(keys, "dir")) {
-      if (requireScalar(*dir, "a directory such as /var/lib/oomsentinel/incidents")) {
-        const std::string& v = dir->value.Scalar();
-        if (v.empty() || v[0] != '/')
-          error(valuePos(*dir), dir->path, "must be an absolute path, got " + describe(dir->value));
-        else
-          d.dir = v;
-      }
-    }
+    auto directory = [&](const char* key, std::string& out, const char* example) {
+      const Entry* dir = find(keys, key);
+      if (!dir || !requireScalar(*dir, example)) return;
+      const std::string& v = dir->value.Scalar();
+      if (v.empty() || v[0] != '/')
+        error(valuePos(*dir), dir->path, "must be an absolute path, got " + describe(dir->value));
+      else
+        out = v;
+    };
+    directory("dir", d.dir, "a directory such as /var/lib/oomsentinel/incidents");
+    directory("throttle_records", d.throttle_records,
+              "a directory such as /var/lib/oomsentinel/throttle");
     auto count = [&](const char* key, std::size_t& out, std::size_t min, std::size_t max) {
       const Entry* c = find(keys, key);
       if (!c || !requireScalar(*c, "a number")) return;
@@ -959,6 +968,7 @@ class Loader {
         }
       }
     }
+    if (const Entry* th = find(entries, "throttle_during_dump")) ok = readThrottle(*th, spec) && ok;
     // Which dumpers: as listed, or inferred from the sections given.
     const bool pidless = spec.target.kind == TargetKind::kHost;
     if (const Entry* list = find(entries, "dumpers")) {
@@ -1000,6 +1010,45 @@ class Loader {
       if (find(entries, "exec")) d.dumpers.push_back("exec");
     }
     return ok;
+  }
+
+  // throttle_during_dump: true | false | {max_duration: 5s, headroom: 16MiB}
+  bool readThrottle(const Entry& e, TargetSpec& spec) {
+    TargetDumpSpec& d = spec.dump;
+    if (e.value.IsMap()) {
+      auto keys = readMap(e.value, e.path, kThrottleKeys, {});
+      d.throttle = true;
+      if (const Entry* m = find(keys, "max_duration")) {
+        auto v = readDurationAtLeast(*m, std::chrono::milliseconds(100));
+        if (v && *v > std::chrono::minutes(5)) {
+          error(valuePos(*m), m->path,
+                "must be at most 5m (the workload is held back all that time), got '" +
+                    m->value.Scalar() + "'");
+          return false;
+        }
+        if (!v) return false;
+        d.throttle_max_duration = *v;
+      }
+      if (const Entry* h = find(keys, "headroom")) {
+        auto v = readBytes(*h);
+        if (!v) return false;
+        if (*v == 0) {
+          error(valuePos(*h), h->path, "must be more than 0 (leave it out for the default)");
+          return false;
+        }
+        d.throttle_headroom = *v;
+      }
+    } else {
+      auto v = readBool(e);
+      if (!v) return false;
+      d.throttle = *v;
+    }
+    if (d.throttle && spec.target.kind == TargetKind::kHost) {
+      error(posOf(e.key_node), e.path,
+            "the host target has no memory.high to throttle: give a cgroup or pid target");
+      return false;
+    }
+    return true;
   }
 
   bool readSignal(const Entry& e, int& out) {

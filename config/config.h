@@ -64,6 +64,11 @@ struct TargetDumpSpec {
   std::vector<std::string> exec_argv;                // exec.argv: run as is, never through a shell
   Duration exec_timeout = std::chrono::seconds(10);  // exec.timeout
   bool proc_smaps = false;                           // proc.smaps: also the full smaps
+  // throttle_during_dump: true | {max_duration, headroom}: memory.high held just above usage
+  // while the dump runs (cgroup v2; README "Throttling during a dump").
+  bool throttle = false;
+  Duration throttle_max_duration = std::chrono::seconds(5);
+  std::uint64_t throttle_headroom = 0;  // 0: 1% of memory.max, at least 4 MiB
   bool operator==(const TargetDumpSpec&) const = default;
 };
 
@@ -102,6 +107,9 @@ struct DumpSpec {
   std::size_t per_minute = 6;                          // bundles started per minute, all targets
   Duration target_cooldown = std::chrono::minutes(5);  // between two bundles of one target
   std::size_t history = 60;  // the target's last samples kept in the manifest
+  // What throttle_during_dump changed, recorded before the change: a crashed daemon's next start
+  // puts memory.high back from here.
+  std::string throttle_records = "/var/lib/oomsentinel/throttle";
   bool operator==(const DumpSpec&) const = default;
 };
 

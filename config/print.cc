@@ -70,6 +70,14 @@ void printTargetDump(YAML::Emitter& out, const TargetDumpSpec& d) {
   if (d.proc_smaps)
     out << YAML::Key << "proc" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
         << "smaps" << YAML::Value << true << YAML::EndMap;
+  if (d.throttle) {
+    out << YAML::Key << "throttle_during_dump" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "max_duration" << YAML::Value
+        << formatDurationExact(d.throttle_max_duration);
+    if (d.throttle_headroom)
+      out << YAML::Key << "headroom" << YAML::Value << exactBytes(d.throttle_headroom);
+    out << YAML::EndMap;
+  }
 }
 
 }  // namespace
@@ -110,6 +118,7 @@ std::string printConfig(const Config& config) {
   out << YAML::Key << "per_minute" << YAML::Value << d.per_minute;
   out << YAML::Key << "target_cooldown" << YAML::Value << formatDurationExact(d.target_cooldown);
   out << YAML::Key << "history" << YAML::Value << d.history;
+  out << YAML::Key << "throttle_records" << YAML::Value << d.throttle_records;
   out << YAML::EndMap;
 
   out << YAML::Key << "discovery" << YAML::Value << YAML::BeginMap;

@@ -11,6 +11,7 @@
 
 #include "collectors/discovery.h"
 #include "core/units.h"
+#include "daemon/report.h"
 #include "dumpers/exec_dumper.h"
 #include "dumpers/go_pprof_dumper.h"
 #include "dumpers/gperftools_dumper.h"
@@ -142,6 +143,25 @@ bool Watchdog::apply(const Config& config) {
       runner_ = std::make_unique<DumpRunner>(store_, storm, clock_);
     else
       runner_->setLimits(storm);
+    bool throttles = std::any_of(config.targets.begin(), config.targets.end(),
+                                 [](const TargetSpec& t) { return t.dump.throttle; });
+    std::shared_ptr<const ThrottleRecords> records;
+    if (throttles) {
+      auto made = std::make_shared<ThrottleRecords>(config.dump.throttle_records);
+      if (auto st = made->prepare(); !st)
+        log_.log(LogLevel::kError,
+                 "throttle records directory unusable; dumps will not throttle (memory.high is "
+                 "never changed without a record to put it back from)",
+                 {{"dir", made->dir()}, {"error", st.error().describe()}});
+      records = std::move(made);
+    }
+    runner_->setThrottleRecords(std::move(records));
+  }
+  if (!throttles_recovered_) {
+    // Whatever this config says: a run that crashed while throttling may have had another one.
+    throttles_recovered_ = true;
+    for (const auto& e : recoverThrottles(ThrottleRecords(config.dump.throttle_records), clock_))
+      logThrottle(e);
   }
   configureAlerts(config);
   config_ = config;
@@ -793,6 +813,10 @@ void Watchdog::configureAlerts(const Config& config) {
 }
 
 void Watchdog::shutdown() {
+  if (runner_) {
+    runner_->releaseThrottles();
+    for (const auto& e : runner_->takeThrottleEvents()) logThrottle(e);
+  }
   if (!notifier_) return;
   Duration wait = config_.alerts.alertmanager_timeout;
   if (notifier_->flush(wait)) return;
@@ -912,6 +936,12 @@ void Watchdog::startDump(const Firing& f, const Watched& w) {
       job.dumpers.push_back(std::make_shared<ExecDumper>(spec.exec_argv, spec.exec_timeout));
     }
   }
+  if (spec.throttle && !req.cgroup_dir.empty()) {
+    ThrottleSpec t;
+    t.max_duration = spec.throttle_max_duration;
+    t.headroom = spec.throttle_headroom;
+    job.throttle = t;
+  }
   std::vector<std::pair<std::string, std::string>> fields = {{"rule", f.rule},
                                                              {"target", f.target}};
   if (req.pid) fields.emplace_back("pid", std::to_string(*req.pid));
@@ -926,8 +956,27 @@ void Watchdog::startDump(const Firing& f, const Watched& w) {
   log_.log(LogLevel::kInfo, "dump started", fields);
 }
 
+void Watchdog::logThrottle(const ThrottleEvent& e) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  if (!e.target.empty()) fields.emplace_back("target", e.target);
+  if (!e.cgroup_dir.empty()) fields.emplace_back("cgroup", e.cgroup_dir);
+  fields.emplace_back("result", e.result);
+  fields.emplace_back("detail", e.detail);
+  fields.emplace_back("at", formatWallTime(e.at));
+  const char* what = e.result == "throttled"   ? "throttling the target while it is dumped"
+                     : e.result == "restored"  ? "throttle ended: the dump is done"
+                     : e.result == "expired"   ? "throttle ended: throttle_during_dump.max_duration"
+                     : e.result == "released"  ? "throttle ended: oomsentinel is stopping"
+                     : e.result == "recovered" ? "throttle ended: put back what a stopped run left"
+                     : e.result == "skipped"   ? "throttle not applied or not put back"
+                                               : "throttle failed";
+  log_.log(e.result == "failed" ? LogLevel::kError : LogLevel::kWarning, what, fields);
+  if (metrics_ && !e.target.empty()) metrics_->throttle(e.target, e.result, e.held);
+}
+
 void Watchdog::collectDumpReports() {
   if (!runner_) return;
+  for (const auto& e : runner_->takeThrottleEvents()) logThrottle(e);
   for (const auto& r : runner_->takeFinished()) {
     std::vector<std::pair<std::string, std::string>> fields = {
         {"rule", r.rule}, {"target", r.target}, {"took", formatDuration(r.took)}};

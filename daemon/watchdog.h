@@ -156,6 +156,8 @@ class Watchdog {
   std::vector<Group> groups_;
   void startDump(const Firing& f, const Watched& w);
   void collectDumpReports();
+  void logThrottle(const ThrottleEvent& e);
+  bool throttles_recovered_ = false;  // the first apply() puts back what a crashed run left
   void buildEndpoints(Watched& w);
   void mergeRuntime(Watched& w, Snapshot& into);
   void resolve(Watched& w, SteadyTime now);

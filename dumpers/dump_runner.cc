@@ -1,6 +1,7 @@
 #include "dumpers/dump_runner.h"
 
 #include <algorithm>
+#include <condition_variable>
 
 #include "core/units.h"
 
@@ -72,6 +73,20 @@ void DumpRunner::runJob(DumpJob job, SteadyTime) {
   if (!bundle) {
     report.error = bundle.error().describe();
   } else {
+    // Throttling first, before even the proc snapshot: it is what buys the dumpers their time.
+    std::shared_ptr<ThrottleHold> hold = throttle(job);
+    std::mutex timer_mu;
+    std::condition_variable timer_cv;
+    bool dumpers_done = false;
+    std::thread timer;
+    if (hold)
+      timer = std::thread([&, max = job.throttle->max_duration] {
+        std::unique_lock lock(timer_mu);
+        if (!timer_cv.wait_for(lock, max, [&] { return dumpers_done; })) {
+          lock.unlock();
+          release(hold, "expired");
+        }
+      });
     DumpRequest req = job.request;
     req.target = job.info.target;
     req.rule = job.info.rule;
@@ -91,6 +106,16 @@ void DumpRunner::runJob(DumpJob job, SteadyTime) {
       side.emplace_back([&, i] { outcomes[i] = rest[i]->run(req); });
     for (auto& t : side) t.join();
     for (auto& o : outcomes) report.outcomes.push_back(std::move(o));
+    if (hold) {
+      {
+        std::lock_guard lock(timer_mu);
+        dumpers_done = true;
+      }
+      timer_cv.notify_all();
+      timer.join();
+      // Put back before publishing: the fsyncs of the bundle need not be paid for by the workload.
+      release(hold, "restored");
+    }
     auto published = store_->publish(*bundle, report.outcomes, clock_.wallNow());
     if (published) {
       report.published = true;
@@ -111,6 +136,62 @@ std::vector<DumpReport> DumpRunner::takeFinished() {
   std::lock_guard lock(mu_);
   std::vector<DumpReport> out;
   out.swap(finished_);
+  return out;
+}
+
+void DumpRunner::setThrottleRecords(std::shared_ptr<const ThrottleRecords> records) {
+  std::lock_guard lock(mu_);
+  records_ = std::move(records);
+}
+
+std::shared_ptr<ThrottleHold> DumpRunner::throttle(const DumpJob& job) {
+  std::shared_ptr<const ThrottleRecords> records;
+  {
+    std::lock_guard lock(mu_);
+    records = records_;
+  }
+  if (!job.throttle || !records) return nullptr;
+  const std::string& dir = job.request.cgroup_dir;
+  {
+    std::lock_guard lock(mu_);
+    auto held = holds_.find(dir);
+    if (held != holds_.end() && !dir.empty()) {
+      throttle_events_.push_back(
+          {job.info.target, dir, "skipped",
+           "already throttled by the dump of " + held->second->record().target, clock_.wallNow()});
+      return nullptr;
+    }
+  }
+  ThrottleStart started = startThrottle(job.info.target, dir, *job.throttle, *records, clock_);
+  std::lock_guard lock(mu_);
+  throttle_events_.push_back(std::move(started.event));
+  if (!started.hold) return nullptr;
+  std::shared_ptr<ThrottleHold> hold = std::move(started.hold);
+  holds_[dir] = hold;
+  return hold;
+}
+
+void DumpRunner::release(const std::shared_ptr<ThrottleHold>& hold, const std::string& result) {
+  auto ev = hold->release(result, clock_);
+  std::lock_guard lock(mu_);
+  if (ev) throttle_events_.push_back(std::move(*ev));
+  auto it = holds_.find(hold->record().cgroup_dir);
+  if (it != holds_.end() && it->second == hold) holds_.erase(it);
+}
+
+void DumpRunner::releaseThrottles() {
+  std::vector<std::shared_ptr<ThrottleHold>> holds;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [dir, h] : holds_) holds.push_back(h);
+  }
+  for (const auto& h : holds) release(h, "released");
+}
+
+std::vector<ThrottleEvent> DumpRunner::takeThrottleEvents() {
+  std::lock_guard lock(mu_);
+  std::vector<ThrottleEvent> out;
+  out.swap(throttle_events_);
   return out;
 }
 

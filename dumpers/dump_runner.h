@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "dumpers/dump_throttle.h"
 #include "dumpers/dumper.h"
 #include "dumpers/incident_store.h"
 
@@ -27,6 +28,9 @@ struct DumpJob {
   DumpRequest request;
   std::vector<std::shared_ptr<Dumper>> dumpers;  // "proc", if present, runs first
   Duration timeout = std::chrono::seconds(30);
+  // throttle_during_dump: memory.high of request.cgroup_dir is held just above its usage while
+  // the dumpers run (at most throttle->max_duration); needs setThrottleRecords.
+  std::optional<ThrottleSpec> throttle;
 };
 
 struct StormLimits {
@@ -62,9 +66,19 @@ class DumpRunner {
   std::size_t running() const;
   // Waits until no job runs, at most `max` (SIGTERM: a bundle in progress is worth finishing).
   bool drain(Duration max);
+  // Where throttles are recorded before memory.high is changed; without it no job throttles.
+  void setThrottleRecords(std::shared_ptr<const ThrottleRecords> records);
+  // Puts back every memory.high held by a running job at once (SIGTERM: the workload must not
+  // stay throttled while the daemon stops); the jobs themselves go on.
+  void releaseThrottles();
+  // Throttle changes since the last call (throttled, restored, expired, released, ...), in order.
+  std::vector<ThrottleEvent> takeThrottleEvents();
 
  private:
   void runJob(DumpJob job, SteadyTime submitted);
+  // Starts the job's throttle; returns the hold (null when there is none) after noting the event.
+  std::shared_ptr<ThrottleHold> throttle(const DumpJob& job);
+  void release(const std::shared_ptr<ThrottleHold>& hold, const std::string& result);
 
   std::shared_ptr<IncidentStore> store_;
   const Clock& clock_;
@@ -74,6 +88,9 @@ class DumpRunner {
   std::map<std::string, SteadyTime> last_by_target_;
   std::size_t running_ = 0;
   std::vector<DumpReport> finished_;
+  std::shared_ptr<const ThrottleRecords> records_;
+  std::map<std::string, std::shared_ptr<ThrottleHold>> holds_;  // by cgroup directory
+  std::vector<ThrottleEvent> throttle_events_;
   struct Worker {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;

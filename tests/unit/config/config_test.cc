@@ -513,6 +513,10 @@ TEST(PrintConfig, RoundTripsAwkwardValues) {
   TargetSpec a;
   a.target = Target::cgroupPath("a", "weird: path/with # and 'quotes'");
   a.predict_window = seconds(90);
+  a.dump.throttle = true;
+  a.dump.throttle_max_duration = std::chrono::milliseconds(1500);
+  a.dump.throttle_headroom = 123'456'789;
+  c.dump.throttle_records = "/srv/oomsentinel throttle";
   TargetSpec b;
   b.target = Target::process("b", 1);
   b.predict_window = Duration(1'000'000'007);

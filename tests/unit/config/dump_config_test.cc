@@ -146,3 +146,53 @@ TEST(DumpConfig, PrintsAndReadsBackTheSame) {
 
 }  // namespace
 }  // namespace oomsentinel
+
+namespace oomsentinel {
+namespace {
+
+TEST(DumpConfig, ThrottleDuringDumpAsABoolOrAMap) {
+  const TargetDumpSpec off = loadOk(kApp).targets[0].dump;
+  EXPECT_FALSE(off.throttle);
+  EXPECT_EQ(off.throttle_max_duration, 5s);
+  EXPECT_EQ(off.throttle_headroom, 0u);
+  EXPECT_EQ(loadOk(kApp).dump.throttle_records, "/var/lib/oomsentinel/throttle");
+
+  EXPECT_TRUE(loadOk(kApp + "    throttle_during_dump: true\n").targets[0].dump.throttle);
+  const TargetDumpSpec map =
+      loadOk(kApp + "    throttle_during_dump: {max_duration: 2s, headroom: 16MiB}\n")
+          .targets[0]
+          .dump;
+  EXPECT_TRUE(map.throttle);
+  EXPECT_EQ(map.throttle_max_duration, 2s);
+  EXPECT_EQ(map.throttle_headroom, 16u << 20);
+  EXPECT_EQ(loadOk("dump: {throttle_records: /srv/throttle}\n").dump.throttle_records,
+            "/srv/throttle");
+
+  struct Case {
+    std::string body, message, key_path;
+  };
+  std::vector<Case> cases = {
+      {"    throttle_during_dump: yes please\n", "true or false",
+       "targets[0].throttle_during_dump"},
+      {"    throttle_during_dump: {max_duration: 10m}\n", "at most 5m",
+       "targets[0].throttle_during_dump.max_duration"},
+      {"    throttle_during_dump: {max_duration: 1ms}\n", "at least 100ms",
+       "targets[0].throttle_during_dump.max_duration"},
+      {"    throttle_during_dump: {headroom: 0}\n", "more than 0",
+       "targets[0].throttle_during_dump.headroom"},
+      {"    throttle_during_dump: {headrom: 1MiB}\n", "did you mean 'headroom'",
+       "targets[0].throttle_during_dump.headrom"},
+  };
+  for (const auto& c : cases) {
+    ConfigError e = onlyError(kApp + c.body);
+    EXPECT_THAT(e.message, HasSubstr(c.message)) << c.body;
+    EXPECT_EQ(e.key_path, c.key_path) << c.body;
+  }
+  EXPECT_THAT(onlyError("targets: [{name: h, host: true, throttle_during_dump: true}]\n").message,
+              HasSubstr("the host target has no memory.high"));
+  EXPECT_THAT(onlyError("dump: {throttle_records: throttle}\n").message,
+              HasSubstr("absolute path"));
+}
+
+}  // namespace
+}  // namespace oomsentinel
