@@ -86,7 +86,14 @@ TEST(DaemonMetrics, ATargetsSeriesGoWithIt) {
   m.transition(f);
   m.dump("a", "proc", "ok", 0.02, 4096);
   m.incident("a", "published");
+  m.throttle("a", "throttled", true);
   std::string t = m.render();
+  EXPECT_THAT(t, HasSubstr("oomsentinel_dump_throttle_total{result=\"throttled\",target=\"a\"} 1"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_dump_throttled{target=\"a\"} 1"));
+  m.throttle("a", "restored", false);
+  t = m.render();
+  EXPECT_THAT(t, HasSubstr("oomsentinel_dump_throttle_total{result=\"restored\",target=\"a\"} 1"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_dump_throttled{target=\"a\"} 0"));
   EXPECT_THAT(
       t,
       HasSubstr(

@@ -1,0 +1,158 @@
+// `oomsentinel run` with throttle_during_dump on a cgroup v2 tree of plain files: memory.high is
+// held just above usage while the dump runs and put back after it, at SIGTERM, and at the next
+// start after a crash; each change is logged and counted. The real kernel's side (the leaker is
+// slowed enough for a slow dump to finish) is DumpThrottleV2Vm.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::slurp;
+using testing::TempDir;
+using namespace std::chrono_literals;
+
+bool eventually(const std::function<bool()>& f, int tries = 400) {
+  for (int i = 0; i < tries; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return f();
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+struct Tree {
+  TempDir dir;
+  std::string cg = dir.path() + "/cg/app";
+  std::string records = dir.path() + "/records";
+  std::string incidents = dir.path() + "/incidents";
+  std::string log = dir.path() + "/log";
+  Tree() {
+    dir.write("cg/cgroup.controllers", "memory\n");
+    dir.write("cg/app/memory.current", std::to_string(180 << 20) + "\n");
+    dir.write("cg/app/memory.max", std::to_string(200 << 20) + "\n");
+    dir.write("cg/app/memory.high", "max\n");
+    dir.write("cg/app/memory.stat", "anon 188743680\n");
+    dir.write("cg/app/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+    dir.write("cg/app/cgroup.procs", "");
+  }
+  // A dump whose exec hook copies memory.high into the bundle, then takes `seconds`.
+  void config(const std::string& throttle, double seconds) {
+    dir.write("c.yaml",
+              "poll: {interval: 100ms, fast_interval: 100ms}\n"
+              "dump: {dir: " +
+                  incidents + ", min_free: 0, throttle_records: " + records +
+                  "}\n"
+                  "targets:\n  - name: app\n    cgroup: /app\n"
+                  "    throttle_during_dump: " +
+                  throttle +
+                  "\n    dumpers: [exec]\n"
+                  "    exec: {argv: [/bin/sh, -c, 'cat " +
+                  cg + "/memory.high > \"$OOMSENTINEL_INCIDENT_DIR/high.txt\"; sleep " +
+                  std::to_string(seconds) +
+                  "'], timeout: 20s}\n"
+                  "rules:\n  - name: oom-imminent\n    expr: usage_ratio > 80%\n"
+                  "    severity: critical\n    actions: [log, dump]\n");
+  }
+  pid_t start() {
+    std::string bin = testing::binaryPath();
+    pid_t pid = fork();
+    if (pid == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      dup2(fd, 2);
+      execl(bin.c_str(), bin.c_str(), "--cgroup-root", (dir.path() + "/cg").c_str(), "run",
+            "--config", (dir.path() + "/c.yaml").c_str(), "--state-file", "none",
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    return pid;
+  }
+  std::string high() const { return trimmed(slurp(cg + "/memory.high")); }
+  std::string bundleHigh() const {
+    auto r = testing::runCommand({"/bin/sh", "-c", "cat " + incidents + "/*/exec/high.txt"}, 10);
+    return trimmed(r.out);
+  }
+};
+
+int stop(pid_t pid) {
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+TEST(RunThrottle, HeldDuringTheDumpPutBackAfterItLoggedEachTime) {
+  Tree t;
+  t.config("{max_duration: 10s, headroom: 4MiB}", 0.3);
+  pid_t pid = t.start();
+  bool published = eventually(
+      [&] { return slurp(t.log).find("incident bundle published") != std::string::npos; });
+  stop(pid);
+  std::string log = slurp(t.log);
+  ASSERT_TRUE(published) << log;
+  // What the dump saw: usage (180 MiB) + 4 MiB; and memory.high back to max after it.
+  EXPECT_EQ(t.bundleHigh(), std::to_string(184 << 20)) << log;
+  EXPECT_EQ(t.high(), "max") << log;
+  EXPECT_THAT(log, HasSubstr("throttling the target while it is dumped"));
+  EXPECT_THAT(log, HasSubstr("memory.high max -> 184.0 MiB (usage 180.0 MiB, memory.max 200.0 MiB, "
+                             "for at most 10s)"));
+  EXPECT_THAT(log, HasSubstr("throttle ended: the dump is done"));
+  // Nothing is left to recover.
+  auto left = testing::runCommand({"/bin/sh", "-c", "ls " + t.records}, 10);
+  EXPECT_EQ(left.out, "") << left.out;
+}
+
+TEST(RunThrottle, SigtermPutsItBackBeforeTheDumpEnds) {
+  Tree t;
+  t.config("true", 3);
+  pid_t pid = t.start();
+  ASSERT_TRUE(eventually([&] { return t.high() != "max"; })) << slurp(t.log);
+  EXPECT_EQ(t.high(), std::to_string(184 << 20));  // default headroom: 1% of 200 MiB, >= 4 MiB
+  auto asked = std::chrono::steady_clock::now();
+  kill(pid, SIGTERM);
+  ASSERT_TRUE(eventually([&] { return t.high() == "max"; }, 100)) << slurp(t.log);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_LT(took, 1.5) << "put back only when the 3 s dump ended";
+  EXPECT_THAT(slurp(t.log), HasSubstr("throttle ended: oomsentinel is stopping"));
+}
+
+TEST(RunThrottle, TheNextStartPutsBackWhatACrashedRunLeft) {
+  Tree t;
+  t.config("true", 3);
+  pid_t pid = t.start();
+  ASSERT_TRUE(eventually([&] { return t.high() != "max"; })) << slurp(t.log);
+  kill(pid, SIGKILL);  // no chance to put anything back
+  waitpid(pid, nullptr, 0);
+  EXPECT_EQ(t.high(), std::to_string(184 << 20));
+  // The next run has no throttle in its config at all, and still puts it back.
+  t.dir.write("cg/app/memory.current", "1000\n");
+  t.config("false", 0);
+  pid = t.start();
+  bool back = eventually([&] { return t.high() == "max"; });
+  stop(pid);
+  std::string log = slurp(t.log);
+  EXPECT_TRUE(back) << log;
+  EXPECT_THAT(log, HasSubstr("throttle ended: put back what a stopped run left"));
+  EXPECT_THAT(log, HasSubstr("left by a run that stopped while throttling"));
+}
+
+}  // namespace
+}  // namespace oomsentinel
