@@ -814,18 +814,26 @@ void Watchdog::configureAlerts(const Config& config) {
 
 void Watchdog::shutdown() {
   if (runner_) {
+    // The workload must not stay throttled while oomsentinel stops.
     runner_->releaseThrottles();
     for (const auto& e : runner_->takeThrottleEvents()) logThrottle(e);
   }
-  if (!notifier_) return;
-  Duration wait = config_.alerts.alertmanager_timeout;
-  if (notifier_->flush(wait)) return;
-  auto st = notifier_->status();
-  log_.log(LogLevel::kWarning, "stopping with alerts not delivered to every Alertmanager",
-           {{"waited", formatDuration(wait)},
-            {"active", std::to_string(st.active)},
-            {"resolving", std::to_string(st.resolving)},
-            {"error", st.total.last_error}});
+  if (notifier_ && !notifier_->flush(config_.alerts.alertmanager_timeout)) {
+    auto st = notifier_->status();
+    log_.log(LogLevel::kWarning, "stopping with alerts not delivered to every Alertmanager",
+             {{"waited", formatDuration(config_.alerts.alertmanager_timeout)},
+              {"active", std::to_string(st.active)},
+              {"resolving", std::to_string(st.resolving)},
+              {"error", st.total.last_error}});
+  }
+  if (runner_ && runner_->running() > 0) {
+    // A bundle in progress is worth finishing (each ends by its deadline), and its outcome is
+    // worth a log line: the runner's destructor would wait for it anyway, but silently.
+    log_.log(LogLevel::kInfo, "waiting for the dumps in progress",
+             {{"running", std::to_string(runner_->running())}});
+    runner_->drain(config_.dump.timeout + std::chrono::seconds(1));
+    collectDumpReports();
+  }
 }
 
 void Watchdog::pollAlerts() {

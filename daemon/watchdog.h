@@ -56,8 +56,9 @@ class Watchdog {
 
   // Series for /metrics, updated every tick (optional; not owned).
   void setMetrics(DaemonMetrics* metrics) { metrics_ = metrics; }
-  // Before the process exits (SIGTERM): the resolves and firings not yet accepted by
-  // Alertmanager are sent, waiting at most alerts.alertmanager.timeout.
+  // Before the process exits (SIGTERM): throttled targets are let go at once; the resolves and
+  // firings not yet accepted by Alertmanager are sent, waiting at most
+  // alerts.alertmanager.timeout; the dumps in progress finish (by their deadline) and are logged.
   void shutdown();
   // How many configured targets are resolved, and the names of those that are not.
   std::size_t resolvedTargets() const;
