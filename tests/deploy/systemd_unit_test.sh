@@ -54,12 +54,21 @@ verify)
     "$stage$unit_dir/oomsentinel.service" >"$copy"
   grep -q "^ExecStart=$stage$binary run --config $stage$config" "$copy" || fail "could not point the copy at the staged binary"
   verify_quiet "$copy" || fail "systemd-analyze verify found problems in the unit"
+  # Each drop-in the doc directory ships, appended as systemd would apply it, in its own directory
+  # (the unit's file name must stay oomsentinel.service).
+  for dropin in jvm-dumper.conf throttle-during-dump.conf; do
+    installed=$(find "$stage" -path '*/doc/*' -name "$dropin" | head -1)
+    [[ -n "$installed" ]] || fail "cmake --install did not put $dropin in the doc directory"
+    mkdir -p "$stage/with-$dropin"
+    cat "$copy" "$installed" >"$stage/with-$dropin/oomsentinel.service"
+    verify_quiet "$stage/with-$dropin/oomsentinel.service" || fail "systemd-analyze verify found problems with $dropin"
+  done
   # The check must be able to fail: a typo and a missing binary are both caught.
   sed 's/^Type=notify$/Tpye=notify/' "$copy" >"$stage/typo.service"
   verify_quiet "$stage/typo.service" >/dev/null && fail "verify did not catch a misspelt key"
   sed "s|^ExecStart=$stage$binary|ExecStart=$stage/nowhere/oomsentinel|" "$copy" >"$stage/missing.service"
   verify_quiet "$stage/missing.service" >/dev/null && fail "verify did not catch a missing ExecStart binary"
-  echo "systemd-analyze verify: clean ($(systemd-analyze --version | head -1)); a typo and a missing binary are caught"
+  echo "systemd-analyze verify: clean, also with jvm-dumper.conf and throttle-during-dump.conf ($(systemd-analyze --version | head -1)); a typo and a missing binary are caught"
   ;;
 security)
   need_analyze
@@ -74,7 +83,12 @@ security)
   jvm="$stage/oomsentinel.service"
   cat "$unit" "$source_dir/systemd/jvm-dumper.conf" >"$jvm"
   jvm_score=$(score_of "$jvm")
-  echo "systemd-analyze security --offline=yes: exposure $score (with systemd/jvm-dumper.conf: $jvm_score)"
+  throttle="$stage/throttle/oomsentinel.service"
+  mkdir -p "$stage/throttle"
+  cat "$unit" "$source_dir/systemd/throttle-during-dump.conf" >"$throttle"
+  throttle_score=$(score_of "$throttle")
+  echo "systemd-analyze security --offline=yes: exposure $score (with systemd/jvm-dumper.conf: $jvm_score; with systemd/throttle-during-dump.conf: $throttle_score)"
+  awk -v s="$throttle_score" 'BEGIN { exit !(s < 3.5) }' || fail "exposure with throttle-during-dump.conf is $throttle_score, not under 3.5"
   awk -v s="$score" 'BEGIN { exit !(s < 3.0) }' || fail "exposure $score is not under 3.0 (OK)"
   # The check can fail: the same unit without its hardening lines is rated far above 3.0.
   grep -v -E '^(Protect|Private|Restrict|SystemCall|CapabilityBoundingSet|NoNewPrivileges|LockPersonality|MemoryDenyWriteExecute|UMask)' \
