@@ -28,7 +28,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: bench_oom_race [--trials N] [--rates 10,50,200,1000] [--runtimes cpp,go,java]\n"
     "                      [--configs "
-    "adaptive,adaptive-poll,fixed-1s,fixed-5s,fixed-10s,go-inprocess]\n"
+    "adaptive,adaptive-throttle,adaptive-poll,fixed-1s,fixed-5s,fixed-10s,go-inprocess]\n"
     "                      [--out DIR] [--name oom_race] [--commit REV] [--cgroup v1|v2]\n"
     "                      [--limit 256] [--no-alertmanager] [--smoke]\n"
     "       bench_oom_race --replot RESULTS.csv [--cgroup v1|v2] [--limit 256]: the SVG again\n"
@@ -86,8 +86,8 @@ int main(int argc, char** argv) {
   using namespace oomsentinel::race;
   int trials = 3;
   std::vector<std::string> rates = {"10", "50", "200", "1000"}, runtimes = {"cpp", "go", "java"},
-                           configs = {"adaptive", "adaptive-poll", "fixed-1s",
-                                      "fixed-5s", "fixed-10s",     "go-inprocess"};
+                           configs = {"adaptive", "adaptive-throttle", "adaptive-poll", "fixed-1s",
+                                      "fixed-5s", "fixed-10s",         "go-inprocess"};
   std::string out_dir = ".", commit = "(unknown)", name = "oom_race", cgroup = "auto";
   long long limit_mib = 256;
   bool alertmanager = true, smoke = false;
@@ -210,6 +210,7 @@ int main(int argc, char** argv) {
       for (const auto& rate : rates)
         for (const auto& config : configs) {
           if (config == "go-inprocess" && runtime != "go") continue;
+          if (config == "adaptive-throttle" && !v2) continue;  // v1 has no memory.high
           TrialSpec spec;
           spec.runtime = runtime;
           spec.config = config;

@@ -27,8 +27,9 @@ std::string fmt(double v, int digits = 0) {
 }
 
 const std::vector<std::string> kRuntimeOrder = {"cpp", "go", "java"};
-const std::vector<std::string> kConfigOrder = {"adaptive", "adaptive-poll", "fixed-1s",
-                                               "fixed-5s", "fixed-10s",     "go-inprocess"};
+const std::vector<std::string> kConfigOrder = {"adaptive",    "adaptive-throttle", "adaptive-poll",
+                                               "fixed-1s",    "fixed-5s",          "fixed-10s",
+                                               "go-inprocess"};
 
 int orderOf(const std::vector<std::string>& order, const std::string& x) {
   auto it = std::find(order.begin(), order.end(), x);
@@ -44,6 +45,8 @@ std::string runtimeTitle(const std::string& r) {
 std::string configTitle(const std::string& c) {
   if (c == "adaptive")
     return "oomsentinel, adaptive poll (1 s; 50 ms above 70%) with the kernel's wake-ups";
+  if (c == "adaptive-throttle")
+    return "oomsentinel, the same with throttle_during_dump (cgroup v2)";
   if (c == "adaptive-poll") return "oomsentinel, the same poll without wake-ups";
   if (c == "go-inprocess") return "in-process Go check (MemStats every 3 s, > 85%)";
   return "oomsentinel, fixed " + c.substr(c.rfind('-') + 1) + " poll";

@@ -193,7 +193,7 @@ const char* dumperOf(const std::string& runtime) {
 std::string pollYaml(const std::string& config) {
   // The defaults: 1s, 50ms above 70%, and the kernel's wake-ups (v1 thresholds at the rules'
   // levels, OOM notifier, host PSI).
-  if (config == "adaptive") return "";
+  if (config == "adaptive" || config == "adaptive-throttle") return "";
   if (config == "adaptive-poll") return "poll: {events: false}\n";
   // A fixed poll stands for the peers that poll (oomd, holmes, the kubelet): no wake-ups.
   auto dash = config.rfind('-');
@@ -299,13 +299,16 @@ TrialResult runTrial(const TrialSpec& spec, const Programs& programs) {
   if (!inprocess) {
     std::string config =
         pollYaml(spec.config) + "dump: {dir: " + work +
-        "/incidents, min_free: 0, timeout: 20s}\n"
+        "/incidents, min_free: 0, timeout: 20s, throttle_records: " + work +
+        "/throttle}\n"
         "alerts:\n  metrics: {listen: '127.0.0.1:" +
         std::to_string(metrics_port) + "'}\n" +
         (spec.alertmanager.empty()
              ? ""
              : "  alertmanager: {urls: ['" + spec.alertmanager + "'], resend_interval: 1m}\n") +
         "targets:\n  - name: " + name + "\n    cgroup: " + relative + "\n" + target_yaml +
+        (spec.config == "adaptive-throttle" ? "    throttle_during_dump: {max_duration: 5s}\n"
+                                            : "") +
         "rules:\n  - name: oom-imminent\n    expr: working_set_ratio > " +
         std::to_string(static_cast<int>(std::lround(spec.threshold * 100))) +
         "%\n    severity: critical\n    actions: [log, dump" +
