@@ -60,6 +60,18 @@ Result<V1MemoryEvents> V1MemoryEvents::arm(const std::string& dir,
               registerEvent(control.get(), control_path, out.fd(), usage.get(), std::to_string(t));
           !st2)
         return st2.error();
+    // Memory plus swap, only where the kernel accounts swap (swapaccount): with swap in use it
+    // runs ahead of usage, so a level is reached there first; absent, it is simply not there.
+    std::string memsw_path = dir + "/memory.memsw.usage_in_bytes";
+    OwnedFd memsw(::open(memsw_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (memsw.get() >= 0) {
+      for (std::uint64_t t : thresholds)
+        if (auto st2 = registerEvent(control.get(), control_path, out.fd(), memsw.get(),
+                                     std::to_string(t));
+            !st2)
+          return st2.error();
+      out.memsw_ = true;
+    }
   }
   if (oom) {
     std::string oom_path = dir + "/memory.oom_control";

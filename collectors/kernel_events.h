@@ -17,7 +17,8 @@
 namespace oomsentinel {
 
 // cgroup v1: one eventfd registered through a memory cgroup's cgroup.event_control for each
-// usage threshold (memory.usage_in_bytes crossing it, either way) and, optionally, for the OOM
+// usage threshold (memory.usage_in_bytes crossing it, either way; and memory.memsw.usage_in_bytes,
+// memory plus swap, at the same levels when the kernel accounts swap) and, optionally, for the OOM
 // notifier (memory.oom_control: the cgroup hit its limit and reclaim failed). The kernel also
 // signals it when the cgroup is removed. Closing it unregisters everything, so re-arming with
 // other levels is a new V1MemoryEvents.
@@ -28,7 +29,10 @@ class V1MemoryEvents {
   static Result<V1MemoryEvents> arm(const std::string& cgroup_dir,
                                     std::vector<std::uint64_t> thresholds, bool oom);
   int fd() const { return fd_.get(); }
+  // Hands the eventfd (and with it the registrations) to whoever waits on it; fd() is then -1.
+  OwnedFd takeFd() { return std::move(fd_); }
   const std::vector<std::uint64_t>& thresholds() const { return thresholds_; }
+  bool memsw() const { return memsw_; }  // the thresholds are on memory.memsw.usage_in_bytes too
   // The identity of the directory when it was armed: a re-created cgroup differs.
   dev_t dev() const { return dev_; }
   ino_t ino() const { return ino_; }
@@ -38,6 +42,7 @@ class V1MemoryEvents {
  private:
   OwnedFd fd_;
   std::vector<std::uint64_t> thresholds_;
+  bool memsw_ = false;
   dev_t dev_ = 0;
   ino_t ino_ = 0;
 };
@@ -88,6 +93,7 @@ class PsiTrigger {
   // scaled to keep its share of the window, and widened() says so.
   static Result<PsiTrigger> open(const std::string& pressure_file, Duration stall, Duration window);
   int fd() const { return fd_.get(); }
+  OwnedFd takeFd() { return std::move(fd_); }  // fd() is then -1; the trigger lives with it
   Duration stall() const { return stall_; }
   Duration window() const { return window_; }
   bool widened() const { return widened_; }

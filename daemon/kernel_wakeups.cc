@@ -48,8 +48,9 @@ std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId,
   return out;
 }
 
-// One descriptor the loop waits on: a duplicate of the kernel object's (the eventfd with its
-// registrations, the PSI trigger), which lives until both are closed.
+// One descriptor the loop waits on: the kernel object's own (the eventfd with its registrations,
+// a PSI trigger), so closing it ends the registration; the inotify instance's is a duplicate
+// (EventsWatch adds and removes watches on its own).
 struct KernelWakeups::Source {
   Source(boost::asio::io_context& io, int fd, const char* name, Kind kind)
       : sd(io, fd), name(name), kind(kind) {}
@@ -123,7 +124,7 @@ void KernelWakeups::updateV2(V2Target& t, const std::string& name, const TargetC
     auto trigger = PsiTrigger::open(t.dir + "/memory.pressure", asked.first, asked.second);
     if (!trigger) return logOnce(t.last_error, name, trigger.error());
     t.trigger = std::move(*trigger);
-    t.psi = listenOn(t.trigger->fd(), "psi_cgroup", Kind::kPsi);
+    t.psi = adopt(t.trigger->takeFd(), "psi_cgroup", Kind::kPsi);
     if (!cgroup_psi_logged_) {
       cgroup_psi_logged_ = true;
       log_.log(LogLevel::kInfo, "woken by the memory pressure of cgroup v2 targets",
@@ -140,9 +141,13 @@ void KernelWakeups::updateV2(V2Target& t, const std::string& name, const TargetC
 
 std::shared_ptr<KernelWakeups::Source> KernelWakeups::listenOn(int fd, const char* name,
                                                                Kind kind) {
-  int mine = ::dup(fd);
-  if (mine < 0) return nullptr;
-  auto s = std::make_shared<Source>(io_, mine, name, kind);
+  return adopt(OwnedFd(::dup(fd)), name, kind);
+}
+
+std::shared_ptr<KernelWakeups::Source> KernelWakeups::adopt(OwnedFd fd, const char* name,
+                                                            Kind kind) {
+  if (fd.get() < 0) return nullptr;
+  auto s = std::make_shared<Source>(io_, fd.release(), name, kind);
   listen(s);
   return s;
 }
@@ -216,7 +221,7 @@ void KernelWakeups::armHost(const PollSpec& poll) {
   }
   host_psi_error_.clear();
   host_trigger_ = std::move(*trigger);
-  host_psi_ = listenOn(host_trigger_->fd(), "psi_host", Kind::kPsi);
+  host_psi_ = adopt(host_trigger_->takeFd(), "psi_host", Kind::kPsi);
   if (metrics_) metrics_->psiTriggerWindow("host", host_trigger_->window());
   log_.log(LogLevel::kInfo, "woken by the host's memory pressure",
            {{"stall", formatDuration(host_trigger_->stall())},
@@ -241,7 +246,7 @@ void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetC
     auto oom = V1MemoryEvents::arm(t.dir, {}, true);
     if (!oom) return logOnce(t.last_error, name, oom.error());
     t.oom_events = std::move(*oom);
-    t.oom = listenOn(t.oom_events->fd(), "v1_oom", Kind::kEventfd);
+    t.oom = adopt(t.oom_events->takeFd(), "v1_oom", Kind::kEventfd);
   }
   if (!full && t.levels_done) return;
   t.levels_done = true;
@@ -255,7 +260,7 @@ void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetC
   auto armed = V1MemoryEvents::arm(t.dir, want, false);
   if (!armed) return logOnce(t.last_error, name, armed.error());
   t.threshold_events = std::move(*armed);
-  t.thresholds = listenOn(t.threshold_events->fd(), "v1_threshold", Kind::kEventfd);
+  t.thresholds = adopt(t.threshold_events->takeFd(), "v1_threshold", Kind::kEventfd);
   t.armed = std::move(want);
   t.last_error.clear();
 }
@@ -295,39 +300,49 @@ void KernelWakeups::update(const Watchdog& dog) {
     return;
   }
   armHost(poll);
-  std::vector<std::string> seen;
+  // After every tick, so nothing here allocates for a target whose sources are in place: a
+  // generation mark instead of a list of the names seen.
+  const std::uint64_t now = ++updates_;
+  bool v1_all = true, v2_all = true;  // every target in the map was seen
+  std::size_t v1_seen = 0, v2_seen = 0;
   dog.forEachResolved([&](const std::string& name, const TargetCollector& c, const Snapshot& last,
                           RuleEngine::TargetHandle rules, bool full) {
-    if (c.cgroupDir().empty()) return;
+    const std::string& dir = c.cgroupDir();
+    if (dir.empty()) return;
     if (c.cgroupVersion() == CgroupVersion::kV2) {
-      seen.push_back(name);
       V2Target& t = v2_[name];
-      if (full || t.wd < 0 || t.dir != c.cgroupDir()) updateV2(t, name, c, poll, full);
+      if (t.seen != now) ++v2_seen;
+      t.seen = now;
+      if (full || t.wd < 0 || t.dir != dir) updateV2(t, name, c, poll, full);
       return;
     }
     if (c.cgroupVersion() != CgroupVersion::kV1) return;
-    seen.push_back(name);
     V1Target& t = v1_[name];
-    if (!full && t.oom_events && t.levels_done && t.dir == c.cgroupDir()) return;
+    if (t.seen != now) ++v1_seen;
+    t.seen = now;
+    if (!full && t.oom_events && t.levels_done && t.dir == dir) return;
     updateV1(t, name, c, last, dog.engine().levels(rules), poll.fast_above, full);
   });
-  std::sort(seen.begin(), seen.end());
-  for (auto it = v2_.begin(); it != v2_.end();) {
-    if (std::binary_search(seen.begin(), seen.end(), it->first)) {
-      ++it;
-    } else {
-      dropV2(it->second);
-      it = v2_.erase(it);
+  v1_all = v1_seen == v1_.size();
+  v2_all = v2_seen == v2_.size();
+  if (!v2_all)
+    for (auto it = v2_.begin(); it != v2_.end();) {
+      if (it->second.seen == now) {
+        ++it;
+      } else {
+        dropV2(it->second);
+        it = v2_.erase(it);
+      }
     }
-  }
-  for (auto it = v1_.begin(); it != v1_.end();) {
-    if (std::binary_search(seen.begin(), seen.end(), it->first)) {
-      ++it;
-    } else {
-      drop(it->second);
-      it = v1_.erase(it);
+  if (!v1_all)
+    for (auto it = v1_.begin(); it != v1_.end();) {
+      if (it->second.seen == now) {
+        ++it;
+      } else {
+        drop(it->second);
+        it = v1_.erase(it);
+      }
     }
-  }
 }
 
 }  // namespace oomsentinel

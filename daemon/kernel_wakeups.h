@@ -80,6 +80,7 @@ class KernelWakeups {
     std::vector<std::uint64_t> armed;
     bool levels_done = false;  // thresholds worked out (and armed, if any) for this cgroup
     std::string last_error;    // logged once per distinct error
+    std::uint64_t seen = 0;    // the update() that last saw it resolved
   };
   struct V2Target {
     std::string dir;
@@ -91,6 +92,7 @@ class KernelWakeups {
     std::shared_ptr<Source> psi;
     std::optional<std::pair<Duration, Duration>> psi_asked;
     std::string last_error;
+    std::uint64_t seen = 0;
   };
   void updateV2(V2Target& t, const std::string& name, const TargetCollector& c,
                 const PollSpec& poll, bool full);
@@ -101,6 +103,7 @@ class KernelWakeups {
                 double fast_above, bool full);
   enum class Kind { kEventfd, kPsi, kInotify };
   std::shared_ptr<Source> listenOn(int fd, const char* source, Kind kind);
+  std::shared_ptr<Source> adopt(OwnedFd fd, const char* source, Kind kind);
   void listen(const std::shared_ptr<Source>& s);
   static void drop(V1Target& t);
   void logOnce(std::string& last, const std::string& who, const Error& e);
@@ -117,6 +120,7 @@ class KernelWakeups {
   std::map<int, std::string> wd_target_;
   bool cgroup_psi_logged_ = false;
   bool enabled_ = false;
+  std::uint64_t updates_ = 0;  // update() calls: targets not seen in the last one are dropped
   std::optional<PsiTrigger> host_trigger_;
   std::shared_ptr<Source> host_psi_;
   std::optional<std::pair<Duration, Duration>> host_psi_asked_;  // stall, window

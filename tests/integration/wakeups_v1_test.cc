@@ -23,6 +23,7 @@
 #include <string>
 #include <thread>
 
+#include "collectors/kernel_events.h"
 #include "core/http_client.h"
 #include "tests/integration/real_cgroup.h"
 #include "tests/support/test_support.h"
@@ -178,6 +179,14 @@ class Daemon {
     std::rename((dir_.path() + "/c.yaml.new").c_str(), (dir_.path() + "/c.yaml").c_str());
   }
   void reload() { ::kill(pid_, SIGHUP); }
+  // How many of the daemon's descriptors are eventfds.
+  int eventfds() const {
+    auto r = oomsentinel::testing::runCommand(
+        {"/bin/sh", "-c",
+         "ls -l /proc/" + std::to_string(pid_) + "/fd | grep -c 'anon_inode:\\[eventfd\\]'"},
+        10);
+    return std::atoi(r.out.c_str());
+  }
   std::string log() const { return slurp(log_); }
   // When `rule` fired for the (n+1)th time, from the JSON log; 0 if it has not.
   double firedAt(const std::string& rule, int n = 0) const {
@@ -324,6 +333,10 @@ TEST(WakeupsV1Real, AStormOfCrossingsIsAtMostOneExtraTickPerFastInterval) {
   })) << d.log();
   ASSERT_GT(a.cross(100), 0);
   std::this_thread::sleep_for(1500ms);
+  // The target's two eventfds (thresholds, OOM notifier), each held once: the loop waits on the
+  // kernel's own descriptor, not on a duplicate. Two more are Asio's own (the reactors of the
+  // run loop and of the metrics server): 4 in all, where duplicates made it 6.
+  EXPECT_EQ(d.eventfds(), 4) << "eventfds held with one v1 target";
   std::string before = metricsOf(port);
   auto started = std::chrono::steady_clock::now();
   a.storm(30);  // 3 s of 4 MiB down and up across the threshold at 100 MiB
@@ -342,6 +355,34 @@ TEST(WakeupsV1Real, AStormOfCrossingsIsAtMostOneExtraTickPerFastInterval) {
   EXPECT_GT(coalesced, 10);
   // The 1 s timer's ticks, plus at most one extra tick per 200 ms fast interval, plus one.
   EXPECT_LE(ticks, seconds / 1.0 + seconds / 0.2 + 2) << after;
+}
+
+// The thresholds are registered on memory plus swap too where the kernel accounts swap (this
+// machine: memory.memsw.* present, no swap, so both counters move together and the one eventfd
+// counts both crossings); the loop waits on the kernel's own eventfd, no duplicate.
+TEST(WakeupsV1Real, ThresholdsOnUsageAndMemswShareOneEventfd) {
+  std::string why;
+  if (!RealV1Cgroup::available(&why)) GTEST_SKIP() << why;
+  RealV1Cgroup cg("oomsentinel-it-memsw", 512 * kMiB);
+  ASSERT_TRUE(cg.ok()) << cg.error();
+  bool memsw = ::access((cg.dir() + "/memory.memsw.usage_in_bytes").c_str(), F_OK) == 0;
+  auto armed = V1MemoryEvents::arm(cg.dir(), {64 * kMiB}, false);
+  ASSERT_TRUE(armed.ok()) << armed.error().describe();
+  EXPECT_EQ(armed->memsw(), memsw);
+  Allocator a(cg.dir());
+  ASSERT_GT(a.cross(70), 0);
+  std::uint64_t count = 0;
+  for (int i = 0; i < 100 && count == 0; ++i) {
+    count = armed->drain();
+    if (count == 0) std::this_thread::sleep_for(10ms);
+  }
+  std::cout << "memsw accounted: " << memsw << ", eventfd count after one crossing: " << count
+            << "\n";
+  EXPECT_GE(count, memsw ? 2u : 1u);
+  // Handed over, the eventfd is the registration: closing it is what unregisters.
+  OwnedFd fd = armed->takeFd();
+  EXPECT_GE(fd.get(), 0);
+  EXPECT_EQ(armed->fd(), -1);
 }
 
 }  // namespace
