@@ -84,6 +84,30 @@ Result<V1MemoryEvents> V1MemoryEvents::arm(const std::string& dir,
   return out;
 }
 
+Result<V1MemoryEvents> V1MemoryEvents::armPressure(const std::string& dir, const char* level) {
+  V1MemoryEvents out;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return makeError("cannot watch the cgroup", dir, errno);
+  out.dev_ = st.st_dev;
+  out.ino_ = st.st_ino;
+  out.fd_ = OwnedFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (out.fd() < 0) return makeError("cannot make an eventfd", dir, errno);
+  std::string control_path = dir + "/cgroup.event_control";
+  OwnedFd control(::open(control_path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (control.get() < 0) return makeError("cannot open", control_path, errno);
+  std::string level_path = dir + "/memory.pressure_level";
+  OwnedFd pressure(::open(level_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (pressure.get() < 0) return makeError("cannot open", level_path, errno);
+  std::string args = std::string(level) + ",hierarchy";
+  if (auto st2 = registerEvent(control.get(), control_path, out.fd(), pressure.get(), args); !st2) {
+    if (st2.error().errnum != EINVAL) return st2.error();
+    if (auto plain = registerEvent(control.get(), control_path, out.fd(), pressure.get(), level);
+        !plain)
+      return plain.error();
+  }
+  return out;
+}
+
 std::uint64_t V1MemoryEvents::drain() const {
   std::uint64_t count = 0;
   if (::read(fd(), &count, sizeof count) != static_cast<ssize_t>(sizeof count)) return 0;

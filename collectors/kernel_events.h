@@ -28,6 +28,12 @@ class V1MemoryEvents {
   // out. An error names the file and what the kernel said.
   static Result<V1MemoryEvents> arm(const std::string& cgroup_dir,
                                     std::vector<std::uint64_t> thresholds, bool oom);
+  // vmpressure (memory.pressure_level): signalled for each notification at `level` ("low",
+  // "medium", "critical") or above, in the cgroup or below it. Registered in "hierarchy" mode so
+  // that other listeners up the tree still get their notifications as before (the kernel's
+  // default mode stops at the first cgroup with a listener); kernels without modes get the plain
+  // level.
+  static Result<V1MemoryEvents> armPressure(const std::string& cgroup_dir, const char* level);
   int fd() const { return fd_.get(); }
   // Hands the eventfd (and with it the registrations) to whoever waits on it; fd() is then -1.
   OwnedFd takeFd() { return std::move(fd_); }

@@ -57,6 +57,11 @@ enum class Sig : SignalId {
   kEventsOom,
   kEventsOomKill,
   kEventsOomGroupKill,
+  // cgroup v1 vmpressure (memory.pressure_level): notifications at or above each level since
+  // oomsentinel began listening, which it does only for a target whose rules name them
+  kVmpressureLow,
+  kVmpressureMedium,
+  kVmpressureCritical,
   // the target's processes, summed
   kRssBytes,
   kRssAnonBytes,

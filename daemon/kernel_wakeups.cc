@@ -58,6 +58,11 @@ struct KernelWakeups::Source {
   const char* name;
   Kind kind;  // a PSI trigger signals POLLPRI; an eventfd and inotify become readable
   bool closed = false;
+  // An eventfd whose notifications are counted (vmpressure): where, and whether they also start
+  // a tick (critical does; low and medium come with any reclaim and would keep the loop fast).
+  std::shared_ptr<std::array<std::uint64_t, 3>> counts;
+  int level = -1;
+  bool wakes = true;
   void close() {
     closed = true;
     boost::system::error_code ignored;
@@ -144,10 +149,11 @@ std::shared_ptr<KernelWakeups::Source> KernelWakeups::listenOn(int fd, const cha
   return adopt(OwnedFd(::dup(fd)), name, kind);
 }
 
-std::shared_ptr<KernelWakeups::Source> KernelWakeups::adopt(OwnedFd fd, const char* name,
-                                                            Kind kind) {
+std::shared_ptr<KernelWakeups::Source> KernelWakeups::adopt(
+    OwnedFd fd, const char* name, Kind kind, const std::function<void(Source&)>& setup) {
   if (fd.get() < 0) return nullptr;
   auto s = std::make_shared<Source>(io_, fd.release(), name, kind);
+  if (setup) setup(*s);
   listen(s);
   return s;
 }
@@ -159,8 +165,9 @@ void KernelWakeups::listen(const std::shared_ptr<Source>& s) {
                      if (ec || s->closed) return;  // closed: `this` may be gone
                      if (s->kind == Kind::kEventfd) {
                        std::uint64_t count = 0;  // the eventfd's count, cleared
-                       [[maybe_unused]] ssize_t n =
-                           ::read(s->sd.native_handle(), &count, sizeof count);
+                       ssize_t n = ::read(s->sd.native_handle(), &count, sizeof count);
+                       if (n == sizeof count && s->counts && s->level >= 0)
+                         (*s->counts)[static_cast<std::size_t>(s->level)] += count;
                      } else if (s->kind == Kind::kInotify && events_watch_) {
                        // A removed cgroup's watch is over: watched again once it is back.
                        events_watch_->drain([&](int wd, bool gone) {
@@ -174,12 +181,16 @@ void KernelWakeups::listen(const std::shared_ptr<Source>& s) {
                          wd_target_.erase(it);
                        });
                      }
-                     wake_(s->name);
+                     if (s->wakes) wake_(s->name);
                      listen(s);
                    });
 }
 
 void KernelWakeups::drop(V1Target& t) {
+  if (t.pressure[0]) --pressure_armed_;
+  for (auto& p : t.pressure)
+    if (p) p->close();
+  t.pressure = {};
   if (t.oom) t.oom->close();
   if (t.thresholds) t.thresholds->close();
   t.oom.reset();
@@ -235,7 +246,7 @@ void KernelWakeups::armHost(const PollSpec& poll) {
 void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetCollector& c,
                              const Snapshot& last,
                              const std::vector<std::pair<SignalId, double>>& levels,
-                             double fast_above, bool full) {
+                             double fast_above, bool full, bool vmpressure) {
   // A cgroup made again under the same name has none of the old registrations (its removal
   // signalled the eventfds, and the tick that followed read it again).
   if (t.dir != c.cgroupDir() || (full && t.oom_events && !sameCgroupDir(*t.oom_events, t.dir))) {
@@ -250,6 +261,7 @@ void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetC
   }
   if (!full && t.levels_done) return;
   t.levels_done = true;
+  armPressure(t, name, vmpressure);
   auto want = usageThresholds(levels, fast_above, last);
   if (t.threshold_events && want == t.armed) return;
   if (t.thresholds) t.thresholds->close();
@@ -263,6 +275,48 @@ void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetC
   t.thresholds = adopt(t.threshold_events->takeFd(), "v1_threshold", Kind::kEventfd);
   t.armed = std::move(want);
   t.last_error.clear();
+}
+
+void KernelWakeups::armPressure(V1Target& t, const std::string& name, bool wanted) {
+  bool armed = t.pressure[0] != nullptr;
+  if (armed == wanted) return;
+  if (!wanted) {
+    for (auto& p : t.pressure)
+      if (p) p->close();
+    t.pressure = {};
+    --pressure_armed_;
+    return;
+  }
+  static constexpr const char* kLevels[] = {"low", "medium", "critical"};
+  if (!t.pressure_counts) t.pressure_counts = std::make_shared<std::array<std::uint64_t, 3>>();
+  std::array<std::shared_ptr<Source>, 3> made;
+  for (int i = 0; i < 3; ++i) {
+    auto ev = V1MemoryEvents::armPressure(t.dir, kLevels[i]);
+    if (!ev) {
+      for (auto& p : made)
+        if (p) p->close();
+      return logOnce(t.last_error, name, ev.error());
+    }
+    auto s = adopt(ev->takeFd(), "v1_pressure", Kind::kEventfd, [&](Source& src) {
+      src.counts = t.pressure_counts;
+      src.level = i;
+      src.wakes = i == 2;
+    });
+    if (!s) return;
+    made[static_cast<std::size_t>(i)] = std::move(s);
+  }
+  t.pressure = std::move(made);
+  ++pressure_armed_;
+}
+
+void KernelWakeups::addSignals(const std::string& target, Snapshot& snap) const {
+  if (pressure_armed_ == 0) return;
+  auto it = v1_.find(target);
+  if (it == v1_.end() || !it->second.pressure[0] || !it->second.pressure_counts) return;
+  const auto& c = *it->second.pressure_counts;
+  snap.set(Sig::kVmpressureLow, static_cast<double>(c[0]));
+  snap.set(Sig::kVmpressureMedium, static_cast<double>(c[1]));
+  snap.set(Sig::kVmpressureCritical, static_cast<double>(c[2]));
 }
 
 KernelWakeups::Summary KernelWakeups::summary() const {
@@ -321,7 +375,11 @@ void KernelWakeups::update(const Watchdog& dog) {
     if (t.seen != now) ++v1_seen;
     t.seen = now;
     if (!full && t.oom_events && t.levels_done && t.dir == dir) return;
-    updateV1(t, name, c, last, dog.engine().levels(rules), poll.fast_above, full);
+    const RuleEngine& engine = dog.engine();
+    bool vmpressure = engine.uses(rules, id(Sig::kVmpressureLow)) ||
+                      engine.uses(rules, id(Sig::kVmpressureMedium)) ||
+                      engine.uses(rules, id(Sig::kVmpressureCritical));
+    updateV1(t, name, c, last, engine.levels(rules), poll.fast_above, full, vmpressure);
   });
   v1_all = v1_seen == v1_.size();
   v2_all = v2_seen == v2_.size();

@@ -7,6 +7,7 @@
 // them).
 #pragma once
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <functional>
@@ -60,6 +61,10 @@ class KernelWakeups {
   // After a reload that changed the rules: every target's levels are worked out again at the
   // next update().
   void rulesChanged();
+  // The signals the notifications themselves make, into a target's snapshot before its rules
+  // are evaluated: vmpressure_low, _medium and _critical (cgroup v1), counted since listening
+  // began, for a target whose rules read them. On the loop's thread.
+  void addSignals(const std::string& target, Snapshot& snap) const;
 
   // For the state file and `status`: what the kernel was asked to report.
   struct Summary {
@@ -81,6 +86,10 @@ class KernelWakeups {
     bool levels_done = false;  // thresholds worked out (and armed, if any) for this cgroup
     std::string last_error;    // logged once per distinct error
     std::uint64_t seen = 0;    // the update() that last saw it resolved
+    // vmpressure, while a rule reads it: an eventfd per level (low, medium, critical), each
+    // counting the notifications at or above its level; the counts outlive a re-arm.
+    std::array<std::shared_ptr<Source>, 3> pressure;
+    std::shared_ptr<std::array<std::uint64_t, 3>> pressure_counts;
   };
   struct V2Target {
     std::string dir;
@@ -100,12 +109,14 @@ class KernelWakeups {
   void armHost(const PollSpec& poll);
   void updateV1(V1Target& t, const std::string& name, const TargetCollector& c,
                 const Snapshot& last, const std::vector<std::pair<SignalId, double>>& levels,
-                double fast_above, bool full);
+                double fast_above, bool full, bool vmpressure);
+  void armPressure(V1Target& t, const std::string& name, bool wanted);
   enum class Kind { kEventfd, kPsi, kInotify };
   std::shared_ptr<Source> listenOn(int fd, const char* source, Kind kind);
-  std::shared_ptr<Source> adopt(OwnedFd fd, const char* source, Kind kind);
+  std::shared_ptr<Source> adopt(OwnedFd fd, const char* source, Kind kind,
+                                const std::function<void(Source&)>& setup = {});
   void listen(const std::shared_ptr<Source>& s);
-  static void drop(V1Target& t);
+  void drop(V1Target& t);
   void logOnce(std::string& last, const std::string& who, const Error& e);
 
   boost::asio::io_context& io_;
@@ -120,7 +131,8 @@ class KernelWakeups {
   std::map<int, std::string> wd_target_;
   bool cgroup_psi_logged_ = false;
   bool enabled_ = false;
-  std::uint64_t updates_ = 0;  // update() calls: targets not seen in the last one are dropped
+  std::uint64_t updates_ = 0;       // update() calls: targets not seen in the last one are dropped
+  std::size_t pressure_armed_ = 0;  // v1 targets listening to vmpressure
   std::optional<PsiTrigger> host_trigger_;
   std::shared_ptr<Source> host_psi_;
   std::optional<std::pair<Duration, Duration>> host_psi_asked_;  // stall, window

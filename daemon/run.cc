@@ -271,6 +271,8 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     schedule();
   };
   KernelWakeups wakeups(io, paths, log, &metrics, wakeUp);
+  dog.setKernelSignals(
+      [&wakeups](const std::string& target, Snapshot& s) { wakeups.addSignals(target, s); });
   auto onTick = [&](const boost::system::error_code& ec, std::uint64_t generation) {
     if (ec || generation != timer_generation) return;  // cancelled: stopping, or moved earlier
     SteadyTime started = clock.steadyNow();
@@ -358,6 +360,7 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   timer.expires_at(clock.steadyNow());
   schedule();
   io.run();
+  dog.setKernelSignals({});  // `wakeups` goes before `dog`
   dog.shutdown();
   if (!state_file.empty()) ::unlink(state_file.c_str());
   return exit_code;

@@ -610,6 +610,7 @@ void Watchdog::noteUsageRatio(Watched& w, const Snapshot& s, double* growth, dou
 // window, so that the full reads start early enough for time_to_oom to have a history.
 bool Watchdog::quiet(Watched& w) {
   mergeRuntime(w, w.work);
+  if (kernel_signals_) kernel_signals_(w.spec.target.name, w.work);
   double growth = 0, drop = 0;
   noteUsageRatio(w, w.work, &growth, &drop);
   if (drop >= kQuietDrop) return false;
@@ -660,6 +661,7 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& ma
   std::swap(w.snapshot, w.work);
   w.has_snapshot = true;
   mergeRuntime(w, w.snapshot);
+  if (kernel_signals_) kernel_signals_(w.spec.target.name, w.snapshot);
   w.last_full = w.snapshot.steady;
   noteUsageRatio(w, w.snapshot, nullptr, nullptr);
   checkOomKills(w);

@@ -54,6 +54,11 @@ class Watchdog {
   // that read returns), evaluates and dispatches; returns the interval until the next tick.
   Duration tick();
 
+  // Signals the kernel's notifications make (KernelWakeups::addSignals), added to a target's
+  // snapshot before its rules are evaluated; on the tick's thread.
+  void setKernelSignals(std::function<void(const std::string& target, Snapshot&)> f) {
+    kernel_signals_ = std::move(f);
+  }
   // Series for /metrics, updated every tick (optional; not owned).
   void setMetrics(DaemonMetrics* metrics) { metrics_ = metrics; }
   // Before the process exits (SIGTERM): throttled targets are let go at once; the resolves and
@@ -158,7 +163,9 @@ class Watchdog {
   void startDump(const Firing& f, const Watched& w);
   void collectDumpReports();
   void logThrottle(const ThrottleEvent& e);
-  bool throttles_recovered_ = false;  // the first apply() puts back what a crashed run left
+  bool throttles_recovered_ = false;
+  std::function<void(const std::string&, Snapshot&)>
+      kernel_signals_;  // the first apply() puts back what a crashed run left
   void buildEndpoints(Watched& w);
   void mergeRuntime(Watched& w, Snapshot& into);
   void resolve(Watched& w, SteadyTime now);

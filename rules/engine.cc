@@ -221,6 +221,11 @@ std::vector<std::pair<SignalId, double>> RuleEngine::levels(TargetHandle t) cons
   return out;
 }
 
+bool RuleEngine::uses(TargetHandle t, SignalId signal) const {
+  return std::any_of(t->instances.begin(), t->instances.end(),
+                     [&](const Instance& in) { return in.expr->uses(signal); });
+}
+
 std::vector<RuleStatus> RuleEngine::status() const {
   std::vector<RuleStatus> out;
   for (const auto& t : targets_)

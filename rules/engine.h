@@ -72,6 +72,8 @@ class RuleEngine {
   bool mayFire(TargetHandle target, const SignalBounds& bounds) const;
   // Expr::levels of every rule that applies to `target`.
   std::vector<std::pair<SignalId, double>> levels(TargetHandle target) const;
+  // True when a rule that applies to `target` reads `signal` (Expr::uses).
+  bool uses(TargetHandle target, SignalId signal) const;
   std::vector<RuleStatus> status() const;
   std::size_t ruleCount() const { return rules_.size(); }
 

@@ -690,6 +690,12 @@ Expr::Possible Expr::possible(std::uint32_t i, const SignalBounds& b) const {
   }
 }
 
+bool Expr::uses(SignalId signal) const {
+  return std::any_of(nodes_.begin(), nodes_.end(), [&](const Node& n) {
+    return (n.kind == Node::Kind::kSignal || n.kind == Node::Kind::kWindow) && n.signal == signal;
+  });
+}
+
 std::vector<std::pair<SignalId, double>> Expr::levels() const {
   std::vector<std::pair<SignalId, double>> out;
   for (const Node& n : nodes_) {

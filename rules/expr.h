@@ -87,6 +87,8 @@ class Expr {
   std::vector<std::pair<SignalId, double>> levels() const;
   const std::vector<WindowNeed>& windows() const { return windows_; }
   bool usesTimeToOom() const { return uses_tto_; }
+  // True when `signal` is read by the expression, bare or in a window function.
+  bool uses(SignalId signal) const;
   // The leaves (signals, window functions, time_to_oom) with the value each had at the last
   // evaluate(): for transition logs. Unknown leaves are reported by name in `unknown`.
   void lastValues(std::vector<std::pair<std::string, double>>& known,

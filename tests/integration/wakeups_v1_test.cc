@@ -385,5 +385,60 @@ TEST(WakeupsV1Real, ThresholdsOnUsageAndMemswShareOneEventfd) {
   EXPECT_EQ(armed->fd(), -1);
 }
 
+// vmpressure on a real v1 cgroup: a rule that reads vmpressure_critical makes the daemon listen
+// to memory.pressure_level; an anonymous leak into the limit (no swap: reclaim finds nothing)
+// brings critical notifications, a critical one starts a tick at once, and the rule fires with
+// the counts in its values. A target whose rules do not name the signals is not listened to.
+TEST(WakeupsV1Real, VmpressureIsASignalRulesCanReadAndCriticalWakesATick) {
+  std::string why;
+  if (!RealV1Cgroup::available(&why)) GTEST_SKIP() << why;
+  RealV1Cgroup cg("oomsentinel-it-vmp", 64 * kMiB);
+  ASSERT_TRUE(cg.ok()) << cg.error();
+  RealV1Cgroup quiet("oomsentinel-it-vmp-quiet", 64 * kMiB);
+  ASSERT_TRUE(quiet.ok()) << quiet.error();
+  if (::access((cg.dir() + "/memory.pressure_level").c_str(), F_OK) != 0)
+    GTEST_SKIP() << "this kernel has no memory.pressure_level";
+  TempDir dir;
+  int port = oomsentinel::testing::freeLoopbackPort();
+  Daemon d(dir,
+           "poll: {interval: 1s, fast_interval: 1s, fast_above: 99%, fast_when_tto_below: 0s}\n"
+           "alerts: {metrics: {listen: '127.0.0.1:" +
+               std::to_string(port) +
+               "'}}\n"
+               "targets:\n  - name: t\n    cgroup: " +
+               cg.relative() + "\n  - name: q\n    cgroup: " + quiet.relative() +
+               "\nrules:\n  - name: reclaim-failing\n    expr: vmpressure_critical > 0\n"
+               "    actions: [log]\n    targets: [t]\n"
+               "  - name: big\n    expr: usage_bytes > 1GiB\n    actions: [log]\n");
+  ASSERT_TRUE(eventually([&] {
+    return metric(metricsOf(port), "oomsentinel_targets{state=\"resolved\"}") == 2;
+  })) << d.log();
+  std::this_thread::sleep_for(1500ms);  // armed after the first tick
+  // Three eventfds more than the quiet target's two: t listens to vmpressure, q does not.
+  EXPECT_EQ(d.eventfds(), 2 + 2 + 3 + 2) << "eventfds: t (thresholds, OOM, 3 levels), q, Asio";
+  pid_t leak = cg.spawn({oomsentinel::testing::leakerPath(), "--rate", "40MiB/s"});
+  ASSERT_GT(leak, 0);
+  bool fired = eventually([&] { return d.firedAt("reclaim-failing") > 0; }, 150);
+  std::string log = d.log();
+  ASSERT_TRUE(fired) << log;
+  std::string values;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("msg", "") == "rule transition" &&
+        j.value("rule", "") == "reclaim-failing" && j.value("state", "") == "firing")
+      values = j["values"].dump();
+  }
+  std::cout << "reclaim-failing fired with " << values << "\n";
+  EXPECT_THAT(values, ::testing::HasSubstr("vmpressure_critical"));
+  std::string m = metricsOf(port);
+  EXPECT_GT(metric(m, "oomsentinel_kernel_wakeups_total{result=\"tick\",source=\"v1_pressure\"}") +
+                metric(m,
+                       "oomsentinel_kernel_wakeups_total{result=\"coalesced\",source="
+                       "\"v1_pressure\"}"),
+            0)
+      << m;
+}
+
 }  // namespace
 }  // namespace oomsentinel

@@ -597,5 +597,23 @@ TEST(ExprLevels, EachComparisonOfASignalWithANumber) {
   EXPECT_TRUE(levelsOf("usage_bytes > limit_bytes").empty());
 }
 
+// Which signals an expression reads: what the daemon asks the kernel to notify (vmpressure).
+TEST(ExprUses, BareSignalsAndWindowFunctionsCountNotOthers) {
+  auto uses = [](std::string_view text, Sig s) {
+    auto r = Expr::parse(text);
+    if (auto* err = std::get_if<ExprError>(&r)) {
+      ADD_FAILURE() << err->render(text);
+      return false;
+    }
+    return std::get<Expr>(r).uses(id(s));
+  };
+  EXPECT_TRUE(uses("vmpressure_critical > 0", Sig::kVmpressureCritical));
+  EXPECT_TRUE(uses("rate(vmpressure_medium[10s]) > 1 and usage_ratio > 50%",
+                   Sig::kVmpressureMedium));
+  EXPECT_TRUE(uses("usage_ratio > 50%", Sig::kUsageRatio));
+  EXPECT_FALSE(uses("rate(vmpressure_medium[10s]) > 1", Sig::kVmpressureCritical));
+  EXPECT_FALSE(uses("time_to_oom < 10s", Sig::kVmpressureLow));
+}
+
 }  // namespace
 }  // namespace oomsentinel
