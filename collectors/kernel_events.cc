@@ -36,21 +36,28 @@ Status registerEvent(int control, const std::string& control_path, int efd, int 
 
 }  // namespace
 
+Status V1MemoryEvents::start(const std::string& dir, const std::string& control_path,
+                             OwnedFd& control) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return makeError("cannot watch the cgroup", dir, errno);
+  dev_ = st.st_dev;
+  ino_ = st.st_ino;
+  fd_ = OwnedFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (fd() < 0) return makeError("cannot make an eventfd", dir, errno);
+  control = OwnedFd(::open(control_path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (control.get() < 0) return makeError("cannot open", control_path, errno);
+  return Ok{};
+}
+
 Result<V1MemoryEvents> V1MemoryEvents::arm(const std::string& dir,
                                            std::vector<std::uint64_t> thresholds, bool oom) {
   thresholds.erase(std::remove(thresholds.begin(), thresholds.end(), 0u), thresholds.end());
   std::sort(thresholds.begin(), thresholds.end());
   thresholds.erase(std::unique(thresholds.begin(), thresholds.end()), thresholds.end());
   V1MemoryEvents out;
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) return makeError("cannot watch the cgroup", dir, errno);
-  out.dev_ = st.st_dev;
-  out.ino_ = st.st_ino;
-  out.fd_ = OwnedFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (out.fd() < 0) return makeError("cannot make an eventfd", dir, errno);
+  OwnedFd control;
   std::string control_path = dir + "/cgroup.event_control";
-  OwnedFd control(::open(control_path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (control.get() < 0) return makeError("cannot open", control_path, errno);
+  if (auto st = out.start(dir, control_path, control); !st) return st.error();
   if (!thresholds.empty()) {
     std::string usage_path = dir + "/memory.usage_in_bytes";
     OwnedFd usage(::open(usage_path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -86,15 +93,9 @@ Result<V1MemoryEvents> V1MemoryEvents::arm(const std::string& dir,
 
 Result<V1MemoryEvents> V1MemoryEvents::armPressure(const std::string& dir, const char* level) {
   V1MemoryEvents out;
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) return makeError("cannot watch the cgroup", dir, errno);
-  out.dev_ = st.st_dev;
-  out.ino_ = st.st_ino;
-  out.fd_ = OwnedFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (out.fd() < 0) return makeError("cannot make an eventfd", dir, errno);
+  OwnedFd control;
   std::string control_path = dir + "/cgroup.event_control";
-  OwnedFd control(::open(control_path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (control.get() < 0) return makeError("cannot open", control_path, errno);
+  if (auto st = out.start(dir, control_path, control); !st) return st.error();
   std::string level_path = dir + "/memory.pressure_level";
   OwnedFd pressure(::open(level_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (pressure.get() < 0) return makeError("cannot open", level_path, errno);

@@ -46,6 +46,8 @@ class V1MemoryEvents {
   std::uint64_t drain() const;
 
  private:
+  // The cgroup's identity, a fresh eventfd, and `control` opened on cgroup.event_control.
+  Status start(const std::string& dir, const std::string& control_path, OwnedFd& control);
   OwnedFd fd_;
   std::vector<std::uint64_t> thresholds_;
   bool memsw_ = false;

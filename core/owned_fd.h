@@ -1,6 +1,11 @@
 // core/: the shared vocabulary of oomsentinel.
 #pragma once
 
+#include <cstddef>
+#include <string>
+
+#include "core/result.h"
+
 namespace oomsentinel {
 
 // An owned file descriptor, closed on destruction.
@@ -19,5 +24,8 @@ class OwnedFd {
  private:
   int fd_ = -1;
 };
+
+// A small file read whole with read(2) (kernel text: cgroup and /proc files), at most max_bytes.
+Result<std::string> readFileUpTo(const std::string& path, std::size_t max_bytes);
 
 }  // namespace oomsentinel

@@ -22,22 +22,10 @@ constexpr std::uint64_t kMinHeadroom = std::uint64_t{4} << 20;
 constexpr const char* kRecordSuffix = ".json";
 
 Result<std::string> readSmall(const std::string& path) {
-  OwnedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return makeError("cannot open", path, errno);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return makeError("cannot read", path, errno);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > (1u << 20)) return makeError("larger than 1 MiB", path);
-  }
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
+  auto text = readFileUpTo(path, 64 * 1024);
+  if (!text) return text;
+  while (!text->empty() && (text->back() == '\n' || text->back() == ' ')) text->pop_back();
+  return text;
 }
 
 // Control files take one write(2) of the whole value; a short write is an error.

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/owned_fd.h"
 #include "dumpers/artifact.h"
 
 namespace oomsentinel {
@@ -40,35 +41,8 @@ int sendThroughPidfd(int pidfd, int sig) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd = -1) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 Result<std::string> readSmallFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return makeError("cannot open", path, errno);
-  std::string out;
-  char buf[16 * 1024];
-  while (out.size() < kMaxProcText) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return makeError("cannot read", path, errno);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
+  return readFileUpTo(path, kMaxProcText);
 }
 
 Result<std::string> readLink(const std::string& path) {
@@ -256,7 +230,7 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
   const std::string who = "pid " + std::to_string(pid);
 
   // From here on the pidfd names one process whatever happens to the number.
-  UniqueFd pidfd(openPidfd(pid));
+  OwnedFd pidfd(openPidfd(pid));
   if (pidfd.get() < 0) {
     int err = errno;
     if (err == ESRCH) return finish(DumpResult::kFailed, who + " does not exist");
@@ -326,7 +300,7 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
       joinPath(paths_.proc(pid, prefix.front() == '/' ? "root" : "cwd"), dir_in_target);
   // Held open, because the target's root and cwd links vanish with it: a profile finished just
   // before an exit (the OOM killer's) is still reachable through this descriptor.
-  UniqueFd dir_fd(::open(dir_seen.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  OwnedFd dir_fd(::open(dir_seen.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.get() < 0)
     return finish(DumpResult::kFailed, "cannot open the target's profile directory: " +
                                            makeError("cannot open", dir_seen, errno).describe() +

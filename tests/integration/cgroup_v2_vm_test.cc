@@ -11,21 +11,10 @@
 namespace oomsentinel {
 namespace {
 
-std::string vmScript(const std::string& name) {
-  return std::string(OOMSENTINEL_SOURCE_DIR) + "/tests/integration/vm/" + name;
-}
-
-// Skips with the harness's own list of what is missing.
-bool vmAvailable(std::string* why) {
-  auto r = oomsentinel::testing::runCommand({vmScript("available")}, 30);
-  if (r.exit_code == 0) return true;
-  *why = "the cgroup v2 VM cannot run here: " + r.out + r.err;
-  return false;
-}
+using oomsentinel::testing::vmScript;
 
 TEST(CgroupV2Vm, StatusSeesLimitGrowthAndOomKill) {
-  std::string why;
-  if (!vmAvailable(&why)) GTEST_SKIP() << why;
+  if (auto why = oomsentinel::testing::vmUnavailable(); !why.empty()) GTEST_SKIP() << why;
   std::string bin = oomsentinel::testing::binaryPath();
   std::string leaker = oomsentinel::testing::leakerPath();
   // Inside the guest (busybox sh). Each status line is tagged so the test can tell them apart.

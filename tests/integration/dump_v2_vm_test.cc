@@ -14,20 +14,16 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::vmScript;
+
 using oomsentinel::testing::parseIsoTime;
 
 using oomsentinel::testing::runCommand;
 using oomsentinel::testing::TempDir;
 using ::testing::HasSubstr;
 
-std::string vmScript(const std::string& name) {
-  return std::string(OOMSENTINEL_SOURCE_DIR) + "/tests/integration/vm/" + name;
-}
-
 TEST(DumpV2Vm, CppHeapProfileIsPublishedBeforeTheKill) {
-  auto available = runCommand({vmScript("available")}, 30);
-  if (available.exit_code != 0)
-    GTEST_SKIP() << "the cgroup v2 VM cannot run here: " << available.out << available.err;
+  if (auto why = oomsentinel::testing::vmUnavailable(); !why.empty()) GTEST_SKIP() << why;
   std::string leak = OOMSENTINEL_CPP_LEAK;
   if (leak.empty()) GTEST_SKIP() << "examples/cpp-leak was not built (libgoogle-perftools-dev)";
   if (::access("/usr/bin/google-pprof", X_OK) != 0)

@@ -17,12 +17,10 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::vmScript;
+
 using oomsentinel::testing::runCommand;
 using ::testing::HasSubstr;
-
-std::string vmScript(const std::string& name) {
-  return std::string(OOMSENTINEL_SOURCE_DIR) + "/tests/integration/vm/" + name;
-}
 
 // One round in the guest, its lines tagged "<tag>-<round> ...".
 std::string round(const std::string& bin, const std::string& leaker, const std::string& name,
@@ -78,9 +76,7 @@ std::string round(const std::string& bin, const std::string& leaker, const std::
 }
 
 TEST(ThrottleV2Vm, AThrottledLeakIsCapturedAliveByASlowDumpThatLosesWithoutIt) {
-  auto available = runCommand({vmScript("available")}, 30);
-  if (available.exit_code != 0)
-    GTEST_SKIP() << "the cgroup v2 VM cannot run here: " << available.out << available.err;
+  if (auto why = oomsentinel::testing::vmUnavailable(); !why.empty()) GTEST_SKIP() << why;
   std::string bin = oomsentinel::testing::binaryPath();
   std::string leaker = oomsentinel::testing::leakerPath();
   // The slow capture: 2 s of work, then the process's status, which only a live process has.

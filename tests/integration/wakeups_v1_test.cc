@@ -135,15 +135,7 @@ class Allocator {
   int to_ = -1, from_ = -1;
 };
 
-std::string metricsOf(int port) {
-  boost::asio::io_context io;
-  HttpRequest req;
-  req.url = *Url::parse("http://127.0.0.1:" + std::to_string(port) + "/metrics");
-  std::optional<Result<HttpResponse>> got;
-  startHttpRequest(io, req, [&](Result<HttpResponse> r) { got.emplace(std::move(r)); });
-  io.run();
-  return got->ok() ? (*got)->body : std::string();
-}
+std::string metricsOf(int port) { return oomsentinel::testing::httpGetLocal(port, "/metrics"); }
 
 // The value of the first series whose line starts with `prefix` (0 when absent).
 double metric(const std::string& text, const std::string& prefix) {
@@ -210,11 +202,7 @@ class Daemon {
 };
 
 bool eventually(const std::function<bool()>& f, int tenths = 100) {
-  for (int i = 0; i < tenths * 5; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return f();
+  return oomsentinel::testing::eventually(f, tenths * 5);
 }
 
 std::string config(const std::string& relative, int port, const std::string& rules) {

@@ -15,17 +15,13 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::vmScript;
+
 using oomsentinel::testing::parseIsoTime;
 using oomsentinel::testing::runCommand;
 
-std::string vmScript(const std::string& name) {
-  return std::string(OOMSENTINEL_SOURCE_DIR) + "/tests/integration/vm/" + name;
-}
-
 TEST(WakeupsV2Vm, GoingOverMemoryHighWakesATickAtOnceThoughThePollIsTenSeconds) {
-  auto available = runCommand({vmScript("available")}, 30);
-  if (available.exit_code != 0)
-    GTEST_SKIP() << "the cgroup v2 VM cannot run here: " << available.out << available.err;
+  if (auto why = oomsentinel::testing::vmUnavailable(); !why.empty()) GTEST_SKIP() << why;
   std::string bin = oomsentinel::testing::binaryPath();
   std::string leaker = oomsentinel::testing::leakerPath();
   // Inside the guest (busybox sh). The daemon ticks at start and then only every 10 s; the leak

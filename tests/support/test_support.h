@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,14 @@ RunResult runCommand(const std::vector<std::string>& argv, int timeout_s = 60);
 std::string slurp(const std::string& path);
 // A loopback TCP port nobody listens on right now.
 int freeLoopbackPort();
+// Asks `f` every `step_ms` until it says true, at most `tries` times; its last answer.
+bool eventually(const std::function<bool()>& f, int tries = 250, int step_ms = 20);
+// GET http://127.0.0.1:<port><path> (HTTP/1.0, 5 s at most): the body of a 200, else "".
+std::string httpGetLocal(int port, const std::string& path);
+// tests/integration/vm/<name>, and "" when the cgroup v2 VM can run here, else what is missing
+// (for GTEST_SKIP).
+std::string vmScript(const std::string& name);
+std::string vmUnavailable();
 // "2026-11-29T05:51:31.555Z" -> Unix seconds; and the wall clock now, in the same unit.
 double parseIsoTime(const std::string& text);
 double unixNow();

@@ -21,16 +21,12 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::slurp;
-using testing::TempDir;
-using namespace std::chrono_literals;
 
 bool eventually(const std::function<bool()>& f, int tries = 400) {
-  for (int i = 0; i < tries; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return f();
+  return testing::eventually(f, tries);
 }
+using testing::TempDir;
+using namespace std::chrono_literals;
 
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();

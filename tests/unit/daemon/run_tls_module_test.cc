@@ -25,6 +25,9 @@ namespace oomsentinel {
 namespace {
 
 using testing::freeLoopbackPort;
+
+bool eventually(const std::function<bool()>& f) { return testing::eventually(f, 500); }
+std::string metrics(int port) { return testing::httpGetLocal(port, "/metrics"); }
 using ::testing::HasSubstr;
 using testing::HttpTestServer;
 using ::testing::Not;
@@ -32,24 +35,6 @@ using testing::ServerStep;
 using testing::slurp;
 using testing::TempDir;
 using namespace std::chrono_literals;
-
-bool eventually(const std::function<bool()>& f) {
-  for (int i = 0; i < 500; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return f();
-}
-
-std::string metrics(int port) {
-  boost::asio::io_context io;
-  HttpRequest req;
-  req.url = *Url::parse("http://127.0.0.1:" + std::to_string(port) + "/metrics");
-  std::optional<Result<HttpResponse>> got;
-  startHttpRequest(io, req, [&](Result<HttpResponse> r) { got.emplace(std::move(r)); });
-  io.run();
-  return got->ok() ? (*got)->body : std::string();
-}
 
 // One target over the rule's threshold, so that an alert fires at once.
 void writeTree(const TempDir& dir) {

@@ -21,28 +21,11 @@
 namespace oomsentinel {
 namespace {
 
+using testing::eventually;
 using testing::freeLoopbackPort;
 using testing::slurp;
 using testing::TempDir;
 using namespace std::chrono_literals;
-
-std::string metrics(int port) {
-  boost::asio::io_context io;
-  HttpRequest req;
-  req.url = *Url::parse("http://127.0.0.1:" + std::to_string(port) + "/metrics");
-  std::optional<Result<HttpResponse>> got;
-  startHttpRequest(io, req, [&](Result<HttpResponse> r) { got.emplace(std::move(r)); });
-  io.run();
-  return got->ok() ? (*got)->body : std::string();
-}
-
-bool eventually(const std::function<bool()>& f, int tries = 250) {
-  for (int i = 0; i < tries; ++i) {
-    if (f()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return f();
-}
 
 TEST(RunWakeups, AChangeOfMemoryEventsStartsATickAtOnce) {
   TempDir dir;
@@ -70,7 +53,8 @@ TEST(RunWakeups, AChangeOfMemoryEventsStartsATickAtOnce) {
     _exit(127);
   }
   ASSERT_TRUE(eventually([&] {
-    return metrics(port).find("oomsentinel_poll_duration_seconds_count 1") != std::string::npos;
+    return testing::httpGetLocal(port, "/metrics")
+               .find("oomsentinel_poll_duration_seconds_count 1") != std::string::npos;
   })) << slurp(log);
   std::this_thread::sleep_for(200ms);  // the watch is set after the first tick
   // Written in place, as the kernel's counters change (not a rename: that would be a new file).
@@ -81,12 +65,13 @@ TEST(RunWakeups, AChangeOfMemoryEventsStartsATickAtOnce) {
   ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
   ::close(fd);
   bool fired = eventually([&] {
-    return metrics(port).find(
-               "oomsentinel_rule_firing{rule=\"throttled\",severity=\"warning\","
-               "target=\"app\"} 1") != std::string::npos;
+    return testing::httpGetLocal(port, "/metrics")
+               .find(
+                   "oomsentinel_rule_firing{rule=\"throttled\",severity=\"warning\","
+                   "target=\"app\"} 1") != std::string::npos;
   });
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::string m = metrics(port);
+  std::string m = testing::httpGetLocal(port, "/metrics");
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
   ASSERT_TRUE(fired) << m << slurp(log);
