@@ -608,8 +608,8 @@ TEST(ExprUses, BareSignalsAndWindowFunctionsCountNotOthers) {
     return std::get<Expr>(r).uses(id(s));
   };
   EXPECT_TRUE(uses("vmpressure_critical > 0", Sig::kVmpressureCritical));
-  EXPECT_TRUE(uses("rate(vmpressure_medium[10s]) > 1 and usage_ratio > 50%",
-                   Sig::kVmpressureMedium));
+  EXPECT_TRUE(
+      uses("rate(vmpressure_medium[10s]) > 1 and usage_ratio > 50%", Sig::kVmpressureMedium));
   EXPECT_TRUE(uses("usage_ratio > 50%", Sig::kUsageRatio));
   EXPECT_FALSE(uses("rate(vmpressure_medium[10s]) > 1", Sig::kVmpressureCritical));
   EXPECT_FALSE(uses("time_to_oom < 10s", Sig::kVmpressureLow));
