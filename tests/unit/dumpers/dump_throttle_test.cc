@@ -172,10 +172,12 @@ TEST(DumpThrottle, ACrashedRunsThrottleIsPutBackAtTheNextStartOnlyWhereItIsStill
   std::string changed = cgroup(t, "changed", 100 * kMiB);
   std::string gone = cgroup(t, "gone", 100 * kMiB);
   std::string remade = cgroup(t, "remade", 100 * kMiB);
+  // The daemon died holding them: nothing calls release() (a hold puts nothing back by itself).
+  std::vector<std::unique_ptr<ThrottleHold>> died;
   for (const auto& cg : {ours, changed, gone, remade}) {
     auto s = startThrottle("app", cg, ThrottleSpec{}, records, clock);
     ASSERT_TRUE(s.hold) << s.event.detail;
-    s.hold.release();  // the daemon died holding it: nothing puts it back
+    died.push_back(std::move(s.hold));
   }
   EXPECT_EQ(records.list().size(), 4u);
   t.write("changed/memory.high", "max\n");
