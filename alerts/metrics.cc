@@ -176,6 +176,13 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                          "v1_oom, v2_events, psi_cgroup, psi_host) and result (tick: one started "
                          "at once; coalesced: folded into a tick already due)")
                    .Register(*registry_)),
+      usage_watches_(BuildCounter()
+                         .Name("oomsentinel_usage_watches_total")
+                         .Help("Usage watches (a target read every millisecond while a level is "
+                               "about to be crossed), by what started them (projection, "
+                               "v1_threshold) and result (started; crossed: it woke a tick; "
+                               "expired; ended: a tick took over)")
+                         .Register(*registry_)),
       psi_window_(BuildGauge()
                       .Name("oomsentinel_psi_trigger_window_seconds")
                       .Help("The window of a PSI trigger as the kernel accepted it (2 s steps "
@@ -455,6 +462,10 @@ void DaemonMetrics::reload(bool ok) {
 
 void DaemonMetrics::wakeup(const std::string& source, bool ticked) {
   wakeups_.Add({{"source", source}, {"result", ticked ? "tick" : "coalesced"}}).Increment();
+}
+
+void DaemonMetrics::usageWatch(const std::string& started_by, const std::string& result) {
+  usage_watches_.Add({{"started_by", started_by}, {"result", result}}).Increment();
 }
 
 void DaemonMetrics::psiTriggerWindow(const std::string& source, Duration window) {

@@ -59,6 +59,9 @@ class DaemonMetrics {
   // v2_events, psi_cgroup, psi_host); `ticked`: it started a tick, else it was folded into one
   // already due.
   void wakeup(const std::string& source, bool ticked);
+  // The usage watch (README: "Woken by the kernel"): a watch `started_by` projection or
+  // v1_threshold; result started, crossed (it woke a tick), expired, or ended (a tick took over).
+  void usageWatch(const std::string& started_by, const std::string& result);
   // The window of a PSI trigger as the kernel took it (widened to 2 s steps without
   // CAP_SYS_RESOURCE); 0 removes the series.
   void psiTriggerWindow(const std::string& source, Duration window);
@@ -136,6 +139,7 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Gauge>& targets_;
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Family<prometheus::Counter>& wakeups_;
+  prometheus::Family<prometheus::Counter>& usage_watches_;
   prometheus::Family<prometheus::Gauge>& psi_window_;
   prometheus::Family<prometheus::Counter>& throttles_;
   prometheus::Family<prometheus::Gauge>& throttled_;

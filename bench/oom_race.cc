@@ -232,7 +232,10 @@ int main(int argc, char** argv) {
           results.push_back(std::move(r));
         }
   std::error_code ec;
-  std::filesystem::remove_all(work, ec);
+  if (std::getenv("OOMSENTINEL_RACE_KEEP"))  // each trial's config, daemon log and leaker log
+    std::fprintf(stderr, "kept %s\n", work.c_str());
+  else
+    std::filesystem::remove_all(work, ec);
   auto cells = summarize(results);
   std::string md = markdownReport(cells, preamble(commit, trials, skipped, v2, limit_mib));
   std::filesystem::create_directories(out_dir, ec);

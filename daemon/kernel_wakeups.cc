@@ -14,7 +14,8 @@
 namespace oomsentinel {
 
 std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId, double>>& levels,
-                                           double fast_above, const Snapshot& last) {
+                                           double fast_above, const Snapshot& last,
+                                           bool round_cache) {
   std::vector<std::uint64_t> out;
   auto usage = last.get(Sig::kUsageBytes);
   auto ws = last.get(Sig::kWorkingSetBytes);
@@ -23,7 +24,7 @@ std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId,
   bool has_limit = limit && *limit > 0 && std::isfinite(*limit);
   double step = std::max(has_limit ? *limit * 0.001 : 0.0, 128.0 * 1024.0);
   double cache = ws ? std::max(0.0, *usage - *ws) : 0.0;
-  cache = std::ceil(cache / step) * step;
+  if (round_cache) cache = std::ceil(cache / step) * step;
   std::vector<double> at;  // usage levels
   auto add = [&](SignalId sid, double v) {
     if (sid == id(Sig::kUsageBytes))
@@ -48,6 +49,15 @@ std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId,
   return out;
 }
 
+// The usage watch's levels: exact (the cache as it is), and which one is the fast-poll level.
+static void setWatchLevels(UsageWatch::Target& w,
+                           const std::vector<std::pair<SignalId, double>>& levels,
+                           double fast_above, const Snapshot& last) {
+  w.levels = usageThresholds(levels, fast_above, last, false);
+  auto fast = usageThresholds({}, fast_above, last, false);
+  w.fast_level = fast.empty() ? 0 : fast.front();
+}
+
 // One descriptor the loop waits on: the kernel object's own (the eventfd with its registrations,
 // a PSI trigger), so closing it ends the registration; the inotify instance's is a duplicate
 // (EventsWatch adds and removes watches on its own).
@@ -63,6 +73,8 @@ struct KernelWakeups::Source {
   std::shared_ptr<std::array<std::uint64_t, 3>> counts;
   int level = -1;
   bool wakes = true;
+  // Instead of a wake: a v1 usage threshold's notification goes to the usage watch.
+  std::function<void()> notify;
   void close() {
     closed = true;
     boost::system::error_code ignored;
@@ -72,7 +84,13 @@ struct KernelWakeups::Source {
 
 KernelWakeups::KernelWakeups(boost::asio::io_context& io, const HostPaths& paths, Logger& log,
                              DaemonMetrics* metrics, Wake wake)
-    : io_(io), paths_(paths), log_(log), metrics_(metrics), wake_(std::move(wake)) {}
+    : io_(io),
+      paths_(paths),
+      log_(log),
+      metrics_(metrics),
+      wake_(std::move(wake)),
+      band_(thresholdBand(::sysconf(_SC_NPROCESSORS_ONLN))),
+      watch_(io, metrics, wake_) {}
 
 KernelWakeups::~KernelWakeups() {
   for (auto& [name, t] : v1_) drop(t);
@@ -82,6 +100,8 @@ KernelWakeups::~KernelWakeups() {
 }
 
 void KernelWakeups::dropV2(V2Target& t) {
+  watch_.stop(t.watch);
+  t.watch.usage_file.clear();
   if (t.wd >= 0 && events_watch_) {
     events_watch_->remove(t.wd);
     wd_target_.erase(t.wd);
@@ -181,12 +201,16 @@ void KernelWakeups::listen(const std::shared_ptr<Source>& s) {
                          wd_target_.erase(it);
                        });
                      }
-                     if (s->wakes) wake_(s->name);
-                     listen(s);
+                     if (s->notify)
+                       s->notify();
+                     else if (s->wakes)
+                       wake_(s->name);
+                     if (!s->closed) listen(s);
                    });
 }
 
 void KernelWakeups::drop(V1Target& t) {
+  watch_.stop(t.watch);
   if (t.pressure[0]) --pressure_armed_;
   for (auto& p : t.pressure)
     if (p) p->close();
@@ -198,6 +222,8 @@ void KernelWakeups::drop(V1Target& t) {
   t.oom_events.reset();
   t.threshold_events.reset();
   t.armed.clear();
+  t.levels.clear();
+  t.watch.levels.clear();
   t.levels_done = false;
 }
 
@@ -263,17 +289,30 @@ void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetC
   t.levels_done = true;
   armPressure(t, name, vmpressure);
   auto want = usageThresholds(levels, fast_above, last);
-  if (t.threshold_events && want == t.armed) return;
+  if (t.threshold_events && want == t.levels)
+    return setWatchLevels(t.watch, levels, fast_above, last);
   if (t.thresholds) t.thresholds->close();
   t.thresholds.reset();
   t.threshold_events.reset();
   t.armed.clear();
+  t.levels.clear();
+  t.watch.levels.clear();
+  watch_.stop(t.watch);
   if (want.empty()) return;
-  auto armed = V1MemoryEvents::arm(t.dir, want, false);
+  // Each level and its early twin a band below, on the one eventfd: the usage watch tells them
+  // apart by the usage it reads when the eventfd is signalled.
+  auto with_early = withEarlyThresholds(want, band_);
+  auto armed = V1MemoryEvents::arm(t.dir, with_early, false);
   if (!armed) return logOnce(t.last_error, name, armed.error());
   t.threshold_events = std::move(*armed);
-  t.thresholds = adopt(t.threshold_events->takeFd(), "v1_threshold", Kind::kEventfd);
-  t.armed = std::move(want);
+  t.watch.name = name;
+  t.watch.usage_file = t.dir + "/memory.usage_in_bytes";
+  setWatchLevels(t.watch, levels, fast_above, last);
+  t.thresholds =
+      adopt(t.threshold_events->takeFd(), "v1_threshold", Kind::kEventfd,
+            [this, &t](Source& s) { s.notify = [this, &t] { watch_.notified(t.watch, band_); }; });
+  t.armed = std::move(with_early);
+  t.levels = std::move(want);
   t.last_error.clear();
 }
 
@@ -338,7 +377,7 @@ KernelWakeups::Summary KernelWakeups::summary() const {
   return s;
 }
 
-void KernelWakeups::update(const Watchdog& dog) {
+void KernelWakeups::update(const Watchdog& dog, Duration interval) {
   const PollSpec& poll = dog.config().poll;
   enabled_ = poll.events;
   if (!poll.events) {
@@ -354,6 +393,8 @@ void KernelWakeups::update(const Watchdog& dog) {
     return;
   }
   armHost(poll);
+  watch_.setFast(poll.fast_interval < poll.interval && interval <= poll.fast_interval);
+  const SteadyTime next_tick = std::chrono::steady_clock::now() + interval;
   // After every tick, so nothing here allocates for a target whose sources are in place: a
   // generation mark instead of a list of the names seen.
   const std::uint64_t now = ++updates_;
@@ -363,17 +404,28 @@ void KernelWakeups::update(const Watchdog& dog) {
                           RuleEngine::TargetHandle rules, bool full) {
     const std::string& dir = c.cgroupDir();
     if (dir.empty()) return;
+    auto usage = last.get(Sig::kUsageBytes);
+    double used = usage ? *usage : std::numeric_limits<double>::quiet_NaN();
     if (c.cgroupVersion() == CgroupVersion::kV2) {
       V2Target& t = v2_[name];
       if (t.seen != now) ++v2_seen;
       t.seen = now;
       if (full || t.wd < 0 || t.dir != dir) updateV2(t, name, c, poll, full);
+      if (full || t.watch.usage_file.empty()) {
+        // No kernel threshold on v2: the watch, started by the projection, is what finds a
+        // level between two polls.
+        setWatchLevels(t.watch, dog.engine().levels(rules), poll.fast_above, last);
+        t.watch.name = name;
+        t.watch.usage_file = t.dir + "/memory.current";
+      }
+      watch_.ticked(t.watch, used, last.steady, next_tick);
       return;
     }
     if (c.cgroupVersion() != CgroupVersion::kV1) return;
     V1Target& t = v1_[name];
     if (t.seen != now) ++v1_seen;
     t.seen = now;
+    if (!t.watch.levels.empty()) watch_.ticked(t.watch, used, last.steady, next_tick);
     if (!full && t.oom_events && t.levels_done && t.dir == dir) return;
     const RuleEngine& engine = dog.engine();
     bool vmpressure = engine.uses(rules, id(Sig::kVmpressureLow)) ||

@@ -24,6 +24,7 @@
 #include "core/signal.h"
 #include "core/snapshot.h"
 #include "daemon/logger.h"
+#include "daemon/usage_watch.h"
 #include "rules/engine.h"
 
 namespace oomsentinel {
@@ -40,10 +41,13 @@ class TargetCollector;
 // so that the wake-up comes at or just after the working set's crossing, never just before it (a
 // tick that finds the rule not yet true would leave the crossing to the next tick); at 50 MiB/s
 // a step of a 256 MiB limit is 5 ms of leak. Levels at or above the limit, and ratios without a
-// limit, are left out; at most kMaxThresholds, the lowest dropped first.
+// limit, are left out; at most kMaxThresholds, the lowest dropped first. With `round_cache` false
+// the cache is taken as it is: the levels of the usage watch (daemon/usage_watch.h), which reads
+// the usage every millisecond and would otherwise wake up to a step late.
 inline constexpr std::size_t kMaxThresholds = 32;
 std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId, double>>& levels,
-                                           double fast_above, const Snapshot& last);
+                                           double fast_above, const Snapshot& last,
+                                           bool round_cache = true);
 
 class KernelWakeups {
  public:
@@ -55,9 +59,10 @@ class KernelWakeups {
   KernelWakeups& operator=(const KernelWakeups&) = delete;
 
   // After every tick, on the loop's thread: arms each resolved v1 target with the levels its
-  // rules want now (re-arming only when they changed, or when its cgroup was made again), and
-  // drops the sources of targets gone. With poll.events off, drops everything.
-  void update(const Watchdog& dog);
+  // rules want now (re-arming only when they changed, or when its cgroup was made again), feeds
+  // the usage watch (daemon/usage_watch.h) each target's usage and the next tick, due after
+  // `interval`, and drops the sources of targets gone. With poll.events off, drops everything.
+  void update(const Watchdog& dog, Duration interval);
   // After a reload that changed the rules: every target's levels are worked out again at the
   // next update().
   void rulesChanged();
@@ -82,7 +87,9 @@ class KernelWakeups {
     std::string dir;
     std::optional<V1MemoryEvents> oom_events, threshold_events;  // the kernel's registrations
     std::shared_ptr<Source> oom, thresholds;                     // the loop's waits on them
-    std::vector<std::uint64_t> armed;
+    std::vector<std::uint64_t> levels;                           // the rules' levels, as usage
+    std::vector<std::uint64_t> armed;  // registered: the levels and their early twins
+    UsageWatch::Target watch;
     bool levels_done = false;  // thresholds worked out (and armed, if any) for this cgroup
     std::string last_error;    // logged once per distinct error
     std::uint64_t seen = 0;    // the update() that last saw it resolved
@@ -102,6 +109,7 @@ class KernelWakeups {
     std::optional<std::pair<Duration, Duration>> psi_asked;
     std::string last_error;
     std::uint64_t seen = 0;
+    UsageWatch::Target watch;  // levels from the rules at each full read
   };
   void updateV2(V2Target& t, const std::string& name, const TargetCollector& c,
                 const PollSpec& poll, bool full);
@@ -133,6 +141,8 @@ class KernelWakeups {
   bool enabled_ = false;
   std::uint64_t updates_ = 0;       // update() calls: targets not seen in the last one are dropped
   std::size_t pressure_armed_ = 0;  // v1 targets listening to vmpressure
+  std::uint64_t band_;              // thresholdBand() of this machine
+  UsageWatch watch_;
   std::optional<PsiTrigger> host_trigger_;
   std::shared_ptr<Source> host_psi_;
   std::optional<std::pair<Duration, Duration>> host_psi_asked_;  // stall, window

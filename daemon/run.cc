@@ -258,9 +258,20 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   // due anyway, and counted.
   // (Not a zero time point: the steady clock counts from boot, and in a VM just booted "zero
   // plus the fast interval" is still in the future.)
+  // While the poll is fast (fast_interval shorter than interval, and in use), a tick is never
+  // more than a fast interval away, and the one extra
+  // tick is kept for a level being crossed (a v1 usage threshold, the usage watch): the others
+  // (pressure, memory.events, the OOM notifier) are folded into the tick due.
   std::optional<SteadyTime> last_woken;
+  Duration current_interval = dog.config().poll.interval;
   auto wakeUp = [&](const char* source) {
     SteadyTime now = clock.steadyNow();
+    bool level = std::strcmp(source, "v1_threshold") == 0 || std::strcmp(source, "projection") == 0;
+    const PollSpec& poll = dog.config().poll;
+    if (!level && poll.fast_interval < poll.interval && current_interval <= poll.fast_interval) {
+      metrics.wakeup(source, false);
+      return;
+    }
     SteadyTime at = last_woken ? std::max(now, *last_woken + dog.config().poll.fast_interval) : now;
     bool sooner = at < timer.expiry();
     metrics.wakeup(source, sooner);
@@ -277,7 +288,8 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     if (ec || generation != timer_generation) return;  // cancelled: stopping, or moved earlier
     SteadyTime started = clock.steadyNow();
     Duration interval = dog.tick();
-    wakeups.update(dog);
+    current_interval = interval;
+    wakeups.update(dog, interval);
     health.last_tick.store(clock.steadyNow().time_since_epoch().count());
     health.interval.store(interval.count());
     {

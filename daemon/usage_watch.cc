@@ -1,0 +1,200 @@
+#include "daemon/usage_watch.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "alerts/metrics.h"
+
+namespace oomsentinel {
+
+std::uint64_t thresholdBand(long cpus) {
+  constexpr std::uint64_t kPerCpu = 128 * 4096;  // THRESHOLDS_EVENTS_TARGET pages, mm/memcontrol
+  std::uint64_t band = static_cast<std::uint64_t>(std::max(1L, cpus)) * kPerCpu;
+  return std::clamp<std::uint64_t>(band, 512 << 10, 8 << 20);
+}
+
+std::vector<std::uint64_t> withEarlyThresholds(const std::vector<std::uint64_t>& levels,
+                                               std::uint64_t band) {
+  std::vector<std::uint64_t> out;
+  out.reserve(levels.size() * 2);
+  for (std::uint64_t l : levels) {
+    out.push_back(l);
+    if (l > band) out.push_back(l - band);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::optional<std::uint64_t> nextLevel(const std::vector<std::uint64_t>& levels, double usage,
+                                       std::uint64_t skip) {
+  for (std::uint64_t l : levels)
+    if (static_cast<double>(l) >= usage && l != skip) return l;
+  return std::nullopt;
+}
+
+Notice classifyNotice(const std::vector<std::uint64_t>& levels, std::uint64_t band, double before,
+                      double now, std::uint64_t skip) {
+  if (!std::isfinite(before) || !std::isfinite(now) || now < before) return Notice::kWake;
+  for (std::uint64_t l : levels) {
+    double level = static_cast<double>(l);
+    if (before <= level && level < now && l != skip) return Notice::kWake;
+  }
+  auto next = nextLevel(levels, now, skip);
+  if (next && static_cast<double>(*next) - now <= static_cast<double>(band)) return Notice::kWatch;
+  return Notice::kNothing;
+}
+
+std::optional<Duration> projectedCrossing(const std::vector<std::uint64_t>& levels, double usage,
+                                          double rate, Duration next_tick, std::uint64_t skip) {
+  if (!std::isfinite(usage) || !(rate > 0) || !std::isfinite(rate)) return std::nullopt;
+  auto next = nextLevel(levels, usage, skip);
+  if (!next) return std::nullopt;
+  double seconds = (static_cast<double>(*next) - usage) / rate;
+  double until_tick = std::chrono::duration<double>(next_tick).count();
+  if (!(seconds < until_tick)) return std::nullopt;
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
+}
+
+struct UsageWatch::Target::Run {
+  explicit Run(boost::asio::io_context& io) : timer(io) {}
+  boost::asio::steady_timer timer;
+  OwnedFd fd;
+  std::uint64_t level = 0;
+  SteadyTime deadline{};
+  const char* started_by = "";
+  bool closed = false;  // ended: a handler still queued must not touch its target
+};
+
+UsageWatch::UsageWatch(boost::asio::io_context& io, DaemonMetrics* metrics, Wake wake)
+    : io_(io), metrics_(metrics), wake_(std::move(wake)) {}
+
+UsageWatch::~UsageWatch() = default;  // the owner stops every target's watch first
+
+double UsageWatch::readUsage(Target& t) {
+  int fd = t.run ? t.run->fd.get() : -1;
+  OwnedFd once;
+  if (fd < 0) {
+    once = OwnedFd(::open(t.usage_file.c_str(), O_RDONLY | O_CLOEXEC));
+    fd = once.get();
+    if (t.run && fd >= 0) {
+      t.run->fd = std::move(once);
+      fd = t.run->fd.get();
+    }
+  }
+  if (fd < 0) return std::numeric_limits<double>::quiet_NaN();
+  char buf[32];
+  ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return std::numeric_limits<double>::quiet_NaN();
+  buf[n] = 0;
+  char* end = nullptr;
+  double v = std::strtod(buf, &end);
+  if (end == buf) return std::numeric_limits<double>::quiet_NaN();
+  t.seen = v;
+  return v;
+}
+
+void UsageWatch::ticked(Target& t, double usage, SteadyTime at, SteadyTime next_tick) {
+  double rate = std::numeric_limits<double>::quiet_NaN();
+  if (std::isfinite(usage) && std::isfinite(t.tick_usage) && at > t.tick_at)
+    rate = (usage - t.tick_usage) / std::chrono::duration<double>(at - t.tick_at).count();
+  if (std::isfinite(usage)) {
+    t.tick_usage = usage;
+    t.tick_at = at;
+    t.seen = usage;
+  }
+  if (t.run && std::isfinite(usage) && usage > static_cast<double>(t.run->level))
+    end(t, "ended");  // the tick saw the level reached: its rules have it
+  if (t.levels.empty()) {
+    if (t.run) end(t, "ended");
+    return;
+  }
+  std::uint64_t skip = fast_ ? t.fast_level : 0;
+  auto when = projectedCrossing(t.levels, usage, rate, next_tick - at, skip);
+  if (!when) return;  // a watch started by a notification runs on to its own deadline
+  auto level = nextLevel(t.levels, usage, skip);
+  SteadyTime deadline = next_tick + kEvery;
+  if (t.run) {
+    t.run->level = *level;
+    t.run->deadline = std::max(t.run->deadline, deadline);
+    return;
+  }
+  // Half way to the projected crossing: a leak that speeds up is still met.
+  start(t, *level, at + *when / 2, deadline, "projection");
+}
+
+void UsageWatch::notified(Target& t, std::uint64_t band) {
+  double before = t.seen;
+  double now = readUsage(t);
+  std::uint64_t skip = fast_ ? t.fast_level : 0;
+  Notice n = classifyNotice(t.levels, band, before, now, skip);
+  if (n == Notice::kWake) {
+    if (t.run && std::isfinite(now) && now > static_cast<double>(t.run->level)) end(t, "crossed");
+    wake_("v1_threshold");
+    return;
+  }
+  if (n == Notice::kNothing || t.run) {
+    if (auto next = nextLevel(t.levels, now, skip); t.run && next) t.run->level = *next;
+    return;
+  }
+  SteadyTime at = std::chrono::steady_clock::now();
+  if (at < t.rest_until) return;
+  start(t, *nextLevel(t.levels, now, skip), at, at + kLongest, "v1_threshold");
+}
+
+void UsageWatch::start(Target& t, std::uint64_t level, SteadyTime first, SteadyTime deadline,
+                       const char* started_by) {
+  if (running_ >= kAtOnce) return;
+  auto run = std::make_shared<Target::Run>(io_);
+  run->level = level;
+  run->deadline = deadline;
+  run->started_by = started_by;
+  t.run = run;
+  ++running_;
+  if (metrics_) metrics_->usageWatch(started_by, "started");
+  run->timer.expires_at(first);
+  run->timer.async_wait([this, &t, run](const boost::system::error_code& ec) {
+    if (ec || run->closed) return;
+    probe(t, run);
+  });
+}
+
+void UsageWatch::probe(Target& t, const std::shared_ptr<Target::Run>& run) {
+  double u = readUsage(t);
+  if (std::isfinite(u) && u > static_cast<double>(run->level)) {
+    const char* source = run->started_by;
+    end(t, "crossed");
+    wake_(source);
+    return;
+  }
+  SteadyTime now = std::chrono::steady_clock::now();
+  if (!std::isfinite(u) || now >= run->deadline) {
+    if (std::strcmp(run->started_by, "v1_threshold") == 0) t.rest_until = now + kRest;
+    end(t, "expired");
+    return;
+  }
+  run->timer.expires_at(now + kEvery);
+  run->timer.async_wait([this, &t, run](const boost::system::error_code& ec) {
+    if (ec || run->closed) return;
+    probe(t, run);
+  });
+}
+
+void UsageWatch::end(Target& t, const char* result) {
+  if (!t.run) return;
+  if (metrics_) metrics_->usageWatch(t.run->started_by, result);
+  t.run->closed = true;
+  t.run->timer.cancel();
+  t.run.reset();
+  --running_;
+}
+
+void UsageWatch::stop(Target& t) { end(t, "ended"); }
+
+}  // namespace oomsentinel

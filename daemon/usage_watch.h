@@ -1,0 +1,115 @@
+// daemon/: wiring and lifetime.
+// The usage watch (README: "Woken by the kernel"): between two ticks, a target whose usage is
+// about to reach one of its levels has its usage file read every millisecond until it does, and
+// that crossing wakes a tick. A watch is started by
+// - the tick's projection: the target's growth since its previous tick reaches a level before the
+//   next tick (any cgroup; on v2 the kernel has no usage threshold, so this is what finds a level
+//   between polls);
+// - on cgroup v1, the kernel's threshold a band below each level: the kernel checks a cgroup's
+//   thresholds only after 128 pages were charged on a CPU, so the level's own notification can
+//   come a whole allocation burst late; the band is that lag (512 KiB per CPU), and the watch
+//   finds the crossing within it.
+// A watch ends at the crossing, when the tick that follows takes over, or after kLongest; one
+// started by a notification that found nothing rests its target for kRest. At most kAtOnce
+// watches run together. Everything runs on the loop's thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/owned_fd.h"
+
+namespace oomsentinel {
+
+class DaemonMetrics;
+
+// The band below each v1 level where the kernel is asked for an early notification: the most
+// the kernel's check can lag, 128 pages on each online CPU, within [512 KiB, 8 MiB].
+std::uint64_t thresholdBand(long cpus);
+// The levels and, for each, its early twin a band below (when above 0), ascending, no repeats.
+std::vector<std::uint64_t> withEarlyThresholds(const std::vector<std::uint64_t>& levels,
+                                               std::uint64_t band);
+// The lowest level `usage` has not passed (a level is crossed when the usage is above it, as a
+// rule's `usage_bytes > X` is), if any, `skip` aside (0: none).
+std::optional<std::uint64_t> nextLevel(const std::vector<std::uint64_t>& levels, double usage,
+                                       std::uint64_t skip = 0);
+
+// What a v1 threshold notification means, from the usage read when it came and the usage seen
+// before it (NaN: none yet): kWake, a level was crossed upward (or the usage fell, or nothing is
+// known): a tick at once, as before; kWatch, the usage rose into the band below a level without
+// reaching it: watch it; kNothing, it rose but neither crossed a level nor is near one (the
+// late notification of a level already seen crossed). `skip` (0: none) is a level that does not
+// count: the fast-poll level while the poll is already fast.
+enum class Notice { kWake, kWatch, kNothing };
+Notice classifyNotice(const std::vector<std::uint64_t>& levels, std::uint64_t band, double before,
+                      double now, std::uint64_t skip = 0);
+
+// When a watch should start after a tick, from the projection: the time until the lowest level
+// above `usage` is reached at `rate` (bytes per second), if that is before `next_tick`;
+// nullopt when no level is ahead, the usage is not growing, or the tick comes first.
+std::optional<Duration> projectedCrossing(const std::vector<std::uint64_t>& levels, double usage,
+                                          double rate, Duration next_tick, std::uint64_t skip = 0);
+
+class UsageWatch {
+ public:
+  static constexpr Duration kEvery = std::chrono::milliseconds(1);
+  static constexpr Duration kLongest = std::chrono::seconds(1);
+  static constexpr Duration kRest = std::chrono::seconds(2);
+  static constexpr std::size_t kAtOnce = 16;
+
+  using Wake = std::function<void(const char* source)>;
+  // One target's state, kept by the owner (KernelWakeups) for as long as the target is armed.
+  struct Target {
+    std::string name;
+    std::string usage_file;             // memory.usage_in_bytes or memory.current
+    std::vector<std::uint64_t> levels;  // usage levels, ascending
+    std::uint64_t fast_level = 0;       // the one of them that is poll.fast_above (0: none)
+    double seen = std::numeric_limits<double>::quiet_NaN();  // the usage last read
+    double tick_usage = std::numeric_limits<double>::quiet_NaN();
+    SteadyTime tick_at{};
+    SteadyTime rest_until{};
+    struct Run;
+    std::shared_ptr<Run> run;  // the watch in progress
+  };
+
+  UsageWatch(boost::asio::io_context& io, DaemonMetrics* metrics, Wake wake);
+  ~UsageWatch();
+  UsageWatch(const UsageWatch&) = delete;
+  UsageWatch& operator=(const UsageWatch&) = delete;
+
+  // After a tick read `t`: its usage then (NaN when not read) and when, and when the next tick
+  // is due. Ends a watch whose level the tick saw reached; starts one when the projection says
+  // a level comes before the next tick.
+  void ticked(Target& t, double usage, SteadyTime at, SteadyTime next_tick);
+  // Whether the poll is fast now: the fast-poll level then wakes nothing (a tick is due within
+  // the fast interval anyway, and the extra tick it would take is kept for a rule's level).
+  void setFast(bool fast) { fast_ = fast; }
+  // A v1 usage threshold notification for `t`; `band` as armed.
+  void notified(Target& t, std::uint64_t band);
+  // The target's watch, if any, ends (its target goes away or is re-armed).
+  void stop(Target& t);
+  std::size_t running() const { return running_; }
+
+ private:
+  void start(Target& t, std::uint64_t level, SteadyTime first, SteadyTime deadline,
+             const char* started_by);
+  void probe(Target& t, const std::shared_ptr<Target::Run>& run);
+  void end(Target& t, const char* result);
+  double readUsage(Target& t);
+
+  boost::asio::io_context& io_;
+  DaemonMetrics* metrics_;
+  Wake wake_;
+  std::size_t running_ = 0;
+  bool fast_ = false;
+};
+
+}  // namespace oomsentinel

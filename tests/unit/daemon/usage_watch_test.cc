@@ -1,0 +1,261 @@
+// The usage watch (daemon/usage_watch.h): the band and early thresholds armed on cgroup v1, what
+// a threshold notification means, the projection that starts a watch between two ticks, and a
+// watch on a plain usage file that wakes a tick at the crossing, not before and not at the next
+// tick.
+#include "daemon/usage_watch.h"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using ::testing::ElementsAre;
+using namespace std::chrono_literals;
+constexpr std::uint64_t kKiB = 1024, kMiB = 1 << 20;
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+TEST(ThresholdBand, Is128PagesPerCpuWithinHalfAMiBAndEightMiB) {
+  EXPECT_EQ(thresholdBand(1), 512 * kKiB);
+  EXPECT_EQ(thresholdBand(2), 1 * kMiB);
+  EXPECT_EQ(thresholdBand(6), 3 * kMiB);
+  EXPECT_EQ(thresholdBand(64), 8 * kMiB);
+  EXPECT_EQ(thresholdBand(-1), 512 * kKiB);  // sysconf failed
+}
+
+TEST(EarlyThresholds, EachLevelGetsATwinABandBelow) {
+  EXPECT_THAT(withEarlyThresholds({100 * kMiB, 200 * kMiB}, kMiB),
+              ElementsAre(99 * kMiB, 100 * kMiB, 199 * kMiB, 200 * kMiB));
+  // Levels closer than the band share the ladder; a level under the band has no twin.
+  EXPECT_THAT(withEarlyThresholds({512 * kKiB, 100 * kMiB, 100 * kMiB + 512 * kKiB}, kMiB),
+              ElementsAre(512 * kKiB, 99 * kMiB, 99 * kMiB + 512 * kKiB, 100 * kMiB,
+                          100 * kMiB + 512 * kKiB));
+}
+
+TEST(ClassifyNotice, ACrossingWakesTheBandWatchesALateOneDoesNothing) {
+  std::vector<std::uint64_t> levels{100 * kMiB, 200 * kMiB};
+  auto m = [](double x) { return x * static_cast<double>(kMiB); };
+  // Rose past a level since last seen: a tick at once.
+  EXPECT_EQ(classifyNotice(levels, kMiB, m(99.5), m(100.2)), Notice::kWake);
+  EXPECT_EQ(classifyNotice(levels, kMiB, m(50), m(250)), Notice::kWake);
+  // Into the band below a level, not past it: watch. At the level is not past it (a rule's
+  // `usage_bytes > 100MiB` is not true there yet).
+  EXPECT_EQ(classifyNotice(levels, kMiB, m(98.5), m(99.3)), Notice::kWatch);
+  EXPECT_EQ(classifyNotice(levels, kMiB, m(98.5), m(100)), Notice::kWatch);
+  EXPECT_EQ(classifyNotice(levels, kMiB, m(100), m(100.25)), Notice::kWake);
+  // Rose, nothing crossed, no level near: the kernel's late word on a level already seen.
+  EXPECT_EQ(classifyNotice(levels, kMiB, m(100.3), m(100.6)), Notice::kNothing);
+  // Fell (a crossing downward): a tick, as before, so that the rule can resolve.
+  EXPECT_EQ(classifyNotice(levels, kMiB, m(100.5), m(99.5)), Notice::kWake);
+  // Nothing seen yet, or the read failed: a tick.
+  EXPECT_EQ(classifyNotice(levels, kMiB, kNaN, m(99.5)), Notice::kWake);
+  EXPECT_EQ(classifyNotice(levels, kMiB, m(99), kNaN), Notice::kWake);
+  // The skipped level (the fast-poll level while fast) neither wakes nor is watched.
+  EXPECT_EQ(classifyNotice(levels, kMiB, m(99.5), m(100.2), 100 * kMiB), Notice::kNothing);
+  EXPECT_EQ(classifyNotice(levels, kMiB, m(98.5), m(99.3), 100 * kMiB), Notice::kNothing);
+  EXPECT_EQ(classifyNotice(levels, kMiB, m(198.5), m(199.3), 100 * kMiB), Notice::kWatch);
+}
+
+TEST(ProjectedCrossing, OnlyWhenTheGrowthReachesALevelBeforeTheNextTick) {
+  std::vector<std::uint64_t> levels{100 * kMiB, 200 * kMiB};
+  double u = 90.0 * kMiB, rate = 100.0 * kMiB;  // 100 MiB/s: 100 ms to the level
+  auto when = projectedCrossing(levels, u, rate, 1s);
+  ASSERT_TRUE(when);
+  EXPECT_NEAR(std::chrono::duration<double>(*when).count(), 0.100, 1e-6);
+  EXPECT_FALSE(projectedCrossing(levels, u, rate, 50ms));  // the tick comes first
+  EXPECT_FALSE(projectedCrossing(levels, u, 0, 1s));       // not growing
+  EXPECT_FALSE(projectedCrossing(levels, u, -rate, 1s));
+  EXPECT_FALSE(projectedCrossing(levels, u, kNaN, 1s));             // one sample only
+  EXPECT_FALSE(projectedCrossing(levels, 250.0 * kMiB, rate, 1s));  // every level passed
+  // The skipped level aside, the next one is 1.1 s away.
+  EXPECT_FALSE(projectedCrossing(levels, u, rate, 1s, 100 * kMiB));
+  EXPECT_TRUE(projectedCrossing(levels, u, rate, 2s, 100 * kMiB));
+}
+
+// A usage file the test changes in place, as the kernel's changes (the watch keeps it open): one
+// write of a fixed width, so that a read never sees it half written.
+class FakeUsage {
+ public:
+  explicit FakeUsage(const std::string& path)
+      : path_(path), fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) {
+    set(0);
+  }
+  void set(std::uint64_t v) {
+    char buf[32];
+    int n = std::snprintf(buf, sizeof buf, "%20llu\n", static_cast<unsigned long long>(v));
+    ASSERT_EQ(::pwrite(fd_.get(), buf, static_cast<std::size_t>(n), 0), n);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  OwnedFd fd_;
+};
+
+struct Woken {
+  std::vector<std::string> sources;
+  std::vector<std::chrono::steady_clock::time_point> at;
+};
+
+TEST(UsageWatch, AProjectedCrossingIsWokenWithinMillisecondsNotAtTheNextTick) {
+  testing::TempDir dir;
+  FakeUsage usage(dir.path() + "/memory.current");
+  boost::asio::io_context io;
+  Woken woken;
+  UsageWatch watch(io, nullptr, [&](const char* s) {
+    woken.sources.push_back(s);
+    woken.at.push_back(std::chrono::steady_clock::now());
+  });
+  UsageWatch::Target t;
+  t.name = "t";
+  t.usage_file = usage.path();
+  t.levels = {100 * kMiB};
+  // Two ticks 100 ms apart saw 80 then 90 MiB: 100 MiB/s, so the level is 100 ms ahead, and the
+  // next tick is 1 s away.
+  auto t0 = std::chrono::steady_clock::now();
+  watch.ticked(t, 80.0 * kMiB, t0 - 100ms, t0 + 1s);
+  EXPECT_FALSE(t.run);
+  usage.set(90 * kMiB);
+  watch.ticked(t, 90.0 * kMiB, t0, t0 + 1s);
+  ASSERT_TRUE(t.run) << "no watch started by the projection";
+  EXPECT_EQ(watch.running(), 1u);
+  // The usage passes the level 150 ms after the tick.
+  std::thread writer([&] {
+    std::this_thread::sleep_for(120ms);
+    usage.set(99 * kMiB);
+    std::this_thread::sleep_for(30ms);
+    usage.set(100 * kMiB + 4096);
+  });
+  auto crossed = t0 + 150ms;
+  io.run_for(400ms);
+  writer.join();
+  ASSERT_EQ(woken.sources.size(), 1u);
+  EXPECT_EQ(woken.sources[0], "projection");
+  double late = std::chrono::duration<double, std::milli>(woken.at[0] - crossed).count();
+  std::cout << "woken " << late << " ms after the crossing\n";
+  EXPECT_GT(late, -1.0) << "woken before the usage reached the level";
+  EXPECT_LT(late, 15.0);
+  EXPECT_FALSE(t.run);
+  EXPECT_EQ(watch.running(), 0u);
+}
+
+TEST(UsageWatch, NoWatchWhenTheTickComesFirstOrTheUsageIsFlat) {
+  testing::TempDir dir;
+  FakeUsage usage(dir.path() + "/memory.current");
+  boost::asio::io_context io;
+  int woken = 0;
+  UsageWatch watch(io, nullptr, [&](const char*) { ++woken; });
+  UsageWatch::Target t;
+  t.usage_file = usage.path();
+  t.levels = {100 * kMiB};
+  auto t0 = std::chrono::steady_clock::now();
+  watch.ticked(t, 80.0 * kMiB, t0 - 100ms, t0 + 50ms);
+  watch.ticked(t, 81.0 * kMiB, t0, t0 + 50ms);  // 10 MiB/s: 1.9 s to go, the tick is in 50 ms
+  EXPECT_FALSE(t.run);
+  watch.ticked(t, 81.0 * kMiB, t0 + 50ms, t0 + 1s);  // flat
+  EXPECT_FALSE(t.run);
+  io.run_for(50ms);
+  EXPECT_EQ(woken, 0);
+}
+
+TEST(UsageWatch, ANotificationInTheBandWatchesUntilTheCrossingAndALateOneIsIgnored) {
+  testing::TempDir dir;
+  FakeUsage usage(dir.path() + "/memory.usage_in_bytes");
+  boost::asio::io_context io;
+  Woken woken;
+  UsageWatch watch(io, nullptr, [&](const char* s) {
+    woken.sources.push_back(s);
+    woken.at.push_back(std::chrono::steady_clock::now());
+  });
+  UsageWatch::Target t;
+  t.usage_file = usage.path();
+  t.levels = {100 * kMiB};
+  auto t0 = std::chrono::steady_clock::now();
+  watch.ticked(t, 90.0 * kMiB, t0, t0 + 10s);
+  // The early threshold's notification: 99.4 MiB, in the band.
+  usage.set(99 * kMiB + 400 * kKiB);
+  watch.notified(t, kMiB);
+  ASSERT_TRUE(t.run);
+  EXPECT_TRUE(woken.sources.empty()) << "woken below the level";
+  std::thread writer([&] {
+    std::this_thread::sleep_for(30ms);
+    usage.set(100 * kMiB);  // at the level: not past it
+    std::this_thread::sleep_for(30ms);
+    usage.set(100 * kMiB + 256 * kKiB);
+  });
+  auto crossed = std::chrono::steady_clock::now() + 60ms;
+  io.run_for(200ms);
+  writer.join();
+  ASSERT_EQ(woken.sources.size(), 1u);
+  EXPECT_EQ(woken.sources[0], "v1_threshold");
+  double late = std::chrono::duration<double, std::milli>(woken.at[0] - crossed).count();
+  EXPECT_GT(late, -1.0) << "woken at the level, before the usage passed it";
+  EXPECT_LT(late, 15.0);
+  // The kernel's own notification of the level, a burst later: nothing more.
+  usage.set(100 * kMiB + 768 * kKiB);
+  watch.notified(t, kMiB);
+  EXPECT_EQ(woken.sources.size(), 1u);
+  EXPECT_FALSE(t.run);
+  // Falling back across the level: a tick, so that the rule can resolve.
+  usage.set(98 * kMiB);
+  watch.notified(t, kMiB);
+  EXPECT_EQ(woken.sources.size(), 2u);
+}
+
+TEST(UsageWatch, AWatchThatFindsNothingExpiresAndRestsItsTarget) {
+  testing::TempDir dir;
+  FakeUsage usage(dir.path() + "/memory.usage_in_bytes");
+  boost::asio::io_context io;
+  int woken = 0;
+  UsageWatch watch(io, nullptr, [&](const char*) { ++woken; });
+  UsageWatch::Target t;
+  t.usage_file = usage.path();
+  t.levels = {100 * kMiB};
+  auto t0 = std::chrono::steady_clock::now();
+  watch.ticked(t, 90.0 * kMiB, t0, t0 + 10s);
+  usage.set(99 * kMiB + 400 * kKiB);
+  watch.notified(t, kMiB);
+  ASSERT_TRUE(t.run);
+  io.run_for(UsageWatch::kLongest + 200ms);
+  EXPECT_FALSE(t.run) << "still watching after kLongest";
+  EXPECT_EQ(woken, 0);
+  // Resting: a notification in the band starts nothing for kRest.
+  usage.set(99 * kMiB + 500 * kKiB);
+  watch.notified(t, kMiB);
+  EXPECT_FALSE(t.run);
+  EXPECT_EQ(woken, 0);
+}
+
+TEST(UsageWatch, AtMostKAtOnceWatchesAndStopEndsOne) {
+  testing::TempDir dir;
+  FakeUsage usage(dir.path() + "/memory.current");
+  boost::asio::io_context io;
+  UsageWatch watch(io, nullptr, [](const char*) {});
+  std::vector<UsageWatch::Target> targets(UsageWatch::kAtOnce + 3);
+  auto t0 = std::chrono::steady_clock::now();
+  for (auto& t : targets) {
+    t.usage_file = usage.path();
+    t.levels = {100 * kMiB};
+    watch.ticked(t, 80.0 * kMiB, t0 - 100ms, t0 + 1s);
+    watch.ticked(t, 90.0 * kMiB, t0, t0 + 1s);
+  }
+  EXPECT_EQ(watch.running(), UsageWatch::kAtOnce);
+  for (auto& t : targets) watch.stop(t);
+  EXPECT_EQ(watch.running(), 0u);
+  io.run_for(20ms);  // the cancelled waits end without touching their targets
+}
+
+}  // namespace
+}  // namespace oomsentinel
