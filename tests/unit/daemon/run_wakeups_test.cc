@@ -1,6 +1,8 @@
 // `oomsentinel run` on a cgroup v2 tree of plain files: a change of the target's memory.events
 // (as the kernel reports one, a modification of the file) starts a tick at once, although the
-// poll is every 10 s. The real kernel's side is tested in the VM (WakeupsV2Vm).
+// poll is every 10 s. The real kernel's side is tested in the VM (WakeupsV2Vm). And the usage
+// watch started by the projection: a steady climb crosses a rule's level between two 1 s ticks
+// and the rule fires within milliseconds, not at the next tick.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,6 +12,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <optional>
 #include <sstream>
@@ -78,6 +81,84 @@ TEST(RunWakeups, AChangeOfMemoryEventsStartsATickAtOnce) {
   EXPECT_LT(took, 2.0) << "the 10 s poll, not a wake-up";
   EXPECT_THAT(m, ::testing::HasSubstr(
                      "oomsentinel_kernel_wakeups_total{result=\"tick\",source=\"v2_events\"}"));
+}
+
+// The wall time of the first "rule transition" to firing in a JSON log; 0 when none.
+double firedAt(const std::string& log) {
+  std::istringstream in(log);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find("\"rule transition\"") != std::string::npos &&
+        line.find("\"state\":\"firing\"") != std::string::npos) {
+      auto at = line.find("\"time\":\"");
+      if (at != std::string::npos) return testing::parseIsoTime(line.substr(at + 8, 24));
+    }
+  return 0;
+}
+
+double wallNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+TEST(RunWakeups, ASteadyClimbIsCaughtAtTheCrossingBetweenTwoTicksOnCgroupV2) {
+  TempDir dir;
+  constexpr long long kMiB = 1 << 20;
+  dir.write("cg/cgroup.controllers", "memory\n");
+  dir.write("cg/app/memory.max", "1000000000000\n");
+  dir.write("cg/app/memory.stat", "anon 1000\n");
+  dir.write("cg/app/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+  dir.write("cg/app/cgroup.procs", "");
+  dir.write("cg/app/memory.current", "");
+  // Changed in place, as the kernel's file (the watch keeps it open), in one write of a fixed
+  // width.
+  int current = ::open((dir.path() + "/cg/app/memory.current").c_str(), O_WRONLY);
+  ASSERT_GE(current, 0);
+  auto set = [&](long long v) {
+    char buf[32];
+    int n = std::snprintf(buf, sizeof buf, "%20lld\n", v);
+    return ::pwrite(current, buf, static_cast<std::size_t>(n), 0) == n;
+  };
+  ASSERT_TRUE(set(100 * kMiB));
+  int port = freeLoopbackPort();
+  dir.write("c.yaml",
+            "poll: {interval: 1s, fast_interval: 1s}\n"
+            "alerts: {metrics: {listen: '127.0.0.1:" +
+                std::to_string(port) +
+                "'}}\ntargets:\n  - name: app\n    cgroup: /app\n"
+                "rules:\n  - name: high\n    expr: usage_bytes > 200MiB\n");
+  std::string log = dir.path() + "/log", bin = testing::binaryPath();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    execl(bin.c_str(), bin.c_str(), "--cgroup-root", (dir.path() + "/cg").c_str(), "run",
+          "--config", (dir.path() + "/c.yaml").c_str(), "--state-file", "none", "--log-format",
+          "json", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(eventually([&] {
+    return testing::httpGetLocal(port, "/metrics")
+               .find("oomsentinel_poll_duration_seconds_count 1") != std::string::npos;
+  })) << slurp(log);
+  // 25 MiB/s from 100 MiB: the level is 4 s away, so the ticks (1 s apart) see the climb at
+  // least twice before it, and the crossing falls between two of them.
+  double crossed = 0;
+  for (long long v = 100 * kMiB; v <= 202 * kMiB; v += kMiB / 4) {
+    ASSERT_TRUE(set(v));
+    if (crossed == 0 && v > 200 * kMiB) crossed = wallNow();
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(eventually([&] { return firedAt(slurp(log)) > 0; })) << slurp(log);
+  std::string m = testing::httpGetLocal(port, "/metrics");
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  ::close(current);
+  double late = firedAt(slurp(log)) - crossed;
+  std::cout << "fired " << late * 1000 << " ms after the crossing\n";
+  EXPECT_LT(late, 0.030) << "found by the 1 s poll, not by the usage watch\n" << m;
+  EXPECT_GT(late, -0.010);
+  EXPECT_THAT(m, ::testing::HasSubstr("oomsentinel_usage_watches_total{result=\"crossed\","
+                                      "started_by=\"projection\"} 1"));
 }
 
 }  // namespace
