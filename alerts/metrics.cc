@@ -173,8 +173,9 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
       wakeups_(BuildCounter()
                    .Name("oomsentinel_kernel_wakeups_total")
                    .Help("Kernel notifications that asked for a tick, by source (v1_threshold, "
-                         "v1_oom, v2_events, psi_cgroup, psi_host) and result (tick: one started "
-                         "at once; coalesced: folded into a tick already due)")
+                         "projection, v1_oom, v1_pressure, v2_events, psi_cgroup, psi_host) and "
+                         "result (tick: one started at once; coalesced: folded into a tick "
+                         "already due)")
                    .Register(*registry_)),
       usage_watches_(BuildCounter()
                          .Name("oomsentinel_usage_watches_total")

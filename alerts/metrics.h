@@ -55,9 +55,9 @@ class DaemonMetrics {
   void tick(WallTime now, Duration took, Duration interval, std::size_t resolved,
             std::size_t unresolved);
   void reload(bool ok);
-  // A kernel notification (README: "Woken by the kernel") from `source` (v1_threshold, v1_oom,
-  // v2_events, psi_cgroup, psi_host); `ticked`: it started a tick, else it was folded into one
-  // already due.
+  // A kernel notification (README: "Woken by the kernel") from `source` (v1_threshold,
+  // projection: the usage watch, v1_oom, v1_pressure, v2_events, psi_cgroup, psi_host);
+  // `ticked`: it started a tick, else it was folded into one already due.
   void wakeup(const std::string& source, bool ticked);
   // The usage watch (README: "Woken by the kernel"): a watch `started_by` projection or
   // v1_threshold; result started, crossed (it woke a tick), expired, or ended (a tick took over).

@@ -25,7 +25,8 @@ struct PollSpec {
   Duration full_read_interval = std::chrono::seconds(10);
   // Kernel notifications start a tick at once (README: "Woken by the kernel"): cgroup v1 usage
   // thresholds derived from the rules and the OOM notifier, and a PSI trigger on the host's
-  // memory pressure (`psi_stall` of "some" stall within `psi_window`).
+  // memory pressure (`psi_stall` of "some" stall within `psi_window`); and the usage watch
+  // (daemon/usage_watch.h) between ticks.
   bool events = true;
   Duration psi_stall = std::chrono::milliseconds(100);
   Duration psi_window = std::chrono::seconds(1);
