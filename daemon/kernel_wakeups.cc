@@ -305,7 +305,6 @@ void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetC
   auto armed = V1MemoryEvents::arm(t.dir, with_early, false);
   if (!armed) return logOnce(t.last_error, name, armed.error());
   t.threshold_events = std::move(*armed);
-  t.watch.name = name;
   t.watch.usage_file = t.dir + "/memory.usage_in_bytes";
   setWatchLevels(t.watch, levels, fast_above, last);
   t.thresholds =
@@ -415,10 +414,9 @@ void KernelWakeups::update(const Watchdog& dog, Duration interval) {
         // No kernel threshold on v2: the watch, started by the projection, is what finds a
         // level between two polls.
         setWatchLevels(t.watch, dog.engine().levels(rules), poll.fast_above, last);
-        t.watch.name = name;
         t.watch.usage_file = t.dir + "/memory.current";
       }
-      watch_.ticked(t.watch, used, last.steady, next_tick);
+      watch_.ticked(t.watch, used, last.steady, next_tick, /*skim=*/true);
       return;
     }
     if (c.cgroupVersion() != CgroupVersion::kV1) return;

@@ -266,7 +266,8 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   Duration current_interval = dog.config().poll.interval;
   auto wakeUp = [&](const char* source) {
     SteadyTime now = clock.steadyNow();
-    bool level = std::strcmp(source, "v1_threshold") == 0 || std::strcmp(source, "projection") == 0;
+    bool level = std::strcmp(source, "v1_threshold") == 0 ||
+                 std::strcmp(source, "projection") == 0 || std::strcmp(source, "near_level") == 0;
     const PollSpec& poll = dog.config().poll;
     if (!level && poll.fast_interval < poll.interval && current_interval <= poll.fast_interval) {
       metrics.wakeup(source, false);

@@ -73,12 +73,12 @@ struct UsageWatch::Target::Run {
 };
 
 UsageWatch::UsageWatch(boost::asio::io_context& io, DaemonMetrics* metrics, Wake wake)
-    : io_(io), metrics_(metrics), wake_(std::move(wake)) {}
+    : io_(io), metrics_(metrics), wake_(std::move(wake)), skim_timer_(io) {}
 
 UsageWatch::~UsageWatch() = default;  // the owner stops every target's watch first
 
 double UsageWatch::readUsage(Target& t) {
-  int fd = t.run ? t.run->fd.get() : -1;
+  int fd = t.run ? t.run->fd.get() : t.skim_fd.get();
   OwnedFd once;
   if (fd < 0) {
     once = OwnedFd(::open(t.usage_file.c_str(), O_RDONLY | O_CLOEXEC));
@@ -100,7 +100,7 @@ double UsageWatch::readUsage(Target& t) {
   return v;
 }
 
-void UsageWatch::ticked(Target& t, double usage, SteadyTime at, SteadyTime next_tick) {
+void UsageWatch::ticked(Target& t, double usage, SteadyTime at, SteadyTime next_tick, bool skim) {
   double rate = std::numeric_limits<double>::quiet_NaN();
   if (std::isfinite(usage) && std::isfinite(t.tick_usage) && at > t.tick_at)
     rate = (usage - t.tick_usage) / std::chrono::duration<double>(at - t.tick_at).count();
@@ -113,9 +113,11 @@ void UsageWatch::ticked(Target& t, double usage, SteadyTime at, SteadyTime next_
     end(t, "ended");  // the tick saw the level reached: its rules have it
   if (t.levels.empty()) {
     if (t.run) end(t, "ended");
+    setNear(t, false);
     return;
   }
   std::uint64_t skip = fast_ ? t.fast_level : 0;
+  if (skim) setNear(t, nextLevel(t.levels, usage, skip).has_value());
   auto when = projectedCrossing(t.levels, usage, rate, next_tick - at, skip);
   if (!when) return;  // a watch started by a notification runs on to its own deadline
   auto level = nextLevel(t.levels, usage, skip);
@@ -195,6 +197,92 @@ void UsageWatch::end(Target& t, const char* result) {
   --running_;
 }
 
-void UsageWatch::stop(Target& t) { end(t, "ended"); }
+void UsageWatch::stop(Target& t) {
+  end(t, "ended");
+  setNear(t, false);
+}
+
+void UsageWatch::setNear(Target& t, bool near) {
+  if (near == t.near) return;
+  if (!near) {
+    near_.erase(std::find(near_.begin(), near_.end(), &t));
+    t.near = false;
+    t.skim_fd = OwnedFd();
+    t.skim_usage = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  if (near_.size() >= kSkimAtOnce) return;
+  t.skim_fd = OwnedFd(::open(t.usage_file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (t.skim_fd.get() < 0) return;
+  t.near = true;
+  t.skim_next = std::chrono::steady_clock::now();
+  near_.push_back(&t);
+  SteadyTime soon = t.skim_next + kSkim;
+  if (skimming_ && skim_timer_.expiry() <= soon) return;
+  skimming_ = true;
+  skim_timer_.expires_at(soon);  // cancels a later wait: its handler sees operation_aborted
+  skim_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) skim();
+  });
+}
+
+// Every kSkim while any target is near a level: its usage, and the growth since the last skim.
+// Past the level: a tick; reaching it before the next skim: a watch, read every millisecond.
+void UsageWatch::skim() {
+  SteadyTime now = std::chrono::steady_clock::now();
+  SteadyTime next_skim = now + kSkimAtMost;
+  std::uint64_t skip = 0;
+  for (std::size_t i = 0; i < near_.size(); ++i) {
+    Target& t = *near_[i];
+    if (t.run) {  // watched: skimmed again soon after its watch ends
+      next_skim = std::min(next_skim, now + kSkim);
+      continue;
+    }
+    if (t.skim_next > now) {
+      next_skim = std::min(next_skim, t.skim_next);
+      continue;
+    }
+    skip = fast_ ? t.fast_level : 0;
+    double before = t.skim_usage;
+    SteadyTime before_at = t.skim_at;
+    double u = readUsage(t);
+    t.skim_usage = u;
+    t.skim_at = now;
+    auto level = nextLevel(t.levels, std::isfinite(before) ? before : u, skip);
+    // Half the way to the level at the fastest leak, within [kSkim, kSkimAtMost].
+    double to_go = level && std::isfinite(u) ? static_cast<double>(*level) - u : 0;
+    auto period = std::chrono::duration_cast<Duration>(
+        std::chrono::duration<double>(std::max(0.0, to_go) / kFastestLeak / 2));
+    t.skim_next = now + std::clamp<Duration>(period, kSkim, kSkimAtMost);
+    next_skim = std::min(next_skim, t.skim_next);
+    if (!level || !std::isfinite(u)) continue;
+    if (u > static_cast<double>(*level)) {
+      if (metrics_) {  // found past it by the skim itself: a watch of one read
+        metrics_->usageWatch("near_level", "started");
+        metrics_->usageWatch("near_level", "crossed");
+      }
+      wake_("near_level");
+      continue;
+    }
+    if (!std::isfinite(before) || !(u > before) || !(now > before_at)) continue;
+    double rate = (u - before) / std::chrono::duration<double>(now - before_at).count();
+    double eta = (static_cast<double>(*level) - u) / rate;  // seconds
+    double period_s = std::chrono::duration<double>(t.skim_next - now).count();
+    if (eta <= 1.5 * period_s) {
+      // Watched until twice the projected time, in case the leak slows down.
+      auto until = std::chrono::duration_cast<Duration>(
+          std::chrono::duration<double>(std::max(2 * eta, period_s)));
+      start(t, *level, now + kEvery, now + until + kSkim, "near_level");
+    }
+  }
+  if (near_.empty()) {
+    skimming_ = false;
+    return;
+  }
+  skim_timer_.expires_at(next_skim);
+  skim_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) skim();
+  });
+}
 
 }  // namespace oomsentinel

@@ -9,9 +9,15 @@
 //   thresholds only after 128 pages were charged on a CPU, so the level's own notification can
 //   come a whole allocation burst late; the band is that lag (512 KiB per CPU), and the watch
 //   finds the crossing within it.
+// - on a cgroup without kernel thresholds (v2), the skim: between ticks, a target's usage is read
+//   as often as a leak of kFastestLeak (1 GiB/s) needs to cover half the way to its next level
+//   (every 10 ms at most, every second at least: 100 ms for 200 MiB to go), and growth that
+//   reaches the level before the next skim starts a watch. The ticks alone miss a leak that
+//   starts from calm and passes the level within one slow interval.
 // A watch ends at the crossing, when the tick that follows takes over, or after kLongest; one
 // started by a notification that found nothing rests its target for kRest. At most kAtOnce
-// watches run together. Everything runs on the loop's thread.
+// watches run together, and at most kSkimAtOnce targets are skimmed (one timer for them all).
+// Everything runs on the loop's thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -64,11 +70,14 @@ class UsageWatch {
   static constexpr Duration kLongest = std::chrono::seconds(1);
   static constexpr Duration kRest = std::chrono::seconds(2);
   static constexpr std::size_t kAtOnce = 16;
+  static constexpr Duration kSkim = std::chrono::milliseconds(10);  // the shortest skim period
+  static constexpr Duration kSkimAtMost = std::chrono::seconds(1);  // the longest
+  static constexpr double kFastestLeak = 1024.0 * 1024 * 1024;      // bytes per second
+  static constexpr std::size_t kSkimAtOnce = 64;
 
   using Wake = std::function<void(const char* source)>;
   // One target's state, kept by the owner (KernelWakeups) for as long as the target is armed.
   struct Target {
-    std::string name;
     std::string usage_file;             // memory.usage_in_bytes or memory.current
     std::vector<std::uint64_t> levels;  // usage levels, ascending
     std::uint64_t fast_level = 0;       // the one of them that is poll.fast_above (0: none)
@@ -76,6 +85,11 @@ class UsageWatch {
     double tick_usage = std::numeric_limits<double>::quiet_NaN();
     SteadyTime tick_at{};
     SteadyTime rest_until{};
+    bool near = false;  // skimmed
+    OwnedFd skim_fd;
+    double skim_usage = std::numeric_limits<double>::quiet_NaN();
+    SteadyTime skim_at{};
+    SteadyTime skim_next{};
     struct Run;
     std::shared_ptr<Run> run;  // the watch in progress
   };
@@ -87,8 +101,9 @@ class UsageWatch {
 
   // After a tick read `t`: its usage then (NaN when not read) and when, and when the next tick
   // is due. Ends a watch whose level the tick saw reached; starts one when the projection says
-  // a level comes before the next tick.
-  void ticked(Target& t, double usage, SteadyTime at, SteadyTime next_tick);
+  // a level comes before the next tick; with `skim` (no kernel thresholds), skims it while near
+  // a level.
+  void ticked(Target& t, double usage, SteadyTime at, SteadyTime next_tick, bool skim = false);
   // Whether the poll is fast now: the fast-poll level then wakes nothing (a tick is due within
   // the fast interval anyway, and the extra tick it would take is kept for a rule's level).
   void setFast(bool fast) { fast_ = fast; }
@@ -97,6 +112,7 @@ class UsageWatch {
   // The target's watch, if any, ends (its target goes away or is re-armed).
   void stop(Target& t);
   std::size_t running() const { return running_; }
+  std::size_t skimmed() const { return near_.size(); }
 
  private:
   void start(Target& t, std::uint64_t level, SteadyTime first, SteadyTime deadline,
@@ -104,12 +120,17 @@ class UsageWatch {
   void probe(Target& t, const std::shared_ptr<Target::Run>& run);
   void end(Target& t, const char* result);
   double readUsage(Target& t);
+  void setNear(Target& t, bool near);
+  void skim();
 
   boost::asio::io_context& io_;
   DaemonMetrics* metrics_;
   Wake wake_;
   std::size_t running_ = 0;
   bool fast_ = false;
+  std::vector<Target*> near_;
+  boost::asio::steady_timer skim_timer_;
+  bool skimming_ = false;
 };
 
 }  // namespace oomsentinel

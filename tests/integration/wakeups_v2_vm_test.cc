@@ -135,7 +135,7 @@ TEST(WakeupsV2Vm, ASteadyLeakIsCaughtAtTheLevelBetweenTwoTicksOneSecondApart) {
   EXPECT_LT(past, 2.0) << log;
   EXPECT_THAT(metrics, ::testing::ContainsRegex(
                            "oomsentinel_usage_watches_total\\{result=\"crossed\",started_by="
-                           "\"projection\"\\} [1-9]"))
+                           "\"(projection|near_level)\"\\} [1-9]"))
       << log;
 }
 

@@ -119,7 +119,6 @@ TEST(UsageWatch, AProjectedCrossingIsWokenWithinMillisecondsNotAtTheNextTick) {
     woken.at.push_back(std::chrono::steady_clock::now());
   });
   UsageWatch::Target t;
-  t.name = "t";
   t.usage_file = usage.path();
   t.levels = {100 * kMiB};
   // Two ticks 100 ms apart saw 80 then 90 MiB: 100 MiB/s, so the level is 100 ms ahead, and the
@@ -255,6 +254,72 @@ TEST(UsageWatch, AtMostKAtOnceWatchesAndStopEndsOne) {
   for (auto& t : targets) watch.stop(t);
   EXPECT_EQ(watch.running(), 0u);
   io.run_for(20ms);  // the cancelled waits end without touching their targets
+}
+
+// A leak that starts from calm and passes the level within one slow tick: no tick sees it coming,
+// the skim (v2: no kernel thresholds) does.
+TEST(UsageWatch, TheSkimCatchesALeakThatStartsAndCrossesBetweenTwoTicks) {
+  testing::TempDir dir;
+  FakeUsage usage(dir.path() + "/memory.current");
+  boost::asio::io_context io;
+  Woken woken;
+  UsageWatch watch(io, nullptr, [&](const char* s) {
+    woken.sources.push_back(s);
+    woken.at.push_back(std::chrono::steady_clock::now());
+  });
+  UsageWatch::Target t;
+  t.usage_file = usage.path();
+  t.levels = {200 * kMiB};
+  usage.set(10 * kMiB);
+  auto t0 = std::chrono::steady_clock::now();
+  watch.ticked(t, 10.0 * kMiB, t0, t0 + 10s, /*skim=*/true);
+  EXPECT_FALSE(t.run);
+  EXPECT_EQ(watch.skimmed(), 1u);
+  // 50 ms later: 120 MiB at once, then 1 MiB a millisecond (about 1 GiB/s) past 200 MiB.
+  std::chrono::steady_clock::time_point crossed;
+  std::thread writer([&] {
+    std::this_thread::sleep_for(50ms);
+    usage.set(120 * kMiB);
+    for (std::uint64_t v = 121; v <= 210; ++v) {
+      std::this_thread::sleep_for(1ms);
+      usage.set(v * kMiB);
+      if (v == 201) crossed = std::chrono::steady_clock::now();
+    }
+  });
+  io.run_for(400ms);
+  writer.join();
+  ASSERT_FALSE(woken.sources.empty()) << "the crossing was left to the tick 10 s later";
+  EXPECT_EQ(woken.sources[0], "near_level");
+  double late = std::chrono::duration<double, std::milli>(woken.at[0] - crossed).count();
+  std::cout << "woken " << late << " ms after the crossing\n";
+  EXPECT_GT(late, -1.0);
+  EXPECT_LT(late, 15.0);
+  watch.stop(t);
+  EXPECT_EQ(watch.skimmed(), 0u);
+}
+
+TEST(UsageWatch, TheSkimReadsAFarTargetRarelyAndANearOneOften) {
+  testing::TempDir dir;
+  FakeUsage far_usage(dir.path() + "/far"), near_usage(dir.path() + "/near");
+  boost::asio::io_context io;
+  UsageWatch watch(io, nullptr, [](const char*) {});
+  UsageWatch::Target far, near;
+  far.usage_file = far_usage.path();
+  near.usage_file = near_usage.path();
+  far.levels = near.levels = {1024 * kMiB};
+  far_usage.set(24 * kMiB);     // 1000 MiB to go: every 488 ms at 1 GiB/s
+  near_usage.set(1014 * kMiB);  // 10 MiB to go: every 10 ms (the shortest)
+  auto t0 = std::chrono::steady_clock::now();
+  watch.ticked(far, 24.0 * kMiB, t0, t0 + 10s, true);
+  watch.ticked(near, 1014.0 * kMiB, t0, t0 + 10s, true);
+  io.run_for(1s);
+  auto next = [&](const UsageWatch::Target& t) {
+    return std::chrono::duration<double, std::milli>(t.skim_next - t.skim_at).count();
+  };
+  EXPECT_NEAR(next(far), 488, 5);
+  EXPECT_NEAR(next(near), 10, 0.5);
+  watch.stop(far);
+  watch.stop(near);
 }
 
 }  // namespace
