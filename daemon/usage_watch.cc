@@ -226,6 +226,18 @@ void UsageWatch::setNear(Target& t, bool near) {
   });
 }
 
+SteadyTime skimSlot(SteadyTime now, double to_go) {
+  // Half the way to the level at the fastest leak, rounded down to kSkim times a power of two
+  // (at most kSkimAtMost), at the next multiple of that period on the steady clock: targets due
+  // together are read in one wake-up, so the timer fires at most once per kSkim.
+  Duration want = std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(std::max(0.0, to_go) / UsageWatch::kFastestLeak / 2));
+  Duration p = UsageWatch::kSkim;
+  while (p * 2 <= want && p * 2 <= UsageWatch::kSkimAtMost) p *= 2;
+  auto slots = now.time_since_epoch() / p + 1;
+  return SteadyTime(p * slots);
+}
+
 // Every kSkim while any target is near a level: its usage, and the growth since the last skim.
 // Past the level: a tick; reaching it before the next skim: a watch, read every millisecond.
 void UsageWatch::skim() {
@@ -249,11 +261,8 @@ void UsageWatch::skim() {
     t.skim_usage = u;
     t.skim_at = now;
     auto level = nextLevel(t.levels, std::isfinite(before) ? before : u, skip);
-    // Half the way to the level at the fastest leak, within [kSkim, kSkimAtMost].
     double to_go = level && std::isfinite(u) ? static_cast<double>(*level) - u : 0;
-    auto period = std::chrono::duration_cast<Duration>(
-        std::chrono::duration<double>(std::max(0.0, to_go) / kFastestLeak / 2));
-    t.skim_next = now + std::clamp<Duration>(period, kSkim, kSkimAtMost);
+    t.skim_next = skimSlot(now, to_go);
     next_skim = std::min(next_skim, t.skim_next);
     if (!level || !std::isfinite(u)) continue;
     if (u > static_cast<double>(*level)) {

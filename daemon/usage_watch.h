@@ -11,7 +11,7 @@
 //   finds the crossing within it.
 // - on a cgroup without kernel thresholds (v2), the skim: between ticks, a target's usage is read
 //   as often as a leak of kFastestLeak (1 GiB/s) needs to cover half the way to its next level
-//   (every 10 ms at most, every second at least: 100 ms for 200 MiB to go), and growth that
+//   (every 10 ms at most, every 640 ms at least: 80 ms for 200 MiB to go), and growth that
 //   reaches the level before the next skim starts a watch. The ticks alone miss a leak that
 //   starts from calm and passes the level within one slow interval.
 // A watch ends at the crossing, when the tick that follows takes over, or after kLongest; one
@@ -63,6 +63,11 @@ Notice classifyNotice(const std::vector<std::uint64_t>& levels, std::uint64_t ba
 // nullopt when no level is ahead, the usage is not growing, or the tick comes first.
 std::optional<Duration> projectedCrossing(const std::vector<std::uint64_t>& levels, double usage,
                                           double rate, Duration next_tick, std::uint64_t skip = 0);
+
+// When a target skimmed at `now`, with `to_go` bytes to its next level, is read next: half the
+// way at UsageWatch::kFastestLeak, rounded down to kSkim times a power of two within
+// [kSkim, kSkimAtMost], at the next multiple of that period on the steady clock.
+SteadyTime skimSlot(SteadyTime now, double to_go);
 
 class UsageWatch {
  public:

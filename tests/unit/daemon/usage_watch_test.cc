@@ -298,6 +298,15 @@ TEST(UsageWatch, TheSkimCatchesALeakThatStartsAndCrossesBetweenTwoTicks) {
   EXPECT_EQ(watch.skimmed(), 0u);
 }
 
+TEST(SkimSlot, HalfTheWayAtOneGiBPerSecondOnAGridOfPowersOfTwo) {
+  SteadyTime now(12345678us);
+  // 200 MiB: 97.7 ms at 1 GiB/s -> every 80 ms, at the next multiple of 80 ms.
+  EXPECT_EQ(skimSlot(now, 200.0 * kMiB), SteadyTime(12400ms));
+  EXPECT_EQ(skimSlot(now, 0), SteadyTime(12350ms));  // at or past the level: 10 ms
+  EXPECT_EQ(skimSlot(now, -5.0 * kMiB), SteadyTime(12350ms));
+  EXPECT_EQ(skimSlot(now, 100000.0 * kMiB), SteadyTime(12800ms));  // far: 640 ms
+}
+
 TEST(UsageWatch, TheSkimReadsAFarTargetRarelyAndANearOneOften) {
   testing::TempDir dir;
   FakeUsage far_usage(dir.path() + "/far"), near_usage(dir.path() + "/near");
@@ -307,7 +316,7 @@ TEST(UsageWatch, TheSkimReadsAFarTargetRarelyAndANearOneOften) {
   far.usage_file = far_usage.path();
   near.usage_file = near_usage.path();
   far.levels = near.levels = {1024 * kMiB};
-  far_usage.set(24 * kMiB);     // 1000 MiB to go: every 488 ms at 1 GiB/s
+  far_usage.set(24 * kMiB);     // 1000 MiB to go: 488 ms at 1 GiB/s, read every 320 ms
   near_usage.set(1014 * kMiB);  // 10 MiB to go: every 10 ms (the shortest)
   auto t0 = std::chrono::steady_clock::now();
   watch.ticked(far, 24.0 * kMiB, t0, t0 + 10s, true);
@@ -316,8 +325,13 @@ TEST(UsageWatch, TheSkimReadsAFarTargetRarelyAndANearOneOften) {
   auto next = [&](const UsageWatch::Target& t) {
     return std::chrono::duration<double, std::milli>(t.skim_next - t.skim_at).count();
   };
-  EXPECT_NEAR(next(far), 488, 5);
-  EXPECT_NEAR(next(near), 10, 0.5);
+  // Read at a slot of the period: up to one period after the last read.
+  EXPECT_GT(next(far), 0);
+  EXPECT_LE(next(far), 320.001);
+  EXPECT_GT(next(near), 0);
+  EXPECT_LE(next(near), 10.001);
+  EXPECT_EQ(far.skim_next.time_since_epoch() % 320ms, Duration::zero());
+  EXPECT_EQ(near.skim_next.time_since_epoch() % 10ms, Duration::zero());
   watch.stop(far);
   watch.stop(near);
 }
