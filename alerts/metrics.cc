@@ -173,7 +173,8 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
       wakeups_(BuildCounter()
                    .Name("oomsentinel_kernel_wakeups_total")
                    .Help("Kernel notifications that asked for a tick, by source (v1_threshold, "
-                         "projection, v1_oom, v1_pressure, v2_events, psi_cgroup, psi_host) and "
+                         "projection, near_level, v1_oom, v1_pressure, v2_events, psi_cgroup, "
+                         "psi_host) and "
                          "result (tick: one started at once; coalesced: folded into a tick "
                          "already due)")
                    .Register(*registry_)),
@@ -181,7 +182,8 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                          .Name("oomsentinel_usage_watches_total")
                          .Help("Usage watches (a target read every millisecond while a level is "
                                "about to be crossed), by what started them (projection, "
-                               "v1_threshold) and result (started; crossed: it woke a tick; "
+                               "v1_threshold, near_level: the skim) and result (started; crossed: "
+                               "it woke a tick; "
                                "expired; ended: a tick took over)")
                          .Register(*registry_)),
       psi_window_(BuildGauge()

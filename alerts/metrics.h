@@ -56,11 +56,13 @@ class DaemonMetrics {
             std::size_t unresolved);
   void reload(bool ok);
   // A kernel notification (README: "Woken by the kernel") from `source` (v1_threshold,
-  // projection: the usage watch, v1_oom, v1_pressure, v2_events, psi_cgroup, psi_host);
+  // projection and near_level: the usage watch, v1_oom, v1_pressure, v2_events, psi_cgroup,
+  // psi_host);
   // `ticked`: it started a tick, else it was folded into one already due.
   void wakeup(const std::string& source, bool ticked);
-  // The usage watch (README: "Woken by the kernel"): a watch `started_by` projection or
-  // v1_threshold; result started, crossed (it woke a tick), expired, or ended (a tick took over).
+  // The usage watch (README: "Woken by the kernel"): a watch `started_by` projection,
+  // v1_threshold or near_level (the skim); result started, crossed (it woke a tick), expired, or
+  // ended (a tick took over).
   void usageWatch(const std::string& started_by, const std::string& result);
   // The window of a PSI trigger as the kernel took it (widened to 2 s steps without
   // CAP_SYS_RESOURCE); 0 removes the series.
