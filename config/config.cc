@@ -68,7 +68,8 @@ const std::vector<std::string> kProcKeys = {"smaps"};
 const std::vector<std::string> kThrottleKeys = {"max_duration", "headroom"};
 const std::vector<std::string> kPollKeys = {
     "interval",           "fast_interval", "fast_above", "fast_when_tto_below",
-    "full_read_interval", "events",        "psi_stall",  "psi_window"};
+    "full_read_interval", "events",        "psi_stall",  "psi_window",
+    "skim_rate"};
 const std::vector<std::string> kTargetKeys = {
     "name",      "cgroup",         "pid",
     "self",      "host",           "process",
@@ -569,6 +570,18 @@ class Loader {
       stall_ok = d && *d > Duration::zero();
       if (d && !stall_ok) error(valuePos(*stall), stall->path, "must be more than 0s");
       if (stall_ok) poll.psi_stall = *d;
+    }
+    if (const Entry* r = find(entries, "skim_rate")) {
+      // A size per second: "1GiB/s" (or "1GiB"); 0 turns the skim off.
+      if (requireScalar(*r, "a rate such as 1GiB/s, or 0")) {
+        std::string text = r->value.Scalar();
+        if (text.size() > 2 && text.compare(text.size() - 2, 2, "/s") == 0)
+          text.resize(text.size() - 2);
+        if (auto n = parseBytes(text))
+          poll.skim_rate = *n;
+        else
+          error(valuePos(*r), r->path, n.error().message + " (a rate such as 1GiB/s, or 0)");
+      }
     }
     if (window_ok && stall_ok && poll.psi_stall > poll.psi_window) {
       const Entry* at = stall ? stall : window;

@@ -30,6 +30,9 @@ struct PollSpec {
   bool events = true;
   Duration psi_stall = std::chrono::milliseconds(100);
   Duration psi_window = std::chrono::seconds(1);
+  // The skim of cgroup v2 targets between ticks (README: "Woken by the kernel") is sized to
+  // catch a leak this fast, in bytes per second; 0 turns it off.
+  std::uint64_t skim_rate = std::uint64_t{1} << 30;
   bool operator==(const PollSpec&) const = default;
 };
 

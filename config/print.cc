@@ -104,6 +104,7 @@ std::string printConfig(const Config& config) {
   out << YAML::Key << "events" << YAML::Value << config.poll.events;
   out << YAML::Key << "psi_stall" << YAML::Value << formatDurationExact(config.poll.psi_stall);
   out << YAML::Key << "psi_window" << YAML::Value << formatDurationExact(config.poll.psi_window);
+  out << YAML::Key << "skim_rate" << YAML::Value << exactBytes(config.poll.skim_rate) + "/s";
   out << YAML::EndMap;
 
   const DumpSpec& d = config.dump;

@@ -393,6 +393,7 @@ void KernelWakeups::update(const Watchdog& dog, Duration interval) {
   }
   armHost(poll);
   watch_.setFast(poll.fast_interval < poll.interval && interval <= poll.fast_interval);
+  watch_.setSkimRate(poll.skim_rate);
   const SteadyTime next_tick = std::chrono::steady_clock::now() + interval;
   // After every tick, so nothing here allocates for a target whose sources are in place: a
   // generation mark instead of a list of the names seen.

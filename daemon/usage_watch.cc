@@ -117,7 +117,7 @@ void UsageWatch::ticked(Target& t, double usage, SteadyTime at, SteadyTime next_
     return;
   }
   std::uint64_t skip = fast_ ? t.fast_level : 0;
-  if (skim) setNear(t, nextLevel(t.levels, usage, skip).has_value());
+  if (skim) setNear(t, skim_rate_ > 0 && nextLevel(t.levels, usage, skip).has_value());
   auto when = projectedCrossing(t.levels, usage, rate, next_tick - at, skip);
   if (!when) return;  // a watch started by a notification runs on to its own deadline
   auto level = nextLevel(t.levels, usage, skip);
@@ -197,6 +197,12 @@ void UsageWatch::end(Target& t, const char* result) {
   --running_;
 }
 
+void UsageWatch::setSkimRate(std::uint64_t rate) {
+  skim_rate_ = static_cast<double>(rate);
+  if (rate > 0) return;
+  while (!near_.empty()) setNear(*near_.back(), false);
+}
+
 void UsageWatch::stop(Target& t) {
   end(t, "ended");
   setNear(t, false);
@@ -226,12 +232,13 @@ void UsageWatch::setNear(Target& t, bool near) {
   });
 }
 
-SteadyTime skimSlot(SteadyTime now, double to_go) {
+SteadyTime skimSlot(SteadyTime now, double to_go, double rate) {
   // Half the way to the level at the fastest leak, rounded down to kSkim times a power of two
   // (at most kSkimAtMost), at the next multiple of that period on the steady clock: targets due
   // together are read in one wake-up, so the timer fires at most once per kSkim.
-  Duration want = std::chrono::duration_cast<Duration>(
-      std::chrono::duration<double>(std::max(0.0, to_go) / UsageWatch::kFastestLeak / 2));
+  double seconds = rate > 0 ? std::max(0.0, to_go) / rate / 2 : 0;
+  Duration want = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(
+      std::min(seconds, std::chrono::duration<double>(UsageWatch::kSkimAtMost).count())));
   Duration p = UsageWatch::kSkim;
   while (p * 2 <= want && p * 2 <= UsageWatch::kSkimAtMost) p *= 2;
   auto slots = now.time_since_epoch() / p + 1;
@@ -262,7 +269,7 @@ void UsageWatch::skim() {
     t.skim_at = now;
     auto level = nextLevel(t.levels, std::isfinite(before) ? before : u, skip);
     double to_go = level && std::isfinite(u) ? static_cast<double>(*level) - u : 0;
-    t.skim_next = skimSlot(now, to_go);
+    t.skim_next = skimSlot(now, to_go, skim_rate_);
     next_skim = std::min(next_skim, t.skim_next);
     if (!level || !std::isfinite(u)) continue;
     if (u > static_cast<double>(*level)) {

@@ -10,7 +10,7 @@
 //   come a whole allocation burst late; the band is that lag (512 KiB per CPU), and the watch
 //   finds the crossing within it.
 // - on a cgroup without kernel thresholds (v2), the skim: between ticks, a target's usage is read
-//   as often as a leak of kFastestLeak (1 GiB/s) needs to cover half the way to its next level
+//   as often as a leak of poll.skim_rate (1 GiB/s) needs to cover half the way to its next level
 //   (every 10 ms at most, every 640 ms at least: 80 ms for 200 MiB to go), and growth that
 //   reaches the level before the next skim starts a watch. The ticks alone miss a leak that
 //   starts from calm and passes the level within one slow interval.
@@ -65,9 +65,9 @@ std::optional<Duration> projectedCrossing(const std::vector<std::uint64_t>& leve
                                           double rate, Duration next_tick, std::uint64_t skip = 0);
 
 // When a target skimmed at `now`, with `to_go` bytes to its next level, is read next: half the
-// way at UsageWatch::kFastestLeak, rounded down to kSkim times a power of two within
-// [kSkim, kSkimAtMost], at the next multiple of that period on the steady clock.
-SteadyTime skimSlot(SteadyTime now, double to_go);
+// way at a leak of `rate` bytes per second (poll.skim_rate), rounded down to kSkim times a power
+// of two within [kSkim, kSkimAtMost], at the next multiple of that period on the steady clock.
+SteadyTime skimSlot(SteadyTime now, double to_go, double rate);
 
 class UsageWatch {
  public:
@@ -76,8 +76,7 @@ class UsageWatch {
   static constexpr Duration kRest = std::chrono::seconds(2);
   static constexpr std::size_t kAtOnce = 16;
   static constexpr Duration kSkim = std::chrono::milliseconds(10);  // the shortest skim period
-  static constexpr Duration kSkimAtMost = std::chrono::seconds(1);  // the longest
-  static constexpr double kFastestLeak = 1024.0 * 1024 * 1024;      // bytes per second
+  static constexpr Duration kSkimAtMost = std::chrono::milliseconds(640);  // the longest
   static constexpr std::size_t kSkimAtOnce = 64;
 
   using Wake = std::function<void(const char* source)>;
@@ -112,6 +111,8 @@ class UsageWatch {
   // Whether the poll is fast now: the fast-poll level then wakes nothing (a tick is due within
   // the fast interval anyway, and the extra tick it would take is kept for a rule's level).
   void setFast(bool fast) { fast_ = fast; }
+  // poll.skim_rate: the leak the skim is sized for, bytes per second; 0: no skim.
+  void setSkimRate(std::uint64_t rate);
   // A v1 usage threshold notification for `t`; `band` as armed.
   void notified(Target& t, std::uint64_t band);
   // The target's watch, if any, ends (its target goes away or is re-armed).
@@ -133,6 +134,7 @@ class UsageWatch {
   Wake wake_;
   std::size_t running_ = 0;
   bool fast_ = false;
+  double skim_rate_ = 1024.0 * 1024 * 1024;
   std::vector<Target*> near_;
   boost::asio::steady_timer skim_timer_;
   bool skimming_ = false;

@@ -350,6 +350,20 @@ TEST(ConfigGood, KernelEventsAreOnByDefaultWithAPsiTriggerOf100msPerSecond) {
   EXPECT_EQ(p.psi_window, seconds(4));
 }
 
+TEST(ConfigGood, TheSkimIsSizedForOneGiBPerSecondAndZeroTurnsItOff) {
+  EXPECT_EQ(loadOk("targets: []\n").poll.skim_rate, std::uint64_t{1} << 30);
+  EXPECT_EQ(loadOk("poll: {skim_rate: 256MiB/s}\n").poll.skim_rate, std::uint64_t{256} << 20);
+  EXPECT_EQ(loadOk("poll: {skim_rate: 2GiB}\n").poll.skim_rate, std::uint64_t{2} << 30);
+  EXPECT_EQ(loadOk("poll: {skim_rate: 0}\n").poll.skim_rate, 0u);
+}
+
+TEST(ConfigBad, ASkimRateThatIsNotARate) {
+  ConfigError e = onlyError("poll: {skim_rate: fast}\n");
+  EXPECT_EQ(e.key_path, "poll.skim_rate");
+  EXPECT_NE(e.message.find("a rate such as 1GiB/s, or 0"), std::string::npos) << e.message;
+  EXPECT_EQ(onlyError("poll: {skim_rate: [1]}\n").key_path, "poll.skim_rate");
+}
+
 TEST(ConfigBad, PsiTriggerOutsideTheKernelsBounds) {
   EXPECT_EQ(onlyError("poll: {psi_window: 200ms}\n").message,
             "must be from 500ms to 10s (the kernel's bounds for a PSI trigger), got 200ms");
@@ -510,6 +524,7 @@ TEST(PrintConfig, RoundTripsAwkwardValues) {
   c.poll.events = false;
   c.poll.psi_stall = std::chrono::milliseconds(250);
   c.poll.psi_window = std::chrono::seconds(3);
+  c.poll.skim_rate = std::uint64_t{300} << 20;
   TargetSpec a;
   a.target = Target::cgroupPath("a", "weird: path/with # and 'quotes'");
   a.predict_window = seconds(90);
@@ -536,11 +551,12 @@ TEST(PrintConfig, RoundTripsAwkwardValues) {
 TEST(PrintConfig, WritesDefaultsInTheirUsualUnits) {
   Config c = loadOk("targets: [{name: h, host: true}]\n");
   std::string p = printConfig(c);
-  for (const char* line : {"  interval: 1s\n", "  fast_interval: 50ms\n", "  fast_above: 70%\n",
-                           "  fast_when_tto_below: 30s\n", "  full_read_interval: 10s\n",
-                           "  events: true\n", "  psi_stall: 100ms\n", "  psi_window: 1s\n",
-                           "    predict_window: 10s\n", "    cooldown: 5m\n", "    host: true\n",
-                           "  - name: near-limit\n", "    actions: [log, alert, dump]\n"})
+  for (const char* line :
+       {"  interval: 1s\n", "  fast_interval: 50ms\n", "  fast_above: 70%\n",
+        "  fast_when_tto_below: 30s\n", "  full_read_interval: 10s\n", "  events: true\n",
+        "  psi_stall: 100ms\n", "  psi_window: 1s\n", "  skim_rate: 1GiB/s\n",
+        "    predict_window: 10s\n", "    cooldown: 5m\n", "    host: true\n",
+        "  - name: near-limit\n", "    actions: [log, alert, dump]\n"})
     EXPECT_NE(p.find(line), std::string::npos) << line << "\n---\n" << p;
   // Built-in rules are labelled as such.
   EXPECT_NE(p.find("built-in"), std::string::npos);

@@ -298,13 +298,33 @@ TEST(UsageWatch, TheSkimCatchesALeakThatStartsAndCrossesBetweenTwoTicks) {
   EXPECT_EQ(watch.skimmed(), 0u);
 }
 
+TEST(UsageWatch, ASkimRateOfZeroSkimsNothing) {
+  testing::TempDir dir;
+  FakeUsage usage(dir.path() + "/memory.current");
+  boost::asio::io_context io;
+  UsageWatch watch(io, nullptr, [](const char*) {});
+  UsageWatch::Target t, u;
+  t.usage_file = u.usage_file = usage.path();
+  t.levels = u.levels = {200 * kMiB};
+  auto t0 = std::chrono::steady_clock::now();
+  watch.ticked(t, 10.0 * kMiB, t0, t0 + 1s, true);
+  EXPECT_EQ(watch.skimmed(), 1u);
+  watch.setSkimRate(0);  // a reload that turned it off: the skimmed one too
+  EXPECT_EQ(watch.skimmed(), 0u);
+  EXPECT_FALSE(t.near);
+  watch.ticked(u, 10.0 * kMiB, t0, t0 + 1s, true);
+  EXPECT_EQ(watch.skimmed(), 0u);
+}
+
 TEST(SkimSlot, HalfTheWayAtOneGiBPerSecondOnAGridOfPowersOfTwo) {
   SteadyTime now(12345678us);
+  const double gib = 1024.0 * kMiB;
   // 200 MiB: 97.7 ms at 1 GiB/s -> every 80 ms, at the next multiple of 80 ms.
-  EXPECT_EQ(skimSlot(now, 200.0 * kMiB), SteadyTime(12400ms));
-  EXPECT_EQ(skimSlot(now, 0), SteadyTime(12350ms));  // at or past the level: 10 ms
-  EXPECT_EQ(skimSlot(now, -5.0 * kMiB), SteadyTime(12350ms));
-  EXPECT_EQ(skimSlot(now, 100000.0 * kMiB), SteadyTime(12800ms));  // far: 640 ms
+  EXPECT_EQ(skimSlot(now, 200.0 * kMiB, gib), SteadyTime(12400ms));
+  EXPECT_EQ(skimSlot(now, 200.0 * kMiB, gib / 4), SteadyTime(12480ms));  // 391 ms -> 320 ms
+  EXPECT_EQ(skimSlot(now, 0, gib), SteadyTime(12350ms));  // at or past the level: 10 ms
+  EXPECT_EQ(skimSlot(now, -5.0 * kMiB, gib), SteadyTime(12350ms));
+  EXPECT_EQ(skimSlot(now, 100000.0 * kMiB, gib), SteadyTime(12800ms));  // far: 640 ms
 }
 
 TEST(UsageWatch, TheSkimReadsAFarTargetRarelyAndANearOneOften) {
