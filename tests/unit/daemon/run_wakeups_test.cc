@@ -30,35 +30,51 @@ using testing::slurp;
 using testing::TempDir;
 using namespace std::chrono_literals;
 
-TEST(RunWakeups, AChangeOfMemoryEventsStartsATickAtOnce) {
-  TempDir dir;
+// A cgroup v2 tree of plain files under dir/cg with one cgroup, app.
+void writeTree(const TempDir& dir, const std::string& current, const std::string& max) {
   dir.write("cg/cgroup.controllers", "memory\n");
-  dir.write("cg/app/memory.current", "1000\n");
-  dir.write("cg/app/memory.max", "1000000\n");
+  dir.write("cg/app/memory.current", current);
+  dir.write("cg/app/memory.max", max);
   dir.write("cg/app/memory.stat", "anon 1000\n");
   dir.write("cg/app/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
   dir.write("cg/app/cgroup.procs", "");
-  int port = freeLoopbackPort();
-  dir.write("c.yaml",
-            "poll: {interval: 10s, fast_interval: 10s}\n"
-            "alerts: {metrics: {listen: '127.0.0.1:" +
-                std::to_string(port) +
-                "'}}\ntargets:\n  - name: app\n    cgroup: /app\n"
-                "rules:\n  - name: throttled\n    expr: events_high > 0\n");
+}
+
+// dir/c.yaml: the poll, /metrics on `port`, the target app and one rule.
+void writeConfig(const TempDir& dir, int port, const std::string& poll, const std::string& rule) {
+  dir.write("c.yaml", "poll: " + poll +
+                          "\nalerts: {metrics: {listen: '127.0.0.1:" + std::to_string(port) +
+                          "'}}\ntargets:\n  - name: app\n    cgroup: /app\nrules:\n" + rule);
+}
+
+// `oomsentinel run` on that tree and config, its JSON log in dir/log; ready after its first tick.
+pid_t startDaemon(const TempDir& dir, int port) {
   std::string log = dir.path() + "/log", bin = testing::binaryPath();
   pid_t pid = fork();
   if (pid == 0) {
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(fd, 2);
     execl(bin.c_str(), bin.c_str(), "--cgroup-root", (dir.path() + "/cg").c_str(), "run",
-          "--config", (dir.path() + "/c.yaml").c_str(), "--state-file", "none",
-          static_cast<char*>(nullptr));
+          "--config", (dir.path() + "/c.yaml").c_str(), "--state-file", "none", "--log-format",
+          "json", static_cast<char*>(nullptr));
     _exit(127);
   }
-  ASSERT_TRUE(eventually([&] {
+  bool ticked = eventually([&] {
     return testing::httpGetLocal(port, "/metrics")
                .find("oomsentinel_poll_duration_seconds_count 1") != std::string::npos;
-  })) << slurp(log);
+  });
+  EXPECT_TRUE(ticked) << slurp(log);
+  return pid;
+}
+
+TEST(RunWakeups, AChangeOfMemoryEventsStartsATickAtOnce) {
+  TempDir dir;
+  writeTree(dir, "1000\n", "1000000\n");
+  int port = freeLoopbackPort();
+  writeConfig(dir, port, "{interval: 10s, fast_interval: 10s}",
+              "  - name: throttled\n    expr: events_high > 0\n");
+  std::string log = dir.path() + "/log";
+  pid_t pid = startDaemon(dir, port);
   std::this_thread::sleep_for(200ms);  // the watch is set after the first tick
   // Written in place, as the kernel's counters change (not a rename: that would be a new file).
   auto started = std::chrono::steady_clock::now();
@@ -103,12 +119,7 @@ double wallNow() {
 TEST(RunWakeups, ASteadyClimbIsCaughtAtTheCrossingBetweenTwoTicksOnCgroupV2) {
   TempDir dir;
   constexpr long long kMiB = 1 << 20;
-  dir.write("cg/cgroup.controllers", "memory\n");
-  dir.write("cg/app/memory.max", "1000000000000\n");
-  dir.write("cg/app/memory.stat", "anon 1000\n");
-  dir.write("cg/app/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
-  dir.write("cg/app/cgroup.procs", "");
-  dir.write("cg/app/memory.current", "");
+  writeTree(dir, "", "1000000000000\n");
   // Changed in place, as the kernel's file (the watch keeps it open), in one write of a fixed
   // width.
   int current = ::open((dir.path() + "/cg/app/memory.current").c_str(), O_WRONLY);
@@ -120,26 +131,10 @@ TEST(RunWakeups, ASteadyClimbIsCaughtAtTheCrossingBetweenTwoTicksOnCgroupV2) {
   };
   ASSERT_TRUE(set(100 * kMiB));
   int port = freeLoopbackPort();
-  dir.write("c.yaml",
-            "poll: {interval: 1s, fast_interval: 1s}\n"
-            "alerts: {metrics: {listen: '127.0.0.1:" +
-                std::to_string(port) +
-                "'}}\ntargets:\n  - name: app\n    cgroup: /app\n"
-                "rules:\n  - name: high\n    expr: usage_bytes > 200MiB\n");
-  std::string log = dir.path() + "/log", bin = testing::binaryPath();
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    execl(bin.c_str(), bin.c_str(), "--cgroup-root", (dir.path() + "/cg").c_str(), "run",
-          "--config", (dir.path() + "/c.yaml").c_str(), "--state-file", "none", "--log-format",
-          "json", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ASSERT_TRUE(eventually([&] {
-    return testing::httpGetLocal(port, "/metrics")
-               .find("oomsentinel_poll_duration_seconds_count 1") != std::string::npos;
-  })) << slurp(log);
+  writeConfig(dir, port, "{interval: 1s, fast_interval: 1s}",
+              "  - name: high\n    expr: usage_bytes > 200MiB\n");
+  std::string log = dir.path() + "/log";
+  pid_t pid = startDaemon(dir, port);
   // 25 MiB/s from 100 MiB: the level is 4 s away, so the ticks (1 s apart) see the climb at
   // least twice before it, and the crossing falls between two of them.
   double crossed = 0;

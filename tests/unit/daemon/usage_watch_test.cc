@@ -109,18 +109,27 @@ struct Woken {
   std::vector<std::chrono::steady_clock::time_point> at;
 };
 
-TEST(UsageWatch, AProjectedCrossingIsWokenWithinMillisecondsNotAtTheNextTick) {
+// A watch on the loop `io`, a usage file the test changes, and every wake-up it asked for.
+class UsageWatchTest : public ::testing::Test {
+ protected:
+  UsageWatch::Target target(std::vector<std::uint64_t> levels) {
+    UsageWatch::Target t;
+    t.usage_file = usage.path();
+    t.levels = std::move(levels);
+    return t;
+  }
   testing::TempDir dir;
-  FakeUsage usage(dir.path() + "/memory.current");
+  FakeUsage usage{dir.path() + "/usage"};
   boost::asio::io_context io;
   Woken woken;
-  UsageWatch watch(io, nullptr, [&](const char* s) {
-    woken.sources.push_back(s);
-    woken.at.push_back(std::chrono::steady_clock::now());
-  });
-  UsageWatch::Target t;
-  t.usage_file = usage.path();
-  t.levels = {100 * kMiB};
+  UsageWatch watch{io, nullptr, [this](const char* s) {
+                     woken.sources.push_back(s);
+                     woken.at.push_back(std::chrono::steady_clock::now());
+                   }};
+};
+
+TEST_F(UsageWatchTest, AProjectedCrossingIsWokenWithinMillisecondsNotAtTheNextTick) {
+  auto t = target({100 * kMiB});
   // Two ticks 100 ms apart saw 80 then 90 MiB: 100 MiB/s, so the level is 100 ms ahead, and the
   // next tick is 1 s away.
   auto t0 = std::chrono::steady_clock::now();
@@ -150,15 +159,8 @@ TEST(UsageWatch, AProjectedCrossingIsWokenWithinMillisecondsNotAtTheNextTick) {
   EXPECT_EQ(watch.running(), 0u);
 }
 
-TEST(UsageWatch, NoWatchWhenTheTickComesFirstOrTheUsageIsFlat) {
-  testing::TempDir dir;
-  FakeUsage usage(dir.path() + "/memory.current");
-  boost::asio::io_context io;
-  int woken = 0;
-  UsageWatch watch(io, nullptr, [&](const char*) { ++woken; });
-  UsageWatch::Target t;
-  t.usage_file = usage.path();
-  t.levels = {100 * kMiB};
+TEST_F(UsageWatchTest, NoWatchWhenTheTickComesFirstOrTheUsageIsFlat) {
+  auto t = target({100 * kMiB});
   auto t0 = std::chrono::steady_clock::now();
   watch.ticked(t, 80.0 * kMiB, t0 - 100ms, t0 + 50ms);
   watch.ticked(t, 81.0 * kMiB, t0, t0 + 50ms);  // 10 MiB/s: 1.9 s to go, the tick is in 50 ms
@@ -166,21 +168,11 @@ TEST(UsageWatch, NoWatchWhenTheTickComesFirstOrTheUsageIsFlat) {
   watch.ticked(t, 81.0 * kMiB, t0 + 50ms, t0 + 1s);  // flat
   EXPECT_FALSE(t.run);
   io.run_for(50ms);
-  EXPECT_EQ(woken, 0);
+  EXPECT_TRUE(woken.sources.empty());
 }
 
-TEST(UsageWatch, ANotificationInTheBandWatchesUntilTheCrossingAndALateOneIsIgnored) {
-  testing::TempDir dir;
-  FakeUsage usage(dir.path() + "/memory.usage_in_bytes");
-  boost::asio::io_context io;
-  Woken woken;
-  UsageWatch watch(io, nullptr, [&](const char* s) {
-    woken.sources.push_back(s);
-    woken.at.push_back(std::chrono::steady_clock::now());
-  });
-  UsageWatch::Target t;
-  t.usage_file = usage.path();
-  t.levels = {100 * kMiB};
+TEST_F(UsageWatchTest, ANotificationInTheBandWatchesUntilTheCrossingAndALateOneIsIgnored) {
+  auto t = target({100 * kMiB});
   auto t0 = std::chrono::steady_clock::now();
   watch.ticked(t, 90.0 * kMiB, t0, t0 + 10s);
   // The early threshold's notification: 99.4 MiB, in the band.
@@ -213,15 +205,8 @@ TEST(UsageWatch, ANotificationInTheBandWatchesUntilTheCrossingAndALateOneIsIgnor
   EXPECT_EQ(woken.sources.size(), 2u);
 }
 
-TEST(UsageWatch, AWatchThatFindsNothingExpiresAndRestsItsTarget) {
-  testing::TempDir dir;
-  FakeUsage usage(dir.path() + "/memory.usage_in_bytes");
-  boost::asio::io_context io;
-  int woken = 0;
-  UsageWatch watch(io, nullptr, [&](const char*) { ++woken; });
-  UsageWatch::Target t;
-  t.usage_file = usage.path();
-  t.levels = {100 * kMiB};
+TEST_F(UsageWatchTest, AWatchThatFindsNothingExpiresAndRestsItsTarget) {
+  auto t = target({100 * kMiB});
   auto t0 = std::chrono::steady_clock::now();
   watch.ticked(t, 90.0 * kMiB, t0, t0 + 10s);
   usage.set(99 * kMiB + 400 * kKiB);
@@ -229,19 +214,15 @@ TEST(UsageWatch, AWatchThatFindsNothingExpiresAndRestsItsTarget) {
   ASSERT_TRUE(t.run);
   io.run_for(UsageWatch::kLongest + 200ms);
   EXPECT_FALSE(t.run) << "still watching after kLongest";
-  EXPECT_EQ(woken, 0);
+  EXPECT_TRUE(woken.sources.empty());
   // Resting: a notification in the band starts nothing for kRest.
   usage.set(99 * kMiB + 500 * kKiB);
   watch.notified(t, kMiB);
   EXPECT_FALSE(t.run);
-  EXPECT_EQ(woken, 0);
+  EXPECT_TRUE(woken.sources.empty());
 }
 
-TEST(UsageWatch, AtMostKAtOnceWatchesAndStopEndsOne) {
-  testing::TempDir dir;
-  FakeUsage usage(dir.path() + "/memory.current");
-  boost::asio::io_context io;
-  UsageWatch watch(io, nullptr, [](const char*) {});
+TEST_F(UsageWatchTest, AtMostKAtOnceWatchesAndStopEndsOne) {
   std::vector<UsageWatch::Target> targets(UsageWatch::kAtOnce + 3);
   auto t0 = std::chrono::steady_clock::now();
   for (auto& t : targets) {
@@ -258,18 +239,8 @@ TEST(UsageWatch, AtMostKAtOnceWatchesAndStopEndsOne) {
 
 // A leak that starts from calm and passes the level within one slow tick: no tick sees it coming,
 // the skim (v2: no kernel thresholds) does.
-TEST(UsageWatch, TheSkimCatchesALeakThatStartsAndCrossesBetweenTwoTicks) {
-  testing::TempDir dir;
-  FakeUsage usage(dir.path() + "/memory.current");
-  boost::asio::io_context io;
-  Woken woken;
-  UsageWatch watch(io, nullptr, [&](const char* s) {
-    woken.sources.push_back(s);
-    woken.at.push_back(std::chrono::steady_clock::now());
-  });
-  UsageWatch::Target t;
-  t.usage_file = usage.path();
-  t.levels = {200 * kMiB};
+TEST_F(UsageWatchTest, TheSkimCatchesALeakThatStartsAndCrossesBetweenTwoTicks) {
+  auto t = target({200 * kMiB});
   usage.set(10 * kMiB);
   auto t0 = std::chrono::steady_clock::now();
   watch.ticked(t, 10.0 * kMiB, t0, t0 + 10s, /*skim=*/true);
@@ -298,11 +269,7 @@ TEST(UsageWatch, TheSkimCatchesALeakThatStartsAndCrossesBetweenTwoTicks) {
   EXPECT_EQ(watch.skimmed(), 0u);
 }
 
-TEST(UsageWatch, ASkimRateOfZeroSkimsNothing) {
-  testing::TempDir dir;
-  FakeUsage usage(dir.path() + "/memory.current");
-  boost::asio::io_context io;
-  UsageWatch watch(io, nullptr, [](const char*) {});
+TEST_F(UsageWatchTest, ASkimRateOfZeroSkimsNothing) {
   UsageWatch::Target t, u;
   t.usage_file = u.usage_file = usage.path();
   t.levels = u.levels = {200 * kMiB};
@@ -327,11 +294,8 @@ TEST(SkimSlot, HalfTheWayAtOneGiBPerSecondOnAGridOfPowersOfTwo) {
   EXPECT_EQ(skimSlot(now, 100000.0 * kMiB, gib), SteadyTime(12800ms));  // far: 640 ms
 }
 
-TEST(UsageWatch, TheSkimReadsAFarTargetRarelyAndANearOneOften) {
-  testing::TempDir dir;
+TEST_F(UsageWatchTest, TheSkimReadsAFarTargetRarelyAndANearOneOften) {
   FakeUsage far_usage(dir.path() + "/far"), near_usage(dir.path() + "/near");
-  boost::asio::io_context io;
-  UsageWatch watch(io, nullptr, [](const char*) {});
   UsageWatch::Target far, near;
   far.usage_file = far_usage.path();
   near.usage_file = near_usage.path();
