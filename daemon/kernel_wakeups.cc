@@ -82,15 +82,16 @@ struct KernelWakeups::Source {
   }
 };
 
-KernelWakeups::KernelWakeups(boost::asio::io_context& io, const HostPaths& paths, Logger& log,
-                             DaemonMetrics* metrics, Wake wake)
+KernelWakeups::KernelWakeups(boost::asio::io_context& io, const HostPaths& paths,
+                             const Clock& clock, Logger& log, DaemonMetrics* metrics, Wake wake)
     : io_(io),
       paths_(paths),
+      clock_(clock),
       log_(log),
       metrics_(metrics),
       wake_(std::move(wake)),
       band_(thresholdBand(::sysconf(_SC_NPROCESSORS_ONLN))),
-      watch_(io, metrics, wake_) {}
+      watch_(io, clock, metrics, wake_) {}
 
 KernelWakeups::~KernelWakeups() {
   for (auto& [name, t] : v1_) drop(t);
@@ -394,7 +395,7 @@ void KernelWakeups::update(const Watchdog& dog, Duration interval) {
   armHost(poll);
   watch_.setFast(poll.fast_interval < poll.interval && interval <= poll.fast_interval);
   watch_.setSkimRate(poll.skim_rate);
-  const SteadyTime next_tick = std::chrono::steady_clock::now() + interval;
+  const SteadyTime next_tick = clock_.steadyNow() + interval;
   // After every tick, so nothing here allocates for a target whose sources are in place: a
   // generation mark instead of a list of the names seen.
   const std::uint64_t now = ++updates_;

@@ -52,8 +52,8 @@ std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId,
 class KernelWakeups {
  public:
   using Wake = std::function<void(const char* source)>;
-  KernelWakeups(boost::asio::io_context& io, const HostPaths& paths, Logger& log,
-                DaemonMetrics* metrics, Wake wake);
+  KernelWakeups(boost::asio::io_context& io, const HostPaths& paths, const Clock& clock,
+                Logger& log, DaemonMetrics* metrics, Wake wake);
   ~KernelWakeups();
   KernelWakeups(const KernelWakeups&) = delete;
   KernelWakeups& operator=(const KernelWakeups&) = delete;
@@ -129,6 +129,7 @@ class KernelWakeups {
 
   boost::asio::io_context& io_;
   HostPaths paths_;
+  const Clock& clock_;
   Logger& log_;
   DaemonMetrics* metrics_;
   Wake wake_;

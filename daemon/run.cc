@@ -282,7 +282,7 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     timer.expires_at(at);
     schedule();
   };
-  KernelWakeups wakeups(io, paths, log, &metrics, wakeUp);
+  KernelWakeups wakeups(io, paths, clock, log, &metrics, wakeUp);
   dog.setKernelSignals(
       [&wakeups](const std::string& target, Snapshot& s) { wakeups.addSignals(target, s); });
   auto onTick = [&](const boost::system::error_code& ec, std::uint64_t generation) {

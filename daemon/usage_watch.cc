@@ -72,8 +72,9 @@ struct UsageWatch::Target::Run {
   bool closed = false;  // ended: a handler still queued must not touch its target
 };
 
-UsageWatch::UsageWatch(boost::asio::io_context& io, DaemonMetrics* metrics, Wake wake)
-    : io_(io), metrics_(metrics), wake_(std::move(wake)), skim_timer_(io) {}
+UsageWatch::UsageWatch(boost::asio::io_context& io, const Clock& clock, DaemonMetrics* metrics,
+                       Wake wake)
+    : io_(io), clock_(clock), metrics_(metrics), wake_(std::move(wake)), skim_timer_(io) {}
 
 UsageWatch::~UsageWatch() = default;  // the owner stops every target's watch first
 
@@ -145,7 +146,7 @@ void UsageWatch::notified(Target& t, std::uint64_t band) {
     if (auto next = nextLevel(t.levels, now, skip); t.run && next) t.run->level = *next;
     return;
   }
-  SteadyTime at = std::chrono::steady_clock::now();
+  SteadyTime at = clock_.steadyNow();
   if (at < t.rest_until) return;
   start(t, *nextLevel(t.levels, now, skip), at, at + kLongest, "v1_threshold");
 }
@@ -175,7 +176,7 @@ void UsageWatch::probe(Target& t, const std::shared_ptr<Target::Run>& run) {
     wake_(source);
     return;
   }
-  SteadyTime now = std::chrono::steady_clock::now();
+  SteadyTime now = clock_.steadyNow();
   if (!std::isfinite(u) || now >= run->deadline) {
     if (std::strcmp(run->started_by, "v1_threshold") == 0) t.rest_until = now + kRest;
     end(t, "expired");
@@ -221,7 +222,7 @@ void UsageWatch::setNear(Target& t, bool near) {
   t.skim_fd = OwnedFd(::open(t.usage_file.c_str(), O_RDONLY | O_CLOEXEC));
   if (t.skim_fd.get() < 0) return;
   t.near = true;
-  t.skim_next = std::chrono::steady_clock::now();
+  t.skim_next = clock_.steadyNow();
   near_.push_back(&t);
   SteadyTime soon = t.skim_next + kSkim;
   if (skimming_ && skim_timer_.expiry() <= soon) return;
@@ -248,7 +249,7 @@ SteadyTime skimSlot(SteadyTime now, double to_go, double rate) {
 // Every kSkim while any target is near a level: its usage, and the growth since the last skim.
 // Past the level: a tick; reaching it before the next skim: a watch, read every millisecond.
 void UsageWatch::skim() {
-  SteadyTime now = std::chrono::steady_clock::now();
+  SteadyTime now = clock_.steadyNow();
   SteadyTime next_skim = now + kSkimAtMost;
   std::uint64_t skip = 0;
   for (std::size_t i = 0; i < near_.size(); ++i) {

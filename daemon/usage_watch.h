@@ -98,7 +98,8 @@ class UsageWatch {
     std::shared_ptr<Run> run;  // the watch in progress
   };
 
-  UsageWatch(boost::asio::io_context& io, DaemonMetrics* metrics, Wake wake);
+  // `clock` is read for the schedule; the timers run on the real steady clock, which it must be.
+  UsageWatch(boost::asio::io_context& io, const Clock& clock, DaemonMetrics* metrics, Wake wake);
   ~UsageWatch();
   UsageWatch(const UsageWatch&) = delete;
   UsageWatch& operator=(const UsageWatch&) = delete;
@@ -130,6 +131,7 @@ class UsageWatch {
   void skim();
 
   boost::asio::io_context& io_;
+  const Clock& clock_;
   DaemonMetrics* metrics_;
   Wake wake_;
   std::size_t running_ = 0;

@@ -122,7 +122,8 @@ class UsageWatchTest : public ::testing::Test {
   FakeUsage usage{dir.path() + "/usage"};
   boost::asio::io_context io;
   Woken woken;
-  UsageWatch watch{io, nullptr, [this](const char* s) {
+  SystemClock clock;
+  UsageWatch watch{io, clock, nullptr, [this](const char* s) {
                      woken.sources.push_back(s);
                      woken.at.push_back(std::chrono::steady_clock::now());
                    }};
