@@ -15,8 +15,9 @@ namespace oomsentinel {
 
 std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId, double>>& levels,
                                            double fast_above, const Snapshot& last,
-                                           bool round_cache) {
+                                           bool round_cache, std::uint64_t* fast_level) {
   std::vector<std::uint64_t> out;
+  if (fast_level) *fast_level = 0;
   auto usage = last.get(Sig::kUsageBytes);
   auto ws = last.get(Sig::kWorkingSetBytes);
   auto limit = last.get(Sig::kLimitBytes);
@@ -37,7 +38,12 @@ std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId,
       at.push_back(v * *limit + cache);
   };
   for (const auto& [sid, v] : levels) add(sid, v);
-  if (fast_above > 0 && fast_above < 1) add(id(Sig::kWorkingSetRatio), fast_above);
+  if (fast_above > 0 && fast_above < 1 && has_limit) {
+    add(id(Sig::kWorkingSetRatio), fast_above);
+    double t = at.back();
+    if (fast_level && t > 0 && t < *limit && std::isfinite(t))
+      *fast_level = static_cast<std::uint64_t>(std::ceil(t));
+  }
   for (double t : at) {
     if (!(t > 0) || (has_limit && t >= *limit) || !std::isfinite(t)) continue;
     out.push_back(static_cast<std::uint64_t>(std::ceil(t)));
@@ -53,9 +59,7 @@ std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId,
 static void setWatchLevels(UsageWatch::Target& w,
                            const std::vector<std::pair<SignalId, double>>& levels,
                            double fast_above, const Snapshot& last) {
-  w.levels = usageThresholds(levels, fast_above, last, false);
-  auto fast = usageThresholds({}, fast_above, last, false);
-  w.fast_level = fast.empty() ? 0 : fast.front();
+  w.levels = usageThresholds(levels, fast_above, last, false, &w.fast_level);
 }
 
 // One descriptor the loop waits on: the kernel object's own (the eventfd with its registrations,
@@ -416,7 +420,7 @@ void KernelWakeups::update(const Watchdog& dog, Duration interval) {
         // No kernel threshold on v2: the watch, started by the projection, is what finds a
         // level between two polls.
         setWatchLevels(t.watch, dog.engine().levels(rules), poll.fast_above, last);
-        t.watch.usage_file = t.dir + "/memory.current";
+        if (t.watch.usage_file.empty()) t.watch.usage_file = t.dir + "/memory.current";
       }
       watch_.ticked(t.watch, used, last.steady, next_tick, /*skim=*/true);
       return;

@@ -43,11 +43,13 @@ class TargetCollector;
 // a step of a 256 MiB limit is 5 ms of leak. Levels at or above the limit, and ratios without a
 // limit, are left out; at most kMaxThresholds, the lowest dropped first. With `round_cache` false
 // the cache is taken as it is: the levels of the usage watch (daemon/usage_watch.h), which reads
-// the usage every millisecond and would otherwise wake up to a step late.
+// the usage every millisecond and would otherwise wake up to a step late. `fast_level`, if given,
+// gets the fast-poll level's usage (0 when it is left out).
 inline constexpr std::size_t kMaxThresholds = 32;
 std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId, double>>& levels,
                                            double fast_above, const Snapshot& last,
-                                           bool round_cache = true);
+                                           bool round_cache = true,
+                                           std::uint64_t* fast_level = nullptr);
 
 class KernelWakeups {
  public:

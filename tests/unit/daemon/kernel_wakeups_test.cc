@@ -36,6 +36,19 @@ TEST(UsageThresholds, EachLevelInUsageBytes) {
   EXPECT_THAT(t, ElementsAre(300 * kMiB, 500 * kMiB, 700 * kMiB, 800 * kMiB));
 }
 
+TEST(UsageThresholds, SaysWhichLevelIsTheFastPollOne) {
+  // 1000 MiB limit, 20 MiB of file cache taken as it is: fast_above 70% is 720 MiB of usage.
+  Snapshot s = snap(300 * kMiB, 280 * kMiB, 1000 * kMiB);
+  std::uint64_t fast = 1;
+  auto t = usageThresholds({{id(Sig::kUsageBytes), 300 * kMiB}}, 0.7, s, false, &fast);
+  EXPECT_THAT(t, ElementsAre(300 * kMiB, 720 * kMiB));
+  EXPECT_EQ(fast, 720 * kMiB);
+  // No limit: no ratio, so no fast-poll level.
+  usageThresholds({{id(Sig::kUsageBytes), 300 * kMiB}}, 0.7, snap(300 * kMiB, 280 * kMiB, 0), false,
+                  &fast);
+  EXPECT_EQ(fast, 0u);
+}
+
 TEST(UsageThresholds, WorkingSetLevelsAddTheFileCacheRoundedUp) {
   // A 1000 MiB limit: steps of 1 MiB. A cache of 22.3 MiB is rounded up to 23 MiB, so the
   // wake-up comes when the working set is at or just past its level.

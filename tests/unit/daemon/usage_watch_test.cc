@@ -112,6 +112,16 @@ struct Woken {
 // A watch on the loop `io`, a usage file the test changes, and every wake-up it asked for.
 class UsageWatchTest : public ::testing::Test {
  protected:
+  // `t` given one level at 100 MiB, seen at 90 MiB by a tick, and its early threshold's
+  // notification at 99.4 MiB (in the band): watched. In place: the watch holds on to `t`.
+  void watchInTheBand(UsageWatch::Target& t) {
+    t.usage_file = usage.path();
+    t.levels = {100 * kMiB};
+    auto t0 = std::chrono::steady_clock::now();
+    watch.ticked(t, 90.0 * kMiB, t0, t0 + 10s);
+    usage.set(99 * kMiB + 400 * kKiB);
+    watch.notified(t, kMiB);
+  }
   UsageWatch::Target target(std::vector<std::uint64_t> levels) {
     UsageWatch::Target t;
     t.usage_file = usage.path();
@@ -173,12 +183,8 @@ TEST_F(UsageWatchTest, NoWatchWhenTheTickComesFirstOrTheUsageIsFlat) {
 }
 
 TEST_F(UsageWatchTest, ANotificationInTheBandWatchesUntilTheCrossingAndALateOneIsIgnored) {
-  auto t = target({100 * kMiB});
-  auto t0 = std::chrono::steady_clock::now();
-  watch.ticked(t, 90.0 * kMiB, t0, t0 + 10s);
-  // The early threshold's notification: 99.4 MiB, in the band.
-  usage.set(99 * kMiB + 400 * kKiB);
-  watch.notified(t, kMiB);
+  UsageWatch::Target t;
+  watchInTheBand(t);
   ASSERT_TRUE(t.run);
   EXPECT_TRUE(woken.sources.empty()) << "woken below the level";
   std::thread writer([&] {
@@ -207,11 +213,8 @@ TEST_F(UsageWatchTest, ANotificationInTheBandWatchesUntilTheCrossingAndALateOneI
 }
 
 TEST_F(UsageWatchTest, AWatchThatFindsNothingExpiresAndRestsItsTarget) {
-  auto t = target({100 * kMiB});
-  auto t0 = std::chrono::steady_clock::now();
-  watch.ticked(t, 90.0 * kMiB, t0, t0 + 10s);
-  usage.set(99 * kMiB + 400 * kKiB);
-  watch.notified(t, kMiB);
+  UsageWatch::Target t;
+  watchInTheBand(t);
   ASSERT_TRUE(t.run);
   io.run_for(UsageWatch::kLongest + 200ms);
   EXPECT_FALSE(t.run) << "still watching after kLongest";
