@@ -16,6 +16,9 @@ class HostPaths {
   // This process's own executable, whatever the proc root of the targets is (--proc-root names
   // the host's /proc, where /proc/self would not be us): where the TLS module is looked for.
   static constexpr std::string_view kOwnExecutable = "/proc/self/exe";
+  // This process's own descriptors, likewise always the real /proc: how a descriptor opened
+  // with O_PATH is reopened for reading (core/target_fs.cc).
+  static constexpr std::string_view kOwnFdDir = "/proc/self/fd";
 
   HostPaths() = default;
   HostPaths(std::string cgroup_root, std::string proc_root);
