@@ -714,7 +714,10 @@ class Loader {
                   describe(l->value));
         return;
       }
-      a.metrics_listen = v;
+      // No host is loopback: the port answers anyone who reaches it, so reaching it from other
+      // hosts (0.0.0.0, a pod IP) is asked for by name. Written out, so that every reader
+      // (the listener, the alerts' generatorURL, print) sees the same address.
+      a.metrics_listen = colon == 0 ? "127.0.0.1" + v : v;
     }
   }
 

@@ -41,6 +41,20 @@ TEST(AlertsConfig, MetricsAndAlertmanagerReadAndPrintBack) {
   EXPECT_EQ(back.config->alerts, a);
 }
 
+// The metrics port answers anyone who reaches it: without a host it is loopback, and the
+// wildcard only when written.
+TEST(AlertsConfig, MetricsListenWithoutAHostIsLoopback) {
+  ConfigLoad load = loadConfigText("alerts:\n  metrics: {listen: ':10087'}\n", "t.yaml");
+  ASSERT_TRUE(load.config) << allErrors(load);
+  EXPECT_EQ(load.config->alerts.metrics_listen, "127.0.0.1:10087");
+  ConfigLoad any = loadConfigText("alerts:\n  metrics: {listen: '0.0.0.0:10087'}\n", "t.yaml");
+  ASSERT_TRUE(any.config) << allErrors(any);
+  EXPECT_EQ(any.config->alerts.metrics_listen, "0.0.0.0:10087");
+  ConfigLoad none = loadConfigText("alerts:\n  metrics: {}\n", "t.yaml");
+  ASSERT_TRUE(none.config) << allErrors(none);
+  EXPECT_EQ(none.config->alerts.metrics_listen, "") << "nothing served unless asked";
+}
+
 TEST(AlertsConfig, HttpsWithTlsSettingsReadAndPrintBack) {
   ConfigLoad load = loadConfigText(
       "alerts:\n"

@@ -1,7 +1,8 @@
 // deploy/kubernetes/: what ties the manifests together, checked on the files as shipped: the
-// metrics port (config, container, probes, PodMonitor), the volumes, the Downward API variables
-// the config names, where incidents are written, the node agent's host mounts and flags, and the
-// PrometheusRule against deploy/prometheus/oomsentinel-alerts.yaml. Every check is also run on a
+// metrics port (config, container, probes, PodMonitor; the config listening on the pod IP) and
+// the node agent's NetworkPolicy on it, the volumes, the Downward API variables the config names,
+// where incidents are written, the node agent's host mounts and flags, and the PrometheusRule
+// against deploy/prometheus/oomsentinel-alerts.yaml. Every check is also run on a
 // copy broken on purpose, so a check that cannot fail fails here.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -126,6 +127,12 @@ Problems checkPorts(const YAML::Node& config, const YAML::Node& c, const YAML::N
   if (found != want)
     p.push_back("container port " + std::to_string(found) + " is not the config's listen port " +
                 std::to_string(want));
+  // The daemon's default (no host) is loopback, which the kubelet's probes and Prometheus, both
+  // coming to the pod IP, cannot reach: a manifest names the wildcard.
+  std::string listen = str(get(config, {"alerts", "metrics", "listen"}));
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host != "0.0.0.0" && host != "[::]")
+    p.push_back("the config listens on '" + host + "', not the pod IP the probes ask");
   if (str(get(podmonitor, {"spec", "podMetricsEndpoints", "0", "path"})) != "/metrics")
     p.push_back("the PodMonitor does not scrape /metrics");
   for (const auto& [probe, path] : std::vector<std::pair<std::string, std::string>>{
@@ -251,6 +258,51 @@ Problems checkNodeAgent(const YAML::Node& ds) {
   return p;
 }
 
+// The node agent's NetworkPolicy: it selects the agent's pods, isolates their ingress, and lets
+// in only selected sources (no rule without `from`, no ipBlock), on the metrics port alone.
+Problems checkNetworkPolicy(const std::vector<YAML::Node>& docs, const YAML::Node& ds,
+                            const YAML::Node& podmonitor) {
+  Problems p;
+  YAML::Node np(YAML::NodeType::Undefined);
+  for (const auto& d : docs)
+    if (str(d["kind"]) == "NetworkPolicy") np.reset(d);
+  if (!np.IsDefined()) return {"no NetworkPolicy"};
+  YAML::Node labels = get(ds, {"spec", "template", "metadata", "labels"});
+  YAML::Node match = get(np, {"spec", "podSelector", "matchLabels"});
+  if (!match.IsMap() || match.size() == 0) p.push_back("the NetworkPolicy selects no labels");
+  for (const auto& kv : match)
+    if (str(get(labels, {kv.first.as<std::string>()})) != str(kv.second))
+      p.push_back("the NetworkPolicy's selector " + kv.first.as<std::string>() +
+                  " misses the pods");
+  if (str(get(np, {"metadata", "namespace"})) != str(get(ds, {"metadata", "namespace"})))
+    p.push_back("the NetworkPolicy is not in the DaemonSet's namespace");
+  bool ingress = false;
+  for (const auto& t : get(np, {"spec", "policyTypes"})) ingress |= str(t) == "Ingress";
+  if (!ingress) p.push_back("the NetworkPolicy does not isolate ingress");
+  std::string name = str(get(podmonitor, {"spec", "podMetricsEndpoints", "0", "port"}));
+  bool metrics = false;
+  YAML::Node rules = get(np, {"spec", "ingress"});
+  if (!rules.IsSequence() || rules.size() == 0) p.push_back("the NetworkPolicy has no ingress");
+  for (const auto& r : rules) {
+    YAML::Node from = get(r, {"from"});
+    if (!from.IsSequence() || from.size() == 0)
+      p.push_back("an ingress rule without `from` lets everyone in");
+    for (const auto& f : from)
+      if (get(f, {"ipBlock"}).IsDefined()) p.push_back("an ingress rule lets in an ipBlock");
+    YAML::Node ports = get(r, {"ports"});
+    if (!ports.IsSequence() || ports.size() == 0)
+      p.push_back("an ingress rule without `ports` opens every port");
+    for (const auto& port : ports) {
+      if (str(get(port, {"port"})) == name || str(get(port, {"port"})) == "10087")
+        metrics = true;
+      else
+        p.push_back("the NetworkPolicy opens port " + str(get(port, {"port"})));
+    }
+  }
+  if (!metrics) p.push_back("the NetworkPolicy does not let Prometheus reach the metrics port");
+  return p;
+}
+
 // Node by node: same types, same scalars, same keys, same order in sequences.
 void compare(const YAML::Node& a, const YAML::Node& b, const std::string& path, Problems& p) {
   if (a.Type() != b.Type()) {
@@ -337,6 +389,7 @@ TEST(KubernetesManifests, NodeAgentIsConsistent) {
   YAML::Node ds = find(m.node, "DaemonSet");
   EXPECT_THAT(checkWorkload(m.node, ds, m.podmonitor), IsEmpty());
   EXPECT_THAT(checkNodeAgent(ds), IsEmpty());
+  EXPECT_THAT(checkNetworkPolicy(m.node, ds, m.podmonitor), IsEmpty());
 }
 
 // The configs in the ConfigMaps are ones the daemon accepts: `oomsentinel check-config` on each.
@@ -390,6 +443,10 @@ TEST(KubernetesManifests, EachCheckFailsWhenItsTieIsBroken) {
       {"listen port",
        [](Docs& d, YAML::Node&) {
          setConfig(d, [](YAML::Node& c) { c["alerts"]["metrics"]["listen"] = "0.0.0.0:9999"; });
+       }},
+      {"listen on loopback",
+       [](Docs& d, YAML::Node&) {
+         setConfig(d, [](YAML::Node& c) { c["alerts"]["metrics"]["listen"] = ":10087"; });
        }},
       {"port name", [&](Docs&, YAML::Node& w) { oomsentinel(w)["ports"][0]["name"] = "http"; }},
       {"liveness path",
@@ -475,6 +532,42 @@ TEST(KubernetesManifests, EachCheckFailsWhenItsTieIsBroken) {
   };
   for (const auto& [what, breakIt] : node_breaks)
     EXPECT_THAT(broken(m.node, "DaemonSet", breakIt, m.podmonitor), Not(IsEmpty())) << what;
+
+  using BreakPolicy = std::function<void(YAML::Node&)>;
+  std::vector<std::pair<std::string, BreakPolicy>> policy_breaks = {
+      {"pod selector",
+       [](YAML::Node& np) {
+         np["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] = "sidecar";
+       }},
+      {"empty selector",
+       [](YAML::Node& np) { np["spec"]["podSelector"] = YAML::Node(YAML::NodeType::Map); }},
+      {"namespace", [](YAML::Node& np) { np["metadata"]["namespace"] = "default"; }},
+      {"egress only", [](YAML::Node& np) { np["spec"]["policyTypes"][0] = "Egress"; }},
+      {"from anyone", [](YAML::Node& np) { np["spec"]["ingress"][0].remove("from"); }},
+      {"from an ipBlock",
+       [](YAML::Node& np) {
+         YAML::Node b;
+         b["ipBlock"]["cidr"] = "0.0.0.0/0";
+         np["spec"]["ingress"][0]["from"].push_back(b);
+       }},
+      {"every port", [](YAML::Node& np) { np["spec"]["ingress"][0].remove("ports"); }},
+      {"another port", [](YAML::Node& np) { np["spec"]["ingress"][0]["ports"][0]["port"] = 22; }},
+  };
+  for (const auto& [what, breakIt] : policy_breaks) {
+    std::vector<YAML::Node> copy;
+    for (const auto& d : m.node) copy.push_back(YAML::Clone(d));
+    YAML::Node np = find(copy, "NetworkPolicy");
+    breakIt(np);
+    EXPECT_THAT(checkNetworkPolicy(copy, find(copy, "DaemonSet"), m.podmonitor), Not(IsEmpty()))
+        << what;
+  }
+  {
+    std::vector<YAML::Node> copy;
+    for (const auto& d : m.node)
+      if (str(d["kind"]) != "NetworkPolicy") copy.push_back(YAML::Clone(d));
+    EXPECT_THAT(checkNetworkPolicy(copy, find(copy, "DaemonSet"), m.podmonitor), Not(IsEmpty()))
+        << "no NetworkPolicy";
+  }
 
   YAML::Node rule = YAML::Clone(m.rule);
   rule["spec"]["groups"][0]["rules"][0]["for"] = "4m";
