@@ -39,6 +39,7 @@ RUN apt-get update \
       libyaml-cpp0.7 \
       libssl3 \
       libprometheus-cpp-core1.0 \
+      libre2-9 \
       libsystemd0 \
       libstdc++6 \
       libgcc-s1 \

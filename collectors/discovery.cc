@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fnmatch.h>
+#include <re2/re2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,11 +10,11 @@
 #include <cerrno>
 #include <charconv>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "collectors/control_file.h"
 #include "collectors/parse.h"
+#include "core/owned_fd.h"
 
 namespace oomsentinel {
 namespace {
@@ -27,6 +28,17 @@ std::optional<pid_t> parsePid(std::string_view s) {
   if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || v < 1 || v > kMaxPid)
     return std::nullopt;
   return static_cast<pid_t>(v);
+}
+
+// A comm is at most 16 bytes (TASK_COMM_LEN); more is room for a fixture's, never a real file.
+constexpr std::size_t kMaxCommBytes = 64;
+
+RE2::Options selectorOptions() {
+  RE2::Options o;
+  o.set_max_mem(kProcessSelectorMaxMem);
+  o.set_log_errors(false);  // a bad pattern is an error value for the caller, not a line on stderr
+  o.set_never_capture(true);
+  return o;
 }
 
 // Appended piecewise: GCC 12 -O3 warns -Wrestrict wrongly on "'" + std::string(s) + "'".
@@ -179,17 +191,20 @@ Result<std::vector<Discovered>> discover(const HostPaths& paths, const CgroupLay
   return makeError("target '" + name + "' has no selector to discover");
 }
 
+Status checkProcessSelector(const std::string& regex) {
+  RE2 re(regex, selectorOptions());
+  if (!re.ok()) return makeError(re.error());
+  return Ok{};
+}
+
 Result<std::vector<Discovered>> discoverProcesses(const HostPaths& paths,
                                                   const CgroupLayout& layout,
                                                   const std::string& name, const std::string& regex,
                                                   const DiscoveryOptions& options) {
-  std::regex re;
-  try {
-    re = std::regex(regex, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
+  RE2 re(regex, selectorOptions());
+  if (!re.ok())
     return makeError("process selector of target '" + name +
-                     "': not a valid regular expression: " + e.what());
-  }
+                     "': not a valid regular expression: " + re.error());
   const std::string& root = paths.procRoot();
   DIR* d = ::opendir(root.c_str());
   if (!d) return makeError("cannot list processes", root, errno);
@@ -205,20 +220,15 @@ Result<std::vector<Discovered>> discoverProcesses(const HostPaths& paths,
     if (pid == self) continue;
     // Any failure here means the process exited (ENOENT, ESRCH) or is not ours to read: both are
     // "not a match", never a failed discovery.
-    auto cmdline = readWholeFile(paths.proc(pid, "cmdline"));
+    auto cmdline = readFileUpTo(paths.proc(pid, "cmdline"), kProcessCmdlinePrefixBytes);
     if (!cmdline || cmdline->empty()) continue;  // gone, or a kernel thread (or a zombie)
     std::string& cmd = *cmdline;
     while (!cmd.empty() && cmd.back() == '\0') cmd.pop_back();
     std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-    auto comm = readWholeFile(paths.proc(pid, "comm"));
+    auto comm = readFileUpTo(paths.proc(pid, "comm"), kMaxCommBytes);
     if (!comm) continue;
     std::string_view c = trim(*comm);
-    try {
-      if (std::regex_search(c.begin(), c.end(), re) || std::regex_search(cmd, re))
-        matched.push_back(pid);
-    } catch (const std::regex_error& e) {  // error_complexity, error_stack
-      return makeError("process selector of target '" + name + "': " + e.what());
-    }
+    if (RE2::PartialMatch(c, re) || RE2::PartialMatch(cmd, re)) matched.push_back(pid);
     if (matched.size() > options.max_targets) return tooMany(name, options.max_targets);
   }
   KubeLogIndex index = readKubeLogIndex(options.containers_log_dir);

@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,10 +46,23 @@ Result<std::vector<Discovered>> discover(const HostPaths& paths, const CgroupLay
                                          const std::string& name, const TargetSelector& selector,
                                          const DiscoveryOptions& options = {});
 
-// process: std::regex_search (ECMAScript) over each process's comm and over its command line
-// (NULs as spaces); kernel threads (empty command line) and oomsentinel itself are skipped, and
-// so are processes that exit while we look. Named `name` when exactly one process matched, else
-// `name/<pid>` each. Sorted by pid. No match is an empty list, not an error.
+// How much of a command line a process selector sees: its first 4 KiB (a read of that much, never
+// the whole file). A command line is the target's to choose and may be megabytes long; the name
+// and flags a selector looks for come first.
+inline constexpr std::size_t kProcessCmdlinePrefixBytes = 4096;
+// RE2's max_mem for one process selector (its compiled program and DFA cache): a pattern that
+// needs more is a config error; a DFA that fills it falls back to RE2's NFA, still linear.
+inline constexpr std::int64_t kProcessSelectorMaxMem = 1 << 20;
+
+// OK when `regex` compiles as a process selector (RE2 syntax: no backreferences, no lookaround),
+// else RE2's own message, e.g. "invalid perl operator: (?=".
+Status checkProcessSelector(const std::string& regex);
+
+// process: an RE2 search (linear in the text, no recursion) over each process's comm and over the
+// first kProcessCmdlinePrefixBytes of its command line (NULs as spaces); kernel threads (empty
+// command line) and oomsentinel itself are skipped, and so are processes that exit while we look.
+// Named `name` when exactly one process matched, else `name/<pid>` each. Sorted by pid. No match
+// is an empty list, not an error.
 Result<std::vector<Discovered>> discoverProcesses(const HostPaths& paths,
                                                   const CgroupLayout& layout,
                                                   const std::string& name, const std::string& regex,

@@ -12,9 +12,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <regex>
 #include <utility>
 
+#include "collectors/discovery.h"
 #include "collectors/prom_text.h"
 #include "config/values.h"
 #include "core/http_client.h"
@@ -1324,10 +1324,8 @@ class Loader {
     }
     switch (kind) {
       case SelectorKind::kProcess:
-        try {
-          std::regex re(v, std::regex::ECMAScript);
-        } catch (const std::regex_error& x) {
-          error(valuePos(e), e.path, "not a valid regular expression: " + std::string(x.what()));
+        if (auto st = checkProcessSelector(v); !st) {
+          error(valuePos(e), e.path, "not a valid RE2 regular expression: " + st.error().message);
           return false;
         }
         break;

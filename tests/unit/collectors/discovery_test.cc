@@ -4,13 +4,17 @@
 #include "collectors/discovery.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
 #include <vector>
 
 #include "collectors/kube_path.h"
+#include "core/owned_fd.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -279,6 +283,130 @@ TEST(DiscoverProcesses, VanishedProcessesAreSkippedAndErrorsAreValues) {
   auto wide = discoverProcesses(p, CgroupLayout{}, "j", "java", o);
   ASSERT_FALSE(wide.ok());
   EXPECT_EQ(wide.error().message, "selector of target 'j' matched more than 1 targets; narrow it");
+}
+
+// A real process with the command line a hostile local user can give any process of theirs:
+// /bin/sleep whose argv[0] (which sleep never parses) is 120 KB (a single argument may be 128 KiB).
+// SIGKILLed and reaped at the end.
+class LongCmdline {
+ public:
+  explicit LongCmdline(std::string argv0) : argv0_(std::move(argv0)) {
+    std::string secs = "60";  // an orphan, should the test crash, goes away by itself
+    char* argv[] = {argv0_.data(), secs.data(), nullptr};
+    char* envp[] = {nullptr};
+    if (::posix_spawn(&pid_, "/bin/sleep", nullptr, nullptr, argv, envp) != 0) pid_ = -1;
+    // posix_spawn returns when the child's exec has replaced its memory, a moment before the
+    // kernel sets up the new argument area (until then /proc cmdline reads as empty).
+    if (pid_ > 0) {
+      EXPECT_TRUE(testing::eventually([&] {
+        auto c = readFileUpTo(HostPaths().proc(pid_, "cmdline"), 16);
+        return c.ok() && !c->empty();
+      }));
+    }
+  }
+  ~LongCmdline() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  LongCmdline(const LongCmdline&) = delete;
+  LongCmdline& operator=(const LongCmdline&) = delete;
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::string argv0_;
+  pid_t pid_ = -1;
+};
+
+// Issue 18: std::regex recursed once per character, so "java .*-jar" over this command line
+// overflowed the stack and killed the daemon (SIGSEGV). RE2 does not recurse, and sees 4 KiB.
+TEST(DiscoverProcesses, RealProcessWith120KBCommandLineDoesNotCrashAndOnlyItsFirst4KiBIsSeen) {
+  const std::string tok = "t" + std::to_string(::getpid());
+  // "head-" in the first 4 KiB, "tail-" 120 KB later; 'x', 'y' and 'z' all over the padding.
+  std::string pad;
+  while (pad.size() < 120 * 1024) pad += "xyzjava -jar ";
+  LongCmdline child("java -jar head-" + tok + " " + pad + " tail-" + tok);
+  ASSERT_GT(child.pid(), 0);
+  HostPaths real;  // the real /proc
+
+  auto r = discoverProcesses(real, CgroupLayout{}, "j", "java .*-jar head-" + tok);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  ASSERT_EQ(names(*r), std::vector<std::string>{"j"});
+  EXPECT_EQ((*r)[0].target.pid, child.pid());
+
+  // Past the prefix: not seen, though the process's command line has it.
+  r = discoverProcesses(real, CgroupLayout{}, "j", "tail-" + tok);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_TRUE(r->empty()) << names(*r).front();
+
+  // The backtracker's worst cases, over every process on this machine: an answer, no crash.
+  for (const char* re : {"java .*-jar", ".*x.*y.*z", "(x|xy|xyz|.)*q$", "(.*)*-jar$"}) {
+    SCOPED_TRACE(re);
+    r = discoverProcesses(real, CgroupLayout{}, "j", re);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+  }
+}
+
+TEST(DiscoverProcesses, MatchesWithinTheFirst4KiBOfTheCommandLineAndNotAfterIt) {
+  ASSERT_EQ(kProcessCmdlinePrefixBytes, 4096u);
+  TempDir proc;
+  HostPaths p(disc("systemd-v2/cgroup"), proc.path());
+  // A 1 MiB command line of NUL-separated arguments; markers end at byte 4096, 4097 and ~500 KiB.
+  auto cmdline = [](std::size_t marker_end, const std::string& marker) {
+    std::string c(1 << 20, 'a');
+    for (std::size_t i = 100; i < c.size(); i += 100) c[i] = '\0';
+    c.replace(marker_end - marker.size(), marker.size(), marker);
+    return c;
+  };
+  proc.write("20/comm", "app\n");
+  proc.write("20/cmdline", cmdline(4096, "mark-in"));
+  proc.write("21/comm", "app\n");
+  proc.write("21/cmdline", cmdline(4097, "mark-out"));  // "mark-ou" within the prefix
+  proc.write("22/comm", "app\n");
+  proc.write("22/cmdline", cmdline(500 * 1024, "mark-far"));
+
+  auto r = discoverProcesses(p, CgroupLayout{}, "a", "mark-(in|out|far)");
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(names(*r), std::vector<std::string>{"a"});
+  EXPECT_EQ((*r)[0].target.pid, 20);
+  // NULs read as spaces within the prefix.
+  r = discoverProcesses(p, CgroupLayout{}, "a", "a a");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->size(), 3u);
+  // Exponential for a backtracking engine (100 'a's before each space); linear for RE2.
+  r = discoverProcesses(p, CgroupLayout{}, "a", "^(a|aa)*b");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+}
+
+TEST(DiscoverProcesses, SyntaxRe2DoesNotTakeIsAnErrorWithRe2sMessage) {
+  EXPECT_TRUE(checkProcessSelector("java .*-jar app\\.jar").ok());
+  struct Case {
+    std::string re, message;
+  };
+  const Case cases[] = {
+      {"java(?=x)", "invalid perl operator: (?="},
+      {"(?<!x)java", "invalid perl operator: (?<"},
+      {"(j)ava\\1", "invalid escape sequence: \\1"},
+      {"java (.*", "missing ): java (.*"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.re);
+    auto st = checkProcessSelector(c.re);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().message, c.message);
+    auto r = discoverProcesses(paths("systemd-v2"), CgroupLayout{}, "j", c.re);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().message,
+              "process selector of target 'j': not a valid regular expression: " + c.message);
+  }
+  // RE2's max_mem is set (1 MiB): this compiles within RE2's default 8 MiB, not within ours.
+  std::string big;
+  for (int i = 0; i < 100; ++i) big += "[a-z]{1000}";
+  auto st = checkProcessSelector(big);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message, "pattern too large - compile failed");
 }
 
 // ---- pid_file ----

@@ -87,7 +87,12 @@ TEST(SelectorConfig, ErrorsSayWhatIsWrongWhere) {
   };
   const Case cases[] = {
       {"targets:\n  - name: a\n    process: 'java (.*'\n", "targets[0].process",
-       "not a valid regular expression: ", 3, 14},
+       "not a valid RE2 regular expression: missing ): java (.*", 3, 14},
+      // ECMAScript that RE2 does not take: lookaround and backreferences.
+      {"targets:\n  - name: a\n    process: 'java(?!c)'\n", "targets[0].process",
+       "not a valid RE2 regular expression: invalid perl operator: (?!", 3, 14},
+      {"targets:\n  - name: a\n    process: '(j)ava\\1'\n", "targets[0].process",
+       "not a valid RE2 regular expression: invalid escape sequence: \\1", 3, 14},
       {"targets:\n  - name: a\n    process: ''\n", "targets[0].process",
        "empty: expected a regular expression such as 'java .*-jar app\\.jar'", 3, 14},
       {"targets:\n  - name: a\n    process: [java]\n", "targets[0].process",
