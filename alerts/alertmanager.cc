@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "core/safe_text.h"
 #include "core/units.h"
 
 namespace oomsentinel {
@@ -217,7 +218,8 @@ std::string alertmanagerPayload(const std::vector<AlertEvent>& events, const Ale
     auto add = [&](std::string_view name, const std::string& value) {
       if (value.empty()) return;
       std::string key = sanitizeLabelName(name);
-      if (!labels.contains(key)) labels[key] = value;
+      // Values may hold what a target made (its name, its container's): safe, like a log line.
+      if (!labels.contains(key)) labels[key] = safeText(value);
     };
     add("alertname", e.rule);
     add("severity", e.severity);
@@ -228,10 +230,10 @@ std::string alertmanagerPayload(const std::vector<AlertEvent>& events, const Ale
       if (!isReservedLabel(sanitizeLabelName(name))) add(name, value);
 
     Json annotations = Json::object();
-    annotations["summary"] = summaryOf(e);
-    annotations["description"] = descriptionOf(e);
-    if (!e.expr.empty()) annotations["expr"] = e.expr;
-    if (!e.incident.empty()) annotations["incident"] = e.incident;
+    annotations["summary"] = safeText(summaryOf(e));
+    annotations["description"] = safeText(descriptionOf(e));
+    if (!e.expr.empty()) annotations["expr"] = safeText(e.expr);
+    if (!e.incident.empty()) annotations["incident"] = safeText(e.incident);
 
     Json alert = Json::object();
     alert["labels"] = std::move(labels);

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/safe_text.h"
 #include "core/signal.h"
 
 namespace oomsentinel {
@@ -275,7 +276,9 @@ prometheus::Counter& DaemonMetrics::counter(prometheus::Family<prometheus::Count
 void DaemonMetrics::updateTarget(const std::string& target, const Snapshot& s) {
   std::lock_guard lock(mu_);
   TargetSeries& ts = series_[target];
-  auto labels = [&] { return prometheus::Labels{{"target", target}}; };
+  // A discovered target's name holds what it made (a cgroup or process name): every label value
+  // made from it goes through safeText, as a scraper refuses the whole page over invalid UTF-8.
+  auto labels = [&] { return prometheus::Labels{{"target", safeText(target)}}; };
   auto set = [&](std::size_t i, prometheus::Family<prometheus::Gauge>& f, std::optional<double> v,
                  double scale = 1) {
     if (!v) return;
@@ -364,9 +367,11 @@ void DaemonMetrics::targetGone(const std::string& target) {
 void DaemonMetrics::transition(const Firing& f) {
   std::lock_guard lock(mu_);
   gauge(rule_firing_,
-        {{"rule", f.rule}, {"target", f.target}, {"severity", severityName(f.severity)}}, f.target)
+        {{"rule", f.rule}, {"target", safeText(f.target)}, {"severity", severityName(f.severity)}},
+        f.target)
       .Set(f.to == RuleState::kFiring ? 1 : 0);
-  counter(transitions_, {{"rule", f.rule}, {"target", f.target}, {"state", ruleStateName(f.to)}},
+  counter(transitions_,
+          {{"rule", f.rule}, {"target", safeText(f.target)}, {"state", ruleStateName(f.to)}},
           f.target)
       .Increment();
 }
@@ -375,21 +380,22 @@ void DaemonMetrics::targetInfo(const std::string& target,
                                const std::vector<std::pair<std::string, std::string>>& labels) {
   if (labels.empty()) return;
   std::lock_guard lock(mu_);
-  prometheus::Labels l{{"target", target}};
-  for (const auto& [k, v] : labels) l.emplace(k, v);
+  prometheus::Labels l{{"target", safeText(target)}};
+  for (const auto& [k, v] : labels) l.emplace(k, safeText(v));
   gauge(target_info_, l, target).Set(1);
 }
 
 void DaemonMetrics::oomKill(const std::string& target, bool warned) {
   if (warned) return;
   std::lock_guard lock(mu_);
-  counter(oom_kills_unwarned_, {{"target", target}}, target).Increment();
+  counter(oom_kills_unwarned_, {{"target", safeText(target)}}, target).Increment();
 }
 
 void DaemonMetrics::dump(const std::string& target, const std::string& dumper,
                          const std::string& result, double seconds, double bytes) {
   std::lock_guard lock(mu_);
-  counter(dumps_, {{"target", target}, {"dumper", dumper}, {"result", result}}, target).Increment();
+  counter(dumps_, {{"target", safeText(target)}, {"dumper", dumper}, {"result", result}}, target)
+      .Increment();
   dump_seconds_
       .Add({{"dumper", dumper}},
            prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
@@ -399,7 +405,7 @@ void DaemonMetrics::dump(const std::string& target, const std::string& dumper,
 
 void DaemonMetrics::incident(const std::string& target, const std::string& result) {
   std::lock_guard lock(mu_);
-  counter(incidents_, {{"target", target}, {"result", result}}, target).Increment();
+  counter(incidents_, {{"target", safeText(target)}, {"result", result}}, target).Increment();
 }
 
 void DaemonMetrics::declareDumpers(const std::string& target,
@@ -407,7 +413,7 @@ void DaemonMetrics::declareDumpers(const std::string& target,
   std::lock_guard lock(mu_);
   for (const auto& d : dumpers)
     for (const char* result : {"ok", "failed", "timed_out"})
-      counter(dumps_, {{"target", target}, {"dumper", d}, {"result", result}}, target);
+      counter(dumps_, {{"target", safeText(target)}, {"dumper", d}, {"result", result}}, target);
 }
 
 void DaemonMetrics::follow(Mirror& m, prometheus::Family<prometheus::Counter>& f,
@@ -481,8 +487,8 @@ void DaemonMetrics::psiTriggerWindow(const std::string& source, Duration window)
 
 void DaemonMetrics::throttle(const std::string& target, const std::string& result, bool held) {
   std::lock_guard lock(mu_);
-  counter(throttles_, {{"target", target}, {"result", result}}, target).Increment();
-  gauge(throttled_, {{"target", target}}, target).Set(held ? 1 : 0);
+  counter(throttles_, {{"target", safeText(target)}, {"result", result}}, target).Increment();
+  gauge(throttled_, {{"target", safeText(target)}}, target).Set(held ? 1 : 0);
 }
 
 void DaemonMetrics::selfStats() {

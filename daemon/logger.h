@@ -2,8 +2,11 @@
 // Logger: one line per event on stderr, human-readable or JSON lines (--log-format json).
 #pragma once
 
+#include <cstddef>
 #include <cstdio>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,6 +23,11 @@ class Logger {
   Logger(const Clock& clock, Format format, std::FILE* out = stderr)
       : clock_(clock), format_(format), out_(out) {}
 
+  // Whatever a message or a field holds (a target's HTTP answer, a file name), it goes through
+  // safeText (core/safe_text.h), cut at this many bytes: a line is never cut short, forged or
+  // made unparseable by what a target wrote.
+  static constexpr std::size_t kLogTextCap = 4096;
+
   // A message with optional key/value fields (values are already formatted).
   void log(LogLevel level, const std::string& msg,
            const std::vector<std::pair<std::string, std::string>>& fields = {});
@@ -30,6 +38,10 @@ class Logger {
   void setMinLevel(LogLevel level) { min_level_ = level; }
 
  private:
+  // One line, either format; `extra`: more JSON members (a transition's), already safe.
+  void emit(WallTime when, LogLevel level, std::string_view msg,
+            const std::vector<std::pair<std::string, std::string>>& fields,
+            const nlohmann::ordered_json* extra);
   void write(const std::string& line);
   const Clock& clock_;
   Format format_;

@@ -256,7 +256,7 @@ std::string snapshotJson(const SampleContext& ctx, const Snapshot& s) {
     else
       sig[signalName(id)] = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
   });
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace oomsentinel

@@ -75,7 +75,7 @@ std::string stateJson(const Watchdog& dog, const Clock& clock, const KernelWakeu
     if (!r.unknown_signals.empty()) o["unknown_signals"] = r.unknown_signals;
     rules.push_back(o);
   }
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 Status writeStateFile(const std::string& path, const std::string& json) {

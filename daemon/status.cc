@@ -12,6 +12,7 @@
 #include "collectors/target_collector.h"
 #include "config/config.h"
 #include "core/clock.h"
+#include "core/safe_text.h"
 #include "core/units.h"
 #include "daemon/cli.h"
 #include "daemon/logger.h"
@@ -81,14 +82,16 @@ int statusFromConfig(const HostPaths& paths, const std::string& config_path,
       const Snapshot* snap = dog.lastSnapshot(name);
       const TargetCollector* tc = dog.collector(name);
       if (!snap || !tc) {
-        std::string why = dog.lastError(name);
+        // The error may quote the target's own answer (an HTTP body): made safe for a terminal.
+        std::string why = safeText(dog.lastError(name));
         if (o.json) {
           nlohmann::ordered_json j;
-          j["target"] = name;
+          j["target"] = safeText(name);
           j["error"] = why.empty() ? "not read yet" : why;
-          std::cout << j.dump() << "\n";
+          std::cout << j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+                    << "\n";
         } else {
-          std::cout << "target         " << name << ": cannot read: " << why << "\n";
+          std::cout << "target         " << safeText(name) << ": cannot read: " << why << "\n";
         }
         failed = true;
         continue;

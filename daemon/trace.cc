@@ -91,7 +91,7 @@ int recordFromConfig(const HostPaths& paths, const std::string& config_path,
     if (name) {  // --name renames the target in the trace
       auto j = nlohmann::ordered_json::parse(line);
       j["target"] = *name;
-      line = j.dump();
+      line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     }
     out << line << "\n";
     out.flush();
@@ -283,7 +283,7 @@ int runReplay(std::vector<std::string> argv) {
         else
           values[k] = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
       }
-      std::cout << o.dump() << "\n";
+      std::cout << o.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     }
   }
   return 0;

@@ -135,7 +135,8 @@ TEST(AlertmanagerPayloadTest, LabelsAreValidAndOursCannotBeOverridden) {
   EXPECT_EQ(labels["_9lives"], "cat");
   EXPECT_FALSE(labels.contains("empty"));
   EXPECT_EQ(labels["zone"], "b") << "the event's labels win over the static ones";
-  EXPECT_EQ(labels["quote"], "say \"hi\"\\\n\tbye");
+  // Quotes and backslashes are kept (JSON escapes them); controls are made visible (safeText).
+  EXPECT_EQ(labels["quote"], "say \"hi\"\\\\x0a\\x09bye");
   EXPECT_EQ(labels["bad_utf8"], "ab\xEF\xBF\xBD") << "invalid UTF-8 becomes U+FFFD";
   EXPECT_FALSE(got[0].contains("generatorURL")) << "an empty generator URL is left out";
 
@@ -144,6 +145,22 @@ TEST(AlertmanagerPayloadTest, LabelsAreValidAndOursCannotBeOverridden) {
   EXPECT_TRUE(isValidLabelName("_x9"));
   EXPECT_FALSE(isValidLabelName("9x"));
   EXPECT_FALSE(isValidLabelName("a-b"));
+}
+
+TEST(AlertmanagerPayloadTest, ATargetMadeNameIsSafeInLabelsAndAnnotations) {
+  AlertmanagerSpec s;
+  // A discovered target named after what the target made: a cgroup with a newline and a byte
+  // that is no UTF-8.
+  AlertEvent e = event("near-limit", "pods/x\xff\n[FIRING] all good");
+  Json got = Json::parse(alertmanagerPayload({e}, s, "", kT0));
+  const std::string want = "pods/x\xEF\xBF\xBD\\x0a[FIRING] all good";
+  EXPECT_EQ(got[0]["labels"]["target"], want);
+  const std::string summary = got[0]["annotations"]["summary"];
+  const std::string description = got[0]["annotations"]["description"];
+  EXPECT_THAT(summary, HasSubstr(want));
+  EXPECT_THAT(description, HasSubstr(want));
+  EXPECT_EQ(summary.find('\n'), std::string::npos);
+  EXPECT_EQ(description.find('\n'), std::string::npos);
 }
 
 TEST(AlertmanagerPayloadTest, EndsAtIsTheResolveOrFourResendIntervalsAfterTheSend) {

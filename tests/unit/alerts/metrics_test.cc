@@ -74,6 +74,35 @@ TEST(DaemonMetrics, GaugesAndCountersFollowTheTargetsSignals) {
             "oomsentinel_time_to_oom_seconds{target=\"api\"} +Inf");
 }
 
+TEST(DaemonMetrics, ATargetMadeNameIsValidUtf8OnOneLineInEveryLabel) {
+  DaemonMetrics m{HostPaths()};
+  // A discovered cgroup's name and its pod's, as the target made them.
+  const std::string name = "pods/x\xff\ny";
+  m.updateTarget(name, sample(500, 100, 10, 0));
+  m.targetInfo(name, {{"pod", "p\xC0\xAF\x1b[2J"}});
+  Firing f;
+  f.rule = "near-limit";
+  f.target = name;
+  f.to = RuleState::kFiring;
+  m.transition(f);
+  m.dump(name, "proc", "ok", 0.1, 10);
+  m.throttle(name, "throttled", true);
+  std::string t = m.render();
+  EXPECT_THAT(t, Not(HasSubstr("\xff")));
+  EXPECT_THAT(t, Not(HasSubstr("\x1b")));
+  // The exposition escapes the backslash of safeText's "\x0a" once more.
+  const std::string safe = "pods/x\xEF\xBF\xBD\\\\x0ay";
+  EXPECT_EQ(line(t, "oomsentinel_memory_usage_bytes{target=\"" + safe + "\"}"),
+            "oomsentinel_memory_usage_bytes{target=\"" + safe + "\"} 500");
+  EXPECT_THAT(t, HasSubstr("pod=\"p\xEF\xBF\xBD\xEF\xBF\xBD\\\\x1b[2J\",target=\"" + safe));
+  EXPECT_THAT(
+      t, HasSubstr("oomsentinel_rule_firing{rule=\"near-limit\",severity=\"warning\",target=\"" +
+                   safe));
+  // Removing the target by its own name still removes every series made for it.
+  m.removeTarget(name);
+  EXPECT_THAT(m.render(), Not(HasSubstr("pods/x")));
+}
+
 TEST(DaemonMetrics, ATargetsSeriesGoWithIt) {
   DaemonMetrics m{HostPaths()};
   m.updateTarget("a", sample(1, 1, 1, 0));
