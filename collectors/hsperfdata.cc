@@ -9,9 +9,11 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 
 #include "collectors/control_file.h"
 #include "collectors/parse.h"
+#include "core/target_fs.h"
 
 namespace oomsentinel {
 namespace {
@@ -20,12 +22,6 @@ constexpr std::uint32_t kMagic = 0xcafec0c0;
 constexpr int kMajorVersion = 2;
 
 std::string at(std::size_t offset) { return " at offset " + std::to_string(offset); }
-
-std::string hex(std::uint64_t v, int digits) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%0*llx", digits, static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // Unsigned integers of the file's byte order, from any alignment. The caller has checked that
 // the bytes are there.
@@ -74,10 +70,12 @@ Result<PerfPrologue> parsePerfPrologue(std::string_view bytes) {
   PerfPrologue p;
   std::uint32_t magic = load<std::uint32_t>(bytes, 0, /*little=*/false);
   if (magic != kMagic)
-    return makeError("hsperfdata: bad magic " + hex(magic, 8) + at(0) + " (expected 0xcafec0c0)");
+    // The file's bytes are not shown: a file that is not an hsperfdata file may be anything.
+    return makeError("hsperfdata: bad magic" + at(0) +
+                     " (expected 0xcafec0c0; the file's bytes are not shown)");
   auto order = static_cast<unsigned char>(bytes[4]);
   if (order > 1)
-    return makeError("hsperfdata: byte order flag " + std::to_string(order) + at(4) +
+    return makeError("hsperfdata: byte order flag" + at(4) +
                      " is neither 0 (big-endian) nor 1 (little-endian)");
   p.little_endian = order == 1;
   p.major = static_cast<unsigned char>(bytes[5]);
@@ -420,7 +418,7 @@ Result<pid_t> parseNsPid(std::string_view status, pid_t pid) {
   return pid;
 }
 
-Result<std::string> findHsperfdataFile(const HostPaths& paths, pid_t pid) {
+Result<HsperfdataFile> findHsperfdataFile(const HostPaths& paths, pid_t pid, int pidfd) {
   std::string status_path = paths.proc(pid, "status");
   auto status = readWholeFile(status_path);
   if (!status) return status.error();
@@ -428,56 +426,63 @@ Result<std::string> findHsperfdataFile(const HostPaths& paths, pid_t pid) {
   if (!nspid) return makeError(nspid.error().message, status_path);
   const std::string file = std::to_string(*nspid);
 
-  // The process's /tmp as the process sees it: its mount namespace, its container's tmpfs.
-  std::string tmp = paths.proc(pid, "root/tmp");
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(tmp.c_str()), &::closedir);
-  if (!dir) {
-    int e = errno;
+  // The process's /tmp as the process sees it: its mount namespace, its container's tmpfs. Its
+  // files are the process's to arrange as it likes: a symlink there could name any host file.
+  auto fs = TargetFs::open(paths, pid, pidfd, TargetAnchor::kRoot);
+  if (!fs) return fs.error();
+  const std::string tmp_where = fs->where() + ":/tmp";
+  auto tmp = fs->openDir("/tmp");
+  if (!tmp) {
+    int e = tmp.error().errnum;
     return makeError(e == EACCES || e == EPERM
                          ? "cannot list the process's /tmp (another user's process: reading its "
                            "root needs root or CAP_SYS_PTRACE)"
                          : "cannot list the process's /tmp",
-                     tmp, e);
+                     tmp_where, e);
   }
-  struct stat proc_st;
-  bool have_owner = ::stat(paths.proc(pid, "").c_str(), &proc_st) == 0;
+  auto entries = listTargetDir(tmp->get(), tmp_where);
+  if (!entries) return entries.error();
 
-  std::string best;
-  bool best_owned = false;
+  TargetFileRules rules;
+  rules.max_bytes = kMaxHsperfdataBytes;
+  rules.owner = fs->owner();
+  std::optional<HsperfdataFile> best;
   struct timespec best_mtime {};
-  int last_errno = ENOENT;
-  std::string denied;
-  while (dirent* d = ::readdir(dir.get())) {
-    std::string_view name = d->d_name;
-    if (name.substr(0, 11) != "hsperfdata_") continue;
-    std::string candidate = joinPath(joinPath(tmp, name), file);
-    struct stat st;
-    if (::stat(candidate.c_str(), &st) != 0) {
-      if (errno == EACCES) {
-        last_errno = EACCES;
-        denied = candidate;
-      }
+  std::optional<Error> refused;  // a candidate that exists but is not taken, and why
+  for (const TargetDirEntry& d : *entries) {
+    if (d.name.substr(0, 11) != "hsperfdata_") continue;
+    // A real directory only: a symlinked hsperfdata_x would take us wherever it points.
+    if (!S_ISDIR(d.st.st_mode)) continue;
+    const std::string where = tmp_where + "/" + d.name;
+    auto dir = openTargetDirAt(tmp->get(), d.name, tmp_where);
+    if (!dir) {
+      if (dir.error().errnum == EACCES && !refused)
+        refused =
+            makeError("hsperfdata directory not readable (another user's JVM)", where, EACCES);
       continue;
     }
-    if (!S_ISREG(st.st_mode)) continue;
-    bool owned = have_owner && st.st_uid == proc_st.st_uid;
+    auto fd = openTargetFileAt(dir->get(), file, rules, where);
+    if (!fd) {
+      if (fd.error().errnum != ENOENT && !refused) refused = fd.error();
+      continue;
+    }
+    struct stat st;
+    if (::fstat(fd->get(), &st) != 0) continue;
     bool newer = st.st_mtim.tv_sec > best_mtime.tv_sec || (st.st_mtim.tv_sec == best_mtime.tv_sec &&
                                                            st.st_mtim.tv_nsec > best_mtime.tv_nsec);
-    if (best.empty() || (owned && !best_owned) || (owned == best_owned && newer)) {
-      best = std::move(candidate);
-      best_owned = owned;
+    if (!best || newer) {
+      best = HsperfdataFile{std::move(*fd), where + "/" + file};
       best_mtime = st.st_mtim;
     }
   }
-  if (!best.empty()) return best;
-  if (last_errno == EACCES)
-    return makeError("hsperfdata directory not readable (another user's JVM)", denied, EACCES);
+  if (best) return std::move(*best);
+  if (refused) return *refused;
   return makeError("no hsperfdata file hsperfdata_*/" + file + " (pid " + std::to_string(pid) +
                        " is " + file +
                        " in its namespace): not a JVM, a JVM still starting, or one run with "
                        "-XX:-UsePerfData or -XX:+PerfDisableSharedMem (java.io.tmpdir does not "
                        "move the file: it is always under /tmp)",
-                   tmp, ENOENT);
+                   tmp_where, ENOENT);
 }
 
 }  // namespace oomsentinel

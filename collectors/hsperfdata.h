@@ -33,6 +33,7 @@
 #include <utility>
 
 #include "core/host_paths.h"
+#include "core/owned_fd.h"
 #include "core/result.h"
 #include "core/snapshot.h"
 
@@ -150,10 +151,20 @@ Result<std::size_t> mapHsperfdata(std::string_view bytes, Snapshot& out);
 // the NSpid line), or `pid` when there is no such line (kernels before 4.1).
 Result<pid_t> parseNsPid(std::string_view status, pid_t pid);
 
-// The hsperfdata file of process `pid`, seen through its own root and mount namespace:
-// <proc root>/<pid>/root/tmp/hsperfdata_<any user>/<NSpid>. When several users' directories
-// hold that name (a stale file of an earlier process), the one owned by the process's user wins,
-// then the newest. The Error names the directory tried and the likely causes.
-Result<std::string> findHsperfdataFile(const HostPaths& paths, pid_t pid);
+// The hsperfdata file of a process, open for reading, and how messages name it.
+struct HsperfdataFile {
+  OwnedFd fd;
+  std::string path;  // "pid 4242's root:/tmp/hsperfdata_app/7": for messages only, never opened
+};
+
+// The hsperfdata file of process `pid`, seen through its own root and mount namespace and only
+// through the door (core/target_fs.h): /tmp/hsperfdata_<any user>/<NSpid>, where the
+// hsperfdata_* directory is a real directory (not a symlink) and the file a regular file (not a
+// symlink, FIFO or device) of the process's own user, at most kMaxHsperfdataBytes, opened without
+// blocking. When several users' directories hold that name (a stale file of an earlier process),
+// the newest wins. `pidfd` (when >= 0) is checked after the root is opened, so a reused pid
+// cannot hand over another process's root. The Error names the directory tried and the likely
+// causes, and never carries bytes of any file.
+Result<HsperfdataFile> findHsperfdataFile(const HostPaths& paths, pid_t pid, int pidfd = -1);
 
 }  // namespace oomsentinel

@@ -73,24 +73,26 @@ bool JvmPerfCollector::searchDue(SteadyTime now) const {
   return !last_search_ || now - *last_search_ >= kSearchInterval || now < *last_search_;
 }
 
-bool JvmPerfCollector::adopt(pid_t pid, std::string path) {
+void JvmPerfCollector::adopt(pid_t pid, HsperfdataFile file) {
   close();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    problem_ = makeError("cannot open the JVM's hsperfdata file", path, errno).describe();
-    return false;
-  }
-  fd_ = fd;
+  // The descriptor, not the path: the file is re-read every tick with pread, and a path under
+  // the target's root would be resolved again each time, through whatever the target put there.
+  fd_ = file.fd.release();
   pid_ = pid;
   pid_dir_ = paths_.proc(pid, "");
-  file_path_ = std::move(path);
-  return true;
+  file_path_ = std::move(file.path);
 }
 
 void JvmPerfCollector::search(SteadyTime now) {
   last_search_ = now;
   if (fixed_pid_) {
-    auto found = findHsperfdataFile(paths_, *fixed_pid_);
+    // No pidfd (-1): a collector reads what a pid names at each tick and holds no process
+    // (pidfds are the dumpers', which signal). A pid reused between the listing and the open hands
+    // over another process's root; what is read there is still confined to that root, a regular
+    // file of that process's own user, 1 MiB at most, read without blocking, and only counters
+    // are taken from it (no byte of it reaches a message); stillThere() drops it when the pid's
+    // /proc directory goes.
+    auto found = findHsperfdataFile(paths_, *fixed_pid_, -1);
     if (!found) {
       problem_ = found.error().describe();
       return;
@@ -115,11 +117,13 @@ void JvmPerfCollector::search(SteadyTime now) {
   const std::size_t limit = std::min(pids_.size(), kMaxCandidates);
   for (std::size_t i = 0; i < limit; ++i) {
     pid_t pid = pids_[i];
-    auto found = findHsperfdataFile(paths_, pid);
-    if (found && adopt(pid, std::move(*found))) return;
+    auto found = findHsperfdataFile(paths_, pid, -1);  // no pidfd: see above
+    if (found) {
+      adopt(pid, std::move(*found));
+      return;
+    }
     if (first_problem.empty())
-      first_problem =
-          "pid " + std::to_string(pid) + ": " + (found ? problem_ : found.error().describe());
+      first_problem = "pid " + std::to_string(pid) + ": " + found.error().describe();
   }
   std::string among = pids_.size() > limit ? "first " + std::to_string(limit) + " of the " +
                                                  std::to_string(pids_.size())

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "collectors/collector.h"
+#include "collectors/hsperfdata.h"
 #include "core/clock.h"
 #include "core/host_paths.h"
 
@@ -54,9 +55,9 @@ class JvmPerfCollector final : public Collector {
   explicit JvmPerfCollector(const HostPaths& paths) : paths_(paths) {}
   bool searchDue(SteadyTime now) const;
   void search(SteadyTime now);
-  bool adopt(pid_t pid, std::string path);  // opens the file; false (and problem_) on failure
-  bool stillThere();                        // the process and its file, checked without allocation
-  bool readFile();                          // into buf_; false (and problem_) on failure
+  void adopt(pid_t pid, HsperfdataFile file);  // keeps the descriptor the door handed out
+  bool stillThere();  // the process and its file, checked without allocation
+  bool readFile();    // into buf_; false (and problem_) on failure
   void close();
 
   HostPaths paths_;

@@ -58,10 +58,10 @@ const std::vector<std::string> kAlertmanagerKeys = {
 const std::vector<std::string> kTlsKeys = {"ca_file", "cert_file", "key_file", "server_name",
                                            "insecure_skip_verify"};
 const std::vector<std::string> kMetricsKeys = {"listen"};
-const std::vector<std::string> kDumpKeys = {"dir",     "max_incidents",   "max_bytes",
-                                            "max_age", "min_free",        "max_artifact_bytes",
-                                            "timeout", "per_minute",      "target_cooldown",
-                                            "history", "throttle_records"};
+const std::vector<std::string> kDumpKeys = {"dir",     "max_incidents",    "max_bytes",
+                                            "max_age", "min_free",         "max_artifact_bytes",
+                                            "timeout", "per_minute",       "target_cooldown",
+                                            "history", "throttle_records", "max_bundle_bytes"};
 const std::vector<std::string> kGperftoolsKeys = {"heap_prefix", "signal"};
 const std::vector<std::string> kExecKeys = {"argv", "timeout"};
 const std::vector<std::string> kProcKeys = {"smaps"};
@@ -849,6 +849,7 @@ class Loader {
     bytes("max_bytes", d.max_bytes);
     bytes("min_free", d.min_free);
     bytes("max_artifact_bytes", d.max_artifact_bytes);
+    bytes("max_bundle_bytes", d.max_bundle_bytes);
     auto duration = [&](const char* key, Duration& out, Duration min) {
       if (const Entry* t = find(keys, key))
         if (auto v = readDurationAtLeast(*t, min)) out = *v;

@@ -107,6 +107,8 @@ struct DumpSpec {
   Duration max_age = std::chrono::hours(24 * 7);
   std::uint64_t min_free = std::uint64_t{1} << 30;  // a dump does not start below this
   std::uint64_t max_artifact_bytes = std::uint64_t{512} << 20;
+  // All artifacts of one bundle together: retention never removes the newest bundle.
+  std::uint64_t max_bundle_bytes = std::uint64_t{1} << 30;
   Duration timeout = std::chrono::seconds(30);         // a bundle's deadline, every dumper included
   std::size_t per_minute = 6;                          // bundles started per minute, all targets
   Duration target_cooldown = std::chrono::minutes(5);  // between two bundles of one target

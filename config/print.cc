@@ -115,6 +115,7 @@ std::string printConfig(const Config& config) {
   out << YAML::Key << "max_age" << YAML::Value << formatDurationExact(d.max_age);
   out << YAML::Key << "min_free" << YAML::Value << exactBytes(d.min_free);
   out << YAML::Key << "max_artifact_bytes" << YAML::Value << exactBytes(d.max_artifact_bytes);
+  out << YAML::Key << "max_bundle_bytes" << YAML::Value << exactBytes(d.max_bundle_bytes);
   out << YAML::Key << "timeout" << YAML::Value << formatDurationExact(d.timeout);
   out << YAML::Key << "per_minute" << YAML::Value << d.per_minute;
   out << YAML::Key << "target_cooldown" << YAML::Value << formatDurationExact(d.target_cooldown);

@@ -117,11 +117,13 @@ bool Watchdog::apply(const Config& config) {
     limits.max_bytes = config.dump.max_bytes;
     limits.max_age = config.dump.max_age;
     limits.min_free = config.dump.min_free;
+    limits.max_bundle_bytes = config.dump.max_bundle_bytes;
     bool same = store_ && store_->limits().dir == limits.dir &&
                 store_->limits().max_incidents == limits.max_incidents &&
                 store_->limits().max_bytes == limits.max_bytes &&
                 store_->limits().max_age == limits.max_age &&
-                store_->limits().min_free == limits.min_free;
+                store_->limits().min_free == limits.min_free &&
+                store_->limits().max_bundle_bytes == limits.max_bundle_bytes;
     if (!same) {
       auto store = std::make_shared<IncidentStore>(limits);
       auto prepared = store->prepare();

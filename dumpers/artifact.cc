@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 
+#include "dumpers/bundle_budget.h"
 #include "dumpers/sha256.h"
 
 namespace oomsentinel {
@@ -55,6 +57,25 @@ Result<int> create(const std::string& path) {
   return fd;
 }
 
+// The bytes of one artifact, charged to its bundle's budget as they are written (the budget is
+// shared with the dumpers writing beside it).
+struct Charge {
+  std::shared_ptr<BundleBudget> budget;
+  explicit Charge(const std::string& dir) : budget(bundleBudgetFor(dir)) {}
+  // How many of `n` bytes may still be written.
+  std::uint64_t take(std::uint64_t n) { return budget ? budget->take(n) : n; }
+  void giveBack(std::uint64_t n) {
+    if (budget && n > 0) budget->giveBack(n);
+  }
+};
+
+void cutBy(Artifact& a, const std::string& limit) {
+  a.truncated = true;
+  if (a.truncated_by.empty()) a.truncated_by = limit;
+}
+
+constexpr const char* kBundleCap = "dump.max_bundle_bytes";
+
 }  // namespace
 
 std::string sha256Hex(std::string_view data) {
@@ -65,14 +86,23 @@ std::string sha256Hex(std::string_view data) {
 
 Result<Artifact> writeArtifact(const std::string& dir, const std::string& name,
                                std::string_view data, std::uint64_t max_bytes) {
+  auto room = artifactRoom(dir, name, max_bytes);
+  if (!room) return room.error();
   std::string path = dir + "/" + name;
   auto fd = create(path);
   if (!fd) return fd.error();
   Fd guard{*fd};
   Artifact a;
   a.file = name;
-  a.truncated = max_bytes > 0 && data.size() > max_bytes;
-  if (a.truncated) data = data.substr(0, max_bytes);
+  if (room->cap > 0 && data.size() > room->cap) {
+    cutBy(a, room->limit);
+    data = data.substr(0, room->cap);
+  }
+  Charge charge(dir);
+  if (std::uint64_t got = charge.take(data.size()); got < data.size()) {
+    cutBy(a, kBundleCap);
+    data = data.substr(0, got);
+  }
   if (auto st = writeAll(*fd, data.data(), data.size(), path); !st) return st.error();
   if (::fsync(*fd) != 0) return makeError("cannot fsync", path, errno);
   a.bytes = data.size();
@@ -82,14 +112,20 @@ Result<Artifact> writeArtifact(const std::string& dir, const std::string& name,
 
 Result<Artifact> copyArtifact(const std::string& dir, const std::string& name,
                               const std::string& src, std::uint64_t max_bytes) {
-  Fd in{::open(src.c_str(), O_RDONLY | O_CLOEXEC)};
+  // O_NOFOLLOW: a symlink in the last place is refused, never followed to whatever it names;
+  // O_NONBLOCK: a FIFO or a leased file answers at once instead of holding a dump slot.
+  Fd in{::open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)};
   if (in.fd < 0) return makeError("cannot open", src, errno);
+  auto room = artifactRoom(dir, name, max_bytes);
+  if (!room) return room.error();
+  max_bytes = room->cap;
   std::string path = dir + "/" + name;
   auto fd = create(path);
   if (!fd) return fd.error();
   Fd out{*fd};
   Artifact a;
   a.file = name;
+  Charge charge(dir);
   Sha256 h;
   char buf[64 * 1024];
   off_t off = 0;
@@ -100,7 +136,7 @@ Result<Artifact> copyArtifact(const std::string& dir, const std::string& name,
       if (left == 0) {
         // Is there more? Then the copy is cut.
         char probe;
-        a.truncated = ::pread(in.fd, &probe, 1, off) == 1;
+        if (::pread(in.fd, &probe, 1, off) == 1) cutBy(a, room->limit);
         break;
       }
       if (left < want) want = static_cast<std::size_t>(left);
@@ -111,6 +147,17 @@ Result<Artifact> copyArtifact(const std::string& dir, const std::string& name,
       return makeError("cannot read", src, errno);
     }
     if (n == 0) break;
+    if (std::uint64_t got = charge.take(static_cast<std::uint64_t>(n));
+        got < static_cast<std::uint64_t>(n)) {
+      cutBy(a, kBundleCap);
+      n = static_cast<ssize_t>(got);
+      if (n == 0) break;
+      if (auto st = writeAll(out.fd, buf, static_cast<std::size_t>(n), path); !st)
+        return st.error();
+      h.update(buf, static_cast<std::size_t>(n));
+      a.bytes += static_cast<std::uint64_t>(n);
+      break;
+    }
     if (auto st = writeAll(out.fd, buf, static_cast<std::size_t>(n), path); !st) return st.error();
     h.update(buf, static_cast<std::size_t>(n));
     a.bytes += static_cast<std::uint64_t>(n);
@@ -131,11 +178,20 @@ Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
   Artifact a;
   a.file = name;
   std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
+  // Already on the disk: what the limits refuse is cut off again (the free-space check measures
+  // the disk with this file on it, so only the bundle's cap and max_bytes apply here).
+  Charge charge(dir);
   if (max_bytes > 0 && size > max_bytes) {
     if (::ftruncate(fd.fd, static_cast<off_t>(max_bytes)) != 0)
       return makeError("cannot cut to the size cap", path, errno);
     size = max_bytes;
-    a.truncated = true;
+    cutBy(a, "dump.max_artifact_bytes");
+  }
+  if (std::uint64_t got = charge.take(size); got < size) {
+    if (::ftruncate(fd.fd, static_cast<off_t>(got)) != 0)
+      return makeError("cannot cut to the bundle's cap", path, errno);
+    size = got;
+    cutBy(a, kBundleCap);
   }
   Sha256 h;
   char buf[64 * 1024];
@@ -150,6 +206,110 @@ Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
   ::fchmod(fd.fd, 0600);
   if (::fsync(fd.fd) != 0) return makeError("cannot fsync", path, errno);
   a.bytes = size;
+  a.sha256 = h.hex();
+  return a;
+}
+
+Result<Artifact> copyArtifactFromFd(const std::string& dir, const std::string& name, int fd,
+                                    std::uint64_t max_bytes) {
+  const std::string src = "descriptor " + std::to_string(fd) + " (" + name + ")";
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return makeError("cannot stat", src, errno);
+  if (!S_ISREG(st.st_mode)) return makeError("not a regular file", src, EINVAL);
+  auto room = artifactRoom(dir, name, max_bytes);
+  if (!room) return room.error();
+  std::string path = dir + "/" + name;
+  auto created = create(path);
+  if (!created) return created.error();
+  Fd out{*created};
+  Artifact a;
+  a.file = name;
+  Charge charge(dir);
+  Sha256 h;
+  // The size when the copy starts: a file of a target that keeps growing is not followed.
+  std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
+  std::uint64_t end = size;
+  if (room->cap > 0 && size > room->cap) {
+    end = room->cap;
+    cutBy(a, room->limit);
+  }
+  static const char kZeros[64 * 1024] = {};
+  char buf[64 * 1024];
+  std::uint64_t pos = 0;
+  // Zeros for the digest: a hole reads as zeros, and the digest is of what a reader sees.
+  auto hashHole = [&](std::uint64_t n) {
+    while (n > 0) {
+      std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(n, sizeof kZeros));
+      h.update(kZeros, k);
+      n -= k;
+    }
+  };
+  bool stop = false;
+  while (pos < end && !stop) {
+    // The next data at or after pos; ENXIO: none before the end (the rest is a hole). A file
+    // system without SEEK_DATA treats the whole file as data (EINVAL is not expected on Linux
+    // since 3.1, where the generic answer is "all data").
+    off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
+    std::uint64_t data_at;
+    if (data < 0) {
+      if (errno != ENXIO) return makeError("cannot seek", src, errno);
+      data_at = end;
+    } else {
+      data_at = std::min<std::uint64_t>(static_cast<std::uint64_t>(data), end);
+    }
+    if (data_at > pos) {
+      hashHole(data_at - pos);
+      pos = data_at;
+      if (pos >= end) break;
+    }
+    off_t hole = ::lseek(fd, static_cast<off_t>(pos), SEEK_HOLE);
+    std::uint64_t hole_at =
+        hole < 0 ? end : std::min<std::uint64_t>(static_cast<std::uint64_t>(hole), end);
+    while (pos < hole_at) {
+      std::size_t want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(hole_at - pos, sizeof buf));
+      ssize_t n = ::pread(fd, buf, want, static_cast<off_t>(pos));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return makeError("cannot read", src, errno);
+      }
+      if (n == 0) {  // the file shrank under us: the copy ends where it does
+        end = pos;
+        stop = true;
+        break;
+      }
+      std::uint64_t got = charge.take(static_cast<std::uint64_t>(n));
+      if (got < static_cast<std::uint64_t>(n)) {
+        cutBy(a, kBundleCap);
+        n = static_cast<ssize_t>(got);
+        end = pos + got;
+        stop = true;
+      }
+      if (n > 0) {
+        const char* p = buf;
+        std::size_t left = static_cast<std::size_t>(n);
+        off_t at = static_cast<off_t>(pos);
+        while (left > 0) {
+          ssize_t w = ::pwrite(out.fd, p, left, at);
+          if (w < 0) {
+            if (errno == EINTR) continue;
+            return makeError("cannot write", path, errno);
+          }
+          p += w;
+          at += w;
+          left -= static_cast<std::size_t>(w);
+        }
+        h.update(buf, static_cast<std::size_t>(n));
+        pos += static_cast<std::uint64_t>(n);
+      }
+      if (stop) break;
+    }
+  }
+  // The length, trailing hole included; holes before it were never written.
+  if (::ftruncate(out.fd, static_cast<off_t>(pos)) != 0)
+    return makeError("cannot set the length", path, errno);
+  if (::fsync(out.fd) != 0) return makeError("cannot fsync", path, errno);
+  a.bytes = pos;
   a.sha256 = h.hex();
   return a;
 }

@@ -16,13 +16,20 @@ namespace oomsentinel {
 Result<Artifact> writeArtifact(const std::string& dir, const std::string& name,
                                std::string_view data, std::uint64_t max_bytes);
 // Copies the file at `src` (at most max_bytes of it) to dir/name, reading it with pread; a file
-// still being written is copied as far as it is.
+// still being written is copied as far as it is. For kernel files (/proc/PID/maps, a cgroup's
+// files): `src` is opened without following a final symlink and without blocking. A file of a
+// target is opened through core/target_fs.h and copied with copyArtifactFromFd.
 Result<Artifact> copyArtifact(const std::string& dir, const std::string& name,
                               const std::string& src, std::uint64_t max_bytes);
 // The SHA-256 of a file already in place (a dumper that wrote dir/name itself, e.g. through a
 // child's stdout), as an Artifact; cut at max_bytes when it is larger.
 Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
                                 std::uint64_t max_bytes);
+// Copies the regular file open at `fd` (at most max_bytes of it, by its size when the copy
+// starts) to dir/name. Holes stay holes: a sparse file of a target costs the bundle only its
+// data, and the SHA-256 covers the logical content (a hole reads as zeros).
+Result<Artifact> copyArtifactFromFd(const std::string& dir, const std::string& name, int fd,
+                                    std::uint64_t max_bytes);
 // Lowercase hex SHA-256 of `data`.
 std::string sha256Hex(std::string_view data);
 

@@ -4,6 +4,7 @@
 #include <condition_variable>
 
 #include "core/units.h"
+#include "dumpers/bundle_budget.h"
 
 namespace oomsentinel {
 
@@ -87,6 +88,10 @@ void DumpRunner::runJob(DumpJob job, SteadyTime) {
           release(hold, "expired");
         }
       });
+    // Every artifact the dumpers write into this bundle is charged to one budget, and the free
+    // space is looked at again before each (begin() looked once, before gigabytes of dumps).
+    BundleBudgetScope budget(bundle->dir(),
+                             {store_->limits().max_bundle_bytes, store_->limits().min_free});
     DumpRequest req = job.request;
     req.target = job.info.target;
     req.rule = job.info.rule;

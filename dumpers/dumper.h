@@ -34,6 +34,9 @@ struct Artifact {
   std::uint64_t bytes = 0;
   std::string sha256;      // hex; filled when the file is written
   bool truncated = false;  // cut at DumpRequest::max_bytes
+  // When truncated (or not written at all): the limit that cut it, as the config names it
+  // ("dump.max_artifact_bytes", "dump.max_bundle_bytes", "dump.min_free").
+  std::string truncated_by;
 };
 
 enum class DumpResult { kOk, kPartial, kFailed, kSkipped, kTimedOut };

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/owned_fd.h"
+#include "core/target_fs.h"
 #include "dumpers/artifact.h"
 
 namespace oomsentinel {
@@ -102,7 +103,8 @@ bool harmlessByDefault(int sig) {
 // HEAPPROFILE that its parent's profiler had already marked (gperftools sets the high bit of the
 // value's first byte in the environment, and a process that finds it set adds its pid).
 struct Families {
-  std::string dir;                 // where they are: our descriptor of the target's directory
+  int dir_fd = -1;                 // where they are: the target's directory, opened by the door
+  std::string where;               // that directory, for messages: "pid 123's root:/tmp"
   std::vector<std::string> bases;  // file name prefixes; the first is the target's own
 };
 
@@ -110,39 +112,49 @@ struct Found {
   std::string name;
   long seq = -1;
   std::size_t family = 0;
+  struct stat st {};  // as lstat sees it: a symlink is a symlink
 };
+
+// What a directory entry is, for a refusal that says why.
+const char* kindOf(mode_t mode) {
+  if (S_ISLNK(mode)) return "a symlink";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device node";
+  if (S_ISDIR(mode)) return "a directory";
+  return "not a regular file";
+}
 
 struct Scan {
   std::vector<long> newest;   // the highest sequence number per family, -1 for none
   std::optional<Found> next;  // the best file beyond `baseline`, when one was given
 };
 
+// Entries as lstat sees them, through the door (at most kMaxDirEntries of a directory the target
+// fills as it likes): the caller copies only a regular file, and refuses anything else by name.
 Result<Scan> scanProfiles(const Families& f, const std::vector<long>* baseline) {
-  DIR* d = ::opendir(f.dir.c_str());
-  if (d == nullptr) return makeError("cannot list the profile directory", f.dir, errno);
+  auto entries = listTargetDir(f.dir_fd, f.where);
+  if (!entries) return entries.error();
   Scan scan;
   scan.newest.assign(f.bases.size(), -1);
-  while (dirent* e = ::readdir(d)) {
-    std::string_view name = e->d_name;
+  for (const TargetDirEntry& e : *entries) {
     for (std::size_t i = 0; i < f.bases.size(); ++i) {
-      long seq = heapProfileSequence(name, f.bases[i]);
+      long seq = heapProfileSequence(e.name, f.bases[i]);
       if (seq < 0) continue;
       scan.newest[i] = std::max(scan.newest[i], seq);
       if (baseline == nullptr || seq <= (*baseline)[i]) continue;
       // The target's own family first, then the highest number: the latest dump it made.
       auto& best = scan.next;
       if (!best || i < best->family || (i == best->family && seq > best->seq))
-        best = Found{std::string(name), seq, i};
+        best = Found{e.name, seq, i, e.st};
     }
   }
-  ::closedir(d);
   return scan;
 }
 
-// True when one of the target's descriptors is `file`: the profiler is still writing it.
-bool heldOpenBy(const HostPaths& paths, pid_t pid, const std::string& file) {
-  struct stat want;
-  if (::stat(file.c_str(), &want) != 0) return false;
+// True when one of the target's descriptors is the file `want` (device and inode): the profiler
+// is still writing it. stat() of a /proc/PID/fd link looks at the open file, it opens nothing.
+bool heldOpenBy(const HostPaths& paths, pid_t pid, const struct stat& want) {
   std::string fd_dir = paths.proc(pid, "fd");
   DIR* d = ::opendir(fd_dir.c_str());
   if (d == nullptr) return false;  // not allowed to look: the settle time alone decides
@@ -290,23 +302,29 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
                       ", which would end or stop it: tcmalloc's heap profiler is not running in "
                       "it (is libtcmalloc linked or LD_PRELOADed?); not signalling");
 
-  // Where the files appear, through the target's own view of the file system.
+  // Where the files appear, through the target's own view of the file system, and only through
+  // the door (core/target_fs.h): the target owns that directory and everything in it.
   std::string_view prefix = spec_.heap_prefix;
   std::size_t slash = prefix.rfind('/');
   std::string dir_in_target =
       slash == std::string_view::npos ? "" : std::string(prefix.substr(0, slash));
   std::string base(slash == std::string_view::npos ? prefix : prefix.substr(slash + 1));
-  const std::string dir_seen =
-      joinPath(paths_.proc(pid, prefix.front() == '/' ? "root" : "cwd"), dir_in_target);
+  const bool absolute = prefix.front() == '/';
+  auto fs =
+      TargetFs::open(paths_, pid, pidfd.get(), absolute ? TargetAnchor::kRoot : TargetAnchor::kCwd);
+  if (!fs)
+    return finish(DumpResult::kFailed, "cannot open the target's profile directory: " +
+                                           fs.error().describe() + "; not signalling");
   // Held open, because the target's root and cwd links vanish with it: a profile finished just
   // before an exit (the OOM killer's) is still reachable through this descriptor.
-  OwnedFd dir_fd(::open(dir_seen.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() < 0)
+  auto dir_fd = fs->openDir(dir_in_target.empty() && absolute ? "/" : dir_in_target);
+  if (!dir_fd)
     return finish(DumpResult::kFailed, "cannot open the target's profile directory: " +
-                                           makeError("cannot open", dir_seen, errno).describe() +
-                                           "; not signalling");
+                                           dir_fd.error().describe() + "; not signalling");
   Families families;
-  families.dir = paths_.proc(0, "fd/" + std::to_string(dir_fd.get()));
+  families.dir_fd = dir_fd->get();
+  families.where =
+      fs->where() + ":" + (dir_in_target.empty() ? (absolute ? "/" : ".") : dir_in_target);
   families.bases = {base + "_" + std::to_string(pid), base};
 
   auto before = scanProfiles(families, nullptr);
@@ -340,15 +358,21 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
     auto scan = scanProfiles(families, &baseline);
     SteadyTime now = clock_.steadyNow();
     if (scan && scan->next) {
-      std::string path = joinPath(families.dir, scan->next->name);
-      struct stat st;
-      std::uint64_t size =
-          ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+      // The profiler writes a regular file; anything else under that name (a symlink to a host
+      // file, a FIFO that would block a read) was put there, and is refused at once.
+      if (!S_ISREG(scan->next->st.st_mode))
+        return finish(DumpResult::kFailed,
+                      "refused the profile " + scan->next->name + " in " + families.where +
+                          ": it is " + kindOf(scan->next->st.st_mode) +
+                          ", not a regular file (a target's file is never followed or opened "
+                          "for reading unless it is one); nothing copied");
+      std::uint64_t size = static_cast<std::uint64_t>(scan->next->st.st_size);
       if (!current || current->name != scan->next->name || size != current_size) {
         current = scan->next;
         current_size = size;
         stable_since = now;
-      } else if (size > 0 && now - stable_since >= spec_.settle && !heldOpenBy(paths_, pid, path)) {
+      } else if (size > 0 && now - stable_since >= spec_.settle &&
+                 !heldOpenBy(paths_, pid, scan->next->st)) {
         complete = true;
         break;
       }
@@ -393,13 +417,22 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
   const std::string done_name = current->name;
 
   std::vector<std::string> problems;
-  auto heap = copyArtifact(req.dir, "heap.prof", joinPath(families.dir, done_name), req.max_bytes);
+  // Through the door again for the one name: not a symlink, a regular file of the target's user,
+  // within the size cap, opened without blocking (a file under a lease is an error at once, not
+  // a 45 s wait for the lease-break time).
+  TargetFileRules rules;
+  rules.max_bytes = req.max_bytes;
+  rules.owner = fs->owner();
+  auto profile = openTargetFileAt(families.dir_fd, done_name, rules, families.where);
+  if (!profile)
+    return finish(DumpResult::kFailed,
+                  "cannot copy the profile " + done_name + ": " + profile.error().describe());
+  auto heap = copyArtifactFromFd(req.dir, "heap.prof", profile->get(), req.max_bytes);
   if (!heap)
     return finish(DumpResult::kFailed,
                   "cannot copy the profile " + done_name + ": " + heap.error().describe());
   out.artifacts.push_back(*heap);
-  if (heap->truncated)
-    problems.push_back("heap.prof cut at " + std::to_string(req.max_bytes) + " bytes");
+  if (heap->truncated) problems.push_back("heap.prof cut (" + heap->truncated_by + ")");
   if (target_gone)
     problems.push_back("the target exited during the dump: " + done_name + " may be incomplete");
 
@@ -423,12 +456,17 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
   } else if (spec_.copy_executable && !target_gone) {
     // Through the exe link rather than its path: the file on disk may have been replaced since
     // the target started, and only this one matches the profile's addresses.
+    // The link is the kernel's (the file the target executed), so it is followed; the file is
+    // still checked to be a regular one, and opened without blocking.
     std::string exe = paths_.proc(pid, "exe");
+    OwnedFd exe_fd(::open(exe.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     struct stat st;
-    if (::stat(exe.c_str(), &st) != 0) {
-      problems.push_back("exe: " + makeError("cannot stat", exe, errno).describe());
+    if (exe_fd.get() < 0) {
+      problems.push_back("exe: " + makeError("cannot open", exe, errno).describe());
+    } else if (::fstat(exe_fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      problems.push_back("exe: " + makeError("not a regular file", exe, EINVAL).describe());
     } else if (req.max_bytes == 0 || static_cast<std::uint64_t>(st.st_size) <= req.max_bytes) {
-      if (auto a = copyArtifact(req.dir, "exe", exe, 0); a)
+      if (auto a = copyArtifactFromFd(req.dir, "exe", exe_fd.get(), 0); a)
         out.artifacts.push_back(*a);
       else
         problems.push_back("exe: " + a.error().describe());

@@ -298,11 +298,14 @@ std::string manifestText(const IncidentInfo& info, const std::vector<DumpOutcome
   for (const auto& o : outcomes) {
     ordered_json files = ordered_json::array();
     for (const auto& a : o.artifacts) {
-      artifacts.push_back({{"dumper", o.dumper},
-                           {"file", a.file},
-                           {"bytes", a.bytes},
-                           {"sha256", a.sha256},
-                           {"truncated", a.truncated}});
+      ordered_json entry = {{"dumper", o.dumper},
+                            {"file", a.file},
+                            {"bytes", a.bytes},
+                            {"sha256", a.sha256},
+                            {"truncated", a.truncated}};
+      // Which limit cut it: the per-artifact cap, the bundle's cap or the host's free space.
+      if (a.truncated && !a.truncated_by.empty()) entry["truncated_by"] = a.truncated_by;
+      artifacts.push_back(std::move(entry));
       files.push_back(a.file);
       total += a.bytes;
     }

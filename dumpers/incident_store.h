@@ -39,6 +39,10 @@ struct StoreLimits {
   // Free space the store leaves to the host: a dump that would start below it is skipped, so the
   // watchdog never fills the disk that the workload it protects also needs.
   std::uint64_t min_free = 1ull << 30;
+  // All artifacts of one bundle together (dump.max_bundle_bytes; 0: no cap): retention never
+  // removes the newest bundle, so this is what bounds it. min_free is checked again before each
+  // artifact (dumpers/bundle_budget.h).
+  std::uint64_t max_bundle_bytes = 1ull << 30;
 };
 
 // A bundle being written: dumpers write into dir(), which no reader looks at, until publish().

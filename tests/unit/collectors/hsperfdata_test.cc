@@ -466,14 +466,18 @@ TEST(Hsperfdata, BadProloguesSayWhatAndWhere) {
   std::string b = oneEntry();
   std::string bad = b;
   bad[3] = static_cast<char>(0xbe);
-  EXPECT_EQ(errorOf(bad), "hsperfdata: bad magic 0xcafec0be at offset 0 (expected 0xcafec0c0)");
+  EXPECT_EQ(errorOf(bad),
+            "hsperfdata: bad magic at offset 0 (expected 0xcafec0c0; the file's bytes are not "
+            "shown)");
   bad = b;
   std::memcpy(bad.data(), "\xc0\xc0\xfe\xca", 4);  // the magic in the wrong byte order
-  EXPECT_EQ(errorOf(bad), "hsperfdata: bad magic 0xc0c0feca at offset 0 (expected 0xcafec0c0)");
+  EXPECT_EQ(errorOf(bad),
+            "hsperfdata: bad magic at offset 0 (expected 0xcafec0c0; the file's bytes are not "
+            "shown)");
   bad = b;
   bad[4] = 2;
   EXPECT_EQ(errorOf(bad),
-            "hsperfdata: byte order flag 2 at offset 4 is neither 0 (big-endian) nor 1 "
+            "hsperfdata: byte order flag at offset 4 is neither 0 (big-endian) nor 1 "
             "(little-endian)");
   bad = b;
   bad[4] = 0;  // a little-endian file read as big-endian: its sizes make no sense
@@ -633,14 +637,15 @@ TEST(HsperfdataFind, ThroughTheProcessRootWithItsNamespacePid) {
   t.write("fakeproc/4242/root/tmp/other/7", "not an hsperfdata directory");
   auto f = findHsperfdataFile(paths, 4242);
   ASSERT_TRUE(f.ok()) << f.error().describe();
-  EXPECT_EQ(*f, t.path() + "/fakeproc/4242/root/tmp/hsperfdata_app/7");
+  EXPECT_EQ(f->path, "pid 4242's root:/tmp/hsperfdata_app/7");
+  EXPECT_GE(f->fd.get(), 0);
 
   // No NSpid line: the pid itself.
   t.write("fakeproc/99/status", "Name:\tjava\nPid:\t99\n");
   t.write("fakeproc/99/root/tmp/hsperfdata_root/99", bytes);
   f = findHsperfdataFile(paths, 99);
   ASSERT_TRUE(f.ok()) << f.error().describe();
-  EXPECT_EQ(*f, t.path() + "/fakeproc/99/root/tmp/hsperfdata_root/99");
+  EXPECT_EQ(f->path, "pid 99's root:/tmp/hsperfdata_root/99");
 
   // Two users' directories with the name: the newest file (both are owned by the test's user).
   t.write("fakeproc/99/root/tmp/hsperfdata_old/99", bytes);
@@ -648,7 +653,7 @@ TEST(HsperfdataFind, ThroughTheProcessRootWithItsNamespacePid) {
   ASSERT_EQ(::utimensat(AT_FDCWD, (t.path() + "/fakeproc/99/root/tmp/hsperfdata_old/99").c_str(),
                         old_times, 0),
             0);
-  EXPECT_EQ(*findHsperfdataFile(paths, 99), t.path() + "/fakeproc/99/root/tmp/hsperfdata_root/99");
+  EXPECT_EQ(findHsperfdataFile(paths, 99)->path, "pid 99's root:/tmp/hsperfdata_root/99");
   ASSERT_EQ(::utimensat(AT_FDCWD, (t.path() + "/fakeproc/99/root/tmp/hsperfdata_root/99").c_str(),
                         old_times, 0),
             0);
@@ -656,7 +661,7 @@ TEST(HsperfdataFind, ThroughTheProcessRootWithItsNamespacePid) {
   ASSERT_EQ(::utimensat(AT_FDCWD, (t.path() + "/fakeproc/99/root/tmp/hsperfdata_old/99").c_str(),
                         new_times, 0),
             0);
-  EXPECT_EQ(*findHsperfdataFile(paths, 99), t.path() + "/fakeproc/99/root/tmp/hsperfdata_old/99");
+  EXPECT_EQ(findHsperfdataFile(paths, 99)->path, "pid 99's root:/tmp/hsperfdata_old/99");
 
   // A directory of that name is not the file.
   std::filesystem::create_directories(t.path() + "/fakeproc/5/root/tmp/hsperfdata_x/5");
@@ -671,7 +676,7 @@ TEST(HsperfdataFind, NoFileSaysWhereAndWhy) {
   t.write("fakeproc/4242/root/tmp/hsperfdata_app/8", "another JVM");
   auto f = findHsperfdataFile(paths, 4242);
   ASSERT_FALSE(f.ok());
-  EXPECT_EQ(f.error().path, t.path() + "/fakeproc/4242/root/tmp");
+  EXPECT_EQ(f.error().path, "pid 4242's root:/tmp");
   EXPECT_EQ(f.error().errnum, ENOENT);
   EXPECT_EQ(f.error().message,
             "no hsperfdata file hsperfdata_*/7 (pid 4242 is 7 in its namespace): not a JVM, a JVM "
@@ -680,11 +685,19 @@ TEST(HsperfdataFind, NoFileSaysWhereAndWhy) {
 
   // No /tmp in its root at all.
   t.write("fakeproc/5/status", "NSpid:\t5\n");
+  t.write("fakeproc/5/root/.keep", "");
   f = findHsperfdataFile(paths, 5);
   ASSERT_FALSE(f.ok());
-  EXPECT_EQ(f.error().path, t.path() + "/fakeproc/5/root/tmp");
+  EXPECT_EQ(f.error().path, "pid 5's root:/tmp");
   EXPECT_EQ(f.error().errnum, ENOENT);
   EXPECT_EQ(f.error().message, "cannot list the process's /tmp");
+
+  // No root either (a process that is gone, or a kernel thread).
+  t.write("fakeproc/8/status", "NSpid:\t8\n");
+  f = findHsperfdataFile(paths, 8);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().path, t.path() + "/fakeproc/8/root");
+  EXPECT_EQ(f.error().errnum, ENOENT);
 
   // No such process.
   f = findHsperfdataFile(paths, 6);
@@ -751,7 +764,7 @@ TEST_F(JvmPerfFake, CgroupPicksTheFirstJvmAndSearchesAgainWhenItGoes) {
   Snapshot s = tick(c, 100);
   EXPECT_EQ(c.lastProblem(), "");
   ASSERT_EQ(c.jvmPid(), 200) << "100 is not a JVM";
-  EXPECT_EQ(c.filePath(), t_.path() + "/fakeproc/200/root/tmp/hsperfdata_app/7");
+  EXPECT_EQ(c.filePath(), "pid 200's root:/tmp/hsperfdata_app/7");
   EXPECT_EQ(signal(s, "heap_limit_bytes"), 256 * kMiB);
   EXPECT_EQ(s.get(Sig::kGcCycles), 16);
 
@@ -794,8 +807,8 @@ TEST_F(JvmPerfFake, CgroupWithoutAJvmSaysWhyAndLooksAgainLater) {
   EXPECT_EQ(s.size(), 0u);
   EXPECT_EQ(c.jvmPid(), std::nullopt);
   EXPECT_EQ(c.lastProblem(),
-            "no JVM among the 1 processes in " + procs() + " (pid 100: " + t_.path() +
-                "/fakeproc/100/root/tmp: no hsperfdata file hsperfdata_*/1 (pid 100 "
+            "no JVM among the 1 processes in " + procs() +
+                " (pid 100: pid 100's root:/tmp: no hsperfdata file hsperfdata_*/1 (pid 100 "
                 "is 1 in its namespace): not a JVM, a JVM still starting, or one "
                 "run with -XX:-UsePerfData or -XX:+PerfDisableSharedMem "
                 "(java.io.tmpdir does not move the file: it is always under "
@@ -827,9 +840,10 @@ TEST_F(JvmPerfFake, PidFormWaitsForTheJvmToBeReady) {
   Snapshot s = tick(c, 0);
   EXPECT_EQ(s.size(), 0u);
   EXPECT_EQ(c.jvmPid(), 200) << "the file is held open";
-  EXPECT_EQ(c.lastProblem(), t_.path() + "/" + path +
-                                 ": hsperfdata: not accessible yet (flag at offset 7 is 0): the "
-                                 "JVM is still initialising");
+  EXPECT_EQ(c.lastProblem(),
+            "pid 200's root:/tmp/hsperfdata_app/7"
+            ": hsperfdata: not accessible yet (flag at offset 7 is 0): the "
+            "JVM is still initialising");
   // The JVM finishes setting up, in place (same file): read at the next tick, no search needed.
   t_.write(path, jvm_);
   s = tick(c, 1);
@@ -852,6 +866,76 @@ TEST_F(JvmPerfFake, PidFormWaitsForTheJvmToBeReady) {
   s = tick(moved, 3);
   EXPECT_EQ(moved.jvmPid(), 200);
   EXPECT_EQ(s.get(Sig::kHeapAllocBytes), 102051192);
+}
+
+// ---- a hostile target (issue 18): its /tmp is its own to arrange ----
+
+// What the host has and no container may hand us: its first bytes would have been printed as the
+// "bad magic" of an hsperfdata file.
+constexpr const char* kHostSecret = "SECRET host bytes: root's own file, never the target's.";
+
+TEST_F(JvmPerfFake, ASymlinkAsTheFileIsRefusedAndNoHostByteIsShown) {
+  t_.write("host-secret", kHostSecret);
+  process(400, 9, "");
+  t_.write("ctr/400/tmp/hsperfdata_app/.keep", "");
+  ASSERT_EQ(::symlink((t_.path() + "/host-secret").c_str(),
+                      (t_.path() + "/ctr/400/tmp/hsperfdata_app/9").c_str()),
+            0);
+  auto c = JvmPerfCollector::forPid(paths_, 400);
+  Snapshot s = tick(c, 0);
+  EXPECT_EQ(s.size(), 0u);
+  EXPECT_EQ(c.jvmPid(), std::nullopt) << "nothing is held open";
+  EXPECT_NE(c.lastProblem().find("refused: a symlink"), std::string::npos) << c.lastProblem();
+  // Neither the bytes nor their hex ("SECR" is 0x53454352).
+  EXPECT_EQ(c.lastProblem().find("SECR"), std::string::npos) << c.lastProblem();
+  EXPECT_EQ(c.lastProblem().find("53454352"), std::string::npos) << c.lastProblem();
+  EXPECT_EQ(c.lastProblem().find("bad magic"), std::string::npos) << c.lastProblem();
+
+  // Through /proc/1/root, a magic link: the same.
+  ASSERT_EQ(::unlink((t_.path() + "/ctr/400/tmp/hsperfdata_app/9").c_str()), 0);
+  ASSERT_EQ(::symlink(("/proc/1/root" + t_.path() + "/host-secret").c_str(),
+                      (t_.path() + "/ctr/400/tmp/hsperfdata_app/9").c_str()),
+            0);
+  auto again = JvmPerfCollector::forPid(paths_, 400);
+  s = tick(again, 0);
+  EXPECT_EQ(s.size(), 0u);
+  EXPECT_EQ(again.lastProblem().find("SECR"), std::string::npos) << again.lastProblem();
+  EXPECT_EQ(again.lastProblem().find("53454352"), std::string::npos) << again.lastProblem();
+}
+
+TEST_F(JvmPerfFake, ASymlinkedHsperfdataDirectoryIsNotFollowed) {
+  // hsperfdata_app -> a host directory holding the host's own JVM's file under the target's
+  // namespace pid: the host JVM's counters must not become the target's.
+  t_.write("host-tmp/hsperfdata_root/9", jvm_);
+  process(400, 9, "");
+  ASSERT_EQ(::symlink((t_.path() + "/host-tmp/hsperfdata_root").c_str(),
+                      (t_.path() + "/ctr/400/tmp/hsperfdata_app").c_str()),
+            0);
+  auto c = JvmPerfCollector::forPid(paths_, 400);
+  Snapshot s = tick(c, 0);
+  EXPECT_EQ(s.size(), 0u) << "the host JVM's counters were read";
+  EXPECT_EQ(c.jvmPid(), std::nullopt);
+  EXPECT_NE(c.lastProblem().find("no hsperfdata file"), std::string::npos) << c.lastProblem();
+}
+
+TEST_F(JvmPerfFake, AFifoAsTheFileIsRefusedWithoutBlocking) {
+  // A plain open for reading would wait for a writer for good, and with it the read thread.
+  process(400, 9, "");
+  t_.write("ctr/400/tmp/hsperfdata_app/.keep", "");
+  ASSERT_EQ(::mkfifo((t_.path() + "/ctr/400/tmp/hsperfdata_app/9").c_str(), 0600), 0);
+  auto c = JvmPerfCollector::forPid(paths_, 400);
+  Snapshot s = tick(c, 0);
+  EXPECT_EQ(s.size(), 0u);
+  EXPECT_NE(c.lastProblem().find("not a regular file"), std::string::npos) << c.lastProblem();
+}
+
+TEST(Hsperfdata, ABadMagicShowsNoByteOfTheFile) {
+  std::string bytes(64, '\0');
+  std::memcpy(bytes.data(), kHostSecret, 32);
+  auto r = parsePerfPrologue(bytes);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message.find("53454352"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message.find("SECR"), std::string::npos) << r.error().message;
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ TEST(DumpConfig, Defaults) {
   EXPECT_EQ(c.dump.dir, "/var/lib/oomsentinel/incidents");
   EXPECT_EQ(c.dump.max_incidents, 20u);
   EXPECT_EQ(c.dump.min_free, 1ull << 30);
+  EXPECT_EQ(c.dump.max_bundle_bytes, 1ull << 30);
   EXPECT_EQ(c.dump.per_minute, 6u);
   EXPECT_EQ(c.dump.target_cooldown, 5min);
   ASSERT_EQ(c.targets.size(), 1u);
@@ -49,13 +50,14 @@ TEST(DumpConfig, TheDumpSection) {
   Config c = loadOk(
       "dump:\n  dir: /srv/incidents\n  max_incidents: 5\n  max_bytes: 10GiB\n  max_age: 48h\n"
       "  min_free: 512MiB\n  max_artifact_bytes: 64MiB\n  timeout: 10s\n  per_minute: 2\n"
-      "  target_cooldown: 0s\n  history: 120\n");
+      "  target_cooldown: 0s\n  history: 120\n  max_bundle_bytes: 300MiB\n");
   EXPECT_EQ(c.dump.dir, "/srv/incidents");
   EXPECT_EQ(c.dump.max_incidents, 5u);
   EXPECT_EQ(c.dump.max_bytes, 10ull << 30);
   EXPECT_EQ(c.dump.max_age, 48h);
   EXPECT_EQ(c.dump.min_free, 512ull << 20);
   EXPECT_EQ(c.dump.max_artifact_bytes, 64ull << 20);
+  EXPECT_EQ(c.dump.max_bundle_bytes, 300ull << 20);
   EXPECT_EQ(c.dump.timeout, 10s);
   EXPECT_EQ(c.dump.per_minute, 2u);
   EXPECT_EQ(c.dump.target_cooldown, 0s);

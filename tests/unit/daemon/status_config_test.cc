@@ -240,7 +240,8 @@ TEST(StatusConfig, ReadsTheJvmAmongTheCgroupsProcesses) {
   ASSERT_EQ(doc["runtime_endpoints"].size(), 1u);
   EXPECT_EQ(doc["runtime_endpoints"][0]["format"], "jvm_perfdata");
   EXPECT_EQ(doc["runtime_endpoints"][0]["pid"], 4242);
-  EXPECT_EQ(doc["runtime_endpoints"][0]["file"], t.path() + "/proc/4242/root/tmp/hsperfdata_app/1");
+  // Named, not a path: the file is read through a descriptor from the door (core/target_fs.h).
+  EXPECT_EQ(doc["runtime_endpoints"][0]["file"], "pid 4242's root:/tmp/hsperfdata_app/1");
 
   RunResult table = runCommand({binaryPath(), "--cgroup-root", t.path() + "/cg", "--proc-root",
                                 t.path() + "/proc", "status", "--config", t.path() + "/c.yaml"});

@@ -1,11 +1,15 @@
 #include "dumpers/artifact.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
 
+#include "dumpers/bundle_budget.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -88,6 +92,90 @@ TEST(Artifact, FinishesAFileWrittenByOthers) {
   EXPECT_EQ(slurp(dir.path() + "/out.txt"), "hello");
   EXPECT_EQ(a->sha256, sha256Hex("hello"));
   EXPECT_EQ(modeOf(dir.path() + "/out.txt"), 0600u);
+}
+
+TEST(Artifact, CopyArtifactRefusesASymlinkAndDoesNotBlockOnAFifo) {
+  // For kernel files only, but a symlink in the last place is still never followed.
+  TempDir dir;
+  dir.write("secret", "host secret");
+  ASSERT_EQ(::symlink((dir.path() + "/secret").c_str(), (dir.path() + "/link").c_str()), 0);
+  ASSERT_EQ(::mkdir((dir.path() + "/out").c_str(), 0700), 0);
+  auto a = copyArtifact(dir.path() + "/out", "copy", dir.path() + "/link", 0);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.error().errnum, ELOOP);
+  // A FIFO without a writer: a blocking open would hang the test here.
+  ASSERT_EQ(::mkfifo((dir.path() + "/fifo").c_str(), 0600), 0);
+  // Opened at once, then refused by pread (a pipe has no offsets): an error, not a wait.
+  auto f = copyArtifact(dir.path() + "/out", "fifo", dir.path() + "/fifo", 0);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().errnum, ESPIPE) << f.error().describe();
+}
+
+TEST(Artifact, CopyFromADescriptorKeepsHolesAndHashesTheLogicalContent) {
+  TempDir dir;
+  const std::string src = dir.path() + "/sparse";
+  constexpr off_t kLength = off_t{32} << 20;
+  int fd = ::open(src.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, "head", 4, 0), 4);
+  ASSERT_EQ(::pwrite(fd, "middle", 6, off_t{8} << 20), 6);
+  ASSERT_EQ(::ftruncate(fd, kLength), 0);  // and a trailing hole
+  ASSERT_EQ(::mkdir((dir.path() + "/out").c_str(), 0700), 0);
+  auto a = copyArtifactFromFd(dir.path() + "/out", "copy", fd, 0);
+  ASSERT_TRUE(a.ok()) << a.error().describe();
+  std::string logical = slurp(src);
+  EXPECT_EQ(a->bytes, static_cast<std::uint64_t>(kLength));
+  EXPECT_FALSE(a->truncated);
+  EXPECT_EQ(a->sha256, sha256Hex(logical));
+  EXPECT_EQ(slurp(dir.path() + "/out/copy"), logical);
+  struct stat st;
+  ASSERT_EQ(::stat((dir.path() + "/out/copy").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, kLength);
+  EXPECT_LT(st.st_blocks * 512, 1 << 20) << "the holes were written as zeros";
+  EXPECT_EQ(modeOf(dir.path() + "/out/copy"), 0600u);
+
+  // Cut at the cap inside a hole: the length is the cap, still sparse.
+  auto cut = copyArtifactFromFd(dir.path() + "/out", "cut", fd, off_t{16} << 20);
+  ASSERT_TRUE(cut.ok()) << cut.error().describe();
+  EXPECT_TRUE(cut->truncated);
+  EXPECT_EQ(cut->truncated_by, "dump.max_artifact_bytes");
+  EXPECT_EQ(cut->bytes, std::uint64_t{16} << 20);
+  EXPECT_EQ(cut->sha256, sha256Hex(logical.substr(0, std::size_t{16} << 20)));
+  ::close(fd);
+}
+
+TEST(Artifact, TheBundleCapCutsTheArtifactThatReachesItAndSaysWhy) {
+  TempDir dir;
+  BundleBudgetScope budget(dir.path(), {/*max_bundle_bytes=*/1000, /*min_free=*/0});
+  auto first = writeArtifact(dir.path(), "first", std::string(600, 'a'), 0);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->truncated);
+  dir.write("src", std::string(600, 'b'));
+  auto second = copyArtifact(dir.path(), "second", dir.path() + "/src", 0);
+  ASSERT_TRUE(second.ok()) << second.error().describe();
+  EXPECT_TRUE(second->truncated);
+  EXPECT_EQ(second->truncated_by, "dump.max_bundle_bytes");
+  EXPECT_EQ(second->bytes, 400u);
+  EXPECT_EQ(slurp(dir.path() + "/second"), std::string(400, 'b'));
+  auto third = writeArtifact(dir.path(), "third", "c", 0);
+  ASSERT_FALSE(third.ok());
+  EXPECT_NE(third.error().message.find("not written"), std::string::npos);
+  EXPECT_NE(third.error().message.find("dump.max_bundle_bytes"), std::string::npos);
+  EXPECT_EQ(budget.budget().used(), 1000u);
+}
+
+TEST(Artifact, FreeSpaceIsCheckedAgainBeforeEachArtifact) {
+  TempDir dir;
+  struct statvfs vfs;
+  ASSERT_EQ(::statvfs(dir.path().c_str(), &vfs), 0);
+  // A reserve larger than the disk: whatever is free, an artifact would eat into it.
+  std::uint64_t more_than_the_disk = static_cast<std::uint64_t>(vfs.f_blocks) * vfs.f_frsize + 1;
+  BundleBudgetScope budget(dir.path(), {0, more_than_the_disk});
+  auto a = writeArtifact(dir.path(), "a", "x", 0);
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.error().message.find("dump.min_free"), std::string::npos) << a.error().describe();
+  struct stat st;
+  EXPECT_NE(::stat((dir.path() + "/a").c_str(), &st), 0) << "not even created";
 }
 
 }  // namespace

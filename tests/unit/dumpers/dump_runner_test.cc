@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "dumpers/artifact.h"
@@ -173,6 +174,55 @@ TEST(DumpRunner, NoFreeSpaceMeansSkippedWithTheReason) {
   auto listed = IncidentStore::list(dir.path() + "/incidents");
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->empty());
+}
+
+// Writes three artifacts of 600 KiB each into a bundle capped at 1 MiB.
+class BigDumper final : public Dumper {
+ public:
+  const char* name() const override { return "big"; }
+  DumpOutcome run(const DumpRequest& req) override {
+    DumpOutcome o;
+    o.dumper = "big";
+    o.result = DumpResult::kOk;
+    for (const char* f : {"one.bin", "two.bin", "three.bin"}) {
+      auto a = writeArtifact(req.dir, f, std::string(600 << 10, 'x'), 0);
+      if (a) {
+        o.artifacts.push_back(*a);
+      } else {
+        o.result = DumpResult::kPartial;
+        o.error += (o.error.empty() ? "" : "; ") + std::string(f) + ": " + a.error().message;
+      }
+    }
+    return o;
+  }
+};
+
+TEST(DumpRunner, TheBundleCapCutsTheArtifactThatReachesItAndTheManifestSaysWhy) {
+  TempDir dir;
+  FakeClock clock;
+  StoreLimits l;
+  l.dir = dir.path() + "/incidents";
+  l.min_free = 0;
+  l.max_bundle_bytes = 1 << 20;
+  auto s = std::make_shared<IncidentStore>(l);
+  ASSERT_TRUE(s->prepare().ok());
+  DumpRunner runner(s, StormLimits{}, clock);
+  EXPECT_FALSE(runner.submit(job("app", {std::make_shared<BigDumper>()})));
+  auto reports = waitFor(runner, 1);
+  ASSERT_EQ(reports.size(), 1u);
+  ASSERT_TRUE(reports[0].published) << reports[0].error;
+  auto m = nlohmann::json::parse(testing::slurp(reports[0].path + "/manifest.json"));
+  ASSERT_EQ(m["artifacts"].size(), 2u) << m.dump(2);
+  EXPECT_EQ(m["artifacts"][0]["bytes"], 600 << 10);
+  EXPECT_EQ(m["artifacts"][0]["truncated"], false);
+  EXPECT_FALSE(m["artifacts"][0].contains("truncated_by"));
+  EXPECT_EQ(m["artifacts"][1]["bytes"], (1 << 20) - (600 << 10));
+  EXPECT_EQ(m["artifacts"][1]["truncated"], true);
+  EXPECT_EQ(m["artifacts"][1]["truncated_by"], "dump.max_bundle_bytes");
+  EXPECT_EQ(m["dumps"][0]["result"], "partial");
+  EXPECT_THAT(m["dumps"][0]["error"].get<std::string>(),
+              HasSubstr("three.bin: not written: the bundle already holds 1.00 MiB, its cap "
+                        "(dump.max_bundle_bytes 1.00 MiB)"));
 }
 
 }  // namespace

@@ -15,10 +15,12 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "dumpers/artifact.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -62,10 +64,13 @@ std::string cppLeak() { return OOMSENTINEL_CPP_LEAK; }
 // reaped when the test ends.
 class Target {
  public:
-  Target(const TempDir& dir, std::vector<std::string> argv, std::vector<std::string> env)
+  // `cwd`: the target's working directory (empty: the test's).
+  Target(const TempDir& dir, std::vector<std::string> argv, std::vector<std::string> env,
+         const std::string& cwd = "")
       : out_(dir.path() + "/target.out"), err_(dir.path() + "/target.err") {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
     posix_spawn_file_actions_addopen(&fa, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_addopen(&fa, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     std::vector<char*> cargv, cenv;
@@ -428,6 +433,159 @@ TEST(GperftoolsDumper, TimesOutWhenNoProfileAppears) {
   EXPECT_LT(returned - req.deadline, 200ms);
   EXPECT_TRUE(o.artifacts.empty());
   EXPECT_TRUE(target.alive());
+}
+
+// ---- a hostile target (issue 18): it owns the directory the profile is written to ----
+// The target is /bin/sleep taking SIGCONT (it never writes a profile); the test puts in place what
+// a hostile one would, after the signal, as the profile's name.
+
+constexpr const char* kHostSecret = "HOST SECRET: root's own file, never the target's";
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// Runs a dump while `plant` puts something at the profile's place 200 ms after it starts.
+DumpOutcome dumpWith(const TempDir& t, DumpRequest& req, const std::function<void()>& plant,
+                     Duration budget = 10s) {
+  Target target(t, {kSleep, "30"}, profilerEnv(t, SIGCONT));
+  GperftoolsDumper d(HostPaths(), spec(t, SIGCONT));
+  req = request(t, target.pid(), budget);
+  std::thread planter([&] {
+    std::this_thread::sleep_for(200ms);
+    plant();
+  });
+  auto o = d.run(req);
+  planter.join();
+  return o;
+}
+
+TEST(GperftoolsHostile, ASymlinkAsTheProfileIsRefusedAndNoHostByteIsCopied) {
+  // Absolute, relative, and through the magic /proc/1/root: each would have handed root's copy
+  // of the host file to the bundle as heap.prof.
+  for (const char* kind : {"absolute", "relative", "proc-1-root"}) {
+    SCOPED_TRACE(kind);
+    TempDir t;
+    t.write("host-secret", kHostSecret);
+    std::string link = std::string(kind) == "absolute" ? t.path() + "/host-secret"
+                       : std::string(kind) == "relative"
+                           ? "host-secret"
+                           : "/proc/1/root" + t.path() + "/host-secret";
+    DumpRequest req;
+    auto o = dumpWith(t, req, [&] {
+      ASSERT_EQ(::symlink(link.c_str(), (t.path() + "/cpp.0001.heap").c_str()), 0);
+    });
+    EXPECT_EQ(o.result, DumpResult::kFailed);
+    EXPECT_THAT(o.error, HasSubstr("refused the profile cpp.0001.heap"));
+    EXPECT_THAT(o.error, HasSubstr("it is a symlink, not a regular file"));
+    EXPECT_TRUE(o.artifacts.empty());
+    EXPECT_FALSE(exists(req.dir + "/heap.prof"));
+    EXPECT_LT(o.took, 2s) << "refused when seen, not at the deadline";
+  }
+}
+
+TEST(GperftoolsHostile, ASymlinkedProfileDirectoryResolvesInsideTheTarget) {
+  // HEAPPROFILE=prof/cpp relative to the target's cwd, where prof -> an absolute host directory:
+  // as the door resolves it (inside the cwd), that directory does not exist.
+  TempDir t;
+  ASSERT_EQ(::mkdir((t.path() + "/cwd").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((t.path() + "/host").c_str(), 0755), 0);
+  ASSERT_EQ(::symlink((t.path() + "/host").c_str(), (t.path() + "/cwd/prof").c_str()), 0);
+  Target target(t, {kSleep, "30"}, {"HEAPPROFILE=prof/cpp", "HEAPPROFILESIGNAL=18"},
+                t.path() + "/cwd");
+  GperftoolsSpec s = spec(t, SIGCONT);
+  s.heap_prefix = "prof/cpp";
+  GperftoolsDumper d(HostPaths(), s);
+  auto req = request(t, target.pid(), 3s);
+  std::thread planter([&] {
+    std::this_thread::sleep_for(200ms);
+    t.write("host/cpp.0001.heap", kHostSecret);
+  });
+  auto o = d.run(req);
+  planter.join();
+  EXPECT_EQ(o.result, DumpResult::kFailed);
+  EXPECT_THAT(o.error, HasSubstr("cannot open the target's profile directory"));
+  EXPECT_THAT(o.error, HasSubstr("not signalling"));
+  EXPECT_FALSE(exists(req.dir + "/heap.prof"));
+  EXPECT_TRUE(target.alive());
+}
+
+TEST(GperftoolsHostile, AFifoAsTheProfileIsRefusedAtOnce) {
+  TempDir t;
+  DumpRequest req;
+  auto o = dumpWith(t, req,
+                    [&] { ASSERT_EQ(::mkfifo((t.path() + "/cpp.0001.heap").c_str(), 0600), 0); });
+  EXPECT_EQ(o.result, DumpResult::kFailed);
+  EXPECT_THAT(o.error, HasSubstr("it is a FIFO, not a regular file"));
+  EXPECT_FALSE(exists(req.dir + "/heap.prof"));
+  EXPECT_LT(o.took, 2s);
+}
+
+TEST(GperftoolsHostile, AProfileUnderALeaseFailsAtOnceNotAfterTheLeaseBreakTime) {
+  TempDir t;
+  const std::string file = t.path() + "/cpp.0001.heap";
+  pid_t holder = -1;
+  char ok = 0;
+  DumpRequest req;
+  auto o = dumpWith(t, req, [&] {
+    t.write("cpp.0001.heap", "heap profile:    1:  4096 [    1:  4096] @ heapprofile\n");
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    holder = ::fork();
+    if (holder == 0) {
+      // The target's accomplice: a write lease, and a deaf ear to the kernel's request to give
+      // it up (SIGIO ignored), so an opener would wait /proc/sys/fs/lease-break-time (45 s).
+      struct sigaction sa {};
+      sa.sa_handler = SIG_IGN;
+      ::sigaction(SIGIO, &sa, nullptr);
+      int fd = ::open(file.c_str(), O_RDONLY);
+      char c = (fd >= 0 && ::fcntl(fd, F_SETLEASE, F_WRLCK) == 0) ? 'y' : 'n';
+      (void)!::write(ready[1], &c, 1);
+      ::pause();
+      ::_exit(0);
+    }
+    ::close(ready[1]);
+    (void)!::read(ready[0], &ok, 1);
+    ::close(ready[0]);
+  });
+  if (holder > 0) {
+    ::kill(holder, SIGKILL);
+    ::waitpid(holder, nullptr, 0);
+  }
+  if (ok != 'y') GTEST_SKIP() << "F_SETLEASE refused here (needs the file's owner or CAP_LEASE)";
+  EXPECT_EQ(o.result, DumpResult::kFailed);
+  EXPECT_THAT(o.error, HasSubstr("cannot copy the profile cpp.0001.heap"));
+  EXPECT_THAT(o.error, HasSubstr("lease"));
+  EXPECT_LT(o.took, 3s) << o.error;
+}
+
+TEST(GperftoolsHostile, ASparseProfileIsCopiedSparse) {
+  // 48 MiB long, two short lines of data: the bundle must not pay 48 MiB of zeros.
+  TempDir t;
+  constexpr off_t kLength = off_t{48} << 20;
+  const std::string head = "heap profile: sparse\n", tail = "end\n";
+  DumpRequest req;
+  auto o = dumpWith(t, req, [&] {
+    int fd = ::open((t.path() + "/cpp.0001.heap").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+    ASSERT_EQ(::pwrite(fd, tail.data(), tail.size(), kLength - static_cast<off_t>(tail.size())),
+              static_cast<ssize_t>(tail.size()));
+    ::close(fd);
+  });
+  ASSERT_EQ(o.result, DumpResult::kOk) << o.error;
+  struct stat st;
+  ASSERT_EQ(::stat((req.dir + "/heap.prof").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, kLength);
+  EXPECT_LT(st.st_blocks * 512, 1 << 20) << "copied dense";
+  std::string logical = slurp(t.path() + "/cpp.0001.heap");
+  ASSERT_EQ(logical.size(), static_cast<std::size_t>(kLength));
+  EXPECT_EQ(slurp(req.dir + "/heap.prof"), logical);
+  ASSERT_FALSE(o.artifacts.empty());
+  EXPECT_EQ(o.artifacts[0].file, "heap.prof");
+  EXPECT_EQ(o.artifacts[0].bytes, static_cast<std::uint64_t>(kLength));
+  EXPECT_EQ(o.artifacts[0].sha256, sha256Hex(logical));
 }
 
 }  // namespace
