@@ -16,7 +16,7 @@
 #include <fstream>
 #include <string>
 
-#include "support/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace oomsentinel {
 namespace {
