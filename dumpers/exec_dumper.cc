@@ -175,6 +175,15 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
          "still run");
   if (!leftovers.empty()) note("of its cgroup, " + leftovers);
 
+  // What it wrote becomes ours before it is read: the daemon keeps no CAP_DAC_OVERRIDE, and
+  // finishing an artifact opens it for writing. Links are not followed (lchown).
+  if (::geteuid() == 0) {
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(own, ec), end; !ec && it != end; it.increment(ec))
+      (void)!::lchown(it->path().c_str(), 0, 0);
+    (void)!::fchown(own_fd.get(), 0, 0);
+  }
+
   // Its two output files first, then whatever else it wrote, in name order.
   std::set<std::string> after = regularFiles(own);
   std::vector<std::string> fresh;

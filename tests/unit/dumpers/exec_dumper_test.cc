@@ -178,6 +178,12 @@ TEST(ExecDumper, RunsAsNobodyWithNoCapabilitiesAndNoneOfOurEnvironment) {
             "CapAmb:\t0000000000000000\nNoNewPrivs:\t1\n0\nPATH=/usr/bin:/bin\n");
   EXPECT_EQ(slurp(dir.path() + "/exec/mine.txt"), "mine\n");
   EXPECT_NE(find(out, "exec/mine.txt"), nullptr);
+  // Ours afterwards: the daemon, without CAP_DAC_OVERRIDE, could not finish nobody's files.
+  struct stat st;
+  ASSERT_EQ(::stat((dir.path() + "/exec/mine.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  ASSERT_EQ(::stat((dir.path() + "/exec").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
 }
 
 TEST(ExecDumper, RunsAsTheConfiguredUser) {
