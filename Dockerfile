@@ -38,6 +38,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libyaml-cpp0.7 \
       libssl3 \
+      libcap-ng0 \
       libprometheus-cpp-core1.0 \
       libre2-9 \
       libsystemd0 \

@@ -63,7 +63,7 @@ const std::vector<std::string> kDumpKeys = {"dir",     "max_incidents",    "max_
                                             "timeout", "per_minute",       "target_cooldown",
                                             "history", "throttle_records", "max_bundle_bytes"};
 const std::vector<std::string> kGperftoolsKeys = {"heap_prefix", "signal"};
-const std::vector<std::string> kExecKeys = {"argv", "timeout"};
+const std::vector<std::string> kExecKeys = {"argv", "timeout", "user"};
 const std::vector<std::string> kProcKeys = {"smaps"};
 const std::vector<std::string> kThrottleKeys = {"max_duration", "headroom"};
 const std::vector<std::string> kPollKeys = {
@@ -968,6 +968,14 @@ class Loader {
             d.exec_timeout = *v;
           else
             ok = false;
+        }
+        if (const Entry* u = find(keys, "user")) {
+          if (!u->value.IsScalar() || u->value.Scalar().empty()) {
+            typeError(*u, "a user name or uid such as nobody");
+            ok = false;
+          } else {
+            d.exec_user = u->value.Scalar();
+          }
         }
       }
     }

@@ -67,6 +67,7 @@ struct TargetDumpSpec {
   bool jvm_heap_dump = false;                        // jvm.heap_dump: an .hprof, opt-in (expensive)
   std::vector<std::string> exec_argv;                // exec.argv: run as is, never through a shell
   Duration exec_timeout = std::chrono::seconds(10);  // exec.timeout
+  std::string exec_user = "nobody";                  // exec.user: a name or uid; runs as it
   bool proc_smaps = false;                           // proc.smaps: also the full smaps
   // throttle_during_dump: true | {max_duration, headroom}: memory.high held just above usage
   // while the dump runs (cgroup v2; README "Throttling during a dump").

@@ -65,6 +65,7 @@ void printTargetDump(YAML::Emitter& out, const TargetDumpSpec& d) {
     out << YAML::Key << "exec" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "argv" << YAML::Value << YAML::Flow << d.exec_argv;
     out << YAML::Key << "timeout" << YAML::Value << formatDurationExact(d.exec_timeout);
+    out << YAML::Key << "user" << YAML::Value << d.exec_user;
     out << YAML::EndMap;
   }
   if (d.proc_smaps)

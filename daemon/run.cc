@@ -21,6 +21,7 @@
 #include "daemon/commands.h"
 #include "daemon/kernel_wakeups.h"
 #include "daemon/logger.h"
+#include "daemon/privileges.h"
 #include "daemon/state_file.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/watchdog.h"
@@ -198,6 +199,16 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   }
 
   raiseOpenFileLimit(log);
+  // Before the first thread: capabilities belong to each thread, and later ones inherit these.
+  if (auto dropped = dropPrivileges(); !dropped) {
+    log.log(LogLevel::kError, "cannot drop capabilities; running with all of root's",
+            {{"error", dropped.error().describe()}});
+  } else if (*dropped) {
+    std::string kept;
+    for (const auto& c : keptCapabilityNames()) kept += (kept.empty() ? "" : ",") + c;
+    log.log(LogLevel::kInfo, "dropped root's other capabilities; no_new_privs set",
+            {{"kept", kept}});
+  }
   DaemonMetrics metrics(paths);
   Health health;
   std::unique_ptr<MetricsServer> server;

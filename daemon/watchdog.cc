@@ -945,7 +945,8 @@ void Watchdog::startDump(const Firing& f, const Watched& w) {
       j.heap_dump = spec.jvm_heap_dump;
       job.dumpers.push_back(std::make_shared<JvmDumper>(j, paths_));
     } else if (name == "exec") {
-      job.dumpers.push_back(std::make_shared<ExecDumper>(spec.exec_argv, spec.exec_timeout));
+      job.dumpers.push_back(std::make_shared<ExecDumper>(spec.exec_argv, spec.exec_timeout,
+                                                         ExecIdentity{spec.exec_user, paths_}));
     }
   }
   if (spec.throttle && !req.cgroup_dir.empty()) {

@@ -1,9 +1,13 @@
 #include "dumpers/child.h"
 
+#include <cap-ng.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -21,6 +25,7 @@
 #include <utility>
 
 #include "core/host_paths.h"
+#include "core/owned_fd.h"
 #include "core/units.h"
 
 extern char** environ;
@@ -43,6 +48,8 @@ constexpr Duration kPollEvery = milliseconds(10);
 // After SIGKILL a process still has to tear down its memory, which takes a while for a big one;
 // only then do we give up waiting for it.
 constexpr Duration kAfterKillWait = milliseconds(2000);
+// The whole environment of a child that gets a clean one, besides what the caller adds.
+constexpr const char* kCleanPath = "/usr/bin:/bin";
 
 class Fd {
  public:
@@ -115,7 +122,12 @@ Result<Fd> createOutput(const std::string& path) {
 
 std::vector<std::string> childEnvironment(const ChildSpec& spec) {
   std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+  if (spec.clean_environment) {
+    bool has_path = std::any_of(spec.env_add.begin(), spec.env_add.end(),
+                                [](const auto& add) { return add.first == "PATH"; });
+    if (!has_path) env.emplace_back(std::string("PATH=") + kCleanPath);
+  }
+  for (char** e = spec.clean_environment ? nullptr : environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view kv(*e);
     std::string_view key = kv.substr(0, kv.find('='));
     bool replaced = std::any_of(spec.env_add.begin(), spec.env_add.end(),
@@ -187,25 +199,184 @@ struct Outputs {
   }
 };
 
-class SpawnSetup {
- public:
-  SpawnSetup() {
-    posix_spawn_file_actions_init(&actions_);
-    posix_spawnattr_init(&attr_);
-  }
-  ~SpawnSetup() {
-    posix_spawn_file_actions_destroy(&actions_);
-    posix_spawnattr_destroy(&attr_);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
-  posix_spawn_file_actions_t* actions() { return &actions_; }
-  posix_spawnattr_t* attr() { return &attr_; }
-
- private:
-  posix_spawn_file_actions_t actions_;
-  posix_spawnattr_t attr_;
+// What the child needs after fork(), all prepared before it.
+struct ChildSetup {
+  const char* program = nullptr;
+  char** argv = nullptr;
+  char** envp = nullptr;
+  int in = -1, out = -1, err = -1;
+  int report_fd = -1;
+  const ChildSpec* spec = nullptr;
+  std::string oom_score_adj_path;
+  bool reset_oom_score_adj = false;
 };
+
+// What the child reports on the pipe when a step fails: the step and its errno.
+enum SetupStep : int {
+  kStepCgroup = 1,
+  kStepSetns,
+  kStepChroot,
+  kStepFork,
+  kStepStdio,
+  kStepCwd,
+  kStepGroups,
+  kStepUid,
+  kStepCaps,
+  kStepNoNewPrivs,
+  kStepExec,
+};
+
+const char* describeStep(int step) {
+  switch (step) {
+    case kStepCgroup:
+      return "cannot join the child's cgroup";
+    case kStepSetns:
+      return "cannot enter the target's mount and pid namespaces";
+    case kStepChroot:
+      return "cannot enter the target's root";
+    case kStepFork:
+      return "cannot start in the target's pid namespace (fork)";
+    case kStepStdio:
+      return "cannot set up stdin/stdout/stderr";
+    case kStepCwd:
+      return "cannot enter the working directory";
+    case kStepGroups:
+    case kStepUid:
+      return "cannot switch to the user";
+    case kStepCaps:
+      return "cannot drop the capabilities";
+    case kStepNoNewPrivs:
+      return "cannot set no_new_privs";
+    case kStepExec:
+      return "cannot execute";
+  }
+  return "cannot start";
+}
+
+[[noreturn]] void failStep(int fd, int step) {
+  int msg[2] = {step, errno};
+  (void)!::write(fd, msg, sizeof msg);
+  ::_exit(127);
+}
+
+// The daemon runs with OOMScoreAdjust=-1000 (its systemd unit) and a child inherits it: inside
+// the service's MemoryMax a jcmd or an exec hook would then be as unkillable as the daemon, and
+// the kernel would have nothing to kill. Ours go back to the default, 0 (raising the value needs
+// no privilege), before they run anything.
+std::string ownOomScoreAdjPath() { return HostPaths().procFile("self/oom_score_adj"); }
+
+bool ownOomScoreAdjNegative(const std::string& path) {
+  int own = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (own < 0) return false;
+  char buf[16] = {};
+  ssize_t n = ::read(own, buf, sizeof buf - 1);
+  ::close(own);
+  return n > 0 && std::atoi(buf) < 0;
+}
+
+// A child in the target's pid namespace ended: end the same way, so that our parent sees its
+// status (a signal is re-raised on ourselves, without a core file).
+[[noreturn]] void relayEnd(int status) {
+  if (WIFSIGNALED(status)) {
+    struct rlimit none {};
+    ::setrlimit(RLIMIT_CORE, &none);
+    ::kill(::getpid(), WTERMSIG(status));
+  }
+  ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
+}
+
+// After fork(): system calls only, no allocation, no lock.
+[[noreturn]] void childMain(const ChildSetup& s) {
+  const ChildSpec& spec = *s.spec;
+  // Default dispositions and an empty mask: a signal the daemon ignores or blocks must not stay
+  // ignored or blocked in the child. Dispositions first, so nothing pending is delivered to a
+  // handler of ours.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Its own group, so that a deadline can signal everything it started.
+  ::setpgid(0, 0);
+  // Above every descriptor below, so that moving those to 0-3 never closes it.
+  int report = ::fcntl(s.report_fd, F_DUPFD_CLOEXEC, 64);
+  if (report < 0) report = s.report_fd;
+  if (s.reset_oom_score_adj) {
+    int fd = ::open(s.oom_score_adj_path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)!::write(fd, "0", 1);
+      ::close(fd);
+    }
+  }
+  if (spec.cgroup_procs_fd >= 0 && ::write(spec.cgroup_procs_fd, "0", 1) != 1)
+    failStep(report, kStepCgroup);
+  if (spec.join_pidfd >= 0) {
+    if (::setns(spec.join_pidfd, CLONE_NEWNS | CLONE_NEWPID) != 0) failStep(report, kStepSetns);
+    if (spec.root_fd >= 0 && (::fchdir(spec.root_fd) != 0 || ::chroot(".") != 0))
+      failStep(report, kStepChroot);
+    if (::chdir("/") != 0) failStep(report, kStepChroot);
+    pid_t inner = ::fork();
+    if (inner < 0) failStep(report, kStepFork);
+    if (inner > 0) {
+      ::close(report);
+      ::close(s.report_fd);
+      int status = 0;
+      while (::waitpid(inner, &status, 0) < 0) {
+        if (errno != EINTR) ::_exit(127);
+      }
+      relayEnd(status);
+    }
+  }
+  if (::dup2(s.in, 0) < 0 || ::dup2(s.out, 1) < 0 || ::dup2(s.err, 2) < 0)
+    failStep(report, kStepStdio);
+  if (spec.cwd_fd >= 0) {
+    if (::fchdir(spec.cwd_fd) != 0) failStep(report, kStepCwd);
+    if (spec.cwd_as_fd3) {
+      if (spec.cwd_fd == 3 ? ::fcntl(3, F_SETFD, 0) != 0 : ::dup2(spec.cwd_fd, 3) < 0)
+        failStep(report, kStepCwd);
+    }
+  }
+  // Ours are all O_CLOEXEC, but another thread's library may have opened one without it between
+  // its open and its fcntl: every other descriptor is closed at exec, whatever its flags.
+  ::syscall(SYS_close_range, spec.cwd_as_fd3 ? 4u : 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+  if (spec.uid) {
+    if (::syscall(SYS_setgroups, 0, nullptr) != 0) failStep(report, kStepGroups);
+    if (::syscall(SYS_setresgid, spec.gid, spec.gid, spec.gid) != 0) failStep(report, kStepUid);
+    if (::syscall(SYS_setresuid, *spec.uid, *spec.uid, *spec.uid) != 0) failStep(report, kStepUid);
+  }
+  if (spec.no_capabilities) {
+    // A switch away from uid 0 already empties them; uid 0 keeps them unless told.
+    capng_clear(CAPNG_SELECT_CAPS);
+    if (capng_apply(CAPNG_SELECT_CAPS) != 0) failStep(report, kStepCaps);
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) failStep(report, kStepNoNewPrivs);
+  }
+  ::execve(s.program, s.argv, s.envp);
+  failStep(report, kStepExec);
+}
+
+// Waits for the child's report: nothing (the pipe closed at exec) or the step that failed.
+std::optional<std::pair<std::string, int>> readSetupReport(int fd, SteadyTime deadline) {
+  int msg[2] = {0, 0};
+  std::size_t got = 0;
+  while (got < sizeof msg) {
+    Duration left = deadline - clock().steadyNow();
+    auto wait = std::chrono::ceil<milliseconds>(std::max(left, Duration::zero())).count();
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(wait, INT_MAX)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return std::nullopt;  // still starting at the deadline: stopped like a late one
+    ssize_t n = ::read(fd, reinterpret_cast<char*>(msg) + got, sizeof msg - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    got += static_cast<std::size_t>(n);
+  }
+  if (msg[0] == kStepExec && (msg[1] == ENOENT || msg[1] == ENOTDIR))
+    return std::make_pair(std::string("not found"), msg[1]);
+  if (msg[0] == kStepExec && msg[1] == EACCES)
+    return std::make_pair(std::string("not executable"), msg[1]);
+  return std::make_pair(std::string(describeStep(msg[0])), msg[1]);
+}
 
 void reapInBackground(pid_t pid) {
   try {
@@ -219,7 +390,119 @@ void reapInBackground(pid_t pid) {
   }
 }
 
+std::vector<pid_t> cgroupProcs(const std::string& dir) {
+  std::vector<pid_t> out;
+  auto text = readFileUpTo(joinPath(dir, "cgroup.procs"), 1 << 20);
+  if (!text) return out;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    auto nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+    if (!line.empty()) out.push_back(static_cast<pid_t>(std::atoi(std::string(line).c_str())));
+  }
+  return out;
+}
+
+// Where the daemon's own cgroup is, as a directory, in the tree a child cgroup can go into.
+Result<std::pair<std::string, bool>> ownCgroupDir(const HostPaths& paths) {
+  auto text = readFileUpTo(paths.proc(0, "cgroup"), 64 * 1024);
+  if (!text) return text.error();
+  std::string v2, pids, memory;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    auto nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+    auto c1 = line.find(':');
+    auto c2 = line.find(':', c1 == std::string_view::npos ? 0 : c1 + 1);
+    if (c1 == std::string_view::npos || c2 == std::string_view::npos) continue;
+    std::string_view controllers = line.substr(c1 + 1, c2 - c1 - 1);
+    std::string path(line.substr(c2 + 1));
+    if (line.substr(0, c1) == "0" && controllers.empty()) v2 = path;
+    for (std::string_view c = controllers; !c.empty();) {
+      auto comma = c.find(',');
+      std::string_view one = c.substr(0, comma);
+      if (one == "pids") pids = path;
+      if (one == "memory") memory = path;
+      c = comma == std::string_view::npos ? std::string_view{} : c.substr(comma + 1);
+    }
+  }
+  struct stat st;
+  const std::string& root = paths.cgroupRoot();
+  if (!v2.empty()) {
+    if (::stat(joinPath(root, "cgroup.controllers").c_str(), &st) == 0)
+      return std::make_pair(joinPath(root, v2), true);
+    std::string unified = joinPath(root, "unified");
+    if (::stat(joinPath(unified, "cgroup.controllers").c_str(), &st) == 0)
+      return std::make_pair(joinPath(unified, v2), true);
+  }
+  if (!pids.empty()) return std::make_pair(joinPath(joinPath(root, "pids"), pids), false);
+  if (!memory.empty()) return std::make_pair(joinPath(joinPath(root, "memory"), memory), false);
+  return makeError("no cgroup tree of ours found", paths.proc(0, "cgroup"), ENOENT);
+}
+
 }  // namespace
+
+ChildCgroup::ChildCgroup(std::string dir, OwnedFd procs, bool v2)
+    : dir_(std::move(dir)), procs_(std::move(procs)), v2_(v2) {}
+
+ChildCgroup::ChildCgroup(ChildCgroup&& o) noexcept
+    : dir_(std::move(o.dir_)),
+      procs_(std::move(o.procs_)),
+      v2_(o.v2_),
+      removed_(std::exchange(o.removed_, true)) {}
+
+ChildCgroup::~ChildCgroup() {
+  if (!removed_) killAll();
+}
+
+Result<ChildCgroup> ChildCgroup::create(const HostPaths& paths, std::string_view name) {
+  auto own = ownCgroupDir(paths);
+  if (!own) return own.error();
+  std::string dir = joinPath(own->first, name);
+  if (::mkdir(dir.c_str(), 0700) != 0) return makeError("cannot create a cgroup", dir, errno);
+  std::string procs = joinPath(dir, "cgroup.procs");
+  int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    ::rmdir(dir.c_str());
+    return makeError("cannot open", procs, e);
+  }
+  return ChildCgroup(std::move(dir), OwnedFd(fd), own->second);
+}
+
+std::string ChildCgroup::killAll(Duration limit) {
+  if (removed_) return "";
+  SteadyTime until = clock().steadyNow() + limit;
+  bool killed_at_once = false;
+  if (v2_) {
+    int fd = ::open(joinPath(dir_, "cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      killed_at_once = ::write(fd, "1", 1) == 1;
+      ::close(fd);
+    }
+  }
+  std::vector<pid_t> left = cgroupProcs(dir_);
+  while (!left.empty() && clock().steadyNow() < until) {
+    if (!killed_at_once) {
+      for (pid_t pid : left) {
+        // Held first, then checked to still be listed: a pid that was reused in between is no
+        // longer in this cgroup (only our child's descendants can enter it), and is not hit.
+        Fd pidfd(pidfdOpen(pid));
+        if (pidfd.get() < 0) continue;
+        auto now = cgroupProcs(dir_);
+        if (std::find(now.begin(), now.end(), pid) != now.end())
+          ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+      }
+    }
+    std::this_thread::sleep_for(kPollEvery);
+    left = cgroupProcs(dir_);
+  }
+  if (!left.empty()) return std::to_string(left.size()) + " processes did not end";
+  removed_ = ::rmdir(dir_.c_str()) == 0 || errno == ENOENT;
+  return "";
+}
 
 std::string ChildResult::describe() const {
   std::string how;
@@ -240,30 +523,19 @@ std::string ChildResult::describe() const {
   return how;
 }
 
-// The daemon runs with OOMScoreAdjust=-1000 (its systemd unit) and a child inherits it: inside
-// the service's MemoryMax a jcmd or an exec hook would then be as unkillable as the daemon, and
-// the kernel would have nothing to kill. Ours go back to the default, 0 (raising the value needs
-// no privilege). The child may already be running its first instructions: they allocate little.
-void resetOomScoreAdj(pid_t child) {
-  HostPaths paths;
-  int own = ::open(paths.procFile("self/oom_score_adj").c_str(), O_RDONLY | O_CLOEXEC);
-  if (own < 0) return;
-  char buf[16] = {};
-  ssize_t n = ::read(own, buf, sizeof buf - 1);
-  ::close(own);
-  if (n <= 0 || std::atoi(buf) >= 0) return;
-  int fd = ::open(paths.proc(child, "oom_score_adj").c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)!::write(fd, "0", 1);
-  ::close(fd);
-}
-
 Result<ChildResult> runChild(const ChildSpec& spec) {
   SteadyTime start = clock().steadyNow();
   if (spec.argv.empty()) return makeError("no program to run: argv is empty");
   if (spec.deadline <= start)
     return makeError("the deadline has already passed; not started", spec.argv[0]);
-  auto program = resolveProgram(spec.argv[0]);
+  // In another mount namespace the program is found there, by the child: a path only.
+  auto program = spec.join_pidfd >= 0
+                     ? (spec.argv[0].starts_with("/")
+                            ? Result<std::string>(spec.argv[0])
+                            : Result<std::string>(makeError(
+                                  "a program run in a target's namespaces needs a full path",
+                                  spec.argv[0], EINVAL)))
+                     : resolveProgram(spec.argv[0]);
   if (!program) return program.error();
 
   Outputs outputs;
@@ -280,48 +552,41 @@ Result<ChildResult> runChild(const ChildSpec& spec) {
     outputs.err = std::move(*fd);
   }
 
-  SpawnSetup setup;
-  auto* fa = setup.actions();
-  posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
-  if (outputs.out.get() >= 0)
-    posix_spawn_file_actions_adddup2(fa, outputs.out.get(), 1);
-  else
-    posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY, 0);
-  if (outputs.shared)
-    posix_spawn_file_actions_adddup2(fa, outputs.out.get(), 2);
-  else if (outputs.err.get() >= 0)
-    posix_spawn_file_actions_adddup2(fa, outputs.err.get(), 2);
-  else
-    posix_spawn_file_actions_addopen(fa, 2, "/dev/null", O_WRONLY, 0);
-  // Ours are all O_CLOEXEC, but another thread's library may have opened one without it between
-  // its open and its fcntl: close everything else in the child whatever its flags.
-  posix_spawn_file_actions_addclosefrom_np(fa, 3);
-
-  auto* attr = setup.attr();
-  // Its own group, so that a deadline can signal everything it started; default signal
-  // dispositions and an empty mask, so that a signal we ignore or block (the daemon's threads
-  // block some) does not stay ignored or blocked in it.
-  posix_spawnattr_setflags(attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(attr, 0);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(attr, &none);
-  posix_spawnattr_setsigdefault(attr, &all);
-
+  // Everything the child needs is made here: after fork() it may only make system calls (the
+  // daemon has other threads, and one of them may hold malloc's lock).
+  Fd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (devnull.get() < 0) return makeError("cannot open", "/dev/null", errno);
   std::vector<std::string> env = childEnvironment(spec);
   auto c_argv = cArray(spec.argv);
   auto c_env = cArray(env);
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, program->c_str(), fa, attr, c_argv.data(), c_env.data());
-  if (rc != 0) {
-    const char* what = rc == ENOENT   ? "not found"
-                       : rc == EACCES ? "not executable"
-                                      : "cannot start";
-    return makeError(what, *program, rc);
+  ChildSetup setup;
+  setup.program = program->c_str();
+  setup.argv = c_argv.data();
+  setup.envp = c_env.data();
+  setup.in = devnull.get();
+  setup.out = outputs.out.get() >= 0 ? outputs.out.get() : devnull.get();
+  setup.err = outputs.shared           ? outputs.out.get()
+              : outputs.err.get() >= 0 ? outputs.err.get()
+                                       : devnull.get();
+  setup.spec = &spec;
+  setup.oom_score_adj_path = ownOomScoreAdjPath();
+  setup.reset_oom_score_adj = ownOomScoreAdjNegative(setup.oom_score_adj_path);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return makeError("cannot create a pipe", "", errno);
+  Fd report_r(pipe_fds[0]), report_w(pipe_fds[1]);
+  setup.report_fd = report_w.get();
+
+  pid_t pid = ::fork();
+  if (pid < 0) return makeError("cannot start (fork)", *program, errno);
+  if (pid == 0) childMain(setup);  // never returns
+  report_w.reset();
+  // Until the program runs, the child says what failed on the pipe; EOF means it runs.
+  if (auto failed = readSetupReport(report_r.get(), spec.deadline)) {
+    int status;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return makeError(failed->first, *program, failed->second);
   }
-  resetOomScoreAdj(pid);
 
   Fd pidfd(pidfdOpen(pid));
   ChildResult result;

@@ -3,13 +3,18 @@
 // in its own process group so that a deadline takes down everything it started.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/clock.h"
+#include "core/host_paths.h"
+#include "core/owned_fd.h"
 #include "core/result.h"
 
 namespace oomsentinel {
@@ -29,6 +34,32 @@ struct ChildSpec {
   // A deadline already passed is an error: the program is not started.
   SteadyTime deadline{};
   Duration kill_grace = std::chrono::milliseconds(500);
+
+  // Who the child is and where it runs. The defaults keep the daemon's own identity; every
+  // descriptor below stays the caller's (it is only used, never closed, by runChild).
+  //
+  // Enter the mount and pid namespaces of the process behind this pidfd, then chroot to
+  // root_fd (a descriptor on that process's /proc/PID/root, so that a chrooted process is met
+  // in its own root too). The program then runs in a second fork, the first process of our pid
+  // in that pid namespace (setns(CLONE_NEWPID) applies to children only); it sees the target's
+  // /tmp, /proc and pids, and argv[0] must be a path in the target's file system.
+  int join_pidfd = -1;
+  int root_fd = -1;
+  // Run as this uid and gid with no supplementary groups.
+  std::optional<uid_t> uid;
+  gid_t gid = 0;
+  // No capabilities at all (cleared with libcap-ng, also for uid 0) and PR_SET_NO_NEW_PRIVS,
+  // so that no setuid binary or file capability gives them back.
+  bool no_capabilities = false;
+  // The environment is PATH=/usr/bin:/bin and env_add only, none of the daemon's.
+  bool clean_environment = false;
+  // The working directory. With cwd_as_fd3 the directory is also descriptor 3 of the child:
+  // a path to it (/proc/self/fd/3) that needs no search permission on its parents.
+  int cwd_fd = -1;
+  bool cwd_as_fd3 = false;
+  // A cgroup.procs file the child writes itself into before anything else, so that everything
+  // it starts is in that cgroup too (see ChildCgroup).
+  int cgroup_procs_fd = -1;
 };
 
 struct ChildResult {
@@ -55,5 +86,33 @@ struct ChildResult {
 // installs no signal handler (and so requires that nobody else reaps with wait(-1)). Returns by
 // deadline + kill_grace, plus up to 2s for a SIGKILLed process to let go of its memory.
 Result<ChildResult> runChild(const ChildSpec& spec);
+
+// A cgroup of its own for a child (an exec hook) and everything it starts: a descendant that
+// calls setsid() leaves the process group, never the cgroup. Made beside the daemon's own
+// cgroup's children: on cgroup v2 (or the hybrid layout's unified tree) under the daemon's
+// cgroup, ended with cgroup.kill; on v1 only, in the pids (else memory) hierarchy, ended by
+// killing every process listed in cgroup.procs until it is empty.
+class ChildCgroup {
+ public:
+  // Errors: no cgroup tree we know, or no permission to make one (not root, a read-only
+  // /sys/fs/cgroup): the caller falls back to the process group and says so.
+  static Result<ChildCgroup> create(const HostPaths& paths, std::string_view name);
+  ChildCgroup(ChildCgroup&&) noexcept;
+  ChildCgroup& operator=(ChildCgroup&&) = delete;
+  ~ChildCgroup();
+  // For ChildSpec::cgroup_procs_fd.
+  int procsFd() const { return procs_.get(); }
+  const std::string& dir() const { return dir_; }
+  // Kills everything in it and waits up to `limit` for it to be empty, then removes it. Empty
+  // when all went, else what is left ("3 processes did not end").
+  std::string killAll(Duration limit = std::chrono::seconds(2));
+
+ private:
+  ChildCgroup(std::string dir, OwnedFd procs, bool v2);
+  std::string dir_;
+  OwnedFd procs_;
+  bool v2_ = false;
+  bool removed_ = false;
+};
 
 }  // namespace oomsentinel

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/owned_fd.h"
+#include "core/target_fs.h"
 #include "core/units.h"
 #include "dumpers/artifact.h"
 #include "dumpers/child.h"
@@ -114,16 +117,41 @@ Result<std::string> readHead(const std::string& path, std::size_t limit) {
   return out;
 }
 
-bool sameDirectory(const std::string& a, const std::string& b) {
-  struct stat sa, sb;
-  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
-         sa.st_ino == sb.st_ino;
+// True when the JVM, resolving `dir` in its own root, reaches the very directory we see there.
+bool jvmSeesSameDirectory(const TargetFs& root, const std::string& dir) {
+  struct stat ours, theirs;
+  auto fd = root.openDir(dir);
+  return fd && ::stat(dir.c_str(), &ours) == 0 && ::fstat(fd->get(), &theirs) == 0 &&
+         ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
 }
 
-Result<std::uint64_t> freeBytes(const std::string& dir) {
+Result<std::uint64_t> freeBytes(int dir_fd, const std::string& shown) {
   struct statvfs vfs;
-  if (::statvfs(dir.c_str(), &vfs) != 0) return makeError("cannot measure free space", dir, errno);
+  if (::fstatvfs(dir_fd, &vfs) != 0) return makeError("cannot measure free space", shown, errno);
   return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+}
+
+// The process behind `pid`, held: what jcmd's namespaces are taken from and what is checked
+// against the pid's start time, so that a recycled pid is never entered nor dumped.
+struct HeldJvm {
+  OwnedFd pidfd;
+  TargetFs root;
+  OwnedFd tmp;       // its /tmp, as it resolves it
+  std::string jcmd;  // the program, as a path in the JVM's file system
+};
+
+// The JDK's jcmd beside the JVM's own java: the one that exists in its mount namespace, of the
+// JVM's own version. A JRE has none, and the error says so.
+Result<std::string> jcmdBesideJava(const HostPaths& paths, pid_t pid) {
+  char buf[4096];
+  std::string exe_link = paths.proc(pid, "exe");
+  ssize_t n = ::readlink(exe_link.c_str(), buf, sizeof buf - 1);
+  if (n <= 0) return makeError("cannot read the JVM's executable", exe_link, errno);
+  std::string exe(buf, static_cast<std::size_t>(n));
+  auto slash = exe.rfind('/');
+  if (exe.front() != '/' || slash == std::string::npos)
+    return makeError("the JVM's executable has no usable path", exe_link, EINVAL);
+  return exe.substr(0, slash + 1) + "jcmd";
 }
 
 SteadyTime earliest(SteadyTime a, SteadyTime b) { return std::min(a, b); }
@@ -138,11 +166,21 @@ struct JcmdRun {
   std::string err;
 };
 
-JcmdRun runJcmd(const std::string& jcmd, pid_t pid, std::vector<std::string> args,
+// jcmd runs inside the JVM's mount and pid namespaces and root, as the JVM's user, with no
+// capabilities and a clean environment: it then reaches exactly what the JVM's user reaches, its
+// /tmp is the JVM's (a /tmp that is a symlink leads where the JVM's own lookups lead, not into
+// the host) and the pid it is given is the JVM's pid there.
+JcmdRun runJcmd(const HeldJvm& jvm, const JvmProcessFacts& facts, std::vector<std::string> args,
                 const std::string& dir, const std::string& stdout_name, SteadyTime deadline,
                 std::uint64_t max_bytes) {
   ChildSpec spec;
-  spec.argv = {jcmd, std::to_string(pid)};
+  spec.argv = {jvm.jcmd, std::to_string(facts.nspid)};
+  spec.join_pidfd = jvm.pidfd.get();
+  spec.root_fd = jvm.root.fd();
+  spec.uid = facts.euid;
+  spec.gid = facts.egid;
+  spec.no_capabilities = true;
+  spec.clean_environment = true;
   for (auto& a : args) spec.argv.push_back(std::move(a));
   spec.stdout_path = joinPath(dir, stdout_name);
   spec.stderr_path = joinPath(dir, kScratchErr);
@@ -177,18 +215,20 @@ Result<Artifact> checkAndFinish(const std::string& dir, std::uint64_t max_bytes)
 
 // Takes the file the JVM wrote in its /tmp into the bundle: a rename when both are on one
 // filesystem, since a heap dump can be gigabytes, else a copy. Only a plain file, with one link,
-// owned by the JVM's user is taken: the JVM's user controls its /tmp, and we run as root.
-Result<Artifact> takeIntoBundle(const std::string& src, const std::string& dir, uid_t jvm_euid,
-                                std::uint64_t max_bytes, const HostPaths& paths) {
+// owned by the JVM's user is taken: the JVM's user controls its /tmp, and we run as root. Every
+// step is relative to the /tmp descriptor taken through the door, never a path under
+// <proc>/<pid>/root, so a /tmp swapped for a symlink meanwhile leads nowhere else.
+Result<Artifact> takeIntoBundle(int tmp_fd, const std::string& file, const std::string& shown,
+                                const std::string& dir, uid_t jvm_euid, std::uint64_t max_bytes) {
   std::string dest = joinPath(dir, kHeapDump);
   auto plainAndTheirs = [&](const struct stat& st) {
     return S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == jvm_euid;
   };
-  if (::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) == 0) {
+  if (::renameat2(tmp_fd, file.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) == 0) {
     struct stat st;
     if (::lstat(dest.c_str(), &st) != 0 || !plainAndTheirs(st)) {
       ::unlink(dest.c_str());
-      return makeError("not a plain file of the JVM's user; not taken", src);
+      return makeError("not a plain file of the JVM's user; not taken", shown);
     }
     // Ours from now on, like every other artifact.
     if (::chown(dest.c_str(), ::geteuid(), ::getegid()) != 0) {
@@ -198,27 +238,28 @@ Result<Artifact> takeIntoBundle(const std::string& src, const std::string& dir, 
   }
   if (errno != EXDEV) {
     int e = errno;
-    ::unlink(src.c_str());
-    return makeError("cannot move the heap dump into the bundle", src, e);
+    ::unlinkat(tmp_fd, file.c_str(), 0);
+    return makeError("cannot move the heap dump into the bundle", shown, e);
   }
-  int fd = ::open(src.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    ::unlink(src.c_str());
-    return makeError("cannot open the heap dump", src, e);
+  TargetFileRules rules;
+  rules.owner = jvm_euid;
+  auto fd = openTargetFileAt(tmp_fd, file, rules, shown);
+  if (!fd) {
+    ::unlinkat(tmp_fd, file.c_str(), 0);
+    return fd.error();
   }
   struct stat st;
-  Result<Artifact> copied = makeError("not a plain file of the JVM's user; not taken", src);
+  Result<Artifact> copied = makeError("not a plain file of the JVM's user; not taken", shown);
   // Through our descriptor, so that what is copied is the file just checked.
-  if (::fstat(fd, &st) == 0 && plainAndTheirs(st))
-    copied = copyArtifact(dir, kHeapDump, paths.proc(0, "fd/" + std::to_string(fd)), max_bytes);
-  ::close(fd);
-  ::unlink(src.c_str());
+  if (::fstat(fd->get(), &st) == 0 && plainAndTheirs(st))
+    copied = copyArtifact(dir, kHeapDump, joinPath(HostPaths::kOwnFdDir, std::to_string(fd->get())),
+                          max_bytes);
+  ::unlinkat(tmp_fd, file.c_str(), 0);
   if (!copied) return copied;
   return checkAndFinish(dir, max_bytes);
 }
 
-HeapDumpStep heapDump(const JvmDumpSpec& spec, const HostPaths& paths, const DumpRequest& req,
+HeapDumpStep heapDump(const JvmDumpSpec& spec, const HeldJvm& jvm, const DumpRequest& req,
                       pid_t pid, const JvmProcessFacts& facts, SteadyTime req_deadline) {
   static std::atomic<unsigned> sequence{0};
   HeapDumpStep out;
@@ -234,33 +275,45 @@ HeapDumpStep heapDump(const JvmDumpSpec& spec, const HostPaths& paths, const Dum
   std::error_code ec;
   std::string dir = std::filesystem::absolute(req.dir, ec).string();
   if (ec) dir = req.dir;
-  std::string jvm_root = paths.proc(pid, "root");
   struct stat dst {};
   bool jvm_can_write =
       ::stat(dir.c_str(), &dst) == 0 && (facts.euid == 0 || facts.euid == dst.st_uid);
-  bool direct = jvm_can_write && sameDirectory(dir, joinPath(jvm_root, dir));
-  std::string jvm_path, host_path;
+  bool direct = jvm_can_write && jvmSeesSameDirectory(jvm.root, dir);
+  std::string jvm_path, file;
   if (direct) {
-    jvm_path = host_path = joinPath(dir, kHeapDump);
+    jvm_path = joinPath(dir, kHeapDump);
   } else {
-    std::string file = "oomsentinel-" + std::to_string(pid) + "-" +
-                       std::to_string(sequence.fetch_add(1)) + ".hprof";
+    file = "oomsentinel-" + std::to_string(pid) + "-" + std::to_string(sequence.fetch_add(1)) +
+           ".hprof";
     jvm_path = "/tmp/" + file;
-    host_path = paths.proc(pid, "root/tmp/" + file);
   }
+  const std::string shown = jvm.root.where() + ":" + jvm_path;
+  // Removes the JVM's file (nothing when it wrote into the bundle: the caller's to clean).
+  auto removeTheirs = [&] {
+    if (direct)
+      ::unlink(jvm_path.c_str());
+    else
+      ::unlinkat(jvm.tmp.get(), file.c_str(), 0);
+  };
 
   struct stat existing;
   if (::lstat(joinPath(dir, kHeapDump).c_str(), &existing) == 0) {
     out.problem = "the bundle already has a " + std::string(kHeapDump);
     return out;
   }
-  std::string jvm_dir = direct ? dir : paths.proc(pid, "root/tmp");
-  std::vector<std::string> space_needed_in = {jvm_dir};
+  OwnedFd bundle_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (bundle_fd.get() < 0) {
+    out.problem = makeError("cannot open the bundle", dir, errno).describe();
+    return out;
+  }
+  std::vector<std::pair<int, std::string>> space_needed_in = {
+      direct ? std::make_pair(bundle_fd.get(), dir)
+             : std::make_pair(jvm.tmp.get(), jvm.root.where() + ":/tmp")};
   struct stat jst;
-  if (!direct && (::stat(jvm_dir.c_str(), &jst) != 0 || jst.st_dev != dst.st_dev))
-    space_needed_in.push_back(dir);  // copied across file systems: it needs room twice
-  for (const auto& d : space_needed_in) {
-    auto free = freeBytes(d);
+  if (!direct && (::fstat(jvm.tmp.get(), &jst) != 0 || jst.st_dev != dst.st_dev))
+    space_needed_in.emplace_back(bundle_fd.get(), dir);  // copied across file systems: twice
+  for (const auto& [fd, d] : space_needed_in) {
+    auto free = freeBytes(fd, d);
     if (!free) {
       out.problem = free.error().describe();
       return out;
@@ -279,9 +332,9 @@ HeapDumpStep heapDump(const JvmDumpSpec& spec, const HostPaths& paths, const Dum
     return out;
   }
   // A leftover of an earlier daemon that counted from 0 too would make the JVM refuse.
-  if (!direct) ::unlink(host_path.c_str());
+  if (!direct) ::unlinkat(jvm.tmp.get(), file.c_str(), 0);
   auto run =
-      runJcmd(spec.jcmd, pid, {"GC.heap_dump", jvm_path}, dir, kScratchOut, deadline, kReplyLimit);
+      runJcmd(jvm, facts, {"GC.heap_dump", jvm_path}, dir, kScratchOut, deadline, kReplyLimit);
   std::string reply;
   if (auto r = readHead(joinPath(dir, kScratchOut), kReplyLimit); r) reply = std::move(*r);
   ::unlink(joinPath(dir, kScratchOut).c_str());
@@ -292,20 +345,21 @@ HeapDumpStep heapDump(const JvmDumpSpec& spec, const HostPaths& paths, const Dum
   if (run.child->timed_out) {
     // The JVM goes on writing whatever happens to jcmd; unlinked, the file's space comes back
     // when the JVM closes it instead of staying behind in its /tmp or in our bundle.
-    ::unlink(host_path.c_str());
+    removeTheirs();
     out.step = Step::kTimedOut;
     out.problem = "timed out after " + ms(deadline - now) +
                   " (jcmd was killed); the unfinished file was removed";
     return out;
   }
   if (auto problem = heapDumpProblem(reply, run.err)) {
-    ::unlink(host_path.c_str());
+    removeTheirs();
     out.problem = *problem;
     if (run.child->term_signal != 0) out.problem = "jcmd " + run.child->describe();
     return out;
   }
-  auto artifact = direct ? checkAndFinish(dir, req.max_bytes)
-                         : takeIntoBundle(host_path, dir, facts.euid, req.max_bytes, paths);
+  auto artifact = direct
+                      ? checkAndFinish(dir, req.max_bytes)
+                      : takeIntoBundle(jvm.tmp.get(), file, shown, dir, facts.euid, req.max_bytes);
   if (!artifact) {
     out.problem = artifact.error().describe();
     return out;
@@ -329,6 +383,8 @@ Result<JvmProcessFacts> parseJvmProcessStatus(std::string_view status) {
     if (values.empty()) return false;
     if (key == "Uid" && values.size() >= 2) {
       have_uid = parseNumber(values[1], f.euid);
+    } else if (key == "Gid" && values.size() >= 2) {
+      parseNumber(values[1], f.egid);
     } else if (key == "Pid") {
       parseNumber(values[0], pid);
     } else if (key == "NSpid") {
@@ -408,6 +464,13 @@ DumpOutcome JvmDumper::run(const DumpRequest& req) {
   pid_t pid = *req.pid;
   std::string who = "pid " + std::to_string(pid);
 
+  // Held first: if the start time below still matches, this descriptor is that process, and
+  // jcmd's namespaces and root come from it, not from a number that may have been reused.
+  OwnedFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (pidfd.get() < 0)
+    return done(DumpResult::kFailed,
+                errno == ESRCH ? who + ": no such process"
+                               : makeError("cannot hold the process", who, errno).describe());
   auto status = readHead(paths_.proc(pid, "status"), kReplyLimit);
   if (!status)
     return done(DumpResult::kFailed,
@@ -421,15 +484,28 @@ DumpOutcome JvmDumper::run(const DumpRequest& req) {
       return done(DumpResult::kFailed,
                   who + " is no longer the process that was chosen (it ended; the pid was reused)");
   }
+  auto root = TargetFs::open(paths_, pid, pidfd.get(), TargetAnchor::kRoot);
+  if (!root) return done(DumpResult::kFailed, root.error().describe());
+  // The JVM's /tmp as the JVM resolves it: a symlink there stays inside its root.
+  auto tmp = root->openDir("/tmp");
+  if (!tmp) return done(DumpResult::kFailed, tmp.error().describe());
   // jcmd signals a process that has no attach socket yet; see the header.
-  std::string socket = paths_.proc(pid, "root/tmp/.java_pid" + std::to_string(facts->nspid));
+  std::string socket = ".java_pid" + std::to_string(facts->nspid);
   struct stat sst;
-  bool listening = ::stat(socket.c_str(), &sst) == 0 && S_ISSOCK(sst.st_mode);
+  bool listening = ::fstatat(tmp->get(), socket.c_str(), &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                   S_ISSOCK(sst.st_mode);
   if (!listening && !facts->catches_sigquit)
     return done(DumpResult::kFailed,
                 who +
                     " is not a JVM jcmd can attach to: it has no attach socket and does not "
                     "catch SIGQUIT (jcmd's SIGQUIT would kill it)");
+  std::string jcmd = spec_.jcmd;
+  if (jcmd.empty()) {
+    auto beside = jcmdBesideJava(paths_, pid);
+    if (!beside) return done(DumpResult::kFailed, "jcmd: " + beside.error().describe());
+    jcmd = std::move(*beside);
+  }
+  HeldJvm jvm{std::move(pidfd), std::move(*root), std::move(*tmp), std::move(jcmd)};
 
   // A request without a deadline (the zero time point) is bounded by our own budgets alone.
   SteadyTime req_deadline = req.deadline == SteadyTime{} ? SteadyTime::max() : req.deadline;
@@ -440,8 +516,8 @@ DumpOutcome JvmDumper::run(const DumpRequest& req) {
     SteadyTime deadline = earliest(now + spec_.command_timeout, req_deadline);
     if (deadline <= now)
       return done(DumpResult::kTimedOut, "no time left before the dump's deadline; not started");
-    auto run = runJcmd(spec_.jcmd, pid, {"GC.class_histogram"}, req.dir, kHistogram, deadline,
-                       req.max_bytes);
+    auto run =
+        runJcmd(jvm, *facts, {"GC.class_histogram"}, req.dir, kHistogram, deadline, req.max_bytes);
     std::string path = joinPath(req.dir, kHistogram);
     if (!run.child) {
       ::unlink(path.c_str());
@@ -473,7 +549,7 @@ DumpOutcome JvmDumper::run(const DumpRequest& req) {
     return done(histogram_cut ? DumpResult::kPartial : DumpResult::kOk,
                 histogram_cut ? "the class histogram was cut at the size cap" : "");
   }
-  HeapDumpStep hd = heapDump(spec_, paths_, req, pid, *facts, req_deadline);
+  HeapDumpStep hd = heapDump(spec_, jvm, req, pid, *facts, req_deadline);
   if (hd.artifact) out.artifacts.push_back(std::move(*hd.artifact));
   if (histogram_cut) notes = "the class histogram was cut at the size cap";
   auto note = [&](const std::string& s) { return notes.empty() ? s : notes + "; " + s; };

@@ -18,34 +18,33 @@
 
 namespace oomsentinel {
 
-// What jcmd needs to attach (checked on JDK 17 on Linux 6.x, see below):
-// - Run as the JVM's user or as root. The JVM accepts a peer with its own euid or root only,
-//   and jcmd has to signal it.
-// - The JVM's /tmp reachable: jcmd looks for the attach socket /tmp/.java_pid<pid> as the JVM
-//   sees it, through <proc>/<pid>/root/tmp/.java_pid<nspid>, where <nspid> is the JVM's pid in
-//   its own pid namespace (the last NSpid in its status). So a JVM in a container (its own pid
-//   and mount namespaces, even a private tmpfs on /tmp) is reachable from the host as root with
-//   its host pid, and no shared /tmp is needed.
-// - When that socket is not there yet, jcmd creates .attach_pid<nspid> and sends SIGQUIT, which
-//   makes HotSpot start its attach listener. A process that is not a JVM dies of that SIGQUIT
-//   (checked: jcmd 17 kills a `sleep`), so this dumper runs jcmd only when the socket already
-//   exists or the process catches SIGQUIT (SigCgt), and says "not a JVM" otherwise. A JVM run
-//   with -Xrs (it leaves SIGQUIT alone) is only reachable once its listener runs
-//   (-XX:+StartAttachListener).
-// Checked on this machine as root: jcmd attaches to a root JVM normally; to a JVM of another
-// user (uid 65534); and to a JVM started with `unshare --fork --pid --mount-proc` (NSpid 1), also
-// when that JVM has its own tmpfs on /tmp.
-//
+// How jcmd is run (issue 18: the target controls its /tmp, its files and its pid numbers):
+// - The JVM is held by a pidfd, checked against the request's start time, and its root opened
+//   through core/target_fs. Its /tmp is opened as the JVM resolves it (a symlink stays inside
+//   its root), and its attach socket /tmp/.java_pid<nspid> is looked for in that directory.
+// - jcmd is the one beside the JVM's own java (the directory of <proc>/<pid>/exe, in the JVM's
+//   file system; JvmDumpSpec::jcmd overrides it). It runs in the JVM's mount and pid namespaces
+//   (setns through the pidfd) and chrooted to the JVM's root, forked once more so that it is
+//   inside that pid namespace and addresses the JVM by <nspid>; as the JVM's euid and egid (the
+//   attach listener accepts a peer with its own euid), no capabilities, no_new_privs, and an
+//   environment of PATH only. It can then reach no more than the JVM's user could.
+// - When the socket is not there yet, jcmd creates .attach_pid<nspid> and sends SIGQUIT itself
+//   (as the JVM's user, in its pid namespace), which makes HotSpot start its attach listener. A
+//   process that is not a JVM dies of that SIGQUIT, so this dumper runs jcmd only when the
+//   socket already exists or the process catches SIGQUIT (SigCgt), and says "not a JVM"
+//   otherwise. Nothing of ours signals the JVM.
 // GC.class_histogram forces a full collection (it counts live objects only): a pause, in a JVM
 // already short of memory, and a cost we accept for the evidence. The heap dump (opt-in) stops
 // the JVM while it writes a file the size of the live heap, and the JVM writes it itself, as
 // its user and in its mount namespace. So the dump goes straight into the bundle only when the
-// JVM sees the bundle's directory as the same directory (same device and inode through
-// <proc>/<pid>/root) and can write there (it runs as root or as the directory's owner).
-// Otherwise it goes to the JVM's own /tmp (/tmp/oomsentinel-<pid>-<n>.hprof), and is moved (or,
-// across file systems, copied) from <proc>/<pid>/root/tmp into the bundle and removed there.
+// JVM sees the bundle's directory as the same directory (same device and inode, resolved in its
+// root) and can write there (it runs as root or as the directory's owner). Otherwise it goes to
+// the JVM's own /tmp (/tmp/oomsentinel-<pid>-<n>.hprof), and is moved (or, across file systems,
+// copied) from the held /tmp descriptor into the bundle and unlinked there (unlinkat).
 struct JvmDumpSpec {
-  std::string jcmd = "jcmd";  // a path, or a name looked up in PATH
+  // A full path in the JVM's file system; empty: the jcmd beside the JVM's own java (its
+  // /proc/<pid>/exe), which is there in a JDK image and of the JVM's own version.
+  std::string jcmd;
   bool class_histogram = true;
   bool heap_dump = false;
   // The heap dump's time, within the request's deadline. jcmd is killed when it runs out, but
@@ -78,6 +77,7 @@ class JvmDumper final : public Dumper {
 // What <proc>/<pid>/status says that matters to jcmd.
 struct JvmProcessFacts {
   uid_t euid = 0;
+  gid_t egid = 0;
   pid_t nspid = 0;  // its pid in its own (innermost) pid namespace
   bool catches_sigquit = false;
 };

@@ -76,7 +76,7 @@ TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
                     "    gperftools: {heap_prefix: /tmp/app, signal: SIGUSR1}\n"
                     "    go: {pprof_url: 'http://127.0.0.1:6060', profiles: [heap, allocs]}\n"
                     "    jvm: {class_histogram: true, heap_dump: true}\n"
-                    "    exec: {argv: [/usr/local/bin/collect, --fast], timeout: 3s}\n"
+                    "    exec: {argv: [/usr/local/bin/collect, --fast], timeout: 3s, user: app}\n"
                     "    proc: {smaps: true}\n");
   const TargetDumpSpec& d = c.targets[0].dump;
   EXPECT_THAT(d.dumpers, ElementsAre("proc", "gperftools", "go_pprof", "jvm", "exec"));
@@ -86,7 +86,10 @@ TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
   EXPECT_TRUE(d.jvm_heap_dump);
   EXPECT_THAT(d.exec_argv, ElementsAre("/usr/local/bin/collect", "--fast"));
   EXPECT_EQ(d.exec_timeout, 3s);
+  EXPECT_EQ(d.exec_user, "app");
   EXPECT_TRUE(d.proc_smaps);
+  // The hook runs as nobody unless told.
+  EXPECT_EQ(loadOk(kApp + "    exec: {argv: [/bin/true]}\n").targets[0].dump.exec_user, "nobody");
 
   // Listed explicitly: exactly those, in that order.
   Config only = loadOk(kApp + "    dumpers: [gperftools]\n    gperftools: {heap_prefix: /h}\n");
@@ -112,6 +115,7 @@ TEST(DumpConfig, DumperMistakes) {
       {"    exec: {argv: [collect]}\n", "must be an absolute path"},
       {"    exec: {argv: []}\n", "a list of strings"},
       {"    exec: {timeout: 1s}\n", "missing required key 'argv'"},
+      {"    exec: {argv: [/bin/true], user: [a]}\n", "a user name or uid"},
       {"    go: {pprof_url: 'http://h:1', profiles: [../etc]}\n", "a pprof profile is a name"},
   };
   for (const auto& c : cases) {
@@ -135,7 +139,7 @@ TEST(DumpConfig, PrintsAndReadsBackTheSame) {
                     "    gperftools: {heap_prefix: /tmp/app, signal: SIGRTMIN+2}\n"
                     "    go: {pprof_url: 'http://127.0.0.1:6060', profiles: [heap]}\n"
                     "    jvm: {perfdata: false, heap_dump: true}\n"
-                    "    exec: {argv: [/bin/echo, 'a b'], timeout: 2s}\n"
+                    "    exec: {argv: [/bin/echo, 'a b'], timeout: 2s, user: '1000'}\n"
                     "    proc: {smaps: true}\n"
                     "    dumpers: [exec, proc, jvm]\n");
   std::string printed = printConfig(c);

@@ -2,8 +2,11 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +18,7 @@
 
 #include "core/host_paths.h"
 #include "tests/support/test_support.h"
+#include "tests/unit/dumpers/namespaced_target.h"
 
 namespace oomsentinel {
 namespace {
@@ -22,6 +26,8 @@ namespace {
 using oomsentinel::testing::slurp;
 
 using namespace std::chrono_literals;
+using testing::NamespacedTarget;
+using testing::pidfdOf;
 using testing::TempDir;
 
 // The tests' own helper programs go through a shell; the code under test never does.
@@ -355,6 +361,139 @@ TEST(RunChild, RunsConcurrentlyFromSeveralThreads) {
     EXPECT_EQ(failures[t], "") << "thread " << t;
     EXPECT_LT(slow_took[t], 3s) << "thread " << t;
   }
+  expectNoChildren();
+}
+
+TEST(RunChild, RunsAsTheGivenUserWithNoCapabilitiesAndACleanEnvironment) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir dir;
+  ::setenv("OOMSENTINEL_TEST_SECRET", "daemon-only", 1);
+  auto spec = shell(
+      "id -u; id -g; id -G; grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)|^NoNewPrivs' /proc/self/status; "
+      "env | sort");
+  spec.uid = 65534;
+  spec.gid = 65534;
+  spec.no_capabilities = true;
+  spec.clean_environment = true;
+  spec.env_add = {{"OOMSENTINEL_PID", "42"}};
+  spec.stdout_path = dir.path() + "/out";
+  spec.stderr_path = dir.path() + "/out";
+  auto r = runChild(spec);
+  ::unsetenv("OOMSENTINEL_TEST_SECRET");
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->exit_code, 0) << slurp(spec.stdout_path);
+  std::string out = slurp(spec.stdout_path);
+  EXPECT_EQ(out.rfind("65534\n65534\n65534\n", 0), 0u) << out;
+  EXPECT_NE(out.find("CapInh:\t0000000000000000"), std::string::npos) << out;
+  EXPECT_NE(out.find("CapPrm:\t0000000000000000"), std::string::npos) << out;
+  EXPECT_NE(out.find("CapEff:\t0000000000000000"), std::string::npos) << out;
+  EXPECT_NE(out.find("CapAmb:\t0000000000000000"), std::string::npos) << out;
+  EXPECT_NE(out.find("NoNewPrivs:\t1"), std::string::npos) << out;
+  EXPECT_EQ(out.find("OOMSENTINEL_TEST_SECRET"), std::string::npos) << out;
+  EXPECT_NE(out.find("OOMSENTINEL_PID=42\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("PATH=/usr/bin:/bin\n"), std::string::npos) << out;
+  expectNoChildren();
+}
+
+TEST(RunChild, AsRootWithNoCapabilitiesHasNone) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir dir;
+  auto spec = shell("id -u; grep -E '^Cap(Prm|Eff)' /proc/self/status");
+  spec.no_capabilities = true;
+  spec.stdout_path = dir.path() + "/out";
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(slurp(spec.stdout_path), "0\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n");
+}
+
+TEST(RunChild, RunsInTheTargetsMountAndPidNamespaces) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  NamespacedTarget target;
+  if (!target.ok()) GTEST_SKIP() << "cannot make a private mount namespace here";
+  HostPaths paths;
+  int pidfd = pidfdOf(target.pid());
+  ASSERT_GE(pidfd, 0);
+  int root = ::open(paths.proc(target.pid(), "root").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(root, 0);
+  TempDir dir;
+  ChildSpec spec;
+  // Its /tmp (not ours), and the mount namespace it is in.
+  spec.argv = {"/bin/sh", "-c", "cat /tmp/marker.txt; readlink /proc/self/ns/mnt"};
+  spec.deadline = in(10s);
+  spec.join_pidfd = pidfd;
+  spec.root_fd = root;
+  spec.stdout_path = dir.path() + "/out";
+  spec.stderr_path = dir.path() + "/err";
+  auto r = runChild(spec);
+  ::close(pidfd);
+  ::close(root);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->exit_code, 0) << slurp(spec.stderr_path);
+  char link[256] = {};
+  ASSERT_GT(::readlink(paths.proc(target.pid(), "ns/mnt").c_str(), link, sizeof link - 1), 0);
+  EXPECT_EQ(slurp(spec.stdout_path), "inside\n" + std::string(link) + "\n");
+  // Its exit status comes through the process that waits for it in the target's pid namespace.
+  auto failing = spec;
+  failing.argv = {"/bin/sh", "-c", "exit 7"};
+  pidfd = pidfdOf(target.pid());
+  failing.join_pidfd = pidfd;
+  failing.root_fd = -1;
+  auto f = runChild(failing);
+  ::close(pidfd);
+  ASSERT_TRUE(f.ok()) << f.error().describe();
+  EXPECT_EQ(f->exit_code, 7);
+  expectNoChildren();
+}
+
+TEST(RunChild, InATargetsRootASymlinkedTmpLeadsWhereTheTargetsWouldNotIntoTheHost) {
+  // The attack: a container whose /tmp is a symlink to a host path (another pod's /tmp). Seen
+  // from the host through /proc/PID/root, the absolute link leads into the host's tree; in the
+  // target's own root, it leads nowhere.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir host_side, fake;
+  host_side.write("decoy.txt", "another pod's file\n");
+  ASSERT_EQ(::mkdir((fake.path() + "/usr").c_str(), 0755), 0);
+  for (const char* l : {"bin", "lib", "lib64"})
+    ASSERT_EQ(::symlink((std::string("usr/") + l).c_str(), (fake.path() + "/" + l).c_str()), 0);
+  ASSERT_EQ(::symlink(host_side.path().c_str(), (fake.path() + "/tmp").c_str()), 0);
+  NamespacedTarget target(fake.path());
+  if (!target.ok()) GTEST_SKIP() << "cannot make a private mount namespace here";
+  HostPaths paths;
+  // Through the host's view the link is followed out of the fake root:
+  ASSERT_EQ(slurp(paths.proc(target.pid(), "root/tmp/decoy.txt")), "another pod's file\n");
+
+  int pidfd = pidfdOf(target.pid());
+  int root = ::open(paths.proc(target.pid(), "root").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(pidfd, 0);
+  ASSERT_GE(root, 0);
+  TempDir dir;
+  ChildSpec spec;
+  spec.argv = {"/bin/sh", "-c", "cat /tmp/decoy.txt || echo not-there"};
+  spec.deadline = in(10s);
+  spec.join_pidfd = pidfd;
+  spec.root_fd = root;
+  spec.stdout_path = dir.path() + "/out";
+  auto r = runChild(spec);
+  ::close(pidfd);
+  ::close(root);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(slurp(spec.stdout_path), "not-there\n");
+}
+
+TEST(RunChild, SaysWhenTheProgramIsNotInTheTargetsFileSystem) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  NamespacedTarget target;
+  if (!target.ok()) GTEST_SKIP() << "cannot make a private mount namespace here";
+  int pidfd = pidfdOf(target.pid());
+  ChildSpec spec;
+  spec.argv = {"/tmp/no-such-jcmd"};
+  spec.deadline = in(10s);
+  spec.join_pidfd = pidfd;
+  auto r = runChild(spec);
+  ::close(pidfd);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().describe().find("not found"), std::string::npos) << r.error().describe();
+  EXPECT_NE(r.error().describe().find("/tmp/no-such-jcmd"), std::string::npos);
   expectNoChildren();
 }
 

@@ -5,12 +5,15 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -18,6 +21,7 @@
 
 #include "dumpers/artifact.h"
 #include "tests/support/test_support.h"
+#include "tests/unit/dumpers/namespaced_target.h"
 
 extern char** environ;
 
@@ -246,6 +250,47 @@ TEST(JvmDumper, RefusesAPidThatWasReused) {
   EXPECT_NE(out.error.find("no longer the process"), std::string::npos) << out.error;
 }
 
+TEST(JvmDumper, DoesNotFollowAContainersTmpSymlinkToAnotherJvmsSocket) {
+  // The attack: a container points its /tmp at another pod's /tmp, where another JVM's attach
+  // socket is. Seen through /proc/PID/root the absolute link leads into the host's tree, and
+  // jcmd, as root, would dump that other JVM into this target's bundle. In the target's own
+  // root the link leads nowhere (here: back to itself, as the other pod's path is under /tmp),
+  // so no jcmd is run and the target is left alone.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir other_pod, fake;
+  ASSERT_EQ(::mkdir((fake.path() + "/usr").c_str(), 0755), 0);
+  for (const char* l : {"bin", "lib", "lib64"})
+    ASSERT_EQ(::symlink((std::string("usr/") + l).c_str(), (fake.path() + "/" + l).c_str()), 0);
+  ASSERT_EQ(::symlink(other_pod.path().c_str(), (fake.path() + "/tmp").c_str()), 0);
+  testing::NamespacedTarget target(fake.path());
+  if (!target.ok()) GTEST_SKIP() << "cannot make a private mount namespace here";
+  // The other JVM's socket, named for this target's pid.
+  std::string socket_path = other_pod.path() + "/.java_pid" + std::to_string(target.pid());
+  int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(socket_path.size(), sizeof addr.sun_path);
+  std::strcpy(addr.sun_path, socket_path.c_str());
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(sock, 1), 0);
+  struct stat through_host;
+  ASSERT_EQ(
+      ::stat((HostPaths().proc(target.pid(), "root/tmp/.java_pid") + std::to_string(target.pid()))
+                 .c_str(),
+             &through_host),
+      0);  // what the old lookup found
+
+  TempDir dir;
+  auto out = JvmDumper().run(request(dir, target.pid()));
+  ::close(sock);
+  EXPECT_EQ(out.result, DumpResult::kFailed);
+  EXPECT_NE(out.error.find("'s root:/tmp: cannot open the directory"), std::string::npos)
+      << out.error;
+  EXPECT_EQ(out.error.find("jcmd"), std::string::npos) << out.error;
+  EXPECT_TRUE(alive(target.pid()));
+  EXPECT_TRUE(dirListing(dir.path()).empty());
+}
+
 // Against real processes and the real jcmd.
 
 class JvmDumperOnJavaLeak : public ::testing::Test {
@@ -390,7 +435,10 @@ TEST_F(JvmDumperOnJavaLeak, GivesJcmdsReasonWhenItCannotAttach) {
   // pid: jcmd would then find its stale /tmp/.java_pid<pid> and say "Connection refused" instead.
   // Seen once in a full run; the socket is not the fake's, so it goes.
   ::unlink(("/tmp/.java_pid" + std::to_string(fake.pid())).c_str());
-  auto out = JvmDumper().run(request(dir, fake.pid()));
+  // A shell has no jcmd beside it: the JDK's, as the JVM's would be.
+  JvmDumpSpec spec;
+  spec.jcmd = std::filesystem::canonical(jcmd_).string();
+  auto out = JvmDumper(spec).run(request(dir, fake.pid()));
   EXPECT_EQ(out.result, DumpResult::kFailed);
   EXPECT_EQ(out.error.rfind("jcmd GC.class_histogram: ", 0), 0u) << out.error;
   EXPECT_NE(out.error.find("AttachNotSupportedException"), std::string::npos) << out.error;

@@ -1,0 +1,94 @@
+// The `run` process as root keeps only the capabilities it needs after start-up, in every one
+// of its threads, and sets no_new_privs.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "core/host_paths.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using namespace std::chrono_literals;
+using oomsentinel::testing::slurp;
+using oomsentinel::testing::TempDir;
+
+// The hex mask of a "CapXxx:" line of a status file.
+std::uint64_t capField(const std::string& status, const std::string& key) {
+  auto at = status.find(key + ":\t");
+  if (at == std::string::npos) return ~0ull;
+  return std::stoull(status.substr(at + key.size() + 2, 16), nullptr, 16);
+}
+
+TEST(RunPrivileges, KeepsOnlyTheCapabilitiesItNeedsInEveryThread) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: as another user there is nothing to drop";
+  TempDir dir;
+  dir.write("cg/cgroup.controllers", "memory\n");
+  dir.write("cg/app/memory.current", "1000\n");
+  dir.write("cg/app/memory.max", "104857600\n");
+  dir.write("cg/app/memory.stat", "anon 1000\ninactive_file 0\n");
+  dir.write("cg/app/cgroup.procs", "");
+  dir.write("c.yaml", "targets:\n  - name: app\n    cgroup: /app\n");
+  std::string log = dir.path() + "/log";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    std::string bin = oomsentinel::testing::binaryPath();
+    std::string root = dir.path() + "/cg", cfg = dir.path() + "/c.yaml";
+    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
+          "--state-file", "none", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(oomsentinel::testing::eventually([&] {
+    return slurp(log).find("dropped root's other capabilities") != std::string::npos;
+  })) << slurp(log);
+  EXPECT_NE(slurp(log).find("kept=sys_ptrace,dac_read_search,chown,fowner,kill,setuid,setgid,"
+                            "sys_admin,sys_chroot,net_bind_service"),
+            std::string::npos)
+      << slurp(log);
+
+  std::uint64_t wanted = 0;
+  for (int cap : {CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_CHOWN, CAP_FOWNER, CAP_KILL, CAP_SETUID,
+                  CAP_SETGID, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_NET_BIND_SERVICE})
+    wanted |= 1ull << cap;
+  // What this machine gives root at all (a container may hold back some).
+  wanted &= capField(slurp(HostPaths().proc(0, "status")), "CapPrm");
+
+  HostPaths paths;
+  std::string status = slurp(paths.proc(pid, "status"));
+  EXPECT_EQ(capField(status, "CapEff"), wanted) << status;
+  EXPECT_EQ(capField(status, "CapPrm"), wanted) << status;
+  EXPECT_EQ(capField(status, "CapBnd"), wanted) << status;
+  EXPECT_NE(status.find("NoNewPrivs:\t1"), std::string::npos) << status;
+  // Capabilities belong to each thread: every one of them, started after the drop, has no more.
+  int threads = 0;
+  for (const auto& t : std::filesystem::directory_iterator(paths.proc(pid, "task"))) {
+    std::string ts = slurp(t.path().string() + "/status");
+    if (ts.empty()) continue;
+    ++threads;
+    EXPECT_EQ(capField(ts, "CapEff"), wanted) << t.path();
+    EXPECT_EQ(capField(ts, "CapBnd"), wanted) << t.path();
+  }
+  EXPECT_GT(threads, 1);
+
+  kill(pid, SIGTERM);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+}
+
+}  // namespace
+}  // namespace oomsentinel
