@@ -252,8 +252,7 @@ Result<Artifact> takeIntoBundle(int tmp_fd, const std::string& file, const std::
   Result<Artifact> copied = makeError("not a plain file of the JVM's user; not taken", shown);
   // Through our descriptor, so that what is copied is the file just checked.
   if (::fstat(fd->get(), &st) == 0 && plainAndTheirs(st))
-    copied = copyArtifact(dir, kHeapDump, joinPath(HostPaths::kOwnFdDir, std::to_string(fd->get())),
-                          max_bytes);
+    copied = copyArtifactFromFd(dir, kHeapDump, fd->get(), max_bytes);
   ::unlinkat(tmp_fd, file.c_str(), 0);
   if (!copied) return copied;
   return checkAndFinish(dir, max_bytes);

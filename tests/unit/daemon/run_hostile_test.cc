@@ -1,0 +1,155 @@
+// Hostile targets, end to end: a real daemon watching a "container" (a busybox chroot in a mount
+// namespace of its own) that attacks it through what it controls. Whatever the container does,
+// nothing from outside its root reaches a bundle or a log, and the daemon keeps ticking.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using testing::slurp;
+using testing::TempDir;
+
+constexpr const char* kBusybox = "/bin/busybox";
+constexpr const char* kSecret = "HOST-SECRET-f00d";
+
+// A root file system with busybox and the applets the attacks use, and an empty /tmp.
+std::string makeContainerRoot(const TempDir& dir) {
+  std::string root = dir.path() + "/rootfs";
+  for (const char* d : {"", "/bin", "/tmp", "/proc"}) std::filesystem::create_directories(root + d);
+  std::filesystem::copy_file(kBusybox, root + "/bin/busybox");
+  for (const char* applet : {"sh", "ln", "sleep", "mkdir", "mkfifo"})
+    std::filesystem::create_symlink("busybox", root + "/bin/" + applet);
+  return root;
+}
+
+// The container: its own mount namespace, chrooted into `root`, running `script` in busybox sh
+// with `env`. Returns its pid (the same number on the host: no pid namespace).
+pid_t startContainer(const std::string& root, const std::string& script,
+                     const std::vector<std::string>& env) {
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr))
+    ::_exit(120);
+  if (::chroot(root.c_str()) != 0 || ::chdir("/") != 0) ::_exit(121);
+  std::vector<char*> envp;
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  ::execle("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr), envp.data());
+  ::_exit(127);
+}
+
+pid_t startDaemon(const std::string& config, const std::string& log) {
+  std::string bin = testing::binaryPath();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, 2);
+    ::execl(bin.c_str(), bin.c_str(), "run", "--config", config.c_str(), "--state-file", "none",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+void stop(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+// Every regular file under `dir`, read whole.
+std::string everythingUnder(const std::string& dir) {
+  std::string all;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file()) all += slurp(it->path().string());
+  }
+  return all;
+}
+
+class RunHostile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: chroot and a mount namespace for the target";
+    if (::access(kBusybox, X_OK) != 0)
+      GTEST_SKIP() << kBusybox << " is missing (Debian package busybox-static)";
+    secret_ = dir_.path() + "/host-secret";
+    dir_.write("host-secret", std::string(kSecret) + "\n");
+    root_ = makeContainerRoot(dir_);
+  }
+  void TearDown() override {
+    if (daemon_ > 0) stop(daemon_);
+    if (target_ > 0) stop(target_);
+  }
+  // A config that dumps the target with gperftools as soon as it is seen.
+  std::string dumpConfig(pid_t target) {
+    std::string cfg = dir_.path() + "/c.yaml";
+    dir_.write("c.yaml",
+               "poll: {interval: 100ms}\n"
+               "dump: {dir: " +
+                   dir_.path() +
+                   "/incidents, min_free: 1MiB, timeout: 5s}\n"
+                   "targets:\n  - name: box\n    pid: " +
+                   std::to_string(target) +
+                   "\n"
+                   "    dumpers: [gperftools]\n"
+                   "    gperftools: {heap_prefix: /tmp/heap, signal: SIGUSR2}\n"
+                   "rules:\n  - name: now\n    expr: rss_bytes > 0\n    actions: [dump]\n");
+    return cfg;
+  }
+
+  // The container answers the heap-profile signal with a link to a host file where the profile
+  // is expected; root used to follow it and publish the host file as heap.prof.
+  void expectNoSecretAfterADump(const std::string& link_target) {
+    std::string script =
+        "trap 'ln -s " + link_target + " /tmp/heap.0001.heap' USR2; while :; do sleep 1; done";
+    target_ = startContainer(root_, script, {"HEAPPROFILE=/tmp/heap", "HEAPPROFILESIGNAL=12"});
+    ASSERT_GT(target_, 0);
+    std::string log = dir_.path() + "/log";
+    daemon_ = startDaemon(dumpConfig(target_), log);
+    ASSERT_TRUE(testing::eventually(
+        [&] { return slurp(log).find("incident bundle published") != std::string::npos; }, 400, 25))
+        << slurp(log);
+    std::string bundles = everythingUnder(dir_.path() + "/incidents");
+    EXPECT_EQ(bundles.find(kSecret), std::string::npos) << "a host file reached the bundle";
+    EXPECT_EQ(slurp(log).find(kSecret), std::string::npos) << "a host file reached the log";
+    EXPECT_EQ(::kill(daemon_, 0), 0) << "the daemon is still running";
+  }
+
+  TempDir dir_;
+  std::string secret_, root_;
+  pid_t target_ = -1, daemon_ = -1;
+};
+
+TEST_F(RunHostile, AnAbsoluteSymlinkAtTheHeapProfileDoesNotPublishAHostFile) {
+  expectNoSecretAfterADump(secret_);
+}
+
+TEST_F(RunHostile, ASymlinkThroughProcOneRootDoesNotPublishAHostFile) {
+  // Resolved by the daemon, /proc/1/root is the host's (or the node agent's) root.
+  expectNoSecretAfterADump("/proc/1/root" + secret_);
+}
+
+TEST_F(RunHostile, ARelativeSymlinkClimbingOutDoesNotPublishAHostFile) {
+  // Inside the chroot ".." stops at its root; seen from the host through /proc/PID/root, the
+  // chroot is a plain directory and ".." climbs out of it.
+  std::string up;
+  for (int i = 0; i < 24; ++i) up += "../";
+  expectNoSecretAfterADump(up + secret_.substr(1));
+}
+
+}  // namespace
+}  // namespace oomsentinel
