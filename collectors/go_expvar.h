@@ -14,7 +14,7 @@ namespace oomsentinel {
 // go_heap_sys_bytes, go_next_gc_bytes, go_mallocs_total, go_frees_total. expvar does not show
 // GOMEMLIMIT, so heap_limit_bytes is not set here. A payload over 4 MiB, nested deeper than 32
 // levels, not JSON, without a "memstats" object, or with a non-numeric field is an Error that
-// says which.
+// says which. One pass that keeps only those fields: its memory does not grow with the payload.
 Result<std::size_t> mapGoExpvar(std::string_view json, Snapshot& out);
 
 }  // namespace oomsentinel

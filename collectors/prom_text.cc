@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "collectors/parse.h"
 
@@ -53,30 +54,6 @@ bool parseValue(std::string_view t, double& out) {
   return ec == std::errc() && p == t.data() + t.size() && !t.empty();
 }
 
-// The family a sample name belongs to, from the # TYPE lines seen so far.
-void resolveFamily(const std::vector<std::pair<std::string_view, PromType>>& types, PromSample& s) {
-  s.family = s.name;
-  s.type = PromType::kUntyped;
-  static constexpr std::string_view kSuffixes[] = {"_bucket", "_sum", "_count", "_total",
-                                                   "_created"};
-  for (auto it = types.rbegin(); it != types.rend(); ++it) {
-    if (s.name == it->first) {
-      s.family = it->first;
-      s.type = it->second;
-      return;
-    }
-    if (s.name.size() > it->first.size() && s.name.substr(0, it->first.size()) == it->first) {
-      std::string_view rest = s.name.substr(it->first.size());
-      for (auto suf : kSuffixes)
-        if (rest == suf) {
-          s.family = it->first;
-          s.type = it->second;
-          return;
-        }
-    }
-  }
-}
-
 }  // namespace
 
 const std::string* PromSample::label(std::string_view key) const {
@@ -86,6 +63,35 @@ const std::string* PromSample::label(std::string_view key) const {
 }
 
 namespace prom_detail {
+
+Status lineCapError(int lineno, std::size_t line_bytes) {
+  if (line_bytes > kPromMaxLineBytes)
+    return lineError(lineno, "the line is " + std::to_string(line_bytes) +
+                                 " bytes long, over the cap of " +
+                                 std::to_string(kPromMaxLineBytes));
+  return lineError(lineno, "the page has more than " + std::to_string(kPromMaxLines) + " lines");
+}
+
+// The family a sample name belongs to, from the # TYPE lines seen so far: the name itself or the
+// name less a histogram's or summary's suffix, whichever was declared last. At most six lookups.
+void LineParser::resolveFamily() {
+  PromSample& s = sample;
+  s.family = s.name;
+  s.type = PromType::kUntyped;
+  static constexpr std::string_view kSuffixes[] = {"",       "_bucket", "_sum",
+                                                   "_count", "_total",  "_created"};
+  const TypeEntry* best = nullptr;
+  for (auto suf : kSuffixes) {
+    if (s.name.size() <= suf.size() && !suf.empty()) continue;
+    if (!s.name.ends_with(suf)) continue;
+    std::string_view base = s.name.substr(0, s.name.size() - suf.size());
+    auto it = types.find(base);
+    if (it == types.end() || (best && best->order > it->second.order)) continue;
+    best = &it->second;
+    s.family = it->first;
+    s.type = it->second.type;
+  }
+}
 
 Status LineParser::parseComment(std::string_view line, int lineno) {
   std::string_view rest = line.substr(1);
@@ -115,7 +121,17 @@ Status LineParser::parseComment(std::string_view line, int lineno) {
   else
     return lineError(lineno, "# TYPE " + std::string(name) + ": unknown type '" +
                                  std::string(t.substr(0, 40)) + "'");
-  types.emplace_back(name, pt);
+  auto it = types.find(name);
+  if (it == types.end()) {
+    if (types.size() >= kPromMaxFamilies)
+      return lineError(lineno, "more than " + std::to_string(kPromMaxFamilies) +
+                                   " metric families in # TYPE lines");
+    types.emplace(name, TypeEntry{pt, next_order});
+  } else {
+    // Declared again: this declaration is now the closest one.
+    it->second = TypeEntry{pt, next_order};
+  }
+  ++next_order;
   return Ok{};
 }
 
@@ -145,6 +161,9 @@ Status LineParser::parseSampleLine(std::string_view line, int lineno) {
       if (rest.empty() || rest[0] != '"')
         return lineError(lineno, "label '" + std::string(key) + "': expected a quoted value");
       rest.remove_prefix(1);
+      if (used == kPromMaxLabelsPerLine)
+        return lineError(lineno, std::string(sample.name) + ": more than " +
+                                     std::to_string(kPromMaxLabelsPerLine) + " labels");
       if (used == sample.labels.size()) sample.labels.emplace_back();
       auto& [k, v] = sample.labels[used++];
       k.assign(key);
@@ -173,9 +192,6 @@ Status LineParser::parseSampleLine(std::string_view line, int lineno) {
         }
       }
       if (!closed) return lineError(lineno, "label '" + std::string(key) + "': unterminated value");
-      for (std::size_t i = 0; i + 1 < used; ++i)
-        if (sample.labels[i].first == k)
-          return lineError(lineno, "label '" + std::string(key) + "' given twice");
       skipSpace(rest);
       if (!rest.empty() && rest[0] == ',') {
         rest.remove_prefix(1);
@@ -189,6 +205,17 @@ Status LineParser::parseSampleLine(std::string_view line, int lineno) {
     }
   }
   sample.labels.resize(used);
+  if (used > 1) {
+    // Sorted, not each against each: a line's labels cost n log n.
+    keys.clear();
+    for (std::size_t i = 0; i < used; ++i) keys.push_back(sample.labels[i].first);
+    std::sort(keys.begin(), keys.end(), CountingLess<std::string_view>{&stats.comparisons});
+    for (std::size_t i = 1; i < keys.size(); ++i) {
+      ++stats.comparisons;
+      if (keys[i] == keys[i - 1])
+        return lineError(lineno, "label '" + std::string(keys[i]) + "' given twice");
+    }
+  }
   skipSpace(rest);
   std::size_t sp = findSpaceOrTab(rest);
   std::string_view value = rest.substr(0, sp);
@@ -208,7 +235,8 @@ Status LineParser::parseSampleLine(std::string_view line, int lineno) {
                                    std::string(ts.substr(0, 40)) + "'");
     sample.timestamp_ms = t;
   }
-  resolveFamily(types, sample);
+  sample.line = lineno;
+  resolveFamily();
   return Ok{};
 }
 
@@ -308,42 +336,77 @@ const std::vector<PromMapping>& wellKnownPromMappings() {
   return k;
 }
 
+// FNV-1a: a series is remembered by 8 bytes, whatever its labels. Two series of a target that
+// collide count once, which a target could as well get by writing a wrong value.
+std::uint64_t seriesHash(std::string_view key) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 Result<std::size_t> mapPromText(std::string_view text, const std::vector<PromMapping>& mappings,
-                                Snapshot& out) {
+                                Snapshot& out, PromParseStats* stats) {
+  std::uint64_t seen_comparisons = 0;
+  using SeenSet = std::set<std::uint64_t, prom_detail::CountingLess<std::uint64_t>>;
   struct Acc {
     double sum = 0;
     bool matched = false;
     // The series summed so far (name and sorted labels): a series written twice, which
     // Prometheus itself would refuse, counts once.
-    std::vector<std::string> seen;
+    SeenSet seen;
   };
-  std::vector<Acc> acc(mappings.size());
+  std::vector<Acc> acc;
+  acc.reserve(mappings.size());
+  for (std::size_t i = 0; i < mappings.size(); ++i)
+    acc.push_back(
+        Acc{0, false, SeenSet(prom_detail::CountingLess<std::uint64_t>{&seen_comparisons})});
   std::string key;
-  Status st = forEachPromSample(text, [&](const PromSample& s) {
-    bool keyed = false;
-    for (std::size_t i = 0; i < mappings.size(); ++i) {
-      if (!mappings[i].selector.matches(s)) continue;
-      // -1 is Micrometer's "no maximum"; +Inf and NaN say nothing a rule can use.
-      if (!std::isfinite(s.value) || s.value < 0) continue;
-      if (!keyed) {
-        auto labels = s.labels;
-        std::sort(labels.begin(), labels.end());
-        key.assign(s.name);
-        for (const auto& [k, v] : labels) {
-          key.push_back('\0');
-          key += k;
-          key.push_back('\0');
-          key += v;
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::optional<Error> too_many;
+  PromParseStats parse_stats;
+  Status st = forEachPromSample(
+      text,
+      [&](const PromSample& s) {
+        if (too_many) return;
+        bool keyed = false;
+        std::uint64_t hash = 0;
+        for (std::size_t i = 0; i < mappings.size(); ++i) {
+          if (!mappings[i].selector.matches(s)) continue;
+          // -1 is Micrometer's "no maximum"; +Inf and NaN say nothing a rule can use.
+          if (!std::isfinite(s.value) || s.value < 0) continue;
+          if (!keyed) {
+            labels = s.labels;
+            std::sort(labels.begin(), labels.end());
+            key.assign(s.name);
+            for (const auto& [k, v] : labels) {
+              key.push_back('\0');
+              key += k;
+              key.push_back('\0');
+              key += v;
+            }
+            hash = seriesHash(key);
+            keyed = true;
+          }
+          auto& a = acc[i];
+          if (a.seen.contains(hash)) continue;
+          if (a.seen.size() >= kPromMaxSeriesPerMapping) {
+            too_many = lineError(s.line, "more than " + std::to_string(kPromMaxSeriesPerMapping) +
+                                             " series of '" + std::string(s.name) + "' for " +
+                                             mappings[i].signal);
+            return;
+          }
+          a.seen.insert(hash);
+          a.sum += s.value;
+          a.matched = true;
         }
-        keyed = true;
-      }
-      auto& a = acc[i];
-      if (std::find(a.seen.begin(), a.seen.end(), key) != a.seen.end()) continue;
-      a.seen.push_back(key);
-      a.sum += s.value;
-      a.matched = true;
-    }
-  });
+      },
+      &parse_stats);
+  parse_stats.comparisons += seen_comparisons;
+  if (stats) *stats = parse_stats;
+  if (st && too_many) return *too_many;
   if (!st) return st.error();
   for (auto& a : acc)
     if (!std::isfinite(a.sum)) a.matched = false;  // 1e308 + 1e308

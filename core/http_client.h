@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -77,19 +78,31 @@ struct HttpRequest {
   std::string body;
   // One deadline for the whole exchange: name lookup, connect, TLS handshake, write, read.
   Duration timeout = std::chrono::seconds(1);
-  // A response body larger than this is an error, and is not read further.
+  // A response body larger than this is an error, and is not read further (with body_sink: it is
+  // cut there, and the response says so).
   std::size_t max_body = 4 << 20;
+  // Set: the body of a 2xx response is not kept in memory but handed to the sink piece by piece
+  // (at most 64 KiB each) as it arrives, on the thread running the io_context, up to max_body
+  // bytes; a longer one is cut there and marked HttpResponse::truncated, not failed. An Error from
+  // the sink ends the exchange with it. The body of any other status is kept in
+  // HttpResponse::body as usual, cut at kHttpStreamErrorBodyCap.
+  std::function<Status(std::string_view)> body_sink;
   // The TLS context of an https URL (ignored for http). Null: a context with the default options
   // (the system's CA store, verification on), built once per process on first use.
   TlsContextPtr tls;
 };
 
+// What is kept of a non-2xx body when the request streams (the explanation, not a payload).
+inline constexpr std::size_t kHttpStreamErrorBodyCap = 64 << 10;
+
 struct HttpResponse {
   unsigned status = 0;
   std::string reason;
   std::string content_type;
-  std::string body;
+  std::string body;  // empty for a 2xx body that went to HttpRequest::body_sink
   Duration took{};
+  std::uint64_t body_bytes = 0;  // of the body, as kept or streamed
+  bool truncated = false;        // only with body_sink: the body went on past the cap
 };
 
 using HttpCallback = std::function<void(Result<HttpResponse>)>;

@@ -4,13 +4,16 @@
 // those two include this.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,7 +56,13 @@ class Exchange : public std::enable_shared_from_this<Exchange<Transport>> {
         deadline_(io),
         spec_(std::move(spec)),
         done_(std::move(done)) {
-    parser_.body_limit(spec_.max_body);
+    // Streaming, a body over the cap is cut, not refused: the cap is checked while it is read.
+    // (Not boost::none: Beast 1.74 compares a Content-Length with the optional, and any length
+    // is more than none.)
+    if (spec_.body_sink)
+      parser_.body_limit(kNoLimit);
+    else
+      parser_.body_limit(spec_.max_body);
     parser_.header_limit(64 * 1024);
   }
 
@@ -140,6 +149,15 @@ class Exchange : public std::enable_shared_from_this<Exchange<Transport>> {
   // arrives in the same read as its header, so the declared length is checked here.
   void onHeader(beast::error_code ec) {
     if (ec) return onRead(ec);
+    if (spec_.body_sink) {
+      // The header alone has been read, so the parser can change its body type (Beast's
+      // "change body type" pattern): from here the body goes through a fixed buffer.
+      streaming_.emplace(std::move(parser_));
+      streaming_->body_limit(kNoLimit);
+      sink_ok_ = streaming_->get().result_int() / 100 == 2;
+      chunk_ = std::make_unique<char[]>(kChunk);
+      return readChunk();
+    }
     if (auto length = parser_.content_length(); length && *length > spec_.max_body)
       return onRead(http::error::body_limit);
     auto self = this->shared_from_this();
@@ -164,9 +182,72 @@ class Exchange : public std::enable_shared_from_this<Exchange<Transport>> {
     if (auto it = msg.find(http::field::content_type); it != msg.end())
       r.content_type = std::string(it->value());
     r.body = std::move(msg.body());
+    r.body_bytes = r.body.size();
     r.took = clock_.steadyNow() - started_;
     // No TLS close_notify exchange: the response is whole, and waiting for a peer's reply could
     // hang. Closing the socket is enough for a "Connection: close" exchange.
+    beast::error_code ignored;
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
+    done_(std::move(r));
+  }
+
+  // The cap of what is read now: max_body for a 2xx body, which goes to the sink, a short
+  // excerpt for another (kept in the response). One byte past it is asked for, to tell a body
+  // that ends at the cap from one cut there.
+  std::uint64_t streamCap() const {
+    return sink_ok_ ? spec_.max_body
+                    : std::min<std::uint64_t>(spec_.max_body, kHttpStreamErrorBodyCap);
+  }
+
+  void readChunk() {
+    if (finished_) return;
+    if (streaming_->is_done()) return finishStream(false);
+    std::uint64_t left = streamCap() - streamed_;
+    auto& body = streaming_->get().body();
+    body.data = chunk_.get();
+    asked_ = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, left + 1));
+    body.size = asked_;
+    auto self = this->shared_from_this();
+    http::async_read(stream_, buffer_, *streaming_, [self](beast::error_code ec, std::size_t) {
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return self->onRead(ec);
+      self->onChunk();
+    });
+  }
+
+  void onChunk() {
+    if (finished_) return;
+    auto& body = streaming_->get().body();
+    std::size_t n = asked_ - body.size;
+    std::uint64_t left = streamCap() - streamed_;
+    bool cut = n > left;
+    std::string_view piece(chunk_.get(), cut ? static_cast<std::size_t>(left) : n);
+    if (sink_ok_) {
+      if (auto st = spec_.body_sink(piece); !st)
+        return fail(makeError("streaming the body: " + st.error().describe()));
+    } else {
+      error_body_.append(piece);
+    }
+    streamed_ += piece.size();
+    if (cut) return finishStream(true);
+    readChunk();
+  }
+
+  void finishStream(bool truncated) {
+    if (finished_) return;
+    finished_ = true;
+    deadline_.cancel();
+    auto& msg = streaming_->get();
+    HttpResponse r;
+    r.status = msg.result_int();
+    r.reason = std::string(msg.reason());
+    if (auto it = msg.find(http::field::content_type); it != msg.end())
+      r.content_type = std::string(it->value());
+    r.body = std::move(error_body_);
+    r.body_bytes = streamed_;
+    r.truncated = truncated;
+    r.took = clock_.steadyNow() - started_;
     beast::error_code ignored;
     socket().shutdown(tcp::socket::shutdown_both, ignored);
     socket().close(ignored);
@@ -203,6 +284,15 @@ class Exchange : public std::enable_shared_from_this<Exchange<Transport>> {
   beast::flat_buffer buffer_{8192};
   http::request<http::string_body> req_;
   http::response_parser<http::string_body> parser_;
+  // With HttpRequest::body_sink: the parser after the header, and its fixed buffer.
+  static constexpr std::size_t kChunk = 64 << 10;
+  static constexpr std::uint64_t kNoLimit = std::numeric_limits<std::uint64_t>::max();
+  std::optional<http::response_parser<http::buffer_body>> streaming_;
+  std::unique_ptr<char[]> chunk_;
+  bool sink_ok_ = false;   // a 2xx: the body goes to the sink
+  std::size_t asked_ = 0;  // the room offered to the last read
+  std::uint64_t streamed_ = 0;
+  std::string error_body_;
   HttpRequest spec_;
   HttpCallback done_;
   SystemClock clock_;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <optional>
 
 #include "dumpers/bundle_budget.h"
 #include "dumpers/sha256.h"
@@ -312,6 +313,77 @@ Result<Artifact> copyArtifactFromFd(const std::string& dir, const std::string& n
   a.bytes = pos;
   a.sha256 = h.hex();
   return a;
+}
+
+struct ArtifactStream::State {
+  std::string path;
+  Fd fd;
+  Sha256 hash;
+  Artifact artifact;
+  std::uint64_t max_bytes = 0;
+  std::string limit;  // which limit max_bytes is (artifactRoom)
+  std::optional<Charge> charge;
+  bool finished = false;
+};
+
+ArtifactStream::ArtifactStream(std::unique_ptr<State> s) : s_(std::move(s)) {}
+ArtifactStream::ArtifactStream(ArtifactStream&&) noexcept = default;
+ArtifactStream& ArtifactStream::operator=(ArtifactStream&&) noexcept = default;
+
+ArtifactStream::~ArtifactStream() {
+  if (s_ && !s_->finished) {
+    ::unlink(s_->path.c_str());
+    if (s_->charge) s_->charge->giveBack(s_->artifact.bytes);
+  }
+}
+
+Result<ArtifactStream> ArtifactStream::create(const std::string& dir, const std::string& name,
+                                              std::uint64_t max_bytes) {
+  // The same room as every other artifact: free space above min_free, and the bundle's budget.
+  auto room = artifactRoom(dir, name, max_bytes);
+  if (!room) return room.error();
+  auto s = std::make_unique<State>();
+  s->path = dir + "/" + name;
+  auto fd = oomsentinel::create(s->path);
+  if (!fd) return fd.error();
+  s->fd.fd = *fd;
+  s->artifact.file = name;
+  s->max_bytes = room->cap;
+  s->limit = room->limit;
+  s->charge.emplace(dir);
+  return ArtifactStream(std::move(s));
+}
+
+Status ArtifactStream::write(std::string_view data) {
+  if (s_->finished) return makeError("already finished", s_->path);
+  if (s_->max_bytes > 0) {
+    std::uint64_t left = s_->max_bytes - s_->artifact.bytes;
+    if (data.size() > left) {
+      data = data.substr(0, static_cast<std::size_t>(left));
+      cutBy(s_->artifact, s_->limit);
+    }
+  }
+  std::uint64_t got = s_->charge->take(data.size());
+  if (got < data.size()) {
+    data = data.substr(0, static_cast<std::size_t>(got));
+    cutBy(s_->artifact, kBundleCap);
+  }
+  if (auto st = writeAll(s_->fd.fd, data.data(), data.size(), s_->path); !st) return st;
+  s_->hash.update(data.data(), data.size());
+  s_->artifact.bytes += data.size();
+  return Ok{};
+}
+
+void ArtifactStream::markTruncated() { cutBy(s_->artifact, s_->limit); }
+
+std::uint64_t ArtifactStream::bytes() const { return s_->artifact.bytes; }
+
+Result<Artifact> ArtifactStream::finish() {
+  if (s_->finished) return makeError("already finished", s_->path);
+  if (::fsync(s_->fd.fd) != 0) return makeError("cannot fsync", s_->path, errno);
+  s_->finished = true;
+  s_->artifact.sha256 = s_->hash.hex();
+  return s_->artifact;
 }
 
 }  // namespace oomsentinel

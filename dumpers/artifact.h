@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,33 @@ Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
 // data, and the SHA-256 covers the logical content (a hole reads as zeros).
 Result<Artifact> copyArtifactFromFd(const std::string& dir, const std::string& name, int fd,
                                     std::uint64_t max_bytes);
+
+// An artifact written as its bytes arrive (a profile streamed off a socket), so that it never
+// sits in memory whole: dir/name created as above (0600, never over an existing file), hashed
+// as written, cut at max_bytes (0: no cap), fsynced by finish(). Dropped without finish() (the
+// capture failed), the file is removed: a bundle holds no half-written artifact.
+class ArtifactStream {
+ public:
+  static Result<ArtifactStream> create(const std::string& dir, const std::string& name,
+                                       std::uint64_t max_bytes);
+  ArtifactStream(ArtifactStream&&) noexcept;
+  ArtifactStream& operator=(ArtifactStream&&) noexcept;
+  ~ArtifactStream();
+
+  // Appends `data`; what goes past max_bytes is dropped and marks the artifact truncated.
+  Status write(std::string_view data);
+  // The source had more than was given (a body cut by the reader at the same cap).
+  void markTruncated();
+  std::uint64_t bytes() const;
+  // fsync; the Artifact with its size, SHA-256 and truncated flag. Once.
+  Result<Artifact> finish();
+
+ private:
+  struct State;
+  explicit ArtifactStream(std::unique_ptr<State> s);
+  std::unique_ptr<State> s_;
+};
+
 // Lowercase hex SHA-256 of `data`.
 std::string sha256Hex(std::string_view data);
 

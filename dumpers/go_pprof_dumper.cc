@@ -1,7 +1,9 @@
 #include "dumpers/go_pprof_dumper.h"
 
 #include <boost/asio/io_context.hpp>
+#include <memory>
 
+#include "core/units.h"
 #include "dumpers/artifact.h"
 
 namespace oomsentinel {
@@ -39,15 +41,26 @@ DumpOutcome GoPprofDumper::run(const DumpRequest& req) {
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
 
   boost::asio::io_context io;
-  std::vector<std::string> errors;
+  std::vector<std::string> errors, cut;
   bool timed_out = false;
+  std::uint64_t cap = req.max_bytes > 0 ? req.max_bytes : (256u << 20);
   for (const auto& profile : profiles_) {
+    std::string file = fileFor(profile);
+    // Straight to the bundle as it arrives: a profile never sits in memory whole, whatever size
+    // the target answers with. A failed exchange drops the stream, which removes the file.
+    auto created = ArtifactStream::create(req.dir, file, cap);
+    if (!created) {
+      errors.push_back(created.error().describe());
+      continue;
+    }
+    auto stream = std::make_shared<ArtifactStream>(std::move(*created));
     HttpRequest r;
     r.url = base_.withTarget(prefix + "/" + profile);
     r.timeout = left;
-    r.max_body = req.max_bytes > 0 ? req.max_bytes : (256u << 20);
-    std::string file = fileFor(profile);
-    startHttpRequest(io, std::move(r), [&, file](Result<HttpResponse> resp) {
+    r.max_body = cap;
+    r.body_sink = [stream](std::string_view piece) { return stream->write(piece); };
+    startHttpRequest(io, std::move(r), [&, file, stream](Result<HttpResponse> resp) mutable {
+      auto owned = std::move(stream);  // ends here unless finished
       if (!resp) {
         timed_out = timed_out || resp.error().message.rfind("timed out", 0) == 0;
         errors.push_back(resp.error().describe());
@@ -57,18 +70,25 @@ DumpOutcome GoPprofDumper::run(const DumpRequest& req) {
         errors.push_back(file + ": HTTP " + std::to_string(resp->status) + " " + resp->reason);
         return;
       }
-      auto a = writeArtifact(req.dir, file, resp->body, 0);
-      if (a)
-        out.artifacts.push_back(*a);
-      else
+      if (resp->truncated) owned->markTruncated();
+      auto a = owned->finish();
+      if (!a) {
         errors.push_back(a.error().describe());
+        return;
+      }
+      if (a->truncated)
+        cut.push_back(file + " cut at the " + formatBytes(static_cast<double>(cap)) + " cap");
+      out.artifacts.push_back(*a);
     });
   }
   io.run();  // every exchange ends by the deadline
   out.took = clock.steadyNow() - start;
   if (errors.empty()) {
-    out.result = DumpResult::kOk;
+    // A profile cut at the cap is still evidence, but not the whole of it.
+    out.result = cut.empty() ? DumpResult::kOk : DumpResult::kPartial;
+    for (const auto& c : cut) out.error += (out.error.empty() ? "" : "; ") + c;
   } else {
+    errors.insert(errors.end(), cut.begin(), cut.end());
     for (const auto& e : errors) out.error += (out.error.empty() ? "" : "; ") + e;
     out.result = !out.artifacts.empty() ? DumpResult::kPartial
                  : timed_out            ? DumpResult::kTimedOut

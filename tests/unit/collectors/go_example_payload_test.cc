@@ -426,12 +426,18 @@ TEST(GoExampleHostileProm, AHugePayloadIsReadInFull) {
   EXPECT_EQ(m.count, 4u);
   EXPECT_EQ(m.snapshot.get(Sig::kGcCycles), full.snapshot.get(Sig::kGcCycles));
   EXPECT_EQ(m.snapshot.get(Sig::kHeapAllocBytes), full.snapshot.get(Sig::kHeapAllocBytes));
-  // One line of 4 MiB (a label value) is one sample.
+  // One line of 64 KiB (the cap, a long label value) is one sample; a line of 4 MiB is the
+  // documented error, naming the line.
   Snapshot s;
-  auto n = mapPromText("go_memstats_heap_alloc_bytes{x=\"" + std::string(4 << 20, 'v') + "\"} 12\n",
-                       wellKnownPromMappings(), s);
+  std::string head = "go_memstats_heap_alloc_bytes{x=\"", end = "\"} 12\n";
+  auto n =
+      mapPromText(head + std::string(kPromMaxLineBytes - head.size() - end.size() + 1, 'v') + end,
+                  wellKnownPromMappings(), s);
   ASSERT_TRUE(n.ok()) << n.error().message;
   EXPECT_EQ(*s.get(Sig::kHeapAllocBytes), 12);
+  auto huge = mapPromText(head + std::string(4 << 20, 'v') + end, wellKnownPromMappings(), s);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.error().message, "line 1: the line is 4194341 bytes long, over the cap of 65536");
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <string>
 
 namespace oomsentinel {
 namespace {
@@ -92,14 +94,18 @@ TEST(PromText, MalformedLinesSayWhereAndWhat) {
 TEST(PromText, AdversarialInputNeitherCrashesNorHangs) {
   std::string many(100000, '{');
   EXPECT_NE(errorOf("m" + many + " 1"), "");
-  std::string labels = "m{";
-  for (int i = 0; i < 5000; ++i) labels += "l" + std::to_string(i) + "=\"v\",";
-  labels += "} 3\n";
+  // Up to the cap of labels a line parses; one more is the documented error, not a slow check.
+  auto labels = [](std::size_t n) {
+    std::string line = "m{";
+    for (std::size_t i = 0; i < n; ++i) line += "l" + std::to_string(i) + "=\"v\",";
+    return line + "} 3\n";
+  };
   Status st = Ok{};
-  auto rows = parseAll(labels, &st);
-  ASSERT_TRUE(st.ok());
+  auto rows = parseAll(labels(kPromMaxLabelsPerLine), &st);
+  ASSERT_TRUE(st.ok()) << st.error().message;
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].value, 3);
+  EXPECT_EQ(errorOf(labels(5000)), "line 1: m: more than 128 labels");
   EXPECT_NE(errorOf(std::string("m{a=\"") + std::string(1 << 20, 'x')), "");
   EXPECT_NE(errorOf(std::string("\xff\xfe 1\n")), "");
 }
@@ -223,6 +229,118 @@ TEST(PromMapping, InfinitiesAndRepeatedSeriesAreNotSummed) {
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(u.get(cycles), 31.0);
   EXPECT_EQ(u.get(heap), 15.0);
+}
+
+// The closest # TYPE wins, whether it names the sample or its family (kept when the scan of
+// every earlier TYPE line became a lookup).
+TEST(PromText, TheLatestTypeThatCoversANameWins) {
+  auto rows = parseAll(
+      "# TYPE foo_count counter\n# TYPE foo summary\nfoo_count 1\n"
+      "# TYPE bar summary\n# TYPE bar_count counter\nbar_count 2\n"
+      "# TYPE baz gauge\nbaz_bucket 3\n# TYPE baz histogram\nbaz_bucket 4\nbaz_other 5\n");
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[0].family, "foo");
+  EXPECT_EQ(rows[0].type, PromType::kSummary);
+  EXPECT_EQ(rows[1].family, "bar_count");
+  EXPECT_EQ(rows[1].type, PromType::kCounter);
+  EXPECT_EQ(rows[2].type, PromType::kGauge);
+  EXPECT_EQ(rows[3].type, PromType::kHistogram);
+  EXPECT_EQ(rows[4].family, "baz_other");
+  EXPECT_EQ(rows[4].type, PromType::kUntyped);
+}
+
+// Pages of about 4 MiB shaped like the ones that made the parser quadratic: every sample looked
+// up against every # TYPE line before it, every series of a mapped family compared with every one
+// summed before, every label with every other label of its line. Within the caps they parse with
+// a number of comparisons that grows like n log n (about 20 a line here, where the old scans made
+// hundreds of millions); past a cap, the documented error names the line.
+constexpr std::size_t k4MiB = 4 << 20;
+
+std::string fill(std::string page, const std::function<std::string(std::size_t)>& line) {
+  for (std::size_t i = 0;; ++i) {
+    std::string l = line(i);
+    if (page.size() + l.size() > k4MiB) return page;
+    page += l;
+  }
+}
+
+TEST(PromText, FourMiBOfTypeLinesThenSamplesIsLinearWork) {
+  std::string page;
+  for (std::size_t i = 0; i < kPromMaxFamilies; ++i)
+    page += "# TYPE family_" + std::to_string(i) + " gauge\n";
+  page = fill(page, [](std::size_t i) { return "untyped{i=\"" + std::to_string(i) + "\"} 1\n"; });
+  PromParseStats stats;
+  std::size_t samples = 0;
+  Status st = forEachPromSample(
+      page, [&](const PromSample&) { ++samples; }, &stats);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_GT(samples, 150000u);
+  EXPECT_EQ(stats.samples, samples);
+  // Six lookups a sample at most, each log2(16384) = 14 comparisons deep, and the TYPE lines'
+  // own inserts: a scan of the TYPE lines would be 16384 comparisons a sample.
+  EXPECT_LT(stats.comparisons, 6 * 15 * stats.lines) << stats.lines << " lines";
+
+  // One family more than the cap: the error names the line, and nothing is slow.
+  std::string over;
+  for (std::size_t i = 0; i <= kPromMaxFamilies; ++i)
+    over += "# TYPE family_" + std::to_string(i) + " gauge\n";
+  EXPECT_EQ(errorOf(over), "line 16385: more than 16384 metric families in # TYPE lines");
+  // The same name declared again is no new family.
+  std::string again;
+  for (std::size_t i = 0; i <= kPromMaxFamilies; ++i) again += "# TYPE same gauge\n";
+  EXPECT_EQ(errorOf(again), "");
+}
+
+TEST(PromText, FourMiBOfSeriesOfAMappedFamilyIsCappedNotQuadratic) {
+  auto series = [](std::size_t i) {
+    return "go_gc_duration_seconds_count{i=\"" + std::to_string(i) + "\"} 1\n";
+  };
+  // Up to the cap the series are summed, each a lookup in a tree of at most 4096.
+  std::string within = fill("", [&](std::size_t i) {
+    return i < kPromMaxSeriesPerMapping ? series(i) : "other{i=\"" + std::to_string(i) + "\"} 1\n";
+  });
+  Snapshot s;
+  PromParseStats stats;
+  auto n = mapPromText(within, wellKnownPromMappings(), s, &stats);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*s.get(Sig::kGcCycles), 4096);
+  EXPECT_LT(stats.comparisons, 20 * stats.lines) << stats.lines << " lines";
+
+  std::string over = fill("", series);
+  auto e = mapPromText(over, wellKnownPromMappings(), s);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message,
+            "line 4097: more than 4096 series of 'go_gc_duration_seconds_count' for gc_cycles");
+}
+
+TEST(PromText, FourMiBOfLongLabelSetsIsLinearWork) {
+  std::string page = fill("", [](std::size_t i) {
+    std::string line = "wide{";
+    for (std::size_t k = 0; k < kPromMaxLabelsPerLine; ++k)
+      line += (k ? ",l" : "l") + std::to_string(k) + "=\"" + std::to_string(i) + "\"";
+    return line + "} 1\n";
+  });
+  PromParseStats stats;
+  Status st = forEachPromSample(
+      page, [](const PromSample&) {}, &stats);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_GT(stats.samples, 1000u);
+  // A sort of 128 keys: about 128 * log2(128) = 896 comparisons a line; each against each would
+  // be 8128.
+  EXPECT_LT(stats.comparisons, 1500 * stats.samples);
+  // A repeat is still found, at the end of the set as at the start.
+  std::string dup = "m{";
+  for (std::size_t k = 0; k < kPromMaxLabelsPerLine - 1; ++k)
+    dup += "l" + std::to_string(k) + "=\"v\",";
+  EXPECT_EQ(errorOf(dup + "l5=\"w\"} 1\n"), "line 1: label 'l5' given twice");
+}
+
+TEST(PromText, LineLengthAndLineCountCapsNameTheLine) {
+  std::string long_line = "ok 1\nm{a=\"" + std::string(kPromMaxLineBytes, 'x') + "\"} 1\n";
+  EXPECT_EQ(errorOf(long_line), "line 2: the line is 65545 bytes long, over the cap of 65536");
+  EXPECT_EQ(errorOf(std::string(kPromMaxLines, '\n')), "");
+  EXPECT_EQ(errorOf(std::string(kPromMaxLines + 1, '\n')),
+            "line 1048577: the page has more than 1048576 lines");
 }
 
 }  // namespace

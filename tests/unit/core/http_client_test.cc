@@ -6,7 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <optional>
+#include <vector>
 
 #include "tests/support/http_test_server.h"
 
@@ -253,6 +257,121 @@ TEST(HttpClientTest, ManyExchangesRunConcurrentlyOnOneThread) {
   EXPECT_EQ(ok, 5);
   EXPECT_EQ(timed_out, 1);
   EXPECT_LT(fast_done, 900ms) << "the fast answers waited for the hung one";
+}
+
+// With a body sink: what the sink got, and the largest piece it was handed.
+struct Sunk {
+  std::string bytes;
+  std::size_t largest = 0;
+  int calls = 0;
+};
+
+HttpRequest streaming(const std::string& url, Sunk& sunk, std::size_t max_body,
+                      Duration timeout = 2s) {
+  HttpRequest r = get(url, timeout, max_body);
+  r.body_sink = [&sunk](std::string_view piece) -> Status {
+    sunk.bytes.append(piece);
+    sunk.largest = std::max(sunk.largest, piece.size());
+    ++sunk.calls;
+    return Ok{};
+  };
+  return r;
+}
+
+// The three ways a body ends: Content-Length, chunked, end of stream.
+std::vector<ServerStep> threeWays(const std::string& body) {
+  ServerStep chunked;
+  chunked.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::size_t at = 0; at < body.size(); at += 1000) {
+    std::string piece = body.substr(at, 1000);
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", piece.size());
+    chunked.raw += std::string(size) + "\r\n" + piece + "\r\n";
+  }
+  chunked.raw += "0\r\n\r\n";
+  ServerStep to_eof;
+  to_eof.raw = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body;
+  return {ServerStep::reply(200, body), chunked, to_eof};
+}
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return s;
+}
+
+TEST(HttpClientStreamTest, TheBodyGoesToTheSinkInBoundedPieces) {
+  std::string body = pattern(1 << 20);
+  HttpTestServer server(threeWays(body));
+  for (int i = 0; i < 3; ++i) {
+    Sunk sunk;
+    auto r = run(streaming(server.url(), sunk, 4 << 20));
+    ASSERT_TRUE(r.ok()) << i << ": " << r.error().describe();
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_TRUE(r->body.empty()) << "a streamed body is not kept";
+    EXPECT_EQ(r->body_bytes, body.size());
+    EXPECT_FALSE(r->truncated);
+    EXPECT_TRUE(sunk.bytes == body) << i << ": " << sunk.bytes.size() << " bytes";
+    EXPECT_LE(sunk.largest, 64u << 10);
+    EXPECT_GT(sunk.calls, 1);
+  }
+}
+
+TEST(HttpClientStreamTest, ABodyOverTheCapIsCutThereNotFailed) {
+  std::string body = pattern(5000);
+  HttpTestServer server(threeWays(body));
+  for (int i = 0; i < 3; ++i) {
+    Sunk sunk;
+    auto r = run(streaming(server.url(), sunk, 4096));
+    ASSERT_TRUE(r.ok()) << i << ": " << r.error().describe();
+    EXPECT_TRUE(r->truncated) << i;
+    EXPECT_EQ(r->body_bytes, 4096u);
+    EXPECT_EQ(sunk.bytes, body.substr(0, 4096)) << i;
+  }
+  // At the cap exactly it is whole.
+  server.setScript(threeWays(body.substr(0, 4096)));
+  for (int i = 0; i < 3; ++i) {
+    Sunk sunk;
+    auto r = run(streaming(server.url(), sunk, 4096));
+    ASSERT_TRUE(r.ok()) << i << ": " << r.error().describe();
+    EXPECT_FALSE(r->truncated) << i;
+    EXPECT_EQ(sunk.bytes, body.substr(0, 4096)) << i;
+  }
+}
+
+TEST(HttpClientStreamTest, AnotherStatusKeepsAnExcerptAndTheSinkGetsNothing) {
+  HttpTestServer server({ServerStep::reply(500, std::string(200 << 10, 'e'))});
+  Sunk sunk;
+  auto r = run(streaming(server.url(), sunk, 1 << 20));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->status, 500u);
+  EXPECT_EQ(r->body.size(), kHttpStreamErrorBodyCap);
+  EXPECT_TRUE(r->truncated);
+  EXPECT_EQ(sunk.calls, 0);
+}
+
+TEST(HttpClientStreamTest, ASinkErrorOrTheDeadlineEndsTheExchange) {
+  HttpTestServer server({ServerStep::reply(200, std::string(300 << 10, 'x'))});
+  HttpRequest req = get(server.url(), 2s, 1 << 20);
+  int calls = 0;
+  req.body_sink = [&](std::string_view) -> Status {
+    if (++calls == 2) return makeError("cannot write", "/bundle/go-heap.pb.gz", ENOSPC);
+    return Ok{};
+  };
+  auto r = run(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("streaming the body: "));
+  EXPECT_THAT(r.error().message, HasSubstr("/bundle/go-heap.pb.gz"));
+  EXPECT_EQ(calls, 2) << "nothing more is read after the sink's error";
+
+  ServerStep trickle = ServerStep::reply(200, std::string(100, 'x'));
+  trickle.kind = ServerStep::Kind::kTrickle;
+  trickle.delay = 20ms;
+  server.setScript({trickle});
+  Sunk sunk;
+  auto slow = run(streaming(server.url(), sunk, 1 << 20, 300ms));
+  ASSERT_FALSE(slow.ok());
+  EXPECT_THAT(slow.error().message, HasSubstr("timed out after 300ms"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The proc snapshot and the Go pprof dumper: on a fixture tree and against a scripted server.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -142,13 +143,45 @@ TEST(GoPprofDumper, AHungEndpointEndsAtTheDeadlineAndErrorsAreNamed) {
   EXPECT_THAT(p.error, HasSubstr("HTTP 404"));
   EXPECT_EQ(p.artifacts.size(), 1u);
 
-  HttpTestServer big({ServerStep::reply(200, std::string(4096, 'x'))});
-  TempDir t3;
-  DumpRequest capped = request(t3);
-  capped.max_bytes = 1024;
-  DumpOutcome c = GoPprofDumper(*Url::parse(big.url()), {"heap"}).run(capped);
-  EXPECT_EQ(c.result, DumpResult::kFailed);
-  EXPECT_THAT(c.error, HasSubstr("larger than the 1.00 KiB cap"));
+  // A failed profile leaves no file behind in the bundle.
+  int present = 0;
+  for (const char* f : {"/bundle/go-heap.pb.gz", "/bundle/go-allocs.pb.gz"})
+    present += ::access((t2.path() + f).c_str(), F_OK) == 0;
+  EXPECT_EQ(present, 1);
+}
+
+// A profile larger than the cap is streamed into the bundle and cut there: the artifact is the
+// first max_bytes of it, with their size and SHA-256, marked truncated, mode 0600, and the dump
+// is partial. The body never sits in memory whole (the client hands it over in 64 KiB pieces).
+TEST(GoPprofDumper, AProfileOverTheCapStreamsToATruncatedArtifact) {
+  std::string profile(3 << 20, '\0');
+  for (std::size_t i = 0; i < profile.size(); ++i)
+    profile[i] = static_cast<char>((i * 131 + i / 4099) & 0xff);
+  ServerStep chunked;  // as net/http sends a profile: chunked, no Content-Length
+  chunked.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::size_t at = 0; at < profile.size(); at += 32768)
+    chunked.raw += "8000\r\n" + profile.substr(at, 32768) + "\r\n";
+  chunked.raw += "0\r\n\r\n";
+  HttpTestServer server({ServerStep::reply(200, profile, "application/octet-stream"), chunked});
+  for (int i = 0; i < 2; ++i) {
+    TempDir t;
+    DumpRequest capped = request(t);
+    capped.max_bytes = 1 << 20;
+    DumpOutcome o = GoPprofDumper(*Url::parse(server.url()), {"heap"}).run(capped);
+    EXPECT_EQ(o.result, DumpResult::kPartial) << o.error;
+    EXPECT_EQ(o.error, "go-heap.pb.gz cut at the 1.00 MiB cap");
+    ASSERT_EQ(o.artifacts.size(), 1u);
+    const Artifact& a = o.artifacts[0];
+    EXPECT_TRUE(a.truncated);
+    EXPECT_EQ(a.bytes, 1u << 20);
+    std::string head = profile.substr(0, 1 << 20);
+    EXPECT_EQ(a.sha256, sha256Hex(head));
+    std::string path = capped.dir + "/go-heap.pb.gz";
+    EXPECT_TRUE(slurp(path) == head) << i;
+    struct stat st;
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
 }
 
 }  // namespace
