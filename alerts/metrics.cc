@@ -240,6 +240,13 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                       .Help("Alerts dropped because the notifier's queue was full")
                       .Register(*registry_)
                       .Add({})),
+      http_closed_(BuildCounter()
+                       .Name("oomsentinel_http_connections_closed_total")
+                       .Help("Connections the metrics listener closed to defend itself, by reason "
+                             "(refused: over a cap at accept; evicted: an idle one closed for a "
+                             "newer; timed_out: no whole request within 2 s, or an answer not "
+                             "taken; busy: answered 503)")
+                       .Register(*registry_)),
       am_alerts_(BuildGauge()
                      .Name("oomsentinel_alertmanager_alerts")
                      .Help("Alerts the notifier holds, by state (active, resolving: a resolve "
@@ -475,6 +482,16 @@ void DaemonMetrics::wakeup(const std::string& source, bool ticked) {
 
 void DaemonMetrics::usageWatch(const std::string& started_by, const std::string& result) {
   usage_watches_.Add({{"started_by", started_by}, {"result", result}}).Increment();
+}
+
+void DaemonMetrics::httpConnections(std::uint64_t refused, std::uint64_t evicted,
+                                    std::uint64_t timed_out, std::uint64_t busy) {
+  std::lock_guard lock(mu_);
+  const std::array<std::pair<const char*, std::uint64_t>, 4> counts{
+      {{"refused", refused}, {"evicted", evicted}, {"timed_out", timed_out}, {"busy", busy}}};
+  for (std::size_t i = 0; i < counts.size(); ++i)
+    follow(http_closed_mirrors_[i], http_closed_, {{"reason", counts[i].first}},
+           static_cast<double>(counts[i].second));
 }
 
 void DaemonMetrics::psiTriggerWindow(const std::string& source, Duration window) {

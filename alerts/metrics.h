@@ -64,6 +64,11 @@ class DaemonMetrics {
   // v1_threshold or near_level (the skim); result started, crossed (it woke a tick), expired, or
   // ended (a tick took over).
   void usageWatch(const std::string& started_by, const std::string& result);
+  // The metrics listener's own defence (docs/security.md, "Probes that cannot be starved"):
+  // connections it closed, by reason (refused, evicted, timed_out, busy), followed from the
+  // server's counts since it started (a new server after a reload starts again from 0).
+  void httpConnections(std::uint64_t refused, std::uint64_t evicted, std::uint64_t timed_out,
+                       std::uint64_t busy);
   // The window of a PSI trigger as the kernel took it (widened to 2 s steps without
   // CAP_SYS_RESOURCE); 0 removes the series.
   void psiTriggerWindow(const std::string& source, Duration window);
@@ -155,6 +160,7 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Counter>& am_errors_;
   prometheus::Family<prometheus::Counter>& am_retries_;
   prometheus::Counter& am_dropped_;
+  prometheus::Family<prometheus::Counter>& http_closed_;
   prometheus::Family<prometheus::Gauge>& am_alerts_;
   prometheus::Family<prometheus::Gauge>& target_info_;
   struct AlertmanagerSeries {
@@ -162,6 +168,7 @@ class DaemonMetrics {
   };
   std::map<std::string, AlertmanagerSeries> am_series_;  // per URL
   Mirror am_dropped_mirror_;
+  std::array<Mirror, 4> http_closed_mirrors_{};
   prometheus::Gauge *resolved_, *unresolved_, *am_active_, *am_resolving_;
 };
 

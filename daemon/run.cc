@@ -303,6 +303,10 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     current_interval = interval;
     wakeups.update(dog, interval);
     health.last_tick.store(clock.steadyNow().time_since_epoch().count());
+    if (server) {
+      auto st = server->stats();
+      metrics.httpConnections(st.refused, st.evicted, st.timed_out, st.busy);
+    }
     health.interval.store(interval.count());
     {
       std::lock_guard lock(health.mu);

@@ -103,6 +103,21 @@ TEST(DaemonMetrics, ATargetMadeNameIsValidUtf8OnOneLineInEveryLabel) {
   EXPECT_THAT(m.render(), Not(HasSubstr("pods/x")));
 }
 
+TEST(DaemonMetrics, TheListenersDefenceIsCountedByReasonAcrossANewServer) {
+  DaemonMetrics m(HostPaths{});
+  m.httpConnections(1, 2, 3, 4);
+  m.httpConnections(1, 7, 3, 4);
+  std::string t = m.render();
+  EXPECT_THAT(t, HasSubstr("oomsentinel_http_connections_closed_total{reason=\"refused\"} 1\n"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_http_connections_closed_total{reason=\"evicted\"} 7\n"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_http_connections_closed_total{reason=\"timed_out\"} 3\n"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_http_connections_closed_total{reason=\"busy\"} 4\n"));
+  // A reload moved the listener: the new server counts from 0, and what it counts is new.
+  m.httpConnections(0, 2, 0, 0);
+  EXPECT_THAT(m.render(),
+              HasSubstr("oomsentinel_http_connections_closed_total{reason=\"evicted\"} 9\n"));
+}
+
 TEST(DaemonMetrics, ATargetsSeriesGoWithIt) {
   DaemonMetrics m{HostPaths()};
   m.updateTarget("a", sample(1, 1, 1, 0));
