@@ -4,6 +4,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <utility>
@@ -16,10 +17,12 @@ namespace {
 // and processes:
 //   sys_ptrace       open another user's /proc/PID/root, cwd, environ, smaps (ptrace access)
 //   dac_read_search  read targets' files and directories of other users (heap profiles, hsperfdata)
-//   chown            give an exec hook its folder; take a JVM's heap dump as ours
-//   fowner           make a file another user wrote in the bundle 0600 (finishing an artifact)
+//   chown            take a JVM's heap dump as ours (where the unit grants it: without it the
+//                    dump stays the JVM user's, 0600, in the bundle's 0700 folders)
+//   fowner           make a file another user wrote in the bundle 0600 (finishing an artifact),
+//                    and move a JVM's heap dump out of its sticky /tmp
 //   kill             signal a target of another user (gperftools' heap-profile signal)
-//   setuid, setgid   start jcmd as the JVM's user and an exec hook as its user
+//   setuid, setgid   start jcmd as the JVM's user and an exec hook as its user (exec.user)
 //   sys_admin        setns() into a target's mount and pid namespaces for jcmd
 //   sys_chroot       setns() into a mount namespace needs it too, and jcmd is chrooted to the
 //                    target's root
@@ -48,6 +51,14 @@ const std::vector<std::string>& keptCapabilityNames() {
   return names;
 }
 
+std::vector<std::string> heldKeptCapabilityNames() {
+  std::vector<std::string> out;
+  if (capng_get_caps_process() != 0) return out;
+  for (const auto& [cap, name] : kKept)
+    if (capng_have_capability(CAPNG_EFFECTIVE, static_cast<unsigned>(cap))) out.emplace_back(name);
+  return out;
+}
+
 Result<bool> dropPrivileges() {
   if (::geteuid() != 0) return false;
   // A capability this process never had (a container started without it) cannot be kept: the
@@ -71,6 +82,34 @@ Result<bool> dropPrivileges() {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     return makeError("cannot set no_new_privs", "", errno);
   return true;
+}
+
+std::string describeChildLimits(uid_t euid, const std::vector<int>& held) {
+  auto has = [&](int cap) { return std::find(held.begin(), held.end(), cap) != held.end(); };
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
+  const std::string uid = std::to_string(euid);
+  bool can_switch = has(CAP_SETUID) && has(CAP_SETGID);
+  if (!can_switch)
+    add("exec hooks run as uid " + uid +
+        " (ours), not exec.user, and jcmd reaches only JVMs of uid " + uid +
+        ": no CAP_SETUID/CAP_SETGID");
+  if (!has(CAP_SYS_ADMIN) || !has(CAP_SYS_CHROOT))
+    add("jcmd cannot enter a JVM's mount and pid namespaces: no CAP_SYS_ADMIN/CAP_SYS_CHROOT "
+        "(systemd/jvm-dumper.conf gives them)");
+  // Without a switch of user, every file a child leaves is ours already.
+  if (can_switch && !has(CAP_FOWNER))
+    add("files an exec hook or a JVM of another user leaves in a bundle cannot be made 0600 and "
+        "are not listed: no CAP_FOWNER");
+  return out;
+}
+
+std::string childLimits() {
+  std::vector<int> held;
+  if (capng_get_caps_process() == 0)
+    for (int cap = 0; cap <= CAP_LAST_CAP; ++cap)
+      if (capng_have_capability(CAPNG_EFFECTIVE, static_cast<unsigned>(cap))) held.push_back(cap);
+  return describeChildLimits(::geteuid(), held);
 }
 
 }  // namespace oomsentinel

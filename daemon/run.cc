@@ -205,10 +205,13 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
             {{"error", dropped.error().describe()}});
   } else if (*dropped) {
     std::string kept;
-    for (const auto& c : keptCapabilityNames()) kept += (kept.empty() ? "" : ",") + c;
+    for (const auto& c : heldKeptCapabilityNames()) kept += (kept.empty() ? "" : ",") + c;
     log.log(LogLevel::kInfo, "dropped root's other capabilities; no_new_privs set",
             {{"kept", kept}});
   }
+  // Said once here, not found out at the first dump.
+  if (std::string limits = childLimits(); !limits.empty())
+    log.log(LogLevel::kInfo, "dumpers' children are limited", {{"limits", limits}});
   DaemonMetrics metrics(paths);
   Health health;
   std::unique_ptr<MetricsServer> server;

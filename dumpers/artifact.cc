@@ -1,7 +1,9 @@
 #include "dumpers/artifact.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/host_paths.h"
 #include "dumpers/bundle_budget.h"
 #include "dumpers/sha256.h"
 
@@ -172,27 +175,69 @@ Result<Artifact> copyArtifact(const std::string& dir, const std::string& name,
 Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
                                 std::uint64_t max_bytes) {
   std::string path = dir + "/" + name;
-  Fd fd{::open(path.c_str(), O_RDWR | O_CLOEXEC)};
-  if (fd.fd < 0) return makeError("cannot open", path, errno);
+  // The file may be in a folder a child wrote to (an exec hook's): no symlink anywhere in `name`
+  // is followed, nothing climbs out of `dir`, and the inode is known to be a regular file before
+  // it is opened for I/O (a FIFO left there would block, a device node must never be opened).
+  Fd dir_fd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (dir_fd.fd < 0) return makeError("cannot open", dir, errno);
+  open_how how{};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  Fd at{static_cast<int>(::syscall(SYS_openat2, dir_fd.fd, name.c_str(), &how, sizeof how))};
+  if (at.fd < 0)
+    return makeError(errno == ELOOP ? "refused: a symlink on the way" : "cannot open", path, errno);
   struct stat st;
-  if (::fstat(fd.fd, &st) != 0) return makeError("cannot stat", path, errno);
+  if (::fstat(at.fd, &st) != 0) return makeError("cannot stat", path, errno);
+  // O_PATH with O_NOFOLLOW hands out a symlink in the last place rather than failing.
+  if (S_ISLNK(st.st_mode)) return makeError("refused: a symlink", path, ELOOP);
+  if (!S_ISREG(st.st_mode)) return makeError("refused: not a regular file", path, EINVAL);
+  // A file of another user (an exec hook's, a JVM's heap dump) is made 0600 first, with
+  // CAP_FOWNER, through the descriptor; the daemon keeps no CAP_DAC_OVERRIDE, so it may then
+  // only read it (CAP_DAC_READ_SEARCH), and a cut takes a writable descriptor of its own below.
+  const std::string again = joinPath(HostPaths::kOwnFdDir, std::to_string(at.fd));
+  if (::chmod(again.c_str(), 0600) != 0 && (st.st_mode & 07777) != 0600)
+    return makeError("cannot make it mode 0600", path, errno);
+  bool writable = true;
+  Fd fd{::open(again.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)};
+  if (fd.fd < 0 && errno == EACCES) {
+    writable = false;
+    fd.fd = ::open(again.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  }
+  if (fd.fd < 0) return makeError("cannot open", path, errno);
   Artifact a;
   a.file = name;
   std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
   // Already on the disk: what the limits refuse is cut off again (the free-space check measures
   // the disk with this file on it, so only the bundle's cap and max_bytes apply here).
   Charge charge(dir);
-  if (max_bytes > 0 && size > max_bytes) {
-    if (::ftruncate(fd.fd, static_cast<off_t>(max_bytes)) != 0)
-      return makeError("cannot cut to the size cap", path, errno);
-    size = max_bytes;
-    cutBy(a, "dump.max_artifact_bytes");
+  std::uint64_t keep = size;
+  std::string limit;
+  if (max_bytes > 0 && keep > max_bytes) {
+    keep = max_bytes;
+    limit = "dump.max_artifact_bytes";
   }
-  if (std::uint64_t got = charge.take(size); got < size) {
-    if (::ftruncate(fd.fd, static_cast<off_t>(got)) != 0)
-      return makeError("cannot cut to the bundle's cap", path, errno);
-    size = got;
-    cutBy(a, kBundleCap);
+  if (std::uint64_t got = charge.take(keep); got < keep) {
+    keep = got;
+    if (limit.empty()) limit = kBundleCap;
+  }
+  if (keep < size) {
+    int cut_fd = fd.fd;
+    Fd writer;
+    if (!writable) {
+      // Another user's file that only its owner may write: for the cut, the "other" write bit
+      // stands for a moment (CAP_FOWNER), and the mode is 0600 again at once. Nobody else can
+      // reach it meanwhile: the bundle's folders are root's, 0700.
+      if (::chmod(again.c_str(), 0602) == 0) {
+        writer.fd = ::open(again.c_str(), O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        ::chmod(again.c_str(), 0600);
+      }
+      if (writer.fd < 0) return makeError("cannot open to cut it to " + limit, path, errno);
+      cut_fd = writer.fd;
+    }
+    if (::ftruncate(cut_fd, static_cast<off_t>(keep)) != 0)
+      return makeError("cannot cut to " + limit, path, errno);
+    size = keep;
+    cutBy(a, limit);
   }
   Sha256 h;
   char buf[64 * 1024];
@@ -204,7 +249,6 @@ Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
     h.update(buf, static_cast<std::size_t>(n));
     off += n;
   }
-  ::fchmod(fd.fd, 0600);
   if (::fsync(fd.fd) != 0) return makeError("cannot fsync", path, errno);
   a.bytes = size;
   a.sha256 = h.hex();

@@ -1,5 +1,6 @@
 #include "dumpers/exec_dumper.h"
 
+#include <cap-ng.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -9,20 +10,18 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <set>
 #include <utility>
 
 #include "core/host_paths.h"
 #include "core/owned_fd.h"
+#include "core/target_fs.h"
 #include "core/units.h"
 #include "dumpers/artifact.h"
 #include "dumpers/child.h"
 
 namespace oomsentinel {
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr const char* kOwnDir = "exec";
 constexpr const char* kStdout = "stdout.txt";
@@ -36,19 +35,53 @@ const Clock& clock() {
   return c;
 }
 
-// The regular files under `dir`, as paths relative to it. Symlinks are neither followed nor
-// listed: finishing an artifact rewrites the file, and a link could point anywhere.
-std::set<std::string> regularFiles(const std::string& dir) {
-  std::set<std::string> out;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
-  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    std::error_code sec;
-    if (!it->is_symlink(sec) && it->is_regular_file(sec))
-      out.insert(fs::relative(it->path(), dir, sec).string());
-    if (out.size() > kMaxFiles) break;
+// How deep the hook's own folders are walked: a hook that nests deeper leaves files nobody lists.
+constexpr int kMaxDepth = 16;
+
+// What the command left in its folder, walked through descriptors (door-style: nothing is
+// followed, every entry is lstat'ed relative to its folder): the command is another user, and
+// its folder is the only part of the bundle it could change.
+struct LeftBehind {
+  std::set<std::string> files;  // regular files, relative to its folder
+  std::size_t removed = 0;      // entries that were not plain files of ours or its user's
+  bool too_many = false;        // more than kMaxFiles: the rest is not listed
+};
+
+bool ownedBy(const struct stat& st, uid_t a, uid_t b) { return st.st_uid == a || st.st_uid == b; }
+
+// With `settle`, also makes it what the daemon can keep: each regular file 0600 (CAP_FOWNER for
+// the hook user's files; they stay that user's, whom the bundle's 0700 parents keep out), and
+// removes what is not a plain file of ours or of the hook's user: symlinks, FIFOs, sockets,
+// devices, and hard links (a link to another user's file would have that file cut and chmodded
+// when it is finished). Its own folders become 0703: the daemon has no CAP_DAC_OVERRIDE, and the
+// "other" write bit is what lets it (and the incident store's retention) remove their entries;
+// their user cannot reach them any more.
+void walkLeft(int dir_fd, const std::string& rel, int depth, uid_t hook_uid, bool settle,
+              LeftBehind& out) {
+  auto entries = listTargetDir(dir_fd, rel.empty() ? "exec" : rel);
+  if (!entries) return;
+  const uid_t ours = ::geteuid();
+  for (const auto& e : *entries) {
+    if (out.files.size() >= kMaxFiles) {
+      out.too_many = true;
+      return;
+    }
+    std::string name = rel.empty() ? e.name : rel + "/" + e.name;
+    const struct stat& st = e.st;
+    if (S_ISDIR(st.st_mode)) {
+      if (!ownedBy(st, ours, hook_uid) || depth >= kMaxDepth) continue;
+      auto sub = openTargetDirAt(dir_fd, e.name, name);
+      if (!sub) continue;
+      if (settle) ::fchmod(sub->get(), st.st_uid == ours ? 0700 : 0703);
+      walkLeft(sub->get(), name, depth + 1, hook_uid, settle, out);
+      continue;
+    }
+    if (S_ISREG(st.st_mode) && st.st_nlink == 1 && ownedBy(st, ours, hook_uid)) {
+      out.files.insert(name);
+      continue;
+    }
+    if (settle && ::unlinkat(dir_fd, e.name.c_str(), 0) == 0) ++out.removed;
   }
-  return out;
 }
 
 struct Who {
@@ -77,7 +110,29 @@ Result<Who> lookUpUser(const std::string& user) {
   return makeError("no such user", user, rc);
 }
 
+// Whether this thread may switch to another user: setresuid/setresgid and setgroups.
+bool canSwitchUser() {
+  if (capng_get_caps_process() != 0) return false;
+  return capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) &&
+         capng_have_capability(CAPNG_EFFECTIVE, CAP_SETGID);
+}
+
 }  // namespace
+
+ExecRunAs chooseExecRunAs(const std::string& user, uid_t uid, gid_t gid, uid_t our_euid,
+                          bool can_switch) {
+  ExecRunAs as;
+  if (can_switch) {
+    as.uid = uid;
+    as.gid = gid;
+    return as;
+  }
+  if (uid == our_euid) return as;
+  as.note = "it ran as uid " + std::to_string(our_euid) + ", the daemon's own, not as " + user +
+            " (uid " + std::to_string(uid) + "): the daemon " +
+            (our_euid != 0 ? "is not root and " : "") + "has no CAP_SETUID/CAP_SETGID";
+  return as;
+}
 
 ExecDumper::ExecDumper(std::vector<std::string> argv, Duration timeout, ExecIdentity identity)
     : argv_(std::move(argv)), timeout_(timeout), identity_(std::move(identity)) {}
@@ -106,17 +161,24 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
   const std::string own = joinPath(req.dir, kOwnDir);
   if (::mkdir(own.c_str(), 0700) != 0 && errno != EEXIST)
     return done(DumpResult::kFailed, "cannot create " + own + ": " + std::strerror(errno));
-  std::set<std::string> before = regularFiles(own);
   auto who = lookUpUser(identity_.user);
   if (!who) return done(DumpResult::kFailed, "exec.user: " + who.error().describe());
-  // Its folder is its user's; the rest of the bundle stays ours. Held open: the command starts
-  // there and reaches it as descriptor 3, whatever the bundle's parents allow its user.
+  ExecRunAs as = chooseExecRunAs(identity_.user, who->uid, who->gid, ::geteuid(), canSwitchUser());
+  const uid_t hook_uid = as.uid.value_or(::geteuid());
+  // Held open: the command starts there and reaches it as descriptor 3 (a path walk from a
+  // descriptor checks no permission of the folders above it), so the bundle stays root's 0700.
   OwnedFd own_fd(::open(own.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (own_fd.get() < 0)
     return done(DumpResult::kFailed, "cannot open " + own + ": " + std::strerror(errno));
-  if (::fchown(own_fd.get(), who->uid, who->gid) != 0 && ::geteuid() == 0)
+  LeftBehind before;
+  walkLeft(own_fd.get(), "", 0, hook_uid, false, before);
+  // Another user may write there while it runs, without the folder becoming its (that would take
+  // CAP_CHOWN, which the unit does not give). Sticky: it cannot remove or replace the stdout and
+  // stderr files we create in it. Readable: it may list what it wrote (a glob, a tar).
+  const bool other_user = hook_uid != ::geteuid();
+  if (other_user && ::fchmod(own_fd.get(), 01777) != 0)
     return done(DumpResult::kFailed,
-                "cannot give " + own + " to the command's user: " + std::strerror(errno));
+                "cannot open " + own + " to the command's user: " + std::strerror(errno));
   static std::atomic<unsigned> sequence{0};
   auto cgroup =
       ChildCgroup::create(identity_.paths, "oomsentinel-exec-" + std::to_string(::getpid()) + "-" +
@@ -129,9 +191,9 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
                   {"OOMSENTINEL_INCIDENT_DIR", joinPath(HostPaths::kOwnFdDir, "3")}};
   spec.clean_environment = true;
   spec.no_capabilities = true;
-  if (::geteuid() == 0) {
-    spec.uid = who->uid;
-    spec.gid = who->gid;
+  if (as.uid) {
+    spec.uid = *as.uid;
+    spec.gid = as.gid;
   }
   spec.cwd_fd = own_fd.get();
   spec.cwd_as_fd3 = true;
@@ -175,25 +237,25 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
          "still run");
   if (!leftovers.empty()) note("of its cgroup, " + leftovers);
 
-  // What it wrote becomes ours before it is read: the daemon keeps no CAP_DAC_OVERRIDE, and
-  // finishing an artifact opens it for writing. Links are not followed (lchown).
-  if (::geteuid() == 0) {
-    std::error_code ec;
-    for (fs::recursive_directory_iterator it(own, ec), end; !ec && it != end; it.increment(ec))
-      (void)!::lchown(it->path().c_str(), 0, 0);
-    (void)!::fchown(own_fd.get(), 0, 0);
-  }
+  if (!as.note.empty()) note(as.note);
+
+  // Closed to its user again before anything it left is looked at, then settled (walkLeft).
+  if (other_user) ::fchmod(own_fd.get(), 0700);
+  LeftBehind after;
+  walkLeft(own_fd.get(), "", 0, hook_uid, true, after);
+  if (after.removed > 0)
+    note("removed " + std::to_string(after.removed) +
+         (after.removed == 1 ? " entry that was" : " entries that were") +
+         " not a plain file of its own (a symlink, FIFO, socket, device or hard link)");
 
   // Its two output files first, then whatever else it wrote, in name order.
-  std::set<std::string> after = regularFiles(own);
   std::vector<std::string> fresh;
   for (const char* f : {kStdout, kStderr})
-    if (after.count(f) && !before.count(f)) fresh.emplace_back(f);
-  for (const auto& f : after)
-    if (!before.count(f) && f != kStdout && f != kStderr) fresh.push_back(f);
-  if (after.size() > kMaxFiles) {
-    error += error.empty() ? "" : "; ";
-    error += "it left more than " + std::to_string(kMaxFiles) + " files; not all are listed";
+    if (after.files.count(f) && !before.files.count(f)) fresh.emplace_back(f);
+  for (const auto& f : after.files)
+    if (!before.files.count(f) && f != kStdout && f != kStderr) fresh.push_back(f);
+  if (after.too_many) {
+    note("it left more than " + std::to_string(kMaxFiles) + " files; not all are listed");
     if (result == DumpResult::kOk) result = DumpResult::kPartial;
   }
   for (const auto& f : fresh) {

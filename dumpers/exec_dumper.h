@@ -3,6 +3,9 @@
 // incident's facts in its environment; whatever it leaves in the bundle becomes evidence.
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,19 +22,35 @@ namespace oomsentinel {
 //   OOMSENTINEL_RULE          the rule that fired
 //   OOMSENTINEL_PID           the process to look at (only when the target has one)
 //   OOMSENTINEL_INCIDENT_DIR  its folder in the bundle, where it may write files: it starts
-//                             there, the folder is its user's, and the variable names it as
-//                             /proc/self/fd/3 (the bundle's parents stay closed to that user)
-// Its stdout and stderr go to exec.stdout.txt and exec.stderr.txt in the bundle; every regular
-// file it leaves in the bundle (subdirectories too; symlinks are not followed) is an artifact,
-// cut at the request's max_bytes. It is stopped, with everything it started, at
-// min(timeout, the request's deadline), and anything it left running in its process group is
-// killed when it exits. Everything it started is killed through its cgroup, also what left the
-// process group with setsid(); where no cgroup can be made (not root, a read-only cgroup tree)
-// only the process group is, and the result says so.
+//                             there, and the variable names it as /proc/self/fd/3. The folder
+//                             stays the daemon's (no CAP_CHOWN needed): while the command runs
+//                             it is 01777, and only that descriptor leads there (the bundle's
+//                             parents are 0700 root); afterwards it is 0700 again.
+// A daemon that cannot switch users (not root, or root without CAP_SETUID/CAP_SETGID, as in a
+// Kubernetes sidecar) runs it as its own uid, still without capabilities, and says so in the
+// result. Its stdout and stderr go to exec/stdout.txt and exec/stderr.txt in the bundle; every
+// regular file it leaves there (subdirectories too) is an artifact, made 0600 and cut at the
+// request's max_bytes. The files stay its user's (making them root's would take CAP_CHOWN);
+// symlinks, FIFOs, sockets, devices and hard links are removed, never followed or finished. It
+// is stopped, with everything it started, at min(timeout, the request's deadline), and anything
+// it left running in its process group is killed when it exits. Everything it started is killed
+// through its cgroup, also what left the process group with setsid(); where no cgroup can be
+// made (not root, a read-only cgroup tree) only the process group is, and the result says so.
 struct ExecIdentity {
   std::string user = "nobody";  // a name or a number; "root" keeps uid 0 (still no capabilities)
   HostPaths paths;              // where its cgroup goes (beside the daemon's own)
 };
+
+// Who the command runs as. uid set: switch to uid/gid; unset: it keeps the daemon's uid, and
+// `note` says why when that is not the configured user. `can_switch`: the daemon holds
+// CAP_SETUID and CAP_SETGID (effective).
+struct ExecRunAs {
+  std::optional<uid_t> uid;
+  gid_t gid = 0;
+  std::string note;
+};
+ExecRunAs chooseExecRunAs(const std::string& user, uid_t uid, gid_t gid, uid_t our_euid,
+                          bool can_switch);
 
 class ExecDumper final : public Dumper {
  public:

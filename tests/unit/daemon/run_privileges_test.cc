@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <linux/capability.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -88,6 +89,51 @@ TEST(RunPrivileges, KeepsOnlyTheCapabilitiesItNeedsInEveryThread) {
   int st = 0;
   waitpid(pid, &st, 0);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+}
+
+TEST(RunPrivileges, UnderTheUnitsBoundingSetSaysOnceWhatItsChildrenCannotDo) {
+  // As systemd starts it with systemd/oomsentinel.service's CapabilityBoundingSet=: the log names
+  // what it really kept, and that jcmd cannot enter a JVM's namespaces (no jvm-dumper.conf).
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir dir;
+  dir.write("cg/cgroup.controllers", "memory\n");
+  dir.write("cg/app/memory.current", "1000\n");
+  dir.write("cg/app/memory.max", "104857600\n");
+  dir.write("cg/app/memory.stat", "anon 1000\ninactive_file 0\n");
+  dir.write("cg/app/cgroup.procs", "");
+  dir.write("c.yaml", "targets:\n  - name: app\n    cgroup: /app\n");
+  std::string log = dir.path() + "/log";
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (int cap = 0; cap <= CAP_LAST_CAP; ++cap)
+      if (cap != CAP_KILL && cap != CAP_SYS_PTRACE && cap != CAP_DAC_READ_SEARCH &&
+          cap != CAP_SETUID && cap != CAP_SETGID && cap != CAP_FOWNER)
+        prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    std::string bin = oomsentinel::testing::binaryPath();
+    std::string root = dir.path() + "/cg", cfg = dir.path() + "/c.yaml";
+    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
+          "--state-file", "none", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  bool said = oomsentinel::testing::eventually(
+      [&] { return slurp(log).find("dumpers' children are limited") != std::string::npos; });
+  std::string text = slurp(log);
+  kill(pid, SIGTERM);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  ASSERT_TRUE(said) << text;
+  EXPECT_NE(text.find("kept=sys_ptrace,dac_read_search,fowner,kill,setuid,setgid\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("limits=\"jcmd cannot enter a JVM's mount and pid namespaces: no "
+                      "CAP_SYS_ADMIN/CAP_SYS_CHROOT (systemd/jvm-dumper.conf gives them)\""),
+            std::string::npos)
+      << text;
+  std::size_t first = text.find("dumpers' children are limited");
+  EXPECT_EQ(text.find("dumpers' children are limited", first + 1), std::string::npos) << text;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "dumpers/bundle_budget.h"
 #include "tests/support/test_support.h"
+#include "tests/unit/dumpers/reduced_privileges.h"
 
 namespace oomsentinel {
 namespace {
@@ -92,6 +93,72 @@ TEST(Artifact, FinishesAFileWrittenByOthers) {
   EXPECT_EQ(slurp(dir.path() + "/out.txt"), "hello");
   EXPECT_EQ(a->sha256, sha256Hex("hello"));
   EXPECT_EQ(modeOf(dir.path() + "/out.txt"), 0600u);
+}
+
+TEST(Artifact, FinishFollowsNoSymlinkAndOpensNoFifo) {
+  // A child that wrote into the bundle (an exec hook) may have left these in place of its files.
+  TempDir dir;
+  dir.write("outside/secret", "host secret");
+  ASSERT_EQ(::mkdir((dir.path() + "/b").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((dir.path() + "/b/exec").c_str(), 0700), 0);
+  ASSERT_EQ(
+      ::symlink((dir.path() + "/outside/secret").c_str(), (dir.path() + "/b/exec/last").c_str()),
+      0);
+  ASSERT_EQ(
+      ::symlink((dir.path() + "/outside").c_str(), (dir.path() + "/b/exec/on_the_way").c_str()), 0);
+  ASSERT_EQ(::mkfifo((dir.path() + "/b/exec/fifo").c_str(), 0600), 0);
+  for (const char* name : {"exec/last", "exec/on_the_way/secret", "../outside/secret"}) {
+    auto a = finishArtifact(dir.path() + "/b", name, 4);
+    EXPECT_FALSE(a.ok()) << name;
+  }
+  EXPECT_EQ(finishArtifact(dir.path() + "/b", "exec/last", 4).error().errnum, ELOOP);
+  EXPECT_EQ(finishArtifact(dir.path() + "/b", "exec/on_the_way/secret", 4).error().errnum, ELOOP);
+  // Not opened at all: an open for I/O of a FIFO without a writer would hang here.
+  auto f = finishArtifact(dir.path() + "/b", "exec/fifo", 4);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.error().message.find("not a regular file"), std::string::npos)
+      << f.error().describe();
+  // Nothing was cut or chmodded through a link.
+  EXPECT_EQ(slurp(dir.path() + "/outside/secret"), "host secret");
+}
+
+TEST(Artifact, FinishesAnotherUsersFileWithTheUnitsCapabilitiesAlone) {
+  // As the systemd unit runs it: root without CAP_DAC_OVERRIDE and CAP_CHOWN. The file stays its
+  // writer's, made 0600 (CAP_FOWNER) and cut to the cap.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir dir;
+  const std::string file = dir.path() + "/hook.txt";
+  dir.write("hook.txt", std::string(10000, 'x'));
+  ASSERT_EQ(::chown(file.c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  std::string findings =
+      testing::inReducedChild(testing::kUnitCapabilities, std::nullopt, [&]() -> std::string {
+        testing::Findings f;
+        int rw = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
+        f.expect(rw < 0, "the child can still open another user's file for writing");
+        if (rw >= 0) ::close(rw);
+        auto a = finishArtifact(dir.path(), "hook.txt", 4096);
+        if (!a) return "finishArtifact: " + a.error().describe();
+        f.expect(a->truncated, "not marked truncated");
+        f.expectEq(a->bytes, std::uint64_t{4096}, "bytes");
+        f.expectEq(a->sha256, sha256Hex(std::string(4096, 'x')), "sha256");
+        return f.text;
+      });
+  EXPECT_EQ(findings, "");
+  struct stat st;
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_size, 4096);
+
+  // Without CAP_FOWNER it cannot be made private: refused, not listed as finished.
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  findings = testing::inReducedChild({CAP_DAC_READ_SEARCH}, std::nullopt, [&]() -> std::string {
+    auto a = finishArtifact(dir.path(), "hook.txt", 0);
+    if (a) return "finished without CAP_FOWNER";
+    return a.error().message == "cannot make it mode 0600" ? "" : a.error().describe();
+  });
+  EXPECT_EQ(findings, "");
 }
 
 TEST(Artifact, CopyArtifactRefusesASymlinkAndDoesNotBlockOnAFifo) {
