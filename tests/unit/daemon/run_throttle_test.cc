@@ -62,7 +62,8 @@ struct Tree {
                   "    exec: {argv: [/bin/sh, -c, 'cat " +
                   cg + "/memory.high > \"$OOMSENTINEL_INCIDENT_DIR/high.txt\"; sleep " +
                   std::to_string(seconds) +
-                  "'], timeout: 20s}\n"
+                  // root (without capabilities): the hook reads the test's 0700 folder.
+                  "'], timeout: 20s, user: root}\n"
                   "rules:\n  - name: oom-imminent\n    expr: usage_ratio > 80%\n"
                   "    severity: critical\n    actions: [log, dump]\n");
   }
