@@ -107,9 +107,9 @@ Result<TargetFs> TargetFs::open(const HostPaths& paths, pid_t pid, int pidfd, Ta
   if (fd < 0) {
     int e = errno;
     return makeError(e == EACCES || e == EPERM
-                         ? "cannot open the process's file system (another user's process: this "
+                         ? "cannot open the process's root or cwd (another user's process: this "
                            "needs root or CAP_SYS_PTRACE)"
-                         : "cannot open the process's file system",
+                         : "cannot open the process's root or cwd",
                      path, e);
   }
   OwnedFd dir(fd);
