@@ -21,6 +21,16 @@ double unixSeconds(WallTime t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
+// Seconds from the file as a Duration; one that is not finite or beyond a year reads as 0, since
+// converting such a double to the Duration's integer count is undefined behaviour.
+Duration secondsOrZero(double s) {
+  if (!std::isfinite(s) || s < 0 || s > 365.0 * 24 * 3600) return Duration::zero();
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+}
+
+std::string summaryOf(const nlohmann::json& j, const std::string& path, const Clock& clock,
+                      Duration stale_after);
+
 }  // namespace
 
 std::string stateJson(const Watchdog& dog, const Clock& clock, const KernelWakeups* wakeups) {
@@ -103,6 +113,19 @@ std::optional<std::string> daemonSummary(const std::string& path, const Clock& c
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return "daemon         state file " + path + " is not valid JSON\n";
+  // A damaged file may hold a field of another type (value() then throws) or a number no
+  // Duration can hold: `status` says so instead of terminating.
+  try {
+    return summaryOf(j, path, clock, stale_after);
+  } catch (const nlohmann::json::exception&) {
+    return "daemon         state file " + path + " is not an oomsentinel state file\n";
+  }
+}
+
+namespace {
+
+std::string summaryOf(const nlohmann::json& j, const std::string& path, const Clock& clock,
+                      Duration stale_after) {
   double age = unixSeconds(clock.wallNow()) - j.value("unix_time", 0.0);
   char buf[256];
   std::string out;
@@ -110,9 +133,7 @@ std::optional<std::string> daemonSummary(const std::string& path, const Clock& c
   std::snprintf(
       buf, sizeof buf, "daemon         %s, pid %d, interval %s%s, updated %.1fs ago (%s)\n",
       stale ? "NOT UPDATING (stopped or hung?)" : "running", j.value("pid", 0),
-      formatDuration(std::chrono::duration_cast<Duration>(
-                         std::chrono::duration<double>(j.value("interval_seconds", 0.0))))
-          .c_str(),
+      formatDuration(secondsOrZero(j.value("interval_seconds", 0.0))).c_str(),
       j.value("fast", false) ? " (fast: a target is near its limit)" : "", age, path.c_str());
   out += buf;
   if (j.contains("wakeups") && j["wakeups"].is_object()) {
@@ -163,4 +184,5 @@ std::optional<std::string> daemonSummary(const std::string& path, const Clock& c
   return out;
 }
 
+}  // namespace
 }  // namespace oomsentinel
