@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <sstream>
 #include <utility>
 
 #include "collectors/discovery.h"
@@ -207,6 +209,31 @@ class Loader {
     }
   }
 
+  // yaml-cpp before 0.8.1 (jbeder/yaml-cpp#1040) reports a stray ',' as one empty document after
+  // another, forever, and LoadAll appends each to its list until memory runs out. A first pass
+  // that only counts documents stops it: every real document takes at least one byte of text.
+  static bool endsItsDocuments(const std::string& text) {
+    struct Counter final : YAML::EventHandler {
+      void OnDocumentStart(const YAML::Mark&) override {}
+      void OnDocumentEnd() override {}
+      void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+      void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+      void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    const std::string&) override {}
+      void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                           YAML::EmitterStyle::value) override {}
+      void OnSequenceEnd() override {}
+      void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                      YAML::EmitterStyle::value) override {}
+      void OnMapEnd() override {}
+    } counter;
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    for (std::size_t docs = 0; parser.HandleNextDocument(counter);)
+      if (++docs > text.size() + 1) return false;
+    return true;
+  }
+
   ConfigLoad run(const std::string& text) {
     Config config;
     config.source = file_;
@@ -214,6 +241,8 @@ class Loader {
     config.rules_are_defaults = true;
     std::vector<YAML::Node> docs;
     try {
+      if (!endsItsDocuments(text))
+        throw YAML::ParserException(YAML::Mark::null_mark(), "unexpected ',' or other token");
       docs = YAML::LoadAll(text);
     } catch (const YAML::DeepRecursion& e) {
       error(posOf(e.mark), "", "YAML syntax error: nested too deeply");

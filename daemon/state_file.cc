@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -20,6 +22,29 @@ namespace {
 double unixSeconds(WallTime t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
+
+// Seconds from the file as a Duration; one that is not finite or beyond a year reads as 0, since
+// converting such a double to the Duration's integer count is undefined behaviour.
+Duration secondsOrZero(double s) {
+  if (!std::isfinite(s) || s < 0 || s > 365.0 * 24 * 3600) return Duration::zero();
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+}
+
+// An integer field, or 0 when it is absent, not an integer or beyond an int: value<int>() would
+// convert a float such as 1e300 with undefined behaviour.
+int intOrZero(const nlohmann::json& o, const char* key) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->is_number_integer()) return 0;
+  if (it->is_number_unsigned()) {
+    auto v = it->get<std::uint64_t>();
+    return v > static_cast<std::uint64_t>(INT_MAX) ? 0 : static_cast<int>(v);
+  }
+  auto v = it->get<std::int64_t>();
+  return v > INT_MAX || v < INT_MIN ? 0 : static_cast<int>(v);
+}
+
+std::string summaryOf(const nlohmann::json& j, const std::string& path, const Clock& clock,
+                      Duration stale_after);
 
 }  // namespace
 
@@ -103,16 +128,27 @@ std::optional<std::string> daemonSummary(const std::string& path, const Clock& c
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return "daemon         state file " + path + " is not valid JSON\n";
+  // A damaged file may hold a field of another type (value() then throws) or a number no
+  // Duration can hold: `status` says so instead of terminating.
+  try {
+    return summaryOf(j, path, clock, stale_after);
+  } catch (const nlohmann::json::exception&) {
+    return "daemon         state file " + path + " is not an oomsentinel state file\n";
+  }
+}
+
+namespace {
+
+std::string summaryOf(const nlohmann::json& j, const std::string& path, const Clock& clock,
+                      Duration stale_after) {
   double age = unixSeconds(clock.wallNow()) - j.value("unix_time", 0.0);
   char buf[256];
   std::string out;
   bool stale = age > toSeconds(stale_after);
   std::snprintf(
       buf, sizeof buf, "daemon         %s, pid %d, interval %s%s, updated %.1fs ago (%s)\n",
-      stale ? "NOT UPDATING (stopped or hung?)" : "running", j.value("pid", 0),
-      formatDuration(std::chrono::duration_cast<Duration>(
-                         std::chrono::duration<double>(j.value("interval_seconds", 0.0))))
-          .c_str(),
+      stale ? "NOT UPDATING (stopped or hung?)" : "running", intOrZero(j, "pid"),
+      formatDuration(secondsOrZero(j.value("interval_seconds", 0.0))).c_str(),
       j.value("fast", false) ? " (fast: a target is near its limit)" : "", age, path.c_str());
   out += buf;
   if (j.contains("wakeups") && j["wakeups"].is_object()) {
@@ -120,9 +156,9 @@ std::optional<std::string> daemonSummary(const std::string& path, const Clock& c
     if (!w.value("enabled", false)) {
       out += "  woken by the kernel: off (poll.events: false)\n";
     } else {
-      std::string line = "  woken by the kernel: " + std::to_string(w.value("v1_targets", 0)) +
+      std::string line = "  woken by the kernel: " + std::to_string(intOrZero(w, "v1_targets")) +
                          " v1 target(s) (thresholds, OOM), " +
-                         std::to_string(w.value("v2_targets", 0)) + " v2 (memory.events)";
+                         std::to_string(intOrZero(w, "v2_targets")) + " v2 (memory.events)";
       auto psi = [&](const char* who, const char* window, const char* widened) {
         if (!w.contains(window)) return;
         std::snprintf(buf, sizeof buf, "; %s PSI window %gs%s", who, w.value(window, 0.0),
@@ -163,4 +199,5 @@ std::optional<std::string> daemonSummary(const std::string& path, const Clock& c
   return out;
 }
 
+}  // namespace
 }  // namespace oomsentinel

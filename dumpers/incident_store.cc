@@ -72,6 +72,9 @@ std::optional<WallTime> fromCivil(const Civil& c) {
   year_month_day ymd{year{c.year}, month{c.month}, day{c.day}};
   if (!ymd.ok() || c.hour > 23 || c.minute > 59 || c.second > 60 || c.millis > 999)
     return std::nullopt;
+  // WallTime counts nanoseconds in 64 bits (1677-09-21 to 2262-04-11): a year outside would
+  // overflow the conversion below (a manifest's or a bundle name's "9999-...").
+  if (c.year < 1678 || c.year > 2261) return std::nullopt;
   auto t = sys_days{ymd} + hours{c.hour} + minutes{c.minute} + seconds{c.second} +
            milliseconds{c.millis};
   return time_point_cast<WallTime::duration>(t);

@@ -1,0 +1,31 @@
+// fuzz/: libFuzzer harnesses for every parser of untrusted input.
+// The incident manifest reader (dumpers/incident_store.h IncidentStore::list, which `oomsentinel
+// incidents` and retention use): a bundle's manifest.json sits in the dump directory, where a
+// damaged disk, a copied-in bundle or a dumper's bytes may put anything. The reader is private to
+// incident_store.cc and takes a directory, so each input is written as the manifest of the one
+// bundle of a directory.
+#include <sys/stat.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "dumpers/incident_store.h"
+#include "fuzz/scratch.h"
+
+using namespace oomsentinel;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const std::string manifest = [] {
+    std::string bundle = fuzz::scratchDir() + "/20261129T093512.123Z-oom-target";
+    if (::mkdir(bundle.c_str(), 0700) != 0) std::abort();
+    return bundle + "/manifest.json";
+  }();
+  fuzz::writeInput(manifest, data, size);
+  auto list = IncidentStore::list(fuzz::scratchDir());
+  // The bundle is listed whatever its manifest says (with `problem` set when it is damaged).
+  if (!list || list->size() != 1) std::abort();
+  for (const auto& s : *list) (void)s.problem.size();
+  return 0;
+}
