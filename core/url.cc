@@ -73,6 +73,14 @@ Result<Url> Url::parse(std::string_view text, UrlSchemes schemes) {
     }
   }
   if (url.host.empty()) return urlError(text, "the host is empty");
+  // A name, an IPv4 address, or (bracketed) an IPv6 one with its zone: anything else would not
+  // come back the same from str() (a '[' or a byte >= 0x80 outside brackets: found by fuzz_url).
+  const bool bracketed = authority.front() == '[';
+  for (unsigned char c : url.host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == '_' || (bracketed && (c == ':' || c == '%'));
+    if (!ok) return urlError(text, "the host has a character a host name cannot have");
+  }
   if (!port.empty()) {
     unsigned long n = 0;
     for (char c : port) {

@@ -69,6 +69,12 @@ TEST(UrlTest, RejectsWhatItCannotFetchWithTheReason) {
   expectError("http://u:p@h/", "credentials");
   expectError("http://[::1/", "lacks its ']'");
   expectError("http://h /x", "space or a control character");
+  // Found by fuzz_url: str() wrote "[\xd7\xd7[::1]]:8080", which read back as another URL.
+  expectError("http://\xd7\xd7[::1]:8080/", "a character a host name cannot have");
+  expectError("http://a[b]/", "a character a host name cannot have");
+  EXPECT_TRUE(Url::parse("http://[fe80::1%25eth0]:80/").ok() ||
+              Url::parse("http://[fe80::1%eth0]:80/").ok());
+  EXPECT_TRUE(Url::parse("http://my-host_1.example:9093/").ok());
 }
 
 // Runs one request to completion on a fresh io_context and returns its result.
