@@ -312,7 +312,11 @@ bool ownOomScoreAdjNegative(const std::string& path) {
   if (spec.cgroup_procs_fd >= 0 && ::write(spec.cgroup_procs_fd, "0", 1) != 1)
     failStep(report, kStepCgroup);
   if (spec.join_pidfd >= 0) {
-    if (::setns(spec.join_pidfd, CLONE_NEWNS | CLONE_NEWPID) != 0) failStep(report, kStepSetns);
+    // Every namespace of the target's but its user namespace: the program is the target's own
+    // (jcmd beside its java), so it must not see our network, IPC, host name or cgroup tree.
+    constexpr int kJoin =
+        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+    if (::setns(spec.join_pidfd, kJoin) != 0) failStep(report, kStepSetns);
     if (spec.root_fd >= 0 && (::fchdir(spec.root_fd) != 0 || ::chroot(".") != 0))
       failStep(report, kStepChroot);
     if (::chdir("/") != 0) failStep(report, kStepChroot);

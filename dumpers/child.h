@@ -38,7 +38,8 @@ struct ChildSpec {
   // Who the child is and where it runs. The defaults keep the daemon's own identity; every
   // descriptor below stays the caller's (it is only used, never closed, by runChild).
   //
-  // Enter the mount and pid namespaces of the process behind this pidfd, then chroot to
+  // Enter the mount, pid, network, IPC, UTS and cgroup namespaces of the process behind this
+  // pidfd (not its user namespace), then chroot to
   // root_fd (a descriptor on that process's /proc/PID/root, so that a chrooted process is met
   // in its own root too). The program then runs in a second fork, the first process of our pid
   // in that pid namespace (setns(CLONE_NEWPID) applies to children only); it sees the target's

@@ -53,9 +53,10 @@ bool ownedBy(const struct stat& st, uid_t a, uid_t b) { return st.st_uid == a ||
 // the hook user's files; they stay that user's, whom the bundle's 0700 parents keep out), and
 // removes what is not a plain file of ours or of the hook's user: symlinks, FIFOs, sockets,
 // devices, and hard links (a link to another user's file would have that file cut and chmodded
-// when it is finished). Its own folders become 0703: the daemon has no CAP_DAC_OVERRIDE, and the
-// "other" write bit is what lets it (and the incident store's retention) remove their entries;
-// their user cannot reach them any more.
+// when it is finished). Its own folders become 0007: the daemon has no CAP_DAC_OVERRIDE, and the
+// "other" bits are what let it (and the incident store's retention) list and remove their
+// entries; their owner gets no access bits at all (the owner class never falls back to "other"),
+// so a descendant that outlived the hook cannot use a descriptor it still holds on one.
 void walkLeft(int dir_fd, const std::string& rel, int depth, uid_t hook_uid, bool settle,
               LeftBehind& out) {
   auto entries = listTargetDir(dir_fd, rel.empty() ? "exec" : rel);
@@ -72,7 +73,7 @@ void walkLeft(int dir_fd, const std::string& rel, int depth, uid_t hook_uid, boo
       if (!ownedBy(st, ours, hook_uid) || depth >= kMaxDepth) continue;
       auto sub = openTargetDirAt(dir_fd, e.name, name);
       if (!sub) continue;
-      if (settle) ::fchmod(sub->get(), st.st_uid == ours ? 0700 : 0703);
+      if (settle) ::fchmod(sub->get(), st.st_uid == ours ? 0700 : 0007);
       walkLeft(sub->get(), name, depth + 1, hook_uid, settle, out);
       continue;
     }

@@ -174,9 +174,13 @@ Status removeTree(const std::string& path) {
 
 // Every file of a bundle made private and durable before the rename makes it visible: dumpers
 // write through artifact.cc, which already does this, but an exec hook's child may not have.
-// Symlinks are left as they are (never followed out of the bundle).
-Status makeDurable(const std::string& dir) {
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+// Walked by descriptors, never by path (a hook's descendant that outlived it may still rename
+// what it made): symlinks are left as they are, nothing that is not a regular file is opened,
+// and no open waits (a FIFO swapped in after the check).
+constexpr int kDurableDepth = 64;
+
+Status makeDurableAt(int dir_fd, const std::string& dir, int depth) {
+  Fd dfd(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.fd < 0) return makeError("cannot open directory", dir, errno);
   int dup = ::fcntl(dfd.fd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return makeError("cannot read directory", dir, errno);
@@ -198,19 +202,38 @@ Status makeDurable(const std::string& dir) {
     struct stat st;
     if (::fstatat(dfd.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
       return makeError("cannot stat", path, errno);
+    const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
     if (S_ISDIR(st.st_mode)) {
-      if (auto s = makeDurable(path); !s) return s;
+      if (depth >= kDurableDepth) continue;
+      Fd sub(::openat(dfd.fd, name.c_str(), flags | O_DIRECTORY));
+      if (sub.fd < 0) continue;  // changed since the look: not ours to follow
+      if (auto s = makeDurableAt(sub.fd, path, depth + 1); !s) return s;
     } else if (S_ISREG(st.st_mode)) {
-      Fd f(::openat(dfd.fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-      if (f.fd < 0) return makeError("cannot open", path, errno);
-      if ((st.st_mode & 07777) != 0600 && ::fchmod(f.fd, 0600) != 0)
+      Fd f(::openat(dfd.fd, name.c_str(), flags));
+      struct stat now;
+      if (f.fd < 0 || ::fstat(f.fd, &now) != 0 || !S_ISREG(now.st_mode) ||
+          now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+        continue;  // swapped since the look (a FIFO, a link): left as it is, never read
+      if ((now.st_mode & 07777) != 0600 && ::fchmod(f.fd, 0600) != 0)
         return makeError("cannot make private", path, errno);
       if (::fsync(f.fd) != 0) return makeError("cannot fsync", path, errno);
     }
   }
-  if (::fchmod(dfd.fd, 0700) != 0) return makeError("cannot make private", dir, errno);
+  // A folder an exec hook made stays its user's (no CAP_CHOWN): 0007 leaves that user no access
+  // bits, while we, "other" to it, keep what retention needs.
+  struct stat self;
+  if (::fstat(dfd.fd, &self) != 0) return makeError("cannot stat", dir, errno);
+  const mode_t mode = self.st_uid == ::geteuid() ? 0700 : 0007;
+  if ((self.st_mode & 07777) != mode && ::fchmod(dfd.fd, mode) != 0)
+    return makeError("cannot make private", dir, errno);
   if (::fsync(dfd.fd) != 0) return makeError("cannot fsync directory", dir, errno);
   return Ok{};
+}
+
+Status makeDurable(const std::string& dir) {
+  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (dfd.fd < 0) return makeError("cannot open directory", dir, errno);
+  return makeDurableAt(dfd.fd, dir, 0);
 }
 
 Status writeFileDurably(const std::string& path, std::string_view data) {

@@ -97,7 +97,7 @@ std::vector<std::string_view> fields(std::string_view s) {
 }
 
 Result<std::string> readHead(const std::string& path, std::size_t limit) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return makeError("cannot open", path, errno);
   std::string out(limit, '\0');
   std::size_t got = 0;
@@ -213,34 +213,18 @@ Result<Artifact> checkAndFinish(const std::string& dir, std::uint64_t max_bytes)
   return finishArtifact(dir, kHeapDump, max_bytes);
 }
 
-// Takes the file the JVM wrote in its /tmp into the bundle: a rename when both are on one
-// filesystem, since a heap dump can be gigabytes, else a copy. Only a plain file, with one link,
-// owned by the JVM's user is taken: the JVM's user controls its /tmp, and we run as root. Every
-// step is relative to the /tmp descriptor taken through the door, never a path under
-// <proc>/<pid>/root, so a /tmp swapped for a symlink meanwhile leads nowhere else.
+// Takes the file the JVM wrote in its /tmp into the bundle by a copy (sparse-aware, capped). Only a
+// plain file, with one link, owned by the JVM's user is taken: the JVM's user controls its /tmp,
+// and we run as root. Every step is relative to the /tmp descriptor taken through the door, never a
+// path under <proc>/<pid>/root, so a /tmp swapped for a symlink meanwhile leads nowhere else.
 Result<Artifact> takeIntoBundle(int tmp_fd, const std::string& file, const std::string& shown,
                                 const std::string& dir, uid_t jvm_euid, std::uint64_t max_bytes) {
-  std::string dest = joinPath(dir, kHeapDump);
   auto plainAndTheirs = [&](const struct stat& st) {
     return S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == jvm_euid;
   };
-  if (::renameat2(tmp_fd, file.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) == 0) {
-    struct stat st;
-    if (::lstat(dest.c_str(), &st) != 0 || !plainAndTheirs(st)) {
-      ::unlink(dest.c_str());
-      return makeError("not a plain file of the JVM's user; not taken", shown);
-    }
-    // Ours from now on, like every other artifact.
-    if (::chown(dest.c_str(), ::geteuid(), ::getegid()) != 0) {
-      // Not root: it was ours already, or we could not have moved it.
-    }
-    return checkAndFinish(dir, max_bytes);
-  }
-  if (errno != EXDEV) {
-    int e = errno;
-    ::unlinkat(tmp_fd, file.c_str(), 0);
-    return makeError("cannot move the heap dump into the bundle", shown, e);
-  }
+  // Never a rename: the JVM owns the file, keeps a descriptor on it and answers jcmd itself, so
+  // a renamed inode (or a directory put at that name) would stay the JVM's to change inside the
+  // bundle after it was hashed. A copy of a checked regular file, then the JVM's file removed.
   TargetFileRules rules;
   rules.owner = jvm_euid;
   auto fd = openTargetFileAt(tmp_fd, file, rules, shown);

@@ -89,8 +89,8 @@ security)
   throttle_score=$(score_of "$throttle")
   echo "systemd-analyze security --offline=yes: exposure $score (with systemd/jvm-dumper.conf: $jvm_score; with systemd/throttle-during-dump.conf: $throttle_score)"
   awk -v s="$throttle_score" 'BEGIN { exit !(s < 3.5) }' || fail "exposure with throttle-during-dump.conf is $throttle_score, not under 3.5"
-  # jcmd in a JVM's namespaces gives up four lines (CAP_SYS_ADMIN, chroot, setns, W+X): 3.5 with
-  # systemd 252; a drop-in that gives up more than that fails here.
+  # jcmd in a JVM's namespaces gives up four lines (CAP_SYS_ADMIN, chroot, setns into six kinds
+  # of namespace, W+X): 3.8 with systemd 252; a drop-in that gives up more than that fails here.
   awk -v s="$jvm_score" 'BEGIN { exit !(s < 4.0) }' || fail "exposure with jvm-dumper.conf is $jvm_score, not under 4.0"
   awk -v s="$score" 'BEGIN { exit !(s < 3.0) }' || fail "exposure $score is not under 3.0 (OK)"
   # The check can fail: the same unit without its hardening lines is rated far above 3.0.

@@ -445,6 +445,37 @@ TEST(RunChild, RunsInTheTargetsMountAndPidNamespaces) {
   expectNoChildren();
 }
 
+TEST(RunChild, JoinsTheTargetsNetworkIpcAndUtsNamespacesToo) {
+  // The program is the target's own (jcmd beside its java): it must not run in our network.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  NamespacedTarget target("", CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS);
+  if (!target.ok()) GTEST_SKIP() << "cannot make private mount, network, IPC and UTS namespaces";
+  HostPaths paths;
+  int pidfd = pidfdOf(target.pid());
+  ASSERT_GE(pidfd, 0);
+  TempDir dir;
+  ChildSpec spec;
+  spec.argv = {"/bin/sh", "-c", "readlink /proc/self/ns/net /proc/self/ns/ipc /proc/self/ns/uts"};
+  spec.deadline = in(10s);
+  spec.join_pidfd = pidfd;
+  spec.stdout_path = dir.path() + "/out";
+  spec.stderr_path = dir.path() + "/err";
+  auto r = runChild(spec);
+  ::close(pidfd);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->exit_code, 0) << slurp(spec.stderr_path);
+  std::string want, ours;
+  for (const char* ns : {"ns/net", "ns/ipc", "ns/uts"}) {
+    char link[256] = {}, mine[256] = {};
+    ASSERT_GT(::readlink(paths.proc(target.pid(), ns).c_str(), link, sizeof link - 1), 0);
+    ASSERT_GT(::readlink(paths.proc(0, ns).c_str(), mine, sizeof mine - 1), 0);
+    EXPECT_STRNE(link, mine) << ns << ": the target's is not a namespace of its own";
+    want += std::string(link) + "\n";
+  }
+  EXPECT_EQ(slurp(spec.stdout_path), want);
+  expectNoChildren();
+}
+
 TEST(RunChild, InATargetsRootASymlinkedTmpLeadsWhereTheTargetsWouldNotIntoTheHost) {
   // The attack: a container whose /tmp is a symlink to a host path (another pod's /tmp). Seen
   // from the host through /proc/PID/root, the absolute link leads into the host's tree; in the

@@ -245,7 +245,7 @@ TEST(ExecDumper, WorksWithTheUnitsCapabilitiesAlone) {
         if (::stat((req.dir + "/exec").c_str(), &st) == 0)
           f.expectEq(st.st_mode & 07777, 0700u, "exec/'s mode afterwards");
         if (::stat((req.dir + "/exec/sub").c_str(), &st) == 0)
-          f.expectEq(st.st_mode & 07777, 0703u, "sub/'s mode afterwards");
+          f.expectEq(st.st_mode & 07777, 0007u, "sub/'s mode afterwards");
         // The incident store's retention, with the same capabilities.
         std::error_code ec;
         std::filesystem::remove_all(req.dir, ec);

@@ -21,13 +21,14 @@ namespace oomsentinel::testing {
 // in, so that programs run) and its /tmp is whatever the test put in the fake root.
 class NamespacedTarget {
  public:
-  explicit NamespacedTarget(const std::string& fake_root = "") {
+  // `more`: namespaces it unshares besides its mount namespace (CLONE_NEWNET, ...).
+  explicit NamespacedTarget(const std::string& fake_root = "", int more = 0) {
     int ready[2];
     if (::pipe2(ready, O_CLOEXEC) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::close(ready[0]);
-      bool ok = ::unshare(CLONE_NEWNS) == 0 &&
+      bool ok = ::unshare(CLONE_NEWNS | more) == 0 &&
                 ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
       if (ok && fake_root.empty()) {
         ok = ::mount("tmpfs", "/tmp", "tmpfs", 0, "size=1m") == 0;
