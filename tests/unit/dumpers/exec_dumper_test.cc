@@ -223,7 +223,7 @@ TEST(ExecDumper, WorksWithTheUnitsCapabilitiesAlone) {
                        "ln -s /etc/shadow shadow.txt; mkfifo fifo\n"
                        "ls | tr '\\n' ' ' >&2")
                        .run(req);
-        f.expectEq(dumpResultName(out.result), "ok", "result (" + out.error + ")");
+        f.expectEq(std::string(dumpResultName(out.result)), "ok", "result (" + out.error + ")");
         f.expect(
             out.error.find("removed 2 entries that were not a plain file") != std::string::npos,
             "no word of the removed link and FIFO: " + out.error);
@@ -312,7 +312,7 @@ TEST(ExecDumper, RunsAsItsOwnUidWhenTheDaemonIsNotRoot) {
                    "id -u; grep -E '^CapEff' /proc/self/status; env | grep -c SECRET; "
                    "cd \"$OOMSENTINEL_INCIDENT_DIR\" && echo mine > mine.txt")
                    .run(req);
-    f.expectEq(dumpResultName(out.result), "ok", "result (" + out.error + ")");
+    f.expectEq(std::string(dumpResultName(out.result)), "ok", "result (" + out.error + ")");
     f.expect(out.error.find("it ran as uid 10001, the daemon's own, not as nobody (uid 65534): "
                             "the daemon is not root and has no CAP_SETUID/CAP_SETGID") !=
                  std::string::npos,
@@ -338,7 +338,7 @@ TEST(ExecDumper, RunsAsRootWithoutCapabilitiesWhenItHasNoCapSetuid) {
       [&]() -> std::string {
         testing::Findings f;
         auto out = script("id -u; grep -E '^CapEff' /proc/self/status").run(req);
-        f.expectEq(dumpResultName(out.result), "ok", "result (" + out.error + ")");
+        f.expectEq(std::string(dumpResultName(out.result)), "ok", "result (" + out.error + ")");
         f.expect(out.error.find("it ran as uid 0, the daemon's own, not as nobody (uid 65534): "
                                 "the daemon has no CAP_SETUID/CAP_SETGID") != std::string::npos,
                  "no word of the uid: " + out.error);
