@@ -25,6 +25,7 @@
 #include "daemon/state_file.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/watchdog.h"
+#include "dumpers/child.h"
 
 namespace oomsentinel {
 
@@ -208,6 +209,17 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     for (const auto& c : heldKeptCapabilityNames()) kept += (kept.empty() ? "" : ",") + c;
     log.log(LogLevel::kInfo, "dropped root's other capabilities; no_new_privs set",
             {{"kept", kept}});
+  }
+  // Under the unit's Delegate=yes: into <service cgroup>/daemon, so that the children's cgroups
+  // beside it can have controllers (dumpers/child.h). Before the first dump, which needs it.
+  if (auto leaf = enterDelegatedLeaf(paths); !leaf) {
+    log.log(LogLevel::kWarning, "cannot enter a leaf of the delegated cgroup",
+            {{"error", leaf.error().describe()}});
+  } else if (*leaf) {
+    log.log(LogLevel::kInfo, "entered the leaf of its delegated cgroup",
+            {{"cgroup", joinPath((*leaf)->service_dir, kDaemonLeaf)},
+             {"children_controllers", (*leaf)->enabled},
+             {"note", (*leaf)->note}});
   }
   // Said once here, not found out at the first dump.
   if (std::string limits = childLimits(); !limits.empty())

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -446,7 +447,91 @@ Result<std::pair<std::string, bool>> ownCgroupDir(const HostPaths& paths) {
   return makeError("no cgroup tree of ours found", paths.proc(0, "cgroup"), ENOENT);
 }
 
+// systemd (>= 251) marks a cgroup it delegated (Delegate=yes) with user.delegate=1, readable
+// without privilege (trusted.delegate, the older mark, needs CAP_SYS_ADMIN to read).
+bool markedDelegated(const std::string& dir) {
+  char value[8] = {};
+  ssize_t n = ::getxattr(dir.c_str(), "user.delegate", value, sizeof value - 1);
+  return n == 1 && value[0] == '1';
+}
+
+std::string_view lastComponent(std::string_view dir) {
+  auto slash = dir.rfind('/');
+  return slash == std::string_view::npos ? dir : dir.substr(slash + 1);
+}
+
+std::string parentOf(std::string_view dir) {
+  auto slash = dir.rfind('/');
+  return std::string(slash == std::string_view::npos ? std::string_view{} : dir.substr(0, slash));
+}
+
+// Writes the whole text in one write(2), as the kernel's control files want it.
+Status writeControl(const std::string& path, std::string_view text) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (fd.get() < 0) return makeError("cannot open", path, errno);
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    return makeError("cannot write " + std::string(text) + " to", path, errno);
+  return Ok{};
+}
+
+// Where the children's cgroups go: beside the daemon's leaf when it entered one in a delegated
+// cgroup (a child under the leaf would be a process's sibling-less subgroup, and the leaf's own
+// controllers are not enabled for children), else under the daemon's own cgroup.
+Result<std::pair<std::string, bool>> childCgroupBase(const HostPaths& paths) {
+  auto own = ownCgroupDir(paths);
+  if (!own) return own.error();
+  if (own->second && lastComponent(own->first) == kDaemonLeaf) {
+    std::string service = parentOf(own->first);
+    if (markedDelegated(service)) return std::make_pair(service, true);
+  }
+  return own;
+}
+
 }  // namespace
+
+Result<std::optional<DelegatedCgroup>> enterDelegatedLeaf(const HostPaths& paths) {
+  auto own = ownCgroupDir(paths);
+  // No cgroup tree of ours, or v1 only: there is nothing systemd could have delegated to us.
+  if (!own || !own->second) return std::optional<DelegatedCgroup>();
+  DelegatedCgroup out;
+  const bool in_leaf = lastComponent(own->first) == kDaemonLeaf;
+  out.service_dir = in_leaf ? parentOf(own->first) : own->first;
+  if (!markedDelegated(out.service_dir)) return std::optional<DelegatedCgroup>();
+  if (!in_leaf) {
+    std::string leaf = joinPath(out.service_dir, kDaemonLeaf);
+    bool made = ::mkdir(leaf.c_str(), 0755) == 0;
+    if (!made && errno != EEXIST)
+      return makeError("cannot create the daemon's leaf cgroup", leaf, errno);
+    // "0": the writer itself, with all its threads.
+    if (auto moved = writeControl(joinPath(leaf, "cgroup.procs"), "0"); !moved) {
+      if (made) ::rmdir(leaf.c_str());
+      return moved.error();
+    }
+  }
+  // Only what the service's cgroup offers: one unknown name fails the whole write.
+  auto offered = readFileUpTo(joinPath(out.service_dir, "cgroup.controllers"), 4096);
+  std::string want;
+  for (std::string_view c : {"memory", "pids"}) {
+    if (!offered) break;
+    std::string_view rest = *offered;
+    bool has = false;
+    while (!rest.empty() && !has) {
+      auto sp = rest.find_first_of(" \n");
+      has = rest.substr(0, sp) == c;
+      rest = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
+    }
+    if (!has) continue;
+    want += (want.empty() ? "+" : " +") + std::string(c);
+    out.enabled += (out.enabled.empty() ? "" : " ") + std::string(c);
+  }
+  if (!want.empty()) {
+    if (auto st = writeControl(joinPath(out.service_dir, "cgroup.subtree_control"), want); !st) {
+      out.note = "children get no memory or pids limit: " + st.error().describe();
+      out.enabled.clear();
+    }
+  }
+  return std::optional<DelegatedCgroup>(std::move(out));
+}
 
 ChildCgroup::ChildCgroup(std::string dir, OwnedFd procs, bool v2)
     : dir_(std::move(dir)), procs_(std::move(procs)), v2_(v2) {}
@@ -455,16 +540,18 @@ ChildCgroup::ChildCgroup(ChildCgroup&& o) noexcept
     : dir_(std::move(o.dir_)),
       procs_(std::move(o.procs_)),
       v2_(o.v2_),
-      removed_(std::exchange(o.removed_, true)) {}
+      removed_(std::exchange(o.removed_, true)),
+      limits_note_(std::move(o.limits_note_)) {}
 
 ChildCgroup::~ChildCgroup() {
   if (!removed_) killAll();
 }
 
-Result<ChildCgroup> ChildCgroup::create(const HostPaths& paths, std::string_view name) {
-  auto own = ownCgroupDir(paths);
-  if (!own) return own.error();
-  std::string dir = joinPath(own->first, name);
+Result<ChildCgroup> ChildCgroup::create(const HostPaths& paths, std::string_view name,
+                                        const ChildCgroupLimits& limits) {
+  auto base = childCgroupBase(paths);
+  if (!base) return base.error();
+  std::string dir = joinPath(base->first, name);
   if (::mkdir(dir.c_str(), 0700) != 0) return makeError("cannot create a cgroup", dir, errno);
   std::string procs = joinPath(dir, "cgroup.procs");
   int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
@@ -473,7 +560,24 @@ Result<ChildCgroup> ChildCgroup::create(const HostPaths& paths, std::string_view
     ::rmdir(dir.c_str());
     return makeError("cannot open", procs, e);
   }
-  return ChildCgroup(std::move(dir), OwnedFd(fd), own->second);
+  ChildCgroup cg(std::move(dir), OwnedFd(fd), base->second);
+  auto limit = [&](const char* file, std::uint64_t value, const char* what) {
+    if (value == 0) return;
+    Status st = cg.v2_ ? writeControl(joinPath(cg.dir_, file), std::to_string(value))
+                       : Status(makeError("cgroup v1", cg.dir_));
+    if (st && std::string_view(file) == "memory.max")
+      st = writeControl(joinPath(cg.dir_, "memory.oom.group"), "1");
+    if (st) return;
+    cg.limits_note_ += cg.limits_note_.empty() ? "" : "; ";
+    cg.limits_note_ += std::string("no ") + what + " limit of its own (" +
+                       (st.error().errnum == ENOENT
+                            ? "the controller is not enabled for " + base->first + "'s children"
+                            : st.error().describe()) +
+                       ")";
+  };
+  limit("memory.max", limits.memory_max, "memory");
+  limit("pids.max", limits.pids_max, "pids");
+  return cg;
 }
 
 std::string ChildCgroup::killAll(Duration limit) {

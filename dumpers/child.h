@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -88,22 +89,56 @@ struct ChildResult {
 // deadline + kill_grace, plus up to 2s for a SIGKILLed process to let go of its memory.
 Result<ChildResult> runChild(const ChildSpec& spec);
 
-// A cgroup of its own for a child (an exec hook) and everything it starts: a descendant that
-// calls setsid() leaves the process group, never the cgroup. Made beside the daemon's own
-// cgroup's children: on cgroup v2 (or the hybrid layout's unified tree) under the daemon's
-// cgroup, ended with cgroup.kill; on v1 only, in the pids (else memory) hierarchy, ended by
-// killing every process listed in cgroup.procs until it is empty.
+// The leaf the daemon moves itself into when systemd delegated its cgroup to it (the unit's
+// Delegate=yes; systemd >= 251 marks such a cgroup with the user.delegate xattr). From then on the
+// service's cgroup holds no process of its own: the children's cgroups are made beside this leaf,
+// and on cgroup v2 controllers can be enabled for them without breaking the "no internal
+// processes" rule.
+inline constexpr std::string_view kDaemonLeaf = "daemon";
+
+struct DelegatedCgroup {
+  std::string service_dir;  // the delegated cgroup: where the children's cgroups are made
+  std::string enabled;      // controllers enabled for its children ("memory pids"), or empty
+  std::string note;         // what could not be done (enabling controllers), or empty
+};
+
+// Under Delegate=yes on cgroup v2 (or the hybrid layout's unified tree): moves this process into
+// <its cgroup>/daemon and enables the memory and pids controllers (those offered) for the
+// service's children, so that a child cgroup can have limits of its own. Nothing when the cgroup
+// is not a delegated one (no user.delegate xattr, cgroup v1 only): nullopt. Already in the leaf
+// (a re-exec): the same answer without a move. Errors: the leaf cannot be made or entered.
+Result<std::optional<DelegatedCgroup>> enterDelegatedLeaf(const HostPaths& paths);
+
+// What a child's cgroup is allowed, where the tree offers the controller (cgroup v2 with it
+// enabled for the child: under Delegate=yes after enterDelegatedLeaf). 0: no limit of ours.
+struct ChildCgroupLimits {
+  // memory.max; with it memory.oom.group=1, so that an OOM inside takes the whole cgroup. The
+  // child is then charged to its own cgroup, and what it uses past this is its OOM, not the
+  // service's (whose MemoryHigh would slow the daemon too).
+  std::uint64_t memory_max = 0;
+  std::uint64_t pids_max = 0;  // pids.max: a fork bomb stops there
+};
+
+// A cgroup of its own for a child (an exec hook, jcmd) and everything it starts: a descendant that
+// calls setsid() leaves the process group, never the cgroup. On cgroup v2 (or the hybrid layout's
+// unified tree) made under the daemon's cgroup, or beside the daemon's leaf when it entered one
+// (enterDelegatedLeaf), and ended with cgroup.kill; on v1 only, in the pids (else memory)
+// hierarchy, ended by killing every process listed in cgroup.procs until it is empty.
 class ChildCgroup {
  public:
   // Errors: no cgroup tree we know, or no permission to make one (not root, a read-only
-  // /sys/fs/cgroup): the caller falls back to the process group and says so.
-  static Result<ChildCgroup> create(const HostPaths& paths, std::string_view name);
+  // /sys/fs/cgroup): the caller falls back to the process group and says so. A limit the tree
+  // cannot set is no error: limitsNote() says which.
+  static Result<ChildCgroup> create(const HostPaths& paths, std::string_view name,
+                                    const ChildCgroupLimits& limits = {});
   ChildCgroup(ChildCgroup&&) noexcept;
   ChildCgroup& operator=(ChildCgroup&&) = delete;
   ~ChildCgroup();
   // For ChildSpec::cgroup_procs_fd.
   int procsFd() const { return procs_.get(); }
   const std::string& dir() const { return dir_; }
+  // "no memory limit of its own: ..." when a limit asked for could not be set, else empty.
+  const std::string& limitsNote() const { return limits_note_; }
   // Kills everything in it and waits up to `limit` for it to be empty, then removes it. Empty
   // when all went, else what is left ("3 processes did not end").
   std::string killAll(Duration limit = std::chrono::seconds(2));
@@ -114,6 +149,7 @@ class ChildCgroup {
   OwnedFd procs_;
   bool v2_ = false;
   bool removed_ = false;
+  std::string limits_note_;
 };
 
 }  // namespace oomsentinel

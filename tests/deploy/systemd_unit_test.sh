@@ -39,6 +39,18 @@ install)
   grep -qx 'd /var/lib/oomsentinel/incidents 0700 root root -' "$stage$tmpfiles_dir/oomsentinel.conf" ||
     fail "tmpfiles.d entry for /var/lib/oomsentinel/incidents missing in $stage$tmpfiles_dir/oomsentinel.conf"
   grep -q '^StateDirectory=oomsentinel$' "$unit" || fail "the unit has no StateDirectory=oomsentinel"
+  # The children's cgroups (exec hooks, jcmd: dumpers/child.h): systemd delegates the service's
+  # cgroup, and that cgroup alone is writable under ProtectControlGroups=yes, in either layout.
+  # Without these lines ChildCgroup::create fails and a hook's setsid() descendant outlives it.
+  grep -qx 'Delegate=yes' "$unit" || fail "the unit does not delegate its cgroup (Delegate=yes)"
+  grep -qx 'ProtectControlGroups=yes' "$unit" || fail "the unit's cgroupfs is no longer read-only"
+  slice=$(sed -n 's/^Slice=//p' "$unit")
+  [[ -n "$slice" ]] || fail "the unit names no Slice=, so its cgroup's path is not known"
+  rw=$(sed -n 's/^ReadWritePaths=//p' "$unit")
+  for layout in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+    [[ " $rw " == *" -$layout/$slice/%n "* ]] ||
+      fail "ReadWritePaths= does not make -$layout/$slice/%n writable: $rw"
+  done
   # An administrator's config survives a second install.
   echo "# edited" >>"$stage$config"
   install_staged
@@ -93,6 +105,12 @@ security)
   # of namespace, W+X): 3.8 with systemd 252; a drop-in that gives up more than that fails here.
   awk -v s="$jvm_score" 'BEGIN { exit !(s < 4.0) }' || fail "exposure with jvm-dumper.conf is $jvm_score, not under 4.0"
   awk -v s="$score" 'BEGIN { exit !(s < 3.0) }' || fail "exposure $score is not under 3.0 (OK)"
+  # Delegated, and still no write access to the rest of cgroupfs, as systemd itself reads the unit.
+  report=$(systemd-analyze security --offline=yes "$unit" 2>/dev/null)
+  grep -q 'Service maintains its own delegated control group subtree' <<<"$report" ||
+    fail "systemd does not see the unit's cgroup as delegated"
+  grep -q 'Service cannot modify the control group file system' <<<"$report" ||
+    fail "systemd rates the unit's cgroupfs as writable"
   # The check can fail: the same unit without its hardening lines is rated far above 3.0.
   grep -v -E '^(Protect|Private|Restrict|SystemCall|CapabilityBoundingSet|NoNewPrivileges|LockPersonality|MemoryDenyWriteExecute|UMask)' \
     "$unit" >"$stage/bare.service"

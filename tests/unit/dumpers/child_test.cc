@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -526,6 +527,170 @@ TEST(RunChild, SaysWhenTheProgramIsNotInTheTargetsFileSystem) {
   EXPECT_NE(r.error().describe().find("not found"), std::string::npos) << r.error().describe();
   EXPECT_NE(r.error().describe().find("/tmp/no-such-jcmd"), std::string::npos);
   expectNoChildren();
+}
+
+// Under Delegate=yes (systemd/oomsentinel.service.in): the daemon's leaf and its children's
+// cgroups beside it.
+
+// A cgroup v2 fixture: <cg>/system.slice/oomsentinel.service, the daemon's cgroup per
+// <proc>/self/cgroup at `own` below the root.
+struct DelegatedFixture {
+  TempDir cg, proc;
+  std::string service;
+  bool marked = false;
+  explicit DelegatedFixture(const std::string& own, bool delegate) {
+    cg.write("cgroup.controllers", "cpu io memory pids\n");
+    service = cg.path() + "/system.slice/oomsentinel.service";
+    cg.write("system.slice/oomsentinel.service/cgroup.controllers", "cpu io memory pids\n");
+    cg.write("system.slice/oomsentinel.service/cgroup.subtree_control", "");
+    // mkdir(2) in a plain directory makes no control files: the leaf's is there beforehand.
+    cg.write("system.slice/oomsentinel.service/daemon/cgroup.procs", "");
+    proc.write("self/cgroup", "0::" + own + "\n");
+    marked = !delegate || ::setxattr(service.c_str(), "user.delegate", "1", 1, 0) == 0;
+  }
+  HostPaths paths() const { return HostPaths(cg.path(), proc.path()); }
+};
+
+constexpr const char* kNoUserXattr = "the test's temporary directory takes no user.* xattr";
+
+TEST(DelegatedCgroup, DoesNothingWhenTheCgroupIsNotDelegated) {
+  DelegatedFixture f("/system.slice/oomsentinel.service", /*delegate=*/false);
+  auto r = enterDelegatedLeaf(f.paths());
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_FALSE(r->has_value());
+  EXPECT_EQ(slurp(f.service + "/daemon/cgroup.procs"), "");
+  EXPECT_EQ(slurp(f.service + "/cgroup.subtree_control"), "");
+}
+
+TEST(DelegatedCgroup, MovesIntoTheLeafAndEnablesMemoryAndPidsForItsSiblings) {
+  DelegatedFixture f("/system.slice/oomsentinel.service", /*delegate=*/true);
+  if (!f.marked) GTEST_SKIP() << kNoUserXattr;
+  auto r = enterDelegatedLeaf(f.paths());
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->service_dir, f.service);
+  EXPECT_EQ((*r)->enabled, "memory pids");
+  EXPECT_EQ((*r)->note, "");
+  EXPECT_EQ(slurp(f.service + "/daemon/cgroup.procs"), "0");  // "0": the writer itself
+  EXPECT_EQ(slurp(f.service + "/cgroup.subtree_control"), "+memory +pids");
+}
+
+TEST(DelegatedCgroup, AChildsCgroupGoesBesideTheDaemonsLeafNotUnderIt) {
+  DelegatedFixture f("/system.slice/oomsentinel.service/daemon", /*delegate=*/true);
+  if (!f.marked) GTEST_SKIP() << kNoUserXattr;
+  // Already in the leaf: no move, the controllers are still asked for.
+  auto r = enterDelegatedLeaf(f.paths());
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->service_dir, f.service);
+  EXPECT_EQ(slurp(f.service + "/daemon/cgroup.procs"), "");
+  // A fixture's mkdir makes no cgroup.procs, so create() fails there: its error names the place.
+  auto cg = ChildCgroup::create(f.paths(), "hook");
+  ASSERT_FALSE(cg.ok());
+  EXPECT_EQ(cg.error().path, f.service + "/hook/cgroup.procs") << cg.error().describe();
+  // Not delegated (no mark): a leaf named daemon is an ordinary cgroup, and children go under it.
+  DelegatedFixture plain("/system.slice/oomsentinel.service/daemon", /*delegate=*/false);
+  auto under = ChildCgroup::create(plain.paths(), "hook");
+  ASSERT_FALSE(under.ok());
+  EXPECT_EQ(under.error().path, plain.service + "/daemon/hook/cgroup.procs");
+}
+
+// This process's cgroup v2 path and the tree it is in, or why there is none to use.
+struct RealV2 {
+  std::string root, own, skip;
+  RealV2() {
+    if (::geteuid() != 0) {
+      skip = "needs root to make a cgroup";
+      return;
+    }
+    HostPaths paths;
+    for (std::string r : {paths.cgroupRoot(), joinPath(paths.cgroupRoot(), "unified")}) {
+      struct stat st;
+      if (::stat(joinPath(r, "cgroup.controllers").c_str(), &st) == 0) {
+        root = r;
+        break;
+      }
+    }
+    std::istringstream lines(slurp(paths.proc(0, "cgroup")));
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("0::", 0) == 0) own = line.substr(3);
+    if (root.empty() || own.empty())
+      skip = "no cgroup v2 tree here (neither /sys/fs/cgroup nor /sys/fs/cgroup/unified is one)";
+  }
+};
+
+// The daemon as the unit starts it: in a delegated cgroup (made here, marked as systemd marks it),
+// it moves into its leaf, and a child's cgroup goes beside it and takes down what the child left.
+TEST(DelegatedCgroup, OnARealCgroupTheDaemonEntersItsLeafAndAChildsCgroupKillsWhatItLeft) {
+  RealV2 v2;
+  if (!v2.skip.empty()) GTEST_SKIP() << v2.skip;
+  const std::string home = joinPath(v2.root, v2.own);
+  const std::string service =
+      joinPath(home, "oomsentinel-test-" + std::to_string(::getpid()) + ".service");
+  if (::mkdir(service.c_str(), 0755) != 0)
+    GTEST_SKIP() << "cannot make a cgroup under " << home << ": " << std::strerror(errno);
+  struct Cleanup {
+    std::string home, service;
+    ~Cleanup() {
+      std::ofstream(joinPath(home, "cgroup.procs")) << ::getpid();  // back where it was
+      ::rmdir(joinPath(service, kDaemonLeaf).c_str());
+      ::rmdir(service.c_str());
+    }
+  } cleanup{home, service};
+  ASSERT_EQ(::setxattr(service.c_str(), "user.delegate", "1", 1, 0), 0) << std::strerror(errno);
+  {
+    std::ofstream procs(joinPath(service, "cgroup.procs"));
+    procs << ::getpid();
+  }
+  ASSERT_NE(slurp(HostPaths().proc(0, "cgroup")).find(service.substr(v2.root.size())),
+            std::string::npos);
+
+  auto leaf = enterDelegatedLeaf(HostPaths());
+  ASSERT_TRUE(leaf.ok()) << leaf.error().describe();
+  ASSERT_TRUE(leaf->has_value());
+  EXPECT_EQ((*leaf)->service_dir, service);
+  EXPECT_NE(slurp(HostPaths().proc(0, "cgroup"))
+                .find("0::" + v2.own + (v2.own == "/" ? "" : "/") + "oomsentinel-test-" +
+                      std::to_string(::getpid()) + ".service/daemon\n"),
+            std::string::npos)
+      << slurp(HostPaths().proc(0, "cgroup"));
+  EXPECT_EQ(slurp(joinPath(service, "daemon/cgroup.procs")), std::to_string(::getpid()) + "\n");
+
+  ChildCgroupLimits limits{64ull << 20, 512};
+  auto cg = ChildCgroup::create(HostPaths(), "child", limits);
+  ASSERT_TRUE(cg.ok()) << cg.error().describe();
+  EXPECT_EQ(cg->dir(), joinPath(service, "child"));
+  if ((*leaf)->enabled.find("memory") != std::string::npos) {
+    EXPECT_EQ(slurp(joinPath(cg->dir(), "memory.max")), "67108864\n");
+    EXPECT_EQ(slurp(joinPath(cg->dir(), "memory.oom.group")), "1\n");
+    EXPECT_EQ(cg->limitsNote().find("memory"), std::string::npos) << cg->limitsNote();
+  } else {
+    // This tree offers no memory controller (here: it is cgroup v1's): the note says so.
+    EXPECT_NE(cg->limitsNote().find("no memory limit of its own (the controller is not enabled"),
+              std::string::npos)
+        << cg->limitsNote();
+  }
+  ChildSpec spec = shell("setsid sleep 60 & echo $!; grep '^0::' /proc/self/cgroup");
+  TempDir out;
+  spec.stdout_path = out.path() + "/out";
+  spec.cgroup_procs_fd = cg->procsFd();
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->exit_code, 0);
+  std::istringstream text(slurp(spec.stdout_path));
+  std::string escaped, where;
+  std::getline(text, escaped);
+  std::getline(text, where);
+  EXPECT_NE(where.find(".service/child"), std::string::npos) << where;
+  pid_t left = static_cast<pid_t>(std::stoi(escaped));
+  // Out of the process group that runChild killed, it still runs: only its cgroup can end it.
+  std::string stat = slurp(HostPaths().proc(left, "stat"));
+  ASSERT_FALSE(stat.empty()) << "pid " << left << " did not outlive its process group";
+  EXPECT_NE(stat.substr(stat.rfind(')') + 2, 1), "Z");
+  EXPECT_EQ(cg->killAll(), "");
+  EXPECT_TRUE(goneWithin(left, 2s)) << "pid " << left << " outlived its cgroup";
+  struct stat st;
+  EXPECT_NE(::stat(joinPath(service, "child").c_str(), &st), 0);
 }
 
 }  // namespace

@@ -18,8 +18,10 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "dumpers/artifact.h"
+#include "dumpers/child.h"
 #include "tests/support/test_support.h"
 #include "tests/unit/dumpers/namespaced_target.h"
 
@@ -289,6 +291,47 @@ TEST(JvmDumper, DoesNotFollowAContainersTmpSymlinkToAnotherJvmsSocket) {
   EXPECT_EQ(out.error.find("jcmd"), std::string::npos) << out.error;
   EXPECT_TRUE(alive(target.pid()));
   EXPECT_TRUE(dirListing(dir.path()).empty());
+}
+
+TEST(JvmDumper, JcmdRunsInACgroupOfItsOwnAndNothingItStartsOutlivesIt) {
+  // The attack: jcmd is the target's own binary (beside its java), run by a root daemon. What it
+  // starts and detaches with setsid() would outlive the process-group kill at its end; its cgroup
+  // takes it down.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (!ChildCgroup::create(HostPaths(), "oomsentinel-probe-" + std::to_string(::getpid())).ok())
+    GTEST_SKIP() << "no cgroup can be made here (no cgroup tree of ours, or it is read-only)";
+  Spawned fake({"/bin/sh", "-c", "trap 'echo quit' QUIT; echo ready; while :; do sleep 1; done"},
+               {});
+  ASSERT_TRUE(fake.waitFor("ready", 10s));
+  TempDir bin, dir;
+  bin.write("jcmd",
+            "#!/bin/sh\n"
+            "setsid sleep 60 </dev/null >/dev/null 2>&1 &\n"
+            "echo ' num     #instances         #bytes  class name'\n"
+            "echo \"escaped $!\"\n"
+            "grep '^0::' /proc/self/cgroup\n");
+  ASSERT_EQ(::chmod((bin.path() + "/jcmd").c_str(), 0755), 0);
+  JvmDumpSpec spec;
+  spec.jcmd = bin.path() + "/jcmd";
+  auto out = JvmDumper(spec).run(request(dir, fake.pid()));
+  ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
+  std::istringstream text(slurp(dir.path() + "/class_histogram.txt"));
+  std::string header, escaped, where;
+  std::getline(text, header);
+  std::getline(text, escaped);
+  std::getline(text, where);
+  ASSERT_EQ(escaped.rfind("escaped ", 0), 0u) << escaped;
+  EXPECT_NE(where.find("/oomsentinel-jcmd-"), std::string::npos) << where;
+  pid_t left = static_cast<pid_t>(std::stoi(escaped.substr(8)));
+  SystemClock clock;
+  SteadyTime until = clock.steadyNow() + 2s;
+  while (alive(left) && clock.steadyNow() < until) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(alive(left)) << "pid " << left << ", started by jcmd, outlived it";
+  // And its cgroup went with it (in whichever layout the v2 tree is).
+  for (std::string root : {HostPaths().cgroupRoot(), HostPaths().cgroupRoot() + "/unified"}) {
+    struct stat st;
+    EXPECT_NE(::stat((root + where.substr(3)).c_str(), &st), 0) << root << where.substr(3);
+  }
 }
 
 // Against real processes and the real jcmd.
