@@ -157,28 +157,69 @@ int pidfdOpen(pid_t pid) {
 #endif
 }
 
-// True once the child has ended, false when `until` comes first. It is not reaped here: while
-// it is a zombie its pid, and so its process-group id, cannot be reused, and the group can
-// still be signalled safely.
-bool waitEnd(pid_t pid, int pidfd, SteadyTime until) {
+// One stream of the child read through a pipe (ChildSpec::capture_*_bytes).
+struct Capture {
+  Fd read;  // non-blocking; empty when not captured, or once at its end or over its cap
+  std::string text;
+  std::size_t cap = 0;
+  bool over = false;
+
+  bool active() const { return read.get() >= 0; }
+  // Reads what is there without blocking, at most cap + 1 bytes in all: a writer faster than us
+  // cannot keep this loop going.
+  void drain() {
+    char buf[4096];
+    while (active()) {
+      ssize_t n = ::read(read.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return;
+      if (n <= 0) {
+        read.reset();  // its end (or a read error): nothing more will come
+        return;
+      }
+      std::size_t room = cap - text.size();
+      text.append(buf, std::min(room, static_cast<std::size_t>(n)));
+      if (static_cast<std::size_t>(n) > room) {
+        over = true;
+        read.reset();
+      }
+    }
+  }
+};
+
+// True once the child has ended, false when `until` comes first or a capture passes its cap. It
+// is not reaped here: while it is a zombie its pid, and so its process-group id, cannot be
+// reused, and the group can still be signalled safely. Captured pipes are read meanwhile, so a
+// child never blocks on a full one.
+bool waitEnd(pid_t pid, int pidfd, SteadyTime until, Capture* caps = nullptr, int ncaps = 0) {
   for (;;) {
     Duration left = until - clock().steadyNow();
-    if (pidfd >= 0) {
-      auto ms = std::chrono::ceil<milliseconds>(std::max(left, Duration::zero())).count();
-      pollfd p{pidfd, POLLIN, 0};
-      int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(ms, INT_MAX)));
-      if (r > 0) return true;
-      if (r < 0 && errno != EINTR) pidfd = -1;  // cannot happen with a valid pidfd; poll instead
-      if (r == 0 && left <= Duration::zero()) return false;
-      continue;
+    pollfd p[3];
+    int n = 0;
+    if (pidfd >= 0) p[n++] = {pidfd, POLLIN, 0};
+    for (int i = 0; i < ncaps; ++i)
+      if (caps[i].active()) p[n++] = {caps[i].read.get(), POLLIN, 0};
+    // Without a pidfd (kernels before 5.3) the child's state is looked at every kPollEvery.
+    Duration wait = pidfd >= 0 ? left : std::min(left, kPollEvery);
+    auto ms = std::chrono::ceil<milliseconds>(std::max(wait, Duration::zero())).count();
+    int r = ::poll(p, static_cast<nfds_t>(n), static_cast<int>(std::min<long long>(ms, INT_MAX)));
+    if (r < 0 && errno != EINTR && pidfd >= 0) pidfd = -1;  // cannot happen with a valid pidfd
+    bool over = false;
+    for (int i = 0; i < ncaps; ++i) {
+      caps[i].drain();
+      over = over || caps[i].over;
     }
-    siginfo_t info;
-    std::memset(&info, 0, sizeof info);
-    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-        info.si_pid == pid)
-      return true;
-    if (left <= Duration::zero()) return false;
-    std::this_thread::sleep_for(std::min(left, kPollEvery));
+    if (over) return false;
+    if (pidfd >= 0) {
+      if (r > 0 && (p[0].revents & POLLIN)) return true;
+    } else {
+      siginfo_t info;
+      std::memset(&info, 0, sizeof info);
+      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+          info.si_pid == pid)
+        return true;
+    }
+    if (clock().steadyNow() >= until) return false;
   }
 }
 
@@ -648,13 +689,27 @@ Result<ChildResult> runChild(const ChildSpec& spec) {
 
   Outputs outputs;
   outputs.cap = spec.max_output_bytes;
-  if (!spec.stdout_path.empty()) {
+  // [0] stdout, [1] stderr; the write ends become the child's descriptors 1 and 2.
+  Capture caps[2];
+  Fd capture_w[2];
+  for (int i = 0; i < 2; ++i) {
+    std::size_t cap = i == 0 ? spec.capture_stdout_bytes : spec.capture_stderr_bytes;
+    if (cap == 0) continue;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return makeError("cannot create a pipe", "", errno);
+    caps[i].read = Fd(fds[0]);
+    capture_w[i] = Fd(fds[1]);
+    caps[i].cap = cap;
+    ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  }
+  if (!spec.stdout_path.empty() && !caps[0].active()) {
     auto fd = createOutput(spec.stdout_path);
     if (!fd) return fd.error();
     outputs.out = std::move(*fd);
   }
-  outputs.shared = !spec.stdout_path.empty() && spec.stderr_path == spec.stdout_path;
-  if (!spec.stderr_path.empty() && !outputs.shared) {
+  outputs.shared = !spec.stdout_path.empty() && spec.stderr_path == spec.stdout_path &&
+                   !caps[0].active() && !caps[1].active();
+  if (!spec.stderr_path.empty() && !outputs.shared && !caps[1].active()) {
     auto fd = createOutput(spec.stderr_path);
     if (!fd) return fd.error();
     outputs.err = std::move(*fd);
@@ -672,8 +727,11 @@ Result<ChildResult> runChild(const ChildSpec& spec) {
   setup.argv = c_argv.data();
   setup.envp = c_env.data();
   setup.in = devnull.get();
-  setup.out = outputs.out.get() >= 0 ? outputs.out.get() : devnull.get();
-  setup.err = outputs.shared           ? outputs.out.get()
+  setup.out = capture_w[0].get() >= 0  ? capture_w[0].get()
+              : outputs.out.get() >= 0 ? outputs.out.get()
+                                       : devnull.get();
+  setup.err = capture_w[1].get() >= 0  ? capture_w[1].get()
+              : outputs.shared         ? outputs.out.get()
               : outputs.err.get() >= 0 ? outputs.err.get()
                                        : devnull.get();
   setup.spec = &spec;
@@ -688,6 +746,9 @@ Result<ChildResult> runChild(const ChildSpec& spec) {
   if (pid < 0) return makeError("cannot start (fork)", *program, errno);
   if (pid == 0) childMain(setup);  // never returns
   report_w.reset();
+  // Only the child's copies stay open: its end closes the pipes (unless a descendant holds them).
+  capture_w[0].reset();
+  capture_w[1].reset();
   // Until the program runs, the child says what failed on the pipe; EOF means it runs.
   if (auto failed = readSetupReport(report_r.get(), spec.deadline)) {
     int status;
@@ -702,11 +763,11 @@ Result<ChildResult> runChild(const ChildSpec& spec) {
   for (;;) {
     SteadyTime until = spec.deadline;
     if (outputs.cap > 0) until = std::min(until, clock().steadyNow() + kCapCheckEvery);
-    if (waitEnd(pid, pidfd.get(), until)) {
+    if (waitEnd(pid, pidfd.get(), until, caps, 2)) {
       ended = true;
       break;
     }
-    if (outputs.overCap()) {
+    if (outputs.overCap() || caps[0].over || caps[1].over) {
       result.output_cut = true;
       break;
     }
@@ -740,6 +801,12 @@ Result<ChildResult> runChild(const ChildSpec& spec) {
 
   result.stdout_cut = outputs.cut(outputs.out);
   result.stderr_cut = outputs.shared ? result.stdout_cut : outputs.cut(outputs.err);
+  // What the pipes still hold, without waiting for an end a descendant may keep open.
+  for (int i = 0; i < 2; ++i) {
+    caps[i].drain();
+    (i == 0 ? result.stdout_cut : result.stderr_cut) |= caps[i].over;
+    (i == 0 ? result.stdout_text : result.stderr_text) = std::move(caps[i].text);
+  }
   result.took = clock().steadyNow() - start;
   return result;
 }

@@ -31,6 +31,13 @@ struct ChildSpec {
   // 0 means no cap. A child whose stdout or stderr file passes it is stopped like a timed-out
   // one (its disk is the incident store's), and the file is cut to the cap afterwards.
   std::uint64_t max_output_bytes = 0;
+  // Not 0: that stream goes through a pipe instead (its path is not used), read while the child
+  // runs and kept in ChildResult::stdout_text/stderr_text up to this many bytes. Nothing of it
+  // touches a disk, and it is never waited for: after the child ends what the pipe holds is
+  // read without blocking (a descendant that keeps the pipe open holds nothing up). More than
+  // the cap stops the child like an output file past max_output_bytes, and sets *_cut.
+  std::size_t capture_stdout_bytes = 0;
+  std::size_t capture_stderr_bytes = 0;
   // The child is stopped at this time: SIGTERM to its group, then SIGKILL after kill_grace.
   // A deadline already passed is an error: the program is not started.
   SteadyTime deadline{};
@@ -71,6 +78,7 @@ struct ChildResult {
   bool output_cut = false;  // it was stopped because an output passed the cap
   bool stdout_cut = false;  // that file was cut to max_output_bytes
   bool stderr_cut = false;
+  std::string stdout_text, stderr_text;  // what was captured (ChildSpec::capture_*_bytes)
   // It had not ended 2s after SIGKILL (stuck in the kernel, e.g. on a hung NFS mount): a
   // background thread reaps it when it does, and exit_code/term_signal are unknown.
   bool abandoned = false;

@@ -27,12 +27,10 @@ namespace {
 
 constexpr const char* kHistogram = "class_histogram.txt";
 constexpr const char* kHeapDump = "heap.hprof";
-// jcmd's other output: read for the reason of a failure, then removed. A stack trace of the
-// attach API says nothing about the target.
-constexpr const char* kScratchOut = ".jcmd.stdout";
-constexpr const char* kScratchErr = ".jcmd.stderr";
 constexpr std::string_view kHprofMagic = "JAVA PROFILE 1.0.";
-// What is read back of jcmd's replies: their first lines say all we need.
+// jcmd's other output (its stderr, and its stdout when that is a reply, not the histogram) goes
+// through a pipe, read while it runs, for the reason of a failure: no file, so no disk of ours for
+// the target's binary to fill, and the first lines say all we need. More stops it.
 constexpr std::size_t kReplyLimit = 64 * 1024;
 
 const Clock& clock() {
@@ -169,10 +167,11 @@ std::string ms(Duration d) {
 // the target's (beside its java), so all of this is a bound on code the target chose.
 constexpr ChildCgroupLimits kJcmdLimits{64ull << 20, 512};
 
-// One jcmd run: stdout into dir/stdout_name, stderr read back and removed.
+// One jcmd run: stdout into `stdout_file` (the histogram, in the bundle) or, when that is empty,
+// into `out` through a pipe; stderr through a pipe into `err`.
 struct JcmdRun {
   Result<ChildResult> child = makeError("not run");
-  std::string err;
+  std::string out, err;
 };
 
 // jcmd runs inside the JVM's mount and pid namespaces and root, as the JVM's user, with no
@@ -180,8 +179,8 @@ struct JcmdRun {
 // /tmp is the JVM's (a /tmp that is a symlink leads where the JVM's own lookups lead, not into
 // the host) and the pid it is given is the JVM's pid there.
 JcmdRun runJcmd(const HostPaths& paths, const HeldJvm& jvm, const JvmProcessFacts& facts,
-                std::vector<std::string> args, const std::string& dir,
-                const std::string& stdout_name, SteadyTime deadline, std::uint64_t max_bytes) {
+                std::vector<std::string> args, const std::string& stdout_file, SteadyTime deadline,
+                std::uint64_t max_bytes) {
   static std::atomic<unsigned> sequence{0};
   // Without one (not root, a read-only cgroupfs) its process group is all that is killed, as
   // before: jcmd is still stopped at its deadline.
@@ -198,8 +197,12 @@ JcmdRun runJcmd(const HostPaths& paths, const HeldJvm& jvm, const JvmProcessFact
   spec.no_capabilities = true;
   spec.clean_environment = true;
   for (auto& a : args) spec.argv.push_back(std::move(a));
-  spec.stdout_path = joinPath(dir, stdout_name);
-  spec.stderr_path = joinPath(dir, kScratchErr);
+  // The histogram's file is made by us, 0600, in the bundle's root-only folders, before jcmd
+  // starts (runChild), and reaches it only as its descriptor 1: jcmd runs chrooted in the JVM's
+  // root, as the JVM's user, and cannot name it.
+  spec.stdout_path = stdout_file;
+  if (stdout_file.empty()) spec.capture_stdout_bytes = kReplyLimit;
+  spec.capture_stderr_bytes = kReplyLimit;
   spec.max_output_bytes = max_bytes;
   spec.deadline = deadline;
   if (cgroup) spec.cgroup_procs_fd = cgroup->procsFd();
@@ -207,8 +210,10 @@ JcmdRun runJcmd(const HostPaths& paths, const HeldJvm& jvm, const JvmProcessFact
   run.child = runChild(spec);
   // What it left running (a daemon it forked, setsid() or not) goes with its cgroup.
   if (cgroup) cgroup->killAll();
-  if (auto err = readHead(spec.stderr_path, kReplyLimit); err) run.err = std::move(*err);
-  ::unlink(spec.stderr_path.c_str());
+  if (run.child) {
+    run.out = std::move(run.child->stdout_text);
+    run.err = std::move(run.child->stderr_text);
+  }
   return run;
 }
 
@@ -336,11 +341,8 @@ HeapDumpStep heapDump(const HostPaths& paths, const JvmDumpSpec& spec, const Hel
   }
   // A leftover of an earlier daemon that counted from 0 too would make the JVM refuse.
   if (!direct) ::unlinkat(jvm.tmp.get(), file.c_str(), 0);
-  auto run = runJcmd(paths, jvm, facts, {"GC.heap_dump", jvm_path}, dir, kScratchOut, deadline,
-                     kReplyLimit);
-  std::string reply;
-  if (auto r = readHead(joinPath(dir, kScratchOut), kReplyLimit); r) reply = std::move(*r);
-  ::unlink(joinPath(dir, kScratchOut).c_str());
+  auto run = runJcmd(paths, jvm, facts, {"GC.heap_dump", jvm_path}, "", deadline, 0);
+  const std::string& reply = run.out;
   if (!run.child) {
     out.problem = "jcmd: " + run.child.error().describe();
     return out;
@@ -519,8 +521,8 @@ DumpOutcome JvmDumper::run(const DumpRequest& req) {
     SteadyTime deadline = earliest(now + spec_.command_timeout, req_deadline);
     if (deadline <= now)
       return done(DumpResult::kTimedOut, "no time left before the dump's deadline; not started");
-    auto run = runJcmd(paths_, jvm, *facts, {"GC.class_histogram"}, req.dir, kHistogram, deadline,
-                       req.max_bytes);
+    auto run = runJcmd(paths_, jvm, *facts, {"GC.class_histogram"}, joinPath(req.dir, kHistogram),
+                       deadline, req.max_bytes);
     std::string path = joinPath(req.dir, kHistogram);
     if (!run.child) {
       ::unlink(path.c_str());

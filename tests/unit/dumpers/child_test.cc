@@ -529,6 +529,52 @@ TEST(RunChild, SaysWhenTheProgramIsNotInTheTargetsFileSystem) {
   expectNoChildren();
 }
 
+TEST(RunChild, CapturesItsOutputThroughPipesNotFiles) {
+  ChildSpec spec = shell("echo out; echo err >&2; readlink /proc/self/fd/1 /proc/self/fd/2 >&2");
+  spec.capture_stdout_bytes = 1024;
+  spec.capture_stderr_bytes = 1024;
+  TempDir dir;
+  spec.stdout_path = dir.path() + "/not-used";  // a capture takes the place of the file
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->stdout_text, "out\n");
+  EXPECT_EQ(r->stderr_text.rfind("err\npipe:[", 0), 0u) << r->stderr_text;
+  EXPECT_NE(r->stderr_text.find("\npipe:["), std::string::npos) << r->stderr_text;
+  EXPECT_FALSE(r->stdout_cut || r->stderr_cut || r->output_cut);
+  struct stat st;
+  EXPECT_NE(::stat(spec.stdout_path.c_str(), &st), 0);
+}
+
+TEST(RunChild, StopsAChildWhoseCapturedOutputPassesItsCap) {
+  // The attack: a helper (jcmd is the target's binary) that writes without end. It is stopped
+  // at the cap, long before its deadline, and only the cap is kept.
+  ChildSpec spec = shell("yes 'Exception: boom' >&2", 30s);
+  spec.capture_stderr_bytes = 1000;
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_TRUE(r->output_cut);
+  EXPECT_TRUE(r->stderr_cut);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->stderr_text.size(), 1000u);
+  EXPECT_EQ(r->stderr_text.rfind("Exception: boom\nException: boom\n", 0), 0u);
+  EXPECT_LT(r->took, 10s);
+}
+
+TEST(RunChild, ADescendantHoldingTheCapturedPipeDoesNotHoldUpItsEnd) {
+  // The pipe's end never comes while the detached sleep holds it: the result is there when the
+  // child itself ends, with what it wrote.
+  ChildSpec spec = shell("setsid sleep 60 </dev/null >/dev/null & echo $! >&2", 30s);
+  spec.capture_stderr_bytes = 1024;
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  ASSERT_FALSE(r->stderr_text.empty());
+  ::kill(static_cast<pid_t>(std::stoi(r->stderr_text)), SIGKILL);
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_LT(r->took, 10s);
+}
+
 // Under Delegate=yes (systemd/oomsentinel.service.in): the daemon's leaf and its children's
 // cgroups beside it.
 

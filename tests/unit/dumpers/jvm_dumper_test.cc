@@ -293,6 +293,62 @@ TEST(JvmDumper, DoesNotFollowAContainersTmpSymlinkToAnotherJvmsSocket) {
   EXPECT_TRUE(dirListing(dir.path()).empty());
 }
 
+// A shell that catches SIGQUIT passes the "is it a JVM" check; a script stands in for its jcmd.
+struct FakeJvm {
+  Spawned target{{"/bin/sh", "-c", "trap 'echo quit' QUIT; echo ready; while :; do sleep 1; done"},
+                 {}};
+  TempDir bin;
+  JvmDumpSpec spec;
+  explicit FakeJvm(const std::string& jcmd_script) {
+    bin.write("jcmd", "#!/bin/sh\n" + jcmd_script);
+    ::chmod((bin.path() + "/jcmd").c_str(), 0755);
+    spec.jcmd = bin.path() + "/jcmd";
+  }
+  bool ready() { return target.waitFor("ready", 10s); }
+};
+
+constexpr const char* kHistogramHeader = "echo ' num     #instances         #bytes  class name'\n";
+
+TEST(JvmDumper, JcmdsStderrComesThroughAPipeAndGivesTheReason) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  FakeJvm ok(std::string(kHistogramHeader) + "readlink /proc/self/fd/2\n");
+  ASSERT_TRUE(ok.ready());
+  TempDir dir;
+  auto out = JvmDumper(ok.spec).run(request(dir, ok.target.pid()));
+  ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
+  std::string text = slurp(dir.path() + "/class_histogram.txt");
+  EXPECT_NE(text.find("\npipe:["), std::string::npos) << text;
+  EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
+
+  FakeJvm refused("echo 'java.io.IOException: No such process' >&2\nexit 1\n");
+  ASSERT_TRUE(refused.ready());
+  TempDir dir2;
+  auto failed = JvmDumper(refused.spec).run(request(dir2, refused.target.pid()));
+  EXPECT_EQ(failed.result, DumpResult::kFailed);
+  EXPECT_EQ(failed.error, "jcmd GC.class_histogram: java.io.IOException: No such process");
+  EXPECT_TRUE(dirListing(dir2.path()).empty());
+}
+
+TEST(JvmDumper, AJcmdThatWritesWithoutEndIsStoppedAtItsReplyCap) {
+  // The attack: jcmd is the target's binary; its stderr used to be a file in the bundle, capped
+  // only at the bundle's size. Through the pipe it is stopped at 64 KiB, long before its timeout.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  FakeJvm noisy("yes 'Exception: boom' >&2\n");
+  ASSERT_TRUE(noisy.ready());
+  // No size cap of the bundle's to stop it: only the reply's can, before its 2s.
+  noisy.spec.command_timeout = 2s;
+  TempDir dir;
+  auto req = request(dir, noisy.target.pid());
+  req.max_bytes = 1ull << 40;
+  auto out = JvmDumper(noisy.spec).run(req);
+  EXPECT_EQ(out.result, DumpResult::kFailed);
+  EXPECT_EQ(out.error.rfind("jcmd GC.class_histogram: stopped: its output passed the size cap", 0),
+            0u)
+      << out.error;
+  EXPECT_LT(out.took, 2s);
+  EXPECT_TRUE(dirListing(dir.path()).empty());
+}
+
 TEST(JvmDumper, JcmdRunsInACgroupOfItsOwnAndNothingItStartsOutlivesIt) {
   // The attack: jcmd is the target's own binary (beside its java), run by a root daemon. What it
   // starts and detaches with setsid() would outlive the process-group kill at its end; its cgroup
@@ -395,7 +451,7 @@ TEST_F(JvmDumperOnJavaLeak, TakesAClassHistogramWhereTheLeakedByteArraysLead) {
   auto [cls, bytes] = topClass(text);
   EXPECT_EQ(cls, "[B") << text.substr(0, 600);
   EXPECT_GE(bytes, 24u << 20);
-  // jcmd's scratch files are gone.
+  // Nothing of jcmd's but the histogram: its other output came through pipes.
   EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
   EXPECT_LT(out.took, 20s);
 }
