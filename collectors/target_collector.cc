@@ -9,6 +9,7 @@
 #include "collectors/cgroup_v2.h"
 #include "collectors/host.h"
 #include "collectors/process.h"
+#include "core/cgroup_delegation.h"
 
 namespace oomsentinel {
 
@@ -47,6 +48,16 @@ Result<std::unique_ptr<TargetCollector>> TargetCollector::create(const HostPaths
       break;
     case TargetKind::kSelf:
       cg = resolvePidCgroup(paths, layout, 0);
+      // Under the unit's Delegate=yes the daemon lives in <service>/daemon (dumpers/child.h
+      // enterDelegatedLeaf), a leaf with no limit of its own: the daemon's memory is the
+      // service's, whose memory.max systemd set and which counts its children too.
+      if (cg && cg->version == CgroupVersion::kV2) {
+        if (std::string service = delegatedServiceOfLeaf(cg->dir); !service.empty()) {
+          std::string_view rel = cg->relative;
+          rel = rel.substr(0, rel.rfind('/'));
+          if (auto up = resolveCgroupPath(layout, rel.empty() ? "/" : rel)) cg = std::move(up);
+        }
+      }
       break;
     case TargetKind::kHost:
       break;

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -488,14 +487,6 @@ Result<std::pair<std::string, bool>> ownCgroupDir(const HostPaths& paths) {
   return makeError("no cgroup tree of ours found", paths.proc(0, "cgroup"), ENOENT);
 }
 
-// systemd (>= 251) marks a cgroup it delegated (Delegate=yes) with user.delegate=1, readable
-// without privilege (trusted.delegate, the older mark, needs CAP_SYS_ADMIN to read).
-bool markedDelegated(const std::string& dir) {
-  char value[8] = {};
-  ssize_t n = ::getxattr(dir.c_str(), "user.delegate", value, sizeof value - 1);
-  return n == 1 && value[0] == '1';
-}
-
 std::string_view lastComponent(std::string_view dir) {
   auto slash = dir.rfind('/');
   return slash == std::string_view::npos ? dir : dir.substr(slash + 1);
@@ -523,7 +514,7 @@ Result<std::pair<std::string, bool>> childCgroupBase(const HostPaths& paths) {
   if (!own) return own.error();
   if (own->second && lastComponent(own->first) == kDaemonLeaf) {
     std::string service = parentOf(own->first);
-    if (markedDelegated(service)) return std::make_pair(service, true);
+    if (cgroupMarkedDelegated(service)) return std::make_pair(service, true);
   }
   return own;
 }
@@ -537,7 +528,7 @@ Result<std::optional<DelegatedCgroup>> enterDelegatedLeaf(const HostPaths& paths
   DelegatedCgroup out;
   const bool in_leaf = lastComponent(own->first) == kDaemonLeaf;
   out.service_dir = in_leaf ? parentOf(own->first) : own->first;
-  if (!markedDelegated(out.service_dir)) return std::optional<DelegatedCgroup>();
+  if (!cgroupMarkedDelegated(out.service_dir)) return std::optional<DelegatedCgroup>();
   if (!in_leaf) {
     std::string leaf = joinPath(out.service_dir, kDaemonLeaf);
     bool made = ::mkdir(leaf.c_str(), 0755) == 0;

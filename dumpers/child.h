@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/cgroup_delegation.h"
 #include "core/clock.h"
 #include "core/host_paths.h"
 #include "core/owned_fd.h"
@@ -97,12 +98,10 @@ struct ChildResult {
 // deadline + kill_grace, plus up to 2s for a SIGKILLed process to let go of its memory.
 Result<ChildResult> runChild(const ChildSpec& spec);
 
-// The leaf the daemon moves itself into when systemd delegated its cgroup to it (the unit's
-// Delegate=yes; systemd >= 251 marks such a cgroup with the user.delegate xattr). From then on the
-// service's cgroup holds no process of its own: the children's cgroups are made beside this leaf,
+// The daemon's leaf under Delegate=yes is core/cgroup_delegation.h kDaemonLeaf: from then on the
+// service's cgroup holds no process of its own; the children's cgroups are made beside the leaf,
 // and on cgroup v2 controllers can be enabled for them without breaking the "no internal
 // processes" rule.
-inline constexpr std::string_view kDaemonLeaf = "daemon";
 
 struct DelegatedCgroup {
   std::string service_dir;  // the delegated cgroup: where the children's cgroups are made

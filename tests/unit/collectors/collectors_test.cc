@@ -2,6 +2,7 @@
 // concrete values, the v1 mapping, the host, process sums, and what happens when files or whole
 // cgroups and processes go away.
 #include <gtest/gtest.h>
+#include <sys/xattr.h>
 
 #include <atomic>
 #include <cerrno>
@@ -597,6 +598,30 @@ TEST(Process, SelfIsTheCgroupOfProcSelf) {
                                     : std::string(layout) == "v1" ? "/batch/job"
                                                                   : "/system.slice/app.service");
   }
+}
+
+// Under the unit's Delegate=yes the daemon moves into <service>/daemon (dumpers/child.h): `self`
+// is still the service, whose limit systemd set, not the leaf, which has none.
+TEST(Process, SelfInTheDaemonsLeafOfADelegatedCgroupIsTheService) {
+  Tree t("v2", /*copy=*/true);
+  t.write(t.proc("4242/cgroup"), "0::/kubepods.slice/pod-x/app/daemon\n");
+  t.write(t.cgroup("kubepods.slice/pod-x/app/daemon/cgroup.procs"), "4242\n");
+  t.write(t.cgroup("kubepods.slice/pod-x/app/daemon/memory.current"), "1048576\n");
+  t.write(t.cgroup("kubepods.slice/pod-x/app/daemon/memory.max"), "max\n");
+  // Not marked delegated: a cgroup that happens to be called daemon is just a cgroup.
+  auto plain = t.collector(Target::self());
+  ASSERT_NE(plain, nullptr);
+  EXPECT_EQ(plain->cgroupRelative(), "/kubepods.slice/pod-x/app/daemon");
+  std::string service = t.cgroup("kubepods.slice/pod-x/app");
+  if (::setxattr(service.c_str(), "user.delegate", "1", 1, 0) != 0)
+    GTEST_SKIP() << "the test's temporary directory takes no user.* xattr";
+  auto tc = t.collector(Target::self());
+  ASSERT_NE(tc, nullptr);
+  EXPECT_EQ(tc->cgroupRelative(), "/kubepods.slice/pod-x/app");
+  Snapshot s;
+  FakeClock clock;
+  ASSERT_TRUE(tc->collect(clock, s).ok());
+  EXPECT_EQ(s.get(Sig::kLimitBytes), 256 * kMiB);  // the service's limit, not the leaf's "max"
 }
 
 TEST(Process, AMemberExitingBetweenTicksIsNotAnError) {
