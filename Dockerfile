@@ -8,7 +8,7 @@
 #   docker build -t oomsentinel:0.1.0 .
 #
 # It runs as an unprivileged user (65532). Watching processes of other users needs root reduced
-# to three capabilities, and the host's PID namespace and cgroupfs (README-deploy.md):
+# to three capabilities, and the host's PID namespace and cgroupfs (docs/deploy/container.md):
 #
 #   docker run -d --name oomsentinel --pid=host --user 0 --read-only \
 #     --cap-drop ALL --cap-add SYS_PTRACE --cap-add KILL --cap-add DAC_READ_SEARCH \

@@ -55,12 +55,12 @@ class DaemonMetrics {
   void tick(WallTime now, Duration took, Duration interval, std::size_t resolved,
             std::size_t unresolved);
   void reload(bool ok);
-  // A kernel notification (README: "Woken by the kernel") from `source` (v1_threshold,
+  // A kernel notification (docs/design/wakeups.md) from `source` (v1_threshold,
   // projection and near_level: the usage watch, v1_oom, v1_pressure, v2_events, psi_cgroup,
   // psi_host);
   // `ticked`: it started a tick, else it was folded into one already due.
   void wakeup(const std::string& source, bool ticked);
-  // The usage watch (README: "Woken by the kernel"): a watch `started_by` projection,
+  // The usage watch (docs/design/wakeups.md): a watch `started_by` projection,
   // v1_threshold or near_level (the skim); result started, crossed (it woke a tick), expired, or
   // ended (a tick took over).
   void usageWatch(const std::string& started_by, const std::string& result);
@@ -72,8 +72,8 @@ class DaemonMetrics {
   // The window of a PSI trigger as the kernel took it (widened to 2 s steps without
   // CAP_SYS_RESOURCE); 0 removes the series.
   void psiTriggerWindow(const std::string& source, Duration window);
-  // A throttle_during_dump change of the target's memory.high (README "Throttling during a
-  // dump"): result throttled, restored, expired, released, recovered, skipped or failed; `held`:
+  // A throttle_during_dump change of the target's memory.high (docs/design/throttle.md): result
+  // throttled, restored, expired, released, recovered, skipped or failed; `held`:
   // whether the target is throttled after it.
   void throttle(const std::string& target, const std::string& result, bool held);
 

@@ -1,5 +1,5 @@
 // collectors/: turning kernel text into Snapshots.
-// cgroup v1 memory controller, mapped onto the same signal names as v2 (README: "v1 mapping").
+// cgroup v1 memory controller, mapped onto the same signal names as v2 (docs/signals.md).
 #pragma once
 
 #include <optional>

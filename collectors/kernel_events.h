@@ -1,6 +1,6 @@
 // collectors/: turning kernel text into Snapshots, and the kernel's own notifications.
 // The descriptors the kernel signals when a memory level is crossed or pressure builds, so the
-// daemon can start a tick at once instead of at its next poll (README: "Woken by the kernel").
+// daemon can start a tick at once instead of at its next poll (docs/design/wakeups.md).
 // Plain descriptors here; the daemon's scheduler waits on them as Asio objects.
 #pragma once
 

@@ -28,8 +28,9 @@ class TargetCollector {
                                                          const Target& target);
   // A pid target whose cgroup has no view here (a sidecar without the host's cgroupfs): its own
   // /proc counters, with usage and working set = its RSS and the limit given (the Downward API's
-  // limits.memory). An approximation, said in the README: the container's page cache and kernel
-  // memory are not seen. Used by the daemon only when create() cannot resolve the cgroup.
+  // limits.memory). An approximation, said in docs/targets.md ("As a sidecar"): the container's
+  // page cache and kernel memory are not seen. Used by the daemon only when create() cannot resolve
+  // the cgroup.
   static Result<std::unique_ptr<TargetCollector>> createProcessOnly(const HostPaths& paths,
                                                                     const Target& target,
                                                                     double limit_bytes);

@@ -46,8 +46,8 @@ namespace {
 
 using config_values::didYouMean;
 
-// Keys that DESIGN.md names and later versions implement: a config written for them gets a
-// precise "not yet" rather than "unknown key".
+// Keys that docs/architecture.md names and later versions implement: a config written for them gets
+// a precise "not yet" rather than "unknown key".
 const std::vector<std::string> kTopKeys = {"poll", "targets", "rules",
                                            "dump", "alerts",  "discovery"};
 const std::vector<std::string> kDiscoveryKeys = {"interval", "containers_log_dir"};

@@ -20,17 +20,17 @@ struct PollSpec {
   Duration fast_interval = std::chrono::milliseconds(50);
   double fast_above = 0.70;  // working_set_ratio
   Duration fast_when_tto_below = std::chrono::seconds(30);
-  // A target no rule can fire on (README: "Quiet targets") is read in full this often; on the
+  // A target no rule can fire on (docs/design/quiet-targets.md) is read in full this often; on the
   // ticks between, only its usage, OOM events and pressure. 0: every tick reads everything.
   Duration full_read_interval = std::chrono::seconds(10);
-  // Kernel notifications start a tick at once (README: "Woken by the kernel"): cgroup v1 usage
+  // Kernel notifications start a tick at once (docs/design/wakeups.md): cgroup v1 usage
   // thresholds derived from the rules and the OOM notifier, and a PSI trigger on the host's
   // memory pressure (`psi_stall` of "some" stall within `psi_window`); and the usage watch
   // (daemon/usage_watch.h) between ticks.
   bool events = true;
   Duration psi_stall = std::chrono::milliseconds(100);
   Duration psi_window = std::chrono::seconds(1);
-  // The skim of cgroup v2 targets between ticks (README: "Woken by the kernel") is sized to
+  // The skim of cgroup v2 targets between ticks (docs/design/wakeups.md) is sized to
   // catch a leak this fast, in bytes per second; 0 turns it off.
   std::uint64_t skim_rate = std::uint64_t{1} << 30;
   bool operator==(const PollSpec&) const = default;
@@ -70,7 +70,7 @@ struct TargetDumpSpec {
   std::string exec_user = "nobody";                  // exec.user: a name or uid; runs as it
   bool proc_smaps = false;                           // proc.smaps: also the full smaps
   // throttle_during_dump: true | {max_duration, headroom}: memory.high held just above usage
-  // while the dump runs (cgroup v2; README "Throttling during a dump").
+  // while the dump runs (cgroup v2; docs/design/throttle.md).
   bool throttle = false;
   Duration throttle_max_duration = std::chrono::seconds(5);
   std::uint64_t throttle_headroom = 0;  // 0: 1% of memory.max, at least 4 MiB
@@ -149,7 +149,7 @@ struct DiscoverySpec {
   bool operator==(const DiscoverySpec&) const = default;
 };
 
-// The port oomsentinel suggests for alerts.metrics.listen (README: "Metrics").
+// The port oomsentinel suggests for alerts.metrics.listen (docs/metrics.md).
 inline constexpr int kDefaultMetricsPort = 10087;
 
 struct Config {

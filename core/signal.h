@@ -12,8 +12,9 @@ namespace oomsentinel {
 
 using SignalId = std::uint32_t;
 
-// The well-known signals (DESIGN.md section 4 and the collectors' additions). Their ids are
-// fixed; any other name (a raw memory.stat key, a runtime mapping) is interned at run time.
+// The well-known signals (docs/signals.md; docs/architecture.md, "Names the outside world sees").
+// Their ids are fixed; any other name (a raw memory.stat key, a runtime mapping) is interned at run
+// time.
 enum class Sig : SignalId {
   // levels
   kUsageBytes,

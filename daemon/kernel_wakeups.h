@@ -1,5 +1,5 @@
 // daemon/: wiring and lifetime.
-// The scheduler's kernel wake-up sources (README: "Woken by the kernel"), as Asio objects on the
+// The scheduler's kernel wake-up sources (docs/design/wakeups.md), as Asio objects on the
 // run loop: on cgroup v1, an eventfd per target for usage thresholds derived from its rules and
 // one for the OOM notifier; on cgroup v2, an inotify watch on each target's memory.events and a
 // PSI trigger on its memory.pressure; on the host, a PSI trigger on memory pressure. Each

@@ -279,7 +279,7 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   // moves the next tick earlier starts a new generation, and a wait of an older one that had
   // already fired is dropped instead of starting a second chain of ticks.
   std::uint64_t timer_generation = 0;
-  // Kernel notifications (README: "Woken by the kernel"): a tick at once, but at most one such
+  // Kernel notifications (docs/design/wakeups.md): a tick at once, but at most one such
   // extra tick per fast interval, however many arrive; the rest are folded into the tick that is
   // due anyway, and counted.
   // (Not a zero time point: the steady clock counts from boot, and in a VM just booted "zero

@@ -17,7 +17,7 @@ class KernelWakeups;
 inline constexpr const char* kDefaultStateFile = "/run/oomsentinel/state.json";
 
 // The state as one JSON object (unix times in seconds); with `wakeups`, what the kernel was asked
-// to report (README: "Woken by the kernel").
+// to report (docs/design/wakeups.md).
 std::string stateJson(const Watchdog& dog, const Clock& clock,
                       const KernelWakeups* wakeups = nullptr);
 // temp file in the same directory, fsync, rename: a reader never sees half a file.

@@ -1,5 +1,5 @@
 // daemon/: wiring and lifetime.
-// The usage watch (README: "Woken by the kernel"): between two ticks, a target whose usage is
+// The usage watch (docs/design/wakeups.md): between two ticks, a target whose usage is
 // about to reach one of its levels has its usage file read every millisecond until it does, and
 // that crossing wakes a tick. A watch is started by
 // - the tick's projection: the target's growth since its previous tick reaches a level before the

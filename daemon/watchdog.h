@@ -131,7 +131,7 @@ class Watchdog {
     bool dumpers_declared = false;  // their series at 0 in the metrics
     // The last working_set_ratio and when it was read: its growth projects the next one.
     std::optional<std::pair<SteadyTime, double>> last_ratio;
-    // Quiet ticks (README: "Quiet targets"): this read is a skim; the skim read in full (a new
+    // Quiet ticks (docs/design/quiet-targets.md): this read is a skim; the skim read in full (a new
     // collector); the last full read; the last usage_ratio, whose growth widens the bounds.
     bool read_skim = false, read_full = false;
     SteadyTime last_full{};

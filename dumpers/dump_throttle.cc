@@ -70,7 +70,7 @@ Result<std::uint64_t> inodeOf(const std::string& dir) {
 std::string hintFor(const Error& e) {
   if (e.errnum == EROFS)
     return " (the cgroup file system is read-only here: systemd's ProtectControlGroups=yes, or a "
-           "container without a writable /sys/fs/cgroup; see README \"Throttling during a dump\")";
+           "container without a writable /sys/fs/cgroup; see docs/design/throttle.md)";
   if (e.errnum == EACCES || e.errnum == EPERM)
     return " (oomsentinel needs to own or have write access to the target's memory.high)";
   return "";

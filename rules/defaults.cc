@@ -2,8 +2,8 @@
 
 namespace oomsentinel {
 
-// The reasoning behind each rule, and what it costs in false positives, is in the README
-// ("Built-in rules"); keep the two in step.
+// The reasoning behind each rule, and what it costs in false positives, is in
+// docs/rules.md ("Built-in rules"); keep the two in step.
 std::vector<RuleSpec> defaultRules() {
   using std::chrono::minutes;
   using std::chrono::seconds;

@@ -83,7 +83,7 @@ class Expr {
   const std::string& text() const { return text_; }
   // Every comparison of a bare signal with a number, whichever side each is on, as (signal,
   // number): `working_set_ratio > 85%` gives (working_set_ratio, 0.85). The levels the kernel can
-  // be asked to report a crossing of (README: "Woken by the kernel").
+  // be asked to report a crossing of (docs/design/wakeups.md).
   std::vector<std::pair<SignalId, double>> levels() const;
   const std::vector<WindowNeed>& windows() const { return windows_; }
   bool usesTimeToOom() const { return uses_tto_; }

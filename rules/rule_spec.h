@@ -33,7 +33,7 @@ inline const std::vector<std::string>& knownActions() {
   return k;
 }
 
-// The built-in rules that apply when the config gives none (README: "Built-in rules").
+// The built-in rules that apply when the config gives none (docs/rules.md, "Built-in rules").
 std::vector<RuleSpec> defaultRules();
 
 }  // namespace oomsentinel

@@ -1,4 +1,4 @@
-// The kernel wakes the watchdog (README: "Woken by the kernel"): on a real cgroup v1 child, a
+// The kernel wakes the watchdog (docs/design/wakeups.md): on a real cgroup v1 child, a
 // rule fires within milliseconds of its level being crossed although poll.interval and
 // poll.fast_interval are both 1 s; again after a reload adds a rule, and after the cgroup is
 // removed and made again; and a storm of crossings does not turn into a storm of ticks.
@@ -325,7 +325,7 @@ TEST(WakeupsV1Real, ARuleFiresAtTheCrossingNotAtThePollAfterReloadAndRecreationT
   EXPECT_LT(d.firedAt("at100", 1) - again, kFast);
 }
 
-// The usage watch (README "Woken by the kernel"): a threshold a band below each level starts a
+// The usage watch (docs/design/wakeups.md): a threshold a band below each level starts a
 // watch that reads the usage every millisecond, so a crossing the kernel's own check would
 // report a burst late is seen within milliseconds. Five crossings: each would be late by chance
 // (about one in two) without the watch.

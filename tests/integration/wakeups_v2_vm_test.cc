@@ -1,4 +1,4 @@
-// The kernel wakes the watchdog on cgroup v2 (README: "Woken by the kernel"), in the throwaway
+// The kernel wakes the watchdog on cgroup v2 (docs/design/wakeups.md), in the throwaway
 // QEMU VM (tests/integration/vm): a cgroup that goes over its memory.high changes its
 // memory.events, and the inotify watch on it starts a tick at once, although the poll is every
 // 10 s; a rule on events_high fires within about a second of the leak starting. And the usage
