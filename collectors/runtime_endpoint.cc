@@ -1,6 +1,9 @@
 #include "collectors/runtime_endpoint.h"
 
+#include <algorithm>
+
 #include "collectors/go_expvar.h"
+#include "core/units.h"
 
 namespace oomsentinel {
 
@@ -8,8 +11,30 @@ const char* runtimeFormatName(RuntimeFormat f) {
   return f == RuntimeFormat::kGoExpvar ? "go_expvar" : "metrics";
 }
 
-RuntimeFetcher::RuntimeFetcher()
-    : work_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+bool RuntimeBodyBudget::resize(std::size_t& held, std::size_t want) {
+  std::lock_guard lock(mu_);
+  std::size_t limit = want <= kSmall ? limit_ : limit_ - limit_ / 8;
+  if (want > held && used_ + (want - held) > limit && used_ > held) return false;
+  used_ = used_ - held + want;
+  held = want;
+  peak_ = std::max(peak_, used_);
+  return true;
+}
+
+std::size_t RuntimeBodyBudget::used() const {
+  std::lock_guard lock(mu_);
+  return used_;
+}
+
+std::size_t RuntimeBodyBudget::peak() const {
+  std::lock_guard lock(mu_);
+  return peak_;
+}
+
+RuntimeFetcher::RuntimeFetcher(std::size_t body_budget)
+    : budget_(std::make_shared<RuntimeBodyBudget>(body_budget)),
+      work_(boost::asio::make_work_guard(io_)),
+      thread_([this] { io_.run(); }) {}
 
 RuntimeFetcher::~RuntimeFetcher() {
   work_.reset();
@@ -26,6 +51,52 @@ Result<std::size_t> mapRuntimePayload(const RuntimeEndpointSpec& spec, std::stri
   all.insert(all.end(), known.begin(), known.end());
   return mapPromText(body, all, out);
 }
+
+namespace {
+
+// A 2xx body as it arrives, its capacity counted in the fetcher's budget. The buffer grows by
+// doubling, up to the endpoint's cap; while it moves, the old and the new one are both counted.
+class BudgetedBody {
+ public:
+  BudgetedBody(std::shared_ptr<RuntimeBodyBudget> budget, std::size_t cap)
+      : budget_(std::move(budget)), cap_(cap) {}
+  ~BudgetedBody() { release(); }
+  BudgetedBody(const BudgetedBody&) = delete;
+  BudgetedBody& operator=(const BudgetedBody&) = delete;
+
+  Status append(std::string_view piece) {
+    std::size_t need = text_.size() + piece.size();
+    if (need > text_.capacity()) {
+      std::size_t grow =
+          std::max(need, std::min(cap_, std::max<std::size_t>(2 * text_.capacity(), 64 << 10)));
+      if (!budget_->resize(held_, held_ + grow))
+        return makeError("the bodies of other runtime endpoints already hold " +
+                         formatBytes(static_cast<double>(budget_->used() - held_)) + " of " +
+                         formatBytes(static_cast<double>(budget_->limit())) +
+                         "; this one is dropped at " +
+                         formatBytes(static_cast<double>(text_.size())) +
+                         " and fetched again at its next interval");
+      text_.reserve(grow);
+      budget_->resize(held_, text_.capacity());
+    }
+    text_.append(piece);
+    return Ok{};
+  }
+  std::string_view text() const { return text_; }
+  // Frees the buffer (not merely empties it) and returns its share.
+  void release() {
+    std::string().swap(text_);
+    budget_->resize(held_, 0);
+  }
+
+ private:
+  std::shared_ptr<RuntimeBodyBudget> budget_;
+  std::size_t cap_;
+  std::size_t held_ = 0;
+  std::string text_;
+};
+
+}  // namespace
 
 struct RuntimeEndpoint::Shared {
   RuntimeEndpointSpec spec;
@@ -64,8 +135,11 @@ void RuntimeEndpoint::poll(RuntimeFetcher& fetcher) {
   req.max_body = spec_.max_bytes;
   if (spec_.format == RuntimeFormat::kPromText)
     req.headers.emplace_back("Accept", "text/plain;version=0.0.4");
+  // The body grows in the fetcher's budget as it arrives, not in a buffer of its own.
+  auto body = std::make_shared<BudgetedBody>(fetcher.sharedBodyBudget(), spec_.max_bytes);
+  req.body_sink = [body](std::string_view piece) { return body->append(piece); };
   std::shared_ptr<Shared> sh = shared_;
-  startHttpRequest(fetcher.io(), std::move(req), [sh](Result<HttpResponse> r) {
+  startHttpRequest(fetcher.io(), std::move(req), [sh, body](Result<HttpResponse> r) {
     // On the fetcher's thread: parse outside the lock, then publish.
     std::string error;
     std::optional<Duration> took;
@@ -79,9 +153,12 @@ void RuntimeEndpoint::poll(RuntimeFetcher& fetcher) {
           if (c == '\n' || c == '\r') c = ' ';
         error = "GET " + sh->spec.url.str() + ": HTTP " + std::to_string(r->status) + " " +
                 r->reason + (excerpt.empty() ? "" : ": " + excerpt);
+      } else if (r->truncated) {
+        error = "GET " + sh->spec.url.str() + ": the response body is larger than the " +
+                formatBytes(static_cast<double>(sh->spec.max_bytes)) + " cap";
       } else {
         sh->scratch.clear();
-        auto mapped = mapRuntimePayload(sh->spec, r->body, sh->scratch);
+        auto mapped = mapRuntimePayload(sh->spec, body->text(), sh->scratch);
         if (!mapped.ok())
           error = "GET " + sh->spec.url.str() + ": " + mapped.error().describe();
         else if (*mapped == 0)
@@ -92,6 +169,7 @@ void RuntimeEndpoint::poll(RuntimeFetcher& fetcher) {
               " oomsentinel reads";
       }
     }
+    body->release();
     SteadyTime now = sh->clock->steadyNow();
     std::lock_guard lock(sh->mu);
     sh->in_flight = false;

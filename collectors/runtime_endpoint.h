@@ -35,16 +35,50 @@ struct RuntimeEndpointSpec {
   std::size_t max_bytes = 4 << 20;
 };
 
+// The bytes of runtime bodies that a fetcher's exchanges hold at once. A body takes its share as it
+// arrives (HttpRequest::body_sink), so a target that drips or stalls holds next to nothing, and a
+// dozen targets answering 4 MiB at the same moment cannot make the daemon hold 4 MiB each: past
+// the limit, the body that would grow fails, and its endpoint is fetched again at its next
+// interval. A body alone in the budget may always grow to its own cap (max_bytes may be set above
+// the limit). The last eighth of the limit is kept for bodies of at most kSmall bytes, so that
+// targets answering large bodies cannot crowd out the small answers of the well-behaved ones.
+// Thread-safe.
+class RuntimeBodyBudget {
+ public:
+  static constexpr std::size_t kSmall = 64 << 10;
+  explicit RuntimeBodyBudget(std::size_t limit) : limit_(limit) {}
+  // Moves a body's share from `held` to `want` bytes and returns true; false, with nothing
+  // changed, when growing would take the total past the limit (past seven eighths of it when
+  // `want` is over kSmall) while other bodies hold a share.
+  bool resize(std::size_t& held, std::size_t want);
+  std::size_t limit() const { return limit_; }
+  std::size_t used() const;
+  std::size_t peak() const;  // the most `used` has been
+
+ private:
+  mutable std::mutex mu_;
+  std::size_t limit_;
+  std::size_t used_ = 0, peak_ = 0;
+};
+
+// What all runtime bodies in flight may hold together: four pages at the default 4 MiB cap, well
+// inside the daemon's 64 MiB bound (bench/hostile_rss.cc).
+inline constexpr std::size_t kRuntimeBodyBudget = 16 << 20;
+
 // The thread that runs every endpoint's HTTP exchanges.
 class RuntimeFetcher {
  public:
-  RuntimeFetcher();
+  explicit RuntimeFetcher(std::size_t body_budget = kRuntimeBodyBudget);
   ~RuntimeFetcher();  // abandons exchanges in flight; their results are dropped
   RuntimeFetcher(const RuntimeFetcher&) = delete;
   RuntimeFetcher& operator=(const RuntimeFetcher&) = delete;
   boost::asio::io_context& io() { return io_; }
+  RuntimeBodyBudget& bodyBudget() { return *budget_; }
+  const std::shared_ptr<RuntimeBodyBudget>& sharedBodyBudget() const { return budget_; }
 
  private:
+  // Shared with the bodies in flight, which may outlive the fetcher's io_context by a moment.
+  std::shared_ptr<RuntimeBodyBudget> budget_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
