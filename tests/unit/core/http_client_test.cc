@@ -72,6 +72,10 @@ TEST(UrlTest, RejectsWhatItCannotFetchWithTheReason) {
   // Found by fuzz_url: str() wrote "[\xd7\xd7[::1]]:8080", which read back as another URL.
   expectError("http://\xd7\xd7[::1]:8080/", "a character a host name cannot have");
   expectError("http://a[b]/", "a character a host name cannot have");
+  // Found by fuzz_url: "[D7%4]" was taken and printed back unbracketed, which does not parse.
+  expectError("http://[D7%4]:80/", "not an IPv6 address");
+  expectError("http://[example.com]/", "not an IPv6 address");
+  EXPECT_EQ(mustParse("http://[::ffff:10.0.0.1]:80/").str(), "http://[::ffff:10.0.0.1]/");
   EXPECT_TRUE(Url::parse("http://[fe80::1%25eth0]:80/").ok() ||
               Url::parse("http://[fe80::1%eth0]:80/").ok());
   EXPECT_TRUE(Url::parse("http://my-host_1.example:9093/").ok());
