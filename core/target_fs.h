@@ -156,13 +156,19 @@ Result<T> runBounded(const std::string& key, std::function<Result<T>()> work, Wa
 }
 }  // namespace target_fs_detail
 
-// `work` for target `key` ("pid 123"), waited for until `deadline` (a real steady time).
+// At least this long is waited for any work, even at or past its deadline: a last look taken at
+// the deadline is not abandoned (and its target marked stuck) for a few microseconds.
+inline constexpr Duration kMinTargetWait = std::chrono::milliseconds(50);
+
+// `work` for target `key` ("pid 123"), waited for until `deadline` (a real steady time), and at
+// least kMinTargetWait.
 template <typename T>
 Result<T> withTargetDeadline(const std::string& key, SteadyTime deadline,
                              std::function<Result<T>()> work) {
   return target_fs_detail::runBounded<T>(
-      key, std::move(work),
-      [deadline](auto& lock, auto& cv, auto pred) { return cv.wait_until(lock, deadline, pred); });
+      key, std::move(work), [deadline](auto& lock, auto& cv, auto pred) {
+        return cv.wait_for(lock, kMinTargetWait, pred) || cv.wait_until(lock, deadline, pred);
+      });
 }
 // The same, waited for at most `timeout`.
 template <typename T>
