@@ -210,5 +210,61 @@ TEST_F(GperftoolsFuseTest, AStalledDumpFreesItsSlotByItsTimeoutWhileAnotherTarge
   }
 }
 
+// A dumper that waits on the stalled mount with no deadline of its own (as any code that opens a
+// target's file without core/target_fs.h's deadline would).
+class StuckDumper final : public Dumper {
+ public:
+  explicit StuckDumper(std::string path) : path_(std::move(path)) {}
+  const char* name() const override { return "stuck"; }
+  DumpOutcome run(const DumpRequest&) override {
+    int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+    DumpOutcome o;
+    o.dumper = "stuck";
+    o.result = DumpResult::kFailed;
+    return o;
+  }
+
+ private:
+  std::string path_;
+};
+
+TEST_F(GperftoolsFuseTest, ADumperStuckPastItsDeadlineIsLeftBehindAndItsSlotFreed) {
+  StoreLimits limits;
+  limits.dir = tmp_.path() + "/incidents";
+  auto store = std::make_shared<IncidentStore>(limits);
+  ASSERT_TRUE(store->prepare().ok());
+  SystemClock real;
+  DumpRunner runner(store, StormLimits{}, real);
+  struct EndStall {
+    GperftoolsFuseTest* t;
+    ~EndStall() { t->endStall(); }
+  } end_stall{this};
+  DumpJob j;
+  j.info.target = "app";
+  j.info.rule = "oom-imminent";
+  j.dumpers = {std::make_shared<StuckDumper>(tmp_.path() + "/fuse/heap"),
+               std::make_shared<QuickDumper>()};
+  j.timeout = 300ms;
+  SteadyTime t0 = real.steadyNow();
+  EXPECT_FALSE(runner.submit(std::move(j)));
+  std::vector<DumpReport> reports;
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        for (auto& r : runner.takeFinished()) reports.push_back(std::move(r));
+        return !reports.empty();
+      },
+      400, 10))
+      << "the dump did not end within 4 s: its slot is held by a dumper stuck on the mount";
+  EXPECT_LT(real.steadyNow() - t0, 300ms + DumpRunner::kDumperGrace + 500ms);
+  EXPECT_EQ(runner.running(), 0u);
+  ASSERT_TRUE(reports[0].published) << reports[0].error;
+  ASSERT_EQ(reports[0].outcomes.size(), 2u);
+  EXPECT_EQ(reports[0].outcomes[0].dumper, "stuck");
+  EXPECT_EQ(reports[0].outcomes[0].result, DumpResult::kTimedOut);
+  EXPECT_THAT(reports[0].outcomes[0].error, HasSubstr("left behind"));
+  EXPECT_EQ(reports[0].outcomes[1].result, DumpResult::kOk) << "the other dumper's work is kept";
+}
+
 }  // namespace
 }  // namespace oomsentinel
