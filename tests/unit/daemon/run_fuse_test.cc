@@ -167,5 +167,48 @@ TEST_F(RunFuse, KeepsReadingOtherTargetsEndsStalledDumpsAndStopsOnSigterm) {
               toSeconds(took), kStalled);
 }
 
+TEST_F(RunFuse, SigtermDuringADumpStuckOnTheMountStopsWithinTheDrainTime) {
+  // One target, no JVM counters: the dump is the first to touch its /tmp, and waits on it.
+  pid_t p = startContainer(root_, "trap 'true' USR2; while :; do sleep 1; done",
+                           {"HEAPPROFILE=/tmp/heap", "HEAPPROFILESIGNAL=12"});
+  ASSERT_GT(p, 0);
+  targets_.push_back(p);
+  dir_.write("c.yaml",
+             "poll: {interval: 100ms}\n"
+             "dump: {dir: " +
+                 dir_.path() +
+                 "/incidents, min_free: 1MiB, timeout: 2s}\n"
+                 "targets:\n  - name: box\n    pid: " +
+                 std::to_string(p) +
+                 "\n    dumpers: [gperftools]\n"
+                 "    gperftools: {heap_prefix: /tmp/heap, signal: SIGUSR2}\n"
+                 "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 500ms\n"
+                 "    actions: [dump]\n");
+  std::string log = dir_.path() + "/log";
+  daemon_ = startProcess(
+      {testing::binaryPath(), "run", "--config", dir_.path() + "/c.yaml", "--state-file", "none"},
+      log);
+  ASSERT_GT(daemon_, 0);
+  ASSERT_TRUE(testing::eventually(
+      [&] { return slurp(log).find("dump started") != std::string::npos; }, 500, 10))
+      << slurp(log);
+  // The dump is now waiting on the mount. SIGTERM: the drain waits for it at most dump.timeout +
+  // 1 s, and it ends by its timeout.
+  SystemClock real;
+  SteadyTime t0 = real.steadyNow();
+  ::kill(daemon_, SIGTERM);
+  int status = 0;
+  bool exited =
+      testing::eventually([&] { return ::waitpid(daemon_, &status, WNOHANG) == daemon_; }, 800, 10);
+  Duration took = real.steadyNow() - t0;
+  ASSERT_TRUE(exited) << "the daemon did not stop within 8 s of SIGTERM\n" << slurp(log);
+  daemon_ = -1;
+  EXPECT_LT(took, 3500ms);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_NE(slurp(log).find("does not answer"), std::string::npos) << slurp(log);
+  std::printf("stopped %.2f s after SIGTERM during a dump stuck on a stalled FUSE mount\n",
+              toSeconds(took));
+}
+
 }  // namespace
 }  // namespace oomsentinel
