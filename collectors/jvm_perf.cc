@@ -125,6 +125,12 @@ void JvmPerfCollector::search(SteadyTime now) {
     }
     if (first_problem.empty())
       first_problem = "pid " + std::to_string(pid) + ": " + found.error().describe();
+    // A file system that did not answer (core/target_fs.h) is most likely the /tmp that the
+    // cgroup's processes share: one wait per search, not one per process.
+    if (found.error().errnum == ETIMEDOUT) {
+      problem_ = first_problem;
+      return;
+    }
   }
   std::string among = pids_.size() > limit ? "first " + std::to_string(limit) + " of the " +
                                                  std::to_string(pids_.size())

@@ -96,5 +96,25 @@ TEST_F(HsperfdataFuseTest, ACollectorOfAStalledJvmGivesItsReadThreadBack) {
   EXPECT_TRUE(g.has(*meta)) << good.lastProblem();
 }
 
+TEST_F(HsperfdataFuseTest, ACgroupOfStalledProcessesCostsOneWaitPerSearch) {
+  // Three processes sharing the stalled /tmp (one container), then a JVM.
+  for (int pid : {78, 79}) {
+    process(pid, 1);
+    std::filesystem::remove(t_.path() + "/fakeproc/" + std::to_string(pid) + "/root");
+    std::filesystem::create_directory_symlink(
+        t_.path() + "/ctr/77", t_.path() + "/fakeproc/" + std::to_string(pid) + "/root");
+  }
+  t_.write("cg/app/cgroup.procs", "77\n78\n79\n200\n");
+  auto c = JvmPerfCollector::forCgroup(paths_, t_.path() + "/cg/app/cgroup.procs");
+  Snapshot s;
+  s.steady = SteadyTime(1s);
+  SystemClock real;
+  SteadyTime t0 = real.steadyNow();
+  EXPECT_TRUE(c.collect(s).ok());
+  EXPECT_LT(real.steadyNow() - t0, kTargetReadTimeout + 500ms);
+  EXPECT_NE(c.lastProblem().find("pid 77"), std::string::npos) << c.lastProblem();
+  EXPECT_EQ(targetWorkStats().stuck, 1u) << "one thread left behind, not one per process";
+}
+
 }  // namespace
 }  // namespace oomsentinel
