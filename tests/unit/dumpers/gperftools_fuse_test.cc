@@ -266,5 +266,46 @@ TEST_F(GperftoolsFuseTest, ADumperStuckPastItsDeadlineIsLeftBehindAndItsSlotFree
   EXPECT_EQ(reports[0].outcomes[1].result, DumpResult::kOk) << "the other dumper's work is kept";
 }
 
+TEST_F(GperftoolsFuseTest, DumpersLeftBehindAreCappedAndCountedBackWhenTheyReturn) {
+  StoreLimits limits;
+  limits.dir = tmp_.path() + "/incidents";
+  auto store = std::make_shared<IncidentStore>(limits);
+  ASSERT_TRUE(store->prepare().ok());
+  SystemClock real;
+  StormLimits storm;
+  storm.per_minute = 100;
+  storm.target_cooldown = Duration::zero();
+  storm.max_running = 8;
+  DumpRunner runner(store, storm, real);
+  struct EndStall {
+    GperftoolsFuseTest* t;
+    ~EndStall() { t->endStall(); }
+  } end_stall{this};
+  auto stuckJob = [&](int i) {
+    DumpJob j;
+    j.info.target = "app" + std::to_string(i);
+    j.info.rule = "oom-imminent";
+    j.dumpers = {std::make_shared<StuckDumper>(tmp_.path() + "/fuse/heap")};
+    j.timeout = 100ms;
+    return j;
+  };
+  for (std::size_t i = 0; i < DumpRunner::kMaxStuckDumpers; ++i)
+    ASSERT_FALSE(runner.submit(stuckJob(static_cast<int>(i))));
+  std::size_t reported = 0;
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        reported += runner.takeFinished().size();
+        return reported == DumpRunner::kMaxStuckDumpers;
+      },
+      400, 10));
+  // Four threads are left stuck: no new dump starts, and the refusal says why.
+  auto refused = runner.submit(stuckJob(100));
+  ASSERT_TRUE(refused);
+  EXPECT_THAT(*refused, HasSubstr("busy: 4 dumpers of earlier dumps are stuck"));
+  // The mount answers: the threads return, and dumps start again.
+  endStall();
+  EXPECT_TRUE(testing::eventually([&] { return !runner.submit(stuckJob(101)); }));
+}
+
 }  // namespace
 }  // namespace oomsentinel
