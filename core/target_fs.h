@@ -97,7 +97,8 @@ Result<std::vector<TargetDirEntry>> listTargetDir(int dir_fd, std::string_view w
 // The cost is bounded: `key` names the target (its pid); while an abandoned worker of a key has
 // not returned, new work for that key is refused at once, and while kMaxStuckTargetWorkers are
 // abandoned, all new work is refused, until one returns. So stuck targets cost at most that many
-// threads (plus the callers' own, each waiting for at most its deadline).
+// threads, plus the calls already under way when the cap was reached (a read thread or a dump
+// slot each: a handful), and each caller waits for at most its deadline.
 inline constexpr std::size_t kMaxStuckTargetWorkers = 8;
 // The deadline of a collector's read of a target's file (the JVM's hsperfdata): it runs on one
 // of the daemon's few read threads.
