@@ -1,6 +1,7 @@
 #include "collectors/hsperfdata.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -418,7 +419,9 @@ Result<pid_t> parseNsPid(std::string_view status, pid_t pid) {
   return pid;
 }
 
-Result<HsperfdataFile> findHsperfdataFile(const HostPaths& paths, pid_t pid, int pidfd) {
+namespace {
+
+Result<HsperfdataFile> findHsperfdataFileNow(const HostPaths& paths, pid_t pid, int pidfd) {
   std::string status_path = paths.proc(pid, "status");
   auto status = readWholeFile(status_path);
   if (!status) return status.error();
@@ -483,6 +486,22 @@ Result<HsperfdataFile> findHsperfdataFile(const HostPaths& paths, pid_t pid, int
                        "-XX:-UsePerfData or -XX:+PerfDisableSharedMem (java.io.tmpdir does not "
                        "move the file: it is always under /tmp)",
                    tmp_where, ENOENT);
+}
+
+}  // namespace
+
+Result<HsperfdataFile> findHsperfdataFile(const HostPaths& paths, pid_t pid, int pidfd,
+                                          Duration timeout) {
+  // The worker may outlive this call: it owns a copy of the paths and of the pidfd.
+  std::shared_ptr<OwnedFd> own_pidfd;
+  if (pidfd >= 0) {
+    own_pidfd = std::make_shared<OwnedFd>(::fcntl(pidfd, F_DUPFD_CLOEXEC, 0));
+    if (own_pidfd->get() < 0) return makeError("cannot duplicate the pidfd", "", errno);
+  }
+  return withTargetTimeout<HsperfdataFile>(
+      "pid " + std::to_string(pid), timeout, [paths, pid, own_pidfd]() {
+        return findHsperfdataFileNow(paths, pid, own_pidfd ? own_pidfd->get() : -1);
+      });
 }
 
 }  // namespace oomsentinel

@@ -36,6 +36,7 @@
 #include "core/owned_fd.h"
 #include "core/result.h"
 #include "core/snapshot.h"
+#include "core/target_fs.h"
 
 namespace oomsentinel {
 
@@ -164,7 +165,10 @@ struct HsperfdataFile {
 // blocking. When several users' directories hold that name (a stale file of an earlier process),
 // the newest wins. `pidfd` (when >= 0) is checked after the root is opened, so a reused pid
 // cannot hand over another process's root. The Error names the directory tried and the likely
-// causes, and never carries bytes of any file.
-Result<HsperfdataFile> findHsperfdataFile(const HostPaths& paths, pid_t pid, int pidfd = -1);
+// causes, and never carries bytes of any file. The search runs with a deadline (`timeout`):
+// the process's /tmp can be a FUSE file system it serves and stalls, and this runs on one of the
+// daemon's read threads (core/target_fs.h: withTargetTimeout, keyed by the pid).
+Result<HsperfdataFile> findHsperfdataFile(const HostPaths& paths, pid_t pid, int pidfd = -1,
+                                          Duration timeout = kTargetReadTimeout);
 
 }  // namespace oomsentinel

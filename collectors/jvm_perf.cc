@@ -11,6 +11,7 @@
 #include "collectors/control_file.h"
 #include "collectors/hsperfdata.h"
 #include "collectors/parse.h"
+#include "core/target_fs.h"
 
 namespace oomsentinel {
 
@@ -124,6 +125,12 @@ void JvmPerfCollector::search(SteadyTime now) {
     }
     if (first_problem.empty())
       first_problem = "pid " + std::to_string(pid) + ": " + found.error().describe();
+    // A file system that did not answer (core/target_fs.h) is most likely the /tmp that the
+    // cgroup's processes share: one wait per search, not one per process.
+    if (found.error().errnum == ETIMEDOUT) {
+      problem_ = first_problem;
+      return;
+    }
   }
   std::string among = pids_.size() > limit ? "first " + std::to_string(limit) + " of the " +
                                                  std::to_string(pids_.size())
@@ -134,12 +141,6 @@ void JvmPerfCollector::search(SteadyTime now) {
 
 bool JvmPerfCollector::stillThere() {
   struct stat st;
-  if (::fstat(fd_, &st) != 0 || st.st_nlink == 0) {
-    // A JVM that exits removes its file; a new JVM removes the stale file of a killed one.
-    problem_ = "the hsperfdata file of pid " + std::to_string(pid_) +
-               " was removed (the JVM exited); searching again";
-    return false;
-  }
   if (::stat(pid_dir_.c_str(), &st) != 0) {
     problem_ = "the JVM (pid " + std::to_string(pid_) + ") exited; searching again";
     return false;
@@ -147,32 +148,60 @@ bool JvmPerfCollector::stillThere() {
   return true;
 }
 
-bool JvmPerfCollector::readFile() {
+namespace {
+
+// The whole file at `fd`, or why not; ENOENT when it was removed (the JVM exited).
+Result<std::string> readHsperfdata(int fd, const std::string& path, pid_t pid) {
   struct stat st;
-  if (::fstat(fd_, &st) != 0) {
-    problem_ = makeError("cannot stat", file_path_, errno).describe();
-    return false;
-  }
+  if (::fstat(fd, &st) != 0) return makeError("cannot stat", path, errno);
+  if (st.st_nlink == 0)
+    // A JVM that exits removes its file; a new JVM removes the stale file of a killed one.
+    return makeError("the hsperfdata file of pid " + std::to_string(pid) +
+                         " was removed (the JVM exited); searching again",
+                     "", ENOENT);
   auto size = static_cast<std::size_t>(st.st_size);
-  if (size > kMaxHsperfdataBytes) {
-    problem_ =
-        makeError("hsperfdata file of " + std::to_string(size) + " bytes is over 1 MiB", file_path_)
-            .describe();
-    return false;
-  }
-  // The size is fixed when the JVM creates the file, so this allocates on the first read only.
-  if (buf_.size() < size) buf_.resize(size);
-  len_ = 0;
-  while (len_ < size) {
-    ssize_t n = ::pread(fd_, buf_.data() + len_, size - len_, static_cast<off_t>(len_));
+  if (size > kMaxHsperfdataBytes)
+    return makeError("hsperfdata file of " + std::to_string(size) + " bytes is over 1 MiB", path);
+  std::string buf(size, '\0');
+  std::size_t len = 0;
+  while (len < size) {
+    ssize_t n = ::pread(fd, buf.data() + len, size - len, static_cast<off_t>(len));
     if (n < 0) {
       if (errno == EINTR) continue;
-      problem_ = makeError("cannot read", file_path_, errno).describe();
-      return false;
+      return makeError("cannot read", path, errno);
     }
     if (n == 0) break;
-    len_ += static_cast<std::size_t>(n);
+    len += static_cast<std::size_t>(n);
   }
+  buf.resize(len);
+  return buf;
+}
+
+}  // namespace
+
+bool JvmPerfCollector::readFile() {
+  // On a worker with a deadline: the file is the target's, on a file system it may serve itself
+  // (FUSE) and stall, and this runs on one of the daemon's read threads. The worker reads through
+  // its own duplicate of the descriptor, into its own buffer: it may outlive this call.
+  auto fd = std::make_shared<OwnedFd>(::fcntl(fd_, F_DUPFD_CLOEXEC, 0));
+  if (fd->get() < 0) {
+    problem_ = makeError("cannot duplicate the descriptor of", file_path_, errno).describe();
+    return false;
+  }
+  auto got = withTargetTimeout<std::string>(
+      "pid " + std::to_string(pid_), kTargetReadTimeout,
+      [fd, path = file_path_, pid = pid_]() { return readHsperfdata(fd->get(), path, pid); });
+  if (!got) {
+    if (got.error().errnum == ENOENT) {
+      problem_ = got.error().message;
+      close();
+    } else {
+      problem_ = got.error().describe();
+    }
+    return false;
+  }
+  buf_ = std::move(*got);
+  len_ = buf_.size();
   return true;
 }
 

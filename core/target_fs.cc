@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <map>
 #include <memory>
 
 namespace oomsentinel {
@@ -176,5 +177,76 @@ Result<std::vector<TargetDirEntry>> listTargetDir(int dir_fd, std::string_view w
   }
   return out;
 }
+
+namespace {
+
+// Abandoned workers by key. Never destroyed: a worker that returns during the process's exit
+// still finds it.
+struct StuckWorkers {
+  std::mutex mu;
+  std::map<std::string, std::size_t> by_key;
+  std::size_t stuck = 0;
+  std::uint64_t abandoned_total = 0;
+};
+
+StuckWorkers& stuckWorkers() {
+  static auto* s = new StuckWorkers;
+  return *s;
+}
+
+}  // namespace
+
+TargetWorkStats targetWorkStats() {
+  auto& s = stuckWorkers();
+  std::lock_guard lock(s.mu);
+  return {s.stuck, s.abandoned_total};
+}
+
+namespace target_fs_detail {
+
+std::optional<Error> admit(const std::string& key) {
+  auto& s = stuckWorkers();
+  std::lock_guard lock(s.mu);
+  if (s.by_key.count(key) != 0)
+    return makeError(
+        "refused: an earlier read of this target's files is still stuck (its file system does not "
+        "answer: a stalled FUSE mount?); nothing is read there until it returns",
+        key, EBUSY);
+  if (s.stuck >= kMaxStuckTargetWorkers)
+    return makeError("refused: " + std::to_string(s.stuck) +
+                         " reads of targets' files are stuck (file systems that do not answer); "
+                         "no target's files are read until one returns",
+                     key, EBUSY);
+  return std::nullopt;
+}
+
+void abandoned(const std::string& key) {
+  auto& s = stuckWorkers();
+  std::lock_guard lock(s.mu);
+  ++s.by_key[key];
+  ++s.stuck;
+  ++s.abandoned_total;
+}
+
+void returned(const std::string& key) {
+  auto& s = stuckWorkers();
+  std::lock_guard lock(s.mu);
+  auto it = s.by_key.find(key);
+  if (it != s.by_key.end() && --it->second == 0) s.by_key.erase(it);
+  if (s.stuck > 0) --s.stuck;
+}
+
+Error timedOut(const std::string& key) {
+  return makeError(
+      "timed out: the target's file system does not answer (a stalled FUSE mount?); the read "
+      "is abandoned, and this target's files are not read again until it returns",
+      key, ETIMEDOUT);
+}
+
+Error cannotStart(const std::string& key, int errnum) {
+  return makeError("cannot start a thread to read the target's files", key, errnum);
+}
+
+}  // namespace target_fs_detail
 
 }  // namespace oomsentinel

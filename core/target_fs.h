@@ -7,13 +7,21 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/host_paths.h"
 #include "core/owned_fd.h"
 #include "core/result.h"
@@ -77,5 +85,99 @@ Result<OwnedFd> openTargetDirAt(int dir_fd, std::string_view name, std::string_v
 // The entries of a directory opened through the door (not "." or ".."), at most kMaxDirEntries,
 // each lstat'ed relative to the directory descriptor.
 Result<std::vector<TargetDirEntry>> listTargetDir(int dir_fd, std::string_view where);
+
+// Work on a target's file system with a deadline. A target can serve its files from a FUSE file
+// system of its own: a path lookup, fstat, open, read or readdir there waits on the FUSE server,
+// as long as it likes, and O_NONBLOCK does not help. So such work runs on a thread of its own
+// and the caller waits at most until the deadline; a worker still stuck then is abandoned
+// (detached, never joined: what its lambda holds, descriptors included, is released when it
+// returns, and the process's exit ends its wait). The lambda must own all it touches (captures
+// by value; a descriptor as a shared_ptr<OwnedFd> or a dup), never the caller's stack.
+//
+// The cost is bounded: `key` names the target (its pid); while an abandoned worker of a key has
+// not returned, new work for that key is refused at once, and while kMaxStuckTargetWorkers are
+// abandoned, all new work is refused, until one returns. So stuck targets cost at most that many
+// threads, plus the calls already under way when the cap was reached (a read thread or a dump
+// slot each: a handful), and each caller waits for at most its deadline.
+inline constexpr std::size_t kMaxStuckTargetWorkers = 8;
+// The deadline of a collector's read of a target's file (the JVM's hsperfdata): it runs on one
+// of the daemon's few read threads.
+inline constexpr Duration kTargetReadTimeout = std::chrono::seconds(1);
+
+struct TargetWorkStats {
+  std::size_t stuck = 0;              // abandoned workers that have not returned yet
+  std::uint64_t abandoned_total = 0;  // workers abandoned since the start
+};
+TargetWorkStats targetWorkStats();
+
+namespace target_fs_detail {
+// nullopt: go ahead; else why not.
+std::optional<Error> admit(const std::string& key);
+void abandoned(const std::string& key);
+void returned(const std::string& key);
+Error timedOut(const std::string& key);
+Error cannotStart(const std::string& key, int errnum);
+
+template <typename T>
+struct WorkState {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<T>> out;
+  bool abandoned = false;
+};
+
+// Waits with `wait(lock, pred)` (a deadline or a timeout) for the work.
+template <typename T, typename Wait>
+Result<T> runBounded(const std::string& key, std::function<Result<T>()> work, Wait wait) {
+  if (auto refused = admit(key)) return *refused;
+  auto st = std::make_shared<WorkState<T>>();
+  try {
+    std::thread([st, key, work = std::move(work)]() mutable {
+      Result<T> r = work();
+      work = nullptr;  // what the work held goes now, not with the last copy of the state
+      std::unique_lock lock(st->mu);
+      if (st->abandoned) {
+        returned(key);
+        lock.unlock();
+        return;  // r goes here: a descriptor it holds is closed, nobody waits for it
+      }
+      st->out.emplace(std::move(r));
+      st->cv.notify_all();
+    }).detach();
+  } catch (const std::system_error& e) {
+    return cannotStart(key, e.code().value());
+  }
+  std::unique_lock lock(st->mu);
+  if (!wait(lock, st->cv, [&] { return st->out.has_value(); })) {
+    st->abandoned = true;
+    abandoned(key);
+    return timedOut(key);
+  }
+  return std::move(*st->out);
+}
+}  // namespace target_fs_detail
+
+// At least this long is waited for any work, even at or past its deadline: a last look taken at
+// the deadline is not abandoned (and its target marked stuck) for a few microseconds.
+inline constexpr Duration kMinTargetWait = std::chrono::milliseconds(50);
+
+// `work` for target `key` ("pid 123"), waited for until `deadline` (a real steady time), and at
+// least kMinTargetWait.
+template <typename T>
+Result<T> withTargetDeadline(const std::string& key, SteadyTime deadline,
+                             std::function<Result<T>()> work) {
+  return target_fs_detail::runBounded<T>(
+      key, std::move(work), [deadline](auto& lock, auto& cv, auto pred) {
+        return cv.wait_for(lock, kMinTargetWait, pred) || cv.wait_until(lock, deadline, pred);
+      });
+}
+// The same, waited for at most `timeout`.
+template <typename T>
+Result<T> withTargetTimeout(const std::string& key, Duration timeout,
+                            std::function<Result<T>()> work) {
+  return target_fs_detail::runBounded<T>(
+      key, std::move(work),
+      [timeout](auto& lock, auto& cv, auto pred) { return cv.wait_for(lock, timeout, pred); });
+}
 
 }  // namespace oomsentinel

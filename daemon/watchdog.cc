@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "collectors/discovery.h"
+#include "core/target_fs.h"
 #include "core/units.h"
 #include "daemon/report.h"
 #include "dumpers/exec_dumper.h"
@@ -517,6 +518,7 @@ Duration Watchdog::tick() {
                  });
   }
   collectDumpReports();
+  noteStuckTargetReads();
   pollAlerts();
   if (metrics_) {
     std::size_t resolved = resolvedTargets();
@@ -814,6 +816,20 @@ void Watchdog::configureAlerts(const Config& config) {
   for (const auto& u : spec.urls) urls += (urls.empty() ? "" : ",") + u;
   log_.log(LogLevel::kInfo, "pushing alerts to Alertmanager",
            {{"urls", urls}, {"resend_interval", formatDuration(spec.resend_interval)}});
+}
+
+void Watchdog::noteStuckTargetReads() {
+  TargetWorkStats st = targetWorkStats();
+  if (st.stuck == stuck_target_reads_) return;
+  bool more = st.stuck > stuck_target_reads_;
+  stuck_target_reads_ = st.stuck;
+  log_.log(more ? LogLevel::kWarning : LogLevel::kInfo,
+           more ? "reads of targets' files left stuck on a file system that does not answer "
+                  "(a stalled FUSE mount?); those targets' files are not read until they return"
+                : "stuck reads of targets' files returned",
+           {{"stuck", std::to_string(st.stuck)},
+            {"max", std::to_string(kMaxStuckTargetWorkers)},
+            {"abandoned_total", std::to_string(st.abandoned_total)}});
 }
 
 void Watchdog::shutdown() {

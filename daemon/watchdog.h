@@ -162,6 +162,10 @@ class Watchdog {
   std::vector<Group> groups_;
   void startDump(const Firing& f, const Watched& w);
   void collectDumpReports();
+  // Logs a change in the number of reads of targets' files left stuck on file systems that do not
+  // answer (core/target_fs.h): a stalled FUSE mount shows in the log, not only as missing data.
+  void noteStuckTargetReads();
+  std::size_t stuck_target_reads_ = 0;
   void logThrottle(const ThrottleEvent& e);
   bool throttles_recovered_ = false;
   std::function<void(const std::string&, Snapshot&)>

@@ -42,6 +42,10 @@ std::optional<std::string> DumpRunner::submit(DumpJob job) {
              std::to_string(limits_.per_minute) + ")";
     if (running_ >= limits_.max_running)
       return "busy: " + std::to_string(running_) + " dumps are still running";
+    if (std::size_t stuck = stuck_->load(); stuck >= kMaxStuckDumpers)
+      return "busy: " + std::to_string(stuck) +
+             " dumpers of earlier dumps are stuck past their deadline (in the kernel: a target's "
+             "file system that does not answer?); no dump starts until one returns";
     started_.push_back(now);
     last_by_target_[job.info.target] = now;
     ++running_;
@@ -60,6 +64,57 @@ std::optional<std::string> DumpRunner::submit(DumpJob job) {
                       }),
                       done});
   return std::nullopt;
+}
+
+std::vector<DumpOutcome> DumpRunner::runSideBySide(
+    const std::vector<std::shared_ptr<Dumper>>& dumpers, const DumpRequest& req) {
+  // Each dumper owns what it touches (its request, itself, its outcome's slot), so that one stuck
+  // past its deadline can be left behind: a dumper should end by the deadline, but one that waits
+  // in the kernel (a lookup on a target's stalled FUSE mount that no deadline reaches) must not
+  // hold the dump slot, nor SIGTERM, for good.
+  struct Side {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::optional<DumpOutcome>> outcomes;
+    bool abandoned = false;
+  };
+  auto side = std::make_shared<Side>();
+  side->outcomes.resize(dumpers.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < dumpers.size(); ++i)
+    threads.emplace_back([side, d = dumpers[i], req, i, stuck = stuck_] {
+      DumpOutcome o = d->run(req);
+      std::lock_guard lock(side->mu);
+      if (side->abandoned && !side->outcomes[i]) {
+        --*stuck;  // left behind and back now: nobody reads this outcome
+        return;
+      }
+      side->outcomes[i] = std::move(o);
+      side->cv.notify_all();
+    });
+  std::vector<DumpOutcome> out(dumpers.size());
+  std::unique_lock lock(side->mu);
+  side->cv.wait_until(lock, req.deadline + kDumperGrace, [&] {
+    return std::all_of(side->outcomes.begin(), side->outcomes.end(),
+                       [](const auto& o) { return o.has_value(); });
+  });
+  for (std::size_t i = 0; i < dumpers.size(); ++i) {
+    if (side->outcomes[i]) {
+      out[i] = std::move(*side->outcomes[i]);
+      side->outcomes[i] = DumpOutcome{};  // still "has a value": the thread is done with it
+      threads[i].join();
+      continue;
+    }
+    side->abandoned = true;
+    ++*stuck_;
+    threads[i].detach();
+    out[i].dumper = dumpers[i]->name();
+    out[i].result = DumpResult::kTimedOut;
+    out[i].error = "did not return within " + formatDuration(kDumperGrace) +
+                   " after the deadline (waiting in the kernel: a target's file system that "
+                   "does not answer?); left behind";
+  }
+  return out;
 }
 
 void DumpRunner::runJob(DumpJob job, SteadyTime) {
@@ -105,12 +160,7 @@ void DumpRunner::runJob(DumpJob job, SteadyTime) {
       else
         rest.push_back(d);
     }
-    std::vector<DumpOutcome> outcomes(rest.size());
-    std::vector<std::thread> side;
-    for (std::size_t i = 0; i < rest.size(); ++i)
-      side.emplace_back([&, i] { outcomes[i] = rest[i]->run(req); });
-    for (auto& t : side) t.join();
-    for (auto& o : outcomes) report.outcomes.push_back(std::move(o));
+    for (auto& o : runSideBySide(rest, req)) report.outcomes.push_back(std::move(o));
     if (hold) {
       {
         std::lock_guard lock(timer_mu);

@@ -51,6 +51,11 @@ struct DumpReport {
 
 class DumpRunner {
  public:
+  // How long after its deadline a dumper is still waited for before it is left behind.
+  static constexpr Duration kDumperGrace = std::chrono::seconds(1);
+  // Dumpers left behind and not yet returned, beyond which no dump starts: each holds a thread.
+  static constexpr std::size_t kMaxStuckDumpers = 4;
+
   DumpRunner(std::shared_ptr<IncidentStore> store, StormLimits limits, const Clock& clock);
   // Waits for running jobs (each ends by its deadline).
   ~DumpRunner();
@@ -76,6 +81,10 @@ class DumpRunner {
 
  private:
   void runJob(DumpJob job, SteadyTime submitted);
+  // The dumpers of one job side by side, waited for until the deadline + kDumperGrace; one still
+  // running then is left behind (counted in stuck_) with a timed-out outcome.
+  std::vector<DumpOutcome> runSideBySide(const std::vector<std::shared_ptr<Dumper>>& dumpers,
+                                         const DumpRequest& req);
   // Starts the job's throttle; returns the hold (null when there is none) after noting the event.
   std::shared_ptr<ThrottleHold> throttle(const DumpJob& job);
   void release(const std::shared_ptr<ThrottleHold>& hold, const std::string& result);
@@ -96,6 +105,8 @@ class DumpRunner {
     std::shared_ptr<std::atomic<bool>> done;
   };
   std::vector<Worker> workers_;
+  // Shared with the dumpers' threads, which may outlive the runner.
+  std::shared_ptr<std::atomic<std::size_t>> stuck_ = std::make_shared<std::atomic<std::size_t>>(0);
 };
 
 }  // namespace oomsentinel

@@ -103,7 +103,9 @@ bool harmlessByDefault(int sig) {
 // HEAPPROFILE that its parent's profiler had already marked (gperftools sets the high bit of the
 // value's first byte in the environment, and a process that finds it set adds its pid).
 struct Families {
-  int dir_fd = -1;                 // where they are: the target's directory, opened by the door
+  // Where they are: the target's directory, opened by the door. Shared: a worker abandoned on a
+  // stalled file system (core/target_fs.h) keeps it open until it returns.
+  std::shared_ptr<OwnedFd> dir;
   std::string where;               // that directory, for messages: "pid 123's root:/tmp"
   std::vector<std::string> bases;  // file name prefixes; the first is the target's own
 };
@@ -133,7 +135,7 @@ struct Scan {
 // Entries as lstat sees them, through the door (at most kMaxDirEntries of a directory the target
 // fills as it likes): the caller copies only a regular file, and refuses anything else by name.
 Result<Scan> scanProfiles(const Families& f, const std::vector<long>* baseline) {
-  auto entries = listTargetDir(f.dir_fd, f.where);
+  auto entries = listTargetDir(f.dir->get(), f.where);
   if (!entries) return entries.error();
   Scan scan;
   scan.newest.assign(f.bases.size(), -1);
@@ -171,6 +173,10 @@ bool heldOpenBy(const HostPaths& paths, pid_t pid, const struct stat& want) {
   ::closedir(d);
   return held;
 }
+
+// An error of core/target_fs.h's deadline: the target's file system did not answer in time, or an
+// earlier worker is still stuck there.
+bool stalled(const Error& e) { return e.errnum == ETIMEDOUT || e.errnum == EBUSY; }
 
 }  // namespace
 
@@ -310,27 +316,47 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
       slash == std::string_view::npos ? "" : std::string(prefix.substr(0, slash));
   std::string base(slash == std::string_view::npos ? prefix : prefix.substr(slash + 1));
   const bool absolute = prefix.front() == '/';
-  auto fs =
-      TargetFs::open(paths_, pid, pidfd.get(), absolute ? TargetAnchor::kRoot : TargetAnchor::kCwd);
-  if (!fs)
-    return finish(DumpResult::kFailed, "cannot open the target's profile directory: " +
-                                           fs.error().describe() + "; not signalling");
-  // Held open, because the target's root and cwd links vanish with it: a profile finished just
-  // before an exit (the OOM killer's) is still reachable through this descriptor.
-  auto dir_fd = fs->openDir(dir_in_target.empty() && absolute ? "/" : dir_in_target);
-  if (!dir_fd)
-    return finish(DumpResult::kFailed, "cannot open the target's profile directory: " +
-                                           dir_fd.error().describe() + "; not signalling");
+  // Everything done in the target's file system waits for it, and a target can serve that file
+  // system itself (FUSE) and stop answering: each step runs on a worker that is waited for until
+  // the dump's deadline at most, and abandoned then (core/target_fs.h).
+  struct Opened {
+    uid_t owner = 0;
+    std::string where;
+    std::shared_ptr<OwnedFd> dir;
+  };
+  auto own_pidfd = std::make_shared<OwnedFd>(::fcntl(pidfd.get(), F_DUPFD_CLOEXEC, 0));
+  auto opened = withTargetDeadline<Opened>(
+      who, req.deadline,
+      [paths = paths_, pid, own_pidfd, absolute, dir_in_target]() -> Result<Opened> {
+        auto fs = TargetFs::open(paths, pid, own_pidfd->get(),
+                                 absolute ? TargetAnchor::kRoot : TargetAnchor::kCwd);
+        if (!fs) return fs.error();
+        // Held open, because the target's root and cwd links vanish with it: a profile finished
+        // just before an exit (the OOM killer's) is still reachable through this descriptor.
+        auto dir_fd = fs->openDir(dir_in_target.empty() && absolute ? "/" : dir_in_target);
+        if (!dir_fd) return dir_fd.error();
+        return Opened{fs->owner(), fs->where(), std::make_shared<OwnedFd>(std::move(*dir_fd))};
+      });
+  if (!opened)
+    return finish(stalled(opened.error()) ? DumpResult::kTimedOut : DumpResult::kFailed,
+                  "cannot open the target's profile directory: " + opened.error().describe() +
+                      "; not signalling");
   Families families;
-  families.dir_fd = dir_fd->get();
+  families.dir = opened->dir;
   families.where =
-      fs->where() + ":" + (dir_in_target.empty() ? (absolute ? "/" : ".") : dir_in_target);
+      opened->where + ":" + (dir_in_target.empty() ? (absolute ? "/" : ".") : dir_in_target);
   families.bases = {base + "_" + std::to_string(pid), base};
+  auto scanWithDeadline = [&](std::optional<std::vector<long>> baseline) {
+    return withTargetDeadline<Scan>(who, req.deadline, [families, baseline]() {
+      return scanProfiles(families, baseline ? &*baseline : nullptr);
+    });
+  };
 
-  auto before = scanProfiles(families, nullptr);
+  auto before = scanWithDeadline(std::nullopt);
   if (!before)
-    return finish(DumpResult::kFailed, "cannot look for the target's profiles: " +
-                                           before.error().describe() + "; not signalling");
+    return finish(
+        stalled(before.error()) ? DumpResult::kTimedOut : DumpResult::kFailed,
+        "cannot look for the target's profiles: " + before.error().describe() + "; not signalling");
   const std::vector<long> baseline = before->newest;
   // Read now, while it surely exists: the exe link is gone once the target exits.
   auto exe_path = readLink(paths_.proc(pid, "exe"));
@@ -355,7 +381,10 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
   SteadyTime stable_since{};
   bool complete = false, target_gone = false;
   for (;;) {
-    auto scan = scanProfiles(families, &baseline);
+    auto scan = scanWithDeadline(baseline);
+    if (!scan && stalled(scan.error()))
+      return finish(DumpResult::kTimedOut,
+                    "cannot look for the target's profile: " + scan.error().describe());
     SteadyTime now = clock_.steadyNow();
     if (scan && scan->next) {
       // The profiler writes a regular file; anything else under that name (a symlink to a host
@@ -371,10 +400,19 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
         current = scan->next;
         current_size = size;
         stable_since = now;
-      } else if (size > 0 && now - stable_since >= spec_.settle &&
-                 !heldOpenBy(paths_, pid, scan->next->st)) {
-        complete = true;
-        break;
+      } else if (size > 0 && now - stable_since >= spec_.settle) {
+        // stat() of the target's descriptors asks the file system of each file it has open.
+        auto held = withTargetDeadline<bool>(
+            who, req.deadline, [paths = paths_, pid, st = scan->next->st]() -> Result<bool> {
+              return heldOpenBy(paths, pid, st);
+            });
+        if (!held)
+          return finish(DumpResult::kTimedOut,
+                        "cannot look at the target's open files: " + held.error().describe());
+        if (!*held) {
+          complete = true;
+          break;
+        }
       }
     } else if (!current && now - last_send >= kResendAfter && send() == 0) {
       last_send = now;
@@ -422,15 +460,21 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
   // a 45 s wait for the lease-break time).
   TargetFileRules rules;
   rules.max_bytes = req.max_bytes;
-  rules.owner = fs->owner();
-  auto profile = openTargetFileAt(families.dir_fd, done_name, rules, families.where);
-  if (!profile)
-    return finish(DumpResult::kFailed,
-                  "cannot copy the profile " + done_name + ": " + profile.error().describe());
-  auto heap = copyArtifactFromFd(req.dir, "heap.prof", profile->get(), req.max_bytes);
-  if (!heap)
-    return finish(DumpResult::kFailed,
+  rules.owner = opened->owner;
+  auto heap = withTargetDeadline<Artifact>(
+      who, req.deadline,
+      [families, done_name, rules, dir = req.dir, max = req.max_bytes]() -> Result<Artifact> {
+        auto profile = openTargetFileAt(families.dir->get(), done_name, rules, families.where);
+        if (!profile) return profile.error();
+        return copyArtifactFromFd(dir, "heap.prof", profile->get(), max);
+      });
+  if (!heap) {
+    // An abandoned copy writes on into its file: the bundle does not keep it (the worker's writes
+    // go to an unlinked inode, freed when it returns).
+    if (stalled(heap.error())) ::unlink(joinPath(req.dir, "heap.prof").c_str());
+    return finish(stalled(heap.error()) ? DumpResult::kTimedOut : DumpResult::kFailed,
                   "cannot copy the profile " + done_name + ": " + heap.error().describe());
+  }
   out.artifacts.push_back(*heap);
   if (heap->truncated) problems.push_back("heap.prof cut (" + heap->truncated_by + ")");
   if (target_gone)
@@ -458,20 +502,29 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
     // the target started, and only this one matches the profile's addresses.
     // The link is the kernel's (the file the target executed), so it is followed; the file is
     // still checked to be a regular one, and opened without blocking.
-    std::string exe = paths_.proc(pid, "exe");
-    OwnedFd exe_fd(::open(exe.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-    struct stat st;
-    if (exe_fd.get() < 0) {
-      problems.push_back("exe: " + makeError("cannot open", exe, errno).describe());
-    } else if (::fstat(exe_fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      problems.push_back("exe: " + makeError("not a regular file", exe, EINVAL).describe());
-    } else if (req.max_bytes == 0 || static_cast<std::uint64_t>(st.st_size) <= req.max_bytes) {
-      if (auto a = copyArtifactFromFd(req.dir, "exe", exe_fd.get(), 0); a)
-        out.artifacts.push_back(*a);
-      else
-        problems.push_back("exe: " + a.error().describe());
+    // The binary can sit on the target's own file system as well: with the deadline too.
+    // Larger than the cap: not copied, exe_path.txt says which binary to give google-pprof.
+    auto exe = withTargetDeadline<std::optional<Artifact>>(
+        who, req.deadline,
+        [exe = paths_.proc(pid, "exe"), dir = req.dir,
+         max = req.max_bytes]() -> Result<std::optional<Artifact>> {
+          OwnedFd exe_fd(::open(exe.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+          struct stat st;
+          if (exe_fd.get() < 0) return makeError("cannot open", exe, errno);
+          if (::fstat(exe_fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+            return makeError("not a regular file", exe, EINVAL);
+          if (max != 0 && static_cast<std::uint64_t>(st.st_size) > max)
+            return std::optional<Artifact>();
+          auto a = copyArtifactFromFd(dir, "exe", exe_fd.get(), 0);
+          if (!a) return a.error();
+          return std::optional<Artifact>(std::move(*a));
+        });
+    if (!exe) {
+      if (stalled(exe.error())) ::unlink(joinPath(req.dir, "exe").c_str());
+      problems.push_back("exe: " + exe.error().describe());
+    } else if (*exe) {
+      out.artifacts.push_back(**exe);
     }
-    // Larger than the cap: exe_path.txt says which binary to give google-pprof.
   }
 
   if (problems.empty()) return finish(DumpResult::kOk, "");

@@ -1,0 +1,218 @@
+// Hostile targets, end to end (issue 18): containers whose /tmp is a FUSE file system that stops
+// answering, so that the JVM counters' lookup and the heap profile's directory wait on it for
+// good. More of them than the daemon has read threads; and a well-behaved target beside them.
+// The daemon keeps reading the well-behaved one, its stalled dumps end by the dump timeout, and
+// SIGTERM stops it within its usual time. The stall is real (tests/support/stalling_fuse.h).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "tests/support/stalling_fuse.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using test::StallingFuse;
+using testing::slurp;
+using testing::TempDir;
+using namespace std::chrono_literals;
+
+constexpr const char* kBusybox = "/bin/busybox";
+// More stalled targets than the daemon's 4 read threads.
+constexpr int kStalled = 5;
+
+// A busybox chroot (its own mount namespace, no pid namespace) running `script`.
+pid_t startContainer(const std::string& root, const std::string& script,
+                     const std::vector<std::string>& env) {
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr))
+    ::_exit(120);
+  if (::chroot(root.c_str()) != 0 || ::chdir("/") != 0) ::_exit(121);
+  std::vector<char*> envp;
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  ::execle("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr), envp.data());
+  ::_exit(127);
+}
+
+pid_t startProcess(const std::vector<std::string>& argv, const std::string& log) {
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (!log.empty()) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, 2);
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execv(args[0], args.data());
+  ::_exit(127);
+}
+
+void kill9(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+class RunFuse : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!StallingFuse::unavailable().empty())
+      GTEST_SKIP() << "no FUSE mount can be made here: " << StallingFuse::unavailable();
+    if (::access(kBusybox, X_OK) != 0)
+      GTEST_SKIP() << kBusybox << " is missing (Debian package busybox-static)";
+    root_ = dir_.path() + "/rootfs";
+    for (const char* d : {"", "/bin", "/tmp", "/proc"})
+      std::filesystem::create_directories(root_ + d);
+    std::filesystem::copy_file(kBusybox, root_ + "/bin/busybox");
+    for (const char* applet : {"sh", "sleep"})
+      std::filesystem::create_symlink("busybox", root_ + "/bin/" + applet);
+    // Mounted before the containers start: each one's mount namespace is a copy that holds it.
+    std::string why;
+    fuse_ = StallingFuse::mount(root_ + "/tmp", &why);
+    ASSERT_TRUE(fuse_) << why;
+  }
+  void TearDown() override {
+    kill9(daemon_);
+    for (pid_t p : targets_) kill9(p);
+    fuse_.reset();
+  }
+
+  TempDir dir_;
+  std::string root_;
+  std::unique_ptr<StallingFuse> fuse_;
+  std::vector<pid_t> targets_;
+  pid_t daemon_ = -1;
+};
+
+TEST_F(RunFuse, KeepsReadingOtherTargetsEndsStalledDumpsAndStopsOnSigterm) {
+  // Each stalled container catches the heap profiler's signal (so the dumper goes on to its
+  // profile directory, /tmp) and is read for JVM counters (looked up in /tmp).
+  std::string targets;
+  for (int i = 0; i < kStalled; ++i) {
+    pid_t p = startContainer(root_, "trap 'true' USR2; while :; do sleep 1; done",
+                             {"HEAPPROFILE=/tmp/heap", "HEAPPROFILESIGNAL=12"});
+    ASSERT_GT(p, 0);
+    targets_.push_back(p);
+    targets += "  - name: box" + std::to_string(i) + "\n    pid: " + std::to_string(p) +
+               "\n    jvm: {}\n    dumpers: [gperftools]\n"
+               "    gperftools: {heap_prefix: /tmp/heap, signal: SIGUSR2}\n";
+  }
+  pid_t good = startProcess({"/bin/sleep", "120"}, "");
+  ASSERT_GT(good, 0);
+  targets_.push_back(good);
+  // Last, so that its read queues behind the stalled ones'.
+  targets += "  - name: good\n    pid: " + std::to_string(good) + "\n";
+  // The rule holds for 1 s before the dump: time for the containers' shells to set their traps.
+  dir_.write("c.yaml",
+             "poll: {interval: 100ms}\n"
+             "dump: {dir: " +
+                 dir_.path() +
+                 "/incidents, min_free: 1MiB, timeout: 2s}\n"
+                 "targets:\n" +
+                 targets +
+                 "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 1s\n"
+                 "    actions: [log, dump]\n");
+  std::string log = dir_.path() + "/log";
+  daemon_ = startProcess(
+      {testing::binaryPath(), "run", "--config", dir_.path() + "/c.yaml", "--state-file", "none"},
+      log);
+  ASSERT_GT(daemon_, 0);
+
+  // The well-behaved target is read and its rule fires, with every read thread's worth of
+  // targets stalled.
+  EXPECT_TRUE(testing::eventually(
+      [&] { return slurp(log).find("rule up on good: pending -> firing") != std::string::npos; },
+      500, 20))
+      << slurp(log);
+  // A stalled dump ends by its 2 s timeout and is published saying so; its slot is free again.
+  EXPECT_TRUE(testing::eventually(
+      [&] {
+        std::string text = slurp(log);
+        return text.find("incident bundle published") != std::string::npos &&
+               text.find("does not answer") != std::string::npos;
+      },
+      500, 20))
+      << slurp(log);
+  EXPECT_NE(slurp(log).find("reads of targets' files left stuck on a file system that does not "
+                            "answer"),
+            std::string::npos)
+      << slurp(log);
+  ASSERT_EQ(::kill(daemon_, 0), 0) << "the daemon is still running";
+
+  // SIGTERM: the drain waits at most dump.timeout + 1 s for running dumps, and nothing waits for
+  // a thread stuck on the mount.
+  SystemClock real;
+  SteadyTime t0 = real.steadyNow();
+  ::kill(daemon_, SIGTERM);
+  int status = 0;
+  bool exited =
+      testing::eventually([&] { return ::waitpid(daemon_, &status, WNOHANG) == daemon_; }, 500, 10);
+  Duration took = real.steadyNow() - t0;
+  ASSERT_TRUE(exited) << "the daemon did not stop within 5 s of SIGTERM\n" << slurp(log);
+  daemon_ = -1;
+  EXPECT_LT(took, 4s);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  std::printf("stopped %.2f s after SIGTERM with %d targets on a stalled FUSE mount\n",
+              toSeconds(took), kStalled);
+}
+
+TEST_F(RunFuse, SigtermDuringADumpStuckOnTheMountStopsWithinTheDrainTime) {
+  // One target, no JVM counters: the dump is the first to touch its /tmp, and waits on it.
+  pid_t p = startContainer(root_, "trap 'true' USR2; while :; do sleep 1; done",
+                           {"HEAPPROFILE=/tmp/heap", "HEAPPROFILESIGNAL=12"});
+  ASSERT_GT(p, 0);
+  targets_.push_back(p);
+  dir_.write("c.yaml",
+             "poll: {interval: 100ms}\n"
+             "dump: {dir: " +
+                 dir_.path() +
+                 "/incidents, min_free: 1MiB, timeout: 2s}\n"
+                 "targets:\n  - name: box\n    pid: " +
+                 std::to_string(p) +
+                 "\n    dumpers: [gperftools]\n"
+                 "    gperftools: {heap_prefix: /tmp/heap, signal: SIGUSR2}\n"
+                 "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 500ms\n"
+                 "    actions: [dump]\n");
+  std::string log = dir_.path() + "/log";
+  daemon_ = startProcess(
+      {testing::binaryPath(), "run", "--config", dir_.path() + "/c.yaml", "--state-file", "none"},
+      log);
+  ASSERT_GT(daemon_, 0);
+  ASSERT_TRUE(testing::eventually(
+      [&] { return slurp(log).find("dump started") != std::string::npos; }, 500, 10))
+      << slurp(log);
+  // The dump is now waiting on the mount. SIGTERM: the drain waits for it at most dump.timeout +
+  // 1 s, and it ends by its timeout.
+  SystemClock real;
+  SteadyTime t0 = real.steadyNow();
+  ::kill(daemon_, SIGTERM);
+  int status = 0;
+  bool exited =
+      testing::eventually([&] { return ::waitpid(daemon_, &status, WNOHANG) == daemon_; }, 800, 10);
+  Duration took = real.steadyNow() - t0;
+  ASSERT_TRUE(exited) << "the daemon did not stop within 8 s of SIGTERM\n" << slurp(log);
+  daemon_ = -1;
+  EXPECT_LT(took, 3500ms);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_NE(slurp(log).find("does not answer"), std::string::npos) << slurp(log);
+  std::printf("stopped %.2f s after SIGTERM during a dump stuck on a stalled FUSE mount\n",
+              toSeconds(took));
+}
+
+}  // namespace
+}  // namespace oomsentinel
