@@ -257,6 +257,24 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                        .Help("Always 1: a discovered target's Kubernetes namespace, pod, "
                              "container, pod_uid and container_id, when its cgroup path has them")
                        .Register(*registry_)),
+      fs_stuck_(BuildGauge()
+                    .Name("oomsentinel_target_fs_stuck_workers")
+                    .Help("Reads of targets' files left behind at their deadline (a file system "
+                          "that does not answer, such as a stalled FUSE mount) that have not "
+                          "returned; at 8, targets' files are refused until one returns")
+                    .Register(*registry_)
+                    .Add({})),
+      fs_abandoned_(BuildCounter()
+                        .Name("oomsentinel_target_fs_abandoned_total")
+                        .Help("Reads of targets' files left behind at their deadline")
+                        .Register(*registry_)
+                        .Add({})),
+      dumpers_stuck_(BuildGauge()
+                         .Name("oomsentinel_dumpers_stuck")
+                         .Help("Dumpers left behind past their dump's deadline that have not "
+                               "returned; at 4, new dumps are refused")
+                         .Register(*registry_)
+                         .Add({})),
       // Made once: a tick only sets them.
       resolved_(&targets_.Add({{"state", "resolved"}})),
       unresolved_(&targets_.Add({{"state", "unresolved"}})),
@@ -492,6 +510,18 @@ void DaemonMetrics::httpConnections(std::uint64_t refused, std::uint64_t evicted
   for (std::size_t i = 0; i < counts.size(); ++i)
     follow(http_closed_mirrors_[i], http_closed_, {{"reason", counts[i].first}},
            static_cast<double>(counts[i].second));
+}
+
+void DaemonMetrics::stuckWork(std::size_t fs_stuck, std::uint64_t fs_abandoned_total,
+                              std::size_t dumpers_stuck) {
+  std::lock_guard lock(mu_);
+  fs_stuck_.Set(static_cast<double>(fs_stuck));
+  Mirror& m = fs_abandoned_mirror_;
+  double total = static_cast<double>(fs_abandoned_total);
+  // One process-wide count that only grows: what is new since the last tick.
+  if (total > m.last) fs_abandoned_.Increment(total - m.last);
+  m.last = total;
+  dumpers_stuck_.Set(static_cast<double>(dumpers_stuck));
 }
 
 void DaemonMetrics::psiTriggerWindow(const std::string& source, Duration window) {

@@ -69,6 +69,10 @@ class DaemonMetrics {
   // server's counts since it started (a new server after a reload starts again from 0).
   void httpConnections(std::uint64_t refused, std::uint64_t evicted, std::uint64_t timed_out,
                        std::uint64_t busy);
+  // Work left behind on targets' file systems that do not answer (docs/security.md, "Work behind
+  // the door has a deadline"): target-fs workers stuck now and abandoned since the start, and
+  // dumpers left behind past their deadline that have not returned.
+  void stuckWork(std::size_t fs_stuck, std::uint64_t fs_abandoned_total, std::size_t dumpers_stuck);
   // The window of a PSI trigger as the kernel took it (widened to 2 s steps without
   // CAP_SYS_RESOURCE); 0 removes the series.
   void psiTriggerWindow(const std::string& source, Duration window);
@@ -169,6 +173,10 @@ class DaemonMetrics {
   std::map<std::string, AlertmanagerSeries> am_series_;  // per URL
   Mirror am_dropped_mirror_;
   std::array<Mirror, 4> http_closed_mirrors_{};
+  prometheus::Gauge& fs_stuck_;
+  prometheus::Counter& fs_abandoned_;
+  Mirror fs_abandoned_mirror_;
+  prometheus::Gauge& dumpers_stuck_;
   prometheus::Gauge *resolved_, *unresolved_, *am_active_, *am_resolving_;
 };
 

@@ -16,6 +16,7 @@
 #include "alerts/metrics_server.h"
 #include "collectors/target_collector.h"
 #include "config/config.h"
+#include "core/target_fs.h"
 #include "core/units.h"
 #include "daemon/cli.h"
 #include "daemon/commands.h"
@@ -322,6 +323,8 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
       auto st = server->stats();
       metrics.httpConnections(st.refused, st.evicted, st.timed_out, st.busy);
     }
+    TargetWorkStats fs = targetWorkStats();
+    metrics.stuckWork(fs.stuck, fs.abandoned_total, dog.stuckDumpers());
     health.interval.store(interval.count());
     {
       std::lock_guard lock(health.mu);

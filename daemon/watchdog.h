@@ -68,6 +68,8 @@ class Watchdog {
   // How many configured targets are resolved, and the names of those that are not.
   std::size_t resolvedTargets() const;
   std::vector<std::string> unresolvedTargets() const;
+  // Dumpers left behind past their deadline that have not returned yet (DumpRunner).
+  std::size_t stuckDumpers() const { return runner_ ? runner_->stuckDumpers() : 0; }
 
   Duration interval() const { return policy_.interval(); }
   const Config& config() const { return config_; }

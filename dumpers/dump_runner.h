@@ -78,6 +78,8 @@ class DumpRunner {
   void releaseThrottles();
   // Throttle changes since the last call (throttled, restored, expired, released, ...), in order.
   std::vector<ThrottleEvent> takeThrottleEvents();
+  // Dumpers left behind past their deadline that have not returned yet (a stalled FUSE mount).
+  std::size_t stuckDumpers() const { return stuck_->load(); }
 
  private:
   void runJob(DumpJob job, SteadyTime submitted);

@@ -103,6 +103,19 @@ TEST(DaemonMetrics, ATargetMadeNameIsValidUtf8OnOneLineInEveryLabel) {
   EXPECT_THAT(m.render(), Not(HasSubstr("pods/x")));
 }
 
+TEST(DaemonMetrics, WorkLeftBehindOnStalledFileSystemsIsShown) {
+  DaemonMetrics m(HostPaths{});
+  std::string t = m.render();
+  EXPECT_THAT(t, HasSubstr("oomsentinel_target_fs_stuck_workers 0\n"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_dumpers_stuck 0\n"));
+  m.stuckWork(3, 5, 1);
+  m.stuckWork(2, 7, 2);
+  t = m.render();
+  EXPECT_THAT(t, HasSubstr("oomsentinel_target_fs_stuck_workers 2\n"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_target_fs_abandoned_total 7\n"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_dumpers_stuck 2\n"));
+}
+
 TEST(DaemonMetrics, TheListenersDefenceIsCountedByReasonAcrossANewServer) {
   DaemonMetrics m(HostPaths{});
   m.httpConnections(1, 2, 3, 4);
