@@ -750,13 +750,16 @@ void Watchdog::dispatch(const Firing& f, Watched& w) {
       e.values = f.values;
       e.labels = labels_;
       // A discovered container's own names; the daemon's Downward API ones say where it runs.
-      for (const auto& [k, v] : w.labels) {
+      // A named pair, not a structured binding: clang before 16 cannot capture a binding in a
+      // lambda, and fuzz_state_file builds this file with clang 14.
+      for (const auto& label : w.labels) {
+        const std::string& key = label.first;
         auto it = std::find_if(e.labels.begin(), e.labels.end(),
-                               [&](const auto& l) { return l.first == k; });
+                               [&key](const auto& l) { return l.first == key; });
         if (it != e.labels.end())
-          it->second = v;
+          it->second = label.second;
         else
-          e.labels.emplace_back(k, v);
+          e.labels.emplace_back(key, label.second);
       }
       notifier_->fire(std::move(e));
     } else if (std::find(unavailable_actions_logged_.begin(), unavailable_actions_logged_.end(),

@@ -173,7 +173,7 @@ Result<Artifact> copyArtifact(const std::string& dir, const std::string& name,
 }
 
 Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
-                                std::uint64_t max_bytes) {
+                                std::uint64_t max_bytes, std::optional<uid_t> writer) {
   std::string path = dir + "/" + name;
   // The file may be in a folder a child wrote to (an exec hook's): no symlink anywhere in `name`
   // is followed, nothing climbs out of `dir`, and the inode is known to be a regular file before
@@ -191,6 +191,21 @@ Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
   // O_PATH with O_NOFOLLOW hands out a symlink in the last place rather than failing.
   if (S_ISLNK(st.st_mode)) return makeError("refused: a symlink", path, ELOOP);
   if (!S_ISREG(st.st_mode)) return makeError("refused: not a regular file", path, EINVAL);
+  // Checked on the inode we hold, before the chmod and the cut below touch it: a child that
+  // hard-linked another file into its folder (one it may read or that protected_hardlinks lets
+  // it link, e.g. as root without capabilities) would have us chmod, cut and publish that file.
+  if (st.st_nlink != 1)
+    return makeError(
+        "refused: a hard link (" + std::to_string(st.st_nlink) + " links), not a file of its own",
+        path, EMLINK);
+  const uid_t ours = ::geteuid();
+  if (st.st_uid != ours && (!writer || st.st_uid != *writer))
+    return makeError(
+        "refused: owned by uid " + std::to_string(st.st_uid) + ", not by " +
+            (writer && *writer != ours ? "its writer's uid " + std::to_string(*writer) + " or "
+                                       : std::string()) +
+            "ours (" + std::to_string(ours) + ")",
+        path, EPERM);
   // A file of another user (an exec hook's, a JVM's heap dump) is made 0600 first, with
   // CAP_FOWNER, through the descriptor; the daemon keeps no CAP_DAC_OVERRIDE, so it may then
   // only read it (CAP_DAC_READ_SEARCH), and a cut takes a writable descriptor of its own below.

@@ -3,8 +3,11 @@
 // size and SHA-256, and cut at a size cap.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,9 +26,11 @@ Result<Artifact> writeArtifact(const std::string& dir, const std::string& name,
 Result<Artifact> copyArtifact(const std::string& dir, const std::string& name,
                               const std::string& src, std::uint64_t max_bytes);
 // The SHA-256 of a file already in place (a dumper that wrote dir/name itself, e.g. through a
-// child's stdout), as an Artifact; cut at max_bytes when it is larger.
+// child's stdout), as an Artifact; cut at max_bytes when it is larger. Only a plain file with
+// one link, owned by us or by `writer` (the uid of the child that wrote there), is taken: a hard
+// link to another file (EMLINK) or a file of anyone else (EPERM) is refused before it is touched.
 Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
-                                std::uint64_t max_bytes);
+                                std::uint64_t max_bytes, std::optional<uid_t> writer = {});
 // Copies the regular file open at `fd` (at most max_bytes of it, by its size when the copy
 // starts) to dir/name. Holes stay holes: a sparse file of a target costs the bundle only its
 // data, and the SHA-256 covers the logical content (a hole reads as zeros).

@@ -260,7 +260,7 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
     if (result == DumpResult::kOk) result = DumpResult::kPartial;
   }
   for (const auto& f : fresh) {
-    auto a = finishArtifact(req.dir, std::string(kOwnDir) + "/" + f, req.max_bytes);
+    auto a = finishArtifact(req.dir, std::string(kOwnDir) + "/" + f, req.max_bytes, hook_uid);
     if (!a) {
       error += error.empty() ? "" : "; ";
       error += a.error().describe();

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -154,31 +155,53 @@ Result<Scan> scanProfiles(const Families& f, const std::vector<long>* baseline) 
   return scan;
 }
 
-// True when one of the target's descriptors is the file `want` (device and inode): the profiler
-// is still writing it. stat() of a /proc/PID/fd link looks at the open file, it opens nothing.
-bool heldOpenBy(const HostPaths& paths, pid_t pid, const struct stat& want) {
-  std::string fd_dir = paths.proc(pid, "fd");
-  DIR* d = ::opendir(fd_dir.c_str());
-  if (d == nullptr) return false;  // not allowed to look: the settle time alone decides
-  bool held = false;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    struct stat st;
-    if (::stat(joinPath(fd_dir, e->d_name).c_str(), &st) == 0 && st.st_dev == want.st_dev &&
-        st.st_ino == want.st_ino) {
-      held = true;
-      break;
-    }
-  }
-  ::closedir(d);
-  return held;
-}
-
 // An error of core/target_fs.h's deadline: the target's file system did not answer in time, or an
 // earlier worker is still stuck there.
 bool stalled(const Error& e) { return e.errnum == ETIMEDOUT || e.errnum == EBUSY; }
 
 }  // namespace
+
+HeldOpenScan::HeldOpenScan(const HostPaths& paths, pid_t pid, std::size_t per_step)
+    : fd_dir_(paths.proc(pid, "fd")), per_step_(std::max<std::size_t>(per_step, 1)) {}
+
+HeldOpenScan::~HeldOpenScan() { restart(); }
+
+void HeldOpenScan::restart() {
+  if (dir_ != nullptr) ::closedir(static_cast<DIR*>(dir_));
+  dir_ = nullptr;
+}
+
+HeldOpenScan::Answer HeldOpenScan::step(const struct stat& want) {
+  examined_ = 0;
+  if (want.st_dev != dev_ || want.st_ino != ino_) {
+    restart();
+    dev_ = want.st_dev;
+    ino_ = want.st_ino;
+  }
+  if (dir_ == nullptr) {
+    dir_ = ::opendir(fd_dir_.c_str());
+    if (dir_ == nullptr) return Answer::kNotHeld;  // not allowed to look: the settle time decides
+  }
+  DIR* d = static_cast<DIR*>(dir_);
+  while (examined_ < per_step_) {
+    errno = 0;
+    dirent* e = ::readdir(d);
+    if (e == nullptr) {  // the end of a whole pass (or the process is gone): nobody holds it
+      restart();
+      return Answer::kNotHeld;
+    }
+    if (e->d_name[0] == '.') continue;
+    ++examined_;
+    // stat (not lstat) of the entry looks at the open file; it opens nothing.
+    struct stat st;
+    if (::fstatat(::dirfd(d), e->d_name, &st, 0) == 0 && st.st_dev == want.st_dev &&
+        st.st_ino == want.st_ino) {
+      restart();  // the next question needs a new pass
+      return Answer::kHeld;
+    }
+  }
+  return Answer::kNotYet;
+}
 
 Result<std::uint64_t> parseStatStartTime(std::string_view stat) {
   // The command name (field 2) may hold spaces and parentheses: fields are counted after the
@@ -378,6 +401,9 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
   const Duration step = std::clamp<Duration>(spec_.settle / 4, 1ms, kMaxStep);
   std::optional<Found> current;
   std::uint64_t current_size = 0;
+  // Spread over the steps of the wait: a target with many descriptors costs more steps, never a
+  // long one.
+  auto held = std::make_shared<HeldOpenScan>(paths_, pid);
   SteadyTime stable_since{};
   bool complete = false, target_gone = false;
   for (;;) {
@@ -400,16 +426,18 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
         current = scan->next;
         current_size = size;
         stable_since = now;
+        held->restart();
       } else if (size > 0 && now - stable_since >= spec_.settle) {
-        // stat() of the target's descriptors asks the file system of each file it has open.
-        auto held = withTargetDeadline<bool>(
-            who, req.deadline, [paths = paths_, pid, st = scan->next->st]() -> Result<bool> {
-              return heldOpenBy(paths, pid, st);
+        // stat() of the target's descriptors asks the file system of each file it has open: under
+        // the dump's deadline, on a worker that owns the scan with us (one left behind keeps it).
+        auto answer = withTargetDeadline<HeldOpenScan::Answer>(
+            who, req.deadline, [held, st = scan->next->st]() -> Result<HeldOpenScan::Answer> {
+              return held->step(st);
             });
-        if (!held)
+        if (!answer)
           return finish(DumpResult::kTimedOut,
-                        "cannot look at the target's open files: " + held.error().describe());
-        if (!*held) {
+                        "cannot look at the target's open files: " + answer.error().describe());
+        if (*answer == HeldOpenScan::Answer::kNotHeld) {
           complete = true;
           break;
         }

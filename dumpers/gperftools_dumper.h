@@ -16,8 +16,11 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -61,5 +64,40 @@ Result<std::uint64_t> parseStatStartTime(std::string_view stat);
 // The sequence number of a heap profile file name "<base>.NNNN.heap", or -1 when `name` is not
 // one. Pure.
 long heapProfileSequence(std::string_view name, std::string_view base);
+
+// Whether a process still holds a file open (the heap profiler still writing it), looked up a
+// bounded number of its descriptors at a time. stat() of each <proc>/PID/fd entry is a path walk
+// through a magic link, and a target may hold as many descriptors as RLIMIT_NOFILE lets it (a
+// million): one settle step must stay short. The directory stays open across steps and /proc
+// lists descriptors in number order, so a step resumes where the last one stopped; "not held" is
+// said only once a whole pass, begun after the caller's last restart(), met no descriptor on the
+// file.
+class HeldOpenScan {
+ public:
+  static constexpr std::size_t kPerStep = 4096;
+  enum class Answer { kHeld, kNotHeld, kNotYet };
+
+  HeldOpenScan(const HostPaths& paths, pid_t pid, std::size_t per_step = kPerStep);
+  ~HeldOpenScan();
+  HeldOpenScan(const HeldOpenScan&) = delete;
+  HeldOpenScan& operator=(const HeldOpenScan&) = delete;
+
+  // The next pass starts from the first descriptor (the file changed: what an earlier pass saw
+  // says nothing any more). A step on another file (device, inode) restarts by itself.
+  void restart();
+  // Looks at up to per_step descriptors. kNotHeld also when the directory cannot be read (not
+  // allowed to look, or the process is gone): then the settle time alone decides.
+  Answer step(const struct stat& want);
+  // How many descriptors the last step looked at.
+  std::size_t lastExamined() const { return examined_; }
+
+ private:
+  std::string fd_dir_;
+  std::size_t per_step_;
+  void* dir_ = nullptr;  // DIR*, kept open between the steps of one pass
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  std::size_t examined_ = 0;
+};
 
 }  // namespace oomsentinel

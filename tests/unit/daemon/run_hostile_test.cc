@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -51,19 +53,6 @@ pid_t startContainer(const std::string& root, const std::string& script,
   ::_exit(127);
 }
 
-pid_t startDaemon(const std::string& config, const std::string& log) {
-  std::string bin = testing::binaryPath();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(fd, 2);
-    ::execl(bin.c_str(), bin.c_str(), "run", "--config", config.c_str(), "--state-file", "none",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  return pid;
-}
-
 void stop(pid_t pid) {
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
@@ -91,7 +80,7 @@ class RunHostile : public ::testing::Test {
     root_ = makeContainerRoot(dir_);
   }
   void TearDown() override {
-    if (daemon_ > 0) stop(daemon_);
+    daemon_.reset();
     if (target_ > 0) stop(target_);
   }
   // A config that dumps the target with gperftools as soon as it is seen.
@@ -119,19 +108,18 @@ class RunHostile : public ::testing::Test {
     target_ = startContainer(root_, script, {"HEAPPROFILE=/tmp/heap", "HEAPPROFILESIGNAL=12"});
     ASSERT_GT(target_, 0);
     std::string log = dir_.path() + "/log";
-    daemon_ = startDaemon(dumpConfig(target_), log);
-    ASSERT_TRUE(testing::eventually(
-        [&] { return slurp(log).find("incident bundle published") != std::string::npos; }, 400, 25))
-        << slurp(log);
+    daemon_.emplace(testing::DaemonOptions{testing::runArgs("", dumpConfig(target_)), log});
+    ASSERT_TRUE(daemon_->waitForLog("incident bundle published")) << daemon_->log();
     std::string bundles = everythingUnder(dir_.path() + "/incidents");
     EXPECT_EQ(bundles.find(kSecret), std::string::npos) << "a host file reached the bundle";
     EXPECT_EQ(slurp(log).find(kSecret), std::string::npos) << "a host file reached the log";
-    EXPECT_EQ(::kill(daemon_, 0), 0) << "the daemon is still running";
+    EXPECT_TRUE(daemon_->running()) << "the daemon stopped";
   }
 
   TempDir dir_;
   std::string secret_, root_;
-  pid_t target_ = -1, daemon_ = -1;
+  pid_t target_ = -1;
+  std::optional<testing::DaemonProcess> daemon_;
 };
 
 TEST_F(RunHostile, AnAbsoluteSymlinkAtTheHeapProfileDoesNotPublishAHostFile) {

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/daemon_process.h"
 #include "tests/support/http_test_server.h"
 #include "tests/support/test_support.h"
 
@@ -43,33 +44,24 @@ TEST(RunHostileText, AnInvalidUtf8AnswerIsLoggedAsValidJsonAndTheDaemonRunsOn) {
             "    metrics_url: '" +
                 server.url("/metrics") +
                 "'\nrules:\n  - name: high\n    expr: working_set_ratio > 50%\n");
-  std::string log = dir.path() + "/log", bin = testing::binaryPath();
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    execl(bin.c_str(), bin.c_str(), "--cgroup-root", (dir.path() + "/cg").c_str(), "run",
-          "--config", (dir.path() + "/c.yaml").c_str(), "--state-file", "none", "--log-format",
-          "json", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  bool exited = false;
-  auto failed_logged = [&] {
-    if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) exited = true;
-    return exited || slurp(log).find("runtime endpoint failed") != std::string::npos;
-  };
-  ASSERT_TRUE(eventually(failed_logged, 1000)) << slurp(log);
+  std::string log = dir.path() + "/log";
+  testing::DaemonProcess daemon(
+      {testing::runArgs(dir.path() + "/cg", dir.path() + "/c.yaml", {"--log-format", "json"}),
+       log});
+  ASSERT_TRUE(daemon.waitForLog("runtime endpoint failed", std::chrono::seconds(20)) ||
+              !daemon.running())
+      << slurp(log);
   // Still alive after the failure was logged, and again after the next fetches failed the same way
   // (logged once per change of the error).
   int connections = server.connections();
-  ASSERT_TRUE(eventually([&] { return exited || server.connections() >= connections + 2; }, 1000));
-  if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) exited = true;
-  EXPECT_FALSE(exited) << "the daemon died, status " << status << ":\n" << slurp(log);
-  if (!exited) {
-    ::kill(pid, SIGTERM);
-    ::waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << slurp(log);
+  ASSERT_TRUE(eventually(
+      [&] { return !daemon.running() || server.connections() >= connections + 2; }, 1000));
+  const bool alive = daemon.running();
+  EXPECT_TRUE(alive) << "the daemon died, status " << daemon.exitStatus().value_or(-1) << ":\n"
+                     << slurp(log);
+  if (alive) {
+    int status = daemon.stop();
+    EXPECT_TRUE(testing::exitedWith(status, 0)) << status << "\n" << slurp(log);
   }
 
   // Every line of the log is JSON (parse throws on invalid JSON and invalid UTF-8).

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "core/http_client.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -50,19 +51,11 @@ bool eventually(const std::function<bool()>& f) {
 
 // `oomsentinel --cgroup-root DIR/cg run --config DIR/c.yaml`, stderr to `log`; `in_child` runs
 // in the child before the exec (a limit, an environment variable).
-pid_t startDaemon(
-    const TempDir& dir, const std::string& log, const std::function<void()>& in_child = [] {}) {
-  std::string bin = testing::binaryPath(), root = dir.path() + "/cg", cfg = dir.path() + "/c.yaml";
-  pid_t pid = fork();
-  if (pid == 0) {
-    in_child();
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
-          "--state-file", "none", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
+testing::DaemonOptions daemonOptions(const TempDir& dir, const std::string& log,
+                                     std::function<void()> in_child = {}) {
+  testing::DaemonOptions o(testing::runArgs(dir.path() + "/cg", dir.path() + "/c.yaml"), log);
+  o.in_child = std::move(in_child);
+  return o;
 }
 
 TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
@@ -82,9 +75,8 @@ TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
   };
   config(port, true);
   std::string log = dir.path() + "/log";
-  pid_t pid = startDaemon(dir, log);
-  ASSERT_TRUE(eventually([&] { return slurp(log).find("serving /metrics") != std::string::npos; }))
-      << slurp(log);
+  testing::DaemonProcess daemon(daemonOptions(dir, log));
+  ASSERT_TRUE(daemon.waitForLog("serving /metrics")) << slurp(log);
   ASSERT_TRUE(eventually([&] {
     auto r = get(port, "/metrics");
     return r.ok() && r->body.find("oomsentinel_rule_firing{rule=\"high\"") != std::string::npos;
@@ -106,7 +98,7 @@ TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
   // A reload that drops the unresolved target and moves the listener.
   int port2 = freeLoopbackPort();
   config(port2, false);
-  kill(pid, SIGHUP);
+  daemon.signal(SIGHUP);
   ASSERT_TRUE(eventually([&] {
     auto r = get(port2, "/readyz");
     return r.ok() && r->status == 200;
@@ -117,10 +109,8 @@ TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
   EXPECT_THAT(after->body, HasSubstr("oomsentinel_config_reloads_total{result=\"ok\"} 1"));
   EXPECT_THAT(after->body, ::testing::Not(HasSubstr("target=\"ghost\"")));
 
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  int status = daemon.stop();
+  EXPECT_TRUE(testing::exitedWith(status, 0)) << status;
 
   // A port already taken at start: exit 2, saying so.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -154,14 +144,13 @@ TEST(RunMetrics, TheOpenFileLimitIsRaisedToTheHardLimitForManyTargets) {
   if (hard.rlim_max <= 256)
     GTEST_SKIP() << "the hard open-file limit here is only " << hard.rlim_max;
   std::string log = dir.path() + "/log";
-  pid_t pid = startDaemon(dir, log, [&] {
-    rlimit low{256, hard.rlim_max};
+  testing::DaemonProcess daemon(daemonOptions(dir, log, [max = hard.rlim_max] {
+    rlimit low{256, max};
     ::setrlimit(RLIMIT_NOFILE, &low);
-  });
+  }));
   EXPECT_TRUE(eventually([&] { return get(port, "/metrics").ok(); })) << slurp(log);
-  std::string limits = slurp("/proc/" + std::to_string(pid) + "/limits");
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
+  std::string limits = slurp("/proc/" + std::to_string(daemon.pid()) + "/limits");
+  daemon.stop();
   std::string line = limits.substr(limits.find("Max open files"));
   line = line.substr(0, line.find('\n'));
   std::istringstream in(line.substr(std::string("Max open files").size()));
@@ -187,15 +176,15 @@ TEST(RunMetrics, TcmallocFiguresAreExportedWhenTheDaemonRunsWithTcmalloc) {
   dir.write("c.yaml", "alerts: {metrics: {listen: '127.0.0.1:" + std::to_string(port) +
                           "'}}\ntargets:\n  - name: app\n    cgroup: /app\n");
   std::string log = dir.path() + "/log";
-  pid_t pid = startDaemon(dir, log, [&] { ::setenv("LD_PRELOAD", tcmalloc, 1); });
+  testing::DaemonProcess daemon(
+      daemonOptions(dir, log, [tcmalloc] { ::setenv("LD_PRELOAD", tcmalloc, 1); }));
   std::string body;
   EXPECT_TRUE(eventually([&] {
     auto r = get(port, "/metrics");
     if (r.ok()) body = r->body;
     return r.ok();
   })) << slurp(log);
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
+  daemon.stop();
   std::size_t at = body.find("oomsentinel_process_tcmalloc_bytes{kind=\"allocated\"} ");
   ASSERT_NE(at, std::string::npos) << body;
   double allocated = std::strtod(body.c_str() + at + 53, nullptr);

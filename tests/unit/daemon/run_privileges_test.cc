@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/host_paths.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -42,17 +43,10 @@ TEST(RunPrivileges, KeepsOnlyTheCapabilitiesItNeedsInEveryThread) {
   dir.write("cg/app/cgroup.procs", "");
   dir.write("c.yaml", "targets:\n  - name: app\n    cgroup: /app\n");
   std::string log = dir.path() + "/log";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    std::string bin = oomsentinel::testing::binaryPath();
-    std::string root = dir.path() + "/cg", cfg = dir.path() + "/c.yaml";
-    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
-          "--state-file", "none", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ASSERT_GT(pid, 0);
+  testing::DaemonProcess daemon(
+      {testing::runArgs(dir.path() + "/cg", dir.path() + "/c.yaml"), log});
+  const pid_t pid = daemon.pid();
+  ASSERT_TRUE(daemon.started());
   ASSERT_TRUE(oomsentinel::testing::eventually([&] {
     return slurp(log).find("dropped root's other capabilities") != std::string::npos;
   })) << slurp(log);
@@ -85,10 +79,8 @@ TEST(RunPrivileges, KeepsOnlyTheCapabilitiesItNeedsInEveryThread) {
   }
   EXPECT_GT(threads, 1);
 
-  kill(pid, SIGTERM);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  int st = daemon.stop();
+  EXPECT_TRUE(testing::exitedWith(st, 0)) << st;
 }
 
 TEST(RunPrivileges, UnderTheUnitsBoundingSetSaysOnceWhatItsChildrenCannotDo) {
@@ -103,27 +95,19 @@ TEST(RunPrivileges, UnderTheUnitsBoundingSetSaysOnceWhatItsChildrenCannotDo) {
   dir.write("cg/app/cgroup.procs", "");
   dir.write("c.yaml", "targets:\n  - name: app\n    cgroup: /app\n");
   std::string log = dir.path() + "/log";
-  pid_t pid = fork();
-  if (pid == 0) {
+  testing::DaemonOptions options{testing::runArgs(dir.path() + "/cg", dir.path() + "/c.yaml"), log};
+  options.in_child = [] {
     for (int cap = 0; cap <= CAP_LAST_CAP; ++cap)
       if (cap != CAP_KILL && cap != CAP_SYS_PTRACE && cap != CAP_DAC_READ_SEARCH &&
           cap != CAP_SETUID && cap != CAP_SETGID && cap != CAP_FOWNER)
         prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    std::string bin = oomsentinel::testing::binaryPath();
-    std::string root = dir.path() + "/cg", cfg = dir.path() + "/c.yaml";
-    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
-          "--state-file", "none", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ASSERT_GT(pid, 0);
+  };
+  testing::DaemonProcess daemon(std::move(options));
+  ASSERT_TRUE(daemon.started());
   bool said = oomsentinel::testing::eventually(
       [&] { return slurp(log).find("dumpers' children are limited") != std::string::npos; });
   std::string text = slurp(log);
-  kill(pid, SIGTERM);
-  int st = 0;
-  waitpid(pid, &st, 0);
+  daemon.stop();
   ASSERT_TRUE(said) << text;
   EXPECT_NE(text.find("kept=sys_ptrace,dac_read_search,fowner,kill,setuid,setgid\n"),
             std::string::npos)

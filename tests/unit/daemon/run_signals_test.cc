@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -45,37 +46,28 @@ TEST(RunSignals, HupReloadsValidConfigKeepsOldOnInvalidAndTermStops) {
   };
   writeConfig("  - name: first\n    expr: working_set_ratio > 50%\n");
   std::string log = dir.path() + "/log";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    std::string bin = oomsentinel::testing::binaryPath();
-    std::string root = dir.path() + "/cg", state = dir.path() + "/state.json";
-    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
-          "--state-file", state.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ASSERT_GT(pid, 0);
+  testing::DaemonProcess daemon({{"--cgroup-root", dir.path() + "/cg", "run", "--config", cfg,
+                                  "--state-file", dir.path() + "/state.json"},
+                                 log});
+  ASSERT_TRUE(daemon.started());
   ASSERT_TRUE(waitFor(log, "rule first on app: inactive -> firing", 10s)) << slurp(log);
 
   writeConfig("  - name: second\n    expr: working_set_ratio > 60%\n");
-  kill(pid, SIGHUP);
+  daemon.signal(SIGHUP);
   ASSERT_TRUE(waitFor(log, "config reloaded", 10s)) << slurp(log);
   ASSERT_TRUE(waitFor(log, "rule second on app: inactive -> firing", 10s)) << slurp(log);
 
   writeConfig("  - name: broken\n    expr: working_set_ratio >\n    severity: loud\n");
-  kill(pid, SIGHUP);
+  daemon.signal(SIGHUP);
   ASSERT_TRUE(waitFor(log, "reload failed: keeping the running config", 10s)) << slurp(log);
   std::string text = slurp(log);
   EXPECT_NE(text.find("rules[0].expr"), std::string::npos) << text;
   EXPECT_NE(text.find("rules[0].severity"), std::string::npos) << "every error, not the first";
 
   auto t0 = std::chrono::steady_clock::now();
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  int status = daemon.stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(testing::exitedWith(status, 0)) << status;
   EXPECT_NE(slurp(log).find("stopping signal=SIGTERM"), std::string::npos);
   EXPECT_EQ(::access((dir.path() + "/state.json").c_str(), F_OK), -1) << "state file removed";
 }

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -97,31 +98,20 @@ void writeConfig(const TempDir& dir, bool ghost) {
 }
 
 // The daemon with NOTIFY_SOCKET (and what `env` adds) set in the child, as systemd sets them.
-pid_t startDaemon(const TempDir& dir, const std::string& socket,
-                  const std::vector<std::pair<std::string, std::string>>& env) {
-  std::string bin = testing::binaryPath(), root = dir.path() + "/cg", cfg = dir.path() + "/c.yaml",
-              log = dir.path() + "/log";
-  pid_t pid = fork();
-  if (pid == 0) {
+testing::DaemonOptions daemonOptions(const TempDir& dir, const std::string& socket,
+                                     const std::vector<std::pair<std::string, std::string>>& env) {
+  testing::DaemonOptions o;
+  o.args = testing::runArgs(dir.path() + "/cg", dir.path() + "/c.yaml");
+  o.log = dir.path() + "/log";
+  // $SELF: the daemon's own pid, known in the child only (the same process after the exec).
+  o.in_child = [socket, env] {
     ::setenv("NOTIFY_SOCKET", socket.c_str(), 1);
     ::unsetenv("WATCHDOG_USEC");
     ::unsetenv("WATCHDOG_PID");
     for (const auto& [k, v] : env)
       ::setenv(k.c_str(), v == "$SELF" ? std::to_string(::getpid()).c_str() : v.c_str(), 1);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
-          "--state-file", "none", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-int stop(pid_t pid) {
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return status;
+  };
+  return o;
 }
 
 TEST(RunSystemdNotify, ReadyStatusWatchdogReloadAndStopReachTheNotifySocket) {
@@ -131,9 +121,9 @@ TEST(RunSystemdNotify, ReadyStatusWatchdogReloadAndStopReachTheNotifySocket) {
   FakeSystemd systemd(dir.path() + "/notify.sock");
   ASSERT_TRUE(systemd.bound()) << systemd.path();
   // WatchdogSec=400ms: a keep-alive every 100 ms.
-  pid_t pid =
-      startDaemon(dir, systemd.path(), {{"WATCHDOG_USEC", "400000"}, {"WATCHDOG_PID", "$SELF"}});
-  ASSERT_GT(pid, 0);
+  testing::DaemonProcess daemon(
+      daemonOptions(dir, systemd.path(), {{"WATCHDOG_USEC", "400000"}, {"WATCHDOG_PID", "$SELF"}}));
+  ASSERT_TRUE(daemon.started());
   std::string log = dir.path() + "/log";
 
   std::string ready = systemd.waitFor("READY=1");
@@ -155,7 +145,7 @@ TEST(RunSystemdNotify, ReadyStatusWatchdogReloadAndStopReachTheNotifySocket) {
   // SIGHUP: RELOADING=1, then READY=1, then the new status (a second, unresolvable target).
   writeConfig(dir, true);
   before = systemd.received().size();
-  kill(pid, SIGHUP);
+  daemon.signal(SIGHUP);
   ASSERT_FALSE(systemd.waitFor("RELOADING=1").empty()) << systemd.all();
   ASSERT_FALSE(systemd.waitFor([](const std::string& m) { return m == "READY=1"; }, 10s).empty())
       << systemd.all();
@@ -169,11 +159,10 @@ TEST(RunSystemdNotify, ReadyStatusWatchdogReloadAndStopReachTheNotifySocket) {
   EXPECT_EQ(order[1], "READY=1");
   EXPECT_THAT(order[2], HasSubstr("STATUS=watching 2 targets"));
 
-  kill(pid, SIGTERM);
+  daemon.signal(SIGTERM);
   EXPECT_FALSE(systemd.waitFor("STOPPING=1").empty()) << systemd.all();
-  int status = 0;
-  waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  int status = daemon.wait();
+  EXPECT_TRUE(testing::exitedWith(status, 0)) << status;
 }
 
 // sd_watchdog_enabled decides: no WATCHDOG_USEC, or a WATCHDOG_PID naming another process, and
@@ -186,13 +175,13 @@ TEST(RunSystemdNotify, NoKeepAliveWhenTheWatchdogIsNotForThisProcess) {
     writeConfig(dir, false);
     FakeSystemd systemd(dir.path() + "/notify.sock");
     ASSERT_TRUE(systemd.bound());
-    pid_t pid = startDaemon(dir, systemd.path(), env);
-    ASSERT_GT(pid, 0);
+    testing::DaemonProcess daemon(daemonOptions(dir, systemd.path(), env));
+    ASSERT_TRUE(daemon.started());
     EXPECT_FALSE(systemd.waitFor("READY=1").empty()) << systemd.all();
     systemd.waitFor([](const std::string&) { return false; }, 600ms);
     for (const auto& m : systemd.received()) EXPECT_NE(m, "WATCHDOG=1") << systemd.all();
-    int status = stop(pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    int status = daemon.stop();
+    EXPECT_TRUE(testing::exitedWith(status, 0)) << status;
   }
 }
 

@@ -14,6 +14,7 @@
 #include <functional>
 #include <thread>
 
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -67,18 +68,9 @@ struct Tree {
                   "rules:\n  - name: oom-imminent\n    expr: usage_ratio > 80%\n"
                   "    severity: critical\n    actions: [log, dump]\n");
   }
-  pid_t start() {
-    std::string bin = testing::binaryPath();
-    pid_t pid = fork();
-    if (pid == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      dup2(fd, 2);
-      execl(bin.c_str(), bin.c_str(), "--cgroup-root", (dir.path() + "/cg").c_str(), "run",
-            "--config", (dir.path() + "/c.yaml").c_str(), "--state-file", "none",
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    return pid;
+  // Its log appended to t.log: a second run's lines follow the first's.
+  testing::DaemonOptions daemon() const {
+    return {testing::runArgs(dir.path() + "/cg", dir.path() + "/c.yaml"), log, true};
   }
   std::string high() const { return trimmed(slurp(cg + "/memory.high")); }
   std::string bundleHigh() const {
@@ -87,20 +79,13 @@ struct Tree {
   }
 };
 
-int stop(pid_t pid) {
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return status;
-}
-
 TEST(RunThrottle, HeldDuringTheDumpPutBackAfterItLoggedEachTime) {
   Tree t;
   t.config("{max_duration: 10s, headroom: 4MiB}", 0.3);
-  pid_t pid = t.start();
+  testing::DaemonProcess daemon(t.daemon());
   bool published = eventually(
       [&] { return slurp(t.log).find("incident bundle published") != std::string::npos; });
-  stop(pid);
+  daemon.stop();
   std::string log = slurp(t.log);
   ASSERT_TRUE(published) << log;
   // What the dump saw: usage (180 MiB) + 4 MiB; and memory.high back to max after it.
@@ -118,16 +103,15 @@ TEST(RunThrottle, HeldDuringTheDumpPutBackAfterItLoggedEachTime) {
 TEST(RunThrottle, SigtermPutsItBackBeforeTheDumpEnds) {
   Tree t;
   t.config("true", 3);
-  pid_t pid = t.start();
+  testing::DaemonProcess daemon(t.daemon());
   // The value itself, not just "not max": the write truncates first.
   ASSERT_TRUE(eventually([&] { return t.high() == std::to_string(184 << 20); })) << slurp(t.log);
   EXPECT_EQ(t.high(), std::to_string(184 << 20));  // default headroom: 1% of 200 MiB, >= 4 MiB
   auto asked = std::chrono::steady_clock::now();
-  kill(pid, SIGTERM);
+  daemon.signal(SIGTERM);
   ASSERT_TRUE(eventually([&] { return t.high() == "max"; }, 100)) << slurp(t.log);
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
-  int status = 0;
-  waitpid(pid, &status, 0);
+  daemon.wait();
   EXPECT_LT(took, 1.5) << "put back only when the 3 s dump ended";
   EXPECT_THAT(slurp(t.log), HasSubstr("throttle ended: oomsentinel is stopping"));
 }
@@ -135,23 +119,22 @@ TEST(RunThrottle, SigtermPutsItBackBeforeTheDumpEnds) {
 TEST(RunThrottle, TheNextStartPutsBackWhatACrashedRunLeft) {
   Tree t;
   t.config("true", 3);
-  pid_t pid = t.start();
+  testing::DaemonProcess crashed(t.daemon());
   // The value itself, not just "not max": the write truncates first.
   ASSERT_TRUE(eventually([&] { return t.high() == std::to_string(184 << 20); })) << slurp(t.log);
-  kill(pid, SIGKILL);  // no chance to put anything back
-  waitpid(pid, nullptr, 0);
+  crashed.kill();  // SIGKILL: no chance to put anything back
   EXPECT_EQ(t.high(), std::to_string(184 << 20));
   // The next run has no throttle in its config at all, and still puts it back.
   t.dir.write("cg/app/memory.current", "1000\n");
   t.config("false", 0);
-  pid = t.start();
+  testing::DaemonProcess daemon(t.daemon());
   // Stopped only once the put-back is logged: a SIGTERM that came before the daemon's signal
   // handlers are in place would end it between the write and its log line.
   bool back = eventually([&] {
     return t.high() == "max" &&
            slurp(t.log).find("left by a run that stopped while throttling") != std::string::npos;
   });
-  stop(pid);
+  daemon.stop();
   std::string log = slurp(t.log);
   EXPECT_TRUE(back) << log;
   EXPECT_THAT(log, HasSubstr("throttle ended: put back what a stopped run left"));

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/http_client.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/http_test_server.h"
 #include "tests/support/test_support.h"
 #include "tests/support/tls_test_certs.h"
@@ -59,18 +60,12 @@ void writeConfig(const TempDir& dir, const std::string& text) {
   std::rename((dir.path() + "/c.yaml.new").c_str(), (dir.path() + "/c.yaml").c_str());
 }
 
-pid_t startDaemon(const TempDir& dir, const std::string& log, const char* module_env) {
-  std::string bin = testing::binaryPath(), root = dir.path() + "/cg", cfg = dir.path() + "/c.yaml";
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (module_env) ::setenv("OOMSENTINEL_TLS_MODULE", module_env, 1);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    execl(bin.c_str(), bin.c_str(), "--cgroup-root", root.c_str(), "run", "--config", cfg.c_str(),
-          "--state-file", "none", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
+// OOMSENTINEL_TLS_MODULE=module_env in its environment, unless null.
+testing::DaemonOptions daemonOptions(const TempDir& dir, const std::string& log,
+                                     const char* module_env) {
+  testing::DaemonOptions o{testing::runArgs(dir.path() + "/cg", dir.path() + "/c.yaml"), log};
+  if (module_env) o.env.emplace_back("OOMSENTINEL_TLS_MODULE", module_env);
+  return o;
 }
 
 bool maps(pid_t pid, const std::string& what) {
@@ -87,7 +82,8 @@ TEST(TlsModule, APlainDaemonNeverMapsOpenSslAndAnHttpsReloadLoadsItAndPushes) {
   int port = freeLoopbackPort();
   writeConfig(dir, config(port, "    urls: ['" + plain_am.url() + "']\n"));
   std::string log = dir.path() + "/log";
-  pid_t pid = startDaemon(dir, log, nullptr);
+  testing::DaemonProcess daemon(daemonOptions(dir, log, nullptr));
+  const pid_t pid = daemon.pid();
   // The plain push happens: the HTTP client works, and OpenSSL is still not there.
   ASSERT_TRUE(eventually([&] { return !plain_am.requests().empty(); })) << slurp(log);
   EXPECT_FALSE(maps(pid, "oomsentinel-tls.so"));
@@ -96,7 +92,7 @@ TEST(TlsModule, APlainDaemonNeverMapsOpenSslAndAnHttpsReloadLoadsItAndPushes) {
 
   writeConfig(dir, config(port, "    urls: ['" + am.url() + "']\n    tls: {ca_file: '" +
                                     ca.files().cert + "'}\n"));
-  kill(pid, SIGHUP);
+  daemon.signal(SIGHUP);
   ASSERT_TRUE(eventually([&] {
     return metrics(port).find("oomsentinel_config_reloads_total{result=\"ok\"} 1") !=
            std::string::npos;
@@ -109,10 +105,8 @@ TEST(TlsModule, APlainDaemonNeverMapsOpenSslAndAnHttpsReloadLoadsItAndPushes) {
   EXPECT_THAT(am.requests()[0], HasSubstr("POST /api/v2/alerts"));
   EXPECT_THAT(am.requests()[0], HasSubstr("\"alertname\":\"high\""));
 
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << slurp(log);
+  int status = daemon.stop();
+  EXPECT_TRUE(testing::exitedWith(status, 0)) << status << slurp(log);
 }
 
 TEST(TlsModule, AMissingModuleIsAnErrorThatSaysWhereAndTheDaemonKeepsItsConfig) {
@@ -148,19 +142,19 @@ TEST(TlsModule, AMissingModuleIsAnErrorThatSaysWhereAndTheDaemonKeepsItsConfig) 
   // settings (the rest of the reload applies, as with any bad Alertmanager setting).
   writeConfig(dir, slurp(dir.path() + "/plain.yaml"));
   std::string log = dir.path() + "/log";
-  pid_t pid = startDaemon(dir, log, missing.c_str());
+  testing::DaemonProcess daemon(daemonOptions(dir, log, missing.c_str()));
+  const pid_t pid = daemon.pid();
   ASSERT_TRUE(eventually([&] { return !metrics(port).empty(); })) << slurp(log);
   writeConfig(dir, slurp(dir.path() + "/https.yaml"));
-  kill(pid, SIGHUP);
+  daemon.signal(SIGHUP);
   ASSERT_TRUE(eventually([&] { return slurp(log).find("config reloaded") != std::string::npos; }))
       << slurp(log);
   EXPECT_THAT(slurp(log), HasSubstr("alertmanager settings not changed"));
   EXPECT_THAT(slurp(log), HasSubstr("https needs oomsentinel's TLS module"));
   EXPECT_THAT(metrics(port), HasSubstr("alertmanager=\"http://127.0.0.1:9/api/v2/alerts\""));
   EXPECT_FALSE(maps(pid, "libssl.so"));
-  EXPECT_EQ(kill(pid, 0), 0) << "the daemon stopped";
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
+  EXPECT_TRUE(daemon.running()) << "the daemon stopped";
+  daemon.stop();
 }
 
 }  // namespace

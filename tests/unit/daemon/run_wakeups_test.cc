@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "core/http_client.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -47,24 +48,19 @@ void writeConfig(const TempDir& dir, int port, const std::string& poll, const st
                           "'}}\ntargets:\n  - name: app\n    cgroup: /app\nrules:\n" + rule);
 }
 
-// `oomsentinel run` on that tree and config, its JSON log in dir/log; ready after its first tick.
-pid_t startDaemon(const TempDir& dir, int port) {
-  std::string log = dir.path() + "/log", bin = testing::binaryPath();
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    execl(bin.c_str(), bin.c_str(), "--cgroup-root", (dir.path() + "/cg").c_str(), "run",
-          "--config", (dir.path() + "/c.yaml").c_str(), "--state-file", "none", "--log-format",
-          "json", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+// `oomsentinel run` on that tree and config, its JSON log in dir/log.
+testing::DaemonOptions daemonOptions(const TempDir& dir) {
+  return {testing::runArgs(dir.path() + "/cg", dir.path() + "/c.yaml", {"--log-format", "json"}),
+          dir.path() + "/log"};
+}
+
+// Ready after its first tick.
+void waitForTheFirstTick(int port, const std::string& log) {
   bool ticked = eventually([&] {
     return testing::httpGetLocal(port, "/metrics")
                .find("oomsentinel_poll_duration_seconds_count 1") != std::string::npos;
   });
   EXPECT_TRUE(ticked) << slurp(log);
-  return pid;
 }
 
 TEST(RunWakeups, AChangeOfMemoryEventsStartsATickAtOnce) {
@@ -74,7 +70,8 @@ TEST(RunWakeups, AChangeOfMemoryEventsStartsATickAtOnce) {
   writeConfig(dir, port, "{interval: 10s, fast_interval: 10s}",
               "  - name: throttled\n    expr: events_high > 0\n");
   std::string log = dir.path() + "/log";
-  pid_t pid = startDaemon(dir, port);
+  testing::DaemonProcess daemon(daemonOptions(dir));
+  waitForTheFirstTick(port, log);
   std::this_thread::sleep_for(200ms);  // the watch is set after the first tick
   // Written in place, as the kernel's counters change (not a rename: that would be a new file).
   auto started = std::chrono::steady_clock::now();
@@ -91,8 +88,7 @@ TEST(RunWakeups, AChangeOfMemoryEventsStartsATickAtOnce) {
   });
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::string m = testing::httpGetLocal(port, "/metrics");
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
+  daemon.stop();
   ASSERT_TRUE(fired) << m << slurp(log);
   EXPECT_LT(took, 2.0) << "the 10 s poll, not a wake-up";
   EXPECT_THAT(m, ::testing::HasSubstr(
@@ -134,7 +130,8 @@ TEST(RunWakeups, ASteadyClimbIsCaughtAtTheCrossingBetweenTwoTicksOnCgroupV2) {
   writeConfig(dir, port, "{interval: 1s, fast_interval: 1s}",
               "  - name: high\n    expr: usage_bytes > 200MiB\n");
   std::string log = dir.path() + "/log";
-  pid_t pid = startDaemon(dir, port);
+  testing::DaemonProcess daemon(daemonOptions(dir));
+  waitForTheFirstTick(port, log);
   // 25 MiB/s from 100 MiB: the level is 4 s away, so the ticks (1 s apart) see the climb at
   // least twice before it, and the crossing falls between two of them.
   double crossed = 0;
@@ -145,8 +142,7 @@ TEST(RunWakeups, ASteadyClimbIsCaughtAtTheCrossingBetweenTwoTicksOnCgroupV2) {
   }
   ASSERT_TRUE(eventually([&] { return firedAt(slurp(log)) > 0; })) << slurp(log);
   std::string m = testing::httpGetLocal(port, "/metrics");
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
+  daemon.stop();
   ::close(current);
   double late = firedAt(slurp(log)) - crossed;
   std::cout << "fired " << late * 1000 << " ms after the crossing\n";

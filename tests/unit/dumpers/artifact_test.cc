@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "dumpers/bundle_budget.h"
@@ -122,6 +123,56 @@ TEST(Artifact, FinishFollowsNoSymlinkAndOpensNoFifo) {
   EXPECT_EQ(slurp(dir.path() + "/outside/secret"), "host secret");
 }
 
+TEST(Artifact, FinishRefusesAHardLinkToAnotherFile) {
+  // A child that may write its folder links a file of the host there (as root without
+  // capabilities, protected_hardlinks does not stop it): finishing it must not chmod, cut or
+  // publish the host's file.
+  TempDir dir;
+  dir.write("outside/victim", "host secret");
+  const std::string victim = dir.path() + "/outside/victim";
+  ASSERT_EQ(::chmod(victim.c_str(), 0644), 0);
+  ASSERT_EQ(::mkdir((dir.path() + "/b").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir((dir.path() + "/b/exec").c_str(), 0700), 0);
+  ASSERT_EQ(::link(victim.c_str(), (dir.path() + "/b/exec/out.txt").c_str()), 0);
+  auto a = finishArtifact(dir.path() + "/b", "exec/out.txt", 4);
+  ASSERT_FALSE(a.ok()) << "a hard link was finished";
+  EXPECT_EQ(a.error().errnum, EMLINK);
+  EXPECT_NE(a.error().message.find("hard link (2 links)"), std::string::npos)
+      << a.error().describe();
+  EXPECT_EQ(slurp(victim), "host secret");
+  EXPECT_EQ(modeOf(victim), 0644u);
+
+  // The child's own file (one link) is still taken.
+  ASSERT_EQ(::unlink(victim.c_str()), 0);
+  auto own = finishArtifact(dir.path() + "/b", "exec/out.txt", 4);
+  ASSERT_TRUE(own.ok()) << own.error().describe();
+  EXPECT_EQ(own->bytes, 4u);
+}
+
+TEST(Artifact, FinishTakesOnlyAFileOfOursOrOfItsWriter) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (chown)";
+  TempDir dir;
+  const std::string file = dir.path() + "/hook.txt";
+  dir.write("hook.txt", "someone else's");
+  ASSERT_EQ(::chown(file.c_str(), 4242, 4242), 0);
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  // Nobody named a writer, or another one: a file of uid 4242 is not the child's output.
+  for (std::optional<uid_t> writer : {std::optional<uid_t>{}, std::optional<uid_t>{4243}}) {
+    auto a = finishArtifact(dir.path(), "hook.txt", 4, writer);
+    ASSERT_FALSE(a.ok()) << "a file of another owner was finished";
+    EXPECT_EQ(a.error().errnum, EPERM);
+    EXPECT_NE(a.error().message.find("owned by uid 4242"), std::string::npos)
+        << a.error().describe();
+  }
+  EXPECT_EQ(slurp(file), "someone else's");
+  EXPECT_EQ(modeOf(file), 0644u);
+  // Its writer's: taken, made private and cut.
+  auto a = finishArtifact(dir.path(), "hook.txt", 4, 4242);
+  ASSERT_TRUE(a.ok()) << a.error().describe();
+  EXPECT_EQ(slurp(file), "some");
+  EXPECT_EQ(modeOf(file), 0600u);
+}
+
 TEST(Artifact, FinishesAnotherUsersFileWithTheUnitsCapabilitiesAlone) {
   // As the systemd unit runs it: root without CAP_DAC_OVERRIDE and CAP_CHOWN. The file stays its
   // writer's, made 0600 (CAP_FOWNER) and cut to the cap.
@@ -137,7 +188,7 @@ TEST(Artifact, FinishesAnotherUsersFileWithTheUnitsCapabilitiesAlone) {
         int rw = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
         f.expect(rw < 0, "the child can still open another user's file for writing");
         if (rw >= 0) ::close(rw);
-        auto a = finishArtifact(dir.path(), "hook.txt", 4096);
+        auto a = finishArtifact(dir.path(), "hook.txt", 4096, 65534);
         if (!a) return "finishArtifact: " + a.error().describe();
         f.expect(a->truncated, "not marked truncated");
         f.expectEq(a->bytes, std::uint64_t{4096}, "bytes");
@@ -154,7 +205,7 @@ TEST(Artifact, FinishesAnotherUsersFileWithTheUnitsCapabilitiesAlone) {
   // Without CAP_FOWNER it cannot be made private: refused, not listed as finished.
   ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
   findings = testing::inReducedChild({CAP_DAC_READ_SEARCH}, std::nullopt, [&]() -> std::string {
-    auto a = finishArtifact(dir.path(), "hook.txt", 0);
+    auto a = finishArtifact(dir.path(), "hook.txt", 0, 65534);
     if (a) return "finished without CAP_FOWNER";
     return a.error().message == "cannot make it mode 0600" ? "" : a.error().describe();
   });

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -209,6 +210,108 @@ TEST(GperftoolsParse, HeapProfileSequence) {
   EXPECT_EQ(heapProfileSequence("cpp..heap", "cpp"), -1);
   EXPECT_EQ(heapProfileSequence("cpp.00x1.heap", "cpp"), -1);
   EXPECT_EQ(heapProfileSequence("other.0001.heap", "cpp"), -1);
+}
+
+// A process holding `count` descriptors on /dev/null and then one on `file` (the highest number),
+// until told to close it ('c') and to exit (EOF). Only system calls after fork().
+struct ManyFds {
+  pid_t pid = -1;
+  int tell = -1, hear = -1;
+
+  ManyFds(const std::string& file, int count) {
+    int down[2], up[2];
+    if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0) return;
+    pid = ::fork();
+    if (pid == 0) {
+      ::close(down[1]);  // else its own copy keeps the EOF that tells it to exit from coming
+      ::close(up[0]);
+      int null_fd = ::open("/dev/null", O_RDONLY);
+      for (int i = 0; i < count; ++i)
+        if (::dup(null_fd) < 0) ::_exit(2);
+      int held = ::open(file.c_str(), O_RDONLY);
+      if (held < 0) ::_exit(3);
+      char c = 'r';
+      if (::write(up[1], &c, 1) != 1) ::_exit(4);
+      while (::read(down[0], &c, 1) == 1) {
+        if (c == 'c') ::close(held);
+        if (::write(up[1], &c, 1) != 1) ::_exit(5);
+      }
+      ::_exit(0);
+    }
+    ::close(down[0]);
+    ::close(up[1]);
+    tell = down[1];
+    hear = up[0];
+  }
+  bool ready() {
+    char c = 0;
+    return pid > 0 && ::read(hear, &c, 1) == 1 && c == 'r';
+  }
+  bool closeIt() {
+    char c = 'c';
+    return ::write(tell, &c, 1) == 1 && ::read(hear, &c, 1) == 1 && c == 'c';
+  }
+  ~ManyFds() {
+    if (tell >= 0) ::close(tell);
+    if (hear >= 0) ::close(hear);
+    if (pid > 0) ::waitpid(pid, nullptr, 0);
+  }
+};
+
+// Steps until an answer; each step's count of looked-at descriptors goes into `examined`.
+HeldOpenScan::Answer stepUntilAnswer(HeldOpenScan& scan, const struct stat& want, int& steps,
+                                     std::size_t& most_examined) {
+  steps = 0;
+  most_examined = 0;
+  HeldOpenScan::Answer a = HeldOpenScan::Answer::kNotYet;
+  while (a == HeldOpenScan::Answer::kNotYet && steps < 1000) {
+    a = scan.step(want);
+    ++steps;
+    most_examined = std::max(most_examined, scan.lastExamined());
+  }
+  return a;
+}
+
+TEST(GperftoolsHeldOpen, ATargetWithManyDescriptorsIsLookedAtABoundedNumberPerStep) {
+  // A hostile target can hold RLIMIT_NOFILE descriptors; the settle step that asks whether the
+  // profiler still writes its file looks at a bounded number of them, and still finds the one
+  // past all the others, and says "not held" only after a whole pass.
+  constexpr int kCount = 6000;
+  rlimit lim{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &lim), 0);
+  if (lim.rlim_max < kCount + 64) GTEST_SKIP() << "RLIMIT_NOFILE's hard limit is too low";
+  rlimit raised = lim;
+  raised.rlim_cur = std::max<rlim_t>(lim.rlim_cur, kCount + 64);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &raised), 0);
+  TempDir dir;
+  dir.write("app.0001.heap", "heap profile");
+  const std::string file = dir.path() + "/app.0001.heap";
+  ManyFds target(file, kCount);
+  ::setrlimit(RLIMIT_NOFILE, &lim);
+  ASSERT_TRUE(target.ready());
+  struct stat want;
+  ASSERT_EQ(::stat(file.c_str(), &want), 0);
+
+  HeldOpenScan scan(HostPaths{}, target.pid, 1000);
+  int steps = 0;
+  std::size_t most = 0;
+  EXPECT_EQ(stepUntilAnswer(scan, want, steps, most), HeldOpenScan::Answer::kHeld);
+  EXPECT_LE(most, 1000u);
+  EXPECT_GE(steps, kCount / 1000) << "found before the descriptors in front of it were seen";
+
+  ASSERT_TRUE(target.closeIt());
+  scan.restart();
+  EXPECT_EQ(stepUntilAnswer(scan, want, steps, most), HeldOpenScan::Answer::kNotHeld);
+  EXPECT_LE(most, 1000u);
+  EXPECT_GE(steps, kCount / 1000) << "said not held before a whole pass";
+
+  // The default bound: kPerStep descriptors a step.
+  HeldOpenScan whole(HostPaths{}, target.pid);
+  EXPECT_EQ(whole.step(want), HeldOpenScan::Answer::kNotYet);
+  EXPECT_EQ(whole.lastExamined(), HeldOpenScan::kPerStep);
+  // A process that cannot be looked at: the settle time alone decides.
+  HeldOpenScan gone(HostPaths{"/nonexistent", "/nonexistent"}, target.pid);
+  EXPECT_EQ(gone.step(want), HeldOpenScan::Answer::kNotHeld);
 }
 
 TEST(GperftoolsDumper, SkipsWithoutAPid) {
