@@ -326,9 +326,47 @@ bool ownOomScoreAdjNegative(const std::string& path) {
   ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
 }
 
+// Closes every descriptor from 3 up but those in keep[0..n) (system calls only: after fork()).
+// Another thread's runChild may be between its pipe2() and its fork(): our copies of its report
+// and capture pipes, and of the cgroup.procs file it holds, must not live on in a process of ours
+// that never execs (O_CLOEXEC only acts at exec), or its setup report waits for our end.
+void closeAllBut(int* keep, int n) {
+  for (int i = 1; i < n; ++i)  // insertion sort: n is a handful
+    for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) std::swap(keep[j - 1], keep[j]);
+  unsigned from = 3;
+  for (int i = 0; i <= n; ++i) {
+    unsigned to = i < n ? static_cast<unsigned>(keep[i]) : ~0u;
+    if (i < n && (keep[i] < 0 || to < from)) continue;  // unused, below 3, or a duplicate
+    if (to > from) {
+      unsigned last = i < n ? to - 1 : ~0u;
+      if (::syscall(SYS_close_range, from, last, 0) != 0) {
+        // Before Linux 5.9: one by one, up to our limit of descriptors.
+        struct rlimit lim {};
+        ::getrlimit(RLIMIT_NOFILE, &lim);
+        unsigned end = lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur > (1u << 20)
+                           ? (1u << 20)
+                           : static_cast<unsigned>(lim.rlim_cur);
+        for (unsigned fd = from; fd <= last && fd < end; ++fd) ::close(static_cast<int>(fd));
+      }
+    }
+    if (i < n) from = to + 1;
+  }
+}
+
 // After fork(): system calls only, no allocation, no lock.
 [[noreturn]] void childMain(const ChildSetup& s) {
   const ChildSpec& spec = *s.spec;
+  {
+    int keep[] = {s.in,
+                  s.out,
+                  s.err,
+                  s.report_fd,
+                  spec.join_pidfd,
+                  spec.root_fd,
+                  spec.cwd_fd,
+                  spec.cgroup_procs_fd};
+    closeAllBut(keep, static_cast<int>(sizeof keep / sizeof keep[0]));
+  }
   // Default dispositions and an empty mask: a signal the daemon ignores or blocks must not stay
   // ignored or blocked in the child. Dispositions first, so nothing pending is delivered to a
   // handler of ours.
@@ -364,8 +402,11 @@ bool ownOomScoreAdjNegative(const std::string& path) {
     pid_t inner = ::fork();
     if (inner < 0) failStep(report, kStepFork);
     if (inner > 0) {
-      ::close(report);
-      ::close(s.report_fd);
+      // This process never execs and waits for the whole run: it keeps no descriptor at all.
+      if (::syscall(SYS_close_range, 0u, ~0u, 0) != 0) {
+        ::close(report);
+        ::close(s.report_fd);
+      }
       int status = 0;
       while (::waitpid(inner, &status, 0) < 0) {
         if (errno != EINTR) ::_exit(127);

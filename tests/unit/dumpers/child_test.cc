@@ -1,5 +1,6 @@
 #include "dumpers/child.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -24,6 +25,7 @@
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::eventually;
 using oomsentinel::testing::slurp;
 
 using namespace std::chrono_literals;
@@ -443,6 +445,111 @@ TEST(RunChild, RunsInTheTargetsMountAndPidNamespaces) {
   ::close(pidfd);
   ASSERT_TRUE(f.ok()) << f.error().describe();
   EXPECT_EQ(f->exit_code, 7);
+  expectNoChildren();
+}
+
+// Pids whose parent is `parent`, from <proc>/*/stat.
+std::vector<pid_t> childrenOf(pid_t parent) {
+  std::vector<pid_t> out;
+  HostPaths paths;
+  DIR* d = ::opendir(paths.procRoot().c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    std::string stat = slurp(paths.proc(pid, "stat"));
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent) out.push_back(pid);
+  }
+  ::closedir(d);
+  return out;
+}
+
+// The links of <proc>/PID/fd/*.
+std::string fdLinks(pid_t pid) {
+  std::string out;
+  HostPaths paths;
+  DIR* d = ::opendir(paths.proc(pid, "fd").c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    char link[256] = {};
+    if (::readlink(paths.proc(pid, std::string("fd/") + e->d_name).c_str(), link, sizeof link - 1) >
+        0)
+      out += std::string(link) + "\n";
+  }
+  ::closedir(d);
+  return out;
+}
+
+// Run A is between making its pipes and its fork (held there by a FIFO as its stdout file) when
+// run B, in a target's namespaces, forks the process that waits in the target's pid namespace.
+// That process never execs, so O_CLOEXEC never closes what it inherited: it must close A's
+// pipes itself, or it holds them for B's whole run (A's setup report would wait for B's end).
+TEST(RunChild, TheWaiterInATargetsNamespacesHoldsNoPipeOfAConcurrentRun) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  NamespacedTarget target;
+  if (!target.ok()) GTEST_SKIP() << "cannot make a private mount namespace here";
+  TempDir dir;
+  const std::string fifo = dir.path() + "/a-stdout";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  auto pipes = [] {
+    std::string links = fdLinks(::getpid());
+    int n = 0;
+    for (auto at = links.find("pipe:"); at != std::string::npos; at = links.find("pipe:", at + 1))
+      ++n;
+    return n;
+  };
+  const int pipes_before = pipes();
+  // A: its stderr goes through a pipe (made first), then its stdout file is opened: it blocks.
+  Result<ChildResult> a = makeError("not run");
+  std::thread run_a([&] {
+    ChildSpec spec = shell("readlink /proc/self/fd/2");
+    spec.stdout_path = fifo;
+    spec.capture_stderr_bytes = 4096;
+    a = runChild(spec);
+  });
+  ASSERT_TRUE(eventually([&] { return pipes() >= pipes_before + 2; })) << fdLinks(::getpid());
+  // B: in the target's namespaces, running for 3s.
+  int pidfd = pidfdOf(target.pid());
+  ASSERT_GE(pidfd, 0);
+  Result<ChildResult> b = makeError("not run");
+  std::thread run_b([&] {
+    ChildSpec spec = shell("sleep 3");
+    spec.join_pidfd = pidfd;
+    b = runChild(spec);
+  });
+  // B's waiter: our child besides the target, once it has forked B's program.
+  pid_t waiter = 0;
+  ASSERT_TRUE(eventually([&] {
+    for (pid_t p : childrenOf(::getpid()))
+      if (p != target.pid() && !childrenOf(p).empty()) waiter = p;
+    return waiter != 0;
+  }));
+  // A goes on: its stdout file opens, and it says which pipe its stderr is.
+  std::string a_pipe;
+  {
+    std::ifstream reader(fifo);
+    std::getline(reader, a_pipe);
+  }
+  run_a.join();
+  ASSERT_TRUE(a.ok()) << a.error().describe();
+  EXPECT_EQ(a->exit_code, 0);
+  ASSERT_EQ(a_pipe.rfind("pipe:[", 0), 0u) << a_pipe;
+  // B still runs; its waiter holds no descriptor at all.
+  std::string held = fdLinks(waiter);
+  EXPECT_EQ(held.find(a_pipe), std::string::npos)
+      << "B's waiter " << waiter << " holds A's " << a_pipe << ":\n"
+      << held;
+  EXPECT_EQ(held, "") << held;
+  run_b.join();
+  ::close(pidfd);
+  ASSERT_TRUE(b.ok()) << b.error().describe();
+  EXPECT_EQ(b->exit_code, 0);
   expectNoChildren();
 }
 
