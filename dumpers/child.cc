@@ -606,6 +606,36 @@ Result<std::optional<DelegatedCgroup>> enterDelegatedLeaf(const HostPaths& paths
   return std::optional<DelegatedCgroup>(std::move(out));
 }
 
+std::string applyChildCgroupLimits(const std::string& dir, bool v2, const ChildCgroupLimits& limits,
+                                   const std::string& parent) {
+  std::string note;
+  auto limit = [&](const char* file, std::uint64_t value, const char* what) {
+    if (value == 0) return;
+    Status st = v2 ? writeControl(joinPath(dir, file), std::to_string(value))
+                   : Status(makeError("cgroup v1", dir));
+    if (st && std::string_view(file) == "memory.max") {
+      st = writeControl(joinPath(dir, "memory.oom.group"), "1");
+      // memory.max does not cover swap: without this a runaway child is not OOM-killed in its
+      // cgroup but pushed out into the host's swap, where it thrashes on (and slows the host).
+      // No such file: swap accounting is off (swapaccount=0, or no swap), and nothing to bound.
+      if (st) {
+        Status swap = writeControl(joinPath(dir, "memory.swap.max"), "0");
+        if (!swap && swap.error().errnum != ENOENT) st = swap;
+      }
+    }
+    if (st) return;
+    note += note.empty() ? "" : "; ";
+    note +=
+        std::string("no ") + what + " limit of its own (" +
+        (st.error().errnum == ENOENT ? "the controller is not enabled for " + parent + "'s children"
+                                     : st.error().describe()) +
+        ")";
+  };
+  limit("memory.max", limits.memory_max, "memory");
+  limit("pids.max", limits.pids_max, "pids");
+  return note;
+}
+
 ChildCgroup::ChildCgroup(std::string dir, OwnedFd procs, bool v2)
     : dir_(std::move(dir)), procs_(std::move(procs)), v2_(v2) {}
 
@@ -634,22 +664,7 @@ Result<ChildCgroup> ChildCgroup::create(const HostPaths& paths, std::string_view
     return makeError("cannot open", procs, e);
   }
   ChildCgroup cg(std::move(dir), OwnedFd(fd), base->second);
-  auto limit = [&](const char* file, std::uint64_t value, const char* what) {
-    if (value == 0) return;
-    Status st = cg.v2_ ? writeControl(joinPath(cg.dir_, file), std::to_string(value))
-                       : Status(makeError("cgroup v1", cg.dir_));
-    if (st && std::string_view(file) == "memory.max")
-      st = writeControl(joinPath(cg.dir_, "memory.oom.group"), "1");
-    if (st) return;
-    cg.limits_note_ += cg.limits_note_.empty() ? "" : "; ";
-    cg.limits_note_ += std::string("no ") + what + " limit of its own (" +
-                       (st.error().errnum == ENOENT
-                            ? "the controller is not enabled for " + base->first + "'s children"
-                            : st.error().describe()) +
-                       ")";
-  };
-  limit("memory.max", limits.memory_max, "memory");
-  limit("pids.max", limits.pids_max, "pids");
+  cg.limits_note_ = applyChildCgroupLimits(cg.dir_, cg.v2_, limits, base->first);
   return cg;
 }
 

@@ -119,12 +119,21 @@ Result<std::optional<DelegatedCgroup>> enterDelegatedLeaf(const HostPaths& paths
 // What a child's cgroup is allowed, where the tree offers the controller (cgroup v2 with it
 // enabled for the child: under Delegate=yes after enterDelegatedLeaf). 0: no limit of ours.
 struct ChildCgroupLimits {
-  // memory.max; with it memory.oom.group=1, so that an OOM inside takes the whole cgroup. The
-  // child is then charged to its own cgroup, and what it uses past this is its OOM, not the
-  // service's (whose MemoryHigh would slow the daemon too).
+  // memory.max; with it memory.oom.group=1, so that an OOM inside takes the whole cgroup, and
+  // memory.swap.max=0, so that it cannot go on in swap past it. The child is then charged to its
+  // own cgroup, and what it uses past this is its OOM, not the service's (whose MemoryHigh would
+  // slow the daemon too).
   std::uint64_t memory_max = 0;
   std::uint64_t pids_max = 0;  // pids.max: a fork bomb stops there
 };
+
+// Writes `limits` into the cgroup directory `dir` (see ChildCgroupLimits; memory.max comes with
+// memory.oom.group=1 and memory.swap.max=0, the latter skipped where swap is not accounted).
+// Returns what could not be set ("no memory limit of its own (...)"), naming `parent` when the
+// controller is not enabled for its children; empty when all was set. cgroup v1 (`v2` false):
+// nothing is written.
+std::string applyChildCgroupLimits(const std::string& dir, bool v2, const ChildCgroupLimits& limits,
+                                   const std::string& parent);
 
 // A cgroup of its own for a child (an exec hook, jcmd) and everything it starts: a descendant that
 // calls setsid() leaves the process group, never the cgroup. On cgroup v2 (or the hybrid layout's

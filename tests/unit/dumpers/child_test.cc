@@ -748,6 +748,40 @@ TEST(DelegatedCgroup, AChildsCgroupGoesBesideTheDaemonsLeafNotUnderIt) {
   EXPECT_EQ(under.error().path, plain.service + "/daemon/hook/cgroup.procs");
 }
 
+// A child cgroup's limits, written into a fixture cgroup whose controllers are enabled: memory.max
+// does not cover swap, so a runaway child would otherwise thrash on in the host's swap.
+TEST(ChildCgroupLimits, CapMemoryWithoutSwapAndWholeOnOomAndPids) {
+  TempDir cg;
+  for (const char* f : {"memory.max", "memory.oom.group", "memory.swap.max", "pids.max"})
+    cg.write(std::string("child/") + f, "");
+  const std::string dir = cg.path() + "/child";
+  EXPECT_EQ(applyChildCgroupLimits(dir, true, ChildCgroupLimits{256ull << 20, 512}, cg.path()), "");
+  EXPECT_EQ(slurp(dir + "/memory.max"), "268435456");
+  EXPECT_EQ(slurp(dir + "/memory.oom.group"), "1");
+  EXPECT_EQ(slurp(dir + "/memory.swap.max"), "0");
+  EXPECT_EQ(slurp(dir + "/pids.max"), "512");
+
+  // No memory.swap.max (swap not accounted): nothing to bound, and no complaint.
+  TempDir no_swap;
+  for (const char* f : {"memory.max", "memory.oom.group", "pids.max"})
+    no_swap.write(std::string("child/") + f, "");
+  EXPECT_EQ(applyChildCgroupLimits(no_swap.path() + "/child", true,
+                                   ChildCgroupLimits{64ull << 20, 0}, no_swap.path()),
+            "");
+  struct stat st;
+  EXPECT_NE(::stat((no_swap.path() + "/child/memory.swap.max").c_str(), &st), 0);
+  EXPECT_EQ(slurp(no_swap.path() + "/child/memory.max"), "67108864");
+  EXPECT_EQ(slurp(no_swap.path() + "/child/pids.max"), "");  // 0: no limit of ours
+
+  // No controller enabled for the parent's children: the note says which and where.
+  TempDir bare;
+  bare.write("child/cgroup.procs", "");
+  EXPECT_EQ(applyChildCgroupLimits(bare.path() + "/child", true, ChildCgroupLimits{1 << 20, 16},
+                                   "/parent"),
+            "no memory limit of its own (the controller is not enabled for /parent's children); "
+            "no pids limit of its own (the controller is not enabled for /parent's children)");
+}
+
 // This process's cgroup v2 path and the tree it is in, or why there is none to use.
 struct RealV2 {
   std::string root, own, skip;
