@@ -181,9 +181,10 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
     return done(DumpResult::kFailed,
                 "cannot open " + own + " to the command's user: " + std::strerror(errno));
   static std::atomic<unsigned> sequence{0};
-  auto cgroup =
-      ChildCgroup::create(identity_.paths, "oomsentinel-exec-" + std::to_string(::getpid()) + "-" +
-                                               std::to_string(sequence.fetch_add(1)));
+  auto cgroup = ChildCgroup::create(identity_.paths,
+                                    "oomsentinel-exec-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(sequence.fetch_add(1)),
+                                    identity_.limits);
 
   ChildSpec spec;
   spec.argv = argv_;
