@@ -1,6 +1,7 @@
 #include "dumpers/child.h"
 
 #include <cap-ng.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
@@ -644,10 +645,13 @@ ChildCgroup::ChildCgroup(ChildCgroup&& o) noexcept
       procs_(std::move(o.procs_)),
       v2_(o.v2_),
       removed_(std::exchange(o.removed_, true)),
+      kill_tried_(o.kill_tried_),
       limits_note_(std::move(o.limits_note_)) {}
 
 ChildCgroup::~ChildCgroup() {
-  if (!removed_) killAll();
+  // After a killAll that gave up, no second wait: only what can be removed now is.
+  if (!removed_ && !kill_tried_) killAll();
+  if (!removed_) ::rmdir(dir_.c_str());
 }
 
 Result<ChildCgroup> ChildCgroup::create(const HostPaths& paths, std::string_view name,
@@ -668,36 +672,131 @@ Result<ChildCgroup> ChildCgroup::create(const HostPaths& paths, std::string_view
   return cg;
 }
 
+namespace {
+
+// A child running as root (exec.user: root) may make cgroups of its own inside its cgroup; they
+// are walked this deep and this wide, no further: what is beyond stays, and killAll says so.
+constexpr int kMaxSubDepth = 8;
+constexpr std::size_t kMaxSubCgroups = 256;
+
+// `dir` and the cgroups below it, parents before their children, up to the bounds above; `cut`
+// is set when some were left out.
+void subtree(const std::string& dir, int depth, std::vector<std::string>& out, bool& cut) {
+  out.push_back(dir);
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_type != DT_DIR || std::strcmp(e->d_name, ".") == 0 ||
+        std::strcmp(e->d_name, "..") == 0)
+      continue;
+    if (depth >= kMaxSubDepth || out.size() >= kMaxSubCgroups) {
+      cut = true;
+      continue;
+    }
+    subtree(joinPath(dir, e->d_name), depth + 1, out, cut);
+  }
+  ::closedir(d);
+}
+
+// cgroup v2: whether anything is left in `dir` or below it ("populated 1" in cgroup.events);
+// nullopt when the file cannot be read.
+std::optional<bool> populated(const std::string& dir) {
+  auto text = readFileUpTo(joinPath(dir, "cgroup.events"), 4096);
+  if (!text) return std::nullopt;
+  auto at = text->find("populated ");
+  if (at == std::string::npos) return std::nullopt;
+  return text->compare(at, 11, "populated 0") != 0;
+}
+
+}  // namespace
+
 std::string ChildCgroup::killAll(Duration limit) {
   if (removed_) return "";
+  kill_tried_ = true;
   SteadyTime until = clock().steadyNow() + limit;
   bool killed_at_once = false;
   if (v2_) {
+    // The whole subtree, sub-cgroups the child made included.
     int fd = ::open(joinPath(dir_, "cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
       killed_at_once = ::write(fd, "1", 1) == 1;
       ::close(fd);
     }
   }
-  std::vector<pid_t> left = cgroupProcs(dir_);
-  while (!left.empty() && clock().steadyNow() < until) {
+  std::vector<std::string> tree;
+  bool cut = false;
+  // What is left in the subtree: processes listed (v1, or v2 without cgroup.events), or v2's
+  // "populated" (which also counts a killed multi-threaded process still exiting).
+  auto left = [&]() -> std::size_t {
+    tree.clear();
+    cut = false;
+    subtree(dir_, 0, tree, cut);
+    if (v2_)
+      if (auto p = populated(dir_)) {
+        if (!*p) return 0;
+        std::size_t n = 0;
+        for (const auto& d : tree) n += cgroupProcs(d).size();
+        return std::max<std::size_t>(n, 1);
+      }
+    std::size_t n = 0;
+    for (const auto& d : tree) n += cgroupProcs(d).size();
+    return n;
+  };
+  std::size_t remaining = left();
+  while (remaining > 0 && clock().steadyNow() < until) {
     if (!killed_at_once) {
-      for (pid_t pid : left) {
-        // Held first, then checked to still be listed: a pid that was reused in between is no
-        // longer in this cgroup (only our child's descendants can enter it), and is not hit.
-        Fd pidfd(pidfdOpen(pid));
-        if (pidfd.get() < 0) continue;
-        auto now = cgroupProcs(dir_);
-        if (std::find(now.begin(), now.end(), pid) != now.end())
-          ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+      for (const auto& d : tree) {
+        for (pid_t pid : cgroupProcs(d)) {
+          // Held first, then checked to still be listed: a pid that was reused in between is no
+          // longer in this cgroup (only our child's descendants can enter it), and is not hit.
+          Fd pidfd(pidfdOpen(pid));
+          if (pidfd.get() < 0) continue;
+          auto now = cgroupProcs(d);
+          if (std::find(now.begin(), now.end(), pid) != now.end())
+            ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+        }
       }
     }
-    std::this_thread::sleep_for(kPollEvery);
-    left = cgroupProcs(dir_);
+    // cgroup.events changes are announced with POLLPRI: woken then, else every kPollEvery.
+    Fd events(v2_ ? ::open(joinPath(dir_, "cgroup.events").c_str(), O_RDONLY | O_CLOEXEC) : -1);
+    if (events.get() >= 0) {
+      char buf[256];
+      (void)!::read(events.get(), buf, sizeof buf);
+      pollfd p{events.get(), POLLPRI, 0};
+      ::poll(&p, 1, static_cast<int>(kPollEvery / milliseconds(1)));
+    } else {
+      std::this_thread::sleep_for(kPollEvery);
+    }
+    remaining = left();
   }
-  if (!left.empty()) return std::to_string(left.size()) + " processes did not end";
-  removed_ = ::rmdir(dir_.c_str()) == 0 || errno == ENOENT;
-  return "";
+  if (remaining > 0)
+    return std::to_string(remaining) + (remaining == 1 ? " process" : " processes") +
+           " did not end in " + dir_;
+  // Empty: the sub-cgroups the child made go first, deepest first; EBUSY (a cgroup whose last
+  // process is still being torn down) is tried again until the limit.
+  std::string failed;
+  int err = 0;
+  for (;;) {
+    failed.clear();
+    for (auto it = tree.rbegin(); it != tree.rend(); ++it) {
+      if (::rmdir(it->c_str()) == 0 || errno == ENOENT) continue;
+      if (failed.empty()) {
+        failed = *it;
+        err = errno;
+      }
+    }
+    if (failed.empty() || err != EBUSY || clock().steadyNow() >= until) break;
+    std::this_thread::sleep_for(kPollEvery);
+    tree.clear();
+    subtree(dir_, 0, tree, cut);
+  }
+  removed_ = failed.empty() && !cut;
+  if (removed_) return "";
+  if (cut)
+    return "its cgroup " + dir_ + " could not be removed: it holds cgroups deeper than " +
+           std::to_string(kMaxSubDepth) + " levels or more than " + std::to_string(kMaxSubCgroups) +
+           " of them";
+  return "its cgroup could not be removed: " + makeError("cannot remove", failed, err).describe();
 }
 
 std::string ChildResult::describe() const {

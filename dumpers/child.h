@@ -155,8 +155,13 @@ class ChildCgroup {
   const std::string& dir() const { return dir_; }
   // "no memory limit of its own: ..." when a limit asked for could not be set, else empty.
   const std::string& limitsNote() const { return limits_note_; }
-  // Kills everything in it and waits up to `limit` for it to be empty, then removes it. Empty
-  // when all went, else what is left ("3 processes did not end").
+  // Kills everything in it and in the cgroups the child made below it (cgroup.kill on v2; v1 and
+  // older kernels: every listed pid, through pidfds), waits up to `limit` for it to be empty
+  // (v2: "populated 0" in cgroup.events, which also waits out a killed multi-threaded process
+  // still exiting), then removes those sub-cgroups deepest first and then it, retrying on EBUSY
+  // until `limit`. Empty when it is gone, else why it is not ("2 processes did not end in DIR",
+  // "its cgroup could not be removed: ..."). A killAll that failed is not waited for again by the
+  // destructor, which only tries to remove the directory once more.
   std::string killAll(Duration limit = std::chrono::seconds(2));
 
  private:
@@ -165,6 +170,7 @@ class ChildCgroup {
   OwnedFd procs_;
   bool v2_ = false;
   bool removed_ = false;
+  bool kill_tried_ = false;  // killAll ran: the destructor does not wait again
   std::string limits_note_;
 };
 

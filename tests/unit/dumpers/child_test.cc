@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -878,6 +879,94 @@ TEST(DelegatedCgroup, OnARealCgroupTheDaemonEntersItsLeafAndAChildsCgroupKillsWh
   EXPECT_TRUE(goneWithin(left, 2s)) << "pid " << left << " outlived its cgroup";
   struct stat st;
   EXPECT_NE(::stat(joinPath(service, "child").c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace oomsentinel
+
+namespace oomsentinel {
+namespace {
+
+// A child's cgroup on this machine's real cgroup v2 tree (as root), or why there is none.
+struct RealChildCgroup {
+  std::optional<ChildCgroup> cg;
+  std::string skip;
+  explicit RealChildCgroup(const std::string& name) {
+    RealV2 v2;
+    if (!v2.skip.empty()) {
+      skip = v2.skip;
+      return;
+    }
+    auto made = ChildCgroup::create(HostPaths(), name + "-" + std::to_string(::getpid()));
+    if (!made) {
+      skip = "cannot make a child cgroup: " + made.error().describe();
+      return;
+    }
+    if (made->dir().rfind(v2.root, 0) != 0) {
+      skip = "the child cgroup is not on the cgroup v2 tree: " + made->dir();
+      return;
+    }
+    cg.emplace(std::move(*made));
+  }
+};
+
+// What the old killAll left behind, removed deepest first so that the next run starts clean.
+void removeTree(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = ::readdir(d))
+    if (e->d_type == DT_DIR && e->d_name[0] != '.') removeTree(dir + "/" + e->d_name);
+  ::closedir(d);
+  ::rmdir(dir.c_str());
+}
+
+// A child run as root makes a cgroup inside its own and moves a descendant there: cgroup.kill
+// takes it down, and killAll removes that sub-cgroup before its own (rmdir of a cgroup that has
+// children fails with EBUSY, which the old killAll reported as success).
+TEST(ChildCgroupKillAll, OnARealCgroupRemovesTheSubCgroupsTheChildMade) {
+  RealChildCgroup real("oomsentinel-test-sub");
+  if (!real.skip.empty()) GTEST_SKIP() << real.skip;
+  const std::string dir = real.cg->dir();
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { removeTree(dir); }
+  } cleanup{dir};
+  ChildSpec spec =
+      shell("mkdir " + dir + "/sub " + dir + "/sub/deeper && setsid sh -c 'echo $$ > " + dir +
+            "/sub/deeper/cgroup.procs; exec sleep 60' & pid=$!; " + "while ! grep -q . " + dir +
+            "/sub/deeper/cgroup.procs; do sleep 0.01; done; echo $pid");
+  TempDir out;
+  spec.stdout_path = out.path() + "/out";
+  spec.stderr_path = out.path() + "/err";
+  spec.cgroup_procs_fd = real.cg->procsFd();
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  ASSERT_EQ(r->exit_code, 0) << slurp(spec.stderr_path);
+  pid_t left = readPid(spec.stdout_path);
+  ASSERT_GT(left, 0) << slurp(spec.stdout_path);
+  EXPECT_EQ(slurp(dir + "/sub/deeper/cgroup.procs"), std::to_string(left) + "\n");
+  EXPECT_EQ(real.cg->killAll(), "");
+  EXPECT_TRUE(goneWithin(left, 2s)) << "pid " << left << " outlived its cgroup";
+  struct stat st;
+  EXPECT_NE(::stat(dir.c_str(), &st), 0) << dir << " is still there";
+}
+
+// Sub-cgroups deeper than killAll walks stay: it says so instead of reporting success.
+TEST(ChildCgroupKillAll, OnARealCgroupSaysWhenTheChildsCgroupStays) {
+  RealChildCgroup real("oomsentinel-test-stays");
+  if (!real.skip.empty()) GTEST_SKIP() << real.skip;
+  const std::string dir = real.cg->dir();
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { removeTree(dir); }
+  } cleanup{dir};
+  auto r = runChild(shell("mkdir -p " + dir + "/a/a/a/a/a/a/a/a/a/a/a/a"));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  ASSERT_EQ(r->exit_code, 0);
+  std::string said = real.cg->killAll(200ms);
+  EXPECT_NE(said.find("its cgroup " + dir + " could not be removed"), std::string::npos) << said;
+  struct stat st;
+  EXPECT_EQ(::stat(dir.c_str(), &st), 0);
 }
 
 }  // namespace
