@@ -19,7 +19,9 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -39,6 +41,21 @@ using std::chrono::milliseconds;
 const Clock& clock() {
   static const SystemClock c;
   return c;
+}
+
+// What of the delegated cgroup is the daemon's own right now: the children runChild started and
+// has not reaped (one is in the daemon's leaf from its fork until it joins its cgroup, or for its
+// whole run when it has none), and the ChildCgroups that exist (registered before their mkdir).
+// sweepDelegated leaves these alone. The lock is held across fork() so that a child is never in
+// the leaf unregistered; the child itself never touches it.
+struct Ours {
+  std::mutex mu;
+  std::set<pid_t> children;
+  std::set<std::string> cgroups;
+};
+Ours& ours() {
+  static Ours* o = new Ours;  // never destroyed: children may outlive static destruction
+  return *o;
 }
 
 // While the child runs, its output files are measured this often against the cap: a runaway
@@ -646,12 +663,17 @@ ChildCgroup::ChildCgroup(ChildCgroup&& o) noexcept
       v2_(o.v2_),
       removed_(std::exchange(o.removed_, true)),
       kill_tried_(o.kill_tried_),
+      registered_(std::exchange(o.registered_, false)),
       limits_note_(std::move(o.limits_note_)) {}
 
 ChildCgroup::~ChildCgroup() {
   // After a killAll that gave up, no second wait: only what can be removed now is.
   if (!removed_ && !kill_tried_) killAll();
   if (!removed_) ::rmdir(dir_.c_str());
+  if (registered_) {
+    std::lock_guard<std::mutex> lock(ours().mu);
+    ours().cgroups.erase(dir_);
+  }
 }
 
 Result<ChildCgroup> ChildCgroup::create(const HostPaths& paths, std::string_view name,
@@ -659,15 +681,29 @@ Result<ChildCgroup> ChildCgroup::create(const HostPaths& paths, std::string_view
   auto base = childCgroupBase(paths);
   if (!base) return base.error();
   std::string dir = joinPath(base->first, name);
-  if (::mkdir(dir.c_str(), 0700) != 0) return makeError("cannot create a cgroup", dir, errno);
+  {
+    std::lock_guard<std::mutex> lock(ours().mu);
+    ours().cgroups.insert(dir);
+  }
+  auto unregister = [&] {
+    std::lock_guard<std::mutex> lock(ours().mu);
+    ours().cgroups.erase(dir);
+  };
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    int e = errno;
+    unregister();
+    return makeError("cannot create a cgroup", dir, e);
+  }
   std::string procs = joinPath(dir, "cgroup.procs");
   int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     ::rmdir(dir.c_str());
+    unregister();
     return makeError("cannot open", procs, e);
   }
   ChildCgroup cg(std::move(dir), OwnedFd(fd), base->second);
+  cg.registered_ = true;
   cg.limits_note_ = applyChildCgroupLimits(cg.dir_, cg.v2_, limits, base->first);
   return cg;
 }
@@ -799,6 +835,119 @@ std::string ChildCgroup::killAll(Duration limit) {
   return "its cgroup could not be removed: " + makeError("cannot remove", failed, err).describe();
 }
 
+namespace {
+// Cgroups beside the leaf handled in one sweep; more are only counted.
+constexpr std::size_t kMaxStrangers = 64;
+// A stranger's name as the hook chose it, cut (the logger and the manifest make it safe).
+std::string shortName(std::string_view name) {
+  return std::string(name.substr(0, 64)) + (name.size() > 64 ? "..." : "");
+}
+}  // namespace
+
+namespace {
+
+// The parent of `pid` per <proc>/PID/stat, 0 when unknown.
+pid_t parentOfPid(const HostPaths& paths, pid_t pid) {
+  auto stat = readFileUpTo(paths.proc(pid, "stat"), 4096);
+  if (!stat) return 0;
+  auto close = stat->rfind(')');
+  if (close == std::string::npos || close + 4 >= stat->size()) return 0;
+  return static_cast<pid_t>(std::atoi(stat->c_str() + close + 4));  // ") S PPID"
+}
+
+// Whether `pid` is a child runChild has not reaped, or started by one (a child that got no
+// cgroup of its own stays in the leaf with what it starts). Called with ours().mu held.
+bool oursOrUnderOurs(const HostPaths& paths, pid_t pid, pid_t self) {
+  for (int depth = 0; depth < 32 && pid > 1 && pid != self; ++depth) {
+    if (ours().children.count(pid)) return true;
+    pid = parentOfPid(paths, pid);
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string DelegatedSweep::describe() const {
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
+  if (!killed.empty()) {
+    std::string pids;
+    for (pid_t p : killed) pids += (pids.empty() ? "" : ", ") + std::to_string(p);
+    add("killed " + std::to_string(killed.size()) +
+        (killed.size() == 1 ? " process" : " processes") + " in the daemon's leaf " +
+        joinPath(service_dir, kDaemonLeaf) + " that " + (killed.size() == 1 ? "was" : "were") +
+        " not the daemon's (pid " + pids + ")");
+  }
+  if (!cgroups.empty()) {
+    std::string names;
+    for (const auto& n : cgroups) names += (names.empty() ? "" : ", ") + n;
+    add("killed and removed " + std::to_string(cgroups.size()) +
+        (cgroups.size() == 1 ? " cgroup" : " cgroups") + " beside the daemon's leaf in " +
+        service_dir + " that " + (cgroups.size() == 1 ? "was" : "were") + " not the daemon's (" +
+        names + ")");
+  }
+  if (!left.empty()) add(left);
+  return out;
+}
+
+Result<DelegatedSweep> ChildCgroup::sweepDelegated(const HostPaths& paths, pid_t self) {
+  DelegatedSweep out;
+  auto base = childCgroupBase(paths);
+  if (!base) return base.error();
+  // Not in the leaf of a delegated cgroup: the children's cgroups are under the daemon's own, and
+  // nobody but root with CAP_SYS_ADMIN's reach could write beside it.
+  auto own = ownCgroupDir(paths);
+  if (!own || !base->second || own->first == base->first) return out;
+  out.service_dir = base->first;
+  const std::string leaf = joinPath(base->first, kDaemonLeaf);
+  {
+    std::lock_guard<std::mutex> lock(ours().mu);
+    for (pid_t pid : cgroupProcs(leaf)) {
+      if (pid == self || oursOrUnderOurs(paths, pid, self)) continue;
+      // Held first, then checked to be listed still: a pid reused meanwhile is not hit.
+      Fd pidfd(pidfdOpen(pid));
+      if (pidfd.get() < 0) continue;
+      auto now = cgroupProcs(leaf);
+      if (std::find(now.begin(), now.end(), pid) == now.end()) continue;
+      if (::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0) == 0)
+        out.killed.push_back(pid);
+      else
+        out.left += (out.left.empty() ? "" : "; ") + std::string("cannot kill pid ") +
+                    std::to_string(pid) + " in " + leaf + ": " + std::strerror(errno);
+    }
+  }
+  std::vector<std::string> strangers;
+  std::size_t more = 0;
+  if (DIR* d = ::opendir(base->first.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string_view name = e->d_name;
+      if (e->d_type != DT_DIR || name == "." || name == ".." || name == kDaemonLeaf ||
+          name == ".control")  // systemd's, for ExecReload= of a delegated unit
+        continue;
+      std::string dir = joinPath(base->first, name);
+      {
+        std::lock_guard<std::mutex> lock(ours().mu);
+        if (ours().cgroups.count(dir)) continue;
+      }
+      if (strangers.size() < kMaxStrangers)
+        strangers.push_back(std::string(name));
+      else
+        ++more;
+    }
+    ::closedir(d);
+  }
+  for (const auto& name : strangers) {
+    ChildCgroup stranger(joinPath(base->first, name), OwnedFd(), true);
+    std::string why = stranger.killAll(std::chrono::seconds(1));
+    out.cgroups.push_back(shortName(name));
+    if (!why.empty()) out.left += (out.left.empty() ? "" : "; ") + why;
+  }
+  if (more > 0)
+    out.left += (out.left.empty() ? "" : "; ") + std::to_string(more) +
+                " more cgroups beside the leaf were not looked at";
+  return out;
+}
+
 std::string ChildResult::describe() const {
   std::string how;
   if (abandoned) {
@@ -888,9 +1037,21 @@ Result<ChildResult> runChild(const ChildSpec& spec) {
   Fd report_r(pipe_fds[0]), report_w(pipe_fds[1]);
   setup.report_fd = report_w.get();
 
-  pid_t pid = ::fork();
+  pid_t pid;
+  {
+    std::lock_guard<std::mutex> lock(ours().mu);
+    pid = ::fork();
+    if (pid == 0) childMain(setup);  // never returns
+    if (pid > 0) ours().children.insert(pid);
+  }
   if (pid < 0) return makeError("cannot start (fork)", *program, errno);
-  if (pid == 0) childMain(setup);  // never returns
+  struct Registered {
+    pid_t pid;
+    ~Registered() {
+      std::lock_guard<std::mutex> lock(ours().mu);
+      ours().children.erase(pid);
+    }
+  } registered{pid};
   report_w.reset();
   // Only the child's copies stay open: its end closes the pipes (unless a descendant holds them).
   capture_w[0].reset();

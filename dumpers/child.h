@@ -135,6 +135,16 @@ struct ChildCgroupLimits {
 std::string applyChildCgroupLimits(const std::string& dir, bool v2, const ChildCgroupLimits& limits,
                                    const std::string& parent);
 
+// What sweepDelegated found where only the daemon belongs, and did about it.
+struct DelegatedSweep {
+  std::string service_dir;    // the delegated cgroup; empty when the daemon is not in its leaf
+  std::vector<pid_t> killed;  // processes in the daemon's leaf that were not ours
+  std::vector<std::string> cgroups;  // cgroups beside the leaf that were not ours (their names)
+  std::string left;                  // what could not be killed or removed
+  bool clean() const { return killed.empty() && cgroups.empty() && left.empty(); }
+  std::string describe() const;
+};
+
 // A cgroup of its own for a child (an exec hook, jcmd) and everything it starts: a descendant that
 // calls setsid() leaves the process group, never the cgroup. On cgroup v2 (or the hybrid layout's
 // unified tree) made under the daemon's cgroup, or beside the daemon's leaf when it entered one
@@ -164,6 +174,14 @@ class ChildCgroup {
   // destructor, which only tries to remove the directory once more.
   std::string killAll(Duration limit = std::chrono::seconds(2));
 
+  // After a child that could write the service's cgroup files ended (an exec hook as uid 0: it
+  // has no capabilities, but the files are root's, and the unit makes the service's cgroup
+  // writable): under Delegate=yes, with the daemon in its leaf, kills every process in the leaf
+  // but `self` and the children runChild has not yet reaped (SIGKILL through a pidfd, after
+  // checking it is listed still), and kills and removes every cgroup beside the leaf but the
+  // leaf, systemd's .control and the ChildCgroups that exist. Nothing to do elsewhere: clean().
+  static Result<DelegatedSweep> sweepDelegated(const HostPaths& paths, pid_t self);
+
  private:
   ChildCgroup(std::string dir, OwnedFd procs, bool v2);
   std::string dir_;
@@ -171,6 +189,7 @@ class ChildCgroup {
   bool v2_ = false;
   bool removed_ = false;
   bool kill_tried_ = false;  // killAll ran: the destructor does not wait again
+  bool registered_ = false;  // in the list of the daemon's own cgroups (sweepDelegated)
   std::string limits_note_;
 };
 

@@ -56,6 +56,9 @@ struct ExecRunAs {
 ExecRunAs chooseExecRunAs(const std::string& user, uid_t uid, gid_t gid, uid_t our_euid,
                           bool can_switch);
 
+// The uid exec.user names (a name, a number, or nobody's 65534 without a passwd entry).
+Result<uid_t> execUserUid(const std::string& user);
+
 class ExecDumper final : public Dumper {
  public:
   ExecDumper(std::vector<std::string> argv, Duration timeout, ExecIdentity identity = {});

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "core/host_paths.h"
+#include "dumpers/exec_dumper.h"
 #include "tests/support/test_support.h"
 #include "tests/unit/dumpers/namespaced_target.h"
 
@@ -967,6 +968,152 @@ TEST(ChildCgroupKillAll, OnARealCgroupSaysWhenTheChildsCgroupStays) {
   EXPECT_NE(said.find("its cgroup " + dir + " could not be removed"), std::string::npos) << said;
   struct stat st;
   EXPECT_EQ(::stat(dir.c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace oomsentinel
+
+namespace oomsentinel {
+namespace {
+
+// The unit's layout on this machine's real cgroup v2 tree: a cgroup marked delegated as systemd
+// marks it, this process in it, then in its leaf (enterDelegatedLeaf). Put back and removed after.
+struct RealDelegated {
+  std::string home, service, leaf, skip;
+  explicit RealDelegated(const std::string& tag) {
+    RealV2 v2;
+    if (!v2.skip.empty()) {
+      skip = v2.skip;
+      return;
+    }
+    home = joinPath(v2.root, v2.own);
+    service =
+        joinPath(home, "oomsentinel-test-" + tag + "-" + std::to_string(::getpid()) + ".service");
+    if (::mkdir(service.c_str(), 0755) != 0) {
+      skip = "cannot make a cgroup under " + home + ": " + std::strerror(errno);
+      service.clear();
+      return;
+    }
+    if (::setxattr(service.c_str(), "user.delegate", "1", 1, 0) != 0) {
+      skip = "cannot mark " + service + " delegated: " + std::strerror(errno);
+      return;
+    }
+    std::ofstream(joinPath(service, "cgroup.procs")) << ::getpid();
+    auto entered = enterDelegatedLeaf(HostPaths());
+    if (!entered || !*entered) {
+      skip = "cannot enter the leaf of " + service;
+      return;
+    }
+    leaf = joinPath(service, kDaemonLeaf);
+  }
+  ~RealDelegated() {
+    if (service.empty()) return;
+    std::ofstream(joinPath(home, "cgroup.procs")) << ::getpid();  // back where it was
+    removeTree(service);
+  }
+};
+
+// A process we forked without runChild: for the sweep, a stranger in whatever cgroup it is put.
+pid_t sleeper() {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+bool killedBySigkill(pid_t pid) {
+  int status = 0;
+  return ::waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+TEST(DelegatedSweep, OnARealCgroupKillsStrangersInTheLeafAndBesideItButNotOurs) {
+  RealDelegated real("sweep");
+  if (!real.skip.empty()) GTEST_SKIP() << real.skip;
+  auto live = ChildCgroup::create(HostPaths(), "oomsentinel-exec-live");
+  ASSERT_TRUE(live.ok()) << live.error().describe();
+  // One in the daemon's leaf (it inherits ours), one in a cgroup made beside the leaf.
+  pid_t in_leaf = sleeper();
+  ASSERT_GT(in_leaf, 0);
+  const std::string evil = joinPath(real.service, "evil");
+  ASSERT_EQ(::mkdir(evil.c_str(), 0755), 0) << std::strerror(errno);
+  pid_t in_evil = sleeper();
+  ASSERT_GT(in_evil, 0);
+  std::ofstream(joinPath(evil, "cgroup.procs")) << in_evil;
+  ASSERT_EQ(slurp(joinPath(evil, "cgroup.procs")), std::to_string(in_evil) + "\n");
+
+  auto sweep = ChildCgroup::sweepDelegated(HostPaths(), ::getpid());
+  ASSERT_TRUE(sweep.ok()) << sweep.error().describe();
+  EXPECT_EQ(sweep->service_dir, real.service);
+  EXPECT_EQ(sweep->killed, std::vector<pid_t>{in_leaf});
+  EXPECT_EQ(sweep->cgroups, std::vector<std::string>{"evil"});
+  EXPECT_EQ(sweep->left, "");
+  EXPECT_NE(sweep->describe().find("killed 1 process in the daemon's leaf " + real.leaf +
+                                   " that was not the daemon's (pid " + std::to_string(in_leaf)),
+            std::string::npos)
+      << sweep->describe();
+  EXPECT_TRUE(killedBySigkill(in_leaf));
+  EXPECT_TRUE(killedBySigkill(in_evil));
+  struct stat st;
+  EXPECT_NE(::stat(evil.c_str(), &st), 0) << evil << " is still there";
+  EXPECT_EQ(::stat(live->dir().c_str(), &st), 0) << "our own child cgroup was removed";
+  EXPECT_EQ(slurp(joinPath(real.leaf, "cgroup.procs")), std::to_string(::getpid()) + "\n");
+  // Nothing more to find: clean.
+  auto again = ChildCgroup::sweepDelegated(HostPaths(), ::getpid());
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->clean()) << again->describe();
+}
+
+// A child of ours without a cgroup of its own stays in the leaf with what it starts: a sweep
+// after another hook leaves both alone.
+TEST(DelegatedSweep, OnARealCgroupLeavesOurRunningChildAndItsDescendantsAlone) {
+  RealDelegated real("ours");
+  if (!real.skip.empty()) GTEST_SKIP() << real.skip;
+  TempDir dir;
+  const std::string marker = dir.path() + "/started";
+  Result<ChildResult> r = makeError("not run");
+  std::thread run([&] { r = runChild(shell("sleep 1 & echo $! > " + marker + "; wait")); });
+  ASSERT_TRUE(eventually([&] { return !slurp(marker).empty(); }));
+  pid_t grandchild = readPid(marker);
+  auto sweep = ChildCgroup::sweepDelegated(HostPaths(), ::getpid());
+  run.join();
+  ASSERT_TRUE(sweep.ok()) << sweep.error().describe();
+  EXPECT_TRUE(sweep->clean()) << sweep->describe() << " (grandchild " << grandchild << ")";
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->exit_code, 0) << r->describe();
+}
+
+// The attack: a hook run as root (no capabilities, but the cgroup files are root's) moves a
+// descendant into the daemon's leaf, out of its own cgroup, which is killed at its end. The sweep
+// after the hook kills it, and the result says so.
+TEST(DelegatedSweep, OnARealCgroupARootHookThatEscapesIntoTheDaemonsLeafIsKilled) {
+  RealDelegated real("hook");
+  if (!real.skip.empty()) GTEST_SKIP() << real.skip;
+  TempDir dir;
+  ExecDumper hook({"/bin/sh", "-c",
+                   "setsid sh -c 'echo $$ > " + real.leaf +
+                       "/cgroup.procs && echo $$ > escaped && exec sleep 60' & "
+                       "while ! test -s escaped; do sleep 0.01; done"},
+                  10s, ExecIdentity{"root", HostPaths()});
+  DumpRequest req;
+  req.target = "app";
+  req.rule = "r";
+  req.dir = dir.path();
+  req.deadline = in(30s);
+  req.max_bytes = 1 << 20;
+  auto out = hook.run(req);
+  pid_t escaped = readPid(dir.path() + "/exec/escaped");
+  ASSERT_GT(escaped, 0) << out.error << slurp(dir.path() + "/exec/stderr.txt");
+  EXPECT_EQ(out.result, DumpResult::kFailed) << out.error;
+  EXPECT_NE(out.error.find("it wrote where only the daemon belongs: killed 1 process in the "
+                           "daemon's leaf " +
+                           real.leaf + " that was not the daemon's (pid " +
+                           std::to_string(escaped) + ")"),
+            std::string::npos)
+      << out.error;
+  EXPECT_TRUE(goneWithin(escaped, 2s)) << "pid " << escaped << " outlived its hook in our leaf";
+  EXPECT_EQ(slurp(joinPath(real.leaf, "cgroup.procs")), std::to_string(::getpid()) + "\n");
 }
 
 }  // namespace
