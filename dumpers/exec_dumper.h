@@ -42,7 +42,7 @@ struct ExecIdentity {
   HostPaths paths;              // where its cgroup goes (beside the daemon's own)
   // Its cgroup's memory.max (with memory.oom.group=1, memory.swap.max=0) and pids.max, where the
   // tree offers the controllers (config: exec.memory_max, exec.pids_max, whose defaults these are).
-  ChildCgroupLimits limits{256ull << 20, 512};
+  ChildCgroupLimits limits{64ull << 20, 512};
 };
 
 // Who the command runs as. uid set: switch to uid/gid; unset: it keeps the daemon's uid, and

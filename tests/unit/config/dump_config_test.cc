@@ -90,9 +90,9 @@ TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
   EXPECT_TRUE(d.proc_smaps);
   // The hook runs as nobody unless told.
   EXPECT_EQ(loadOk(kApp + "    exec: {argv: [/bin/true]}\n").targets[0].dump.exec_user, "nobody");
-  // Its cgroup is capped unless told otherwise: 256 MiB (no swap) and 512 tasks.
+  // Its cgroup is capped unless told otherwise: 64 MiB (no swap) and 512 tasks.
   const TargetDumpSpec plain = loadOk(kApp + "    exec: {argv: [/bin/true]}\n").targets[0].dump;
-  EXPECT_EQ(plain.exec_memory_max, 256ull << 20);
+  EXPECT_EQ(plain.exec_memory_max, 64ull << 20);
   EXPECT_EQ(plain.exec_pids_max, 512u);
   const TargetDumpSpec capped =
       loadOk(kApp + "    exec: {argv: [/bin/true], memory_max: 1GiB, pids_max: 64}\n")
