@@ -65,7 +65,11 @@ const std::vector<std::string> kDumpKeys = {"dir",     "max_incidents",    "max_
                                             "timeout", "per_minute",       "target_cooldown",
                                             "history", "throttle_records", "max_bundle_bytes"};
 const std::vector<std::string> kGperftoolsKeys = {"heap_prefix", "signal"};
-const std::vector<std::string> kExecKeys = {"argv", "timeout", "user"};
+const std::vector<std::string> kExecKeys = {"argv", "timeout", "user", "memory_max", "pids_max"};
+// The least a hook's cgroup may be given: below this, no shell starts.
+constexpr std::uint64_t kMinExecMemory = 16ull << 20;
+constexpr std::uint64_t kMinExecPids = 16;
+constexpr std::uint64_t kMaxExecPids = 4194304;  // the kernel's pid_max ceiling
 const std::vector<std::string> kProcKeys = {"smaps"};
 const std::vector<std::string> kThrottleKeys = {"max_duration", "headroom"};
 const std::vector<std::string> kPollKeys = {
@@ -1004,6 +1008,33 @@ class Loader {
             ok = false;
           } else {
             d.exec_user = u->value.Scalar();
+          }
+        }
+        if (const Entry* m = find(keys, "memory_max")) {
+          auto v = readBytes(*m);
+          if (v && *v < kMinExecMemory) {
+            error(valuePos(*m), m->path,
+                  "must be at least 16MiB (the hook's cgroup's memory.max), got '" +
+                      m->value.Scalar() + "'");
+            v.reset();
+          }
+          if (v)
+            d.exec_memory_max = *v;
+          else
+            ok = false;
+        }
+        if (const Entry* p = find(keys, "pids_max")) {
+          const std::string& v = p->value.IsScalar() ? p->value.Scalar() : std::string();
+          std::uint64_t n = 0;
+          auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+          if (!p->value.IsScalar() || ec != std::errc() || ptr != v.data() + v.size() ||
+              n < kMinExecPids || n > kMaxExecPids) {
+            error(valuePos(*p), p->path,
+                  "expected a whole number from " + std::to_string(kMinExecPids) + " to " +
+                      std::to_string(kMaxExecPids) + ", got " + describe(p->value));
+            ok = false;
+          } else {
+            d.exec_pids_max = n;
           }
         }
       }

@@ -68,7 +68,16 @@ struct TargetDumpSpec {
   std::vector<std::string> exec_argv;                // exec.argv: run as is, never through a shell
   Duration exec_timeout = std::chrono::seconds(10);  // exec.timeout
   std::string exec_user = "nobody";                  // exec.user: a name or uid; runs as it
-  bool proc_smaps = false;                           // proc.smaps: also the full smaps
+  // exec.memory_max, exec.pids_max: its cgroup's memory.max (with memory.oom.group=1 and
+  // memory.swap.max=0) and pids.max, where cgroup v2 offers the controllers (under the unit's
+  // Delegate=yes). A hook is the user's code run on every dump: without a cap of its own it would
+  // share the service's MemoryHigh (throttling the daemon) and TasksMax. Its cgroup is inside the
+  // service's, so the cap must leave the daemon room under the unit's MemoryHigh=192M: 8 MiB for
+  // the daemon, plus a 64 MiB jcmd and a 64 MiB hook is 136 MiB. 64 MiB holds a shell script with
+  // a few tools; 512 tasks stop a fork bomb, not a busy collector. More: raise the unit's too.
+  std::uint64_t exec_memory_max = 64ull << 20;
+  std::uint64_t exec_pids_max = 512;
+  bool proc_smaps = false;  // proc.smaps: also the full smaps
   // throttle_during_dump: true | {max_duration, headroom}: memory.high held just above usage
   // while the dump runs (cgroup v2; docs/design/throttle.md).
   bool throttle = false;

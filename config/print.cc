@@ -66,6 +66,8 @@ void printTargetDump(YAML::Emitter& out, const TargetDumpSpec& d) {
     out << YAML::Key << "argv" << YAML::Value << YAML::Flow << d.exec_argv;
     out << YAML::Key << "timeout" << YAML::Value << formatDurationExact(d.exec_timeout);
     out << YAML::Key << "user" << YAML::Value << d.exec_user;
+    out << YAML::Key << "memory_max" << YAML::Value << exactBytes(d.exec_memory_max);
+    out << YAML::Key << "pids_max" << YAML::Value << d.exec_pids_max;
     out << YAML::EndMap;
   }
   if (d.proc_smaps)

@@ -1,6 +1,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -27,6 +28,7 @@
 #include "daemon/systemd_notify.h"
 #include "daemon/watchdog.h"
 #include "dumpers/child.h"
+#include "dumpers/exec_dumper.h"
 
 namespace oomsentinel {
 
@@ -213,7 +215,8 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   }
   // Under the unit's Delegate=yes: into <service cgroup>/daemon, so that the children's cgroups
   // beside it can have controllers (dumpers/child.h). Before the first dump, which needs it.
-  if (auto leaf = enterDelegatedLeaf(paths); !leaf) {
+  auto leaf = enterDelegatedLeaf(paths);
+  if (!leaf) {
     log.log(LogLevel::kWarning, "cannot enter a leaf of the delegated cgroup",
             {{"error", leaf.error().describe()}});
   } else if (*leaf) {
@@ -221,6 +224,21 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
             {{"cgroup", joinPath((*leaf)->service_dir, kDaemonLeaf)},
              {"children_controllers", (*leaf)->enabled},
              {"note", (*leaf)->note}});
+  }
+  // A hook as uid 0 has no capabilities, but the service's cgroup files are root's and the unit
+  // makes them writable: it could leave its cgroup for the daemon's leaf or lift its limits.
+  // Each hook's end is checked for that (ChildCgroup::sweepDelegated); here it is said up front.
+  if (leaf && *leaf) {
+    for (const auto& t : config.targets) {
+      if (std::find(t.dump.dumpers.begin(), t.dump.dumpers.end(), "exec") == t.dump.dumpers.end())
+        continue;
+      if (auto uid = execUserUid(t.dump.exec_user); uid && *uid == 0)
+        log.log(LogLevel::kWarning,
+                "an exec hook runs as uid 0 under the delegated cgroup: it can write the "
+                "service's cgroup files (each hook's end is checked, and what it left there is "
+                "killed)",
+                {{"target", t.target.name}, {"exec_user", t.dump.exec_user}});
+    }
   }
   // Said once here, not found out at the first dump.
   if (std::string limits = childLimits(); !limits.empty())

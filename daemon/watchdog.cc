@@ -964,8 +964,9 @@ void Watchdog::startDump(const Firing& f, const Watched& w) {
       j.heap_dump = spec.jvm_heap_dump;
       job.dumpers.push_back(std::make_shared<JvmDumper>(j, paths_));
     } else if (name == "exec") {
-      job.dumpers.push_back(std::make_shared<ExecDumper>(spec.exec_argv, spec.exec_timeout,
-                                                         ExecIdentity{spec.exec_user, paths_}));
+      job.dumpers.push_back(std::make_shared<ExecDumper>(
+          spec.exec_argv, spec.exec_timeout,
+          ExecIdentity{spec.exec_user, paths_, {spec.exec_memory_max, spec.exec_pids_max}}));
     }
   }
   if (spec.throttle && !req.cgroup_dir.empty()) {

@@ -1,6 +1,7 @@
 #include "dumpers/child.h"
 
 #include <cap-ng.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
@@ -18,7 +19,9 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -38,6 +41,21 @@ using std::chrono::milliseconds;
 const Clock& clock() {
   static const SystemClock c;
   return c;
+}
+
+// What of the delegated cgroup is the daemon's own right now: the children runChild started and
+// has not reaped (one is in the daemon's leaf from its fork until it joins its cgroup, or for its
+// whole run when it has none), and the ChildCgroups that exist (registered before their mkdir).
+// sweepDelegated leaves these alone. The lock is held across fork() so that a child is never in
+// the leaf unregistered; the child itself never touches it.
+struct Ours {
+  std::mutex mu;
+  std::set<pid_t> children;
+  std::set<std::string> cgroups;
+};
+Ours& ours() {
+  static Ours* o = new Ours;  // never destroyed: children may outlive static destruction
+  return *o;
 }
 
 // While the child runs, its output files are measured this often against the cap: a runaway
@@ -326,9 +344,47 @@ bool ownOomScoreAdjNegative(const std::string& path) {
   ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
 }
 
+// Closes every descriptor from 3 up but those in keep[0..n) (system calls only: after fork()).
+// Another thread's runChild may be between its pipe2() and its fork(): our copies of its report
+// and capture pipes, and of the cgroup.procs file it holds, must not live on in a process of ours
+// that never execs (O_CLOEXEC only acts at exec), or its setup report waits for our end.
+void closeAllBut(int* keep, int n) {
+  for (int i = 1; i < n; ++i)  // insertion sort: n is a handful
+    for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) std::swap(keep[j - 1], keep[j]);
+  unsigned from = 3;
+  for (int i = 0; i <= n; ++i) {
+    unsigned to = i < n ? static_cast<unsigned>(keep[i]) : ~0u;
+    if (i < n && (keep[i] < 0 || to < from)) continue;  // unused, below 3, or a duplicate
+    if (to > from) {
+      unsigned last = i < n ? to - 1 : ~0u;
+      if (::syscall(SYS_close_range, from, last, 0) != 0) {
+        // Before Linux 5.9: one by one, up to our limit of descriptors.
+        struct rlimit lim {};
+        ::getrlimit(RLIMIT_NOFILE, &lim);
+        unsigned end = lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur > (1u << 20)
+                           ? (1u << 20)
+                           : static_cast<unsigned>(lim.rlim_cur);
+        for (unsigned fd = from; fd <= last && fd < end; ++fd) ::close(static_cast<int>(fd));
+      }
+    }
+    if (i < n) from = to + 1;
+  }
+}
+
 // After fork(): system calls only, no allocation, no lock.
 [[noreturn]] void childMain(const ChildSetup& s) {
   const ChildSpec& spec = *s.spec;
+  {
+    int keep[] = {s.in,
+                  s.out,
+                  s.err,
+                  s.report_fd,
+                  spec.join_pidfd,
+                  spec.root_fd,
+                  spec.cwd_fd,
+                  spec.cgroup_procs_fd};
+    closeAllBut(keep, static_cast<int>(sizeof keep / sizeof keep[0]));
+  }
   // Default dispositions and an empty mask: a signal the daemon ignores or blocks must not stay
   // ignored or blocked in the child. Dispositions first, so nothing pending is delivered to a
   // handler of ours.
@@ -364,8 +420,11 @@ bool ownOomScoreAdjNegative(const std::string& path) {
     pid_t inner = ::fork();
     if (inner < 0) failStep(report, kStepFork);
     if (inner > 0) {
-      ::close(report);
-      ::close(s.report_fd);
+      // This process never execs and waits for the whole run: it keeps no descriptor at all.
+      if (::syscall(SYS_close_range, 0u, ~0u, 0) != 0) {
+        ::close(report);
+        ::close(s.report_fd);
+      }
       int status = 0;
       while (::waitpid(inner, &status, 0) < 0) {
         if (errno != EINTR) ::_exit(127);
@@ -565,6 +624,36 @@ Result<std::optional<DelegatedCgroup>> enterDelegatedLeaf(const HostPaths& paths
   return std::optional<DelegatedCgroup>(std::move(out));
 }
 
+std::string applyChildCgroupLimits(const std::string& dir, bool v2, const ChildCgroupLimits& limits,
+                                   const std::string& parent) {
+  std::string note;
+  auto limit = [&](const char* file, std::uint64_t value, const char* what) {
+    if (value == 0) return;
+    Status st = v2 ? writeControl(joinPath(dir, file), std::to_string(value))
+                   : Status(makeError("cgroup v1", dir));
+    if (st && std::string_view(file) == "memory.max") {
+      st = writeControl(joinPath(dir, "memory.oom.group"), "1");
+      // memory.max does not cover swap: without this a runaway child is not OOM-killed in its
+      // cgroup but pushed out into the host's swap, where it thrashes on (and slows the host).
+      // No such file: swap accounting is off (swapaccount=0, or no swap), and nothing to bound.
+      if (st) {
+        Status swap = writeControl(joinPath(dir, "memory.swap.max"), "0");
+        if (!swap && swap.error().errnum != ENOENT) st = swap;
+      }
+    }
+    if (st) return;
+    note += note.empty() ? "" : "; ";
+    note +=
+        std::string("no ") + what + " limit of its own (" +
+        (st.error().errnum == ENOENT ? "the controller is not enabled for " + parent + "'s children"
+                                     : st.error().describe()) +
+        ")";
+  };
+  limit("memory.max", limits.memory_max, "memory");
+  limit("pids.max", limits.pids_max, "pids");
+  return note;
+}
+
 ChildCgroup::ChildCgroup(std::string dir, OwnedFd procs, bool v2)
     : dir_(std::move(dir)), procs_(std::move(procs)), v2_(v2) {}
 
@@ -573,10 +662,18 @@ ChildCgroup::ChildCgroup(ChildCgroup&& o) noexcept
       procs_(std::move(o.procs_)),
       v2_(o.v2_),
       removed_(std::exchange(o.removed_, true)),
+      kill_tried_(o.kill_tried_),
+      registered_(std::exchange(o.registered_, false)),
       limits_note_(std::move(o.limits_note_)) {}
 
 ChildCgroup::~ChildCgroup() {
-  if (!removed_) killAll();
+  // After a killAll that gave up, no second wait: only what can be removed now is.
+  if (!removed_ && !kill_tried_) killAll();
+  if (!removed_) ::rmdir(dir_.c_str());
+  if (registered_) {
+    std::lock_guard<std::mutex> lock(ours().mu);
+    ours().cgroups.erase(dir_);
+  }
 }
 
 Result<ChildCgroup> ChildCgroup::create(const HostPaths& paths, std::string_view name,
@@ -584,64 +681,271 @@ Result<ChildCgroup> ChildCgroup::create(const HostPaths& paths, std::string_view
   auto base = childCgroupBase(paths);
   if (!base) return base.error();
   std::string dir = joinPath(base->first, name);
-  if (::mkdir(dir.c_str(), 0700) != 0) return makeError("cannot create a cgroup", dir, errno);
+  {
+    std::lock_guard<std::mutex> lock(ours().mu);
+    ours().cgroups.insert(dir);
+  }
+  auto unregister = [&] {
+    std::lock_guard<std::mutex> lock(ours().mu);
+    ours().cgroups.erase(dir);
+  };
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    int e = errno;
+    unregister();
+    return makeError("cannot create a cgroup", dir, e);
+  }
   std::string procs = joinPath(dir, "cgroup.procs");
   int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     ::rmdir(dir.c_str());
+    unregister();
     return makeError("cannot open", procs, e);
   }
   ChildCgroup cg(std::move(dir), OwnedFd(fd), base->second);
-  auto limit = [&](const char* file, std::uint64_t value, const char* what) {
-    if (value == 0) return;
-    Status st = cg.v2_ ? writeControl(joinPath(cg.dir_, file), std::to_string(value))
-                       : Status(makeError("cgroup v1", cg.dir_));
-    if (st && std::string_view(file) == "memory.max")
-      st = writeControl(joinPath(cg.dir_, "memory.oom.group"), "1");
-    if (st) return;
-    cg.limits_note_ += cg.limits_note_.empty() ? "" : "; ";
-    cg.limits_note_ += std::string("no ") + what + " limit of its own (" +
-                       (st.error().errnum == ENOENT
-                            ? "the controller is not enabled for " + base->first + "'s children"
-                            : st.error().describe()) +
-                       ")";
-  };
-  limit("memory.max", limits.memory_max, "memory");
-  limit("pids.max", limits.pids_max, "pids");
+  cg.registered_ = true;
+  cg.limits_note_ = applyChildCgroupLimits(cg.dir_, cg.v2_, limits, base->first);
   return cg;
 }
 
+namespace {
+
+// A child running as root (exec.user: root) may make cgroups of its own inside its cgroup; they
+// are walked this deep and this wide, no further: what is beyond stays, and killAll says so.
+constexpr int kMaxSubDepth = 8;
+constexpr std::size_t kMaxSubCgroups = 256;
+
+// `dir` and the cgroups below it, parents before their children, up to the bounds above; `cut`
+// is set when some were left out.
+void subtree(const std::string& dir, int depth, std::vector<std::string>& out, bool& cut) {
+  out.push_back(dir);
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_type != DT_DIR || std::strcmp(e->d_name, ".") == 0 ||
+        std::strcmp(e->d_name, "..") == 0)
+      continue;
+    if (depth >= kMaxSubDepth || out.size() >= kMaxSubCgroups) {
+      cut = true;
+      continue;
+    }
+    subtree(joinPath(dir, e->d_name), depth + 1, out, cut);
+  }
+  ::closedir(d);
+}
+
+// cgroup v2: whether anything is left in `dir` or below it ("populated 1" in cgroup.events);
+// nullopt when the file cannot be read.
+std::optional<bool> populated(const std::string& dir) {
+  auto text = readFileUpTo(joinPath(dir, "cgroup.events"), 4096);
+  if (!text) return std::nullopt;
+  auto at = text->find("populated ");
+  if (at == std::string::npos) return std::nullopt;
+  return text->compare(at, 11, "populated 0") != 0;
+}
+
+}  // namespace
+
 std::string ChildCgroup::killAll(Duration limit) {
   if (removed_) return "";
+  kill_tried_ = true;
   SteadyTime until = clock().steadyNow() + limit;
   bool killed_at_once = false;
   if (v2_) {
+    // The whole subtree, sub-cgroups the child made included.
     int fd = ::open(joinPath(dir_, "cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
       killed_at_once = ::write(fd, "1", 1) == 1;
       ::close(fd);
     }
   }
-  std::vector<pid_t> left = cgroupProcs(dir_);
-  while (!left.empty() && clock().steadyNow() < until) {
+  std::vector<std::string> tree;
+  bool cut = false;
+  // What is left in the subtree: processes listed (v1, or v2 without cgroup.events), or v2's
+  // "populated" (which also counts a killed multi-threaded process still exiting).
+  auto left = [&]() -> std::size_t {
+    tree.clear();
+    cut = false;
+    subtree(dir_, 0, tree, cut);
+    if (v2_)
+      if (auto p = populated(dir_)) {
+        if (!*p) return 0;
+        std::size_t n = 0;
+        for (const auto& d : tree) n += cgroupProcs(d).size();
+        return std::max<std::size_t>(n, 1);
+      }
+    std::size_t n = 0;
+    for (const auto& d : tree) n += cgroupProcs(d).size();
+    return n;
+  };
+  std::size_t remaining = left();
+  while (remaining > 0 && clock().steadyNow() < until) {
     if (!killed_at_once) {
-      for (pid_t pid : left) {
-        // Held first, then checked to still be listed: a pid that was reused in between is no
-        // longer in this cgroup (only our child's descendants can enter it), and is not hit.
-        Fd pidfd(pidfdOpen(pid));
-        if (pidfd.get() < 0) continue;
-        auto now = cgroupProcs(dir_);
-        if (std::find(now.begin(), now.end(), pid) != now.end())
-          ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+      for (const auto& d : tree) {
+        for (pid_t pid : cgroupProcs(d)) {
+          // Held first, then checked to still be listed: a pid that was reused in between is no
+          // longer in this cgroup (only our child's descendants can enter it), and is not hit.
+          Fd pidfd(pidfdOpen(pid));
+          if (pidfd.get() < 0) continue;
+          auto now = cgroupProcs(d);
+          if (std::find(now.begin(), now.end(), pid) != now.end())
+            ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+        }
       }
     }
-    std::this_thread::sleep_for(kPollEvery);
-    left = cgroupProcs(dir_);
+    // cgroup.events changes are announced with POLLPRI: woken then, else every kPollEvery.
+    Fd events(v2_ ? ::open(joinPath(dir_, "cgroup.events").c_str(), O_RDONLY | O_CLOEXEC) : -1);
+    if (events.get() >= 0) {
+      char buf[256];
+      (void)!::read(events.get(), buf, sizeof buf);
+      pollfd p{events.get(), POLLPRI, 0};
+      ::poll(&p, 1, static_cast<int>(kPollEvery / milliseconds(1)));
+    } else {
+      std::this_thread::sleep_for(kPollEvery);
+    }
+    remaining = left();
   }
-  if (!left.empty()) return std::to_string(left.size()) + " processes did not end";
-  removed_ = ::rmdir(dir_.c_str()) == 0 || errno == ENOENT;
-  return "";
+  if (remaining > 0)
+    return std::to_string(remaining) + (remaining == 1 ? " process" : " processes") +
+           " did not end in " + dir_;
+  // Empty: the sub-cgroups the child made go first, deepest first; EBUSY (a cgroup whose last
+  // process is still being torn down) is tried again until the limit.
+  std::string failed;
+  int err = 0;
+  for (;;) {
+    failed.clear();
+    for (auto it = tree.rbegin(); it != tree.rend(); ++it) {
+      if (::rmdir(it->c_str()) == 0 || errno == ENOENT) continue;
+      if (failed.empty()) {
+        failed = *it;
+        err = errno;
+      }
+    }
+    if (failed.empty() || err != EBUSY || clock().steadyNow() >= until) break;
+    std::this_thread::sleep_for(kPollEvery);
+    tree.clear();
+    subtree(dir_, 0, tree, cut);
+  }
+  removed_ = failed.empty() && !cut;
+  if (removed_) return "";
+  if (cut)
+    return "its cgroup " + dir_ + " could not be removed: it holds cgroups deeper than " +
+           std::to_string(kMaxSubDepth) + " levels or more than " + std::to_string(kMaxSubCgroups) +
+           " of them";
+  return "its cgroup could not be removed: " + makeError("cannot remove", failed, err).describe();
+}
+
+namespace {
+// Cgroups beside the leaf handled in one sweep; more are only counted.
+constexpr std::size_t kMaxStrangers = 64;
+// A stranger's name as the hook chose it, cut (the logger and the manifest make it safe).
+std::string shortName(std::string_view name) {
+  return std::string(name.substr(0, 64)) + (name.size() > 64 ? "..." : "");
+}
+}  // namespace
+
+namespace {
+
+// The parent of `pid` per <proc>/PID/stat, 0 when unknown.
+pid_t parentOfPid(const HostPaths& paths, pid_t pid) {
+  auto stat = readFileUpTo(paths.proc(pid, "stat"), 4096);
+  if (!stat) return 0;
+  auto close = stat->rfind(')');
+  if (close == std::string::npos || close + 4 >= stat->size()) return 0;
+  return static_cast<pid_t>(std::atoi(stat->c_str() + close + 4));  // ") S PPID"
+}
+
+// Whether `pid` is a child runChild has not reaped, or started by one (a child that got no
+// cgroup of its own stays in the leaf with what it starts). Called with ours().mu held.
+bool oursOrUnderOurs(const HostPaths& paths, pid_t pid, pid_t self) {
+  for (int depth = 0; depth < 32 && pid > 1 && pid != self; ++depth) {
+    if (ours().children.count(pid)) return true;
+    pid = parentOfPid(paths, pid);
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string DelegatedSweep::describe() const {
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
+  if (!killed.empty()) {
+    std::string pids;
+    for (pid_t p : killed) pids += (pids.empty() ? "" : ", ") + std::to_string(p);
+    add("killed " + std::to_string(killed.size()) +
+        (killed.size() == 1 ? " process" : " processes") + " in the daemon's leaf " +
+        joinPath(service_dir, kDaemonLeaf) + " that " + (killed.size() == 1 ? "was" : "were") +
+        " not the daemon's (pid " + pids + ")");
+  }
+  if (!cgroups.empty()) {
+    std::string names;
+    for (const auto& n : cgroups) names += (names.empty() ? "" : ", ") + n;
+    add("killed and removed " + std::to_string(cgroups.size()) +
+        (cgroups.size() == 1 ? " cgroup" : " cgroups") + " beside the daemon's leaf in " +
+        service_dir + " that " + (cgroups.size() == 1 ? "was" : "were") + " not the daemon's (" +
+        names + ")");
+  }
+  if (!left.empty()) add(left);
+  return out;
+}
+
+Result<DelegatedSweep> ChildCgroup::sweepDelegated(const HostPaths& paths, pid_t self) {
+  DelegatedSweep out;
+  auto base = childCgroupBase(paths);
+  if (!base) return base.error();
+  // Not in the leaf of a delegated cgroup: the children's cgroups are under the daemon's own, and
+  // nobody but root with CAP_SYS_ADMIN's reach could write beside it.
+  auto own = ownCgroupDir(paths);
+  if (!own || !base->second || own->first == base->first) return out;
+  out.service_dir = base->first;
+  const std::string leaf = joinPath(base->first, kDaemonLeaf);
+  {
+    std::lock_guard<std::mutex> lock(ours().mu);
+    for (pid_t pid : cgroupProcs(leaf)) {
+      if (pid == self || oursOrUnderOurs(paths, pid, self)) continue;
+      // Held first, then checked to be listed still: a pid reused meanwhile is not hit.
+      Fd pidfd(pidfdOpen(pid));
+      if (pidfd.get() < 0) continue;
+      auto now = cgroupProcs(leaf);
+      if (std::find(now.begin(), now.end(), pid) == now.end()) continue;
+      if (::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0) == 0)
+        out.killed.push_back(pid);
+      else
+        out.left += (out.left.empty() ? "" : "; ") + std::string("cannot kill pid ") +
+                    std::to_string(pid) + " in " + leaf + ": " + std::strerror(errno);
+    }
+  }
+  std::vector<std::string> strangers;
+  std::size_t more = 0;
+  if (DIR* d = ::opendir(base->first.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string_view name = e->d_name;
+      if (e->d_type != DT_DIR || name == "." || name == ".." || name == kDaemonLeaf ||
+          name == ".control")  // systemd's, for ExecReload= of a delegated unit
+        continue;
+      std::string dir = joinPath(base->first, name);
+      {
+        std::lock_guard<std::mutex> lock(ours().mu);
+        if (ours().cgroups.count(dir)) continue;
+      }
+      if (strangers.size() < kMaxStrangers)
+        strangers.push_back(std::string(name));
+      else
+        ++more;
+    }
+    ::closedir(d);
+  }
+  for (const auto& name : strangers) {
+    ChildCgroup stranger(joinPath(base->first, name), OwnedFd(), true);
+    std::string why = stranger.killAll(std::chrono::seconds(1));
+    out.cgroups.push_back(shortName(name));
+    if (!why.empty()) out.left += (out.left.empty() ? "" : "; ") + why;
+  }
+  if (more > 0)
+    out.left += (out.left.empty() ? "" : "; ") + std::to_string(more) +
+                " more cgroups beside the leaf were not looked at";
+  return out;
 }
 
 std::string ChildResult::describe() const {
@@ -733,9 +1037,21 @@ Result<ChildResult> runChild(const ChildSpec& spec) {
   Fd report_r(pipe_fds[0]), report_w(pipe_fds[1]);
   setup.report_fd = report_w.get();
 
-  pid_t pid = ::fork();
+  pid_t pid;
+  {
+    std::lock_guard<std::mutex> lock(ours().mu);
+    pid = ::fork();
+    if (pid == 0) childMain(setup);  // never returns
+    if (pid > 0) ours().children.insert(pid);
+  }
   if (pid < 0) return makeError("cannot start (fork)", *program, errno);
-  if (pid == 0) childMain(setup);  // never returns
+  struct Registered {
+    pid_t pid;
+    ~Registered() {
+      std::lock_guard<std::mutex> lock(ours().mu);
+      ours().children.erase(pid);
+    }
+  } registered{pid};
   report_w.reset();
   // Only the child's copies stay open: its end closes the pipes (unless a descendant holds them).
   capture_w[0].reset();

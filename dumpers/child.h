@@ -119,11 +119,30 @@ Result<std::optional<DelegatedCgroup>> enterDelegatedLeaf(const HostPaths& paths
 // What a child's cgroup is allowed, where the tree offers the controller (cgroup v2 with it
 // enabled for the child: under Delegate=yes after enterDelegatedLeaf). 0: no limit of ours.
 struct ChildCgroupLimits {
-  // memory.max; with it memory.oom.group=1, so that an OOM inside takes the whole cgroup. The
-  // child is then charged to its own cgroup, and what it uses past this is its OOM, not the
-  // service's (whose MemoryHigh would slow the daemon too).
+  // memory.max; with it memory.oom.group=1, so that an OOM inside takes the whole cgroup, and
+  // memory.swap.max=0, so that it cannot go on in swap past it. The child is then charged to its
+  // own cgroup, and what it uses past this is its OOM, not the service's (whose MemoryHigh would
+  // slow the daemon too).
   std::uint64_t memory_max = 0;
   std::uint64_t pids_max = 0;  // pids.max: a fork bomb stops there
+};
+
+// Writes `limits` into the cgroup directory `dir` (see ChildCgroupLimits; memory.max comes with
+// memory.oom.group=1 and memory.swap.max=0, the latter skipped where swap is not accounted).
+// Returns what could not be set ("no memory limit of its own (...)"), naming `parent` when the
+// controller is not enabled for its children; empty when all was set. cgroup v1 (`v2` false):
+// nothing is written.
+std::string applyChildCgroupLimits(const std::string& dir, bool v2, const ChildCgroupLimits& limits,
+                                   const std::string& parent);
+
+// What sweepDelegated found where only the daemon belongs, and did about it.
+struct DelegatedSweep {
+  std::string service_dir;    // the delegated cgroup; empty when the daemon is not in its leaf
+  std::vector<pid_t> killed;  // processes in the daemon's leaf that were not ours
+  std::vector<std::string> cgroups;  // cgroups beside the leaf that were not ours (their names)
+  std::string left;                  // what could not be killed or removed
+  bool clean() const { return killed.empty() && cgroups.empty() && left.empty(); }
+  std::string describe() const;
 };
 
 // A cgroup of its own for a child (an exec hook, jcmd) and everything it starts: a descendant that
@@ -146,9 +165,22 @@ class ChildCgroup {
   const std::string& dir() const { return dir_; }
   // "no memory limit of its own: ..." when a limit asked for could not be set, else empty.
   const std::string& limitsNote() const { return limits_note_; }
-  // Kills everything in it and waits up to `limit` for it to be empty, then removes it. Empty
-  // when all went, else what is left ("3 processes did not end").
+  // Kills everything in it and in the cgroups the child made below it (cgroup.kill on v2; v1 and
+  // older kernels: every listed pid, through pidfds), waits up to `limit` for it to be empty
+  // (v2: "populated 0" in cgroup.events, which also waits out a killed multi-threaded process
+  // still exiting), then removes those sub-cgroups deepest first and then it, retrying on EBUSY
+  // until `limit`. Empty when it is gone, else why it is not ("2 processes did not end in DIR",
+  // "its cgroup could not be removed: ..."). A killAll that failed is not waited for again by the
+  // destructor, which only tries to remove the directory once more.
   std::string killAll(Duration limit = std::chrono::seconds(2));
+
+  // After a child that could write the service's cgroup files ended (an exec hook as uid 0: it
+  // has no capabilities, but the files are root's, and the unit makes the service's cgroup
+  // writable): under Delegate=yes, with the daemon in its leaf, kills every process in the leaf
+  // but `self` and the children runChild has not yet reaped (SIGKILL through a pidfd, after
+  // checking it is listed still), and kills and removes every cgroup beside the leaf but the
+  // leaf, systemd's .control and the ChildCgroups that exist. Nothing to do elsewhere: clean().
+  static Result<DelegatedSweep> sweepDelegated(const HostPaths& paths, pid_t self);
 
  private:
   ChildCgroup(std::string dir, OwnedFd procs, bool v2);
@@ -156,6 +188,8 @@ class ChildCgroup {
   OwnedFd procs_;
   bool v2_ = false;
   bool removed_ = false;
+  bool kill_tried_ = false;  // killAll ran: the destructor does not wait again
+  bool registered_ = false;  // in the list of the daemon's own cgroups (sweepDelegated)
   std::string limits_note_;
 };
 

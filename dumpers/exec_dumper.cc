@@ -120,6 +120,12 @@ bool canSwitchUser() {
 
 }  // namespace
 
+Result<uid_t> execUserUid(const std::string& user) {
+  auto who = lookUpUser(user);
+  if (!who) return who.error();
+  return who->uid;
+}
+
 ExecRunAs chooseExecRunAs(const std::string& user, uid_t uid, gid_t gid, uid_t our_euid,
                           bool can_switch) {
   ExecRunAs as;
@@ -181,9 +187,10 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
     return done(DumpResult::kFailed,
                 "cannot open " + own + " to the command's user: " + std::strerror(errno));
   static std::atomic<unsigned> sequence{0};
-  auto cgroup =
-      ChildCgroup::create(identity_.paths, "oomsentinel-exec-" + std::to_string(::getpid()) + "-" +
-                                               std::to_string(sequence.fetch_add(1)));
+  auto cgroup = ChildCgroup::create(identity_.paths,
+                                    "oomsentinel-exec-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(sequence.fetch_add(1)),
+                                    identity_.limits);
 
   ChildSpec spec;
   spec.argv = argv_;
@@ -208,6 +215,10 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
   // What it left running, setsid() or not, goes with its cgroup.
   std::string leftovers;
   if (cgroup) leftovers = cgroup->killAll();
+  // A hook as uid 0 can write the service's cgroup files: move itself into the daemon's leaf,
+  // out of the cgroup that was just killed, or make cgroups beside it. Whatever is there that is
+  // not the daemon's is killed, and the result (logged at the dump's end) says what it was.
+  auto sweep = ChildCgroup::sweepDelegated(identity_.paths, ::getpid());
 
   DumpResult result = DumpResult::kOk;
   std::string error;
@@ -237,6 +248,10 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
          "): only its process group was killed, and a descendant that called setsid() may "
          "still run");
   if (!leftovers.empty()) note("of its cgroup, " + leftovers);
+  if (sweep && !sweep->clean()) {
+    note("it wrote where only the daemon belongs: " + sweep->describe());
+    if (result == DumpResult::kOk || result == DumpResult::kPartial) result = DumpResult::kFailed;
+  }
 
   if (!as.note.empty()) note(as.note);
 

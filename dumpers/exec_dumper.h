@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/host_paths.h"
+#include "dumpers/child.h"
 #include "dumpers/dumper.h"
 
 namespace oomsentinel {
@@ -39,6 +40,9 @@ namespace oomsentinel {
 struct ExecIdentity {
   std::string user = "nobody";  // a name or a number; "root" keeps uid 0 (still no capabilities)
   HostPaths paths;              // where its cgroup goes (beside the daemon's own)
+  // Its cgroup's memory.max (with memory.oom.group=1, memory.swap.max=0) and pids.max, where the
+  // tree offers the controllers (config: exec.memory_max, exec.pids_max, whose defaults these are).
+  ChildCgroupLimits limits{64ull << 20, 512};
 };
 
 // Who the command runs as. uid set: switch to uid/gid; unset: it keeps the daemon's uid, and
@@ -51,6 +55,9 @@ struct ExecRunAs {
 };
 ExecRunAs chooseExecRunAs(const std::string& user, uid_t uid, gid_t gid, uid_t our_euid,
                           bool can_switch);
+
+// The uid exec.user names (a name, a number, or nobody's 65534 without a passwd entry).
+Result<uid_t> execUserUid(const std::string& user);
 
 class ExecDumper final : public Dumper {
  public:

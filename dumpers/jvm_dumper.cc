@@ -172,6 +172,8 @@ constexpr ChildCgroupLimits kJcmdLimits{64ull << 20, 512};
 struct JcmdRun {
   Result<ChildResult> child = makeError("not run");
   std::string out, err;
+  // What its cgroup's killAll could not do (something of it still runs, or the cgroup stays).
+  std::string leftovers;
 };
 
 // jcmd runs inside the JVM's mount and pid namespaces and root, as the JVM's user, with no
@@ -209,7 +211,7 @@ JcmdRun runJcmd(const HostPaths& paths, const HeldJvm& jvm, const JvmProcessFact
   JcmdRun run;
   run.child = runChild(spec);
   // What it left running (a daemon it forked, setsid() or not) goes with its cgroup.
-  if (cgroup) cgroup->killAll();
+  if (cgroup) run.leftovers = cgroup->killAll();
   if (run.child) {
     run.out = std::move(run.child->stdout_text);
     run.err = std::move(run.child->stderr_text);
@@ -224,6 +226,7 @@ struct HeapDumpStep {
   std::string problem;
   bool deadline_hit = false;  // it ran out of the request's time, not only its own budget
   std::optional<Artifact> artifact;
+  std::string leftovers;  // JcmdRun::leftovers
 };
 
 Result<Artifact> checkAndFinish(const std::string& dir, std::uint64_t max_bytes) {
@@ -342,6 +345,7 @@ HeapDumpStep heapDump(const HostPaths& paths, const JvmDumpSpec& spec, const Hel
   // A leftover of an earlier daemon that counted from 0 too would make the JVM refuse.
   if (!direct) ::unlinkat(jvm.tmp.get(), file.c_str(), 0);
   auto run = runJcmd(paths, jvm, facts, {"GC.heap_dump", jvm_path}, "", deadline, 0);
+  out.leftovers = run.leftovers;
   const std::string& reply = run.out;
   if (!run.child) {
     out.problem = "jcmd: " + run.child.error().describe();
@@ -457,9 +461,15 @@ DumpOutcome JvmDumper::run(const DumpRequest& req) {
   SteadyTime start = clock().steadyNow();
   DumpOutcome out;
   out.dumper = name();
+  // What jcmd's cgroups could not be rid of: said in the result, whatever else it says.
+  std::string leftovers;
   auto done = [&](DumpResult r, std::string error) {
     out.result = r;
     out.error = std::move(error);
+    if (!leftovers.empty()) {
+      out.error += out.error.empty() ? "" : "; ";
+      out.error += "of jcmd's cgroup, " + leftovers;
+    }
     out.took = clock().steadyNow() - start;
     return out;
   };
@@ -523,6 +533,7 @@ DumpOutcome JvmDumper::run(const DumpRequest& req) {
       return done(DumpResult::kTimedOut, "no time left before the dump's deadline; not started");
     auto run = runJcmd(paths_, jvm, *facts, {"GC.class_histogram"}, joinPath(req.dir, kHistogram),
                        deadline, req.max_bytes);
+    leftovers = run.leftovers;
     std::string path = joinPath(req.dir, kHistogram);
     if (!run.child) {
       ::unlink(path.c_str());
@@ -555,6 +566,7 @@ DumpOutcome JvmDumper::run(const DumpRequest& req) {
                 histogram_cut ? "the class histogram was cut at the size cap" : "");
   }
   HeapDumpStep hd = heapDump(paths_, spec_, jvm, req, pid, *facts, req_deadline);
+  if (!hd.leftovers.empty()) leftovers += (leftovers.empty() ? "" : "; ") + hd.leftovers;
   if (hd.artifact) out.artifacts.push_back(std::move(*hd.artifact));
   if (histogram_cut) notes = "the class histogram was cut at the size cap";
   auto note = [&](const std::string& s) { return notes.empty() ? s : notes + "; " + s; };

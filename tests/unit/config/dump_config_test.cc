@@ -90,6 +90,16 @@ TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
   EXPECT_TRUE(d.proc_smaps);
   // The hook runs as nobody unless told.
   EXPECT_EQ(loadOk(kApp + "    exec: {argv: [/bin/true]}\n").targets[0].dump.exec_user, "nobody");
+  // Its cgroup is capped unless told otherwise: 64 MiB (no swap) and 512 tasks.
+  const TargetDumpSpec plain = loadOk(kApp + "    exec: {argv: [/bin/true]}\n").targets[0].dump;
+  EXPECT_EQ(plain.exec_memory_max, 64ull << 20);
+  EXPECT_EQ(plain.exec_pids_max, 512u);
+  const TargetDumpSpec capped =
+      loadOk(kApp + "    exec: {argv: [/bin/true], memory_max: 1GiB, pids_max: 64}\n")
+          .targets[0]
+          .dump;
+  EXPECT_EQ(capped.exec_memory_max, 1ull << 30);
+  EXPECT_EQ(capped.exec_pids_max, 64u);
 
   // Listed explicitly: exactly those, in that order.
   Config only = loadOk(kApp + "    dumpers: [gperftools]\n    gperftools: {heap_prefix: /h}\n");
@@ -116,6 +126,11 @@ TEST(DumpConfig, DumperMistakes) {
       {"    exec: {argv: []}\n", "a list of strings"},
       {"    exec: {timeout: 1s}\n", "missing required key 'argv'"},
       {"    exec: {argv: [/bin/true], user: [a]}\n", "a user name or uid"},
+      {"    exec: {argv: [/bin/true], memory_max: 1MiB}\n", "must be at least 16MiB"},
+      {"    exec: {argv: [/bin/true], memory_max: lots}\n", "expected a number with a unit"},
+      {"    exec: {argv: [/bin/true], pids_max: 0}\n", "expected a whole number from 16 to"},
+      {"    exec: {argv: [/bin/true], pids_max: -1}\n", "expected a whole number from 16 to"},
+      {"    exec: {argv: [/bin/true], pids_max: [1]}\n", "expected a whole number from 16 to"},
       {"    go: {pprof_url: 'http://h:1', profiles: [../etc]}\n", "a pprof profile is a name"},
   };
   for (const auto& c : cases) {
@@ -139,7 +154,8 @@ TEST(DumpConfig, PrintsAndReadsBackTheSame) {
                     "    gperftools: {heap_prefix: /tmp/app, signal: SIGRTMIN+2}\n"
                     "    go: {pprof_url: 'http://127.0.0.1:6060', profiles: [heap]}\n"
                     "    jvm: {perfdata: false, heap_dump: true}\n"
-                    "    exec: {argv: [/bin/echo, 'a b'], timeout: 2s, user: '1000'}\n"
+                    "    exec: {argv: [/bin/echo, 'a b'], timeout: 2s, user: '1000', memory_max: "
+                    "100MiB, pids_max: 99}\n"
                     "    proc: {smaps: true}\n"
                     "    dumpers: [exec, proc, jvm]\n");
   std::string printed = printConfig(c);

@@ -61,7 +61,10 @@ TEST(RunDelegatedCgroup, TheDaemonMovesIntoItsLeafAtStart) {
   ASSERT_EQ(::setxattr(service.c_str(), "user.delegate", "1", 1, 0), 0) << std::strerror(errno);
 
   TempDir dir;
-  dir.write("c.yaml", "targets:\n  - name: host\n    host: true\n");
+  // Its hook as uid 0 could write the service's cgroup files: said at start.
+  dir.write("c.yaml",
+            "targets:\n  - name: host\n    host: true\n"
+            "    exec: {argv: [/bin/true], user: root}\n");
   std::string log = dir.path() + "/log";
   std::string procs = joinPath(service, "cgroup.procs");
   pid_t pid = ::fork();
@@ -87,6 +90,10 @@ TEST(RunDelegatedCgroup, TheDaemonMovesIntoItsLeafAtStart) {
   // The service's cgroup keeps no process of its own.
   EXPECT_EQ(slurp(procs), "");
   EXPECT_EQ(slurp(joinPath(service, "daemon/cgroup.procs")), std::to_string(pid) + "\n");
+  EXPECT_TRUE(oomsentinel::testing::eventually([&] {
+    return slurp(log).find("an exec hook runs as uid 0 under the delegated cgroup") !=
+           std::string::npos;
+  })) << slurp(log);
 }
 
 }  // namespace

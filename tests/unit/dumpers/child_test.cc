@@ -1,5 +1,6 @@
 #include "dumpers/child.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -14,16 +15,19 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "core/host_paths.h"
+#include "dumpers/exec_dumper.h"
 #include "tests/support/test_support.h"
 #include "tests/unit/dumpers/namespaced_target.h"
 
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::eventually;
 using oomsentinel::testing::slurp;
 
 using namespace std::chrono_literals;
@@ -446,6 +450,111 @@ TEST(RunChild, RunsInTheTargetsMountAndPidNamespaces) {
   expectNoChildren();
 }
 
+// Pids whose parent is `parent`, from <proc>/*/stat.
+std::vector<pid_t> childrenOf(pid_t parent) {
+  std::vector<pid_t> out;
+  HostPaths paths;
+  DIR* d = ::opendir(paths.procRoot().c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    std::string stat = slurp(paths.proc(pid, "stat"));
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent) out.push_back(pid);
+  }
+  ::closedir(d);
+  return out;
+}
+
+// The links of <proc>/PID/fd/*.
+std::string fdLinks(pid_t pid) {
+  std::string out;
+  HostPaths paths;
+  DIR* d = ::opendir(paths.proc(pid, "fd").c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    char link[256] = {};
+    if (::readlink(paths.proc(pid, std::string("fd/") + e->d_name).c_str(), link, sizeof link - 1) >
+        0)
+      out += std::string(link) + "\n";
+  }
+  ::closedir(d);
+  return out;
+}
+
+// Run A is between making its pipes and its fork (held there by a FIFO as its stdout file) when
+// run B, in a target's namespaces, forks the process that waits in the target's pid namespace.
+// That process never execs, so O_CLOEXEC never closes what it inherited: it must close A's
+// pipes itself, or it holds them for B's whole run (A's setup report would wait for B's end).
+TEST(RunChild, TheWaiterInATargetsNamespacesHoldsNoPipeOfAConcurrentRun) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  NamespacedTarget target;
+  if (!target.ok()) GTEST_SKIP() << "cannot make a private mount namespace here";
+  TempDir dir;
+  const std::string fifo = dir.path() + "/a-stdout";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  auto pipes = [] {
+    std::string links = fdLinks(::getpid());
+    int n = 0;
+    for (auto at = links.find("pipe:"); at != std::string::npos; at = links.find("pipe:", at + 1))
+      ++n;
+    return n;
+  };
+  const int pipes_before = pipes();
+  // A: its stderr goes through a pipe (made first), then its stdout file is opened: it blocks.
+  Result<ChildResult> a = makeError("not run");
+  std::thread run_a([&] {
+    ChildSpec spec = shell("readlink /proc/self/fd/2");
+    spec.stdout_path = fifo;
+    spec.capture_stderr_bytes = 4096;
+    a = runChild(spec);
+  });
+  ASSERT_TRUE(eventually([&] { return pipes() >= pipes_before + 2; })) << fdLinks(::getpid());
+  // B: in the target's namespaces, running for 3s.
+  int pidfd = pidfdOf(target.pid());
+  ASSERT_GE(pidfd, 0);
+  Result<ChildResult> b = makeError("not run");
+  std::thread run_b([&] {
+    ChildSpec spec = shell("sleep 3");
+    spec.join_pidfd = pidfd;
+    b = runChild(spec);
+  });
+  // B's waiter: our child besides the target, once it has forked B's program.
+  pid_t waiter = 0;
+  ASSERT_TRUE(eventually([&] {
+    for (pid_t p : childrenOf(::getpid()))
+      if (p != target.pid() && !childrenOf(p).empty()) waiter = p;
+    return waiter != 0;
+  }));
+  // A goes on: its stdout file opens, and it says which pipe its stderr is.
+  std::string a_pipe;
+  {
+    std::ifstream reader(fifo);
+    std::getline(reader, a_pipe);
+  }
+  run_a.join();
+  ASSERT_TRUE(a.ok()) << a.error().describe();
+  EXPECT_EQ(a->exit_code, 0);
+  ASSERT_EQ(a_pipe.rfind("pipe:[", 0), 0u) << a_pipe;
+  // B still runs; its waiter holds no descriptor at all.
+  std::string held = fdLinks(waiter);
+  EXPECT_EQ(held.find(a_pipe), std::string::npos)
+      << "B's waiter " << waiter << " holds A's " << a_pipe << ":\n"
+      << held;
+  EXPECT_EQ(held, "") << held;
+  run_b.join();
+  ::close(pidfd);
+  ASSERT_TRUE(b.ok()) << b.error().describe();
+  EXPECT_EQ(b->exit_code, 0);
+  expectNoChildren();
+}
+
 TEST(RunChild, JoinsTheTargetsNetworkIpcAndUtsNamespacesToo) {
   // The program is the target's own (jcmd beside its java): it must not run in our network.
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
@@ -641,6 +750,40 @@ TEST(DelegatedCgroup, AChildsCgroupGoesBesideTheDaemonsLeafNotUnderIt) {
   EXPECT_EQ(under.error().path, plain.service + "/daemon/hook/cgroup.procs");
 }
 
+// A child cgroup's limits, written into a fixture cgroup whose controllers are enabled: memory.max
+// does not cover swap, so a runaway child would otherwise thrash on in the host's swap.
+TEST(ChildCgroupLimits, CapMemoryWithoutSwapAndWholeOnOomAndPids) {
+  TempDir cg;
+  for (const char* f : {"memory.max", "memory.oom.group", "memory.swap.max", "pids.max"})
+    cg.write(std::string("child/") + f, "");
+  const std::string dir = cg.path() + "/child";
+  EXPECT_EQ(applyChildCgroupLimits(dir, true, ChildCgroupLimits{256ull << 20, 512}, cg.path()), "");
+  EXPECT_EQ(slurp(dir + "/memory.max"), "268435456");
+  EXPECT_EQ(slurp(dir + "/memory.oom.group"), "1");
+  EXPECT_EQ(slurp(dir + "/memory.swap.max"), "0");
+  EXPECT_EQ(slurp(dir + "/pids.max"), "512");
+
+  // No memory.swap.max (swap not accounted): nothing to bound, and no complaint.
+  TempDir no_swap;
+  for (const char* f : {"memory.max", "memory.oom.group", "pids.max"})
+    no_swap.write(std::string("child/") + f, "");
+  EXPECT_EQ(applyChildCgroupLimits(no_swap.path() + "/child", true,
+                                   ChildCgroupLimits{64ull << 20, 0}, no_swap.path()),
+            "");
+  struct stat st;
+  EXPECT_NE(::stat((no_swap.path() + "/child/memory.swap.max").c_str(), &st), 0);
+  EXPECT_EQ(slurp(no_swap.path() + "/child/memory.max"), "67108864");
+  EXPECT_EQ(slurp(no_swap.path() + "/child/pids.max"), "");  // 0: no limit of ours
+
+  // No controller enabled for the parent's children: the note says which and where.
+  TempDir bare;
+  bare.write("child/cgroup.procs", "");
+  EXPECT_EQ(applyChildCgroupLimits(bare.path() + "/child", true, ChildCgroupLimits{1 << 20, 16},
+                                   "/parent"),
+            "no memory limit of its own (the controller is not enabled for /parent's children); "
+            "no pids limit of its own (the controller is not enabled for /parent's children)");
+}
+
 // This process's cgroup v2 path and the tree it is in, or why there is none to use.
 struct RealV2 {
   std::string root, own, skip;
@@ -737,6 +880,240 @@ TEST(DelegatedCgroup, OnARealCgroupTheDaemonEntersItsLeafAndAChildsCgroupKillsWh
   EXPECT_TRUE(goneWithin(left, 2s)) << "pid " << left << " outlived its cgroup";
   struct stat st;
   EXPECT_NE(::stat(joinPath(service, "child").c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace oomsentinel
+
+namespace oomsentinel {
+namespace {
+
+// A child's cgroup on this machine's real cgroup v2 tree (as root), or why there is none.
+struct RealChildCgroup {
+  std::optional<ChildCgroup> cg;
+  std::string skip;
+  explicit RealChildCgroup(const std::string& name) {
+    RealV2 v2;
+    if (!v2.skip.empty()) {
+      skip = v2.skip;
+      return;
+    }
+    auto made = ChildCgroup::create(HostPaths(), name + "-" + std::to_string(::getpid()));
+    if (!made) {
+      skip = "cannot make a child cgroup: " + made.error().describe();
+      return;
+    }
+    if (made->dir().rfind(v2.root, 0) != 0) {
+      skip = "the child cgroup is not on the cgroup v2 tree: " + made->dir();
+      return;
+    }
+    cg.emplace(std::move(*made));
+  }
+};
+
+// What the old killAll left behind, removed deepest first so that the next run starts clean.
+void removeTree(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = ::readdir(d))
+    if (e->d_type == DT_DIR && e->d_name[0] != '.') removeTree(dir + "/" + e->d_name);
+  ::closedir(d);
+  ::rmdir(dir.c_str());
+}
+
+// A child run as root makes a cgroup inside its own and moves a descendant there: cgroup.kill
+// takes it down, and killAll removes that sub-cgroup before its own (rmdir of a cgroup that has
+// children fails with EBUSY, which the old killAll reported as success).
+TEST(ChildCgroupKillAll, OnARealCgroupRemovesTheSubCgroupsTheChildMade) {
+  RealChildCgroup real("oomsentinel-test-sub");
+  if (!real.skip.empty()) GTEST_SKIP() << real.skip;
+  const std::string dir = real.cg->dir();
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { removeTree(dir); }
+  } cleanup{dir};
+  ChildSpec spec =
+      shell("mkdir " + dir + "/sub " + dir + "/sub/deeper && setsid sh -c 'echo $$ > " + dir +
+            "/sub/deeper/cgroup.procs; exec sleep 60' & pid=$!; " + "while ! grep -q . " + dir +
+            "/sub/deeper/cgroup.procs; do sleep 0.01; done; echo $pid");
+  TempDir out;
+  spec.stdout_path = out.path() + "/out";
+  spec.stderr_path = out.path() + "/err";
+  spec.cgroup_procs_fd = real.cg->procsFd();
+  auto r = runChild(spec);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  ASSERT_EQ(r->exit_code, 0) << slurp(spec.stderr_path);
+  pid_t left = readPid(spec.stdout_path);
+  ASSERT_GT(left, 0) << slurp(spec.stdout_path);
+  EXPECT_EQ(slurp(dir + "/sub/deeper/cgroup.procs"), std::to_string(left) + "\n");
+  EXPECT_EQ(real.cg->killAll(), "");
+  EXPECT_TRUE(goneWithin(left, 2s)) << "pid " << left << " outlived its cgroup";
+  struct stat st;
+  EXPECT_NE(::stat(dir.c_str(), &st), 0) << dir << " is still there";
+}
+
+// Sub-cgroups deeper than killAll walks stay: it says so instead of reporting success.
+TEST(ChildCgroupKillAll, OnARealCgroupSaysWhenTheChildsCgroupStays) {
+  RealChildCgroup real("oomsentinel-test-stays");
+  if (!real.skip.empty()) GTEST_SKIP() << real.skip;
+  const std::string dir = real.cg->dir();
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { removeTree(dir); }
+  } cleanup{dir};
+  auto r = runChild(shell("mkdir -p " + dir + "/a/a/a/a/a/a/a/a/a/a/a/a"));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  ASSERT_EQ(r->exit_code, 0);
+  std::string said = real.cg->killAll(200ms);
+  EXPECT_NE(said.find("its cgroup " + dir + " could not be removed"), std::string::npos) << said;
+  struct stat st;
+  EXPECT_EQ(::stat(dir.c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace oomsentinel
+
+namespace oomsentinel {
+namespace {
+
+// The unit's layout on this machine's real cgroup v2 tree: a cgroup marked delegated as systemd
+// marks it, this process in it, then in its leaf (enterDelegatedLeaf). Put back and removed after.
+struct RealDelegated {
+  std::string home, service, leaf, skip;
+  explicit RealDelegated(const std::string& tag) {
+    RealV2 v2;
+    if (!v2.skip.empty()) {
+      skip = v2.skip;
+      return;
+    }
+    home = joinPath(v2.root, v2.own);
+    service =
+        joinPath(home, "oomsentinel-test-" + tag + "-" + std::to_string(::getpid()) + ".service");
+    if (::mkdir(service.c_str(), 0755) != 0) {
+      skip = "cannot make a cgroup under " + home + ": " + std::strerror(errno);
+      service.clear();
+      return;
+    }
+    if (::setxattr(service.c_str(), "user.delegate", "1", 1, 0) != 0) {
+      skip = "cannot mark " + service + " delegated: " + std::strerror(errno);
+      return;
+    }
+    std::ofstream(joinPath(service, "cgroup.procs")) << ::getpid();
+    auto entered = enterDelegatedLeaf(HostPaths());
+    if (!entered || !*entered) {
+      skip = "cannot enter the leaf of " + service;
+      return;
+    }
+    leaf = joinPath(service, kDaemonLeaf);
+  }
+  ~RealDelegated() {
+    if (service.empty()) return;
+    std::ofstream(joinPath(home, "cgroup.procs")) << ::getpid();  // back where it was
+    removeTree(service);
+  }
+};
+
+// A process we forked without runChild: for the sweep, a stranger in whatever cgroup it is put.
+pid_t sleeper() {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+bool killedBySigkill(pid_t pid) {
+  int status = 0;
+  return ::waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+TEST(DelegatedSweep, OnARealCgroupKillsStrangersInTheLeafAndBesideItButNotOurs) {
+  RealDelegated real("sweep");
+  if (!real.skip.empty()) GTEST_SKIP() << real.skip;
+  auto live = ChildCgroup::create(HostPaths(), "oomsentinel-exec-live");
+  ASSERT_TRUE(live.ok()) << live.error().describe();
+  // One in the daemon's leaf (it inherits ours), one in a cgroup made beside the leaf.
+  pid_t in_leaf = sleeper();
+  ASSERT_GT(in_leaf, 0);
+  const std::string evil = joinPath(real.service, "evil");
+  ASSERT_EQ(::mkdir(evil.c_str(), 0755), 0) << std::strerror(errno);
+  pid_t in_evil = sleeper();
+  ASSERT_GT(in_evil, 0);
+  std::ofstream(joinPath(evil, "cgroup.procs")) << in_evil;
+  ASSERT_EQ(slurp(joinPath(evil, "cgroup.procs")), std::to_string(in_evil) + "\n");
+
+  auto sweep = ChildCgroup::sweepDelegated(HostPaths(), ::getpid());
+  ASSERT_TRUE(sweep.ok()) << sweep.error().describe();
+  EXPECT_EQ(sweep->service_dir, real.service);
+  EXPECT_EQ(sweep->killed, std::vector<pid_t>{in_leaf});
+  EXPECT_EQ(sweep->cgroups, std::vector<std::string>{"evil"});
+  EXPECT_EQ(sweep->left, "");
+  EXPECT_NE(sweep->describe().find("killed 1 process in the daemon's leaf " + real.leaf +
+                                   " that was not the daemon's (pid " + std::to_string(in_leaf)),
+            std::string::npos)
+      << sweep->describe();
+  EXPECT_TRUE(killedBySigkill(in_leaf));
+  EXPECT_TRUE(killedBySigkill(in_evil));
+  struct stat st;
+  EXPECT_NE(::stat(evil.c_str(), &st), 0) << evil << " is still there";
+  EXPECT_EQ(::stat(live->dir().c_str(), &st), 0) << "our own child cgroup was removed";
+  EXPECT_EQ(slurp(joinPath(real.leaf, "cgroup.procs")), std::to_string(::getpid()) + "\n");
+  // Nothing more to find: clean.
+  auto again = ChildCgroup::sweepDelegated(HostPaths(), ::getpid());
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->clean()) << again->describe();
+}
+
+// A child of ours without a cgroup of its own stays in the leaf with what it starts: a sweep
+// after another hook leaves both alone.
+TEST(DelegatedSweep, OnARealCgroupLeavesOurRunningChildAndItsDescendantsAlone) {
+  RealDelegated real("ours");
+  if (!real.skip.empty()) GTEST_SKIP() << real.skip;
+  TempDir dir;
+  const std::string marker = dir.path() + "/started";
+  Result<ChildResult> r = makeError("not run");
+  std::thread run([&] { r = runChild(shell("sleep 1 & echo $! > " + marker + "; wait")); });
+  ASSERT_TRUE(eventually([&] { return !slurp(marker).empty(); }));
+  pid_t grandchild = readPid(marker);
+  auto sweep = ChildCgroup::sweepDelegated(HostPaths(), ::getpid());
+  run.join();
+  ASSERT_TRUE(sweep.ok()) << sweep.error().describe();
+  EXPECT_TRUE(sweep->clean()) << sweep->describe() << " (grandchild " << grandchild << ")";
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->exit_code, 0) << r->describe();
+}
+
+// The attack: a hook run as root (no capabilities, but the cgroup files are root's) moves a
+// descendant into the daemon's leaf, out of its own cgroup, which is killed at its end. The sweep
+// after the hook kills it, and the result says so.
+TEST(DelegatedSweep, OnARealCgroupARootHookThatEscapesIntoTheDaemonsLeafIsKilled) {
+  RealDelegated real("hook");
+  if (!real.skip.empty()) GTEST_SKIP() << real.skip;
+  TempDir dir;
+  ExecDumper hook({"/bin/sh", "-c",
+                   "setsid sh -c 'echo $$ > " + real.leaf +
+                       "/cgroup.procs && echo $$ > escaped && exec sleep 60' & "
+                       "while ! test -s escaped; do sleep 0.01; done"},
+                  10s, ExecIdentity{"root", HostPaths()});
+  DumpRequest req;
+  req.target = "app";
+  req.rule = "r";
+  req.dir = dir.path();
+  req.deadline = in(30s);
+  req.max_bytes = 1 << 20;
+  auto out = hook.run(req);
+  pid_t escaped = readPid(dir.path() + "/exec/escaped");
+  ASSERT_GT(escaped, 0) << out.error << slurp(dir.path() + "/exec/stderr.txt");
+  EXPECT_EQ(out.result, DumpResult::kFailed) << out.error;
+  EXPECT_NE(out.error.find("it wrote where only the daemon belongs: killed 1 process in the "
+                           "daemon's leaf " +
+                           real.leaf + " that was not the daemon's (pid " +
+                           std::to_string(escaped) + ")"),
+            std::string::npos)
+      << out.error;
+  EXPECT_TRUE(goneWithin(escaped, 2s)) << "pid " << escaped << " outlived its hook in our leaf";
+  EXPECT_EQ(slurp(joinPath(real.leaf, "cgroup.procs")), std::to_string(::getpid()) + "\n");
 }
 
 }  // namespace
