@@ -20,6 +20,7 @@
 #include "collectors/layout.h"
 #include "tests/integration/background.h"
 #include "tests/integration/real_cgroup.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -179,9 +180,8 @@ TEST(DiscoveryV1Real, TheDaemonWatchesWhatItFindsAndDropsWhatGoes) {
                 "alerts: {metrics: {listen: \"127.0.0.1:" +
                 std::to_string(port) + "\"}}\n");
   std::string metrics_url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
-  testing::Background daemon(
-      {testing::binaryPath(), "run", "--config", dir.path() + "/oomsentinel.yaml"},
-      dir.path() + "/daemon.log");
+  testing::DaemonProcess daemon(
+      {testing::runArgs("", dir.path() + "/oomsentinel.yaml"), dir.path() + "/daemon.log"});
   ASSERT_TRUE(testing::waitForHttp(metrics_url, 10)) << testing::slurp(dir.path() + "/daemon.log");
   auto series = [&](const std::string& target) {
     return "oomsentinel_memory_usage_bytes{target=\"" + target + "\"}";
