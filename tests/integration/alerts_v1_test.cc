@@ -17,6 +17,7 @@
 #include "core/http_client.h"
 #include "tests/integration/background.h"
 #include "tests/integration/real_cgroup.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -85,10 +86,9 @@ TEST(AlertsV1Real, TheDirectPushIsInAlertmanagerBeforeTheKillAndResolvedAfter) {
                 "    expr: working_set_ratio > 60%\n"
                 "    severity: critical\n"
                 "    actions: [log, alert]\n");
-  Background daemon({testing::binaryPath(), "run", "--config", dir.path() + "/config.yaml",
-                     "--state-file", "none"},
-                    dir.path() + "/daemon.log");
-  std::this_thread::sleep_for(1s);
+  testing::DaemonProcess daemon(
+      {testing::runArgs("", dir.path() + "/config.yaml"), dir.path() + "/daemon.log"});
+  ASSERT_TRUE(daemon.waitForLog("serving /metrics")) << daemon.log();
 
   // A live scrape, checked by promtool.
   if (::access(kPromtool, X_OK) == 0) {

@@ -1,6 +1,7 @@
 // Real kernel, cgroup v1: nested memory cgroups with a sleeping process in each, found by
 // cgroup_glob, by a process regex over their command lines, and by resolvePidCgroup.
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -19,10 +20,14 @@
 #include "collectors/layout.h"
 #include "tests/integration/background.h"
 #include "tests/integration/real_cgroup.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 using oomsentinel::testing::RealV1Cgroup;
 
@@ -175,9 +180,8 @@ TEST(DiscoveryV1Real, TheDaemonWatchesWhatItFindsAndDropsWhatGoes) {
                 "alerts: {metrics: {listen: \"127.0.0.1:" +
                 std::to_string(port) + "\"}}\n");
   std::string metrics_url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
-  testing::Background daemon(
-      {testing::binaryPath(), "run", "--config", dir.path() + "/oomsentinel.yaml"},
-      dir.path() + "/daemon.log");
+  testing::DaemonProcess daemon(
+      {testing::runArgs("", dir.path() + "/oomsentinel.yaml"), dir.path() + "/daemon.log"});
   ASSERT_TRUE(testing::waitForHttp(metrics_url, 10)) << testing::slurp(dir.path() + "/daemon.log");
   auto series = [&](const std::string& target) {
     return "oomsentinel_memory_usage_bytes{target=\"" + target + "\"}";
@@ -191,9 +195,8 @@ TEST(DiscoveryV1Real, TheDaemonWatchesWhatItFindsAndDropsWhatGoes) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   for (const char* t : {"nest", "nest/a", "nest/b", "nest/b/c", "sleeper"})
-    EXPECT_NE(text.find(series(t)), std::string::npos)
-        << t << "\n"
-        << text << testing::slurp(dir.path() + "/daemon.log");
+    EXPECT_THAT(text, HasSubstr(series(t))) << t << "\n"
+                                            << text << testing::slurp(dir.path() + "/daemon.log");
 
   // b/c goes: its process killed, the cgroup removed.
   ::kill(in_c, SIGKILL);
@@ -208,7 +211,7 @@ TEST(DiscoveryV1Real, TheDaemonWatchesWhatItFindsAndDropsWhatGoes) {
     gone = !text.empty() && text.find(series("nest/b/c")) == std::string::npos;
   }
   EXPECT_TRUE(gone) << text;
-  EXPECT_NE(text.find(series("nest/b")), std::string::npos) << "the others stay";
+  EXPECT_THAT(text, HasSubstr(series("nest/b"))) << "the others stay";
   // Its reads fail at once (the series' gauges go); the next look drops the target itself.
   std::string log;
   for (int i = 0; i < 50; ++i) {
@@ -216,8 +219,8 @@ TEST(DiscoveryV1Real, TheDaemonWatchesWhatItFindsAndDropsWhatGoes) {
     if (log.find("discovered target went away target=nest/b/c") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  EXPECT_NE(log.find("discovered target went away target=nest/b/c"), std::string::npos) << log;
-  EXPECT_EQ(log.find("went away target=nest/b "), std::string::npos) << log;
+  EXPECT_THAT(log, HasSubstr("discovered target went away target=nest/b/c"));
+  EXPECT_THAT(log, Not(HasSubstr("went away target=nest/b ")));
 }
 
 }  // namespace

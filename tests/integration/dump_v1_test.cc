@@ -3,7 +3,6 @@
 // dump, and the bundle must be published before the kernel kills the target, with evidence that
 // points at the leak (google-pprof, go tool pprof, the JVM's class histogram).
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -20,6 +19,7 @@
 #include <thread>
 
 #include "tests/integration/real_cgroup.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -58,17 +58,14 @@ RaceResult race(const TempDir& dir, const std::string& config_body, Spawn spawn)
             "dump: {dir: " +
                 incidents + ", min_free: 0, timeout: 20s}\n" + config_body);
   std::string log_path = dir.path() + "/daemon.log";
-  pid_t daemon = fork();
-  if (daemon == 0) {
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    std::string bin = oomsentinel::testing::binaryPath();
-    std::string cfg = dir.path() + "/config.yaml";
-    execl(bin.c_str(), bin.c_str(), "run", "--config", cfg.c_str(), "--state-file", "none",
-          "--log-format", "json", static_cast<char*>(nullptr));
-    _exit(127);
+  oomsentinel::testing::DaemonProcess daemon(
+      {oomsentinel::testing::runArgs("", dir.path() + "/config.yaml", {"--log-format", "json"}),
+       log_path});
+  // Started, and the target's cgroup resolved (in its first tick).
+  if (!daemon.waitForLog("watching target")) {
+    r.log = daemon.log();
+    return r;
   }
-  std::this_thread::sleep_for(1s);
   pid_t target = spawn();
   int status = 0;
   for (int i = 0; i < 6000; ++i) {  // at most 60 s
@@ -80,9 +77,8 @@ RaceResult race(const TempDir& dir, const std::string& config_body, Spawn spawn)
     std::this_thread::sleep_for(10ms);
   }
   // A bundle still being written would be finished by now if it was going to beat the kill.
-  std::this_thread::sleep_for(2s);
-  kill(daemon, SIGTERM);
-  waitpid(daemon, nullptr, 0);
+  daemon.waitForLog("incident bundle published", 2s);
+  daemon.stop();
   r.log = slurp(log_path);
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(incidents, ec)) {

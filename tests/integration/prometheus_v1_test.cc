@@ -16,6 +16,7 @@
 
 #include "tests/integration/background.h"
 #include "tests/integration/real_cgroup.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -100,9 +101,8 @@ TEST(PrometheusV1Real, TheShippedRulesGoPendingThenFiringThenResolveOnARealLeak)
                 "    expr: working_set_ratio > 50%\n"
                 "    severity: critical\n"
                 "    actions: [log]\n");
-  Background daemon({testing::binaryPath(), "run", "--config", dir.path() + "/config.yaml",
-                     "--state-file", "none"},
-                    dir.path() + "/daemon.log");
+  testing::DaemonProcess daemon(
+      {testing::runArgs("", dir.path() + "/config.yaml"), dir.path() + "/daemon.log"});
   Background prometheus({kPrometheus, "--config.file=" + dir.path() + "/prometheus.yml",
                          "--storage.tsdb.path=" + dir.path() + "/data",
                          "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},

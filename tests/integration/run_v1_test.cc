@@ -1,6 +1,5 @@
 // `oomsentinel run` end to end on a real cgroup v1 child: a leak in a limited cgroup produces the
 // warning and the critical transitions in the log before the kernel kills the allocator.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -13,6 +12,7 @@
 #include <thread>
 
 #include "tests/integration/real_cgroup.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -52,18 +52,12 @@ TEST(RunV1Real, WarningAndCriticalAreLoggedBeforeTheKernelKills) {
                 "    actions: [log]\n");
   std::string log_path = dir.path() + "/daemon.log";
 
-  pid_t daemon = fork();
-  if (daemon == 0) {
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, 2);
-    std::string bin = oomsentinel::testing::binaryPath();
-    std::string cfg = dir.path() + "/config.yaml";
-    execl(bin.c_str(), bin.c_str(), "run", "--config", cfg.c_str(), "--log-format", "json",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ASSERT_GT(daemon, 0);
-  std::this_thread::sleep_for(1500ms);  // the daemon has started and ticked
+  oomsentinel::testing::DaemonProcess daemon(
+      {oomsentinel::testing::runArgs("", dir.path() + "/config.yaml", {"--log-format", "json"}),
+       log_path});
+  ASSERT_TRUE(daemon.started());
+  // The daemon has started and resolved the cgroup (in its first tick).
+  ASSERT_TRUE(daemon.waitForLog("watching target")) << daemon.log();
 
   // 25 MiB/s into 128 MiB: about 5 s to the kill.
   pid_t leaker = cg.spawn({oomsentinel::testing::leakerPath(), "--rate", "25MiB/s"});
@@ -77,14 +71,12 @@ TEST(RunV1Real, WarningAndCriticalAreLoggedBeforeTheKernelKills) {
     std::this_thread::sleep_for(10ms);
   }
   std::this_thread::sleep_for(300ms);
-  kill(daemon, SIGTERM);
-  int dstatus = 0;
   auto stop_started = std::chrono::steady_clock::now();
-  waitpid(daemon, &dstatus, 0);
+  int dstatus = daemon.stop();
   EXPECT_LT(std::chrono::steady_clock::now() - stop_started, 1500ms) << "SIGTERM took too long";
   ASSERT_GT(killed_at, 0) << "the leaker was not killed";
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-  EXPECT_TRUE(WIFEXITED(dstatus) && WEXITSTATUS(dstatus) == 0) << "daemon status " << dstatus;
+  EXPECT_TRUE(oomsentinel::testing::exitedWith(dstatus, 0)) << "daemon status " << dstatus;
 
   std::ifstream in(log_path);
   std::string line, all;

@@ -26,6 +26,7 @@
 #include "collectors/kernel_events.h"
 #include "core/http_client.h"
 #include "tests/integration/real_cgroup.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
@@ -173,39 +174,26 @@ double metric(const std::string& text, const std::string& prefix) {
   return sum;
 }
 
+// The real daemon (tests/support/daemon_process.h) on dir/c.yaml, with a JSON log; stopped with
+// SIGTERM when dropped.
 class Daemon {
  public:
-  Daemon(const TempDir& dir, const std::string& config) : dir_(dir) {
-    write(config);
-    log_ = dir.path() + "/daemon.log";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(fd, 2);
-      std::string bin = oomsentinel::testing::binaryPath(), cfg = dir.path() + "/c.yaml";
-      execl(bin.c_str(), bin.c_str(), "run", "--config", cfg.c_str(), "--log-format", "json",
-            "--state-file", "none", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-  }
-  ~Daemon() {
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  Daemon(const TempDir& dir, const std::string& config) : dir_(dir), process_(start(dir, config)) {}
+  ~Daemon() { process_.stop(); }
   void write(const std::string& config) {
     dir_.write("c.yaml.new", config);
     std::rename((dir_.path() + "/c.yaml.new").c_str(), (dir_.path() + "/c.yaml").c_str());
   }
-  void reload() { ::kill(pid_, SIGHUP); }
+  void reload() { process_.signal(SIGHUP); }
   // How many of the daemon's descriptors are eventfds.
   int eventfds() const {
-    auto r = oomsentinel::testing::runCommand(
-        {"/bin/sh", "-c",
-         "ls -l /proc/" + std::to_string(pid_) + "/fd | grep -c 'anon_inode:\\[eventfd\\]'"},
-        10);
+    auto r = oomsentinel::testing::runCommand({"/bin/sh", "-c",
+                                               "ls -l /proc/" + std::to_string(process_.pid()) +
+                                                   "/fd | grep -c 'anon_inode:\\[eventfd\\]'"},
+                                              10);
     return std::atoi(r.out.c_str());
   }
-  std::string log() const { return slurp(log_); }
+  std::string log() const { return process_.log(); }
   // When `rule` fired for the (n+1)th time, from the JSON log; 0 if it has not.
   double firedAt(const std::string& rule, int n = 0) const {
     std::istringstream in(log());
@@ -222,9 +210,14 @@ class Daemon {
   bool logged(const std::string& msg) const { return log().find(msg) != std::string::npos; }
 
  private:
+  static oomsentinel::testing::DaemonOptions start(const TempDir& dir, const std::string& config) {
+    dir.write("c.yaml", config);
+    return {oomsentinel::testing::runArgs("", dir.path() + "/c.yaml", {"--log-format", "json"}),
+            dir.path() + "/daemon.log"};
+  }
+
   const TempDir& dir_;
-  std::string log_;
-  pid_t pid_ = -1;
+  oomsentinel::testing::DaemonProcess process_;
 };
 
 bool eventually(const std::function<bool()>& f, int tenths = 100) {

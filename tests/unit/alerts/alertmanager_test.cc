@@ -455,7 +455,12 @@ TEST(AlertmanagerNotifierTest, A4xxRefusalIsNotRetriedUntilTheAlertChangesOrTheR
     clock.advance(1s);
     n->poll();
   }
-  std::this_thread::sleep_for(50ms);
+  // poll() marks an exchange in flight when it starts one, and its end counts it (under one lock):
+  // neither happened, so none of the ten polls sent the payload again.
+  auto st = n->status();
+  EXPECT_FALSE(st.endpoints[0].in_flight);
+  EXPECT_EQ(st.total.failed, 1u);
+  EXPECT_EQ(st.total.sent, 0u);
   EXPECT_EQ(server.connections(), 1);
   n->setIncident("r", "t", "/incident");  // a change: another payload, sent at once
   n->poll();
@@ -495,7 +500,11 @@ TEST(AlertmanagerNotifierTest, ARefusalForCredentialsIsSentAgainWhenAReloadBring
   server.setScript({ServerStep::reply(200, "")});
   ASSERT_TRUE(n->reload(s).ok());  // the same credentials: nothing new to try
   n->poll();
-  std::this_thread::sleep_for(50ms);
+  // Nothing started (poll() marks a started exchange in flight) or ended since the refusal.
+  auto st = n->status();
+  EXPECT_FALSE(st.endpoints[0].in_flight);
+  EXPECT_EQ(st.total.failed, 1u);
+  EXPECT_EQ(st.total.sent, 0u);
   EXPECT_EQ(server.connections(), 1);
   s.bearer_token_file = dir.path() + "/token2";
   ASSERT_TRUE(n->reload(s).ok());

@@ -1,5 +1,6 @@
 // The docs stay true to /metrics: every family alerts/ registers (read from its sources, not from
 // a list kept here, and checked against the daemon's own exposition) is in docs/metrics.md.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -15,6 +16,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 // The names registered in alerts/ (every `.Name("oomsentinel_...")` of a prometheus-cpp
 // builder), read from the sources: the exposition shows a family only once it holds a series.
@@ -70,7 +73,7 @@ TEST(DocsMetrics, EveryFamilyIsInMetricsMd) {
   const std::string doc = testing::slurp(std::string(OOMSENTINEL_SOURCE_DIR) + "/docs/metrics.md");
   ASSERT_FALSE(doc.empty());
   for (const std::string& name : namesInSources())
-    EXPECT_NE(doc.find("`" + name + "`"), std::string::npos)
+    EXPECT_THAT(doc, HasSubstr("`" + name + "`"))
         << "docs/metrics.md does not describe `" << name << "`";
 }
 

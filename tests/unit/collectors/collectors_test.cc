@@ -1,6 +1,7 @@
 // The collectors on the fixture trees of tests/fixtures/trees/ (README.md there has the figures):
 // concrete values, the v1 mapping, the host, process sums, and what happens when files or whole
 // cgroups and processes go away.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/xattr.h>
 
@@ -26,6 +27,8 @@
 // Counts allocations while g_counting is set: the collectors promise none per read in the
 // steady state (same TargetCollector, same Snapshot).
 namespace {
+
+using ::testing::HasSubstr;
 std::atomic<bool> g_counting{false};
 std::atomic<long> g_allocations{0};
 }  // namespace
@@ -290,7 +293,7 @@ void expectMalformed(const Tree& t, const Target& target, const std::string& fil
   auto st = tc->collect(clock, s);
   ASSERT_FALSE(st.ok()) << file;
   EXPECT_EQ(st.error().path, file);
-  EXPECT_NE(st.error().message.find(message_part), std::string::npos) << st.error().describe();
+  EXPECT_THAT(st.error().message, HasSubstr(message_part)) << st.error().describe();
   EXPECT_FALSE(st.error().isGone()) << st.error().describe();
 }
 
@@ -694,7 +697,7 @@ TEST(Process, APidTargetVanishingIsAnError) {
   auto st = tc->collect(clock, s);
   ASSERT_FALSE(st.ok());
   EXPECT_TRUE(st.error().isGone() || st.error().errnum == ESRCH) << st.error().describe();
-  EXPECT_NE(st.error().path.find(t.proc("4243")), std::string::npos) << st.error().describe();
+  EXPECT_THAT(st.error().path, HasSubstr(t.proc("4243"))) << st.error().describe();
   // And it stays gone.
   EXPECT_FALSE(tc->collect(clock, s).ok());
 }
@@ -737,7 +740,7 @@ void expectRemovedThenRecreated(const std::string& layout, const std::string& re
     auto st = tc->collect(clock, s);
     ASSERT_FALSE(st.ok()) << layout << ": a removed cgroup must be an error";
     EXPECT_TRUE(st.error().isGone()) << st.error().describe();
-    EXPECT_NE(st.error().describe().find(dir), std::string::npos) << st.error().describe();
+    EXPECT_THAT(st.error().describe(), HasSubstr(dir));
   }
 
   // Made again under the same name, with new figures: they are read, not the old ones.

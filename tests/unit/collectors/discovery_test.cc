@@ -3,6 +3,7 @@
 // relative to a cgroup namespace.
 #include "collectors/discovery.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -19,6 +20,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using testing::fixture;
 using testing::TempDir;
@@ -269,9 +272,8 @@ TEST(DiscoverProcesses, VanishedProcessesAreSkippedAndErrorsAreValues) {
 
   auto bad = discoverProcesses(p, CgroupLayout{}, "j", "java(");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().message.find("process selector of target 'j': not a valid regular"),
-            std::string::npos)
-      << bad.error().message;
+  EXPECT_THAT(bad.error().message,
+              HasSubstr("process selector of target 'j': not a valid regular"));
   auto gone = discoverProcesses(HostPaths("/x", proc.path() + "/nope"), CgroupLayout{}, "j", "x");
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.error().path, proc.path() + "/nope");
@@ -536,8 +538,7 @@ TEST(DiscoverCgroupGlob, BoundsAreClearErrors) {
   o.limits.max_depth = 3;
   r = discoverCgroupGlob(layoutOf("systemd-v2"), "x", "**/*.scope", o);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("cgroup tree deeper than 3 levels at "), std::string::npos)
-      << r.error().message;
+  EXPECT_THAT(r.error().message, HasSubstr("cgroup tree deeper than 3 levels at "));
   o = {};
   o.max_targets = 2;
   r = discoverCgroupGlob(layoutOf("systemd-v2"), "x", "**/*.scope", o);
@@ -628,7 +629,7 @@ TEST(ResolvePidCgroupNamespace, AUniqueSuffixAfterDotDots) {
   NsCase d(3003, "0::/crio-" + kId3 + ".scope\n");
   r = resolvePidCgroup(d.paths("systemd-v2"), layoutOf("systemd-v2"), 3003);
   ASSERT_TRUE(r.ok()) << r.error().describe();
-  EXPECT_NE(r->relative.find("kubepods-besteffort-pod"), std::string::npos) << r->relative;
+  EXPECT_THAT(r->relative, HasSubstr("kubepods-besteffort-pod"));
   // v1 cgroupfs.
   NsCase e(4001, "5:memory:/../../" + kId5 + "\n");
   r = resolvePidCgroup(e.paths("cgroupfs-v1"), layoutOf("cgroupfs-v1"), 4001);
@@ -675,7 +676,7 @@ TEST(ResolvePidCgroupNamespace, NothingFoundKeepsTheFirstError) {
   NsCase b(77, "0::/\n");
   r = resolvePidCgroup(b.paths("systemd-v2"), layoutOf("systemd-v2"), 77);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("watch the host instead"), std::string::npos);
+  EXPECT_THAT(r.error().message, HasSubstr("watch the host instead"));
   NsCase c(77, "0::/../../nowhere.scope\n");
   r = resolvePidCgroup(c.paths("systemd-v2"), layoutOf("systemd-v2"), 77);
   ASSERT_FALSE(r.ok());

@@ -4,6 +4,7 @@
 // here from the text itself, and the two must agree as far as 12 ms between the GETs allows. Then
 // what go_expvar_test.cc and prom_text_test.cc leave out of broken and hostile input: every
 // prefix, the size and depth limits at their edge, wrong types, bad UTF-8, NaN/Inf, duplicates.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,6 +18,9 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr double kMiB = 1024.0 * 1024.0;
 // What the capture ran with (SOURCE.md): 96 MiB leaked and held, a 256 MiB memory limit, 64 MiB/s
@@ -103,8 +107,8 @@ TEST(GoExamplePayload, ExpvarGivesTheNumbersInIt) {
   EXPECT_GE(get(s, "gc_cycles"), 10);
   EXPECT_LT(get(s, "gc_cycles"), 100);
   EXPECT_GT(get(s, "gc_pause_seconds_total"), 0);
-  EXPECT_NE(json.find("\"kept_bytes\":100663296"), std::string::npos);
-  EXPECT_NE(json.find("\"--memlimit\",\"256MiB\""), std::string::npos);
+  EXPECT_THAT(json, HasSubstr("\"kept_bytes\":100663296"));
+  EXPECT_THAT(json, HasSubstr("\"--memlimit\",\"256MiB\""));
 }
 
 TEST(GoExamplePayload, MetricsGiveTheNumbersInThem) {
@@ -119,12 +123,12 @@ TEST(GoExamplePayload, MetricsGiveTheNumbersInThem) {
   // client_golang 1.14 on Go 1.19 builds its go_memstats_* from runtime/metrics: no
   // gc_cpu_fraction family, and no GOMEMLIMIT (/gc/gomemlimit:bytes came with Go 1.21), although
   // the program set a 256 MiB limit.
-  EXPECT_EQ(text.find("go_memstats_gc_cpu_fraction"), std::string::npos);
+  EXPECT_THAT(text, Not(HasSubstr("go_memstats_gc_cpu_fraction")));
   EXPECT_FALSE(s.has(internSignal("gc_cpu_fraction")));
-  EXPECT_EQ(text.find("go_gc_gomemlimit_bytes"), std::string::npos);
+  EXPECT_THAT(text, Not(HasSubstr("go_gc_gomemlimit_bytes")));
   EXPECT_FALSE(s.has(internSignal("heap_limit_bytes")))
       << "client_golang 1.14 does not expose GOMEMLIMIT: absent, never made up";
-  EXPECT_NE(text.find("go_info{version=\"go1.19.8\"} 1\n"), std::string::npos);
+  EXPECT_THAT(text, HasSubstr("go_info{version=\"go1.19.8\"} 1\n"));
 
   // A user mapping reads the program's own gauge, and the process collector's RSS holds the leak.
   std::vector<PromMapping> mine = {

@@ -2,6 +2,7 @@
 // its hsperfdata file runs on one of the daemon's read threads, and must give it back by its
 // deadline, and not take it again while the stuck lookup has not returned. The stall is real
 // (tests/support/stalling_fuse.h).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using oomsentinel::testing::readFixture;
 using oomsentinel::testing::TempDir;
@@ -84,8 +87,7 @@ TEST_F(HsperfdataFuseTest, ACollectorOfAStalledJvmGivesItsReadThreadBack) {
   SteadyTime t0 = real.steadyNow();
   EXPECT_TRUE(stalled.collect(s).ok());
   EXPECT_LT(real.steadyNow() - t0, kTargetReadTimeout + 500ms);
-  EXPECT_NE(stalled.lastProblem().find("does not answer"), std::string::npos)
-      << stalled.lastProblem();
+  EXPECT_THAT(stalled.lastProblem(), HasSubstr("does not answer"));
   auto good = JvmPerfCollector::forPid(paths_, 200);
   Snapshot g;
   g.steady = SteadyTime(1s);
@@ -112,7 +114,7 @@ TEST_F(HsperfdataFuseTest, ACgroupOfStalledProcessesCostsOneWaitPerSearch) {
   SteadyTime t0 = real.steadyNow();
   EXPECT_TRUE(c.collect(s).ok());
   EXPECT_LT(real.steadyNow() - t0, kTargetReadTimeout + 500ms);
-  EXPECT_NE(c.lastProblem().find("pid 77"), std::string::npos) << c.lastProblem();
+  EXPECT_THAT(c.lastProblem(), HasSubstr("pid 77"));
   EXPECT_EQ(targetWorkStats().stuck, 1u) << "one thread left behind, not one per process";
 }
 

@@ -4,6 +4,7 @@
 #include "collectors/hsperfdata.h"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +21,9 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 using oomsentinel::testing::readFixture;
 using oomsentinel::testing::TempDir;
@@ -824,7 +828,7 @@ TEST_F(JvmPerfFake, CgroupWithoutAJvmSaysWhyAndLooksAgainLater) {
   // An empty cgroup, a cgroup that is gone.
   auto empty = JvmPerfCollector::forCgroup(paths_, t_.path() + "/cg/app/none");
   tick(empty, 0);
-  EXPECT_NE(empty.lastProblem().find("cg/app/none"), std::string::npos) << empty.lastProblem();
+  EXPECT_THAT(empty.lastProblem(), HasSubstr("cg/app/none"));
   t_.write("cg/app/cgroup.procs", "");
   auto c2 = JvmPerfCollector::forCgroup(paths_, procs());
   tick(c2, 0);
@@ -853,13 +857,13 @@ TEST_F(JvmPerfFake, PidFormWaitsForTheJvmToBeReady) {
   t_.write(path, "not a perf file at all, but long enough for a prologue");
   s = tick(c, 2);
   EXPECT_EQ(s.size(), 0u);
-  EXPECT_NE(c.lastProblem().find("bad magic"), std::string::npos) << c.lastProblem();
+  EXPECT_THAT(c.lastProblem(), HasSubstr("bad magic"));
 
   // A process that is not a JVM.
   auto not_jvm = JvmPerfCollector::forPid(paths_, 100);
   s = tick(not_jvm, 0);
   EXPECT_EQ(s.size(), 0u);
-  EXPECT_NE(not_jvm.lastProblem().find("-XX:-UsePerfData"), std::string::npos);
+  EXPECT_THAT(not_jvm.lastProblem(), HasSubstr("-XX:-UsePerfData"));
   // A moved collector keeps its descriptor.
   auto moved = std::move(c);
   t_.write(path, jvm_);
@@ -885,11 +889,11 @@ TEST_F(JvmPerfFake, ASymlinkAsTheFileIsRefusedAndNoHostByteIsShown) {
   Snapshot s = tick(c, 0);
   EXPECT_EQ(s.size(), 0u);
   EXPECT_EQ(c.jvmPid(), std::nullopt) << "nothing is held open";
-  EXPECT_NE(c.lastProblem().find("refused: a symlink"), std::string::npos) << c.lastProblem();
+  EXPECT_THAT(c.lastProblem(), HasSubstr("refused: a symlink"));
   // Neither the bytes nor their hex ("SECR" is 0x53454352).
-  EXPECT_EQ(c.lastProblem().find("SECR"), std::string::npos) << c.lastProblem();
-  EXPECT_EQ(c.lastProblem().find("53454352"), std::string::npos) << c.lastProblem();
-  EXPECT_EQ(c.lastProblem().find("bad magic"), std::string::npos) << c.lastProblem();
+  EXPECT_THAT(c.lastProblem(), Not(HasSubstr("SECR")));
+  EXPECT_THAT(c.lastProblem(), Not(HasSubstr("53454352")));
+  EXPECT_THAT(c.lastProblem(), Not(HasSubstr("bad magic")));
 
   // Through /proc/1/root, a magic link: the same.
   ASSERT_EQ(::unlink((t_.path() + "/ctr/400/tmp/hsperfdata_app/9").c_str()), 0);
@@ -899,8 +903,8 @@ TEST_F(JvmPerfFake, ASymlinkAsTheFileIsRefusedAndNoHostByteIsShown) {
   auto again = JvmPerfCollector::forPid(paths_, 400);
   s = tick(again, 0);
   EXPECT_EQ(s.size(), 0u);
-  EXPECT_EQ(again.lastProblem().find("SECR"), std::string::npos) << again.lastProblem();
-  EXPECT_EQ(again.lastProblem().find("53454352"), std::string::npos) << again.lastProblem();
+  EXPECT_THAT(again.lastProblem(), Not(HasSubstr("SECR")));
+  EXPECT_THAT(again.lastProblem(), Not(HasSubstr("53454352")));
 }
 
 TEST_F(JvmPerfFake, ASymlinkedHsperfdataDirectoryIsNotFollowed) {
@@ -915,7 +919,7 @@ TEST_F(JvmPerfFake, ASymlinkedHsperfdataDirectoryIsNotFollowed) {
   Snapshot s = tick(c, 0);
   EXPECT_EQ(s.size(), 0u) << "the host JVM's counters were read";
   EXPECT_EQ(c.jvmPid(), std::nullopt);
-  EXPECT_NE(c.lastProblem().find("no hsperfdata file"), std::string::npos) << c.lastProblem();
+  EXPECT_THAT(c.lastProblem(), HasSubstr("no hsperfdata file"));
 }
 
 TEST_F(JvmPerfFake, AFifoAsTheFileIsRefusedWithoutBlocking) {
@@ -926,7 +930,7 @@ TEST_F(JvmPerfFake, AFifoAsTheFileIsRefusedWithoutBlocking) {
   auto c = JvmPerfCollector::forPid(paths_, 400);
   Snapshot s = tick(c, 0);
   EXPECT_EQ(s.size(), 0u);
-  EXPECT_NE(c.lastProblem().find("not a regular file"), std::string::npos) << c.lastProblem();
+  EXPECT_THAT(c.lastProblem(), HasSubstr("not a regular file"));
 }
 
 TEST(Hsperfdata, ABadMagicShowsNoByteOfTheFile) {
@@ -934,8 +938,8 @@ TEST(Hsperfdata, ABadMagicShowsNoByteOfTheFile) {
   std::memcpy(bytes.data(), kHostSecret, 32);
   auto r = parsePerfPrologue(bytes);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message.find("53454352"), std::string::npos) << r.error().message;
-  EXPECT_EQ(r.error().message.find("SECR"), std::string::npos) << r.error().message;
+  EXPECT_THAT(r.error().message, Not(HasSubstr("53454352")));
+  EXPECT_THAT(r.error().message, Not(HasSubstr("SECR")));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // (NAME.errors); good ones must load, fill in defaults and survive printConfig -> load.
 #include "config/config.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,6 +17,9 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
@@ -360,7 +364,7 @@ TEST(ConfigGood, TheSkimIsSizedForOneGiBPerSecondAndZeroTurnsItOff) {
 TEST(ConfigBad, ASkimRateThatIsNotARate) {
   ConfigError e = onlyError("poll: {skim_rate: fast}\n");
   EXPECT_EQ(e.key_path, "poll.skim_rate");
-  EXPECT_NE(e.message.find("a rate such as 1GiB/s, or 0"), std::string::npos) << e.message;
+  EXPECT_THAT(e.message, HasSubstr("a rate such as 1GiB/s, or 0"));
   EXPECT_EQ(onlyError("poll: {skim_rate: [1]}\n").key_path, "poll.skim_rate");
 }
 
@@ -455,9 +459,9 @@ TEST(ConfigExample, ShowsEveryKeyAndDocumentsEmptyRules) {
                           "signals:",
                           "jvm: { perfdata: true }",
                           "runtime: { interval:"})
-    EXPECT_NE(text.find(key), std::string::npos) << key;
-  EXPECT_NE(text.find("`rules: []`"), std::string::npos);
-  EXPECT_NE(text.find("# - name: batch\n  #   pid: "), std::string::npos);  // commented out
+    EXPECT_THAT(text, HasSubstr(key)) << key;
+  EXPECT_THAT(text, HasSubstr("`rules: []`"));
+  EXPECT_THAT(text, HasSubstr("# - name: batch\n  #   pid: "));  // commented out
 }
 
 TEST(ConfigExample, PassesCheckConfig) {
@@ -468,21 +472,6 @@ TEST(ConfigExample, PassesCheckConfig) {
   ConfigLoad printed = loadConfigText(r.out, "printed");
   ASSERT_TRUE(printed.config) << formatAll(printed.errors) << r.out;
   EXPECT_EQ(*printed.config, *loadConfigFile(examplePath()).config);
-}
-
-TEST(CheckConfig, BadFileExitsTwoAndPrintsEveryError) {
-  const std::string path = fixture("configs/bad/many_errors.yaml");
-  auto r = testing::runCommand({testing::binaryPath(), "check-config", path});
-  EXPECT_EQ(r.exit_code, 2);
-  std::string golden = readFixture("configs/bad/many_errors.errors");
-  std::size_t lines = 0;
-  for (std::size_t at = 0, nl; (nl = golden.find('\n', at)) != std::string::npos; at = nl + 1) {
-    std::string line = golden.substr(at, nl - at);
-    line.replace(0, std::string("bad/many_errors.yaml").size(), path);
-    EXPECT_NE(r.err.find(line + "\n"), std::string::npos) << line << "\n---\n" << r.err;
-    ++lines;
-  }
-  EXPECT_GE(lines, 10u);
 }
 
 // ---- printConfig ----
@@ -557,11 +546,11 @@ TEST(PrintConfig, WritesDefaultsInTheirUsualUnits) {
         "  psi_stall: 100ms\n", "  psi_window: 1s\n", "  skim_rate: 1GiB/s\n",
         "    predict_window: 10s\n", "    cooldown: 5m\n", "    host: true\n",
         "  - name: near-limit\n", "    actions: [log, alert, dump]\n"})
-    EXPECT_NE(p.find(line), std::string::npos) << line << "\n---\n" << p;
+    EXPECT_THAT(p, HasSubstr(line)) << line << "\n---\n" << p;
   // Built-in rules are labelled as such.
-  EXPECT_NE(p.find("built-in"), std::string::npos);
-  EXPECT_EQ(printConfig(loadOk("rules: []\n")).find("built-in"), std::string::npos);
-  EXPECT_NE(printConfig(loadOk("rules: []\n")).find("rules: []"), std::string::npos);
+  EXPECT_THAT(p, HasSubstr("built-in"));
+  EXPECT_THAT(printConfig(loadOk("rules: []\n")), Not(HasSubstr("built-in")));
+  EXPECT_THAT(printConfig(loadOk("rules: []\n")), HasSubstr("rules: []"));
 }
 
 }  // namespace

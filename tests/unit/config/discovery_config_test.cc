@@ -1,5 +1,6 @@
 // config/: the selector targets (process, pid_file, cgroup_glob, systemd_unit), limit_env and
 // the discovery section: what each reads, each error with its position, and the printed form.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -9,6 +10,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -207,7 +210,7 @@ TEST(SelectorConfig, PrintsAndReadsBack) {
         "    pid_file: \"/run/nginx.pid\"\n", "    cgroup_glob: \"*/kubepods-*.slice/**\"\n",
         "    systemd_unit: \"postgresql@14-main.service\"\n",
         "discovery:\n  interval: 2500ms\n  containers_log_dir: /x/y\n"})
-    EXPECT_NE(printed.find(line), std::string::npos) << line << "\n---\n" << printed;
+    EXPECT_THAT(printed, HasSubstr(line)) << line << "\n---\n" << printed;
   ConfigLoad back = loadConfigText(printed, "printed");
   ASSERT_TRUE(back.config) << formatAll(back.errors) << printed;
   EXPECT_EQ(*back.config, c);

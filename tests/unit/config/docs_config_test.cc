@@ -3,6 +3,7 @@
 // loader itself, which answers an unknown key with every key it knows at that place
 // ("unknown key 'x' (expected one of: a, b, c)"), section by section, so a key added to the
 // loader and left out of the docs fails this test.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,6 +19,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 // A key no version will have, and that is far from every real one (no "did you mean").
 constexpr char kProbe[] = "qqqzzzprobe";
@@ -108,7 +111,7 @@ TEST(DocsConfig, EveryKeyIsInConfigurationMd) {
   const std::string doc = read("docs/configuration.md");
   ASSERT_FALSE(doc.empty());
   for (const std::string& key : acceptedKeys())
-    EXPECT_NE(doc.find("`" + key + "`"), std::string::npos)
+    EXPECT_THAT(doc, HasSubstr("`" + key + "`"))
         << "docs/configuration.md does not describe `" << key << "`";
 }
 

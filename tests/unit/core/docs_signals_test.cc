@@ -1,6 +1,7 @@
 // The docs stay true to the signals: every well-known signal a rule can name (core/signal.h's
 // table, asked by id, not copied here) and every process signal the daemon handles (found in the
 // daemon's code, where it installs and runs its handlers) is in docs/signals.md.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -14,6 +15,8 @@
 namespace oomsentinel {
 namespace {
 
+using ::testing::HasSubstr;
+
 std::string signalsMd() {
   return testing::slurp(std::string(OOMSENTINEL_SOURCE_DIR) + "/docs/signals.md");
 }
@@ -25,7 +28,7 @@ TEST(DocsSignals, EveryWellKnownSignalIsInSignalsMd) {
   for (SignalId i = 0; i < id(Sig::kCount); ++i) {
     const std::string name = signalName(i);
     ASSERT_FALSE(name.empty()) << i;
-    EXPECT_NE(doc.find("`" + name + "`"), std::string::npos)
+    EXPECT_THAT(doc, HasSubstr("`" + name + "`"))
         << "docs/signals.md does not describe `" << name << "`";
   }
 }
@@ -67,7 +70,7 @@ TEST(DocsSignals, EveryProcessSignalTheDaemonHandlesIsInSignalsMd) {
   EXPECT_TRUE(handled.contains("SIGTERM"));
   const std::string doc = signalsMd();
   for (const std::string& name : handled)
-    EXPECT_NE(doc.find("`" + name + "`"), std::string::npos)
+    EXPECT_THAT(doc, HasSubstr("`" + name + "`"))
         << "docs/signals.md does not say what `" << name << "` does";
 }
 

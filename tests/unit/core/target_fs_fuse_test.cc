@@ -3,6 +3,7 @@
 // by the deadline, cost at most one stuck thread per target and kMaxStuckTargetWorkers in all,
 // and give the thread back once the file system answers (here: its connection is aborted).
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using test::StallingFuse;
 using testing::TempDir;
@@ -68,7 +71,7 @@ TEST_F(TargetFsFuseTest, AnOpenOnAStalledMountTimesOutByItsDeadline) {
   Duration took = real.steadyNow() - t0;
   ASSERT_FALSE(fd.ok());
   EXPECT_EQ(fd.error().errnum, ETIMEDOUT) << fd.error().describe();
-  EXPECT_NE(fd.error().message.find("does not answer"), std::string::npos) << fd.error().describe();
+  EXPECT_THAT(fd.error().message, HasSubstr("does not answer")) << fd.error().describe();
   EXPECT_LT(took, std::chrono::seconds(2));
   EXPECT_EQ(targetWorkStats().stuck, 1u);
 }
@@ -118,7 +121,7 @@ TEST_F(TargetFsFuseTest, StuckWorkersAreCappedAndComeBackWhenTheMountAnswers) {
   auto refused = openBounded("pid 300", "/tmp/good.heap", std::chrono::seconds(30));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().errnum, EBUSY);
-  EXPECT_NE(refused.error().message.find("8 reads of targets' files are stuck"), std::string::npos)
+  EXPECT_THAT(refused.error().message, HasSubstr("8 reads of targets' files are stuck"))
       << refused.error().describe();
   // The mount answers (its connection aborted): the workers return, and reading works again.
   fuse_.reset();

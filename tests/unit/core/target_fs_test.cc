@@ -4,6 +4,7 @@
 #include "core/target_fs.h"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -20,6 +21,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using testing::TempDir;
 
@@ -113,8 +116,7 @@ TEST_F(TargetFsTest, AFifoIsRefusedWithoutBlocking) {
   ASSERT_EQ(::mkfifo((root_ + "/tmp/heap.0001.heap").c_str(), 0600), 0);
   auto fd = door().openFile("/tmp/heap.0001.heap", {});
   ASSERT_FALSE(fd);
-  EXPECT_NE(fd.error().message.find("not a regular file"), std::string::npos)
-      << fd.error().describe();
+  EXPECT_THAT(fd.error().message, HasSubstr("not a regular file")) << fd.error().describe();
 }
 
 TEST_F(TargetFsTest, ADeviceNodeIsNeverOpened) {
@@ -124,7 +126,7 @@ TEST_F(TargetFsTest, ADeviceNodeIsNeverOpened) {
   ASSERT_EQ(::mknod(dev.c_str(), S_IFCHR | 0600, makedev(1, 3)), 0);
   auto fd = door().openFile("/tmp/heap.0001.heap", {});
   ASSERT_FALSE(fd);
-  EXPECT_NE(fd.error().message.find("not a regular file"), std::string::npos);
+  EXPECT_THAT(fd.error().message, HasSubstr("not a regular file"));
 }
 
 TEST_F(TargetFsTest, AFileUnderALeaseAnswersAtOnce) {

@@ -1,10 +1,13 @@
 // `oomsentinel check-config`: every error, each followed by its source line and a caret.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 TEST(CheckConfig, EveryErrorWithItsLineAndACaretUnderTheColumn) {
   oomsentinel::testing::TempDir dir;
@@ -59,17 +62,32 @@ TEST(CheckConfig, AlertmanagerFilesAreReadAsTheDaemonWouldReadThem) {
   auto bad_ca = check("    urls: ['https://127.0.0.1:9093']\n    tls: {ca_file: '" + dir.path() +
                       "/ca.pem'}\n");
   EXPECT_EQ(bad_ca.exit_code, 2);
-  EXPECT_NE(bad_ca.err.find(dir.path() + "/c.yaml: alerts.alertmanager: " + dir.path() +
-                            "/ca.pem: not a PEM CA certificate bundle"),
-            std::string::npos)
-      << bad_ca.err;
+  EXPECT_THAT(bad_ca.err, HasSubstr(dir.path() + "/c.yaml: alerts.alertmanager: " + dir.path() +
+                                    "/ca.pem: not a PEM CA certificate bundle"));
   auto no_token = check("    urls: ['http://127.0.0.1:9093']\n    bearer_token_file: '" +
                         dir.path() + "/missing'\n");
   EXPECT_EQ(no_token.exit_code, 2);
-  EXPECT_NE(no_token.err.find(dir.path() + "/missing"), std::string::npos) << no_token.err;
+  EXPECT_THAT(no_token.err, HasSubstr(dir.path() + "/missing"));
   auto fine = check("    urls: ['http://127.0.0.1:9093']\n    bearer_token_file: '" + dir.path() +
                     "/token'\n");
   EXPECT_EQ(fine.exit_code, 0) << fine.err;
+}
+
+// A file with many errors: exit 2, and every one of them (tests/fixtures/configs/bad).
+TEST(CheckConfig, BadFileExitsTwoAndPrintsEveryError) {
+  const std::string path = oomsentinel::testing::fixture("configs/bad/many_errors.yaml");
+  auto r =
+      oomsentinel::testing::runCommand({oomsentinel::testing::binaryPath(), "check-config", path});
+  EXPECT_EQ(r.exit_code, 2);
+  std::string golden = oomsentinel::testing::readFixture("configs/bad/many_errors.errors");
+  std::size_t lines = 0;
+  for (std::size_t at = 0, nl; (nl = golden.find('\n', at)) != std::string::npos; at = nl + 1) {
+    std::string line = golden.substr(at, nl - at);
+    line.replace(0, std::string("bad/many_errors.yaml").size(), path);
+    EXPECT_THAT(r.err, HasSubstr(line + "\n")) << line << "\n---\n" << r.err;
+    ++lines;
+  }
+  EXPECT_GE(lines, 10u);
 }
 
 }  // namespace

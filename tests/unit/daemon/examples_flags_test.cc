@@ -1,6 +1,7 @@
 // The example leakers' flags that benchmarks rely on: --prefill (all four: leaker, cpp-leak,
 // go-leak, java-leak) and go-leak's in-process baseline, --self-profile. Each example that was
 // not built (its toolchain missing at configure time) is skipped.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,9 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 using oomsentinel::testing::runCommand;
 using oomsentinel::testing::RunResult;
@@ -113,7 +117,7 @@ TEST(ExamplesFlags, PrefillLogsOneLineBeforeTheRateLeakAndCountsTowardMax) {
       if (l.event == "prefilled") {
         EXPECT_EQ(prefilled, lines.size()) << "a second prefilled line: " << l.text;
         prefilled = i;
-        EXPECT_NE(l.text.find("8388608"), std::string::npos) << "8 MiB prefilled: " << l.text;
+        EXPECT_THAT(l.text, HasSubstr("8388608")) << "8 MiB prefilled: " << l.text;
       } else if (isAlloc(l.event)) {
         ++(prefilled == lines.size() ? allocs_before : allocs_after);
       } else if (l.event == "done") {
@@ -126,7 +130,7 @@ TEST(ExamplesFlags, PrefillLogsOneLineBeforeTheRateLeakAndCountsTowardMax) {
     EXPECT_EQ(allocs_after, 8u) << r.out;
     ASSERT_LT(done, lines.size()) << r.out;
     EXPECT_GT(done, prefilled);
-    EXPECT_NE(lines[done].text.find("16777216"), std::string::npos) << lines[done].text;
+    EXPECT_THAT(lines[done].text, HasSubstr("16777216"));
   }
   if (ran == 0) GTEST_SKIP() << "no example leaker is built";
 }
@@ -139,8 +143,8 @@ TEST(ExamplesFlags, PrefillLargerThanMaxIsRefused) {
     argv.insert(argv.end(), ex.extra.begin(), ex.extra.end());
     RunResult r = runCommand(argv, 60);
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-    EXPECT_NE(r.err.find("--prefill"), std::string::npos) << r.err;
-    EXPECT_EQ(r.out.find("prefilled"), std::string::npos) << r.out;
+    EXPECT_THAT(r.err, HasSubstr("--prefill"));
+    EXPECT_THAT(r.out, Not(HasSubstr("prefilled")));
   }
 }
 
@@ -178,7 +182,7 @@ TEST(ExamplesFlags, GoSelfProfileSaysWhetherItIsArmedAndMakesItsDirectory) {
       EXPECT_NEAR(static_cast<double>(threshold), 0.85 * static_cast<double>(limit),
                   static_cast<double>(limit) / 1000)
           << l.text;
-      EXPECT_NE(l.text.find(" period=3s "), std::string::npos) << l.text;
+      EXPECT_THAT(l.text, HasSubstr(" period=3s "));
     }
   }
   EXPECT_EQ(said, 1) << r.out;
@@ -193,21 +197,21 @@ TEST(ExamplesFlags, GoSelfProfileRefusesADirectoryItCannotWriteTo) {
   RunResult r =
       runCommand({goLeak(), "--listen", "127.0.0.1:0", "--max", "1MiB", "--self-profile", bad}, 60);
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-  EXPECT_NE(r.err.find("--self-profile " + bad), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("not a directory"), std::string::npos) << r.err;
-  EXPECT_EQ(r.out.find(" start "), std::string::npos) << "refused before it starts: " << r.out;
+  EXPECT_THAT(r.err, HasSubstr("--self-profile " + bad));
+  EXPECT_THAT(r.err, HasSubstr("not a directory"));
+  EXPECT_THAT(r.out, Not(HasSubstr(" start "))) << "refused before it starts: " << r.out;
 
   RunResult period = runCommand({goLeak(), "--listen", "127.0.0.1:0", "--self-profile", tmp.path(),
                                  "--self-profile-period", "0s"},
                                 60);
   EXPECT_EQ(period.exit_code, 2) << period.out << period.err;
-  EXPECT_NE(period.err.find("--self-profile-period"), std::string::npos) << period.err;
+  EXPECT_THAT(period.err, HasSubstr("--self-profile-period"));
 
   RunResult threshold = runCommand({goLeak(), "--listen", "127.0.0.1:0", "--self-profile",
                                     tmp.path(), "--self-profile-threshold", "150%"},
                                    60);
   EXPECT_EQ(threshold.exit_code, 2) << threshold.out << threshold.err;
-  EXPECT_NE(threshold.err.find("self-profile-threshold"), std::string::npos) << threshold.err;
+  EXPECT_THAT(threshold.err, HasSubstr("self-profile-threshold"));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // `oomsentinel incidents` run as a program on dump directories filled by IncidentStore: the table,
 // the JSON lines, an empty directory, a broken bundle, and the exit codes of bad input.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -14,6 +15,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using nlohmann::json;
 using testing::binaryPath;
@@ -216,13 +219,13 @@ TEST(Incidents, AnUnreadableDirectoryOrABadFlagExitsTwo) {
   r = run({"incidents", "--dir", tmp.path() + "/file"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
-  EXPECT_NE(r.err.find(tmp.path() + "/file"), std::string::npos) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(tmp.path() + "/file"));
 
   r = run({"incidents", "--since", "1h"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(lines(r.err)[0], "oomsentinel incidents: unknown argument '--since'");
-  EXPECT_NE(r.err.find("usage: oomsentinel incidents"), std::string::npos);
+  EXPECT_THAT(r.err, HasSubstr("usage: oomsentinel incidents"));
 
   r = run({"incidents", "--dir"});
   EXPECT_EQ(r.exit_code, 2);
@@ -235,7 +238,7 @@ TEST(Incidents, HelpNamesTheCommand) {
   EXPECT_EQ(r.out.rfind("usage: oomsentinel incidents [--dir DIR] [--json]\n", 0), 0u) << r.out;
   r = run({"--help"});
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_NE(r.out.find("\n  incidents "), std::string::npos) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("\n  incidents "));
 }
 
 }  // namespace

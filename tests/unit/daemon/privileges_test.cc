@@ -1,11 +1,14 @@
 // What the daemon says at start-up about the dumpers' children it cannot fully serve.
 #include "daemon/privileges.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <linux/capability.h>
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 TEST(Privileges, SaysOnceWhatTheChildrenCannotDo) {
   // Everything the unit with the JVM drop-in gives: nothing to say.
@@ -25,7 +28,7 @@ TEST(Privileges, SaysOnceWhatTheChildrenCannotDo) {
   // Root that may switch users but not make their files private.
   std::string no_fowner = describeChildLimits(
       0, {CAP_SETUID, CAP_SETGID, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_DAC_READ_SEARCH});
-  EXPECT_NE(no_fowner.find("cannot be made 0600"), std::string::npos) << no_fowner;
+  EXPECT_THAT(no_fowner, HasSubstr("cannot be made 0600"));
   EXPECT_EQ(no_fowner.find(';'), std::string::npos) << "one finding, one clause: " << no_fowner;
 }
 

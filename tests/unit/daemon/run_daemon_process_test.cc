@@ -1,4 +1,5 @@
 // tests/support/daemon_process.h itself: what the tests that start the daemon rely on.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -10,6 +11,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using testing::TempDir;
 
@@ -25,7 +28,7 @@ TEST(RunDaemonProcess, ADaemonThatExitsEndsTheWaitForItsLogAtOnceWithItsStatus) 
       << "waited for the log of a daemon that had exited";
   ASSERT_TRUE(daemon.exitStatus().has_value());
   EXPECT_TRUE(testing::exitedWith(*daemon.exitStatus(), 2)) << *daemon.exitStatus();
-  EXPECT_NE(daemon.log().find("invalid config; not starting"), std::string::npos) << daemon.log();
+  EXPECT_THAT(daemon.log(), HasSubstr("invalid config; not starting"));
 }
 
 TEST(RunDaemonProcess, ADroppedDaemonIsKilledAndReapedAndStopEndsOneThatRuns) {

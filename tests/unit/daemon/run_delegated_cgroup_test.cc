@@ -1,26 +1,30 @@
 // The `run` process started in a cgroup systemd delegated to it (the unit's Delegate=yes) moves
 // itself into the leaf <that cgroup>/daemon, where its children's cgroups go beside it.
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <sstream>
 #include <string>
 
 #include "core/host_paths.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
 namespace oomsentinel {
 namespace {
 
+using oomsentinel::testing::DaemonOptions;
+using oomsentinel::testing::DaemonProcess;
 using oomsentinel::testing::slurp;
 using oomsentinel::testing::TempDir;
+using ::testing::HasSubstr;
 
 TEST(RunDelegatedCgroup, TheDaemonMovesIntoItsLeafAtStart) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to make a cgroup";
@@ -47,16 +51,14 @@ TEST(RunDelegatedCgroup, TheDaemonMovesIntoItsLeafAtStart) {
                  << std::strerror(errno);
   struct Cleanup {
     std::string service;
-    pid_t pid = -1;
+    // Dropped (killed and reaped) before the cgroups it was in are removed.
+    std::unique_ptr<DaemonProcess> daemon;
     ~Cleanup() {
-      if (pid > 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
+      daemon.reset();
       ::rmdir(joinPath(service, "daemon").c_str());
       ::rmdir(service.c_str());
     }
-  } cleanup{service};
+  } cleanup{service, nullptr};
   // As systemd (>= 251) marks a cgroup it delegated.
   ASSERT_EQ(::setxattr(service.c_str(), "user.delegate", "1", 1, 0), 0) << std::strerror(errno);
 
@@ -67,26 +69,19 @@ TEST(RunDelegatedCgroup, TheDaemonMovesIntoItsLeafAtStart) {
             "    exec: {argv: [/bin/true], user: root}\n");
   std::string log = dir.path() + "/log";
   std::string procs = joinPath(service, "cgroup.procs");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    // Where systemd starts ExecStart=: the service's own cgroup.
+  DaemonOptions options(oomsentinel::testing::runArgs("", dir.path() + "/c.yaml"), log);
+  // Where systemd starts ExecStart=: the service's own cgroup.
+  options.in_child = [procs] {
     int cg = ::open(procs.c_str(), O_WRONLY);
     if (cg < 0 || ::write(cg, "0", 1) != 1) ::_exit(126);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(fd, 2);
-    std::string bin = oomsentinel::testing::binaryPath();
-    std::string cfg = dir.path() + "/c.yaml";
-    ::execl(bin.c_str(), bin.c_str(), "run", "--config", cfg.c_str(), "--state-file", "none",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ASSERT_GT(pid, 0);
-  cleanup.pid = pid;
-  ASSERT_TRUE(oomsentinel::testing::eventually([&] {
-    return slurp(log).find("entered the leaf of its delegated cgroup") != std::string::npos;
-  })) << slurp(log);
+  };
+  cleanup.daemon = std::make_unique<DaemonProcess>(std::move(options));
+  DaemonProcess& daemon = *cleanup.daemon;
+  ASSERT_TRUE(daemon.started());
+  const pid_t pid = daemon.pid();
+  ASSERT_TRUE(daemon.waitForLog("entered the leaf of its delegated cgroup")) << daemon.log();
   std::string where = slurp(paths.proc(pid, "cgroup"));
-  EXPECT_NE(where.find("/" + name + "/daemon\n"), std::string::npos) << where;
+  EXPECT_THAT(where, HasSubstr("/" + name + "/daemon\n"));
   // The service's cgroup keeps no process of its own.
   EXPECT_EQ(slurp(procs), "");
   EXPECT_EQ(slurp(joinPath(service, "daemon/cgroup.procs")), std::to_string(pid) + "\n");

@@ -3,7 +3,7 @@
 // good. More of them than the daemon has read threads; and a well-behaved target beside them.
 // The daemon keeps reading the well-behaved one, its stalled dumps end by the dump timeout, and
 // SIGTERM stops it within its usual time. The stall is real (tests/support/stalling_fuse.h).
-#include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "tests/support/daemon_process.h"
 #include "tests/support/stalling_fuse.h"
 #include "tests/support/test_support.h"
 
@@ -25,6 +26,8 @@ namespace oomsentinel {
 namespace {
 
 using test::StallingFuse;
+using testing::DaemonProcess;
+using ::testing::HasSubstr;
 using testing::slurp;
 using testing::TempDir;
 using namespace std::chrono_literals;
@@ -48,17 +51,11 @@ pid_t startContainer(const std::string& root, const std::string& script,
   ::_exit(127);
 }
 
-pid_t startProcess(const std::vector<std::string>& argv, const std::string& log) {
+// A plain process that stays (the well-behaved target).
+pid_t startSleep() {
   pid_t pid = ::fork();
   if (pid != 0) return pid;
-  if (!log.empty()) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(fd, 2);
-  }
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  ::execv(args[0], args.data());
+  ::execl("/bin/sleep", "sleep", "120", static_cast<char*>(nullptr));
   ::_exit(127);
 }
 
@@ -87,7 +84,7 @@ class RunFuse : public ::testing::Test {
     ASSERT_TRUE(fuse_) << why;
   }
   void TearDown() override {
-    kill9(daemon_);
+    daemon_.reset();
     for (pid_t p : targets_) kill9(p);
     fuse_.reset();
   }
@@ -96,7 +93,8 @@ class RunFuse : public ::testing::Test {
   std::string root_;
   std::unique_ptr<StallingFuse> fuse_;
   std::vector<pid_t> targets_;
-  pid_t daemon_ = -1;
+  // Dropped (killed and reaped) first in TearDown: it may hold reads on the mount.
+  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(RunFuse, KeepsReadingOtherTargetsEndsStalledDumpsAndStopsOnSigterm) {
@@ -112,7 +110,7 @@ TEST_F(RunFuse, KeepsReadingOtherTargetsEndsStalledDumpsAndStopsOnSigterm) {
                "\n    jvm: {}\n    dumpers: [gperftools]\n"
                "    gperftools: {heap_prefix: /tmp/heap, signal: SIGUSR2}\n";
   }
-  pid_t good = startProcess({"/bin/sleep", "120"}, "");
+  pid_t good = startSleep();
   ASSERT_GT(good, 0);
   targets_.push_back(good);
   // Last, so that its read queues behind the stalled ones'.
@@ -128,45 +126,30 @@ TEST_F(RunFuse, KeepsReadingOtherTargetsEndsStalledDumpsAndStopsOnSigterm) {
                  "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 1s\n"
                  "    actions: [log, dump]\n");
   std::string log = dir_.path() + "/log";
-  daemon_ = startProcess(
-      {testing::binaryPath(), "run", "--config", dir_.path() + "/c.yaml", "--state-file", "none"},
-      log);
-  ASSERT_GT(daemon_, 0);
+  daemon_ = std::make_unique<DaemonProcess>(
+      testing::DaemonOptions{testing::runArgs("", dir_.path() + "/c.yaml"), log});
+  ASSERT_TRUE(daemon_->started());
 
   // The well-behaved target is read and its rule fires, with every read thread's worth of
   // targets stalled.
-  EXPECT_TRUE(testing::eventually(
-      [&] { return slurp(log).find("rule up on good: pending -> firing") != std::string::npos; },
-      500, 20))
-      << slurp(log);
+  EXPECT_TRUE(daemon_->waitForLog("rule up on good: pending -> firing", 10s)) << slurp(log);
   // A stalled dump ends by its 2 s timeout and is published saying so; its slot is free again.
-  EXPECT_TRUE(testing::eventually(
-      [&] {
-        std::string text = slurp(log);
-        return text.find("incident bundle published") != std::string::npos &&
-               text.find("does not answer") != std::string::npos;
-      },
-      500, 20))
+  EXPECT_TRUE(daemon_->waitForLog("incident bundle published", 10s) &&
+              daemon_->waitForLog("does not answer", 10s))
       << slurp(log);
-  EXPECT_NE(slurp(log).find("reads of targets' files left stuck on a file system that does not "
-                            "answer"),
-            std::string::npos)
-      << slurp(log);
-  ASSERT_EQ(::kill(daemon_, 0), 0) << "the daemon is still running";
+  EXPECT_THAT(slurp(log), HasSubstr("reads of targets' files left stuck on a file system that "
+                                    "does not answer"));
+  ASSERT_TRUE(daemon_->running()) << "the daemon stopped\n" << slurp(log);
 
   // SIGTERM: the drain waits at most dump.timeout + 1 s for running dumps, and nothing waits for
   // a thread stuck on the mount.
   SystemClock real;
   SteadyTime t0 = real.steadyNow();
-  ::kill(daemon_, SIGTERM);
-  int status = 0;
-  bool exited =
-      testing::eventually([&] { return ::waitpid(daemon_, &status, WNOHANG) == daemon_; }, 500, 10);
+  int status = daemon_->stop(5s);
   Duration took = real.steadyNow() - t0;
-  ASSERT_TRUE(exited) << "the daemon did not stop within 5 s of SIGTERM\n" << slurp(log);
-  daemon_ = -1;
+  ASSERT_LT(took, 5s) << "the daemon did not stop within 5 s of SIGTERM (killed)\n" << slurp(log);
   EXPECT_LT(took, 4s);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(testing::exitedWith(status, 0)) << status;
   std::printf("stopped %.2f s after SIGTERM with %d targets on a stalled FUSE mount\n",
               toSeconds(took), kStalled);
 }
@@ -189,27 +172,20 @@ TEST_F(RunFuse, SigtermDuringADumpStuckOnTheMountStopsWithinTheDrainTime) {
                  "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 500ms\n"
                  "    actions: [dump]\n");
   std::string log = dir_.path() + "/log";
-  daemon_ = startProcess(
-      {testing::binaryPath(), "run", "--config", dir_.path() + "/c.yaml", "--state-file", "none"},
-      log);
-  ASSERT_GT(daemon_, 0);
-  ASSERT_TRUE(testing::eventually(
-      [&] { return slurp(log).find("dump started") != std::string::npos; }, 500, 10))
-      << slurp(log);
+  daemon_ = std::make_unique<DaemonProcess>(
+      testing::DaemonOptions{testing::runArgs("", dir_.path() + "/c.yaml"), log});
+  ASSERT_TRUE(daemon_->started());
+  ASSERT_TRUE(daemon_->waitForLog("dump started", 5s)) << slurp(log);
   // The dump is now waiting on the mount. SIGTERM: the drain waits for it at most dump.timeout +
   // 1 s, and it ends by its timeout.
   SystemClock real;
   SteadyTime t0 = real.steadyNow();
-  ::kill(daemon_, SIGTERM);
-  int status = 0;
-  bool exited =
-      testing::eventually([&] { return ::waitpid(daemon_, &status, WNOHANG) == daemon_; }, 800, 10);
+  int status = daemon_->stop(8s);
   Duration took = real.steadyNow() - t0;
-  ASSERT_TRUE(exited) << "the daemon did not stop within 8 s of SIGTERM\n" << slurp(log);
-  daemon_ = -1;
+  ASSERT_LT(took, 8s) << "the daemon did not stop within 8 s of SIGTERM (killed)\n" << slurp(log);
   EXPECT_LT(took, 3500ms);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_NE(slurp(log).find("does not answer"), std::string::npos) << slurp(log);
+  EXPECT_TRUE(testing::exitedWith(status, 0)) << status;
+  EXPECT_THAT(slurp(log), HasSubstr("does not answer"));
   std::printf("stopped %.2f s after SIGTERM during a dump stuck on a stalled FUSE mount\n",
               toSeconds(took));
 }

@@ -1,6 +1,7 @@
 // The `run` process as root keeps only the capabilities it needs after start-up, in every one
 // of its threads, and sets no_new_privs.
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -21,6 +22,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using namespace std::chrono_literals;
 using oomsentinel::testing::slurp;
@@ -50,10 +53,9 @@ TEST(RunPrivileges, KeepsOnlyTheCapabilitiesItNeedsInEveryThread) {
   ASSERT_TRUE(oomsentinel::testing::eventually([&] {
     return slurp(log).find("dropped root's other capabilities") != std::string::npos;
   })) << slurp(log);
-  EXPECT_NE(slurp(log).find("kept=sys_ptrace,dac_read_search,chown,fowner,kill,setuid,setgid,"
-                            "sys_admin,sys_chroot,net_bind_service"),
-            std::string::npos)
-      << slurp(log);
+  EXPECT_THAT(slurp(log),
+              HasSubstr("kept=sys_ptrace,dac_read_search,chown,fowner,kill,setuid,setgid,"
+                        "sys_admin,sys_chroot,net_bind_service"));
 
   std::uint64_t wanted = 0;
   for (int cap : {CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_CHOWN, CAP_FOWNER, CAP_KILL, CAP_SETUID,
@@ -67,7 +69,7 @@ TEST(RunPrivileges, KeepsOnlyTheCapabilitiesItNeedsInEveryThread) {
   EXPECT_EQ(capField(status, "CapEff"), wanted) << status;
   EXPECT_EQ(capField(status, "CapPrm"), wanted) << status;
   EXPECT_EQ(capField(status, "CapBnd"), wanted) << status;
-  EXPECT_NE(status.find("NoNewPrivs:\t1"), std::string::npos) << status;
+  EXPECT_THAT(status, HasSubstr("NoNewPrivs:\t1"));
   // Capabilities belong to each thread: every one of them, started after the drop, has no more.
   int threads = 0;
   for (const auto& t : std::filesystem::directory_iterator(paths.proc(pid, "task"))) {
@@ -109,13 +111,10 @@ TEST(RunPrivileges, UnderTheUnitsBoundingSetSaysOnceWhatItsChildrenCannotDo) {
   std::string text = slurp(log);
   daemon.stop();
   ASSERT_TRUE(said) << text;
-  EXPECT_NE(text.find("kept=sys_ptrace,dac_read_search,fowner,kill,setuid,setgid\n"),
-            std::string::npos)
-      << text;
-  EXPECT_NE(text.find("limits=\"jcmd cannot enter a JVM's mount and pid namespaces: no "
-                      "CAP_SYS_ADMIN/CAP_SYS_CHROOT (systemd/jvm-dumper.conf gives them)\""),
-            std::string::npos)
-      << text;
+  EXPECT_THAT(text, HasSubstr("kept=sys_ptrace,dac_read_search,fowner,kill,setuid,setgid\n"));
+  EXPECT_THAT(text,
+              HasSubstr("limits=\"jcmd cannot enter a JVM's mount and pid namespaces: no "
+                        "CAP_SYS_ADMIN/CAP_SYS_CHROOT (systemd/jvm-dumper.conf gives them)\""));
   std::size_t first = text.find("dumpers' children are limited");
   EXPECT_EQ(text.find("dumpers' children are limited", first + 1), std::string::npos) << text;
 }

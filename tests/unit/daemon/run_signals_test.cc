@@ -1,6 +1,7 @@
 // The `run` process: SIGHUP reloads (valid: applied; invalid: every error logged, old config
 // kept), SIGTERM stops promptly. Against a fixture cgroup tree, so no root is needed.
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,6 +17,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using oomsentinel::testing::slurp;
 
@@ -61,14 +64,14 @@ TEST(RunSignals, HupReloadsValidConfigKeepsOldOnInvalidAndTermStops) {
   daemon.signal(SIGHUP);
   ASSERT_TRUE(waitFor(log, "reload failed: keeping the running config", 10s)) << slurp(log);
   std::string text = slurp(log);
-  EXPECT_NE(text.find("rules[0].expr"), std::string::npos) << text;
-  EXPECT_NE(text.find("rules[0].severity"), std::string::npos) << "every error, not the first";
+  EXPECT_THAT(text, HasSubstr("rules[0].expr"));
+  EXPECT_THAT(text, HasSubstr("rules[0].severity")) << "every error, not the first";
 
   auto t0 = std::chrono::steady_clock::now();
   int status = daemon.stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
   EXPECT_TRUE(testing::exitedWith(status, 0)) << status;
-  EXPECT_NE(slurp(log).find("stopping signal=SIGTERM"), std::string::npos);
+  EXPECT_THAT(slurp(log), HasSubstr("stopping signal=SIGTERM"));
   EXPECT_EQ(::access((dir.path() + "/state.json").c_str(), F_OK), -1) << "state file removed";
 }
 
@@ -78,10 +81,10 @@ TEST(RunSignals, InvalidConfigAtStartExits2WithEveryError) {
   auto r = oomsentinel::testing::runCommand(
       {oomsentinel::testing::binaryPath(), "run", "--config", dir.path() + "/c.yaml"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("poll.intervall"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("did you mean 'interval'"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("rules[0].expr"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("invalid config; not starting"), std::string::npos) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("poll.intervall"));
+  EXPECT_THAT(r.err, HasSubstr("did you mean 'interval'"));
+  EXPECT_THAT(r.err, HasSubstr("rules[0].expr"));
+  EXPECT_THAT(r.err, HasSubstr("invalid config; not starting"));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // `oomsentinel status` run as a program on the fixture trees of tests/fixtures/trees/ (figures
 // in README.md there): the JSON and table it prints, its exit codes and its one-line reasons.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/inotify.h>
@@ -18,6 +19,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -194,40 +197,34 @@ TEST(StatusJson, Hybrid) {
 TEST(StatusTable, ShowsLimitAndPercentages) {
   RunResult r = status("v2", {"--cgroup", "kubepods.slice/pod-x/app"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("kubepods.slice/pod-x/app (cgroup, cgroup /kubepods.slice/pod-x/app, v2 "
-                       "unified layout)"),
-            std::string::npos)
-      << r.out;
-  EXPECT_NE(r.out.find("  limit          256.0 MiB\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("  usage          192.0 MiB  (75.0% of limit)\n"), std::string::npos)
-      << r.out;
-  EXPECT_NE(r.out.find("  working set    160.0 MiB  (62.5% of limit)\n"), std::string::npos)
-      << r.out;
-  EXPECT_NE(r.out.find("  headroom       96.0 MiB\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("  oom kills      1\n"), std::string::npos) << r.out;
+  EXPECT_THAT(r.out,
+              HasSubstr("kubepods.slice/pod-x/app (cgroup, cgroup /kubepods.slice/pod-x/app, v2 "
+                        "unified layout)"));
+  EXPECT_THAT(r.out, HasSubstr("  limit          256.0 MiB\n"));
+  EXPECT_THAT(r.out, HasSubstr("  usage          192.0 MiB  (75.0% of limit)\n"));
+  EXPECT_THAT(r.out, HasSubstr("  working set    160.0 MiB  (62.5% of limit)\n"));
+  EXPECT_THAT(r.out, HasSubstr("  headroom       96.0 MiB\n"));
+  EXPECT_THAT(r.out, HasSubstr("  oom kills      1\n"));
 }
 
 TEST(StatusTable, V1AndHybrid) {
   RunResult v1 = status("v1", {"--cgroup", "batch/job"});
   ASSERT_EQ(v1.exit_code, 0) << v1.err;
-  EXPECT_NE(v1.out.find("v1 legacy layout"), std::string::npos) << v1.out;
-  EXPECT_NE(v1.out.find("  limit          64.0 MiB\n"), std::string::npos) << v1.out;
-  EXPECT_NE(v1.out.find("(75.0% of limit)"), std::string::npos) << v1.out;
-  EXPECT_NE(v1.out.find("  psi some       -\n"), std::string::npos) << v1.out;
+  EXPECT_THAT(v1.out, HasSubstr("v1 legacy layout"));
+  EXPECT_THAT(v1.out, HasSubstr("  limit          64.0 MiB\n"));
+  EXPECT_THAT(v1.out, HasSubstr("(75.0% of limit)"));
+  EXPECT_THAT(v1.out, HasSubstr("  psi some       -\n"));
 
   RunResult root = status("v1", {"--cgroup", "/"});
   ASSERT_EQ(root.exit_code, 0) << root.err;
-  EXPECT_NE(root.out.find("  limit          none (no cgroup limit on the path)\n"),
-            std::string::npos)
-      << root.out;
-  EXPECT_NE(root.out.find("(- of limit)"), std::string::npos) << root.out;
+  EXPECT_THAT(root.out, HasSubstr("  limit          none (no cgroup limit on the path)\n"));
+  EXPECT_THAT(root.out, HasSubstr("(- of limit)"));
 
   RunResult hy = status("hybrid", {"--cgroup", "system.slice/app.service"});
   ASSERT_EQ(hy.exit_code, 0) << hy.err;
-  EXPECT_NE(hy.out.find("v1 hybrid layout"), std::string::npos) << hy.out;
-  EXPECT_NE(hy.out.find("  limit          128.0 MiB\n"), std::string::npos) << hy.out;
-  EXPECT_NE(hy.out.find("  working set    80.0 MiB  (62.5% of limit)\n"), std::string::npos)
-      << hy.out;
+  EXPECT_THAT(hy.out, HasSubstr("v1 hybrid layout"));
+  EXPECT_THAT(hy.out, HasSubstr("  limit          128.0 MiB\n"));
+  EXPECT_THAT(hy.out, HasSubstr("  working set    80.0 MiB  (62.5% of limit)\n"));
 }
 
 // ---- failures: exit 2 and a one-line reason ----
@@ -254,7 +251,7 @@ TEST(StatusErrors, CountWithoutWatch) {
   RunResult r = status("v2", {"--count", "3"});
   expectUsageFailure(r, "oomsentinel status: --count goes with --watch");
   // The usage follows the reason.
-  EXPECT_NE(r.err.find("usage: oomsentinel"), std::string::npos);
+  EXPECT_THAT(r.err, HasSubstr("usage: oomsentinel"));
 }
 
 TEST(StatusErrors, MissingCgroup) {
@@ -318,8 +315,8 @@ TEST(StatusWatch, HumanRowsUnderOneHeader) {
     if (ls[i].rfind("time ", 0) == 0 && ls[i].find("working set") != std::string::npos) header = i;
   ASSERT_GT(header, 0u) << r.out;
   for (std::size_t i = header + 1; i < ls.size(); ++i) {
-    EXPECT_NE(ls[i].find("128.0 MiB"), std::string::npos) << ls[i];  // the limit column
-    EXPECT_NE(ls[i].find("62.5%"), std::string::npos) << ls[i];
+    EXPECT_THAT(ls[i], HasSubstr("128.0 MiB"));  // the limit column
+    EXPECT_THAT(ls[i], HasSubstr("62.5%"));
     ++rows;
   }
   EXPECT_EQ(rows, 2u) << r.out;
@@ -387,8 +384,8 @@ TEST(StatusHelp, HelpFlagAndHelpCommand) {
     EXPECT_EQ(r->out.rfind("usage: oomsentinel [--cgroup-root DIR] [--proc-root DIR] status\n", 0),
               0u)
         << r->out;
-    EXPECT_NE(r->out.find("--watch INTERVAL"), std::string::npos);
-    EXPECT_NE(r->out.find("--count N"), std::string::npos);
+    EXPECT_THAT(r->out, HasSubstr("--watch INTERVAL"));
+    EXPECT_THAT(r->out, HasSubstr("--count N"));
   }
   EXPECT_EQ(a.out, b.out);
   // --help wins over an otherwise bad command line.

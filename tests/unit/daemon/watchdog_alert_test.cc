@@ -82,8 +82,7 @@ TEST(WatchdogAlerts, AFiringIsPushedAndItsResolveFollows) {
                "oomsentinel_alertmanager_notifications_sent_total{alertmanager=\"" +
                am.url("/api/v2/alerts") + "\"} 1") != std::string::npos;
   })) << metrics.render();
-  EXPECT_NE(metrics.render().find("oomsentinel_alertmanager_alerts{state=\"active\"} 1"),
-            std::string::npos);
+  EXPECT_THAT(metrics.render(), HasSubstr("oomsentinel_alertmanager_alerts{state=\"active\"} 1"));
   // Firing: endsAt is the expiry, 4 resend intervals (default 1m) after the send.
   EXPECT_EQ(first[0]["endsAt"], "2023-11-14T22:17:20.000Z") << first;
 

@@ -2,6 +2,7 @@
 // Kubernetes node (systemd driver, containerd), changed between ticks: containers appear and go,
 // each with its own series, Kubernetes labels and rule state, and a rule limited to the
 // selector's name covers what it found.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -15,6 +16,9 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 using namespace std::chrono_literals;
 using oomsentinel::testing::TempDir;
@@ -98,14 +102,13 @@ TEST(Discovery, ContainersComeAndGoWithTheirSeriesLabelsAndRules) {
       kIdA + ".scope";
   ASSERT_NE(dog.lastSnapshot(a), nullptr) << out.text();
   EXPECT_EQ(dog.lastSnapshot(a)->get(Sig::kUsageBytes), 10 << 20);
-  EXPECT_NE(out.text().find("discovered target target=" + a), std::string::npos) << out.text();
+  EXPECT_THAT(out.text(), HasSubstr("discovered target target=" + a));
   std::string text = metrics.render();
-  EXPECT_NE(text.find("oomsentinel_target_info{container=\"app\",container_id=\"" + kIdA +
-                      "\",namespace=\"shop\",pod=\"web-7d9f\",pod_uid=\"1234abcd-5678-90ef-1234-"
-                      "567890abcdef\",target=\"" +
-                      a + "\"} 1"),
-            std::string::npos)
-      << text;
+  EXPECT_THAT(text,
+              HasSubstr("oomsentinel_target_info{container=\"app\",container_id=\"" + kIdA +
+                        "\",namespace=\"shop\",pod=\"web-7d9f\",pod_uid=\"1234abcd-5678-90ef-1234-"
+                        "567890abcdef\",target=\"" +
+                        a + "\"} 1"));
 
   // A second container appears: seen at the next look, discovery.interval later, and its rule
   // (limited to "pods") fires on it alone.
@@ -117,9 +120,8 @@ TEST(Discovery, ContainersComeAndGoWithTheirSeriesLabelsAndRules) {
   clock.advance(4s);
   dog.tick();
   ASSERT_NE(dog.lastSnapshot(b), nullptr) << out.text();
-  EXPECT_NE(out.text().find("rule near on " + b + ": inactive -> firing"), std::string::npos)
-      << out.text();
-  EXPECT_EQ(out.text().find("rule near on " + a + ": inactive -> firing"), std::string::npos);
+  EXPECT_THAT(out.text(), HasSubstr("rule near on " + b + ": inactive -> firing"));
+  EXPECT_THAT(out.text(), Not(HasSubstr("rule near on " + a + ": inactive -> firing")));
   EXPECT_EQ(dog.unresolvedTargets(), std::vector<std::string>{});
 
   // The first goes away: its state and its series go with it at the next look.
@@ -127,11 +129,10 @@ TEST(Discovery, ContainersComeAndGoWithTheirSeriesLabelsAndRules) {
   clock.advance(5s);
   dog.tick();
   EXPECT_EQ(dog.lastSnapshot(a), nullptr);
-  EXPECT_NE(out.text().find("discovered target went away target=" + a), std::string::npos)
-      << out.text();
+  EXPECT_THAT(out.text(), HasSubstr("discovered target went away target=" + a));
   text = metrics.render();
-  EXPECT_EQ(text.find(kIdA), std::string::npos) << text;
-  EXPECT_NE(text.find(kIdB), std::string::npos);
+  EXPECT_THAT(text, Not(HasSubstr(kIdA)));
+  EXPECT_THAT(text, HasSubstr(kIdB));
 
   // A reload with the selector unchanged keeps what it found (and the firing rule's state).
   std::size_t firings = 0;
@@ -159,7 +160,7 @@ TEST(Discovery, ARuleForAnotherTargetDoesNotCoverDiscoveredOnes) {
   c.targets.push_back(db);
   ASSERT_TRUE(dog.apply(c));
   dog.tick();
-  EXPECT_EQ(out.text().find("inactive -> firing"), std::string::npos) << out.text();
+  EXPECT_THAT(out.text(), Not(HasSubstr("inactive -> firing")));
 }
 
 TEST(Discovery, AFailedLookIsLoggedOnceAndTheDaemonGoesOn) {
@@ -224,8 +225,7 @@ TEST(ProcessOnly, APidWithoutACgroupViewIsReadAgainstLimitEnv) {
     ASSERT_TRUE(dog.apply(c));
     dog.tick();
     EXPECT_EQ(dog.lastSnapshot("app"), nullptr);
-    EXPECT_NE(out.text().find("limit_env OOMSENTINEL_TEST_APP_LIMIT is not set"), std::string::npos)
-        << out.text();
+    EXPECT_THAT(out.text(), HasSubstr("limit_env OOMSENTINEL_TEST_APP_LIMIT is not set"));
     // Retried every 5 s, each error said once.
     for (int i = 0; i < 3; ++i) {
       clock.advance(5s);
@@ -249,11 +249,8 @@ TEST(ProcessOnly, APidWithoutACgroupViewIsReadAgainstLimitEnv) {
   EXPECT_EQ(s->get(Sig::kUsageBytes), 40960.0 * 1024);
   EXPECT_EQ(s->get(Sig::kLimitBytes), 64.0 * 1024 * 1024);
   EXPECT_EQ(s->get(Sig::kWorkingSetRatio), 40960.0 / 65536);
-  EXPECT_NE(out.text().find("no cgroup view of the target: watching its /proc counters"),
-            std::string::npos)
-      << out.text();
-  EXPECT_NE(out.text().find("rule near on app: inactive -> firing"), std::string::npos)
-      << out.text();
+  EXPECT_THAT(out.text(), HasSubstr("no cgroup view of the target: watching its /proc counters"));
+  EXPECT_THAT(out.text(), HasSubstr("rule near on app: inactive -> firing"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Quiet ticks: a target no rule can fire on is read in full every poll.full_read_interval, and
 // on the ticks between only its usage, OOM events and pressure. A fixture cgroup v2 tree whose
 // memory.stat and memory.current are written separately shows which read a tick made.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -11,6 +12,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using namespace std::chrono_literals;
 using oomsentinel::testing::TempDir;
@@ -103,8 +106,7 @@ TEST(QuietTicks, ACrossingIsReadInFullAndFiresInTheSameTick) {
   r.tree.setUsage(90 * kMiB);
   r.step();
   EXPECT_EQ(r.anon(), 3) << "the skim saw 90%: the same tick read everything";
-  EXPECT_NE(r.out.text().find("rule near on app: inactive -> firing"), std::string::npos)
-      << r.out.text();
+  EXPECT_THAT(r.out.text(), HasSubstr("rule near on app: inactive -> firing"));
   // While it fires the target is read in full on every tick.
   r.tree.setStatAnon(4);
   r.step(50ms);
@@ -162,8 +164,7 @@ TEST(QuietTicks, AKillThatFreesMemoryIsReadInFullAtOnceAndAnyKillByTheNextFullRe
   r.tree.setStatAnon(9);
   r.step();
   EXPECT_EQ(r.anon(), 9);
-  EXPECT_NE(r.out.text().find("the kernel OOM-killed a process of the target"), std::string::npos)
-      << r.out.text();
+  EXPECT_THAT(r.out.text(), HasSubstr("the kernel OOM-killed a process of the target"));
   // A kill that freed little: the skim does not read the counters; the next full read does.
   r.tree.setOomKills(2);
   r.tree.setUsage(9 * kMiB);

@@ -3,6 +3,7 @@
 #include "daemon/watchdog.h"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +23,9 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 using namespace std::chrono_literals;
 using oomsentinel::testing::TempDir;
@@ -81,29 +85,26 @@ TEST(Watchdog, FiresWithForAndResolvesAndSwitchesToTheFastTick) {
   Watchdog dog(tree.paths(), clock, log);
   ASSERT_TRUE(dog.apply(appConfig({rule("high", "working_set_ratio > 80%", 2s)})));
   EXPECT_EQ(dog.tick(), 1s);
-  EXPECT_NE(out.text().find("watching target target=app kind=cgroup cgroup=/app"),
-            std::string::npos)
-      << out.text();
+  EXPECT_THAT(out.text(), HasSubstr("watching target target=app kind=cgroup cgroup=/app"));
 
   tree.setUsage(90 * kMiB);  // 90% of 100 MiB
   clock.advance(1s);
   EXPECT_EQ(dog.tick(), 50ms) << "above fast_above (70%): the fast tick";
-  EXPECT_NE(out.text().find("inactive -> pending"), std::string::npos) << out.text();
-  EXPECT_EQ(out.text().find("pending -> firing"), std::string::npos);
+  EXPECT_THAT(out.text(), HasSubstr("inactive -> pending"));
+  EXPECT_THAT(out.text(), Not(HasSubstr("pending -> firing")));
   clock.advance(1s);
   dog.tick();
-  EXPECT_EQ(out.text().find("pending -> firing"), std::string::npos) << "for: 2s not yet over";
+  EXPECT_THAT(out.text(), Not(HasSubstr("pending -> firing"))) << "for: 2s not yet over";
   clock.advance(1s);
   dog.tick();
-  EXPECT_NE(out.text().find("rule high on app: pending -> firing [warning]"), std::string::npos)
-      << out.text();
-  EXPECT_NE(out.text().find("working_set_ratio=0.9"), std::string::npos) << out.text();
-  EXPECT_NE(out.text().find("firing: signals at the moment of firing"), std::string::npos);
+  EXPECT_THAT(out.text(), HasSubstr("rule high on app: pending -> firing [warning]"));
+  EXPECT_THAT(out.text(), HasSubstr("working_set_ratio=0.9"));
+  EXPECT_THAT(out.text(), HasSubstr("firing: signals at the moment of firing"));
 
   tree.setUsage(20 * kMiB);
   clock.advance(1s);
   dog.tick();
-  EXPECT_NE(out.text().find("firing -> resolved"), std::string::npos) << out.text();
+  EXPECT_THAT(out.text(), HasSubstr("firing -> resolved"));
   EXPECT_EQ(dog.interval(), 50ms) << "hysteresis: stays fast until calm for 5s";
   // Calm means below fast_above - 5% and time_to_oom above 1.5 x 30s, for 5s. The least-squares
   // trend still sees the earlier climb for a while, so count the time it takes.
@@ -116,8 +117,7 @@ TEST(Watchdog, FiresWithForAndResolvesAndSwitchesToTheFastTick) {
   EXPECT_EQ(dog.interval(), 1s);
   EXPECT_GE(calm_after, 5s);
   EXPECT_LE(calm_after, 15s);
-  EXPECT_NE(out.text().find("poll interval changed from=50ms to=1s"), std::string::npos)
-      << out.text();
+  EXPECT_THAT(out.text(), HasSubstr("poll interval changed from=50ms to=1s"));
 }
 
 TEST(Watchdog, VanishedTargetIsRetriedAndFollowedWhenItReturns) {
@@ -132,7 +132,7 @@ TEST(Watchdog, VanishedTargetIsRetriedAndFollowedWhenItReturns) {
   tree.remove();
   clock.advance(1s);
   dog.tick();  // keeps running
-  EXPECT_NE(out.text().find("target is gone; retrying every 5s"), std::string::npos) << out.text();
+  EXPECT_THAT(out.text(), HasSubstr("target is gone; retrying every 5s"));
   Tree* restored = &tree;
   restored->setUsage(95 * kMiB);
   // The directory came back (setUsage rewrites the files) but the retry waits 5s.
@@ -142,11 +142,10 @@ TEST(Watchdog, VanishedTargetIsRetriedAndFollowedWhenItReturns) {
   std::ofstream(tree.paths().cgroupRoot() + "/app/memory.events") << "oom_kill 0\n";
   clock.advance(1s);
   dog.tick();
-  EXPECT_EQ(out.text().find("rule high on app"), std::string::npos);
+  EXPECT_THAT(out.text(), Not(HasSubstr("rule high on app")));
   clock.advance(5s);
   dog.tick();
-  EXPECT_NE(out.text().find("rule high on app: inactive -> firing"), std::string::npos)
-      << out.text();
+  EXPECT_THAT(out.text(), HasSubstr("rule high on app: inactive -> firing"));
 }
 
 TEST(Watchdog, ReloadKeepsTheStateOfUnchangedRulesAndRejectsBadOnes) {
@@ -158,7 +157,7 @@ TEST(Watchdog, ReloadKeepsTheStateOfUnchangedRulesAndRejectsBadOnes) {
   Watchdog dog(tree.paths(), clock, log);
   ASSERT_TRUE(dog.apply(appConfig({rule("high", "working_set_ratio > 80%")})));
   dog.tick();
-  ASSERT_NE(out.text().find("inactive -> firing"), std::string::npos);
+  ASSERT_THAT(out.text(), HasSubstr("inactive -> firing"));
 
   // Same rule plus a new one: "high" must not fire again.
   ASSERT_TRUE(dog.apply(
@@ -167,11 +166,11 @@ TEST(Watchdog, ReloadKeepsTheStateOfUnchangedRulesAndRejectsBadOnes) {
   clock.advance(1s);
   dog.tick();
   std::string after = out.text().substr(before);
-  EXPECT_EQ(after.find("rule high"), std::string::npos) << after;
-  EXPECT_NE(after.find("rule low on app: inactive -> firing"), std::string::npos) << after;
+  EXPECT_THAT(after, Not(HasSubstr("rule high")));
+  EXPECT_THAT(after, HasSubstr("rule low on app: inactive -> firing"));
 
   EXPECT_FALSE(dog.apply(appConfig({rule("broken", "working_set_ratio >")})));
-  EXPECT_NE(out.text().find("rule does not compile: rule 'broken'"), std::string::npos);
+  EXPECT_THAT(out.text(), HasSubstr("rule does not compile: rule 'broken'"));
   before = out.text().size();
   clock.advance(1s);
   dog.tick();
@@ -196,8 +195,8 @@ TEST(Watchdog, UnknownSignalIsNoticedOnceAndUnavailableActionsSaySo) {
   auto first = text.find("rule gc cannot be decided for this target: rate(gc_cycles[10s])");
   ASSERT_NE(first, std::string::npos) << text;
   EXPECT_EQ(text.find("rule gc cannot be decided", first + 1), std::string::npos) << "once";
-  EXPECT_NE(text.find("action 'alert' does not run: the config has no alerts.alertmanager"),
-            std::string::npos);
+  EXPECT_THAT(text,
+              HasSubstr("action 'alert' does not run: the config has no alerts.alertmanager"));
 }
 
 TEST(Watchdog, GoesFastWhenTheGrowthSinceTheLastTickWouldCrossFastAboveBeforeTheNext) {
@@ -214,9 +213,8 @@ TEST(Watchdog, GoesFastWhenTheGrowthSinceTheLastTickWouldCrossFastAboveBeforeThe
   tree.setUsage(45 * kMiB);
   clock.advance(1s);
   EXPECT_EQ(dog.tick(), 50ms) << out.text();
-  EXPECT_NE(out.text().find("working_set_ratio 0.450 heading for 0.800 > fast_above 0.700"),
-            std::string::npos)
-      << out.text();
+  EXPECT_THAT(out.text(),
+              HasSubstr("working_set_ratio 0.450 heading for 0.800 > fast_above 0.700"));
   // A slow climb (1%/s) does not: 41% heading for 42%. And a target at rest stays slow.
   Tree calm;
   Captured out2;
@@ -240,7 +238,7 @@ TEST(PollPolicy, EntersOnAProjectedCrossingAndIsNotCalmWhileTheProjectionIsHigh)
   EXPECT_FALSE(p.update(t, 0.5, INFINITY, &why, 0.6));
   EXPECT_TRUE(p.update(t, 0.5, INFINITY, &why, 0.9));
   EXPECT_EQ(p.interval(), 50ms);
-  EXPECT_NE(why.find("heading for 0.900"), std::string::npos) << why;
+  EXPECT_THAT(why, HasSubstr("heading for 0.900"));
   // Ratio low, but still heading above the band: not calm.
   EXPECT_FALSE(p.update(t + 10s, 0.3, INFINITY, &why, 0.8));
   EXPECT_FALSE(p.update(t + 20s, 0.3, INFINITY, &why, 0.8));
@@ -259,7 +257,7 @@ TEST(PollPolicy, EntersOnRatioOrTimeToOomAndLeavesAfterACalmSpell) {
   EXPECT_EQ(p.interval(), 1s);
   EXPECT_TRUE(p.update(t, 0.71, INFINITY, &why));
   EXPECT_EQ(p.interval(), 50ms);
-  EXPECT_NE(why.find("working_set_ratio 0.710 > fast_above 0.700"), std::string::npos) << why;
+  EXPECT_THAT(why, HasSubstr("working_set_ratio 0.710 > fast_above 0.700"));
   // 0.68 is below 70% but within the 5% hysteresis band: stays fast.
   EXPECT_FALSE(p.update(t + 10s, 0.68, INFINITY, &why));
   EXPECT_TRUE(p.fast());
@@ -269,7 +267,7 @@ TEST(PollPolicy, EntersOnRatioOrTimeToOomAndLeavesAfterACalmSpell) {
   EXPECT_EQ(p.interval(), 1s);
 
   EXPECT_TRUE(p.update(t + 20s, 0.2, 12.0, &why));
-  EXPECT_NE(why.find("time_to_oom 12.0s < 30.0s"), std::string::npos) << why;
+  EXPECT_THAT(why, HasSubstr("time_to_oom 12.0s < 30.0s"));
   // 40s is above 30s but below 1.5 x 30s: not calm yet.
   EXPECT_FALSE(p.update(t + 30s, 0.2, 40.0, &why));
   EXPECT_FALSE(p.update(t + 40s, 0.2, 40.0, &why));
@@ -305,7 +303,7 @@ TEST(Watchdog, ReloadRemovesAndResetsChangedRules) {
   std::size_t before = out.text().size();
   clock.advance(1s);
   dog.tick();
-  EXPECT_NE(out.text().substr(before).find("rule a on app: inactive -> firing"), std::string::npos);
+  EXPECT_THAT(out.text().substr(before), HasSubstr("rule a on app: inactive -> firing"));
 }
 
 TEST(StateFile, StatusShowsIntervalUnknownRulesAndUnresolvedTargets) {
@@ -328,31 +326,26 @@ TEST(StateFile, StatusShowsIntervalUnknownRulesAndUnresolvedTargets) {
   ASSERT_TRUE(writeStateFile(path, stateJson(dog, clock)).ok());
   auto summary = daemonSummary(path, clock, 5s);
   ASSERT_TRUE(summary.has_value());
-  EXPECT_NE(summary->find("running, pid "), std::string::npos) << *summary;
-  EXPECT_NE(summary->find("interval 50ms (fast: a target is near its limit)"), std::string::npos)
-      << *summary;
-  EXPECT_NE(summary->find("target ghost: not found yet (retrying)"), std::string::npos);
-  EXPECT_NE(summary->find("rule big on app: firing for 3s [warning]"), std::string::npos)
-      << *summary;
-  EXPECT_NE(summary->find("rule gc on app: unknown (gc_cycles not offered)"), std::string::npos)
-      << *summary;
+  EXPECT_THAT(*summary, HasSubstr("running, pid "));
+  EXPECT_THAT(*summary, HasSubstr("interval 50ms (fast: a target is near its limit)"));
+  EXPECT_THAT(*summary, HasSubstr("target ghost: not found yet (retrying)"));
+  EXPECT_THAT(*summary, HasSubstr("rule big on app: firing for 3s [warning]"));
+  EXPECT_THAT(*summary, HasSubstr("rule gc on app: unknown (gc_cycles not offered)"));
   // What the kernel was asked to report (written by run.cc from daemon/kernel_wakeups.h).
-  EXPECT_EQ(summary->find("woken by the kernel"), std::string::npos) << "no wakeups, no line";
+  EXPECT_THAT(*summary, Not(HasSubstr("woken by the kernel"))) << "no wakeups, no line";
   dir.write("w.json",
             R"({"unix_time": 0, "pid": 7, "interval_seconds": 1, "wakeups": {"enabled": true,
       "v1_targets": 2, "v2_targets": 0, "host_psi_window_seconds": 2, "host_psi_widened": true}})");
   auto woken = daemonSummary(dir.path() + "/w.json", clock, std::chrono::hours(24 * 365 * 100));
   ASSERT_TRUE(woken.has_value());
-  EXPECT_NE(woken->find("  woken by the kernel: 2 v1 target(s) (thresholds, OOM), 0 v2 "
-                        "(memory.events); host PSI window 2s (widened: no CAP_SYS_RESOURCE)\n"),
-            std::string::npos)
-      << *woken;
+  EXPECT_THAT(*woken,
+              HasSubstr("  woken by the kernel: 2 v1 target(s) (thresholds, OOM), 0 v2 "
+                        "(memory.events); host PSI window 2s (widened: no CAP_SYS_RESOURCE)\n"));
   dir.write("off.json", R"({"unix_time": 0, "wakeups": {"enabled": false}})");
-  EXPECT_NE(daemonSummary(dir.path() + "/off.json", clock, std::chrono::hours(24 * 365 * 100))
-                ->find("woken by the kernel: off (poll.events: false)"),
-            std::string::npos);
+  EXPECT_THAT(*daemonSummary(dir.path() + "/off.json", clock, std::chrono::hours(24 * 365 * 100)),
+              HasSubstr("woken by the kernel: off (poll.events: false)"));
   clock.advance(10s);
-  EXPECT_NE(daemonSummary(path, clock, 5s)->find("NOT UPDATING"), std::string::npos);
+  EXPECT_THAT(*daemonSummary(path, clock, 5s), HasSubstr("NOT UPDATING"));
   EXPECT_FALSE(daemonSummary(dir.path() + "/missing.json", clock, 5s).has_value());
 }
 
@@ -392,11 +385,9 @@ TEST(Watchdog, ASlowTargetDoesNotDelayTheOthersBeyondTheTick) {
   EXPECT_LT(took, 1s) << "the tick waited for the stuck read";
   EXPECT_GE(took, 150ms) << "the tick should give the slow read its budget (200ms)";
   std::string text = out.text();
-  EXPECT_NE(text.find("rule high on app: inactive -> firing"), std::string::npos) << text;
-  EXPECT_NE(text.find("target read is slower than the tick; skipping it until it returns "
-                      "target=stuck budget=200ms"),
-            std::string::npos)
-      << text;
+  EXPECT_THAT(text, HasSubstr("rule high on app: inactive -> firing"));
+  EXPECT_THAT(text, HasSubstr("target read is slower than the tick; skipping it until it returns "
+                              "target=stuck budget=200ms"));
 
   // Next tick: the stuck read is not started again, and is not waited for.
   t0 = std::chrono::steady_clock::now();
@@ -415,9 +406,7 @@ TEST(Watchdog, ASlowTargetDoesNotDelayTheOthersBeyondTheTick) {
     std::this_thread::sleep_for(20ms);
     dog.tick();
   }
-  EXPECT_NE(out.text().find("slow read of target returned; reading it again target=stuck"),
-            std::string::npos)
-      << out.text();
+  EXPECT_THAT(out.text(), HasSubstr("slow read of target returned; reading it again target=stuck"));
 }
 
 TEST(Watchdog, TheDumpActionPublishesABundleWithTheHistoryWithoutHoldingTheTick) {
@@ -443,7 +432,7 @@ TEST(Watchdog, TheDumpActionPublishesABundleWithTheHistoryWithoutHoldingTheTick)
   }
   tree.setUsage(95 * kMiB);
   dog.tick();  // fires: the dump starts and the tick goes on
-  EXPECT_NE(out.text().find("dump started"), std::string::npos) << out.text();
+  EXPECT_THAT(out.text(), HasSubstr("dump started"));
   // Firing again within the cooldown is refused at once, and said.
   tree.setUsage(50 * kMiB);
   clock.advance(1s);
@@ -451,8 +440,8 @@ TEST(Watchdog, TheDumpActionPublishesABundleWithTheHistoryWithoutHoldingTheTick)
   tree.setUsage(96 * kMiB);
   clock.advance(1s);
   dog.tick();
-  EXPECT_NE(out.text().find("dump not started"), std::string::npos) << out.text();
-  EXPECT_NE(out.text().find("why=\"cooldown: "), std::string::npos) << out.text();
+  EXPECT_THAT(out.text(), HasSubstr("dump not started"));
+  EXPECT_THAT(out.text(), HasSubstr("why=\"cooldown: "));
   // The bundle is published on a dump thread; a later tick logs it.
   std::vector<IncidentSummary> listed;
   for (int i = 0; i < 500 && listed.empty(); ++i) {
@@ -470,13 +459,13 @@ TEST(Watchdog, TheDumpActionPublishesABundleWithTheHistoryWithoutHoldingTheTick)
     std::this_thread::sleep_for(10ms);
     dog.tick();
   }
-  EXPECT_NE(out.text().find("incident bundle published"), std::string::npos) << out.text();
-  EXPECT_NE(out.text().find("results=proc=ok"), std::string::npos) << out.text();
+  EXPECT_THAT(out.text(), HasSubstr("incident bundle published"));
+  EXPECT_THAT(out.text(), HasSubstr("results=proc=ok"));
   std::ifstream manifest(listed[0].path + "/manifest.json");
   std::string m((std::istreambuf_iterator<char>(manifest)), std::istreambuf_iterator<char>());
-  EXPECT_NE(m.find("\"working_set_ratio\""), std::string::npos) << m;
-  EXPECT_NE(m.find("cgroup-memory.stat.txt"), std::string::npos) << m;
-  EXPECT_NE(m.find("\"host\""), std::string::npos) << "the host label";
+  EXPECT_THAT(m, HasSubstr("\"working_set_ratio\""));
+  EXPECT_THAT(m, HasSubstr("cgroup-memory.stat.txt"));
+  EXPECT_THAT(m, HasSubstr("\"host\"")) << "the host label";
 }
 
 TEST(Watchdog, AnOomKillWithoutACriticalFiringBeforeItIsUnwarned) {
@@ -503,10 +492,9 @@ TEST(Watchdog, AnOomKillWithoutACriticalFiringBeforeItIsUnwarned) {
   events(1);
   clock.advance(1s);
   dog.tick();
-  EXPECT_NE(out.text().find("with no critical firing before it (unwarned)"), std::string::npos)
-      << out.text();
-  EXPECT_NE(metrics.render().find("oomsentinel_oom_kills_unwarned_total{target=\"app\"} 1"),
-            std::string::npos);
+  EXPECT_THAT(out.text(), HasSubstr("with no critical firing before it (unwarned)"));
+  EXPECT_THAT(metrics.render(),
+              HasSubstr("oomsentinel_oom_kills_unwarned_total{target=\"app\"} 1"));
   // Now the critical rule fires first, and the kill that follows was warned.
   tree.setUsage(95 * kMiB);
   clock.advance(1s);
@@ -515,20 +503,18 @@ TEST(Watchdog, AnOomKillWithoutACriticalFiringBeforeItIsUnwarned) {
   clock.advance(1s);
   dog.tick();
   std::string text = metrics.render();
-  EXPECT_NE(text.find("oomsentinel_oom_kills_unwarned_total{target=\"app\"} 1"), std::string::npos)
-      << text;
-  EXPECT_NE(text.find("oomsentinel_oom_kills_total{target=\"app\"} 2"), std::string::npos) << text;
-  EXPECT_NE(
-      text.find(
-          "oomsentinel_rule_firing{rule=\"critical\",severity=\"critical\",target=\"app\"} 1"),
-      std::string::npos)
-      << text;
-  EXPECT_NE(out.text().find("after a critical firing"), std::string::npos) << out.text();
+  EXPECT_THAT(text, HasSubstr("oomsentinel_oom_kills_unwarned_total{target=\"app\"} 1"));
+  EXPECT_THAT(text, HasSubstr("oomsentinel_oom_kills_total{target=\"app\"} 2"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "oomsentinel_rule_firing{rule=\"critical\",severity=\"critical\",target=\"app\"} 1"));
+  EXPECT_THAT(out.text(), HasSubstr("after a critical firing"));
   // A reload without the target takes its series away.
   Config none = c;
   none.targets.clear();
   ASSERT_TRUE(dog.apply(none));
-  EXPECT_EQ(metrics.render().find("target=\"app\""), std::string::npos);
+  EXPECT_THAT(metrics.render(), Not(HasSubstr("target=\"app\"")));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "dumpers/artifact.h"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -16,6 +17,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using oomsentinel::testing::slurp;
 
@@ -117,8 +120,7 @@ TEST(Artifact, FinishFollowsNoSymlinkAndOpensNoFifo) {
   // Not opened at all: an open for I/O of a FIFO without a writer would hang here.
   auto f = finishArtifact(dir.path() + "/b", "exec/fifo", 4);
   ASSERT_FALSE(f.ok());
-  EXPECT_NE(f.error().message.find("not a regular file"), std::string::npos)
-      << f.error().describe();
+  EXPECT_THAT(f.error().message, HasSubstr("not a regular file")) << f.error().describe();
   // Nothing was cut or chmodded through a link.
   EXPECT_EQ(slurp(dir.path() + "/outside/secret"), "host secret");
 }
@@ -137,8 +139,7 @@ TEST(Artifact, FinishRefusesAHardLinkToAnotherFile) {
   auto a = finishArtifact(dir.path() + "/b", "exec/out.txt", 4);
   ASSERT_FALSE(a.ok()) << "a hard link was finished";
   EXPECT_EQ(a.error().errnum, EMLINK);
-  EXPECT_NE(a.error().message.find("hard link (2 links)"), std::string::npos)
-      << a.error().describe();
+  EXPECT_THAT(a.error().message, HasSubstr("hard link (2 links)")) << a.error().describe();
   EXPECT_EQ(slurp(victim), "host secret");
   EXPECT_EQ(modeOf(victim), 0644u);
 
@@ -161,8 +162,7 @@ TEST(Artifact, FinishTakesOnlyAFileOfOursOrOfItsWriter) {
     auto a = finishArtifact(dir.path(), "hook.txt", 4, writer);
     ASSERT_FALSE(a.ok()) << "a file of another owner was finished";
     EXPECT_EQ(a.error().errnum, EPERM);
-    EXPECT_NE(a.error().message.find("owned by uid 4242"), std::string::npos)
-        << a.error().describe();
+    EXPECT_THAT(a.error().message, HasSubstr("owned by uid 4242")) << a.error().describe();
   }
   EXPECT_EQ(slurp(file), "someone else's");
   EXPECT_EQ(modeOf(file), 0644u);
@@ -277,8 +277,8 @@ TEST(Artifact, TheBundleCapCutsTheArtifactThatReachesItAndSaysWhy) {
   EXPECT_EQ(slurp(dir.path() + "/second"), std::string(400, 'b'));
   auto third = writeArtifact(dir.path(), "third", "c", 0);
   ASSERT_FALSE(third.ok());
-  EXPECT_NE(third.error().message.find("not written"), std::string::npos);
-  EXPECT_NE(third.error().message.find("dump.max_bundle_bytes"), std::string::npos);
+  EXPECT_THAT(third.error().message, HasSubstr("not written"));
+  EXPECT_THAT(third.error().message, HasSubstr("dump.max_bundle_bytes"));
   EXPECT_EQ(budget.budget().used(), 1000u);
 }
 
@@ -291,7 +291,7 @@ TEST(Artifact, FreeSpaceIsCheckedAgainBeforeEachArtifact) {
   BundleBudgetScope budget(dir.path(), {0, more_than_the_disk});
   auto a = writeArtifact(dir.path(), "a", "x", 0);
   ASSERT_FALSE(a.ok());
-  EXPECT_NE(a.error().message.find("dump.min_free"), std::string::npos) << a.error().describe();
+  EXPECT_THAT(a.error().message, HasSubstr("dump.min_free")) << a.error().describe();
   struct stat st;
   EXPECT_NE(::stat((dir.path() + "/a").c_str(), &st), 0) << "not even created";
 }

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
@@ -27,6 +28,8 @@
 namespace oomsentinel {
 namespace {
 
+using ::testing::HasSubstr;
+using ::testing::Not;
 using oomsentinel::testing::eventually;
 using oomsentinel::testing::slurp;
 
@@ -171,7 +174,7 @@ TEST(RunChild, StopsAChildWhoseOutputPassesTheCap) {
   EXPECT_EQ(r->term_signal, SIGTERM);
   EXPECT_LT(r->took, 5s);
   EXPECT_EQ(slurp(spec.stdout_path).size(), 64u * 1024);
-  EXPECT_NE(r->describe().find("output passed the size cap"), std::string::npos) << r->describe();
+  EXPECT_THAT(r->describe(), HasSubstr("output passed the size cap"));
 }
 
 TEST(RunChild, AddsToTheEnvironment) {
@@ -184,7 +187,7 @@ TEST(RunChild, AddsToTheEnvironment) {
   auto r = runChild(spec);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   std::string env = slurp(spec.stdout_path);
-  EXPECT_NE(env.find("\nOOMSENTINEL_TEST_VAR=a b=c\n"), std::string::npos) << env;
+  EXPECT_THAT(env, HasSubstr("\nOOMSENTINEL_TEST_VAR=a b=c\n"));
   // Replaced, not added twice; the rest of ours is still there.
   std::istringstream lines(env);
   std::vector<std::string> homes;
@@ -192,7 +195,7 @@ TEST(RunChild, AddsToTheEnvironment) {
     if (line.rfind("HOME=", 0) == 0) homes.push_back(line);
   EXPECT_EQ(homes, std::vector<std::string>{"HOME=/nowhere"});
   if (const char* path = std::getenv("PATH")) {
-    EXPECT_NE(env.find(std::string("PATH=") + path + "\n"), std::string::npos);
+    EXPECT_THAT(env, HasSubstr(std::string("PATH=") + path + "\n"));
   }
 }
 
@@ -212,7 +215,7 @@ TEST(RunChild, SaysWhichProgramItCouldNotRun) {
 
   auto empty = runChild(spec);
   ASSERT_FALSE(empty.ok());
-  EXPECT_NE(empty.error().message.find("argv is empty"), std::string::npos);
+  EXPECT_THAT(empty.error().message, HasSubstr("argv is empty"));
 
   spec.argv = {dir.path() + "/missing"};
   auto missing = runChild(spec);
@@ -224,7 +227,7 @@ TEST(RunChild, SaysWhichProgramItCouldNotRun) {
   auto unknown = runChild(spec);
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().path, "oomsentinel-no-such-program");
-  EXPECT_NE(unknown.error().message.find("not found in PATH"), std::string::npos);
+  EXPECT_THAT(unknown.error().message, HasSubstr("not found in PATH"));
 
   dir.write("plain.txt", "echo hi\n");
   ::chmod((dir.path() + "/plain.txt").c_str(), 0644);
@@ -233,13 +236,12 @@ TEST(RunChild, SaysWhichProgramItCouldNotRun) {
   ASSERT_FALSE(plain.ok());
   EXPECT_EQ(plain.error().path, dir.path() + "/plain.txt");
   // As root access(X_OK) still wants one x bit; without any, it is refused for everyone.
-  EXPECT_NE(plain.error().message.find("not executable"), std::string::npos)
-      << plain.error().describe();
+  EXPECT_THAT(plain.error().message, HasSubstr("not executable")) << plain.error().describe();
 
   spec.argv = {dir.path()};
   auto directory = runChild(spec);
   ASSERT_FALSE(directory.ok());
-  EXPECT_NE(directory.error().message.find("not a regular file"), std::string::npos);
+  EXPECT_THAT(directory.error().message, HasSubstr("not a regular file"));
 
   auto no_dir = shell("true");
   no_dir.stdout_path = dir.path() + "/no/such/dir/out";
@@ -252,7 +254,7 @@ TEST(RunChild, SaysWhichProgramItCouldNotRun) {
   late.deadline = SystemClock().steadyNow() - 1ms;
   auto past = runChild(late);
   ASSERT_FALSE(past.ok());
-  EXPECT_NE(past.error().message.find("deadline"), std::string::npos);
+  EXPECT_THAT(past.error().message, HasSubstr("deadline"));
 }
 
 TEST(RunChild, GivesTheChildNoDescriptorOfOurs) {
@@ -281,7 +283,7 @@ TEST(RunChild, KillsAChildThatIgnoresSigtermAndItsWholeGroupAfterTheGrace) {
   EXPECT_EQ(r->term_signal, SIGKILL);
   EXPECT_GE(r->took, 550ms);  // the deadline, then the whole grace
   EXPECT_LT(r->took, 3s);
-  EXPECT_NE(r->describe().find("its process group was killed"), std::string::npos);
+  EXPECT_THAT(r->describe(), HasSubstr("its process group was killed"));
   pid_t grandchild = readPid(pidfile);
   ASSERT_GT(grandchild, 0);
   EXPECT_TRUE(goneWithin(grandchild, 2s)) << "grandchild " << grandchild << " survived";
@@ -389,14 +391,14 @@ TEST(RunChild, RunsAsTheGivenUserWithNoCapabilitiesAndACleanEnvironment) {
   EXPECT_EQ(r->exit_code, 0) << slurp(spec.stdout_path);
   std::string out = slurp(spec.stdout_path);
   EXPECT_EQ(out.rfind("65534\n65534\n65534\n", 0), 0u) << out;
-  EXPECT_NE(out.find("CapInh:\t0000000000000000"), std::string::npos) << out;
-  EXPECT_NE(out.find("CapPrm:\t0000000000000000"), std::string::npos) << out;
-  EXPECT_NE(out.find("CapEff:\t0000000000000000"), std::string::npos) << out;
-  EXPECT_NE(out.find("CapAmb:\t0000000000000000"), std::string::npos) << out;
-  EXPECT_NE(out.find("NoNewPrivs:\t1"), std::string::npos) << out;
-  EXPECT_EQ(out.find("OOMSENTINEL_TEST_SECRET"), std::string::npos) << out;
-  EXPECT_NE(out.find("OOMSENTINEL_PID=42\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("PATH=/usr/bin:/bin\n"), std::string::npos) << out;
+  EXPECT_THAT(out, HasSubstr("CapInh:\t0000000000000000"));
+  EXPECT_THAT(out, HasSubstr("CapPrm:\t0000000000000000"));
+  EXPECT_THAT(out, HasSubstr("CapEff:\t0000000000000000"));
+  EXPECT_THAT(out, HasSubstr("CapAmb:\t0000000000000000"));
+  EXPECT_THAT(out, HasSubstr("NoNewPrivs:\t1"));
+  EXPECT_THAT(out, Not(HasSubstr("OOMSENTINEL_TEST_SECRET")));
+  EXPECT_THAT(out, HasSubstr("OOMSENTINEL_PID=42\n"));
+  EXPECT_THAT(out, HasSubstr("PATH=/usr/bin:/bin\n"));
   expectNoChildren();
 }
 
@@ -633,8 +635,8 @@ TEST(RunChild, SaysWhenTheProgramIsNotInTheTargetsFileSystem) {
   auto r = runChild(spec);
   ::close(pidfd);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().describe().find("not found"), std::string::npos) << r.error().describe();
-  EXPECT_NE(r.error().describe().find("/tmp/no-such-jcmd"), std::string::npos);
+  EXPECT_THAT(r.error().describe(), HasSubstr("not found"));
+  EXPECT_THAT(r.error().describe(), HasSubstr("/tmp/no-such-jcmd"));
   expectNoChildren();
 }
 
@@ -649,7 +651,7 @@ TEST(RunChild, CapturesItsOutputThroughPipesNotFiles) {
   EXPECT_EQ(r->exit_code, 0);
   EXPECT_EQ(r->stdout_text, "out\n");
   EXPECT_EQ(r->stderr_text.rfind("err\npipe:[", 0), 0u) << r->stderr_text;
-  EXPECT_NE(r->stderr_text.find("\npipe:["), std::string::npos) << r->stderr_text;
+  EXPECT_THAT(r->stderr_text, HasSubstr("\npipe:["));
   EXPECT_FALSE(r->stdout_cut || r->stderr_cut || r->output_cut);
   struct stat st;
   EXPECT_NE(::stat(spec.stdout_path.c_str(), &st), 0);
@@ -831,18 +833,15 @@ TEST(DelegatedCgroup, OnARealCgroupTheDaemonEntersItsLeafAndAChildsCgroupKillsWh
     std::ofstream procs(joinPath(service, "cgroup.procs"));
     procs << ::getpid();
   }
-  ASSERT_NE(slurp(HostPaths().proc(0, "cgroup")).find(service.substr(v2.root.size())),
-            std::string::npos);
+  ASSERT_THAT(slurp(HostPaths().proc(0, "cgroup")), HasSubstr(service.substr(v2.root.size())));
 
   auto leaf = enterDelegatedLeaf(HostPaths());
   ASSERT_TRUE(leaf.ok()) << leaf.error().describe();
   ASSERT_TRUE(leaf->has_value());
   EXPECT_EQ((*leaf)->service_dir, service);
-  EXPECT_NE(slurp(HostPaths().proc(0, "cgroup"))
-                .find("0::" + v2.own + (v2.own == "/" ? "" : "/") + "oomsentinel-test-" +
-                      std::to_string(::getpid()) + ".service/daemon\n"),
-            std::string::npos)
-      << slurp(HostPaths().proc(0, "cgroup"));
+  EXPECT_THAT(slurp(HostPaths().proc(0, "cgroup")),
+              HasSubstr("0::" + v2.own + (v2.own == "/" ? "" : "/") + "oomsentinel-test-" +
+                        std::to_string(::getpid()) + ".service/daemon\n"));
   EXPECT_EQ(slurp(joinPath(service, "daemon/cgroup.procs")), std::to_string(::getpid()) + "\n");
 
   ChildCgroupLimits limits{64ull << 20, 512};
@@ -852,12 +851,11 @@ TEST(DelegatedCgroup, OnARealCgroupTheDaemonEntersItsLeafAndAChildsCgroupKillsWh
   if ((*leaf)->enabled.find("memory") != std::string::npos) {
     EXPECT_EQ(slurp(joinPath(cg->dir(), "memory.max")), "67108864\n");
     EXPECT_EQ(slurp(joinPath(cg->dir(), "memory.oom.group")), "1\n");
-    EXPECT_EQ(cg->limitsNote().find("memory"), std::string::npos) << cg->limitsNote();
+    EXPECT_THAT(cg->limitsNote(), Not(HasSubstr("memory")));
   } else {
     // This tree offers no memory controller (here: it is cgroup v1's): the note says so.
-    EXPECT_NE(cg->limitsNote().find("no memory limit of its own (the controller is not enabled"),
-              std::string::npos)
-        << cg->limitsNote();
+    EXPECT_THAT(cg->limitsNote(),
+                HasSubstr("no memory limit of its own (the controller is not enabled"));
   }
   ChildSpec spec = shell("setsid sleep 60 & echo $!; grep '^0::' /proc/self/cgroup");
   TempDir out;
@@ -870,7 +868,7 @@ TEST(DelegatedCgroup, OnARealCgroupTheDaemonEntersItsLeafAndAChildsCgroupKillsWh
   std::string escaped, where;
   std::getline(text, escaped);
   std::getline(text, where);
-  EXPECT_NE(where.find(".service/child"), std::string::npos) << where;
+  EXPECT_THAT(where, HasSubstr(".service/child"));
   pid_t left = static_cast<pid_t>(std::stoi(escaped));
   // Out of the process group that runChild killed, it still runs: only its cgroup can end it.
   std::string stat = slurp(HostPaths().proc(left, "stat"));

@@ -1,5 +1,6 @@
 #include "dumpers/exec_dumper.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -16,6 +17,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using oomsentinel::testing::slurp;
 
@@ -119,7 +122,7 @@ TEST(ExecDumper, TimesOutAtItsOwnTimeoutOrTheRequestsDeadline) {
   TempDir dir2;
   auto by_request = script("exec sleep 30", 60s).run(request(dir2, 300ms));
   EXPECT_EQ(by_request.result, DumpResult::kTimedOut);
-  EXPECT_NE(by_request.error.find("timed out after"), std::string::npos) << by_request.error;
+  EXPECT_THAT(by_request.error, HasSubstr("timed out after"));
   EXPECT_GE(by_request.took, 250ms);
   EXPECT_LT(by_request.took, 3s);
 
@@ -135,7 +138,7 @@ TEST(ExecDumper, StopsACommandThatWritesTooMuch) {
   req.max_bytes = 4096;
   auto out = script("yes").run(req);
   EXPECT_EQ(out.result, DumpResult::kPartial);
-  EXPECT_NE(out.error.find("size cap"), std::string::npos) << out.error;
+  EXPECT_THAT(out.error, HasSubstr("size cap"));
   const Artifact* so = find(out, "exec/stdout.txt");
   ASSERT_NE(so, nullptr);
   EXPECT_TRUE(so->truncated);
@@ -146,8 +149,8 @@ TEST(ExecDumper, SaysWhatItCouldNotRun) {
   TempDir dir;
   auto missing = ExecDumper({"/nonexistent/collect", "--fast"}, 5s).run(request(dir));
   EXPECT_EQ(missing.result, DumpResult::kFailed);
-  EXPECT_NE(missing.error.find("/nonexistent/collect"), std::string::npos) << missing.error;
-  EXPECT_NE(missing.error.find("not found"), std::string::npos) << missing.error;
+  EXPECT_THAT(missing.error, HasSubstr("/nonexistent/collect"));
+  EXPECT_THAT(missing.error, HasSubstr("not found"));
   EXPECT_TRUE(missing.artifacts.empty());
 
   auto none = ExecDumper({}, 5s).run(request(dir));
@@ -287,7 +290,7 @@ TEST(ExecDumper, AHookCannotSwapItsOutputFilesOrHaveAnotherUsersFileFinished) {
                  .run(req);
   EXPECT_EQ(out.result, DumpResult::kOk) << out.error;
   EXPECT_EQ(slurp(req.dir + "/exec/stdout.txt"), "kept\nnot-moved\nlinked\nlinked\nsoft\n");
-  EXPECT_NE(out.error.find("removed 3 entries"), std::string::npos) << out.error;
+  EXPECT_THAT(out.error, HasSubstr("removed 3 entries"));
   EXPECT_EQ(files(out), (std::vector<std::string>{"exec/stdout.txt", "exec/stderr.txt"}));
   for (const char* victim : {"theirs", "roots"}) {
     struct stat st;
@@ -381,7 +384,7 @@ TEST(ExecDumper, RunsAsTheConfiguredUser) {
   TempDir dir2;
   auto bad = ExecDumper({"/bin/true"}, 10s, as).run(request(dir2));
   EXPECT_EQ(bad.result, DumpResult::kFailed);
-  EXPECT_NE(bad.error.find("no such user"), std::string::npos) << bad.error;
+  EXPECT_THAT(bad.error, HasSubstr("no such user"));
 }
 
 TEST(ExecDumper, LeavesNothingRunningEvenWhatCalledSetsid) {
@@ -414,8 +417,8 @@ TEST(ExecDumper, SaysWhenItCanOnlyKillTheProcessGroup) {
   id.paths = HostPaths(no_cgroups.path(), "/nonexistent-proc");
   auto out = ExecDumper({"/bin/true"}, 10s, id).run(request(dir));
   EXPECT_EQ(out.result, DumpResult::kOk) << out.error;
-  EXPECT_NE(out.error.find("no cgroup of its own"), std::string::npos) << out.error;
-  EXPECT_NE(out.error.find("only its process group was killed"), std::string::npos) << out.error;
+  EXPECT_THAT(out.error, HasSubstr("no cgroup of its own"));
+  EXPECT_THAT(out.error, HasSubstr("only its process group was killed"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "dumpers/incident_store.h"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -31,6 +32,8 @@
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
 
 using oomsentinel::testing::slurp;
 
@@ -538,7 +541,7 @@ TEST(IncidentStore, RefusesToStartBelowTheFreeSpaceReserve) {
   EXPECT_TRUE(
       std::regex_search(msg, std::regex(R"(^skipped: [0-9.]+ (B|KiB|MiB|GiB|TiB|PiB) free)")))
       << msg;
-  EXPECT_NE(msg.find(formatBytes(static_cast<double>(l.min_free))), std::string::npos) << msg;
+  EXPECT_THAT(msg, HasSubstr(formatBytes(static_cast<double>(l.min_free))));
   EXPECT_EQ(b.error().path, tmp.path());
   EXPECT_TRUE(fs::is_empty(tmp.path()));
 }
@@ -573,7 +576,7 @@ TEST(IncidentStore, RefusesABundleWhenATinyFilesystemRunsLow) {
   const std::string& msg = refused.error().message;
   EXPECT_EQ(msg.rfind("skipped: ", 0), 0u) << msg;
   EXPECT_TRUE(std::regex_search(msg, std::regex(R"(^skipped: [0-9.]+ KiB free)"))) << msg;
-  EXPECT_NE(msg.find(formatBytes(512 * 1024)), std::string::npos) << msg;
+  EXPECT_THAT(msg, HasSubstr(formatBytes(512 * 1024)));
   EXPECT_EQ(names(l.dir), std::vector<std::string>{fs::path(first).filename()});
   for (const auto& e : fs::directory_iterator(l.dir))
     EXPECT_NE(e.path().filename().string().rfind(".partial-", 0), 0u) << e.path();

@@ -1,6 +1,7 @@
 #include "dumpers/jvm_dumper.h"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,6 +30,9 @@ extern char** environ;
 
 namespace oomsentinel {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 using oomsentinel::testing::slurp;
 
@@ -238,7 +242,7 @@ TEST(JvmDumper, LeavesAProcessThatIsNotAJvmAlone) {
   ASSERT_GT(sleeper.pid(), 0);  // posix_spawn returns once it has exec'ed
   auto out = JvmDumper().run(request(dir, sleeper.pid()));
   EXPECT_EQ(out.result, DumpResult::kFailed);
-  EXPECT_NE(out.error.find("is not a JVM"), std::string::npos) << out.error;
+  EXPECT_THAT(out.error, HasSubstr("is not a JVM"));
   EXPECT_TRUE(alive(sleeper.pid()));
   EXPECT_TRUE(dirListing(dir.path()).empty());
 }
@@ -249,7 +253,7 @@ TEST(JvmDumper, RefusesAPidThatWasReused) {
   req.pid_starttime = 1;  // not when this process started
   auto out = JvmDumper().run(req);
   EXPECT_EQ(out.result, DumpResult::kFailed);
-  EXPECT_NE(out.error.find("no longer the process"), std::string::npos) << out.error;
+  EXPECT_THAT(out.error, HasSubstr("no longer the process"));
 }
 
 TEST(JvmDumper, DoesNotFollowAContainersTmpSymlinkToAnotherJvmsSocket) {
@@ -286,9 +290,8 @@ TEST(JvmDumper, DoesNotFollowAContainersTmpSymlinkToAnotherJvmsSocket) {
   auto out = JvmDumper().run(request(dir, target.pid()));
   ::close(sock);
   EXPECT_EQ(out.result, DumpResult::kFailed);
-  EXPECT_NE(out.error.find("'s root:/tmp: cannot open the directory"), std::string::npos)
-      << out.error;
-  EXPECT_EQ(out.error.find("jcmd"), std::string::npos) << out.error;
+  EXPECT_THAT(out.error, HasSubstr("'s root:/tmp: cannot open the directory"));
+  EXPECT_THAT(out.error, Not(HasSubstr("jcmd")));
   EXPECT_TRUE(alive(target.pid()));
   EXPECT_TRUE(dirListing(dir.path()).empty());
 }
@@ -317,7 +320,7 @@ TEST(JvmDumper, JcmdsStderrComesThroughAPipeAndGivesTheReason) {
   auto out = JvmDumper(ok.spec).run(request(dir, ok.target.pid()));
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
   std::string text = slurp(dir.path() + "/class_histogram.txt");
-  EXPECT_NE(text.find("\npipe:["), std::string::npos) << text;
+  EXPECT_THAT(text, HasSubstr("\npipe:["));
   EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
 
   FakeJvm refused("echo 'java.io.IOException: No such process' >&2\nexit 1\n");
@@ -377,7 +380,7 @@ TEST(JvmDumper, JcmdRunsInACgroupOfItsOwnAndNothingItStartsOutlivesIt) {
   std::getline(text, escaped);
   std::getline(text, where);
   ASSERT_EQ(escaped.rfind("escaped ", 0), 0u) << escaped;
-  EXPECT_NE(where.find("/oomsentinel-jcmd-"), std::string::npos) << where;
+  EXPECT_THAT(where, HasSubstr("/oomsentinel-jcmd-"));
   pid_t left = static_cast<pid_t>(std::stoi(escaped.substr(8)));
   SystemClock clock;
   SteadyTime until = clock.steadyNow() + 2s;
@@ -518,8 +521,8 @@ TEST_F(JvmDumperOnJavaLeak, SaysWhenJcmdIsMissing) {
   spec.jcmd = dir.path() + "/bin/jcmd";
   auto out = JvmDumper(spec).run(request(dir, pid()));
   EXPECT_EQ(out.result, DumpResult::kFailed);
-  EXPECT_NE(out.error.find(spec.jcmd), std::string::npos) << out.error;
-  EXPECT_NE(out.error.find("not found"), std::string::npos) << out.error;
+  EXPECT_THAT(out.error, HasSubstr(spec.jcmd));
+  EXPECT_THAT(out.error, HasSubstr("not found"));
   EXPECT_TRUE(dirListing(dir.path()).empty());
 }
 
@@ -540,7 +543,7 @@ TEST_F(JvmDumperOnJavaLeak, GivesJcmdsReasonWhenItCannotAttach) {
   auto out = JvmDumper(spec).run(request(dir, fake.pid()));
   EXPECT_EQ(out.result, DumpResult::kFailed);
   EXPECT_EQ(out.error.rfind("jcmd GC.class_histogram: ", 0), 0u) << out.error;
-  EXPECT_NE(out.error.find("AttachNotSupportedException"), std::string::npos) << out.error;
+  EXPECT_THAT(out.error, HasSubstr("AttachNotSupportedException"));
   EXPECT_TRUE(alive(fake.pid()));
   EXPECT_TRUE(dirListing(dir.path()).empty());
 }
@@ -561,7 +564,7 @@ TEST_F(JvmDumperOnJavaLeak, TakesTheHeapDumpFromAJvmWithItsOwnMountAndPidNamespa
               leak, hide},
              {kLeakOpts});
   if (!ns.waitFor(" hold ", 30s)) GTEST_SKIP() << "no JVM in new namespaces: " << ns.output();
-  EXPECT_NE(ns.output().find("pid=1 "), std::string::npos);  // as it sees itself
+  EXPECT_THAT(ns.output(), HasSubstr("pid=1 "));  // as it sees itself
   HostPaths paths;
   std::istringstream children(
       slurp(paths.proc(ns.pid(), "task/" + std::to_string(ns.pid()) + "/children")));
