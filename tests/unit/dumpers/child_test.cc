@@ -28,10 +28,10 @@
 namespace oomsentinel {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using oomsentinel::testing::eventually;
 using oomsentinel::testing::slurp;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 using namespace std::chrono_literals;
 using testing::NamespacedTarget;
@@ -546,7 +546,7 @@ TEST(RunChild, TheWaiterInATargetsNamespacesHoldsNoPipeOfAConcurrentRun) {
   ASSERT_EQ(a_pipe.rfind("pipe:[", 0), 0u) << a_pipe;
   // B still runs; its waiter holds no descriptor at all.
   std::string held = fdLinks(waiter);
-  EXPECT_EQ(held.find(a_pipe), std::string::npos)
+  EXPECT_THAT(held, Not(HasSubstr(a_pipe)))
       << "B's waiter " << waiter << " holds A's " << a_pipe << ":\n"
       << held;
   EXPECT_EQ(held, "") << held;
@@ -963,7 +963,7 @@ TEST(ChildCgroupKillAll, OnARealCgroupSaysWhenTheChildsCgroupStays) {
   ASSERT_TRUE(r.ok()) << r.error().describe();
   ASSERT_EQ(r->exit_code, 0);
   std::string said = real.cg->killAll(200ms);
-  EXPECT_NE(said.find("its cgroup " + dir + " could not be removed"), std::string::npos) << said;
+  EXPECT_THAT(said, HasSubstr("its cgroup " + dir + " could not be removed"));
   struct stat st;
   EXPECT_EQ(::stat(dir.c_str(), &st), 0);
 }
