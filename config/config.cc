@@ -20,6 +20,7 @@
 #include "collectors/prom_text.h"
 #include "config/values.h"
 #include "core/http_client.h"
+#include "core/safe_text.h"
 #include "core/units.h"
 #include "rules/expr.h"
 
@@ -244,6 +245,18 @@ class Loader {
     config.rules = defaultRules();
     config.rules_are_defaults = true;
     std::vector<YAML::Node> docs;
+    // YAML is Unicode text; yaml-cpp takes any bytes, and its printer then writes U+FFFD for
+    // them, so a config with a stray byte would not print back as itself (found by fuzz_config).
+    if (std::size_t bad = firstIllFormedUtf8(text); bad != std::string::npos) {
+      std::size_t line_start = text.rfind('\n', bad);
+      line_start = line_start == std::string::npos ? 0 : line_start + 1;
+      Pos p{static_cast<int>(std::count(text.begin(), text.begin() + bad, '\n')) + 1,
+            static_cast<int>(bad - line_start) + 1};
+      error(p, "", "not UTF-8 text: a byte here starts no valid character");
+      ConfigLoad out;
+      out.errors = std::move(errors_);
+      return out;
+    }
     try {
       if (!endsItsDocuments(text))
         throw YAML::ParserException(YAML::Mark::null_mark(), "unexpected ',' or other token");

@@ -28,4 +28,8 @@ inline constexpr std::size_t kNoTextCap = std::numeric_limits<std::size_t>::max(
 // to the cap are looked at.
 std::string safeText(std::string_view text, std::size_t max_bytes = kNoTextCap);
 
+// The offset of the first ill-formed UTF-8 sequence in `text` (as safeText would replace), or
+// npos when all of it is well formed. Linear.
+std::size_t firstIllFormedUtf8(std::string_view text);
+
 }  // namespace oomsentinel

@@ -170,6 +170,20 @@ TEST(ConfigErrors, ColumnsSurviveByteOrderMarkAndCrLf) {
   EXPECT_EQ(e.column, 18);
 }
 
+// Found by fuzz_config: yaml-cpp took the bytes, its printer wrote U+FFFD for them, and the printed
+// config read back as another one.
+TEST(ConfigErrors, TextThatIsNotUtf8IsRefusedWithItsPlace) {
+  ConfigError e =
+      onlyError("targets:\n  - name: app\n    cgroup: system.slice/a\xb1\xb1.service\n");
+  EXPECT_EQ(e.line, 3);
+  EXPECT_EQ(e.column, 27);
+  EXPECT_EQ(e.message, "not UTF-8 text: a byte here starts no valid character");
+  // Valid UTF-8 beyond ASCII is fine.
+  loadOk(
+      "# the caf\xc3\xa9's service\ntargets:\n  - name: app\n    cgroup: "
+      "system.slice/app.service\n");
+}
+
 TEST(ConfigErrors, OneDocumentOnly) {
   ConfigError e = onlyError("poll: {}\n---\npoll: {}\n");
   EXPECT_EQ(e.line, 3);

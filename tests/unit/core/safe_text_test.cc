@@ -77,6 +77,16 @@ TEST(SafeText, ReplacesInvalidBytes) {
   EXPECT_EQ(safeText("\xF5\x80\x80\x80"), kFffd + kFffd + kFffd + kFffd);  // above F4
 }
 
+TEST(SafeText, FirstIllFormedUtf8IsWhereSafeTextWouldReplace) {
+  EXPECT_EQ(firstIllFormedUtf8(""), std::string_view::npos);
+  EXPECT_EQ(firstIllFormedUtf8("plain \x1b text, caf\xc3\xa9 \xf0\x9f\x98\x80"),
+            std::string_view::npos);
+  EXPECT_EQ(firstIllFormedUtf8("ab\xb1"), 2u);               // a continuation byte with no lead
+  EXPECT_EQ(firstIllFormedUtf8("caf\xc3\xa9\xc0\xaf"), 5u);  // an overlong '/'
+  EXPECT_EQ(firstIllFormedUtf8("x\xed\xa0\x80"), 1u);        // a surrogate
+  EXPECT_EQ(firstIllFormedUtf8("x\xe2\x82"), 1u);            // cut short
+}
+
 TEST(SafeText, ReplacesOverlongForms) {
   // "/" and NUL as 2-, 3- and 4-byte overlongs: never decoded into what they spell.
   EXPECT_EQ(safeText("\xC0\xAF"), kFffd + kFffd);
