@@ -105,7 +105,7 @@ bool harmlessByDefault(int sig) {
 // value's first byte in the environment, and a process that finds it set adds its pid).
 struct Families {
   // Where they are: the target's directory, opened by the door. Shared: a worker abandoned on a
-  // stalled file system (core/target_fs.h) keeps it open until it returns.
+  // stalled mount keeps it open until it returns (core/target_fs.h, withTargetDeadline).
   std::shared_ptr<OwnedFd> dir;
   std::string where;               // that directory, for messages: "pid 123's root:/tmp"
   std::vector<std::string> bases;  // file name prefixes; the first is the target's own
