@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -10,7 +9,6 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
-#include <mutex>
 #include <optional>
 
 #include "alerts/metrics.h"
@@ -21,6 +19,7 @@
 #include "core/units.h"
 #include "daemon/cli.h"
 #include "daemon/commands.h"
+#include "daemon/health.h"
 #include "daemon/kernel_wakeups.h"
 #include "daemon/logger.h"
 #include "daemon/privileges.h"
@@ -77,62 +76,6 @@ Config defaultConfig(const HostPaths& paths, std::string* why) {
 
 void printErrors(const std::vector<ConfigError>& errors, Logger& log) {
   for (const auto& e : errors) log.log(LogLevel::kError, "config: " + e.format());
-}
-
-// What /healthz and /readyz answer from, written by the tick's thread, read by the server's.
-struct Health {
-  std::atomic<SteadyTime::rep> last_tick{0};
-  std::atomic<Duration::rep> interval{0};
-  std::mutex mu;
-  std::vector<std::string> unresolved;
-};
-
-// The loop is ticking: the last tick is younger than three intervals (and 2 s of slack). Both
-// /healthz and systemd's watchdog keep-alive go by this.
-bool ticking(const Health& health, const Clock& clock, Duration* age) {
-  SteadyTime last{Duration(health.last_tick.load())};
-  *age = clock.steadyNow() - last;
-  Duration allowed = 3 * Duration(health.interval.load()) + std::chrono::seconds(2);
-  return health.last_tick.load() != 0 && *age <= allowed;
-}
-
-HttpAnswer answer(const std::string& path, DaemonMetrics& metrics, Health& health,
-                  const Clock& clock) {
-  HttpAnswer a;
-  if (path == "/metrics") {
-    a.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    a.body = metrics.render();
-  } else if (path == "/healthz") {
-    Duration age{};
-    if (ticking(health, clock, &age)) {
-      a.body = "ok: last tick " + formatDuration(age) + " ago\n";
-    } else {
-      a.status = 503;
-      a.body = health.last_tick.load() == 0
-                   ? "not ticking yet\n"
-                   : "stalled: last tick " + formatDuration(age) + " ago\n";
-    }
-  } else if (path == "/readyz") {
-    std::lock_guard lock(health.mu);
-    if (health.last_tick.load() != 0 && health.unresolved.empty()) {
-      a.body = "ready\n";
-    } else {
-      a.status = 503;
-      std::string names;
-      for (const auto& n : health.unresolved) names += (names.empty() ? "" : ", ") + n;
-      a.body = health.last_tick.load() == 0 ? "not ticking yet\n"
-                                            : "targets not resolved: " + names + "\n";
-    }
-  } else if (path == "/") {
-    a.content_type = "text/html; charset=utf-8";
-    a.body =
-        "<html><body><h1>oomsentinel</h1><a href=\"/metrics\">/metrics</a> "
-        "<a href=\"/healthz\">/healthz</a> <a href=\"/readyz\">/readyz</a></body></html>\n";
-  } else {
-    a.status = 404;
-    a.body = "not found: " + path + " (try /metrics, /healthz, /readyz)\n";
-  }
-  return a;
 }
 
 // A target holds about 10 open files (cgroup v1) to 14 (v2) for the life of its collector, so a
@@ -252,8 +195,9 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     server.reset();
     serving.clear();
     if (listen.empty()) return true;
-    auto s = MetricsServer::start(
-        listen, [&](const std::string& path) { return answer(path, metrics, health, clock); });
+    auto s = MetricsServer::start(listen, [&](const std::string& path) {
+      return answerRequest(path, health, clock, [&] { return metrics.render(); });
+    });
     if (!s) {
       log.log(LogLevel::kError, "cannot serve /metrics", {{"error", s.error().describe()}});
       return false;
@@ -283,9 +227,8 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   std::function<void()> keepAlive = [&]() {
     keep_alive.expires_at(clock.steadyNow() + notify.watchdogPeriod());
     keep_alive.async_wait([&](const boost::system::error_code& ec) {
-      Duration age{};
       if (ec) return;
-      if (ticking(health, clock, &age)) notify.watchdog();
+      if (isTicking(health.state(), clock.steadyNow())) notify.watchdog();
       keepAlive();
     });
   };
@@ -336,20 +279,16 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
     Duration interval = dog.tick();
     current_interval = interval;
     wakeups.update(dog, interval);
-    health.last_tick.store(clock.steadyNow().time_since_epoch().count());
+    SteadyTime ended = clock.steadyNow();
     if (server) {
       auto st = server->stats();
       metrics.httpConnections(st.refused, st.evicted, st.timed_out, st.busy);
     }
     TargetWorkStats fs = targetWorkStats();
     metrics.stuckWork(fs.stuck, fs.abandoned_total, dog.stuckDumpers());
-    health.interval.store(interval.count());
-    {
-      std::lock_guard lock(health.mu);
-      health.unresolved = dog.unresolvedTargets();
-      notify.ticked(
-          systemdStatusLine(dog.config().targets.size(), health.unresolved.size(), interval));
-    }
+    std::vector<std::string> unresolved = dog.unresolvedTargets();
+    notify.ticked(systemdStatusLine(dog.config().targets.size(), unresolved.size(), interval));
+    health.ticked(ended, interval, std::move(unresolved));
     // At most once a second, or at once when the interval changed.
     if (!state_file.empty() &&
         (started - last_state >= std::chrono::seconds(1) || interval != last_interval)) {
