@@ -25,6 +25,7 @@
 #include "daemon/privileges.h"
 #include "daemon/state_file.h"
 #include "daemon/systemd_notify.h"
+#include "daemon/wake_source.h"
 #include "daemon/watchdog.h"
 #include "dumpers/child.h"
 #include "dumpers/exec_dumper.h"
@@ -252,18 +253,17 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   // (pressure, memory.events, the OOM notifier) are folded into the tick due.
   std::optional<SteadyTime> last_woken;
   Duration current_interval = dog.config().poll.interval;
-  auto wakeUp = [&](const char* source) {
+  auto wakeUp = [&](WakeSource source) {
     SteadyTime now = clock.steadyNow();
-    bool level = std::strcmp(source, "v1_threshold") == 0 ||
-                 std::strcmp(source, "projection") == 0 || std::strcmp(source, "near_level") == 0;
     const PollSpec& poll = dog.config().poll;
-    if (!level && poll.fast_interval < poll.interval && current_interval <= poll.fast_interval) {
-      metrics.wakeup(source, false);
+    if (!crossesLevel(source) && poll.fast_interval < poll.interval &&
+        current_interval <= poll.fast_interval) {
+      metrics.wakeup(std::string(name(source)), false);
       return;
     }
     SteadyTime at = last_woken ? std::max(now, *last_woken + dog.config().poll.fast_interval) : now;
     bool sooner = at < timer.expiry();
-    metrics.wakeup(source, sooner);
+    metrics.wakeup(std::string(name(source)), sooner);
     if (!sooner) return;
     last_woken = at;
     ++timer_generation;
