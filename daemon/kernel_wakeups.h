@@ -3,8 +3,8 @@
 // run loop: on cgroup v1, an eventfd per target for usage thresholds derived from its rules and
 // one for the OOM notifier; on cgroup v2, an inotify watch on each target's memory.events and a
 // PSI trigger on its memory.pressure; on the host, a PSI trigger on memory pressure. Each
-// notification calls `wake(source)`; the loop decides whether that starts a tick (run.cc coalesces
-// them).
+// notification calls `wake(source)`; the loop decides whether that starts a tick (Daemon::wakeUp
+// coalesces them).
 #pragma once
 
 #include <array>
