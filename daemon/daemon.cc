@@ -120,7 +120,14 @@ Daemon::Daemon(const HostPaths& paths, DaemonOptions options)
     : paths_(paths),
       options_(std::move(options)),
       log_(clock_, options_.log_format),
-      metrics_(paths_) {}
+      metrics_(paths_) {
+  // From the start: a signal during start-up (reading the config, applying it) waits for the
+  // loop instead of taking its default action, which ends the process by the signal with
+  // nothing said and nothing cleaned up.
+  signals_.add(SIGHUP);
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+}
 
 Daemon::~Daemon() = default;
 
@@ -133,9 +140,6 @@ int Daemon::run() {
 }
 
 void Daemon::startLoop() {
-  signals_.add(SIGHUP);
-  signals_.add(SIGTERM);
-  signals_.add(SIGINT);
   if (!notify_.problem().empty())
     log_.log(LogLevel::kError, "systemd notifications off", {{"error", notify_.problem()}});
   if (notify_.watchdogPeriod() > Duration::zero()) keepAlive();

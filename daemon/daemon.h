@@ -53,7 +53,8 @@ class Daemon {
   // False: not started (logged), exit 2.
   bool start();
   std::optional<Config> loadStartConfig();
-  // The loop's sources: the signals, systemd's keep-alive, the kernel wake-ups, a first tick now.
+  // The loop's sources: systemd's keep-alive, the kernel wake-ups, the signals (caught since the
+  // constructor), a first tick now.
   void startLoop();
   // The listener on `listen` ("" none); a change of address moves it. False: cannot listen there.
   bool serve(const std::string& listen);
