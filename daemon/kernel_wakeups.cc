@@ -66,10 +66,10 @@ static void setWatchLevels(UsageWatch::Target& w,
 // a PSI trigger), so closing it ends the registration; the inotify instance's is a duplicate
 // (EventsWatch adds and removes watches on its own).
 struct KernelWakeups::Source {
-  Source(boost::asio::io_context& io, int fd, const char* name, Kind kind)
-      : sd(io, fd), name(name), kind(kind) {}
+  Source(boost::asio::io_context& io, int fd, WakeSource source, Kind kind)
+      : sd(io, fd), source(source), kind(kind) {}
   boost::asio::posix::stream_descriptor sd;
-  const char* name;
+  WakeSource source;
   Kind kind;  // a PSI trigger signals POLLPRI; an eventfd and inotify become readable
   bool closed = false;
   // An eventfd whose notifications are counted (vmpressure): where, and whether they also start
@@ -134,7 +134,7 @@ void KernelWakeups::updateV2(V2Target& t, const std::string& name, const TargetC
       auto w = EventsWatch::make();
       if (!w) return logOnce(t.last_error, name, w.error());
       events_watch_ = std::move(*w);
-      events_source_ = listenOn(events_watch_->fd(), "v2_events", Kind::kInotify);
+      events_source_ = listenOn(events_watch_->fd(), WakeSource::kV2Events, Kind::kInotify);
     }
     auto wd = events_watch_->add(t.dir + "/memory.events");
     if (!wd) return logOnce(t.last_error, name, wd.error());
@@ -154,7 +154,7 @@ void KernelWakeups::updateV2(V2Target& t, const std::string& name, const TargetC
     auto trigger = PsiTrigger::open(t.dir + "/memory.pressure", asked.first, asked.second);
     if (!trigger) return logOnce(t.last_error, name, trigger.error());
     t.trigger = std::move(*trigger);
-    t.psi = adopt(t.trigger->takeFd(), "psi_cgroup", Kind::kPsi);
+    t.psi = adopt(t.trigger->takeFd(), WakeSource::kPsiCgroup, Kind::kPsi);
     if (!cgroup_psi_logged_) {
       cgroup_psi_logged_ = true;
       log_.log(LogLevel::kInfo, "woken by the memory pressure of cgroup v2 targets",
@@ -169,15 +169,15 @@ void KernelWakeups::updateV2(V2Target& t, const std::string& name, const TargetC
   }
 }
 
-std::shared_ptr<KernelWakeups::Source> KernelWakeups::listenOn(int fd, const char* name,
+std::shared_ptr<KernelWakeups::Source> KernelWakeups::listenOn(int fd, WakeSource source,
                                                                Kind kind) {
-  return adopt(OwnedFd(::dup(fd)), name, kind);
+  return adopt(OwnedFd(::dup(fd)), source, kind);
 }
 
 std::shared_ptr<KernelWakeups::Source> KernelWakeups::adopt(
-    OwnedFd fd, const char* name, Kind kind, const std::function<void(Source&)>& setup) {
+    OwnedFd fd, WakeSource source, Kind kind, const std::function<void(Source&)>& setup) {
   if (fd.get() < 0) return nullptr;
-  auto s = std::make_shared<Source>(io_, fd.release(), name, kind);
+  auto s = std::make_shared<Source>(io_, fd.release(), source, kind);
   if (setup) setup(*s);
   listen(s);
   return s;
@@ -209,7 +209,7 @@ void KernelWakeups::listen(const std::shared_ptr<Source>& s) {
                      if (s->notify)
                        s->notify();
                      else if (s->wakes)
-                       wake_(s->name);
+                       wake_(s->source);
                      if (!s->closed) listen(s);
                    });
 }
@@ -263,7 +263,7 @@ void KernelWakeups::armHost(const PollSpec& poll) {
   }
   host_psi_error_.clear();
   host_trigger_ = std::move(*trigger);
-  host_psi_ = adopt(host_trigger_->takeFd(), "psi_host", Kind::kPsi);
+  host_psi_ = adopt(host_trigger_->takeFd(), WakeSource::kPsiHost, Kind::kPsi);
   if (metrics_) metrics_->psiTriggerWindow("host", host_trigger_->window());
   log_.log(LogLevel::kInfo, "woken by the host's memory pressure",
            {{"stall", formatDuration(host_trigger_->stall())},
@@ -288,7 +288,7 @@ void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetC
     auto oom = V1MemoryEvents::arm(t.dir, {}, true);
     if (!oom) return logOnce(t.last_error, name, oom.error());
     t.oom_events = std::move(*oom);
-    t.oom = adopt(t.oom_events->takeFd(), "v1_oom", Kind::kEventfd);
+    t.oom = adopt(t.oom_events->takeFd(), WakeSource::kV1Oom, Kind::kEventfd);
   }
   if (!full && t.levels_done) return;
   t.levels_done = true;
@@ -313,7 +313,7 @@ void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetC
   t.watch.usage_file = t.dir + "/memory.usage_in_bytes";
   setWatchLevels(t.watch, levels, fast_above, last);
   t.thresholds =
-      adopt(t.threshold_events->takeFd(), "v1_threshold", Kind::kEventfd,
+      adopt(t.threshold_events->takeFd(), WakeSource::kV1Threshold, Kind::kEventfd,
             [this, &t](Source& s) { s.notify = [this, &t] { watch_.notified(t.watch, band_); }; });
   t.armed = std::move(with_early);
   t.levels = std::move(want);
@@ -340,7 +340,7 @@ void KernelWakeups::armPressure(V1Target& t, const std::string& name, bool wante
         if (p) p->close();
       return logOnce(t.last_error, name, ev.error());
     }
-    auto s = adopt(ev->takeFd(), "v1_pressure", Kind::kEventfd, [&](Source& src) {
+    auto s = adopt(ev->takeFd(), WakeSource::kV1Pressure, Kind::kEventfd, [&](Source& src) {
       src.counts = t.pressure_counts;
       src.level = i;
       src.wakes = i == 2;

@@ -3,8 +3,8 @@
 // run loop: on cgroup v1, an eventfd per target for usage thresholds derived from its rules and
 // one for the OOM notifier; on cgroup v2, an inotify watch on each target's memory.events and a
 // PSI trigger on its memory.pressure; on the host, a PSI trigger on memory pressure. Each
-// notification calls `wake(source)`; the loop decides whether that starts a tick (run.cc coalesces
-// them).
+// notification calls `wake(source)`; the loop decides whether that starts a tick (Daemon::wakeUp
+// coalesces them).
 #pragma once
 
 #include <array>
@@ -25,6 +25,7 @@
 #include "core/snapshot.h"
 #include "daemon/logger.h"
 #include "daemon/usage_watch.h"
+#include "daemon/wake_source.h"
 #include "rules/engine.h"
 
 namespace oomsentinel {
@@ -53,7 +54,7 @@ std::vector<std::uint64_t> usageThresholds(const std::vector<std::pair<SignalId,
 
 class KernelWakeups {
  public:
-  using Wake = std::function<void(const char* source)>;
+  using Wake = std::function<void(WakeSource source)>;
   KernelWakeups(boost::asio::io_context& io, const HostPaths& paths, const Clock& clock,
                 Logger& log, DaemonMetrics* metrics, Wake wake);
   ~KernelWakeups();
@@ -122,8 +123,8 @@ class KernelWakeups {
                 double fast_above, bool full, bool vmpressure);
   void armPressure(V1Target& t, const std::string& name, bool wanted);
   enum class Kind { kEventfd, kPsi, kInotify };
-  std::shared_ptr<Source> listenOn(int fd, const char* source, Kind kind);
-  std::shared_ptr<Source> adopt(OwnedFd fd, const char* source, Kind kind,
+  std::shared_ptr<Source> listenOn(int fd, WakeSource source, Kind kind);
+  std::shared_ptr<Source> adopt(OwnedFd fd, WakeSource source, Kind kind,
                                 const std::function<void(Source&)>& setup = {});
   void listen(const std::shared_ptr<Source>& s);
   void drop(V1Target& t);

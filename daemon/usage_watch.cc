@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <limits>
 
 #include "alerts/metrics.h"
@@ -68,7 +67,7 @@ struct UsageWatch::Target::Run {
   OwnedFd fd;
   std::uint64_t level = 0;
   SteadyTime deadline{};
-  const char* started_by = "";
+  WakeSource started_by = WakeSource::kProjection;
   bool closed = false;  // ended: a handler still queued must not touch its target
 };
 
@@ -129,7 +128,7 @@ void UsageWatch::ticked(Target& t, double usage, SteadyTime at, SteadyTime next_
     return;
   }
   // Half way to the projected crossing: a leak that speeds up is still met.
-  start(t, *level, at + *when / 2, deadline, "projection");
+  start(t, *level, at + *when / 2, deadline, WakeSource::kProjection);
 }
 
 void UsageWatch::notified(Target& t, std::uint64_t band) {
@@ -139,7 +138,7 @@ void UsageWatch::notified(Target& t, std::uint64_t band) {
   Notice n = classifyNotice(t.levels, band, before, now, skip);
   if (n == Notice::kWake) {
     if (t.run && std::isfinite(now) && now > static_cast<double>(t.run->level)) end(t, "crossed");
-    wake_("v1_threshold");
+    wake_(WakeSource::kV1Threshold);
     return;
   }
   if (n == Notice::kNothing || t.run) {
@@ -148,11 +147,11 @@ void UsageWatch::notified(Target& t, std::uint64_t band) {
   }
   SteadyTime at = clock_.steadyNow();
   if (at < t.rest_until) return;
-  start(t, *nextLevel(t.levels, now, skip), at, at + kLongest, "v1_threshold");
+  start(t, *nextLevel(t.levels, now, skip), at, at + kLongest, WakeSource::kV1Threshold);
 }
 
 void UsageWatch::start(Target& t, std::uint64_t level, SteadyTime first, SteadyTime deadline,
-                       const char* started_by) {
+                       WakeSource started_by) {
   if (running_ >= kAtOnce) return;
   auto run = std::make_shared<Target::Run>(io_);
   run->level = level;
@@ -160,7 +159,7 @@ void UsageWatch::start(Target& t, std::uint64_t level, SteadyTime first, SteadyT
   run->started_by = started_by;
   t.run = run;
   ++running_;
-  if (metrics_) metrics_->usageWatch(started_by, "started");
+  if (metrics_) metrics_->usageWatch(std::string(name(started_by)), "started");
   run->timer.expires_at(first);
   run->timer.async_wait([this, &t, run](const boost::system::error_code& ec) {
     if (ec || run->closed) return;
@@ -171,14 +170,14 @@ void UsageWatch::start(Target& t, std::uint64_t level, SteadyTime first, SteadyT
 void UsageWatch::probe(Target& t, const std::shared_ptr<Target::Run>& run) {
   double u = readUsage(t);
   if (std::isfinite(u) && u > static_cast<double>(run->level)) {
-    const char* source = run->started_by;
+    WakeSource source = run->started_by;
     end(t, "crossed");
     wake_(source);
     return;
   }
   SteadyTime now = clock_.steadyNow();
   if (!std::isfinite(u) || now >= run->deadline) {
-    if (std::strcmp(run->started_by, "v1_threshold") == 0) t.rest_until = now + kRest;
+    if (run->started_by == WakeSource::kV1Threshold) t.rest_until = now + kRest;
     end(t, "expired");
     return;
   }
@@ -191,7 +190,7 @@ void UsageWatch::probe(Target& t, const std::shared_ptr<Target::Run>& run) {
 
 void UsageWatch::end(Target& t, const char* result) {
   if (!t.run) return;
-  if (metrics_) metrics_->usageWatch(t.run->started_by, result);
+  if (metrics_) metrics_->usageWatch(std::string(name(t.run->started_by)), result);
   t.run->closed = true;
   t.run->timer.cancel();
   t.run.reset();
@@ -275,10 +274,10 @@ void UsageWatch::skim() {
     if (!level || !std::isfinite(u)) continue;
     if (u > static_cast<double>(*level)) {
       if (metrics_) {  // found past it by the skim itself: a watch of one read
-        metrics_->usageWatch("near_level", "started");
-        metrics_->usageWatch("near_level", "crossed");
+        metrics_->usageWatch(std::string(name(WakeSource::kNearLevel)), "started");
+        metrics_->usageWatch(std::string(name(WakeSource::kNearLevel)), "crossed");
       }
-      wake_("near_level");
+      wake_(WakeSource::kNearLevel);
       continue;
     }
     if (!std::isfinite(before) || !(u > before) || !(now > before_at)) continue;
@@ -289,7 +288,7 @@ void UsageWatch::skim() {
       // Watched until twice the projected time, in case the leak slows down.
       auto until = std::chrono::duration_cast<Duration>(
           std::chrono::duration<double>(std::max(2 * eta, period_s)));
-      start(t, *level, now + kEvery, now + until + kSkim, "near_level");
+      start(t, *level, now + kEvery, now + until + kSkim, WakeSource::kNearLevel);
     }
   }
   if (near_.empty()) {

@@ -32,6 +32,7 @@
 
 #include "core/clock.h"
 #include "core/owned_fd.h"
+#include "daemon/wake_source.h"
 
 namespace oomsentinel {
 
@@ -79,7 +80,7 @@ class UsageWatch {
   static constexpr Duration kSkimAtMost = std::chrono::milliseconds(640);  // the longest
   static constexpr std::size_t kSkimAtOnce = 64;
 
-  using Wake = std::function<void(const char* source)>;
+  using Wake = std::function<void(WakeSource source)>;
   // One target's state, kept by the owner (KernelWakeups) for as long as the target is armed.
   struct Target {
     std::string usage_file;             // memory.usage_in_bytes or memory.current
@@ -123,7 +124,7 @@ class UsageWatch {
 
  private:
   void start(Target& t, std::uint64_t level, SteadyTime first, SteadyTime deadline,
-             const char* started_by);
+             WakeSource started_by);
   void probe(Target& t, const std::shared_ptr<Target::Run>& run);
   void end(Target& t, const char* result);
   double readUsage(Target& t);

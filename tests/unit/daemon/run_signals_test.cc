@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,6 +86,49 @@ TEST(RunSignals, InvalidConfigAtStartExits2WithEveryError) {
   EXPECT_THAT(r.err, HasSubstr("did you mean 'interval'"));
   EXPECT_THAT(r.err, HasSubstr("rules[0].expr"));
   EXPECT_THAT(r.err, HasSubstr("invalid config; not starting"));
+}
+
+// A signal during start-up (here: while the daemon reads its config from a FIFO the test holds)
+// is not the default action's death, status 15 with nothing said: the daemon starts, then stops
+// as it was asked to, exit 0 and the state file gone. SIGTERM comes at any time from systemd or
+// a test that saw the first log lines.
+TEST(RunSignals, TermDuringStartUpStopsCleanlyOnceStarted) {
+  TempDir dir;
+  dir.write("cg/cgroup.controllers", "memory\n");
+  dir.write("cg/app/memory.current", "1000\n");
+  dir.write("cg/app/memory.max", "104857600\n");
+  dir.write("cg/app/memory.stat", "anon 1000\ninactive_file 0\n");
+  dir.write("cg/app/cgroup.procs", "");
+  std::string cfg = dir.path() + "/c.yaml";
+  ASSERT_EQ(::mkfifo(cfg.c_str(), 0600), 0);
+  std::string log = dir.path() + "/log";
+  testing::DaemonProcess daemon({{"--cgroup-root", dir.path() + "/cg", "run", "--config", cfg,
+                                  "--state-file", dir.path() + "/state.json"},
+                                 log});
+  ASSERT_TRUE(daemon.started());
+  // A writer's open succeeds once the daemon has the FIFO open to read: it is reading its config.
+  int fd = -1;
+  ASSERT_TRUE(oomsentinel::testing::eventually([&] {
+    fd = ::open(cfg.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    return fd >= 0 || !daemon.running();
+  }));
+  ASSERT_GE(fd, 0) << slurp(log);
+  ASSERT_TRUE(daemon.signal(SIGTERM));
+  // A daemon already dead would make the write raise SIGPIPE here: EPIPE instead.
+  struct sigaction ignore = {};
+  struct sigaction before = {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &before);
+  const std::string config = "targets:\n  - name: app\n    cgroup: /app\n";
+  ssize_t written = ::write(fd, config.data(), config.size());
+  ::close(fd);
+  ::sigaction(SIGPIPE, &before, nullptr);
+  int status = daemon.wait();
+  EXPECT_TRUE(testing::exitedWith(status, 0)) << status << " (15: killed by SIGTERM)\n"
+                                              << slurp(log);
+  EXPECT_EQ(written, static_cast<ssize_t>(config.size()));
+  EXPECT_THAT(slurp(log), HasSubstr("stopping signal=SIGTERM"));
+  EXPECT_EQ(::access((dir.path() + "/state.json").c_str(), F_OK), -1) << "state file removed";
 }
 
 }  // namespace

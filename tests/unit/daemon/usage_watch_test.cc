@@ -133,8 +133,8 @@ class UsageWatchTest : public ::testing::Test {
   boost::asio::io_context io;
   Woken woken;
   SystemClock clock;
-  UsageWatch watch{io, clock, nullptr, [this](const char* s) {
-                     woken.sources.push_back(s);
+  UsageWatch watch{io, clock, nullptr, [this](WakeSource s) {
+                     woken.sources.emplace_back(name(s));
                      woken.at.push_back(std::chrono::steady_clock::now());
                    }};
 };
