@@ -29,11 +29,6 @@ std::string ConfigError::format() const {
   return out;
 }
 
-const std::vector<std::string>& knownDumpers() {
-  static const std::vector<std::string> k = {"proc", "gperftools", "go_pprof", "jvm", "exec"};
-  return k;
-}
-
 namespace config_internal {
 
 namespace {

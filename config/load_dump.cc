@@ -94,12 +94,12 @@ bool Loader::readTargetDump(const std::vector<Entry>& entries, TargetSpec& spec)
   if (const Entry* list = find(entries, "dumpers"))
     return readDumperList(*list, entries, spec) && ok;
   const bool pidless = spec.target.kind == TargetKind::kHost;
-  d.dumpers = {"proc"};
-  if (find(entries, "gperftools") && !pidless) d.dumpers.push_back("gperftools");
-  if (!spec.runtime.go_pprof_url.empty()) d.dumpers.push_back("go_pprof");
+  d.dumpers = {DumperKind::kProc};
+  if (find(entries, "gperftools") && !pidless) d.dumpers.push_back(DumperKind::kGperftools);
+  if (!spec.runtime.go_pprof_url.empty()) d.dumpers.push_back(DumperKind::kGoPprof);
   if (find(entries, "jvm") && !pidless && (d.jvm_class_histogram || d.jvm_heap_dump))
-    d.dumpers.push_back("jvm");
-  if (find(entries, "exec")) d.dumpers.push_back("exec");
+    d.dumpers.push_back(DumperKind::kJvm);
+  if (find(entries, "exec")) d.dumpers.push_back(DumperKind::kExec);
   return ok;
 }
 
@@ -107,31 +107,33 @@ bool Loader::readDumperList(const Entry& list, const std::vector<Entry>& entries
                             TargetSpec& spec) {
   TargetDumpSpec& d = spec.dump;
   const bool pidless = spec.target.kind == TargetKind::kHost;
-  auto names = readNameList(list, "[proc, gperftools]");
-  if (!names) return false;
+  auto listed = readNameList(list, "[proc, gperftools]");
+  if (!listed) return false;
   bool ok = true;
   d.dumpers.clear();
-  for (const auto& [name, node] : *names) {
-    if (!contains(knownDumpers(), name)) {
-      error(posOf(node), list.path, unknownName("dumper", name, knownDumpers()));
+  for (const auto& [name, node] : *listed) {
+    std::optional<DumperKind> kind = parseDumperKind(name);
+    if (!kind) {
+      error(posOf(node), list.path, unknownName("dumper", name, names(kDumperKinds)));
       ok = false;
       continue;
     }
     std::string missing;
-    if (name == "gperftools" && !find(entries, "gperftools"))
+    if (kind == DumperKind::kGperftools && !find(entries, "gperftools"))
       missing = "the 'gperftools' dumper needs a gperftools: {heap_prefix: ...} section";
-    else if (name == "go_pprof" && spec.runtime.go_pprof_url.empty())
+    else if (kind == DumperKind::kGoPprof && spec.runtime.go_pprof_url.empty())
       missing = "the 'go_pprof' dumper needs go.pprof_url";
-    else if (name == "exec" && !find(entries, "exec"))
+    else if (kind == DumperKind::kExec && !find(entries, "exec"))
       missing = "the 'exec' dumper needs an exec: {argv: [...]} section";
-    else if ((name == "gperftools" || name == "jvm") && pidless)
+    else if ((kind == DumperKind::kGperftools || kind == DumperKind::kJvm) && pidless)
       missing = "the '" + name + "' dumper needs a process: give a cgroup or pid target";
     if (!missing.empty()) {
       error(posOf(node), list.path, missing);
       ok = false;
       continue;
     }
-    if (!contains(d.dumpers, name)) d.dumpers.push_back(name);
+    if (std::find(d.dumpers.begin(), d.dumpers.end(), *kind) == d.dumpers.end())
+      d.dumpers.push_back(*kind);
   }
   return ok;
 }

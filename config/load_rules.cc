@@ -40,7 +40,7 @@ std::optional<RuleSpec> Loader::readRule(const YAML::Node& item, const std::stri
   std::vector<std::string> meant;
   auto entries = readMap(item, path, kRuleKeys, &meant);
   RuleSpec rule;
-  rule.actions = {"log"};
+  rule.actions = {ActionKind::kLog};
   bool ok = true;
   if (const Entry* n = find(entries, "name")) {
     if (auto name = readName(*n, "rule")) {
@@ -91,14 +91,15 @@ bool Loader::readRuleActions(const Entry& a, RuleSpec& rule) {
   for (std::size_t i = 0; i < list->size(); ++i) {
     const auto& [name, node] = (*list)[i];
     std::string ipath = indexed(a.path, i);
-    if (!contains(knownActions(), name)) {
-      error(posOf(node), ipath, unknownName("action", name, knownActions()));
+    std::optional<ActionKind> kind = parseActionKind(name);
+    if (!kind) {
+      error(posOf(node), ipath, unknownName("action", name, names(kActionKinds)));
       ok = false;
-    } else if (contains(rule.actions, name)) {
+    } else if (std::find(rule.actions.begin(), rule.actions.end(), *kind) != rule.actions.end()) {
       error(posOf(node), ipath, "action '" + name + "' is listed twice");
       ok = false;
     } else {
-      rule.actions.push_back(name);
+      rule.actions.push_back(*kind);
     }
   }
   return ok;

@@ -30,7 +30,7 @@ void printRuntime(YAML::Emitter& out, const RuntimeSpec& rt, const TargetDumpSpe
     out << YAML::EndMap;
   }
   if (rt.jvm_perfdata || d.jvm_heap_dump || !d.jvm_class_histogram ||
-      std::find(d.dumpers.begin(), d.dumpers.end(), "jvm") != d.dumpers.end())
+      std::find(d.dumpers.begin(), d.dumpers.end(), DumperKind::kJvm) != d.dumpers.end())
     out << YAML::Key << "jvm" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
         << "perfdata" << YAML::Value << rt.jvm_perfdata << YAML::Key << "class_histogram"
         << YAML::Value << d.jvm_class_histogram << YAML::Key << "heap_dump" << YAML::Value
@@ -54,7 +54,7 @@ void printRuntime(YAML::Emitter& out, const RuntimeSpec& rt, const TargetDumpSpe
 
 void printTargetDump(YAML::Emitter& out, const TargetDumpSpec& d) {
   using config_values::formatDurationExact;
-  out << YAML::Key << "dumpers" << YAML::Value << YAML::Flow << d.dumpers;
+  out << YAML::Key << "dumpers" << YAML::Value << YAML::Flow << names(d.dumpers);
   if (!d.gperftools_heap_prefix.empty()) {
     out << YAML::Key << "gperftools" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "heap_prefix" << YAML::Value << d.gperftools_heap_prefix;
@@ -225,7 +225,7 @@ std::string printConfig(const Config& config) {
           << formatDurationExact(r.keep_firing_for);
       out << YAML::Key << "cooldown" << YAML::Value << formatDurationExact(r.cooldown);
       out << YAML::Key << "severity" << YAML::Value << severityName(r.severity);
-      out << YAML::Key << "actions" << YAML::Value << YAML::Flow << r.actions;
+      out << YAML::Key << "actions" << YAML::Value << YAML::Flow << names(r.actions);
       out << YAML::Key << "targets" << YAML::Value << YAML::Flow << r.targets;
       out << YAML::EndMap;
     }

@@ -230,7 +230,8 @@ int runDaemon(const HostPaths& paths, std::vector<std::string> argv) {
   // Each hook's end is checked for that (ChildCgroup::sweepDelegated); here it is said up front.
   if (leaf && *leaf) {
     for (const auto& t : config.targets) {
-      if (std::find(t.dump.dumpers.begin(), t.dump.dumpers.end(), "exec") == t.dump.dumpers.end())
+      if (std::find(t.dump.dumpers.begin(), t.dump.dumpers.end(), DumperKind::kExec) ==
+          t.dump.dumpers.end())
         continue;
       if (auto uid = execUserUid(t.dump.exec_user); uid && *uid == 0)
         log.log(LogLevel::kWarning,
