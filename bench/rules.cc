@@ -50,7 +50,7 @@ std::vector<RuleSpec> fiftyRules() {
     s.name = "bench-" + std::to_string(i);
     s.expr = expr;
     s.for_duration = std::chrono::seconds(5);
-    s.actions = {"log"};
+    s.actions = {ActionKind::kLog};
     r.push_back(s);
   }
   return r;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/kinds.h"
 #include "core/target.h"
 #include "rules/rule_spec.h"
 
@@ -59,7 +60,7 @@ struct RuntimeSpec {
 struct TargetDumpSpec {
   // dumpers: [...] as given, or when absent: proc, plus each dumper whose section is configured
   // (gperftools, go.pprof_url -> go_pprof, jvm, exec).
-  std::vector<std::string> dumpers = {"proc"};
+  std::vector<DumperKind> dumpers = {DumperKind::kProc};
   std::string gperftools_heap_prefix;  // gperftools.heap_prefix: HEAPPROFILE as the target sees it
   int gperftools_signal = 12;          // gperftools.signal: HEAPPROFILESIGNAL (SIGUSR2)
   std::vector<std::string> go_profiles = {"heap", "goroutine?debug=2"};  // go.profiles
@@ -85,9 +86,6 @@ struct TargetDumpSpec {
   std::uint64_t throttle_headroom = 0;  // 0: 1% of memory.max, at least 4 MiB
   bool operator==(const TargetDumpSpec&) const = default;
 };
-
-// The fixed names of the dumpers, as `dumpers:` lists them.
-const std::vector<std::string>& knownDumpers();
 
 struct TargetSpec {
   // name + kind + cgroup/pid. For a selector target, kind is what discovery makes of it

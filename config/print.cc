@@ -30,7 +30,7 @@ void printRuntime(YAML::Emitter& out, const RuntimeSpec& rt, const TargetDumpSpe
     out << YAML::EndMap;
   }
   if (rt.jvm_perfdata || d.jvm_heap_dump || !d.jvm_class_histogram ||
-      std::find(d.dumpers.begin(), d.dumpers.end(), "jvm") != d.dumpers.end())
+      std::find(d.dumpers.begin(), d.dumpers.end(), DumperKind::kJvm) != d.dumpers.end())
     out << YAML::Key << "jvm" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
         << "perfdata" << YAML::Value << rt.jvm_perfdata << YAML::Key << "class_histogram"
         << YAML::Value << d.jvm_class_histogram << YAML::Key << "heap_dump" << YAML::Value
@@ -54,7 +54,7 @@ void printRuntime(YAML::Emitter& out, const RuntimeSpec& rt, const TargetDumpSpe
 
 void printTargetDump(YAML::Emitter& out, const TargetDumpSpec& d) {
   using config_values::formatDurationExact;
-  out << YAML::Key << "dumpers" << YAML::Value << YAML::Flow << d.dumpers;
+  out << YAML::Key << "dumpers" << YAML::Value << YAML::Flow << names(d.dumpers);
   if (!d.gperftools_heap_prefix.empty()) {
     out << YAML::Key << "gperftools" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "heap_prefix" << YAML::Value << d.gperftools_heap_prefix;
@@ -83,34 +83,25 @@ void printTargetDump(YAML::Emitter& out, const TargetDumpSpec& d) {
   }
 }
 
-}  // namespace
-
-std::string printConfig(const Config& config) {
+void printPoll(YAML::Emitter& out, const PollSpec& poll) {
   using config_values::formatDurationExact;
-  YAML::Emitter out;
-  out.SetIndent(2);
-  std::string source = config.source;
-  std::replace(source.begin(), source.end(), '\n', ' ');
-  out << YAML::Comment("oomsentinel config from " + source + ", every default applied");
-  out << YAML::BeginMap;
-
   out << YAML::Key << "poll" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "interval" << YAML::Value << formatDurationExact(config.poll.interval);
-  out << YAML::Key << "fast_interval" << YAML::Value
-      << formatDurationExact(config.poll.fast_interval);
-  out << YAML::Key << "fast_above" << YAML::Value
-      << config_values::formatRatio(config.poll.fast_above);
+  out << YAML::Key << "interval" << YAML::Value << formatDurationExact(poll.interval);
+  out << YAML::Key << "fast_interval" << YAML::Value << formatDurationExact(poll.fast_interval);
+  out << YAML::Key << "fast_above" << YAML::Value << config_values::formatRatio(poll.fast_above);
   out << YAML::Key << "fast_when_tto_below" << YAML::Value
-      << formatDurationExact(config.poll.fast_when_tto_below);
+      << formatDurationExact(poll.fast_when_tto_below);
   out << YAML::Key << "full_read_interval" << YAML::Value
-      << formatDurationExact(config.poll.full_read_interval);
-  out << YAML::Key << "events" << YAML::Value << config.poll.events;
-  out << YAML::Key << "psi_stall" << YAML::Value << formatDurationExact(config.poll.psi_stall);
-  out << YAML::Key << "psi_window" << YAML::Value << formatDurationExact(config.poll.psi_window);
-  out << YAML::Key << "skim_rate" << YAML::Value << exactBytes(config.poll.skim_rate) + "/s";
+      << formatDurationExact(poll.full_read_interval);
+  out << YAML::Key << "events" << YAML::Value << poll.events;
+  out << YAML::Key << "psi_stall" << YAML::Value << formatDurationExact(poll.psi_stall);
+  out << YAML::Key << "psi_window" << YAML::Value << formatDurationExact(poll.psi_window);
+  out << YAML::Key << "skim_rate" << YAML::Value << exactBytes(poll.skim_rate) + "/s";
   out << YAML::EndMap;
+}
 
-  const DumpSpec& d = config.dump;
+void printDump(YAML::Emitter& out, const DumpSpec& d) {
+  using config_values::formatDurationExact;
   out << YAML::Key << "dump" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "dir" << YAML::Value << d.dir;
   out << YAML::Key << "max_incidents" << YAML::Value << d.max_incidents;
@@ -125,13 +116,33 @@ std::string printConfig(const Config& config) {
   out << YAML::Key << "history" << YAML::Value << d.history;
   out << YAML::Key << "throttle_records" << YAML::Value << d.throttle_records;
   out << YAML::EndMap;
+}
 
+void printDiscovery(YAML::Emitter& out, const DiscoverySpec& discovery) {
+  using config_values::formatDurationExact;
   out << YAML::Key << "discovery" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "interval" << YAML::Value << formatDurationExact(config.discovery.interval);
-  out << YAML::Key << "containers_log_dir" << YAML::Value << config.discovery.containers_log_dir;
+  out << YAML::Key << "interval" << YAML::Value << formatDurationExact(discovery.interval);
+  out << YAML::Key << "containers_log_dir" << YAML::Value << discovery.containers_log_dir;
   out << YAML::EndMap;
+}
 
-  const AlertsSpec& al = config.alerts;
+void printTls(YAML::Emitter& out, const AlertsSpec::Tls& tls) {
+  if (tls != AlertsSpec::Tls{}) {
+    out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
+    auto put = [&](const char* key, const std::string& v) {
+      if (!v.empty()) out << YAML::Key << key << YAML::Value << v;
+    };
+    put("ca_file", tls.ca_file);
+    put("cert_file", tls.cert_file);
+    put("key_file", tls.key_file);
+    put("server_name", tls.server_name);
+    if (tls.insecure_skip_verify) out << YAML::Key << "insecure_skip_verify" << YAML::Value << true;
+    out << YAML::EndMap;
+  }
+}
+
+void printAlerts(YAML::Emitter& out, const AlertsSpec& al) {
+  using config_values::formatDurationExact;
   if (!al.metrics_listen.empty() || !al.alertmanager_urls.empty()) {
     out << YAML::Key << "alerts" << YAML::Value << YAML::BeginMap;
     if (!al.metrics_listen.empty())
@@ -147,20 +158,7 @@ std::string printConfig(const Config& config) {
         out << YAML::Key << "bearer_token_file" << YAML::Value << al.bearer_token_file;
       if (!al.basic_auth_file.empty())
         out << YAML::Key << "basic_auth_file" << YAML::Value << al.basic_auth_file;
-      const AlertsSpec::Tls& tls = al.tls;
-      if (tls != AlertsSpec::Tls{}) {
-        out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
-        auto put = [&](const char* key, const std::string& v) {
-          if (!v.empty()) out << YAML::Key << key << YAML::Value << v;
-        };
-        put("ca_file", tls.ca_file);
-        put("cert_file", tls.cert_file);
-        put("key_file", tls.key_file);
-        put("server_name", tls.server_name);
-        if (tls.insecure_skip_verify)
-          out << YAML::Key << "insecure_skip_verify" << YAML::Value << true;
-        out << YAML::EndMap;
-      }
+      printTls(out, al.tls);
       if (!al.static_labels.empty()) {
         out << YAML::Key << "labels" << YAML::Value << YAML::BeginMap;
         for (const auto& [k, v] : al.static_labels) out << YAML::Key << k << YAML::Value << v;
@@ -170,45 +168,53 @@ std::string printConfig(const Config& config) {
     }
     out << YAML::EndMap;
   }
+}
 
+void printTarget(YAML::Emitter& out, const TargetSpec& t) {
+  using config_values::formatDurationExact;
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << t.target.name;
+  if (t.selector.any()) {
+    // Quoted: a regex or glob may start with '*' or '[', which YAML reads otherwise.
+    out << YAML::Key << selectorKindName(t.selector.kind) << YAML::Value << YAML::DoubleQuoted
+        << t.selector.pattern;
+  } else {
+    switch (t.target.kind) {
+      case TargetKind::kCgroup:
+        out << YAML::Key << "cgroup" << YAML::Value << t.target.cgroup;
+        break;
+      case TargetKind::kPid:
+        out << YAML::Key << "pid" << YAML::Value << static_cast<long>(t.target.pid);
+        break;
+      case TargetKind::kSelf:
+        out << YAML::Key << "self" << YAML::Value << true;
+        break;
+      case TargetKind::kHost:
+        out << YAML::Key << "host" << YAML::Value << true;
+        break;
+    }
+  }
+  if (!t.limit_env.empty()) out << YAML::Key << "limit_env" << YAML::Value << t.limit_env;
+  out << YAML::Key << "predict_window" << YAML::Value << formatDurationExact(t.predict_window);
+  printRuntime(out, t.runtime, t.dump);
+  printTargetDump(out, t.dump);
+  out << YAML::EndMap;
+}
+
+void printTargets(YAML::Emitter& out, const Config& config) {
   out << YAML::Key << "targets" << YAML::Value;
   if (config.targets.empty()) {
     out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
     out << YAML::Comment("none: the daemon picks a default target");
   } else {
     out << YAML::BeginSeq;
-    for (const auto& t : config.targets) {
-      out << YAML::BeginMap;
-      out << YAML::Key << "name" << YAML::Value << t.target.name;
-      if (t.selector.any()) {
-        // Quoted: a regex or glob may start with '*' or '[', which YAML reads otherwise.
-        out << YAML::Key << selectorKindName(t.selector.kind) << YAML::Value << YAML::DoubleQuoted
-            << t.selector.pattern;
-      } else {
-        switch (t.target.kind) {
-          case TargetKind::kCgroup:
-            out << YAML::Key << "cgroup" << YAML::Value << t.target.cgroup;
-            break;
-          case TargetKind::kPid:
-            out << YAML::Key << "pid" << YAML::Value << static_cast<long>(t.target.pid);
-            break;
-          case TargetKind::kSelf:
-            out << YAML::Key << "self" << YAML::Value << true;
-            break;
-          case TargetKind::kHost:
-            out << YAML::Key << "host" << YAML::Value << true;
-            break;
-        }
-      }
-      if (!t.limit_env.empty()) out << YAML::Key << "limit_env" << YAML::Value << t.limit_env;
-      out << YAML::Key << "predict_window" << YAML::Value << formatDurationExact(t.predict_window);
-      printRuntime(out, t.runtime, t.dump);
-      printTargetDump(out, t.dump);
-      out << YAML::EndMap;
-    }
+    for (const auto& t : config.targets) printTarget(out, t);
     out << YAML::EndSeq;
   }
+}
 
+void printRules(YAML::Emitter& out, const Config& config) {
+  using config_values::formatDurationExact;
   out << YAML::Key << "rules" << YAML::Value;
   if (config.rules.empty()) {
     out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
@@ -225,12 +231,29 @@ std::string printConfig(const Config& config) {
           << formatDurationExact(r.keep_firing_for);
       out << YAML::Key << "cooldown" << YAML::Value << formatDurationExact(r.cooldown);
       out << YAML::Key << "severity" << YAML::Value << severityName(r.severity);
-      out << YAML::Key << "actions" << YAML::Value << YAML::Flow << r.actions;
+      out << YAML::Key << "actions" << YAML::Value << YAML::Flow << names(r.actions);
       out << YAML::Key << "targets" << YAML::Value << YAML::Flow << r.targets;
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;
   }
+}
+
+}  // namespace
+
+std::string printConfig(const Config& config) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  std::string source = config.source;
+  std::replace(source.begin(), source.end(), '\n', ' ');
+  out << YAML::Comment("oomsentinel config from " + source + ", every default applied");
+  out << YAML::BeginMap;
+  printPoll(out, config.poll);
+  printDump(out, config.dump);
+  printDiscovery(out, config.discovery);
+  printAlerts(out, config.alerts);
+  printTargets(out, config);
+  printRules(out, config);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/kinds.h"
 
 namespace oomsentinel {
 
@@ -30,7 +31,7 @@ struct Firing {
   // one (signal absent) is left out.
   std::vector<std::pair<std::string, double>> values;
   // The rule's actions; empty when the transition runs none (pending, or within the cooldown).
-  std::vector<std::string> actions;
+  std::vector<ActionKind> actions;
   bool suppressed_by_cooldown = false;
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "collectors/target_collector.h"
+#include "core/kinds.h"
 #include "core/target_fs.h"
 #include "core/units.h"
 #include "daemon/privileges.h"
@@ -72,7 +73,8 @@ void raiseOpenFileLimit(Logger& log) {
 // Each hook's end is checked for that (ChildCgroup::sweepDelegated); here it is said up front.
 void warnRootHooks(const Config& config, Logger& log) {
   for (const auto& t : config.targets) {
-    if (std::find(t.dump.dumpers.begin(), t.dump.dumpers.end(), "exec") == t.dump.dumpers.end())
+    if (std::find(t.dump.dumpers.begin(), t.dump.dumpers.end(), DumperKind::kExec) ==
+        t.dump.dumpers.end())
       continue;
     if (auto uid = execUserUid(t.dump.exec_user); uid && *uid == 0)
       log.log(LogLevel::kWarning,

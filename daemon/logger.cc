@@ -121,7 +121,7 @@ void Logger::transition(const Firing& f) {
     for (const auto& [k, v] : f.values) values[safeText(k, kLogTextCap)] = jsonValue(v);
     if (!f.actions.empty()) {
       auto& actions = extra["actions"] = nlohmann::ordered_json::array();
-      for (const auto& a : f.actions) actions.push_back(safeText(a, kLogTextCap));
+      for (const auto& a : f.actions) actions.push_back(std::string(name(a)));
     }
     if (f.suppressed_by_cooldown) extra["suppressed_by_cooldown"] = true;
     emit(f.wall, level, "rule transition", {{"rule", f.rule}, {"target", f.target}}, &extra);
@@ -133,7 +133,7 @@ void Logger::transition(const Firing& f) {
   for (const auto& [k, v] : f.values) fields.emplace_back(k, formatValue(v));
   if (!f.actions.empty()) {
     std::string a;
-    for (const auto& x : f.actions) a += (a.empty() ? "" : ",") + x;
+    for (const auto& x : names(f.actions)) a += (a.empty() ? "" : ",") + x;
     fields.emplace_back("actions", a);
   }
   if (f.suppressed_by_cooldown) fields.emplace_back("actions", "suppressed-by-cooldown");

@@ -109,7 +109,7 @@ bool Watchdog::apply(const Config& config) {
     }
   targets_ = std::move(next);
   bool dumps = std::any_of(config.rules.begin(), config.rules.end(), [](const RuleSpec& r) {
-    return std::find(r.actions.begin(), r.actions.end(), "dump") != r.actions.end();
+    return std::find(r.actions.begin(), r.actions.end(), ActionKind::kDump) != r.actions.end();
   });
   if (dumps) {
     StoreLimits limits;
@@ -671,7 +671,7 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& ma
   checkOomKills(w);
   if (metrics_) metrics_->updateTarget(w.spec.target.name, w.snapshot);
   if (metrics_ && runner_ && !w.dumpers_declared) {
-    metrics_->declareDumpers(w.spec.target.name, w.spec.dump.dumpers);
+    metrics_->declareDumpers(w.spec.target.name, names(w.spec.dump.dumpers));
     w.dumpers_declared = true;
   }
   if (const JvmPerfCollector* jvm = w.collector ? w.collector->jvm() : nullptr) {
@@ -727,8 +727,9 @@ void Watchdog::dispatch(const Firing& f, Watched& w) {
   if (notifier_ && f.from == RuleState::kFiring && f.to != RuleState::kFiring)
     notifier_->resolve(f.rule, f.target, f.wall);
   if (f.to != RuleState::kFiring) return;
-  for (const auto& action : f.actions) {
-    if (action == "log") {
+  for (const ActionKind kind : f.actions) {
+    const std::string action(name(kind));
+    if (kind == ActionKind::kLog) {
       // The evidence: every signal the target offered at the moment the rule fired.
       std::vector<std::pair<std::string, std::string>> fields = {{"rule", f.rule},
                                                                  {"target", f.target}};
@@ -738,9 +739,9 @@ void Watchdog::dispatch(const Firing& f, Watched& w) {
         fields.emplace_back(std::move(name), formatValue(v));
       });
       log_.log(LogLevel::kWarning, "firing: signals at the moment of firing", fields);
-    } else if (action == "dump" && runner_) {
+    } else if (kind == ActionKind::kDump && runner_) {
       startDump(f, w);
-    } else if (action == "alert" && notifier_) {
+    } else if (kind == ActionKind::kAlert && notifier_) {
       AlertEvent e;
       e.rule = f.rule;
       e.target = f.target;
@@ -767,7 +768,7 @@ void Watchdog::dispatch(const Firing& f, Watched& w) {
       unavailable_actions_logged_.push_back(action);
       log_.log(LogLevel::kWarning,
                "action '" + action +
-                   (action == "alert"
+                   (kind == ActionKind::kAlert
                         ? "' does not run: the config has no alerts.alertmanager (metrics still "
                           "show the firing)"
                         : "' does not run: its dump directory could not be prepared"),
@@ -936,7 +937,8 @@ void Watchdog::startDump(const Firing& f, const Watched& w) {
   // else the largest process of the cgroup.
   Result<ChosenProcess> chosen = makeError("no process: the host target");
   const JvmPerfCollector* jvm = w.collector ? w.collector->jvm() : nullptr;
-  bool wants_jvm = std::find(spec.dumpers.begin(), spec.dumpers.end(), "jvm") != spec.dumpers.end();
+  bool wants_jvm =
+      std::find(spec.dumpers.begin(), spec.dumpers.end(), DumperKind::kJvm) != spec.dumpers.end();
   if (wants_jvm && jvm && jvm->jvmPid())
     chosen = describeProcess(paths_, *jvm->jvmPid());
   else if (w.spec.target.kind == TargetKind::kPid)
@@ -947,23 +949,23 @@ void Watchdog::startDump(const Firing& f, const Watched& w) {
     req.pid = chosen->pid;
     req.pid_starttime = chosen->starttime;
   }
-  for (const auto& name : spec.dumpers) {
-    if (name == "proc") {
+  for (const DumperKind kind : spec.dumpers) {
+    if (kind == DumperKind::kProc) {
       job.dumpers.push_back(std::make_shared<ProcDumper>(paths_, spec.proc_smaps));
-    } else if (name == "gperftools") {
+    } else if (kind == DumperKind::kGperftools) {
       GperftoolsSpec g;
       g.heap_prefix = spec.gperftools_heap_prefix;
       g.signal = spec.gperftools_signal;
       job.dumpers.push_back(std::make_shared<GperftoolsDumper>(paths_, g));
-    } else if (name == "go_pprof") {
+    } else if (kind == DumperKind::kGoPprof) {
       if (auto url = Url::parse(w.spec.runtime.go_pprof_url))
         job.dumpers.push_back(std::make_shared<GoPprofDumper>(*url, spec.go_profiles));
-    } else if (name == "jvm") {
+    } else if (kind == DumperKind::kJvm) {
       JvmDumpSpec j;
       j.class_histogram = spec.jvm_class_histogram;
       j.heap_dump = spec.jvm_heap_dump;
       job.dumpers.push_back(std::make_shared<JvmDumper>(j, paths_));
-    } else if (name == "exec") {
+    } else if (kind == DumperKind::kExec) {
       job.dumpers.push_back(std::make_shared<ExecDumper>(
           spec.exec_argv, spec.exec_timeout,
           ExecIdentity{spec.exec_user, paths_, {spec.exec_memory_max, spec.exec_pids_max}}));
@@ -979,7 +981,7 @@ void Watchdog::startDump(const Firing& f, const Watched& w) {
                                                              {"target", f.target}};
   if (req.pid) fields.emplace_back("pid", std::to_string(*req.pid));
   std::string dumpers;
-  for (const auto& d : spec.dumpers) dumpers += (dumpers.empty() ? "" : ",") + d;
+  for (const auto& d : names(spec.dumpers)) dumpers += (dumpers.empty() ? "" : ",") + d;
   fields.emplace_back("dumpers", dumpers);
   if (auto refused = runner_->submit(std::move(job))) {
     fields.emplace_back("why", *refused);

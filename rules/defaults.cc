@@ -14,7 +14,7 @@ std::vector<RuleSpec> defaultRules() {
                seconds(30),
                minutes(5),
                Severity::kWarning,
-               {"log", "alert"},
+               {ActionKind::kLog, ActionKind::kAlert},
                {}});
   r.push_back({"fast-growth",
                "time_to_oom < 60s and working_set_ratio > 50%",
@@ -22,7 +22,7 @@ std::vector<RuleSpec> defaultRules() {
                seconds(10),
                minutes(5),
                Severity::kWarning,
-               {"log", "alert"},
+               {ActionKind::kLog, ActionKind::kAlert},
                {}});
   r.push_back({"oom-imminent",
                "(time_to_oom < 10s and working_set_ratio > 70%) or working_set_ratio > 95%",
@@ -30,7 +30,7 @@ std::vector<RuleSpec> defaultRules() {
                seconds(10),
                minutes(5),
                Severity::kCritical,
-               {"log", "alert", "dump"},
+               {ActionKind::kLog, ActionKind::kAlert, ActionKind::kDump},
                {}});
   r.push_back({"memory-stall",
                "psi_full_avg10 > 10",
@@ -38,7 +38,7 @@ std::vector<RuleSpec> defaultRules() {
                seconds(30),
                minutes(5),
                Severity::kWarning,
-               {"log", "alert"},
+               {ActionKind::kLog, ActionKind::kAlert},
                {}});
   r.push_back({"reclaim-storm",
                "rate(pgscan[10s]) > 5000 and working_set_ratio > 80%",
@@ -46,7 +46,7 @@ std::vector<RuleSpec> defaultRules() {
                seconds(30),
                minutes(5),
                Severity::kWarning,
-               {"log", "alert"},
+               {ActionKind::kLog, ActionKind::kAlert},
                {}});
   r.push_back({"gc-thrash",
                "rate(gc_cycles[30s]) > 1 and working_set_ratio > 85%",
@@ -54,7 +54,7 @@ std::vector<RuleSpec> defaultRules() {
                seconds(30),
                minutes(5),
                Severity::kWarning,
-               {"log", "alert"},
+               {ActionKind::kLog, ActionKind::kAlert},
                {}});
   return r;
 }

@@ -18,20 +18,13 @@ struct RuleSpec {
   Duration keep_firing_for{0};  // how long expr must be false before resolving
   Duration cooldown{0};         // minimum time between two rounds of actions
   Severity severity = Severity::kWarning;
-  std::vector<std::string> actions;  // names from kKnownActions
+  std::vector<ActionKind> actions;
   // Target names; empty = every target. A selector target's name covers what it discovered
   // ("pods" covers "pods/<match>").
   std::vector<std::string> targets;
 
   bool operator==(const RuleSpec&) const = default;
 };
-
-// The action names the config accepts. `log` runs today; `alert` and `dump` are accepted so that
-// configs written now keep working when those actions arrive.
-inline const std::vector<std::string>& knownActions() {
-  static const std::vector<std::string> k = {"log", "alert", "dump"};
-  return k;
-}
 
 // The built-in rules that apply when the config gives none (docs/rules.md, "Built-in rules").
 std::vector<RuleSpec> defaultRules();

@@ -332,7 +332,7 @@ TEST(ConfigDefaults, TargetAndRuleDefaults) {
   EXPECT_EQ(r.keep_firing_for, Duration(0));
   EXPECT_EQ(r.cooldown, Duration(0));
   EXPECT_EQ(r.severity, Severity::kWarning);
-  EXPECT_EQ(r.actions, std::vector<std::string>{"log"});
+  EXPECT_EQ(r.actions, std::vector<ActionKind>{ActionKind::kLog});
   EXPECT_TRUE(r.targets.empty());
   EXPECT_FALSE(c.rules_are_defaults);
 }
@@ -415,13 +415,13 @@ TEST(ConfigGood, FullFixtureReadsEveryValue) {
                                   minutes(1),
                                   minutes(10),
                                   Severity::kCritical,
-                                  {"log", "alert", "dump"},
+                                  {ActionKind::kLog, ActionKind::kAlert, ActionKind::kDump},
                                   {"api", "me"}}));
   // A block scalar: the trailing newline goes, the inner one stays.
   EXPECT_EQ(c.rules[1].expr, "rate(pgmajfault[10s]) > 100\n  and not (usage_bytes < 64MiB)");
   EXPECT_EQ(c.rules[1].severity, Severity::kInfo);
   EXPECT_EQ(c.rules[2].name, "quoted.single");
-  EXPECT_EQ(c.rules[2].actions, std::vector<std::string>{"dump"});
+  EXPECT_EQ(c.rules[2].actions, std::vector<ActionKind>{ActionKind::kDump});
   EXPECT_EQ(c.rules[2].targets, std::vector<std::string>{"batch"});
   EXPECT_FALSE(c.rules_are_defaults);
 }

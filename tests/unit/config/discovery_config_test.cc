@@ -78,7 +78,8 @@ TEST(SelectorConfig, ADumperThatNeedsAProcessIsFineOnASelector) {
   Config c = loadOk(
       "targets:\n  - name: j\n    process: java\n    jvm: {perfdata: true}\n"
       "    dumpers: [proc, jvm]\n");
-  EXPECT_EQ(c.targets[0].dump.dumpers, (std::vector<std::string>{"proc", "jvm"}));
+  EXPECT_EQ(c.targets[0].dump.dumpers,
+            (std::vector<DumperKind>{DumperKind::kProc, DumperKind::kJvm}));
 }
 
 TEST(SelectorConfig, ErrorsSayWhatIsWrongWhere) {

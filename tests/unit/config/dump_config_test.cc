@@ -43,7 +43,7 @@ TEST(DumpConfig, Defaults) {
   EXPECT_EQ(c.dump.per_minute, 6u);
   EXPECT_EQ(c.dump.target_cooldown, 5min);
   ASSERT_EQ(c.targets.size(), 1u);
-  EXPECT_THAT(c.targets[0].dump.dumpers, ElementsAre("proc"));
+  EXPECT_THAT(c.targets[0].dump.dumpers, ElementsAre(DumperKind::kProc));
 }
 
 TEST(DumpConfig, TheDumpSection) {
@@ -79,7 +79,8 @@ TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
                     "    exec: {argv: [/usr/local/bin/collect, --fast], timeout: 3s, user: app}\n"
                     "    proc: {smaps: true}\n");
   const TargetDumpSpec& d = c.targets[0].dump;
-  EXPECT_THAT(d.dumpers, ElementsAre("proc", "gperftools", "go_pprof", "jvm", "exec"));
+  EXPECT_THAT(d.dumpers, ElementsAre(DumperKind::kProc, DumperKind::kGperftools,
+                                     DumperKind::kGoPprof, DumperKind::kJvm, DumperKind::kExec));
   EXPECT_EQ(d.gperftools_heap_prefix, "/tmp/app");
   EXPECT_EQ(d.gperftools_signal, SIGUSR1);
   EXPECT_THAT(d.go_profiles, ElementsAre("heap", "allocs"));
@@ -103,10 +104,11 @@ TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
 
   // Listed explicitly: exactly those, in that order.
   Config only = loadOk(kApp + "    dumpers: [gperftools]\n    gperftools: {heap_prefix: /h}\n");
-  EXPECT_THAT(only.targets[0].dump.dumpers, ElementsAre("gperftools"));
+  EXPECT_THAT(only.targets[0].dump.dumpers, ElementsAre(DumperKind::kGperftools));
   EXPECT_EQ(only.targets[0].dump.gperftools_signal, SIGUSR2);
   // A perf-data-only jvm section still adds the jcmd dumper (class histogram by default).
-  EXPECT_THAT(loadOk(kApp + "    jvm: {}\n").targets[0].dump.dumpers, ElementsAre("proc", "jvm"));
+  EXPECT_THAT(loadOk(kApp + "    jvm: {}\n").targets[0].dump.dumpers,
+              ElementsAre(DumperKind::kProc, DumperKind::kJvm));
 }
 
 TEST(DumpConfig, DumperMistakes) {

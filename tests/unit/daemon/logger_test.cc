@@ -129,7 +129,7 @@ TEST(Logger, TransitionsOfATargetWithAHostileNameStayOneLine) {
   f.to = RuleState::kFiring;
   f.severity = Severity::kCritical;
   f.values = {{"working_set_ratio", 0.9}};
-  f.actions = {"log", "dump"};
+  f.actions = {ActionKind::kLog, ActionKind::kDump};
   for (auto format : {Logger::Format::kJson, Logger::Format::kHuman}) {
     FakeClock clock;
     Captured out;

@@ -59,7 +59,7 @@ TEST(WatchdogAlerts, AFiringIsPushedAndItsResolveFollows) {
   r.name = "host-near-limit";
   r.expr = "working_set_ratio > 85%";
   r.severity = Severity::kCritical;
-  r.actions = {"log", "alert"};
+  r.actions = {ActionKind::kLog, ActionKind::kAlert};
   c.rules = {r};
   c.rules_are_defaults = false;
   c.alerts.alertmanager_urls = {am.url()};

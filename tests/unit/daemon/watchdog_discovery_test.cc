@@ -75,7 +75,7 @@ Config nodeConfig(const Node& node, const std::string& rule_target) {
   RuleSpec r;
   r.name = "near";
   r.expr = "working_set_ratio > 50%";
-  r.actions = {"log"};
+  r.actions = {ActionKind::kLog};
   if (!rule_target.empty()) r.targets = {rule_target};
   c.rules.push_back(r);
   c.rules_are_defaults = false;
@@ -212,7 +212,7 @@ TEST(ProcessOnly, APidWithoutACgroupViewIsReadAgainstLimitEnv) {
   RuleSpec r;
   r.name = "near";
   r.expr = "working_set_ratio > 50%";
-  r.actions = {"log"};
+  r.actions = {ActionKind::kLog};
   c.rules.push_back(r);
   c.rules_are_defaults = false;
 

@@ -58,7 +58,7 @@ Config config(std::vector<std::pair<std::string, std::string>> rules, Duration f
     RuleSpec r;
     r.name = name;
     r.expr = expr;
-    r.actions = {"log"};
+    r.actions = {ActionKind::kLog};
     c.rules.push_back(r);
   }
   c.rules_are_defaults = false;

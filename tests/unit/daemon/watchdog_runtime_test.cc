@@ -45,7 +45,7 @@ struct Fixture {
     RuleSpec r;
     r.name = "gc-storm";
     r.expr = "rate(gc_cycles[2s]) > 5";
-    r.actions = {"log"};
+    r.actions = {ActionKind::kLog};
     config.rules = {r};
     config.rules_are_defaults = false;
   }

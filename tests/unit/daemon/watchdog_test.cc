@@ -73,7 +73,7 @@ RuleSpec rule(std::string name, std::string expr, Duration for_d = 0s) {
   r.name = std::move(name);
   r.expr = std::move(expr);
   r.for_duration = for_d;
-  r.actions = {"log"};
+  r.actions = {ActionKind::kLog};
   return r;
 }
 
@@ -185,7 +185,7 @@ TEST(Watchdog, UnknownSignalIsNoticedOnceAndUnavailableActionsSaySo) {
   Watchdog dog(tree.paths(), clock, log);
   RuleSpec gc = rule("gc", "rate(gc_cycles[10s]) > 1");
   RuleSpec dump = rule("dumpy", "usage_bytes > 1MiB");
-  dump.actions = {"log", "alert"};
+  dump.actions = {ActionKind::kLog, ActionKind::kAlert};
   ASSERT_TRUE(dog.apply(appConfig({gc, dump})));
   for (int i = 0; i < 3; ++i) {
     dog.tick();
@@ -417,7 +417,7 @@ TEST(Watchdog, TheDumpActionPublishesABundleWithTheHistoryWithoutHoldingTheTick)
   Logger log(clock, Logger::Format::kHuman, out.file());
   Watchdog dog(tree.paths(), clock, log);
   RuleSpec r = rule("critical", "working_set_ratio > 90%");
-  r.actions = {"log", "dump"};
+  r.actions = {ActionKind::kLog, ActionKind::kDump};
   r.severity = Severity::kCritical;
   Config c = appConfig({r});
   c.dump.dir = incidents.path() + "/bundles";

@@ -119,7 +119,7 @@ std::vector<RuleSpec> fiftyRules() {
     s.keep_firing_for = keep;
     s.cooldown = 5min;
     s.severity = r.size() % 7 == 0 ? Severity::kCritical : Severity::kWarning;
-    s.actions = {"log", "alert", "dump"};
+    s.actions = {ActionKind::kLog, ActionKind::kAlert, ActionKind::kDump};
     if (r.size() % 10 == 3) s.targets = {"a"};
     r.push_back(std::move(s));
   };

@@ -35,7 +35,7 @@ RuleSpec rule(std::string name, std::string expr, Duration for_duration = 0s,
   r.for_duration = for_duration;
   r.keep_firing_for = keep_firing_for;
   r.cooldown = cooldown;
-  r.actions = {"log", "alert"};
+  r.actions = {ActionKind::kLog, ActionKind::kAlert};
   return r;
 }
 
@@ -116,7 +116,7 @@ TEST_F(Engine, PendingThenFiringOnlyAfterFor) {
 
   out = ratio(a, 5s, 0.9);
   ASSERT_NO_FATAL_FAILURE(expectOne(out, RuleState::kPending, RuleState::kFiring, "t=5"));
-  EXPECT_EQ(out[0].actions, (std::vector<std::string>{"log", "alert"}));
+  EXPECT_EQ(out[0].actions, (std::vector<ActionKind>{ActionKind::kLog, ActionKind::kAlert}));
   EXPECT_EQ(out[0].steady, SteadyTime(5s));
   EXPECT_FALSE(out[0].suppressed_by_cooldown);
 
@@ -133,7 +133,7 @@ TEST_F(Engine, ZeroForFiresAtOnce) {
   EXPECT_TRUE(ratio(a, 0s, 0.5).empty());
   auto out = ratio(a, 1s, 0.9);
   ASSERT_NO_FATAL_FAILURE(expectOne(out, RuleState::kInactive, RuleState::kFiring, "t=1"));
-  EXPECT_EQ(out[0].actions, (std::vector<std::string>{"log", "alert"}));
+  EXPECT_EQ(out[0].actions, (std::vector<ActionKind>{ActionKind::kLog, ActionKind::kAlert}));
 }
 
 TEST_F(Engine, PendingFallsBackToInactiveWhenFalse) {
@@ -170,7 +170,7 @@ TEST_F(Engine, KeepFiringForRidesOutAShortDip) {
   EXPECT_EQ(statusOf("r", "app").state, RuleState::kFiring);
   auto out = ratio(a, 17s, 0.5);
   ASSERT_NO_FATAL_FAILURE(expectOne(out, RuleState::kFiring, RuleState::kResolved, "t=17"));
-  EXPECT_EQ(out[0].actions, (std::vector<std::string>{"log", "alert"}))
+  EXPECT_EQ(out[0].actions, (std::vector<ActionKind>{ActionKind::kLog, ActionKind::kAlert}))
       << "a resolution carries the actions so that an alert can be resolved";
   EXPECT_EQ(out[0].values, (Values{{"working_set_ratio", 0.5}}));
   EXPECT_TRUE(ratio(a, 30s, 0.5).empty());
@@ -206,10 +206,10 @@ TEST_F(Engine, ResolvedGoesThroughPendingAndFiringAgain) {
 TEST_F(Engine, CooldownSuppressesActionsOfAnotherFiring) {
   RuleSpec r = rule("oom", "working_set_ratio > 95%", 0s, 0s, 60s);
   r.severity = Severity::kCritical;
-  r.actions = {"log", "dump"};
+  r.actions = {ActionKind::kLog, ActionKind::kDump};
   install({r});
   Handle a = engine.addTarget("app", 60s);
-  const std::vector<std::string> actions = {"log", "dump"};
+  const std::vector<ActionKind> actions = {ActionKind::kLog, ActionKind::kDump};
 
   auto out = ratio(a, 0s, 0.99);
   ASSERT_NO_FATAL_FAILURE(expectOne(out, RuleState::kInactive, RuleState::kFiring, "t=0"));

@@ -131,7 +131,7 @@ TEST(MayFire, ARuleThatIsPendingOrFiringIsAlwaysEvaluated) {
   r.name = "near";
   r.expr = "working_set_ratio > 85%";
   r.for_duration = 10s;
-  r.actions = {"log"};
+  r.actions = {ActionKind::kLog};
   ASSERT_TRUE(engine.setRules({r}).empty());
   auto t = engine.addTarget("app", 10s);
   MapBounds low;
