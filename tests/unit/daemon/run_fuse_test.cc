@@ -5,20 +5,16 @@
 // SIGTERM stops it within its usual time. The stall is real (tests/support/stalling_fuse.h).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/clock.h"
+#include "tests/support/busybox_container.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/stalling_fuse.h"
 #include "tests/support/test_support.h"
@@ -30,27 +26,12 @@ using test::StallingFuse;
 using testing::DaemonProcess;
 using ::testing::HasSubstr;
 using testing::slurp;
+using testing::startContainer;
 using testing::TempDir;
 using namespace std::chrono_literals;
 
-constexpr const char* kBusybox = "/bin/busybox";
 // More stalled targets than the daemon's 4 read threads.
 constexpr int kStalled = 5;
-
-// A busybox chroot (its own mount namespace, no pid namespace) running `script`.
-pid_t startContainer(const std::string& root, const std::string& script,
-                     const std::vector<std::string>& env) {
-  pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr))
-    ::_exit(120);
-  if (::chroot(root.c_str()) != 0 || ::chdir("/") != 0) ::_exit(121);
-  std::vector<char*> envp;
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  ::execle("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr), envp.data());
-  ::_exit(127);
-}
 
 // A plain process that stays (the well-behaved target).
 pid_t startSleep() {
@@ -58,12 +39,6 @@ pid_t startSleep() {
   if (pid != 0) return pid;
   ::execl("/bin/sleep", "sleep", "120", static_cast<char*>(nullptr));
   ::_exit(127);
-}
-
-void kill9(pid_t pid) {
-  if (pid <= 0) return;
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
 }
 
 // Under ASan the daemon's exit runs LeakSanitizer, which first stops every thread; a worker left
@@ -83,14 +58,8 @@ class RunFuse : public ::testing::Test {
   void SetUp() override {
     if (!StallingFuse::unavailable().empty())
       GTEST_SKIP() << "no FUSE mount can be made here: " << StallingFuse::unavailable();
-    if (::access(kBusybox, X_OK) != 0)
-      GTEST_SKIP() << kBusybox << " is missing (Debian package busybox-static)";
-    root_ = dir_.path() + "/rootfs";
-    for (const char* d : {"", "/bin", "/tmp", "/proc"})
-      std::filesystem::create_directories(root_ + d);
-    std::filesystem::copy_file(kBusybox, root_ + "/bin/busybox");
-    for (const char* applet : {"sh", "sleep"})
-      std::filesystem::create_symlink("busybox", root_ + "/bin/" + applet);
+    if (auto why = testing::busyboxUnavailable(); !why.empty()) GTEST_SKIP() << why;
+    root_ = testing::makeBusyboxRoot(dir_.path(), {"sh", "sleep"});
     // Mounted before the containers start: each one's mount namespace is a copy that holds it.
     std::string why;
     fuse_ = StallingFuse::mount(root_ + "/tmp", &why);
@@ -98,7 +67,7 @@ class RunFuse : public ::testing::Test {
   }
   void TearDown() override {
     daemon_.reset();
-    for (pid_t p : targets_) kill9(p);
+    for (pid_t p : targets_) testing::killAndReap(p);
     fuse_.reset();
   }
 
