@@ -37,6 +37,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench/log_summary.h"
+
 namespace {
 
 constexpr const char* kUsage =
@@ -373,60 +375,42 @@ std::string readFile(const std::string& path) {
   return ss.str();
 }
 
-// The distinct warnings and errors of the daemon's log, each once with its count (target names
-// and times left out), for the record of what the daemon made of the answers.
-std::string summarizeLog(const std::string& log) {
-  std::vector<std::pair<std::string, int>> seen;
-  std::istringstream in(log);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::size_t level = line.find(" WARNING ");
-    if (level == std::string::npos) level = line.find(" ERROR ");
-    if (level == std::string::npos) continue;
-    std::string text = line.substr(level + 1);
-    // The message and its error (or why) field: the target, its URL and the rest vary by target.
-    std::string error;
-    std::size_t e = text.find(" error=");
-    if (e == std::string::npos) e = text.find(" why=");
-    if (e != std::string::npos) {
-      error = text.substr(e);
-      if (std::size_t end = error.find(" stale_after="); end != std::string::npos) error.erase(end);
-    }
-    if (std::size_t t = text.find(" target="); t != std::string::npos) text.erase(t);
-    text += error;
-    // URLs differ only by port: keep them out of the grouping.
-    for (std::size_t p = text.find("127.0.0.1:"); p != std::string::npos;
-         p = text.find("127.0.0.1:", p + 1)) {
-      std::size_t e = p + 10;
-      while (e < text.size() && std::isdigit(static_cast<unsigned char>(text[e]))) ++e;
-      text.replace(p, e - p, "target");
-    }
-    // Figures (bytes held, ports) differ from line to line: group without them.
-    std::string key;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      bool digit = std::isdigit(static_cast<unsigned char>(text[i]));
-      if (!digit) {
-        key += text[i];
-      } else if (key.empty() || key.back() != 'N') {
-        key += 'N';
-      }
-      if (digit)
-        while (i + 1 < text.size() && (std::isdigit(static_cast<unsigned char>(text[i + 1])) ||
-                                       (text[i + 1] == '.' && i + 2 < text.size() &&
-                                        std::isdigit(static_cast<unsigned char>(text[i + 2])))))
-          ++i;
-    }
-    text = key;
-    if (text.size() > 300) text = text.substr(0, 300) + "...";
-    auto it = std::find_if(seen.begin(), seen.end(), [&](auto& p) { return p.first == text; });
-    if (it == seen.end())
-      seen.emplace_back(text, 1);
-    else
-      ++it->second;
+// A warning's or error's message as grouped in the record of what the daemon made of the
+// answers: the message and its error (or why) field, without what varies by target or by line.
+std::string groupedMessage(std::string text) {
+  // The target, its URL and the rest of the fields vary by target.
+  std::string error;
+  std::size_t e = text.find(" error=");
+  if (e == std::string::npos) e = text.find(" why=");
+  if (e != std::string::npos) {
+    error = text.substr(e);
+    if (std::size_t end = error.find(" stale_after="); end != std::string::npos) error.erase(end);
   }
-  std::string out;
-  for (const auto& [text, n] : seen) out += "    " + std::to_string(n) + " x " + text + "\n";
-  return out;
+  text = oomsentinel::bench::messageBeforeTarget(std::move(text)) + error;
+  // URLs differ only by port: keep them out of the grouping.
+  for (std::size_t p = text.find("127.0.0.1:"); p != std::string::npos;
+       p = text.find("127.0.0.1:", p + 1)) {
+    std::size_t e = p + 10;
+    while (e < text.size() && std::isdigit(static_cast<unsigned char>(text[e]))) ++e;
+    text.replace(p, e - p, "target");
+  }
+  // Figures (bytes held, ports) differ from line to line: group without them.
+  std::string key;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    bool digit = std::isdigit(static_cast<unsigned char>(text[i]));
+    if (!digit) {
+      key += text[i];
+    } else if (key.empty() || key.back() != 'N') {
+      key += 'N';
+    }
+    if (digit)
+      while (i + 1 < text.size() && (std::isdigit(static_cast<unsigned char>(text[i + 1])) ||
+                                     (text[i + 1] == '.' && i + 2 < text.size() &&
+                                      std::isdigit(static_cast<unsigned char>(text[i + 2])))))
+        ++i;
+  }
+  if (key.size() > 300) key = key.substr(0, 300) + "...";
+  return key;
 }
 
 struct Scenario {
@@ -553,7 +537,7 @@ Outcome runScenario(const Options& opt, const Scenario& sc, const std::string& t
     }
     ::munmap(counters, sizeof(Counters));
     std::string log = readFile(log_path);
-    out.log_summary = summarizeLog(log);
+    out.log_summary = oomsentinel::bench::summarizeLog(log, groupedMessage);
     // The failures of the well-behaved targets (the daemon logs each change of an endpoint's
     // error once, so this counts the times they went from answering to failing).
     std::istringstream in(log);

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/log_summary.h"
 #include "collectors/control_file.h"
 #include "collectors/layout.h"
 #include "core/host_paths.h"
@@ -558,32 +559,6 @@ int countLines(const std::string& log, std::string_view word) {
   return n;
 }
 
-// The warnings and errors of a log, each distinct message once with its count (the target's name
-// and the timestamps left out), so that a warning every target logs is one line.
-std::string summarizeLog(const std::string& log) {
-  std::vector<std::pair<std::string, int>> seen;
-  std::size_t start = 0;
-  while (start < log.size()) {
-    std::size_t end = log.find('\n', start);
-    if (end == std::string::npos) end = log.size();
-    std::string line = log.substr(start, end - start);
-    start = end + 1;
-    std::size_t level = line.find(" WARNING ");
-    if (level == std::string::npos) level = line.find(" ERROR ");
-    if (level == std::string::npos) continue;
-    std::string text = line.substr(level + 1);
-    if (std::size_t t = text.find(" target="); t != std::string::npos) text.erase(t);
-    auto it = std::find_if(seen.begin(), seen.end(), [&](auto& p) { return p.first == text; });
-    if (it == seen.end())
-      seen.emplace_back(text, 1);
-    else
-      ++it->second;
-  }
-  std::string out;
-  for (const auto& [text, n] : seen) out += "    " + std::to_string(n) + " x " + text + "\n";
-  return out;
-}
-
 struct Reference {
   std::string name;
   std::vector<std::string> argv;
@@ -684,7 +659,7 @@ class Bench {
     c.errors = countLines(log, " ERROR ");
     if (!c.daemon.ran) return makeError("oomsentinel " + c.daemon.why_not);
     if (!c.reader.ran) return makeError("the bare reader " + c.reader.why_not);
-    c.log_summary = summarizeLog(log);
+    c.log_summary = summarizeLog(log, messageBeforeTarget);
     if (c.errors > 0)
       std::printf("  oomsentinel logged %d errors; its log ends:\n%s\n", c.errors,
                   daemon.logTail().c_str());
