@@ -27,6 +27,7 @@
 #include "core/owned_fd.h"
 #include "dumpers/exec_dumper.h"
 #include "tests/support/test_support.h"
+#include "tests/unit/dumpers/gone_within.h"
 #include "tests/unit/dumpers/namespaced_target.h"
 
 namespace oomsentinel {
@@ -38,6 +39,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 using namespace std::chrono_literals;
+using testing::goneWithin;
 using testing::NamespacedTarget;
 using testing::pidfdOf;
 using testing::TempDir;
@@ -76,21 +78,6 @@ struct InTarget {
   }
   bool opened() const { return pidfd.get() >= 0 && (spec.root_fd == -1 || root.get() >= 0); }
 };
-
-// True once `pid` is gone or a zombie (a grandchild's zombie belongs to init, not to us).
-bool goneWithin(pid_t pid, Duration limit) {
-  HostPaths paths;
-  SystemClock clock;
-  SteadyTime until = clock.steadyNow() + limit;
-  while (clock.steadyNow() < until) {
-    std::string stat = slurp(paths.proc(pid, "stat"));
-    auto close = stat.rfind(')');
-    if (stat.empty() || (close != std::string::npos && stat.substr(close + 2, 1) == "Z"))
-      return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
-}
 
 pid_t readPid(const std::string& path) {
   std::string text = slurp(path);
