@@ -70,6 +70,23 @@ class RunFuse : public ::testing::Test {
     for (pid_t p : targets_) testing::killAndReap(p);
     fuse_.reset();
   }
+  // A container that catches the heap profiler's signal (so that a dump goes on to its profile
+  // directory, /tmp on the stalled mount) and stays; 0 if it could not be started.
+  pid_t startStalledBox() {
+    pid_t p = startContainer(root_, "trap 'true' USR2; while :; do sleep 1; done",
+                             {"HEAPPROFILE=/tmp/heap", "HEAPPROFILESIGNAL=12"});
+    if (p <= 0) return 0;
+    targets_.push_back(p);
+    return p;
+  }
+  // Starts the daemon on `targets_and_rules` under a 100 ms poll and 2 s dumps; its log's path.
+  std::string startDaemon(const std::string& targets_and_rules) {
+    dir_.write("c.yaml", "poll: {interval: 100ms}\ndump: {dir: " + dir_.path() +
+                             "/incidents, min_free: 1MiB, timeout: 2s}\n" + targets_and_rules);
+    std::string log = dir_.path() + "/log";
+    daemon_ = std::make_unique<DaemonProcess>(fuseDaemonOptions(dir_.path() + "/c.yaml", log));
+    return log;
+  }
 
   TempDir dir_;
   std::string root_;
@@ -84,10 +101,8 @@ TEST_F(RunFuse, KeepsReadingOtherTargetsEndsStalledDumpsAndStopsOnSigterm) {
   // profile directory, /tmp) and is read for JVM counters (looked up in /tmp).
   std::string targets;
   for (int i = 0; i < kStalled; ++i) {
-    pid_t p = startContainer(root_, "trap 'true' USR2; while :; do sleep 1; done",
-                             {"HEAPPROFILE=/tmp/heap", "HEAPPROFILESIGNAL=12"});
+    pid_t p = startStalledBox();
     ASSERT_GT(p, 0);
-    targets_.push_back(p);
     targets += "  - name: box" + std::to_string(i) + "\n    pid: " + std::to_string(p) +
                "\n    jvm: {}\n    dumpers: [gperftools]\n"
                "    gperftools: {heap_prefix: /tmp/heap, signal: SIGUSR2}\n";
@@ -98,17 +113,9 @@ TEST_F(RunFuse, KeepsReadingOtherTargetsEndsStalledDumpsAndStopsOnSigterm) {
   // Last, so that its read queues behind the stalled ones'.
   targets += "  - name: good\n    pid: " + std::to_string(good) + "\n";
   // The rule holds for 1 s before the dump: time for the containers' shells to set their traps.
-  dir_.write("c.yaml",
-             "poll: {interval: 100ms}\n"
-             "dump: {dir: " +
-                 dir_.path() +
-                 "/incidents, min_free: 1MiB, timeout: 2s}\n"
-                 "targets:\n" +
-                 targets +
-                 "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 1s\n"
-                 "    actions: [log, dump]\n");
-  std::string log = dir_.path() + "/log";
-  daemon_ = std::make_unique<DaemonProcess>(fuseDaemonOptions(dir_.path() + "/c.yaml", log));
+  std::string log = startDaemon("targets:\n" + targets +
+                                "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 1s\n"
+                                "    actions: [log, dump]\n");
   ASSERT_TRUE(daemon_->started());
 
   // The well-behaved target is read and its rule fires, with every read thread's worth of
@@ -137,23 +144,13 @@ TEST_F(RunFuse, KeepsReadingOtherTargetsEndsStalledDumpsAndStopsOnSigterm) {
 
 TEST_F(RunFuse, SigtermDuringADumpStuckOnTheMountStopsWithinTheDrainTime) {
   // One target, no JVM counters: the dump is the first to touch its /tmp, and waits on it.
-  pid_t p = startContainer(root_, "trap 'true' USR2; while :; do sleep 1; done",
-                           {"HEAPPROFILE=/tmp/heap", "HEAPPROFILESIGNAL=12"});
+  pid_t p = startStalledBox();
   ASSERT_GT(p, 0);
-  targets_.push_back(p);
-  dir_.write("c.yaml",
-             "poll: {interval: 100ms}\n"
-             "dump: {dir: " +
-                 dir_.path() +
-                 "/incidents, min_free: 1MiB, timeout: 2s}\n"
-                 "targets:\n  - name: box\n    pid: " +
-                 std::to_string(p) +
-                 "\n    dumpers: [gperftools]\n"
-                 "    gperftools: {heap_prefix: /tmp/heap, signal: SIGUSR2}\n"
-                 "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 500ms\n"
-                 "    actions: [dump]\n");
-  std::string log = dir_.path() + "/log";
-  daemon_ = std::make_unique<DaemonProcess>(fuseDaemonOptions(dir_.path() + "/c.yaml", log));
+  std::string log = startDaemon("targets:\n  - name: box\n    pid: " + std::to_string(p) +
+                                "\n    dumpers: [gperftools]\n"
+                                "    gperftools: {heap_prefix: /tmp/heap, signal: SIGUSR2}\n"
+                                "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 500ms\n"
+                                "    actions: [dump]\n");
   ASSERT_TRUE(daemon_->started());
   ASSERT_TRUE(daemon_->waitForLog("dump started", 5s)) << slurp(log);
   // The dump is now waiting on the mount. SIGTERM: the drain waits for it at most dump.timeout +
