@@ -37,7 +37,7 @@
 #include <thread>
 #include <vector>
 
-#include "bench/log_summary.h"
+#include "bench/daemon_bench.h"
 
 namespace {
 
@@ -56,26 +56,9 @@ constexpr const char* kUsage =
     "RSS over time. Exit 0: every peak under the bound (default 64 MiB); 1: a peak over it;\n"
     "2: a setup failure (the daemon died, an endpoint was never fetched).\n";
 
-volatile sig_atomic_t g_stop = 0;
-void onSignal(int) { g_stop = 1; }
-
-double monoNow() {
-  timespec t;
-  ::clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
-bool sleepFor(double seconds) {
-  double end = monoNow() + seconds;
-  while (!g_stop) {
-    double left = end - monoNow();
-    if (left <= 0) return true;
-    double step = std::min(left, 0.05);
-    timespec t{0, static_cast<long>(step * 1e9)};
-    ::nanosleep(&t, nullptr);
-  }
-  return false;
-}
+using oomsentinel::bench::g_stop;
+using oomsentinel::bench::monoNow;
+using oomsentinel::bench::sleepFor;
 
 // ---------------------------------------------------------------------------------------------
 // What a target answers.
@@ -653,7 +636,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   struct sigaction sa {};
-  sa.sa_handler = onSignal;
+  sa.sa_handler = oomsentinel::bench::requestStop;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
   std::vector<Scenario> chosen;

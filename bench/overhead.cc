@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bench/log_summary.h"
+#include "bench/daemon_bench.h"
 #include "collectors/control_file.h"
 #include "collectors/layout.h"
 #include "core/host_paths.h"
@@ -54,9 +54,6 @@ constexpr std::size_t kSleeperTouch = 1 << 20;
 // The targets.
 constexpr double kTargetRssMiB = 8;
 constexpr double kTargetCpuAt1000 = 0.02;
-
-volatile sig_atomic_t g_stop = 0;
-void onSignal(int) { g_stop = 1; }
 
 struct Interval {
   long ms = 0;
@@ -134,26 +131,6 @@ std::optional<Options> parseArgs(int argc, char** argv) {
   }
   if (!o.cleanup_only && o.oomsentinel.empty()) return bad("--oomsentinel PATH is needed");
   return o;
-}
-
-double monoNow() {
-  timespec t;
-  ::clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
-// Sleeps, returning false at once when a signal asked us to stop.
-bool sleepFor(double seconds) {
-  double end = monoNow() + seconds;
-  while (!g_stop) {
-    double left = end - monoNow();
-    if (left <= 0) return true;
-    double step = std::min(left, 0.05);
-    timespec t{static_cast<time_t>(step),
-               static_cast<long>((step - static_cast<long>(step)) * 1e9)};
-    ::nanosleep(&t, nullptr);
-  }
-  return false;
 }
 
 Status writeFile(const std::string& path, std::string_view value) {
@@ -810,7 +787,7 @@ int run(const Options& opt) {
     return 0;
   }
   struct sigaction sa {};
-  sa.sa_handler = onSignal;  // no SA_RESTART: a blocked read returns and we clean up
+  sa.sa_handler = requestStop;  // no SA_RESTART: a blocked read returns and we clean up
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
 
   if (::access(opt.oomsentinel.c_str(), X_OK) != 0) {

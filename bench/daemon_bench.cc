@@ -1,10 +1,34 @@
-#include "bench/log_summary.h"
+#include "bench/daemon_bench.h"
+
+#include <time.h>
 
 #include <algorithm>
 #include <utility>
 #include <vector>
 
 namespace oomsentinel::bench {
+
+volatile sig_atomic_t g_stop = 0;
+void requestStop(int) { g_stop = 1; }
+
+double monoNow() {
+  timespec t;
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+bool sleepFor(double seconds) {
+  double end = monoNow() + seconds;
+  while (!g_stop) {
+    double left = end - monoNow();
+    if (left <= 0) return true;
+    double step = std::min(left, 0.05);
+    timespec t{static_cast<time_t>(step),
+               static_cast<long>((step - static_cast<long>(step)) * 1e9)};
+    ::nanosleep(&t, nullptr);
+  }
+  return false;
+}
 
 std::string summarizeLog(const std::string& log,
                          const std::function<std::string(std::string)>& message) {
