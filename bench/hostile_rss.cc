@@ -37,6 +37,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench/daemon_bench.h"
+
 namespace {
 
 constexpr const char* kUsage =
@@ -54,26 +56,9 @@ constexpr const char* kUsage =
     "RSS over time. Exit 0: every peak under the bound (default 64 MiB); 1: a peak over it;\n"
     "2: a setup failure (the daemon died, an endpoint was never fetched).\n";
 
-volatile sig_atomic_t g_stop = 0;
-void onSignal(int) { g_stop = 1; }
-
-double monoNow() {
-  timespec t;
-  ::clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
-bool sleepFor(double seconds) {
-  double end = monoNow() + seconds;
-  while (!g_stop) {
-    double left = end - monoNow();
-    if (left <= 0) return true;
-    double step = std::min(left, 0.05);
-    timespec t{0, static_cast<long>(step * 1e9)};
-    ::nanosleep(&t, nullptr);
-  }
-  return false;
-}
+using oomsentinel::bench::g_stop;
+using oomsentinel::bench::monoNow;
+using oomsentinel::bench::sleepFor;
 
 // ---------------------------------------------------------------------------------------------
 // What a target answers.
@@ -373,60 +358,42 @@ std::string readFile(const std::string& path) {
   return ss.str();
 }
 
-// The distinct warnings and errors of the daemon's log, each once with its count (target names
-// and times left out), for the record of what the daemon made of the answers.
-std::string summarizeLog(const std::string& log) {
-  std::vector<std::pair<std::string, int>> seen;
-  std::istringstream in(log);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::size_t level = line.find(" WARNING ");
-    if (level == std::string::npos) level = line.find(" ERROR ");
-    if (level == std::string::npos) continue;
-    std::string text = line.substr(level + 1);
-    // The message and its error (or why) field: the target, its URL and the rest vary by target.
-    std::string error;
-    std::size_t e = text.find(" error=");
-    if (e == std::string::npos) e = text.find(" why=");
-    if (e != std::string::npos) {
-      error = text.substr(e);
-      if (std::size_t end = error.find(" stale_after="); end != std::string::npos) error.erase(end);
-    }
-    if (std::size_t t = text.find(" target="); t != std::string::npos) text.erase(t);
-    text += error;
-    // URLs differ only by port: keep them out of the grouping.
-    for (std::size_t p = text.find("127.0.0.1:"); p != std::string::npos;
-         p = text.find("127.0.0.1:", p + 1)) {
-      std::size_t e = p + 10;
-      while (e < text.size() && std::isdigit(static_cast<unsigned char>(text[e]))) ++e;
-      text.replace(p, e - p, "target");
-    }
-    // Figures (bytes held, ports) differ from line to line: group without them.
-    std::string key;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      bool digit = std::isdigit(static_cast<unsigned char>(text[i]));
-      if (!digit) {
-        key += text[i];
-      } else if (key.empty() || key.back() != 'N') {
-        key += 'N';
-      }
-      if (digit)
-        while (i + 1 < text.size() && (std::isdigit(static_cast<unsigned char>(text[i + 1])) ||
-                                       (text[i + 1] == '.' && i + 2 < text.size() &&
-                                        std::isdigit(static_cast<unsigned char>(text[i + 2])))))
-          ++i;
-    }
-    text = key;
-    if (text.size() > 300) text = text.substr(0, 300) + "...";
-    auto it = std::find_if(seen.begin(), seen.end(), [&](auto& p) { return p.first == text; });
-    if (it == seen.end())
-      seen.emplace_back(text, 1);
-    else
-      ++it->second;
+// A warning's or error's message as grouped in the record of what the daemon made of the
+// answers: the message and its error (or why) field, without what varies by target or by line.
+std::string groupedMessage(std::string text) {
+  // The target, its URL and the rest of the fields vary by target.
+  std::string error;
+  std::size_t e = text.find(" error=");
+  if (e == std::string::npos) e = text.find(" why=");
+  if (e != std::string::npos) {
+    error = text.substr(e);
+    if (std::size_t end = error.find(" stale_after="); end != std::string::npos) error.erase(end);
   }
-  std::string out;
-  for (const auto& [text, n] : seen) out += "    " + std::to_string(n) + " x " + text + "\n";
-  return out;
+  text = oomsentinel::bench::messageBeforeTarget(std::move(text)) + error;
+  // URLs differ only by port: keep them out of the grouping.
+  for (std::size_t p = text.find("127.0.0.1:"); p != std::string::npos;
+       p = text.find("127.0.0.1:", p + 1)) {
+    std::size_t e = p + 10;
+    while (e < text.size() && std::isdigit(static_cast<unsigned char>(text[e]))) ++e;
+    text.replace(p, e - p, "target");
+  }
+  // Figures (bytes held, ports) differ from line to line: group without them.
+  std::string key;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    bool digit = std::isdigit(static_cast<unsigned char>(text[i]));
+    if (!digit) {
+      key += text[i];
+    } else if (key.empty() || key.back() != 'N') {
+      key += 'N';
+    }
+    if (digit)
+      while (i + 1 < text.size() && (std::isdigit(static_cast<unsigned char>(text[i + 1])) ||
+                                     (text[i + 1] == '.' && i + 2 < text.size() &&
+                                      std::isdigit(static_cast<unsigned char>(text[i + 2])))))
+        ++i;
+  }
+  if (key.size() > 300) key = key.substr(0, 300) + "...";
+  return key;
 }
 
 struct Scenario {
@@ -553,7 +520,7 @@ Outcome runScenario(const Options& opt, const Scenario& sc, const std::string& t
     }
     ::munmap(counters, sizeof(Counters));
     std::string log = readFile(log_path);
-    out.log_summary = summarizeLog(log);
+    out.log_summary = oomsentinel::bench::summarizeLog(log, groupedMessage);
     // The failures of the well-behaved targets (the daemon logs each change of an endpoint's
     // error once, so this counts the times they went from answering to failing).
     std::istringstream in(log);
@@ -669,7 +636,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   struct sigaction sa {};
-  sa.sa_handler = onSignal;
+  sa.sa_handler = oomsentinel::bench::requestStop;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
   std::vector<Scenario> chosen;

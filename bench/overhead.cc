@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/daemon_bench.h"
 #include "collectors/control_file.h"
 #include "collectors/layout.h"
 #include "core/host_paths.h"
@@ -53,9 +54,6 @@ constexpr std::size_t kSleeperTouch = 1 << 20;
 // The targets.
 constexpr double kTargetRssMiB = 8;
 constexpr double kTargetCpuAt1000 = 0.02;
-
-volatile sig_atomic_t g_stop = 0;
-void onSignal(int) { g_stop = 1; }
 
 struct Interval {
   long ms = 0;
@@ -133,26 +131,6 @@ std::optional<Options> parseArgs(int argc, char** argv) {
   }
   if (!o.cleanup_only && o.oomsentinel.empty()) return bad("--oomsentinel PATH is needed");
   return o;
-}
-
-double monoNow() {
-  timespec t;
-  ::clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
-// Sleeps, returning false at once when a signal asked us to stop.
-bool sleepFor(double seconds) {
-  double end = monoNow() + seconds;
-  while (!g_stop) {
-    double left = end - monoNow();
-    if (left <= 0) return true;
-    double step = std::min(left, 0.05);
-    timespec t{static_cast<time_t>(step),
-               static_cast<long>((step - static_cast<long>(step)) * 1e9)};
-    ::nanosleep(&t, nullptr);
-  }
-  return false;
 }
 
 Status writeFile(const std::string& path, std::string_view value) {
@@ -558,32 +536,6 @@ int countLines(const std::string& log, std::string_view word) {
   return n;
 }
 
-// The warnings and errors of a log, each distinct message once with its count (the target's name
-// and the timestamps left out), so that a warning every target logs is one line.
-std::string summarizeLog(const std::string& log) {
-  std::vector<std::pair<std::string, int>> seen;
-  std::size_t start = 0;
-  while (start < log.size()) {
-    std::size_t end = log.find('\n', start);
-    if (end == std::string::npos) end = log.size();
-    std::string line = log.substr(start, end - start);
-    start = end + 1;
-    std::size_t level = line.find(" WARNING ");
-    if (level == std::string::npos) level = line.find(" ERROR ");
-    if (level == std::string::npos) continue;
-    std::string text = line.substr(level + 1);
-    if (std::size_t t = text.find(" target="); t != std::string::npos) text.erase(t);
-    auto it = std::find_if(seen.begin(), seen.end(), [&](auto& p) { return p.first == text; });
-    if (it == seen.end())
-      seen.emplace_back(text, 1);
-    else
-      ++it->second;
-  }
-  std::string out;
-  for (const auto& [text, n] : seen) out += "    " + std::to_string(n) + " x " + text + "\n";
-  return out;
-}
-
 struct Reference {
   std::string name;
   std::vector<std::string> argv;
@@ -684,7 +636,7 @@ class Bench {
     c.errors = countLines(log, " ERROR ");
     if (!c.daemon.ran) return makeError("oomsentinel " + c.daemon.why_not);
     if (!c.reader.ran) return makeError("the bare reader " + c.reader.why_not);
-    c.log_summary = summarizeLog(log);
+    c.log_summary = summarizeLog(log, messageBeforeTarget);
     if (c.errors > 0)
       std::printf("  oomsentinel logged %d errors; its log ends:\n%s\n", c.errors,
                   daemon.logTail().c_str());
@@ -835,7 +787,7 @@ int run(const Options& opt) {
     return 0;
   }
   struct sigaction sa {};
-  sa.sa_handler = onSignal;  // no SA_RESTART: a blocked read returns and we clean up
+  sa.sa_handler = requestStop;  // no SA_RESTART: a blocked read returns and we clean up
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
 
   if (::access(opt.oomsentinel.c_str(), X_OK) != 0) {

@@ -10,6 +10,10 @@
 #include <cerrno>
 #include <map>
 #include <memory>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
 
 namespace oomsentinel {
 
@@ -194,12 +198,69 @@ StuckWorkers& stuckWorkers() {
   return *s;
 }
 
+// A pooled worker: a thread that waits for one job at a time in `job`.
+struct Worker {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<target_fs_detail::WorkerJob> job;
+};
+
+// The workers waiting for work. Never destroyed, like StuckWorkers: waiting workers are still
+// there at the process's exit.
+struct WorkerPool {
+  std::mutex mu;
+  std::vector<std::shared_ptr<Worker>> idle;
+  std::uint64_t started_total = 0;
+};
+
+WorkerPool& workerPool() {
+  static auto* p = new WorkerPool;
+  return *p;
+}
+
+// Back to the pool, unless enough wait already: then the worker ends.
+bool backToPool(const std::shared_ptr<Worker>& w) {
+  auto& pool = workerPool();
+  std::lock_guard lock(pool.mu);
+  if (pool.idle.size() >= kMaxIdleTargetWorkers) return false;
+  pool.idle.push_back(w);
+  return true;
+}
+
+void workerLoop(const std::shared_ptr<Worker>& w) {
+  for (;;) {
+    target_fs_detail::WorkerJob job;
+    {
+      std::unique_lock lock(w->mu);
+      w->cv.wait(lock, [&] { return w->job.has_value(); });
+      job = std::move(*w->job);
+      w->job.reset();
+    }
+    job.run();
+    job.run = nullptr;  // what the work held goes now
+    // Waiting again before the caller is woken: its next read finds this worker. A job handed
+    // over before this thread waits is found by the wait's predicate.
+    bool keep = backToPool(w);
+    job.deliver();
+    if (!keep) return;
+  }
+}
+
 }  // namespace
 
 TargetWorkStats targetWorkStats() {
-  auto& s = stuckWorkers();
-  std::lock_guard lock(s.mu);
-  return {s.stuck, s.abandoned_total};
+  TargetWorkStats out;
+  {
+    auto& s = stuckWorkers();
+    std::lock_guard lock(s.mu);
+    out.stuck = s.stuck;
+    out.abandoned_total = s.abandoned_total;
+  }
+  auto& pool = workerPool();
+  std::lock_guard lock(pool.mu);
+  out.started_total = pool.started_total;
+  out.idle = pool.idle.size();
+  return out;
 }
 
 namespace target_fs_detail {
@@ -243,8 +304,32 @@ Error timedOut(const std::string& key) {
       key, ETIMEDOUT);
 }
 
-Error cannotStart(const std::string& key, int errnum) {
-  return makeError("cannot start a thread to read the target's files", key, errnum);
+std::optional<Error> startWork(const std::string& key, WorkerJob job) {
+  auto& pool = workerPool();
+  std::shared_ptr<Worker> w;
+  {
+    std::lock_guard lock(pool.mu);
+    if (!pool.idle.empty()) {
+      w = std::move(pool.idle.back());
+      pool.idle.pop_back();
+    }
+  }
+  if (!w) {
+    w = std::make_shared<Worker>();
+    try {
+      std::thread([w] { workerLoop(w); }).detach();
+    } catch (const std::system_error& e) {
+      return makeError("cannot start a thread to read the target's files", key, e.code().value());
+    }
+    std::lock_guard lock(pool.mu);
+    ++pool.started_total;
+  }
+  {
+    std::lock_guard lock(w->mu);
+    w->job.emplace(std::move(job));
+  }
+  w->cv.notify_one();
+  return std::nullopt;
 }
 
 }  // namespace target_fs_detail

@@ -17,8 +17,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #include "core/clock.h"
@@ -88,11 +86,17 @@ Result<std::vector<TargetDirEntry>> listTargetDir(int dir_fd, std::string_view w
 
 // Work on a target's file system with a deadline. A target can serve its files from a FUSE file
 // system of its own: a path lookup, fstat, open, read or readdir there waits on the FUSE server,
-// as long as it likes, and O_NONBLOCK does not help. So such work runs on a thread of its own
-// and the caller waits at most until the deadline; a worker still stuck then is abandoned
-// (detached, never joined: what its lambda holds, descriptors included, is released when it
-// returns, and the process's exit ends its wait). The lambda must own all it touches (captures
-// by value; a descriptor as a shared_ptr<OwnedFd> or a dup), never the caller's stack.
+// as long as it likes, and O_NONBLOCK does not help. So such work runs on a worker thread and
+// the caller waits at most until the deadline; a worker still stuck then is abandoned (never
+// joined: what its lambda holds, descriptors included, is released when it returns, and the
+// process's exit ends its wait). The lambda must own all it touches (captures by value; a
+// descriptor as a shared_ptr<OwnedFd> or a dup), never the caller's stack.
+//
+// The workers are pooled: a collector reads each JVM's perf data every tick, and a thread made
+// and ended for each read would be most of that read's cost. A worker that finishes its work
+// waits for the next (at most kMaxIdleTargetWorkers wait, the rest end); a caller takes a
+// waiting worker, or starts one when none waits. An abandoned worker is no longer the pool's
+// until it returns; the next caller gets another.
 //
 // The cost is bounded: `key` names the target (its pid); while an abandoned worker of a key has
 // not returned, new work for that key is refused at once, and while kMaxStuckTargetWorkers are
@@ -100,6 +104,9 @@ Result<std::vector<TargetDirEntry>> listTargetDir(int dir_fd, std::string_view w
 // threads, plus the calls already under way when the cap was reached (a read thread or a dump
 // slot each: a handful), and each caller waits for at most its deadline.
 inline constexpr std::size_t kMaxStuckTargetWorkers = 8;
+// As many workers as can be busy at once in a daemon that is not stuck: its 4 read threads and
+// its dump slots (each one call at a time). More are started when needed and end afterwards.
+inline constexpr std::size_t kMaxIdleTargetWorkers = 8;
 // The deadline of a collector's read of a target's file (the JVM's hsperfdata): it runs on one
 // of the daemon's few read threads.
 inline constexpr Duration kTargetReadTimeout = std::chrono::seconds(1);
@@ -107,6 +114,8 @@ inline constexpr Duration kTargetReadTimeout = std::chrono::seconds(1);
 struct TargetWorkStats {
   std::size_t stuck = 0;              // abandoned workers that have not returned yet
   std::uint64_t abandoned_total = 0;  // workers abandoned since the start
+  std::uint64_t started_total = 0;    // worker threads started since the start
+  std::size_t idle = 0;               // workers waiting for work
 };
 TargetWorkStats targetWorkStats();
 
@@ -116,10 +125,20 @@ std::optional<Error> admit(const std::string& key);
 void abandoned(const std::string& key);
 void returned(const std::string& key);
 Error timedOut(const std::string& key);
-Error cannotStart(const std::string& key, int errnum);
+
+// One piece of work for a pooled worker: it calls `run`, goes back to the pool (or ends), then
+// calls `deliver`. In that order, so that a caller woken by `deliver` finds the worker waiting
+// again for its next read, and a read every tick keeps one thread.
+struct WorkerJob {
+  std::function<void()> run;
+  std::function<void()> deliver;
+};
+// Hands `job` to a waiting worker, or to a new one; an Error if no thread could be started.
+std::optional<Error> startWork(const std::string& key, WorkerJob job);
 
 template <typename T>
 struct WorkState {
+  std::optional<Result<T>> done;  // the worker's alone, between run and deliver
   std::mutex mu;
   std::condition_variable cv;
   std::optional<Result<T>> out;
@@ -131,22 +150,22 @@ template <typename T, typename Wait>
 Result<T> runBounded(const std::string& key, std::function<Result<T>()> work, Wait wait) {
   if (auto refused = admit(key)) return *refused;
   auto st = std::make_shared<WorkState<T>>();
-  try {
-    std::thread([st, key, work = std::move(work)]() mutable {
-      Result<T> r = work();
-      work = nullptr;  // what the work held goes now, not with the last copy of the state
-      std::unique_lock lock(st->mu);
-      if (st->abandoned) {
-        returned(key);
-        lock.unlock();
-        return;  // r goes here: a descriptor it holds is closed, nobody waits for it
-      }
-      st->out.emplace(std::move(r));
-      st->cv.notify_all();
-    }).detach();
-  } catch (const std::system_error& e) {
-    return cannotStart(key, e.code().value());
-  }
+  WorkerJob job;
+  // The worker drops `run` (and what the work held) as soon as it has run, not with the state.
+  job.run = [st, work = std::move(work)] { st->done.emplace(work()); };
+  job.deliver = [st, key] {
+    std::unique_lock lock(st->mu);
+    if (st->abandoned) {
+      returned(key);
+      lock.unlock();
+      st->done.reset();  // a descriptor it holds is closed here: nobody waits for it
+      return;
+    }
+    st->out.emplace(std::move(*st->done));
+    st->done.reset();
+    st->cv.notify_all();
+  };
+  if (auto not_started = startWork(key, std::move(job))) return *not_started;
   std::unique_lock lock(st->mu);
   if (!wait(lock, st->cv, [&] { return st->out.has_value(); })) {
     st->abandoned = true;

@@ -14,8 +14,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <fstream>
+#include <future>
+#include <memory>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "tests/support/test_support.h"
 
@@ -214,6 +219,83 @@ TEST_F(TargetFsTest, ListingSaysWhatIsThereWithoutFollowing) {
       EXPECT_TRUE(S_ISLNK(e.st.st_mode)) << e.name;
     }
   }
+}
+
+// A collector reads each JVM's perf data every tick through a worker with a deadline: reads in a
+// row of a target that answers run on one thread, not on a new thread each.
+TEST_F(TargetFsTest, ReadsInARowOfAWellBehavedTargetShareOneWorker) {
+  write(root_ + "/tmp/hsperfdata", "perf data");
+  auto fs = std::make_shared<TargetFs>(door());
+  const std::uint64_t started_before = targetWorkStats().started_total;
+  std::set<pid_t> threads;
+  for (int i = 0; i < 20; ++i) {
+    auto read = withTargetTimeout<std::pair<pid_t, std::string>>(
+        "pid 500", std::chrono::seconds(30), [fs]() -> Result<std::pair<pid_t, std::string>> {
+          auto fd = fs->openFile("/tmp/hsperfdata", {});
+          if (!fd) return fd.error();
+          return std::make_pair(::gettid(), readAll(fd->get()));
+        });
+    ASSERT_TRUE(read.ok()) << read.error().describe();
+    EXPECT_EQ(read->second, "perf data");
+    threads.insert(read->first);
+  }
+  EXPECT_EQ(threads.size(), 1u) << "20 reads ran on " << threads.size() << " threads";
+  EXPECT_EQ(threads.count(::gettid()), 0u) << "the reads ran on the caller's thread";
+  // None at all when an earlier test left a worker waiting.
+  EXPECT_LE(targetWorkStats().started_total - started_before, 1u);
+  EXPECT_GE(targetWorkStats().idle, 1u);
+}
+
+// A worker stuck past its deadline is left behind, counted, and its target refused at once; the
+// next read (of another target) runs on another worker; once the stuck one returns, its target
+// is read again.
+TEST_F(TargetFsTest, AWorkerLeftBehindIsReplacedForTheNextRead) {
+  const TargetWorkStats before = targetWorkStats();
+  ASSERT_EQ(before.stuck, 0u);
+  auto stuck_started = std::make_shared<std::promise<pid_t>>();
+  auto release = std::make_shared<std::promise<void>>();
+  std::shared_future<void> released = release->get_future().share();
+  std::future<pid_t> stuck_thread = stuck_started->get_future();
+  auto timed_out = withTargetTimeout<int>("pid 600", std::chrono::milliseconds(50),
+                                          [stuck_started, released]() -> Result<int> {
+                                            stuck_started->set_value(::gettid());
+                                            released.wait();  // a FUSE server that does not answer
+                                            return 1;
+                                          });
+  ASSERT_FALSE(timed_out.ok());
+  EXPECT_EQ(timed_out.error().errnum, ETIMEDOUT) << timed_out.error().describe();
+  ASSERT_EQ(stuck_thread.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  const pid_t stuck_tid = stuck_thread.get();
+  EXPECT_EQ(targetWorkStats().stuck, 1u);
+  EXPECT_EQ(targetWorkStats().abandoned_total - before.abandoned_total, 1u);
+
+  // The same target: refused at once, even for work that would answer.
+  auto refused = withTargetTimeout<int>("pid 600", std::chrono::seconds(30),
+                                        []() -> Result<int> { return 2; });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().errnum, EBUSY) << refused.error().describe();
+
+  // Another target: read at once, on a worker that is not the stuck one.
+  auto other = withTargetTimeout<pid_t>("pid 601", std::chrono::seconds(30),
+                                        []() -> Result<pid_t> { return ::gettid(); });
+  ASSERT_TRUE(other.ok()) << other.error().describe();
+  EXPECT_NE(*other, stuck_tid);
+
+  // The file system answers: the worker returns, gives its target back, and reads go on.
+  release->set_value();
+  ASSERT_TRUE(testing::eventually([] { return targetWorkStats().stuck == 0; }));
+  auto again = withTargetTimeout<int>("pid 600", std::chrono::seconds(30),
+                                      []() -> Result<int> { return 3; });
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+  EXPECT_EQ(*again, 3);
+  // Workers are waiting again (the returned one among them): more reads start no thread.
+  const std::uint64_t started = targetWorkStats().started_total;
+  for (int i = 0; i < 5; ++i) {
+    auto more = withTargetTimeout<int>("pid 602", std::chrono::seconds(30),
+                                       []() -> Result<int> { return 4; });
+    EXPECT_TRUE(more.ok()) << more.error().describe();
+  }
+  EXPECT_EQ(targetWorkStats().started_total, started);
 }
 
 TEST_F(TargetFsTest, OpensAProcessRootAfterItsPidfd) {

@@ -5,20 +5,16 @@
 // SIGTERM stops it within its usual time. The stall is real (tests/support/stalling_fuse.h).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/clock.h"
+#include "tests/support/busybox_container.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/stalling_fuse.h"
 #include "tests/support/test_support.h"
@@ -30,27 +26,12 @@ using test::StallingFuse;
 using testing::DaemonProcess;
 using ::testing::HasSubstr;
 using testing::slurp;
+using testing::startContainer;
 using testing::TempDir;
 using namespace std::chrono_literals;
 
-constexpr const char* kBusybox = "/bin/busybox";
 // More stalled targets than the daemon's 4 read threads.
 constexpr int kStalled = 5;
-
-// A busybox chroot (its own mount namespace, no pid namespace) running `script`.
-pid_t startContainer(const std::string& root, const std::string& script,
-                     const std::vector<std::string>& env) {
-  pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr))
-    ::_exit(120);
-  if (::chroot(root.c_str()) != 0 || ::chdir("/") != 0) ::_exit(121);
-  std::vector<char*> envp;
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  ::execle("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr), envp.data());
-  ::_exit(127);
-}
 
 // A plain process that stays (the well-behaved target).
 pid_t startSleep() {
@@ -58,12 +39,6 @@ pid_t startSleep() {
   if (pid != 0) return pid;
   ::execl("/bin/sleep", "sleep", "120", static_cast<char*>(nullptr));
   ::_exit(127);
-}
-
-void kill9(pid_t pid) {
-  if (pid <= 0) return;
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
 }
 
 // Under ASan the daemon's exit runs LeakSanitizer, which first stops every thread; a worker left
@@ -83,14 +58,8 @@ class RunFuse : public ::testing::Test {
   void SetUp() override {
     if (!StallingFuse::unavailable().empty())
       GTEST_SKIP() << "no FUSE mount can be made here: " << StallingFuse::unavailable();
-    if (::access(kBusybox, X_OK) != 0)
-      GTEST_SKIP() << kBusybox << " is missing (Debian package busybox-static)";
-    root_ = dir_.path() + "/rootfs";
-    for (const char* d : {"", "/bin", "/tmp", "/proc"})
-      std::filesystem::create_directories(root_ + d);
-    std::filesystem::copy_file(kBusybox, root_ + "/bin/busybox");
-    for (const char* applet : {"sh", "sleep"})
-      std::filesystem::create_symlink("busybox", root_ + "/bin/" + applet);
+    if (auto why = testing::busyboxUnavailable(); !why.empty()) GTEST_SKIP() << why;
+    root_ = testing::makeBusyboxRoot(dir_.path(), {"sh", "sleep"});
     // Mounted before the containers start: each one's mount namespace is a copy that holds it.
     std::string why;
     fuse_ = StallingFuse::mount(root_ + "/tmp", &why);
@@ -98,8 +67,25 @@ class RunFuse : public ::testing::Test {
   }
   void TearDown() override {
     daemon_.reset();
-    for (pid_t p : targets_) kill9(p);
+    for (pid_t p : targets_) testing::killAndReap(p);
     fuse_.reset();
+  }
+  // A container that catches the heap profiler's signal (so that a dump goes on to its profile
+  // directory, /tmp on the stalled mount) and stays; 0 if it could not be started.
+  pid_t startStalledBox() {
+    pid_t p = startContainer(root_, "trap 'true' USR2; while :; do sleep 1; done",
+                             {"HEAPPROFILE=/tmp/heap", "HEAPPROFILESIGNAL=12"});
+    if (p <= 0) return 0;
+    targets_.push_back(p);
+    return p;
+  }
+  // Starts the daemon on `targets_and_rules` under a 100 ms poll and 2 s dumps; its log's path.
+  std::string startDaemon(const std::string& targets_and_rules) {
+    dir_.write("c.yaml", "poll: {interval: 100ms}\ndump: {dir: " + dir_.path() +
+                             "/incidents, min_free: 1MiB, timeout: 2s}\n" + targets_and_rules);
+    std::string log = dir_.path() + "/log";
+    daemon_ = std::make_unique<DaemonProcess>(fuseDaemonOptions(dir_.path() + "/c.yaml", log));
+    return log;
   }
 
   TempDir dir_;
@@ -115,10 +101,8 @@ TEST_F(RunFuse, KeepsReadingOtherTargetsEndsStalledDumpsAndStopsOnSigterm) {
   // profile directory, /tmp) and is read for JVM counters (looked up in /tmp).
   std::string targets;
   for (int i = 0; i < kStalled; ++i) {
-    pid_t p = startContainer(root_, "trap 'true' USR2; while :; do sleep 1; done",
-                             {"HEAPPROFILE=/tmp/heap", "HEAPPROFILESIGNAL=12"});
+    pid_t p = startStalledBox();
     ASSERT_GT(p, 0);
-    targets_.push_back(p);
     targets += "  - name: box" + std::to_string(i) + "\n    pid: " + std::to_string(p) +
                "\n    jvm: {}\n    dumpers: [gperftools]\n"
                "    gperftools: {heap_prefix: /tmp/heap, signal: SIGUSR2}\n";
@@ -129,17 +113,9 @@ TEST_F(RunFuse, KeepsReadingOtherTargetsEndsStalledDumpsAndStopsOnSigterm) {
   // Last, so that its read queues behind the stalled ones'.
   targets += "  - name: good\n    pid: " + std::to_string(good) + "\n";
   // The rule holds for 1 s before the dump: time for the containers' shells to set their traps.
-  dir_.write("c.yaml",
-             "poll: {interval: 100ms}\n"
-             "dump: {dir: " +
-                 dir_.path() +
-                 "/incidents, min_free: 1MiB, timeout: 2s}\n"
-                 "targets:\n" +
-                 targets +
-                 "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 1s\n"
-                 "    actions: [log, dump]\n");
-  std::string log = dir_.path() + "/log";
-  daemon_ = std::make_unique<DaemonProcess>(fuseDaemonOptions(dir_.path() + "/c.yaml", log));
+  std::string log = startDaemon("targets:\n" + targets +
+                                "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 1s\n"
+                                "    actions: [log, dump]\n");
   ASSERT_TRUE(daemon_->started());
 
   // The well-behaved target is read and its rule fires, with every read thread's worth of
@@ -168,23 +144,13 @@ TEST_F(RunFuse, KeepsReadingOtherTargetsEndsStalledDumpsAndStopsOnSigterm) {
 
 TEST_F(RunFuse, SigtermDuringADumpStuckOnTheMountStopsWithinTheDrainTime) {
   // One target, no JVM counters: the dump is the first to touch its /tmp, and waits on it.
-  pid_t p = startContainer(root_, "trap 'true' USR2; while :; do sleep 1; done",
-                           {"HEAPPROFILE=/tmp/heap", "HEAPPROFILESIGNAL=12"});
+  pid_t p = startStalledBox();
   ASSERT_GT(p, 0);
-  targets_.push_back(p);
-  dir_.write("c.yaml",
-             "poll: {interval: 100ms}\n"
-             "dump: {dir: " +
-                 dir_.path() +
-                 "/incidents, min_free: 1MiB, timeout: 2s}\n"
-                 "targets:\n  - name: box\n    pid: " +
-                 std::to_string(p) +
-                 "\n    dumpers: [gperftools]\n"
-                 "    gperftools: {heap_prefix: /tmp/heap, signal: SIGUSR2}\n"
-                 "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 500ms\n"
-                 "    actions: [dump]\n");
-  std::string log = dir_.path() + "/log";
-  daemon_ = std::make_unique<DaemonProcess>(fuseDaemonOptions(dir_.path() + "/c.yaml", log));
+  std::string log = startDaemon("targets:\n  - name: box\n    pid: " + std::to_string(p) +
+                                "\n    dumpers: [gperftools]\n"
+                                "    gperftools: {heap_prefix: /tmp/heap, signal: SIGUSR2}\n"
+                                "rules:\n  - name: up\n    expr: rss_bytes > 0\n    for: 500ms\n"
+                                "    actions: [dump]\n");
   ASSERT_TRUE(daemon_->started());
   ASSERT_TRUE(daemon_->waitForLog("dump started", 5s)) << slurp(log);
   // The dump is now waiting on the mount. SIGTERM: the drain waits for it at most dump.timeout +

@@ -4,11 +4,7 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -16,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/busybox_container.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
@@ -26,41 +23,10 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 using testing::slurp;
+using testing::startContainer;
 using testing::TempDir;
 
-constexpr const char* kBusybox = "/bin/busybox";
 constexpr const char* kSecret = "HOST-SECRET-f00d";
-
-// A root file system with busybox and the applets the attacks use, and an empty /tmp.
-std::string makeContainerRoot(const TempDir& dir) {
-  std::string root = dir.path() + "/rootfs";
-  for (const char* d : {"", "/bin", "/tmp", "/proc"}) std::filesystem::create_directories(root + d);
-  std::filesystem::copy_file(kBusybox, root + "/bin/busybox");
-  for (const char* applet : {"sh", "ln", "sleep", "mkdir", "mkfifo"})
-    std::filesystem::create_symlink("busybox", root + "/bin/" + applet);
-  return root;
-}
-
-// The container: its own mount namespace, chrooted into `root`, running `script` in busybox sh
-// with `env`. Returns its pid (the same number on the host: no pid namespace).
-pid_t startContainer(const std::string& root, const std::string& script,
-                     const std::vector<std::string>& env) {
-  pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr))
-    ::_exit(120);
-  if (::chroot(root.c_str()) != 0 || ::chdir("/") != 0) ::_exit(121);
-  std::vector<char*> envp;
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  ::execle("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr), envp.data());
-  ::_exit(127);
-}
-
-void stop(pid_t pid) {
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-}
 
 // Every regular file under `dir`, read whole.
 std::string everythingUnder(const std::string& dir) {
@@ -77,15 +43,14 @@ class RunHostile : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: chroot and a mount namespace for the target";
-    if (::access(kBusybox, X_OK) != 0)
-      GTEST_SKIP() << kBusybox << " is missing (Debian package busybox-static)";
+    if (auto why = testing::busyboxUnavailable(); !why.empty()) GTEST_SKIP() << why;
     secret_ = dir_.path() + "/host-secret";
     dir_.write("host-secret", std::string(kSecret) + "\n");
-    root_ = makeContainerRoot(dir_);
+    root_ = testing::makeBusyboxRoot(dir_.path(), {"sh", "ln", "sleep", "mkdir", "mkfifo"});
   }
   void TearDown() override {
     daemon_.reset();
-    if (target_ > 0) stop(target_);
+    testing::killAndReap(target_);
   }
   // A config that dumps the target with gperftools as soon as it is seen.
   std::string dumpConfig(pid_t target) {

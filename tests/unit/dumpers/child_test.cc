@@ -18,11 +18,16 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/host_paths.h"
+#include "core/owned_fd.h"
 #include "dumpers/exec_dumper.h"
 #include "tests/support/test_support.h"
+#include "tests/unit/dumpers/gone_within.h"
 #include "tests/unit/dumpers/namespaced_target.h"
 
 namespace oomsentinel {
@@ -34,6 +39,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 using namespace std::chrono_literals;
+using testing::goneWithin;
 using testing::NamespacedTarget;
 using testing::pidfdOf;
 using testing::TempDir;
@@ -50,20 +56,28 @@ ChildSpec shell(const std::string& script, Duration timeout = 10s) {
   return spec;
 }
 
-// True once `pid` is gone or a zombie (a grandchild's zombie belongs to init, not to us).
-bool goneWithin(pid_t pid, Duration limit) {
-  HostPaths paths;
-  SystemClock clock;
-  SteadyTime until = clock.steadyNow() + limit;
-  while (clock.steadyNow() < until) {
-    std::string stat = slurp(paths.proc(pid, "stat"));
-    auto close = stat.rfind(')');
-    if (stat.empty() || (close != std::string::npos && stat.substr(close + 2, 1) == "Z"))
-      return true;
-    std::this_thread::sleep_for(10ms);
+// `argv` run in the namespaces of process `pid` (and in its root, with `in_root`), 10 s at most,
+// its output to <out_dir>/out and <out_dir>/err unless out_dir is "". It holds the descriptors
+// its spec names.
+struct InTarget {
+  OwnedFd pidfd, root;
+  ChildSpec spec;
+  InTarget(pid_t pid, std::vector<std::string> argv, bool in_root, const std::string& out_dir = "")
+      : pidfd(pidfdOf(pid)) {
+    if (in_root)
+      root = OwnedFd(
+          ::open(HostPaths().proc(pid, "root").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    spec.argv = std::move(argv);
+    spec.deadline = in(10s);
+    spec.join_pidfd = pidfd.get();
+    spec.root_fd = in_root ? root.get() : -1;
+    if (!out_dir.empty()) {
+      spec.stdout_path = out_dir + "/out";
+      spec.stderr_path = out_dir + "/err";
+    }
   }
-  return false;
-}
+  bool opened() const { return pidfd.get() >= 0 && (spec.root_fd == -1 || root.get() >= 0); }
+};
 
 pid_t readPid(const std::string& path) {
   std::string text = slurp(path);
@@ -418,35 +432,21 @@ TEST(RunChild, RunsInTheTargetsMountAndPidNamespaces) {
   NamespacedTarget target;
   if (!target.ok()) GTEST_SKIP() << "cannot make a private mount namespace here";
   HostPaths paths;
-  int pidfd = pidfdOf(target.pid());
-  ASSERT_GE(pidfd, 0);
-  int root = ::open(paths.proc(target.pid(), "root").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  ASSERT_GE(root, 0);
   TempDir dir;
-  ChildSpec spec;
   // Its /tmp (not ours), and the mount namespace it is in.
-  spec.argv = {"/bin/sh", "-c", "cat /tmp/marker.txt; readlink /proc/self/ns/mnt"};
-  spec.deadline = in(10s);
-  spec.join_pidfd = pidfd;
-  spec.root_fd = root;
-  spec.stdout_path = dir.path() + "/out";
-  spec.stderr_path = dir.path() + "/err";
+  InTarget run(target.pid(), {"/bin/sh", "-c", "cat /tmp/marker.txt; readlink /proc/self/ns/mnt"},
+               /*in_root=*/true, dir.path());
+  ASSERT_TRUE(run.opened());
+  const ChildSpec& spec = run.spec;
   auto r = runChild(spec);
-  ::close(pidfd);
-  ::close(root);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->exit_code, 0) << slurp(spec.stderr_path);
   char link[256] = {};
   ASSERT_GT(::readlink(paths.proc(target.pid(), "ns/mnt").c_str(), link, sizeof link - 1), 0);
   EXPECT_EQ(slurp(spec.stdout_path), "inside\n" + std::string(link) + "\n");
   // Its exit status comes through the process that waits for it in the target's pid namespace.
-  auto failing = spec;
-  failing.argv = {"/bin/sh", "-c", "exit 7"};
-  pidfd = pidfdOf(target.pid());
-  failing.join_pidfd = pidfd;
-  failing.root_fd = -1;
-  auto f = runChild(failing);
-  ::close(pidfd);
+  InTarget failing(target.pid(), {"/bin/sh", "-c", "exit 7"}, /*in_root=*/false, dir.path());
+  auto f = runChild(failing.spec);
   ASSERT_TRUE(f.ok()) << f.error().describe();
   EXPECT_EQ(f->exit_code, 7);
   expectNoChildren();
@@ -563,17 +563,13 @@ TEST(RunChild, JoinsTheTargetsNetworkIpcAndUtsNamespacesToo) {
   NamespacedTarget target("", CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS);
   if (!target.ok()) GTEST_SKIP() << "cannot make private mount, network, IPC and UTS namespaces";
   HostPaths paths;
-  int pidfd = pidfdOf(target.pid());
-  ASSERT_GE(pidfd, 0);
   TempDir dir;
-  ChildSpec spec;
-  spec.argv = {"/bin/sh", "-c", "readlink /proc/self/ns/net /proc/self/ns/ipc /proc/self/ns/uts"};
-  spec.deadline = in(10s);
-  spec.join_pidfd = pidfd;
-  spec.stdout_path = dir.path() + "/out";
-  spec.stderr_path = dir.path() + "/err";
+  InTarget run(target.pid(),
+               {"/bin/sh", "-c", "readlink /proc/self/ns/net /proc/self/ns/ipc /proc/self/ns/uts"},
+               /*in_root=*/false, dir.path());
+  ASSERT_TRUE(run.opened());
+  const ChildSpec& spec = run.spec;
   auto r = runChild(spec);
-  ::close(pidfd);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->exit_code, 0) << slurp(spec.stderr_path);
   std::string want, ours;
@@ -605,35 +601,22 @@ TEST(RunChild, InATargetsRootASymlinkedTmpLeadsWhereTheTargetsWouldNotIntoTheHos
   // Through the host's view the link is followed out of the fake root:
   ASSERT_EQ(slurp(paths.proc(target.pid(), "root/tmp/decoy.txt")), "another pod's file\n");
 
-  int pidfd = pidfdOf(target.pid());
-  int root = ::open(paths.proc(target.pid(), "root").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  ASSERT_GE(pidfd, 0);
-  ASSERT_GE(root, 0);
   TempDir dir;
-  ChildSpec spec;
-  spec.argv = {"/bin/sh", "-c", "cat /tmp/decoy.txt || echo not-there"};
-  spec.deadline = in(10s);
-  spec.join_pidfd = pidfd;
-  spec.root_fd = root;
-  spec.stdout_path = dir.path() + "/out";
-  auto r = runChild(spec);
-  ::close(pidfd);
-  ::close(root);
+  InTarget run(target.pid(), {"/bin/sh", "-c", "cat /tmp/decoy.txt || echo not-there"},
+               /*in_root=*/true, dir.path());
+  ASSERT_TRUE(run.opened());
+  auto r = runChild(run.spec);
   ASSERT_TRUE(r.ok()) << r.error().describe();
-  EXPECT_EQ(slurp(spec.stdout_path), "not-there\n");
+  EXPECT_EQ(slurp(run.spec.stdout_path), "not-there\n");
 }
 
 TEST(RunChild, SaysWhenTheProgramIsNotInTheTargetsFileSystem) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   NamespacedTarget target;
   if (!target.ok()) GTEST_SKIP() << "cannot make a private mount namespace here";
-  int pidfd = pidfdOf(target.pid());
-  ChildSpec spec;
-  spec.argv = {"/tmp/no-such-jcmd"};
-  spec.deadline = in(10s);
-  spec.join_pidfd = pidfd;
-  auto r = runChild(spec);
-  ::close(pidfd);
+  InTarget run(target.pid(), {"/tmp/no-such-jcmd"}, /*in_root=*/false);
+  ASSERT_TRUE(run.opened());
+  auto r = runChild(run.spec);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error().describe(), HasSubstr("not found"));
   EXPECT_THAT(r.error().describe(), HasSubstr("/tmp/no-such-jcmd"));
@@ -706,6 +689,21 @@ struct DelegatedFixture {
     marked = !delegate || ::setxattr(service.c_str(), "user.delegate", "1", 1, 0) == 0;
   }
   HostPaths paths() const { return HostPaths(cg.path(), proc.path()); }
+  // enterDelegatedLeaf here, where it must find the delegated cgroup `service`; nullopt (and a
+  // failure) if it does not.
+  std::optional<DelegatedCgroup> enter() const {
+    auto r = enterDelegatedLeaf(paths());
+    if (!r.ok()) {
+      ADD_FAILURE() << r.error().describe();
+      return std::nullopt;
+    }
+    if (!r->has_value()) {
+      ADD_FAILURE() << "the delegated cgroup " << service << " was not found";
+      return std::nullopt;
+    }
+    EXPECT_EQ((*r)->service_dir, service);
+    return std::move(*r);
+  }
 };
 
 constexpr const char* kNoUserXattr = "the test's temporary directory takes no user.* xattr";
@@ -722,12 +720,10 @@ TEST(DelegatedCgroup, DoesNothingWhenTheCgroupIsNotDelegated) {
 TEST(DelegatedCgroup, MovesIntoTheLeafAndEnablesMemoryAndPidsForItsSiblings) {
   DelegatedFixture f("/system.slice/oomsentinel.service", /*delegate=*/true);
   if (!f.marked) GTEST_SKIP() << kNoUserXattr;
-  auto r = enterDelegatedLeaf(f.paths());
-  ASSERT_TRUE(r.ok()) << r.error().describe();
-  ASSERT_TRUE(r->has_value());
-  EXPECT_EQ((*r)->service_dir, f.service);
-  EXPECT_EQ((*r)->enabled, "memory pids");
-  EXPECT_EQ((*r)->note, "");
+  auto leaf = f.enter();
+  ASSERT_TRUE(leaf);
+  EXPECT_EQ(leaf->enabled, "memory pids");
+  EXPECT_EQ(leaf->note, "");
   EXPECT_EQ(slurp(f.service + "/daemon/cgroup.procs"), "0");  // "0": the writer itself
   EXPECT_EQ(slurp(f.service + "/cgroup.subtree_control"), "+memory +pids");
 }
@@ -736,10 +732,7 @@ TEST(DelegatedCgroup, AChildsCgroupGoesBesideTheDaemonsLeafNotUnderIt) {
   DelegatedFixture f("/system.slice/oomsentinel.service/daemon", /*delegate=*/true);
   if (!f.marked) GTEST_SKIP() << kNoUserXattr;
   // Already in the leaf: no move, the controllers are still asked for.
-  auto r = enterDelegatedLeaf(f.paths());
-  ASSERT_TRUE(r.ok()) << r.error().describe();
-  ASSERT_TRUE(r->has_value());
-  EXPECT_EQ((*r)->service_dir, f.service);
+  ASSERT_TRUE(f.enter());
   EXPECT_EQ(slurp(f.service + "/daemon/cgroup.procs"), "");
   // A fixture's mkdir makes no cgroup.procs, so create() fails there: its error names the place.
   auto cg = ChildCgroup::create(f.paths(), "hook");
@@ -886,7 +879,18 @@ TEST(DelegatedCgroup, OnARealCgroupTheDaemonEntersItsLeafAndAChildsCgroupKillsWh
 namespace oomsentinel {
 namespace {
 
-// A child's cgroup on this machine's real cgroup v2 tree (as root), or why there is none.
+// What the old killAll left behind, removed deepest first so that the next run starts clean.
+void removeTree(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = ::readdir(d))
+    if (e->d_type == DT_DIR && e->d_name[0] != '.') removeTree(dir + "/" + e->d_name);
+  ::closedir(d);
+  ::rmdir(dir.c_str());
+}
+
+// A child's cgroup on this machine's real cgroup v2 tree (as root), or why there is none. What
+// is left of it (what the old killAll left behind) is removed when it goes.
 struct RealChildCgroup {
   std::optional<ChildCgroup> cg;
   std::string skip;
@@ -907,17 +911,10 @@ struct RealChildCgroup {
     }
     cg.emplace(std::move(*made));
   }
+  ~RealChildCgroup() {
+    if (cg) removeTree(cg->dir());
+  }
 };
-
-// What the old killAll left behind, removed deepest first so that the next run starts clean.
-void removeTree(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
-  while (dirent* e = ::readdir(d))
-    if (e->d_type == DT_DIR && e->d_name[0] != '.') removeTree(dir + "/" + e->d_name);
-  ::closedir(d);
-  ::rmdir(dir.c_str());
-}
 
 // A child run as root makes a cgroup inside its own and moves a descendant there: cgroup.kill
 // takes it down, and killAll removes that sub-cgroup before its own (rmdir of a cgroup that has
@@ -926,10 +923,6 @@ TEST(ChildCgroupKillAll, OnARealCgroupRemovesTheSubCgroupsTheChildMade) {
   RealChildCgroup real("oomsentinel-test-sub");
   if (!real.skip.empty()) GTEST_SKIP() << real.skip;
   const std::string dir = real.cg->dir();
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() { removeTree(dir); }
-  } cleanup{dir};
   ChildSpec spec =
       shell("mkdir " + dir + "/sub " + dir + "/sub/deeper && setsid sh -c 'echo $$ > " + dir +
             "/sub/deeper/cgroup.procs; exec sleep 60' & pid=$!; " + "while ! grep -q . " + dir +
@@ -955,10 +948,6 @@ TEST(ChildCgroupKillAll, OnARealCgroupSaysWhenTheChildsCgroupStays) {
   RealChildCgroup real("oomsentinel-test-stays");
   if (!real.skip.empty()) GTEST_SKIP() << real.skip;
   const std::string dir = real.cg->dir();
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() { removeTree(dir); }
-  } cleanup{dir};
   auto r = runChild(shell("mkdir -p " + dir + "/a/a/a/a/a/a/a/a/a/a/a/a"));
   ASSERT_TRUE(r.ok()) << r.error().describe();
   ASSERT_EQ(r->exit_code, 0);

@@ -13,6 +13,7 @@
 #include "core/host_paths.h"
 #include "dumpers/artifact.h"
 #include "tests/support/test_support.h"
+#include "tests/unit/dumpers/gone_within.h"
 #include "tests/unit/dumpers/reduced_privileges.h"
 
 namespace oomsentinel {
@@ -23,6 +24,7 @@ using ::testing::HasSubstr;
 using oomsentinel::testing::slurp;
 
 using namespace std::chrono_literals;
+using testing::goneWithin;
 using testing::TempDir;
 
 DumpRequest request(const TempDir& dir, Duration deadline = 30s) {
@@ -155,21 +157,6 @@ TEST(ExecDumper, SaysWhatItCouldNotRun) {
 
   auto none = ExecDumper({}, 5s).run(request(dir));
   EXPECT_EQ(none.result, DumpResult::kFailed);
-}
-
-// True once `pid` is gone or a zombie.
-bool goneWithin(pid_t pid, Duration limit) {
-  HostPaths paths;
-  SystemClock clock;
-  SteadyTime until = clock.steadyNow() + limit;
-  while (clock.steadyNow() < until) {
-    std::string stat = slurp(paths.proc(pid, "stat"));
-    auto close = stat.rfind(')');
-    if (stat.empty() || (close != std::string::npos && stat.substr(close + 2, 1) == "Z"))
-      return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
 }
 
 TEST(ExecDumper, RunsAsNobodyWithNoCapabilitiesAndNoneOfOurEnvironment) {

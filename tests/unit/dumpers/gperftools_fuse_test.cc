@@ -79,10 +79,28 @@ class QuickDumper final : public Dumper {
   }
 };
 
+// A job for the runner: `dumpers` on `target` (process `pid`, 0: none), ended by `timeout`.
+DumpJob dumpJob(const std::string& target, std::vector<std::shared_ptr<Dumper>> dumpers,
+                Duration timeout, pid_t pid = 0) {
+  DumpJob j;
+  j.info.target = target;
+  j.info.rule = "oom-imminent";
+  j.dumpers = std::move(dumpers);
+  j.request.pid = pid;
+  j.timeout = timeout;
+  return j;
+}
+
 class GperftoolsFuseTest : public ::testing::Test {
  public:
   // Ends the stall before anything that would wait for a stuck thread (a runner's destructor).
   void endStall() { fuse_.reset(); }
+  // Ends the stall when it goes. Declared after a runner, it goes before it: a failed test ends
+  // the stall rather than hanging in the runner's destructor, which joins its jobs.
+  struct StallEnder {
+    GperftoolsFuseTest* t;
+    ~StallEnder() { t->endStall(); }
+  };
 
  protected:
   void SetUp() override {
@@ -97,6 +115,26 @@ class GperftoolsFuseTest : public ::testing::Test {
   void TearDown() override {
     fuse_.reset();
     EXPECT_TRUE(testing::eventually([] { return targetWorkStats().stuck == 0; }));
+  }
+  // An incident store under the test's directory, prepared; nullptr (and a failure) if not.
+  std::shared_ptr<IncidentStore> preparedStore() {
+    StoreLimits limits;
+    limits.dir = tmp_.path() + "/incidents";
+    auto store = std::make_shared<IncidentStore>(limits);
+    auto ready = store->prepare();
+    if (ready.ok()) return store;
+    ADD_FAILURE() << ready.error().describe();
+    return nullptr;
+  }
+  // Takes the runner's finished reports into `reports` until it holds `n`; false if 4 s pass
+  // first.
+  static bool waitForReports(DumpRunner& runner, std::size_t n, std::vector<DumpReport>& reports) {
+    return testing::eventually(
+        [&] {
+          for (auto& r : runner.takeFinished()) reports.push_back(std::move(r));
+          return reports.size() >= n;
+        },
+        400, 10);
   }
   // Runs a dump on a thread of its own, so that a dump that would wait for good (on the old code)
   // fails the test instead of hanging it.
@@ -148,28 +186,15 @@ TEST_F(GperftoolsFuseTest, AProfileDirectoryOnAStalledMountEndsTheDumpByItsDeadl
 }
 
 TEST_F(GperftoolsFuseTest, AStalledDumpFreesItsSlotByItsTimeoutWhileAnotherTargetsCompletes) {
-  StoreLimits limits;
-  limits.dir = tmp_.path() + "/incidents";
-  auto store = std::make_shared<IncidentStore>(limits);
-  ASSERT_TRUE(store->prepare().ok());
+  auto store = preparedStore();
+  ASSERT_TRUE(store);
   SystemClock real;
   SleepTarget stalled(tmp_.path() + "/fuse/cpp");
   {
     DumpRunner runner(store, StormLimits{}, real);  // two slots
-    // Destroyed before the runner, whose destructor joins its jobs: a failed test ends the stall
-    // rather than hanging in that join.
-    struct EndStall {
-      GperftoolsFuseTest* t;
-      ~EndStall() { t->endStall(); }
-    } end_stall{this};
+    StallEnder end_stall{this};
     auto job = [](const std::string& target, std::shared_ptr<Dumper> d, pid_t pid) {
-      DumpJob j;
-      j.info.target = target;
-      j.info.rule = "oom-imminent";
-      j.dumpers = {std::move(d)};
-      j.request.pid = pid;
-      j.timeout = 1s;
-      return j;
+      return dumpJob(target, {std::move(d)}, 1s, pid);
     };
     SteadyTime t0 = real.steadyNow();
     auto fuse_dumper =
@@ -177,12 +202,7 @@ TEST_F(GperftoolsFuseTest, AStalledDumpFreesItsSlotByItsTimeoutWhileAnotherTarge
     EXPECT_FALSE(runner.submit(job("stalled", fuse_dumper, stalled.pid())));
     EXPECT_FALSE(runner.submit(job("well-behaved", std::make_shared<QuickDumper>(), 0)));
     std::vector<DumpReport> reports;
-    ASSERT_TRUE(testing::eventually(
-        [&] {
-          for (auto& r : runner.takeFinished()) reports.push_back(std::move(r));
-          return reports.size() == 2;
-        },
-        400, 10))
+    ASSERT_TRUE(waitForReports(runner, 2, reports))
         << "the dumps did not end within 4 s (a dump slot is held by the stalled mount)";
     Duration took = real.steadyNow() - t0;
     EXPECT_LT(took, 1500ms);
@@ -202,10 +222,7 @@ TEST_F(GperftoolsFuseTest, AStalledDumpFreesItsSlotByItsTimeoutWhileAnotherTarge
     EXPECT_FALSE(runner.submit(job("well-behaved-again", std::make_shared<QuickDumper>(), 0)));
     reports.clear();
     t0 = real.steadyNow();
-    ASSERT_TRUE(testing::eventually([&] {
-      for (auto& r : runner.takeFinished()) reports.push_back(std::move(r));
-      return reports.size() == 2;
-    }));
+    ASSERT_TRUE(waitForReports(runner, 2, reports));
     EXPECT_LT(real.steadyNow() - t0, 500ms);
   }
 }
@@ -230,31 +247,18 @@ class StuckDumper final : public Dumper {
 };
 
 TEST_F(GperftoolsFuseTest, ADumperStuckPastItsDeadlineIsLeftBehindAndItsSlotFreed) {
-  StoreLimits limits;
-  limits.dir = tmp_.path() + "/incidents";
-  auto store = std::make_shared<IncidentStore>(limits);
-  ASSERT_TRUE(store->prepare().ok());
+  auto store = preparedStore();
+  ASSERT_TRUE(store);
   SystemClock real;
   DumpRunner runner(store, StormLimits{}, real);
-  struct EndStall {
-    GperftoolsFuseTest* t;
-    ~EndStall() { t->endStall(); }
-  } end_stall{this};
-  DumpJob j;
-  j.info.target = "app";
-  j.info.rule = "oom-imminent";
-  j.dumpers = {std::make_shared<StuckDumper>(tmp_.path() + "/fuse/heap"),
-               std::make_shared<QuickDumper>()};
-  j.timeout = 300ms;
+  StallEnder end_stall{this};
   SteadyTime t0 = real.steadyNow();
-  EXPECT_FALSE(runner.submit(std::move(j)));
+  EXPECT_FALSE(runner.submit(dumpJob(
+      "app",
+      {std::make_shared<StuckDumper>(tmp_.path() + "/fuse/heap"), std::make_shared<QuickDumper>()},
+      300ms)));
   std::vector<DumpReport> reports;
-  ASSERT_TRUE(testing::eventually(
-      [&] {
-        for (auto& r : runner.takeFinished()) reports.push_back(std::move(r));
-        return !reports.empty();
-      },
-      400, 10))
+  ASSERT_TRUE(waitForReports(runner, 1, reports))
       << "the dump did not end within 4 s: its slot is held by a dumper stuck on the mount";
   EXPECT_LT(real.steadyNow() - t0, 300ms + DumpRunner::kDumperGrace + 500ms);
   EXPECT_EQ(runner.running(), 0u);
@@ -267,37 +271,23 @@ TEST_F(GperftoolsFuseTest, ADumperStuckPastItsDeadlineIsLeftBehindAndItsSlotFree
 }
 
 TEST_F(GperftoolsFuseTest, DumpersLeftBehindAreCappedAndCountedBackWhenTheyReturn) {
-  StoreLimits limits;
-  limits.dir = tmp_.path() + "/incidents";
-  auto store = std::make_shared<IncidentStore>(limits);
-  ASSERT_TRUE(store->prepare().ok());
+  auto store = preparedStore();
+  ASSERT_TRUE(store);
   SystemClock real;
   StormLimits storm;
   storm.per_minute = 100;
   storm.target_cooldown = Duration::zero();
   storm.max_running = 8;
   DumpRunner runner(store, storm, real);
-  struct EndStall {
-    GperftoolsFuseTest* t;
-    ~EndStall() { t->endStall(); }
-  } end_stall{this};
+  StallEnder end_stall{this};
   auto stuckJob = [&](int i) {
-    DumpJob j;
-    j.info.target = "app" + std::to_string(i);
-    j.info.rule = "oom-imminent";
-    j.dumpers = {std::make_shared<StuckDumper>(tmp_.path() + "/fuse/heap")};
-    j.timeout = 100ms;
-    return j;
+    return dumpJob("app" + std::to_string(i),
+                   {std::make_shared<StuckDumper>(tmp_.path() + "/fuse/heap")}, 100ms);
   };
   for (std::size_t i = 0; i < DumpRunner::kMaxStuckDumpers; ++i)
     ASSERT_FALSE(runner.submit(stuckJob(static_cast<int>(i))));
-  std::size_t reported = 0;
-  ASSERT_TRUE(testing::eventually(
-      [&] {
-        reported += runner.takeFinished().size();
-        return reported == DumpRunner::kMaxStuckDumpers;
-      },
-      400, 10));
+  std::vector<DumpReport> reports;
+  ASSERT_TRUE(waitForReports(runner, DumpRunner::kMaxStuckDumpers, reports));
   // Four threads are left stuck: no new dump starts, and the refusal says why.
   auto refused = runner.submit(stuckJob(100));
   ASSERT_TRUE(refused);
