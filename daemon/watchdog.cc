@@ -13,31 +13,50 @@
 #include "core/target_fs.h"
 #include "core/units.h"
 #include "daemon/report.h"
-#include "dumpers/exec_dumper.h"
-#include "dumpers/go_pprof_dumper.h"
-#include "dumpers/gperftools_dumper.h"
-#include "dumpers/jvm_dumper.h"
-#include "dumpers/proc_dumper.h"
-#include "dumpers/target_process.h"
 
 namespace oomsentinel {
 
-Watchdog::Watchdog(const HostPaths& paths, const Clock& clock, Logger& log)
-    : paths_(paths),
-      clock_(clock),
-      log_(log),
-      policy_(PollSpec{}),
-      pool_(std::make_unique<boost::asio::thread_pool>(kReadThreads)) {
-  firings_.reserve(16);
-  notices_.reserve(16);
+namespace {
+
+// What every alert and incident carries: the host, and where it runs when in a pod.
+std::vector<std::pair<std::string, std::string>> daemonLabels() {
+  std::vector<std::pair<std::string, std::string>> labels;
   char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) == 0) labels_.emplace_back("host", host);
+  if (::gethostname(host, sizeof host - 1) == 0) labels.emplace_back("host", host);
   // The Downward API's usual names, when oomsentinel runs in a pod.
   for (const auto& [label, env] :
        {std::pair<const char*, const char*>{"namespace", "POD_NAMESPACE"},
         {"pod", "POD_NAME"},
         {"container", "CONTAINER_NAME"}})
-    if (const char* v = std::getenv(env); v && *v) labels_.emplace_back(label, v);
+    if (const char* v = std::getenv(env); v && *v) labels.emplace_back(label, v);
+  return labels;
+}
+
+}  // namespace
+
+Watchdog::Watchdog(const HostPaths& paths, const Clock& clock, Logger& log, Collaborators with)
+    : paths_(paths),
+      clock_(clock),
+      log_(log),
+      policy_(PollSpec{}),
+      pool_(std::make_unique<boost::asio::thread_pool>(kReadThreads)),
+      labels_(daemonLabels()),
+      injected_(with),
+      action_log_(log),
+      log_action_(action_log_),
+      alert_action_(labels_),
+      dump_action_(paths, action_log_, labels_),
+      dispatcher_({&log_action_, &alert_action_, &dump_action_}, action_log_) {
+  firings_.reserve(16);
+  notices_.reserve(16);
+  if (injected_.metrics) metrics_ = injected_.metrics;
+  alert_action_.setSink(injected_.alerts);
+  dump_action_.setSink(injected_.dumps);
+}
+
+void Watchdog::setMetrics(DaemonMetrics* metrics) {
+  daemon_metrics_ = metrics ? std::make_unique<DaemonMetricsSink>(*metrics) : nullptr;
+  metrics_ = daemon_metrics_ ? daemon_metrics_.get() : &null_metrics_;
 }
 
 Watchdog::~Watchdog() {
@@ -88,6 +107,7 @@ bool Watchdog::apply(const Config& config) {
     auto w = std::make_shared<Watched>();
     w->spec = spec;
     w->handle = engine_.addTarget(spec.target.name, spec.predict_window);
+    w->dump_plan = dumpPlanFor(w->spec);
     buildEndpoints(*w);
     next.push_back(std::move(w));
   }
@@ -104,62 +124,11 @@ bool Watchdog::apply(const Config& config) {
       });
       if (!kept) {
         engine_.removeTarget(old->spec.target.name);
-        if (metrics_) metrics_->removeTarget(old->spec.target.name);
+        metrics_->removeTarget(old->spec.target.name);
       }
     }
   targets_ = std::move(next);
-  bool dumps = std::any_of(config.rules.begin(), config.rules.end(), [](const RuleSpec& r) {
-    return std::find(r.actions.begin(), r.actions.end(), "dump") != r.actions.end();
-  });
-  if (dumps) {
-    StoreLimits limits;
-    limits.dir = config.dump.dir;
-    limits.max_incidents = config.dump.max_incidents;
-    limits.max_bytes = config.dump.max_bytes;
-    limits.max_age = config.dump.max_age;
-    limits.min_free = config.dump.min_free;
-    limits.max_bundle_bytes = config.dump.max_bundle_bytes;
-    bool same = store_ && store_->limits().dir == limits.dir &&
-                store_->limits().max_incidents == limits.max_incidents &&
-                store_->limits().max_bytes == limits.max_bytes &&
-                store_->limits().max_age == limits.max_age &&
-                store_->limits().min_free == limits.min_free &&
-                store_->limits().max_bundle_bytes == limits.max_bundle_bytes;
-    if (!same) {
-      auto store = std::make_shared<IncidentStore>(limits);
-      auto prepared = store->prepare();
-      if (!prepared) {
-        log_.log(LogLevel::kError, "dump directory unusable; the dump action will fail",
-                 {{"dir", limits.dir}, {"error", prepared.error().describe()}});
-      } else if (*prepared > 0) {
-        log_.log(LogLevel::kWarning, "removed bundles a crash left unfinished",
-                 {{"dir", limits.dir}, {"count", std::to_string(*prepared)}});
-      }
-      store_ = std::move(store);
-      // A runner still busy with the old store finishes its bundles before it goes.
-      runner_.reset();
-    }
-    StormLimits storm;
-    storm.per_minute = config.dump.per_minute;
-    storm.target_cooldown = config.dump.target_cooldown;
-    if (!runner_)
-      runner_ = std::make_unique<DumpRunner>(store_, storm, clock_);
-    else
-      runner_->setLimits(storm);
-    bool throttles = std::any_of(config.targets.begin(), config.targets.end(),
-                                 [](const TargetSpec& t) { return t.dump.throttle; });
-    std::shared_ptr<const ThrottleRecords> records;
-    if (throttles) {
-      auto made = std::make_shared<ThrottleRecords>(config.dump.throttle_records);
-      if (auto st = made->prepare(); !st)
-        log_.log(LogLevel::kError,
-                 "throttle records directory unusable; dumps will not throttle (memory.high is "
-                 "never changed without a record to put it back from)",
-                 {{"dir", made->dir()}, {"error", st.error().describe()}});
-      records = std::move(made);
-    }
-    runner_->setThrottleRecords(std::move(records));
-  }
+  configureDumps(config);
   if (!throttles_recovered_) {
     // Whatever this config says: a run that crashed while throttling may have had another one.
     throttles_recovered_ = true;
@@ -167,6 +136,7 @@ bool Watchdog::apply(const Config& config) {
       logThrottle(e);
   }
   configureAlerts(config);
+  dispatcher_.reset();  // which actions run, and each rule's, may have changed
   config_ = config;
   policy_.setSpec(config.poll);
   SteadyTime now = clock_.steadyNow();
@@ -227,7 +197,7 @@ void Watchdog::scanGroup(Group& g, SteadyTime now) {
   auto drop = [&](const std::shared_ptr<Watched>& w, const char* why) {
     log_.log(LogLevel::kInfo, why, {{"target", w->spec.target.name}, {"selector", name}});
     engine_.removeTarget(w->spec.target.name);
-    if (metrics_) metrics_->removeTarget(w->spec.target.name);
+    metrics_->removeTarget(w->spec.target.name);
   };
   std::vector<std::shared_ptr<Watched>> kept;
   for (auto& w : targets_) {
@@ -267,6 +237,7 @@ void Watchdog::scanGroup(Group& g, SteadyTime now) {
     w->group = name;
     w->labels = d.labels;
     w->handle = engine_.addTarget(d.target.name, w->spec.predict_window);
+    w->dump_plan = dumpPlanFor(w->spec);
     buildEndpoints(*w);
     std::vector<std::pair<std::string, std::string>> fields = {
         {"target", d.target.name},
@@ -419,7 +390,7 @@ void Watchdog::resolve(Watched& w, SteadyTime now) {
     fields.emplace_back("cgroup_version", cgroupVersionName(w.collector->cgroupVersion()));
   }
   log_.log(LogLevel::kInfo, "watching target", fields);
-  if (metrics_) metrics_->targetInfo(w.spec.target.name, w.labels);
+  metrics_->targetInfo(w.spec.target.name, w.labels);
 }
 
 Duration Watchdog::tick() {
@@ -520,11 +491,9 @@ Duration Watchdog::tick() {
   collectDumpReports();
   noteStuckTargetReads();
   pollAlerts();
-  if (metrics_) {
-    std::size_t resolved = resolvedTargets();
-    metrics_->tick(clock_.wallNow(), clock_.steadyNow() - tick_started, policy_.interval(),
-                   resolved, targets_.size() - resolved);
-  }
+  std::size_t resolved = resolvedTargets();
+  metrics_->tick(clock_.wallNow(), clock_.steadyNow() - tick_started, policy_.interval(), resolved,
+                 targets_.size() - resolved);
   std::string why;
   Duration before = policy_.interval();
   if (policy_.update(clock_.steadyNow(), max_ratio, min_tto, &why, max_projected))
@@ -639,7 +608,7 @@ void Watchdog::finishSkim(Watched& w) {
   auto ws_ratio = w.snapshot.get(Sig::kWorkingSetRatio);
   if (ratio && ws_ratio && *ws_ratio > *ratio) w.snapshot.set(Sig::kWorkingSetRatio, *ratio);
   checkOomKills(w);
-  if (metrics_) metrics_->updateTarget(w.spec.target.name, w.snapshot);
+  metrics_->updateTarget(w.spec.target.name, w.snapshot);
 }
 
 void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& max_projected) {
@@ -648,7 +617,7 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& ma
     if (w.result.error().isGone() || w.result.error().errnum == ESRCH) {
       log_.log(LogLevel::kWarning, "target is gone; retrying every 5s",
                {{"target", w.spec.target.name}, {"error", err}});
-      if (metrics_) metrics_->targetGone(w.spec.target.name);
+      metrics_->targetGone(w.spec.target.name);
       w.oom_kills.reset();
       w.last_ratio.reset();
       w.collector.reset();
@@ -669,8 +638,8 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& ma
   w.last_full = w.snapshot.steady;
   noteUsageRatio(w, w.snapshot, nullptr, nullptr);
   checkOomKills(w);
-  if (metrics_) metrics_->updateTarget(w.spec.target.name, w.snapshot);
-  if (metrics_ && runner_ && !w.dumpers_declared) {
+  metrics_->updateTarget(w.spec.target.name, w.snapshot);
+  if (dumpSink() && !w.dumpers_declared) {
     metrics_->declareDumpers(w.spec.target.name, w.spec.dump.dumpers);
     w.dumpers_declared = true;
   }
@@ -693,7 +662,7 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& ma
   engine_.evaluate(w.handle, w.snapshot, firings_, notices_);
   for (const auto& n : notices_)
     log_.log(LogLevel::kWarning, "rule " + n.rule + " " + n.message, {{"target", n.target}});
-  if (config_.dump.history > 0 && runner_) {
+  if (config_.dump.history > 0 && dumpSink()) {
     // Copy-assigning into the ring's old snapshots reuses their storage: no allocation once full.
     if (w.history.size() < config_.dump.history) {
       w.history.push_back(w.snapshot);
@@ -717,110 +686,6 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& ma
     min_tto = std::isnan(min_tto) ? *t : std::min(min_tto, *t);
 }
 
-void Watchdog::dispatch(const Firing& f, Watched& w) {
-  log_.transition(f);
-  if (metrics_) metrics_->transition(f);
-  if (f.to == RuleState::kFiring && f.severity == Severity::kCritical)
-    w.last_critical = clock_.steadyNow();
-  // A resolve goes to Alertmanager whatever the cooldown did; the notifier ignores an alert it
-  // never sent.
-  if (notifier_ && f.from == RuleState::kFiring && f.to != RuleState::kFiring)
-    notifier_->resolve(f.rule, f.target, f.wall);
-  if (f.to != RuleState::kFiring) return;
-  for (const auto& action : f.actions) {
-    if (action == "log") {
-      // The evidence: every signal the target offered at the moment the rule fired.
-      std::vector<std::pair<std::string, std::string>> fields = {{"rule", f.rule},
-                                                                 {"target", f.target}};
-      w.snapshot.forEach([&](SignalId sid, double v) {
-        std::string name = signalName(sid);
-        if (name.rfind("stat_", 0) == 0 || name.rfind("events_local_", 0) == 0) return;
-        fields.emplace_back(std::move(name), formatValue(v));
-      });
-      log_.log(LogLevel::kWarning, "firing: signals at the moment of firing", fields);
-    } else if (action == "dump" && runner_) {
-      startDump(f, w);
-    } else if (action == "alert" && notifier_) {
-      AlertEvent e;
-      e.rule = f.rule;
-      e.target = f.target;
-      e.severity = severityName(f.severity);
-      e.expr = f.expr;
-      e.starts_at = f.wall;
-      e.values = f.values;
-      e.labels = labels_;
-      // A discovered container's own names; the daemon's Downward API ones say where it runs.
-      // A named pair, not a structured binding: clang before 16 cannot capture a binding in a
-      // lambda, and fuzz_state_file builds this file with clang 14.
-      for (const auto& label : w.labels) {
-        const std::string& key = label.first;
-        auto it = std::find_if(e.labels.begin(), e.labels.end(),
-                               [&key](const auto& l) { return l.first == key; });
-        if (it != e.labels.end())
-          it->second = label.second;
-        else
-          e.labels.emplace_back(key, label.second);
-      }
-      notifier_->fire(std::move(e));
-    } else if (std::find(unavailable_actions_logged_.begin(), unavailable_actions_logged_.end(),
-                         action) == unavailable_actions_logged_.end()) {
-      unavailable_actions_logged_.push_back(action);
-      log_.log(LogLevel::kWarning,
-               "action '" + action +
-                   (action == "alert"
-                        ? "' does not run: the config has no alerts.alertmanager (metrics still "
-                          "show the firing)"
-                        : "' does not run: its dump directory could not be prepared"),
-               {{"rule", f.rule}});
-    }
-  }
-}
-
-AlertmanagerSpec alertmanagerSpecFor(const AlertsSpec& a) {
-  AlertmanagerSpec spec;
-  spec.urls = a.alertmanager_urls;
-  spec.resend_interval = a.resend_interval;
-  spec.timeout = a.alertmanager_timeout;
-  spec.bearer_token_file = a.bearer_token_file;
-  spec.basic_auth_file = a.basic_auth_file;
-  spec.static_labels = a.static_labels;
-  spec.tls.ca_file = a.tls.ca_file;
-  spec.tls.cert_file = a.tls.cert_file;
-  spec.tls.key_file = a.tls.key_file;
-  spec.tls.server_name = a.tls.server_name;
-  spec.tls.insecure_skip_verify = a.tls.insecure_skip_verify;
-  spec.generator_url = generatorUrlFor(a.metrics_listen);
-  return spec;
-}
-
-void Watchdog::configureAlerts(const Config& config) {
-  const AlertsSpec& a = config.alerts;
-  if (a.alertmanager_urls.empty()) {
-    notifier_.reset();
-    if (metrics_) metrics_->alertmanager({});  // its series go with it
-    return;
-  }
-  AlertmanagerSpec spec = alertmanagerSpecFor(a);
-  if (notifier_) {
-    if (auto st = notifier_->reload(spec); !st)
-      log_.log(LogLevel::kError, "alertmanager settings not changed",
-               {{"error", st.error().describe()}});
-    return;
-  }
-  auto made = AlertmanagerNotifier::create(spec, clock_);
-  if (!made) {
-    log_.log(LogLevel::kError, "cannot push alerts to Alertmanager; the alert action will not run",
-             {{"error", made.error().describe()}});
-    return;
-  }
-  notifier_ = std::move(*made);
-  notifier_changes_seen_ = ~std::uint64_t{0};
-  std::string urls;
-  for (const auto& u : spec.urls) urls += (urls.empty() ? "" : ",") + u;
-  log_.log(LogLevel::kInfo, "pushing alerts to Alertmanager",
-           {{"urls", urls}, {"resend_interval", formatDuration(spec.resend_interval)}});
-}
-
 void Watchdog::noteStuckTargetReads() {
   TargetWorkStats st = targetWorkStats();
   if (st.stuck == stuck_target_reads_) return;
@@ -835,46 +700,6 @@ void Watchdog::noteStuckTargetReads() {
             {"abandoned_total", std::to_string(st.abandoned_total)}});
 }
 
-void Watchdog::shutdown() {
-  if (runner_) {
-    // The workload must not stay throttled while oomsentinel stops.
-    runner_->releaseThrottles();
-    for (const auto& e : runner_->takeThrottleEvents()) logThrottle(e);
-  }
-  if (notifier_ && !notifier_->flush(config_.alerts.alertmanager_timeout)) {
-    auto st = notifier_->status();
-    log_.log(LogLevel::kWarning, "stopping with alerts not delivered to every Alertmanager",
-             {{"waited", formatDuration(config_.alerts.alertmanager_timeout)},
-              {"active", std::to_string(st.active)},
-              {"resolving", std::to_string(st.resolving)},
-              {"error", st.total.last_error}});
-  }
-  if (runner_ && runner_->running() > 0) {
-    // A bundle in progress is worth finishing (each ends by its deadline), and its outcome is
-    // worth a log line: the runner's destructor would wait for it anyway, but silently.
-    log_.log(LogLevel::kInfo, "waiting for the dumps in progress",
-             {{"running", std::to_string(runner_->running())}});
-    runner_->drain(config_.dump.timeout + std::chrono::seconds(1));
-    collectDumpReports();
-  }
-}
-
-void Watchdog::pollAlerts() {
-  if (!notifier_) return;
-  notifier_->poll();
-  if (metrics_ && notifier_->changes() != notifier_changes_seen_) {
-    notifier_changes_seen_ = notifier_->changes();
-    metrics_->alertmanager(notifier_->status());
-  }
-  for (const auto& [url, error] : notifier_->takeErrorChanges()) {
-    if (error.empty())
-      log_.log(LogLevel::kInfo, "Alertmanager accepts alerts again", {{"url", url}});
-    else
-      log_.log(LogLevel::kWarning, "Alertmanager push failed; retrying with backoff",
-               {{"url", url}, {"error", error}});
-  }
-}
-
 void Watchdog::checkOomKills(Watched& w) {
   auto kills = w.snapshot.get(Sig::kEventsOomKill);
   if (!kills) return;
@@ -882,8 +707,7 @@ void Watchdog::checkOomKills(Watched& w) {
     SteadyTime now = clock_.steadyNow();
     bool warned = w.last_critical && now - *w.last_critical <= std::chrono::minutes(10);
     double n = *kills - *w.oom_kills;
-    for (double i = 0; i < n && i < 1000; ++i)
-      if (metrics_) metrics_->oomKill(w.spec.target.name, warned);
+    for (double i = 0; i < n && i < 1000; ++i) metrics_->oomKill(w.spec.target.name, warned);
     log_.log(warned ? LogLevel::kWarning : LogLevel::kError,
              warned ? "the kernel OOM-killed a process of the target, after a critical firing"
                     : "the kernel OOM-killed a process of the target with no critical firing "
@@ -904,141 +728,6 @@ std::vector<std::string> Watchdog::unresolvedTargets() const {
   for (const auto& w : targets_)
     if (!w->collector) out.push_back(w->spec.target.name);
   return out;
-}
-
-void Watchdog::startDump(const Firing& f, const Watched& w) {
-  const TargetDumpSpec& spec = w.spec.dump;
-  DumpJob job;
-  job.timeout = config_.dump.timeout;
-  IncidentInfo& info = job.info;
-  info.target = f.target;
-  info.rule = f.rule;
-  info.severity = severityName(f.severity);
-  info.expr = f.expr;
-  info.fired_at = f.wall;
-  info.values = f.values;
-  info.labels = labels_;
-  // The ring from its oldest entry.
-  for (std::size_t i = 0; i < w.history.size(); ++i) {
-    const Snapshot& s = w.history[(w.history_next + i) % w.history.size()];
-    IncidentInfo::Sample sample;
-    sample.time = s.wall;
-    s.forEach([&](SignalId id, double v) {
-      std::string name = signalName(id);
-      if (name.rfind("stat_", 0) != 0) sample.signals.emplace_back(std::move(name), v);
-    });
-    info.history.push_back(std::move(sample));
-  }
-  DumpRequest& req = job.request;
-  req.max_bytes = config_.dump.max_artifact_bytes;
-  if (w.collector) req.cgroup_dir = w.collector->cgroupDir();
-  // The process: the JVM when one is being read and a JVM dumper runs, the pid of a pid target,
-  // else the largest process of the cgroup.
-  Result<ChosenProcess> chosen = makeError("no process: the host target");
-  const JvmPerfCollector* jvm = w.collector ? w.collector->jvm() : nullptr;
-  bool wants_jvm = std::find(spec.dumpers.begin(), spec.dumpers.end(), "jvm") != spec.dumpers.end();
-  if (wants_jvm && jvm && jvm->jvmPid())
-    chosen = describeProcess(paths_, *jvm->jvmPid());
-  else if (w.spec.target.kind == TargetKind::kPid)
-    chosen = describeProcess(paths_, w.spec.target.pid);
-  else if (!req.cgroup_dir.empty())
-    chosen = largestProcess(paths_, joinPath(req.cgroup_dir, "cgroup.procs"));
-  if (chosen) {
-    req.pid = chosen->pid;
-    req.pid_starttime = chosen->starttime;
-  }
-  for (const auto& name : spec.dumpers) {
-    if (name == "proc") {
-      job.dumpers.push_back(std::make_shared<ProcDumper>(paths_, spec.proc_smaps));
-    } else if (name == "gperftools") {
-      GperftoolsSpec g;
-      g.heap_prefix = spec.gperftools_heap_prefix;
-      g.signal = spec.gperftools_signal;
-      job.dumpers.push_back(std::make_shared<GperftoolsDumper>(paths_, g));
-    } else if (name == "go_pprof") {
-      if (auto url = Url::parse(w.spec.runtime.go_pprof_url))
-        job.dumpers.push_back(std::make_shared<GoPprofDumper>(*url, spec.go_profiles));
-    } else if (name == "jvm") {
-      JvmDumpSpec j;
-      j.class_histogram = spec.jvm_class_histogram;
-      j.heap_dump = spec.jvm_heap_dump;
-      job.dumpers.push_back(std::make_shared<JvmDumper>(j, paths_));
-    } else if (name == "exec") {
-      job.dumpers.push_back(std::make_shared<ExecDumper>(
-          spec.exec_argv, spec.exec_timeout,
-          ExecIdentity{spec.exec_user, paths_, {spec.exec_memory_max, spec.exec_pids_max}}));
-    }
-  }
-  if (spec.throttle && !req.cgroup_dir.empty()) {
-    ThrottleSpec t;
-    t.max_duration = spec.throttle_max_duration;
-    t.headroom = spec.throttle_headroom;
-    job.throttle = t;
-  }
-  std::vector<std::pair<std::string, std::string>> fields = {{"rule", f.rule},
-                                                             {"target", f.target}};
-  if (req.pid) fields.emplace_back("pid", std::to_string(*req.pid));
-  std::string dumpers;
-  for (const auto& d : spec.dumpers) dumpers += (dumpers.empty() ? "" : ",") + d;
-  fields.emplace_back("dumpers", dumpers);
-  if (auto refused = runner_->submit(std::move(job))) {
-    fields.emplace_back("why", *refused);
-    log_.log(LogLevel::kWarning, "dump not started", fields);
-    return;
-  }
-  log_.log(LogLevel::kInfo, "dump started", fields);
-}
-
-void Watchdog::logThrottle(const ThrottleEvent& e) {
-  std::vector<std::pair<std::string, std::string>> fields;
-  if (!e.target.empty()) fields.emplace_back("target", e.target);
-  if (!e.cgroup_dir.empty()) fields.emplace_back("cgroup", e.cgroup_dir);
-  fields.emplace_back("result", e.result);
-  fields.emplace_back("detail", e.detail);
-  fields.emplace_back("at", formatWallTime(e.at));
-  const char* what = e.result == "throttled"   ? "throttling the target while it is dumped"
-                     : e.result == "restored"  ? "throttle ended: the dump is done"
-                     : e.result == "expired"   ? "throttle ended: throttle_during_dump.max_duration"
-                     : e.result == "released"  ? "throttle ended: oomsentinel is stopping"
-                     : e.result == "recovered" ? "throttle ended: put back what a stopped run left"
-                     : e.result == "skipped"   ? "throttle not applied or not put back"
-                                               : "throttle failed";
-  log_.log(e.result == "failed" ? LogLevel::kError : LogLevel::kWarning, what, fields);
-  if (metrics_ && !e.target.empty()) metrics_->throttle(e.target, e.result, e.held);
-}
-
-void Watchdog::collectDumpReports() {
-  if (!runner_) return;
-  for (const auto& e : runner_->takeThrottleEvents()) logThrottle(e);
-  for (const auto& r : runner_->takeFinished()) {
-    std::vector<std::pair<std::string, std::string>> fields = {
-        {"rule", r.rule}, {"target", r.target}, {"took", formatDuration(r.took)}};
-    std::string results;
-    for (const auto& o : r.outcomes) {
-      results += (results.empty() ? "" : " ") + o.dumper + "=" + dumpResultName(o.result);
-      if (!o.error.empty()) fields.emplace_back(o.dumper + "_error", o.error);
-    }
-    fields.emplace_back("results", results);
-    if (metrics_) {
-      for (const auto& o : r.outcomes) {
-        double bytes = 0;
-        for (const auto& a : o.artifacts) bytes += static_cast<double>(a.bytes);
-        metrics_->dump(r.target, o.dumper, dumpResultName(o.result),
-                       std::chrono::duration<double>(o.took).count(), bytes);
-      }
-      metrics_->incident(r.target, r.published                          ? "published"
-                                   : r.error.rfind("skipped: ", 0) == 0 ? "skipped"
-                                                                        : "failed");
-    }
-    if (r.published) {
-      if (notifier_) notifier_->setIncident(r.rule, r.target, r.path);
-      fields.emplace_back("bundle", r.path);
-      log_.log(LogLevel::kWarning, "incident bundle published", fields);
-    } else {
-      fields.emplace_back("error", r.error);
-      log_.log(LogLevel::kError, "no incident bundle", fields);
-    }
-  }
 }
 
 const TargetCollector* Watchdog::collector(const std::string& target) const {

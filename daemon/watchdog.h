@@ -12,6 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "actions/alert_action.h"
+#include "actions/dispatcher.h"
+#include "actions/dump_action.h"
+#include "actions/log_action.h"
+#include "actions/metrics_sink.h"
 #include "alerts/alertmanager.h"
 #include "alerts/metrics.h"
 #include "collectors/layout.h"
@@ -29,6 +34,8 @@ namespace oomsentinel {
 
 // The notifier's settings from the config's alerts section (also what check-config checks).
 AlertmanagerSpec alertmanagerSpecFor(const AlertsSpec& alerts);
+// A target's dump action settings from its `dump:` section.
+DumpPlan dumpPlanFor(const TargetSpec& target);
 
 class Watchdog {
  public:
@@ -39,7 +46,16 @@ class Watchdog {
   // thrashing process; a FUSE-backed /proc) holds one; the others go on.
   static constexpr std::size_t kReadThreads = 4;
 
-  Watchdog(const HostPaths& paths, const Clock& clock, Logger& log);
+  // Stand-ins for what the config would make (tests: recording fakes instead of an Alertmanager,
+  // a dump runner and /metrics). A null one: made from the config, as without them.
+  struct Collaborators {
+    AlertSink* alerts = nullptr;     // instead of alerts.alertmanager's notifier
+    DumpSink* dumps = nullptr;       // instead of the dump runner (and its incident store)
+    MetricsSink* metrics = nullptr;  // instead of setMetrics()
+  };
+  Watchdog(const HostPaths& paths, const Clock& clock, Logger& log)
+      : Watchdog(paths, clock, log, Collaborators{}) {}
+  Watchdog(const HostPaths& paths, const Clock& clock, Logger& log, Collaborators with);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -59,8 +75,8 @@ class Watchdog {
   void setKernelSignals(std::function<void(const std::string& target, Snapshot&)> f) {
     kernel_signals_ = std::move(f);
   }
-  // Series for /metrics, updated every tick (optional; not owned).
-  void setMetrics(DaemonMetrics* metrics) { metrics_ = metrics; }
+  // Series for /metrics, updated every tick (optional; not owned; null: none).
+  void setMetrics(DaemonMetrics* metrics);
   // Before the process exits (SIGTERM): throttled targets are let go at once; the resolves and
   // firings not yet accepted by Alertmanager are sent, waiting at most
   // alerts.alertmanager.timeout; the dumps in progress finish (by their deadline) and are logged.
@@ -131,6 +147,7 @@ class Watchdog {
     std::vector<Snapshot> history;
     std::size_t history_next = 0;
     bool dumpers_declared = false;  // their series at 0 in the metrics
+    DumpPlan dump_plan;             // the dump action's settings (dumpPlanFor)
     // The last working_set_ratio and when it was read: its growth projects the next one.
     std::optional<std::pair<SteadyTime, double>> last_ratio;
     // Quiet ticks (docs/design/quiet-targets.md): this read is a skim; the skim read in full (a new
@@ -162,7 +179,6 @@ class Watchdog {
   void scanGroup(Group& g, SteadyTime now);
   bool ensureLayout(const std::string& who, std::string* last_error);
   std::vector<Group> groups_;
-  void startDump(const Firing& f, const Watched& w);
   void collectDumpReports();
   // Logs a change in the number of reads of targets' files left stuck on file systems that do not
   // answer (core/target_fs.h): a stalled FUSE mount shows in the log, not only as missing data.
@@ -195,9 +211,31 @@ class Watchdog {
   std::shared_ptr<IncidentStore> store_;
   std::unique_ptr<DumpRunner> runner_;
   std::vector<std::pair<std::string, std::string>> labels_;  // host, and pod labels from env
-  DaemonMetrics* metrics_ = nullptr;
-  // The `alert` action: made when alerts.alertmanager is configured.
+  // Never null: the null object (counts nothing) until setMetrics() or an injected sink.
+  MetricsSink null_metrics_;
+  std::unique_ptr<DaemonMetricsSink> daemon_metrics_;
+  MetricsSink* metrics_ = &null_metrics_;
+  // The `alert` action's notifier: made when alerts.alertmanager is configured.
   std::unique_ptr<AlertmanagerNotifier> notifier_;
+  // The actions (actions/), and the sinks they drive: injected, or the notifier's and the runner's.
+  Collaborators injected_;
+  std::unique_ptr<NotifierAlertSink> notifier_sink_;
+  std::unique_ptr<RunnerDumpSink> runner_sink_;
+  DumpSink* dumpSink() const { return injected_.dumps ? injected_.dumps : runner_sink_.get(); }
+  class LoggerActionLog final : public ActionLog {
+   public:
+    explicit LoggerActionLog(Logger& log) : log_(log) {}
+    void write(Level level, const std::string& msg, const LogFields& fields) override;
+
+   private:
+    Logger& log_;
+  };
+  LoggerActionLog action_log_;
+  LogAction log_action_;
+  AlertAction alert_action_;
+  DumpAction dump_action_;
+  ActionDispatcher dispatcher_;
+  void configureDumps(const Config& config);
   std::uint64_t notifier_changes_seen_ = ~std::uint64_t{0};  // its changes() at the last copy
   void configureAlerts(const Config& config);
   void pollAlerts();
@@ -208,7 +246,6 @@ class Watchdog {
   std::vector<std::shared_ptr<Watched>> started_, escalated_;
   std::vector<Firing> firings_;
   std::vector<RuleNotice> notices_;
-  std::vector<std::string> unavailable_actions_logged_;
   std::size_t ticks_ = 0;
 };
 
