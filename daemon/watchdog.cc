@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/post.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -12,6 +11,7 @@
 #include "collectors/discovery.h"
 #include "core/target_fs.h"
 #include "core/units.h"
+#include "daemon/quiet_reads.h"
 #include "daemon/report.h"
 
 namespace oomsentinel {
@@ -39,14 +39,14 @@ Watchdog::Watchdog(const HostPaths& paths, const Clock& clock, Logger& log, Coll
       clock_(clock),
       log_(log),
       policy_(PollSpec{}),
-      pool_(std::make_unique<boost::asio::thread_pool>(kReadThreads)),
       labels_(daemonLabels()),
       injected_(with),
       action_log_(log),
       log_action_(action_log_),
       alert_action_(labels_),
       dump_action_(paths, action_log_, labels_),
-      dispatcher_({&log_action_, &alert_action_, &dump_action_}, action_log_) {
+      dispatcher_({&log_action_, &alert_action_, &dump_action_}, action_log_),
+      reads_(clock, log) {
   firings_.reserve(16);
   notices_.reserve(16);
   if (injected_.metrics) metrics_ = injected_.metrics;
@@ -54,24 +54,11 @@ Watchdog::Watchdog(const HostPaths& paths, const Clock& clock, Logger& log, Coll
   dump_action_.setSink(injected_.dumps);
 }
 
+Watchdog::~Watchdog() = default;
+
 void Watchdog::setMetrics(DaemonMetrics* metrics) {
   daemon_metrics_ = metrics ? std::make_unique<DaemonMetricsSink>(*metrics) : nullptr;
   metrics_ = daemon_metrics_ ? daemon_metrics_.get() : &null_metrics_;
-}
-
-Watchdog::~Watchdog() {
-  bool hung = false;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& w : targets_) hung = hung || (w->in_flight && !w->done);
-  }
-  pool_->stop();
-  // A read that hangs in the kernel would hang the join, and with it SIGTERM: leave the pool to
-  // the process's exit instead.
-  if (hung)
-    (void)pool_.release();
-  else
-    pool_->join();
 }
 
 bool Watchdog::apply(const Config& config) {
@@ -393,23 +380,26 @@ void Watchdog::resolve(Watched& w, SteadyTime now) {
   metrics_->targetInfo(w.spec.target.name, w.labels);
 }
 
+// Resolve, read, evaluate, act, summarise. Each read that is done within the interval is
+// evaluated (and its firings acted on) as the round collects it; a skim on which a rule may fire
+// is read again in full within the same interval.
 Duration Watchdog::tick() {
   ++ticks_;
-  const SteadyTime tick_started = clock_.steadyNow();
-  double max_ratio = std::numeric_limits<double>::quiet_NaN();
-  double min_tto = std::numeric_limits<double>::quiet_NaN();
-  double max_projected = std::numeric_limits<double>::quiet_NaN();
-  const Duration budget = policy_.interval();
-
-  // Start a read of every resolved target that is not still busy with an earlier one.
-  started_.clear();
-  std::uint64_t gen;
-  {
-    std::lock_guard lock(mu_);
-    gen = ++generation_;
-    pending_ = 0;
-  }
+  Round round{clock_.steadyNow(), policy_.interval()};
+  reads_.beginRound();
   discoverTargets(clock_.steadyNow());
+  startReads();  // resolves the targets without a collector that are due for a retry
+  escalated_.clear();
+  reads_.collect(started_, round.budget, round.budget,
+                 [&](const std::shared_ptr<Watched>& wp) { settle(wp, round); });
+  if (!escalated_.empty()) readEscalated(round);
+  return summarise(round);
+}
+
+// A read of every resolved target that is not still busy with an earlier one: a skim when the
+// target is quiet (docs/design/quiet-targets.md), in full every full_read_interval.
+void Watchdog::startReads() {
+  started_.clear();
   for (auto& wp : targets_) {
     Watched& w = *wp;
     if (!w.collector) {
@@ -418,85 +408,51 @@ Duration Watchdog::tick() {
       resolve(w, now);
       if (!w.collector) continue;
     }
-    {
-      std::lock_guard lock(mu_);
-      if (w.in_flight && !w.done) continue;  // still slow: logged when it overran
-      if (w.in_flight && w.done) {
-        // A read that overran has come back; its snapshot is one interval old: drop it.
-        w.in_flight = false;
-        w.slow_logged = false;
-        log_.log(LogLevel::kInfo, "slow read of target returned; reading it again",
-                 {{"target", w.spec.target.name},
-                  {"took", formatDuration(clock_.steadyNow() - w.read_started)}});
-      }
-    }
+    if (!reads_.ready(w)) continue;
     for (auto& e : w.endpoints) e->poll(*fetcher_);
     const Duration full_every = config_.poll.full_read_interval;
     bool skim = full_every.count() > 0 && w.has_snapshot && w.collector->canSkim() &&
                 clock_.steadyNow() - w.last_full < full_every;
-    post(wp, gen, skim);
+    reads_.post(wp, skim);
     started_.push_back(wp);
   }
-  // Takes this round's reads that are done (a slow one is logged once and left running) and
-  // hands each to `f`.
-  auto collectRound = [&](std::vector<std::shared_ptr<Watched>>& round, Duration wait, auto&& f) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, wait, [&] { return pending_ == 0; });
-    }
-    for (auto& wp : round) {
-      Watched& w = *wp;
-      {
-        std::lock_guard lock(mu_);
-        if (!w.done) {
-          if (!w.slow_logged) {
-            w.slow_logged = true;
-            log_.log(LogLevel::kWarning,
-                     "target read is slower than the tick; skipping it until it returns",
-                     {{"target", w.spec.target.name}, {"budget", formatDuration(budget)}});
-          }
-          continue;
-        }
-        w.in_flight = false;
-      }
-      f(w, wp);
-    }
-  };
-  escalated_.clear();
-  collectRound(started_, budget, [&](Watched& w, const std::shared_ptr<Watched>& wp) {
-    if (w.read_skim && !w.read_full && w.result) {
-      // A rule may fire on what the skim saw: read it in full now, in this same tick.
-      if (!quiet(w)) {
-        escalated_.push_back(wp);
-        return;
-      }
+}
+
+// A read that came back: a skim that stays quiet is folded into the snapshot; one on which a rule
+// may fire is read again in full (readEscalated); a full read is evaluated.
+void Watchdog::settle(const std::shared_ptr<Watched>& wp, Round& round) {
+  Watched& w = *wp;
+  if (w.read_skim && !w.read_full && w.result) {
+    if (quiet(w))
       finishSkim(w);
-      return;
-    }
-    finish(w, max_ratio, min_tto, max_projected);
-  });
-  if (!escalated_.empty()) {
-    {
-      std::lock_guard lock(mu_);
-      gen = ++generation_;
-      pending_ = 0;
-    }
-    for (auto& wp : escalated_) post(wp, gen, /*skim=*/false);
-    Duration left = budget - (clock_.steadyNow() - tick_started);
-    collectRound(escalated_, std::max(left, Duration(0)),
-                 [&](Watched& w, const std::shared_ptr<Watched>&) {
-                   finish(w, max_ratio, min_tto, max_projected);
-                 });
+    else
+      escalated_.push_back(wp);
+    return;
   }
+  finish(w, round);
+}
+
+// The escalated skims read in full, in what is left of the interval.
+void Watchdog::readEscalated(Round& round) {
+  reads_.beginRound();
+  for (auto& wp : escalated_) reads_.post(wp, /*skim=*/false);
+  Duration left = round.budget - (clock_.steadyNow() - round.started);
+  reads_.collect(escalated_, std::max(left, Duration(0)), round.budget,
+                 [&](const std::shared_ptr<Watched>& wp) { finish(*wp, round); });
+}
+
+// What the sinks reported (finished dumps, the notifier's counters), the tick's metrics, and the
+// next interval from the poll policy.
+Duration Watchdog::summarise(const Round& round) {
   collectDumpReports();
   noteStuckTargetReads();
   pollAlerts();
   std::size_t resolved = resolvedTargets();
-  metrics_->tick(clock_.wallNow(), clock_.steadyNow() - tick_started, policy_.interval(), resolved,
+  metrics_->tick(clock_.wallNow(), clock_.steadyNow() - round.started, policy_.interval(), resolved,
                  targets_.size() - resolved);
   std::string why;
   Duration before = policy_.interval();
-  if (policy_.update(clock_.steadyNow(), max_ratio, min_tto, &why, max_projected))
+  if (policy_.update(clock_.steadyNow(), round.max_ratio, round.min_tto, &why, round.max_projected))
     log_.log(LogLevel::kInfo, "poll interval changed",
              {{"from", formatDuration(before)},
               {"to", formatDuration(policy_.interval())},
@@ -504,114 +460,21 @@ Duration Watchdog::tick() {
   return policy_.interval();
 }
 
-void Watchdog::post(const std::shared_ptr<Watched>& wp, std::uint64_t gen, bool skim) {
-  Watched& w = *wp;
-  {
-    std::lock_guard lock(mu_);
-    w.in_flight = true;
-    w.done = false;
-    ++pending_;
-  }
-  w.read_started = clock_.steadyNow();
-  w.read_skim = skim;
-  boost::asio::post(*pool_, [this, wp, gen, skim]() {
-    bool full = true;
-    Status st = skim ? wp->collector->skim(clock_, wp->work, &full)
-                     : wp->collector->collect(clock_, wp->work);
-    std::lock_guard lock(mu_);
-    wp->result = std::move(st);
-    wp->read_full = full;
-    wp->done = true;
-    // Only this tick's reads are waited for; one that overran an earlier tick is not.
-    // The tick waits for all of them: one wake-up at the last, not a futex call per target.
-    if (gen == generation_ && --pending_ == 0) cv_.notify_all();
-  });
-}
-
-namespace {
-
-// What a skim says of the signals a full read would have given: the skim's own exactly; the
-// working set at most the usage (it is usage - inactive_file), its ratio at most the usage
-// ratio plus `extra`; what the last full read had but the skim does not, anything; and what
-// neither had, absent (a v1 cgroup has no PSI, an unlimited one no ratios).
-class QuietBounds final : public SignalBounds {
- public:
-  QuietBounds(const Snapshot& skim, const Snapshot& full, double extra)
-      : skim_(skim), full_(full), extra_(extra) {}
-  SignalBound bound(SignalId sid) const override {
-    using K = SignalBound::Kind;
-    static const SignalId kWsRatio = id(Sig::kWorkingSetRatio), kRatio = id(Sig::kUsageRatio),
-                          kWs = id(Sig::kWorkingSetBytes);
-    if (sid == kWsRatio || sid == kRatio) {
-      auto r = skim_.get(Sig::kUsageRatio);
-      if (!r) return {K::kAbsent};
-      return {K::kRange, sid == kWsRatio ? 0.0 : *r - extra_, *r + extra_};
-    }
-    if (sid == kWs) {
-      if (auto u = skim_.get(Sig::kUsageBytes)) return {K::kRange, 0.0, *u};
-    }
-    if (auto v = skim_.get(sid)) return {K::kRange, *v, *v};
-    if (full_.has(sid)) return {};
-    return {K::kAbsent};
-  }
-
- private:
-  const Snapshot& skim_;
-  const Snapshot& full_;
-  double extra_;
-};
-
-}  // namespace
-
-void Watchdog::noteUsageRatio(Watched& w, const Snapshot& s, double* growth, double* drop) {
-  if (growth) *growth = 0;
-  if (drop) *drop = 0;
-  auto r = s.get(Sig::kUsageRatio);
-  if (!r) return;
-  if (growth && w.last_usage_ratio && s.steady > w.last_usage_ratio->first &&
-      *r > w.last_usage_ratio->second)
-    *growth = (*r - w.last_usage_ratio->second) / toSeconds(s.steady - w.last_usage_ratio->first);
-  if (drop && w.last_usage_ratio) *drop = std::max(0.0, w.last_usage_ratio->second - *r);
-  w.last_usage_ratio = {s.steady, *r};
-}
-
-// A skimmed target stays quiet when nothing it shows could change what a full tick would do
-// (and its usage did not just fall by kQuietDrop, the mark of an OOM kill):
-// no rule may fire (RuleEngine::mayFire on the bounds above), and it is neither above the fast
-// tick's threshold nor predicted to reach its limit within fast_when_tto_below, as the poll
-// policy would have judged it. Growth widens the margin by what it adds over the prediction
-// window, so that the full reads start early enough for time_to_oom to have a history.
+// Whether a skimmed target stays quiet: its runtime and kernel signals merged first, as a full
+// read's would be (daemon/quiet_reads.h).
 bool Watchdog::quiet(Watched& w) {
   mergeRuntime(w, w.work);
   if (kernel_signals_) kernel_signals_(w.spec.target.name, w.work);
-  double growth = 0, drop = 0;
-  noteUsageRatio(w, w.work, &growth, &drop);
-  if (drop >= kQuietDrop) return false;
-  double extra = kQuietMargin + growth * toSeconds(w.spec.predict_window);
-  if (auto r = w.work.get(Sig::kUsageRatio)) {
-    if (*r + extra > config_.poll.fast_above) return false;
-    if (growth > 0 && (1 - *r) / growth < toSeconds(config_.poll.fast_when_tto_below)) return false;
-  }
-  return !engine_.mayFire(w.handle, QuietBounds(w.work, w.snapshot, extra));
+  return staysQuiet(w, config_.poll, engine_);
 }
 
-// The skim's values replace the last full read's; the working set, which it does not read, is
-// kept no larger than the usage it did read.
 void Watchdog::finishSkim(Watched& w) {
-  w.work.forEach([&](SignalId sid, double v) { w.snapshot.set(sid, v); });
-  w.snapshot.steady = w.work.steady;
-  w.snapshot.wall = w.work.wall;
-  auto usage = w.snapshot.get(Sig::kUsageBytes);
-  auto ws = w.snapshot.get(Sig::kWorkingSetBytes);
-  if (usage && ws && *ws > *usage) w.snapshot.set(Sig::kWorkingSetBytes, *usage);
-  auto ratio = w.snapshot.get(Sig::kUsageRatio);
-  auto ws_ratio = w.snapshot.get(Sig::kWorkingSetRatio);
-  if (ratio && ws_ratio && *ws_ratio > *ratio) w.snapshot.set(Sig::kWorkingSetRatio, *ratio);
+  foldSkim(w);
   checkOomKills(w);
   metrics_->updateTarget(w.spec.target.name, w.snapshot);
 }
 
-void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& max_projected) {
+void Watchdog::finish(Watched& w, Round& round) {
   if (!w.result) {
     std::string err = w.result.error().describe();
     if (w.result.error().isGone() || w.result.error().errnum == ESRCH) {
@@ -673,17 +536,18 @@ void Watchdog::finish(Watched& w, double& max_ratio, double& min_tto, double& ma
   }
   for (const auto& f : firings_) dispatch(f, w);
   if (auto r = w.snapshot.get(Sig::kWorkingSetRatio)) {
-    max_ratio = std::isnan(max_ratio) ? *r : std::max(max_ratio, *r);
+    round.max_ratio = std::isnan(round.max_ratio) ? *r : std::max(round.max_ratio, *r);
     SteadyTime now = clock_.steadyNow();
     if (w.last_ratio && now > w.last_ratio->first && *r > w.last_ratio->second) {
       double per_second = (*r - w.last_ratio->second) / toSeconds(now - w.last_ratio->first);
       double projected = *r + per_second * toSeconds(config_.poll.interval);
-      max_projected = std::isnan(max_projected) ? projected : std::max(max_projected, projected);
+      round.max_projected =
+          std::isnan(round.max_projected) ? projected : std::max(round.max_projected, projected);
     }
     w.last_ratio = {now, *r};
   }
   if (auto t = w.snapshot.get(Sig::kTimeToOomSeconds))
-    min_tto = std::isnan(min_tto) ? *t : std::min(min_tto, *t);
+    round.min_tto = std::isnan(round.min_tto) ? *t : std::min(round.min_tto, *t);
 }
 
 void Watchdog::noteStuckTargetReads() {

@@ -3,11 +3,9 @@
 // It owns the targets' collectors and the rule engine; the scheduler decides when it ticks.
 #pragma once
 
-#include <boost/asio/thread_pool.hpp>
-#include <condition_variable>
 #include <functional>
+#include <limits>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +25,8 @@
 #include "core/host_paths.h"
 #include "daemon/logger.h"
 #include "daemon/poll_policy.h"
+#include "daemon/read_scheduler.h"
+#include "daemon/watched.h"
 #include "dumpers/dump_runner.h"
 #include "rules/engine.h"
 
@@ -42,9 +42,8 @@ class Watchdog {
   // How often a target that cannot be resolved (a cgroup not created yet, a process gone) is
   // tried again.
   static constexpr Duration kRetryUnresolved = std::chrono::seconds(5);
-  // Threads that read targets. A read that hangs (smaps_rollup waits for the mmap lock of a
-  // thrashing process; a FUSE-backed /proc) holds one; the others go on.
-  static constexpr std::size_t kReadThreads = 4;
+  // Threads that read targets (daemon/read_scheduler.h).
+  static constexpr std::size_t kReadThreads = ReadScheduler::kReadThreads;
 
   // Stand-ins for what the config would make (tests: recording fakes instead of an Alertmanager,
   // a dump runner and /metrics). A null one: made from the config, as without them.
@@ -116,56 +115,21 @@ class Watchdog {
   bool waitForRuntime(Duration max) const;
 
  private:
-  struct Watched {
-    TargetSpec spec;
-    // A target found by a selector: the selector target's name, and what discovery said of it
-    // (Kubernetes names and ids). Empty for a target the config names itself.
-    std::string group;
-    std::vector<std::pair<std::string, std::string>> labels;
-    std::unique_ptr<TargetCollector> collector;  // null while unresolved
-    RuleEngine::TargetHandle handle = nullptr;
-    Snapshot snapshot;  // the last complete one; only the tick's thread touches it
-    // A read in progress on a pool thread writes `work` and `result`, then sets `done` under
-    // the watchdog's mutex; only then does the tick's thread look at them.
-    Snapshot work;
-    Status result = Ok{};
-    bool in_flight = false, done = false, slow_logged = false;
-    SteadyTime read_started{};
-    bool has_snapshot = false;
-    std::optional<SteadyTime> next_retry;
-    std::string last_error;    // logged once per distinct error
-    std::string layout_error;  // a limit_env target's: why it has no cgroup view
-    // Runtime endpoints (expvar first, then metrics): fetched on the fetcher's thread, merged
-    // into the snapshot by the tick's thread.
-    std::vector<std::unique_ptr<RuntimeEndpoint>> endpoints;
-    std::optional<std::string> jvm_problem;  // the last one logged
-    // events_oom_kill at the last snapshot, and when a critical rule last fired: an OOM kill
-    // with no critical firing in the 10 minutes before it was not warned.
-    std::optional<double> oom_kills;
-    std::optional<SteadyTime> last_critical;
-    // The last dump.history snapshots, a ring, for the incident manifest.
-    std::vector<Snapshot> history;
-    std::size_t history_next = 0;
-    bool dumpers_declared = false;  // their series at 0 in the metrics
-    DumpPlan dump_plan;             // the dump action's settings (dumpPlanFor)
-    // The last working_set_ratio and when it was read: its growth projects the next one.
-    std::optional<std::pair<SteadyTime, double>> last_ratio;
-    // Quiet ticks (docs/design/quiet-targets.md): this read is a skim; the skim read in full (a new
-    // collector); the last full read; the last usage_ratio, whose growth widens the bounds.
-    bool read_skim = false, read_full = false;
-    SteadyTime last_full{};
-    std::optional<std::pair<SteadyTime, double>> last_usage_ratio;
+  // One tick's figures for the poll policy, gathered as its reads are evaluated (NaN: none).
+  struct Round {
+    SteadyTime started;
+    Duration budget;  // the interval: how long the tick waits for its reads
+    double max_ratio = std::numeric_limits<double>::quiet_NaN();
+    double min_tto = std::numeric_limits<double>::quiet_NaN();
+    double max_projected = std::numeric_limits<double>::quiet_NaN();
   };
-  // Margin added to a quiet target's usage_ratio before the rules' thresholds are compared with
-  // it: the full reads (and the history time_to_oom needs) start this far below a threshold.
-  static constexpr double kQuietMargin = 0.05;
-  // A usage_ratio that fell this much since the last tick is read in full at once: an OOM kill
-  // frees what the killed process held, and the skim does not read the kill counters.
-  static constexpr double kQuietDrop = 0.10;
-  void post(const std::shared_ptr<Watched>& wp, std::uint64_t gen, bool skim);
+  // The tick's steps (tick() calls them in this order).
+  void startReads();
+  void settle(const std::shared_ptr<Watched>& wp, Round& round);
+  void readEscalated(Round& round);
+  Duration summarise(const Round& round);
   bool quiet(Watched& w);
   void finishSkim(Watched& w);
-  void noteUsageRatio(Watched& w, const Snapshot& s, double* growth, double* drop);
   // A selector target (process, pid_file, cgroup_glob, systemd_unit): evaluated again every
   // discovery.interval; each match becomes a Watched whose `group` is the selector's name.
   struct Group {
@@ -201,11 +165,10 @@ class Watchdog {
   Config config_;
   RuleEngine engine_;
   PollPolicy policy_;
-  void finish(Watched& w, double& max_ratio, double& min_tto, double& max_projected);
+  void finish(Watched& w, Round& round);
 
   std::vector<std::shared_ptr<Watched>> targets_;  // shared with reads in flight
-  std::unique_ptr<boost::asio::thread_pool> pool_;
-  std::unique_ptr<RuntimeFetcher> fetcher_;  // started with the first runtime endpoint
+  std::unique_ptr<RuntimeFetcher> fetcher_;        // started with the first runtime endpoint
   // The dump action: made when a rule has it. The runner's destructor waits for the bundles in
   // progress (each ends by its deadline).
   std::shared_ptr<IncidentStore> store_;
@@ -239,14 +202,13 @@ class Watchdog {
   std::uint64_t notifier_changes_seen_ = ~std::uint64_t{0};  // its changes() at the last copy
   void configureAlerts(const Config& config);
   void pollAlerts();
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::uint64_t generation_ = 0;  // the tick; a read that finishes late belongs to an older one
-  std::size_t pending_ = 0;       // this tick's reads not done yet
   std::vector<std::shared_ptr<Watched>> started_, escalated_;
   std::vector<Firing> firings_;
   std::vector<RuleNotice> notices_;
   std::size_t ticks_ = 0;
+  // Last, so that it goes first: its destructor waits for (or leaves) the reads in flight before
+  // anything they might use goes.
+  ReadScheduler reads_;
 };
 
 }  // namespace oomsentinel
