@@ -26,6 +26,7 @@
 #include "daemon/logger.h"
 #include "daemon/poll_policy.h"
 #include "daemon/read_scheduler.h"
+#include "daemon/target_set.h"
 #include "daemon/watched.h"
 #include "dumpers/dump_runner.h"
 #include "rules/engine.h"
@@ -34,14 +35,12 @@ namespace oomsentinel {
 
 // The notifier's settings from the config's alerts section (also what check-config checks).
 AlertmanagerSpec alertmanagerSpecFor(const AlertsSpec& alerts);
-// A target's dump action settings from its `dump:` section.
-DumpPlan dumpPlanFor(const TargetSpec& target);
 
 class Watchdog {
  public:
   // How often a target that cannot be resolved (a cgroup not created yet, a process gone) is
   // tried again.
-  static constexpr Duration kRetryUnresolved = std::chrono::seconds(5);
+  static constexpr Duration kRetryUnresolved = TargetSet::kRetryUnresolved;
   // Threads that read targets (daemon/read_scheduler.h).
   static constexpr std::size_t kReadThreads = ReadScheduler::kReadThreads;
 
@@ -130,45 +129,26 @@ class Watchdog {
   Duration summarise(const Round& round);
   bool quiet(Watched& w);
   void finishSkim(Watched& w);
-  // A selector target (process, pid_file, cgroup_glob, systemd_unit): evaluated again every
-  // discovery.interval; each match becomes a Watched whose `group` is the selector's name.
-  struct Group {
-    TargetSpec spec;
-    std::optional<SteadyTime> next_scan;
-    std::string last_error;  // logged once per distinct error
-    bool kept = false;       // apply(): unchanged by the reload, its members stay
-    std::vector<std::string> collisions_logged;
-  };
-  void discoverTargets(SteadyTime now);
-  void scanGroup(Group& g, SteadyTime now);
-  bool ensureLayout(const std::string& who, std::string* last_error);
-  std::vector<Group> groups_;
   void collectDumpReports();
   // Logs a change in the number of reads of targets' files left stuck on file systems that do not
   // answer (core/target_fs.h): a stalled FUSE mount shows in the log, not only as missing data.
   void noteStuckTargetReads();
   std::size_t stuck_target_reads_ = 0;
   void logThrottle(const ThrottleEvent& e);
-  bool throttles_recovered_ = false;
-  std::function<void(const std::string&, Snapshot&)>
-      kernel_signals_;  // the first apply() puts back what a crashed run left
-  void buildEndpoints(Watched& w);
-  void mergeRuntime(Watched& w, Snapshot& into);
-  void resolve(Watched& w, SteadyTime now);
+  bool throttles_recovered_ = false;  // the first apply() puts back what a crashed run left
+  std::function<void(const std::string&, Snapshot&)> kernel_signals_;
   void dispatch(const Firing& f, Watched& w);
   void checkOomKills(Watched& w);
 
   HostPaths paths_;
   const Clock& clock_;
   Logger& log_;
-  std::optional<CgroupLayout> layout_;
   Config config_;
   RuleEngine engine_;
   PollPolicy policy_;
   void finish(Watched& w, Round& round);
 
-  std::vector<std::shared_ptr<Watched>> targets_;  // shared with reads in flight
-  std::unique_ptr<RuntimeFetcher> fetcher_;        // started with the first runtime endpoint
+  TargetSet targets_;
   // The dump action: made when a rule has it. The runner's destructor waits for the bundles in
   // progress (each ends by its deadline).
   std::shared_ptr<IncidentStore> store_;

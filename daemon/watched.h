@@ -62,4 +62,7 @@ struct Watched {
   std::optional<std::pair<SteadyTime, double>> last_usage_ratio;
 };
 
+// A target's dump action settings from its `dump:` section (daemon/watchdog_actions.cc).
+DumpPlan dumpPlanFor(const TargetSpec& target);
+
 }  // namespace oomsentinel
