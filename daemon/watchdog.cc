@@ -184,25 +184,30 @@ void Watchdog::finishSkim(Watched& w) {
   metrics_->updateTarget(w.spec.target.name, w.snapshot);
 }
 
-void Watchdog::finish(Watched& w, Round& round) {
-  if (!w.result) {
-    std::string err = w.result.error().describe();
-    if (w.result.error().isGone() || w.result.error().errnum == ESRCH) {
-      log_.log(LogLevel::kWarning, "target is gone; retrying every 5s",
-               {{"target", w.spec.target.name}, {"error", err}});
-      metrics_->targetGone(w.spec.target.name);
-      w.oom_kills.reset();
-      w.last_ratio.reset();
-      w.collector.reset();
-      w.last_error = err;
-      w.next_retry = clock_.steadyNow() + kRetryUnresolved;
-    } else if (err != w.last_error) {
-      log_.log(LogLevel::kError, "cannot read target",
-               {{"target", w.spec.target.name}, {"error", err}});
-      w.last_error = err;
-    }
-    return;
+// A read that failed: a target that is gone is resolved again later (its gauges go), another
+// error is logged once.
+void Watchdog::readFailed(Watched& w) {
+  std::string err = w.result.error().describe();
+  if (w.result.error().isGone() || w.result.error().errnum == ESRCH) {
+    log_.log(LogLevel::kWarning, "target is gone; retrying every 5s",
+             {{"target", w.spec.target.name}, {"error", err}});
+    metrics_->targetGone(w.spec.target.name);
+    w.oom_kills.reset();
+    w.last_ratio.reset();
+    w.collector.reset();
+    w.last_error = err;
+    w.next_retry = clock_.steadyNow() + kRetryUnresolved;
+  } else if (err != w.last_error) {
+    log_.log(LogLevel::kError, "cannot read target",
+             {{"target", w.spec.target.name}, {"error", err}});
+    w.last_error = err;
   }
+}
+
+// Evaluate: a full read becomes the target's snapshot (runtime and kernel signals merged), is
+// counted, evaluated, and its firings acted on.
+void Watchdog::finish(Watched& w, Round& round) {
+  if (!w.result) return readFailed(w);
   // The finished read becomes the target's snapshot; the old one is reused by the next read.
   std::swap(w.snapshot, w.work);
   w.has_snapshot = true;
@@ -216,48 +221,59 @@ void Watchdog::finish(Watched& w, Round& round) {
     metrics_->declareDumpers(w.spec.target.name, w.spec.dump.dumpers);
     w.dumpers_declared = true;
   }
-  if (const JvmPerfCollector* jvm = w.collector ? w.collector->jvm() : nullptr) {
-    // The read is done: its problem can be looked at from this thread.
-    if (!w.jvm_problem || *w.jvm_problem != jvm->lastProblem()) {
-      if (!jvm->lastProblem().empty())
-        log_.log(LogLevel::kWarning, "jvm perf data: no JVM signals",
-                 {{"target", w.spec.target.name}, {"why", jvm->lastProblem()}});
-      else
-        log_.log(LogLevel::kInfo, "reading jvm perf data",
-                 {{"target", w.spec.target.name},
-                  {"pid", std::to_string(jvm->jvmPid().value_or(0))},
-                  {"file", jvm->filePath()}});
-      w.jvm_problem = jvm->lastProblem();
-    }
-  }
+  noteJvm(w);
   firings_.clear();
   notices_.clear();
   engine_.evaluate(w.handle, w.snapshot, firings_, notices_);
   for (const auto& n : notices_)
     log_.log(LogLevel::kWarning, "rule " + n.rule + " " + n.message, {{"target", n.target}});
-  if (config_.dump.history > 0 && dumpSink()) {
-    // Copy-assigning into the ring's old snapshots reuses their storage: no allocation once full.
-    if (w.history.size() < config_.dump.history) {
-      w.history.push_back(w.snapshot);
-    } else {
-      w.history[w.history_next] = w.snapshot;
-      w.history_next = (w.history_next + 1) % w.history.size();
-    }
-  }
+  keepHistory(w);
   for (const auto& f : firings_) dispatch(f, w);
+  round.add(w, clock_.steadyNow(), config_.poll.interval);
+}
+
+// A change in what the JVM's perf data says (a problem, or reading it again), logged once.
+void Watchdog::noteJvm(Watched& w) {
+  const JvmPerfCollector* jvm = w.collector ? w.collector->jvm() : nullptr;
+  // The read is done: its problem can be looked at from this thread.
+  if (!jvm || (w.jvm_problem && *w.jvm_problem == jvm->lastProblem())) return;
+  if (!jvm->lastProblem().empty())
+    log_.log(LogLevel::kWarning, "jvm perf data: no JVM signals",
+             {{"target", w.spec.target.name}, {"why", jvm->lastProblem()}});
+  else
+    log_.log(LogLevel::kInfo, "reading jvm perf data",
+             {{"target", w.spec.target.name},
+              {"pid", std::to_string(jvm->jvmPid().value_or(0))},
+              {"file", jvm->filePath()}});
+  w.jvm_problem = jvm->lastProblem();
+}
+
+// The last dump.history snapshots, for a dump's incident manifest (only when dumps can run).
+void Watchdog::keepHistory(Watched& w) {
+  if (config_.dump.history == 0 || !dumpSink()) return;
+  // Copy-assigning into the ring's old snapshots reuses their storage: no allocation once full.
+  if (w.history.size() < config_.dump.history) {
+    w.history.push_back(w.snapshot);
+  } else {
+    w.history[w.history_next] = w.snapshot;
+    w.history_next = (w.history_next + 1) % w.history.size();
+  }
+}
+
+// The target's part of what the poll policy decides on: the highest working_set_ratio (and where
+// its growth since the last read projects it one interval on), the lowest time_to_oom.
+void Watchdog::Round::add(Watched& w, SteadyTime now, Duration interval) {
   if (auto r = w.snapshot.get(Sig::kWorkingSetRatio)) {
-    round.max_ratio = std::isnan(round.max_ratio) ? *r : std::max(round.max_ratio, *r);
-    SteadyTime now = clock_.steadyNow();
+    max_ratio = std::isnan(max_ratio) ? *r : std::max(max_ratio, *r);
     if (w.last_ratio && now > w.last_ratio->first && *r > w.last_ratio->second) {
       double per_second = (*r - w.last_ratio->second) / toSeconds(now - w.last_ratio->first);
-      double projected = *r + per_second * toSeconds(config_.poll.interval);
-      round.max_projected =
-          std::isnan(round.max_projected) ? projected : std::max(round.max_projected, projected);
+      double projected = *r + per_second * toSeconds(interval);
+      max_projected = std::isnan(max_projected) ? projected : std::max(max_projected, projected);
     }
     w.last_ratio = {now, *r};
   }
   if (auto t = w.snapshot.get(Sig::kTimeToOomSeconds))
-    round.min_tto = std::isnan(round.min_tto) ? *t : std::min(round.min_tto, *t);
+    min_tto = std::isnan(min_tto) ? *t : std::min(min_tto, *t);
 }
 
 void Watchdog::noteStuckTargetReads() {

@@ -121,6 +121,7 @@ class Watchdog {
     double max_ratio = std::numeric_limits<double>::quiet_NaN();
     double min_tto = std::numeric_limits<double>::quiet_NaN();
     double max_projected = std::numeric_limits<double>::quiet_NaN();
+    void add(Watched& w, SteadyTime now, Duration interval);
   };
   // The tick's steps (tick() calls them in this order).
   void startReads();
@@ -147,6 +148,9 @@ class Watchdog {
   RuleEngine engine_;
   PollPolicy policy_;
   void finish(Watched& w, Round& round);
+  void readFailed(Watched& w);
+  void noteJvm(Watched& w);
+  void keepHistory(Watched& w);
 
   TargetSet targets_;
   // The dump action: made when a rule has it. The runner's destructor waits for the bundles in
