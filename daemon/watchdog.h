@@ -1,6 +1,7 @@
 // daemon/: wiring and lifetime of the oomsentinel executable.
-// Watchdog: one tick = collect every target -> evaluate every rule -> dispatch transitions.
-// It owns the targets' collectors and the rule engine; the scheduler decides when it ticks.
+// Watchdog: one tick = resolve targets -> read them -> evaluate every rule -> act on the
+// transitions -> summarise. It wires the target set, the read scheduler, the rule engine and the
+// actions (actions/); the daemon's loop decides when it ticks.
 #pragma once
 
 #include <functional>
