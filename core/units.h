@@ -20,5 +20,7 @@ Result<std::uint64_t> parseBytes(std::string_view text);
 std::string formatBytes(double bytes);
 // "50ms", "1.5s", "2m30s".
 std::string formatDuration(Duration d);
+// "0.873", "1.2e+09", "+Inf": a signal's value, compact, round-trippable enough for logs.
+std::string formatValue(double v);
 
 }  // namespace oomsentinel

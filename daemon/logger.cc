@@ -36,18 +36,6 @@ nlohmann::ordered_json jsonValue(double v) {
 
 }  // namespace
 
-std::string formatValue(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[32];
-  // Byte counts and counters are integers: print them whole, not as 4.75099e+08.
-  if (v == std::floor(v) && std::fabs(v) < 1e15)
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  else
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
 void Logger::write(const std::string& line) {
   std::fputs(line.c_str(), out_);
   std::fputc('\n', out_);

@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/firing.h"
+#include "core/units.h"  // formatValue, which log lines use
 
 namespace oomsentinel {
 
@@ -48,8 +49,5 @@ class Logger {
   std::FILE* out_;
   LogLevel min_level_ = LogLevel::kDebug;
 };
-
-// "0.873", "1.2e+09", "+Inf": compact, round-trippable enough for logs.
-std::string formatValue(double v);
 
 }  // namespace oomsentinel

@@ -1,0 +1,265 @@
+// The actions' side of the Watchdog: their sinks made from the config (the dump runner and its
+// incident store, the Alertmanager notifier), a firing handed to its rule's actions
+// (actions/dispatcher.h), and what the sinks report back at the end of a tick.
+#include <algorithm>
+
+#include "core/units.h"
+#include "daemon/report.h"
+#include "daemon/watchdog.h"
+
+namespace oomsentinel {
+
+void Watchdog::LoggerActionLog::write(Level level, const std::string& msg,
+                                      const LogFields& fields) {
+  log_.log(level == Level::kError     ? LogLevel::kError
+           : level == Level::kWarning ? LogLevel::kWarning
+                                      : LogLevel::kInfo,
+           msg, fields);
+}
+
+DumpPlan dumpPlanFor(const TargetSpec& t) {
+  const TargetDumpSpec& d = t.dump;
+  DumpPlan p;
+  p.dumpers = d.dumpers;
+  p.proc_smaps = d.proc_smaps;
+  p.gperftools.heap_prefix = d.gperftools_heap_prefix;
+  p.gperftools.signal = d.gperftools_signal;
+  if (auto url = Url::parse(t.runtime.go_pprof_url)) p.go_pprof_url = *url;
+  p.go_profiles = d.go_profiles;
+  p.jvm.class_histogram = d.jvm_class_histogram;
+  p.jvm.heap_dump = d.jvm_heap_dump;
+  p.exec_argv = d.exec_argv;
+  p.exec_timeout = d.exec_timeout;
+  p.exec_user = d.exec_user;
+  p.exec_limits = {d.exec_memory_max, d.exec_pids_max};
+  if (d.throttle) {
+    ThrottleSpec throttle;
+    throttle.max_duration = d.throttle_max_duration;
+    throttle.headroom = d.throttle_headroom;
+    p.throttle = throttle;
+  }
+  return p;
+}
+
+// The dump action's runner and incident store, when a rule dumps: a store whose limits did not
+// change is kept, and so is the runner (its storm state); an injected sink stands for both.
+void Watchdog::configureDumps(const Config& config) {
+  dump_action_.setLimits(config.dump.timeout, config.dump.max_artifact_bytes);
+  if (injected_.dumps) return;
+  bool dumps = std::any_of(config.rules.begin(), config.rules.end(), [](const RuleSpec& r) {
+    return std::find(r.actions.begin(), r.actions.end(), ActionKind::kDump) != r.actions.end();
+  });
+  if (dumps) {
+    StoreLimits limits;
+    limits.dir = config.dump.dir;
+    limits.max_incidents = config.dump.max_incidents;
+    limits.max_bytes = config.dump.max_bytes;
+    limits.max_age = config.dump.max_age;
+    limits.min_free = config.dump.min_free;
+    limits.max_bundle_bytes = config.dump.max_bundle_bytes;
+    bool same = store_ && store_->limits().dir == limits.dir &&
+                store_->limits().max_incidents == limits.max_incidents &&
+                store_->limits().max_bytes == limits.max_bytes &&
+                store_->limits().max_age == limits.max_age &&
+                store_->limits().min_free == limits.min_free &&
+                store_->limits().max_bundle_bytes == limits.max_bundle_bytes;
+    if (!same) {
+      auto store = std::make_shared<IncidentStore>(limits);
+      auto prepared = store->prepare();
+      if (!prepared) {
+        log_.log(LogLevel::kError, "dump directory unusable; the dump action will fail",
+                 {{"dir", limits.dir}, {"error", prepared.error().describe()}});
+      } else if (*prepared > 0) {
+        log_.log(LogLevel::kWarning, "removed bundles a crash left unfinished",
+                 {{"dir", limits.dir}, {"count", std::to_string(*prepared)}});
+      }
+      store_ = std::move(store);
+      // A runner still busy with the old store finishes its bundles before it goes.
+      runner_sink_.reset();
+      runner_.reset();
+    }
+    StormLimits storm;
+    storm.per_minute = config.dump.per_minute;
+    storm.target_cooldown = config.dump.target_cooldown;
+    if (!runner_) {
+      runner_ = std::make_unique<DumpRunner>(store_, storm, clock_);
+      runner_sink_ = std::make_unique<RunnerDumpSink>(*runner_);
+    } else {
+      runner_->setLimits(storm);
+    }
+    bool throttles = std::any_of(config.targets.begin(), config.targets.end(),
+                                 [](const TargetSpec& t) { return t.dump.throttle; });
+    std::shared_ptr<const ThrottleRecords> records;
+    if (throttles) {
+      auto made = std::make_shared<ThrottleRecords>(config.dump.throttle_records);
+      if (auto st = made->prepare(); !st)
+        log_.log(LogLevel::kError,
+                 "throttle records directory unusable; dumps will not throttle (memory.high is "
+                 "never changed without a record to put it back from)",
+                 {{"dir", made->dir()}, {"error", st.error().describe()}});
+      records = std::move(made);
+    }
+    runner_->setThrottleRecords(std::move(records));
+  }
+  dump_action_.setSink(dumpSink());
+}
+
+AlertmanagerSpec alertmanagerSpecFor(const AlertsSpec& a) {
+  AlertmanagerSpec spec;
+  spec.urls = a.alertmanager_urls;
+  spec.resend_interval = a.resend_interval;
+  spec.timeout = a.alertmanager_timeout;
+  spec.bearer_token_file = a.bearer_token_file;
+  spec.basic_auth_file = a.basic_auth_file;
+  spec.static_labels = a.static_labels;
+  spec.tls.ca_file = a.tls.ca_file;
+  spec.tls.cert_file = a.tls.cert_file;
+  spec.tls.key_file = a.tls.key_file;
+  spec.tls.server_name = a.tls.server_name;
+  spec.tls.insecure_skip_verify = a.tls.insecure_skip_verify;
+  spec.generator_url = generatorUrlFor(a.metrics_listen);
+  return spec;
+}
+
+void Watchdog::configureAlerts(const Config& config) {
+  const AlertsSpec& a = config.alerts;
+  if (injected_.alerts) return;
+  alert_action_.setSink(nullptr);
+  notifier_sink_.reset();
+  if (a.alertmanager_urls.empty()) {
+    notifier_.reset();
+    metrics_->alertmanager({});  // its series go with it
+    return;
+  }
+  AlertmanagerSpec spec = alertmanagerSpecFor(a);
+  if (notifier_) {
+    if (auto st = notifier_->reload(spec); !st)
+      log_.log(LogLevel::kError, "alertmanager settings not changed",
+               {{"error", st.error().describe()}});
+  } else {
+    auto made = AlertmanagerNotifier::create(spec, clock_);
+    if (!made) {
+      log_.log(LogLevel::kError,
+               "cannot push alerts to Alertmanager; the alert action will not run",
+               {{"error", made.error().describe()}});
+      return;
+    }
+    notifier_ = std::move(*made);
+    notifier_changes_seen_ = ~std::uint64_t{0};
+    std::string urls;
+    for (const auto& u : spec.urls) urls += (urls.empty() ? "" : ",") + u;
+    log_.log(LogLevel::kInfo, "pushing alerts to Alertmanager",
+             {{"urls", urls}, {"resend_interval", formatDuration(spec.resend_interval)}});
+  }
+  notifier_sink_ = std::make_unique<NotifierAlertSink>(*notifier_);
+  alert_action_.setSink(notifier_sink_.get());
+}
+
+void Watchdog::dispatch(const Firing& f, Watched& w) {
+  log_.transition(f);
+  metrics_->transition(f);
+  if (f.to == RuleState::kFiring && f.severity == Severity::kCritical)
+    w.last_critical = clock_.steadyNow();
+  const JvmPerfCollector* jvm = w.collector ? w.collector->jvm() : nullptr;
+  TargetContext t{w.spec.target,
+                  w.snapshot,
+                  w.labels,
+                  w.history,
+                  w.history_next,
+                  w.collector ? w.collector->cgroupDir() : std::string(),
+                  jvm ? jvm->jvmPid() : std::nullopt,
+                  &w.dump_plan};
+  dispatcher_.dispatch(f, t);
+}
+
+void Watchdog::pollAlerts() {
+  if (!notifier_) return;
+  notifier_->poll();
+  if (notifier_->changes() != notifier_changes_seen_) {
+    notifier_changes_seen_ = notifier_->changes();
+    metrics_->alertmanager(notifier_->status());
+  }
+  for (const auto& [url, error] : notifier_->takeErrorChanges()) {
+    if (error.empty())
+      log_.log(LogLevel::kInfo, "Alertmanager accepts alerts again", {{"url", url}});
+    else
+      log_.log(LogLevel::kWarning, "Alertmanager push failed; retrying with backoff",
+               {{"url", url}, {"error", error}});
+  }
+}
+
+void Watchdog::logThrottle(const ThrottleEvent& e) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  if (!e.target.empty()) fields.emplace_back("target", e.target);
+  if (!e.cgroup_dir.empty()) fields.emplace_back("cgroup", e.cgroup_dir);
+  fields.emplace_back("result", e.result);
+  fields.emplace_back("detail", e.detail);
+  fields.emplace_back("at", formatWallTime(e.at));
+  const char* what = e.result == "throttled"   ? "throttling the target while it is dumped"
+                     : e.result == "restored"  ? "throttle ended: the dump is done"
+                     : e.result == "expired"   ? "throttle ended: throttle_during_dump.max_duration"
+                     : e.result == "released"  ? "throttle ended: oomsentinel is stopping"
+                     : e.result == "recovered" ? "throttle ended: put back what a stopped run left"
+                     : e.result == "skipped"   ? "throttle not applied or not put back"
+                                               : "throttle failed";
+  log_.log(e.result == "failed" ? LogLevel::kError : LogLevel::kWarning, what, fields);
+  if (!e.target.empty()) metrics_->throttle(e.target, e.result, e.held);
+}
+
+void Watchdog::collectDumpReports() {
+  if (!runner_) return;
+  for (const auto& e : runner_->takeThrottleEvents()) logThrottle(e);
+  for (const auto& r : runner_->takeFinished()) {
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"rule", r.rule}, {"target", r.target}, {"took", formatDuration(r.took)}};
+    std::string results;
+    for (const auto& o : r.outcomes) {
+      results += (results.empty() ? "" : " ") + o.dumper + "=" + dumpResultName(o.result);
+      if (!o.error.empty()) fields.emplace_back(o.dumper + "_error", o.error);
+    }
+    fields.emplace_back("results", results);
+    for (const auto& o : r.outcomes) {
+      double bytes = 0;
+      for (const auto& a : o.artifacts) bytes += static_cast<double>(a.bytes);
+      metrics_->dump(r.target, o.dumper, dumpResultName(o.result),
+                     std::chrono::duration<double>(o.took).count(), bytes);
+    }
+    metrics_->incident(r.target, r.published                          ? "published"
+                                 : r.error.rfind("skipped: ", 0) == 0 ? "skipped"
+                                                                      : "failed");
+    if (r.published) {
+      if (notifier_) notifier_->setIncident(r.rule, r.target, r.path);
+      fields.emplace_back("bundle", r.path);
+      log_.log(LogLevel::kWarning, "incident bundle published", fields);
+    } else {
+      fields.emplace_back("error", r.error);
+      log_.log(LogLevel::kError, "no incident bundle", fields);
+    }
+  }
+}
+
+void Watchdog::shutdown() {
+  if (runner_) {
+    // The workload must not stay throttled while oomsentinel stops.
+    runner_->releaseThrottles();
+    for (const auto& e : runner_->takeThrottleEvents()) logThrottle(e);
+  }
+  if (notifier_ && !notifier_->flush(config_.alerts.alertmanager_timeout)) {
+    auto st = notifier_->status();
+    log_.log(LogLevel::kWarning, "stopping with alerts not delivered to every Alertmanager",
+             {{"waited", formatDuration(config_.alerts.alertmanager_timeout)},
+              {"active", std::to_string(st.active)},
+              {"resolving", std::to_string(st.resolving)},
+              {"error", st.total.last_error}});
+  }
+  if (runner_ && runner_->running() > 0) {
+    // A bundle in progress is worth finishing (each ends by its deadline), and its outcome is
+    // worth a log line: the runner's destructor would wait for it anyway, but silently.
+    log_.log(LogLevel::kInfo, "waiting for the dumps in progress",
+             {{"running", std::to_string(runner_->running())}});
+    runner_->drain(config_.dump.timeout + std::chrono::seconds(1));
+    collectDumpReports();
+  }
+}
+
+}  // namespace oomsentinel

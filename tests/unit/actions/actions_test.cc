@@ -1,0 +1,230 @@
+// actions/: each action with recording fakes for its sinks (no Alertmanager, no dump runner), and
+// the dispatcher's routes: a firing reaches each of its rule's actions once, an action the config
+// cannot run is said once.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "actions/alert_action.h"
+#include "actions/dispatcher.h"
+#include "actions/dump_action.h"
+#include "actions/log_action.h"
+#include "actions/metrics_sink.h"
+#include "core/signal.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Pair;
+
+struct RecordingLog final : ActionLog {
+  struct Line {
+    Level level;
+    std::string msg;
+    LogFields fields;
+  };
+  std::vector<Line> lines;
+  void write(Level level, const std::string& msg, const LogFields& fields) override {
+    lines.push_back({level, msg, fields});
+  }
+  std::size_t count(const std::string& msg) const {
+    std::size_t n = 0;
+    for (const auto& l : lines) n += l.msg == msg ? 1 : 0;
+    return n;
+  }
+  std::string field(const std::string& msg, const std::string& key) const {
+    for (const auto& l : lines)
+      if (l.msg == msg)
+        for (const auto& [k, v] : l.fields)
+          if (k == key) return v;
+    return "<none>";
+  }
+};
+
+struct FakeAlerts final : AlertSink {
+  std::vector<AlertEvent> fired;
+  std::vector<std::string> resolved;  // rule/target
+  void fire(AlertEvent e) override { fired.push_back(std::move(e)); }
+  void resolve(const std::string& rule, const std::string& target, WallTime) override {
+    resolved.push_back(rule + "/" + target);
+  }
+};
+
+struct FakeDumps final : DumpSink {
+  std::vector<DumpJob> jobs;
+  std::optional<std::string> refuse;
+  std::optional<std::string> submit(DumpJob job) override {
+    if (refuse) return refuse;
+    jobs.push_back(std::move(job));
+    return std::nullopt;
+  }
+};
+
+Firing firing(std::vector<ActionKind> actions, std::string rule = "near-limit") {
+  Firing f;
+  f.rule = std::move(rule);
+  f.target = "app";
+  f.expr = "working_set_ratio > 90%";
+  f.severity = Severity::kCritical;
+  f.from = RuleState::kPending;
+  f.to = RuleState::kFiring;
+  f.values = {{"working_set_ratio", 0.95}};
+  f.actions = std::move(actions);
+  return f;
+}
+
+// One target's view and the three actions wired as the daemon wires them.
+struct Bench {
+  Target target = Target::cgroupPath("app", "/app");
+  Snapshot snapshot;
+  std::vector<std::pair<std::string, std::string>> labels = {{"pod", "app-0"}, {"host", "node-7"}};
+  std::vector<Snapshot> history;
+  DumpPlan plan;
+  RecordingLog log;
+  FakeAlerts alerts;
+  FakeDumps dumps;
+  LogAction log_action{log};
+  AlertAction alert_action{{{"host", "daemon-host"}}};
+  DumpAction dump_action{HostPaths(), log, {{"host", "daemon-host"}}};
+  ActionDispatcher dispatcher{{&log_action, &alert_action, &dump_action}, log};
+
+  Bench() {
+    snapshot.set(Sig::kWorkingSetRatio, 0.95);
+    snapshot.set(Sig::kUsageBytes, 1024);
+    alert_action.setSink(&alerts);
+    dump_action.setSink(&dumps);
+    plan.dumpers = {DumperKind::kProc, DumperKind::kGoPprof};  // go_pprof without a URL: left out
+  }
+  TargetContext context(std::size_t oldest = 0, std::string cgroup_dir = "") {
+    return TargetContext{target,       snapshot, labels, history, oldest, std::move(cgroup_dir),
+                         std::nullopt, &plan};
+  }
+};
+
+TEST(Actions, AFiringWithLogAlertAndDumpReachesEachOnce) {
+  Bench b;
+  b.dispatcher.dispatch(firing({ActionKind::kLog, ActionKind::kAlert, ActionKind::kDump}), b.context());
+  EXPECT_EQ(b.log.count("firing: signals at the moment of firing"), 1u);
+  EXPECT_EQ(b.log.field("firing: signals at the moment of firing", "working_set_ratio"), "0.95");
+  ASSERT_EQ(b.alerts.fired.size(), 1u);
+  EXPECT_EQ(b.alerts.fired[0].rule, "near-limit");
+  EXPECT_EQ(b.alerts.fired[0].severity, "critical");
+  // The target's own labels over the daemon's: a discovered pod's host is where it runs.
+  EXPECT_THAT(b.alerts.fired[0].labels, ElementsAre(Pair("host", "node-7"), Pair("pod", "app-0")));
+  ASSERT_EQ(b.dumps.jobs.size(), 1u);
+  EXPECT_EQ(b.dumps.jobs[0].info.rule, "near-limit");
+  EXPECT_EQ(b.dumps.jobs[0].dumpers.size(), 1u) << "proc; go_pprof has no URL";
+  EXPECT_EQ(b.log.count("dump started"), 1u);
+  EXPECT_EQ(b.log.field("dump started", "dumpers"), "proc,go_pprof");
+}
+
+TEST(Actions, AnAlertWithoutAlertmanagerIsSaidOnceAndTheOthersStillRun) {
+  Bench b;
+  b.alert_action.setSink(nullptr);
+  for (int i = 0; i < 3; ++i) b.dispatcher.dispatch(firing({ActionKind::kAlert, ActionKind::kLog}), b.context());
+  EXPECT_EQ(b.log.count("action 'alert' does not run: the config has no alerts.alertmanager "
+                        "(metrics still show the firing)"),
+            1u);
+  EXPECT_EQ(b.log.count("firing: signals at the moment of firing"), 3u);
+  // A config with an Alertmanager again: the next firing is pushed.
+  b.alert_action.setSink(&b.alerts);
+  b.dispatcher.dispatch(firing({ActionKind::kAlert, ActionKind::kLog}), b.context());
+  EXPECT_EQ(b.alerts.fired.size(), 1u);
+}
+
+TEST(Actions, ADumpWithoutARunnerIsSaidOnce) {
+  Bench b;
+  b.dump_action.setSink(nullptr);
+  b.dispatcher.dispatch(firing({ActionKind::kDump}), b.context());
+  b.dispatcher.dispatch(firing({ActionKind::kDump}), b.context());
+  EXPECT_EQ(b.log.count("action 'dump' does not run: its dump directory could not be prepared"),
+            1u);
+}
+
+TEST(Actions, AResolveReachesTheAlertSinkAndACooldownFiringRunsNothing) {
+  Bench b;
+  Firing resolved = firing({ActionKind::kLog});
+  resolved.from = RuleState::kFiring;
+  resolved.to = RuleState::kResolved;
+  b.dispatcher.dispatch(resolved, b.context());
+  EXPECT_THAT(b.alerts.resolved, ElementsAre("near-limit/app")) << "whatever the rule's actions";
+  EXPECT_TRUE(b.log.lines.empty());
+  Firing cooled = firing({});
+  cooled.suppressed_by_cooldown = true;
+  b.dispatcher.dispatch(cooled, b.context());
+  EXPECT_TRUE(b.log.lines.empty());
+  EXPECT_TRUE(b.alerts.fired.empty());
+  EXPECT_TRUE(b.dumps.jobs.empty());
+}
+
+TEST(Actions, ARouteIsLookedUpAgainAfterAReset) {
+  Bench b;
+  b.dispatcher.dispatch(firing({ActionKind::kLog}), b.context());
+  b.dispatcher.reset();  // a reload gave the rule another action
+  b.dispatcher.dispatch(firing({ActionKind::kAlert}), b.context());
+  EXPECT_EQ(b.log.count("firing: signals at the moment of firing"), 1u);
+  EXPECT_EQ(b.alerts.fired.size(), 1u);
+}
+
+TEST(Actions, AnActionTheDaemonDidNotMakeIsSaidOnce) {
+  // A dispatcher wired without the dump action (as no daemon is): its rule's dump is said once
+  // and the rule's other actions still run.
+  Bench b;
+  ActionDispatcher partial{{&b.log_action, &b.alert_action}, b.log};
+  partial.dispatch(firing({ActionKind::kDump, ActionKind::kAlert}), b.context());
+  partial.dispatch(firing({ActionKind::kDump, ActionKind::kAlert}), b.context());
+  EXPECT_EQ(b.log.count("action 'dump' does not run: there is no such action"), 1u);
+  EXPECT_EQ(b.alerts.fired.size(), 2u);
+  EXPECT_TRUE(b.dumps.jobs.empty());
+}
+
+TEST(DumpAction, TheJobCarriesTheHistoryOldestFirstAndThrottlesOnlyACgroup) {
+  Bench b;
+  for (int i = 0; i < 3; ++i) {
+    Snapshot s;
+    s.wall = WallTime(std::chrono::seconds(100 + i));
+    s.set(Sig::kUsageBytes, i);
+    b.history.push_back(s);
+  }
+  ThrottleSpec t;
+  t.max_duration = std::chrono::seconds(2);
+  b.plan.throttle = t;
+  // The ring's oldest entry is at 1: 101, 102, 100.
+  b.dump_action.fire(firing({ActionKind::kDump}), b.context(1));
+  ASSERT_EQ(b.dumps.jobs.size(), 1u);
+  const DumpJob& job = b.dumps.jobs[0];
+  ASSERT_EQ(job.info.history.size(), 3u);
+  EXPECT_EQ(job.info.history[0].time, WallTime(std::chrono::seconds(101)));
+  EXPECT_EQ(job.info.history[2].time, WallTime(std::chrono::seconds(100)));
+  EXPECT_THAT(job.info.labels, ElementsAre(Pair("host", "daemon-host")));
+  EXPECT_FALSE(job.throttle) << "no cgroup: nothing to throttle";
+  b.dump_action.fire(firing({ActionKind::kDump}), b.context(0, "/nonexistent/app"));
+  ASSERT_EQ(b.dumps.jobs.size(), 2u);
+  ASSERT_TRUE(b.dumps.jobs[1].throttle);
+  EXPECT_EQ(b.dumps.jobs[1].throttle->max_duration, std::chrono::seconds(2));
+  EXPECT_EQ(b.dumps.jobs[1].request.cgroup_dir, "/nonexistent/app");
+}
+
+TEST(DumpAction, ARefusedJobIsLoggedWithWhy) {
+  Bench b;
+  b.dumps.refuse = "cooldown: 5m";
+  b.dump_action.fire(firing({ActionKind::kDump}), b.context());
+  EXPECT_EQ(b.log.count("dump not started"), 1u);
+  EXPECT_EQ(b.log.field("dump not started", "why"), "cooldown: 5m");
+}
+
+TEST(MetricsSink, TheNullSinkCountsNothingAndTheDaemonOneForwards) {
+  MetricsSink none;
+  none.transition(firing({ActionKind::kLog}));  // nothing to check but that it is callable without a target
+  DaemonMetrics metrics{HostPaths()};
+  DaemonMetricsSink sink(metrics);
+  MetricsSink& m = sink;
+  m.incident("app", "published");
+  EXPECT_THAT(
+      metrics.render(),
+      ::testing::HasSubstr("oomsentinel_incidents_total{result=\"published\",target=\"app\"} 1"));
+}
+
+}  // namespace
+}  // namespace oomsentinel
