@@ -263,26 +263,25 @@ std::string ChildResult::describe() const {
   return how;
 }
 
-Result<ChildResult> runChild(const ChildSpec& spec) {
-  SteadyTime start = clock().steadyNow();
-  if (spec.argv.empty()) return makeError("no program to run: argv is empty");
-  if (spec.deadline <= start)
-    return makeError("the deadline has already passed; not started", spec.argv[0]);
-  // In another mount namespace the program is found there, by the child: a path only.
-  auto program = spec.join_pidfd >= 0
-                     ? (spec.argv[0].starts_with("/")
-                            ? Result<std::string>(spec.argv[0])
-                            : Result<std::string>(makeError(
-                                  "a program run in a target's namespaces needs a full path",
-                                  spec.argv[0], EINVAL)))
-                     : resolveProgram(spec.argv[0]);
-  if (!program) return program.error();
+namespace {
 
-  Outputs outputs;
+// The program to execute: looked up in our PATH, or, in a target's mount namespace, where the
+// child finds it there (a full path only).
+Result<std::string> programFor(const ChildSpec& spec) {
+  return spec.join_pidfd >= 0
+             ? (spec.argv[0].starts_with("/")
+                    ? Result<std::string>(spec.argv[0])
+                    : Result<std::string>(
+                          makeError("a program run in a target's namespaces needs a full path",
+                                    spec.argv[0], EINVAL)))
+             : resolveProgram(spec.argv[0]);
+}
+
+// The child's output files and capture pipes, as the spec asks (on an error, what was opened is
+// closed by its owners, the caller's locals).
+Status openStreams(const ChildSpec& spec, Outputs& outputs, Capture (&caps)[2],
+                   Fd (&capture_w)[2]) {
   outputs.cap = spec.max_output_bytes;
-  // [0] stdout, [1] stderr; the write ends become the child's descriptors 1 and 2.
-  Capture caps[2];
-  Fd capture_w[2];
   for (int i = 0; i < 2; ++i) {
     std::size_t cap = i == 0 ? spec.capture_stdout_bytes : spec.capture_stderr_bytes;
     if (cap == 0) continue;
@@ -305,6 +304,83 @@ Result<ChildResult> runChild(const ChildSpec& spec) {
     if (!fd) return fd.error();
     outputs.err = std::move(*fd);
   }
+
+  return Ok{};
+}
+
+// Waits for the started child until it ends, passes its deadline or an output cap, then stops
+// its process group and reaps it (in the background when it does not end even after SIGKILL).
+void supervise(pid_t pid, const ChildSpec& spec, const Outputs& outputs, Capture (&caps)[2],
+               ChildResult& result) {
+  Fd pidfd(pidfdOpen(pid));
+  bool ended = false;
+  for (;;) {
+    SteadyTime until = spec.deadline;
+    if (outputs.cap > 0) until = std::min(until, clock().steadyNow() + kCapCheckEvery);
+    if (waitEnd(pid, pidfd.get(), until, caps, 2)) {
+      ended = true;
+      break;
+    }
+    if (outputs.overCap() || caps[0].over || caps[1].over) {
+      result.output_cut = true;
+      break;
+    }
+    if (clock().steadyNow() >= spec.deadline) {
+      result.timed_out = true;
+      break;
+    }
+  }
+  if (!ended) {
+    ::kill(-pid, SIGTERM);
+    ended = waitEnd(pid, pidfd.get(), clock().steadyNow() + spec.kill_grace);
+  }
+  // Whatever is left in the group: the leader that ignored SIGTERM, or what it started and left
+  // behind (even after a clean exit: evidence helpers must not outlive their dump).
+  ::kill(-pid, SIGKILL);
+  if (!ended) ended = waitEnd(pid, pidfd.get(), clock().steadyNow() + kAfterKillWait);
+
+  if (ended) {
+    int status = 0;
+    int r;
+    while ((r = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    if (r == pid) {
+      if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+    }
+  } else {
+    result.abandoned = true;
+    reapInBackground(pid);
+  }
+}
+
+// What the child left: output files cut to the cap, what the capture pipes still hold.
+void collectOutputs(const Outputs& outputs, Capture (&caps)[2], ChildResult& result) {
+  result.stdout_cut = outputs.cut(outputs.out);
+  result.stderr_cut = outputs.shared ? result.stdout_cut : outputs.cut(outputs.err);
+  // What the pipes still hold, without waiting for an end a descendant may keep open.
+  for (int i = 0; i < 2; ++i) {
+    caps[i].drain();
+    (i == 0 ? result.stdout_cut : result.stderr_cut) |= caps[i].over;
+    (i == 0 ? result.stdout_text : result.stderr_text) = std::move(caps[i].text);
+  }
+}
+
+}  // namespace
+
+Result<ChildResult> runChild(const ChildSpec& spec) {
+  SteadyTime start = clock().steadyNow();
+  if (spec.argv.empty()) return makeError("no program to run: argv is empty");
+  if (spec.deadline <= start)
+    return makeError("the deadline has already passed; not started", spec.argv[0]);
+  auto program = programFor(spec);
+  if (!program) return program.error();
+
+  Outputs outputs;
+  // [0] stdout, [1] stderr; the write ends become the child's descriptors 1 and 2.
+  Capture caps[2];
+  Fd capture_w[2];
+  if (auto st = openStreams(spec, outputs, caps, capture_w); !st) return st.error();
 
   // Everything the child needs is made here: after fork() it may only make system calls (the
   // daemon has other threads, and one of them may hold malloc's lock).
@@ -360,56 +436,9 @@ Result<ChildResult> runChild(const ChildSpec& spec) {
     return makeError(failed->first, *program, failed->second);
   }
 
-  Fd pidfd(pidfdOpen(pid));
   ChildResult result;
-  bool ended = false;
-  for (;;) {
-    SteadyTime until = spec.deadline;
-    if (outputs.cap > 0) until = std::min(until, clock().steadyNow() + kCapCheckEvery);
-    if (waitEnd(pid, pidfd.get(), until, caps, 2)) {
-      ended = true;
-      break;
-    }
-    if (outputs.overCap() || caps[0].over || caps[1].over) {
-      result.output_cut = true;
-      break;
-    }
-    if (clock().steadyNow() >= spec.deadline) {
-      result.timed_out = true;
-      break;
-    }
-  }
-  if (!ended) {
-    ::kill(-pid, SIGTERM);
-    ended = waitEnd(pid, pidfd.get(), clock().steadyNow() + spec.kill_grace);
-  }
-  // Whatever is left in the group: the leader that ignored SIGTERM, or what it started and left
-  // behind (even after a clean exit: evidence helpers must not outlive their dump).
-  ::kill(-pid, SIGKILL);
-  if (!ended) ended = waitEnd(pid, pidfd.get(), clock().steadyNow() + kAfterKillWait);
-
-  if (ended) {
-    int status = 0;
-    int r;
-    while ((r = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
-    }
-    if (r == pid) {
-      if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-      if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
-    }
-  } else {
-    result.abandoned = true;
-    reapInBackground(pid);
-  }
-
-  result.stdout_cut = outputs.cut(outputs.out);
-  result.stderr_cut = outputs.shared ? result.stdout_cut : outputs.cut(outputs.err);
-  // What the pipes still hold, without waiting for an end a descendant may keep open.
-  for (int i = 0; i < 2; ++i) {
-    caps[i].drain();
-    (i == 0 ? result.stdout_cut : result.stderr_cut) |= caps[i].over;
-    (i == 0 ? result.stdout_text : result.stderr_text) = std::move(caps[i].text);
-  }
+  supervise(pid, spec, outputs, caps, result);
+  collectOutputs(outputs, caps, result);
   result.took = clock().steadyNow() - start;
   return result;
 }

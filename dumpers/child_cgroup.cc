@@ -297,6 +297,81 @@ std::optional<bool> populated(const std::string& dir) {
 
 }  // namespace
 
+namespace {
+
+// What is left in the subtree of `dir` (its cgroups listed into `tree`): processes listed (v1,
+// or v2 without cgroup.events), or v2's "populated" (which also counts a killed multi-threaded
+// process still exiting).
+std::size_t processesLeft(const std::string& dir, bool v2, std::vector<std::string>& tree,
+                          bool& cut) {
+  tree.clear();
+  cut = false;
+  subtree(dir, 0, tree, cut);
+  if (v2)
+    if (auto p = populated(dir)) {
+      if (!*p) return 0;
+      std::size_t n = 0;
+      for (const auto& d : tree) n += cgroupProcs(d).size();
+      return std::max<std::size_t>(n, 1);
+    }
+  std::size_t n = 0;
+  for (const auto& d : tree) n += cgroupProcs(d).size();
+  return n;
+}
+
+// SIGKILL to every process listed in the cgroups of `tree`.
+void killListed(const std::vector<std::string>& tree) {
+  for (const auto& d : tree) {
+    for (pid_t pid : cgroupProcs(d)) {
+      // Held first, then checked to still be listed: a pid that was reused in between is no
+      // longer in this cgroup (only our child's descendants can enter it), and is not hit.
+      Fd pidfd(pidfdOpen(pid));
+      if (pidfd.get() < 0) continue;
+      auto now = cgroupProcs(d);
+      if (std::find(now.begin(), now.end(), pid) != now.end())
+        ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    }
+  }
+}
+
+// Until `dir` changes: cgroup.events changes are announced with POLLPRI (v2); else kPollEvery.
+void waitForChange(const std::string& dir, bool v2) {
+  Fd events(v2 ? ::open(joinPath(dir, "cgroup.events").c_str(), O_RDONLY | O_CLOEXEC) : -1);
+  if (events.get() >= 0) {
+    char buf[256];
+    (void)!::read(events.get(), buf, sizeof buf);
+    pollfd p{events.get(), POLLPRI, 0};
+    ::poll(&p, 1, static_cast<int>(kPollEvery / milliseconds(1)));
+  } else {
+    std::this_thread::sleep_for(kPollEvery);
+  }
+}
+
+// Removes the emptied cgroups of `tree` (the one of `dir` and those its child made), deepest
+// first; EBUSY (a cgroup whose last process is still being torn down) is tried again until
+// `until`. The first that could not be removed, with its errno; "" when all were.
+std::string removeEmptied(const std::string& dir, std::vector<std::string>& tree, bool& cut,
+                          SteadyTime until, int& err) {
+  std::string failed;
+  for (;;) {
+    failed.clear();
+    for (auto it = tree.rbegin(); it != tree.rend(); ++it) {
+      if (::rmdir(it->c_str()) == 0 || errno == ENOENT) continue;
+      if (failed.empty()) {
+        failed = *it;
+        err = errno;
+      }
+    }
+    if (failed.empty() || err != EBUSY || clock().steadyNow() >= until) break;
+    std::this_thread::sleep_for(kPollEvery);
+    tree.clear();
+    subtree(dir, 0, tree, cut);
+  }
+  return failed;
+}
+
+}  // namespace
+
 std::string ChildCgroup::killAll(Duration limit) {
   if (removed_) return "";
   kill_tried_ = true;
@@ -312,71 +387,17 @@ std::string ChildCgroup::killAll(Duration limit) {
   }
   std::vector<std::string> tree;
   bool cut = false;
-  // What is left in the subtree: processes listed (v1, or v2 without cgroup.events), or v2's
-  // "populated" (which also counts a killed multi-threaded process still exiting).
-  auto left = [&]() -> std::size_t {
-    tree.clear();
-    cut = false;
-    subtree(dir_, 0, tree, cut);
-    if (v2_)
-      if (auto p = populated(dir_)) {
-        if (!*p) return 0;
-        std::size_t n = 0;
-        for (const auto& d : tree) n += cgroupProcs(d).size();
-        return std::max<std::size_t>(n, 1);
-      }
-    std::size_t n = 0;
-    for (const auto& d : tree) n += cgroupProcs(d).size();
-    return n;
-  };
-  std::size_t remaining = left();
+  std::size_t remaining = processesLeft(dir_, v2_, tree, cut);
   while (remaining > 0 && clock().steadyNow() < until) {
-    if (!killed_at_once) {
-      for (const auto& d : tree) {
-        for (pid_t pid : cgroupProcs(d)) {
-          // Held first, then checked to still be listed: a pid that was reused in between is no
-          // longer in this cgroup (only our child's descendants can enter it), and is not hit.
-          Fd pidfd(pidfdOpen(pid));
-          if (pidfd.get() < 0) continue;
-          auto now = cgroupProcs(d);
-          if (std::find(now.begin(), now.end(), pid) != now.end())
-            ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
-        }
-      }
-    }
-    // cgroup.events changes are announced with POLLPRI: woken then, else every kPollEvery.
-    Fd events(v2_ ? ::open(joinPath(dir_, "cgroup.events").c_str(), O_RDONLY | O_CLOEXEC) : -1);
-    if (events.get() >= 0) {
-      char buf[256];
-      (void)!::read(events.get(), buf, sizeof buf);
-      pollfd p{events.get(), POLLPRI, 0};
-      ::poll(&p, 1, static_cast<int>(kPollEvery / milliseconds(1)));
-    } else {
-      std::this_thread::sleep_for(kPollEvery);
-    }
-    remaining = left();
+    if (!killed_at_once) killListed(tree);
+    waitForChange(dir_, v2_);
+    remaining = processesLeft(dir_, v2_, tree, cut);
   }
   if (remaining > 0)
     return std::to_string(remaining) + (remaining == 1 ? " process" : " processes") +
            " did not end in " + dir_;
-  // Empty: the sub-cgroups the child made go first, deepest first; EBUSY (a cgroup whose last
-  // process is still being torn down) is tried again until the limit.
-  std::string failed;
   int err = 0;
-  for (;;) {
-    failed.clear();
-    for (auto it = tree.rbegin(); it != tree.rend(); ++it) {
-      if (::rmdir(it->c_str()) == 0 || errno == ENOENT) continue;
-      if (failed.empty()) {
-        failed = *it;
-        err = errno;
-      }
-    }
-    if (failed.empty() || err != EBUSY || clock().steadyNow() >= until) break;
-    std::this_thread::sleep_for(kPollEvery);
-    tree.clear();
-    subtree(dir_, 0, tree, cut);
-  }
+  std::string failed = removeEmptied(dir_, tree, cut, until, err);
   removed_ = failed.empty() && !cut;
   if (removed_) return "";
   if (cut)

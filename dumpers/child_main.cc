@@ -131,6 +131,35 @@ void closeAllBut(int* keep, int n) {
   }
 }
 
+// After fork(), for a child run in a target's namespaces: enters them and its root, then forks
+// again (setns(CLONE_NEWPID) applies to children only). Returns in that second child; the first
+// waits for it and ends as it does. Steps that fail are reported on `report`.
+void enterTarget(const ChildSetup& s, int report) {
+  const ChildSpec& spec = *s.spec;
+  // Every namespace of the target's but its user namespace: the program is the target's own
+  // (jcmd beside its java), so it must not see our network, IPC, host name or cgroup tree.
+  constexpr int kJoin =
+      CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+  if (::setns(spec.join_pidfd, kJoin) != 0) failStep(report, kStepSetns);
+  if (spec.root_fd >= 0 && (::fchdir(spec.root_fd) != 0 || ::chroot(".") != 0))
+    failStep(report, kStepChroot);
+  if (::chdir("/") != 0) failStep(report, kStepChroot);
+  pid_t inner = ::fork();
+  if (inner < 0) failStep(report, kStepFork);
+  if (inner > 0) {
+    // This process never execs and waits for the whole run: it keeps no descriptor at all.
+    if (::syscall(SYS_close_range, 0u, ~0u, 0) != 0) {
+      ::close(report);
+      ::close(s.report_fd);
+    }
+    int status = 0;
+    while (::waitpid(inner, &status, 0) < 0) {
+      if (errno != EINTR) ::_exit(127);
+    }
+    relayEnd(status);
+  }
+}
+
 }  // namespace
 
 // After fork(): system calls only, no allocation, no lock.
@@ -170,30 +199,7 @@ void closeAllBut(int* keep, int n) {
   }
   if (spec.cgroup_procs_fd >= 0 && ::write(spec.cgroup_procs_fd, "0", 1) != 1)
     failStep(report, kStepCgroup);
-  if (spec.join_pidfd >= 0) {
-    // Every namespace of the target's but its user namespace: the program is the target's own
-    // (jcmd beside its java), so it must not see our network, IPC, host name or cgroup tree.
-    constexpr int kJoin =
-        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
-    if (::setns(spec.join_pidfd, kJoin) != 0) failStep(report, kStepSetns);
-    if (spec.root_fd >= 0 && (::fchdir(spec.root_fd) != 0 || ::chroot(".") != 0))
-      failStep(report, kStepChroot);
-    if (::chdir("/") != 0) failStep(report, kStepChroot);
-    pid_t inner = ::fork();
-    if (inner < 0) failStep(report, kStepFork);
-    if (inner > 0) {
-      // This process never execs and waits for the whole run: it keeps no descriptor at all.
-      if (::syscall(SYS_close_range, 0u, ~0u, 0) != 0) {
-        ::close(report);
-        ::close(s.report_fd);
-      }
-      int status = 0;
-      while (::waitpid(inner, &status, 0) < 0) {
-        if (errno != EINTR) ::_exit(127);
-      }
-      relayEnd(status);
-    }
-  }
+  if (spec.join_pidfd >= 0) enterTarget(s, report);
   if (::dup2(s.in, 0) < 0 || ::dup2(s.out, 1) < 0 || ::dup2(s.err, 2) < 0)
     failStep(report, kStepStdio);
   if (spec.cwd_fd >= 0) {
