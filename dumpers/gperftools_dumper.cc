@@ -246,6 +246,95 @@ long heapProfileSequence(std::string_view name, std::string_view base) {
   return seq;
 }
 
+namespace {
+
+// Why no profile was taken by the deadline: what was seen of it (`current`, the newest new file,
+// and its size), and a hint from what the target's environment and signal mask said.
+std::string notSettled(const GperftoolsSpec& spec, const std::string* current,
+                       std::uint64_t current_size, bool handled, bool profiler_read_it, int sends,
+                       const std::string& dir_in_target, Duration waited) {
+  std::string what = current ? *current + " did not settle (" + std::to_string(current_size) +
+                                   " bytes, still changing, empty or held open)"
+                             : "no new " + spec.heap_prefix + ".NNNN.heap";
+  std::string hint;
+  if (!handled)
+    hint = "the target does not catch signal " + signalLabel(spec.signal) +
+           ", so no heap profiler is listening in it";
+  else if (!profiler_read_it)
+    hint =
+        "HEAPPROFILE is in the target's environment but tcmalloc's heap profiler never "
+        "marked it as read: is libtcmalloc (not tcmalloc_minimal) linked or LD_PRELOADed?";
+  else
+    hint = "HEAPPROFILE=" + spec.heap_prefix +
+           " and HEAPPROFILESIGNAL=" + std::to_string(spec.signal) +
+           " are in the target's environment and it catches the signal (sent " +
+           std::to_string(sends) + " times): can it write to " +
+           (dir_in_target.empty() ? std::string(spec.heap_prefix.front() == '/' ? "/" : "its cwd")
+                                  : dir_in_target) +
+           ", or is it stopped?";
+  return what + " within " + seconds(waited) + " (" + hint + ")";
+}
+
+}  // namespace
+
+namespace {
+
+// What google-pprof needs beside the profile: the target's maps, its executable's path and, when
+// asked (copy_executable), the executable itself before the deadline; what could not be taken
+// is added to `problems`.
+void copyContext(const HostPaths& paths, const DumpRequest& req, pid_t pid, const std::string& who,
+                 const Result<std::string>& exe_path, bool target_gone, bool copy_executable,
+                 const Clock& clock, std::vector<Artifact>& artifacts,
+                 std::vector<std::string>& problems) {
+  if (!target_gone) {
+    if (auto maps = copyArtifact(req.dir, "maps.txt", paths.proc(pid, "maps"), req.max_bytes); maps)
+      artifacts.push_back(*maps);
+    else
+      problems.push_back("maps.txt: " + maps.error().describe());
+  }
+  if (exe_path) {
+    if (auto a = writeArtifact(req.dir, "exe_path.txt", *exe_path + "\n", req.max_bytes); a)
+      artifacts.push_back(*a);
+    else
+      problems.push_back("exe_path.txt: " + a.error().describe());
+  } else {
+    problems.push_back("exe_path.txt: " + exe_path.error().describe());
+  }
+  if (copy_executable && !target_gone && clock.steadyNow() >= req.deadline) {
+    problems.push_back("exe: not copied, the deadline has passed");
+  } else if (copy_executable && !target_gone) {
+    // Through the exe link rather than its path: the file on disk may have been replaced since
+    // the target started, and only this one matches the profile's addresses.
+    // The link is the kernel's (the file the target executed), so it is followed; the file is
+    // still checked to be a regular one, and opened without blocking.
+    // The binary can sit on the target's own file system as well: with the deadline too.
+    // Larger than the cap: not copied, exe_path.txt says which binary to give google-pprof.
+    auto exe = withTargetDeadline<std::optional<Artifact>>(
+        who, req.deadline,
+        [exe = paths.proc(pid, "exe"), dir = req.dir,
+         max = req.max_bytes]() -> Result<std::optional<Artifact>> {
+          OwnedFd exe_fd(::open(exe.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+          struct stat st;
+          if (exe_fd.get() < 0) return makeError("cannot open", exe, errno);
+          if (::fstat(exe_fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+            return makeError("not a regular file", exe, EINVAL);
+          if (max != 0 && static_cast<std::uint64_t>(st.st_size) > max)
+            return std::optional<Artifact>();
+          auto a = copyArtifactFromFd(dir, "exe", exe_fd.get(), 0);
+          if (!a) return a.error();
+          return std::optional<Artifact>(std::move(*a));
+        });
+    if (!exe) {
+      if (stalled(exe.error())) ::unlink(joinPath(req.dir, "exe").c_str());
+      problems.push_back("exe: " + exe.error().describe());
+    } else if (*exe) {
+      artifacts.push_back(**exe);
+    }
+  }
+}
+
+}  // namespace
+
 GperftoolsDumper::GperftoolsDumper(const HostPaths& paths, GperftoolsSpec spec)
     : paths_(paths), spec_(std::move(spec)) {}
 
@@ -455,28 +544,9 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
   }
 
   if (!complete && !target_gone) {
-    std::string what = current
-                           ? current->name + " did not settle (" + std::to_string(current_size) +
-                                 " bytes, still changing, empty or held open)"
-                           : "no new " + spec_.heap_prefix + ".NNNN.heap";
-    std::string hint;
-    if (!handled)
-      hint = "the target does not catch signal " + signalLabel(spec_.signal) +
-             ", so no heap profiler is listening in it";
-    else if (!profiler_read_it)
-      hint =
-          "HEAPPROFILE is in the target's environment but tcmalloc's heap profiler never "
-          "marked it as read: is libtcmalloc (not tcmalloc_minimal) linked or LD_PRELOADed?";
-    else
-      hint = "HEAPPROFILE=" + spec_.heap_prefix +
-             " and HEAPPROFILESIGNAL=" + std::to_string(spec_.signal) +
-             " are in the target's environment and it catches the signal (sent " +
-             std::to_string(sends) + " times): can it write to " +
-             (dir_in_target.empty() ? std::string(prefix.front() == '/' ? "/" : "its cwd")
-                                    : dir_in_target) +
-             ", or is it stopped?";
     return finish(DumpResult::kTimedOut,
-                  what + " within " + seconds(req.deadline - start) + " (" + hint + ")");
+                  notSettled(spec_, current ? &current->name : nullptr, current_size, handled,
+                             profiler_read_it, sends, dir_in_target, req.deadline - start));
   }
   if (!complete && !current)
     return finish(DumpResult::kFailed, "the target exited before its profile was written");
@@ -508,52 +578,8 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
   if (target_gone)
     problems.push_back("the target exited during the dump: " + done_name + " may be incomplete");
 
-  if (!target_gone) {
-    if (auto maps = copyArtifact(req.dir, "maps.txt", paths_.proc(pid, "maps"), req.max_bytes);
-        maps)
-      out.artifacts.push_back(*maps);
-    else
-      problems.push_back("maps.txt: " + maps.error().describe());
-  }
-  if (exe_path) {
-    if (auto a = writeArtifact(req.dir, "exe_path.txt", *exe_path + "\n", req.max_bytes); a)
-      out.artifacts.push_back(*a);
-    else
-      problems.push_back("exe_path.txt: " + a.error().describe());
-  } else {
-    problems.push_back("exe_path.txt: " + exe_path.error().describe());
-  }
-  if (spec_.copy_executable && !target_gone && clock_.steadyNow() >= req.deadline) {
-    problems.push_back("exe: not copied, the deadline has passed");
-  } else if (spec_.copy_executable && !target_gone) {
-    // Through the exe link rather than its path: the file on disk may have been replaced since
-    // the target started, and only this one matches the profile's addresses.
-    // The link is the kernel's (the file the target executed), so it is followed; the file is
-    // still checked to be a regular one, and opened without blocking.
-    // The binary can sit on the target's own file system as well: with the deadline too.
-    // Larger than the cap: not copied, exe_path.txt says which binary to give google-pprof.
-    auto exe = withTargetDeadline<std::optional<Artifact>>(
-        who, req.deadline,
-        [exe = paths_.proc(pid, "exe"), dir = req.dir,
-         max = req.max_bytes]() -> Result<std::optional<Artifact>> {
-          OwnedFd exe_fd(::open(exe.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-          struct stat st;
-          if (exe_fd.get() < 0) return makeError("cannot open", exe, errno);
-          if (::fstat(exe_fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-            return makeError("not a regular file", exe, EINVAL);
-          if (max != 0 && static_cast<std::uint64_t>(st.st_size) > max)
-            return std::optional<Artifact>();
-          auto a = copyArtifactFromFd(dir, "exe", exe_fd.get(), 0);
-          if (!a) return a.error();
-          return std::optional<Artifact>(std::move(*a));
-        });
-    if (!exe) {
-      if (stalled(exe.error())) ::unlink(joinPath(req.dir, "exe").c_str());
-      problems.push_back("exe: " + exe.error().describe());
-    } else if (*exe) {
-      out.artifacts.push_back(**exe);
-    }
-  }
+  copyContext(paths_, req, pid, who, exe_path, target_gone, spec_.copy_executable, clock_,
+              out.artifacts, problems);
 
   if (problems.empty()) return finish(DumpResult::kOk, "");
   std::string joined;
