@@ -30,6 +30,9 @@ NumericProperty tcmallocProperty() {
 
 }  // namespace
 
+// Long because it is the catalogue of the daemon's metric families, one initialiser each (name
+// and help, as docs/metrics.md lists them): the members are references that only this list can
+// bind, and cutting it into pieces would only scatter the catalogue.
 DaemonMetrics::DaemonMetrics(const HostPaths& paths)
     : paths_(paths),
       registry_(std::make_shared<prometheus::Registry>()),

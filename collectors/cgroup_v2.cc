@@ -52,21 +52,16 @@ Result<std::string_view> CgroupV2Collector::readOptional(Optional& f) {
   return r;
 }
 
-Status CgroupV2Collector::collect(Snapshot& out) {
-  auto fail = [](const ControlFile& f, const Error& e) {
-    return makeError(e.message, f.path(), 0);
-  };
+namespace {
 
-  if (auto s = readCurrent(out); !s) return s;
-
-  auto stat = stat_.read();
-  if (!stat) return stat.error();
+// memory.stat: every key as stat_<key>, and the signals rules know by name.
+Status setStatSignals(std::string_view stat, KeyedSignals& keys, Snapshot& out) {
   std::size_t i = 0;
   double refault = 0;
   bool have_refault = false;
-  Status st = forEachKeyValue(*stat, [&](std::string_view key, std::uint64_t v) {
+  Status st = forEachKeyValue(stat, [&](std::string_view key, std::uint64_t v) {
     double d = static_cast<double>(v);
-    out.set(stat_keys_.idFor(i++, key), d);
+    out.set(keys.idFor(i++, key), d);
     if (key == "anon")
       out.set(Sig::kAnonBytes, d);
     else if (key == "file")
@@ -89,8 +84,24 @@ Status CgroupV2Collector::collect(Snapshot& out) {
       have_refault = true;
     }
   });
-  if (!st) return fail(stat_, st.error());
+  if (!st) return st;
   if (have_refault) out.set(Sig::kWorkingsetRefault, refault);
+  return Ok{};
+}
+
+}  // namespace
+
+Status CgroupV2Collector::collect(Snapshot& out) {
+  auto fail = [](const ControlFile& f, const Error& e) {
+    return makeError(e.message, f.path(), 0);
+  };
+
+  if (auto s = readCurrent(out); !s) return s;
+
+  auto stat = stat_.read();
+  if (!stat) return stat.error();
+  Status st = setStatSignals(*stat, stat_keys_, out);
+  if (!st) return fail(stat_, st.error());
 
   // Limits: absent when "max". The effective limit is the smallest on the path to the root.
   std::optional<std::uint64_t> own_limit, effective;
@@ -136,7 +147,7 @@ Status CgroupV2Collector::collect(Snapshot& out) {
 
   auto local = readOptional(events_local_);
   if (!local) return local.error();
-  i = 0;
+  std::size_t i = 0;
   st = forEachKeyValue(*local, [&](std::string_view key, std::uint64_t v) {
     out.set(events_local_keys_.idFor(i++, key), static_cast<double>(v));
   });

@@ -11,6 +11,47 @@ HostCollector::HostCollector(const HostPaths& paths)
   has_pressure_ = fileExists(pressure_.path());
 }
 
+namespace {
+
+// /proc/vmstat: reclaim, refaults, faults and OOM kills.
+Status setVmstatSignals(std::string_view vm, Snapshot& out) {
+  double pgscan = 0, pgsteal = 0, refault = 0;
+  bool scan = false, steal = false, ref = false;
+  Status st = forEachKeyValue(vm, [&](std::string_view key, std::uint64_t v) {
+    double d = static_cast<double>(v);
+    // Newer kernels also split these by anon/file; summing by reclaimer avoids counting twice.
+    // Recent kernels (6.18 has them) count proactive reclaim (memory.reclaim) on lines of its
+    // own, where older ones counted it as direct: adding them keeps the sum comparable across
+    // kernels and equal to pgscan_anon + pgscan_file.
+    if (key == "pgscan_kswapd" || key == "pgscan_direct" || key == "pgscan_khugepaged" ||
+        key == "pgscan_proactive") {
+      pgscan += d;
+      scan = true;
+    } else if (key == "pgsteal_kswapd" || key == "pgsteal_direct" || key == "pgsteal_khugepaged" ||
+               key == "pgsteal_proactive") {
+      pgsteal += d;
+      steal = true;
+    } else if (key == "workingset_refault" || key == "workingset_refault_anon" ||
+               key == "workingset_refault_file") {
+      refault += d;
+      ref = true;
+    } else if (key == "pgfault") {
+      out.set(Sig::kPgfault, d);
+    } else if (key == "pgmajfault") {
+      out.set(Sig::kPgmajfault, d);
+    } else if (key == "oom_kill") {
+      out.set(Sig::kEventsOomKill, d);
+    }
+  });
+  if (!st) return st;
+  if (scan) out.set(Sig::kPgscan, pgscan);
+  if (steal) out.set(Sig::kPgsteal, pgsteal);
+  if (ref) out.set(Sig::kWorkingsetRefault, refault);
+  return Ok{};
+}
+
+}  // namespace
+
 Status HostCollector::collect(Snapshot& out) {
   auto mi = meminfo_.read();
   if (!mi) return mi.error();
@@ -58,38 +99,8 @@ Status HostCollector::collect(Snapshot& out) {
 
   auto vm = vmstat_.read();
   if (!vm) return vm.error();
-  double pgscan = 0, pgsteal = 0, refault = 0;
-  bool scan = false, steal = false, ref = false;
-  st = forEachKeyValue(*vm, [&](std::string_view key, std::uint64_t v) {
-    double d = static_cast<double>(v);
-    // Newer kernels also split these by anon/file; summing by reclaimer avoids counting twice.
-    // Recent kernels (6.18 has them) count proactive reclaim (memory.reclaim) on lines of its
-    // own, where older ones counted it as direct: adding them keeps the sum comparable across
-    // kernels and equal to pgscan_anon + pgscan_file.
-    if (key == "pgscan_kswapd" || key == "pgscan_direct" || key == "pgscan_khugepaged" ||
-        key == "pgscan_proactive") {
-      pgscan += d;
-      scan = true;
-    } else if (key == "pgsteal_kswapd" || key == "pgsteal_direct" || key == "pgsteal_khugepaged" ||
-               key == "pgsteal_proactive") {
-      pgsteal += d;
-      steal = true;
-    } else if (key == "workingset_refault" || key == "workingset_refault_anon" ||
-               key == "workingset_refault_file") {
-      refault += d;
-      ref = true;
-    } else if (key == "pgfault") {
-      out.set(Sig::kPgfault, d);
-    } else if (key == "pgmajfault") {
-      out.set(Sig::kPgmajfault, d);
-    } else if (key == "oom_kill") {
-      out.set(Sig::kEventsOomKill, d);
-    }
-  });
+  st = setVmstatSignals(*vm, out);
   if (!st) return makeError(st.error().message, vmstat_.path());
-  if (scan) out.set(Sig::kPgscan, pgscan);
-  if (steal) out.set(Sig::kPgsteal, pgsteal);
-  if (ref) out.set(Sig::kWorkingsetRefault, refault);
   return Ok{};
 }
 

@@ -230,40 +230,46 @@ double floorMiB(double v) {
 
 }  // namespace
 
-Result<std::size_t> mapHsperfdata(std::string_view bytes, Snapshot& out) {
+namespace {
+
+// What the JVM's counters say about its generations and collectors, indexed as they are named.
+struct PerfTotals {
   Gen gens[kMaxIndex];
   GcCollector collectors[kMaxIndex];
   bool has_freq = false, has_meta = false, has_policy = false;
   double freq = 0, meta = 0;
   std::string_view policy;
-  Error bad;
+  Error bad;  // the first value that cannot be taken (its message empty when none)
+};
 
+// Reads the sun.gc.* counters (and the tick frequency) of `bytes` into `t`.
+Status readPerfTotals(std::string_view bytes, PerfTotals& t) {
   constexpr std::string_view kGen = "sun.gc.generation.";
   constexpr std::string_view kColl = "sun.gc.collector.";
-  Status st = forEachPerfEntry(bytes, [&](const PerfEntry& e) {
-    if (!bad.message.empty()) return;
+  return forEachPerfEntry(bytes, [&](const PerfEntry& e) {
+    if (!t.bad.message.empty()) return;
     std::string_view n = e.name;
     if (n.substr(0, 7) != "sun.gc." && n != "sun.os.hrt.frequency") return;
     auto number = [&](double& dst, bool& has) {
       if (!e.isLong()) return;
       if (e.value < 0) {
-        bad = makeError("hsperfdata: '" + std::string(n) + "'" + at(e.offset) + " is negative (" +
-                        std::to_string(e.value) + ")");
+        t.bad = makeError("hsperfdata: '" + std::string(n) + "'" + at(e.offset) + " is negative (" +
+                          std::to_string(e.value) + ")");
         return;
       }
       dst = static_cast<double>(e.value);
       has = true;
     };
     auto tooMany = [&] {
-      bad = makeError("hsperfdata: '" + std::string(n) + "'" + at(e.offset) +
-                      " has an index over " + std::to_string(kMaxIndex - 1));
+      t.bad = makeError("hsperfdata: '" + std::string(n) + "'" + at(e.offset) +
+                        " has an index over " + std::to_string(kMaxIndex - 1));
     };
     std::size_t i = 0;
     std::string_view rest;
     if (n.substr(0, kGen.size()) == kGen) {
       if (!splitIndex(n.substr(kGen.size()), i, rest)) return;
       if (i >= kMaxIndex) return tooMany();
-      Gen& g = gens[i];
+      Gen& g = t.gens[i];
       if (rest == "maxCapacity") {
         number(g.max, g.has_max);
       } else if (rest == "capacity") {
@@ -286,7 +292,7 @@ Result<std::size_t> mapHsperfdata(std::string_view bytes, Snapshot& out) {
     } else if (n.substr(0, kColl.size()) == kColl) {
       if (!splitIndex(n.substr(kColl.size()), i, rest)) return;
       if (i >= kMaxIndex) return tooMany();
-      GcCollector& c = collectors[i];
+      GcCollector& c = t.collectors[i];
       if (rest == "invocations")
         number(c.invocations, c.has_invocations);
       else if (rest == "time")
@@ -294,37 +300,35 @@ Result<std::size_t> mapHsperfdata(std::string_view bytes, Snapshot& out) {
       else if (rest == "name" && e.isString())
         c.name = e.text;
     } else if (n == "sun.os.hrt.frequency") {
-      number(freq, has_freq);
+      number(t.freq, t.has_freq);
     } else if (n == "sun.gc.metaspace.used") {
-      number(meta, has_meta);
+      number(t.meta, t.has_meta);
     } else if (n == "sun.gc.policy.name" && e.isString()) {
-      policy = e.text;
-      has_policy = true;
+      t.policy = e.text;
+      t.has_policy = true;
     }
   });
-  if (!st) return st.error();
-  if (!bad.message.empty()) return bad;
+}
 
+// The heap's signals from the generations; how many were set.
+std::size_t setHeapSignals(const PerfTotals& t, Snapshot& out) {
   static const SignalId kHeapLimit = internSignal("heap_limit_bytes");
   static const SignalId kCommitted = internSignal("jvm_heap_committed_bytes");
-  static const SignalId kYoung = internSignal("jvm_young_gc_cycles");
-  static const SignalId kFull = internSignal("jvm_full_gc_cycles");
   static const SignalId kOldUsed = internSignal("jvm_old_used_bytes");
   static const SignalId kOldCapacity = internSignal("jvm_old_capacity_bytes");
-  static const SignalId kMetaspace = internSignal("jvm_metaspace_used_bytes");
 
-  const bool g1 = policy == "GarbageFirst";
+  const bool g1 = t.policy == "GarbageFirst";
   // Serial and Parallel (and CMS) split the heap into generations; the region-based collectors
   // show it whole in each. Without a policy name (ZGC, Shenandoah, Epsilon, or a JVM this reader
   // does not know) the largest is taken, which is also right for one generation and would rather
   // understate a limit than double it.
-  const bool split = has_policy && !g1;
+  const bool split = t.has_policy && !g1;
   auto unpad = [&](double v) { return g1 ? floorMiB(v) : v; };
 
   std::size_t set = 0;
   double used = 0, limit = 0, committed = 0;
   bool has_used = false, has_limit = false, has_committed = false;
-  for (const Gen& g : gens) {
+  for (const Gen& g : t.gens) {
     if (g.has_used) {
       used += g.used;
       has_used = true;
@@ -362,9 +366,19 @@ Result<std::size_t> mapHsperfdata(std::string_view bytes, Snapshot& out) {
     ++set;
   }
 
+  return set;
+}
+
+// The collectors' signals (cycles, pause time) and the metaspace; how many were set.
+std::size_t setGcSignals(const PerfTotals& t, Snapshot& out) {
+  static const SignalId kYoung = internSignal("jvm_young_gc_cycles");
+  static const SignalId kFull = internSignal("jvm_full_gc_cycles");
+  static const SignalId kMetaspace = internSignal("jvm_metaspace_used_bytes");
+
+  std::size_t set = 0;
   double invocations = 0, ticks = 0, young = 0, full = 0;
   bool has_invocations = false, has_ticks = false, has_young = false, has_full = false;
-  for (const GcCollector& c : collectors) {
+  for (const GcCollector& c : t.collectors) {
     if (c.has_invocations) {
       invocations += c.invocations;
       has_invocations = true;
@@ -385,8 +399,8 @@ Result<std::size_t> mapHsperfdata(std::string_view bytes, Snapshot& out) {
     out.set(Sig::kGcCycles, invocations);
     ++set;
   }
-  if (has_ticks && has_freq && freq > 0) {
-    out.set(Sig::kGcPauseSecondsTotal, ticks / freq);
+  if (has_ticks && t.has_freq && t.freq > 0) {
+    out.set(Sig::kGcPauseSecondsTotal, ticks / t.freq);
     ++set;
   }
   if (has_young) {
@@ -397,11 +411,21 @@ Result<std::size_t> mapHsperfdata(std::string_view bytes, Snapshot& out) {
     out.set(kFull, full);
     ++set;
   }
-  if (has_meta) {
-    out.set(kMetaspace, meta);
+  if (t.has_meta) {
+    out.set(kMetaspace, t.meta);
     ++set;
   }
   return set;
+}
+
+}  // namespace
+
+Result<std::size_t> mapHsperfdata(std::string_view bytes, Snapshot& out) {
+  PerfTotals t;
+  if (Status st = readPerfTotals(bytes, t); !st) return st.error();
+  if (!t.bad.message.empty()) return t.bad;
+  std::size_t set = setHeapSignals(t, out);
+  return set + setGcSignals(t, out);
 }
 
 Result<pid_t> parseNsPid(std::string_view status, pid_t pid) {

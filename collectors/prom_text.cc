@@ -135,6 +135,49 @@ Status LineParser::parseComment(std::string_view line, int lineno) {
   return Ok{};
 }
 
+namespace {
+
+// A label's value after its opening '"', up to and without the closing one, unescaped into `v`.
+Status takeQuotedValue(std::string_view& rest, std::string& v, std::string_view key, int lineno) {
+  bool closed = false;
+  while (!rest.empty()) {
+    char c = rest[0];
+    rest.remove_prefix(1);
+    if (c == '"') {
+      closed = true;
+      break;
+    }
+    if (c == '\\') {
+      if (rest.empty()) break;
+      char e = rest[0];
+      rest.remove_prefix(1);
+      if (e == 'n')
+        v += '\n';
+      else if (e == '\\' || e == '"')
+        v += e;
+      else
+        return lineError(lineno, "label '" + std::string(key) + "': unknown escape '\\" +
+                                     std::string(1, e) + "'");
+    } else {
+      v += c;
+    }
+  }
+  if (!closed) return lineError(lineno, "label '" + std::string(key) + "': unterminated value");
+  return Ok{};
+}
+
+// The sample's timestamp (milliseconds since the epoch), the rest of its line.
+Result<std::int64_t> parseTimestamp(std::string_view ts, std::string_view name, int lineno) {
+  std::int64_t t = 0;
+  auto [p, ec] = std::from_chars(ts.data(), ts.data() + ts.size(), t);
+  if (ec != std::errc() || p != ts.data() + ts.size())
+    return lineError(lineno,
+                     std::string(name) + ": bad timestamp '" + std::string(ts.substr(0, 40)) + "'");
+  return t;
+}
+
+}  // namespace
+
 Status LineParser::parseSampleLine(std::string_view line, int lineno) {
   std::string_view rest = line;
   sample.name = takeName(rest, false);
@@ -168,30 +211,7 @@ Status LineParser::parseSampleLine(std::string_view line, int lineno) {
       auto& [k, v] = sample.labels[used++];
       k.assign(key);
       v.clear();
-      bool closed = false;
-      while (!rest.empty()) {
-        char c = rest[0];
-        rest.remove_prefix(1);
-        if (c == '"') {
-          closed = true;
-          break;
-        }
-        if (c == '\\') {
-          if (rest.empty()) break;
-          char e = rest[0];
-          rest.remove_prefix(1);
-          if (e == 'n')
-            v += '\n';
-          else if (e == '\\' || e == '"')
-            v += e;
-          else
-            return lineError(lineno, "label '" + std::string(key) + "': unknown escape '\\" +
-                                         std::string(1, e) + "'");
-        } else {
-          v += c;
-        }
-      }
-      if (!closed) return lineError(lineno, "label '" + std::string(key) + "': unterminated value");
+      if (auto st = takeQuotedValue(rest, v, key, lineno); !st) return st;
       skipSpace(rest);
       if (!rest.empty() && rest[0] == ',') {
         rest.remove_prefix(1);
@@ -227,13 +247,9 @@ Status LineParser::parseSampleLine(std::string_view line, int lineno) {
   skipSpace(rest);
   sample.timestamp_ms.reset();
   if (!rest.empty()) {
-    std::string_view ts = trim(rest);
-    std::int64_t t = 0;
-    auto [p, ec] = std::from_chars(ts.data(), ts.data() + ts.size(), t);
-    if (ec != std::errc() || p != ts.data() + ts.size())
-      return lineError(lineno, std::string(sample.name) + ": bad timestamp '" +
-                                   std::string(ts.substr(0, 40)) + "'");
-    sample.timestamp_ms = t;
+    auto ts = parseTimestamp(trim(rest), sample.name, lineno);
+    if (!ts) return ts.error();
+    sample.timestamp_ms = *ts;
   }
   sample.line = lineno;
   resolveFamily();

@@ -25,7 +25,7 @@ const std::string kTargetKindList =
 // systemd units that have a cgroup of their own.
 const std::vector<std::string> kUnitSuffixes = {".service", ".scope", ".slice"};
 constexpr Duration kMinPredictWindow = std::chrono::seconds(1);
-// The same bound as a rule's window functions have (rules/expr.cc): no history is longer.
+// The same bound as a rule's window functions have (rules/expr_parse.cc): no history is longer.
 constexpr Duration kMaxPredictWindow = std::chrono::hours(1);
 // The kernel's PID_MAX_LIMIT on 64-bit: no pid is larger.
 constexpr long kMaxPid = 4 * 1024 * 1024;

@@ -23,6 +23,29 @@ Error urlError(std::string_view text, const std::string& why) {
   return makeError("not a usable URL: " + why, std::string(text));
 }
 
+// What is wrong with a URL's host (the text between "://" and the port; `bracketed`: it was in
+// [...]), nullptr when nothing is.
+const char* hostProblem(std::string_view host, bool bracketed) {
+  // A name, an IPv4 address, or (bracketed) an IPv6 one with its zone: anything else would not
+  // come back the same from str() (a '[' or a byte >= 0x80 outside brackets: found by fuzz_url).
+  for (unsigned char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == '_' || (bracketed && (c == ':' || c == '%'));
+    if (!ok) return "the host has a character a host name cannot have";
+  }
+  // In brackets only an IPv6 address (str() brackets a host with a ':', and only that:
+  // "[D7%4]" printed back as "D7%4", which does not parse; found by fuzz_url).
+  if (bracketed) {
+    std::string_view addr = host.substr(0, host.find('%'));
+    bool ok = addr.find(':') != std::string_view::npos;
+    for (unsigned char c : addr)
+      ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+                  c == ':' || c == '.');
+    if (!ok) return "what is in brackets is not an IPv6 address";
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 Result<Url> Url::parse(std::string_view text, UrlSchemes schemes) {
@@ -73,24 +96,7 @@ Result<Url> Url::parse(std::string_view text, UrlSchemes schemes) {
     }
   }
   if (url.host.empty()) return urlError(text, "the host is empty");
-  // A name, an IPv4 address, or (bracketed) an IPv6 one with its zone: anything else would not
-  // come back the same from str() (a '[' or a byte >= 0x80 outside brackets: found by fuzz_url).
-  const bool bracketed = authority.front() == '[';
-  for (unsigned char c : url.host) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == '_' || (bracketed && (c == ':' || c == '%'));
-    if (!ok) return urlError(text, "the host has a character a host name cannot have");
-  }
-  // In brackets only an IPv6 address (str() brackets a host with a ':', and only that:
-  // "[D7%4]" printed back as "D7%4", which does not parse; found by fuzz_url).
-  if (bracketed) {
-    std::string_view addr = std::string_view(url.host).substr(0, url.host.find('%'));
-    bool ok = addr.find(':') != std::string_view::npos;
-    for (unsigned char c : addr)
-      ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-                  c == ':' || c == '.');
-    if (!ok) return urlError(text, "what is in brackets is not an IPv6 address");
-  }
+  if (const char* why = hostProblem(url.host, authority.front() == '[')) return urlError(text, why);
   if (!port.empty()) {
     unsigned long n = 0;
     for (char c : port) {

@@ -179,6 +179,76 @@ int runRecord(const HostPaths& paths, std::vector<std::string> argv) {
   return out.good() ? 0 : 1;
 }
 
+namespace {
+
+// One line of a trace: its time, target and signals (time_to_oom left out: it is the engine's own
+// prediction, and a recorded one must not shadow it). An error says what is wrong with the line.
+struct TraceLine {
+  double unix_time = 0;
+  std::string target;
+};
+std::optional<std::string> parseTraceLine(const std::string& line, TraceLine& out, Snapshot& snap) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return "not a JSON object";
+  if (!j.contains("unix_time") || !j["unix_time"].is_number()) return "missing number 'unix_time'";
+  if (!j.contains("target") || !j["target"].is_string()) return "missing string 'target'";
+  if (!j.contains("signals") || !j["signals"].is_object()) return "missing object 'signals'";
+  out.unix_time = j["unix_time"].get<double>();
+  out.target = j["target"].get<std::string>();
+  snap.clear();
+  for (auto& [k, v] : j["signals"].items()) {
+    double d;
+    if (v.is_number())
+      d = v.get<double>();
+    else if (v == "+Inf")
+      d = INFINITY;
+    else if (v == "-Inf")
+      d = -INFINITY;
+    else if (v == "NaN")
+      d = NAN;
+    else
+      return "signal '" + k + "' is not a number";
+    snap.set(internSignal(k), d);
+  }
+  snap.erase(id(Sig::kTimeToOomSeconds));
+  return std::nullopt;
+}
+
+void printFiring(const Firing& f, double unix_time) {
+  nlohmann::ordered_json o;
+  o["time"] = formatWallTime(f.wall);
+  o["unix_time"] = unix_time;
+  o["rule"] = f.rule;
+  o["target"] = f.target;
+  o["severity"] = severityName(f.severity);
+  o["from"] = ruleStateName(f.from);
+  o["state"] = ruleStateName(f.to);
+  auto& values = o["values"] = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : f.values) {
+    if (std::isfinite(v))
+      values[k] = std::round(v * 1e6) / 1e6;
+    else
+      values[k] = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
+  }
+  std::cout << o.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+}
+
+// The rules a replay evaluates: the built-in ones, or the config's; nullopt (the errors printed)
+// when the config does not load.
+std::optional<Config> replayConfig(const std::optional<std::string>& config_path) {
+  Config config;
+  config.rules = defaultRules();
+  if (!config_path) return config;
+  ConfigLoad load = loadConfigFile(*config_path);
+  if (!load.config) {
+    for (const auto& e : load.errors) std::cerr << e.format() << "\n";
+    return std::nullopt;
+  }
+  return *load.config;
+}
+
+}  // namespace
+
 int runReplay(std::vector<std::string> argv) {
   Args args(std::move(argv));
   std::optional<std::string> config_path, trace_path;
@@ -195,23 +265,15 @@ int runReplay(std::vector<std::string> argv) {
     }
   }
   if (!trace_path) throw UsageError{"no trace file given"};
-  Config config;
-  config.rules = defaultRules();
-  if (config_path) {
-    ConfigLoad load = loadConfigFile(*config_path);
-    if (!load.config) {
-      for (const auto& e : load.errors) std::cerr << e.format() << "\n";
-      return 2;
-    }
-    config = *load.config;
-  }
+  std::optional<Config> config = replayConfig(config_path);
+  if (!config) return 2;
   std::ifstream in(*trace_path);
   if (!in) {
     std::cerr << "oomsentinel replay: cannot read " << *trace_path << "\n";
     return 2;
   }
   RuleEngine engine(std::chrono::milliseconds(10));
-  if (auto errs = engine.setRules(config.rules); !errs.empty()) {
+  if (auto errs = engine.setRules(config->rules); !errs.empty()) {
     for (const auto& e : errs) std::cerr << e.format() << "\n";
     return 2;
   }
@@ -224,67 +286,26 @@ int runReplay(std::vector<std::string> argv) {
   while (std::getline(in, line)) {
     ++lineno;
     if (line.empty()) continue;
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    auto bad = [&](const std::string& why) {
-      std::cerr << *trace_path << ":" << lineno << ": " << why << "\n";
+    TraceLine tl;
+    if (auto why = parseTraceLine(line, tl, snap)) {
+      std::cerr << *trace_path << ":" << lineno << ": " << *why << "\n";
       return 2;
-    };
-    if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
-    if (!j.contains("unix_time") || !j["unix_time"].is_number())
-      return bad("missing number 'unix_time'");
-    if (!j.contains("target") || !j["target"].is_string()) return bad("missing string 'target'");
-    if (!j.contains("signals") || !j["signals"].is_object()) return bad("missing object 'signals'");
-    double t = j["unix_time"].get<double>();
+    }
     // The trace's own time drives both clocks: rules see the intervals that were recorded.
-    clock.set(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(t)));
-    std::string target = j["target"].get<std::string>();
-    auto handle = engine.findTarget(target);
+    clock.set(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(tl.unix_time)));
+    auto handle = engine.findTarget(tl.target);
     if (!handle) {
       Duration predict = std::chrono::seconds(10);
-      for (const auto& ts : config.targets)
-        if (ts.target.name == target) predict = ts.predict_window;
-      handle = engine.addTarget(target, predict);
+      for (const auto& ts : config->targets)
+        if (ts.target.name == tl.target) predict = ts.predict_window;
+      handle = engine.addTarget(tl.target, predict);
     }
-    snap.clear();
     snap.steady = clock.steadyNow();
     snap.wall = clock.wallNow();
-    for (auto& [k, v] : j["signals"].items()) {
-      double d;
-      if (v.is_number())
-        d = v.get<double>();
-      else if (v == "+Inf")
-        d = INFINITY;
-      else if (v == "-Inf")
-        d = -INFINITY;
-      else if (v == "NaN")
-        d = NAN;
-      else
-        return bad("signal '" + k + "' is not a number");
-      snap.set(internSignal(k), d);
-    }
-    // time_to_oom is the engine's own prediction; a recorded one must not shadow it.
-    snap.erase(id(Sig::kTimeToOomSeconds));
     firings.clear();
     notices.clear();
     engine.evaluate(handle, snap, firings, notices);
-    for (const auto& f : firings) {
-      nlohmann::ordered_json o;
-      o["time"] = formatWallTime(f.wall);
-      o["unix_time"] = t;
-      o["rule"] = f.rule;
-      o["target"] = f.target;
-      o["severity"] = severityName(f.severity);
-      o["from"] = ruleStateName(f.from);
-      o["state"] = ruleStateName(f.to);
-      auto& values = o["values"] = nlohmann::ordered_json::object();
-      for (const auto& [k, v] : f.values) {
-        if (std::isfinite(v))
-          values[k] = std::round(v * 1e6) / 1e6;
-        else
-          values[k] = std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
-      }
-      std::cout << o.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
-    }
+    for (const auto& f : firings) printFiring(f, tl.unix_time);
   }
   return 0;
 }

@@ -192,18 +192,13 @@ void Watchdog::logThrottle(const ThrottleEvent& e) {
   std::vector<std::pair<std::string, std::string>> fields;
   if (!e.target.empty()) fields.emplace_back("target", e.target);
   if (!e.cgroup_dir.empty()) fields.emplace_back("cgroup", e.cgroup_dir);
-  fields.emplace_back("result", e.result);
+  const char* result = throttleResultName(e.result);
+  fields.emplace_back("result", result);
   fields.emplace_back("detail", e.detail);
   fields.emplace_back("at", formatWallTime(e.at));
-  const char* what = e.result == "throttled"   ? "throttling the target while it is dumped"
-                     : e.result == "restored"  ? "throttle ended: the dump is done"
-                     : e.result == "expired"   ? "throttle ended: throttle_during_dump.max_duration"
-                     : e.result == "released"  ? "throttle ended: oomsentinel is stopping"
-                     : e.result == "recovered" ? "throttle ended: put back what a stopped run left"
-                     : e.result == "skipped"   ? "throttle not applied or not put back"
-                                               : "throttle failed";
-  log_.log(e.result == "failed" ? LogLevel::kError : LogLevel::kWarning, what, fields);
-  if (!e.target.empty()) metrics_->throttle(e.target, e.result, e.held);
+  log_.log(e.result == ThrottleResult::kFailed ? LogLevel::kError : LogLevel::kWarning,
+           throttleResultMessage(e.result), fields);
+  if (!e.target.empty()) metrics_->throttle(e.target, result, e.held);
 }
 
 void Watchdog::collectDumpReports() {

@@ -172,22 +172,12 @@ Result<Artifact> copyArtifact(const std::string& dir, const std::string& name,
   return a;
 }
 
-Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
-                                std::uint64_t max_bytes, std::optional<uid_t> writer) {
-  std::string path = dir + "/" + name;
-  // The file may be in a folder a child wrote to (an exec hook's): no symlink anywhere in `name`
-  // is followed, nothing climbs out of `dir`, and the inode is known to be a regular file before
-  // it is opened for I/O (a FIFO left there would block, a device node must never be opened).
-  Fd dir_fd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (dir_fd.fd < 0) return makeError("cannot open", dir, errno);
-  open_how how{};
-  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  Fd at{static_cast<int>(::syscall(SYS_openat2, dir_fd.fd, name.c_str(), &how, sizeof how))};
-  if (at.fd < 0)
-    return makeError(errno == ELOOP ? "refused: a symlink on the way" : "cannot open", path, errno);
-  struct stat st;
-  if (::fstat(at.fd, &st) != 0) return makeError("cannot stat", path, errno);
+namespace {
+
+// The checks on the inode `fd` (an O_PATH descriptor of `path`) holds before anything else is
+// done to it; `st` is its stat.
+Status checkOwnFile(int fd, const std::string& path, std::optional<uid_t> writer, struct stat& st) {
+  if (::fstat(fd, &st) != 0) return makeError("cannot stat", path, errno);
   // O_PATH with O_NOFOLLOW hands out a symlink in the last place rather than failing.
   if (S_ISLNK(st.st_mode)) return makeError("refused: a symlink", path, ELOOP);
   if (!S_ISREG(st.st_mode)) return makeError("refused: not a regular file", path, EINVAL);
@@ -206,6 +196,63 @@ Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
                                        : std::string()) +
             "ours (" + std::to_string(ours) + ")",
         path, EPERM);
+  return Ok{};
+}
+
+// Cuts the file that `fd` reads (`again`: its /proc/self/fd path) to `keep` bytes, for `limit`.
+Status cutTo(int fd, bool writable, const std::string& again, std::uint64_t keep,
+             const std::string& limit, const std::string& path) {
+  int cut_fd = fd;
+  Fd writer;
+  if (!writable) {
+    // Another user's file that only its owner may write: for the cut, the "other" write bit
+    // stands for a moment (CAP_FOWNER), and the mode is 0600 again at once. Nobody else can
+    // reach it meanwhile: the bundle's folders are root's, 0700.
+    if (::chmod(again.c_str(), 0602) == 0) {
+      writer.fd = ::open(again.c_str(), O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+      ::chmod(again.c_str(), 0600);
+    }
+    if (writer.fd < 0) return makeError("cannot open to cut it to " + limit, path, errno);
+    cut_fd = writer.fd;
+  }
+  if (::ftruncate(cut_fd, static_cast<off_t>(keep)) != 0)
+    return makeError("cannot cut to " + limit, path, errno);
+  return Ok{};
+}
+
+// The SHA-256 of the first `size` bytes `fd` reads, as hex.
+Result<std::string> digestOf(int fd, std::uint64_t size, const std::string& path) {
+  Sha256 h;
+  char buf[64 * 1024];
+  off_t off = 0;
+  while (static_cast<std::uint64_t>(off) < size) {
+    ssize_t n = ::pread(fd, buf, sizeof buf, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return makeError("cannot read back", path, n < 0 ? errno : 0);
+    h.update(buf, static_cast<std::size_t>(n));
+    off += n;
+  }
+  return h.hex();
+}
+
+}  // namespace
+
+Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
+                                std::uint64_t max_bytes, std::optional<uid_t> writer) {
+  std::string path = dir + "/" + name;
+  // The file may be in a folder a child wrote to (an exec hook's): no symlink anywhere in `name`
+  // is followed, nothing climbs out of `dir`, and the inode is known to be a regular file before
+  // it is opened for I/O (a FIFO left there would block, a device node must never be opened).
+  Fd dir_fd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (dir_fd.fd < 0) return makeError("cannot open", dir, errno);
+  open_how how{};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  Fd at{static_cast<int>(::syscall(SYS_openat2, dir_fd.fd, name.c_str(), &how, sizeof how))};
+  if (at.fd < 0)
+    return makeError(errno == ELOOP ? "refused: a symlink on the way" : "cannot open", path, errno);
+  struct stat st;
+  if (auto ok = checkOwnFile(at.fd, path, writer, st); !ok) return ok.error();
   // A file of another user (an exec hook's, a JVM's heap dump) is made 0600 first, with
   // CAP_FOWNER, through the descriptor; the daemon keeps no CAP_DAC_OVERRIDE, so it may then
   // only read it (CAP_DAC_READ_SEARCH), and a cut takes a writable descriptor of its own below.
@@ -236,39 +283,58 @@ Result<Artifact> finishArtifact(const std::string& dir, const std::string& name,
     if (limit.empty()) limit = kBundleCap;
   }
   if (keep < size) {
-    int cut_fd = fd.fd;
-    Fd writer;
-    if (!writable) {
-      // Another user's file that only its owner may write: for the cut, the "other" write bit
-      // stands for a moment (CAP_FOWNER), and the mode is 0600 again at once. Nobody else can
-      // reach it meanwhile: the bundle's folders are root's, 0700.
-      if (::chmod(again.c_str(), 0602) == 0) {
-        writer.fd = ::open(again.c_str(), O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        ::chmod(again.c_str(), 0600);
-      }
-      if (writer.fd < 0) return makeError("cannot open to cut it to " + limit, path, errno);
-      cut_fd = writer.fd;
-    }
-    if (::ftruncate(cut_fd, static_cast<off_t>(keep)) != 0)
-      return makeError("cannot cut to " + limit, path, errno);
+    if (auto cut = cutTo(fd.fd, writable, again, keep, limit, path); !cut) return cut.error();
     size = keep;
     cutBy(a, limit);
   }
-  Sha256 h;
-  char buf[64 * 1024];
-  off_t off = 0;
-  while (static_cast<std::uint64_t>(off) < size) {
-    ssize_t n = ::pread(fd.fd, buf, sizeof buf, off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return makeError("cannot read back", path, n < 0 ? errno : 0);
-    h.update(buf, static_cast<std::size_t>(n));
-    off += n;
-  }
+  auto digest = digestOf(fd.fd, size, path);
+  if (!digest) return digest.error();
   if (::fsync(fd.fd) != 0) return makeError("cannot fsync", path, errno);
   a.bytes = size;
-  a.sha256 = h.hex();
+  a.sha256 = *digest;
   return a;
 }
+
+namespace {
+
+// Zeros for the digest: a hole reads as zeros, and the digest is of what a reader sees.
+void hashHole(Sha256& h, std::uint64_t n) {
+  static const char kZeros[64 * 1024] = {};
+  while (n > 0) {
+    std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(n, sizeof kZeros));
+    h.update(kZeros, k);
+    n -= k;
+  }
+}
+
+// Where the next data of `fd` is at or after `pos`, at most `end` (the rest is a hole).
+Result<std::uint64_t> nextData(int fd, std::uint64_t pos, std::uint64_t end,
+                               const std::string& src) {
+  off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
+  if (data < 0) {
+    if (errno != ENXIO) return makeError("cannot seek", src, errno);
+    return end;
+  }
+  return std::min<std::uint64_t>(static_cast<std::uint64_t>(data), end);
+}
+
+// All of p[0..n) written at `pos` of `fd`.
+Status pwriteAll(int fd, const char* p, std::size_t n, std::uint64_t pos, const std::string& path) {
+  off_t at = static_cast<off_t>(pos);
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, at);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return makeError("cannot write", path, errno);
+    }
+    p += w;
+    at += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return Ok{};
+}
+
+}  // namespace
 
 Result<Artifact> copyArtifactFromFd(const std::string& dir, const std::string& name, int fd,
                                     std::uint64_t max_bytes) {
@@ -293,32 +359,18 @@ Result<Artifact> copyArtifactFromFd(const std::string& dir, const std::string& n
     end = room->cap;
     cutBy(a, room->limit);
   }
-  static const char kZeros[64 * 1024] = {};
   char buf[64 * 1024];
   std::uint64_t pos = 0;
-  // Zeros for the digest: a hole reads as zeros, and the digest is of what a reader sees.
-  auto hashHole = [&](std::uint64_t n) {
-    while (n > 0) {
-      std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(n, sizeof kZeros));
-      h.update(kZeros, k);
-      n -= k;
-    }
-  };
   bool stop = false;
   while (pos < end && !stop) {
     // The next data at or after pos; ENXIO: none before the end (the rest is a hole). A file
     // system without SEEK_DATA treats the whole file as data (EINVAL is not expected on Linux
     // since 3.1, where the generic answer is "all data").
-    off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
-    std::uint64_t data_at;
-    if (data < 0) {
-      if (errno != ENXIO) return makeError("cannot seek", src, errno);
-      data_at = end;
-    } else {
-      data_at = std::min<std::uint64_t>(static_cast<std::uint64_t>(data), end);
-    }
+    auto next = nextData(fd, pos, end, src);
+    if (!next) return next.error();
+    std::uint64_t data_at = *next;
     if (data_at > pos) {
-      hashHole(data_at - pos);
+      hashHole(h, data_at - pos);
       pos = data_at;
       if (pos >= end) break;
     }
@@ -346,19 +398,8 @@ Result<Artifact> copyArtifactFromFd(const std::string& dir, const std::string& n
         stop = true;
       }
       if (n > 0) {
-        const char* p = buf;
-        std::size_t left = static_cast<std::size_t>(n);
-        off_t at = static_cast<off_t>(pos);
-        while (left > 0) {
-          ssize_t w = ::pwrite(out.fd, p, left, at);
-          if (w < 0) {
-            if (errno == EINTR) continue;
-            return makeError("cannot write", path, errno);
-          }
-          p += w;
-          at += w;
-          left -= static_cast<std::size_t>(w);
-        }
+        if (auto wrote = pwriteAll(out.fd, buf, static_cast<std::size_t>(n), pos, path); !wrote)
+          return wrote.error();
         h.update(buf, static_cast<std::size_t>(n));
         pos += static_cast<std::uint64_t>(n);
       }

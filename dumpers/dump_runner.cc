@@ -140,7 +140,7 @@ void DumpRunner::runJob(DumpJob job, SteadyTime) {
         std::unique_lock lock(timer_mu);
         if (!timer_cv.wait_for(lock, max, [&] { return dumpers_done; })) {
           lock.unlock();
-          release(hold, "expired");
+          release(hold, ThrottleResult::kExpired);
         }
       });
     // Every artifact the dumpers write into this bundle is charged to one budget, and the free
@@ -169,7 +169,7 @@ void DumpRunner::runJob(DumpJob job, SteadyTime) {
       timer_cv.notify_all();
       timer.join();
       // Put back before publishing: the fsyncs of the bundle need not be paid for by the workload.
-      release(hold, "restored");
+      release(hold, ThrottleResult::kRestored);
     }
     auto published = store_->publish(*bundle, report.outcomes, clock_.wallNow());
     if (published) {
@@ -212,7 +212,7 @@ std::shared_ptr<ThrottleHold> DumpRunner::throttle(const DumpJob& job) {
     auto held = holds_.find(dir);
     if (held != holds_.end() && !dir.empty()) {
       throttle_events_.push_back(
-          {job.info.target, dir, "skipped",
+          {job.info.target, dir, ThrottleResult::kSkipped,
            "already throttled by the dump of " + held->second->record().target, clock_.wallNow()});
       return nullptr;
     }
@@ -226,7 +226,7 @@ std::shared_ptr<ThrottleHold> DumpRunner::throttle(const DumpJob& job) {
   return hold;
 }
 
-void DumpRunner::release(const std::shared_ptr<ThrottleHold>& hold, const std::string& result) {
+void DumpRunner::release(const std::shared_ptr<ThrottleHold>& hold, ThrottleResult result) {
   auto ev = hold->release(result, clock_);
   std::lock_guard lock(mu_);
   if (ev) throttle_events_.push_back(std::move(*ev));
@@ -240,7 +240,7 @@ void DumpRunner::releaseThrottles() {
     std::lock_guard lock(mu_);
     for (const auto& [dir, h] : holds_) holds.push_back(h);
   }
-  for (const auto& h : holds) release(h, "released");
+  for (const auto& h : holds) release(h, ThrottleResult::kReleased);
 }
 
 std::vector<ThrottleEvent> DumpRunner::takeThrottleEvents() {

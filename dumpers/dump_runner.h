@@ -89,7 +89,7 @@ class DumpRunner {
                                          const DumpRequest& req);
   // Starts the job's throttle; returns the hold (null when there is none) after noting the event.
   std::shared_ptr<ThrottleHold> throttle(const DumpJob& job);
-  void release(const std::shared_ptr<ThrottleHold>& hold, const std::string& result);
+  void release(const std::shared_ptr<ThrottleHold>& hold, ThrottleResult result);
 
   std::shared_ptr<IncidentStore> store_;
   const Clock& clock_;

@@ -16,6 +16,47 @@
 #include "dumpers/artifact.h"
 
 namespace oomsentinel {
+
+const char* throttleResultName(ThrottleResult r) {
+  switch (r) {
+    case ThrottleResult::kThrottled:
+      return "throttled";
+    case ThrottleResult::kRestored:
+      return "restored";
+    case ThrottleResult::kExpired:
+      return "expired";
+    case ThrottleResult::kReleased:
+      return "released";
+    case ThrottleResult::kRecovered:
+      return "recovered";
+    case ThrottleResult::kSkipped:
+      return "skipped";
+    case ThrottleResult::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+const char* throttleResultMessage(ThrottleResult r) {
+  switch (r) {
+    case ThrottleResult::kThrottled:
+      return "throttling the target while it is dumped";
+    case ThrottleResult::kRestored:
+      return "throttle ended: the dump is done";
+    case ThrottleResult::kExpired:
+      return "throttle ended: throttle_during_dump.max_duration";
+    case ThrottleResult::kReleased:
+      return "throttle ended: oomsentinel is stopping";
+    case ThrottleResult::kRecovered:
+      return "throttle ended: put back what a stopped run left";
+    case ThrottleResult::kSkipped:
+      return "throttle not applied or not put back";
+    case ThrottleResult::kFailed:
+      return "throttle failed";
+  }
+  return "throttle failed";
+}
+
 namespace {
 
 constexpr std::uint64_t kMinHeadroom = std::uint64_t{4} << 20;
@@ -81,22 +122,25 @@ double wallSeconds(WallTime t) {
 }
 
 // Puts `previous` back when memory.high still holds `set`; what happened, as (result, detail).
-std::pair<std::string, std::string> putBack(const ThrottleRecord& r, const std::string& done,
-                                            const std::string& after) {
+std::pair<ThrottleResult, std::string> putBack(const ThrottleRecord& r, ThrottleResult done,
+                                               const std::string& after) {
   std::string high_path = joinPath(r.cgroup_dir, "memory.high");
   auto now = readSmall(high_path);
   if (!now) {
-    if (now.error().isGone()) return {"skipped", "the cgroup is gone; nothing to put back"};
-    return {"failed", "cannot read memory.high to put it back: " + now.error().describe()};
+    if (now.error().isGone())
+      return {ThrottleResult::kSkipped, "the cgroup is gone; nothing to put back"};
+    return {ThrottleResult::kFailed,
+            "cannot read memory.high to put it back: " + now.error().describe()};
   }
   auto parsed = parseLimit(*now, high_path);
   if (!parsed || *parsed != std::optional<std::uint64_t>{r.set})
-    return {"skipped", "memory.high was changed to '" + now->substr(0, 40) +
-                           "' by someone else since it was set to " +
-                           formatBytes(static_cast<double>(r.set)) + "; left as it is"};
+    return {ThrottleResult::kSkipped, "memory.high was changed to '" + now->substr(0, 40) +
+                                          "' by someone else since it was set to " +
+                                          formatBytes(static_cast<double>(r.set)) +
+                                          "; left as it is"};
   if (auto st = writeControl(high_path, r.previous); !st)
-    return {"failed", "cannot put memory.high back to " + r.previous + ": " +
-                          st.error().describe() + hintFor(st.error())};
+    return {ThrottleResult::kFailed, "cannot put memory.high back to " + r.previous + ": " +
+                                         st.error().describe() + hintFor(st.error())};
   std::string prev = r.previous == "max" ? "max" : r.previous + " bytes";
   return {done, "memory.high " + formatBytes(static_cast<double>(r.set)) + " -> " + prev + after};
 }
@@ -244,16 +288,16 @@ std::vector<std::pair<std::string, Result<ThrottleRecord>>> ThrottleRecords::lis
   return out;
 }
 
-std::optional<ThrottleEvent> ThrottleHold::release(const std::string& result, const Clock& clock) {
+std::optional<ThrottleEvent> ThrottleHold::release(ThrottleResult result, const Clock& clock) {
   std::lock_guard lock(mu_);
   if (released_) return std::nullopt;
   released_ = true;
   std::string after = " after " + formatDuration(clock.steadyNow() - started_);
   auto [res, detail] = putBack(record_, result, after);
   ThrottleEvent ev{record_.target, record_.cgroup_dir, res,
-                   detail,         clock.wallNow(),    res == "failed"};
+                   detail,         clock.wallNow(),    res == ThrottleResult::kFailed};
   // A failed write keeps the record: the next start tries again.
-  if (res != "failed") records_.remove(record_.cgroup_dir);
+  if (res != ThrottleResult::kFailed) records_.remove(record_.cgroup_dir);
   return ev;
 }
 
@@ -263,31 +307,33 @@ ThrottleStart startThrottle(const std::string& target, const std::string& cgroup
   ThrottleStart out;
   out.event.target = target;
   out.event.cgroup_dir = cgroup_dir;
-  auto fail = [&](const std::string& result, const std::string& detail) {
+  auto fail = [&](ThrottleResult result, const std::string& detail) {
     out.event.result = result;
     out.event.detail = detail;
     out.event.at = clock.wallNow();
     return std::move(out);
   };
-  if (cgroup_dir.empty()) return fail("skipped", "the target has no cgroup");
+  if (cgroup_dir.empty()) return fail(ThrottleResult::kSkipped, "the target has no cgroup");
   auto inode = inodeOf(cgroup_dir);
-  if (!inode) return fail("failed", inode.error().describe());
+  if (!inode) return fail(ThrottleResult::kFailed, inode.error().describe());
   std::string high_path = joinPath(cgroup_dir, "memory.high");
   auto high = readSmall(high_path);
   if (!high) {
     if (high.error().errnum == ENOENT)
-      return fail("skipped", "no memory.high in " + cgroup_dir +
-                                 ": throttling needs cgroup v2 with the memory controller "
-                                 "enabled for this cgroup");
-    return fail("failed", high.error().describe());
+      return fail(ThrottleResult::kSkipped,
+                  "no memory.high in " + cgroup_dir +
+                      ": throttling needs cgroup v2 with the memory controller "
+                      "enabled for this cgroup");
+    return fail(ThrottleResult::kFailed, high.error().describe());
   }
   auto previous = parseLimit(*high, high_path);
-  if (!previous) return fail("failed", previous.error().describe());
+  if (!previous) return fail(ThrottleResult::kFailed, previous.error().describe());
   std::string current_path = joinPath(cgroup_dir, "memory.current");
   auto current = readSmall(current_path);
-  if (!current) return fail("failed", current.error().describe());
+  if (!current) return fail(ThrottleResult::kFailed, current.error().describe());
   auto usage = parseLimit(*current, current_path);
-  if (!usage || !*usage) return fail("failed", "memory.current is not a byte count: " + *current);
+  if (!usage || !*usage)
+    return fail(ThrottleResult::kFailed, "memory.current is not a byte count: " + *current);
   std::optional<std::uint64_t> max;
   if (auto m = readSmall(joinPath(cgroup_dir, "memory.max"))) {
     auto parsed = parseLimit(*m, joinPath(cgroup_dir, "memory.max"));
@@ -295,7 +341,7 @@ ThrottleStart startThrottle(const std::string& target, const std::string& cgroup
   }
   std::string why;
   auto level = throttleLevel(**usage, max, *previous, spec.headroom, pageSize(), &why);
-  if (!level) return fail("skipped", why);
+  if (!level) return fail(ThrottleResult::kSkipped, why);
 
   ThrottleRecord r;
   r.target = target;
@@ -306,14 +352,14 @@ ThrottleStart startThrottle(const std::string& target, const std::string& cgroup
   r.usage = **usage;
   r.at = clock.wallNow();
   if (auto st = records.write(r); !st)
-    return fail("failed",
+    return fail(ThrottleResult::kFailed,
                 "cannot record the change, so memory.high is left alone: " + st.error().describe());
   SteadyTime started = clock.steadyNow();
   if (auto st = writeControl(high_path, std::to_string(*level)); !st) {
     records.remove(cgroup_dir);
-    return fail("failed", st.error().describe() + hintFor(st.error()));
+    return fail(ThrottleResult::kFailed, st.error().describe() + hintFor(st.error()));
   }
-  out.event.result = "throttled";
+  out.event.result = ThrottleResult::kThrottled;
   out.event.held = true;
   out.event.detail = "memory.high " + limitText(*previous) + " -> " +
                      formatBytes(static_cast<double>(*level)) + " (usage " +
@@ -329,26 +375,28 @@ std::vector<ThrottleEvent> recoverThrottles(const ThrottleRecords& records, cons
   for (auto& [path, rec] : records.list()) {
     if (!rec) {
       // Kept: nothing can be put back from it, but it is evidence of what was changed.
-      out.push_back({"", "", "failed", rec.error().describe() + "; not acted on, remove it by hand",
-                     clock.wallNow(), false});
+      out.push_back({"", "", ThrottleResult::kFailed,
+                     rec.error().describe() + "; not acted on, remove it by hand", clock.wallNow(),
+                     false});
       continue;
     }
     const ThrottleRecord& r = *rec;
-    ThrottleEvent ev{r.target, r.cgroup_dir, "", "", clock.wallNow()};
+    ThrottleEvent ev{r.target, r.cgroup_dir, ThrottleResult::kSkipped, "",
+                     clock.wallNow()};  // result set below
     auto inode = inodeOf(r.cgroup_dir);
     if (!inode) {
-      ev.result = "skipped";
+      ev.result = ThrottleResult::kSkipped;
       ev.detail = inode.error().isGone() ? "the cgroup is gone; nothing to put back"
                                          : inode.error().describe();
     } else if (*inode != r.inode) {
-      ev.result = "skipped";
+      ev.result = ThrottleResult::kSkipped;
       ev.detail = "the cgroup was made again since the change; its memory.high is not ours";
     } else {
       std::tie(ev.result, ev.detail) =
-          putBack(r, "recovered", " (left by a run that stopped while throttling)");
+          putBack(r, ThrottleResult::kRecovered, " (left by a run that stopped while throttling)");
     }
-    ev.held = ev.result == "failed";
-    if (ev.result != "failed") ::unlink(path.c_str());
+    ev.held = ev.result == ThrottleResult::kFailed;
+    if (ev.result != ThrottleResult::kFailed) ::unlink(path.c_str());
     out.push_back(std::move(ev));
   }
   return out;

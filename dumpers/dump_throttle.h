@@ -52,12 +52,27 @@ class ThrottleRecords {
   std::string dir_;
 };
 
+// What happened to one cgroup's memory.high.
+enum class ThrottleResult {
+  kThrottled,  // memory.high set just above the usage
+  kRestored,   // put back: the dump ended
+  kExpired,    // put back: max_duration passed
+  kReleased,   // put back: the daemon is stopping
+  kRecovered,  // put back: a run that stopped while throttling left it
+  kSkipped,    // nothing to do, or not possible
+  kFailed,
+};
+// Its one spelling, as the log's result field, the result label of
+// oomsentinel_dump_throttle_total (docs/metrics.md) and the tests write it: "throttled",
+// "restored", "expired", "released", "recovered", "skipped", "failed".
+const char* throttleResultName(ThrottleResult r);
+// What the daemon's log line says of it ("throttle ended: the dump is done", ...).
+const char* throttleResultMessage(ThrottleResult r);
+
 // What happened to one cgroup's memory.high: for the log and oomsentinel_dump_throttle_total.
 struct ThrottleEvent {
   std::string target, cgroup_dir;
-  // throttled | restored (the dump ended) | expired (max_duration) | released (shutdown) |
-  // recovered (a crash left it) | skipped (nothing to do or not possible) | failed
-  std::string result;
+  ThrottleResult result = ThrottleResult::kFailed;
   std::string detail;  // values and reasons, human-readable
   WallTime at{};
   bool held = false;  // memory.high is still ours after it (throttled; a put-back that failed)
@@ -69,7 +84,7 @@ class ThrottleHold {
   ThrottleHold(ThrottleRecord record, ThrottleRecords records, SteadyTime started)
       : record_(std::move(record)), records_(std::move(records)), started_(started) {}
   // `result` is the event's result (restored, expired, released); nullopt if already put back.
-  std::optional<ThrottleEvent> release(const std::string& result, const Clock& clock);
+  std::optional<ThrottleEvent> release(ThrottleResult result, const Clock& clock);
   const ThrottleRecord& record() const { return record_; }
 
  private:

@@ -141,6 +141,116 @@ ExecRunAs chooseExecRunAs(const std::string& user, uid_t uid, gid_t gid, uid_t o
   return as;
 }
 
+namespace {
+
+// What the command runs as: its argv without a shell, a clean environment that names the target,
+// the rule and the incident folder (descriptor 3, `own_fd`, also its working directory), no
+// capabilities, the user chosen, its output files and cap, the dump's deadline.
+ChildSpec hookSpec(const std::vector<std::string>& argv, const DumpRequest& req,
+                   const ExecRunAs& as, int own_fd, const std::string& own, SteadyTime deadline) {
+  ChildSpec spec;
+  spec.argv = argv;
+  spec.env_add = {{"OOMSENTINEL_TARGET", req.target},
+                  {"OOMSENTINEL_RULE", req.rule},
+                  {"OOMSENTINEL_INCIDENT_DIR", joinPath(HostPaths::kOwnFdDir, "3")}};
+  spec.clean_environment = true;
+  spec.no_capabilities = true;
+  if (as.uid) {
+    spec.uid = *as.uid;
+    spec.gid = as.gid;
+  }
+  spec.cwd_fd = own_fd;
+  spec.cwd_as_fd3 = true;
+  if (req.pid) spec.env_add.emplace_back("OOMSENTINEL_PID", std::to_string(*req.pid));
+  spec.stdout_path = joinPath(own, kStdout);
+  spec.stderr_path = joinPath(own, kStderr);
+  spec.max_output_bytes = req.max_bytes;
+  spec.deadline = deadline;
+  return spec;
+}
+
+// The dump's result from how the command ended, and why when it is not ok; what its cgroup and
+// the sweep of the delegated cgroup found is added to the why.
+std::pair<DumpResult, std::string> verdictOf(const Result<ChildResult>& child, Duration allowed,
+                                             const Result<ChildCgroup>& cgroup,
+                                             const std::string& leftovers,
+                                             const Result<DelegatedSweep>& sweep,
+                                             std::uint64_t max_bytes) {
+  DumpResult result = DumpResult::kOk;
+  std::string error;
+  if (!child) {
+    result = DumpResult::kFailed;
+    error = child.error().describe();
+  } else if (child->timed_out) {
+    result = DumpResult::kTimedOut;
+    error = "timed out after " +
+            formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(allowed)) +
+            (cgroup ? "; its cgroup was killed" : "; its process group was killed");
+  } else if (child->output_cut) {
+    result = DumpResult::kPartial;
+    error =
+        "its output passed the size cap of " + formatBytes(double(max_bytes)) + "; it was stopped";
+  } else if (child->abandoned || child->term_signal != 0 || child->exit_code != 0) {
+    result = DumpResult::kFailed;
+    error = child->describe();
+  }
+  auto note = [&](const std::string& s) {
+    error += error.empty() ? "" : "; ";
+    error += s;
+  };
+  if (!cgroup)
+    note("no cgroup of its own (" + cgroup.error().describe() +
+         "): only its process group was killed, and a descendant that called setsid() may "
+         "still run");
+  if (!leftovers.empty()) note("of its cgroup, " + leftovers);
+  if (sweep && !sweep->clean()) {
+    note("it wrote where only the daemon belongs: " + sweep->describe());
+    if (result == DumpResult::kOk || result == DumpResult::kPartial) result = DumpResult::kFailed;
+  }
+  return {result, std::move(error)};
+}
+
+// The files the command left in its folder (`own_fd`; not in `before`) into the outcome, once
+// settled (walkLeft): its two output files first, then the rest in name order; what cannot be
+// taken makes it partial.
+void takeWhatItLeft(const DumpRequest& req, int own_fd, const LeftBehind& before, uid_t hook_uid,
+                    const Result<ChildResult>& child, DumpOutcome& out, DumpResult& result,
+                    std::string& error) {
+  auto note = [&](const std::string& s) {
+    error += error.empty() ? "" : "; ";
+    error += s;
+  };
+  LeftBehind after;
+  walkLeft(own_fd, "", 0, hook_uid, true, after);
+  if (after.removed > 0)
+    note("removed " + std::to_string(after.removed) +
+         (after.removed == 1 ? " entry that was" : " entries that were") +
+         " not a plain file of its own (a symlink, FIFO, socket, device or hard link)");
+  std::vector<std::string> fresh;
+  for (const char* f : {kStdout, kStderr})
+    if (after.files.count(f) && !before.files.count(f)) fresh.emplace_back(f);
+  for (const auto& f : after.files)
+    if (!before.files.count(f) && f != kStdout && f != kStderr) fresh.push_back(f);
+  if (after.too_many) {
+    note("it left more than " + std::to_string(kMaxFiles) + " files; not all are listed");
+    if (result == DumpResult::kOk) result = DumpResult::kPartial;
+  }
+  for (const auto& f : fresh) {
+    auto a = finishArtifact(req.dir, std::string(kOwnDir) + "/" + f, req.max_bytes, hook_uid);
+    if (!a) {
+      error += error.empty() ? "" : "; ";
+      error += a.error().describe();
+      if (result == DumpResult::kOk) result = DumpResult::kPartial;
+      continue;
+    }
+    if (child && ((f == kStdout && child->stdout_cut) || (f == kStderr && child->stderr_cut)))
+      a->truncated = true;
+    out.artifacts.push_back(std::move(*a));
+  }
+}
+
+}  // namespace
+
 ExecDumper::ExecDumper(std::vector<std::string> argv, Duration timeout, ExecIdentity identity)
     : argv_(std::move(argv)), timeout_(timeout), identity_(std::move(identity)) {}
 
@@ -192,25 +302,8 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
                                         std::to_string(sequence.fetch_add(1)),
                                     identity_.limits);
 
-  ChildSpec spec;
-  spec.argv = argv_;
-  spec.env_add = {{"OOMSENTINEL_TARGET", req.target},
-                  {"OOMSENTINEL_RULE", req.rule},
-                  {"OOMSENTINEL_INCIDENT_DIR", joinPath(HostPaths::kOwnFdDir, "3")}};
-  spec.clean_environment = true;
-  spec.no_capabilities = true;
-  if (as.uid) {
-    spec.uid = *as.uid;
-    spec.gid = as.gid;
-  }
-  spec.cwd_fd = own_fd.get();
-  spec.cwd_as_fd3 = true;
+  ChildSpec spec = hookSpec(argv_, req, as, own_fd.get(), own, deadline);
   if (cgroup) spec.cgroup_procs_fd = cgroup->procsFd();
-  if (req.pid) spec.env_add.emplace_back("OOMSENTINEL_PID", std::to_string(*req.pid));
-  spec.stdout_path = joinPath(own, kStdout);
-  spec.stderr_path = joinPath(own, kStderr);
-  spec.max_output_bytes = req.max_bytes;
-  spec.deadline = deadline;
   auto child = runChild(spec);
   // What it left running, setsid() or not, goes with its cgroup.
   std::string leftovers;
@@ -220,72 +313,12 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
   // not the daemon's is killed, and the result (logged at the dump's end) says what it was.
   auto sweep = ChildCgroup::sweepDelegated(identity_.paths, ::getpid());
 
-  DumpResult result = DumpResult::kOk;
-  std::string error;
-  if (!child) {
-    result = DumpResult::kFailed;
-    error = child.error().describe();
-  } else if (child->timed_out) {
-    result = DumpResult::kTimedOut;
-    error = "timed out after " +
-            formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(allowed)) +
-            (cgroup ? "; its cgroup was killed" : "; its process group was killed");
-  } else if (child->output_cut) {
-    result = DumpResult::kPartial;
-    error = "its output passed the size cap of " + formatBytes(double(req.max_bytes)) +
-            "; it was stopped";
-  } else if (child->abandoned || child->term_signal != 0 || child->exit_code != 0) {
-    result = DumpResult::kFailed;
-    error = child->describe();
-  }
-
-  auto note = [&](const std::string& s) {
-    error += error.empty() ? "" : "; ";
-    error += s;
-  };
-  if (!cgroup)
-    note("no cgroup of its own (" + cgroup.error().describe() +
-         "): only its process group was killed, and a descendant that called setsid() may "
-         "still run");
-  if (!leftovers.empty()) note("of its cgroup, " + leftovers);
-  if (sweep && !sweep->clean()) {
-    note("it wrote where only the daemon belongs: " + sweep->describe());
-    if (result == DumpResult::kOk || result == DumpResult::kPartial) result = DumpResult::kFailed;
-  }
-
-  if (!as.note.empty()) note(as.note);
+  auto [result, error] = verdictOf(child, allowed, cgroup, leftovers, sweep, req.max_bytes);
+  if (!as.note.empty()) error += (error.empty() ? "" : "; ") + as.note;
 
   // Closed to its user again before anything it left is looked at, then settled (walkLeft).
   if (other_user) ::fchmod(own_fd.get(), 0700);
-  LeftBehind after;
-  walkLeft(own_fd.get(), "", 0, hook_uid, true, after);
-  if (after.removed > 0)
-    note("removed " + std::to_string(after.removed) +
-         (after.removed == 1 ? " entry that was" : " entries that were") +
-         " not a plain file of its own (a symlink, FIFO, socket, device or hard link)");
-
-  // Its two output files first, then whatever else it wrote, in name order.
-  std::vector<std::string> fresh;
-  for (const char* f : {kStdout, kStderr})
-    if (after.files.count(f) && !before.files.count(f)) fresh.emplace_back(f);
-  for (const auto& f : after.files)
-    if (!before.files.count(f) && f != kStdout && f != kStderr) fresh.push_back(f);
-  if (after.too_many) {
-    note("it left more than " + std::to_string(kMaxFiles) + " files; not all are listed");
-    if (result == DumpResult::kOk) result = DumpResult::kPartial;
-  }
-  for (const auto& f : fresh) {
-    auto a = finishArtifact(req.dir, std::string(kOwnDir) + "/" + f, req.max_bytes, hook_uid);
-    if (!a) {
-      error += error.empty() ? "" : "; ";
-      error += a.error().describe();
-      if (result == DumpResult::kOk) result = DumpResult::kPartial;
-      continue;
-    }
-    if (child && ((f == kStdout && child->stdout_cut) || (f == kStderr && child->stderr_cut)))
-      a->truncated = true;
-    out.artifacts.push_back(std::move(*a));
-  }
+  takeWhatItLeft(req, own_fd.get(), before, hook_uid, child, out, result, error);
   return done(result, std::move(error));
 }
 

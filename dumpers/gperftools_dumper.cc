@@ -21,511 +21,86 @@
 #include "core/owned_fd.h"
 #include "core/target_fs.h"
 #include "dumpers/artifact.h"
+#include "dumpers/gperftools_internal.h"
 
 namespace oomsentinel {
 
 using namespace std::chrono_literals;
+using gperftools_detail::environValue;
+using gperftools_detail::Families;
+using gperftools_detail::Found;
+using gperftools_detail::harmlessByDefault;
+using gperftools_detail::kindOf;
+using gperftools_detail::kMaxStep;
+using gperftools_detail::kResendAfter;
+using gperftools_detail::openPidfd;
+using gperftools_detail::readLink;
+using gperftools_detail::readSmallFile;
+using gperftools_detail::Scan;
+using gperftools_detail::scanProfiles;
+using gperftools_detail::seconds;
+using gperftools_detail::sendThroughPidfd;
+using gperftools_detail::signalLabel;
+using gperftools_detail::stalled;
+using gperftools_detail::statusMask;
 
 namespace {
 
-// /proc texts (environ, status, stat) are small; a cap keeps a hostile one from growing us.
-constexpr std::size_t kMaxProcText = 1 << 20;
-// The profiler's handler gives up silently when the signal lands while the target holds the
-// profiler's lock (inside malloc): if no file has even appeared by then, the signal is sent again.
-constexpr Duration kResendAfter = 1s;
-// The longest sleep between two looks at the directory.
-constexpr Duration kMaxStep = 25ms;
-
-// Straight to the kernel: glibc 2.36 (Debian 12) declares pidfd_open and pidfd_send_signal in
-// <sys/pidfd.h> without extern "C", so C++ code cannot link against its wrappers.
-int openPidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-int sendThroughPidfd(int pidfd, int sig) {
-  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+// Why no profile was taken by the deadline: what was seen of it (`current`, the newest new file,
+// and its size), and a hint from what the target's environment and signal mask said.
+std::string notSettled(const GperftoolsSpec& spec, const std::string* current,
+                       std::uint64_t current_size, bool handled, bool profiler_read_it, int sends,
+                       const std::string& dir_in_target, Duration waited) {
+  std::string what = current ? *current + " did not settle (" + std::to_string(current_size) +
+                                   " bytes, still changing, empty or held open)"
+                             : "no new " + spec.heap_prefix + ".NNNN.heap";
+  std::string hint;
+  if (!handled)
+    hint = "the target does not catch signal " + signalLabel(spec.signal) +
+           ", so no heap profiler is listening in it";
+  else if (!profiler_read_it)
+    hint =
+        "HEAPPROFILE is in the target's environment but tcmalloc's heap profiler never "
+        "marked it as read: is libtcmalloc (not tcmalloc_minimal) linked or LD_PRELOADed?";
+  else
+    hint = "HEAPPROFILE=" + spec.heap_prefix +
+           " and HEAPPROFILESIGNAL=" + std::to_string(spec.signal) +
+           " are in the target's environment and it catches the signal (sent " +
+           std::to_string(sends) + " times): can it write to " +
+           (dir_in_target.empty() ? std::string(spec.heap_prefix.front() == '/' ? "/" : "its cwd")
+                                  : dir_in_target) +
+           ", or is it stopped?";
+  return what + " within " + seconds(waited) + " (" + hint + ")";
 }
-
-Result<std::string> readSmallFile(const std::string& path) {
-  return readFileUpTo(path, kMaxProcText);
-}
-
-Result<std::string> readLink(const std::string& path) {
-  std::string out(PATH_MAX, '\0');
-  ssize_t n = ::readlink(path.c_str(), out.data(), out.size());
-  if (n < 0) return makeError("cannot read the link", path, errno);
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::string signalLabel(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  std::string out = std::to_string(sig);
-  if (abbrev != nullptr) out += std::string(" (SIG") + abbrev + ")";
-  return out;
-}
-
-std::string seconds(Duration d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3gs", toSeconds(d));
-  return buf;
-}
-
-// The value of `key` in a NUL-separated environ text, if present.
-std::optional<std::string> environValue(std::string_view environ, std::string_view key) {
-  while (!environ.empty()) {
-    std::size_t end = environ.find('\0');
-    std::string_view entry = environ.substr(0, end);
-    if (entry.size() > key.size() && entry.substr(0, key.size()) == key && entry[key.size()] == '=')
-      return std::string(entry.substr(key.size() + 1));
-    if (end == std::string_view::npos) break;
-    environ.remove_prefix(end + 1);
-  }
-  return std::nullopt;
-}
-
-// One of the masks of /proc/PID/status ("SigCgt", "SigIgn"), as a bit set (bit n-1: signal n).
-std::optional<std::uint64_t> statusMask(std::string_view status, std::string_view key) {
-  std::string needle(1, '\n');
-  needle.append(key).push_back(':');
-  std::size_t at = status.find(needle);
-  if (at == std::string_view::npos) return std::nullopt;
-  std::string value(status.substr(at + needle.size(), 32));
-  char* end = nullptr;
-  std::uint64_t mask = std::strtoull(value.c_str(), &end, 16);
-  if (end == value.c_str()) return std::nullopt;
-  return mask;
-}
-
-// Signals whose default action neither ends nor stops a process: sending one that the target
-// does not catch is harmless (and produces no profile).
-bool harmlessByDefault(int sig) {
-  return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
-}
-
-// The profile files a target may write: its own prefix, and prefix_<pid> when it inherited a
-// HEAPPROFILE that its parent's profiler had already marked (gperftools sets the high bit of the
-// value's first byte in the environment, and a process that finds it set adds its pid).
-struct Families {
-  // Where they are: the target's directory, opened by the door. Shared: a worker abandoned on a
-  // stalled mount keeps it open until it returns (core/target_fs.h, withTargetDeadline).
-  std::shared_ptr<OwnedFd> dir;
-  std::string where;               // that directory, for messages: "pid 123's root:/tmp"
-  std::vector<std::string> bases;  // file name prefixes; the first is the target's own
-};
-
-struct Found {
-  std::string name;
-  long seq = -1;
-  std::size_t family = 0;
-  struct stat st {};  // as lstat sees it: a symlink is a symlink
-};
-
-// What a directory entry is, for a refusal that says why.
-const char* kindOf(mode_t mode) {
-  if (S_ISLNK(mode)) return "a symlink";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device node";
-  if (S_ISDIR(mode)) return "a directory";
-  return "not a regular file";
-}
-
-struct Scan {
-  std::vector<long> newest;   // the highest sequence number per family, -1 for none
-  std::optional<Found> next;  // the best file beyond `baseline`, when one was given
-};
-
-// Entries as lstat sees them, through the door (at most kMaxDirEntries of a directory the target
-// fills as it likes): the caller copies only a regular file, and refuses anything else by name.
-Result<Scan> scanProfiles(const Families& f, const std::vector<long>* baseline) {
-  auto entries = listTargetDir(f.dir->get(), f.where);
-  if (!entries) return entries.error();
-  Scan scan;
-  scan.newest.assign(f.bases.size(), -1);
-  for (const TargetDirEntry& e : *entries) {
-    for (std::size_t i = 0; i < f.bases.size(); ++i) {
-      long seq = heapProfileSequence(e.name, f.bases[i]);
-      if (seq < 0) continue;
-      scan.newest[i] = std::max(scan.newest[i], seq);
-      if (baseline == nullptr || seq <= (*baseline)[i]) continue;
-      // The target's own family first, then the highest number: the latest dump it made.
-      auto& best = scan.next;
-      if (!best || i < best->family || (i == best->family && seq > best->seq))
-        best = Found{e.name, seq, i, e.st};
-    }
-  }
-  return scan;
-}
-
-// An error of core/target_fs.h's deadline: the target's file system did not answer in time, or an
-// earlier worker is still stuck there.
-bool stalled(const Error& e) { return e.errnum == ETIMEDOUT || e.errnum == EBUSY; }
 
 }  // namespace
 
-HeldOpenScan::HeldOpenScan(const HostPaths& paths, pid_t pid, std::size_t per_step)
-    : fd_dir_(paths.proc(pid, "fd")), per_step_(std::max<std::size_t>(per_step, 1)) {}
+namespace {
 
-HeldOpenScan::~HeldOpenScan() { restart(); }
-
-void HeldOpenScan::restart() {
-  if (dir_ != nullptr) ::closedir(static_cast<DIR*>(dir_));
-  dir_ = nullptr;
-}
-
-HeldOpenScan::Answer HeldOpenScan::step(const struct stat& want) {
-  examined_ = 0;
-  if (want.st_dev != dev_ || want.st_ino != ino_) {
-    restart();
-    dev_ = want.st_dev;
-    ino_ = want.st_ino;
-  }
-  if (dir_ == nullptr) {
-    dir_ = ::opendir(fd_dir_.c_str());
-    if (dir_ == nullptr) return Answer::kNotHeld;  // not allowed to look: the settle time decides
-  }
-  DIR* d = static_cast<DIR*>(dir_);
-  while (examined_ < per_step_) {
-    errno = 0;
-    dirent* e = ::readdir(d);
-    if (e == nullptr) {  // the end of a whole pass (or the process is gone): nobody holds it
-      restart();
-      return Answer::kNotHeld;
-    }
-    if (e->d_name[0] == '.') continue;
-    ++examined_;
-    // stat (not lstat) of the entry looks at the open file; it opens nothing.
-    struct stat st;
-    if (::fstatat(::dirfd(d), e->d_name, &st, 0) == 0 && st.st_dev == want.st_dev &&
-        st.st_ino == want.st_ino) {
-      restart();  // the next question needs a new pass
-      return Answer::kHeld;
-    }
-  }
-  return Answer::kNotYet;
-}
-
-Result<std::uint64_t> parseStatStartTime(std::string_view stat) {
-  // The command name (field 2) may hold spaces and parentheses: fields are counted after the
-  // last ')'.
-  std::size_t close = stat.rfind(')');
-  if (close == std::string_view::npos) return makeError("no ')' in a stat line");
-  std::string_view rest = stat.substr(close + 1);
-  int field = 2;
-  while (!rest.empty()) {
-    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-    if (rest.empty()) break;
-    std::size_t end = rest.find_first_of(" \n");
-    std::string_view token = rest.substr(0, end);
-    if (++field == 22) {
-      std::uint64_t v = 0;
-      if (token.empty()) return makeError("empty start time in a stat line");
-      for (char c : token) {
-        if (c < '0' || c > '9') return makeError("bad start time '" + std::string(token) + "'");
-        v = v * 10 + static_cast<std::uint64_t>(c - '0');
-      }
-      return v;
-    }
-    if (end == std::string_view::npos) break;
-    rest.remove_prefix(end);
-  }
-  return makeError("a stat line with fewer than 22 fields");
-}
-
-long heapProfileSequence(std::string_view name, std::string_view base) {
-  constexpr std::string_view kExt = ".heap";
-  if (name.size() < base.size() + 1 + 1 + kExt.size()) return -1;
-  if (name.substr(0, base.size()) != base || name[base.size()] != '.') return -1;
-  if (name.substr(name.size() - kExt.size()) != kExt) return -1;
-  std::string_view digits =
-      name.substr(base.size() + 1, name.size() - base.size() - 1 - kExt.size());
-  if (digits.empty() || digits.size() > 9) return -1;
-  long seq = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return -1;
-    seq = seq * 10 + (c - '0');
-  }
-  return seq;
-}
-
-GperftoolsDumper::GperftoolsDumper(const HostPaths& paths, GperftoolsSpec spec)
-    : paths_(paths), spec_(std::move(spec)) {}
-
-DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
-  const SteadyTime start = clock_.steadyNow();
-  DumpOutcome out;
-  out.dumper = name();
-  auto finish = [&](DumpResult r, std::string error) -> DumpOutcome {
-    out.result = r;
-    out.error = std::move(error);
-    out.took = clock_.steadyNow() - start;
-    return std::move(out);
-  };
-
-  if (!req.pid || *req.pid <= 0)
-    return finish(DumpResult::kSkipped, "no process to signal: the target has no pid");
-  if (spec_.heap_prefix.empty())
-    return finish(DumpResult::kFailed, "no heap_prefix configured (the target's HEAPPROFILE)");
-  if (spec_.signal < 1 || spec_.signal > 64)
-    return finish(DumpResult::kFailed,
-                  "signal " + std::to_string(spec_.signal) + " is not a signal number (1-64)");
-  const pid_t pid = *req.pid;
-  const std::string who = "pid " + std::to_string(pid);
-
-  // From here on the pidfd names one process whatever happens to the number.
-  OwnedFd pidfd(openPidfd(pid));
-  if (pidfd.get() < 0) {
-    int err = errno;
-    if (err == ESRCH) return finish(DumpResult::kFailed, who + " does not exist");
-    return finish(DumpResult::kFailed,
-                  "pidfd_open(" + std::to_string(pid) + ") failed: " + std::strerror(err));
-  }
-  if (req.pid_starttime != 0) {
-    // Read after pidfd_open: if the number was reused before it, the process the pidfd holds
-    // started later than the one that was chosen, and its start time says so.
-    auto stat = readSmallFile(paths_.proc(pid, "stat"));
-    if (!stat) return finish(DumpResult::kFailed, stat.error().describe());
-    auto started = parseStatStartTime(*stat);
-    if (!started) return finish(DumpResult::kFailed, who + ": " + started.error().describe());
-    if (*started != req.pid_starttime)
-      return finish(DumpResult::kFailed,
-                    who + " was recycled (start time " + std::to_string(*started) + ", expected " +
-                        std::to_string(req.pid_starttime) + "): not signalling");
-  }
-
-  // Only a process that asked for this signal through tcmalloc's variables gets it: to anything
-  // else SIGUSR2 (or most signals) would be fatal.
-  auto environ = readSmallFile(paths_.proc(pid, "environ"));
-  if (!environ)
-    return finish(DumpResult::kFailed, "cannot check the target's environment before signalling: " +
-                                           environ.error().describe());
-  auto heap_profile = environValue(*environ, "HEAPPROFILE");
-  auto heap_signal = environValue(*environ, "HEAPPROFILESIGNAL");
-  // The profiler marks the variable it has read by setting the high bit of its first byte.
-  const bool profiler_read_it =
-      heap_profile && !heap_profile->empty() && ((*heap_profile)[0] & 0x80);
-  if (profiler_read_it) (*heap_profile)[0] = static_cast<char>((*heap_profile)[0] & 0x7f);
-  auto environment_says = [&]() {
-    return "HEAPPROFILE=" + (heap_profile ? "'" + *heap_profile + "'" : std::string("(unset)")) +
-           ", HEAPPROFILESIGNAL=" +
-           (heap_signal ? "'" + *heap_signal + "'" : std::string("(unset)"));
-  };
-  if (!heap_profile || *heap_profile != spec_.heap_prefix || !heap_signal ||
-      std::strtol(heap_signal->c_str(), nullptr, 10) != spec_.signal)
-    return finish(DumpResult::kFailed, who + "'s environment has " + environment_says() +
-                                           ", expected HEAPPROFILE='" + spec_.heap_prefix +
-                                           "', HEAPPROFILESIGNAL='" + std::to_string(spec_.signal) +
-                                           "': not signalling");
-
-  // The environment can say yes while nothing listens (tcmalloc not loaded, a wrapper process
-  // that only passes the variables on): then the kernel's disposition decides.
-  auto status = readSmallFile(paths_.proc(pid, "status"));
-  if (!status) return finish(DumpResult::kFailed, status.error().describe());
-  auto caught = statusMask(*status, "SigCgt");
-  auto ignored = statusMask(*status, "SigIgn");
-  if (!caught || !ignored)
-    return finish(DumpResult::kFailed, who + ": no SigCgt/SigIgn in its status");
-  const std::uint64_t bit = std::uint64_t{1} << (spec_.signal - 1);
-  const bool handled = (*caught & bit) != 0;
-  if (!handled && !(*ignored & bit) && !harmlessByDefault(spec_.signal))
-    return finish(DumpResult::kFailed,
-                  who + " does not catch signal " + signalLabel(spec_.signal) +
-                      ", which would end or stop it: tcmalloc's heap profiler is not running in "
-                      "it (is libtcmalloc linked or LD_PRELOADed?); not signalling");
-
-  // Where the files appear, through the target's own view of the file system, and only through
-  // the door (core/target_fs.h): the target owns that directory and everything in it.
-  std::string_view prefix = spec_.heap_prefix;
-  std::size_t slash = prefix.rfind('/');
-  std::string dir_in_target =
-      slash == std::string_view::npos ? "" : std::string(prefix.substr(0, slash));
-  std::string base(slash == std::string_view::npos ? prefix : prefix.substr(slash + 1));
-  const bool absolute = prefix.front() == '/';
-  // Everything done in the target's file system waits for it, and a target can serve that file
-  // system itself (FUSE) and stop answering: each step runs on a worker that is waited for until
-  // the dump's deadline at most, and abandoned then (core/target_fs.h).
-  struct Opened {
-    uid_t owner = 0;
-    std::string where;
-    std::shared_ptr<OwnedFd> dir;
-  };
-  auto own_pidfd = std::make_shared<OwnedFd>(::fcntl(pidfd.get(), F_DUPFD_CLOEXEC, 0));
-  auto opened = withTargetDeadline<Opened>(
-      who, req.deadline,
-      [paths = paths_, pid, own_pidfd, absolute, dir_in_target]() -> Result<Opened> {
-        auto fs = TargetFs::open(paths, pid, own_pidfd->get(),
-                                 absolute ? TargetAnchor::kRoot : TargetAnchor::kCwd);
-        if (!fs) return fs.error();
-        // Held open, because the target's root and cwd links vanish with it: a profile finished
-        // just before an exit (the OOM killer's) is still reachable through this descriptor.
-        auto dir_fd = fs->openDir(dir_in_target.empty() && absolute ? "/" : dir_in_target);
-        if (!dir_fd) return dir_fd.error();
-        return Opened{fs->owner(), fs->where(), std::make_shared<OwnedFd>(std::move(*dir_fd))};
-      });
-  if (!opened)
-    return finish(stalled(opened.error()) ? DumpResult::kTimedOut : DumpResult::kFailed,
-                  "cannot open the target's profile directory: " + opened.error().describe() +
-                      "; not signalling");
-  Families families;
-  families.dir = opened->dir;
-  families.where =
-      opened->where + ":" + (dir_in_target.empty() ? (absolute ? "/" : ".") : dir_in_target);
-  families.bases = {base + "_" + std::to_string(pid), base};
-  auto scanWithDeadline = [&](std::optional<std::vector<long>> baseline) {
-    return withTargetDeadline<Scan>(who, req.deadline, [families, baseline]() {
-      return scanProfiles(families, baseline ? &*baseline : nullptr);
-    });
-  };
-
-  auto before = scanWithDeadline(std::nullopt);
-  if (!before)
-    return finish(
-        stalled(before.error()) ? DumpResult::kTimedOut : DumpResult::kFailed,
-        "cannot look for the target's profiles: " + before.error().describe() + "; not signalling");
-  const std::vector<long> baseline = before->newest;
-  // Read now, while it surely exists: the exe link is gone once the target exits.
-  auto exe_path = readLink(paths_.proc(pid, "exe"));
-
-  if (clock_.steadyNow() >= req.deadline)
-    return finish(DumpResult::kTimedOut, "the deadline passed before the signal was sent");
-  auto send = [&]() -> int { return sendThroughPidfd(pidfd.get(), spec_.signal) == 0 ? 0 : errno; };
-  if (int err = send(); err != 0) {
-    if (err == ESRCH)
-      return finish(DumpResult::kFailed, "the target exited before its profile was written");
-    return finish(DumpResult::kFailed, "pidfd_send_signal(" + signalLabel(spec_.signal) + ") to " +
-                                           who + " failed: " + std::strerror(err));
-  }
-  SteadyTime last_send = clock_.steadyNow();
-  int sends = 1;
-
-  // Wait for a new file that has stopped growing. The pidfd doubles as the sleep: it turns
-  // readable when the target exits, which ends the wait at once.
-  const Duration step = std::clamp<Duration>(spec_.settle / 4, 1ms, kMaxStep);
-  std::optional<Found> current;
-  std::uint64_t current_size = 0;
-  // Spread over the steps of the wait: a target with many descriptors costs more steps, never a
-  // long one.
-  auto held = std::make_shared<HeldOpenScan>(paths_, pid);
-  SteadyTime stable_since{};
-  bool complete = false, target_gone = false;
-  for (;;) {
-    auto scan = scanWithDeadline(baseline);
-    if (!scan && stalled(scan.error()))
-      return finish(DumpResult::kTimedOut,
-                    "cannot look for the target's profile: " + scan.error().describe());
-    SteadyTime now = clock_.steadyNow();
-    if (scan && scan->next) {
-      // The profiler writes a regular file; anything else under that name (a symlink to a host
-      // file, a FIFO that would block a read) was put there, and is refused at once.
-      if (!S_ISREG(scan->next->st.st_mode))
-        return finish(DumpResult::kFailed,
-                      "refused the profile " + scan->next->name + " in " + families.where +
-                          ": it is " + kindOf(scan->next->st.st_mode) +
-                          ", not a regular file (a target's file is never followed or opened "
-                          "for reading unless it is one); nothing copied");
-      std::uint64_t size = static_cast<std::uint64_t>(scan->next->st.st_size);
-      if (!current || current->name != scan->next->name || size != current_size) {
-        current = scan->next;
-        current_size = size;
-        stable_since = now;
-        held->restart();
-      } else if (size > 0 && now - stable_since >= spec_.settle) {
-        // stat() of the target's descriptors asks the file system of each file it has open: under
-        // the dump's deadline, on a worker that owns the scan with us (one left behind keeps it).
-        auto answer = withTargetDeadline<HeldOpenScan::Answer>(
-            who, req.deadline, [held, st = scan->next->st]() -> Result<HeldOpenScan::Answer> {
-              return held->step(st);
-            });
-        if (!answer)
-          return finish(DumpResult::kTimedOut,
-                        "cannot look at the target's open files: " + answer.error().describe());
-        if (*answer == HeldOpenScan::Answer::kNotHeld) {
-          complete = true;
-          break;
-        }
-      }
-    } else if (!current && now - last_send >= kResendAfter && send() == 0) {
-      last_send = now;
-      ++sends;
-    }
-    if (target_gone) break;  // that was the last look, after the exit
-    if (now >= req.deadline) break;
-    Duration wait = std::min(step, req.deadline - now);
-    int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count());
-    pollfd p{pidfd.get(), POLLIN, 0};
-    if (::poll(&p, 1, std::max(ms, 1)) > 0) target_gone = true;
-  }
-
-  if (!complete && !target_gone) {
-    std::string what = current
-                           ? current->name + " did not settle (" + std::to_string(current_size) +
-                                 " bytes, still changing, empty or held open)"
-                           : "no new " + spec_.heap_prefix + ".NNNN.heap";
-    std::string hint;
-    if (!handled)
-      hint = "the target does not catch signal " + signalLabel(spec_.signal) +
-             ", so no heap profiler is listening in it";
-    else if (!profiler_read_it)
-      hint =
-          "HEAPPROFILE is in the target's environment but tcmalloc's heap profiler never "
-          "marked it as read: is libtcmalloc (not tcmalloc_minimal) linked or LD_PRELOADed?";
-    else
-      hint = "HEAPPROFILE=" + spec_.heap_prefix +
-             " and HEAPPROFILESIGNAL=" + std::to_string(spec_.signal) +
-             " are in the target's environment and it catches the signal (sent " +
-             std::to_string(sends) + " times): can it write to " +
-             (dir_in_target.empty() ? std::string(prefix.front() == '/' ? "/" : "its cwd")
-                                    : dir_in_target) +
-             ", or is it stopped?";
-    return finish(DumpResult::kTimedOut,
-                  what + " within " + seconds(req.deadline - start) + " (" + hint + ")");
-  }
-  if (!complete && !current)
-    return finish(DumpResult::kFailed, "the target exited before its profile was written");
-  const std::string done_name = current->name;
-
-  std::vector<std::string> problems;
-  // Through the door again for the one name: not a symlink, a regular file of the target's user,
-  // within the size cap, opened without blocking (a file under a lease is an error at once, not
-  // a 45 s wait for the lease-break time).
-  TargetFileRules rules;
-  rules.max_bytes = req.max_bytes;
-  rules.owner = opened->owner;
-  auto heap = withTargetDeadline<Artifact>(
-      who, req.deadline,
-      [families, done_name, rules, dir = req.dir, max = req.max_bytes]() -> Result<Artifact> {
-        auto profile = openTargetFileAt(families.dir->get(), done_name, rules, families.where);
-        if (!profile) return profile.error();
-        return copyArtifactFromFd(dir, "heap.prof", profile->get(), max);
-      });
-  if (!heap) {
-    // An abandoned copy writes on into its file: the bundle does not keep it (the worker's writes
-    // go to an unlinked inode, freed when it returns).
-    if (stalled(heap.error())) ::unlink(joinPath(req.dir, "heap.prof").c_str());
-    return finish(stalled(heap.error()) ? DumpResult::kTimedOut : DumpResult::kFailed,
-                  "cannot copy the profile " + done_name + ": " + heap.error().describe());
-  }
-  out.artifacts.push_back(*heap);
-  if (heap->truncated) problems.push_back("heap.prof cut (" + heap->truncated_by + ")");
-  if (target_gone)
-    problems.push_back("the target exited during the dump: " + done_name + " may be incomplete");
-
+// What google-pprof needs beside the profile: the target's maps, its executable's path and, when
+// asked (copy_executable), the executable itself before the deadline; what could not be taken
+// is added to `problems`.
+void copyContext(const HostPaths& paths, const DumpRequest& req, pid_t pid, const std::string& who,
+                 const Result<std::string>& exe_path, bool target_gone, bool copy_executable,
+                 const Clock& clock, std::vector<Artifact>& artifacts,
+                 std::vector<std::string>& problems) {
   if (!target_gone) {
-    if (auto maps = copyArtifact(req.dir, "maps.txt", paths_.proc(pid, "maps"), req.max_bytes);
-        maps)
-      out.artifacts.push_back(*maps);
+    if (auto maps = copyArtifact(req.dir, "maps.txt", paths.proc(pid, "maps"), req.max_bytes); maps)
+      artifacts.push_back(*maps);
     else
       problems.push_back("maps.txt: " + maps.error().describe());
   }
   if (exe_path) {
     if (auto a = writeArtifact(req.dir, "exe_path.txt", *exe_path + "\n", req.max_bytes); a)
-      out.artifacts.push_back(*a);
+      artifacts.push_back(*a);
     else
       problems.push_back("exe_path.txt: " + a.error().describe());
   } else {
     problems.push_back("exe_path.txt: " + exe_path.error().describe());
   }
-  if (spec_.copy_executable && !target_gone && clock_.steadyNow() >= req.deadline) {
+  if (copy_executable && !target_gone && clock.steadyNow() >= req.deadline) {
     problems.push_back("exe: not copied, the deadline has passed");
-  } else if (spec_.copy_executable && !target_gone) {
+  } else if (copy_executable && !target_gone) {
     // Through the exe link rather than its path: the file on disk may have been replaced since
     // the target started, and only this one matches the profile's addresses.
     // The link is the kernel's (the file the target executed), so it is followed; the file is
@@ -534,7 +109,7 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
     // Larger than the cap: not copied, exe_path.txt says which binary to give google-pprof.
     auto exe = withTargetDeadline<std::optional<Artifact>>(
         who, req.deadline,
-        [exe = paths_.proc(pid, "exe"), dir = req.dir,
+        [exe = paths.proc(pid, "exe"), dir = req.dir,
          max = req.max_bytes]() -> Result<std::optional<Artifact>> {
           OwnedFd exe_fd(::open(exe.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
           struct stat st;
@@ -551,9 +126,339 @@ DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
       if (stalled(exe.error())) ::unlink(joinPath(req.dir, "exe").c_str());
       problems.push_back("exe: " + exe.error().describe());
     } else if (*exe) {
-      out.artifacts.push_back(**exe);
+      artifacts.push_back(**exe);
     }
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Why the target must not be signalled (nullopt when it may): it is no longer the process chosen,
+// its environment did not ask for this signal, or nothing in it would catch the signal. Also
+// says whether tcmalloc's profiler read HEAPPROFILE and whether the signal is caught.
+std::optional<std::string> refusal(const HostPaths& paths, const GperftoolsSpec& spec,
+                                   const DumpRequest& req, pid_t pid, const std::string& who,
+                                   bool& profiler_read_it, bool& handled) {
+  if (req.pid_starttime != 0) {
+    // Read after pidfd_open: if the number was reused before it, the process the pidfd holds
+    // started later than the one that was chosen, and its start time says so.
+    auto stat = readSmallFile(paths.proc(pid, "stat"));
+    if (!stat) return std::optional<std::string>(stat.error().describe());
+    auto started = parseStatStartTime(*stat);
+    if (!started) return std::optional<std::string>(who + ": " + started.error().describe());
+    if (*started != req.pid_starttime)
+      return std::optional<std::string>(who + " was recycled (start time " +
+                                        std::to_string(*started) + ", expected " +
+                                        std::to_string(req.pid_starttime) + "): not signalling");
+  }
+
+  // Only a process that asked for this signal through tcmalloc's variables gets it: to anything
+  // else SIGUSR2 (or most signals) would be fatal.
+  auto environ = readSmallFile(paths.proc(pid, "environ"));
+  if (!environ)
+    return std::optional<std::string>("cannot check the target's environment before signalling: " +
+                                      environ.error().describe());
+  auto heap_profile = environValue(*environ, "HEAPPROFILE");
+  auto heap_signal = environValue(*environ, "HEAPPROFILESIGNAL");
+  // The profiler marks the variable it has read by setting the high bit of its first byte.
+  profiler_read_it = heap_profile && !heap_profile->empty() && ((*heap_profile)[0] & 0x80);
+  if (profiler_read_it) (*heap_profile)[0] = static_cast<char>((*heap_profile)[0] & 0x7f);
+  auto environment_says = [&]() {
+    return "HEAPPROFILE=" + (heap_profile ? "'" + *heap_profile + "'" : std::string("(unset)")) +
+           ", HEAPPROFILESIGNAL=" +
+           (heap_signal ? "'" + *heap_signal + "'" : std::string("(unset)"));
+  };
+  if (!heap_profile || *heap_profile != spec.heap_prefix || !heap_signal ||
+      std::strtol(heap_signal->c_str(), nullptr, 10) != spec.signal)
+    return std::optional<std::string>(who + "'s environment has " + environment_says() +
+                                      ", expected HEAPPROFILE='" + spec.heap_prefix +
+                                      "', HEAPPROFILESIGNAL='" + std::to_string(spec.signal) +
+                                      "': not signalling");
+
+  // The environment can say yes while nothing listens (tcmalloc not loaded, a wrapper process
+  // that only passes the variables on): then the kernel's disposition decides.
+  auto status = readSmallFile(paths.proc(pid, "status"));
+  if (!status) return std::optional<std::string>(status.error().describe());
+  auto caught = statusMask(*status, "SigCgt");
+  auto ignored = statusMask(*status, "SigIgn");
+  if (!caught || !ignored)
+    return std::optional<std::string>(who + ": no SigCgt/SigIgn in its status");
+  const std::uint64_t bit = std::uint64_t{1} << (spec.signal - 1);
+  handled = (*caught & bit) != 0;
+  if (!handled && !(*ignored & bit) && !harmlessByDefault(spec.signal))
+    return std::optional<std::string>(
+        who + " does not catch signal " + signalLabel(spec.signal) +
+        ", which would end or stop it: tcmalloc's heap profiler is not running in "
+        "it (is libtcmalloc linked or LD_PRELOADed?); not signalling");
+
+  return std::nullopt;
+}
+
+// The directory the target's profiles appear in, held open, and the file names they take.
+struct ProfileDir {
+  Families families;
+  uid_t owner = 0;            // of the target's file system view (TargetFs::owner)
+  std::string dir_in_target;  // the heap prefix's directory, as the target names it
+};
+
+Result<ProfileDir> openProfileDir(const HostPaths& paths, const GperftoolsSpec& spec, pid_t pid,
+                                  int pidfd, const std::string& who, SteadyTime deadline) {
+  // Where the files appear, through the target's own view of the file system, and only through
+  // the door (core/target_fs.h): the target owns that directory and everything in it.
+  std::string_view prefix = spec.heap_prefix;
+  std::size_t slash = prefix.rfind('/');
+  std::string dir_in_target =
+      slash == std::string_view::npos ? "" : std::string(prefix.substr(0, slash));
+  std::string base(slash == std::string_view::npos ? prefix : prefix.substr(slash + 1));
+  const bool absolute = prefix.front() == '/';
+  // Everything done in the target's file system waits for it, and a target can serve that file
+  // system itself (FUSE) and stop answering: each step runs on a worker that is waited for until
+  // the dump's deadline at most, and abandoned then (core/target_fs.h).
+  struct Opened {
+    uid_t owner = 0;
+    std::string where;
+    std::shared_ptr<OwnedFd> dir;
+  };
+  auto own_pidfd = std::make_shared<OwnedFd>(::fcntl(pidfd, F_DUPFD_CLOEXEC, 0));
+  auto opened = withTargetDeadline<Opened>(
+      who, deadline, [paths, pid, own_pidfd, absolute, dir_in_target]() -> Result<Opened> {
+        auto fs = TargetFs::open(paths, pid, own_pidfd->get(),
+                                 absolute ? TargetAnchor::kRoot : TargetAnchor::kCwd);
+        if (!fs) return fs.error();
+        // Held open, because the target's root and cwd links vanish with it: a profile finished
+        // just before an exit (the OOM killer's) is still reachable through this descriptor.
+        auto dir_fd = fs->openDir(dir_in_target.empty() && absolute ? "/" : dir_in_target);
+        if (!dir_fd) return dir_fd.error();
+        return Opened{fs->owner(), fs->where(), std::make_shared<OwnedFd>(std::move(*dir_fd))};
+      });
+  if (!opened) return opened.error();
+  ProfileDir out;
+  out.owner = opened->owner;
+  out.dir_in_target = dir_in_target;
+  out.families.dir = opened->dir;
+  out.families.where =
+      opened->where + ":" + (dir_in_target.empty() ? (absolute ? "/" : ".") : dir_in_target);
+  out.families.bases = {base + "_" + std::to_string(pid), base};
+  return out;
+}
+
+Result<Scan> scanWithDeadline(const std::string& who, SteadyTime deadline, const Families& families,
+                              std::optional<std::vector<long>> baseline) {
+  return withTargetDeadline<Scan>(who, deadline, [families, baseline]() {
+    return scanProfiles(families, baseline ? &*baseline : nullptr);
+  });
+}
+
+// The wait for the profile: how it ends early (`end`), or the file seen last and whether it is
+// complete (settled, and not held open by the target) or the target exited.
+struct Wait {
+  std::optional<std::pair<DumpResult, std::string>> end;
+  std::optional<Found> current;
+  std::uint64_t current_size = 0;
+  bool complete = false, target_gone = false;
+  int sends = 0;
+};
+
+// Sends the signal, then waits for a new file that has stopped growing, sending it again while
+// none appears.
+Wait waitForProfile(const HostPaths& paths, const GperftoolsSpec& spec, const Clock& clock,
+                    pid_t pid, int pidfd, const std::string& who, SteadyTime deadline,
+                    const Families& families, const std::vector<long>& baseline) {
+  Wait out;
+  auto end = [&](DumpResult r, std::string why) {
+    out.end = std::make_pair(r, std::move(why));
+    return std::move(out);
+  };
+  if (clock.steadyNow() >= deadline)
+    return end(DumpResult::kTimedOut, "the deadline passed before the signal was sent");
+  auto send = [&]() -> int { return sendThroughPidfd(pidfd, spec.signal) == 0 ? 0 : errno; };
+  if (int err = send(); err != 0) {
+    if (err == ESRCH)
+      return end(DumpResult::kFailed, "the target exited before its profile was written");
+    return end(DumpResult::kFailed, "pidfd_send_signal(" + signalLabel(spec.signal) + ") to " +
+                                        who + " failed: " + std::strerror(err));
+  }
+  SteadyTime last_send = clock.steadyNow();
+  out.sends = 1;
+
+  // Wait for a new file that has stopped growing. The pidfd doubles as the sleep: it turns
+  // readable when the target exits, which ends the wait at once.
+  const Duration step = std::clamp<Duration>(spec.settle / 4, 1ms, kMaxStep);
+  std::optional<Found>& current = out.current;
+  std::uint64_t& current_size = out.current_size;
+  // Spread over the steps of the wait: a target with many descriptors costs more steps, never a
+  // long one.
+  auto held = std::make_shared<HeldOpenScan>(paths, pid);
+  SteadyTime stable_since{};
+  bool &complete = out.complete, &target_gone = out.target_gone;
+  for (;;) {
+    auto scan = scanWithDeadline(who, deadline, families, baseline);
+    if (!scan && stalled(scan.error()))
+      return end(DumpResult::kTimedOut,
+                 "cannot look for the target's profile: " + scan.error().describe());
+    SteadyTime now = clock.steadyNow();
+    if (scan && scan->next) {
+      // The profiler writes a regular file; anything else under that name (a symlink to a host
+      // file, a FIFO that would block a read) was put there, and is refused at once.
+      if (!S_ISREG(scan->next->st.st_mode))
+        return end(DumpResult::kFailed,
+                   "refused the profile " + scan->next->name + " in " + families.where +
+                       ": it is " + kindOf(scan->next->st.st_mode) +
+                       ", not a regular file (a target's file is never followed or opened "
+                       "for reading unless it is one); nothing copied");
+      std::uint64_t size = static_cast<std::uint64_t>(scan->next->st.st_size);
+      if (!current || current->name != scan->next->name || size != current_size) {
+        current = scan->next;
+        current_size = size;
+        stable_since = now;
+        held->restart();
+      } else if (size > 0 && now - stable_since >= spec.settle) {
+        // stat() of the target's descriptors asks the file system of each file it has open: under
+        // the dump's deadline, on a worker that owns the scan with us (one left behind keeps it).
+        auto answer = withTargetDeadline<HeldOpenScan::Answer>(
+            who, deadline, [held, st = scan->next->st]() -> Result<HeldOpenScan::Answer> {
+              return held->step(st);
+            });
+        if (!answer)
+          return end(DumpResult::kTimedOut,
+                     "cannot look at the target's open files: " + answer.error().describe());
+        if (*answer == HeldOpenScan::Answer::kNotHeld) {
+          complete = true;
+          break;
+        }
+      }
+    } else if (!current && now - last_send >= kResendAfter && send() == 0) {
+      last_send = now;
+      ++out.sends;
+    }
+    if (target_gone) break;  // that was the last look, after the exit
+    if (now >= deadline) break;
+    Duration wait = std::min(step, deadline - now);
+    int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count());
+    pollfd p{pidfd, POLLIN, 0};
+    if (::poll(&p, 1, std::max(ms, 1)) > 0) target_gone = true;
+  }
+
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+// A request this dumper cannot act on, with the result it gets; nullopt when it can.
+std::optional<std::pair<DumpResult, std::string>> badRequest(const DumpRequest& req,
+                                                             const GperftoolsSpec& spec) {
+  if (!req.pid || *req.pid <= 0)
+    return std::make_pair(DumpResult::kSkipped, "no process to signal: the target has no pid");
+  if (spec.heap_prefix.empty())
+    return std::make_pair(DumpResult::kFailed,
+                          "no heap_prefix configured (the target's HEAPPROFILE)");
+  if (spec.signal < 1 || spec.signal > 64)
+    return std::make_pair(DumpResult::kFailed, "signal " + std::to_string(spec.signal) +
+                                                   " is not a signal number (1-64)");
+  return std::nullopt;
+}
+
+// The profile `done_name` copied into the bundle as heap.prof, under the dump's deadline.
+Result<Artifact> copyProfile(const std::string& who, const DumpRequest& req,
+                             const Families& families, uid_t owner, const std::string& done_name) {
+  // Through the door again for the one name: not a symlink, a regular file of the target's user,
+  // within the size cap, opened without blocking (a file under a lease is an error at once, not
+  // a 45 s wait for the lease-break time).
+  TargetFileRules rules;
+  rules.max_bytes = req.max_bytes;
+  rules.owner = owner;
+  auto heap = withTargetDeadline<Artifact>(
+      who, req.deadline,
+      [families, done_name, rules, dir = req.dir, max = req.max_bytes]() -> Result<Artifact> {
+        auto profile = openTargetFileAt(families.dir->get(), done_name, rules, families.where);
+        if (!profile) return profile.error();
+        return copyArtifactFromFd(dir, "heap.prof", profile->get(), max);
+      });
+  // An abandoned copy writes on into its file: the bundle does not keep it (the worker's writes
+  // go to an unlinked inode, freed when it returns).
+  if (!heap && stalled(heap.error())) ::unlink(joinPath(req.dir, "heap.prof").c_str());
+  return heap;
+}
+
+}  // namespace
+
+GperftoolsDumper::GperftoolsDumper(const HostPaths& paths, GperftoolsSpec spec)
+    : paths_(paths), spec_(std::move(spec)) {}
+
+DumpOutcome GperftoolsDumper::run(const DumpRequest& req) {
+  const SteadyTime start = clock_.steadyNow();
+  DumpOutcome out;
+  out.dumper = name();
+  auto finish = [&](DumpResult r, std::string error) -> DumpOutcome {
+    out.result = r;
+    out.error = std::move(error);
+    out.took = clock_.steadyNow() - start;
+    return std::move(out);
+  };
+
+  if (auto bad = badRequest(req, spec_)) return finish(bad->first, std::move(bad->second));
+  const pid_t pid = *req.pid;
+  const std::string who = "pid " + std::to_string(pid);
+
+  // From here on the pidfd names one process whatever happens to the number.
+  OwnedFd pidfd(openPidfd(pid));
+  if (pidfd.get() < 0) {
+    int err = errno;
+    if (err == ESRCH) return finish(DumpResult::kFailed, who + " does not exist");
+    return finish(DumpResult::kFailed,
+                  "pidfd_open(" + std::to_string(pid) + ") failed: " + std::strerror(err));
+  }
+  bool profiler_read_it = false, handled = false;
+  if (auto why = refusal(paths_, spec_, req, pid, who, profiler_read_it, handled))
+    return finish(DumpResult::kFailed, *why);
+
+  auto opened = openProfileDir(paths_, spec_, pid, pidfd.get(), who, req.deadline);
+  if (!opened)
+    return finish(stalled(opened.error()) ? DumpResult::kTimedOut : DumpResult::kFailed,
+                  "cannot open the target's profile directory: " + opened.error().describe() +
+                      "; not signalling");
+  const Families& families = opened->families;
+
+  auto before = scanWithDeadline(who, req.deadline, families, std::nullopt);
+  if (!before)
+    return finish(
+        stalled(before.error()) ? DumpResult::kTimedOut : DumpResult::kFailed,
+        "cannot look for the target's profiles: " + before.error().describe() + "; not signalling");
+  const std::vector<long> baseline = before->newest;
+  // Read now, while it surely exists: the exe link is gone once the target exits.
+  auto exe_path = readLink(paths_.proc(pid, "exe"));
+
+  Wait w = waitForProfile(paths_, spec_, clock_, pid, pidfd.get(), who, req.deadline, families,
+                          baseline);
+  if (w.end) return finish(w.end->first, std::move(w.end->second));
+  const std::optional<Found>& current = w.current;
+  const bool target_gone = w.target_gone;
+  if (!w.complete && !target_gone) {
+    return finish(
+        DumpResult::kTimedOut,
+        notSettled(spec_, current ? &current->name : nullptr, w.current_size, handled,
+                   profiler_read_it, w.sends, opened->dir_in_target, req.deadline - start));
+  }
+  if (!w.complete && !current)
+    return finish(DumpResult::kFailed, "the target exited before its profile was written");
+  const std::string done_name = current->name;
+
+  std::vector<std::string> problems;
+  auto heap = copyProfile(who, req, families, opened->owner, done_name);
+  if (!heap)
+    return finish(stalled(heap.error()) ? DumpResult::kTimedOut : DumpResult::kFailed,
+                  "cannot copy the profile " + done_name + ": " + heap.error().describe());
+  out.artifacts.push_back(*heap);
+  if (heap->truncated) problems.push_back("heap.prof cut (" + heap->truncated_by + ")");
+  if (target_gone)
+    problems.push_back("the target exited during the dump: " + done_name + " may be incomplete");
+
+  copyContext(paths_, req, pid, who, exe_path, target_gone, spec_.copy_executable, clock_,
+              out.artifacts, problems);
 
   if (problems.empty()) return finish(DumpResult::kOk, "");
   std::string joined;

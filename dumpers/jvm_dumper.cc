@@ -38,62 +38,6 @@ const Clock& clock() {
   return c;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
-// Calls f(trimmed line) for each line until it returns true.
-template <typename F>
-void eachLine(std::string_view text, F f) {
-  while (!text.empty()) {
-    auto nl = text.find('\n');
-    if (f(trim(text.substr(0, nl)))) return;
-    if (nl == std::string_view::npos) return;
-    text.remove_prefix(nl + 1);
-  }
-}
-
-// jcmd starts its output with "<pid>:".
-bool isPidLine(std::string_view line) {
-  if (line.size() < 2 || line.back() != ':') return false;
-  line.remove_suffix(1);
-  return std::all_of(line.begin(), line.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-std::string firstLine(std::string_view text) {
-  std::string out;
-  eachLine(text, [&](std::string_view l) {
-    if (l.empty()) return false;
-    out = l;
-    return true;
-  });
-  return out;
-}
-
-template <typename T>
-bool parseNumber(std::string_view s, T& out, int base = 10) {
-  s = trim(s);
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
-  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
-}
-
-std::vector<std::string_view> fields(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-    std::size_t j = i;
-    while (j < s.size() && s[j] != ' ' && s[j] != '\t') ++j;
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
 Result<std::string> readHead(const std::string& path, std::size_t limit) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return makeError("cannot open", path, errno);
@@ -269,10 +213,67 @@ Result<Artifact> takeIntoBundle(int tmp_fd, const std::string& file, const std::
   return checkAndFinish(dir, max_bytes);
 }
 
+// Where the JVM writes its heap dump.
+struct DumpPlace {
+  std::string dir;       // the bundle, as an absolute path
+  dev_t dev = 0;         // the bundle's file system (0 when it cannot be told)
+  bool direct = false;   // straight into the bundle: the JVM can write there and sees it
+  std::string jvm_path;  // the file, as the JVM names it
+  std::string file;      // not direct: the file's name in the JVM's /tmp, copied in after
+};
+
+DumpPlace placeFor(const HeldJvm& jvm, const DumpRequest& req, pid_t pid,
+                   const JvmProcessFacts& facts) {
+  static std::atomic<unsigned> sequence{0};
+  DumpPlace p;
+  std::error_code ec;
+  p.dir = std::filesystem::absolute(req.dir, ec).string();
+  if (ec) p.dir = req.dir;
+  struct stat dst {};
+  bool jvm_can_write =
+      ::stat(p.dir.c_str(), &dst) == 0 && (facts.euid == 0 || facts.euid == dst.st_uid);
+  p.dev = dst.st_dev;
+  p.direct = jvm_can_write && jvmSeesSameDirectory(jvm.root, p.dir);
+  if (p.direct) {
+    p.jvm_path = joinPath(p.dir, kHeapDump);
+  } else {
+    p.file = "oomsentinel-" + std::to_string(pid) + "-" + std::to_string(sequence.fetch_add(1)) +
+             ".hprof";
+    p.jvm_path = "/tmp/" + p.file;
+  }
+  return p;
+}
+
+// Whether there is heap_dump_min_free where the JVM writes its dump (the bundle, or its /tmp and
+// then the bundle too when that is another file system); `out` says why not.
+bool enoughSpace(const JvmDumpSpec& spec, const HeldJvm& jvm, int bundle_fd, const std::string& dir,
+                 dev_t bundle_dev, bool direct, HeapDumpStep& out) {
+  std::vector<std::pair<int, std::string>> space_needed_in = {
+      direct ? std::make_pair(bundle_fd, dir)
+             : std::make_pair(jvm.tmp.get(), jvm.root.where() + ":/tmp")};
+  struct stat jst;
+  if (!direct && (::fstat(jvm.tmp.get(), &jst) != 0 || jst.st_dev != bundle_dev))
+    space_needed_in.emplace_back(bundle_fd, dir);  // copied across file systems: twice
+  for (const auto& [fd, d] : space_needed_in) {
+    auto free = freeBytes(fd, d);
+    if (!free) {
+      out.problem = free.error().describe();
+      return false;
+    }
+    if (*free < spec.heap_dump_min_free) {
+      out.step = Step::kSkipped;
+      out.problem = "only " + formatBytes(double(*free)) + " free in " + d + ", needs " +
+                    formatBytes(double(spec.heap_dump_min_free));
+      return false;
+    }
+  }
+
+  return true;
+}
+
 HeapDumpStep heapDump(const HostPaths& paths, const JvmDumpSpec& spec, const HeldJvm& jvm,
                       const DumpRequest& req, pid_t pid, const JvmProcessFacts& facts,
                       SteadyTime req_deadline) {
-  static std::atomic<unsigned> sequence{0};
   HeapDumpStep out;
   SteadyTime now = clock().steadyNow();
   SteadyTime deadline = earliest(now + spec.heap_dump_budget, req_deadline);
@@ -283,21 +284,10 @@ HeapDumpStep heapDump(const HostPaths& paths, const JvmDumpSpec& spec, const Hel
     return out;
   }
 
-  std::error_code ec;
-  std::string dir = std::filesystem::absolute(req.dir, ec).string();
-  if (ec) dir = req.dir;
-  struct stat dst {};
-  bool jvm_can_write =
-      ::stat(dir.c_str(), &dst) == 0 && (facts.euid == 0 || facts.euid == dst.st_uid);
-  bool direct = jvm_can_write && jvmSeesSameDirectory(jvm.root, dir);
-  std::string jvm_path, file;
-  if (direct) {
-    jvm_path = joinPath(dir, kHeapDump);
-  } else {
-    file = "oomsentinel-" + std::to_string(pid) + "-" + std::to_string(sequence.fetch_add(1)) +
-           ".hprof";
-    jvm_path = "/tmp/" + file;
-  }
+  DumpPlace place = placeFor(jvm, req, pid, facts);
+  const std::string& dir = place.dir;
+  const bool direct = place.direct;
+  const std::string &jvm_path = place.jvm_path, &file = place.file;
   const std::string shown = jvm.root.where() + ":" + jvm_path;
   // Removes the JVM's file (nothing when it wrote into the bundle: the caller's to clean).
   auto removeTheirs = [&] {
@@ -317,25 +307,7 @@ HeapDumpStep heapDump(const HostPaths& paths, const JvmDumpSpec& spec, const Hel
     out.problem = makeError("cannot open the bundle", dir, errno).describe();
     return out;
   }
-  std::vector<std::pair<int, std::string>> space_needed_in = {
-      direct ? std::make_pair(bundle_fd.get(), dir)
-             : std::make_pair(jvm.tmp.get(), jvm.root.where() + ":/tmp")};
-  struct stat jst;
-  if (!direct && (::fstat(jvm.tmp.get(), &jst) != 0 || jst.st_dev != dst.st_dev))
-    space_needed_in.emplace_back(bundle_fd.get(), dir);  // copied across file systems: twice
-  for (const auto& [fd, d] : space_needed_in) {
-    auto free = freeBytes(fd, d);
-    if (!free) {
-      out.problem = free.error().describe();
-      return out;
-    }
-    if (*free < spec.heap_dump_min_free) {
-      out.step = Step::kSkipped;
-      out.problem = "only " + formatBytes(double(*free)) + " free in " + d + ", needs " +
-                    formatBytes(double(spec.heap_dump_min_free));
-      return out;
-    }
-  }
+  if (!enoughSpace(spec, jvm, bundle_fd.get(), dir, place.dev, direct, out)) return out;
 
   if (clock().steadyNow() >= deadline) {
     out.step = Step::kTimedOut;
@@ -378,81 +350,109 @@ HeapDumpStep heapDump(const HostPaths& paths, const JvmDumpSpec& spec, const Hel
   return out;
 }
 
+// The JVM of `pid` held for jcmd (its pidfd, root, /tmp and jcmd) once it is known to be the
+// process chosen and one jcmd can attach to; nullopt with `why` when not. `facts` is what its
+// status says.
+std::optional<HeldJvm> holdJvm(const HostPaths& paths, const JvmDumpSpec& spec,
+                               const DumpRequest& req, pid_t pid, JvmProcessFacts& facts,
+                               std::string& why) {
+  auto fail = [&](std::string reason) {
+    why = std::move(reason);
+    return std::optional<HeldJvm>();
+  };
+  std::string who = "pid " + std::to_string(pid);
+
+  // Held first: if the start time below still matches, this descriptor is that process, and
+  // jcmd's namespaces and root come from it, not from a number that may have been reused.
+  OwnedFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (pidfd.get() < 0)
+    return fail(errno == ESRCH ? who + ": no such process"
+                               : makeError("cannot hold the process", who, errno).describe());
+  auto status = readHead(paths.proc(pid, "status"), kReplyLimit);
+  if (!status)
+    return fail(status.error().isGone() ? who + ": no such process" : status.error().describe());
+  auto parsed = parseJvmProcessStatus(*status);
+  if (!parsed) return fail(who + ": " + parsed.error().describe());
+  facts = std::move(*parsed);
+  if (req.pid_starttime != 0) {
+    auto stat = readHead(paths.proc(pid, "stat"), 4096);
+    auto started = stat ? parseStartTime(*stat) : std::nullopt;
+    if (!started || *started != req.pid_starttime)
+      return fail(who + " is no longer the process that was chosen (it ended; the pid was reused)");
+  }
+  auto root = TargetFs::open(paths, pid, pidfd.get(), TargetAnchor::kRoot);
+  if (!root) return fail(root.error().describe());
+  // The JVM's /tmp as the JVM resolves it: a symlink there stays inside its root.
+  auto tmp = root->openDir("/tmp");
+  if (!tmp) return fail(tmp.error().describe());
+  // jcmd signals a process that has no attach socket yet; see the header.
+  std::string socket = ".java_pid" + std::to_string(facts.nspid);
+  struct stat sst;
+  bool listening = ::fstatat(tmp->get(), socket.c_str(), &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                   S_ISSOCK(sst.st_mode);
+  if (!listening && !facts.catches_sigquit)
+    return fail(who +
+                " is not a JVM jcmd can attach to: it has no attach socket and does not "
+                "catch SIGQUIT (jcmd's SIGQUIT would kill it)");
+  std::string jcmd = spec.jcmd;
+  if (jcmd.empty()) {
+    auto beside = jcmdBesideJava(paths, pid);
+    if (!beside) return fail("jcmd: " + beside.error().describe());
+    jcmd = std::move(*beside);
+  }
+  return HeldJvm{std::move(pidfd), std::move(*root), std::move(*tmp), std::move(jcmd)};
+}
+
+// The class histogram's step: its artifact, or how the whole dump ends (`end`).
+struct HistogramStep {
+  std::optional<std::pair<DumpResult, std::string>> end;
+  std::optional<Artifact> artifact;
+  std::string leftovers;  // JcmdRun::leftovers
+};
+
+HistogramStep classHistogram(const HostPaths& paths, const JvmDumpSpec& spec, const HeldJvm& jvm,
+                             const JvmProcessFacts& facts, const DumpRequest& req,
+                             SteadyTime req_deadline) {
+  HistogramStep out;
+  auto end = [&](DumpResult r, std::string why) {
+    out.end = std::make_pair(r, std::move(why));
+    return std::move(out);
+  };
+  SteadyTime now = clock().steadyNow();
+  SteadyTime deadline = earliest(now + spec.command_timeout, req_deadline);
+  if (deadline <= now)
+    return end(DumpResult::kTimedOut, "no time left before the dump's deadline; not started");
+  auto run = runJcmd(paths, jvm, facts, {"GC.class_histogram"}, joinPath(req.dir, kHistogram),
+                     deadline, req.max_bytes);
+  out.leftovers = run.leftovers;
+  std::string path = joinPath(req.dir, kHistogram);
+  if (!run.child) {
+    ::unlink(path.c_str());
+    return end(DumpResult::kFailed, "jcmd: " + run.child.error().describe());
+  }
+  const ChildResult& child = *run.child;
+  std::string head;
+  if (auto h = readHead(path, kReplyLimit); h) head = std::move(*h);
+  if (child.timed_out) {
+    ::unlink(path.c_str());
+    return end(DumpResult::kTimedOut, "jcmd GC.class_histogram " + child.describe());
+  }
+  // Cut at the size cap, it is still the top of a histogram: the classes that matter most.
+  bool cut = child.output_cut && looksLikeClassHistogram(head);
+  if (!cut && (child.exit_code != 0 || !looksLikeClassHistogram(head))) {
+    ::unlink(path.c_str());
+    std::string reason =
+        child.term_signal != 0 || child.abandoned ? child.describe() : jcmdReason(head, run.err);
+    return end(DumpResult::kFailed, "jcmd GC.class_histogram: " + reason);
+  }
+  auto a = finishArtifact(req.dir, kHistogram, req.max_bytes);
+  if (!a) return end(DumpResult::kFailed, a.error().describe());
+  a->truncated = a->truncated || child.stdout_cut;
+  out.artifact = std::move(*a);
+  return out;
+}
+
 }  // namespace
-
-Result<JvmProcessFacts> parseJvmProcessStatus(std::string_view status) {
-  JvmProcessFacts f;
-  bool have_uid = false;
-  pid_t pid = 0;
-  eachLine(status, [&](std::string_view line) {
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos) return false;
-    std::string_view key = line.substr(0, colon);
-    auto values = fields(line.substr(colon + 1));
-    if (values.empty()) return false;
-    if (key == "Uid" && values.size() >= 2) {
-      have_uid = parseNumber(values[1], f.euid);
-    } else if (key == "Gid" && values.size() >= 2) {
-      parseNumber(values[1], f.egid);
-    } else if (key == "Pid") {
-      parseNumber(values[0], pid);
-    } else if (key == "NSpid") {
-      parseNumber(values.back(), f.nspid);
-    } else if (key == "SigCgt") {
-      std::uint64_t mask = 0;
-      if (parseNumber(values[0], mask, 16)) f.catches_sigquit = (mask >> (SIGQUIT - 1)) & 1;
-    }
-    return false;
-  });
-  if (!have_uid) return makeError("no Uid line in the process status");
-  if (f.nspid == 0) f.nspid = pid;  // kernels before 4.1 have no NSpid
-  if (f.nspid == 0) return makeError("no Pid line in the process status");
-  return f;
-}
-
-std::optional<std::uint64_t> parseStartTime(std::string_view stat) {
-  // The command name (field 2) is in parentheses and may hold spaces and ')'.
-  auto close = stat.rfind(')');
-  if (close == std::string_view::npos) return std::nullopt;
-  auto rest = fields(stat.substr(close + 1));
-  constexpr std::size_t kStartTime = 22 - 3;  // fields after the name start at field 3
-  std::uint64_t v = 0;
-  if (rest.size() <= kStartTime || !parseNumber(rest[kStartTime], v)) return std::nullopt;
-  return v;
-}
-
-bool looksLikeClassHistogram(std::string_view out) {
-  bool header = false;
-  eachLine(out, [&](std::string_view l) {
-    header = l.find("#instances") != std::string_view::npos &&
-             l.find("#bytes") != std::string_view::npos;
-    return header;
-  });
-  return header;
-}
-
-std::string jcmdReason(std::string_view out, std::string_view err) {
-  std::string reason;
-  eachLine(out, [&](std::string_view l) {
-    if (l.empty() || isPidLine(l)) return false;
-    reason = l;
-    return true;
-  });
-  if (reason.empty()) reason = firstLine(err);
-  return reason.empty() ? "jcmd said nothing" : reason;
-}
-
-std::optional<std::string> heapDumpProblem(std::string_view out, std::string_view err) {
-  if (out.find("Heap dump file created") != std::string_view::npos) return std::nullopt;
-  std::string reason;
-  eachLine(out, [&](std::string_view l) {
-    if (l.empty() || isPidLine(l) || l.starts_with("Dumping heap to")) return false;
-    reason = l;
-    return true;
-  });
-  if (reason.empty()) reason = firstLine(err);
-  return reason.empty() ? "jcmd said nothing" : reason;
-}
 
 JvmDumper::JvmDumper(JvmDumpSpec spec, HostPaths paths)
     : spec_(std::move(spec)), paths_(std::move(paths)) {}
@@ -477,95 +477,30 @@ DumpOutcome JvmDumper::run(const DumpRequest& req) {
   if (!spec_.class_histogram && !spec_.heap_dump)
     return done(DumpResult::kSkipped, "neither the class histogram nor the heap dump is enabled");
   pid_t pid = *req.pid;
-  std::string who = "pid " + std::to_string(pid);
 
-  // Held first: if the start time below still matches, this descriptor is that process, and
-  // jcmd's namespaces and root come from it, not from a number that may have been reused.
-  OwnedFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (pidfd.get() < 0)
-    return done(DumpResult::kFailed,
-                errno == ESRCH ? who + ": no such process"
-                               : makeError("cannot hold the process", who, errno).describe());
-  auto status = readHead(paths_.proc(pid, "status"), kReplyLimit);
-  if (!status)
-    return done(DumpResult::kFailed,
-                status.error().isGone() ? who + ": no such process" : status.error().describe());
-  auto facts = parseJvmProcessStatus(*status);
-  if (!facts) return done(DumpResult::kFailed, who + ": " + facts.error().describe());
-  if (req.pid_starttime != 0) {
-    auto stat = readHead(paths_.proc(pid, "stat"), 4096);
-    auto started = stat ? parseStartTime(*stat) : std::nullopt;
-    if (!started || *started != req.pid_starttime)
-      return done(DumpResult::kFailed,
-                  who + " is no longer the process that was chosen (it ended; the pid was reused)");
-  }
-  auto root = TargetFs::open(paths_, pid, pidfd.get(), TargetAnchor::kRoot);
-  if (!root) return done(DumpResult::kFailed, root.error().describe());
-  // The JVM's /tmp as the JVM resolves it: a symlink there stays inside its root.
-  auto tmp = root->openDir("/tmp");
-  if (!tmp) return done(DumpResult::kFailed, tmp.error().describe());
-  // jcmd signals a process that has no attach socket yet; see the header.
-  std::string socket = ".java_pid" + std::to_string(facts->nspid);
-  struct stat sst;
-  bool listening = ::fstatat(tmp->get(), socket.c_str(), &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
-                   S_ISSOCK(sst.st_mode);
-  if (!listening && !facts->catches_sigquit)
-    return done(DumpResult::kFailed,
-                who +
-                    " is not a JVM jcmd can attach to: it has no attach socket and does not "
-                    "catch SIGQUIT (jcmd's SIGQUIT would kill it)");
-  std::string jcmd = spec_.jcmd;
-  if (jcmd.empty()) {
-    auto beside = jcmdBesideJava(paths_, pid);
-    if (!beside) return done(DumpResult::kFailed, "jcmd: " + beside.error().describe());
-    jcmd = std::move(*beside);
-  }
-  HeldJvm jvm{std::move(pidfd), std::move(*root), std::move(*tmp), std::move(jcmd)};
+  JvmProcessFacts facts;
+  std::string why;
+  std::optional<HeldJvm> held = holdJvm(paths_, spec_, req, pid, facts, why);
+  if (!held) return done(DumpResult::kFailed, why);
+  const HeldJvm& jvm = *held;
 
   // A request without a deadline (the zero time point) is bounded by our own budgets alone.
   SteadyTime req_deadline = req.deadline == SteadyTime{} ? SteadyTime::max() : req.deadline;
   std::string notes;
   bool histogram_cut = false;
   if (spec_.class_histogram) {
-    SteadyTime now = clock().steadyNow();
-    SteadyTime deadline = earliest(now + spec_.command_timeout, req_deadline);
-    if (deadline <= now)
-      return done(DumpResult::kTimedOut, "no time left before the dump's deadline; not started");
-    auto run = runJcmd(paths_, jvm, *facts, {"GC.class_histogram"}, joinPath(req.dir, kHistogram),
-                       deadline, req.max_bytes);
-    leftovers = run.leftovers;
-    std::string path = joinPath(req.dir, kHistogram);
-    if (!run.child) {
-      ::unlink(path.c_str());
-      return done(DumpResult::kFailed, "jcmd: " + run.child.error().describe());
-    }
-    const ChildResult& child = *run.child;
-    std::string head;
-    if (auto h = readHead(path, kReplyLimit); h) head = std::move(*h);
-    if (child.timed_out) {
-      ::unlink(path.c_str());
-      return done(DumpResult::kTimedOut, "jcmd GC.class_histogram " + child.describe());
-    }
-    // Cut at the size cap, it is still the top of a histogram: the classes that matter most.
-    bool cut = child.output_cut && looksLikeClassHistogram(head);
-    if (!cut && (child.exit_code != 0 || !looksLikeClassHistogram(head))) {
-      ::unlink(path.c_str());
-      std::string reason =
-          child.term_signal != 0 || child.abandoned ? child.describe() : jcmdReason(head, run.err);
-      return done(DumpResult::kFailed, "jcmd GC.class_histogram: " + reason);
-    }
-    auto a = finishArtifact(req.dir, kHistogram, req.max_bytes);
-    if (!a) return done(DumpResult::kFailed, a.error().describe());
-    a->truncated = a->truncated || child.stdout_cut;
-    histogram_cut = a->truncated;
-    out.artifacts.push_back(std::move(*a));
+    HistogramStep h = classHistogram(paths_, spec_, jvm, facts, req, req_deadline);
+    leftovers = h.leftovers;
+    if (h.end) return done(h.end->first, std::move(h.end->second));
+    histogram_cut = h.artifact->truncated;
+    out.artifacts.push_back(std::move(*h.artifact));
   }
 
   if (!spec_.heap_dump) {
     return done(histogram_cut ? DumpResult::kPartial : DumpResult::kOk,
                 histogram_cut ? "the class histogram was cut at the size cap" : "");
   }
-  HeapDumpStep hd = heapDump(paths_, spec_, jvm, req, pid, *facts, req_deadline);
+  HeapDumpStep hd = heapDump(paths_, spec_, jvm, req, pid, facts, req_deadline);
   if (!hd.leftovers.empty()) leftovers += (leftovers.empty() ? "" : "; ") + hd.leftovers;
   if (hd.artifact) out.artifacts.push_back(std::move(*hd.artifact));
   if (histogram_cut) notes = "the class histogram was cut at the size cap";

@@ -1,9 +1,9 @@
 // fuzz/: libFuzzer harnesses for every parser of untrusted input.
 // The incident manifest reader (dumpers/incident_store.h IncidentStore::list, which `oomsentinel
 // incidents` and retention use): a bundle's manifest.json sits in the dump directory, where a
-// damaged disk, a copied-in bundle or a dumper's bytes may put anything. The reader is private to
-// incident_store.cc and takes a directory, so each input is written as the manifest of the one
-// bundle of a directory.
+// damaged disk, a copied-in bundle or a dumper's bytes may put anything. The reader is private
+// to dumpers/incident_manifest.cc and takes a directory, so each input is written as the
+// manifest of the one bundle of a directory.
 #include <sys/stat.h>
 
 #include <cstddef>

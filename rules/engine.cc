@@ -109,6 +109,93 @@ RuleEngine::TargetHandle RuleEngine::findTarget(const std::string& name) const {
   return nullptr;
 }
 
+namespace {
+
+// Which leaves left `in`'s expression unknown, kept per target (the Expr is shared by every
+// target); the first time, a notice says so.
+void noteUnknown(Instance& in, const std::string& target, std::vector<RuleNotice>& notices) {
+  std::size_t k = 0;
+  in.expr->forEachLeaf([&](const std::string& label, Num v) {
+    if (v.known) return;
+    for (std::size_t i = 0; i < k; ++i)
+      if (in.unknown_signals[i] == label) return;  // written twice in the expression
+    if (k == in.unknown_signals.size())
+      in.unknown_signals.push_back(label);
+    else if (in.unknown_signals[k] != label)
+      in.unknown_signals[k].assign(label);  // reuses the buffer once it is large enough
+    ++k;
+  });
+  in.unknown_count = k;
+  if (in.unknown_reported) return;
+  in.unknown_reported = true;
+  std::string msg = "cannot be decided for this target: ";
+  for (std::size_t i = 0; i < in.unknown_count; ++i) msg += (i ? ", " : "") + in.unknown_signals[i];
+  msg += in.unknown_count == 1 ? " is not offered" : " are not offered";
+  msg += " (the rule neither fires nor resolves while it is unknown)";
+  notices.push_back({in.spec->name, target, std::move(msg)});
+}
+
+// The state `in` moves to on `truth` at `now` (for, keep_firing_for); while it fires, when its
+// expression turned false is kept in `in`.
+RuleState nextState(Instance& in, Truth truth, SteadyTime now) {
+  const RuleSpec& spec = *in.spec;
+  RuleState next = in.state;
+  switch (in.state) {
+    case RuleState::kInactive:
+    case RuleState::kResolved:
+      if (truth == Truth::kTrue)
+        next = spec.for_duration.count() == 0 ? RuleState::kFiring : RuleState::kPending;
+      break;
+    case RuleState::kPending:
+      if (truth == Truth::kTrue && now - in.since >= spec.for_duration)
+        next = RuleState::kFiring;
+      else if (truth == Truth::kFalse)
+        next = RuleState::kInactive;
+      break;
+    case RuleState::kFiring:
+      if (truth == Truth::kTrue) {
+        in.false_since.reset();
+      } else if (truth == Truth::kFalse) {
+        if (!in.false_since) in.false_since = now;
+        if (now - *in.false_since >= spec.keep_firing_for) next = RuleState::kResolved;
+      }
+      break;
+  }
+  return next;
+}
+
+// The Firing of `in`'s move to `next`; a firing runs its actions unless the cooldown holds them.
+Firing transition(Instance& in, RuleState next, const std::string& target, const Snapshot& snap,
+                  SteadyTime now) {
+  const RuleSpec& spec = *in.spec;
+  Firing f;
+  f.rule = spec.name;
+  f.target = target;
+  f.expr = spec.expr;
+  f.severity = spec.severity;
+  f.from = in.state;
+  f.to = next;
+  f.steady = now;
+  f.wall = snap.wall;
+  in.expr->lastValues(f.values, nullptr);
+  if (next == RuleState::kFiring) {
+    in.firing_acted = !(in.last_actions && now - *in.last_actions < spec.cooldown);
+    if (!in.firing_acted) {
+      f.suppressed_by_cooldown = true;
+    } else {
+      f.actions = spec.actions;
+      in.last_actions = now;
+    }
+  } else if (next == RuleState::kResolved && in.firing_acted) {
+    // So an alert that was sent can be resolved (dumps ignore resolutions); a firing whose
+    // actions the cooldown suppressed resolves silently too.
+    f.actions = spec.actions;
+  }
+  return f;
+}
+
+}  // namespace
+
 void RuleEngine::evaluate(TargetHandle t, Snapshot& snap, std::vector<Firing>& out,
                           std::vector<RuleNotice>& notices) {
   const SteadyTime now = snap.steady;
@@ -122,81 +209,14 @@ void RuleEngine::evaluate(TargetHandle t, Snapshot& snap, std::vector<Firing>& o
   EvalContext ctx{&snap, &t->history, now_s, tto};
 
   for (Instance& in : t->instances) {
-    const RuleSpec& spec = *in.spec;
     Truth truth = in.expr->evaluate(ctx);
-    if (truth == Truth::kUnknown) {
-      // Which leaves are missing, kept per target (the Expr is shared by every target).
-      std::size_t k = 0;
-      in.expr->forEachLeaf([&](const std::string& label, Num v) {
-        if (v.known) return;
-        for (std::size_t i = 0; i < k; ++i)
-          if (in.unknown_signals[i] == label) return;  // written twice in the expression
-        if (k == in.unknown_signals.size())
-          in.unknown_signals.push_back(label);
-        else if (in.unknown_signals[k] != label)
-          in.unknown_signals[k].assign(label);  // reuses the buffer once it is large enough
-        ++k;
-      });
-      in.unknown_count = k;
-      if (!in.unknown_reported) {
-        in.unknown_reported = true;
-        std::string msg = "cannot be decided for this target: ";
-        for (std::size_t i = 0; i < in.unknown_count; ++i)
-          msg += (i ? ", " : "") + in.unknown_signals[i];
-        msg += in.unknown_count == 1 ? " is not offered" : " are not offered";
-        msg += " (the rule neither fires nor resolves while it is unknown)";
-        notices.push_back({spec.name, t->name, std::move(msg)});
-      }
-    }
+    if (truth == Truth::kUnknown) noteUnknown(in, t->name, notices);
     in.last = truth;
 
-    RuleState next = in.state;
-    switch (in.state) {
-      case RuleState::kInactive:
-      case RuleState::kResolved:
-        if (truth == Truth::kTrue)
-          next = spec.for_duration.count() == 0 ? RuleState::kFiring : RuleState::kPending;
-        break;
-      case RuleState::kPending:
-        if (truth == Truth::kTrue && now - in.since >= spec.for_duration)
-          next = RuleState::kFiring;
-        else if (truth == Truth::kFalse)
-          next = RuleState::kInactive;
-        break;
-      case RuleState::kFiring:
-        if (truth == Truth::kTrue) {
-          in.false_since.reset();
-        } else if (truth == Truth::kFalse) {
-          if (!in.false_since) in.false_since = now;
-          if (now - *in.false_since >= spec.keep_firing_for) next = RuleState::kResolved;
-        }
-        break;
-    }
+    RuleState next = nextState(in, truth, now);
     if (next == in.state) continue;
 
-    Firing f;
-    f.rule = spec.name;
-    f.target = t->name;
-    f.expr = spec.expr;
-    f.severity = spec.severity;
-    f.from = in.state;
-    f.to = next;
-    f.steady = now;
-    f.wall = snap.wall;
-    in.expr->lastValues(f.values, nullptr);
-    if (next == RuleState::kFiring) {
-      in.firing_acted = !(in.last_actions && now - *in.last_actions < spec.cooldown);
-      if (!in.firing_acted) {
-        f.suppressed_by_cooldown = true;
-      } else {
-        f.actions = spec.actions;
-        in.last_actions = now;
-      }
-    } else if (next == RuleState::kResolved && in.firing_acted) {
-      // So an alert that was sent can be resolved (dumps ignore resolutions); a firing whose
-      // actions the cooldown suppressed resolves silently too.
-      f.actions = spec.actions;
-    }
+    Firing f = transition(in, next, t->name, snap, now);
     in.state = next;
     in.since = now;
     in.false_since.reset();

@@ -66,6 +66,20 @@ TEST(ThrottleLevel, NothingToDoIsSaidWhy) {
   EXPECT_THAT(why, HasSubstr("memory.high is already 105.0 MiB"));
 }
 
+// The spellings are the log's result field and the result label of
+// oomsentinel_dump_throttle_total (docs/metrics.md): renaming one breaks dashboards and alerts.
+TEST(DumpThrottle, ResultNamesAreTheDocumentedSpellings) {
+  EXPECT_STREQ(throttleResultName(ThrottleResult::kThrottled), "throttled");
+  EXPECT_STREQ(throttleResultName(ThrottleResult::kRestored), "restored");
+  EXPECT_STREQ(throttleResultName(ThrottleResult::kExpired), "expired");
+  EXPECT_STREQ(throttleResultName(ThrottleResult::kReleased), "released");
+  EXPECT_STREQ(throttleResultName(ThrottleResult::kRecovered), "recovered");
+  EXPECT_STREQ(throttleResultName(ThrottleResult::kSkipped), "skipped");
+  EXPECT_STREQ(throttleResultName(ThrottleResult::kFailed), "failed");
+  EXPECT_STREQ(throttleResultMessage(ThrottleResult::kExpired),
+               "throttle ended: throttle_during_dump.max_duration");
+}
+
 TEST(DumpThrottle, SetsHighAboveUsageRecordsItFirstAndPutsItBackOnce) {
   TempDir t;
   std::string cg = cgroup(t, "app", 150 * kMiB, std::to_string(200 * kMiB));
@@ -73,8 +87,9 @@ TEST(DumpThrottle, SetsHighAboveUsageRecordsItFirstAndPutsItBackOnce) {
   FakeClock clock;
   ThrottleSpec spec;
   auto started = startThrottle("app", cg, spec, records, clock);
-  ASSERT_TRUE(started.hold) << started.event.result << ": " << started.event.detail;
-  EXPECT_EQ(started.event.result, "throttled");
+  ASSERT_TRUE(started.hold) << throttleResultName(started.event.result) << ": "
+                            << started.event.detail;
+  EXPECT_EQ(started.event.result, ThrottleResult::kThrottled);
   EXPECT_TRUE(started.event.held);
   EXPECT_THAT(started.event.detail, HasSubstr("memory.high max -> 154.0 MiB"));
   EXPECT_EQ(high(cg), std::to_string(154 * kMiB));
@@ -92,16 +107,16 @@ TEST(DumpThrottle, SetsHighAboveUsageRecordsItFirstAndPutsItBackOnce) {
   EXPECT_EQ(st.st_mode & 0777, 0700u);
 
   clock.advance(1200ms);
-  auto ended = started.hold->release("restored", clock);
+  auto ended = started.hold->release(ThrottleResult::kRestored, clock);
   ASSERT_TRUE(ended);
-  EXPECT_EQ(ended->result, "restored");
+  EXPECT_EQ(ended->result, ThrottleResult::kRestored);
   EXPECT_FALSE(ended->held);
   EXPECT_THAT(ended->detail, HasSubstr("154.0 MiB -> max after 1.2s"));
   EXPECT_EQ(high(cg), "max");
   EXPECT_TRUE(records.list().empty());
   // Timeout and shutdown after the end change nothing.
   t.write("app/memory.high", "12345\n");
-  EXPECT_FALSE(started.hold->release("expired", clock));
+  EXPECT_FALSE(started.hold->release(ThrottleResult::kExpired, clock));
   EXPECT_EQ(high(cg), "12345");
 }
 
@@ -115,9 +130,9 @@ TEST(DumpThrottle, APreviousByteValueIsPutBackExactly) {
   auto started = startThrottle("app", cg, spec, records, clock);
   ASSERT_TRUE(started.hold) << started.event.detail;
   EXPECT_EQ(high(cg), std::to_string(108 * kMiB));
-  auto ended = started.hold->release("expired", clock);
+  auto ended = started.hold->release(ThrottleResult::kExpired, clock);
   ASSERT_TRUE(ended);
-  EXPECT_EQ(ended->result, "expired");
+  EXPECT_EQ(ended->result, ThrottleResult::kExpired);
   EXPECT_EQ(high(cg), std::to_string(900 * kMiB));
 }
 
@@ -129,9 +144,9 @@ TEST(DumpThrottle, AValueSomeoneElseSetMeanwhileIsLeftAlone) {
   auto started = startThrottle("app", cg, ThrottleSpec{}, records, clock);
   ASSERT_TRUE(started.hold);
   t.write("app/memory.high", std::to_string(300 * kMiB) + "\n");  // systemctl set-property
-  auto ended = started.hold->release("restored", clock);
+  auto ended = started.hold->release(ThrottleResult::kRestored, clock);
   ASSERT_TRUE(ended);
-  EXPECT_EQ(ended->result, "skipped");
+  EXPECT_EQ(ended->result, ThrottleResult::kSkipped);
   EXPECT_THAT(ended->detail, HasSubstr("by someone else"));
   EXPECT_EQ(high(cg), std::to_string(300 * kMiB));
   EXPECT_TRUE(records.list().empty());
@@ -145,7 +160,7 @@ TEST(DumpThrottle, WithoutMemoryHighOrARecordNothingIsChanged) {
   auto v1 = startThrottle("app", t.path() + "/v1", ThrottleSpec{}, ThrottleRecords(t.path() + "/r"),
                           clock);
   EXPECT_FALSE(v1.hold);
-  EXPECT_EQ(v1.event.result, "skipped");
+  EXPECT_EQ(v1.event.result, ThrottleResult::kSkipped);
   EXPECT_THAT(v1.event.detail, HasSubstr("throttling needs cgroup v2"));
   // The records directory cannot be made (its parent is a file): memory.high stays as it was.
   std::string cg = cgroup(t, "app", 100 * kMiB);
@@ -153,13 +168,13 @@ TEST(DumpThrottle, WithoutMemoryHighOrARecordNothingIsChanged) {
   auto norecord =
       startThrottle("app", cg, ThrottleSpec{}, ThrottleRecords(t.path() + "/file/records"), clock);
   EXPECT_FALSE(norecord.hold);
-  EXPECT_EQ(norecord.event.result, "failed");
+  EXPECT_EQ(norecord.event.result, ThrottleResult::kFailed);
   EXPECT_THAT(norecord.event.detail, HasSubstr("cannot record the change"));
   EXPECT_EQ(high(cg), "max");
   // Garbage in memory.current is an error that quotes it.
   t.write("app/memory.current", "lots\n");
   auto garbage = startThrottle("app", cg, ThrottleSpec{}, ThrottleRecords(t.path() + "/r"), clock);
-  EXPECT_EQ(garbage.event.result, "failed");
+  EXPECT_EQ(garbage.event.result, ThrottleResult::kFailed);
   EXPECT_THAT(garbage.event.detail, HasSubstr("lots"));
   EXPECT_EQ(high(cg), "max");
 }
@@ -191,16 +206,16 @@ TEST(DumpThrottle, ACrashedRunsThrottleIsPutBackAtTheNextStartOnlyWhereItIsStill
   ASSERT_EQ(events.size(), 5u);
   std::map<std::string, ThrottleEvent> by;
   for (const auto& e : events) by[e.cgroup_dir] = e;
-  EXPECT_EQ(by[ours].result, "recovered");
+  EXPECT_EQ(by[ours].result, ThrottleResult::kRecovered);
   EXPECT_EQ(high(ours), "max");
-  EXPECT_EQ(by[changed].result, "skipped");
+  EXPECT_EQ(by[changed].result, ThrottleResult::kSkipped);
   EXPECT_THAT(by[changed].detail, HasSubstr("someone else"));
-  EXPECT_EQ(by[gone].result, "skipped");
+  EXPECT_EQ(by[gone].result, ThrottleResult::kSkipped);
   EXPECT_THAT(by[gone].detail, HasSubstr("gone"));
-  EXPECT_EQ(by[remade].result, "skipped");
+  EXPECT_EQ(by[remade].result, ThrottleResult::kSkipped);
   EXPECT_THAT(by[remade].detail, HasSubstr("made again"));
   EXPECT_EQ(high(remade), remade_value);
-  EXPECT_EQ(by[""].result, "failed");
+  EXPECT_EQ(by[""].result, ThrottleResult::kFailed);
   EXPECT_THAT(by[""].detail, HasSubstr("bad.json"));
   // Acted-on records are gone; the unreadable one stays for a human.
   auto left = records.list();
@@ -273,8 +288,8 @@ TEST(DumpRunnerThrottle, HeldWhileTheDumpersRunAndPutBackWhenTheyEnd) {
   ASSERT_FALSE(f.runner.submit(f.job(d, 10s)));
   auto ev = f.events(2);
   ASSERT_EQ(ev.size(), 2u);
-  EXPECT_EQ(ev[0].result, "throttled");
-  EXPECT_EQ(ev[1].result, "restored");
+  EXPECT_EQ(ev[0].result, ThrottleResult::kThrottled);
+  EXPECT_EQ(ev[1].result, ThrottleResult::kRestored);
   ASSERT_TRUE(f.runner.drain(5s));
   EXPECT_EQ(d->at_start, std::to_string(154 * kMiB));
   EXPECT_EQ(d->at_end, std::to_string(154 * kMiB));
@@ -287,7 +302,7 @@ TEST(DumpRunnerThrottle, MaxDurationEndsTheThrottleWhileTheDumpGoesOn) {
   ASSERT_FALSE(f.runner.submit(f.job(d, 150ms)));
   auto ev = f.events(2);
   ASSERT_EQ(ev.size(), 2u);
-  EXPECT_EQ(ev[1].result, "expired");
+  EXPECT_EQ(ev[1].result, ThrottleResult::kExpired);
   ASSERT_TRUE(f.runner.drain(5s));
   EXPECT_EQ(d->at_start, std::to_string(154 * kMiB));
   EXPECT_EQ(d->at_end, "max");              // put back before the dumper finished
@@ -304,7 +319,7 @@ TEST(DumpRunnerThrottle, ShutdownPutsItBackAtOnce) {
   EXPECT_EQ(high(f.cg), "max");
   auto ev = f.runner.takeThrottleEvents();
   ASSERT_EQ(ev.size(), 1u);
-  EXPECT_EQ(ev[0].result, "released");
+  EXPECT_EQ(ev[0].result, ThrottleResult::kReleased);
   ASSERT_TRUE(f.runner.drain(5s));
   EXPECT_TRUE(f.runner.takeThrottleEvents().empty());
 }

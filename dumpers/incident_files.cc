@@ -1,0 +1,278 @@
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
+
+#include "core/units.h"
+#include "dumpers/incident_store_internal.h"
+
+// The times in bundle names and manifests, and the file operations of the store: durable,
+// private, no symlink followed.
+namespace oomsentinel::incident_detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---- time ----
+
+struct Civil {
+  int year;
+  unsigned month, day, hour, minute, second, millis;
+};
+
+Civil toCivil(WallTime t) {
+  using namespace std::chrono;
+  auto ms = floor<milliseconds>(t);
+  auto day = floor<days>(ms);
+  year_month_day ymd{day};
+  hh_mm_ss hms{ms - day};
+  return {static_cast<int>(ymd.year()),
+          static_cast<unsigned>(ymd.month()),
+          static_cast<unsigned>(ymd.day()),
+          static_cast<unsigned>(hms.hours().count()),
+          static_cast<unsigned>(hms.minutes().count()),
+          static_cast<unsigned>(hms.seconds().count()),
+          static_cast<unsigned>(hms.subseconds().count())};
+}
+
+std::optional<WallTime> fromCivil(const Civil& c) {
+  using namespace std::chrono;
+  year_month_day ymd{year{c.year}, month{c.month}, day{c.day}};
+  if (!ymd.ok() || c.hour > 23 || c.minute > 59 || c.second > 60 || c.millis > 999)
+    return std::nullopt;
+  // WallTime counts nanoseconds in 64 bits (1677-09-21 to 2262-04-11): a year outside would
+  // overflow the conversion below (a manifest's or a bundle name's "9999-...").
+  if (c.year < 1678 || c.year > 2261) return std::nullopt;
+  auto t = sys_days{ymd} + hours{c.hour} + minutes{c.minute} + seconds{c.second} +
+           milliseconds{c.millis};
+  return time_point_cast<WallTime::duration>(t);
+}
+
+}  // namespace
+
+// "2026-11-29T09:35:12.123Z", as the manifest writes times.
+std::string isoTime(WallTime t) {
+  Civil c = toCivil(t);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", c.year, c.month, c.day,
+                c.hour, c.minute, c.second, c.millis);
+  return buf;
+}
+
+// "20261129T093512.123Z", as bundle names start: sorts like the time and has no ':' (which
+// some tools that copy bundles off the host refuse in file names).
+std::string compactTime(WallTime t) {
+  Civil c = toCivil(t);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d%02u%02uT%02u%02u%02u.%03uZ", c.year, c.month, c.day, c.hour,
+                c.minute, c.second, c.millis);
+  return buf;
+}
+
+namespace {
+
+// Reads `n` digits at s[pos]; false when any is not a digit.
+bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + static_cast<unsigned>(s[i] - '0');
+  }
+  return true;
+}
+
+// Parses the two layouts above. `compact` selects the bundle-name one; the text must end right
+// after the 'Z'.
+std::optional<WallTime> parseTime(std::string_view s, bool compact) {
+  // Offsets of year, month, day, 'T', hour, minute, second, '.', millis, 'Z'.
+  const std::size_t mo = compact ? 4 : 5, d = compact ? 6 : 8, t = compact ? 8 : 10, h = t + 1,
+                    mi = compact ? 11 : 14, se = compact ? 13 : 17, dot = se + 2;
+  unsigned y, m, dd, hh, mm, ss, ms;
+  if (!digits(s, 0, 4, y) || !digits(s, mo, 2, m) || !digits(s, d, 2, dd) || !digits(s, h, 2, hh) ||
+      !digits(s, mi, 2, mm) || !digits(s, se, 2, ss))
+    return std::nullopt;
+  if (s[t] != 'T') return std::nullopt;
+  if (!compact && (s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':')) return std::nullopt;
+  if (dot + 5 != s.size() || s[dot] != '.' || !digits(s, dot + 1, 3, ms) || s[dot + 4] != 'Z')
+    return std::nullopt;
+  return fromCivil({static_cast<int>(y), m, dd, hh, mm, ss, ms});
+}
+
+}  // namespace
+
+std::optional<WallTime> parseIsoTime(std::string_view s) { return parseTime(s, false); }
+
+// The time at the start of a bundle's name, when the name has a bundle's shape:
+// "<compact time>-<something>".
+std::optional<WallTime> nameTime(std::string_view name) {
+  constexpr std::size_t kLen = 20;  // "20261129T093512.123Z"
+  if (name.size() < kLen + 2 || name[kLen] != '-') return std::nullopt;
+  return parseTime(name.substr(0, kLen), true);
+}
+
+// ---- files ----
+
+// Target and rule names come from the config, but a name is still not a path: anything beyond
+// [A-Za-z0-9._-] becomes '_', and the length is capped so the bundle name stays under NAME_MAX.
+std::string namePart(std::string_view s) {
+  constexpr std::size_t kMax = 64;
+  std::string out;
+  for (char c : s.substr(0, kMax)) {
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '_' || c == '-';
+    out.push_back(keep ? c : '_');
+  }
+  if (out.empty()) out = "_";
+  return out;
+}
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 || errno != ENOENT;
+}
+
+Status fsyncDir(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.fd < 0) return makeError("cannot open directory", path, errno);
+  if (::fsync(fd.fd) != 0) return makeError("cannot fsync directory", path, errno);
+  return Ok{};
+}
+
+Status removeTree(const std::string& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  if (ec) return makeError("cannot remove", path, ec.value());
+  return Ok{};
+}
+
+namespace {
+
+// Every file of a bundle made private and durable before the rename makes it visible: dumpers
+// write through artifact.cc, which already does this, but an exec hook's child may not have.
+// Walked by descriptors, never by path (a hook's descendant that outlived it may still rename
+// what it made): symlinks are left as they are, nothing that is not a regular file is opened,
+// and no open waits (a FIFO swapped in after the check).
+constexpr int kDurableDepth = 64;
+
+Status makeDurableAt(int dir_fd, const std::string& dir, int depth) {
+  Fd dfd(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd.fd < 0) return makeError("cannot open directory", dir, errno);
+  int dup = ::fcntl(dfd.fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return makeError("cannot read directory", dir, errno);
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(dup), ::closedir);
+  if (!d) {
+    ::close(dup);
+    return makeError("cannot read directory", dir, errno);
+  }
+  for (;;) {
+    errno = 0;
+    dirent* e = ::readdir(d.get());
+    if (!e) {
+      if (errno != 0) return makeError("cannot read directory", dir, errno);
+      break;
+    }
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string path = dir + "/" + name;
+    struct stat st;
+    if (::fstatat(dfd.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return makeError("cannot stat", path, errno);
+    const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+    if (S_ISDIR(st.st_mode)) {
+      if (depth >= kDurableDepth) continue;
+      Fd sub(::openat(dfd.fd, name.c_str(), flags | O_DIRECTORY));
+      if (sub.fd < 0) continue;  // changed since the look: not ours to follow
+      if (auto s = makeDurableAt(sub.fd, path, depth + 1); !s) return s;
+    } else if (S_ISREG(st.st_mode)) {
+      Fd f(::openat(dfd.fd, name.c_str(), flags));
+      struct stat now;
+      if (f.fd < 0 || ::fstat(f.fd, &now) != 0 || !S_ISREG(now.st_mode) ||
+          now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+        continue;  // swapped since the look (a FIFO, a link): left as it is, never read
+      if ((now.st_mode & 07777) != 0600 && ::fchmod(f.fd, 0600) != 0)
+        return makeError("cannot make private", path, errno);
+      if (::fsync(f.fd) != 0) return makeError("cannot fsync", path, errno);
+    }
+  }
+  // A folder an exec hook made stays its user's (no CAP_CHOWN): 0007 leaves that user no access
+  // bits, while we, "other" to it, keep what retention needs.
+  struct stat self;
+  if (::fstat(dfd.fd, &self) != 0) return makeError("cannot stat", dir, errno);
+  const mode_t mode = self.st_uid == ::geteuid() ? 0700 : 0007;
+  if ((self.st_mode & 07777) != mode && ::fchmod(dfd.fd, mode) != 0)
+    return makeError("cannot make private", dir, errno);
+  if (::fsync(dfd.fd) != 0) return makeError("cannot fsync directory", dir, errno);
+  return Ok{};
+}
+}  // namespace
+
+Status makeDurable(const std::string& dir) {
+  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (dfd.fd < 0) return makeError("cannot open directory", dir, errno);
+  return makeDurableAt(dfd.fd, dir, 0);
+}
+
+Status writeFileDurably(const std::string& path, std::string_view data) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd.fd < 0) return makeError("cannot create", path, errno);
+  while (!data.empty()) {
+    ssize_t w = ::write(fd.fd, data.data(), data.size());
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return makeError("cannot write", path, errno);
+    }
+    data.remove_prefix(static_cast<std::size_t>(w));
+  }
+  if (::fsync(fd.fd) != 0) return makeError("cannot fsync", path, errno);
+  return Ok{};
+}
+
+Result<std::string> readSmallFile(const std::string& path, std::size_t max) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.fd < 0) return makeError("cannot open", path, errno);
+  std::string out;
+  char buf[16 * 1024];
+  for (;;) {
+    ssize_t n = ::read(fd.fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return makeError("cannot read", path, errno);
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<std::size_t>(n) > max)
+      return makeError("larger than " + formatBytes(static_cast<double>(max)), path, EFBIG);
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+// What the bundle's files take, symlinks not followed.
+std::uint64_t treeBytes(const std::string& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::error_code sec;
+    if (it->is_regular_file(sec) && !it->is_symlink(sec)) {
+      auto n = it->file_size(sec);
+      if (!sec) total += n;
+    }
+  }
+  return total;
+}
+
+}  // namespace oomsentinel::incident_detail

@@ -1,0 +1,77 @@
+// dumpers/: what the pieces of IncidentStore (incident_store.h) share; private to dumpers/.
+// incident_store.cc is the store (begin, publish, retention), incident_files.cc the times in names
+// and manifests and the durable file operations, incident_manifest.cc the manifest and the scan
+// of published bundles.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "dumpers/incident_store.h"
+
+namespace oomsentinel::incident_detail {
+
+constexpr std::string_view kPartialPrefix = ".partial-";
+constexpr const char* kManifest = "manifest.json";
+// A manifest is a few KiB; a bigger one is not ours, and reading it whole would cost the memory
+// the watchdog exists to save.
+constexpr std::size_t kMaxManifestBytes = 16u << 20;
+// Past this many "-N" suffixes something is wrong with the directory, not just busy.
+constexpr int kMaxCollisions = 10000;
+
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// "2026-11-29T09:35:12.123Z", as the manifest writes times.
+std::string isoTime(WallTime t);
+// "20261129T093512.123Z", as bundle names start: sorts like the time and has no ':' (which
+// some tools that copy bundles off the host refuse in file names).
+std::string compactTime(WallTime t);
+// The manifest's times back ("2026-11-29T09:35:12.123Z"); nullopt when not one.
+std::optional<WallTime> parseIsoTime(std::string_view s);
+// The time at the start of a bundle's name, when the name has a bundle's shape:
+// "<compact time>-<something>".
+std::optional<WallTime> nameTime(std::string_view name);
+
+// Target and rule names come from the config, but a name is still not a path: anything beyond
+// [A-Za-z0-9._-] becomes '_', and the length is capped so the bundle name stays under NAME_MAX.
+std::string namePart(std::string_view s);
+// Whether anything is at `path` (a symlink not followed); true when that cannot be told.
+bool exists(const std::string& path);
+Status fsyncDir(const std::string& path);
+Status removeTree(const std::string& path);
+// Every file of a bundle made private and durable before the rename makes it visible
+// (incident_files.cc says how).
+Status makeDurable(const std::string& dir);
+// Created 0600 (no symlink followed), written whole and fsynced.
+Status writeFileDurably(const std::string& path, std::string_view data);
+// At most `max` bytes, no symlink followed.
+Result<std::string> readSmallFile(const std::string& path, std::size_t max);
+// What the bundle's files take, symlinks not followed.
+std::uint64_t treeBytes(const std::string& dir);
+
+// The manifest.json of a bundle.
+std::string manifestText(const IncidentInfo& info, const std::vector<DumpOutcome>& outcomes,
+                         WallTime published_at);
+// The directories in `dir` that look like published bundles: not hidden (so never a
+// `.partial-*`), a real directory (not a symlink), and holding a manifest.json or named like one.
+// fired_at is the manifest's, else the name's, else the directory's mtime.
+Result<std::vector<IncidentSummary>> scan(const std::string& dir);
+
+}  // namespace oomsentinel::incident_detail
