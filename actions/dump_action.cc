@@ -72,8 +72,8 @@ void DumpAction::fire(const Firing& f, const TargetContext& t) {
   // The process: the JVM when one is being read and a JVM dumper runs, the pid of a pid target,
   // else the largest process of the cgroup.
   Result<ChosenProcess> chosen = makeError("no process: the host target");
-  bool wants_jvm = std::find(plan.dumpers.begin(), plan.dumpers.end(), DumperKind::kJvm) !=
-                   plan.dumpers.end();
+  bool wants_jvm =
+      std::find(plan.dumpers.begin(), plan.dumpers.end(), DumperKind::kJvm) != plan.dumpers.end();
   if (wants_jvm && t.jvm_pid)
     chosen = describeProcess(paths_, *t.jvm_pid);
   else if (t.target.kind == TargetKind::kPid)

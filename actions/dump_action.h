@@ -11,8 +11,8 @@
 
 #include "actions/action.h"
 #include "core/host_paths.h"
-#include "core/kinds.h"
 #include "core/http_client.h"  // Url
+#include "core/kinds.h"
 #include "dumpers/child.h"
 #include "dumpers/dump_runner.h"
 #include "dumpers/dump_throttle.h"

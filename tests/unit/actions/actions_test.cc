@@ -104,7 +104,8 @@ struct Bench {
 
 TEST(Actions, AFiringWithLogAlertAndDumpReachesEachOnce) {
   Bench b;
-  b.dispatcher.dispatch(firing({ActionKind::kLog, ActionKind::kAlert, ActionKind::kDump}), b.context());
+  b.dispatcher.dispatch(firing({ActionKind::kLog, ActionKind::kAlert, ActionKind::kDump}),
+                        b.context());
   EXPECT_EQ(b.log.count("firing: signals at the moment of firing"), 1u);
   EXPECT_EQ(b.log.field("firing: signals at the moment of firing", "working_set_ratio"), "0.95");
   ASSERT_EQ(b.alerts.fired.size(), 1u);
@@ -122,7 +123,8 @@ TEST(Actions, AFiringWithLogAlertAndDumpReachesEachOnce) {
 TEST(Actions, AnAlertWithoutAlertmanagerIsSaidOnceAndTheOthersStillRun) {
   Bench b;
   b.alert_action.setSink(nullptr);
-  for (int i = 0; i < 3; ++i) b.dispatcher.dispatch(firing({ActionKind::kAlert, ActionKind::kLog}), b.context());
+  for (int i = 0; i < 3; ++i)
+    b.dispatcher.dispatch(firing({ActionKind::kAlert, ActionKind::kLog}), b.context());
   EXPECT_EQ(b.log.count("action 'alert' does not run: the config has no alerts.alertmanager "
                         "(metrics still show the firing)"),
             1u);
@@ -216,7 +218,8 @@ TEST(DumpAction, ARefusedJobIsLoggedWithWhy) {
 
 TEST(MetricsSink, TheNullSinkCountsNothingAndTheDaemonOneForwards) {
   MetricsSink none;
-  none.transition(firing({ActionKind::kLog}));  // nothing to check but that it is callable without a target
+  none.transition(
+      firing({ActionKind::kLog}));  // nothing to check but that it is callable without a target
   DaemonMetrics metrics{HostPaths()};
   DaemonMetricsSink sink(metrics);
   MetricsSink& m = sink;
