@@ -1,5 +1,7 @@
 #include "alerts/metrics_server.h"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <list>
@@ -160,6 +162,13 @@ bool MetricsServer::State::evictOldest(const boost::asio::ip::address* peer) {
   return false;
 }
 
+struct MetricsServer::Loop {
+  boost::asio::io_context io;
+  tcp::acceptor acceptor{io};  // opened by start()
+};
+
+MetricsServer::MetricsServer() : loop_(std::make_unique<Loop>()) {}
+
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& listen,
                                                             Handler handler, Limits limits) {
   std::string host, port;
@@ -188,21 +197,21 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& l
   s->state_ = std::make_shared<State>();
   s->state_->handler = std::move(handler);
   s->state_->limits = limits;
-  s->acceptor_ = std::make_unique<tcp::acceptor>(s->io_);
+  tcp::acceptor& acceptor = s->loop_->acceptor;
   tcp::endpoint ep(address, static_cast<unsigned short>(p));
-  s->acceptor_->open(ep.protocol(), ec);
-  if (!ec) s->acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) s->acceptor_->bind(ep, ec);
-  if (!ec) s->acceptor_->listen(128, ec);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(128, ec);
   if (ec) return makeError("cannot listen: " + ec.message(), listen, ec.value());
-  s->port_ = s->acceptor_->local_endpoint().port();
+  s->port_ = acceptor.local_endpoint().port();
   s->accept();
-  s->thread_ = std::thread([srv = s.get()] { srv->io_.run(); });
+  s->thread_ = std::thread([srv = s.get()] { srv->loop_->io.run(); });
   return s;
 }
 
 void MetricsServer::accept() {
-  acceptor_->async_accept(io_, [this](beast::error_code ec, tcp::socket socket) {
+  loop_->acceptor.async_accept(loop_->io, [this](beast::error_code ec, tcp::socket socket) {
     if (ec == boost::asio::error::operation_aborted) return;
     if (!ec) {
       State& st = *state_;
@@ -251,7 +260,7 @@ MetricsServer::Stats MetricsServer::stats() const {
 }
 
 MetricsServer::~MetricsServer() {
-  io_.stop();
+  loop_->io.stop();
   if (thread_.joinable()) thread_.join();
 }
 

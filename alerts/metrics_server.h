@@ -16,8 +16,6 @@
 #pragma once
 
 #include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -85,11 +83,13 @@ class MetricsServer {
   struct State;  // shared with the connections (they may outlive the server's members)
 
  private:
-  MetricsServer() = default;
+  MetricsServer();
   void accept();
 
-  boost::asio::io_context io_;
-  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  // The io_context and the listening socket, defined in the .cc so that this header, which the
+  // daemon and its health checks include, stays free of Asio's headers.
+  struct Loop;
+  std::unique_ptr<Loop> loop_;
   std::shared_ptr<State> state_;
   std::thread thread_;
   int port_ = 0;

@@ -1,6 +1,8 @@
 #include "collectors/runtime_endpoint.h"
 
 #include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "collectors/go_expvar.h"
 #include "core/units.h"
@@ -31,16 +33,24 @@ std::size_t RuntimeBodyBudget::peak() const {
   return peak_;
 }
 
+struct RuntimeFetcher::Loop {
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work =
+      boost::asio::make_work_guard(io);
+};
+
 RuntimeFetcher::RuntimeFetcher(std::size_t body_budget)
     : budget_(std::make_shared<RuntimeBodyBudget>(body_budget)),
-      work_(boost::asio::make_work_guard(io_)),
-      thread_([this] { io_.run(); }) {}
+      loop_(std::make_unique<Loop>()),
+      thread_([this] { loop_->io.run(); }) {}
 
 RuntimeFetcher::~RuntimeFetcher() {
-  work_.reset();
-  io_.stop();
+  loop_->work.reset();
+  loop_->io.stop();
   thread_.join();
 }
+
+boost::asio::io_context& RuntimeFetcher::io() { return loop_->io; }
 
 Result<std::size_t> mapRuntimePayload(const RuntimeEndpointSpec& spec, std::string_view body,
                                       Snapshot& out) {

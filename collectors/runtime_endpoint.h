@@ -4,8 +4,6 @@
 // values while they are fresher than the staleness limit; after that the signals are absent.
 #pragma once
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -72,15 +70,17 @@ class RuntimeFetcher {
   ~RuntimeFetcher();  // abandons exchanges in flight; their results are dropped
   RuntimeFetcher(const RuntimeFetcher&) = delete;
   RuntimeFetcher& operator=(const RuntimeFetcher&) = delete;
-  boost::asio::io_context& io() { return io_; }
+  boost::asio::io_context& io();
   RuntimeBodyBudget& bodyBudget() { return *budget_; }
   const std::shared_ptr<RuntimeBodyBudget>& sharedBodyBudget() const { return budget_; }
 
  private:
   // Shared with the bodies in flight, which may outlive the fetcher's io_context by a moment.
   std::shared_ptr<RuntimeBodyBudget> budget_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  // The io_context and the guard that keeps it running without work, defined in the .cc so that
+  // this header, which the watchdog and the report include, stays free of Asio's headers.
+  struct Loop;
+  std::unique_ptr<Loop> loop_;
   std::thread thread_;
 };
 

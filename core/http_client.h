@@ -4,7 +4,6 @@
 // (oomsentinel_http) so that the rest of core stays free of Boost.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -16,6 +15,12 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+
+// Declared, not included: Asio's headers cost about a second of compile time in every
+// translation unit that sees them, and a declaration of startHttpRequest needs only the name.
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
 
 namespace oomsentinel {
 

@@ -8,7 +8,6 @@
 #pragma once
 
 #include <array>
-#include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -27,6 +26,12 @@
 #include "daemon/usage_watch.h"
 #include "daemon/wake_source.h"
 #include "rules/engine.h"
+
+// Declared, not included: Asio's headers cost about a second of compile time in every
+// translation unit that sees them, and this header needs only the name.
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
 
 namespace oomsentinel {
 

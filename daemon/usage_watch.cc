@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -71,9 +73,18 @@ struct UsageWatch::Target::Run {
   bool closed = false;  // ended: a handler still queued must not touch its target
 };
 
+struct UsageWatch::SkimTimer {
+  explicit SkimTimer(boost::asio::io_context& io) : timer(io) {}
+  boost::asio::steady_timer timer;
+};
+
 UsageWatch::UsageWatch(boost::asio::io_context& io, const Clock& clock, DaemonMetrics* metrics,
                        Wake wake)
-    : io_(io), clock_(clock), metrics_(metrics), wake_(std::move(wake)), skim_timer_(io) {}
+    : io_(io),
+      clock_(clock),
+      metrics_(metrics),
+      wake_(std::move(wake)),
+      skim_timer_(std::make_unique<SkimTimer>(io)) {}
 
 UsageWatch::~UsageWatch() = default;  // the owner stops every target's watch first
 
@@ -224,10 +235,10 @@ void UsageWatch::setNear(Target& t, bool near) {
   t.skim_next = clock_.steadyNow();
   near_.push_back(&t);
   SteadyTime soon = t.skim_next + kSkim;
-  if (skimming_ && skim_timer_.expiry() <= soon) return;
+  if (skimming_ && skim_timer_->timer.expiry() <= soon) return;
   skimming_ = true;
-  skim_timer_.expires_at(soon);  // cancels a later wait: its handler sees operation_aborted
-  skim_timer_.async_wait([this](const boost::system::error_code& ec) {
+  skim_timer_->timer.expires_at(soon);  // cancels a later wait: its handler sees operation_aborted
+  skim_timer_->timer.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) skim();
   });
 }
@@ -295,8 +306,8 @@ void UsageWatch::skim() {
     skimming_ = false;
     return;
   }
-  skim_timer_.expires_at(next_skim);
-  skim_timer_.async_wait([this](const boost::system::error_code& ec) {
+  skim_timer_->timer.expires_at(next_skim);
+  skim_timer_->timer.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) skim();
   });
 }

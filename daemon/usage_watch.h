@@ -20,8 +20,6 @@
 // Everything runs on the loop's thread.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -33,6 +31,12 @@
 #include "core/clock.h"
 #include "core/owned_fd.h"
 #include "daemon/wake_source.h"
+
+// Declared, not included: Asio's headers cost about a second of compile time in every
+// translation unit that sees them (this header reaches daemon.h and the state file).
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
 
 namespace oomsentinel {
 
@@ -139,7 +143,8 @@ class UsageWatch {
   bool fast_ = false;
   double skim_rate_ = 1024.0 * 1024 * 1024;
   std::vector<Target*> near_;
-  boost::asio::steady_timer skim_timer_;
+  struct SkimTimer;  // a boost::asio::steady_timer, defined in the .cc to keep Asio out of here
+  std::unique_ptr<SkimTimer> skim_timer_;
   bool skimming_ = false;
 };
 
