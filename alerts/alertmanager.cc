@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cmath>
@@ -175,15 +177,21 @@ Result<std::unique_ptr<AlertmanagerNotifier>> AlertmanagerNotifier::create(Alert
       new AlertmanagerNotifier(std::move(prepared).value(), clock));
 }
 
+struct AlertmanagerNotifier::Loop {
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work =
+      boost::asio::make_work_guard(io);
+};
+
 AlertmanagerNotifier::AlertmanagerNotifier(Prepared prepared, const Clock& clock)
-    : clock_(clock), work_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {
+    : clock_(clock), loop_(std::make_unique<Loop>()), thread_([this] { loop_->io.run(); }) {
   std::lock_guard lock(mu_);
   apply(std::move(prepared));
 }
 
 AlertmanagerNotifier::~AlertmanagerNotifier() {
-  work_.reset();
-  io_.stop();
+  loop_->work.reset();
+  loop_->io.stop();
   thread_.join();
 }
 
@@ -337,7 +345,7 @@ void AlertmanagerNotifier::poll() {
   }
   // The JSON is written on the notifier's thread too: the tick only hands the batch over.
   for (auto& b : due)
-    boost::asio::post(io_, [this, b] {
+    boost::asio::post(loop_->io, [this, b] {
       HttpRequest req;
       req.method = "POST";
       req.url = b->url;
@@ -348,7 +356,7 @@ void AlertmanagerNotifier::poll() {
       if (b->auth) req.headers.push_back(*b->auth);
       req.body = alertmanagerPayload(b->events, *b->spec, b->spec->generator_url, clock_.wallNow());
       // `this` outlives every completion: the destructor stops and joins this thread first.
-      startHttpRequest(io_, std::move(req),
+      startHttpRequest(loop_->io, std::move(req),
                        [this, b](Result<HttpResponse> r) { finish(*b, std::move(r)); });
     });
 }

@@ -4,8 +4,6 @@
 #pragma once
 
 #include <atomic>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -199,8 +197,10 @@ class AlertmanagerNotifier {
   std::atomic<std::uint64_t> changes_{0};
   // Last, in this order: the thread runs io_, and the destructor joins it before any member above
   // goes, so a completion never sees a half-destroyed notifier.
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  // The Asio loop (io_context and its work guard) is defined in alertmanager.cc, so that the many
+  // files that include this header do not parse Asio.
+  struct Loop;
+  std::unique_ptr<Loop> loop_;
   std::thread thread_;
 };
 

@@ -1,6 +1,7 @@
 #include "daemon/read_scheduler.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "core/units.h"
 

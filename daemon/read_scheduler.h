@@ -6,7 +6,6 @@
 // daemon/quiet_reads.h.
 #pragma once
 
-#include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -17,6 +16,10 @@
 #include "core/clock.h"
 #include "daemon/logger.h"
 #include "daemon/watched.h"
+
+namespace boost::asio {
+class thread_pool;  // read_scheduler.cc
+}
 
 namespace oomsentinel {
 
