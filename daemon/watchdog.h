@@ -170,6 +170,9 @@ class Watchdog {
   std::unique_ptr<NotifierAlertSink> notifier_sink_;
   std::unique_ptr<RunnerDumpSink> runner_sink_;
   DumpSink* dumpSink() const { return injected_.dumps ? injected_.dumps : runner_sink_.get(); }
+  AlertSink* alertSink() const {
+    return injected_.alerts ? injected_.alerts : notifier_sink_.get();
+  }
   class LoggerActionLog final : public ActionLog {
    public:
     explicit LoggerActionLog(Logger& log) : log_(log) {}

@@ -223,7 +223,7 @@ void Watchdog::collectDumpReports() {
                                  : r.error.rfind("skipped: ", 0) == 0 ? "skipped"
                                                                       : "failed");
     if (r.published) {
-      if (notifier_) notifier_->setIncident(r.rule, r.target, r.path);
+      if (AlertSink* alerts = alertSink()) alerts->setIncident(r.rule, r.target, r.path);
       fields.emplace_back("bundle", r.path);
       log_.log(LogLevel::kWarning, "incident bundle published", fields);
     } else {

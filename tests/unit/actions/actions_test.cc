@@ -49,6 +49,7 @@ struct FakeAlerts final : AlertSink {
   void resolve(const std::string& rule, const std::string& target, WallTime) override {
     resolved.push_back(rule + "/" + target);
   }
+  void setIncident(const std::string&, const std::string&, const std::string&) override {}
 };
 
 struct FakeDumps final : DumpSink {
