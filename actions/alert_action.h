@@ -14,6 +14,10 @@ class AlertSink {
   virtual void fire(AlertEvent e) = 0;
   // Ignored for an alert the sink never sent.
   virtual void resolve(const std::string& rule, const std::string& target, WallTime at) = 0;
+  // A dump of the firing published its bundle at `path`: the alert carries it from now on
+  // (ignored, like a resolve, for an alert the sink never sent).
+  virtual void setIncident(const std::string& rule, const std::string& target,
+                           const std::string& path) = 0;
 };
 
 class NotifierAlertSink final : public AlertSink {
@@ -22,6 +26,10 @@ class NotifierAlertSink final : public AlertSink {
   void fire(AlertEvent e) override { n_.fire(std::move(e)); }
   void resolve(const std::string& rule, const std::string& target, WallTime at) override {
     n_.resolve(rule, target, at);
+  }
+  void setIncident(const std::string& rule, const std::string& target,
+                   const std::string& path) override {
+    n_.setIncident(rule, target, path);
   }
 
  private:

@@ -44,6 +44,8 @@ Watchdog::Watchdog(const HostPaths& paths, const Clock& clock, Logger& log, Coll
       labels_(daemonLabels()),
       injected_(with),
       action_log_(log),
+      runners_(clock, action_log_),
+      notifiers_(clock, action_log_),
       log_action_(action_log_),
       alert_action_(labels_),
       dump_action_(paths, action_log_, labels_),

@@ -16,6 +16,7 @@
 #include "actions/dump_action.h"
 #include "actions/log_action.h"
 #include "actions/metrics_sink.h"
+#include "actions/sinks.h"
 #include "alerts/alertmanager.h"
 #include "alerts/metrics.h"
 #include "collectors/layout.h"
@@ -84,7 +85,7 @@ class Watchdog {
   std::size_t resolvedTargets() const;
   std::vector<std::string> unresolvedTargets() const;
   // Dumpers left behind past their deadline that have not returned yet (DumpRunner).
-  std::size_t stuckDumpers() const { return runner_ ? runner_->stuckDumpers() : 0; }
+  std::size_t stuckDumpers() const { return runner() ? runner()->stuckDumpers() : 0; }
 
   Duration interval() const { return policy_.interval(); }
   const Config& config() const { return config_; }
@@ -154,22 +155,13 @@ class Watchdog {
   void keepHistory(Watched& w);
 
   TargetSet targets_;
-  // The dump action: made when a rule has it. The runner's destructor waits for the bundles in
-  // progress (each ends by its deadline).
-  std::shared_ptr<IncidentStore> store_;
-  std::unique_ptr<DumpRunner> runner_;
   std::vector<std::pair<std::string, std::string>> labels_;  // host, and pod labels from env
   // Never null: the null object (counts nothing) until setMetrics() or an injected sink.
   MetricsSink null_metrics_;
   std::unique_ptr<DaemonMetricsSink> daemon_metrics_;
   MetricsSink* metrics_ = &null_metrics_;
-  // The `alert` action's notifier: made when alerts.alertmanager is configured.
-  std::unique_ptr<AlertmanagerNotifier> notifier_;
   // The actions (actions/), and the sinks they drive: injected, or the notifier's and the runner's.
   Collaborators injected_;
-  std::unique_ptr<NotifierAlertSink> notifier_sink_;
-  std::unique_ptr<RunnerDumpSink> runner_sink_;
-  DumpSink* dumpSink() const { return injected_.dumps ? injected_.dumps : runner_sink_.get(); }
   class LoggerActionLog final : public ActionLog {
    public:
     explicit LoggerActionLog(Logger& log) : log_(log) {}
@@ -179,6 +171,14 @@ class Watchdog {
     Logger& log_;
   };
   LoggerActionLog action_log_;
+  // The dump action's runner and incident store, made when a rule dumps; the `alert` action's
+  // notifier, made when alerts.alertmanager is configured (actions/sinks.h).
+  RunnerHolder runners_;
+  NotifierHolder notifiers_;
+  DumpRunner* runner() const { return runners_.runner(); }
+  AlertmanagerNotifier* notifier() const { return notifiers_.notifier(); }
+  DumpSink* dumpSink() const { return injected_.dumps ? injected_.dumps : runners_.sink(); }
+  AlertSink* alertSink() const { return injected_.alerts ? injected_.alerts : notifiers_.sink(); }
   LogAction log_action_;
   AlertAction alert_action_;
   DumpAction dump_action_;

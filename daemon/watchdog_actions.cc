@@ -1,6 +1,7 @@
-// The actions' side of the Watchdog: their sinks made from the config (the dump runner and its
-// incident store, the Alertmanager notifier), a firing handed to its rule's actions
-// (actions/dispatcher.h), and what the sinks report back at the end of a tick.
+// The actions' side of the Watchdog: the config translated into their sinks' specs (the dump
+// runner and its incident store, the Alertmanager notifier: actions/sinks.h makes them), a firing
+// handed to its rule's actions (actions/dispatcher.h), and what the sinks report back at the end of
+// a tick.
 #include <algorithm>
 
 #include "core/units.h"
@@ -41,66 +42,36 @@ DumpPlan dumpPlanFor(const TargetSpec& t) {
   return p;
 }
 
-// The dump action's runner and incident store, when a rule dumps: a store whose limits did not
-// change is kept, and so is the runner (its storm state); an injected sink stands for both.
+namespace {
+
+// The dump runner's settings from the config's dump section.
+DumpSinkSpec dumpSinkSpecFor(const Config& config) {
+  DumpSinkSpec spec;
+  spec.store.dir = config.dump.dir;
+  spec.store.max_incidents = config.dump.max_incidents;
+  spec.store.max_bytes = config.dump.max_bytes;
+  spec.store.max_age = config.dump.max_age;
+  spec.store.min_free = config.dump.min_free;
+  spec.store.max_bundle_bytes = config.dump.max_bundle_bytes;
+  spec.storm.per_minute = config.dump.per_minute;
+  spec.storm.target_cooldown = config.dump.target_cooldown;
+  if (std::any_of(config.targets.begin(), config.targets.end(),
+                  [](const TargetSpec& t) { return t.dump.throttle; }))
+    spec.throttle_records = config.dump.throttle_records;
+  return spec;
+}
+
+}  // namespace
+
+// The dump action's runner and incident store, when a rule dumps (kept across reloads:
+// actions/sinks.h); an injected sink stands for both.
 void Watchdog::configureDumps(const Config& config) {
   dump_action_.setLimits(config.dump.timeout, config.dump.max_artifact_bytes);
   if (injected_.dumps) return;
   bool dumps = std::any_of(config.rules.begin(), config.rules.end(), [](const RuleSpec& r) {
     return std::find(r.actions.begin(), r.actions.end(), ActionKind::kDump) != r.actions.end();
   });
-  if (dumps) {
-    StoreLimits limits;
-    limits.dir = config.dump.dir;
-    limits.max_incidents = config.dump.max_incidents;
-    limits.max_bytes = config.dump.max_bytes;
-    limits.max_age = config.dump.max_age;
-    limits.min_free = config.dump.min_free;
-    limits.max_bundle_bytes = config.dump.max_bundle_bytes;
-    bool same = store_ && store_->limits().dir == limits.dir &&
-                store_->limits().max_incidents == limits.max_incidents &&
-                store_->limits().max_bytes == limits.max_bytes &&
-                store_->limits().max_age == limits.max_age &&
-                store_->limits().min_free == limits.min_free &&
-                store_->limits().max_bundle_bytes == limits.max_bundle_bytes;
-    if (!same) {
-      auto store = std::make_shared<IncidentStore>(limits);
-      auto prepared = store->prepare();
-      if (!prepared) {
-        log_.log(LogLevel::kError, "dump directory unusable; the dump action will fail",
-                 {{"dir", limits.dir}, {"error", prepared.error().describe()}});
-      } else if (*prepared > 0) {
-        log_.log(LogLevel::kWarning, "removed bundles a crash left unfinished",
-                 {{"dir", limits.dir}, {"count", std::to_string(*prepared)}});
-      }
-      store_ = std::move(store);
-      // A runner still busy with the old store finishes its bundles before it goes.
-      runner_sink_.reset();
-      runner_.reset();
-    }
-    StormLimits storm;
-    storm.per_minute = config.dump.per_minute;
-    storm.target_cooldown = config.dump.target_cooldown;
-    if (!runner_) {
-      runner_ = std::make_unique<DumpRunner>(store_, storm, clock_);
-      runner_sink_ = std::make_unique<RunnerDumpSink>(*runner_);
-    } else {
-      runner_->setLimits(storm);
-    }
-    bool throttles = std::any_of(config.targets.begin(), config.targets.end(),
-                                 [](const TargetSpec& t) { return t.dump.throttle; });
-    std::shared_ptr<const ThrottleRecords> records;
-    if (throttles) {
-      auto made = std::make_shared<ThrottleRecords>(config.dump.throttle_records);
-      if (auto st = made->prepare(); !st)
-        log_.log(LogLevel::kError,
-                 "throttle records directory unusable; dumps will not throttle (memory.high is "
-                 "never changed without a record to put it back from)",
-                 {{"dir", made->dir()}, {"error", st.error().describe()}});
-      records = std::move(made);
-    }
-    runner_->setThrottleRecords(std::move(records));
-  }
+  if (dumps) runners_.configure(dumpSinkSpecFor(config));
   dump_action_.setSink(dumpSink());
 }
 
@@ -122,37 +93,13 @@ AlertmanagerSpec alertmanagerSpecFor(const AlertsSpec& a) {
 }
 
 void Watchdog::configureAlerts(const Config& config) {
-  const AlertsSpec& a = config.alerts;
   if (injected_.alerts) return;
-  alert_action_.setSink(nullptr);
-  notifier_sink_.reset();
-  if (a.alertmanager_urls.empty()) {
-    notifier_.reset();
-    metrics_->alertmanager({});  // its series go with it
-    return;
-  }
-  AlertmanagerSpec spec = alertmanagerSpecFor(a);
-  if (notifier_) {
-    if (auto st = notifier_->reload(spec); !st)
-      log_.log(LogLevel::kError, "alertmanager settings not changed",
-               {{"error", st.error().describe()}});
-  } else {
-    auto made = AlertmanagerNotifier::create(spec, clock_);
-    if (!made) {
-      log_.log(LogLevel::kError,
-               "cannot push alerts to Alertmanager; the alert action will not run",
-               {{"error", made.error().describe()}});
-      return;
-    }
-    notifier_ = std::move(*made);
-    notifier_changes_seen_ = ~std::uint64_t{0};
-    std::string urls;
-    for (const auto& u : spec.urls) urls += (urls.empty() ? "" : ",") + u;
-    log_.log(LogLevel::kInfo, "pushing alerts to Alertmanager",
-             {{"urls", urls}, {"resend_interval", formatDuration(spec.resend_interval)}});
-  }
-  notifier_sink_ = std::make_unique<NotifierAlertSink>(*notifier_);
-  alert_action_.setSink(notifier_sink_.get());
+  bool configured = !config.alerts.alertmanager_urls.empty();
+  if (notifiers_.configure(configured ? std::optional(alertmanagerSpecFor(config.alerts))
+                                      : std::nullopt))
+    notifier_changes_seen_ = ~std::uint64_t{0};  // a new notifier: its counters start over
+  if (!configured) metrics_->alertmanager({});   // its series go with it
+  alert_action_.setSink(alertSink());
 }
 
 void Watchdog::dispatch(const Firing& f, Watched& w) {
@@ -173,13 +120,14 @@ void Watchdog::dispatch(const Firing& f, Watched& w) {
 }
 
 void Watchdog::pollAlerts() {
-  if (!notifier_) return;
-  notifier_->poll();
-  if (notifier_->changes() != notifier_changes_seen_) {
-    notifier_changes_seen_ = notifier_->changes();
-    metrics_->alertmanager(notifier_->status());
+  AlertmanagerNotifier* am = notifier();
+  if (!am) return;
+  am->poll();
+  if (am->changes() != notifier_changes_seen_) {
+    notifier_changes_seen_ = am->changes();
+    metrics_->alertmanager(am->status());
   }
-  for (const auto& [url, error] : notifier_->takeErrorChanges()) {
+  for (const auto& [url, error] : am->takeErrorChanges()) {
     if (error.empty())
       log_.log(LogLevel::kInfo, "Alertmanager accepts alerts again", {{"url", url}});
     else
@@ -202,9 +150,10 @@ void Watchdog::logThrottle(const ThrottleEvent& e) {
 }
 
 void Watchdog::collectDumpReports() {
-  if (!runner_) return;
-  for (const auto& e : runner_->takeThrottleEvents()) logThrottle(e);
-  for (const auto& r : runner_->takeFinished()) {
+  DumpRunner* dump_runner = runner();
+  if (!dump_runner) return;
+  for (const auto& e : dump_runner->takeThrottleEvents()) logThrottle(e);
+  for (const auto& r : dump_runner->takeFinished()) {
     std::vector<std::pair<std::string, std::string>> fields = {
         {"rule", r.rule}, {"target", r.target}, {"took", formatDuration(r.took)}};
     std::string results;
@@ -223,7 +172,7 @@ void Watchdog::collectDumpReports() {
                                  : r.error.rfind("skipped: ", 0) == 0 ? "skipped"
                                                                       : "failed");
     if (r.published) {
-      if (notifier_) notifier_->setIncident(r.rule, r.target, r.path);
+      if (AlertSink* alerts = alertSink()) alerts->setIncident(r.rule, r.target, r.path);
       fields.emplace_back("bundle", r.path);
       log_.log(LogLevel::kWarning, "incident bundle published", fields);
     } else {
@@ -234,25 +183,27 @@ void Watchdog::collectDumpReports() {
 }
 
 void Watchdog::shutdown() {
-  if (runner_) {
+  DumpRunner* dump_runner = runner();
+  AlertmanagerNotifier* am = notifier();
+  if (dump_runner) {
     // The workload must not stay throttled while oomsentinel stops.
-    runner_->releaseThrottles();
-    for (const auto& e : runner_->takeThrottleEvents()) logThrottle(e);
+    dump_runner->releaseThrottles();
+    for (const auto& e : dump_runner->takeThrottleEvents()) logThrottle(e);
   }
-  if (notifier_ && !notifier_->flush(config_.alerts.alertmanager_timeout)) {
-    auto st = notifier_->status();
+  if (am && !am->flush(config_.alerts.alertmanager_timeout)) {
+    auto st = am->status();
     log_.log(LogLevel::kWarning, "stopping with alerts not delivered to every Alertmanager",
              {{"waited", formatDuration(config_.alerts.alertmanager_timeout)},
               {"active", std::to_string(st.active)},
               {"resolving", std::to_string(st.resolving)},
               {"error", st.total.last_error}});
   }
-  if (runner_ && runner_->running() > 0) {
+  if (dump_runner && dump_runner->running() > 0) {
     // A bundle in progress is worth finishing (each ends by its deadline), and its outcome is
     // worth a log line: the runner's destructor would wait for it anyway, but silently.
     log_.log(LogLevel::kInfo, "waiting for the dumps in progress",
-             {{"running", std::to_string(runner_->running())}});
-    runner_->drain(config_.dump.timeout + std::chrono::seconds(1));
+             {{"running", std::to_string(dump_runner->running())}});
+    dump_runner->drain(config_.dump.timeout + std::chrono::seconds(1));
     collectDumpReports();
   }
 }

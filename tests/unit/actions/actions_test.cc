@@ -1,6 +1,6 @@
 // actions/: each action with recording fakes for its sinks (no Alertmanager, no dump runner), and
 // the dispatcher's routes: a firing reaches each of its rule's actions once, an action the config
-// cannot run is said once.
+// cannot run is said once. And the real sinks' holders: what a new spec keeps and what it remakes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,6 +9,7 @@
 #include "actions/dump_action.h"
 #include "actions/log_action.h"
 #include "actions/metrics_sink.h"
+#include "actions/sinks.h"
 #include "core/signal.h"
 #include "tests/support/test_support.h"
 
@@ -49,6 +50,7 @@ struct FakeAlerts final : AlertSink {
   void resolve(const std::string& rule, const std::string& target, WallTime) override {
     resolved.push_back(rule + "/" + target);
   }
+  void setIncident(const std::string&, const std::string&, const std::string&) override {}
 };
 
 struct FakeDumps final : DumpSink {
@@ -227,6 +229,84 @@ TEST(MetricsSink, TheNullSinkCountsNothingAndTheDaemonOneForwards) {
   EXPECT_THAT(
       metrics.render(),
       ::testing::HasSubstr("oomsentinel_incidents_total{result=\"published\",target=\"app\"} 1"));
+}
+
+// ---- the sinks made from their specs (actions/sinks.h) ----
+
+TEST(RunnerHolder, KeepsTheStoreAndRunnerWhileTheStoreLimitsHoldAndMakesThemAgainOnAChange) {
+  FakeClock clock;
+  RecordingLog log;
+  testing::TempDir dir;
+  RunnerHolder h(clock, log);
+  EXPECT_EQ(h.sink(), nullptr);
+  DumpSinkSpec spec;
+  spec.store.dir = dir.path() + "/a";
+  spec.store.min_free = 0;
+  dir.write("a/.partial-crashed/x", "left by a crash");
+  h.configure(spec);
+  ASSERT_NE(h.sink(), nullptr);
+  DumpRunner* first = h.runner();
+  EXPECT_EQ(log.field("removed bundles a crash left unfinished", "count"), "1");
+  // Only the storm limits change: the same store (not prepared again) and runner.
+  dir.write("a/.partial-crashed/x", "left by a crash");
+  spec.storm.per_minute = 1;
+  h.configure(spec);
+  EXPECT_EQ(h.runner(), first);
+  EXPECT_EQ(log.count("removed bundles a crash left unfinished"), 1u);
+  // Another directory: a new store, prepared.
+  dir.write("b/.partial-crashed/x", "left by a crash");
+  spec.store.dir = dir.path() + "/b";
+  h.configure(spec);
+  ASSERT_NE(h.runner(), nullptr);
+  EXPECT_EQ(log.count("removed bundles a crash left unfinished"), 2u);
+}
+
+TEST(RunnerHolder, AnUnusableDirectoryIsLoggedAndTheRunnerStillMade) {
+  FakeClock clock;
+  RecordingLog log;
+  testing::TempDir dir;
+  dir.write("file", "not a directory");
+  RunnerHolder h(clock, log);
+  DumpSinkSpec spec;
+  spec.store.dir = dir.path() + "/file";
+  spec.throttle_records = dir.path() + "/file/records";
+  h.configure(spec);
+  EXPECT_NE(h.sink(), nullptr) << "the dump action runs, and its jobs fail with why";
+  EXPECT_EQ(log.count("dump directory unusable; the dump action will fail"), 1u);
+  EXPECT_THAT(log.field("dump directory unusable; the dump action will fail", "dir"),
+              ::testing::HasSubstr("/file"));
+  EXPECT_EQ(log.count("throttle records directory unusable; dumps will not throttle (memory.high "
+                      "is never changed without a record to put it back from)"),
+            1u);
+}
+
+TEST(NotifierHolder, MakesTheNotifierOnceReloadsItAndDropsItWithNoSpec) {
+  FakeClock clock;
+  RecordingLog log;
+  NotifierHolder h(clock, log);
+  EXPECT_FALSE(h.configure(std::nullopt));
+  EXPECT_EQ(h.sink(), nullptr);
+  AlertmanagerSpec spec;
+  spec.urls = {"http://127.0.0.1:9"};
+  EXPECT_TRUE(h.configure(spec)) << "made anew";
+  ASSERT_NE(h.sink(), nullptr);
+  AlertmanagerNotifier* first = h.notifier();
+  EXPECT_EQ(log.field("pushing alerts to Alertmanager", "urls"), "http://127.0.0.1:9");
+  spec.resend_interval = std::chrono::minutes(5);
+  EXPECT_FALSE(h.configure(spec)) << "reloaded";
+  EXPECT_EQ(h.notifier(), first);
+  EXPECT_NE(h.sink(), nullptr);
+  spec.urls = {"ftp://am"};  // refused: the reload keeps what it had
+  EXPECT_FALSE(h.configure(spec));
+  EXPECT_EQ(log.count("alertmanager settings not changed"), 1u);
+  EXPECT_EQ(h.notifier(), first);
+  EXPECT_NE(h.sink(), nullptr);
+  EXPECT_FALSE(h.configure(std::nullopt));
+  EXPECT_EQ(h.notifier(), nullptr);
+  EXPECT_EQ(h.sink(), nullptr);
+  EXPECT_FALSE(h.configure(spec)) << "refused: none made";
+  EXPECT_EQ(log.count("cannot push alerts to Alertmanager; the alert action will not run"), 1u);
+  EXPECT_EQ(h.sink(), nullptr);
 }
 
 }  // namespace

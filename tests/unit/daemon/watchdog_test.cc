@@ -409,15 +409,27 @@ TEST(Watchdog, ASlowTargetDoesNotDelayTheOthersBeyondTheTick) {
   EXPECT_THAT(out.text(), HasSubstr("slow read of target returned; reading it again target=stuck"));
 }
 
+// The alert sink's side of a dump: the bundle's path for the rule's alert.
+struct IncidentAlerts final : AlertSink {
+  std::vector<std::string> incidents;  // "<rule> <target> <path>"
+  void fire(AlertEvent) override {}
+  void resolve(const std::string&, const std::string&, WallTime) override {}
+  void setIncident(const std::string& rule, const std::string& target,
+                   const std::string& path) override {
+    incidents.push_back(rule + " " + target + " " + path);
+  }
+};
+
 TEST(Watchdog, TheDumpActionPublishesABundleWithTheHistoryWithoutHoldingTheTick) {
   Tree tree;
   TempDir incidents;
   FakeClock clock;
   Captured out;
   Logger log(clock, Logger::Format::kHuman, out.file());
-  Watchdog dog(tree.paths(), clock, log);
+  IncidentAlerts alerts;  // the dump runner is the config's, a real one
+  Watchdog dog(tree.paths(), clock, log, {&alerts, nullptr, nullptr});
   RuleSpec r = rule("critical", "working_set_ratio > 90%");
-  r.actions = {ActionKind::kLog, ActionKind::kDump};
+  r.actions = {ActionKind::kLog, ActionKind::kAlert, ActionKind::kDump};
   r.severity = Severity::kCritical;
   Config c = appConfig({r});
   c.dump.dir = incidents.path() + "/bundles";
@@ -461,6 +473,8 @@ TEST(Watchdog, TheDumpActionPublishesABundleWithTheHistoryWithoutHoldingTheTick)
   }
   EXPECT_THAT(out.text(), HasSubstr("incident bundle published"));
   EXPECT_THAT(out.text(), HasSubstr("results=proc=ok"));
+  EXPECT_THAT(alerts.incidents, ::testing::ElementsAre("critical app " + listed[0].path))
+      << "the alert carries the bundle";
   std::ifstream manifest(listed[0].path + "/manifest.json");
   std::string m((std::istreambuf_iterator<char>(manifest)), std::istreambuf_iterator<char>());
   EXPECT_THAT(m, HasSubstr("\"working_set_ratio\""));
