@@ -147,5 +147,41 @@ TEST(DumpFaults, TheDumpDirectoryRemovedWhileRunningIsSaidAndTheNextDumpWorksOnc
   expectOnlyWholeBundles(l.dir);
 }
 
+// Row 5: the dump directory unwritable while running (its file system remounted read-only, which
+// root's capabilities do not get past). The dump has no bundle and says why; writable again, the
+// next dump publishes.
+TEST(DumpFaults, AReadOnlyDumpDirectoryIsSaidAndTheNextDumpWorksOnceWritable) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  TempDir tmp;
+  Mount m{tmp.path() + "/mnt"};
+  ASSERT_EQ(::mkdir(m.dir.c_str(), 0700), 0);
+  if (::mount("tmpfs", m.dir.c_str(), "tmpfs", 0, "size=1m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs on " << m.dir << ": " << std::strerror(errno);
+  m.mounted = true;
+
+  StoreLimits l;
+  l.dir = m.dir + "/incidents";
+  l.min_free = 0;
+  auto store = std::make_shared<IncidentStore>(l);
+  ASSERT_TRUE(store->prepare().ok());
+  SystemClock clock;
+  DumpRunner runner(store, StormLimits{.per_minute = 10, .target_cooldown = 0s}, clock);
+
+  ASSERT_EQ(::mount(nullptr, m.dir.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr), 0)
+      << std::strerror(errno);
+  ASSERT_FALSE(runner.submit(job("app", 1024)));
+  DumpReport refused = runOne(runner);
+  EXPECT_FALSE(refused.published) << refused.path;
+  EXPECT_THAT(refused.error, HasSubstr(std::strerror(EROFS)));
+  EXPECT_THAT(refused.error, HasSubstr(l.dir));
+
+  ASSERT_EQ(::mount(nullptr, m.dir.c_str(), nullptr, MS_REMOUNT, nullptr), 0)
+      << std::strerror(errno);
+  ASSERT_FALSE(runner.submit(job("app2", 1024)));
+  DumpReport back = runOne(runner);
+  EXPECT_TRUE(back.published) << back.error;
+  expectOnlyWholeBundles(l.dir);
+}
+
 }  // namespace
 }  // namespace oomsentinel
