@@ -1,0 +1,187 @@
+// The fault matrix (docs/reliability.md, issue 19) for the dump action: a real full tmpfs in the
+// middle of a bundle, and the dump directory removed while the daemon runs. Whatever happens, no
+// half bundle is ever visible, the report says why there is none, and the next dump works.
+#include <errno.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "dumpers/artifact.h"
+#include "dumpers/dump_runner.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using testing::TempDir;
+using namespace std::chrono_literals;
+
+// Writes one artifact of `bytes`.
+class SizedDumper final : public Dumper {
+ public:
+  explicit SizedDumper(std::size_t bytes) : bytes_(bytes) {}
+  const char* name() const override { return "sized"; }
+  DumpOutcome run(const DumpRequest& req) override {
+    DumpOutcome o;
+    o.dumper = "sized";
+    auto a = writeArtifact(req.dir, "evidence.bin", std::string(bytes_, 'x'), 0);
+    if (a) {
+      o.artifacts.push_back(*a);
+      o.result = DumpResult::kOk;
+    } else {
+      o.result = DumpResult::kFailed;
+      o.error = a.error().describe();
+    }
+    return o;
+  }
+
+ private:
+  std::size_t bytes_;
+};
+
+DumpJob job(const std::string& target, std::size_t bytes) {
+  DumpJob j;
+  j.info.target = target;
+  j.info.rule = "oom-imminent";
+  j.info.severity = "critical";
+  j.dumpers = {std::make_shared<SizedDumper>(bytes)};
+  j.timeout = 5s;
+  return j;
+}
+
+DumpReport runOne(DumpRunner& r) {
+  SystemClock real;
+  SteadyTime until = real.steadyNow() + 10s;
+  while (real.steadyNow() < until) {
+    auto done = r.takeFinished();
+    if (!done.empty()) return done.front();
+    std::this_thread::sleep_for(2ms);
+  }
+  ADD_FAILURE() << "no report within 10s";
+  return {};
+}
+
+// Every entry of the dump directory: a published bundle has its manifest; nothing else is seen.
+void expectOnlyWholeBundles(const std::string& dir) {
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::string name = e.path().filename();
+    EXPECT_NE(name.rfind(".partial-", 0), 0u) << "left behind: " << name;
+    EXPECT_TRUE(fs::exists(e.path() / "manifest.json"))
+        << "a bundle without its manifest: " << name;
+  }
+}
+
+// Unmounts at the end of the test, whatever happens.
+struct Mount {
+  std::string dir;
+  bool mounted = false;
+  ~Mount() {
+    if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
+  }
+};
+
+// Row 4: the free-space check passes (min_free 0), then the disk fills up under the artifact's
+// write(2). No half bundle is left, the report says ENOSPC, and once there is room again the
+// next bundle is published.
+TEST(DumpFaults, AFullDiskInTheMiddleOfABundleLeavesNothingHalfMadeAndTheNextOneWorks) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  TempDir tmp;
+  Mount m{tmp.path() + "/mnt"};
+  ASSERT_EQ(::mkdir(m.dir.c_str(), 0700), 0);
+  if (::mount("tmpfs", m.dir.c_str(), "tmpfs", 0, "size=256k") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs on " << m.dir << ": " << std::strerror(errno);
+  m.mounted = true;
+
+  StoreLimits l;
+  l.dir = m.dir + "/incidents";
+  l.min_free = 0;
+  auto store = std::make_shared<IncidentStore>(l);
+  ASSERT_TRUE(store->prepare().ok());
+  SystemClock clock;
+  DumpRunner runner(store, StormLimits{.per_minute = 10, .target_cooldown = 0s}, clock);
+
+  ASSERT_FALSE(runner.submit(job("big", 1 << 20)));  // 1 MiB into 256 KiB
+  DumpReport full = runOne(runner);
+  EXPECT_FALSE(full.published) << full.path;
+  EXPECT_THAT(full.error, HasSubstr(std::strerror(ENOSPC)));
+  expectOnlyWholeBundles(l.dir);
+
+  ASSERT_FALSE(runner.submit(job("small", 1024)));
+  DumpReport next = runOne(runner);
+  EXPECT_TRUE(next.published) << next.error;
+  expectOnlyWholeBundles(l.dir);
+}
+
+// Row 5: the dump directory removed while running. The dump has no bundle and says which
+// directory is missing; once it is back, the next dump publishes.
+TEST(DumpFaults, TheDumpDirectoryRemovedWhileRunningIsSaidAndTheNextDumpWorksOnceItIsBack) {
+  TempDir tmp;
+  StoreLimits l;
+  l.dir = tmp.path() + "/incidents";
+  l.min_free = 0;
+  auto store = std::make_shared<IncidentStore>(l);
+  ASSERT_TRUE(store->prepare().ok());
+  SystemClock clock;
+  DumpRunner runner(store, StormLimits{.per_minute = 10, .target_cooldown = 0s}, clock);
+
+  fs::remove_all(l.dir);
+  ASSERT_FALSE(runner.submit(job("app", 1024)));
+  DumpReport gone = runOne(runner);
+  EXPECT_FALSE(gone.published) << gone.path;
+  EXPECT_THAT(gone.error, HasSubstr(l.dir));
+  EXPECT_THAT(gone.error, HasSubstr(std::strerror(ENOENT)));
+
+  ASSERT_TRUE(fs::create_directory(l.dir));
+  ASSERT_FALSE(runner.submit(job("app2", 1024)));
+  DumpReport back = runOne(runner);
+  EXPECT_TRUE(back.published) << back.error;
+  expectOnlyWholeBundles(l.dir);
+}
+
+// Row 5: the dump directory unwritable while running (its file system remounted read-only, which
+// root's capabilities do not get past). The dump has no bundle and says why; writable again, the
+// next dump publishes.
+TEST(DumpFaults, AReadOnlyDumpDirectoryIsSaidAndTheNextDumpWorksOnceWritable) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  TempDir tmp;
+  Mount m{tmp.path() + "/mnt"};
+  ASSERT_EQ(::mkdir(m.dir.c_str(), 0700), 0);
+  if (::mount("tmpfs", m.dir.c_str(), "tmpfs", 0, "size=1m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs on " << m.dir << ": " << std::strerror(errno);
+  m.mounted = true;
+
+  StoreLimits l;
+  l.dir = m.dir + "/incidents";
+  l.min_free = 0;
+  auto store = std::make_shared<IncidentStore>(l);
+  ASSERT_TRUE(store->prepare().ok());
+  SystemClock clock;
+  DumpRunner runner(store, StormLimits{.per_minute = 10, .target_cooldown = 0s}, clock);
+
+  ASSERT_EQ(::mount(nullptr, m.dir.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr), 0)
+      << std::strerror(errno);
+  ASSERT_FALSE(runner.submit(job("app", 1024)));
+  DumpReport refused = runOne(runner);
+  EXPECT_FALSE(refused.published) << refused.path;
+  EXPECT_THAT(refused.error, HasSubstr(std::strerror(EROFS)));
+  EXPECT_THAT(refused.error, HasSubstr(l.dir));
+
+  ASSERT_EQ(::mount(nullptr, m.dir.c_str(), nullptr, MS_REMOUNT, nullptr), 0)
+      << std::strerror(errno);
+  ASSERT_FALSE(runner.submit(job("app2", 1024)));
+  DumpReport back = runOne(runner);
+  EXPECT_TRUE(back.published) << back.error;
+  expectOnlyWholeBundles(l.dir);
+}
+
+}  // namespace
+}  // namespace oomsentinel
