@@ -7,18 +7,23 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "core/clock.h"
 
@@ -202,6 +207,20 @@ void TempDir::write(const std::string& relative, const std::string& content) con
   std::filesystem::path p = std::filesystem::path(path_) / relative;
   std::filesystem::create_directories(p.parent_path());
   std::ofstream(p, std::ios::binary) << content;
+}
+
+TmpfsMount::TmpfsMount(std::string dir, const std::string& size) : dir_(std::move(dir)) {
+  if (::geteuid() != 0) {
+    why_ = "mounting a tmpfs needs root";
+  } else if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    why_ = "cannot make " + dir_ + ": " + std::strerror(errno);
+  } else if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, ("size=" + size).c_str()) != 0) {
+    why_ = "cannot mount a tmpfs on " + dir_ + ": " + std::strerror(errno);
+  }
+}
+
+TmpfsMount::~TmpfsMount() {
+  if (why_.empty()) ::umount2(dir_.c_str(), MNT_DETACH);
 }
 
 }  // namespace oomsentinel::testing

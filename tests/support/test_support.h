@@ -56,6 +56,23 @@ class CapturedOutput {
 };
 
 // A fresh directory under TMPDIR, removed with its contents by the destructor.
+// A tmpfs of `size` (mount(8)'s syntax: "256k", "1m") on the directory `dir`, made here, so that a
+// test can fill a real file system (ENOSPC) or remount it read-only; detached when it goes.
+// Mounting needs root: why() says what stopped it (the test skips with it), empty when mounted.
+class TmpfsMount {
+ public:
+  TmpfsMount(std::string dir, const std::string& size);
+  ~TmpfsMount();
+  TmpfsMount(const TmpfsMount&) = delete;
+  TmpfsMount& operator=(const TmpfsMount&) = delete;
+  const std::string& dir() const { return dir_; }
+  const std::string& why() const { return why_; }
+
+ private:
+  std::string dir_;
+  std::string why_;
+};
+
 class TempDir {
  public:
   TempDir();

@@ -73,15 +73,6 @@ TEST(RunFaults, AReloadWithTheConfigFileRemovedKeepsTheRunningConfig) {
   EXPECT_TRUE(testing::exitedWith(daemon.stop(), 0)) << daemon.log();
 }
 
-// Unmounts at the end of the test, whatever happens.
-struct Mount {
-  std::string dir;
-  bool mounted = false;
-  ~Mount() {
-    if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
-  }
-};
-
 // Fills the file system under `dir` with one file until write(2) says ENOSPC.
 bool fill(const std::string& dir) {
   int fd = ::open((dir + "/filler").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -98,17 +89,13 @@ bool fill(const std::string& dir) {
 // state fails with ENOSPC; the daemon says so once, keeps the last complete state file (a reader
 // never sees half a file) and keeps ticking.
 TEST(RunFaults, AFullFileSystemUnderTheStateFileKeepsTheLastWholeOneAndTheTicks) {
-  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
   TempDir dir;
-  Mount m{dir.path() + "/run"};
-  ASSERT_EQ(::mkdir(m.dir.c_str(), 0700), 0);
-  if (::mount("tmpfs", m.dir.c_str(), "tmpfs", 0, "size=256k") != 0)
-    GTEST_SKIP() << "cannot mount a tmpfs on " << m.dir << ": " << std::strerror(errno);
-  m.mounted = true;
+  testing::TmpfsMount m(dir.path() + "/run", "256k");
+  if (!m.why().empty()) GTEST_SKIP() << m.why();
 
   writeTree(dir, 10);
   dir.write("c.yaml", kConfig);
-  const std::string state = m.dir + "/state.json";
+  const std::string state = m.dir() + "/state.json";
   testing::DaemonProcess daemon({{"--cgroup-root", dir.path() + "/cg", "run", "--config",
                                   dir.path() + "/c.yaml", "--state-file", state},
                                  dir.path() + "/log"});
@@ -116,7 +103,7 @@ TEST(RunFaults, AFullFileSystemUnderTheStateFileKeepsTheLastWholeOneAndTheTicks)
   ASSERT_TRUE(testing::eventually([&] { return ::access(state.c_str(), F_OK) == 0; }, 500))
       << daemon.log();
 
-  ASSERT_TRUE(fill(m.dir)) << "the tmpfs did not fill up";
+  ASSERT_TRUE(fill(m.dir())) << "the tmpfs did not fill up";
   // The state is written at least once a second: the next write meets the full disk.
   ASSERT_TRUE(daemon.waitForLog("cannot write the state file")) << daemon.log();
   std::string log = daemon.log();

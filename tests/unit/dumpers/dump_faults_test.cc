@@ -10,8 +10,10 @@
 
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "dumpers/artifact.h"
 #include "dumpers/dump_runner.h"
@@ -80,34 +82,36 @@ void expectOnlyWholeBundles(const std::string& dir) {
   }
 }
 
-// Unmounts at the end of the test, whatever happens.
-struct Mount {
-  std::string dir;
-  bool mounted = false;
-  ~Mount() {
-    if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
+// A store in `dir` with no free-space reserve (so that the disk, not the check, says no) and a
+// runner over it. ok() is false when the store could not be prepared.
+struct Bench {
+  StoreLimits limits;
+  std::shared_ptr<IncidentStore> store;
+  SystemClock clock;
+  std::unique_ptr<DumpRunner> runner;
+  explicit Bench(std::string dir) {
+    limits.dir = std::move(dir);
+    limits.min_free = 0;
+    store = std::make_shared<IncidentStore>(limits);
+    if (store->prepare().ok())
+      runner = std::make_unique<DumpRunner>(
+          store, StormLimits{.per_minute = 10, .target_cooldown = 0s}, clock);
   }
+  bool ok() const { return runner != nullptr; }
 };
 
 // Row 4: the free-space check passes (min_free 0), then the disk fills up under the artifact's
 // write(2). No half bundle is left, the report says ENOSPC, and once there is room again the
 // next bundle is published.
 TEST(DumpFaults, AFullDiskInTheMiddleOfABundleLeavesNothingHalfMadeAndTheNextOneWorks) {
-  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
   TempDir tmp;
-  Mount m{tmp.path() + "/mnt"};
-  ASSERT_EQ(::mkdir(m.dir.c_str(), 0700), 0);
-  if (::mount("tmpfs", m.dir.c_str(), "tmpfs", 0, "size=256k") != 0)
-    GTEST_SKIP() << "cannot mount a tmpfs on " << m.dir << ": " << std::strerror(errno);
-  m.mounted = true;
+  testing::TmpfsMount m(tmp.path() + "/mnt", "256k");
+  if (!m.why().empty()) GTEST_SKIP() << m.why();
 
-  StoreLimits l;
-  l.dir = m.dir + "/incidents";
-  l.min_free = 0;
-  auto store = std::make_shared<IncidentStore>(l);
-  ASSERT_TRUE(store->prepare().ok());
-  SystemClock clock;
-  DumpRunner runner(store, StormLimits{.per_minute = 10, .target_cooldown = 0s}, clock);
+  Bench b(m.dir() + "/incidents");
+  ASSERT_TRUE(b.ok());
+  DumpRunner& runner = *b.runner;
+  const StoreLimits& l = b.limits;
 
   ASSERT_FALSE(runner.submit(job("big", 1 << 20)));  // 1 MiB into 256 KiB
   DumpReport full = runOne(runner);
@@ -125,13 +129,10 @@ TEST(DumpFaults, AFullDiskInTheMiddleOfABundleLeavesNothingHalfMadeAndTheNextOne
 // directory is missing; once it is back, the next dump publishes.
 TEST(DumpFaults, TheDumpDirectoryRemovedWhileRunningIsSaidAndTheNextDumpWorksOnceItIsBack) {
   TempDir tmp;
-  StoreLimits l;
-  l.dir = tmp.path() + "/incidents";
-  l.min_free = 0;
-  auto store = std::make_shared<IncidentStore>(l);
-  ASSERT_TRUE(store->prepare().ok());
-  SystemClock clock;
-  DumpRunner runner(store, StormLimits{.per_minute = 10, .target_cooldown = 0s}, clock);
+  Bench b(tmp.path() + "/incidents");
+  ASSERT_TRUE(b.ok());
+  DumpRunner& runner = *b.runner;
+  const StoreLimits& l = b.limits;
 
   fs::remove_all(l.dir);
   ASSERT_FALSE(runner.submit(job("app", 1024)));
@@ -151,23 +152,16 @@ TEST(DumpFaults, TheDumpDirectoryRemovedWhileRunningIsSaidAndTheNextDumpWorksOnc
 // root's capabilities do not get past). The dump has no bundle and says why; writable again, the
 // next dump publishes.
 TEST(DumpFaults, AReadOnlyDumpDirectoryIsSaidAndTheNextDumpWorksOnceWritable) {
-  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
   TempDir tmp;
-  Mount m{tmp.path() + "/mnt"};
-  ASSERT_EQ(::mkdir(m.dir.c_str(), 0700), 0);
-  if (::mount("tmpfs", m.dir.c_str(), "tmpfs", 0, "size=1m") != 0)
-    GTEST_SKIP() << "cannot mount a tmpfs on " << m.dir << ": " << std::strerror(errno);
-  m.mounted = true;
+  testing::TmpfsMount m(tmp.path() + "/mnt", "1m");
+  if (!m.why().empty()) GTEST_SKIP() << m.why();
 
-  StoreLimits l;
-  l.dir = m.dir + "/incidents";
-  l.min_free = 0;
-  auto store = std::make_shared<IncidentStore>(l);
-  ASSERT_TRUE(store->prepare().ok());
-  SystemClock clock;
-  DumpRunner runner(store, StormLimits{.per_minute = 10, .target_cooldown = 0s}, clock);
+  Bench b(m.dir() + "/incidents");
+  ASSERT_TRUE(b.ok());
+  DumpRunner& runner = *b.runner;
+  const StoreLimits& l = b.limits;
 
-  ASSERT_EQ(::mount(nullptr, m.dir.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr), 0)
+  ASSERT_EQ(::mount(nullptr, m.dir().c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr), 0)
       << std::strerror(errno);
   ASSERT_FALSE(runner.submit(job("app", 1024)));
   DumpReport refused = runOne(runner);
@@ -175,7 +169,7 @@ TEST(DumpFaults, AReadOnlyDumpDirectoryIsSaidAndTheNextDumpWorksOnceWritable) {
   EXPECT_THAT(refused.error, HasSubstr(std::strerror(EROFS)));
   EXPECT_THAT(refused.error, HasSubstr(l.dir));
 
-  ASSERT_EQ(::mount(nullptr, m.dir.c_str(), nullptr, MS_REMOUNT, nullptr), 0)
+  ASSERT_EQ(::mount(nullptr, m.dir().c_str(), nullptr, MS_REMOUNT, nullptr), 0)
       << std::strerror(errno);
   ASSERT_FALSE(runner.submit(job("app2", 1024)));
   DumpReport back = runOne(runner);

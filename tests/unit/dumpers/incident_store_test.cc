@@ -546,25 +546,12 @@ TEST(IncidentStore, RefusesToStartBelowTheFreeSpaceReserve) {
   EXPECT_TRUE(fs::is_empty(tmp.path()));
 }
 
-// Unmounts at the end of the test, whatever happens.
-struct Mount {
-  std::string dir;
-  bool mounted = false;
-  ~Mount() {
-    if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
-  }
-};
-
 TEST(IncidentStore, RefusesABundleWhenATinyFilesystemRunsLow) {
-  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
   TempDir tmp;
-  Mount m{tmp.path() + "/mnt"};
-  ASSERT_EQ(::mkdir(m.dir.c_str(), 0700), 0);
-  if (::mount("tmpfs", m.dir.c_str(), "tmpfs", 0, "size=1m") != 0)
-    GTEST_SKIP() << "cannot mount a tmpfs on " << m.dir << ": " << std::strerror(errno);
-  m.mounted = true;
+  testing::TmpfsMount m(tmp.path() + "/mnt", "1m");
+  if (!m.why().empty()) GTEST_SKIP() << m.why();
 
-  StoreLimits l = roomy(m.dir + "/incidents");
+  StoreLimits l = roomy(m.dir() + "/incidents");
   l.min_free = 512 * 1024;
   IncidentStore store(l);
   ASSERT_TRUE(store.prepare().ok());
