@@ -216,7 +216,7 @@ Result<Artifact> takeIntoBundle(int tmp_fd, const std::string& file, const std::
 // Where the JVM writes its heap dump.
 struct DumpPlace {
   std::string dir;       // the bundle, as an absolute path
-  dev_t dev = 0;         // the bundle's file system (0 when it cannot be told)
+  dev_t dev = 0;         // the bundle's device; 0 when it cannot be told
   bool direct = false;   // straight into the bundle: the JVM can write there and sees it
   std::string jvm_path;  // the file, as the JVM names it
   std::string file;      // not direct: the file's name in the JVM's /tmp, copied in after
