@@ -223,4 +223,13 @@ TmpfsMount::~TmpfsMount() {
   if (why_.empty()) ::umount2(dir_.c_str(), MNT_DETACH);
 }
 
+void writeAppCgroup(const TempDir& dir, unsigned long long used) {
+  const std::string bytes = std::to_string(used) + "\n";
+  dir.write("cg/cgroup.controllers", "memory\n");
+  dir.write("cg/app/memory.current", bytes);
+  dir.write("cg/app/memory.max", "104857600\n");
+  dir.write("cg/app/memory.stat", "anon " + bytes + "inactive_file 0\n");
+  dir.write("cg/app/cgroup.procs", "");
+}
+
 }  // namespace oomsentinel::testing

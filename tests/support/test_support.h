@@ -55,7 +55,6 @@ class CapturedOutput {
   std::FILE* f_;
 };
 
-// A fresh directory under TMPDIR, removed with its contents by the destructor.
 // A tmpfs of `size` (mount(8)'s syntax: "256k", "1m") on the directory `dir`, made here, so that a
 // test can fill a real file system (ENOSPC) or remount it read-only; detached when it goes.
 // Mounting needs root: why() says what stopped it (the test skips with it), empty when mounted.
@@ -73,6 +72,7 @@ class TmpfsMount {
   std::string why_;
 };
 
+// A fresh directory under TMPDIR, removed with its contents by the destructor.
 class TempDir {
  public:
   TempDir();
@@ -86,5 +86,9 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A cgroup v2 tree of plain files under dir/cg with one cgroup, "app": `used` bytes charged (all
+// anon) of a 100 MiB memory.max, no process listed. What the daemon-starting tests watch.
+void writeAppCgroup(const TempDir& dir, unsigned long long used);
 
 }  // namespace oomsentinel::testing

@@ -26,14 +26,9 @@ using oomsentinel::testing::TempDir;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-// A v2 fixture tree with one cgroup, "app", at `ratio` percent of its 100 MiB limit.
-void writeTree(TempDir& dir, int percent) {
-  std::string used = std::to_string(percent * 1048576) + "\n";
-  dir.write("cg/cgroup.controllers", "memory\n");
-  dir.write("cg/app/memory.current", used);
-  dir.write("cg/app/memory.max", "104857600\n");
-  dir.write("cg/app/memory.stat", "anon " + used + "inactive_file 0\n");
-  dir.write("cg/app/cgroup.procs", "");
+// The v2 fixture tree with its one cgroup, "app", at `percent` of its 100 MiB limit.
+void writeTree(const TempDir& dir, int percent) {
+  testing::writeAppCgroup(dir, static_cast<unsigned long long>(percent) * 1048576);
 }
 
 // One rule, "high", on "app"; a fast tick, every read in full.

@@ -60,11 +60,7 @@ testing::DaemonOptions daemonOptions(const TempDir& dir, const std::string& log,
 
 TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
   TempDir dir;
-  dir.write("cg/cgroup.controllers", "memory\n");
-  dir.write("cg/app/memory.current", "94371840\n");
-  dir.write("cg/app/memory.max", "104857600\n");
-  dir.write("cg/app/memory.stat", "anon 94371840\ninactive_file 0\n");
-  dir.write("cg/app/cgroup.procs", "");
+  testing::writeAppCgroup(dir, 94371840);
   int port = freeLoopbackPort();
   auto config = [&](int p, bool ghost) {
     dir.write("c.yaml.new", "alerts: {metrics: {listen: '127.0.0.1:" + std::to_string(p) +

@@ -39,11 +39,7 @@ std::uint64_t capField(const std::string& status, const std::string& key) {
 TEST(RunPrivileges, KeepsOnlyTheCapabilitiesItNeedsInEveryThread) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root: as another user there is nothing to drop";
   TempDir dir;
-  dir.write("cg/cgroup.controllers", "memory\n");
-  dir.write("cg/app/memory.current", "1000\n");
-  dir.write("cg/app/memory.max", "104857600\n");
-  dir.write("cg/app/memory.stat", "anon 1000\ninactive_file 0\n");
-  dir.write("cg/app/cgroup.procs", "");
+  testing::writeAppCgroup(dir, 1000);
   dir.write("c.yaml", "targets:\n  - name: app\n    cgroup: /app\n");
   std::string log = dir.path() + "/log";
   testing::DaemonProcess daemon(
@@ -90,11 +86,7 @@ TEST(RunPrivileges, UnderTheUnitsBoundingSetSaysOnceWhatItsChildrenCannotDo) {
   // what it really kept, and that jcmd cannot enter a JVM's namespaces (no jvm-dumper.conf).
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   TempDir dir;
-  dir.write("cg/cgroup.controllers", "memory\n");
-  dir.write("cg/app/memory.current", "1000\n");
-  dir.write("cg/app/memory.max", "104857600\n");
-  dir.write("cg/app/memory.stat", "anon 1000\ninactive_file 0\n");
-  dir.write("cg/app/cgroup.procs", "");
+  testing::writeAppCgroup(dir, 1000);
   dir.write("c.yaml", "targets:\n  - name: app\n    cgroup: /app\n");
   std::string log = dir.path() + "/log";
   testing::DaemonOptions options{testing::runArgs(dir.path() + "/cg", dir.path() + "/c.yaml"), log};

@@ -38,11 +38,7 @@ bool waitFor(const std::string& path, const std::string& needle, std::chrono::se
 
 TEST(RunSignals, HupReloadsValidConfigKeepsOldOnInvalidAndTermStops) {
   TempDir dir;
-  dir.write("cg/cgroup.controllers", "memory\n");
-  dir.write("cg/app/memory.current", "94371840\n");
-  dir.write("cg/app/memory.max", "104857600\n");
-  dir.write("cg/app/memory.stat", "anon 94371840\ninactive_file 0\n");
-  dir.write("cg/app/cgroup.procs", "");
+  testing::writeAppCgroup(dir, 94371840);
   std::string cfg = dir.path() + "/c.yaml";
   auto writeConfig = [&](const std::string& rules) {
     dir.write("c.yaml.new", "targets:\n  - name: app\n    cgroup: /app\nrules:\n" + rules);
@@ -94,11 +90,7 @@ TEST(RunSignals, InvalidConfigAtStartExits2WithEveryError) {
 // a test that saw the first log lines.
 TEST(RunSignals, TermDuringStartUpStopsCleanlyOnceStarted) {
   TempDir dir;
-  dir.write("cg/cgroup.controllers", "memory\n");
-  dir.write("cg/app/memory.current", "1000\n");
-  dir.write("cg/app/memory.max", "104857600\n");
-  dir.write("cg/app/memory.stat", "anon 1000\ninactive_file 0\n");
-  dir.write("cg/app/cgroup.procs", "");
+  testing::writeAppCgroup(dir, 1000);
   std::string cfg = dir.path() + "/c.yaml";
   ASSERT_EQ(::mkfifo(cfg.c_str(), 0600), 0);
   std::string log = dir.path() + "/log";

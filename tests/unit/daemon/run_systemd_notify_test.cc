@@ -81,13 +81,7 @@ class FakeSystemd {
 };
 
 // 10% of its limit: far from fast_above, so the tick stays at poll.interval.
-void writeCgroup(const TempDir& dir) {
-  dir.write("cg/cgroup.controllers", "memory\n");
-  dir.write("cg/app/memory.current", "10485760\n");
-  dir.write("cg/app/memory.max", "104857600\n");
-  dir.write("cg/app/memory.stat", "anon 10485760\ninactive_file 0\n");
-  dir.write("cg/app/cgroup.procs", "");
-}
+void writeCgroup(const TempDir& dir) { testing::writeAppCgroup(dir, 10485760); }
 
 void writeConfig(const TempDir& dir, bool ghost) {
   dir.write("c.yaml.new", std::string("poll: {interval: 100ms, fast_interval: 50ms}\n") +
