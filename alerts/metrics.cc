@@ -5,6 +5,7 @@
 #include <prometheus/text_serializer.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -156,6 +157,13 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
               .Register(*registry_)
               .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                                0.025, 0.05, 0.1, 0.25, 0.5, 1})),
+      tick_lateness_(BuildHistogram()
+                         .Name("oomsentinel_tick_lateness_seconds")
+                         .Help("How late a tick started after it was due (the event loop's lag)")
+                         .Register(*registry_)
+                         .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025,
+                                                                          0.005, 0.01, 0.025, 0.05,
+                                                                          0.1, 0.25, 0.5, 1, 2.5})),
       interval_(BuildGauge()
                     .Name("oomsentinel_poll_interval_seconds")
                     .Help("The current tick interval (adaptive: shorter near a limit)")
@@ -495,6 +503,10 @@ void DaemonMetrics::tick(WallTime now, Duration took, Duration interval, std::si
 
 void DaemonMetrics::reload(bool ok) {
   reloads_.Add({{"result", ok ? "ok" : "failed"}}).Increment();
+}
+
+void DaemonMetrics::tickLateness(Duration late) {
+  tick_lateness_.Observe(std::max(0.0, std::chrono::duration<double>(late).count()));
 }
 
 void DaemonMetrics::wakeup(const std::string& source, bool ticked) {

@@ -55,6 +55,9 @@ class DaemonMetrics {
   void tick(WallTime now, Duration took, Duration interval, std::size_t resolved,
             std::size_t unresolved);
   void reload(bool ok);
+  // How late a tick started after the time it was due (the timer's expiry): the event loop's
+  // own lag (a scrape, a reload, a slow tick before it, a starved CPU), not the tick's cost.
+  void tickLateness(Duration late);
   // A kernel notification (docs/design/wakeups.md) from `source` (v1_threshold,
   // projection and near_level: the usage watch, v1_oom, v1_pressure, v2_events, psi_cgroup,
   // psi_host);
@@ -145,6 +148,7 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Counter>& dump_bytes_;
   prometheus::Family<prometheus::Counter>& incidents_;
   prometheus::Histogram& tick_seconds_;
+  prometheus::Histogram& tick_lateness_;
   prometheus::Gauge& interval_;
   prometheus::Gauge& last_tick_;
   prometheus::Family<prometheus::Gauge>& targets_;

@@ -228,6 +228,7 @@ void Daemon::schedule() {
 
 void Daemon::onTick() {
   SteadyTime started = clock_.steadyNow();
+  metrics_.tickLateness(started - timer_.expiry());
   Duration interval = dog_->tick();
   current_interval_ = interval;
   wakeups_->update(*dog_, interval);

@@ -201,6 +201,17 @@ TEST(DaemonMetrics, UnwarnedKillsAndSelfFigures) {
   EXPECT_THAT(line(t, "oomsentinel_process_open_fds"), Not(HasSubstr(" 0")));
 }
 
+TEST(DaemonMetrics, TickLatenessIsObservedAndAnEarlyTickCountsAsOnTime) {
+  DaemonMetrics m{HostPaths()};
+  m.tickLateness(std::chrono::milliseconds(3));
+  m.tickLateness(std::chrono::milliseconds(-2));  // a wake-up tick before its timer: on time
+  std::string t = m.render();
+  EXPECT_THAT(t, HasSubstr("oomsentinel_tick_lateness_seconds_count 2"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_tick_lateness_seconds_sum 0.003"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_tick_lateness_seconds_bucket{le=\"0.0025\"} 1"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_tick_lateness_seconds_bucket{le=\"0.005\"} 2"));
+}
+
 TEST(DaemonMetrics, ATargetsDumpersStartAtZeroSoThatAFirstFailureIsAnIncrease) {
   DaemonMetrics m{HostPaths()};
   m.declareDumpers("api", {"proc", "gperftools"});

@@ -41,6 +41,15 @@ Result<HttpResponse> get(int port, const std::string& path) {
   return std::move(*got);
 }
 
+// The value of the first sample line that starts with `series` (0 when there is none).
+double metric(const std::string& body, const std::string& series) {
+  std::istringstream in(body);
+  for (std::string l; std::getline(in, l);) {
+    if (l.rfind(series + " ", 0) == 0) return std::stod(l.substr(series.size() + 1));
+  }
+  return 0;
+}
+
 bool eventually(const std::function<bool()>& f) {
   for (int i = 0; i < 500; ++i) {
     if (f()) return true;
@@ -83,6 +92,13 @@ TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
   EXPECT_THAT(metrics->content_type, HasSubstr("version=0.0.4"));
   EXPECT_THAT(metrics->body, HasSubstr("oomsentinel_memory_usage_bytes{target=\"app\"} 94371840"));
   EXPECT_THAT(metrics->body, HasSubstr("oomsentinel_targets{state=\"unresolved\"} 1"));
+  // Every tick's lateness is observed as it starts, before the tick itself is: the count is the
+  // ticks', or one more when the scrape fell between the two.
+  double late = metric(metrics->body, "oomsentinel_tick_lateness_seconds_count");
+  double ticks = metric(metrics->body, "oomsentinel_poll_duration_seconds_count");
+  EXPECT_GT(ticks, 0);
+  EXPECT_GE(late, ticks);
+  EXPECT_LE(late, ticks + 1);
   auto health = get(port, "/healthz");
   ASSERT_TRUE(health.ok());
   EXPECT_EQ(health->status, 200u) << health->body;
