@@ -16,6 +16,9 @@
 namespace oomsentinel {
 namespace {
 
+// A tick's cost and its lateness, from half a millisecond to a second.
+const prometheus::Histogram::BucketBoundaries kTickBuckets{
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
 using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
@@ -150,20 +153,16 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                      .Name("oomsentinel_incidents_total")
                      .Help("Incident bundles, by result (published, skipped, failed)")
                      .Register(*registry_)),
-      tick_seconds_(
-          BuildHistogram()
-              .Name("oomsentinel_poll_duration_seconds")
-              .Help("How long a tick took: every target read, every rule evaluated")
-              .Register(*registry_)
-              .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                               0.025, 0.05, 0.1, 0.25, 0.5, 1})),
+      tick_seconds_(BuildHistogram()
+                        .Name("oomsentinel_poll_duration_seconds")
+                        .Help("How long a tick took: every target read, every rule evaluated")
+                        .Register(*registry_)
+                        .Add({}, kTickBuckets)),
       tick_lateness_(BuildHistogram()
                          .Name("oomsentinel_tick_lateness_seconds")
                          .Help("How late a tick started after it was due (the event loop's lag)")
                          .Register(*registry_)
-                         .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025,
-                                                                          0.005, 0.01, 0.025, 0.05,
-                                                                          0.1, 0.25, 0.5, 1, 2.5})),
+                         .Add({}, kTickBuckets)),
       interval_(BuildGauge()
                     .Name("oomsentinel_poll_interval_seconds")
                     .Help("The current tick interval (adaptive: shorter near a limit)")
