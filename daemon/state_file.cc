@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -53,6 +54,10 @@ std::string stateJson(const Watchdog& dog, const Clock& clock, const KernelWakeu
   WallTime wall = clock.wallNow();
   SteadyTime steady = clock.steadyNow();
   j["unix_time"] = unixSeconds(wall);
+  // For the age `status` prints: the monotonic clock is the host's (one origin for every process
+  // of a boot) and a step of the wall clock does not move it, so the age measured on it is never
+  // negative after a step back nor an hour after a step forward.
+  j["steady_seconds"] = std::chrono::duration<double>(steady.time_since_epoch()).count();
   j["pid"] = ::getpid();
   j["config"] = dog.config().source;
   j["interval_seconds"] = toSeconds(dog.interval());
@@ -141,7 +146,14 @@ namespace {
 
 std::string summaryOf(const nlohmann::json& j, const std::string& path, const Clock& clock,
                       Duration stale_after) {
-  double age = unixSeconds(clock.wallNow()) - j.value("unix_time", 0.0);
+  // On the monotonic clock when the file has it and it is not ahead of ours (ahead: a file of an
+  // earlier boot, whose clock began elsewhere); else on the wall clock, never below 0 (a wall
+  // clock stepped back since the file was written).
+  double steady_now = std::chrono::duration<double>(clock.steadyNow().time_since_epoch()).count();
+  double written = j.value("steady_seconds", -1.0);
+  double age = written >= 0 && written <= steady_now
+                   ? steady_now - written
+                   : std::max(0.0, unixSeconds(clock.wallNow()) - j.value("unix_time", 0.0));
   char buf[256];
   std::string out;
   bool stale = age > toSeconds(stale_after);
