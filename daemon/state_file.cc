@@ -150,7 +150,8 @@ std::string summaryOf(const nlohmann::json& j, const std::string& path, const Cl
   // earlier boot, whose clock began elsewhere); else on the wall clock, never below 0 (a wall
   // clock stepped back since the file was written).
   double steady_now = std::chrono::duration<double>(clock.steadyNow().time_since_epoch()).count();
-  double written = j.value("steady_seconds", -1.0);
+  auto it = j.find("steady_seconds");
+  double written = it != j.end() && it->is_number() ? it->get<double>() : -1.0;
   double age = written >= 0 && written <= steady_now
                    ? steady_now - written
                    : std::max(0.0, unixSeconds(clock.wallNow()) - j.value("unix_time", 0.0));

@@ -24,7 +24,9 @@ std::string stateJson(const Watchdog& dog, const Clock& clock,
 Status writeStateFile(const std::string& path, const std::string& json);
 
 // For status: the daemon's summary lines, or nullopt when there is no state file. A file older
-// than `stale_after` is reported as stale (the daemon stopped or hangs).
+// than `stale_after` is reported as stale (the daemon stopped or hangs). The age is measured on
+// the monotonic clock (the file's steady_seconds), which a step of the wall clock does not move;
+// on the wall clock, never below 0, for a file without it or from an earlier boot.
 std::optional<std::string> daemonSummary(const std::string& path, const Clock& clock,
                                          Duration stale_after);
 
