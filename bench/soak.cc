@@ -479,7 +479,14 @@ int Soak::finish() {
   bool died = daemon_died_;
   if (daemon_ > 0) daemon_status_ = stopProcess(daemon_, 10), daemon_ = -1;
   bool clean_exit = WIFEXITED(daemon_status_) && WEXITSTATUS(daemon_status_) == 0;
-  run_.warnings = summarizeLog(readText(daemon_log_), messageBeforeTarget);
+  // Transitions name their target and figures in the text: "rule R on <target>: a -> b [...]".
+  run_.warnings = summarizeLog(readText(daemon_log_), [](std::string text) {
+    text = messageBeforeTarget(std::move(text));
+    std::size_t on = text.find(" on "), colon = text.find(": ", on), fig = text.find(" [", colon);
+    if (on != std::string::npos && colon != std::string::npos && fig != std::string::npos)
+      text = text.substr(0, on) + " on <target>" + text.substr(colon, fig - colon);
+    return text;
+  });
   char b[1024];
   std::snprintf(b, sizeof b,
                 "- bench_soak --minutes %g --cgroups %d --churn-per-minute %g --leakers %d "
@@ -500,7 +507,8 @@ int Soak::finish() {
                 "- %.0f s run%s; %zu samples\n"
                 "- churn: %d children removed and made anew (%d failed)\n"
                 "- leakers: %d cycles, %d ended by the kernel's OOM killer; %.0f rule firings\n"
-                "- incidents: %.0f published, %.0f skipped (storm control, cooldown), %.0f "
+                "- incidents: %.0f published, %.0f skipped (oomsentinel_incidents_total; storm "
+                "control and cooldown log \"dump not started\", below), %.0f "
                 "failed; dumps %.0f ok, %.0f not ok; at most %.0f bundles begun in a 60 s "
                 "window\n"
                 "- Alertmanager: %d restarts (%d failed starts); notifications %.0f sent, %.0f "
