@@ -6,7 +6,8 @@
 // Alertmanager stopped and started, and SIGHUP reloads. Every --sample-seconds it samples the
 // daemon's RSS, fds and CPU from /proc and its /metrics (the tick lateness histogram), and writes
 // soak.md, soak.svg and soak.csv (bench/README.md). Exits 0 when every goal is met, 1 when one
-// is missed (the verdict says which and by how much), 2 when the soak could not run.
+// is missed (the verdict says which and by how much), 2 when the soak could not run or was
+// interrupted.
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -422,6 +423,7 @@ SoakSample Soak::sample(double now) {
   s.load1 = std::atof(readText(host.procFile("loadavg")).c_str());
   s.cgroups = static_cast<int>(tree_.children().size());
   s.am_up = static_cast<bool>(am_);
+  for (const auto& l : leakers_) s.leakers_alive += l.pid > 0;
   return s;
 }
 
@@ -547,7 +549,7 @@ int Soak::finish() {
   std::printf("%s%s", v.ok ? "bench_soak: every goal met\n" : "bench_soak: a goal was missed\n",
               v.text.c_str());
   std::fflush(stdout);
-  return v.ok ? 0 : 1;
+  return interrupted ? 2 : (v.ok ? 0 : 1);  // an interrupted run is not a result
 }
 
 int Soak::main() {

@@ -204,11 +204,14 @@ SoakVerdict judge(const std::vector<SoakSample>& samples, const SoakRun& run) {
             (rss_ok ? "" : fmt(", over by %.0f KiB", growth - kRssGrowthGoalKib)) +
             "; medians of the first and last minute " + fmt("%.2f", first / 1024) + " and " +
             fmt("%.2f MiB", last / 1024) + ", the highest sample " + fmt("%+.0f KiB", peak) + ")\n";
-  // fds: at the most common target count (a target's descriptors come and go with it), the
-  // median of the last third of the window against the first third's (a leaker's /proc files
-  // are held while it lives, an exchange in flight holds a socket: noise, not a trend).
+  // fds: at the most common state (targets, leakers alive, Alertmanager up: each holds
+  // descriptors while it exists), the median of the last third of those samples against the
+  // first third's (an exchange in flight holds a socket: noise, not a trend).
+  auto key = [](const SoakSample* s) {
+    return s->targets * 1000 + s->leakers_alive * 2 + s->am_up;
+  };
   std::vector<double> counts;
-  for (auto* s : w) counts.push_back(s->targets);
+  for (auto* s : w) counts.push_back(key(s));
   double mode = counts[0];
   std::size_t best = 0;
   for (double c : counts)
@@ -216,7 +219,7 @@ SoakVerdict judge(const std::vector<SoakSample>& samples, const SoakRun& run) {
       best = n, mode = c;
   std::vector<const SoakSample*> same;
   for (auto* s : w)
-    if (s->targets == mode) same.push_back(s);
+    if (key(s) == mode) same.push_back(s);
   std::size_t third = std::max<std::size_t>(1, same.size() / 3);
   double f0 = medianOf(same, 0, third, &SoakSample::fds);
   double f1 = medianOf(same, same.size() - third, third, &SoakSample::fds);
@@ -224,9 +227,11 @@ SoakVerdict judge(const std::vector<SoakSample>& samples, const SoakRun& run) {
   for (auto* s : w) fmin = std::min(fmin, s->fds), fmax = std::max(fmax, s->fds);
   bool fds_ok = f1 - f0 <= kFdTolerance;
   v.text += std::string(fds_ok ? "met" : "MISSED") + ": fds flat: " + fmt("%+.1f", f1 - f0) +
-            " at " + fmt("%.0f targets", mode) + " (medians of the first and last third " +
-            fmt("%.1f", f0) + " and " + fmt("%.1f", f1) + "; goal at most +" +
-            fmt("%.0f", kFdTolerance) +
+            " at " + fmt("%.0f targets", same[0]->targets) + ", " +
+            std::to_string(same[0]->leakers_alive) + " leakers alive, Alertmanager " +
+            (same[0]->am_up ? "up" : "down") + ", " + std::to_string(same.size()) +
+            " samples (medians of the first and last third " + fmt("%.1f", f0) + " and " +
+            fmt("%.1f", f1) + "; goal at most +" + fmt("%.0f", kFdTolerance) +
             (fds_ok ? "" : fmt(", over by %.1f", f1 - f0 - kFdTolerance)) + "; all samples " +
             fmt("%.0f", fmin) + ".." + fmt("%.0f", fmax) + ")\n";
   // Tick lateness: every tick from the first sample to the last.
@@ -365,7 +370,7 @@ std::string soakCsv(const std::vector<SoakSample>& samples) {
   o << "t_s,rss_kib,fds,cpu_s,metrics_rss_kib,metrics_fds,metrics_cpu_s,targets,cgroups,"
        "ticks,late_p99_ms,late_worst_ms,late_count,firings,incidents_published,"
        "incidents_skipped,incidents_failed,dumps_ok,dumps_not_ok,am_sent,am_errors,reloads_ok,"
-       "reloads_failed,alertmanager_up,scraped,load1\n";
+       "reloads_failed,alertmanager_up,leakers_alive,scraped,load1\n";
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const SoakSample& s = samples[i];
     double ticks = 0, p99 = kNaN, worst = kNaN;

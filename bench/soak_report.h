@@ -25,9 +25,10 @@ struct SoakSample {
   double dumps_ok = 0, dumps_failed = 0;
   double am_sent = 0, am_errors = 0, reloads_ok = 0, reloads_failed = 0;
   double load1 = 0;
-  int cgroups = 0;       // children of the soak's parent at that moment
-  bool am_up = false;    // Alertmanager was running
-  bool scraped = false;  // /metrics answered
+  int cgroups = 0;        // children of the soak's parent at that moment
+  int leakers_alive = 0;  // leaking processes alive (the daemon holds their /proc files)
+  bool am_up = false;     // Alertmanager was running
+  bool scraped = false;   // /metrics answered
 };
 
 // The figures of `body` (Prometheus text) into `s` (its /metrics part); false when the lateness
