@@ -82,7 +82,7 @@ std::string tail(const std::string& path, std::size_t max) {
   return text.size() > max ? "..." + text.substr(text.size() - max) : text;
 }
 
-Result<std::unique_ptr<Alertmanager>> Alertmanager::start(const std::string& binary) {
+Result<std::unique_ptr<Alertmanager>> Alertmanager::start(const std::string& binary, int port) {
   std::unique_ptr<Alertmanager> am(new Alertmanager());
   std::string tmpl = std::filesystem::temp_directory_path() / "oomsentinel-bench-alerts-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr)
@@ -103,7 +103,7 @@ Result<std::unique_ptr<Alertmanager>> Alertmanager::start(const std::string& bin
     if (!out) return makeError("cannot write", config, errno);
   }
   if (::mkdir(data.c_str(), 0700) != 0) return makeError("cannot mkdir", data, errno);
-  am->port_ = freeLoopbackPort();
+  am->port_ = port > 0 ? port : freeLoopbackPort();
   if (am->port_ < 0) return makeError("no free loopback port", "", errno);
   am->url_ = "http://127.0.0.1:" + std::to_string(am->port_);
   std::vector<std::string> argv = {binary, "--config.file=" + config, "--storage.path=" + data,

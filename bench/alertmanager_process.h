@@ -25,14 +25,16 @@ std::string tail(const std::string& path, std::size_t max = 3000);
 
 class Alertmanager {
  public:
-  // Started and ready (GET /-/ready answers 200) within 10 s, or an error with its log.
-  static Result<std::unique_ptr<Alertmanager>> start(const std::string& binary);
+  // Started and ready (GET /-/ready answers 200) within 10 s, or an error with its log. On
+  // `port` when given (bench_soak restarts it where the daemon's config points), else a free one.
+  static Result<std::unique_ptr<Alertmanager>> start(const std::string& binary, int port = 0);
   ~Alertmanager();
   Alertmanager(const Alertmanager&) = delete;
   Alertmanager& operator=(const Alertmanager&) = delete;
 
   const std::string& url() const { return url_; }
   std::string log() const { return tail(dir_ + "/am.log"); }
+  int port() const { return port_; }
 
  private:
   Alertmanager() = default;
