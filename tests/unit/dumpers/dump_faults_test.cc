@@ -273,6 +273,37 @@ TEST(DumpFaults, ADumpDirectorySwappedForASymlinkDuringABundleIsNotPublishedThro
   EXPECT_TRUE(filesUnder(aside).empty()) << "abandoned where it was begun";
 }
 
+// Row 5, in the middle of a bundle: the directory moved aside and a new one made in its place
+// while the dumpers write. The bundle is not published into the new directory (nor left in the
+// old one), the report says so, and the next dump publishes into the new directory.
+TEST(DumpFaults, ADumpDirectoryMadeAgainDuringABundleIsUsedFromTheNextOne) {
+  TempDir tmp;
+  Bench b(tmp.path() + "/incidents");
+  ASSERT_TRUE(b.ok());
+  DumpRunner& runner = *b.runner;
+  const std::string& dir = b.limits.dir;
+  const std::string aside = tmp.path() + "/moved-aside";
+
+  DumpJob j = job("app", 16);
+  j.dumpers = {std::make_shared<SwappingDumper>([&] {
+    EXPECT_EQ(::rename(dir.c_str(), aside.c_str()), 0) << std::strerror(errno);
+    EXPECT_EQ(::mkdir(dir.c_str(), 0700), 0) << std::strerror(errno);
+  })};
+  ASSERT_FALSE(runner.submit(std::move(j)));
+  DumpReport r = runOne(runner);
+  EXPECT_FALSE(r.published) << r.path;
+  EXPECT_THAT(r.error, HasSubstr(dir + ": the dump directory was replaced (removed and made "
+                                       "again) while the bundle was written"));
+  EXPECT_TRUE(filesUnder(aside).empty()) << "abandoned where it was begun";
+  EXPECT_TRUE(filesUnder(dir).empty());
+
+  ASSERT_FALSE(runner.submit(job("app2", 1024)));
+  DumpReport next = runOne(runner);
+  EXPECT_TRUE(next.published) << next.error;
+  EXPECT_EQ(fs::path(next.path).parent_path(), fs::path(dir));
+  expectOnlyWholeBundles(dir);
+}
+
 // Row 5: the dump directory removed and made again by someone else than oomsentinel's user (who
 // could then move bundles away or swap what is written in it): refused, saying whose it is.
 TEST(DumpFaults, ADumpDirectoryMadeAgainByAnotherUserIsNotUsed) {

@@ -458,6 +458,30 @@ TEST(IncidentStore, APartialDirectoryWithoutItsBegunRecordIsStillRecordedLost) {
             std::vector<std::string>{"manifest.json"});
 }
 
+// A lost incident's record never replaces a bundle of the same name (one published by another
+// oomsentinel writing into the same directory): it takes "-lost".
+TEST(IncidentStore, ALostRecordNeverReplacesABundleOfItsName) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/incidents";
+  {
+    IncidentStore store(roomy(dir));
+    ASSERT_TRUE(store.prepare(at()).ok());
+    ASSERT_FALSE(makeBundle(store, info()).empty());
+  }
+  const std::string name = "20261129T093512.123Z-app-oom-imminent";
+  ASSERT_TRUE(fs::create_directory(dir + "/.partial-" + name + "-4242"));
+  IncidentStore store(roomy(dir));
+  auto found = store.prepare(at() + 1h);
+  ASSERT_TRUE(found.ok()) << found.error().describe();
+  EXPECT_EQ(*found, 1u);
+  EXPECT_EQ(names(dir), (std::vector<std::string>{name + "-lost", name}));
+  EXPECT_EQ(manifest(dir + "/" + name)["dumps"][0]["result"], "ok");
+  EXPECT_EQ(manifest(dir + "/" + name + "-lost")["outcome"], "lost");
+  auto lost = store.takeLost();
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].path, dir + "/" + name + "-lost");
+}
+
 TEST(IncidentStore, PrepareSparesItsOwnBundlesInProgress) {
   TempDir tmp;
   IncidentStore store(roomy(tmp.path()));
