@@ -16,13 +16,20 @@ bool sameLimits(const StoreLimits& a, const StoreLimits& b) {
 
 void RunnerHolder::makeStore(const StoreLimits& limits) {
   auto store = std::make_shared<IncidentStore>(limits);
-  auto prepared = store->prepare();
-  if (!prepared) {
+  auto prepared = store->prepare(clock_.wallNow());
+  if (!prepared)
     log_.write(ActionLog::Level::kError, "dump directory unusable; the dump action will fail",
                {{"dir", limits.dir}, {"error", prepared.error().describe()}});
-  } else if (*prepared > 0) {
-    log_.write(ActionLog::Level::kWarning, "removed bundles a crash left unfinished",
-               {{"dir", limits.dir}, {"count", std::to_string(*prepared)}});
+  // Once each, here: the next start finds the record, not the `.partial-*` again.
+  for (auto& l : store->takeLost()) {
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"target", l.target}, {"rule", l.rule}, {"incident", l.name}, {"reason", kLostReason}};
+    if (!l.path.empty())
+      fields.emplace_back("record", l.path);
+    else
+      fields.emplace_back("error", "no record kept: " + l.error);
+    log_.write(ActionLog::Level::kWarning, "incident lost: its dump never finished", fields);
+    lost_.push_back(std::move(l));
   }
   store_ = std::move(store);
   // A runner still busy with the old store finishes its bundles before it goes.

@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "actions/action.h"
 #include "actions/alert_action.h"
@@ -37,6 +39,9 @@ class RunnerHolder {
   void configure(const DumpSinkSpec& spec);
   DumpRunner* runner() const { return runner_.get(); }
   DumpSink* sink() const { return sink_.get(); }  // null until configured
+  // The incidents a stopped run left unfinished, found when the store was made (logged then),
+  // for the caller's metrics; once.
+  std::vector<LostIncident> takeLost() { return std::exchange(lost_, {}); }
 
  private:
   void makeStore(const StoreLimits& limits);
@@ -45,6 +50,7 @@ class RunnerHolder {
   std::shared_ptr<IncidentStore> store_;
   std::unique_ptr<DumpRunner> runner_;
   std::unique_ptr<RunnerDumpSink> sink_;
+  std::vector<LostIncident> lost_;
 };
 
 // The Alertmanager notifier: made at the first spec, reloaded with the next ones (its alerts and

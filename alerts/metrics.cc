@@ -151,7 +151,7 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                       .Register(*registry_)),
       incidents_(BuildCounter()
                      .Name("oomsentinel_incidents_total")
-                     .Help("Incident bundles, by result (published, skipped, failed)")
+                     .Help("Incident bundles, by result (published, skipped, failed, lost)")
                      .Register(*registry_)),
       tick_seconds_(BuildHistogram()
                         .Name("oomsentinel_poll_duration_seconds")

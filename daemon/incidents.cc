@@ -32,6 +32,8 @@ namespace {
 constexpr const char* kDefaultDumpDir = "/var/lib/oomsentinel/incidents";
 
 std::string resultsText(const IncidentSummary& s) {
+  // A lost incident's record has no dumps: what it says is that the dump never finished.
+  if (s.outcome == "lost") return "lost";
   std::string out;
   for (const auto& [dumper, result] : s.results) {
     if (!out.empty()) out += ' ';
@@ -88,6 +90,9 @@ void printJson(const std::vector<IncidentSummary>& list) {
     nlohmann::ordered_json results = nlohmann::ordered_json::object();
     for (const auto& [dumper, result] : s.results) results[dumper] = result;
     j["results"] = std::move(results);
+    // "published": the dump's own bundle; "lost": the record of a dump a stopped run never
+    // finished (docs/incidents.md).
+    j["outcome"] = s.outcome.empty() ? "published" : s.outcome;
     j["problem"] = nullptr;
     if (!s.problem.empty()) j["problem"] = s.problem;
     // Names read back from a manifest can hold any bytes; keep each line valid JSON.

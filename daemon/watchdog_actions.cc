@@ -150,6 +150,8 @@ void Watchdog::logThrottle(const ThrottleEvent& e) {
 }
 
 void Watchdog::collectDumpReports() {
+  // Logged by the store's holder when it found them; counted here, where the metrics are.
+  for (const auto& l : runners_.takeLost()) metrics_->incident(l.target, "lost");
   DumpRunner* dump_runner = runner();
   if (!dump_runner) return;
   for (const auto& e : dump_runner->takeThrottleEvents()) logThrottle(e);

@@ -19,6 +19,7 @@
 #include "core/units.h"
 #include "dumpers/artifact.h"
 #include "dumpers/child.h"
+#include "dumpers/target_process.h"
 
 namespace oomsentinel {
 namespace {
@@ -162,6 +163,8 @@ ChildSpec hookSpec(const std::vector<std::string>& argv, const DumpRequest& req,
   spec.cwd_fd = own_fd;
   spec.cwd_as_fd3 = true;
   if (req.pid) spec.env_add.emplace_back("OOMSENTINEL_PID", std::to_string(*req.pid));
+  if (req.pid && req.pid_starttime != 0)
+    spec.env_add.emplace_back("OOMSENTINEL_PID_STARTTIME", std::to_string(req.pid_starttime));
   spec.stdout_path = joinPath(own, kStdout);
   spec.stderr_path = joinPath(own, kStderr);
   spec.max_output_bytes = req.max_bytes;
@@ -272,6 +275,13 @@ DumpOutcome ExecDumper::run(const DumpRequest& req) {
   Duration allowed = deadline - start;
   if (allowed <= Duration::zero())
     return done(DumpResult::kTimedOut, "no time left before the dump's deadline; not started");
+
+  // OOMSENTINEL_PID names the process chosen at the firing, or the command does not run: a
+  // command handed a recycled pid would act on another process (gcore, jmap, kill), with root's
+  // reach. The command can check again with OOMSENTINEL_PID_STARTTIME (field 22 of its stat).
+  if (req.pid && req.pid_starttime != 0)
+    if (auto why = notTheChosenProcess(identity_.paths, *req.pid, req.pid_starttime))
+      return done(DumpResult::kSkipped, *why + ": the command was not run");
 
   // A folder of its own: the other dumpers write into the bundle at the same time, and what the
   // command leaves must not be confused with their files.

@@ -226,23 +226,120 @@ Status makeDurable(const std::string& dir) {
   return makeDurableAt(dfd.fd, dir, 0);
 }
 
-Status writeFileDurably(const std::string& path, std::string_view data) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (fd.fd < 0) return makeError("cannot create", path, errno);
+Status makeDurableFd(int dir_fd, const std::string& shown) {
+  return makeDurableAt(dir_fd, shown, 0);
+}
+
+Status fsyncFd(int dir_fd, const std::string& shown) {
+  if (::fsync(dir_fd) != 0) return makeError("cannot fsync directory", shown, errno);
+  return Ok{};
+}
+
+bool existsAt(int dir_fd, const std::string& name) {
+  struct stat st;
+  return ::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+}
+
+namespace {
+
+// The names in the directory open at `dir_fd`, but "." and "..".
+Result<std::vector<std::string>> entriesAt(int dir_fd, const std::string& shown) {
+  int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return makeError("cannot read directory", shown, errno);
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(dup), ::closedir);
+  if (!d) {
+    ::close(dup);
+    return makeError("cannot read directory", shown, errno);
+  }
+  ::rewinddir(d.get());  // the duplicate shares its offset with dir_fd, read before perhaps
+  std::vector<std::string> out;
+  for (;;) {
+    errno = 0;
+    dirent* e = ::readdir(d.get());
+    if (!e) {
+      if (errno != 0) return makeError("cannot read directory", shown, errno);
+      return out;
+    }
+    std::string name = e->d_name;
+    if (name != "." && name != "..") out.push_back(std::move(name));
+  }
+}
+
+Status removeTreeAtDepth(int dir_fd, const std::string& name, const std::string& shown, int depth) {
+  struct stat st;
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return errno == ENOENT ? Status(Ok{}) : makeError("cannot remove", shown, errno);
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT)
+      return makeError("cannot remove", shown, errno);
+    return Ok{};
+  }
+  if (depth >= kRemoveDepth) return makeError("cannot remove: nested too deep", shown, ELOOP);
+  {
+    Fd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (sub.fd < 0) return makeError("cannot remove", shown, errno);
+    auto names = entriesAt(sub.fd, shown);
+    if (!names) return names.error();
+    for (const auto& n : *names)
+      if (auto s = removeTreeAtDepth(sub.fd, n, shown + "/" + n, depth + 1); !s) return s;
+  }
+  if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+    return makeError("cannot remove", shown, errno);
+  return Ok{};
+}
+
+std::uint64_t treeBytesAtDepth(int dir_fd, const std::string& name, int depth) {
+  struct stat st;
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+  if (S_ISREG(st.st_mode)) return static_cast<std::uint64_t>(st.st_size);
+  if (!S_ISDIR(st.st_mode) || depth >= kRemoveDepth) return 0;
+  Fd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (sub.fd < 0) return 0;
+  auto names = entriesAt(sub.fd, name);
+  if (!names) return 0;
+  std::uint64_t total = 0;
+  for (const auto& n : *names) total += treeBytesAtDepth(sub.fd, n, depth + 1);
+  return total;
+}
+
+}  // namespace
+
+Status removeTreeAt(int dir_fd, const std::string& name, const std::string& shown) {
+  return removeTreeAtDepth(dir_fd, name, shown, 0);
+}
+
+std::uint64_t treeBytesAt(int dir_fd, const std::string& name) {
+  return treeBytesAtDepth(dir_fd, name, 0);
+}
+
+Status writeFileAt(int dir_fd, const std::string& name, std::string_view data, bool sync,
+                   const std::string& shown) {
+  Fd fd(
+      ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd.fd < 0) return makeError("cannot create", shown, errno);
   while (!data.empty()) {
     ssize_t w = ::write(fd.fd, data.data(), data.size());
     if (w < 0) {
       if (errno == EINTR) continue;
-      return makeError("cannot write", path, errno);
+      return makeError("cannot write", shown, errno);
     }
     data.remove_prefix(static_cast<std::size_t>(w));
   }
-  if (::fsync(fd.fd) != 0) return makeError("cannot fsync", path, errno);
+  if (sync && ::fsync(fd.fd) != 0) return makeError("cannot fsync", shown, errno);
   return Ok{};
 }
 
+Status writeFileDurably(const std::string& path, std::string_view data) {
+  return writeFileAt(AT_FDCWD, path, data, true, path);
+}
+
 Result<std::string> readSmallFile(const std::string& path, std::size_t max) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  return readSmallFileAt(AT_FDCWD, path, max, path);
+}
+
+Result<std::string> readSmallFileAt(int dir_fd, const std::string& name, std::size_t max,
+                                    const std::string& path) {
+  Fd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (fd.fd < 0) return makeError("cannot open", path, errno);
   std::string out;
   char buf[16 * 1024];
@@ -258,21 +355,6 @@ Result<std::string> readSmallFile(const std::string& path, std::size_t max) {
     out.append(buf, static_cast<std::size_t>(n));
   }
   return out;
-}
-
-// What the bundle's files take, symlinks not followed.
-std::uint64_t treeBytes(const std::string& dir) {
-  std::uint64_t total = 0;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(dir, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    std::error_code sec;
-    if (it->is_regular_file(sec) && !it->is_symlink(sec)) {
-      auto n = it->file_size(sec);
-      if (!sec) total += n;
-    }
-  }
-  return total;
 }
 
 }  // namespace oomsentinel::incident_detail

@@ -45,9 +45,10 @@ ordered_json signalsJson(const std::vector<std::pair<std::string, double>>& sign
 }  // namespace
 
 std::string manifestText(const IncidentInfo& info, const std::vector<DumpOutcome>& outcomes,
-                         WallTime published_at) {
+                         WallTime published_at, std::string_view outcome) {
   ordered_json m;
   m["version"] = 1;
+  if (!outcome.empty()) m["outcome"] = outcome;
   m["target"] = info.target;
   m["rule"] = info.rule;
   m["severity"] = info.severity;
@@ -92,13 +93,42 @@ std::string manifestText(const IncidentInfo& info, const std::vector<DumpOutcome
   return m.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
+std::string lostManifestText(std::string_view in_progress, const std::string& name, WallTime now,
+                             LostIncident* lost) {
+  ordered_json m = ordered_json::parse(in_progress, nullptr, /*allow_exceptions=*/false);
+  if (!m.is_object()) {
+    // Nothing readable was left (a power cut before the page cache reached the disk): what the
+    // name says. Its target and rule cannot be split apart ('-' may be in either).
+    IncidentInfo info;
+    info.fired_at = nameTime(name).value_or(now);
+    m = ordered_json::parse(manifestText(info, {}, now), nullptr, false);
+  }
+  m["outcome"] = "lost";
+  m["lost_reason"] = kLostReason;
+  m["published_at"] = isoTime(now);
+  m["artifacts"] = ordered_json::array();
+  m["dumps"] = ordered_json::array();
+  m["total_bytes"] = 0;
+  auto str = [&](const char* key) {
+    auto it = m.find(key);
+    return it != m.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  lost->name = name;
+  lost->target = str("target");
+  lost->rule = str("rule");
+  lost->fired_at = parseIsoTime(str("fired_at")).value_or(nameTime(name).value_or(now));
+  return m.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
 namespace {
 
-// Fills `s` from dir/manifest.json; returns the first thing wrong with it ("" when none).
-// `timed` tells whether fired_at came from the manifest.
-std::string readManifest(const std::string& dir, IncidentSummary& s, bool& timed) {
+// Fills `s` from dir/manifest.json (`dir`, named `name` in `dir_fd`); returns the first thing
+// wrong with it ("" when none). `timed` tells whether fired_at came from the manifest.
+std::string readManifest(int dir_fd, const std::string& name, const std::string& dir,
+                         IncidentSummary& s, bool& timed) {
   timed = false;
-  auto text = readSmallFile(dir + "/" + kManifest, kMaxManifestBytes);
+  auto text =
+      readSmallFileAt(dir_fd, name + "/" + kManifest, kMaxManifestBytes, dir + "/" + kManifest);
   if (!text) {
     if (text.error().errnum == ENOENT) return "no manifest.json";
     return "cannot read manifest.json: " + text.error().describe();
@@ -124,6 +154,8 @@ std::string readManifest(const std::string& dir, IncidentSummary& s, bool& timed
   };
   str("target", s.target);
   str("rule", s.rule);
+  if (auto it = j.find("outcome"); it != j.end() && it->is_string())
+    s.outcome = it->get<std::string>();
   str("severity", s.severity);
   auto timeField = [&](const char* key, WallTime& out) {
     auto it = j.find(key);
@@ -165,10 +197,11 @@ std::string readManifest(const std::string& dir, IncidentSummary& s, bool& timed
 // The directories in `dir` that look like published bundles: not hidden (so never a
 // `.partial-*`), a real directory (not a symlink), and holding a manifest.json or named like one.
 // fired_at is the manifest's, else the name's, else the directory's mtime.
-Result<std::vector<IncidentSummary>> scan(const std::string& dir) {
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+Result<std::vector<IncidentSummary>> scan(const std::string& dir, int dir_fd) {
+  Fd dfd(dir_fd >= 0 ? ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0)
+                     : ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.fd < 0) return makeError("cannot read", dir, errno);
-  int dup = ::fcntl(dfd.fd, F_DUPFD_CLOEXEC, 0);
+  int dup = ::openat(dfd.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);  // an offset of its own
   if (dup < 0) return makeError("cannot read", dir, errno);
   std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(dup), ::closedir);
   if (!d) {
@@ -197,13 +230,13 @@ Result<std::vector<IncidentSummary>> scan(const std::string& dir) {
     s.name = name;
     s.path = dir + "/" + name;
     bool timed = false;
-    s.problem = readManifest(s.path, s, timed);
+    s.problem = readManifest(dfd.fd, name, s.path, s, timed);
     if (!timed)
       s.fired_at = from_name ? *from_name
                              : WallTime(std::chrono::duration_cast<WallTime::duration>(
                                    std::chrono::seconds(st.st_mtim.tv_sec) +
                                    std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
-    s.bytes = treeBytes(s.path);
+    s.bytes = treeBytesAt(dfd.fd, name);
     out.push_back(std::move(s));
   }
   return out;

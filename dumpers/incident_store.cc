@@ -23,21 +23,97 @@ namespace oomsentinel {
 
 namespace fs = std::filesystem;
 using incident_detail::compactTime;
-using incident_detail::exists;
-using incident_detail::fsyncDir;
+using incident_detail::existsAt;
+using incident_detail::Fd;
+using incident_detail::fsyncFd;
+using incident_detail::kBegunRecord;
 using incident_detail::kManifest;
 using incident_detail::kMaxCollisions;
+using incident_detail::kMaxManifestBytes;
 using incident_detail::kPartialPrefix;
-using incident_detail::makeDurable;
+using incident_detail::makeDurableFd;
 using incident_detail::manifestText;
 using incident_detail::namePart;
-using incident_detail::removeTree;
+using incident_detail::readSmallFileAt;
+using incident_detail::removeTreeAt;
 using incident_detail::scan;
-using incident_detail::writeFileDurably;
+using incident_detail::writeFileAt;
+
+namespace {
+
+// The `.partial-*` directories being written in this process, by every store (a reload makes a
+// new store over the same directory while the old one's bundles are still being written):
+// prepare() never takes one of these for a stopped run's.
+std::mutex g_in_progress_mu;
+std::set<std::string> g_in_progress;
+
+void markInProgress(const std::string& temp_path, bool on) {
+  std::lock_guard lock(g_in_progress_mu);
+  if (on)
+    g_in_progress.insert(temp_path);
+  else
+    g_in_progress.erase(temp_path);
+}
+
+bool inProgress(const std::string& temp_path) {
+  std::lock_guard lock(g_in_progress_mu);
+  return g_in_progress.count(temp_path) > 0;
+}
+
+// "<name>-<pid>" of a `.partial-<name>-<pid>`: the bundle's name.
+std::string bundleNameOfPartial(std::string_view partial) {
+  std::string_view rest = partial.substr(kPartialPrefix.size());
+  auto dash = rest.rfind('-');
+  if (dash == std::string_view::npos || dash + 1 == rest.size()) return std::string(rest);
+  for (char c : rest.substr(dash + 1))
+    if (c < '0' || c > '9') return std::string(rest);
+  return std::string(rest.substr(0, dash));
+}
+
+}  // namespace
 
 IncidentStore::IncidentStore(StoreLimits limits) : limits_(std::move(limits)) {}
 
-Result<std::size_t> IncidentStore::prepare() {
+Result<std::shared_ptr<const OwnedFd>> IncidentStore::heldDirLocked() {
+  const std::string& dir = limits_.dir;
+  struct stat at;
+  if (::lstat(dir.c_str(), &at) != 0) {
+    int err = errno;
+    if (err == ENOENT)
+      return makeError(
+          "the dump directory is gone; it is not re-created while running (the next bundle uses "
+          "it once it is back)",
+          dir, err);
+    return makeError("cannot look at the dump directory", dir, err);
+  }
+  if (S_ISLNK(at.st_mode))
+    return makeError(
+        "the dump directory was replaced by a symlink, which is never followed: no bundle is "
+        "written through it (a real directory back at the path is used)",
+        dir);
+  if (!S_ISDIR(at.st_mode)) return makeError("is not a directory", dir, ENOTDIR);
+  if (dir_fd_ && at.st_dev == dev_ && at.st_ino == ino_) return dir_fd_;
+  // First use, or the directory was removed and made again: open what is there now, and hold it.
+  OwnedFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) return makeError("cannot open the dump directory", dir, errno);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return makeError("cannot stat", dir, errno);
+  if (st.st_dev != at.st_dev || st.st_ino != at.st_ino)
+    return makeError("the dump directory was replaced while it was being opened", dir);
+  // Whoever owns it can move bundles away or swap what is inside while root writes there.
+  if (st.st_uid != ::geteuid())
+    return makeError("the dump directory is owned by uid " + std::to_string(st.st_uid) +
+                         ", not by oomsentinel's (" + std::to_string(::geteuid()) + "): not used",
+                     dir);
+  dir_fd_ = std::make_shared<const OwnedFd>(std::move(fd));
+  dev_ = st.st_dev;
+  ino_ = st.st_ino;
+  return dir_fd_;
+}
+
+Result<std::size_t> IncidentStore::prepare() { return prepare(SystemClock().wallNow()); }
+
+Result<std::size_t> IncidentStore::prepare(WallTime now) {
   const std::string& dir = limits_.dir;
   if (dir.empty()) return makeError("no dump directory configured");
   struct stat st;
@@ -63,38 +139,112 @@ Result<std::size_t> IncidentStore::prepare() {
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return makeError("is not a directory", dir, ENOTDIR);
   }
-
-  // Only this store's own bundles in progress are spared: prepare() runs at start, when any
-  // other `.partial-*` belongs to a process that is gone.
-  std::set<std::string> mine;
+  std::shared_ptr<const OwnedFd> held;
   {
     std::lock_guard lock(mu_);
-    mine = temps_;
+    auto h = heldDirLocked();
+    if (!h) return h.error();
+    held = *h;
   }
-  std::size_t removed = 0;
-  std::error_code ec;
+
+  // Only the bundles in progress in this process are spared: prepare() runs at start, when any
+  // other `.partial-*` belongs to a process that is gone.
+  int dfd = held->get();
+  Fd listing(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (listing.fd < 0) return makeError("cannot read", dir, errno);
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(listing.fd), ::closedir);
+  if (!d) return makeError("cannot read", dir, errno);
+  listing.fd = -1;  // the DIR owns it now
   std::vector<std::string> leftovers;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    std::string path = dir + "/" + name;
-    std::error_code sec;
-    if (name.rfind(kPartialPrefix, 0) == 0 && it->is_directory(sec) && !it->is_symlink(sec) &&
-        !mine.count(path))
-      leftovers.push_back(path);
+  for (;;) {
+    errno = 0;
+    dirent* e = ::readdir(d.get());
+    if (!e) {
+      if (errno != 0) return makeError("cannot read", dir, errno);
+      break;
+    }
+    std::string name = e->d_name;
+    struct stat pst;
+    if (name.rfind(kPartialPrefix, 0) == 0 &&
+        ::fstatat(dfd, name.c_str(), &pst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(pst.st_mode) &&
+        !inProgress(dir + "/" + name))
+      leftovers.push_back(name);
   }
-  if (ec) return makeError("cannot read", dir, ec.value());
-  for (const auto& path : leftovers) {
-    if (auto s = removeTree(path); !s) return s.error();
-    ++removed;
+  for (const auto& name : leftovers) recordLost(dfd, name, now);
+  if (!leftovers.empty()) (void)fsyncFd(dfd, dir);
+  return leftovers.size();
+}
+
+// A stopped run's `.partial-<name>-<pid>` becomes the record `<name>` of a lost incident: what
+// its `.begun.json` said, outcome "lost", nothing else. What the stopped dump wrote is removed:
+// no manifest ever vouched for it (sizes, hashes), and a half-written heap profile misleads.
+void IncidentStore::recordLost(int dir_fd, const std::string& partial, WallTime now) {
+  const std::string& dir = limits_.dir;
+  const std::string shown = dir + "/" + partial;
+  LostIncident lost;
+  lost.name = bundleNameOfPartial(partial);
+  auto keep = [&]() -> Status {
+    Fd p(::openat(dir_fd, partial.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (p.fd < 0) return makeError("cannot open", shown, errno);
+    auto first = readSmallFileAt(p.fd, kBegunRecord, kMaxManifestBytes, shown + "/" + kBegunRecord);
+    std::string text =
+        incident_detail::lostManifestText(first ? *first : std::string(), lost.name, now, &lost);
+    Fd self(::openat(p.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (self.fd < 0) return makeError("cannot read", shown, errno);
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(self.fd), ::closedir);
+    if (!d) return makeError("cannot read", shown, errno);
+    self.fd = -1;
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d.get())) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(std::move(n));
+    }
+    for (const auto& n : names)
+      if (auto s = removeTreeAt(p.fd, n, shown + "/" + n); !s) return s;
+    if (auto s = writeFileAt(p.fd, kManifest, text, true, shown + "/" + kManifest); !s) return s;
+    if (::fchmod(p.fd, 0700) != 0) return makeError("cannot make private", shown, errno);
+    if (auto s = fsyncFd(p.fd, shown); !s) return s;
+    // Never over a bundle of that name (one published by another oomsentinel?): "-lost" then.
+    for (const std::string& name : {lost.name, lost.name + "-lost"}) {
+      if (existsAt(dir_fd, name)) continue;
+      if (::renameat2(dir_fd, partial.c_str(), dir_fd, name.c_str(), RENAME_NOREPLACE) == 0 ||
+          (errno == EINVAL && ::renameat(dir_fd, partial.c_str(), dir_fd, name.c_str()) == 0)) {
+        lost.path = dir + "/" + name;
+        return Ok{};
+      }
+      if (errno != EEXIST && errno != ENOTEMPTY)
+        return makeError("cannot publish", dir + "/" + name, errno);
+    }
+    return makeError("cannot publish: a bundle of that name is there already",
+                     dir + "/" + lost.name);
+  };
+  if (auto s = keep(); !s) {
+    lost.error = s.error().describe();
+    (void)removeTreeAt(dir_fd, partial, shown);
   }
-  if (removed > 0) (void)fsyncDir(dir);
-  return removed;
+  std::lock_guard lock(mu_);
+  lost_.push_back(std::move(lost));
+}
+
+std::vector<LostIncident> IncidentStore::takeLost() {
+  std::lock_guard lock(mu_);
+  std::vector<LostIncident> out;
+  out.swap(lost_);
+  return out;
 }
 
 Result<PendingBundle> IncidentStore::begin(const IncidentInfo& info, WallTime now) {
   const std::string& dir = limits_.dir;
+  std::shared_ptr<const OwnedFd> held;
+  {
+    std::lock_guard lock(mu_);
+    auto h = heldDirLocked();
+    if (!h) return h.error();
+    held = *h;
+  }
+  const int dfd = held->get();
   struct statvfs vfs;
-  if (::statvfs(dir.c_str(), &vfs) != 0)
+  if (::fstatvfs(dfd, &vfs) != 0)
     return makeError("cannot tell the free space of the dump directory", dir, errno);
   std::uint64_t free_bytes =
       static_cast<std::uint64_t>(vfs.f_bavail) * static_cast<std::uint64_t>(vfs.f_frsize);
@@ -115,23 +265,33 @@ Result<PendingBundle> IncidentStore::begin(const IncidentInfo& info, WallTime no
   std::lock_guard lock(mu_);
   for (int n = 1; n <= kMaxCollisions; ++n) {
     std::string name = n == 1 ? base : base + "-" + std::to_string(n);
-    if (reserved_.count(name) || exists(dir + "/" + name)) continue;
-    std::string temp = dir + "/" + std::string(kPartialPrefix) + name + "-" + pid;
-    if (::mkdir(temp.c_str(), 0700) != 0) {
+    if (reserved_.count(name) || existsAt(dfd, name)) continue;
+    std::string temp_name = std::string(kPartialPrefix) + name + "-" + pid;
+    std::string temp = dir + "/" + temp_name;
+    if (::mkdirat(dfd, temp_name.c_str(), 0700) != 0) {
       if (errno == EEXIST) continue;
       return makeError("cannot create the bundle's directory", temp, errno);
     }
-    if (::chmod(temp.c_str(), 0700) != 0) {
+    OwnedFd tfd(::openat(dfd, temp_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (tfd.get() < 0 || ::fchmod(tfd.get(), 0700) != 0) {
       int err = errno;
-      ::rmdir(temp.c_str());
+      ::unlinkat(dfd, temp_name.c_str(), AT_REMOVEDIR);
       return makeError("cannot make private", temp, err);
     }
+    // What prepare() reads back if the daemon stops before publish(). Not fsynced: it is there
+    // for a killed daemon (the page cache survives it), and begin() is on the dump's clock. A
+    // failure costs only that record's details, not the dump.
+    (void)writeFileAt(tfd.get(), kBegunRecord, manifestText(b.info_, {}, now, "in_progress"), false,
+                      temp + "/" + kBegunRecord);
     reserved_.insert(name);
-    temps_.insert(temp);
+    markInProgress(temp, true);
     b.name_ = name;
     b.base_ = base;
+    b.temp_name_ = temp_name;
     b.temp_path_ = temp;
     b.final_path_ = dir + "/" + name;
+    b.dir_fd_ = held;
+    b.temp_fd_ = std::move(tfd);
     b.pending_ = true;
     return b;
   }
@@ -144,22 +304,43 @@ Result<std::string> IncidentStore::publish(PendingBundle& bundle,
                                            RetentionReport* retention) {
   if (!bundle.pending_) return makeError("the bundle is not pending", bundle.temp_path_);
   const std::string& dir = limits_.dir;
+  {
+    // Published only where it was begun, and only if the path still names that directory: a
+    // bundle is never renamed into a directory that is no longer the dump directory (removed,
+    // moved aside, or swapped for a symlink while the dumpers wrote).
+    std::lock_guard lock(mu_);
+    auto h = heldDirLocked();
+    if (!h)
+      return makeError("the dump directory changed while the bundle was written: " +
+                       h.error().describe());
+    if (*h != bundle.dir_fd_)
+      return makeError(
+          "the dump directory was replaced (removed and made again) while the bundle was "
+          "written; the bundle was not published into the new one",
+          dir);
+  }
+  const int dfd = bundle.dir_fd_->get();
   std::string text = manifestText(bundle.info_, outcomes, now);
-  if (auto s = writeFileDurably(bundle.temp_path_ + "/" + kManifest, text); !s) return s.error();
-  if (auto s = makeDurable(bundle.temp_path_); !s) return s.error();
+  if (auto s = writeFileAt(bundle.temp_fd_.get(), kManifest, text, true,
+                           bundle.temp_path_ + "/" + kManifest);
+      !s)
+    return s.error();
+  // Only once the manifest is written (see kBegunRecord); gone or not, it is not an artifact.
+  (void)::unlinkat(bundle.temp_fd_.get(), kBegunRecord, 0);
+  if (auto s = makeDurableFd(bundle.temp_fd_.get(), bundle.temp_path_); !s) return s.error();
 
   // RENAME_NOREPLACE: a bundle is never published over another one, even one that appeared
   // after begin() (a second oomsentinel writing into the same directory).
   for (int tries = 0;; ++tries) {
-    int rc = ::renameat2(AT_FDCWD, bundle.temp_path_.c_str(), AT_FDCWD, bundle.final_path_.c_str(),
-                         RENAME_NOREPLACE);
+    int rc =
+        ::renameat2(dfd, bundle.temp_name_.c_str(), dfd, bundle.name_.c_str(), RENAME_NOREPLACE);
     if (rc != 0 && errno == EINVAL) {
       // The file system cannot promise "no replace", and rename() would replace an empty
       // directory of that name: check first (racy only against another process).
-      if (exists(bundle.final_path_)) {
+      if (existsAt(dfd, bundle.name_)) {
         errno = EEXIST;
       } else {
-        rc = ::rename(bundle.temp_path_.c_str(), bundle.final_path_.c_str());
+        rc = ::renameat(dfd, bundle.temp_name_.c_str(), dfd, bundle.name_.c_str());
       }
     }
     if (rc == 0) break;
@@ -169,7 +350,7 @@ Result<std::string> IncidentStore::publish(PendingBundle& bundle,
     std::lock_guard lock(mu_);
     for (int n = 2; n <= kMaxCollisions + 1; ++n) {
       std::string name = bundle.base_ + "-" + std::to_string(n);
-      if (reserved_.count(name) || exists(dir + "/" + name)) continue;
+      if (reserved_.count(name) || existsAt(dfd, name)) continue;
       reserved_.erase(bundle.name_);
       reserved_.insert(name);
       bundle.name_ = name;
@@ -180,7 +361,7 @@ Result<std::string> IncidentStore::publish(PendingBundle& bundle,
   bundle.pending_ = false;
   // Past the rename the bundle is there for every reader; failing now would tell the caller it
   // is not. A parent that cannot be fsynced costs only the rename's durability across a crash.
-  (void)fsyncDir(dir);
+  (void)fsyncFd(dfd, dir);
 
   // Still reserved while retention runs, so this pass (or a concurrent one) cannot remove it.
   auto r = enforceRetention(now);
@@ -193,23 +374,32 @@ Result<std::string> IncidentStore::publish(PendingBundle& bundle,
   {
     std::lock_guard lock(mu_);
     reserved_.erase(bundle.name_);
-    temps_.erase(bundle.temp_path_);
   }
+  markInProgress(bundle.temp_path_, false);
+  bundle.temp_fd_ = OwnedFd();
   return bundle.final_path_;
 }
 
 void IncidentStore::abandon(PendingBundle& bundle) {
   if (!bundle.pending_) return;
-  (void)removeTree(bundle.temp_path_);
+  (void)removeTreeAt(bundle.dir_fd_->get(), bundle.temp_name_, bundle.temp_path_);
   bundle.pending_ = false;
+  bundle.temp_fd_ = OwnedFd();
+  markInProgress(bundle.temp_path_, false);
   std::lock_guard lock(mu_);
   reserved_.erase(bundle.name_);
-  temps_.erase(bundle.temp_path_);
 }
 
 Result<RetentionReport> IncidentStore::enforceRetention(WallTime now) {
   std::lock_guard pass(retention_mu_);
-  auto found = scan(limits_.dir);
+  std::shared_ptr<const OwnedFd> held;
+  {
+    std::lock_guard lock(mu_);
+    auto h = heldDirLocked();
+    if (!h) return h.error();
+    held = *h;
+  }
+  auto found = scan(limits_.dir, held->get());
   if (!found) return found.error();
   std::vector<IncidentSummary>& bundles = *found;
   std::set<std::string> busy;
@@ -245,7 +435,7 @@ Result<RetentionReport> IncidentStore::enforceRetention(WallTime now) {
     } else {
       continue;
     }
-    if (auto st = removeTree(s.path); !st) {
+    if (auto st = removeTreeAt(held->get(), s.name, s.path); !st) {
       report.errors.push_back(st.error());
       continue;
     }
@@ -260,7 +450,7 @@ Result<RetentionReport> IncidentStore::enforceRetention(WallTime now) {
   }
   report.kept = count;
   report.kept_bytes = bytes;
-  if (removed_any) (void)fsyncDir(limits_.dir);
+  if (removed_any) (void)fsyncFd(held->get(), limits_.dir);
   return report;
 }
 

@@ -3,8 +3,11 @@
 // manifest saying what fired and what was captured, and kept within count, size and age limits.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/owned_fd.h"
 #include "core/result.h"
 #include "dumpers/dumper.h"
 
@@ -61,7 +65,10 @@ class PendingBundle {
   PendingBundle& operator=(PendingBundle&& o) noexcept {
     name_ = std::move(o.name_);
     base_ = std::move(o.base_);
+    temp_name_ = std::move(o.temp_name_);
     temp_path_ = std::move(o.temp_path_);
+    dir_fd_ = std::move(o.dir_fd_);
+    temp_fd_ = std::move(o.temp_fd_);
     final_path_ = std::move(o.final_path_);
     info_ = std::move(o.info_);
     pending_ = std::exchange(o.pending_, false);
@@ -72,7 +79,11 @@ class PendingBundle {
 
  private:
   friend class IncidentStore;
-  std::string name_, base_, temp_path_, final_path_;  // base_: the name without a "-N"
+  std::string name_, base_, temp_name_, temp_path_, final_path_;  // base_: without a "-N"
+  // The dump directory as it was held at begin(), and the bundle's own directory: the store's
+  // operations go through these, never through the path, which someone may have swapped since.
+  std::shared_ptr<const OwnedFd> dir_fd_;
+  OwnedFd temp_fd_;
   IncidentInfo info_;
   bool pending_ = false;
 };
@@ -100,7 +111,24 @@ struct IncidentSummary {
   std::uint64_t bytes = 0;  // every file of the bundle, as it sits on disk
   std::vector<std::pair<std::string, std::string>> results;  // dumper -> result
   std::string problem;  // empty, or why the manifest could not be read (the rest is a guess)
+  // The manifest's "outcome": empty for a bundle published by its dump, "lost" for the record
+  // of an incident whose dump a stopped daemon never finished (IncidentStore::prepare).
+  std::string outcome;
 };
+
+// An incident whose bundle was still being written when the daemon stopped (SIGKILL, the OOM
+// killer, a power cut): found by the next start's prepare(). Retrying the capture then would
+// capture another moment, so the incident is recorded as lost instead.
+struct LostIncident {
+  std::string name;  // the bundle's name
+  std::string target, rule;
+  WallTime fired_at{};
+  std::string path;   // the record published in its place ("" when even that failed)
+  std::string error;  // why there is no record, when path is empty
+};
+
+// The manifest's lost_reason.
+inline constexpr const char* kLostReason = "the daemon stopped during the dump (found at start)";
 
 class IncidentStore {
  public:
@@ -110,19 +138,35 @@ class IncidentStore {
 
   const StoreLimits& limits() const { return limits_; }
 
-  // Run once at start, before any begin(): creates the dump directory (0700, with its parents)
-  // and removes the `.partial-*` bundles a crash left behind. Returns how many were removed.
-  Result<std::size_t> prepare();
+  // Run once at start, before any begin(): creates the dump directory (0700, with its parents),
+  // opens it (never through a final symlink; it must be owned by our euid) and holds it, and
+  // turns each `.partial-*` bundle a stopped run left behind into a record of a lost incident:
+  // a bundle of the same name whose manifest has "outcome": "lost" and no artifacts (what the
+  // stopped dump wrote was never checked whole, so it is removed). Returns how many there were;
+  // takeLost() says which. `now` is the records' published_at.
+  Result<std::size_t> prepare(WallTime now);
+  Result<std::size_t> prepare();  // now: the system clock
+  // The incidents prepare() found lost, once.
+  std::vector<LostIncident> takeLost();
 
-  // Reserves a name and creates the bundle's hidden directory (0700). Refuses with an Error whose
-  // message starts with "skipped: " when the dump directory's free space is under min_free.
-  // The name's time is info.fired_at (now when fired_at is unset).
+  // Reserves a name and creates the bundle's hidden directory (0700), with a record of what fired
+  // (".begun.json": a manifest with "outcome": "in_progress", not fsynced) that prepare() reads
+  // back if the daemon stops before publish(), which removes it. Refuses with an Error whose
+  // message starts with "skipped: " when the dump directory's free space is under min_free. The
+  // name's time is info.fired_at (now when unset).
+  //
+  // The dump directory is the one held since prepare(), used by descriptor. When the path no
+  // longer names it, begin() refuses and says why: the path is gone (removed), a symlink (never
+  // followed, whatever it points to), or not a directory. A real directory back at the path,
+  // owned by our euid, is opened and held from then on (removed and made again: the next
+  // bundle goes there); one owned by anyone else is refused.
   Result<PendingBundle> begin(const IncidentInfo& info, WallTime now);
 
   // Writes manifest.json, makes every file durable and renames the bundle into view, then
   // enforces retention (sparing the bundle just published; what retention did goes to
   // *retention when given). Returns the final path. On failure the bundle stays pending: the
-  // caller abandons it (or tries again).
+  // caller abandons it (or tries again). A dump directory replaced while the bundle was written
+  // (the path no longer names the directory begin() used) fails the publish, saying so.
   Result<std::string> publish(PendingBundle& bundle, const std::vector<DumpOutcome>& outcomes,
                               WallTime now, RetentionReport* retention = nullptr);
 
@@ -140,12 +184,19 @@ class IncidentStore {
   static Result<std::vector<IncidentSummary>> list(const std::string& dir);
 
  private:
+  // The dump directory, if the path still names the one held, else opened afresh (see begin()).
+  Result<std::shared_ptr<const OwnedFd>> heldDirLocked();
+  void recordLost(int dir_fd, const std::string& partial, WallTime now);
+
   StoreLimits limits_;
-  std::mutex mu_;  // guards reserved_ and temps_
+  std::mutex mu_;  // guards reserved_, dir_fd_, dev_, ino_ and lost_
   // Names from begin() until publish() or abandon() returns: never given twice, never retired.
   std::set<std::string> reserved_;
-  std::set<std::string> temps_;  // the temp directories of those, which prepare() leaves alone
-  std::mutex retention_mu_;      // one retention pass at a time
+  std::shared_ptr<const OwnedFd> dir_fd_;  // the dump directory, held
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  std::vector<LostIncident> lost_;
+  std::mutex retention_mu_;  // one retention pass at a time
 };
 
 }  // namespace oomsentinel

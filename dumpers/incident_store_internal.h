@@ -21,6 +21,11 @@ namespace oomsentinel::incident_detail {
 
 constexpr std::string_view kPartialPrefix = ".partial-";
 constexpr const char* kManifest = "manifest.json";
+// What fired, written into the `.partial-*` directory by begin() for prepare() to read back if
+// the daemon stops before publish(), which removes it. A file of its own rather than a first
+// manifest.json: it must not give the final manifest its blocks, or a disk that filled up under
+// the dumpers would still let the manifest be written beside a half-written artifact.
+constexpr const char* kBegunRecord = ".begun.json";
 // A manifest is a few KiB; a bigger one is not ours, and reading it whole would cost the memory
 // the watchdog exists to save.
 constexpr std::size_t kMaxManifestBytes = 16u << 20;
@@ -63,15 +68,39 @@ Status makeDurable(const std::string& dir);
 Status writeFileDurably(const std::string& path, std::string_view data);
 // At most `max` bytes, no symlink followed.
 Result<std::string> readSmallFile(const std::string& path, std::size_t max);
+// The same operations relative to a directory held open (`shown`: its path, for messages):
+// the store's own directory is used by descriptor, so a path swapped for a symlink after it
+// was opened is never followed. No symlink is followed below it either.
+//
+// `name` in `dir_fd` removed with all it holds (at most kRemoveDepth levels deep); gone already
+// is fine.
+constexpr int kRemoveDepth = 256;
+Status removeTreeAt(int dir_fd, const std::string& name, const std::string& shown);
+// Created 0600 (O_TRUNC over one of ours), written whole, fsynced when `sync`.
+Status writeFileAt(int dir_fd, const std::string& name, std::string_view data, bool sync,
+                   const std::string& shown);
+Result<std::string> readSmallFileAt(int dir_fd, const std::string& name, std::size_t max,
+                                    const std::string& shown);
+Status makeDurableFd(int dir_fd, const std::string& shown);
+Status fsyncFd(int dir_fd, const std::string& shown);
 // What the bundle's files take, symlinks not followed.
-std::uint64_t treeBytes(const std::string& dir);
+std::uint64_t treeBytesAt(int dir_fd, const std::string& name);
+// Whether anything is at `name` in `dir_fd` (a symlink not followed); true when it cannot be told.
+bool existsAt(int dir_fd, const std::string& name);
 
-// The manifest.json of a bundle.
+// The manifest.json of a bundle; `outcome` ("in_progress" at begin()), when not empty, is
+// written as the manifest's "outcome".
 std::string manifestText(const IncidentInfo& info, const std::vector<DumpOutcome>& outcomes,
-                         WallTime published_at);
+                         WallTime published_at, std::string_view outcome = {});
+// The record of a lost incident made from the manifest begin() left in its `.partial-*`
+// (`in_progress`, which may be empty or cut short: a power cut), else from the bundle's `name`:
+// "outcome": "lost", "lost_reason", no artifacts nor dumps. Fills what it says into *lost.
+std::string lostManifestText(std::string_view in_progress, const std::string& name, WallTime now,
+                             LostIncident* lost);
 // The directories in `dir` that look like published bundles: not hidden (so never a
 // `.partial-*`), a real directory (not a symlink), and holding a manifest.json or named like one.
-// fired_at is the manifest's, else the name's, else the directory's mtime.
-Result<std::vector<IncidentSummary>> scan(const std::string& dir);
+// fired_at is the manifest's, else the name's, else the directory's mtime. With `dir_fd` (`dir`
+// held open) the listing goes through it, not through the path.
+Result<std::vector<IncidentSummary>> scan(const std::string& dir, int dir_fd = -1);
 
 }  // namespace oomsentinel::incident_detail

@@ -1,8 +1,14 @@
 #include "dumpers/proc_dumper.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <optional>
+#include <string>
+
+#include "core/owned_fd.h"
 #include "dumpers/artifact.h"
+#include "dumpers/target_process.h"
 
 namespace oomsentinel {
 
@@ -30,10 +36,27 @@ DumpOutcome ProcDumper::run(const DumpRequest& req) {
   if (req.pid) {
     const pid_t pid = *req.pid;
     const std::string prefix = "proc-" + std::to_string(pid) + "-";
-    for (const char* f :
-         {"status", "smaps_rollup", "maps", "cmdline", "oom_score", "oom_score_adj"})
-      copy(paths_.proc(pid, f), prefix + f + ".txt");
-    if (smaps_) copy(paths_.proc(pid, "smaps"), prefix + "smaps.txt");
+    // The process's /proc directory held first, then its start time checked through it: if it
+    // is the process chosen at the firing, every file below is read through this descriptor, so
+    // a pid recycled in the middle of the copy yields errors (ESRCH), never another process's
+    // files. Without a start time (0) the pid is taken as it is.
+    OwnedFd held(::open(paths_.proc(pid, "").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    const std::string through =
+        held.get() >= 0 ? joinPath(HostPaths::kOwnFdDir, std::to_string(held.get())) : "";
+    std::optional<std::string> refused;
+    if (req.pid_starttime != 0)
+      refused = held.get() < 0
+                    ? std::optional<std::string>("pid " + std::to_string(pid) + " is gone")
+                    : notTheChosenProcess(joinPath(through, "stat"), pid, req.pid_starttime);
+    if (refused) {
+      errors.push_back(*refused + ": its files were not read");
+      ++tried;
+    } else if (held.get() >= 0) {
+      for (const char* f :
+           {"status", "smaps_rollup", "maps", "cmdline", "oom_score", "oom_score_adj"})
+        copy(joinPath(through, f), prefix + f + ".txt");
+      if (smaps_) copy(joinPath(through, "smaps"), prefix + "smaps.txt");
+    }
   }
   if (!req.cgroup_dir.empty()) {
     // v2 and v1 names; whichever exist.

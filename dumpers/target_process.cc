@@ -41,6 +41,24 @@ Result<ChosenProcess> describeProcess(const HostPaths& paths, pid_t pid) {
   return p;
 }
 
+std::optional<std::string> notTheChosenProcess(const std::string& stat_path, pid_t pid,
+                                               std::uint64_t starttime) {
+  const std::string who = "pid " + std::to_string(pid);
+  std::string stat;
+  if (!readSmall(stat_path, stat)) return who + " is gone";
+  auto start = parseStatStartTime(stat);
+  if (!start) return who + ": " + start.error().describe();
+  if (*start != starttime)
+    return who + " was recycled (start time " + std::to_string(*start) + ", expected " +
+           std::to_string(starttime) + ")";
+  return std::nullopt;
+}
+
+std::optional<std::string> notTheChosenProcess(const HostPaths& paths, pid_t pid,
+                                               std::uint64_t starttime) {
+  return notTheChosenProcess(paths.proc(pid, "stat"), pid, starttime);
+}
+
 Result<ChosenProcess> largestProcess(const HostPaths& paths, const std::string& cgroup_procs) {
   std::string procs;
   if (!readSmall(cgroup_procs, procs)) return makeError("cannot read", cgroup_procs, errno);

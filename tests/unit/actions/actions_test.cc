@@ -246,19 +246,25 @@ TEST(RunnerHolder, KeepsTheStoreAndRunnerWhileTheStoreLimitsHoldAndMakesThemAgai
   h.configure(spec);
   ASSERT_NE(h.sink(), nullptr);
   DumpRunner* first = h.runner();
-  EXPECT_EQ(log.field("removed bundles a crash left unfinished", "count"), "1");
+  // What the crash left is recorded as a lost incident, logged once, and handed on for the count.
+  const std::string lost = "incident lost: its dump never finished";
+  EXPECT_EQ(log.field(lost, "incident"), "crashed");
+  EXPECT_EQ(log.field(lost, "record"), dir.path() + "/a/crashed");
+  EXPECT_EQ(log.field(lost, "reason"), "the daemon stopped during the dump (found at start)");
+  EXPECT_EQ(h.takeLost().size(), 1u);
+  EXPECT_TRUE(h.takeLost().empty());
   // Only the storm limits change: the same store (not prepared again) and runner.
   dir.write("a/.partial-crashed/x", "left by a crash");
   spec.storm.per_minute = 1;
   h.configure(spec);
   EXPECT_EQ(h.runner(), first);
-  EXPECT_EQ(log.count("removed bundles a crash left unfinished"), 1u);
+  EXPECT_EQ(log.count(lost), 1u);
   // Another directory: a new store, prepared.
   dir.write("b/.partial-crashed/x", "left by a crash");
   spec.store.dir = dir.path() + "/b";
   h.configure(spec);
   ASSERT_NE(h.runner(), nullptr);
-  EXPECT_EQ(log.count("removed bundles a crash left unfinished"), 2u);
+  EXPECT_EQ(log.count(lost), 2u);
 }
 
 TEST(RunnerHolder, AnUnusableDirectoryIsLoggedAndTheRunnerStillMade) {

@@ -180,6 +180,7 @@ TEST(Incidents, OneJsonObjectPerBundle) {
   EXPECT_EQ(newer["results"],
             json::parse(R"({"proc":"ok","gperftools":"timed_out","go_pprof":"skipped"})"));
   EXPECT_TRUE(newer["problem"].is_null());
+  EXPECT_EQ(newer["outcome"], "published");
   EXPECT_EQ(older["target"], "web");
   EXPECT_EQ(older["artifacts"], 1);
   EXPECT_EQ(older["results"], json::parse(R"({"proc":"ok"})"));

@@ -10,10 +10,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <filesystem>
 #include <functional>
+#include <optional>
 #include <thread>
 
+#include "core/http_client.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/test_support.h"
 
@@ -139,6 +143,82 @@ TEST(RunThrottle, TheNextStartPutsBackWhatACrashedRunLeft) {
   EXPECT_TRUE(back) << log;
   EXPECT_THAT(log, HasSubstr("throttle ended: put back what a stopped run left"));
   EXPECT_THAT(log, HasSubstr("left by a run that stopped while throttling"));
+}
+
+// The `.partial-*` bundles in `dir`.
+std::vector<std::string> partials(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().filename().string().rfind(".partial-", 0) == 0) out.push_back(e.path());
+  return out;
+}
+
+std::string metricsPage(int port) {
+  boost::asio::io_context io;
+  HttpRequest req;
+  req.url = *Url::parse("http://127.0.0.1:" + std::to_string(port) + "/metrics");
+  std::optional<Result<HttpResponse>> got;
+  startHttpRequest(io, req, [&](Result<HttpResponse> r) { got.emplace(std::move(r)); });
+  io.run();
+  return got && *got ? (*got)->body : std::string();
+}
+
+// Row 6 of the fault matrix (docs/reliability.md): the daemon SIGKILLed in the middle of a dump,
+// then started again. The capture is not retried (its moment has passed): the incident is
+// recorded as lost in the dump directory, logged once, and counted.
+TEST(RunLost, ADumpKilledMidwayIsRecordedLostLoggedAndCountedAtTheNextStart) {
+  Tree t;
+  t.config("false", 30);  // the exec hook holds the bundle open for 30 s
+  testing::DaemonProcess crashed(t.daemon());
+  ASSERT_TRUE(eventually([&] { return partials(t.incidents).size() == 1; })) << slurp(t.log);
+  // The hook has started: the bundle is in the middle of its dump.
+  ASSERT_TRUE(eventually([&] {
+    return std::filesystem::exists(partials(t.incidents)[0] + "/exec/high.txt");
+  })) << slurp(t.log);
+  crashed.kill();
+  ASSERT_EQ(partials(t.incidents).size(), 1u);
+  const std::string partial = partials(t.incidents)[0];
+  const std::string name = std::filesystem::path(partial).filename().string().substr(9);
+  const std::string record = t.incidents + "/" + name.substr(0, name.rfind('-'));
+
+  // The next run: the rule does not fire again; /metrics is served.
+  t.dir.write("cg/app/memory.current", "1000\n");
+  int port = testing::freeLoopbackPort();
+  t.dir.write("c.yaml",
+              "poll: {interval: 100ms, fast_interval: 100ms}\n"
+              "alerts: {metrics: {listen: '127.0.0.1:" +
+                  std::to_string(port) +
+                  "'}}\n"
+                  "dump: {dir: " +
+                  t.incidents +
+                  ", min_free: 0}\n"
+                  "targets:\n  - name: app\n    cgroup: /app\n    dumpers: [proc]\n"
+                  "rules:\n  - name: oom-imminent\n    expr: usage_ratio > 80%\n"
+                  "    severity: critical\n    actions: [log, dump]\n");
+  testing::DaemonProcess daemon(t.daemon());
+  const std::string counted = "oomsentinel_incidents_total{result=\"lost\",target=\"app\"} 1";
+  bool seen = eventually([&] { return metricsPage(port).find(counted) != std::string::npos; });
+  std::string page = metricsPage(port);
+  daemon.stop();
+  std::string log = slurp(t.log);
+  EXPECT_TRUE(seen) << page;
+  EXPECT_TRUE(partials(t.incidents).empty());
+  // Logged once, naming the incident, the reason and the record.
+  const std::string line = "incident lost: its dump never finished";
+  ASSERT_NE(log.find(line), std::string::npos) << log;
+  EXPECT_EQ(log.find(line), log.rfind(line)) << log;
+  EXPECT_THAT(log, HasSubstr("the daemon stopped during the dump (found at start)"));
+  EXPECT_THAT(log, HasSubstr(record));
+  std::string manifest = slurp(record + "/manifest.json");
+  EXPECT_THAT(manifest, HasSubstr("\"outcome\": \"lost\""));
+  EXPECT_THAT(manifest, HasSubstr("\"target\": \"app\""));
+  EXPECT_THAT(manifest, HasSubstr("\"rule\": \"oom-imminent\""));
+  EXPECT_FALSE(std::filesystem::exists(record + "/exec")) << "what the killed dump wrote is gone";
+  // `oomsentinel incidents` lists it as lost.
+  auto listed = testing::runCommand({testing::binaryPath(), "incidents", "--dir", t.incidents}, 10);
+  // The RESULTS column (padded to "RESULTS", then two blanks), then the record's path.
+  EXPECT_THAT(listed.out, HasSubstr(" lost     " + record)) << listed.out << listed.err;
 }
 
 }  // namespace

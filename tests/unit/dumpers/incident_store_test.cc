@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -112,6 +113,16 @@ std::vector<std::string> names(const std::string& dir) {
   std::vector<std::string> out;
   if (l)
     for (const auto& s : *l) out.push_back(s.name);
+  return out;
+}
+
+json manifest(const std::string& bundle) { return json::parse(slurp(bundle + "/manifest.json")); }
+
+// The names in `dir`, sorted.
+std::vector<std::string> listing(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -378,13 +389,97 @@ TEST(IncidentStore, ACrashBeforePublishLeavesNothingVisibleAndIsCleanedAtStart) 
   EXPECT_EQ(partial[0],
             dir + "/.partial-20261129T093512.123Z-app-oom-imminent-" + std::to_string(child));
 
-  // The next start.
+  // The next start: the partial directory is gone, and the incident it was is recorded as lost
+  // under its own name (a retry would capture another moment): its manifest's first lines,
+  // outcome "lost" and why, and none of what the killed writer left half-made.
   IncidentStore store(roomy(dir));
-  auto removed = store.prepare();
+  auto removed = store.prepare(at() + 1h);
   ASSERT_TRUE(removed.ok()) << removed.error().describe();
   EXPECT_EQ(*removed, 1u);
   EXPECT_FALSE(exists(partial[0]));
-  EXPECT_EQ(names(dir), std::vector<std::string>{"20261129T083512.123Z-older-r"});
+  const std::string record = "20261129T093512.123Z-app-oom-imminent";
+  // A bundle published whole keeps no trace of what begin() wrote for this case.
+  EXPECT_EQ(listing(dir + "/20261129T083512.123Z-older-r"),
+            (std::vector<std::string>{"manifest.json", "status.txt"}));
+  EXPECT_EQ(names(dir), (std::vector<std::string>{record, "20261129T083512.123Z-older-r"}));
+  EXPECT_EQ(listing(dir + "/" + record), std::vector<std::string>{"manifest.json"});
+  json m = manifest(dir + "/" + record);
+  EXPECT_EQ(m["outcome"], "lost");
+  EXPECT_EQ(m["lost_reason"], "the daemon stopped during the dump (found at start)");
+  EXPECT_EQ(m["target"], "app");
+  EXPECT_EQ(m["rule"], "oom-imminent");
+  EXPECT_EQ(m["fired_at"], "2026-11-29T09:35:12.123Z");
+  EXPECT_EQ(m["published_at"], "2026-11-29T10:35:12.123Z");
+  EXPECT_EQ(m["artifacts"], json::array());
+  EXPECT_EQ(m["dumps"], json::array());
+  auto lost = store.takeLost();
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].name, record);
+  EXPECT_EQ(lost[0].target, "app");
+  EXPECT_EQ(lost[0].rule, "oom-imminent");
+  EXPECT_EQ(lost[0].fired_at, at());
+  EXPECT_EQ(lost[0].path, dir + "/" + record);
+  EXPECT_TRUE(store.takeLost().empty()) << "told once";
+  auto l = IncidentStore::list(dir);
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ((*l)[0].outcome, "lost");
+  EXPECT_EQ((*l)[0].problem, "");
+  EXPECT_EQ((*l)[1].outcome, "");
+
+  // A start after that finds nothing more to record.
+  IncidentStore again(roomy(dir));
+  auto none = again.prepare(at() + 2h);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0u);
+  EXPECT_TRUE(again.takeLost().empty());
+}
+
+// A `.partial-*` with nothing readable in it (a power cut before the page cache reached the
+// disk, or one left by an oomsentinel from before `.begun.json`): the record says what the
+// name says, and the incident is still counted as lost.
+TEST(IncidentStore, APartialDirectoryWithoutItsBegunRecordIsStillRecordedLost) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/incidents";
+  ASSERT_TRUE(fs::create_directories(dir + "/.partial-20261129T093512.123Z-my-app-oom-4242"));
+  tmp.write("incidents/.partial-20261129T093512.123Z-my-app-oom-4242/heap.prof", "half");
+  IncidentStore store(roomy(dir));
+  auto found = store.prepare(at() + 1h);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(*found, 1u);
+  EXPECT_EQ(names(dir), std::vector<std::string>{"20261129T093512.123Z-my-app-oom"});
+  json m = manifest(dir + "/20261129T093512.123Z-my-app-oom");
+  EXPECT_EQ(m["outcome"], "lost");
+  EXPECT_EQ(m["fired_at"], "2026-11-29T09:35:12.123Z");
+  EXPECT_EQ(m["target"], "");
+  auto lost = store.takeLost();
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].fired_at, at());
+  EXPECT_EQ(listing(dir + "/20261129T093512.123Z-my-app-oom"),
+            std::vector<std::string>{"manifest.json"});
+}
+
+// A lost incident's record never replaces a bundle of the same name (one published by another
+// oomsentinel writing into the same directory): it takes "-lost".
+TEST(IncidentStore, ALostRecordNeverReplacesABundleOfItsName) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/incidents";
+  {
+    IncidentStore store(roomy(dir));
+    ASSERT_TRUE(store.prepare(at()).ok());
+    ASSERT_FALSE(makeBundle(store, info()).empty());
+  }
+  const std::string name = "20261129T093512.123Z-app-oom-imminent";
+  ASSERT_TRUE(fs::create_directory(dir + "/.partial-" + name + "-4242"));
+  IncidentStore store(roomy(dir));
+  auto found = store.prepare(at() + 1h);
+  ASSERT_TRUE(found.ok()) << found.error().describe();
+  EXPECT_EQ(*found, 1u);
+  EXPECT_EQ(names(dir), (std::vector<std::string>{name + "-lost", name}));
+  EXPECT_EQ(manifest(dir + "/" + name)["dumps"][0]["result"], "ok");
+  EXPECT_EQ(manifest(dir + "/" + name + "-lost")["outcome"], "lost");
+  auto lost = store.takeLost();
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0].path, dir + "/" + name + "-lost");
 }
 
 TEST(IncidentStore, PrepareSparesItsOwnBundlesInProgress) {
