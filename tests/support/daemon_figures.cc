@@ -81,6 +81,21 @@ long openFds(pid_t pid) {
   return n;
 }
 
+std::multiset<std::string> openFdLinks(pid_t pid) {
+  std::multiset<std::string> links;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return links;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    char buf[4096];
+    ssize_t n = ::readlink((dir + "/" + e->d_name).c_str(), buf, sizeof buf);
+    if (n > 0) links.insert(std::string(buf, static_cast<std::size_t>(n)));
+  }
+  ::closedir(d);
+  return links;
+}
+
 long long residentBytes(pid_t pid) {
   std::string status = slurp("/proc/" + std::to_string(pid) + "/status");
   std::size_t at = status.find("\nVmRSS:");

@@ -36,6 +36,8 @@ std::set<std::string> targetLabels(const std::string& metrics, std::size_t* line
 // The process's open file descriptors (entries of /proc/PID/fd), VmRSS in bytes, and user +
 // system CPU seconds; -1 when it cannot be read.
 long openFds(pid_t pid);
+// What each open descriptor is (its /proc/PID/fd link: a path, "anon_inode:[eventfd]", ...).
+std::multiset<std::string> openFdLinks(pid_t pid);
 long long residentBytes(pid_t pid);
 double cpuSeconds(pid_t pid);
 
