@@ -232,8 +232,9 @@ TEST(RunStorm, TwoHundredTargetsFiringAtOnceKeepStormLimitsDiskCapsAndTicks) {
       kTargets, kWaves, took, begun, refused, busy, storm, cooldown, most_at_once.load(),
       bundles.size(), bytesUnder(dumps), poll.count, 1000 * poll.sum / poll.count,
       poll.quantileBound(0.99), 1000 * late.sum / late.count, late.quantileBound(0.99));
-  EXPECT_GE(late.count, took / 0.1 / 2) << "ticks went on during the storm";
+  EXPECT_GT(late.count, 0) << "ticks went on during the storm";
   if (kTimed) {
+    EXPECT_GE(late.count, took / 0.1 / 2) << "at least every other 100 ms tick";
     EXPECT_LE(late.quantileBound(0.99), kLatenessP99Bound);
   }
   EXPECT_TRUE(daemon.running());
