@@ -25,6 +25,9 @@ namespace {
 using ::testing::ElementsAre;
 using namespace std::chrono_literals;
 constexpr std::uint64_t kKiB = 1024, kMiB = 1 << 20;
+// How soon after a crossing a watch must wake the tick in these tests: milliseconds, where the
+// next tick is a second away (the watch reads every 1 ms; room left for a loaded CI machine).
+constexpr double kWithin = 20.0;
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 TEST(ThresholdBand, Is128PagesPerCpuWithinHalfAMiBAndEightMiB) {
@@ -151,13 +154,15 @@ TEST_F(UsageWatchTest, AProjectedCrossingIsWokenWithinMillisecondsNotAtTheNextTi
   ASSERT_TRUE(t.run) << "no watch started by the projection";
   EXPECT_EQ(watch.running(), 1u);
   // The usage passes the level 150 ms after the tick.
+  // The crossing is timed where it happens (the writer can itself be late on a busy machine).
+  std::chrono::steady_clock::time_point crossed;
   std::thread writer([&] {
     std::this_thread::sleep_for(120ms);
     usage.set(99 * kMiB);
     std::this_thread::sleep_for(30ms);
+    crossed = std::chrono::steady_clock::now();
     usage.set(100 * kMiB + 4096);
   });
-  auto crossed = t0 + 150ms;
   io.run_for(400ms);
   writer.join();
   ASSERT_EQ(woken.sources.size(), 1u);
@@ -165,7 +170,9 @@ TEST_F(UsageWatchTest, AProjectedCrossingIsWokenWithinMillisecondsNotAtTheNextTi
   double late = std::chrono::duration<double, std::milli>(woken.at[0] - crossed).count();
   std::cout << "woken " << late << " ms after the crossing\n";
   EXPECT_GT(late, -1.0) << "woken before the usage reached the level";
-  EXPECT_LT(late, 15.0);
+  // Milliseconds, not the next tick's second; the bound leaves room for a loaded CI machine (the
+  // precision itself is measured by bench/run-oom-race, not here).
+  EXPECT_LT(late, kWithin);
   EXPECT_FALSE(t.run);
   EXPECT_EQ(watch.running(), 0u);
 }
@@ -187,20 +194,21 @@ TEST_F(UsageWatchTest, ANotificationInTheBandWatchesUntilTheCrossingAndALateOneI
   watchInTheBand(t);
   ASSERT_TRUE(t.run);
   EXPECT_TRUE(woken.sources.empty()) << "woken below the level";
+  std::chrono::steady_clock::time_point crossed;
   std::thread writer([&] {
     std::this_thread::sleep_for(30ms);
     usage.set(100 * kMiB);  // at the level: not past it
     std::this_thread::sleep_for(30ms);
+    crossed = std::chrono::steady_clock::now();
     usage.set(100 * kMiB + 256 * kKiB);
   });
-  auto crossed = std::chrono::steady_clock::now() + 60ms;
   io.run_for(200ms);
   writer.join();
   ASSERT_EQ(woken.sources.size(), 1u);
   EXPECT_EQ(woken.sources[0], "v1_threshold");
   double late = std::chrono::duration<double, std::milli>(woken.at[0] - crossed).count();
   EXPECT_GT(late, -1.0) << "woken at the level, before the usage passed it";
-  EXPECT_LT(late, 15.0);
+  EXPECT_LT(late, kWithin);
   // The kernel's own notification of the level, a burst later: nothing more.
   usage.set(100 * kMiB + 768 * kKiB);
   watch.notified(t, kMiB);
