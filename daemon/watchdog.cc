@@ -156,9 +156,9 @@ void Watchdog::settle(const std::shared_ptr<Watched>& wp, Round& round) {
       finishSkim(w);
     } else if (guard_.degraded()) {
       // No full read while degraded: the rules are evaluated on the skim folded into the last
-      // full read (usage and its ratios are fresh; memory.stat's values are the last full read's).
+      // full read (foldDegraded).
       metrics_->degradedDropped("full_read");
-      foldSkim(w);
+      foldDegraded(w);
       finish(w, round, /*folded=*/true);
     } else {
       escalated_.push_back(wp);

@@ -149,6 +149,10 @@ class Watchdog {
   // The self guard's check, at the start of a tick: the mode entered or left is logged once, with
   // what malloc_trim gave back on entering.
   void checkSelf();
+  // A skim on which a rule may fire, while degraded: folded into the last full read, with the
+  // working set (and its ratio) estimated from the skim's usage less the last inactive file, so
+  // that the rules on it (the built-in ones) still see a crossing.
+  void foldDegraded(Watched& w);
   SelfGuard guard_;
   bool guard_on_ = false;
   // While degraded a dump is refused here, before it reaches the runner, with the reason.

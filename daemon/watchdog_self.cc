@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/units.h"
+#include "daemon/quiet_reads.h"
 #include "daemon/watchdog.h"
 
 namespace oomsentinel {
@@ -34,6 +35,17 @@ std::optional<std::string> Watchdog::GuardedDumpSink::submit(DumpJob job) {
     return dog_.degradedLine();
   }
   return inner->submit(std::move(job));
+}
+
+void Watchdog::foldDegraded(Watched& w) {
+  foldSkim(w);
+  Snapshot& s = w.snapshot;
+  auto usage = s.get(Sig::kUsageBytes);
+  if (!usage) return;
+  double ws = std::max(0.0, *usage - s.get(Sig::kInactiveFileBytes).value_or(0));
+  s.set(Sig::kWorkingSetBytes, ws);
+  if (auto limit = s.get(Sig::kLimitBytes); limit && *limit > 0)
+    s.set(Sig::kWorkingSetRatio, ws / *limit);
 }
 
 void Watchdog::checkSelf() {
