@@ -160,6 +160,7 @@ class Watchdog {
    public:
     explicit GuardedDumpSink(Watchdog& dog) : dog_(dog) {}
     std::optional<std::string> submit(DumpJob job) override;
+    std::optional<std::string> refusal() override;
     DumpSink* inner = nullptr;
 
    private:

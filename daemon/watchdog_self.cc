@@ -29,6 +29,14 @@ void Watchdog::setDumpSink(DumpSink* sink) {
   dump_action_.setSink(sink ? &guarded_dumps_ : nullptr);
 }
 
+std::optional<std::string> Watchdog::GuardedDumpSink::refusal() {
+  if (dog_.guard_.degraded()) {
+    dog_.metrics_->degradedDropped("dump");
+    return dog_.degradedLine();
+  }
+  return inner->refusal();
+}
+
 std::optional<std::string> Watchdog::GuardedDumpSink::submit(DumpJob job) {
   if (dog_.guard_.degraded()) {
     dog_.metrics_->degradedDropped("dump");

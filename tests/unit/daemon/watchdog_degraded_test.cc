@@ -55,10 +55,15 @@ class Tree {
 };
 
 struct RecordingDumps final : DumpSink {
-  std::size_t jobs = 0;
+  std::size_t jobs = 0, asked = 0;
+  std::optional<std::string> refuse;
   std::optional<std::string> submit(DumpJob) override {
     ++jobs;
     return std::nullopt;
+  }
+  std::optional<std::string> refusal() override {
+    ++asked;
+    return refuse;
   }
 };
 
@@ -144,6 +149,21 @@ TEST(WatchdogDegraded, SkimsOnlyFiresOnTheSkimAndRefusesTheDumpThenRecovers) {
               HasSubstr("no longer degraded: own memory 79.0 MiB of limit 100.0 MiB"));
   EXPECT_EQ(r.anon(), 2) << "a firing target is read in full again";
   EXPECT_EQ(r.dog.degradedLine(), "");
+}
+
+// The dump action asks for a refusal before it builds the job (choosing the process reads /proc
+// for each of the cgroup's processes, the work degraded mode is there to avoid).
+TEST(WatchdogDegraded, ARefusalIsAskedBeforeTheJobIsBuilt) {
+  Rig r;
+  r.dumps.refuse = "no room";
+  ASSERT_TRUE(r.dog.apply(config()));
+  r.dog.tick();
+  r.tree.setUsage(90 * kMiB);
+  r.step();
+  EXPECT_THAT(r.out.text(), HasSubstr("rule near on app: inactive -> firing"));
+  EXPECT_EQ(r.dumps.asked, 1u);
+  EXPECT_EQ(r.dumps.jobs, 0u);
+  EXPECT_THAT(r.out.text(), HasSubstr("dump not started rule=near target=app why=\"no room\""));
 }
 
 // Only the daemon turns the guard on: a Watchdog that was not asked reads no own cgroup.
