@@ -43,6 +43,11 @@ std::vector<std::shared_ptr<Dumper>> DumpAction::dumpersFor(const DumpPlan& plan
 }
 
 void DumpAction::fire(const Firing& f, const TargetContext& t) {
+  if (auto no = sink_->refusal()) {
+    log_.write(ActionLog::Level::kWarning, "dump not started",
+               {{"rule", f.rule}, {"target", f.target}, {"why", *no}});
+    return;
+  }
   static const DumpPlan kDefault;
   const DumpPlan& plan = t.dump ? *t.dump : kDefault;
   DumpJob job;

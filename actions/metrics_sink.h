@@ -4,6 +4,7 @@
 // DaemonMetricsSink forwards to the Prometheus series (alerts/metrics.h).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,9 @@ class MetricsSink {
   virtual void alertmanager(const AlertmanagerStatus&) {}
   virtual void tick(WallTime, Duration /*took*/, Duration /*interval*/, std::size_t /*resolved*/,
                     std::size_t /*unresolved*/) {}
+  virtual void selfMemory(bool /*degraded*/, std::optional<double> /*used*/,
+                          std::optional<double> /*limit*/) {}
+  virtual void degradedDropped(const char* /*what*/) {}
 };
 
 class DaemonMetricsSink final : public MetricsSink {
@@ -64,6 +68,10 @@ class DaemonMetricsSink final : public MetricsSink {
             std::size_t unresolved) override {
     m_.tick(now, took, interval, resolved, unresolved);
   }
+  void selfMemory(bool degraded, std::optional<double> used, std::optional<double> limit) override {
+    m_.selfMemory(degraded, used, limit);
+  }
+  void degradedDropped(const char* what) override { m_.degradedDropped(what); }
 
  private:
   DaemonMetrics& m_;

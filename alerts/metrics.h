@@ -14,10 +14,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "alerts/alertmanager.h"
+#include "alerts/self_metrics.h"
 #include "core/clock.h"
 #include "core/firing.h"
 #include "core/host_paths.h"
@@ -83,6 +85,12 @@ class DaemonMetrics {
   // throttled, restored, expired, released, recovered, skipped or failed; `held`:
   // whether the target is throttled after it.
   void throttle(const std::string& target, const std::string& result, bool held);
+  // The self guard (alerts/self_metrics.h): the daemon's own memory, its limit, degraded or not;
+  // and what degraded mode dropped (full_read, dump).
+  void selfMemory(bool degraded, std::optional<double> used, std::optional<double> limit) {
+    self_.set(degraded, used, limit);
+  }
+  void degradedDropped(const char* what) { self_.dropped(what); }
 
   // The text exposition (version 0.0.4) of every family, the process's own figures refreshed.
   std::string render();
@@ -110,7 +118,8 @@ class DaemonMetrics {
 
   HostPaths paths_;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::mutex mu_;  // the removers and the counted values
+  SelfMetrics self_{*registry_};  // its own file: metrics.cc is at the 600-line limit
+  std::mutex mu_;                 // the removers and the counted values
   struct Remover {
     bool counter;
     std::function<void()> remove;

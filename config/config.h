@@ -34,6 +34,10 @@ struct PollSpec {
   // The skim of cgroup v2 targets between ticks (docs/design/wakeups.md) is sized to
   // catch a leak this fast, in bytes per second; 0 turns it off.
   std::uint64_t skim_rate = std::uint64_t{1} << 30;
+  // The self guard (daemon/self_guard.h): oomsentinel's own working set at this ratio of its own
+  // cgroup's limit degrades it (skims only, no dumps, no runtime fetches) until it falls 10 points
+  // below. 0: off. No limit: off.
+  double degrade_above = 0.90;
   bool operator==(const PollSpec&) const = default;
 };
 

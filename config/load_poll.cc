@@ -7,9 +7,8 @@ namespace oomsentinel::config_internal {
 
 namespace {
 const std::vector<std::string> kPollKeys = {
-    "interval",           "fast_interval", "fast_above", "fast_when_tto_below",
-    "full_read_interval", "events",        "psi_stall",  "psi_window",
-    "skim_rate"};
+    "interval", "fast_interval", "fast_above", "fast_when_tto_below", "full_read_interval",
+    "events",   "psi_stall",     "psi_window", "skim_rate",           "degrade_above"};
 constexpr Duration kMinPollInterval = std::chrono::milliseconds(10);
 const std::vector<std::string> kDiscoveryKeys = {"interval", "containers_log_dir"};
 // Selectors are evaluated again every interval, each a walk of /proc or the cgroup tree.
@@ -30,6 +29,8 @@ void Loader::readPoll(const Entry& e, PollSpec& poll) {
     if (auto d = readDuration(*t)) poll.fast_when_tto_below = *d;
   if (auto* t = find(entries, "full_read_interval"))
     if (auto d = readDuration(*t)) poll.full_read_interval = *d;
+  if (auto* a = find(entries, "degrade_above"))
+    if (auto r = readRatio(*a)) poll.degrade_above = *r;
   if (auto* t = find(entries, "events"))
     if (auto b = readBool(*t)) poll.events = *b;
   readPsi(entries, poll);

@@ -97,6 +97,8 @@ void printPoll(YAML::Emitter& out, const PollSpec& poll) {
   out << YAML::Key << "psi_stall" << YAML::Value << formatDurationExact(poll.psi_stall);
   out << YAML::Key << "psi_window" << YAML::Value << formatDurationExact(poll.psi_window);
   out << YAML::Key << "skim_rate" << YAML::Value << exactBytes(poll.skim_rate) + "/s";
+  out << YAML::Key << "degrade_above" << YAML::Value
+      << config_values::formatRatio(poll.degrade_above);
   out << YAML::EndMap;
 }
 

@@ -160,6 +160,7 @@ bool Daemon::start() {
   prepareProcess(paths_, *config, log_);
   dog_.emplace(paths_, clock_, log_);
   dog_->setMetrics(&metrics_);
+  dog_->guardSelf(true);
   if (!dog_->apply(*config)) return false;
   // A port that cannot be had at start is a config error: better to say so than run unseen.
   return serve(config->alerts.metrics_listen);
@@ -251,6 +252,7 @@ void Daemon::report(Duration interval) {
   std::vector<std::string> unresolved = dog_->unresolvedTargets();
   notify_.ticked(systemdStatusLine(dog_->config().targets.size(), unresolved.size(), interval));
   health_.ticked(ended, interval, std::move(unresolved));
+  health_.setDegraded(dog_->degradedLine());
 }
 
 void Daemon::writeState(SteadyTime started, Duration interval) {

@@ -13,11 +13,12 @@ bool isTicking(const HealthState& s, SteadyTime now, Duration* age) {
   return since <= 3 * s.interval + std::chrono::seconds(2);
 }
 
-HttpAnswer healthzAnswer(const HealthState& s, SteadyTime now) {
+HttpAnswer healthzAnswer(const HealthState& s, SteadyTime now, const std::string& degraded) {
   HttpAnswer a;
   Duration age{};
   if (isTicking(s, now, &age)) {
     a.body = "ok: last tick " + formatDuration(age) + " ago\n";
+    if (!degraded.empty()) a.body += degraded + "\n";
     return a;
   }
   a.status = 503;
@@ -26,10 +27,11 @@ HttpAnswer healthzAnswer(const HealthState& s, SteadyTime now) {
   return a;
 }
 
-HttpAnswer readyzAnswer(const HealthState& s) {
+HttpAnswer readyzAnswer(const HealthState& s, const std::string& degraded) {
   HttpAnswer a;
   if (s.last_tick && s.unresolved.empty()) {
     a.body = "ready\n";
+    if (!degraded.empty()) a.body += degraded + "\n";
     return a;
   }
   a.status = 503;
@@ -50,6 +52,16 @@ void Health::ticked(SteadyTime at, Duration interval, std::vector<std::string> u
   state_.unresolved = std::move(unresolved);
 }
 
+void Health::setDegraded(std::string line) {
+  std::lock_guard lock(mu_);
+  degraded_ = std::move(line);
+}
+
+std::string Health::degraded() const {
+  std::lock_guard lock(mu_);
+  return degraded_;
+}
+
 HealthState Health::state() const {
   std::lock_guard lock(mu_);
   return state_;
@@ -63,9 +75,9 @@ HttpAnswer answerRequest(const std::string& path, const Health& health, const Cl
     a.body = render_metrics();
   } else if (path == "/healthz") {
     HealthState s = health.state();  // before the time, so the age is never negative
-    a = healthzAnswer(s, clock.steadyNow());
+    a = healthzAnswer(s, clock.steadyNow(), health.degraded());
   } else if (path == "/readyz") {
-    a = readyzAnswer(health.state());
+    a = readyzAnswer(health.state(), health.degraded());
   } else if (path == "/") {
     a.content_type = "text/html; charset=utf-8";
     a.body =

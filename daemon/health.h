@@ -26,20 +26,29 @@ struct HealthState {
 // tick or two is not a stall but a broken timer chain or a hung tick is. Both /healthz and
 // systemd's watchdog keep-alive go by this. `age`, if given, gets the last tick's age.
 bool isTicking(const HealthState& s, SteadyTime now, Duration* age = nullptr);
-// /healthz: 200 while ticking, 503 before the first tick or once stalled.
-HttpAnswer healthzAnswer(const HealthState& s, SteadyTime now);
-// /readyz: 200 once ticked with every target resolved, 503 naming the ones that are not.
-HttpAnswer readyzAnswer(const HealthState& s);
+// /healthz: 200 while ticking, 503 before the first tick or once stalled. Degraded (the daemon near
+// its own memory limit) is still live: 200, and the body says so (a restart would not help: it
+// would come back to the same targets under the same limit, with no history).
+// `degraded`: the self guard's line (daemon/self_guard.h), added to the body of a 200.
+HttpAnswer healthzAnswer(const HealthState& s, SteadyTime now, const std::string& degraded = {});
+// /readyz: 200 once ticked with every target resolved, 503 naming the ones that are not. Degraded
+// stays ready (the body says so): an unready pod drops out of a Service's endpoints, and with it
+// the scrape that would show oomsentinel_degraded.
+HttpAnswer readyzAnswer(const HealthState& s, const std::string& degraded = {});
 
 class Health {
  public:
   // On the loop's thread, after each tick.
   void ticked(SteadyTime at, Duration interval, std::vector<std::string> unresolved);
+  // The self guard's line (empty: not degraded), after each tick.
+  void setDegraded(std::string line);
   HealthState state() const;
+  std::string degraded() const;
 
  private:
   mutable std::mutex mu_;
   HealthState state_;
+  std::string degraded_;
 };
 
 // Every GET the metrics listener serves, by path (without its query): /metrics gets

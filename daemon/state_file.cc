@@ -63,6 +63,7 @@ std::string stateJson(const Watchdog& dog, const Clock& clock, const KernelWakeu
   j["interval_seconds"] = toSeconds(dog.interval());
   j["fast"] = dog.interval() < dog.config().poll.interval;
   j["ticks"] = dog.ticks();
+  if (dog.degraded()) j["degraded"] = dog.degradedLine();  // the self guard (daemon/self_guard.h)
   if (wakeups) {
     auto s = wakeups->summary();
     nlohmann::ordered_json w;
@@ -164,6 +165,8 @@ std::string summaryOf(const nlohmann::json& j, const std::string& path, const Cl
       formatDuration(secondsOrZero(j.value("interval_seconds", 0.0))).c_str(),
       j.value("fast", false) ? " (fast: a target is near its limit)" : "", age, path.c_str());
   out += buf;
+  if (j.contains("degraded") && j["degraded"].is_string())
+    out += "  " + j["degraded"].get<std::string>() + "\n";
   if (j.contains("wakeups") && j["wakeups"].is_object()) {
     const auto& w = j["wakeups"];
     if (!w.value("enabled", false)) {

@@ -36,7 +36,8 @@ std::vector<std::pair<std::string, std::string>> daemonLabels() {
 }  // namespace
 
 Watchdog::Watchdog(const HostPaths& paths, const Clock& clock, Logger& log, Collaborators with)
-    : paths_(paths),
+    : guard_(paths, clock),
+      paths_(paths),
       clock_(clock),
       log_(log),
       policy_(PollSpec{}),
@@ -56,7 +57,7 @@ Watchdog::Watchdog(const HostPaths& paths, const Clock& clock, Logger& log, Coll
   if (injected_.metrics) metrics_ = injected_.metrics;
   targets_.setMetrics(metrics_);
   alert_action_.setSink(injected_.alerts);
-  dump_action_.setSink(injected_.dumps);
+  setDumpSink(injected_.dumps);
 }
 
 Watchdog::~Watchdog() = default;
@@ -85,6 +86,7 @@ bool Watchdog::apply(const Config& config) {
   dispatcher_.reset();  // which actions run, and each rule's, may have changed
   config_ = config;
   policy_.setSpec(config.poll);
+  guard_.setMark(guard_on_ ? config.poll.degrade_above : 0);
   targets_.refresh(clock_.steadyNow());
   return true;
 }
@@ -98,6 +100,7 @@ bool Watchdog::waitForRuntime(Duration max) const { return targets_.waitForRunti
 // is read again in full within the same interval.
 Duration Watchdog::tick() {
   ++ticks_;
+  checkSelf();
   Round round{clock_.steadyNow(), policy_.interval()};
   reads_.beginRound();
   targets_.discover(clock_.steadyNow());
@@ -110,7 +113,10 @@ Duration Watchdog::tick() {
 }
 
 // A read of every resolved target that is not still busy with an earlier one: a skim when the
-// target is quiet (docs/design/quiet-targets.md), in full every full_read_interval.
+// target is quiet (docs/design/quiet-targets.md), in full every full_read_interval. Degraded (the
+// daemon near its own limit): a skim always, no runtime fetch, and a target with nothing to fold a
+// skim into (no full read yet) is not read; the host, which has no skim, is read as always (its
+// read is /proc/meminfo and the pressure file, no per-process work).
 void Watchdog::startReads() {
   started_.clear();
   for (auto& wp : targets_.all()) {
@@ -122,10 +128,19 @@ void Watchdog::startReads() {
       if (!w.collector) continue;
     }
     if (!reads_.ready(w)) continue;
-    targets_.pollEndpoints(w);
+    const bool degraded = guard_.degraded();
+    if (degraded && w.collector->canSkim() && !w.has_snapshot) {
+      metrics_->degradedDropped("full_read");
+      continue;
+    }
+    if (!degraded) targets_.pollEndpoints(w);
     const Duration full_every = config_.poll.full_read_interval;
     bool skim = full_every.count() > 0 && w.has_snapshot && w.collector->canSkim() &&
                 clock_.steadyNow() - w.last_full < full_every;
+    if (degraded && w.collector->canSkim()) {
+      if (!skim) metrics_->degradedDropped("full_read");
+      skim = true;
+    }
     reads_.post(wp, skim);
     started_.push_back(wp);
   }
@@ -136,10 +151,18 @@ void Watchdog::startReads() {
 void Watchdog::settle(const std::shared_ptr<Watched>& wp, Round& round) {
   Watched& w = *wp;
   if (w.read_skim && !w.read_full && w.result) {
-    if (quiet(w))
+    bool stays = quiet(w);
+    if (stays) {
       finishSkim(w);
-    else
+    } else if (guard_.degraded()) {
+      // No full read while degraded: the rules are evaluated on the skim folded into the last
+      // full read (foldDegraded).
+      metrics_->degradedDropped("full_read");
+      foldDegraded(w);
+      finish(w, round, /*folded=*/true);
+    } else {
       escalated_.push_back(wp);
+    }
     return;
   }
   finish(w, round);
@@ -209,14 +232,16 @@ void Watchdog::readFailed(Watched& w) {
 
 // Evaluate: a full read becomes the target's snapshot (runtime and kernel signals merged), is
 // counted, evaluated, and its firings acted on.
-void Watchdog::finish(Watched& w, Round& round) {
+void Watchdog::finish(Watched& w, Round& round, bool folded) {
   if (!w.result) return readFailed(w);
-  // The finished read becomes the target's snapshot; the old one is reused by the next read.
-  std::swap(w.snapshot, w.work);
-  w.has_snapshot = true;
-  targets_.mergeRuntime(w, w.snapshot);
-  if (kernel_signals_) kernel_signals_(w.spec.target.name, w.snapshot);
-  w.last_full = w.snapshot.steady;
+  if (!folded) {
+    // The finished read becomes the target's snapshot; the old one is reused by the next read.
+    std::swap(w.snapshot, w.work);
+    w.has_snapshot = true;
+    targets_.mergeRuntime(w, w.snapshot);
+    if (kernel_signals_) kernel_signals_(w.spec.target.name, w.snapshot);
+    w.last_full = w.snapshot.steady;
+  }
   noteUsageRatio(w, w.snapshot, nullptr, nullptr);
   checkOomKills(w);
   metrics_->updateTarget(w.spec.target.name, w.snapshot);

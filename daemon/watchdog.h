@@ -28,6 +28,7 @@
 #include "daemon/logger.h"
 #include "daemon/poll_policy.h"
 #include "daemon/read_scheduler.h"
+#include "daemon/self_guard.h"
 #include "daemon/target_set.h"
 #include "daemon/watched.h"
 #include "dumpers/dump_runner.h"
@@ -87,6 +88,15 @@ class Watchdog {
   // Dumpers left behind past their deadline that have not returned yet (DumpRunner).
   std::size_t stuckDumpers() const { return runner() ? runner()->stuckDumpers() : 0; }
 
+  // The self guard (daemon/self_guard.h): whether the daemon is degraded (its own memory near its
+  // cgroup's limit), and the one line that says so ("" when not).
+  bool degraded() const { return guard_.degraded(); }
+  // The guard runs only when the daemon turns it on (Daemon::start): a Watchdog elsewhere (tests,
+  // replay) has no process of its own to guard, and its fixture's `self` is not it.
+  void guardSelf(bool on) { guard_on_ = on; }
+  std::string degradedLine() const;
+  const SelfGuard& selfGuard() const { return guard_; }
+
   Duration interval() const { return policy_.interval(); }
   const Config& config() const { return config_; }
   const RuleEngine& engine() const { return engine_; }
@@ -136,6 +146,28 @@ class Watchdog {
   // Logs a change in the number of reads of targets' files left stuck on file systems that do not
   // answer (core/target_fs.h): a stalled FUSE mount shows in the log, not only as missing data.
   void noteStuckTargetReads();
+  // The self guard's check, at the start of a tick: the mode entered or left is logged once, with
+  // what malloc_trim gave back on entering.
+  void checkSelf();
+  // A skim on which a rule may fire, while degraded: folded into the last full read, with the
+  // working set (and its ratio) estimated from the skim's usage less the last inactive file, so
+  // that the rules on it (the built-in ones) still see a crossing.
+  void foldDegraded(Watched& w);
+  SelfGuard guard_;
+  bool guard_on_ = false;
+  // While degraded a dump is refused here, before it reaches the runner, with the reason.
+  class GuardedDumpSink final : public DumpSink {
+   public:
+    explicit GuardedDumpSink(Watchdog& dog) : dog_(dog) {}
+    std::optional<std::string> submit(DumpJob job) override;
+    std::optional<std::string> refusal() override;
+    DumpSink* inner = nullptr;
+
+   private:
+    Watchdog& dog_;
+  };
+  GuardedDumpSink guarded_dumps_{*this};
+  void setDumpSink(DumpSink* sink);
   std::size_t stuck_target_reads_ = 0;
   void logThrottle(const ThrottleEvent& e);
   bool throttles_recovered_ = false;  // the first apply() puts back what a crashed run left
@@ -149,7 +181,8 @@ class Watchdog {
   Config config_;
   RuleEngine engine_;
   PollPolicy policy_;
-  void finish(Watched& w, Round& round);
+  // `folded`: the snapshot is a skim folded into the last full read (degraded), not w.work.
+  void finish(Watched& w, Round& round, bool folded = false);
   void readFailed(Watched& w);
   void noteJvm(Watched& w);
   void keepHistory(Watched& w);

@@ -72,7 +72,7 @@ void Watchdog::configureDumps(const Config& config) {
     return std::find(r.actions.begin(), r.actions.end(), ActionKind::kDump) != r.actions.end();
   });
   if (dumps) runners_.configure(dumpSinkSpecFor(config));
-  dump_action_.setSink(dumpSink());
+  setDumpSink(dumpSink());
 }
 
 AlertmanagerSpec alertmanagerSpecFor(const AlertsSpec& a) {
