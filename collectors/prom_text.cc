@@ -18,7 +18,7 @@ bool isNameChar(char c) { return isNameStart(c) || (c >= '0' && c <= '9'); }
 bool isLabelStart(char c) { return isNameStart(c) && c != ':'; }
 bool isLabelChar(char c) { return isNameChar(c) && c != ':'; }
 
-Error lineError(int lineno, const std::string& msg) {
+Error promTextLineError(int lineno, const std::string& msg) {
   return makeError("line " + std::to_string(lineno) + ": " + msg);
 }
 
@@ -66,10 +66,11 @@ namespace prom_detail {
 
 Status lineCapError(int lineno, std::size_t line_bytes) {
   if (line_bytes > kPromMaxLineBytes)
-    return lineError(lineno, "the line is " + std::to_string(line_bytes) +
-                                 " bytes long, over the cap of " +
-                                 std::to_string(kPromMaxLineBytes));
-  return lineError(lineno, "the page has more than " + std::to_string(kPromMaxLines) + " lines");
+    return promTextLineError(lineno, "the line is " + std::to_string(line_bytes) +
+                                         " bytes long, over the cap of " +
+                                         std::to_string(kPromMaxLineBytes));
+  return promTextLineError(lineno,
+                           "the page has more than " + std::to_string(kPromMaxLines) + " lines");
 }
 
 // The family a sample name belongs to, from the # TYPE lines seen so far: the name itself or the
@@ -103,7 +104,8 @@ Status LineParser::parseComment(std::string_view line, int lineno) {
   skipSpace(rest);
   std::string_view name = takeName(rest, false);
   if (name.empty())
-    return lineError(lineno, std::string(type ? "# TYPE" : "# HELP") + " needs a metric name");
+    return promTextLineError(lineno,
+                             std::string(type ? "# TYPE" : "# HELP") + " needs a metric name");
   if (help) return Ok{};  // the docstring is free text (with \\ and \n escapes): not needed
   skipSpace(rest);
   std::string_view t = trim(rest);
@@ -119,13 +121,13 @@ Status LineParser::parseComment(std::string_view line, int lineno) {
   else if (t == "untyped" || t == "unknown")
     pt = PromType::kUntyped;
   else
-    return lineError(lineno, "# TYPE " + std::string(name) + ": unknown type '" +
-                                 std::string(t.substr(0, 40)) + "'");
+    return promTextLineError(lineno, "# TYPE " + std::string(name) + ": unknown type '" +
+                                         std::string(t.substr(0, 40)) + "'");
   auto it = types.find(name);
   if (it == types.end()) {
     if (types.size() >= kPromMaxFamilies)
-      return lineError(lineno, "more than " + std::to_string(kPromMaxFamilies) +
-                                   " metric families in # TYPE lines");
+      return promTextLineError(lineno, "more than " + std::to_string(kPromMaxFamilies) +
+                                           " metric families in # TYPE lines");
     types.emplace(name, TypeEntry{pt, next_order});
   } else {
     // Declared again: this declaration is now the closest one.
@@ -156,13 +158,14 @@ Status takeQuotedValue(std::string_view& rest, std::string& v, std::string_view 
       else if (e == '\\' || e == '"')
         v += e;
       else
-        return lineError(lineno, "label '" + std::string(key) + "': unknown escape '\\" +
-                                     std::string(1, e) + "'");
+        return promTextLineError(lineno, "label '" + std::string(key) + "': unknown escape '\\" +
+                                             std::string(1, e) + "'");
     } else {
       v += c;
     }
   }
-  if (!closed) return lineError(lineno, "label '" + std::string(key) + "': unterminated value");
+  if (!closed)
+    return promTextLineError(lineno, "label '" + std::string(key) + "': unterminated value");
   return Ok{};
 }
 
@@ -171,8 +174,8 @@ Result<std::int64_t> parseTimestamp(std::string_view ts, std::string_view name, 
   std::int64_t t = 0;
   auto [p, ec] = std::from_chars(ts.data(), ts.data() + ts.size(), t);
   if (ec != std::errc() || p != ts.data() + ts.size())
-    return lineError(lineno,
-                     std::string(name) + ": bad timestamp '" + std::string(ts.substr(0, 40)) + "'");
+    return promTextLineError(
+        lineno, std::string(name) + ": bad timestamp '" + std::string(ts.substr(0, 40)) + "'");
   return t;
 }
 
@@ -182,8 +185,8 @@ Status LineParser::parseSampleLine(std::string_view line, int lineno) {
   std::string_view rest = line;
   sample.name = takeName(rest, false);
   if (sample.name.empty())
-    return lineError(lineno,
-                     "expected a metric name, got '" + std::string(line.substr(0, 40)) + "'");
+    return promTextLineError(
+        lineno, "expected a metric name, got '" + std::string(line.substr(0, 40)) + "'");
   std::size_t used = 0;  // reuse the label strings' storage from the previous sample
   skipSpace(rest);
   if (!rest.empty() && rest[0] == '{') {
@@ -195,18 +198,19 @@ Status LineParser::parseSampleLine(std::string_view line, int lineno) {
         break;
       }
       std::string_view key = takeName(rest, true);
-      if (key.empty()) return lineError(lineno, "expected a label name or '}'");
+      if (key.empty()) return promTextLineError(lineno, "expected a label name or '}'");
       skipSpace(rest);
       if (rest.empty() || rest[0] != '=')
-        return lineError(lineno, "label '" + std::string(key) + "': expected '='");
+        return promTextLineError(lineno, "label '" + std::string(key) + "': expected '='");
       rest.remove_prefix(1);
       skipSpace(rest);
       if (rest.empty() || rest[0] != '"')
-        return lineError(lineno, "label '" + std::string(key) + "': expected a quoted value");
+        return promTextLineError(lineno,
+                                 "label '" + std::string(key) + "': expected a quoted value");
       rest.remove_prefix(1);
       if (used == kPromMaxLabelsPerLine)
-        return lineError(lineno, std::string(sample.name) + ": more than " +
-                                     std::to_string(kPromMaxLabelsPerLine) + " labels");
+        return promTextLineError(lineno, std::string(sample.name) + ": more than " +
+                                             std::to_string(kPromMaxLabelsPerLine) + " labels");
       if (used == sample.labels.size()) sample.labels.emplace_back();
       auto& [k, v] = sample.labels[used++];
       k.assign(key);
@@ -219,7 +223,8 @@ Status LineParser::parseSampleLine(std::string_view line, int lineno) {
       }
       skipSpace(rest);
       if (rest.empty() || rest[0] != '}')
-        return lineError(lineno, "expected ',' or '}' after label '" + std::string(key) + "'");
+        return promTextLineError(lineno,
+                                 "expected ',' or '}' after label '" + std::string(key) + "'");
       rest.remove_prefix(1);
       break;
     }
@@ -233,17 +238,17 @@ Status LineParser::parseSampleLine(std::string_view line, int lineno) {
     for (std::size_t i = 1; i < keys.size(); ++i) {
       ++stats.comparisons;
       if (keys[i] == keys[i - 1])
-        return lineError(lineno, "label '" + std::string(keys[i]) + "' given twice");
+        return promTextLineError(lineno, "label '" + std::string(keys[i]) + "' given twice");
     }
   }
   skipSpace(rest);
   std::size_t sp = findSpaceOrTab(rest);
   std::string_view value = rest.substr(0, sp);
   rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp);
-  if (value.empty()) return lineError(lineno, std::string(sample.name) + ": no value");
+  if (value.empty()) return promTextLineError(lineno, std::string(sample.name) + ": no value");
   if (!parseValue(value, sample.value))
-    return lineError(lineno, std::string(sample.name) + ": bad value '" +
-                                 std::string(value.substr(0, 40)) + "'");
+    return promTextLineError(lineno, std::string(sample.name) + ": bad value '" +
+                                         std::string(value.substr(0, 40)) + "'");
   skipSpace(rest);
   sample.timestamp_ms.reset();
   if (!rest.empty()) {
@@ -409,9 +414,9 @@ Result<std::size_t> mapPromText(std::string_view text, const std::vector<PromMap
           auto& a = acc[i];
           if (a.seen.contains(hash)) continue;
           if (a.seen.size() >= kPromMaxSeriesPerMapping) {
-            too_many = lineError(s.line, "more than " + std::to_string(kPromMaxSeriesPerMapping) +
-                                             " series of '" + std::string(s.name) + "' for " +
-                                             mappings[i].signal);
+            too_many = promTextLineError(
+                s.line, "more than " + std::to_string(kPromMaxSeriesPerMapping) + " series of '" +
+                            std::string(s.name) + "' for " + mappings[i].signal);
             return;
           }
           a.seen.insert(hash);

@@ -62,7 +62,7 @@ namespace {
 constexpr std::uint64_t kMinHeadroom = std::uint64_t{4} << 20;
 constexpr const char* kRecordSuffix = ".json";
 
-Result<std::string> readSmall(const std::string& path) {
+Result<std::string> readTrimmed(const std::string& path) {
   auto text = readFileUpTo(path, 64 * 1024);
   if (!text) return text;
   while (!text->empty() && (text->back() == '\n' || text->back() == ' ')) text->pop_back();
@@ -70,7 +70,7 @@ Result<std::string> readSmall(const std::string& path) {
 }
 
 // Control files take one write(2) of the whole value; a short write is an error.
-Status writeControl(const std::string& path, const std::string& value) {
+Status writeMemoryHigh(const std::string& path, const std::string& value) {
   // O_TRUNC as a shell redirection does: kernfs ignores it, a plain-file tree needs it.
   OwnedFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
   if (fd.get() < 0) return makeError("cannot open for writing", path, errno);
@@ -125,7 +125,7 @@ double wallSeconds(WallTime t) {
 std::pair<ThrottleResult, std::string> putBack(const ThrottleRecord& r, ThrottleResult done,
                                                const std::string& after) {
   std::string high_path = joinPath(r.cgroup_dir, "memory.high");
-  auto now = readSmall(high_path);
+  auto now = readTrimmed(high_path);
   if (!now) {
     if (now.error().isGone())
       return {ThrottleResult::kSkipped, "the cgroup is gone; nothing to put back"};
@@ -138,7 +138,7 @@ std::pair<ThrottleResult, std::string> putBack(const ThrottleRecord& r, Throttle
                                           "' by someone else since it was set to " +
                                           formatBytes(static_cast<double>(r.set)) +
                                           "; left as it is"};
-  if (auto st = writeControl(high_path, r.previous); !st)
+  if (auto st = writeMemoryHigh(high_path, r.previous); !st)
     return {ThrottleResult::kFailed, "cannot put memory.high back to " + r.previous + ": " +
                                          st.error().describe() + hintFor(st.error())};
   std::string prev = r.previous == "max" ? "max" : r.previous + " bytes";
@@ -253,7 +253,7 @@ std::vector<std::pair<std::string, Result<ThrottleRecord>>> ThrottleRecords::lis
   std::sort(names.begin(), names.end());
   for (const auto& name : names) {
     std::string path = joinPath(dir_, name);
-    auto text = readSmall(path);
+    auto text = readTrimmed(path);
     if (!text) {
       out.emplace_back(path, text.error());
       continue;
@@ -317,7 +317,7 @@ ThrottleStart startThrottle(const std::string& target, const std::string& cgroup
   auto inode = inodeOf(cgroup_dir);
   if (!inode) return fail(ThrottleResult::kFailed, inode.error().describe());
   std::string high_path = joinPath(cgroup_dir, "memory.high");
-  auto high = readSmall(high_path);
+  auto high = readTrimmed(high_path);
   if (!high) {
     if (high.error().errnum == ENOENT)
       return fail(ThrottleResult::kSkipped,
@@ -329,13 +329,13 @@ ThrottleStart startThrottle(const std::string& target, const std::string& cgroup
   auto previous = parseLimit(*high, high_path);
   if (!previous) return fail(ThrottleResult::kFailed, previous.error().describe());
   std::string current_path = joinPath(cgroup_dir, "memory.current");
-  auto current = readSmall(current_path);
+  auto current = readTrimmed(current_path);
   if (!current) return fail(ThrottleResult::kFailed, current.error().describe());
   auto usage = parseLimit(*current, current_path);
   if (!usage || !*usage)
     return fail(ThrottleResult::kFailed, "memory.current is not a byte count: " + *current);
   std::optional<std::uint64_t> max;
-  if (auto m = readSmall(joinPath(cgroup_dir, "memory.max"))) {
+  if (auto m = readTrimmed(joinPath(cgroup_dir, "memory.max"))) {
     auto parsed = parseLimit(*m, joinPath(cgroup_dir, "memory.max"));
     if (parsed) max = *parsed;
   }
@@ -355,7 +355,7 @@ ThrottleStart startThrottle(const std::string& target, const std::string& cgroup
     return fail(ThrottleResult::kFailed,
                 "cannot record the change, so memory.high is left alone: " + st.error().describe());
   SteadyTime started = clock.steadyNow();
-  if (auto st = writeControl(high_path, std::to_string(*level)); !st) {
+  if (auto st = writeMemoryHigh(high_path, std::to_string(*level)); !st) {
     records.remove(cgroup_dir);
     return fail(ThrottleResult::kFailed, st.error().describe() + hintFor(st.error()));
   }

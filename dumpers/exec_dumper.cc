@@ -31,7 +31,7 @@ constexpr const char* kStderr = "stderr.txt";
 // hashing is bounded like everything else.
 constexpr std::size_t kMaxFiles = 1000;
 
-const Clock& clock() {
+const Clock& execDumperClock() {
   static const SystemClock c;
   return c;
 }
@@ -258,13 +258,13 @@ ExecDumper::ExecDumper(std::vector<std::string> argv, Duration timeout, ExecIden
     : argv_(std::move(argv)), timeout_(timeout), identity_(std::move(identity)) {}
 
 DumpOutcome ExecDumper::run(const DumpRequest& req) {
-  SteadyTime start = clock().steadyNow();
+  SteadyTime start = execDumperClock().steadyNow();
   DumpOutcome out;
   out.dumper = name();
   auto done = [&](DumpResult r, std::string error) {
     out.result = r;
     out.error = std::move(error);
-    out.took = clock().steadyNow() - start;
+    out.took = execDumperClock().steadyNow() - start;
     return out;
   };
   if (argv_.empty()) return done(DumpResult::kFailed, "no command configured");

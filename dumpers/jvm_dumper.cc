@@ -33,7 +33,7 @@ constexpr std::string_view kHprofMagic = "JAVA PROFILE 1.0.";
 // the target's binary to fill, and the first lines say all we need. More stops it.
 constexpr std::size_t kReplyLimit = 64 * 1024;
 
-const Clock& clock() {
+const Clock& jvmDumperClock() {
   static const SystemClock c;
   return c;
 }
@@ -275,7 +275,7 @@ HeapDumpStep heapDump(const HostPaths& paths, const JvmDumpSpec& spec, const Hel
                       const DumpRequest& req, pid_t pid, const JvmProcessFacts& facts,
                       SteadyTime req_deadline) {
   HeapDumpStep out;
-  SteadyTime now = clock().steadyNow();
+  SteadyTime now = jvmDumperClock().steadyNow();
   SteadyTime deadline = earliest(now + spec.heap_dump_budget, req_deadline);
   out.deadline_hit = req_deadline <= now + spec.heap_dump_budget;
   if (deadline <= now) {
@@ -309,7 +309,7 @@ HeapDumpStep heapDump(const HostPaths& paths, const JvmDumpSpec& spec, const Hel
   }
   if (!enoughSpace(spec, jvm, bundle_fd.get(), dir, place.dev, direct, out)) return out;
 
-  if (clock().steadyNow() >= deadline) {
+  if (jvmDumperClock().steadyNow() >= deadline) {
     out.step = Step::kTimedOut;
     out.problem = "had no time left after its checks";
     return out;
@@ -418,7 +418,7 @@ HistogramStep classHistogram(const HostPaths& paths, const JvmDumpSpec& spec, co
     out.end = std::make_pair(r, std::move(why));
     return std::move(out);
   };
-  SteadyTime now = clock().steadyNow();
+  SteadyTime now = jvmDumperClock().steadyNow();
   SteadyTime deadline = earliest(now + spec.command_timeout, req_deadline);
   if (deadline <= now)
     return end(DumpResult::kTimedOut, "no time left before the dump's deadline; not started");
@@ -458,7 +458,7 @@ JvmDumper::JvmDumper(JvmDumpSpec spec, HostPaths paths)
     : spec_(std::move(spec)), paths_(std::move(paths)) {}
 
 DumpOutcome JvmDumper::run(const DumpRequest& req) {
-  SteadyTime start = clock().steadyNow();
+  SteadyTime start = jvmDumperClock().steadyNow();
   DumpOutcome out;
   out.dumper = name();
   // What jcmd's cgroups could not be rid of: said in the result, whatever else it says.
@@ -470,7 +470,7 @@ DumpOutcome JvmDumper::run(const DumpRequest& req) {
       out.error += out.error.empty() ? "" : "; ";
       out.error += "of jcmd's cgroup, " + leftovers;
     }
-    out.took = clock().steadyNow() - start;
+    out.took = jvmDumperClock().steadyNow() - start;
     return out;
   };
   if (!req.pid) return done(DumpResult::kSkipped, "no pid");

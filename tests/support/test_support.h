@@ -3,10 +3,17 @@
 
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
 namespace oomsentinel::testing {
+
+// The units the tests write sizes in, and the rules' infinity: one definition for every test file,
+// since a unity build (scripts/test's sanitizer builds) compiles several of them as one.
+inline constexpr double kMiB = 1024.0 * 1024.0;
+inline constexpr double kGiB = 1024.0 * kMiB;
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Path of a file under tests/fixtures/.
 std::string fixture(const std::string& relative);

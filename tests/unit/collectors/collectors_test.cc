@@ -54,7 +54,7 @@ namespace fs = std::filesystem;
 using testing::fixture;
 using testing::TempDir;
 
-constexpr double kMiB = 1024.0 * 1024.0;
+using testing::kMiB;
 
 // A fixture tree, either read in place or copied into a TempDir so that a test may change it.
 class Tree {

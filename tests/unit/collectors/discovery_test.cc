@@ -42,7 +42,7 @@ std::string disc(const std::string& part) { return fixture("discovery/" + part);
 
 HostPaths paths(const std::string& tree) { return HostPaths(disc(tree + "/cgroup"), disc("proc")); }
 
-CgroupLayout layoutOf(const std::string& tree) {
+CgroupLayout discoveryLayoutOf(const std::string& tree) {
   auto l = detectLayout(paths(tree));
   EXPECT_TRUE(l.ok()) << l.error().describe();
   return l.ok() ? *l : CgroupLayout{};
@@ -209,7 +209,8 @@ TEST(DiscoverProcesses, RegexOverCommAndCmdlineSkippingSelfAndKernelThreads) {
   DiscoveryOptions o;
   o.containers_log_dir = logs.dir.path();
   // "java" is in 3001's and 3002's comm, and in oomsentinel's own (999) command line.
-  auto r = discoverProcesses(paths("systemd-v2"), layoutOf("systemd-v2"), "java", "java", o);
+  auto r =
+      discoverProcesses(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "java", "java", o);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(names(*r), (std::vector<std::string>{"java/3001", "java/3002"}));
   EXPECT_EQ((*r)[0].target.kind, TargetKind::kPid);
@@ -224,32 +225,35 @@ TEST(DiscoverProcesses, RegexOverCommAndCmdlineSkippingSelfAndKernelThreads) {
       (Labels{{"namespace", "prod"}, {"pod", "shop-1"}, {"pod_uid", kU1}, {"container_id", kId2}}));
 
   // Exactly one match: the spec's name itself. The command line, with NULs as spaces.
-  r = discoverProcesses(paths("systemd-v2"), layoutOf("systemd-v2"), "shop", "-jar /app/shop", o);
+  r = discoverProcesses(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "shop",
+                        "-jar /app/shop", o);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(names(*r), std::vector<std::string>{"shop"});
   EXPECT_EQ((*r)[0].target.pid, 3001);
 
   // comm only (kthreadd has an empty cmdline: a kernel thread, never a match).
-  r = discoverProcesses(paths("systemd-v2"), layoutOf("systemd-v2"), "k", "^kthreadd$", o);
+  r = discoverProcesses(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "k", "^kthreadd$", o);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->empty());
-  r = discoverProcesses(paths("systemd-v2"), layoutOf("systemd-v2"), "py", "^python3$", o);
+  r = discoverProcesses(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "py", "^python3$", o);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(names(*r), std::vector<std::string>{"py"});
 
   // oomsentinel is only skipped because it is self: given another self pid, it matches.
   o.self_pid = 1;
-  r = discoverProcesses(paths("systemd-v2"), layoutOf("systemd-v2"), "java", "java", o);
+  r = discoverProcesses(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "java", "java", o);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(names(*r), (std::vector<std::string>{"java/999", "java/3001", "java/3002"}));
 }
 
 TEST(DiscoverProcesses, LabelsOnV1CgroupfsAndNoLabelsOutsideKubernetes) {
-  auto r = discoverProcesses(paths("cgroupfs-v1"), layoutOf("cgroupfs-v1"), "redis", "redis");
+  auto r =
+      discoverProcesses(paths("cgroupfs-v1"), discoveryLayoutOf("cgroupfs-v1"), "redis", "redis");
   ASSERT_TRUE(r.ok()) << r.error().describe();
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].labels, (Labels{{"pod_uid", kU4}, {"container_id", kId5}}));
-  r = discoverProcesses(paths("systemd-v2"), layoutOf("systemd-v2"), "app", "^/usr/bin/app");
+  r = discoverProcesses(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "app",
+                        "^/usr/bin/app");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(names(*r), (std::vector<std::string>{"app/2001", "app/2002"}));
   EXPECT_TRUE((*r)[0].labels.empty());
@@ -414,24 +418,25 @@ TEST(DiscoverProcesses, SyntaxRe2DoesNotTakeIsAnErrorWithRe2sMessage) {
 // ---- pid_file ----
 
 TEST(DiscoverPidFile, ReadsTrimsAndChecksTheProcess) {
-  auto r = discoverPidFile(paths("systemd-v2"), layoutOf("systemd-v2"), "app", disc("run/app.pid"));
+  auto r = discoverPidFile(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "app",
+                           disc("run/app.pid"));
   ASSERT_TRUE(r.ok()) << r.error().describe();
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].target.name, "app");
   EXPECT_EQ((*r)[0].target.kind, TargetKind::kPid);
   EXPECT_EQ((*r)[0].target.pid, 2001);
 
-  auto g =
-      discoverPidFile(paths("systemd-v2"), layoutOf("systemd-v2"), "app", disc("run/garbage.pid"));
+  auto g = discoverPidFile(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "app",
+                           disc("run/garbage.pid"));
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.error().describe(), disc("run/garbage.pid") + ": not a pid: 'pid=2001'");
-  auto s =
-      discoverPidFile(paths("systemd-v2"), layoutOf("systemd-v2"), "app", disc("run/stale.pid"));
+  auto s = discoverPidFile(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "app",
+                           disc("run/stale.pid"));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message, "process 31337 is not running");
   EXPECT_EQ(s.error().path, disc("run/stale.pid"));
-  auto m =
-      discoverPidFile(paths("systemd-v2"), layoutOf("systemd-v2"), "app", disc("run/missing.pid"));
+  auto m = discoverPidFile(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "app",
+                           disc("run/missing.pid"));
   ASSERT_FALSE(m.ok());
   EXPECT_TRUE(m.error().isGone());
   EXPECT_EQ(m.error().path, disc("run/missing.pid"));
@@ -454,7 +459,7 @@ TEST(DiscoverCgroupGlob, StarsWithinAComponentNamedByWhatIsLeft) {
   logs.link("shop-1", "prod", "app", kId1, kU1);
   DiscoveryOptions o;
   o.containers_log_dir = logs.dir.path();
-  auto r = discoverCgroupGlob(layoutOf("systemd-v2"), "pods", "kubepods.slice/*/*", o);
+  auto r = discoverCgroupGlob(discoveryLayoutOf("systemd-v2"), "pods", "kubepods.slice/*/*", o);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   // Sorted: besteffort before burstable.
   EXPECT_EQ(cgroups(*r),
@@ -475,7 +480,7 @@ TEST(DiscoverCgroupGlob, StarsWithinAComponentNamedByWhatIsLeft) {
 }
 
 TEST(DiscoverCgroupGlob, DoubleStarQuestionMarkAndBrackets) {
-  CgroupLayout l = layoutOf("systemd-v2");
+  CgroupLayout l = discoveryLayoutOf("systemd-v2");
   // Every containerd container, however deep.
   auto r = discoverCgroupGlob(l, "c", "kubepods.slice/**/cri-containerd-*.scope");
   ASSERT_TRUE(r.ok()) << r.error().describe();
@@ -519,7 +524,7 @@ TEST(DiscoverCgroupGlob, DoubleStarQuestionMarkAndBrackets) {
 }
 
 TEST(DiscoverCgroupGlob, CgroupfsDriverOnV1) {
-  auto r = discoverCgroupGlob(layoutOf("cgroupfs-v1"), "k", "kubepods/**/pod*/*");
+  auto r = discoverCgroupGlob(discoveryLayoutOf("cgroupfs-v1"), "k", "kubepods/**/pod*/*");
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(names(*r), (std::vector<std::string>{
                            "k/besteffort/pod6f708192-5555-4555-8555-55555555f012/crio-" + kId7,
@@ -531,20 +536,20 @@ TEST(DiscoverCgroupGlob, CgroupfsDriverOnV1) {
 TEST(DiscoverCgroupGlob, BoundsAreClearErrors) {
   DiscoveryOptions o;
   o.limits.max_dirs = 5;
-  auto r = discoverCgroupGlob(layoutOf("systemd-v2"), "x", "**/*.scope", o);
+  auto r = discoverCgroupGlob(discoveryLayoutOf("systemd-v2"), "x", "**/*.scope", o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "cgroup_glob looked at more than 5 cgroups; narrow the glob");
   o = {};
   o.limits.max_depth = 3;
-  r = discoverCgroupGlob(layoutOf("systemd-v2"), "x", "**/*.scope", o);
+  r = discoverCgroupGlob(discoveryLayoutOf("systemd-v2"), "x", "**/*.scope", o);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error().message, HasSubstr("cgroup tree deeper than 3 levels at "));
   o = {};
   o.max_targets = 2;
-  r = discoverCgroupGlob(layoutOf("systemd-v2"), "x", "**/*.scope", o);
+  r = discoverCgroupGlob(discoveryLayoutOf("systemd-v2"), "x", "**/*.scope", o);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "selector of target 'x' matched more than 2 targets; narrow it");
-  r = discoverCgroupGlob(layoutOf("systemd-v2"), "x", "a/../b");
+  r = discoverCgroupGlob(discoveryLayoutOf("systemd-v2"), "x", "a/../b");
   ASSERT_FALSE(r.ok());
   r = discoverCgroupGlob(CgroupLayout{}, "x", "*");
   ASSERT_FALSE(r.ok());
@@ -561,7 +566,7 @@ TEST(SystemdSlicePath, NestsByDashes) {
 }
 
 TEST(DiscoverSystemdUnit, SlicesServicesAndScopes) {
-  CgroupLayout l = layoutOf("systemd-v2");
+  CgroupLayout l = discoveryLayoutOf("systemd-v2");
   struct Case {
     const char* unit;
     const char* cgroup;
@@ -595,15 +600,15 @@ TEST(DiscoverSystemdUnit, SlicesServicesAndScopes) {
 }
 
 TEST(Discover, DispatchesOnTheSelector) {
-  auto r = discover(paths("systemd-v2"), layoutOf("systemd-v2"), "db",
+  auto r = discover(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "db",
                     {SelectorKind::kSystemdUnit, "db.service"});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(cgroups(*r), std::vector<std::string>{"system.slice/db.service"});
-  r = discover(paths("systemd-v2"), layoutOf("systemd-v2"), "p",
+  r = discover(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "p",
                {SelectorKind::kPidFile, disc("run/app.pid")});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)[0].target.pid, 2001);
-  r = discover(paths("systemd-v2"), layoutOf("systemd-v2"), "n", {});
+  r = discover(paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), "n", {});
   EXPECT_FALSE(r.ok());
 }
 
@@ -621,18 +626,18 @@ struct NsCase {
 TEST(ResolvePidCgroupNamespace, AUniqueSuffixAfterDotDots) {
   // A sidecar in its own cgroup namespace sees its sibling container as "/../<scope>".
   NsCase c(3002, "0::/../cri-containerd-" + kId1 + ".scope\n");
-  auto r = resolvePidCgroup(c.paths("systemd-v2"), layoutOf("systemd-v2"), 3002);
+  auto r = resolvePidCgroup(c.paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), 3002);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->relative, "/" + kPod1 + "/cri-containerd-" + kId1 + ".scope");
   EXPECT_EQ(r->dir, disc("systemd-v2/cgroup/" + kPod1 + "/cri-containerd-" + kId1 + ".scope"));
   // A path that looks absolute but names nothing at the root: a suffix as well.
   NsCase d(3003, "0::/crio-" + kId3 + ".scope\n");
-  r = resolvePidCgroup(d.paths("systemd-v2"), layoutOf("systemd-v2"), 3003);
+  r = resolvePidCgroup(d.paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), 3003);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_THAT(r->relative, HasSubstr("kubepods-besteffort-pod"));
   // v1 cgroupfs.
   NsCase e(4001, "5:memory:/../../" + kId5 + "\n");
-  r = resolvePidCgroup(e.paths("cgroupfs-v1"), layoutOf("cgroupfs-v1"), 4001);
+  r = resolvePidCgroup(e.paths("cgroupfs-v1"), discoveryLayoutOf("cgroupfs-v1"), 4001);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->relative, "/kubepods/burstable/pod" + kU4 + "/" + kId5);
 }
@@ -640,17 +645,17 @@ TEST(ResolvePidCgroupNamespace, AUniqueSuffixAfterDotDots) {
 TEST(ResolvePidCgroupNamespace, CgroupProcsDecidesWhenTheSuffixDoesNot) {
   // "/": the reader's own namespace root; only cgroup.procs can say.
   NsCase c(3002, "0::/\n");
-  auto r = resolvePidCgroup(c.paths("systemd-v2"), layoutOf("systemd-v2"), 3002);
+  auto r = resolvePidCgroup(c.paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), 3002);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->relative, "/" + kPod1 + "/cri-containerd-" + kId2 + ".scope");
   // Two app.service cgroups end with the suffix: cgroup.procs picks the user's.
   NsCase d(2002, "0::/../../app.service\n");
-  r = resolvePidCgroup(d.paths("systemd-v2"), layoutOf("systemd-v2"), 2002);
+  r = resolvePidCgroup(d.paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), 2002);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->relative, "/user.slice/user-1000.slice/user@1000.service/app.slice/app.service");
   // v1, the root of the namespace.
   NsCase e(4002, "5:memory:/\n");
-  r = resolvePidCgroup(e.paths("cgroupfs-v1"), layoutOf("cgroupfs-v1"), 4002);
+  r = resolvePidCgroup(e.paths("cgroupfs-v1"), discoveryLayoutOf("cgroupfs-v1"), 4002);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->relative, "/kubepods/pod5e6f7081-4444-4444-8444-44444444ef01/" + kId6);
 }
@@ -658,7 +663,7 @@ TEST(ResolvePidCgroupNamespace, CgroupProcsDecidesWhenTheSuffixDoesNot) {
 TEST(ResolvePidCgroupNamespace, SelfIsLookedUpByItsNumber) {
   NsCase c(3004, "0::/\n");
   ::symlink("3004", (c.proc.path() + "/self").c_str());
-  auto r = resolvePidCgroup(c.paths("systemd-v2"), layoutOf("systemd-v2"), 0);
+  auto r = resolvePidCgroup(c.paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), 0);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->relative,
             "/kubepods.slice/kubepods-pod3c4d5e6f_2222_4222_8222_22222222cdef.slice/"
@@ -669,16 +674,16 @@ TEST(ResolvePidCgroupNamespace, SelfIsLookedUpByItsNumber) {
 TEST(ResolvePidCgroupNamespace, NothingFoundKeepsTheFirstError) {
   // v1: a pid in the root cgroup is the root, found normally.
   NsCase a(2, "5:memory:/\n");
-  auto r = resolvePidCgroup(a.paths("cgroupfs-v1"), layoutOf("cgroupfs-v1"), 2);
+  auto r = resolvePidCgroup(a.paths("cgroupfs-v1"), discoveryLayoutOf("cgroupfs-v1"), 2);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->relative, "/");
   // v2 root ("/"), in no cgroup.procs: the host hint as before.
   NsCase b(77, "0::/\n");
-  r = resolvePidCgroup(b.paths("systemd-v2"), layoutOf("systemd-v2"), 77);
+  r = resolvePidCgroup(b.paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), 77);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error().message, HasSubstr("watch the host instead"));
   NsCase c(77, "0::/../../nowhere.scope\n");
-  r = resolvePidCgroup(c.paths("systemd-v2"), layoutOf("systemd-v2"), 77);
+  r = resolvePidCgroup(c.paths("systemd-v2"), discoveryLayoutOf("systemd-v2"), 77);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message,
             "cgroup /../../nowhere.scope is outside this cgroup namespace; mount the host's "

@@ -22,7 +22,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr double kMiB = 1024.0 * 1024.0;
+using testing::kMiB;
 // What the capture ran with (SOURCE.md): 96 MiB leaked and held, a 256 MiB memory limit, 64 MiB/s
 // of garbage, and the two GETs 12 ms apart.
 constexpr double kLeaked = 96 * kMiB;

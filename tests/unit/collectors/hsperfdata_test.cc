@@ -28,7 +28,7 @@ using ::testing::Not;
 using oomsentinel::testing::readFixture;
 using oomsentinel::testing::TempDir;
 
-constexpr double kMiB = 1 << 20;
+using testing::kMiB;
 
 // ---- helpers ----
 
@@ -457,7 +457,7 @@ constexpr std::size_t kFirst = kPerfPrologueSize;
 
 std::string oneEntry() { return buildPerf({J("sun.gc.collector.0.invocations", 3)}); }
 
-std::string errorOf(const std::string& bytes) {
+std::string hsperfdataErrorOf(const std::string& bytes) {
   Snapshot s;
   auto r = mapHsperfdata(bytes, s);
   if (r.ok()) return "(no error)";
@@ -466,58 +466,62 @@ std::string errorOf(const std::string& bytes) {
 }
 
 TEST(Hsperfdata, BadProloguesSayWhatAndWhere) {
-  EXPECT_EQ(errorOf(""), "hsperfdata: truncated: 0 bytes, the prologue alone is 32");
+  EXPECT_EQ(hsperfdataErrorOf(""), "hsperfdata: truncated: 0 bytes, the prologue alone is 32");
   std::string b = oneEntry();
   std::string bad = b;
   bad[3] = static_cast<char>(0xbe);
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: bad magic at offset 0 (expected 0xcafec0c0; the file's bytes are not "
             "shown)");
   bad = b;
   std::memcpy(bad.data(), "\xc0\xc0\xfe\xca", 4);  // the magic in the wrong byte order
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: bad magic at offset 0 (expected 0xcafec0c0; the file's bytes are not "
             "shown)");
   bad = b;
   bad[4] = 2;
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: byte order flag at offset 4 is neither 0 (big-endian) nor 1 "
             "(little-endian)");
   bad = b;
   bad[4] = 0;  // a little-endian file read as big-endian: its sizes make no sense
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: used size 1610612736 at offset 8 is outside the 96-byte file");
   bad = b;
   bad[5] = 1;
-  EXPECT_EQ(errorOf(bad), "hsperfdata: version 1.0 at offset 5 is not supported (2.x is)");
+  EXPECT_EQ(hsperfdataErrorOf(bad),
+            "hsperfdata: version 1.0 at offset 5 is not supported (2.x is)");
   bad = b;
   bad[7] = 0;
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: not accessible yet (flag at offset 7 is 0): the JVM is still "
             "initialising");
   bad = b;
   put(bad, 8, b.size() + 1, 4, true);
-  EXPECT_EQ(errorOf(bad), "hsperfdata: used size 97 at offset 8 is outside the 96-byte file");
+  EXPECT_EQ(hsperfdataErrorOf(bad),
+            "hsperfdata: used size 97 at offset 8 is outside the 96-byte file");
   bad = b;
   put(bad, 24, 16, 4, true);
-  EXPECT_EQ(errorOf(bad), "hsperfdata: entry offset 16 at offset 24 is outside the used 96 bytes");
+  EXPECT_EQ(hsperfdataErrorOf(bad),
+            "hsperfdata: entry offset 16 at offset 24 is outside the used 96 bytes");
   bad = b;
   put(bad, 24, 0xffffffff, 4, true);
-  EXPECT_EQ(errorOf(bad), "hsperfdata: entry offset -1 at offset 24 is outside the used 96 bytes");
+  EXPECT_EQ(hsperfdataErrorOf(bad),
+            "hsperfdata: entry offset -1 at offset 24 is outside the used 96 bytes");
   bad = b;
   put(bad, 28, 0x7fffffff, 4, true);
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: 2147483647 entries at offset 28 do not fit in the 64 bytes after the "
             "prologue");
   bad = b;
   put(bad, 28, 4, 4, true);
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: 4 entries at offset 28 do not fit in the 64 bytes after the prologue");
   bad = b;
   put(bad, 28, 3, 4, true);  // room for 3 headers, but there is one entry
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: entry 1 at offset 96: its header runs past the used 96 bytes");
-  EXPECT_EQ(errorOf(std::string(kMaxHsperfdataBytes + 1, '\0')),
+  EXPECT_EQ(hsperfdataErrorOf(std::string(kMaxHsperfdataBytes + 1, '\0')),
             "hsperfdata: file of 1048577 bytes is over 1 MiB");
 }
 
@@ -526,54 +530,54 @@ TEST(Hsperfdata, BadEntriesSayWhatAndWhere) {
   // The prologue, then one entry of 64 bytes: header, the name (30 + NUL) at 52, padding, the
   // value at 88.
   ASSERT_EQ(b.size(), 96u);
-  ASSERT_EQ(errorOf(b), "(no error)");
+  ASSERT_EQ(hsperfdataErrorOf(b), "(no error)");
   std::string bad = b;
   put(bad, kFirst, 0, 4, true);
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: entry 0 at offset 32: length 0 is shorter than an entry header (20)");
   bad = b;
   put(bad, kFirst, 0xfffffff0, 4, true);
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: entry 0 at offset 32: length -16 is shorter than an entry header (20)")
       << "a negative length must not walk backwards";
   bad = b;
   put(bad, kFirst, 72, 4, true);
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: entry 0 at offset 32: length 72 runs past the used 96 bytes");
   bad = b;
   put(bad, kFirst + 4, 64, 4, true);
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: entry 0 at offset 32: name offset 64 is outside the entry (length 64)");
   bad = b;
   put(bad, kFirst + 4, 4, 4, true);
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: entry 0 at offset 32: name offset 4 is outside the entry (length 64)");
   bad = b;
   for (std::size_t i = kFirst + 20; i < b.size(); ++i) bad[i] = 'x';
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: entry 0 at offset 32: name at offset 52 is not NUL-terminated within "
             "the entry");
   bad = b;
   bad[kFirst + 20] = '\0';
-  EXPECT_EQ(errorOf(bad), "hsperfdata: entry 0 at offset 32: empty name at offset 52");
+  EXPECT_EQ(hsperfdataErrorOf(bad), "hsperfdata: entry 0 at offset 32: empty name at offset 52");
   bad = b;
   put(bad, kFirst + 16, 60, 4, true);
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: entry 0 at offset 32 ('sun.gc.collector.0.invocations'): data offset 60 "
             "and 8 bytes of data run outside the entry (length 64)");
   bad = b;
   put(bad, kFirst + 16, 0x80000000, 4, true);
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: entry 0 at offset 32 ('sun.gc.collector.0.invocations'): data offset "
             "-2147483648 and 8 bytes of data run outside the entry (length 64)");
   bad = b;
   put(bad, kFirst + 8, 0x7fffffff, 4, true);
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: entry 0 at offset 32 ('sun.gc.collector.0.invocations'): data offset 56 "
             "and 17179869176 bytes of data run outside the entry (length 64)");
   bad = b;
   put(bad, kFirst + 8, 0x80000000, 4, true);
-  EXPECT_EQ(errorOf(bad),
+  EXPECT_EQ(hsperfdataErrorOf(bad),
             "hsperfdata: entry 0 at offset 32 ('sun.gc.collector.0.invocations'): vector length "
             "-2147483648 is negative");
 
@@ -581,23 +585,24 @@ TEST(Hsperfdata, BadEntriesSayWhatAndWhere) {
   std::string two = buildPerf({J("a.b", 1), J("c.d", 2)});
   ASSERT_EQ(two.size(), 96u);
   put(two, 8, 88, 4, true);
-  EXPECT_EQ(errorOf(two),
+  EXPECT_EQ(hsperfdataErrorOf(two),
             "hsperfdata: entry 1 at offset 64: length 32 runs past the used 88 bytes");
   put(two, 8, 80, 4, true);
-  EXPECT_EQ(errorOf(two),
+  EXPECT_EQ(hsperfdataErrorOf(two),
             "hsperfdata: entry 1 at offset 64: its header runs past the used 80 bytes");
 }
 
 TEST(Hsperfdata, BadValuesOfMappedCountersAreErrors) {
-  EXPECT_EQ(errorOf(buildPerf({J("sun.gc.generation.0.capacity", -1)})),
+  EXPECT_EQ(hsperfdataErrorOf(buildPerf({J("sun.gc.generation.0.capacity", -1)})),
             "hsperfdata: 'sun.gc.generation.0.capacity' at offset 32 is negative (-1)");
-  EXPECT_EQ(errorOf(buildPerf({J("sun.gc.collector.16.invocations", 1)})),
+  EXPECT_EQ(hsperfdataErrorOf(buildPerf({J("sun.gc.collector.16.invocations", 1)})),
             "hsperfdata: 'sun.gc.collector.16.invocations' at offset 32 has an index over 15");
-  EXPECT_EQ(errorOf(buildPerf({J("sun.gc.generation.1.space.99.used", 1)})),
+  EXPECT_EQ(hsperfdataErrorOf(buildPerf({J("sun.gc.generation.1.space.99.used", 1)})),
             "hsperfdata: 'sun.gc.generation.1.space.99.used' at offset 32 has an index over 15");
   // Names that only look like counters are not ours: ignored.
-  EXPECT_EQ(errorOf(buildPerf({J("sun.gc.generation.x.capacity", -1),
-                               J("sun.gc.collector.99999.time", 1), J("sun.gc.collector.", 1)})),
+  EXPECT_EQ(hsperfdataErrorOf(
+                buildPerf({J("sun.gc.generation.x.capacity", -1),
+                           J("sun.gc.collector.99999.time", 1), J("sun.gc.collector.", 1)})),
             "(no error)");
 }
 

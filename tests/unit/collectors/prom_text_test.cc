@@ -31,7 +31,7 @@ std::vector<Row> parseAll(std::string_view text, Status* st = nullptr) {
   return rows;
 }
 
-std::string errorOf(std::string_view text) {
+std::string promTextErrorOf(std::string_view text) {
   Status st = Ok{};
   parseAll(text, &st);
   return st ? "" : st.error().message;
@@ -75,25 +75,25 @@ TEST(PromText, HistogramSummaryLabelsEscapesTimestampsAndSpecialValues) {
 }
 
 TEST(PromText, MalformedLinesSayWhereAndWhat) {
-  EXPECT_EQ(errorOf("ok 1\n9bad 1\n"), "line 2: expected a metric name, got '9bad 1'");
-  EXPECT_EQ(errorOf("m{a=\"x\" 1\n"), "line 1: expected ',' or '}' after label 'a'");
-  EXPECT_EQ(errorOf("m{a=x} 1\n"), "line 1: label 'a': expected a quoted value");
-  EXPECT_EQ(errorOf("m{a=\"x} 1\n"), "line 1: label 'a': unterminated value");
-  EXPECT_EQ(errorOf("m{a=\"\\t\"} 1\n"), "line 1: label 'a': unknown escape '\\t'");
-  EXPECT_EQ(errorOf("m{a=\"1\",a=\"2\"} 1\n"), "line 1: label 'a' given twice");
-  EXPECT_EQ(errorOf("m\n"), "line 1: m: no value");
-  EXPECT_EQ(errorOf("m 1.2.3\n"), "line 1: m: bad value '1.2.3'");
-  EXPECT_EQ(errorOf("m 1 soon\n"), "line 1: m: bad timestamp 'soon'");
-  EXPECT_EQ(errorOf("# TYPE m meter\n"), "line 1: # TYPE m: unknown type 'meter'");
-  EXPECT_EQ(errorOf("# TYPE\n"), "");  // "# TYPE" with nothing after is a plain comment
-  EXPECT_EQ(errorOf("# TYPE  \n"), "line 1: # TYPE needs a metric name");
-  EXPECT_EQ(errorOf(""), "");
-  EXPECT_EQ(errorOf("m{a=\"x\"} 1"), "") << "no newline at the end";
+  EXPECT_EQ(promTextErrorOf("ok 1\n9bad 1\n"), "line 2: expected a metric name, got '9bad 1'");
+  EXPECT_EQ(promTextErrorOf("m{a=\"x\" 1\n"), "line 1: expected ',' or '}' after label 'a'");
+  EXPECT_EQ(promTextErrorOf("m{a=x} 1\n"), "line 1: label 'a': expected a quoted value");
+  EXPECT_EQ(promTextErrorOf("m{a=\"x} 1\n"), "line 1: label 'a': unterminated value");
+  EXPECT_EQ(promTextErrorOf("m{a=\"\\t\"} 1\n"), "line 1: label 'a': unknown escape '\\t'");
+  EXPECT_EQ(promTextErrorOf("m{a=\"1\",a=\"2\"} 1\n"), "line 1: label 'a' given twice");
+  EXPECT_EQ(promTextErrorOf("m\n"), "line 1: m: no value");
+  EXPECT_EQ(promTextErrorOf("m 1.2.3\n"), "line 1: m: bad value '1.2.3'");
+  EXPECT_EQ(promTextErrorOf("m 1 soon\n"), "line 1: m: bad timestamp 'soon'");
+  EXPECT_EQ(promTextErrorOf("# TYPE m meter\n"), "line 1: # TYPE m: unknown type 'meter'");
+  EXPECT_EQ(promTextErrorOf("# TYPE\n"), "");  // "# TYPE" with nothing after is a plain comment
+  EXPECT_EQ(promTextErrorOf("# TYPE  \n"), "line 1: # TYPE needs a metric name");
+  EXPECT_EQ(promTextErrorOf(""), "");
+  EXPECT_EQ(promTextErrorOf("m{a=\"x\"} 1"), "") << "no newline at the end";
 }
 
 TEST(PromText, AdversarialInputNeitherCrashesNorHangs) {
   std::string many(100000, '{');
-  EXPECT_NE(errorOf("m" + many + " 1"), "");
+  EXPECT_NE(promTextErrorOf("m" + many + " 1"), "");
   // Up to the cap of labels a line parses; one more is the documented error, not a slow check.
   auto labels = [](std::size_t n) {
     std::string line = "m{";
@@ -105,9 +105,9 @@ TEST(PromText, AdversarialInputNeitherCrashesNorHangs) {
   ASSERT_TRUE(st.ok()) << st.error().message;
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].value, 3);
-  EXPECT_EQ(errorOf(labels(5000)), "line 1: m: more than 128 labels");
-  EXPECT_NE(errorOf(std::string("m{a=\"") + std::string(1 << 20, 'x')), "");
-  EXPECT_NE(errorOf(std::string("\xff\xfe 1\n")), "");
+  EXPECT_EQ(promTextErrorOf(labels(5000)), "line 1: m: more than 128 labels");
+  EXPECT_NE(promTextErrorOf(std::string("m{a=\"") + std::string(1 << 20, 'x')), "");
+  EXPECT_NE(promTextErrorOf(std::string("\xff\xfe 1\n")), "");
 }
 
 TEST(PromSelector, ParsesAndMatches) {
@@ -284,11 +284,11 @@ TEST(PromText, FourMiBOfTypeLinesThenSamplesIsLinearWork) {
   std::string over;
   for (std::size_t i = 0; i <= kPromMaxFamilies; ++i)
     over += "# TYPE family_" + std::to_string(i) + " gauge\n";
-  EXPECT_EQ(errorOf(over), "line 16385: more than 16384 metric families in # TYPE lines");
+  EXPECT_EQ(promTextErrorOf(over), "line 16385: more than 16384 metric families in # TYPE lines");
   // The same name declared again is no new family.
   std::string again;
   for (std::size_t i = 0; i <= kPromMaxFamilies; ++i) again += "# TYPE same gauge\n";
-  EXPECT_EQ(errorOf(again), "");
+  EXPECT_EQ(promTextErrorOf(again), "");
 }
 
 TEST(PromText, FourMiBOfSeriesOfAMappedFamilyIsCappedNotQuadratic) {
@@ -332,14 +332,15 @@ TEST(PromText, FourMiBOfLongLabelSetsIsLinearWork) {
   std::string dup = "m{";
   for (std::size_t k = 0; k < kPromMaxLabelsPerLine - 1; ++k)
     dup += "l" + std::to_string(k) + "=\"v\",";
-  EXPECT_EQ(errorOf(dup + "l5=\"w\"} 1\n"), "line 1: label 'l5' given twice");
+  EXPECT_EQ(promTextErrorOf(dup + "l5=\"w\"} 1\n"), "line 1: label 'l5' given twice");
 }
 
 TEST(PromText, LineLengthAndLineCountCapsNameTheLine) {
   std::string long_line = "ok 1\nm{a=\"" + std::string(kPromMaxLineBytes, 'x') + "\"} 1\n";
-  EXPECT_EQ(errorOf(long_line), "line 2: the line is 65545 bytes long, over the cap of 65536");
-  EXPECT_EQ(errorOf(std::string(kPromMaxLines, '\n')), "");
-  EXPECT_EQ(errorOf(std::string(kPromMaxLines + 1, '\n')),
+  EXPECT_EQ(promTextErrorOf(long_line),
+            "line 2: the line is 65545 bytes long, over the cap of 65536");
+  EXPECT_EQ(promTextErrorOf(std::string(kPromMaxLines, '\n')), "");
+  EXPECT_EQ(promTextErrorOf(std::string(kPromMaxLines + 1, '\n')),
             "line 1048577: the page has more than 1048576 lines");
 }
 

@@ -18,7 +18,7 @@ namespace oomsentinel {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr double kMiB = 1024.0 * 1024.0;
+using testing::kMiB;
 
 class Copy {
  public:

@@ -16,26 +16,26 @@ using ::testing::HasSubstr;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string formatAll(const std::vector<ConfigError>& errors) {
+std::string formatSelectorErrors(const std::vector<ConfigError>& errors) {
   std::string out;
   for (const auto& e : errors) out += e.format() + "\n";
   return out;
 }
 
-ConfigError onlyError(const std::string& text) {
+ConfigError onlySelectorError(const std::string& text) {
   ConfigLoad load = loadConfigText(text, "t.yaml");
-  EXPECT_EQ(load.errors.size(), 1u) << formatAll(load.errors);
+  EXPECT_EQ(load.errors.size(), 1u) << formatSelectorErrors(load.errors);
   return load.errors.empty() ? ConfigError{} : load.errors[0];
 }
 
-Config loadOk(const std::string& text) {
+Config loadSelectorConfig(const std::string& text) {
   ConfigLoad load = loadConfigText(text, "t.yaml");
-  EXPECT_TRUE(load.config.has_value()) << formatAll(load.errors);
+  EXPECT_TRUE(load.config.has_value()) << formatSelectorErrors(load.errors);
   return load.config.value_or(Config{});
 }
 
 TEST(SelectorConfig, EachSelectorIsReadWithTheKindDiscoveryMakes) {
-  Config c = loadOk(
+  Config c = loadSelectorConfig(
       "targets:\n"
       "  - {name: java, process: 'java .*-jar app\\.jar'}\n"
       "  - {name: nginx, pid_file: /run/nginx.pid}\n"
@@ -71,11 +71,12 @@ TEST(SelectorConfig, EachSelectorIsReadWithTheKindDiscoveryMakes) {
   EXPECT_STREQ(selectorKindName(SelectorKind::kCgroupGlob), "cgroup_glob");
   EXPECT_STREQ(selectorKindName(SelectorKind::kNone), "none");
   // A concrete target has no selector.
-  EXPECT_FALSE(loadOk("targets: [{name: a, cgroup: a.slice}]\n").targets[0].selector.any());
+  EXPECT_FALSE(
+      loadSelectorConfig("targets: [{name: a, cgroup: a.slice}]\n").targets[0].selector.any());
 }
 
 TEST(SelectorConfig, ADumperThatNeedsAProcessIsFineOnASelector) {
-  Config c = loadOk(
+  Config c = loadSelectorConfig(
       "targets:\n  - name: j\n    process: java\n    jvm: {perfdata: true}\n"
       "    dumpers: [proc, jvm]\n");
   EXPECT_EQ(c.targets[0].dump.dumpers,
@@ -146,7 +147,7 @@ TEST(SelectorConfig, ErrorsSayWhatIsWrongWhere) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
-    ConfigError e = onlyError(c.text);
+    ConfigError e = onlySelectorError(c.text);
     EXPECT_EQ(e.key_path, c.key_path);
     EXPECT_EQ(e.message.substr(0, std::string(c.message).size()), c.message) << e.message;
     EXPECT_EQ(e.line, c.line);
@@ -155,16 +156,16 @@ TEST(SelectorConfig, ErrorsSayWhatIsWrongWhere) {
 }
 
 TEST(SelectorConfig, NoKindListsTheSelectorsToo) {
-  EXPECT_EQ(onlyError("targets: [{name: a}]\n").message,
+  EXPECT_EQ(onlySelectorError("targets: [{name: a}]\n").message,
             "no target kind: give one of cgroup: PATH, pid: N, self: true, host: true, process: "
             "REGEX, pid_file: PATH, cgroup_glob: GLOB, systemd_unit: NAME");
   // A misspelt selector: the suggestion, not also "no target kind".
-  EXPECT_EQ(onlyError("targets: [{name: a, proces: java}]\n").message,
+  EXPECT_EQ(onlySelectorError("targets: [{name: a, proces: java}]\n").message,
             "unknown key 'proces' (did you mean 'process'?)");
 }
 
 TEST(LimitEnvConfig, IsReadOnAnyTarget) {
-  Config c = loadOk(
+  Config c = loadSelectorConfig(
       "targets:\n"
       "  - {name: me, self: true, limit_env: MEMORY_LIMIT}\n"
       "  - {name: j, process: java, limit_env: _x9}\n"
@@ -175,30 +176,31 @@ TEST(LimitEnvConfig, IsReadOnAnyTarget) {
 }
 
 TEST(DiscoveryConfig, DefaultsAndValues) {
-  Config d = loadOk("");
+  Config d = loadSelectorConfig("");
   EXPECT_EQ(d.discovery, DiscoverySpec{});
   EXPECT_EQ(d.discovery.interval, seconds(5));
   EXPECT_EQ(d.discovery.containers_log_dir, "/var/log/containers");
-  Config c = loadOk("discovery: {interval: 100ms, containers_log_dir: /host/var/log/containers}\n");
+  Config c = loadSelectorConfig(
+      "discovery: {interval: 100ms, containers_log_dir: /host/var/log/containers}\n");
   EXPECT_EQ(c.discovery.interval, milliseconds(100));
   EXPECT_EQ(c.discovery.containers_log_dir, "/host/var/log/containers");
-  EXPECT_EQ(loadOk("discovery:\n").discovery, DiscoverySpec{});
+  EXPECT_EQ(loadSelectorConfig("discovery:\n").discovery, DiscoverySpec{});
   EXPECT_FALSE(c == d);  // part of the compared config, so a reload sees the change
 }
 
 TEST(SelectorConfig, EqualityComparesSelectorAndLimitEnv) {
-  Config a = loadOk("targets: [{name: j, process: java}]\n");
-  Config b = loadOk("targets: [{name: j, process: javac}]\n");
-  Config c = loadOk("targets: [{name: j, process: java, limit_env: M}]\n");
-  Config d = loadOk("targets: [{name: j, pid_file: /java}]\n");
+  Config a = loadSelectorConfig("targets: [{name: j, process: java}]\n");
+  Config b = loadSelectorConfig("targets: [{name: j, process: javac}]\n");
+  Config c = loadSelectorConfig("targets: [{name: j, process: java, limit_env: M}]\n");
+  Config d = loadSelectorConfig("targets: [{name: j, pid_file: /java}]\n");
   EXPECT_FALSE(a == b);
   EXPECT_FALSE(a == c);
   EXPECT_FALSE(a == d);
-  EXPECT_TRUE(a == loadOk("targets: [{name: j, process: java}]\n"));
+  EXPECT_TRUE(a == loadSelectorConfig("targets: [{name: j, process: java}]\n"));
 }
 
 TEST(SelectorConfig, PrintsAndReadsBack) {
-  Config c = loadOk(
+  Config c = loadSelectorConfig(
       "targets:\n"
       "  - {name: java, process: '[jJ]ava \"x\" .*', limit_env: MEM}\n"
       "  - {name: nginx, pid_file: /run/nginx.pid}\n"
@@ -213,7 +215,7 @@ TEST(SelectorConfig, PrintsAndReadsBack) {
         "discovery:\n  interval: 2500ms\n  containers_log_dir: /x/y\n"})
     EXPECT_THAT(printed, HasSubstr(line)) << line << "\n---\n" << printed;
   ConfigLoad back = loadConfigText(printed, "printed");
-  ASSERT_TRUE(back.config) << formatAll(back.errors) << printed;
+  ASSERT_TRUE(back.config) << formatSelectorErrors(back.errors) << printed;
   EXPECT_EQ(*back.config, c);
   EXPECT_EQ(back.config->targets[0].selector.pattern, "[jJ]ava \"x\" .*");
 }

@@ -13,28 +13,28 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-std::string allErrors(const ConfigLoad& load) {
+std::string dumpConfigErrors(const ConfigLoad& load) {
   std::string out;
   for (const auto& e : load.errors) out += e.format() + "\n";
   return out;
 }
 
-Config loadOk(const std::string& text) {
+Config loadDumpConfig(const std::string& text) {
   ConfigLoad load = loadConfigText(text, "t.yaml");
-  EXPECT_TRUE(load.config) << allErrors(load);
+  EXPECT_TRUE(load.config) << dumpConfigErrors(load);
   return load.config.value_or(Config{});
 }
 
-ConfigError onlyError(const std::string& text) {
+ConfigError onlyDumpConfigError(const std::string& text) {
   ConfigLoad load = loadConfigText(text, "t.yaml");
-  EXPECT_EQ(load.errors.size(), 1u) << allErrors(load);
+  EXPECT_EQ(load.errors.size(), 1u) << dumpConfigErrors(load);
   return load.errors.empty() ? ConfigError{} : load.errors[0];
 }
 
 const std::string kApp = "targets:\n  - name: app\n    cgroup: app\n";
 
 TEST(DumpConfig, Defaults) {
-  Config c = loadOk(kApp);
+  Config c = loadDumpConfig(kApp);
   EXPECT_EQ(c.dump, DumpSpec{});
   EXPECT_EQ(c.dump.dir, "/var/lib/oomsentinel/incidents");
   EXPECT_EQ(c.dump.max_incidents, 20u);
@@ -47,7 +47,7 @@ TEST(DumpConfig, Defaults) {
 }
 
 TEST(DumpConfig, TheDumpSection) {
-  Config c = loadOk(
+  Config c = loadDumpConfig(
       "dump:\n  dir: /srv/incidents\n  max_incidents: 5\n  max_bytes: 10GiB\n  max_age: 48h\n"
       "  min_free: 512MiB\n  max_artifact_bytes: 64MiB\n  timeout: 10s\n  per_minute: 2\n"
       "  target_cooldown: 0s\n  history: 120\n  max_bundle_bytes: 300MiB\n");
@@ -63,21 +63,23 @@ TEST(DumpConfig, TheDumpSection) {
   EXPECT_EQ(c.dump.target_cooldown, 0s);
   EXPECT_EQ(c.dump.history, 120u);
 
-  EXPECT_THAT(onlyError("dump: {dir: incidents}\n").message, HasSubstr("absolute path"));
-  EXPECT_THAT(onlyError("dump: {max_incidents: 0}\n").message,
+  EXPECT_THAT(onlyDumpConfigError("dump: {dir: incidents}\n").message, HasSubstr("absolute path"));
+  EXPECT_THAT(onlyDumpConfigError("dump: {max_incidents: 0}\n").message,
               HasSubstr("whole number from 1 to 100000"));
-  EXPECT_THAT(onlyError("dump: {per_minute: many}\n").message, HasSubstr("whole number"));
-  EXPECT_THAT(onlyError("dump: {timeout: 5ms}\n").message, HasSubstr("at least 100ms"));
-  EXPECT_EQ(onlyError("dump: {dirr: /x}\n").message, "unknown key 'dirr' (did you mean 'dir'?)");
+  EXPECT_THAT(onlyDumpConfigError("dump: {per_minute: many}\n").message, HasSubstr("whole number"));
+  EXPECT_THAT(onlyDumpConfigError("dump: {timeout: 5ms}\n").message, HasSubstr("at least 100ms"));
+  EXPECT_EQ(onlyDumpConfigError("dump: {dirr: /x}\n").message,
+            "unknown key 'dirr' (did you mean 'dir'?)");
 }
 
 TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
-  Config c = loadOk(kApp +
-                    "    gperftools: {heap_prefix: /tmp/app, signal: SIGUSR1}\n"
-                    "    go: {pprof_url: 'http://127.0.0.1:6060', profiles: [heap, allocs]}\n"
-                    "    jvm: {class_histogram: true, heap_dump: true}\n"
-                    "    exec: {argv: [/usr/local/bin/collect, --fast], timeout: 3s, user: app}\n"
-                    "    proc: {smaps: true}\n");
+  Config c =
+      loadDumpConfig(kApp +
+                     "    gperftools: {heap_prefix: /tmp/app, signal: SIGUSR1}\n"
+                     "    go: {pprof_url: 'http://127.0.0.1:6060', profiles: [heap, allocs]}\n"
+                     "    jvm: {class_histogram: true, heap_dump: true}\n"
+                     "    exec: {argv: [/usr/local/bin/collect, --fast], timeout: 3s, user: app}\n"
+                     "    proc: {smaps: true}\n");
   const TargetDumpSpec& d = c.targets[0].dump;
   EXPECT_THAT(d.dumpers, ElementsAre(DumperKind::kProc, DumperKind::kGperftools,
                                      DumperKind::kGoPprof, DumperKind::kJvm, DumperKind::kExec));
@@ -90,24 +92,27 @@ TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
   EXPECT_EQ(d.exec_user, "app");
   EXPECT_TRUE(d.proc_smaps);
   // The hook runs as nobody unless told.
-  EXPECT_EQ(loadOk(kApp + "    exec: {argv: [/bin/true]}\n").targets[0].dump.exec_user, "nobody");
+  EXPECT_EQ(loadDumpConfig(kApp + "    exec: {argv: [/bin/true]}\n").targets[0].dump.exec_user,
+            "nobody");
   // Its cgroup is capped unless told otherwise: 64 MiB (no swap) and 512 tasks.
-  const TargetDumpSpec plain = loadOk(kApp + "    exec: {argv: [/bin/true]}\n").targets[0].dump;
+  const TargetDumpSpec plain =
+      loadDumpConfig(kApp + "    exec: {argv: [/bin/true]}\n").targets[0].dump;
   EXPECT_EQ(plain.exec_memory_max, 64ull << 20);
   EXPECT_EQ(plain.exec_pids_max, 512u);
   const TargetDumpSpec capped =
-      loadOk(kApp + "    exec: {argv: [/bin/true], memory_max: 1GiB, pids_max: 64}\n")
+      loadDumpConfig(kApp + "    exec: {argv: [/bin/true], memory_max: 1GiB, pids_max: 64}\n")
           .targets[0]
           .dump;
   EXPECT_EQ(capped.exec_memory_max, 1ull << 30);
   EXPECT_EQ(capped.exec_pids_max, 64u);
 
   // Listed explicitly: exactly those, in that order.
-  Config only = loadOk(kApp + "    dumpers: [gperftools]\n    gperftools: {heap_prefix: /h}\n");
+  Config only =
+      loadDumpConfig(kApp + "    dumpers: [gperftools]\n    gperftools: {heap_prefix: /h}\n");
   EXPECT_THAT(only.targets[0].dump.dumpers, ElementsAre(DumperKind::kGperftools));
   EXPECT_EQ(only.targets[0].dump.gperftools_signal, SIGUSR2);
   // A perf-data-only jvm section still adds the jcmd dumper (class histogram by default).
-  EXPECT_THAT(loadOk(kApp + "    jvm: {}\n").targets[0].dump.dumpers,
+  EXPECT_THAT(loadDumpConfig(kApp + "    jvm: {}\n").targets[0].dump.dumpers,
               ElementsAre(DumperKind::kProc, DumperKind::kJvm));
 }
 
@@ -136,33 +141,35 @@ TEST(DumpConfig, DumperMistakes) {
       {"    go: {pprof_url: 'http://h:1', profiles: [../etc]}\n", "a pprof profile is a name"},
   };
   for (const auto& c : cases) {
-    ConfigError e = onlyError(kApp + c.body);
+    ConfigError e = onlyDumpConfigError(kApp + c.body);
     EXPECT_THAT(e.message, HasSubstr(c.message)) << c.body;
   }
   EXPECT_THAT(
-      onlyError("targets: [{name: h, host: true, dumpers: [gperftools], gperftools: {heap_prefix: "
-                "/h}}]\n")
+      onlyDumpConfigError(
+          "targets: [{name: h, host: true, dumpers: [gperftools], gperftools: {heap_prefix: "
+          "/h}}]\n")
           .message,
       HasSubstr("needs a process: give a cgroup or pid target"));
   // Real-time signals by offset and by number.
-  Config rt = loadOk(kApp + "    gperftools: {heap_prefix: /h, signal: SIGRTMIN+3}\n");
+  Config rt = loadDumpConfig(kApp + "    gperftools: {heap_prefix: /h, signal: SIGRTMIN+3}\n");
   EXPECT_EQ(rt.targets[0].dump.gperftools_signal, SIGRTMIN + 3);
-  Config num = loadOk(kApp + "    gperftools: {heap_prefix: /h, signal: 10}\n");
+  Config num = loadDumpConfig(kApp + "    gperftools: {heap_prefix: /h, signal: 10}\n");
   EXPECT_EQ(num.targets[0].dump.gperftools_signal, SIGUSR1);
 }
 
 TEST(DumpConfig, PrintsAndReadsBackTheSame) {
-  Config c = loadOk("dump: {dir: /srv/i, max_bytes: 3GiB, min_free: 100MiB, history: 5}\n" + kApp +
-                    "    gperftools: {heap_prefix: /tmp/app, signal: SIGRTMIN+2}\n"
-                    "    go: {pprof_url: 'http://127.0.0.1:6060', profiles: [heap]}\n"
-                    "    jvm: {perfdata: false, heap_dump: true}\n"
-                    "    exec: {argv: [/bin/echo, 'a b'], timeout: 2s, user: '1000', memory_max: "
-                    "100MiB, pids_max: 99}\n"
-                    "    proc: {smaps: true}\n"
-                    "    dumpers: [exec, proc, jvm]\n");
+  Config c =
+      loadDumpConfig("dump: {dir: /srv/i, max_bytes: 3GiB, min_free: 100MiB, history: 5}\n" + kApp +
+                     "    gperftools: {heap_prefix: /tmp/app, signal: SIGRTMIN+2}\n"
+                     "    go: {pprof_url: 'http://127.0.0.1:6060', profiles: [heap]}\n"
+                     "    jvm: {perfdata: false, heap_dump: true}\n"
+                     "    exec: {argv: [/bin/echo, 'a b'], timeout: 2s, user: '1000', memory_max: "
+                     "100MiB, pids_max: 99}\n"
+                     "    proc: {smaps: true}\n"
+                     "    dumpers: [exec, proc, jvm]\n");
   std::string printed = printConfig(c);
   ConfigLoad back = loadConfigText(printed, "printed.yaml");
-  ASSERT_TRUE(back.config) << allErrors(back) << printed;
+  ASSERT_TRUE(back.config) << dumpConfigErrors(back) << printed;
   EXPECT_EQ(*back.config, c) << printed;
   EXPECT_EQ(back.config->dump, c.dump);
   EXPECT_EQ(back.config->targets[0].dump, c.targets[0].dump) << printed;
@@ -175,21 +182,21 @@ namespace oomsentinel {
 namespace {
 
 TEST(DumpConfig, ThrottleDuringDumpAsABoolOrAMap) {
-  const TargetDumpSpec off = loadOk(kApp).targets[0].dump;
+  const TargetDumpSpec off = loadDumpConfig(kApp).targets[0].dump;
   EXPECT_FALSE(off.throttle);
   EXPECT_EQ(off.throttle_max_duration, 5s);
   EXPECT_EQ(off.throttle_headroom, 0u);
-  EXPECT_EQ(loadOk(kApp).dump.throttle_records, "/var/lib/oomsentinel/throttle");
+  EXPECT_EQ(loadDumpConfig(kApp).dump.throttle_records, "/var/lib/oomsentinel/throttle");
 
-  EXPECT_TRUE(loadOk(kApp + "    throttle_during_dump: true\n").targets[0].dump.throttle);
+  EXPECT_TRUE(loadDumpConfig(kApp + "    throttle_during_dump: true\n").targets[0].dump.throttle);
   const TargetDumpSpec map =
-      loadOk(kApp + "    throttle_during_dump: {max_duration: 2s, headroom: 16MiB}\n")
+      loadDumpConfig(kApp + "    throttle_during_dump: {max_duration: 2s, headroom: 16MiB}\n")
           .targets[0]
           .dump;
   EXPECT_TRUE(map.throttle);
   EXPECT_EQ(map.throttle_max_duration, 2s);
   EXPECT_EQ(map.throttle_headroom, 16u << 20);
-  EXPECT_EQ(loadOk("dump: {throttle_records: /srv/throttle}\n").dump.throttle_records,
+  EXPECT_EQ(loadDumpConfig("dump: {throttle_records: /srv/throttle}\n").dump.throttle_records,
             "/srv/throttle");
 
   struct Case {
@@ -208,13 +215,14 @@ TEST(DumpConfig, ThrottleDuringDumpAsABoolOrAMap) {
        "targets[0].throttle_during_dump.headrom"},
   };
   for (const auto& c : cases) {
-    ConfigError e = onlyError(kApp + c.body);
+    ConfigError e = onlyDumpConfigError(kApp + c.body);
     EXPECT_THAT(e.message, HasSubstr(c.message)) << c.body;
     EXPECT_EQ(e.key_path, c.key_path) << c.body;
   }
-  EXPECT_THAT(onlyError("targets: [{name: h, host: true, throttle_during_dump: true}]\n").message,
-              HasSubstr("the host target has no memory.high"));
-  EXPECT_THAT(onlyError("dump: {throttle_records: throttle}\n").message,
+  EXPECT_THAT(
+      onlyDumpConfigError("targets: [{name: h, host: true, throttle_during_dump: true}]\n").message,
+      HasSubstr("the host target has no memory.high"));
+  EXPECT_THAT(onlyDumpConfigError("dump: {throttle_records: throttle}\n").message,
               HasSubstr("absolute path"));
 }
 

@@ -10,7 +10,7 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-std::string allErrors(const ConfigLoad& load) {
+std::string runtimeConfigErrors(const ConfigLoad& load) {
   std::string out;
   for (const auto& e : load.errors) out += e.format() + "\n";
   return out;
@@ -18,14 +18,14 @@ std::string allErrors(const ConfigLoad& load) {
 
 RuntimeSpec runtimeOf(const std::string& target_body) {
   ConfigLoad load = loadConfigText("targets:\n  - name: a\n    pid: 1\n" + target_body, "t.yaml");
-  EXPECT_TRUE(load.config) << allErrors(load);
+  EXPECT_TRUE(load.config) << runtimeConfigErrors(load);
   if (!load.config || load.config->targets.empty()) return {};
   return load.config->targets[0].runtime;
 }
 
-ConfigError onlyError(const std::string& target_body) {
+ConfigError onlyTargetError(const std::string& target_body) {
   ConfigLoad load = loadConfigText("targets:\n  - name: a\n    pid: 1\n" + target_body, "t.yaml");
-  EXPECT_EQ(load.errors.size(), 1u) << allErrors(load);
+  EXPECT_EQ(load.errors.size(), 1u) << runtimeConfigErrors(load);
   EXPECT_FALSE(load.config);
   return load.errors.empty() ? ConfigError{} : load.errors[0];
 }
@@ -117,7 +117,7 @@ TEST(RuntimeConfig, EachMistakeIsOneErrorAtItsPlace) {
        "unknown key 'stale' (did you mean 'stale_after'?)", 5, 15},
   };
   for (const auto& c : cases) {
-    ConfigError e = onlyError(c.body);
+    ConfigError e = onlyTargetError(c.body);
     EXPECT_EQ(e.key_path, c.path) << c.body;
     EXPECT_THAT(e.message, HasSubstr(c.message)) << c.body;
     EXPECT_FALSE(e.message.empty()) << c.body;
@@ -128,7 +128,7 @@ TEST(RuntimeConfig, EachMistakeIsOneErrorAtItsPlace) {
 
 TEST(RuntimeConfig, TheHostHasNoJvmOfItsOwn) {
   ConfigLoad load = loadConfigText("targets: [{name: h, host: true, jvm: {}}]\n", "t.yaml");
-  ASSERT_EQ(load.errors.size(), 1u) << allErrors(load);
+  ASSERT_EQ(load.errors.size(), 1u) << runtimeConfigErrors(load);
   EXPECT_EQ(load.errors[0].key_path, "targets[0].jvm");
   EXPECT_THAT(load.errors[0].message, HasSubstr("the host target has none of its own"));
   EXPECT_TRUE(loadConfigText("targets: [{name: h, host: true, jvm: {perfdata: false}}]\n", "t.yaml")
@@ -138,7 +138,7 @@ TEST(RuntimeConfig, TheHostHasNoJvmOfItsOwn) {
 TEST(RuntimeConfig, SignalsAreBounded) {
   std::string body = "    metrics_url: http://h/m\n    signals:\n";
   for (int i = 0; i < 65; ++i) body += "      s" + std::to_string(i) + ": x\n";
-  ConfigError e = onlyError(body);
+  ConfigError e = onlyTargetError(body);
   EXPECT_THAT(e.message, HasSubstr("at most 64 signals per target"));
 }
 
@@ -151,12 +151,12 @@ TEST(RuntimeConfig, PrintsAndReadsBackTheSame) {
       "    jvm: {}\n"
       "    runtime: {interval: 2s, timeout: 1s, stale_after: 10s, max_bytes: 2000}\n";
   ConfigLoad first = loadConfigText(text, "t.yaml");
-  ASSERT_TRUE(first.config) << allErrors(first);
+  ASSERT_TRUE(first.config) << runtimeConfigErrors(first);
   std::string printed = printConfig(*first.config);
   EXPECT_THAT(printed, HasSubstr("expvar_url: http://127.0.0.1:6060/debug/vars"));
   EXPECT_THAT(printed, HasSubstr("max_bytes: 2000"));
   ConfigLoad second = loadConfigText(printed, "printed.yaml");
-  ASSERT_TRUE(second.config) << allErrors(second) << printed;
+  ASSERT_TRUE(second.config) << runtimeConfigErrors(second) << printed;
   EXPECT_EQ(*second.config, *first.config) << printed;
   EXPECT_EQ(second.config->targets[0].runtime, first.config->targets[0].runtime);
 }

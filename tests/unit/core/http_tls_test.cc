@@ -27,14 +27,14 @@ using testing::TestCa;
 using testing::TlsFiles;
 using namespace std::chrono_literals;
 
-Url mustParse(const std::string& s) {
+Url mustParseHttpOrHttps(const std::string& s) {
   auto u = Url::parse(s, UrlSchemes::kHttpOrHttps);
   EXPECT_TRUE(u.ok()) << s << ": " << (u.ok() ? "" : u.error().describe());
   return u.ok() ? *u : Url{};
 }
 
 TEST(HttpsUrlTest, ParsesHttpsWhereTheCallerAllowsIt) {
-  Url u = mustParse("https://am.example:9093/api/v2/alerts");
+  Url u = mustParseHttpOrHttps("https://am.example:9093/api/v2/alerts");
   EXPECT_EQ(u.scheme, "https");
   EXPECT_TRUE(u.https());
   EXPECT_EQ(u.host, "am.example");
@@ -42,19 +42,19 @@ TEST(HttpsUrlTest, ParsesHttpsWhereTheCallerAllowsIt) {
   EXPECT_EQ(u.str(), "https://am.example:9093/api/v2/alerts");
   EXPECT_EQ(u.withTarget("/-/ready").str(), "https://am.example:9093/-/ready");
 
-  Url bare = mustParse("HTTPS://am.example");
+  Url bare = mustParseHttpOrHttps("HTTPS://am.example");
   EXPECT_EQ(bare.port, "443");
   EXPECT_EQ(bare.str(), "https://am.example/");
-  EXPECT_EQ(mustParse("https://h:443/x").str(), "https://h/x");
-  EXPECT_EQ(mustParse("https://h:80/x").str(), "https://h:80/x");
-  EXPECT_EQ(mustParse("https://[::1]:8443/").str(), "https://[::1]:8443/");
+  EXPECT_EQ(mustParseHttpOrHttps("https://h:443/x").str(), "https://h/x");
+  EXPECT_EQ(mustParseHttpOrHttps("https://h:80/x").str(), "https://h:80/x");
+  EXPECT_EQ(mustParseHttpOrHttps("https://[::1]:8443/").str(), "https://[::1]:8443/");
 
-  Url plain = mustParse("http://h/x");
+  Url plain = mustParseHttpOrHttps("http://h/x");
   EXPECT_EQ(plain.scheme, "http");
   EXPECT_FALSE(plain.https());
   EXPECT_EQ(plain.port, "80");
   EXPECT_EQ(plain.str(), "http://h/x");
-  EXPECT_EQ(mustParse("http://h:443/").str(), "http://h:443/");
+  EXPECT_EQ(mustParseHttpOrHttps("http://h:443/").str(), "http://h:443/");
 
   // The default stays plain http only, with the same words as before.
   auto refused = Url::parse("https://am.example/");
@@ -161,7 +161,7 @@ TEST_F(TlsContextTest, ACertificateNeedsItsKeyAndTheKeyItsCertificate) {
 
 // --- exchanges over TLS --------------------------------------------------------------------
 
-Result<HttpResponse> run(HttpRequest req) {
+Result<HttpResponse> runOverTls(HttpRequest req) {
   boost::asio::io_context io;
   std::optional<Result<HttpResponse>> got;
   int calls = 0;
@@ -199,7 +199,7 @@ class HttpsTest : public ::testing::Test {
   HttpRequest request(const std::string& url, TlsContextPtr tls, Duration timeout = 3s,
                       std::size_t max_body = 1 << 20) const {
     HttpRequest r;
-    r.url = mustParse(url);
+    r.url = mustParseHttpOrHttps(url);
     r.tls = std::move(tls);
     r.timeout = timeout;
     r.max_body = max_body;
@@ -215,7 +215,7 @@ TEST_F(HttpsTest, GetsAndPostsWithTheCaGiven) {
                         serverTls());
   ASSERT_EQ(server.url("/x").substr(0, 8), "https://");
   TlsContextPtr tls = trusting();
-  auto r = run(request(server.url("/api/v2/status"), tls));
+  auto r = runOverTls(request(server.url("/api/v2/status"), tls));
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->status, 200u);
   EXPECT_EQ(r->body, "{\"status\":\"success\"}");
@@ -225,7 +225,7 @@ TEST_F(HttpsTest, GetsAndPostsWithTheCaGiven) {
   post.method = "POST";
   post.body = "[{\"labels\":{}}]";
   post.headers.emplace_back("Content-Type", "application/json");
-  auto p = run(post);
+  auto p = runOverTls(post);
   ASSERT_TRUE(p.ok()) << p.error().describe();
 
   ASSERT_EQ(server.requests().size(), 2u);
@@ -243,7 +243,8 @@ TEST_F(HttpsTest, GetsAndPostsWithTheCaGiven) {
 
 TEST_F(HttpsTest, AHostNameIsSentAsSniAndVerified) {
   HttpTestServer server({ServerStep::reply(200, "ok")}, serverTls());
-  auto r = run(request("https://localhost:" + std::to_string(server.port()) + "/", trusting()));
+  auto r =
+      runOverTls(request("https://localhost:" + std::to_string(server.port()) + "/", trusting()));
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->body, "ok");
   EXPECT_THAT(server.serverNames(), ElementsAre("localhost"));
@@ -258,7 +259,7 @@ TEST_F(HttpsTest, AnUnknownCaFailsTheHandshakeWithTheReason) {
   // context; then a CA file that is not the server's.
   for (TlsContextPtr tls :
        {TlsContextPtr(), context({}), context(options(stranger.files().cert))}) {
-    auto r = run(request(server.url("/"), tls));
+    auto r = runOverTls(request(server.url("/"), tls));
     ASSERT_FALSE(r.ok()) << "read " << r->body;
     EXPECT_THAT(r.error().message,
                 HasSubstr("TLS handshake: certificate verify failed (unable to get local issuer "
@@ -270,8 +271,8 @@ TEST_F(HttpsTest, AnUnknownCaFailsTheHandshakeWithTheReason) {
 
 TEST_F(HttpsTest, TheNameMustMatchAndServerNameOverridesIt) {
   HttpTestServer server({ServerStep::reply(200, "ok")}, serverTls());
-  auto wrong =
-      run(request(server.url("/"), context(options(ca_.files().cert, "alertmanager.internal"))));
+  auto wrong = runOverTls(
+      request(server.url("/"), context(options(ca_.files().cert, "alertmanager.internal"))));
   ASSERT_FALSE(wrong.ok());
   EXPECT_THAT(wrong.error().message,
               HasSubstr("TLS handshake: certificate verify failed (hostname mismatch)"));
@@ -279,12 +280,12 @@ TEST_F(HttpsTest, TheNameMustMatchAndServerNameOverridesIt) {
   // A certificate for a name only, reached by its address.
   TlsFiles named = ca_.issue("alertmanager.internal", {"DNS:alertmanager.internal"});
   HttpTestServer by_name({ServerStep::reply(200, "ok")}, ServerTls{named.cert, named.key, ""});
-  auto by_ip = run(request(by_name.url("/"), trusting()));
+  auto by_ip = runOverTls(request(by_name.url("/"), trusting()));
   ASSERT_FALSE(by_ip.ok());
   EXPECT_THAT(by_ip.error().message,
               HasSubstr("TLS handshake: certificate verify failed (IP address mismatch)"));
-  auto overridden =
-      run(request(by_name.url("/"), context(options(ca_.files().cert, "alertmanager.internal"))));
+  auto overridden = runOverTls(
+      request(by_name.url("/"), context(options(ca_.files().cert, "alertmanager.internal"))));
   ASSERT_TRUE(overridden.ok()) << overridden.error().describe();
   EXPECT_THAT(by_name.serverNames(), ElementsAre("alertmanager.internal"));
   EXPECT_THAT(by_name.requests().at(0),
@@ -295,7 +296,7 @@ TEST_F(HttpsTest, InsecureSkipVerifyAcceptsAnUnknownCaAndName) {
   HttpTestServer server({ServerStep::reply(200, "ok")}, serverTls());
   TlsOptions insecure = options("", "not.the.name");
   insecure.insecure_skip_verify = true;
-  auto r = run(request(server.url("/"), context(insecure)));
+  auto r = runOverTls(request(server.url("/"), context(insecure)));
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->body, "ok");
 }
@@ -303,7 +304,7 @@ TEST_F(HttpsTest, InsecureSkipVerifyAcceptsAnUnknownCaAndName) {
 TEST_F(HttpsTest, MutualTlsNeedsTheClientCertificate) {
   HttpTestServer server({ServerStep::reply(200, "welcome")}, serverTls(ca_.files().cert));
 
-  auto without = run(request(server.url("/"), trusting()));
+  auto without = runOverTls(request(server.url("/"), trusting()));
   ASSERT_FALSE(without.ok()) << "read " << without->body;
   // TLS 1.3 finishes the client's handshake before the server checks; the refusal then
   // arrives as an alert on the first read.
@@ -312,7 +313,8 @@ TEST_F(HttpsTest, MutualTlsNeedsTheClientCertificate) {
 
   TestCa stranger("another CA");
   TlsFiles foreign = stranger.issue("foreign client", {}, TestCa::Use::kClient);
-  auto wrong = run(request(server.url("/"), context(options(ca_.files().cert, "", foreign))));
+  auto wrong =
+      runOverTls(request(server.url("/"), context(options(ca_.files().cert, "", foreign))));
   ASSERT_FALSE(wrong.ok()) << "read " << wrong->body;
   EXPECT_THAT(wrong.error().message, HasSubstr("unknown ca"));
   // The server's side of both refusals (its handler may still be recording the second).
@@ -322,7 +324,7 @@ TEST_F(HttpsTest, MutualTlsNeedsTheClientCertificate) {
                                                     HasSubstr("certificate verify failed")));
 
   TlsFiles client = ca_.issue("client", {}, TestCa::Use::kClient);
-  auto with = run(request(server.url("/"), context(options(ca_.files().cert, "", client))));
+  auto with = runOverTls(request(server.url("/"), context(options(ca_.files().cert, "", client))));
   ASSERT_TRUE(with.ok()) << with.error().describe();
   EXPECT_EQ(with->body, "welcome");
   EXPECT_EQ(server.requests().size(), 1u) << "only the authenticated client got to ask";
@@ -336,7 +338,7 @@ TEST_F(HttpsTest, AServerThatNeverShakesHandsTimesOutNamingTheHandshake) {
   std::string url = "https://127.0.0.1:" + std::to_string(silent.port()) + "/";
   SystemClock clock;
   SteadyTime t0 = clock.steadyNow();
-  auto r = run(request(url, trusting(), 300ms));
+  auto r = runOverTls(request(url, trusting(), 300ms));
   Duration took = clock.steadyNow() - t0;
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error().message, HasSubstr("timed out after 300ms while doing the TLS handshake"));
@@ -348,7 +350,7 @@ TEST_F(HttpsTest, TheDeadlineCoversReadsOverTls) {
   ServerStep hang;
   hang.kind = ServerStep::Kind::kHang;
   HttpTestServer server({hang}, serverTls());
-  auto r = run(request(server.url("/"), trusting(), 300ms));
+  auto r = runOverTls(request(server.url("/"), trusting(), 300ms));
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error().message, HasSubstr("timed out after 300ms while reading the response"));
 
@@ -356,7 +358,7 @@ TEST_F(HttpsTest, TheDeadlineCoversReadsOverTls) {
   trickle.kind = ServerStep::Kind::kTrickle;
   trickle.delay = 20ms;
   server.setScript({trickle});
-  auto t = run(request(server.url("/"), trusting(), 300ms));
+  auto t = runOverTls(request(server.url("/"), trusting(), 300ms));
   ASSERT_FALSE(t.ok());
   EXPECT_THAT(t.error().message, HasSubstr("timed out after 300ms"));
 }
@@ -364,7 +366,7 @@ TEST_F(HttpsTest, TheDeadlineCoversReadsOverTls) {
 TEST_F(HttpsTest, ABodyOverTheCapIsAnErrorOverTlsToo) {
   HttpTestServer server({ServerStep::reply(200, std::string(5000, 'x'))}, serverTls());
   TlsContextPtr tls = trusting();
-  auto r = run(request(server.url("/"), tls, 3s, 4096));
+  auto r = runOverTls(request(server.url("/"), tls, 3s, 4096));
   ASSERT_FALSE(r.ok()) << "read " << r->body.size() << " bytes";
   EXPECT_THAT(r.error().message, HasSubstr("larger than the 4.00 KiB cap"));
   EXPECT_EQ(r.error().path, "GET " + server.url("/"));
@@ -377,12 +379,12 @@ TEST_F(HttpsTest, ABodyOverTheCapIsAnErrorOverTlsToo) {
   to_eof.raw = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + std::string(5000, 'z');
   server.setScript({chunked, to_eof});
   for (int i = 0; i < 2; ++i) {
-    auto r2 = run(request(server.url("/"), tls, 3s, 4096));
+    auto r2 = runOverTls(request(server.url("/"), tls, 3s, 4096));
     ASSERT_FALSE(r2.ok()) << i << ": read " << r2->body.size() << " bytes";
     EXPECT_THAT(r2.error().message, HasSubstr("larger than the 4.00 KiB cap"));
   }
   server.setScript({ServerStep::reply(200, std::string(4096, 'x'))});
-  auto at = run(request(server.url("/"), tls, 3s, 4096));
+  auto at = runOverTls(request(server.url("/"), tls, 3s, 4096));
   ASSERT_TRUE(at.ok()) << at.error().describe();
   EXPECT_EQ(at->body.size(), 4096u);
 }
@@ -391,14 +393,14 @@ TEST_F(HttpsTest, ABodyThatEndsAtCloseNeedsTlsCloseNotify) {
   ServerStep to_eof;
   to_eof.raw = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it";
   HttpTestServer server({to_eof}, serverTls());
-  auto whole = run(request(server.url("/"), trusting()));
+  auto whole = runOverTls(request(server.url("/"), trusting()));
   ASSERT_TRUE(whole.ok()) << whole.error().describe();
   EXPECT_EQ(whole->body, "all of it");
 
   // Without close_notify the end may have been cut off by someone in between.
   to_eof.abrupt_close = true;
   server.setScript({to_eof});
-  auto cut = run(request(server.url("/"), trusting()));
+  auto cut = runOverTls(request(server.url("/"), trusting()));
   ASSERT_FALSE(cut.ok()) << "read " << cut->body;
   EXPECT_THAT(cut.error().message,
               HasSubstr("the server closed the connection while reading the response"));
@@ -421,7 +423,7 @@ TEST_F(HttpsTest, OneContextServesManyConcurrentExchanges) {
 
 TEST_F(HttpsTest, APlainHttpUrlIgnoresTheTlsContext) {
   HttpTestServer plain({ServerStep::reply(200, "plain")});
-  auto r = run(request(plain.url("/"), trusting()));
+  auto r = runOverTls(request(plain.url("/"), trusting()));
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r->body, "plain");
   EXPECT_THAT(plain.requests().at(0), Not(HasSubstr("\x16\x03")));

@@ -31,7 +31,7 @@ RunResult run(const std::vector<std::string>& args) {
   return runCommand(argv);
 }
 
-std::vector<std::string> lines(const std::string& text) {
+std::vector<std::string> incidentLines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   for (std::string l; std::getline(in, l);) out.push_back(l);
@@ -46,7 +46,7 @@ std::vector<std::string> words(const std::string& line) {
 }
 
 // 2026-11-29T09:35:12.123Z plus `later`.
-WallTime at(Duration later = {}) {
+WallTime wallAt(Duration later = {}) {
   using namespace std::chrono;
   return time_point_cast<WallTime::duration>(sys_days{year{2026} / 11 / 29} + 9h + 35min + 12s +
                                              123ms) +
@@ -81,11 +81,11 @@ struct TwoBundles {
     w.target = "web";
     w.rule = "near-limit";
     w.severity = "warning";
-    w.fired_at = at();
-    auto b = store.begin(w, at());
+    w.fired_at = wallAt();
+    auto b = store.begin(w, wallAt());
     EXPECT_TRUE(b.ok());
     auto a = writeArtifact(b->dir(), "status.txt", std::string(300, 's'), 0);
-    auto p = store.publish(*b, {outcome("proc", DumpResult::kOk, {*a})}, at() + 1s);
+    auto p = store.publish(*b, {outcome("proc", DumpResult::kOk, {*a})}, wallAt() + 1s);
     EXPECT_TRUE(p.ok());
     older = *p;
 
@@ -93,8 +93,8 @@ struct TwoBundles {
     c.target = "cart";
     c.rule = "oom-imminent";
     c.severity = "critical";
-    c.fired_at = at(5min);
-    auto b2 = store.begin(c, at(5min));
+    c.fired_at = wallAt(5min);
+    auto b2 = store.begin(c, wallAt(5min));
     EXPECT_TRUE(b2.ok());
     auto s = writeArtifact(b2->dir(), "status.txt", std::string(2000, 's'), 0);
     auto h = writeArtifact(b2->dir(), "heap.prof", std::string(3000, 'h'), 0);
@@ -102,7 +102,7 @@ struct TwoBundles {
         *b2,
         {outcome("proc", DumpResult::kOk, {*s}), outcome("gperftools", DumpResult::kTimedOut, {*h}),
          outcome("go_pprof", DumpResult::kSkipped, {})},
-        at(5min + 2s + 500ms));
+        wallAt(5min + 2s + 500ms));
     EXPECT_TRUE(p2.ok());
     newer = *p2;
   }
@@ -127,7 +127,7 @@ TEST(Incidents, ATableNewestFirst) {
   RunResult r = run({"incidents", "--dir", d.tmp.path()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  auto ls = lines(r.out);
+  auto ls = incidentLines(r.out);
   ASSERT_EQ(ls.size(), 3u) << r.out;
   EXPECT_EQ(words(ls[0]), (std::vector<std::string>{"TIME", "TARGET", "RULE", "SEVERITY",
                                                     "ARTIFACTS", "SIZE", "RESULTS", "PATH"}));
@@ -164,7 +164,7 @@ TEST(Incidents, OneJsonObjectPerBundle) {
   RunResult r = run({"incidents", "--json", "--dir", d.tmp.path()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  auto ls = lines(r.out);
+  auto ls = incidentLines(r.out);
   ASSERT_EQ(ls.size(), 2u) << r.out;
   json newer = json::parse(ls[0], nullptr, false), older = json::parse(ls[1], nullptr, false);
   ASSERT_FALSE(newer.is_discarded() || older.is_discarded()) << r.out;
@@ -191,7 +191,7 @@ TEST(Incidents, ABrokenBundleIsShownWithItsProblem) {
   d.tmp.write("20261129T093000.000Z-lost-r/manifest.json", "{ cut short");
   RunResult r = run({"incidents", "--dir", d.tmp.path()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto ls = lines(r.out);
+  auto ls = incidentLines(r.out);
   ASSERT_EQ(ls.size(), 5u) << r.out;
   EXPECT_EQ(words(ls[3])[0], "2026-11-29T09:30:00.000Z");
   EXPECT_EQ(words(ls[3])[1], "-");
@@ -199,7 +199,7 @@ TEST(Incidents, ABrokenBundleIsShownWithItsProblem) {
 
   r = run({"incidents", "--dir", d.tmp.path(), "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  ls = lines(r.out);
+  ls = incidentLines(r.out);
   ASSERT_EQ(ls.size(), 3u);
   json broken = json::parse(ls[2]);
   EXPECT_EQ(broken["name"], "20261129T093000.000Z-lost-r");
@@ -219,18 +219,18 @@ TEST(Incidents, AnUnreadableDirectoryOrABadFlagExitsTwo) {
   tmp.write("file", "x");
   r = run({"incidents", "--dir", tmp.path() + "/file"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+  EXPECT_EQ(incidentLines(r.err).size(), 1u) << r.err;
   EXPECT_THAT(r.err, HasSubstr(tmp.path() + "/file"));
 
   r = run({"incidents", "--since", "1h"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(lines(r.err)[0], "oomsentinel incidents: unknown argument '--since'");
+  EXPECT_EQ(incidentLines(r.err)[0], "oomsentinel incidents: unknown argument '--since'");
   EXPECT_THAT(r.err, HasSubstr("usage: oomsentinel incidents"));
 
   r = run({"incidents", "--dir"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(lines(r.err)[0], "oomsentinel incidents: --dir needs a value");
+  EXPECT_EQ(incidentLines(r.err)[0], "oomsentinel incidents: --dir needs a value");
 }
 
 TEST(Incidents, HelpNamesTheCommand) {

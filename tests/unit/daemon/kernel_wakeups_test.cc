@@ -4,11 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/test_support.h"
+
 namespace oomsentinel {
 namespace {
 
 using ::testing::ElementsAre;
-constexpr double kMiB = 1 << 20;
+using testing::kMiB;
 
 Snapshot snap(double usage, double ws, double limit) {
   Snapshot s;

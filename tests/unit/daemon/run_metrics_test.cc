@@ -42,7 +42,7 @@ Result<HttpResponse> get(int port, const std::string& path) {
 }
 
 // The value of the first sample line that starts with `series` (0 when there is none).
-double metric(const std::string& body, const std::string& series) {
+double sampleValue(const std::string& body, const std::string& series) {
   std::istringstream in(body);
   for (std::string l; std::getline(in, l);) {
     if (l.rfind(series + " ", 0) == 0) return std::stod(l.substr(series.size() + 1));
@@ -50,7 +50,7 @@ double metric(const std::string& body, const std::string& series) {
   return 0;
 }
 
-bool eventually(const std::function<bool()>& f) {
+bool metricsEventually(const std::function<bool()>& f) {
   for (int i = 0; i < 500; ++i) {
     if (f()) return true;
     std::this_thread::sleep_for(20ms);
@@ -60,8 +60,8 @@ bool eventually(const std::function<bool()>& f) {
 
 // `oomsentinel --cgroup-root DIR/cg run --config DIR/c.yaml`, stderr to `log`; `in_child` runs
 // in the child before the exec (a limit, an environment variable).
-testing::DaemonOptions daemonOptions(const TempDir& dir, const std::string& log,
-                                     std::function<void()> in_child = {}) {
+testing::DaemonOptions metricsDaemonOptions(const TempDir& dir, const std::string& log,
+                                            std::function<void()> in_child = {}) {
   testing::DaemonOptions o(testing::runArgs(dir.path() + "/cg", dir.path() + "/c.yaml"), log);
   o.in_child = std::move(in_child);
   return o;
@@ -80,9 +80,9 @@ TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
   };
   config(port, true);
   std::string log = dir.path() + "/log";
-  testing::DaemonProcess daemon(daemonOptions(dir, log));
+  testing::DaemonProcess daemon(metricsDaemonOptions(dir, log));
   ASSERT_TRUE(daemon.waitForLog("serving /metrics")) << slurp(log);
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(metricsEventually([&] {
     auto r = get(port, "/metrics");
     return r.ok() && r->body.find("oomsentinel_rule_firing{rule=\"high\"") != std::string::npos;
   }));
@@ -94,8 +94,8 @@ TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
   EXPECT_THAT(metrics->body, HasSubstr("oomsentinel_targets{state=\"unresolved\"} 1"));
   // Every tick's lateness is observed as it starts, before the tick itself is: the count is the
   // ticks', or one more when the scrape fell between the two.
-  double late = metric(metrics->body, "oomsentinel_tick_lateness_seconds_count");
-  double ticks = metric(metrics->body, "oomsentinel_poll_duration_seconds_count");
+  double late = sampleValue(metrics->body, "oomsentinel_tick_lateness_seconds_count");
+  double ticks = sampleValue(metrics->body, "oomsentinel_poll_duration_seconds_count");
   EXPECT_GT(ticks, 0);
   EXPECT_GE(late, ticks);
   EXPECT_LE(late, ticks + 1);
@@ -111,7 +111,7 @@ TEST(RunMetrics, ServesMetricsHealthAndReadinessAndFollowsAReload) {
   int port2 = freeLoopbackPort();
   config(port2, false);
   daemon.signal(SIGHUP);
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(metricsEventually([&] {
     auto r = get(port2, "/readyz");
     return r.ok() && r->status == 200;
   })) << slurp(log);
@@ -156,11 +156,11 @@ TEST(RunMetrics, TheOpenFileLimitIsRaisedToTheHardLimitForManyTargets) {
   if (hard.rlim_max <= 256)
     GTEST_SKIP() << "the hard open-file limit here is only " << hard.rlim_max;
   std::string log = dir.path() + "/log";
-  testing::DaemonProcess daemon(daemonOptions(dir, log, [max = hard.rlim_max] {
+  testing::DaemonProcess daemon(metricsDaemonOptions(dir, log, [max = hard.rlim_max] {
     rlimit low{256, max};
     ::setrlimit(RLIMIT_NOFILE, &low);
   }));
-  EXPECT_TRUE(eventually([&] { return get(port, "/metrics").ok(); })) << slurp(log);
+  EXPECT_TRUE(metricsEventually([&] { return get(port, "/metrics").ok(); })) << slurp(log);
   std::string limits = slurp("/proc/" + std::to_string(daemon.pid()) + "/limits");
   daemon.stop();
   std::string line = limits.substr(limits.find("Max open files"));
@@ -174,8 +174,10 @@ TEST(RunMetrics, TheOpenFileLimitIsRaisedToTheHardLimitForManyTargets) {
 }
 
 TEST(RunMetrics, TcmallocFiguresAreExportedWhenTheDaemonRunsWithTcmalloc) {
-#if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "this build uses AddressSanitizer, which cannot run under a preloaded tcmalloc";
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // Both replace malloc with their own allocator; the daemon dies at start (SIGSEGV under TSan).
+  GTEST_SKIP() << "this build uses AddressSanitizer or ThreadSanitizer, which cannot run under a "
+                  "preloaded tcmalloc";
 #endif
   const char* tcmalloc = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4";
   if (::access(tcmalloc, R_OK) != 0)
@@ -189,9 +191,9 @@ TEST(RunMetrics, TcmallocFiguresAreExportedWhenTheDaemonRunsWithTcmalloc) {
                           "'}}\ntargets:\n  - name: app\n    cgroup: /app\n");
   std::string log = dir.path() + "/log";
   testing::DaemonProcess daemon(
-      daemonOptions(dir, log, [tcmalloc] { ::setenv("LD_PRELOAD", tcmalloc, 1); }));
+      metricsDaemonOptions(dir, log, [tcmalloc] { ::setenv("LD_PRELOAD", tcmalloc, 1); }));
   std::string body;
-  EXPECT_TRUE(eventually([&] {
+  EXPECT_TRUE(metricsEventually([&] {
     auto r = get(port, "/metrics");
     if (r.ok()) body = r->body;
     return r.ok();

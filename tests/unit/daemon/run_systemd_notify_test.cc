@@ -83,7 +83,7 @@ class FakeSystemd {
 // 10% of its limit: far from fast_above, so the tick stays at poll.interval.
 void writeCgroup(const TempDir& dir) { testing::writeAppCgroup(dir, 10485760); }
 
-void writeConfig(const TempDir& dir, bool ghost) {
+void writeNotifyConfig(const TempDir& dir, bool ghost) {
   dir.write("c.yaml.new", std::string("poll: {interval: 100ms, fast_interval: 50ms}\n") +
                               "targets:\n  - name: app\n    cgroup: /app\n" +
                               (ghost ? "  - name: ghost\n    cgroup: /nope\n" : "") +
@@ -92,8 +92,9 @@ void writeConfig(const TempDir& dir, bool ghost) {
 }
 
 // The daemon with NOTIFY_SOCKET (and what `env` adds) set in the child, as systemd sets them.
-testing::DaemonOptions daemonOptions(const TempDir& dir, const std::string& socket,
-                                     const std::vector<std::pair<std::string, std::string>>& env) {
+testing::DaemonOptions notifyDaemonOptions(
+    const TempDir& dir, const std::string& socket,
+    const std::vector<std::pair<std::string, std::string>>& env) {
   testing::DaemonOptions o;
   o.args = testing::runArgs(dir.path() + "/cg", dir.path() + "/c.yaml");
   o.log = dir.path() + "/log";
@@ -111,12 +112,12 @@ testing::DaemonOptions daemonOptions(const TempDir& dir, const std::string& sock
 TEST(RunSystemdNotify, ReadyStatusWatchdogReloadAndStopReachTheNotifySocket) {
   TempDir dir;
   writeCgroup(dir);
-  writeConfig(dir, false);
+  writeNotifyConfig(dir, false);
   FakeSystemd systemd(dir.path() + "/notify.sock");
   ASSERT_TRUE(systemd.bound()) << systemd.path();
   // WatchdogSec=400ms: a keep-alive every 100 ms.
-  testing::DaemonProcess daemon(
-      daemonOptions(dir, systemd.path(), {{"WATCHDOG_USEC", "400000"}, {"WATCHDOG_PID", "$SELF"}}));
+  testing::DaemonProcess daemon(notifyDaemonOptions(
+      dir, systemd.path(), {{"WATCHDOG_USEC", "400000"}, {"WATCHDOG_PID", "$SELF"}}));
   ASSERT_TRUE(daemon.started());
   std::string log = dir.path() + "/log";
 
@@ -137,7 +138,7 @@ TEST(RunSystemdNotify, ReadyStatusWatchdogReloadAndStopReachTheNotifySocket) {
   EXPECT_EQ(statuses, 0) << systemd.all();
 
   // SIGHUP: RELOADING=1, then READY=1, then the new status (a second, unresolvable target).
-  writeConfig(dir, true);
+  writeNotifyConfig(dir, true);
   before = systemd.received().size();
   daemon.signal(SIGHUP);
   ASSERT_FALSE(systemd.waitFor("RELOADING=1").empty()) << systemd.all();
@@ -166,10 +167,10 @@ TEST(RunSystemdNotify, NoKeepAliveWhenTheWatchdogIsNotForThisProcess) {
            {}, {{"WATCHDOG_USEC", "400000"}, {"WATCHDOG_PID", "1"}}}) {
     TempDir dir;
     writeCgroup(dir);
-    writeConfig(dir, false);
+    writeNotifyConfig(dir, false);
     FakeSystemd systemd(dir.path() + "/notify.sock");
     ASSERT_TRUE(systemd.bound());
-    testing::DaemonProcess daemon(daemonOptions(dir, systemd.path(), env));
+    testing::DaemonProcess daemon(notifyDaemonOptions(dir, systemd.path(), env));
     ASSERT_TRUE(daemon.started());
     EXPECT_FALSE(systemd.waitFor("READY=1").empty()) << systemd.all();
     systemd.waitFor([](const std::string&) { return false; }, 600ms);

@@ -27,7 +27,7 @@ namespace {
 using ::testing::HasSubstr;
 using testing::slurp;
 
-bool eventually(const std::function<bool()>& f, int tries = 400) {
+bool throttleEventually(const std::function<bool()>& f, int tries = 400) {
   return testing::eventually(f, tries);
 }
 using testing::TempDir;
@@ -38,13 +38,13 @@ std::string trimmed(std::string s) {
   return s;
 }
 
-struct Tree {
+struct ThrottleTree {
   TempDir dir;
   std::string cg = dir.path() + "/cg/app";
   std::string records = dir.path() + "/records";
   std::string incidents = dir.path() + "/incidents";
   std::string log = dir.path() + "/log";
-  Tree() {
+  ThrottleTree() {
     dir.write("cg/cgroup.controllers", "memory\n");
     dir.write("cg/app/memory.current", std::to_string(180 << 20) + "\n");
     dir.write("cg/app/memory.max", std::to_string(200 << 20) + "\n");
@@ -84,10 +84,10 @@ struct Tree {
 };
 
 TEST(RunThrottle, HeldDuringTheDumpPutBackAfterItLoggedEachTime) {
-  Tree t;
+  ThrottleTree t;
   t.config("{max_duration: 10s, headroom: 4MiB}", 0.3);
   testing::DaemonProcess daemon(t.daemon());
-  bool published = eventually(
+  bool published = throttleEventually(
       [&] { return slurp(t.log).find("incident bundle published") != std::string::npos; });
   daemon.stop();
   std::string log = slurp(t.log);
@@ -105,15 +105,16 @@ TEST(RunThrottle, HeldDuringTheDumpPutBackAfterItLoggedEachTime) {
 }
 
 TEST(RunThrottle, SigtermPutsItBackBeforeTheDumpEnds) {
-  Tree t;
+  ThrottleTree t;
   t.config("true", 3);
   testing::DaemonProcess daemon(t.daemon());
   // The value itself, not just "not max": the write truncates first.
-  ASSERT_TRUE(eventually([&] { return t.high() == std::to_string(184 << 20); })) << slurp(t.log);
+  ASSERT_TRUE(throttleEventually([&] { return t.high() == std::to_string(184 << 20); }))
+      << slurp(t.log);
   EXPECT_EQ(t.high(), std::to_string(184 << 20));  // default headroom: 1% of 200 MiB, >= 4 MiB
   auto asked = std::chrono::steady_clock::now();
   daemon.signal(SIGTERM);
-  ASSERT_TRUE(eventually([&] { return t.high() == "max"; }, 100)) << slurp(t.log);
+  ASSERT_TRUE(throttleEventually([&] { return t.high() == "max"; }, 100)) << slurp(t.log);
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
   daemon.wait();
   EXPECT_LT(took, 1.5) << "put back only when the 3 s dump ended";
@@ -121,11 +122,12 @@ TEST(RunThrottle, SigtermPutsItBackBeforeTheDumpEnds) {
 }
 
 TEST(RunThrottle, TheNextStartPutsBackWhatACrashedRunLeft) {
-  Tree t;
+  ThrottleTree t;
   t.config("true", 3);
   testing::DaemonProcess crashed(t.daemon());
   // The value itself, not just "not max": the write truncates first.
-  ASSERT_TRUE(eventually([&] { return t.high() == std::to_string(184 << 20); })) << slurp(t.log);
+  ASSERT_TRUE(throttleEventually([&] { return t.high() == std::to_string(184 << 20); }))
+      << slurp(t.log);
   crashed.kill();  // SIGKILL: no chance to put anything back
   EXPECT_EQ(t.high(), std::to_string(184 << 20));
   // The next run has no throttle in its config at all, and still puts it back.
@@ -134,7 +136,7 @@ TEST(RunThrottle, TheNextStartPutsBackWhatACrashedRunLeft) {
   testing::DaemonProcess daemon(t.daemon());
   // Stopped only once the put-back is logged: a SIGTERM that came before the daemon's signal
   // handlers are in place would end it between the write and its log line.
-  bool back = eventually([&] {
+  bool back = throttleEventually([&] {
     return t.high() == "max" &&
            slurp(t.log).find("left by a run that stopped while throttling") != std::string::npos;
   });
@@ -168,12 +170,12 @@ std::string metricsPage(int port) {
 // then started again. The capture is not retried (its moment has passed): the incident is
 // recorded as lost in the dump directory, logged once, and counted.
 TEST(RunLost, ADumpKilledMidwayIsRecordedLostLoggedAndCountedAtTheNextStart) {
-  Tree t;
+  ThrottleTree t;
   t.config("false", 30);  // the exec hook holds the bundle open for 30 s
   testing::DaemonProcess crashed(t.daemon());
-  ASSERT_TRUE(eventually([&] { return partials(t.incidents).size() == 1; })) << slurp(t.log);
+  ASSERT_TRUE(throttleEventually([&] { return partials(t.incidents).size() == 1; })) << slurp(t.log);
   // The hook has started: the bundle is in the middle of its dump.
-  ASSERT_TRUE(eventually([&] {
+  ASSERT_TRUE(throttleEventually([&] {
     return std::filesystem::exists(partials(t.incidents)[0] + "/exec/high.txt");
   })) << slurp(t.log);
   crashed.kill();
@@ -198,7 +200,7 @@ TEST(RunLost, ADumpKilledMidwayIsRecordedLostLoggedAndCountedAtTheNextStart) {
                   "    severity: critical\n    actions: [log, dump]\n");
   testing::DaemonProcess daemon(t.daemon());
   const std::string counted = "oomsentinel_incidents_total{result=\"lost\",target=\"app\"} 1";
-  bool seen = eventually([&] { return metricsPage(port).find(counted) != std::string::npos; });
+  bool seen = throttleEventually([&] { return metricsPage(port).find(counted) != std::string::npos; });
   std::string page = metricsPage(port);
   daemon.stop();
   std::string log = slurp(t.log);

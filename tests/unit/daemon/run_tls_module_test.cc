@@ -27,8 +27,8 @@ namespace {
 
 using testing::freeLoopbackPort;
 
-bool eventually(const std::function<bool()>& f) { return testing::eventually(f, 500); }
-std::string metrics(int port) { return testing::httpGetLocal(port, "/metrics"); }
+bool tlsEventually(const std::function<bool()>& f) { return testing::eventually(f, 500); }
+std::string scrapeMetrics(int port) { return testing::httpGetLocal(port, "/metrics"); }
 using ::testing::HasSubstr;
 using testing::HttpTestServer;
 using ::testing::Not;
@@ -55,14 +55,14 @@ std::string config(int metrics_port, const std::string& alertmanager) {
          "rules:\n  - name: high\n    expr: working_set_ratio > 50%\n    actions: [log, alert]\n";
 }
 
-void writeConfig(const TempDir& dir, const std::string& text) {
+void writeTlsConfig(const TempDir& dir, const std::string& text) {
   dir.write("c.yaml.new", text);
   std::rename((dir.path() + "/c.yaml.new").c_str(), (dir.path() + "/c.yaml").c_str());
 }
 
 // OOMSENTINEL_TLS_MODULE=module_env in its environment, unless null.
-testing::DaemonOptions daemonOptions(const TempDir& dir, const std::string& log,
-                                     const char* module_env) {
+testing::DaemonOptions tlsDaemonOptions(const TempDir& dir, const std::string& log,
+                                        const char* module_env) {
   testing::DaemonOptions o{testing::runArgs(dir.path() + "/cg", dir.path() + "/c.yaml"), log};
   if (module_env) o.env.emplace_back("OOMSENTINEL_TLS_MODULE", module_env);
   return o;
@@ -80,28 +80,28 @@ TEST(TlsModule, APlainDaemonNeverMapsOpenSslAndAnHttpsReloadLoadsItAndPushes) {
   TempDir dir;
   writeTree(dir);
   int port = freeLoopbackPort();
-  writeConfig(dir, config(port, "    urls: ['" + plain_am.url() + "']\n"));
+  writeTlsConfig(dir, config(port, "    urls: ['" + plain_am.url() + "']\n"));
   std::string log = dir.path() + "/log";
-  testing::DaemonProcess daemon(daemonOptions(dir, log, nullptr));
+  testing::DaemonProcess daemon(tlsDaemonOptions(dir, log, nullptr));
   const pid_t pid = daemon.pid();
   // The plain push happens: the HTTP client works, and OpenSSL is still not there.
-  ASSERT_TRUE(eventually([&] { return !plain_am.requests().empty(); })) << slurp(log);
+  ASSERT_TRUE(tlsEventually([&] { return !plain_am.requests().empty(); })) << slurp(log);
   EXPECT_FALSE(maps(pid, "oomsentinel-tls.so"));
   EXPECT_FALSE(maps(pid, "libssl.so"));
   EXPECT_FALSE(maps(pid, "libcrypto.so"));
 
-  writeConfig(dir, config(port, "    urls: ['" + am.url() + "']\n    tls: {ca_file: '" +
-                                    ca.files().cert + "'}\n"));
+  writeTlsConfig(dir, config(port, "    urls: ['" + am.url() + "']\n    tls: {ca_file: '" +
+                                       ca.files().cert + "'}\n"));
   daemon.signal(SIGHUP);
-  ASSERT_TRUE(eventually([&] {
-    return metrics(port).find("oomsentinel_config_reloads_total{result=\"ok\"} 1") !=
+  ASSERT_TRUE(tlsEventually([&] {
+    return scrapeMetrics(port).find("oomsentinel_config_reloads_total{result=\"ok\"} 1") !=
            std::string::npos;
   })) << slurp(log);
   EXPECT_TRUE(maps(pid, "oomsentinel-tls.so"));
   EXPECT_TRUE(maps(pid, "libssl.so"));
   // The firing alert is pushed again to the new receiver, over TLS, from the module's code on
   // the daemon's io_context.
-  ASSERT_TRUE(eventually([&] { return !am.requests().empty(); })) << slurp(log);
+  ASSERT_TRUE(tlsEventually([&] { return !am.requests().empty(); })) << slurp(log);
   EXPECT_THAT(am.requests()[0], HasSubstr("POST /api/v2/alerts"));
   EXPECT_THAT(am.requests()[0], HasSubstr("\"alertname\":\"high\""));
 
@@ -140,18 +140,19 @@ TEST(TlsModule, AMissingModuleIsAnErrorThatSaysWhereAndTheDaemonKeepsItsConfig) 
 
   // A running daemon asked to reload into https without the module keeps its Alertmanager
   // settings (the rest of the reload applies, as with any bad Alertmanager setting).
-  writeConfig(dir, slurp(dir.path() + "/plain.yaml"));
+  writeTlsConfig(dir, slurp(dir.path() + "/plain.yaml"));
   std::string log = dir.path() + "/log";
-  testing::DaemonProcess daemon(daemonOptions(dir, log, missing.c_str()));
+  testing::DaemonProcess daemon(tlsDaemonOptions(dir, log, missing.c_str()));
   const pid_t pid = daemon.pid();
-  ASSERT_TRUE(eventually([&] { return !metrics(port).empty(); })) << slurp(log);
-  writeConfig(dir, slurp(dir.path() + "/https.yaml"));
+  ASSERT_TRUE(tlsEventually([&] { return !scrapeMetrics(port).empty(); })) << slurp(log);
+  writeTlsConfig(dir, slurp(dir.path() + "/https.yaml"));
   daemon.signal(SIGHUP);
-  ASSERT_TRUE(eventually([&] { return slurp(log).find("config reloaded") != std::string::npos; }))
-      << slurp(log);
+  ASSERT_TRUE(tlsEventually([&] {
+    return slurp(log).find("config reloaded") != std::string::npos;
+  })) << slurp(log);
   EXPECT_THAT(slurp(log), HasSubstr("alertmanager settings not changed"));
   EXPECT_THAT(slurp(log), HasSubstr("https needs oomsentinel's TLS module"));
-  EXPECT_THAT(metrics(port), HasSubstr("alertmanager=\"http://127.0.0.1:9/api/v2/alerts\""));
+  EXPECT_THAT(scrapeMetrics(port), HasSubstr("alertmanager=\"http://127.0.0.1:9/api/v2/alerts\""));
   EXPECT_FALSE(maps(pid, "libssl.so"));
   EXPECT_TRUE(daemon.running()) << "the daemon stopped";
   daemon.stop();

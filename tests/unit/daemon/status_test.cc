@@ -30,12 +30,12 @@ using testing::runCommand;
 using testing::RunResult;
 using testing::TempDir;
 
-constexpr double kMiB = 1024.0 * 1024.0;
+using testing::kMiB;
 
 std::string cgroupRoot(const std::string& layout) { return fixture("trees/" + layout + "/cgroup"); }
 std::string procRoot(const std::string& layout) { return fixture("trees/" + layout + "/proc"); }
 
-RunResult run(const std::vector<std::string>& args) {
+RunResult runBinary(const std::vector<std::string>& args) {
   std::vector<std::string> argv{binaryPath()};
   argv.insert(argv.end(), args.begin(), args.end());
   return runCommand(argv);
@@ -46,10 +46,10 @@ RunResult status(const std::string& layout, const std::vector<std::string>& args
   std::vector<std::string> a{"--cgroup-root", cgroupRoot(layout), "--proc-root", procRoot(layout),
                              "status"};
   a.insert(a.end(), args.begin(), args.end());
-  return run(a);
+  return runBinary(a);
 }
 
-std::vector<std::string> lines(const std::string& text) {
+std::vector<std::string> statusLines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   for (std::string l; std::getline(in, l);) out.push_back(l);
@@ -63,7 +63,7 @@ json statusJson(const std::string& layout, const std::vector<std::string>& args)
   RunResult r = status(layout, a);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  auto ls = lines(r.out);
+  auto ls = statusLines(r.out);
   EXPECT_EQ(ls.size(), 1u) << r.out;
   if (ls.empty()) return json();
   json j = json::parse(ls[0], nullptr, /*allow_exceptions=*/false);
@@ -75,7 +75,7 @@ json statusJson(const std::string& layout, const std::vector<std::string>& args)
 void expectUsageFailure(const RunResult& r, const std::string& reason) {
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_EQ(r.out, "");
-  auto ls = lines(r.err);
+  auto ls = statusLines(r.err);
   ASSERT_FALSE(ls.empty());
   EXPECT_EQ(ls[0], reason);
 }
@@ -242,9 +242,10 @@ TEST(StatusErrors, BadFlags) {
                      "oomsentinel status: --watch: at least 10ms");
   expectUsageFailure(status("v2", {"--watch", "1"}),
                      "oomsentinel status: --watch: duration '1' needs a unit (ms, s, m, h)");
-  expectUsageFailure(run({"--bogus", "status"}), "oomsentinel: unknown global flag '--bogus'");
-  expectUsageFailure(run({"frobnicate"}), "oomsentinel: unknown command 'frobnicate'");
-  expectUsageFailure(run({}), "oomsentinel: no command given");
+  expectUsageFailure(runBinary({"--bogus", "status"}),
+                     "oomsentinel: unknown global flag '--bogus'");
+  expectUsageFailure(runBinary({"frobnicate"}), "oomsentinel: unknown command 'frobnicate'");
+  expectUsageFailure(runBinary({}), "oomsentinel: no command given");
 }
 
 TEST(StatusErrors, CountWithoutWatch) {
@@ -258,7 +259,7 @@ TEST(StatusErrors, MissingCgroup) {
   RunResult r = status("v2", {"--cgroup", "kubepods.slice/nope"});
   expectUsageFailure(r, "oomsentinel status: " + cgroupRoot("v2") +
                             "/kubepods.slice/nope: no such cgroup (No such file or directory)");
-  EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+  EXPECT_EQ(statusLines(r.err).size(), 1u) << r.err;
 }
 
 TEST(StatusErrors, V2RootPointsAtTheHost) {
@@ -271,19 +272,19 @@ TEST(StatusErrors, V2RootPointsAtTheHost) {
 TEST(StatusErrors, ATreeThatIsNeitherV1NorV2) {
   TempDir t;
   t.write("cpu/cpu.shares", "1024\n");
-  RunResult r = run({"--cgroup-root", t.path(), "--proc-root", procRoot("v2"), "status", "--cgroup",
-                     "x", "--json"});
+  RunResult r = runBinary({"--cgroup-root", t.path(), "--proc-root", procRoot("v2"), "status",
+                           "--cgroup", "x", "--json"});
   expectUsageFailure(r, "oomsentinel status: " + t.path() +
                             ": neither a cgroup v2 tree (cgroup.controllers) nor a v1 memory "
                             "hierarchy (memory.limit_in_bytes, memory/memory.limit_in_bytes)");
-  EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+  EXPECT_EQ(statusLines(r.err).size(), 1u) << r.err;
 }
 
 TEST(StatusErrors, MissingProcess) {
   RunResult r = status("v2", {"--pid", "99999"});
   expectUsageFailure(r, "oomsentinel status: " + procRoot("v2") +
                             "/99999/cgroup: no such process (No such process)");
-  EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+  EXPECT_EQ(statusLines(r.err).size(), 1u) << r.err;
 }
 
 // ---- --watch ----
@@ -292,7 +293,7 @@ TEST(StatusWatch, CountSamplesOfJson) {
   RunResult r = status(
       "v2", {"--cgroup", "kubepods.slice/pod-x/app", "--watch", "10ms", "--count", "3", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto ls = lines(r.out);
+  auto ls = statusLines(r.out);
   ASSERT_EQ(ls.size(), 3u) << r.out;
   double last = 0;
   for (const auto& l : ls) {
@@ -309,7 +310,7 @@ TEST(StatusWatch, HumanRowsUnderOneHeader) {
   RunResult r =
       status("hybrid", {"--cgroup", "system.slice/app.service", "--watch", "10ms", "--count", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto ls = lines(r.out);
+  auto ls = statusLines(r.out);
   std::size_t header = 0, rows = 0;
   for (std::size_t i = 0; i < ls.size(); ++i)
     if (ls[i].rfind("time ", 0) == 0 && ls[i].find("working set") != std::string::npos) header = i;
@@ -358,16 +359,16 @@ TEST(StatusWatch, ACgroupRemovedWhileWatchingExits1) {
     std::error_code ec;
     fs::remove_all(app, ec);
   });
-  RunResult r =
-      run({"--cgroup-root", t.path() + "/v2/cgroup", "--proc-root", t.path() + "/v2/proc", "status",
-           "--cgroup", "kubepods.slice/pod-x/app", "--watch", "10ms", "--count", "3000", "--json"});
+  RunResult r = runBinary({"--cgroup-root", t.path() + "/v2/cgroup", "--proc-root",
+                           t.path() + "/v2/proc", "status", "--cgroup", "kubepods.slice/pod-x/app",
+                           "--watch", "10ms", "--count", "3000", "--json"});
   remover.join();
   close(in);
   ASSERT_TRUE(seen) << "oomsentinel never read cgroup.procs: " << r.err;
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_GE(lines(r.out).size(), 1u);  // it was watching before the cgroup went
-  EXPECT_LT(lines(r.out).size(), 3000u);
-  auto ls = lines(r.err);
+  EXPECT_GE(statusLines(r.out).size(), 1u);  // it was watching before the cgroup went
+  EXPECT_LT(statusLines(r.out).size(), 3000u);
+  auto ls = statusLines(r.err);
   ASSERT_EQ(ls.size(), 1u) << r.err;
   EXPECT_EQ(ls[0], "oomsentinel status: kubepods.slice/pod-x/app: target is gone: " + app +
                        ": cgroup is gone (No such file or directory)");
@@ -377,7 +378,7 @@ TEST(StatusWatch, ACgroupRemovedWhileWatchingExits1) {
 
 TEST(StatusHelp, HelpFlagAndHelpCommand) {
   RunResult a = status("v2", {"--help"});
-  RunResult b = run({"help", "status"});
+  RunResult b = runBinary({"help", "status"});
   for (const RunResult* r : {&a, &b}) {
     EXPECT_EQ(r->exit_code, 0) << r->err;
     EXPECT_EQ(r->err, "");
@@ -395,7 +396,7 @@ TEST(StatusHelp, HelpFlagAndHelpCommand) {
 }
 
 TEST(StatusHelp, Version) {
-  RunResult r = run({"--version"});
+  RunResult r = runBinary({"--version"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(std::regex_match(r.out, std::regex("oomsentinel [0-9]+\\.[0-9]+\\.[0-9]+\n")))
       << r.out;

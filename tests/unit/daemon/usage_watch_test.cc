@@ -24,67 +24,70 @@ namespace {
 
 using ::testing::ElementsAre;
 using namespace std::chrono_literals;
-constexpr std::uint64_t kKiB = 1024, kMiB = 1 << 20;
+// Whole bytes (the thresholds are integers), not testing::kMiB (a double).
+constexpr std::uint64_t kKibibyte = 1024, kMebibyte = 1 << 20;
 // How soon after a crossing a watch must wake the tick in these tests: milliseconds, where the
 // next tick is a second away (the watch reads every 1 ms; room left for a loaded CI machine).
 constexpr double kWithin = 20.0;
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 TEST(ThresholdBand, Is128PagesPerCpuWithinHalfAMiBAndEightMiB) {
-  EXPECT_EQ(thresholdBand(1), 512 * kKiB);
-  EXPECT_EQ(thresholdBand(2), 1 * kMiB);
-  EXPECT_EQ(thresholdBand(6), 3 * kMiB);
-  EXPECT_EQ(thresholdBand(64), 8 * kMiB);
-  EXPECT_EQ(thresholdBand(-1), 512 * kKiB);  // sysconf failed
+  EXPECT_EQ(thresholdBand(1), 512 * kKibibyte);
+  EXPECT_EQ(thresholdBand(2), 1 * kMebibyte);
+  EXPECT_EQ(thresholdBand(6), 3 * kMebibyte);
+  EXPECT_EQ(thresholdBand(64), 8 * kMebibyte);
+  EXPECT_EQ(thresholdBand(-1), 512 * kKibibyte);  // sysconf failed
 }
 
 TEST(EarlyThresholds, EachLevelGetsATwinABandBelow) {
-  EXPECT_THAT(withEarlyThresholds({100 * kMiB, 200 * kMiB}, kMiB),
-              ElementsAre(99 * kMiB, 100 * kMiB, 199 * kMiB, 200 * kMiB));
+  EXPECT_THAT(withEarlyThresholds({100 * kMebibyte, 200 * kMebibyte}, kMebibyte),
+              ElementsAre(99 * kMebibyte, 100 * kMebibyte, 199 * kMebibyte, 200 * kMebibyte));
   // Levels closer than the band share the ladder; a level under the band has no twin.
-  EXPECT_THAT(withEarlyThresholds({512 * kKiB, 100 * kMiB, 100 * kMiB + 512 * kKiB}, kMiB),
-              ElementsAre(512 * kKiB, 99 * kMiB, 99 * kMiB + 512 * kKiB, 100 * kMiB,
-                          100 * kMiB + 512 * kKiB));
+  EXPECT_THAT(withEarlyThresholds(
+                  {512 * kKibibyte, 100 * kMebibyte, 100 * kMebibyte + 512 * kKibibyte}, kMebibyte),
+              ElementsAre(512 * kKibibyte, 99 * kMebibyte, 99 * kMebibyte + 512 * kKibibyte,
+                          100 * kMebibyte, 100 * kMebibyte + 512 * kKibibyte));
 }
 
 TEST(ClassifyNotice, ACrossingWakesTheBandWatchesALateOneDoesNothing) {
-  std::vector<std::uint64_t> levels{100 * kMiB, 200 * kMiB};
-  auto m = [](double x) { return x * static_cast<double>(kMiB); };
+  std::vector<std::uint64_t> levels{100 * kMebibyte, 200 * kMebibyte};
+  auto m = [](double x) { return x * static_cast<double>(kMebibyte); };
   // Rose past a level since last seen: a tick at once.
-  EXPECT_EQ(classifyNotice(levels, kMiB, m(99.5), m(100.2)), Notice::kWake);
-  EXPECT_EQ(classifyNotice(levels, kMiB, m(50), m(250)), Notice::kWake);
+  EXPECT_EQ(classifyNotice(levels, kMebibyte, m(99.5), m(100.2)), Notice::kWake);
+  EXPECT_EQ(classifyNotice(levels, kMebibyte, m(50), m(250)), Notice::kWake);
   // Into the band below a level, not past it: watch. At the level is not past it (a rule's
   // `usage_bytes > 100MiB` is not true there yet).
-  EXPECT_EQ(classifyNotice(levels, kMiB, m(98.5), m(99.3)), Notice::kWatch);
-  EXPECT_EQ(classifyNotice(levels, kMiB, m(98.5), m(100)), Notice::kWatch);
-  EXPECT_EQ(classifyNotice(levels, kMiB, m(100), m(100.25)), Notice::kWake);
+  EXPECT_EQ(classifyNotice(levels, kMebibyte, m(98.5), m(99.3)), Notice::kWatch);
+  EXPECT_EQ(classifyNotice(levels, kMebibyte, m(98.5), m(100)), Notice::kWatch);
+  EXPECT_EQ(classifyNotice(levels, kMebibyte, m(100), m(100.25)), Notice::kWake);
   // Rose, nothing crossed, no level near: the kernel's late word on a level already seen.
-  EXPECT_EQ(classifyNotice(levels, kMiB, m(100.3), m(100.6)), Notice::kNothing);
+  EXPECT_EQ(classifyNotice(levels, kMebibyte, m(100.3), m(100.6)), Notice::kNothing);
   // Fell (a crossing downward): a tick, as before, so that the rule can resolve.
-  EXPECT_EQ(classifyNotice(levels, kMiB, m(100.5), m(99.5)), Notice::kWake);
+  EXPECT_EQ(classifyNotice(levels, kMebibyte, m(100.5), m(99.5)), Notice::kWake);
   // Nothing seen yet, or the read failed: a tick.
-  EXPECT_EQ(classifyNotice(levels, kMiB, kNaN, m(99.5)), Notice::kWake);
-  EXPECT_EQ(classifyNotice(levels, kMiB, m(99), kNaN), Notice::kWake);
+  EXPECT_EQ(classifyNotice(levels, kMebibyte, kNaN, m(99.5)), Notice::kWake);
+  EXPECT_EQ(classifyNotice(levels, kMebibyte, m(99), kNaN), Notice::kWake);
   // The skipped level (the fast-poll level while fast) neither wakes nor is watched.
-  EXPECT_EQ(classifyNotice(levels, kMiB, m(99.5), m(100.2), 100 * kMiB), Notice::kNothing);
-  EXPECT_EQ(classifyNotice(levels, kMiB, m(98.5), m(99.3), 100 * kMiB), Notice::kNothing);
-  EXPECT_EQ(classifyNotice(levels, kMiB, m(198.5), m(199.3), 100 * kMiB), Notice::kWatch);
+  EXPECT_EQ(classifyNotice(levels, kMebibyte, m(99.5), m(100.2), 100 * kMebibyte),
+            Notice::kNothing);
+  EXPECT_EQ(classifyNotice(levels, kMebibyte, m(98.5), m(99.3), 100 * kMebibyte), Notice::kNothing);
+  EXPECT_EQ(classifyNotice(levels, kMebibyte, m(198.5), m(199.3), 100 * kMebibyte), Notice::kWatch);
 }
 
 TEST(ProjectedCrossing, OnlyWhenTheGrowthReachesALevelBeforeTheNextTick) {
-  std::vector<std::uint64_t> levels{100 * kMiB, 200 * kMiB};
-  double u = 90.0 * kMiB, rate = 100.0 * kMiB;  // 100 MiB/s: 100 ms to the level
+  std::vector<std::uint64_t> levels{100 * kMebibyte, 200 * kMebibyte};
+  double u = 90.0 * kMebibyte, rate = 100.0 * kMebibyte;  // 100 MiB/s: 100 ms to the level
   auto when = projectedCrossing(levels, u, rate, 1s);
   ASSERT_TRUE(when);
   EXPECT_NEAR(std::chrono::duration<double>(*when).count(), 0.100, 1e-6);
   EXPECT_FALSE(projectedCrossing(levels, u, rate, 50ms));  // the tick comes first
   EXPECT_FALSE(projectedCrossing(levels, u, 0, 1s));       // not growing
   EXPECT_FALSE(projectedCrossing(levels, u, -rate, 1s));
-  EXPECT_FALSE(projectedCrossing(levels, u, kNaN, 1s));             // one sample only
-  EXPECT_FALSE(projectedCrossing(levels, 250.0 * kMiB, rate, 1s));  // every level passed
+  EXPECT_FALSE(projectedCrossing(levels, u, kNaN, 1s));                  // one sample only
+  EXPECT_FALSE(projectedCrossing(levels, 250.0 * kMebibyte, rate, 1s));  // every level passed
   // The skipped level aside, the next one is 1.1 s away.
-  EXPECT_FALSE(projectedCrossing(levels, u, rate, 1s, 100 * kMiB));
-  EXPECT_TRUE(projectedCrossing(levels, u, rate, 2s, 100 * kMiB));
+  EXPECT_FALSE(projectedCrossing(levels, u, rate, 1s, 100 * kMebibyte));
+  EXPECT_TRUE(projectedCrossing(levels, u, rate, 2s, 100 * kMebibyte));
 }
 
 // A usage file the test changes in place, as the kernel's changes (the watch keeps it open): one
@@ -119,11 +122,11 @@ class UsageWatchTest : public ::testing::Test {
   // notification at 99.4 MiB (in the band): watched. In place: the watch holds on to `t`.
   void watchInTheBand(UsageWatch::Target& t) {
     t.usage_file = usage.path();
-    t.levels = {100 * kMiB};
+    t.levels = {100 * kMebibyte};
     auto t0 = std::chrono::steady_clock::now();
-    watch.ticked(t, 90.0 * kMiB, t0, t0 + 10s);
-    usage.set(99 * kMiB + 400 * kKiB);
-    watch.notified(t, kMiB);
+    watch.ticked(t, 90.0 * kMebibyte, t0, t0 + 10s);
+    usage.set(99 * kMebibyte + 400 * kKibibyte);
+    watch.notified(t, kMebibyte);
   }
   UsageWatch::Target target(std::vector<std::uint64_t> levels) {
     UsageWatch::Target t;
@@ -143,14 +146,14 @@ class UsageWatchTest : public ::testing::Test {
 };
 
 TEST_F(UsageWatchTest, AProjectedCrossingIsWokenWithinMillisecondsNotAtTheNextTick) {
-  auto t = target({100 * kMiB});
+  auto t = target({100 * kMebibyte});
   // Two ticks 100 ms apart saw 80 then 90 MiB: 100 MiB/s, so the level is 100 ms ahead, and the
   // next tick is 1 s away.
   auto t0 = std::chrono::steady_clock::now();
-  watch.ticked(t, 80.0 * kMiB, t0 - 100ms, t0 + 1s);
+  watch.ticked(t, 80.0 * kMebibyte, t0 - 100ms, t0 + 1s);
   EXPECT_FALSE(t.run);
-  usage.set(90 * kMiB);
-  watch.ticked(t, 90.0 * kMiB, t0, t0 + 1s);
+  usage.set(90 * kMebibyte);
+  watch.ticked(t, 90.0 * kMebibyte, t0, t0 + 1s);
   ASSERT_TRUE(t.run) << "no watch started by the projection";
   EXPECT_EQ(watch.running(), 1u);
   // The usage passes the level 150 ms after the tick.
@@ -158,10 +161,10 @@ TEST_F(UsageWatchTest, AProjectedCrossingIsWokenWithinMillisecondsNotAtTheNextTi
   std::chrono::steady_clock::time_point crossed;
   std::thread writer([&] {
     std::this_thread::sleep_for(120ms);
-    usage.set(99 * kMiB);
+    usage.set(99 * kMebibyte);
     std::this_thread::sleep_for(30ms);
     crossed = std::chrono::steady_clock::now();
-    usage.set(100 * kMiB + 4096);
+    usage.set(100 * kMebibyte + 4096);
   });
   io.run_for(400ms);
   writer.join();
@@ -178,12 +181,12 @@ TEST_F(UsageWatchTest, AProjectedCrossingIsWokenWithinMillisecondsNotAtTheNextTi
 }
 
 TEST_F(UsageWatchTest, NoWatchWhenTheTickComesFirstOrTheUsageIsFlat) {
-  auto t = target({100 * kMiB});
+  auto t = target({100 * kMebibyte});
   auto t0 = std::chrono::steady_clock::now();
-  watch.ticked(t, 80.0 * kMiB, t0 - 100ms, t0 + 50ms);
-  watch.ticked(t, 81.0 * kMiB, t0, t0 + 50ms);  // 10 MiB/s: 1.9 s to go, the tick is in 50 ms
+  watch.ticked(t, 80.0 * kMebibyte, t0 - 100ms, t0 + 50ms);
+  watch.ticked(t, 81.0 * kMebibyte, t0, t0 + 50ms);  // 10 MiB/s: 1.9 s to go, the tick is in 50 ms
   EXPECT_FALSE(t.run);
-  watch.ticked(t, 81.0 * kMiB, t0 + 50ms, t0 + 1s);  // flat
+  watch.ticked(t, 81.0 * kMebibyte, t0 + 50ms, t0 + 1s);  // flat
   EXPECT_FALSE(t.run);
   io.run_for(50ms);
   EXPECT_TRUE(woken.sources.empty());
@@ -197,10 +200,10 @@ TEST_F(UsageWatchTest, ANotificationInTheBandWatchesUntilTheCrossingAndALateOneI
   std::chrono::steady_clock::time_point crossed;
   std::thread writer([&] {
     std::this_thread::sleep_for(30ms);
-    usage.set(100 * kMiB);  // at the level: not past it
+    usage.set(100 * kMebibyte);  // at the level: not past it
     std::this_thread::sleep_for(30ms);
     crossed = std::chrono::steady_clock::now();
-    usage.set(100 * kMiB + 256 * kKiB);
+    usage.set(100 * kMebibyte + 256 * kKibibyte);
   });
   io.run_for(200ms);
   writer.join();
@@ -210,13 +213,13 @@ TEST_F(UsageWatchTest, ANotificationInTheBandWatchesUntilTheCrossingAndALateOneI
   EXPECT_GT(late, -1.0) << "woken at the level, before the usage passed it";
   EXPECT_LT(late, kWithin);
   // The kernel's own notification of the level, a burst later: nothing more.
-  usage.set(100 * kMiB + 768 * kKiB);
-  watch.notified(t, kMiB);
+  usage.set(100 * kMebibyte + 768 * kKibibyte);
+  watch.notified(t, kMebibyte);
   EXPECT_EQ(woken.sources.size(), 1u);
   EXPECT_FALSE(t.run);
   // Falling back across the level: a tick, so that the rule can resolve.
-  usage.set(98 * kMiB);
-  watch.notified(t, kMiB);
+  usage.set(98 * kMebibyte);
+  watch.notified(t, kMebibyte);
   EXPECT_EQ(woken.sources.size(), 2u);
 }
 
@@ -228,8 +231,8 @@ TEST_F(UsageWatchTest, AWatchThatFindsNothingExpiresAndRestsItsTarget) {
   EXPECT_FALSE(t.run) << "still watching after kLongest";
   EXPECT_TRUE(woken.sources.empty());
   // Resting: a notification in the band starts nothing for kRest.
-  usage.set(99 * kMiB + 500 * kKiB);
-  watch.notified(t, kMiB);
+  usage.set(99 * kMebibyte + 500 * kKibibyte);
+  watch.notified(t, kMebibyte);
   EXPECT_FALSE(t.run);
   EXPECT_TRUE(woken.sources.empty());
 }
@@ -239,9 +242,9 @@ TEST_F(UsageWatchTest, AtMostKAtOnceWatchesAndStopEndsOne) {
   auto t0 = std::chrono::steady_clock::now();
   for (auto& t : targets) {
     t.usage_file = usage.path();
-    t.levels = {100 * kMiB};
-    watch.ticked(t, 80.0 * kMiB, t0 - 100ms, t0 + 1s);
-    watch.ticked(t, 90.0 * kMiB, t0, t0 + 1s);
+    t.levels = {100 * kMebibyte};
+    watch.ticked(t, 80.0 * kMebibyte, t0 - 100ms, t0 + 1s);
+    watch.ticked(t, 90.0 * kMebibyte, t0, t0 + 1s);
   }
   EXPECT_EQ(watch.running(), UsageWatch::kAtOnce);
   for (auto& t : targets) watch.stop(t);
@@ -252,20 +255,20 @@ TEST_F(UsageWatchTest, AtMostKAtOnceWatchesAndStopEndsOne) {
 // A leak that starts from calm and passes the level within one slow tick: no tick sees it coming,
 // the skim (v2: no kernel thresholds) does.
 TEST_F(UsageWatchTest, TheSkimCatchesALeakThatStartsAndCrossesBetweenTwoTicks) {
-  auto t = target({200 * kMiB});
-  usage.set(10 * kMiB);
+  auto t = target({200 * kMebibyte});
+  usage.set(10 * kMebibyte);
   auto t0 = std::chrono::steady_clock::now();
-  watch.ticked(t, 10.0 * kMiB, t0, t0 + 10s, /*skim=*/true);
+  watch.ticked(t, 10.0 * kMebibyte, t0, t0 + 10s, /*skim=*/true);
   EXPECT_FALSE(t.run);
   EXPECT_EQ(watch.skimmed(), 1u);
   // 50 ms later: 120 MiB at once, then 1 MiB a millisecond (about 1 GiB/s) past 200 MiB.
   std::chrono::steady_clock::time_point crossed;
   std::thread writer([&] {
     std::this_thread::sleep_for(50ms);
-    usage.set(120 * kMiB);
+    usage.set(120 * kMebibyte);
     for (std::uint64_t v = 121; v <= 210; ++v) {
       std::this_thread::sleep_for(1ms);
-      usage.set(v * kMiB);
+      usage.set(v * kMebibyte);
       if (v == 201) crossed = std::chrono::steady_clock::now();
     }
   });
@@ -284,26 +287,26 @@ TEST_F(UsageWatchTest, TheSkimCatchesALeakThatStartsAndCrossesBetweenTwoTicks) {
 TEST_F(UsageWatchTest, ASkimRateOfZeroSkimsNothing) {
   UsageWatch::Target t, u;
   t.usage_file = u.usage_file = usage.path();
-  t.levels = u.levels = {200 * kMiB};
+  t.levels = u.levels = {200 * kMebibyte};
   auto t0 = std::chrono::steady_clock::now();
-  watch.ticked(t, 10.0 * kMiB, t0, t0 + 1s, true);
+  watch.ticked(t, 10.0 * kMebibyte, t0, t0 + 1s, true);
   EXPECT_EQ(watch.skimmed(), 1u);
   watch.setSkimRate(0);  // a reload that turned it off: the skimmed one too
   EXPECT_EQ(watch.skimmed(), 0u);
   EXPECT_FALSE(t.near);
-  watch.ticked(u, 10.0 * kMiB, t0, t0 + 1s, true);
+  watch.ticked(u, 10.0 * kMebibyte, t0, t0 + 1s, true);
   EXPECT_EQ(watch.skimmed(), 0u);
 }
 
 TEST(SkimSlot, HalfTheWayAtOneGiBPerSecondOnAGridOfPowersOfTwo) {
   SteadyTime now(12345678us);
-  const double gib = 1024.0 * kMiB;
+  const double gib = 1024.0 * kMebibyte;
   // 200 MiB: 97.7 ms at 1 GiB/s -> every 80 ms, at the next multiple of 80 ms.
-  EXPECT_EQ(skimSlot(now, 200.0 * kMiB, gib), SteadyTime(12400ms));
-  EXPECT_EQ(skimSlot(now, 200.0 * kMiB, gib / 4), SteadyTime(12480ms));  // 391 ms -> 320 ms
+  EXPECT_EQ(skimSlot(now, 200.0 * kMebibyte, gib), SteadyTime(12400ms));
+  EXPECT_EQ(skimSlot(now, 200.0 * kMebibyte, gib / 4), SteadyTime(12480ms));  // 391 ms -> 320 ms
   EXPECT_EQ(skimSlot(now, 0, gib), SteadyTime(12350ms));  // at or past the level: 10 ms
-  EXPECT_EQ(skimSlot(now, -5.0 * kMiB, gib), SteadyTime(12350ms));
-  EXPECT_EQ(skimSlot(now, 100000.0 * kMiB, gib), SteadyTime(12800ms));  // far: 640 ms
+  EXPECT_EQ(skimSlot(now, -5.0 * kMebibyte, gib), SteadyTime(12350ms));
+  EXPECT_EQ(skimSlot(now, 100000.0 * kMebibyte, gib), SteadyTime(12800ms));  // far: 640 ms
 }
 
 TEST_F(UsageWatchTest, TheSkimReadsAFarTargetRarelyAndANearOneOften) {
@@ -311,12 +314,12 @@ TEST_F(UsageWatchTest, TheSkimReadsAFarTargetRarelyAndANearOneOften) {
   UsageWatch::Target far, near;
   far.usage_file = far_usage.path();
   near.usage_file = near_usage.path();
-  far.levels = near.levels = {1024 * kMiB};
-  far_usage.set(24 * kMiB);     // 1000 MiB to go: 488 ms at 1 GiB/s, read every 320 ms
-  near_usage.set(1014 * kMiB);  // 10 MiB to go: every 10 ms (the shortest)
+  far.levels = near.levels = {1024 * kMebibyte};
+  far_usage.set(24 * kMebibyte);     // 1000 MiB to go: 488 ms at 1 GiB/s, read every 320 ms
+  near_usage.set(1014 * kMebibyte);  // 10 MiB to go: every 10 ms (the shortest)
   auto t0 = std::chrono::steady_clock::now();
-  watch.ticked(far, 24.0 * kMiB, t0, t0 + 10s, true);
-  watch.ticked(near, 1014.0 * kMiB, t0, t0 + 10s, true);
+  watch.ticked(far, 24.0 * kMebibyte, t0, t0 + 10s, true);
+  watch.ticked(near, 1014.0 * kMebibyte, t0, t0 + 10s, true);
   io.run_for(1s);
   auto next = [&](const UsageWatch::Target& t) {
     return std::chrono::duration<double, std::milli>(t.skim_next - t.skim_at).count();

@@ -45,13 +45,13 @@ std::size_t occurrences(const std::string& text, const std::string& what) {
 }
 
 // The host at 90% used, one rule over it with `actions`.
-struct HostBench {
+struct ActionsHostBench {
   TempDir dir;
   FakeClock clock;
   testing::CapturedOutput out;
   Logger log{clock, Logger::Format::kHuman, out.file()};
   HostPaths paths() const { return HostPaths(dir.path() + "/cg", dir.path() + "/proc"); }
-  HostBench() {
+  ActionsHostBench() {
     dir.write("proc/meminfo", "MemTotal: 1000000 kB\nMemAvailable: 100000 kB\n");
     dir.write("proc/vmstat", "pgfault 1\npgmajfault 0\n");
   }
@@ -73,7 +73,7 @@ struct HostBench {
 };
 
 TEST(WatchdogActions, AFiringWithLogAlertAndDumpReachesEachOnceThroughTheInjectedSinks) {
-  HostBench b;
+  ActionsHostBench b;
   FakeAlerts alerts;
   FakeDumps dumps;
   FakeMetrics metrics;
@@ -104,7 +104,7 @@ TEST(WatchdogActions, AFiringWithLogAlertAndDumpReachesEachOnceThroughTheInjecte
 }
 
 TEST(WatchdogActions, AnAlertWithoutAlertmanagerIsLoggedOnceWhileTheRuleFiresAgain) {
-  HostBench b;
+  ActionsHostBench b;
   Watchdog dog(b.paths(), b.clock, b.log);  // no sinks: the config's, and it has no alertmanager
   ASSERT_TRUE(dog.apply(b.config({ActionKind::kLog, ActionKind::kAlert})));
   for (int i = 0; i < 3; ++i) {

@@ -17,12 +17,12 @@ using ::testing::HasSubstr;
 
 using namespace std::chrono_literals;
 using oomsentinel::testing::TempDir;
-constexpr double kMiB = 1024 * 1024;
+using testing::kMiB;
 
 // "app", limited to 100 MiB.
-class Tree {
+class QuietTree {
  public:
-  Tree() {
+  QuietTree() {
     dir_.write("cg/cgroup.controllers", "memory\n");
     dir_.write("cg/app/cgroup.procs", "");
     dir_.write("cg/app/memory.max", "104857600\n");
@@ -67,7 +67,7 @@ Config config(std::vector<std::pair<std::string, std::string>> rules, Duration f
 }
 
 struct Rig {
-  Tree tree;
+  QuietTree tree;
   FakeClock clock;
   testing::CapturedOutput out;
   Logger log{clock, Logger::Format::kHuman, out.file()};

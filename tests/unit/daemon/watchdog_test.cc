@@ -30,7 +30,7 @@ using ::testing::Not;
 using namespace std::chrono_literals;
 using oomsentinel::testing::TempDir;
 
-constexpr double kMiB = 1024 * 1024;
+using testing::kMiB;
 
 // A minimal cgroup v2 tree with one child, "app", limited to 100 MiB.
 class Tree {

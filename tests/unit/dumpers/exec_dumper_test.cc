@@ -27,7 +27,7 @@ using namespace std::chrono_literals;
 using testing::goneWithin;
 using testing::TempDir;
 
-DumpRequest request(const TempDir& dir, Duration deadline = 30s) {
+DumpRequest execRequest(const TempDir& dir, Duration deadline = 30s) {
   DumpRequest req;
   req.target = "app";
   req.rule = "oom-imminent";
@@ -43,7 +43,7 @@ ExecDumper script(const std::string& text, Duration timeout = 10s) {
   return ExecDumper({"/bin/sh", "-c", text}, timeout);
 }
 
-std::vector<std::string> files(const DumpOutcome& o) {
+std::vector<std::string> execArtifactFiles(const DumpOutcome& o) {
   std::vector<std::string> out;
   for (const auto& a : o.artifacts) out.push_back(a.file);
   return out;
@@ -66,15 +66,15 @@ TEST(ExecDumper, PassesTheIncidentAndCollectsWhatItWrote) {
       "mkdir sub && echo deeper > sub/y.txt\n"
       "ln -s /etc/passwd link\n");
   EXPECT_STREQ(d.name(), "exec");
-  auto out = d.run(request(dir));
+  auto out = d.run(execRequest(dir));
   EXPECT_EQ(out.dumper, "exec");
   EXPECT_EQ(out.result, DumpResult::kOk) << out.error;
   // The link is neither followed nor kept.
   EXPECT_EQ(out.error,
             "removed 1 entry that was not a plain file of its own (a symlink, FIFO, socket, device "
             "or hard link)");
-  EXPECT_EQ(files(out), (std::vector<std::string>{"exec/stdout.txt", "exec/stderr.txt",
-                                                  "exec/extra.txt", "exec/sub/y.txt"}));
+  EXPECT_EQ(execArtifactFiles(out), (std::vector<std::string>{"exec/stdout.txt", "exec/stderr.txt",
+                                                              "exec/extra.txt", "exec/sub/y.txt"}));
   struct stat lst;
   EXPECT_NE(::lstat((dir.path() + "/exec/link").c_str(), &lst), 0);
   EXPECT_EQ(slurp(dir.path() + "/exec/stdout.txt"), "app oom-imminent 4242\n");
@@ -91,7 +91,7 @@ TEST(ExecDumper, PassesTheIncidentAndCollectsWhatItWrote) {
 
 TEST(ExecDumper, LeavesThePidOutWhenThereIsNone) {
   TempDir dir;
-  auto req = request(dir);
+  auto req = execRequest(dir);
   req.pid.reset();
   auto out = script("echo \"${OOMSENTINEL_PID-none}\"").run(req);
   EXPECT_EQ(out.result, DumpResult::kOk) << out.error;
@@ -100,21 +100,22 @@ TEST(ExecDumper, LeavesThePidOutWhenThereIsNone) {
 
 TEST(ExecDumper, FailsWithTheExitStatusOrSignal) {
   TempDir dir;
-  auto status = script("echo partial; exit 4").run(request(dir));
+  auto status = script("echo partial; exit 4").run(execRequest(dir));
   EXPECT_EQ(status.result, DumpResult::kFailed);
   EXPECT_EQ(status.error, "exited with status 4");
   // What it wrote is still evidence.
-  EXPECT_EQ(files(status), (std::vector<std::string>{"exec/stdout.txt", "exec/stderr.txt"}));
+  EXPECT_EQ(execArtifactFiles(status),
+            (std::vector<std::string>{"exec/stdout.txt", "exec/stderr.txt"}));
 
   TempDir dir2;
-  auto killed = script("kill -KILL $$").run(request(dir2));
+  auto killed = script("kill -KILL $$").run(execRequest(dir2));
   EXPECT_EQ(killed.result, DumpResult::kFailed);
   EXPECT_EQ(killed.error, "killed by signal 9 (SIGKILL)");
 }
 
 TEST(ExecDumper, TimesOutAtItsOwnTimeoutOrTheRequestsDeadline) {
   TempDir dir;
-  auto own = script("echo started; exec sleep 30", 300ms).run(request(dir));
+  auto own = script("echo started; exec sleep 30", 300ms).run(execRequest(dir));
   EXPECT_EQ(own.result, DumpResult::kTimedOut);
   EXPECT_EQ(own.error.rfind("timed out after 300ms; its ", 0), 0u) << own.error;
   EXPECT_LT(own.took, 3s);
@@ -122,21 +123,21 @@ TEST(ExecDumper, TimesOutAtItsOwnTimeoutOrTheRequestsDeadline) {
   EXPECT_NE(find(own, "exec/stdout.txt"), nullptr);
 
   TempDir dir2;
-  auto by_request = script("exec sleep 30", 60s).run(request(dir2, 300ms));
+  auto by_request = script("exec sleep 30", 60s).run(execRequest(dir2, 300ms));
   EXPECT_EQ(by_request.result, DumpResult::kTimedOut);
   EXPECT_THAT(by_request.error, HasSubstr("timed out after"));
   EXPECT_GE(by_request.took, 250ms);
   EXPECT_LT(by_request.took, 3s);
 
   TempDir dir3;
-  auto late = script("true").run(request(dir3, -1s));
+  auto late = script("true").run(execRequest(dir3, -1s));
   EXPECT_EQ(late.result, DumpResult::kTimedOut);
   EXPECT_TRUE(late.artifacts.empty());
 }
 
 TEST(ExecDumper, StopsACommandThatWritesTooMuch) {
   TempDir dir;
-  auto req = request(dir);
+  auto req = execRequest(dir);
   req.max_bytes = 4096;
   auto out = script("yes").run(req);
   EXPECT_EQ(out.result, DumpResult::kPartial);
@@ -149,13 +150,13 @@ TEST(ExecDumper, StopsACommandThatWritesTooMuch) {
 
 TEST(ExecDumper, SaysWhatItCouldNotRun) {
   TempDir dir;
-  auto missing = ExecDumper({"/nonexistent/collect", "--fast"}, 5s).run(request(dir));
+  auto missing = ExecDumper({"/nonexistent/collect", "--fast"}, 5s).run(execRequest(dir));
   EXPECT_EQ(missing.result, DumpResult::kFailed);
   EXPECT_THAT(missing.error, HasSubstr("/nonexistent/collect"));
   EXPECT_THAT(missing.error, HasSubstr("not found"));
   EXPECT_TRUE(missing.artifacts.empty());
 
-  auto none = ExecDumper({}, 5s).run(request(dir));
+  auto none = ExecDumper({}, 5s).run(execRequest(dir));
   EXPECT_EQ(none.result, DumpResult::kFailed);
 }
 
@@ -167,7 +168,7 @@ TEST(ExecDumper, RunsAsNobodyWithNoCapabilitiesAndNoneOfOurEnvironment) {
                  "id -u; id -g; grep -E '^Cap(Prm|Eff|Amb)|^NoNewPrivs' /proc/self/status; "
                  "env | grep -c OOMSENTINEL_TEST_SECRET; echo \"PATH=$PATH\"; "
                  "cd \"$OOMSENTINEL_INCIDENT_DIR\" && echo mine > mine.txt")
-                 .run(request(dir));
+                 .run(execRequest(dir));
   ::unsetenv("OOMSENTINEL_TEST_SECRET");
   EXPECT_EQ(out.result, DumpResult::kOk) << out.error;
   EXPECT_EQ(slurp(dir.path() + "/exec/stdout.txt"),
@@ -199,7 +200,7 @@ TEST(ExecDumper, WorksWithTheUnitsCapabilitiesAlone) {
   // what it leaves is finished, cut, and removable by the incident store's retention.
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   TempDir dir;
-  auto req = request(dir);
+  auto req = execRequest(dir);
   req.dir = bundleIn(dir);
   req.max_bytes = 4096;
   std::string findings =
@@ -259,7 +260,7 @@ TEST(ExecDumper, AHookCannotSwapItsOutputFilesOrHaveAnotherUsersFileFinished) {
     ASSERT_EQ(::chmod((open_dir + "/" + victim).c_str(), 0666), 0);
   }
   ASSERT_EQ(::chown((open_dir + "/theirs").c_str(), 4321, 4321), 0);
-  auto req = request(dir);
+  auto req = execRequest(dir);
   req.dir = bundleIn(dir);
   req.max_bytes = 4096;
   auto out = script(
@@ -278,7 +279,8 @@ TEST(ExecDumper, AHookCannotSwapItsOutputFilesOrHaveAnotherUsersFileFinished) {
   EXPECT_EQ(out.result, DumpResult::kOk) << out.error;
   EXPECT_EQ(slurp(req.dir + "/exec/stdout.txt"), "kept\nnot-moved\nlinked\nlinked\nsoft\n");
   EXPECT_THAT(out.error, HasSubstr("removed 3 entries"));
-  EXPECT_EQ(files(out), (std::vector<std::string>{"exec/stdout.txt", "exec/stderr.txt"}));
+  EXPECT_EQ(execArtifactFiles(out),
+            (std::vector<std::string>{"exec/stdout.txt", "exec/stderr.txt"}));
   for (const char* victim : {"theirs", "roots"}) {
     struct stat st;
     ASSERT_EQ(::stat((open_dir + "/" + victim).c_str(), &st), 0);
@@ -293,7 +295,7 @@ TEST(ExecDumper, RunsAsItsOwnUidWhenTheDaemonIsNotRoot) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to become uid 10001";
   TempDir dir;
   ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
-  auto req = request(dir);
+  auto req = execRequest(dir);
   req.dir = bundleIn(dir);
   ASSERT_EQ(::chown(req.dir.c_str(), 10001, 10001), 0);
   std::string findings = testing::inReducedChild({}, 10001, [&]() -> std::string {
@@ -321,7 +323,7 @@ TEST(ExecDumper, RunsAsItsOwnUidWhenTheDaemonIsNotRoot) {
 TEST(ExecDumper, RunsAsRootWithoutCapabilitiesWhenItHasNoCapSetuid) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   TempDir dir;
-  auto req = request(dir);
+  auto req = execRequest(dir);
   req.dir = bundleIn(dir);
   std::string findings = testing::inReducedChild(
       {CAP_KILL, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_FOWNER}, std::nullopt,
@@ -364,12 +366,12 @@ TEST(ExecDumper, RunsAsTheConfiguredUser) {
   TempDir dir;
   ExecIdentity as;
   as.user = "4321";
-  auto out = ExecDumper({"/bin/sh", "-c", "id -u; id -g"}, 10s, as).run(request(dir));
+  auto out = ExecDumper({"/bin/sh", "-c", "id -u; id -g"}, 10s, as).run(execRequest(dir));
   EXPECT_EQ(out.result, DumpResult::kOk) << out.error;
   EXPECT_EQ(slurp(dir.path() + "/exec/stdout.txt"), "4321\n4321\n");
   as.user = "no-such-user-here";
   TempDir dir2;
-  auto bad = ExecDumper({"/bin/true"}, 10s, as).run(request(dir2));
+  auto bad = ExecDumper({"/bin/true"}, 10s, as).run(execRequest(dir2));
   EXPECT_EQ(bad.result, DumpResult::kFailed);
   EXPECT_THAT(bad.error, HasSubstr("no such user"));
 }
@@ -381,7 +383,7 @@ TEST(ExecDumper, LeavesNothingRunningEvenWhatCalledSetsid) {
   TempDir dir;
   // A background job is no group leader: setsid(1) calls setsid() and execs sleep in place, so
   // $! is the escaped process. The hook then waits for it and is stopped at its timeout.
-  auto out = script("setsid sleep 60 & echo $!; wait", 500ms).run(request(dir, 30s));
+  auto out = script("setsid sleep 60 & echo $!; wait", 500ms).run(execRequest(dir, 30s));
   EXPECT_EQ(out.result, DumpResult::kTimedOut) << out.error;
   EXPECT_EQ(out.error, "timed out after 500ms; its cgroup was killed");
   std::string text = slurp(dir.path() + "/exec/stdout.txt");
@@ -392,7 +394,7 @@ TEST(ExecDumper, LeavesNothingRunningEvenWhatCalledSetsid) {
 
   // And one that leaves it running after the hook itself exits.
   TempDir dir2;
-  auto quick = script("setsid sleep 60 & echo $!").run(request(dir2));
+  auto quick = script("setsid sleep 60 & echo $!").run(execRequest(dir2));
   EXPECT_EQ(quick.result, DumpResult::kOk) << quick.error;
   pid_t left = static_cast<pid_t>(std::stoi(slurp(dir2.path() + "/exec/stdout.txt")));
   EXPECT_TRUE(goneWithin(left, 2s)) << "pid " << left << " outlived its hook";
@@ -402,7 +404,7 @@ TEST(ExecDumper, SaysWhenItCanOnlyKillTheProcessGroup) {
   TempDir dir, no_cgroups;
   ExecIdentity id;
   id.paths = HostPaths(no_cgroups.path(), "/nonexistent-proc");
-  auto out = ExecDumper({"/bin/true"}, 10s, id).run(request(dir));
+  auto out = ExecDumper({"/bin/true"}, 10s, id).run(execRequest(dir));
   EXPECT_EQ(out.result, DumpResult::kOk) << out.error;
   EXPECT_THAT(out.error, HasSubstr("no cgroup of its own"));
   EXPECT_THAT(out.error, HasSubstr("only its process group was killed"));

@@ -58,7 +58,7 @@ class SleepTarget {
   pid_t pid_ = -1;
 };
 
-GperftoolsSpec spec(const std::string& prefix) {
+GperftoolsSpec fuseSpec(const std::string& prefix) {
   GperftoolsSpec s;
   s.heap_prefix = prefix;
   s.signal = SIGCONT;
@@ -160,7 +160,7 @@ class GperftoolsFuseTest : public ::testing::Test {
 
 TEST_F(GperftoolsFuseTest, AProfileDirectoryOnAStalledMountEndsTheDumpByItsDeadline) {
   SleepTarget target(tmp_.path() + "/fuse/cpp");
-  GperftoolsDumper d(HostPaths(), spec(tmp_.path() + "/fuse/cpp"));
+  GperftoolsDumper d(HostPaths(), fuseSpec(tmp_.path() + "/fuse/cpp"));
   DumpRequest req;
   req.target = "app";
   req.pid = target.pid();
@@ -198,7 +198,7 @@ TEST_F(GperftoolsFuseTest, AStalledDumpFreesItsSlotByItsTimeoutWhileAnotherTarge
     };
     SteadyTime t0 = real.steadyNow();
     auto fuse_dumper =
-        std::make_shared<GperftoolsDumper>(HostPaths(), spec(tmp_.path() + "/fuse/cpp"));
+        std::make_shared<GperftoolsDumper>(HostPaths(), fuseSpec(tmp_.path() + "/fuse/cpp"));
     EXPECT_FALSE(runner.submit(job("stalled", fuse_dumper, stalled.pid())));
     EXPECT_FALSE(runner.submit(job("well-behaved", std::make_shared<QuickDumper>(), 0)));
     std::vector<DumpReport> reports;

@@ -43,13 +43,13 @@ using nlohmann::json;
 using testing::TempDir;
 using namespace std::chrono_literals;
 
-mode_t modeOf(const std::string& path) {
+mode_t linkModeOf(const std::string& path) {
   struct stat st;
   EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
   return st.st_mode & 07777;
 }
 
-bool exists(const std::string& path) {
+bool pathExists(const std::string& path) {
   std::error_code ec;
   return fs::exists(fs::symlink_status(path, ec));
 }
@@ -140,8 +140,8 @@ TEST(IncidentStore, PreparesAPrivateDumpDirectoryWithItsParents) {
   auto p = store.prepare();
   ASSERT_TRUE(p.ok()) << p.error().describe();
   EXPECT_EQ(*p, 0u);
-  EXPECT_EQ(modeOf(tmp.path() + "/var"), 0700u);
-  EXPECT_EQ(modeOf(tmp.path() + "/var/incidents"), 0700u);
+  EXPECT_EQ(linkModeOf(tmp.path() + "/var"), 0700u);
+  EXPECT_EQ(linkModeOf(tmp.path() + "/var/incidents"), 0700u);
   // Again: nothing to do, still fine.
   ASSERT_TRUE(store.prepare().ok());
 
@@ -174,8 +174,8 @@ TEST(IncidentStore, PublishesABundleWithItsManifest) {
   EXPECT_EQ(b->finalPath(), dir + "/" + name);
   EXPECT_EQ(fs::path(b->dir()).parent_path(), fs::path(dir));
   EXPECT_EQ(fs::path(b->dir()).filename().string().rfind(".partial-" + name, 0), 0u) << b->dir();
-  EXPECT_EQ(modeOf(b->dir()), 0700u);
-  EXPECT_FALSE(exists(b->finalPath()));
+  EXPECT_EQ(linkModeOf(b->dir()), 0700u);
+  EXPECT_FALSE(pathExists(b->finalPath()));
   EXPECT_TRUE(b->pending());
 
   std::string heap = "heap profile: 1: 4096 [ 1: 4096] @ heapprofile\n";
@@ -200,17 +200,17 @@ TEST(IncidentStore, PublishesABundleWithItsManifest) {
   ASSERT_TRUE(published.ok()) << published.error().describe();
   EXPECT_EQ(*published, dir + "/" + name);
   EXPECT_FALSE(b->pending());
-  EXPECT_FALSE(exists(temp));
+  EXPECT_FALSE(pathExists(temp));
 
   // Layout and modes.
   std::set<std::string> files;
   for (const auto& e : fs::directory_iterator(*published)) {
     files.insert(e.path().filename().string());
-    EXPECT_EQ(modeOf(e.path().string()), 0600u) << e.path();
+    EXPECT_EQ(linkModeOf(e.path().string()), 0600u) << e.path();
   }
   EXPECT_EQ(files,
             (std::set<std::string>{"proc-status.txt", "heap.prof", "hook.out", "manifest.json"}));
-  EXPECT_EQ(modeOf(*published), 0700u);
+  EXPECT_EQ(linkModeOf(*published), 0700u);
 
   // The manifest.
   json m = json::parse(slurp(*published + "/manifest.json"));
@@ -320,7 +320,7 @@ TEST(IncidentStore, NamesAreMadeSafeAndCollisionsNumbered) {
   ASSERT_TRUE(store.publish(*c, {}, at() + 1s).ok());
   ASSERT_TRUE(store.publish(*a, {}, at() + 1s).ok());
   ASSERT_TRUE(store.publish(*b, {}, at() + 1s).ok());
-  EXPECT_TRUE(exists(tmp.path() + "/" + base + "-2/manifest.json"));
+  EXPECT_TRUE(pathExists(tmp.path() + "/" + base + "-2/manifest.json"));
 
   // A name taken between begin() and publish() (by another process) is never replaced.
   auto d = store.begin(info("db"), at());
@@ -331,8 +331,8 @@ TEST(IncidentStore, NamesAreMadeSafeAndCollisionsNumbered) {
   ASSERT_TRUE(p.ok()) << p.error().describe();
   EXPECT_EQ(*p, tmp.path() + "/20261129T093512.123Z-db-oom-imminent-2");
   EXPECT_EQ(d->name(), "20261129T093512.123Z-db-oom-imminent-2");
-  EXPECT_TRUE(exists(*p + "/manifest.json"));
-  EXPECT_FALSE(exists(tmp.path() + "/20261129T093512.123Z-db-oom-imminent/manifest.json"));
+  EXPECT_TRUE(pathExists(*p + "/manifest.json"));
+  EXPECT_FALSE(pathExists(tmp.path() + "/20261129T093512.123Z-db-oom-imminent/manifest.json"));
 }
 
 TEST(IncidentStore, AbandonRemovesTheBundleAndFreesItsName) {
@@ -344,7 +344,7 @@ TEST(IncidentStore, AbandonRemovesTheBundleAndFreesItsName) {
   std::string temp = b->dir();
   store.abandon(*b);
   EXPECT_FALSE(b->pending());
-  EXPECT_FALSE(exists(temp));
+  EXPECT_FALSE(pathExists(temp));
   EXPECT_TRUE(names(tmp.path()).empty());
   EXPECT_FALSE(store.publish(*b, {}, at()).ok());
   auto again = store.begin(info(), at());
@@ -381,7 +381,7 @@ TEST(IncidentStore, ACrashBeforePublishLeavesNothingVisibleAndIsCleanedAtStart) 
   EXPECT_EQ(WTERMSIG(status), SIGKILL);
 
   EXPECT_EQ(names(dir), std::vector<std::string>{"20261129T083512.123Z-older-r"});
-  EXPECT_FALSE(exists(dir + "/20261129T093512.123Z-app-oom-imminent"));
+  EXPECT_FALSE(pathExists(dir + "/20261129T093512.123Z-app-oom-imminent"));
   std::vector<std::string> partial;
   for (const auto& e : fs::directory_iterator(dir))
     if (e.path().filename().string().rfind(".partial-", 0) == 0) partial.push_back(e.path());
@@ -396,7 +396,7 @@ TEST(IncidentStore, ACrashBeforePublishLeavesNothingVisibleAndIsCleanedAtStart) 
   auto removed = store.prepare(at() + 1h);
   ASSERT_TRUE(removed.ok()) << removed.error().describe();
   EXPECT_EQ(*removed, 1u);
-  EXPECT_FALSE(exists(partial[0]));
+  EXPECT_FALSE(pathExists(partial[0]));
   const std::string record = "20261129T093512.123Z-app-oom-imminent";
   // A bundle published whole keeps no trace of what begin() wrote for this case.
   EXPECT_EQ(listing(dir + "/20261129T083512.123Z-older-r"),
@@ -537,8 +537,8 @@ TEST(IncidentStore, RetentionByCountRemovesTheOldestFirst) {
   EXPECT_EQ(names(tmp.path()), (std::vector<std::string>{made[4], made[3], made[2]}));
   EXPECT_EQ(slurp(tmp.path() + "/notes/todo.txt"), "keep me");
   EXPECT_EQ(slurp(tmp.path() + "/README"), "keep me");
-  EXPECT_TRUE(exists(tmp.path() + "/.cache"));
-  EXPECT_TRUE(exists(tmp.path() + "/20200101T000000.000Z-link-r"));
+  EXPECT_TRUE(pathExists(tmp.path() + "/.cache"));
+  EXPECT_TRUE(pathExists(tmp.path() + "/20200101T000000.000Z-link-r"));
 
   // Even a limit of none keeps the newest.
   l.max_incidents = 0;

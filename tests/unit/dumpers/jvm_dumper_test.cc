@@ -39,7 +39,7 @@ using oomsentinel::testing::slurp;
 using namespace std::chrono_literals;
 using testing::TempDir;
 
-std::string findInPath(const std::string& name) {
+std::string findJvmTool(const std::string& name) {
   const char* path = std::getenv("PATH");
   std::stringstream dirs(path ? path : "");
   std::string dir;
@@ -119,7 +119,7 @@ const std::vector<std::string> kLeakArgs = {"--rate", "400MiB/s", "--chunk", "1M
 // A small heap keeps the heap dumps small; SerialGC keeps the JVM's threads few.
 const std::string kLeakOpts = "JAVA_LEAK_OPTS=-Xmx128m -XX:+UseSerialGC";
 
-DumpRequest request(const TempDir& dir, pid_t pid) {
+DumpRequest jvmRequest(const TempDir& dir, pid_t pid) {
   DumpRequest req;
   req.target = "java";
   req.rule = "oom-imminent";
@@ -217,7 +217,7 @@ TEST(JvmDumper, SkipsWithoutAPid) {
   TempDir dir;
   JvmDumper d;
   EXPECT_STREQ(d.name(), "jvm");
-  auto req = request(dir, 1);
+  auto req = jvmRequest(dir, 1);
   req.pid.reset();
   auto out = d.run(req);
   EXPECT_EQ(out.dumper, "jvm");
@@ -229,7 +229,7 @@ TEST(JvmDumper, FailsForAPidThatDoesNotExist) {
   TempDir dir;
   pid_t pid = 4194000;  // above any pid_max default, below the kernel's limit
   if (alive(pid)) GTEST_SKIP() << "pid " << pid << " exists here";
-  auto out = JvmDumper().run(request(dir, pid));
+  auto out = JvmDumper().run(jvmRequest(dir, pid));
   EXPECT_EQ(out.result, DumpResult::kFailed);
   EXPECT_EQ(out.error, "pid 4194000: no such process");
   EXPECT_TRUE(dirListing(dir.path()).empty());
@@ -240,7 +240,7 @@ TEST(JvmDumper, LeavesAProcessThatIsNotAJvmAlone) {
   TempDir dir;
   Spawned sleeper({"/bin/sleep", "30"}, {});
   ASSERT_GT(sleeper.pid(), 0);  // posix_spawn returns once it has exec'ed
-  auto out = JvmDumper().run(request(dir, sleeper.pid()));
+  auto out = JvmDumper().run(jvmRequest(dir, sleeper.pid()));
   EXPECT_EQ(out.result, DumpResult::kFailed);
   EXPECT_THAT(out.error, HasSubstr("is not a JVM"));
   EXPECT_TRUE(alive(sleeper.pid()));
@@ -249,7 +249,7 @@ TEST(JvmDumper, LeavesAProcessThatIsNotAJvmAlone) {
 
 TEST(JvmDumper, RefusesAPidThatWasReused) {
   TempDir dir;
-  auto req = request(dir, ::getpid());
+  auto req = jvmRequest(dir, ::getpid());
   req.pid_starttime = 1;  // not when this process started
   auto out = JvmDumper().run(req);
   EXPECT_EQ(out.result, DumpResult::kFailed);
@@ -287,7 +287,7 @@ TEST(JvmDumper, DoesNotFollowAContainersTmpSymlinkToAnotherJvmsSocket) {
       0);  // what the old lookup found
 
   TempDir dir;
-  auto out = JvmDumper().run(request(dir, target.pid()));
+  auto out = JvmDumper().run(jvmRequest(dir, target.pid()));
   ::close(sock);
   EXPECT_EQ(out.result, DumpResult::kFailed);
   EXPECT_THAT(out.error, HasSubstr("'s root:/tmp: cannot open the directory"));
@@ -317,7 +317,7 @@ TEST(JvmDumper, JcmdsStderrComesThroughAPipeAndGivesTheReason) {
   FakeJvm ok(std::string(kHistogramHeader) + "readlink /proc/self/fd/2\n");
   ASSERT_TRUE(ok.ready());
   TempDir dir;
-  auto out = JvmDumper(ok.spec).run(request(dir, ok.target.pid()));
+  auto out = JvmDumper(ok.spec).run(jvmRequest(dir, ok.target.pid()));
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
   std::string text = slurp(dir.path() + "/class_histogram.txt");
   EXPECT_THAT(text, HasSubstr("\npipe:["));
@@ -326,7 +326,7 @@ TEST(JvmDumper, JcmdsStderrComesThroughAPipeAndGivesTheReason) {
   FakeJvm refused("echo 'java.io.IOException: No such process' >&2\nexit 1\n");
   ASSERT_TRUE(refused.ready());
   TempDir dir2;
-  auto failed = JvmDumper(refused.spec).run(request(dir2, refused.target.pid()));
+  auto failed = JvmDumper(refused.spec).run(jvmRequest(dir2, refused.target.pid()));
   EXPECT_EQ(failed.result, DumpResult::kFailed);
   EXPECT_EQ(failed.error, "jcmd GC.class_histogram: java.io.IOException: No such process");
   EXPECT_TRUE(dirListing(dir2.path()).empty());
@@ -341,7 +341,7 @@ TEST(JvmDumper, AJcmdThatWritesWithoutEndIsStoppedAtItsReplyCap) {
   // No size cap of the bundle's to stop it: only the reply's can, before its 2s.
   noisy.spec.command_timeout = 2s;
   TempDir dir;
-  auto req = request(dir, noisy.target.pid());
+  auto req = jvmRequest(dir, noisy.target.pid());
   req.max_bytes = 1ull << 40;
   auto out = JvmDumper(noisy.spec).run(req);
   EXPECT_EQ(out.result, DumpResult::kFailed);
@@ -372,7 +372,7 @@ TEST(JvmDumper, JcmdRunsInACgroupOfItsOwnAndNothingItStartsOutlivesIt) {
   ASSERT_EQ(::chmod((bin.path() + "/jcmd").c_str(), 0755), 0);
   JvmDumpSpec spec;
   spec.jcmd = bin.path() + "/jcmd";
-  auto out = JvmDumper(spec).run(request(dir, fake.pid()));
+  auto out = JvmDumper(spec).run(jvmRequest(dir, fake.pid()));
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
   std::istringstream text(slurp(dir.path() + "/class_histogram.txt"));
   std::string header, escaped, where;
@@ -398,7 +398,7 @@ TEST(JvmDumper, JcmdRunsInACgroupOfItsOwnAndNothingItStartsOutlivesIt) {
 class JvmDumperOnJavaLeak : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    jcmd_ = findInPath("jcmd");
+    jcmd_ = findJvmTool("jcmd");
     if (std::string(OOMSENTINEL_JAVA_LEAK).empty()) {
       skip_ = "no JDK 17 at configure time: OOMSENTINEL_JAVA_LEAK is empty";
       return;
@@ -441,7 +441,7 @@ std::pair<std::string, std::uint64_t> topClass(const std::string& histogram) {
 
 TEST_F(JvmDumperOnJavaLeak, TakesAClassHistogramWhereTheLeakedByteArraysLead) {
   TempDir dir;
-  auto out = JvmDumper().run(request(dir, pid()));
+  auto out = JvmDumper().run(jvmRequest(dir, pid()));
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
   ASSERT_EQ(out.artifacts.size(), 1u);
   const Artifact& a = out.artifacts[0];
@@ -464,7 +464,7 @@ TEST_F(JvmDumperOnJavaLeak, WritesAHeapDumpIntoTheBundleOnRequest) {
   JvmDumpSpec spec;
   spec.heap_dump = true;
   spec.heap_dump_min_free = 1;
-  auto out = JvmDumper(spec).run(request(dir, pid()));
+  auto out = JvmDumper(spec).run(jvmRequest(dir, pid()));
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
   ASSERT_EQ(out.artifacts.size(), 2u);
   EXPECT_EQ(out.artifacts[0].file, "class_histogram.txt");
@@ -487,7 +487,7 @@ TEST_F(JvmDumperOnJavaLeak, SkipsTheHeapDumpWithoutFreeSpace) {
   JvmDumpSpec spec;
   spec.heap_dump = true;
   spec.heap_dump_min_free = 1ull << 62;
-  auto out = JvmDumper(spec).run(request(dir, pid()));
+  auto out = JvmDumper(spec).run(jvmRequest(dir, pid()));
   EXPECT_EQ(out.result, DumpResult::kPartial);
   EXPECT_EQ(out.error.rfind("heap dump skipped: only ", 0), 0u) << out.error;
   ASSERT_EQ(out.artifacts.size(), 1u);
@@ -497,7 +497,7 @@ TEST_F(JvmDumperOnJavaLeak, SkipsTheHeapDumpWithoutFreeSpace) {
   // Nothing else asked for: nothing done.
   TempDir dir2;
   spec.class_histogram = false;
-  auto alone = JvmDumper(spec).run(request(dir2, pid()));
+  auto alone = JvmDumper(spec).run(jvmRequest(dir2, pid()));
   EXPECT_EQ(alone.result, DumpResult::kSkipped);
   EXPECT_TRUE(dirListing(dir2.path()).empty());
 }
@@ -508,7 +508,7 @@ TEST_F(JvmDumperOnJavaLeak, KeepsTheHeapDumpWithinItsBudget) {
   spec.heap_dump = true;
   spec.heap_dump_min_free = 1;
   spec.heap_dump_budget = 30ms;  // jcmd is a JVM too: it cannot even start in that time
-  auto out = JvmDumper(spec).run(request(dir, pid()));
+  auto out = JvmDumper(spec).run(jvmRequest(dir, pid()));
   EXPECT_EQ(out.result, DumpResult::kPartial);
   EXPECT_EQ(out.error.rfind("heap dump timed out after 30ms", 0), 0u) << out.error;
   EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
@@ -519,7 +519,7 @@ TEST_F(JvmDumperOnJavaLeak, SaysWhenJcmdIsMissing) {
   TempDir dir;
   JvmDumpSpec spec;
   spec.jcmd = dir.path() + "/bin/jcmd";
-  auto out = JvmDumper(spec).run(request(dir, pid()));
+  auto out = JvmDumper(spec).run(jvmRequest(dir, pid()));
   EXPECT_EQ(out.result, DumpResult::kFailed);
   EXPECT_THAT(out.error, HasSubstr(spec.jcmd));
   EXPECT_THAT(out.error, HasSubstr("not found"));
@@ -540,7 +540,7 @@ TEST_F(JvmDumperOnJavaLeak, GivesJcmdsReasonWhenItCannotAttach) {
   // A shell has no jcmd beside it: the JDK's, as the JVM's would be.
   JvmDumpSpec spec;
   spec.jcmd = std::filesystem::canonical(jcmd_).string();
-  auto out = JvmDumper(spec).run(request(dir, fake.pid()));
+  auto out = JvmDumper(spec).run(jvmRequest(dir, fake.pid()));
   EXPECT_EQ(out.result, DumpResult::kFailed);
   EXPECT_EQ(out.error.rfind("jcmd GC.class_histogram: ", 0), 0u) << out.error;
   EXPECT_THAT(out.error, HasSubstr("AttachNotSupportedException"));
@@ -549,7 +549,7 @@ TEST_F(JvmDumperOnJavaLeak, GivesJcmdsReasonWhenItCannotAttach) {
 }
 
 TEST_F(JvmDumperOnJavaLeak, TakesTheHeapDumpFromAJvmWithItsOwnMountAndPidNamespaces) {
-  std::string unshare = findInPath("unshare");
+  std::string unshare = findJvmTool("unshare");
   if (::geteuid() != 0 || unshare.empty()) GTEST_SKIP() << "needs root and unshare(1)";
   // The JVM gets a private tmpfs on /tmp, so the bundle (under our /tmp) does not exist for it
   // and the dump has to come through its /tmp, and across file systems. When java-leak itself
@@ -580,7 +580,7 @@ TEST_F(JvmDumperOnJavaLeak, TakesTheHeapDumpFromAJvmWithItsOwnMountAndPidNamespa
   JvmDumpSpec spec;
   spec.heap_dump = true;
   spec.heap_dump_min_free = 1;
-  auto out = JvmDumper(spec).run(request(dir, jvm));
+  auto out = JvmDumper(spec).run(jvmRequest(dir, jvm));
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
   EXPECT_EQ(dirListing(dir.path()),
             (std::vector<std::string>{"class_histogram.txt", "heap.hprof"}));
@@ -597,7 +597,7 @@ TEST_F(JvmDumperOnJavaLeak, TakesTheHeapDumpFromAJvmWithItsOwnMountAndPidNamespa
 }
 
 TEST_F(JvmDumperOnJavaLeak, TakesTheHeapDumpFromAJvmOfAnotherUser) {
-  std::string setpriv = findInPath("setpriv");
+  std::string setpriv = findJvmTool("setpriv");
   if (::geteuid() != 0 || setpriv.empty()) GTEST_SKIP() << "needs root and setpriv(1)";
   // As nobody, the JVM cannot write into our 0700 bundle: the dump comes through its /tmp.
   std::vector<std::string> argv = {setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
@@ -610,7 +610,7 @@ TEST_F(JvmDumperOnJavaLeak, TakesTheHeapDumpFromAJvmOfAnotherUser) {
   JvmDumpSpec spec;
   spec.heap_dump = true;
   spec.heap_dump_min_free = 1;
-  auto out = JvmDumper(spec).run(request(dir, nobody.pid()));
+  auto out = JvmDumper(spec).run(jvmRequest(dir, nobody.pid()));
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
   EXPECT_EQ(dirListing(dir.path()),
             (std::vector<std::string>{"class_histogram.txt", "heap.hprof"}));

@@ -24,7 +24,7 @@ using testing::ServerStep;
 using testing::TempDir;
 using namespace std::chrono_literals;
 
-DumpRequest request(const TempDir& dir, Duration budget = 2s) {
+DumpRequest pprofRequest(const TempDir& dir, Duration budget = 2s) {
   DumpRequest r;
   r.target = "app";
   r.rule = "oom-imminent";
@@ -35,7 +35,7 @@ DumpRequest request(const TempDir& dir, Duration budget = 2s) {
   return r;
 }
 
-std::vector<std::string> files(const DumpOutcome& o) {
+std::vector<std::string> pprofArtifactFiles(const DumpOutcome& o) {
   std::vector<std::string> out;
   for (const auto& a : o.artifacts) out.push_back(a.file);
   return out;
@@ -51,33 +51,33 @@ TEST(ProcDumper, CopiesTheProcessAndTheCgroupFilesThatExist) {
   t.write("cg/app/memory.events", "oom_kill 0\n");
   t.write("cg/app/memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
   HostPaths paths(t.path() + "/cg", t.path() + "/proc");
-  DumpRequest req = request(t);
+  DumpRequest req = pprofRequest(t);
   req.pid = 42;
   req.cgroup_dir = t.path() + "/cg/app";
   ProcDumper d(paths, /*with_smaps=*/false);
   DumpOutcome o = d.run(req);
   EXPECT_EQ(o.result, DumpResult::kOk) << o.error;
   EXPECT_EQ(o.dumper, "proc");
-  EXPECT_THAT(files(o), ::testing::UnorderedElementsAre(
-                            "proc-42-status.txt", "proc-42-smaps_rollup.txt", "proc-42-maps.txt",
-                            "cgroup-memory.stat.txt", "cgroup-memory.events.txt",
-                            "cgroup-memory.pressure.txt"));
+  EXPECT_THAT(pprofArtifactFiles(o), ::testing::UnorderedElementsAre(
+                                         "proc-42-status.txt", "proc-42-smaps_rollup.txt",
+                                         "proc-42-maps.txt", "cgroup-memory.stat.txt",
+                                         "cgroup-memory.events.txt", "cgroup-memory.pressure.txt"));
   EXPECT_EQ(slurp(req.dir + "/proc-42-status.txt"), "Name:\tapp\nVmRSS:\t1000 kB\n");
   for (const auto& a : o.artifacts)
     EXPECT_EQ(a.sha256, sha256Hex(slurp(req.dir + "/" + a.file))) << a.file;
 
   ProcDumper with_smaps(paths, true);
-  DumpRequest again = request(t);
+  DumpRequest again = pprofRequest(t);
   again.dir = t.path() + "/bundle2";
   ::mkdir(again.dir.c_str(), 0700);
   again.pid = 42;
-  EXPECT_THAT(files(with_smaps.run(again)), ::testing::Contains("proc-42-smaps.txt"));
+  EXPECT_THAT(pprofArtifactFiles(with_smaps.run(again)), ::testing::Contains("proc-42-smaps.txt"));
 }
 
 TEST(ProcDumper, ATargetGoneMidWayIsPartialOrFailedNotOk) {
   TempDir t;
   HostPaths paths(t.path() + "/cg", t.path() + "/proc");
-  DumpRequest req = request(t);
+  DumpRequest req = pprofRequest(t);
   ProcDumper d(paths, false);
   DumpOutcome none = d.run(req);
   EXPECT_EQ(none.result, DumpResult::kSkipped);
@@ -90,7 +90,7 @@ TEST(ProcDumper, ATargetGoneMidWayIsPartialOrFailedNotOk) {
   EXPECT_EQ(partial.result, DumpResult::kPartial);
   EXPECT_THAT(partial.error, HasSubstr("maps"));
 
-  DumpRequest late = request(t, -1s);
+  DumpRequest late = pprofRequest(t, -1s);
   late.dir = req.dir + "-late";
   ::mkdir(late.dir.c_str(), 0700);
   late.pid = 7;
@@ -109,12 +109,13 @@ TEST(GoPprofDumper, FetchesEveryProfileConcurrently) {
   std::string heap = std::string("\x1f\x8b", 2) + std::string(1000, 'h');
   HttpTestServer server({ServerStep::reply(200, heap, "application/octet-stream")});
   TempDir t;
-  DumpRequest req = request(t);
+  DumpRequest req = pprofRequest(t);
   GoPprofDumper d(*Url::parse(server.url()), {"heap", "allocs", "goroutine?debug=2"});
   DumpOutcome o = d.run(req);
   EXPECT_EQ(o.result, DumpResult::kOk) << o.error;
-  EXPECT_THAT(files(o), ::testing::UnorderedElementsAre("go-heap.pb.gz", "go-allocs.pb.gz",
-                                                        "go-goroutine-debug2.txt"));
+  EXPECT_THAT(pprofArtifactFiles(o),
+              ::testing::UnorderedElementsAre("go-heap.pb.gz", "go-allocs.pb.gz",
+                                              "go-goroutine-debug2.txt"));
   EXPECT_EQ(slurp(req.dir + "/go-heap.pb.gz"), heap);
   std::vector<std::string> paths;
   for (const auto& r : server.requests()) paths.push_back(r.substr(0, r.find(" HTTP/1.1")));
@@ -130,15 +131,15 @@ TEST(GoPprofDumper, AHungEndpointEndsAtTheDeadlineAndErrorsAreNamed) {
   TempDir t;
   SystemClock clock;
   SteadyTime t0 = clock.steadyNow();
-  DumpOutcome o = GoPprofDumper(*Url::parse(slow.url()), {"heap"}).run(request(t, 300ms));
+  DumpOutcome o = GoPprofDumper(*Url::parse(slow.url()), {"heap"}).run(pprofRequest(t, 300ms));
   EXPECT_LT(clock.steadyNow() - t0, 2s);
   EXPECT_EQ(o.result, DumpResult::kTimedOut);
   EXPECT_THAT(o.error, HasSubstr("timed out after "));
 
   HttpTestServer mixed({ServerStep::reply(200, "profile"), ServerStep::reply(404, "no")});
   TempDir t2;
-  DumpOutcome p =
-      GoPprofDumper(*Url::parse(mixed.url("/debug/pprof/")), {"heap", "allocs"}).run(request(t2));
+  DumpOutcome p = GoPprofDumper(*Url::parse(mixed.url("/debug/pprof/")), {"heap", "allocs"})
+                      .run(pprofRequest(t2));
   EXPECT_EQ(p.result, DumpResult::kPartial);
   EXPECT_THAT(p.error, HasSubstr("HTTP 404"));
   EXPECT_EQ(p.artifacts.size(), 1u);
@@ -165,7 +166,7 @@ TEST(GoPprofDumper, AProfileOverTheCapStreamsToATruncatedArtifact) {
   HttpTestServer server({ServerStep::reply(200, profile, "application/octet-stream"), chunked});
   for (int i = 0; i < 2; ++i) {
     TempDir t;
-    DumpRequest capped = request(t);
+    DumpRequest capped = pprofRequest(t);
     capped.max_bytes = 1 << 20;
     DumpOutcome o = GoPprofDumper(*Url::parse(server.url()), {"heap"}).run(capped);
     EXPECT_EQ(o.result, DumpResult::kPartial) << o.error;

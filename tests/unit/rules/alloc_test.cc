@@ -15,6 +15,7 @@
 #include "core/snapshot.h"
 #include "rules/engine.h"
 #include "rules/rule_spec.h"
+#include "tests/support/test_support.h"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -81,8 +82,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr double kMiB = 1024.0 * 1024;
-constexpr double kGiB = 1024.0 * kMiB;
+using testing::kGiB;
+using testing::kMiB;
 
 // Counts the allocations made while it is alive.
 class CountAllocations {

@@ -16,6 +16,7 @@
 #include "core/firing.h"
 #include "core/snapshot.h"
 #include "rules/rule_spec.h"
+#include "tests/support/test_support.h"
 
 namespace oomsentinel {
 namespace {
@@ -24,8 +25,8 @@ using namespace std::chrono_literals;
 using Signals = std::initializer_list<std::pair<Sig, double>>;
 using Values = std::vector<std::pair<std::string, double>>;
 
-constexpr double kMiB = 1024.0 * 1024;
-constexpr double kGiB = 1024.0 * kMiB;
+using testing::kGiB;
+using testing::kMiB;
 
 RuleSpec rule(std::string name, std::string expr, Duration for_duration = 0s,
               Duration keep_firing_for = 0s, Duration cooldown = 0s) {

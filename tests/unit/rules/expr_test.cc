@@ -15,13 +15,14 @@
 #include "core/signal.h"
 #include "core/snapshot.h"
 #include "rules/history.h"
+#include "tests/support/test_support.h"
 
 namespace oomsentinel {
 namespace {
 
 using namespace std::chrono_literals;
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
+using testing::kInf;
 
 Expr mustParse(std::string_view text) {
   auto r = Expr::parse(text);

@@ -13,15 +13,16 @@
 #include "core/clock.h"
 #include "core/signal.h"
 #include "core/snapshot.h"
+#include "tests/support/test_support.h"
 
 namespace oomsentinel {
 namespace {
 
 using namespace std::chrono_literals;
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kMiB = 1024.0 * 1024;
-constexpr double kGiB = 1024.0 * kMiB;
+using testing::kGiB;
+using testing::kInf;
+using testing::kMiB;
 
 void push(History& h, Sig s, double t, double v) {
   Snapshot snap;
@@ -293,7 +294,7 @@ TEST(HistoryRing, FarFasterThanTheIntervalStillSpansTheWindow) {
 
 TEST(HistoryRing, SomewhatFasterThanTheIntervalStillSpansTheWindow) {
   for (Duration step : {Duration(30ms), Duration(49ms), Duration(26ms)}) {
-    SCOPED_TRACE(testing::Message() << "step " << step.count() << "ns");
+    SCOPED_TRACE(::testing::Message() << "step " << step.count() << "ns");
     History h(50ms);
     SignalId sig = id(Sig::kPgscan);
     h.require(sig, 10s);
