@@ -339,8 +339,13 @@ Result<std::string> readSmallFile(const std::string& path, std::size_t max) {
 
 Result<std::string> readSmallFileAt(int dir_fd, const std::string& name, std::size_t max,
                                     const std::string& path) {
-  Fd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO put there (by a hook, or by whoever could write the directory) must not
+  // hang the daemon's start or a retention pass; only a regular file is read.
+  Fd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC));
   if (fd.fd < 0) return makeError("cannot open", path, errno);
+  struct stat st;
+  if (::fstat(fd.fd, &st) != 0) return makeError("cannot stat", path, errno);
+  if (!S_ISREG(st.st_mode)) return makeError("is not a regular file", path, EINVAL);
   std::string out;
   char buf[16 * 1024];
   for (;;) {

@@ -28,8 +28,8 @@ using incident_detail::Fd;
 using incident_detail::fsyncFd;
 using incident_detail::kBegunRecord;
 using incident_detail::kManifest;
+using incident_detail::kMaxBegunBytes;
 using incident_detail::kMaxCollisions;
-using incident_detail::kMaxManifestBytes;
 using incident_detail::kPartialPrefix;
 using incident_detail::makeDurableFd;
 using incident_detail::manifestText;
@@ -186,7 +186,7 @@ void IncidentStore::recordLost(int dir_fd, const std::string& partial, WallTime 
   auto keep = [&]() -> Status {
     Fd p(::openat(dir_fd, partial.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (p.fd < 0) return makeError("cannot open", shown, errno);
-    auto first = readSmallFileAt(p.fd, kBegunRecord, kMaxManifestBytes, shown + "/" + kBegunRecord);
+    auto first = readSmallFileAt(p.fd, kBegunRecord, kMaxBegunBytes, shown + "/" + kBegunRecord);
     std::string text =
         incident_detail::lostManifestText(first ? *first : std::string(), lost.name, now, &lost);
     Fd self(::openat(p.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
