@@ -27,6 +27,7 @@ using incident_detail::existsAt;
 using incident_detail::Fd;
 using incident_detail::fsyncFd;
 using incident_detail::kBegunRecord;
+using incident_detail::kLostFailedPrefix;
 using incident_detail::kManifest;
 using incident_detail::kMaxBegunBytes;
 using incident_detail::kMaxCollisions;
@@ -220,7 +221,18 @@ void IncidentStore::recordLost(int dir_fd, const std::string& partial, WallTime 
   };
   if (auto s = keep(); !s) {
     lost.error = s.error().describe();
-    (void)removeTreeAt(dir_fd, partial, shown);
+    if (auto r = removeTreeAt(dir_fd, partial, shown); !r) {
+      // Left as `.partial-*`, every later start would record, log and count the same incident
+      // lost again: out of prepare()'s way, and told once, here.
+      const std::string failed =
+          std::string(kLostFailedPrefix) + partial.substr(kPartialPrefix.size());
+      if (::renameat2(dir_fd, partial.c_str(), dir_fd, failed.c_str(), RENAME_NOREPLACE) == 0)
+        lost.error += "; what it left could not be removed (" + r.error().describe() +
+                      "): kept as " + dir + "/" + failed + ", never recorded again";
+      else
+        lost.error += "; what it left could not be removed (" + r.error().describe() +
+                      ") nor moved aside (" + std::strerror(errno) + ")";
+    }
   }
   std::lock_guard lock(mu_);
   lost_.push_back(std::move(lost));

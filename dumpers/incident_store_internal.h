@@ -21,6 +21,9 @@
 namespace oomsentinel::incident_detail {
 
 constexpr std::string_view kPartialPrefix = ".partial-";
+// A stopped run's `.partial-*` that could be neither recorded lost nor removed is renamed to
+// this prefix (told once, with why): prepare() never looks at it again.
+constexpr std::string_view kLostFailedPrefix = ".lost-failed-";
 constexpr const char* kManifest = "manifest.json";
 // What fired, written into the `.partial-*` directory by begin() for prepare() to read back if
 // the daemon stops before publish(), which removes it. A file of its own rather than a first

@@ -2,14 +2,18 @@
 // review of the store): a FIFO where a record or a manifest is read, JSON nested deep enough to
 // crash a recursive destructor, keys begin() never wrote, a leftover that cannot be removed.
 // Real FIFOs, real files, real directories.
+#include <cap-ng.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <future>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -171,6 +175,63 @@ TEST(IncidentStoreHostile, OnlyTheBegunRecordsOwnFieldsReachTheLostRecord) {
   ASSERT_EQ(lost.size(), 1u);
   EXPECT_EQ(lost[0].target, "app");
   EXPECT_EQ(lost[0].fired_at, at());
+}
+
+// ---- what cannot be removed ----
+
+// `f` run in a forked child without `caps` (effective and permitted), as the daemon's unit leaves
+// it; f's return, or 100+ when the capabilities could not be dropped. No gtest in the child.
+int inChildWithout(std::initializer_list<int> caps, const std::function<int()>& f) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (capng_get_caps_process() != 0) ::_exit(100);
+    for (int c : caps)
+      if (capng_update(CAPNG_DROP, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
+                       static_cast<unsigned>(c)) != 0)
+        ::_exit(101);
+    if (capng_apply(CAPNG_SELECT_CAPS) != 0) ::_exit(102);
+    ::_exit(f());
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+// What an exec hook running as nobody can leave in its bundle: a folder of its own, read-only to
+// its owner, with a file in it.
+void leaveHookFolder(const TempDir& tmp, const std::string& partial) {
+  tmp.write("incidents/" + partial + "/hook/out.txt", "x");
+  const std::string hook = tmp.path() + "/incidents/" + partial + "/hook";
+  ASSERT_EQ(::chown((hook + "/out.txt").c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chown(hook.c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chmod(hook.c_str(), 0500), 0);
+}
+
+// A leftover that can be neither recorded nor removed (here: nobody's 0500 folder, and neither
+// CAP_DAC_OVERRIDE nor CAP_FOWNER) is recorded lost once, with why, and moved out of the way:
+// the next start does not record, log and count the same incident again.
+TEST(IncidentStoreHostile, ALeftoverThatCannotBeRemovedIsRecordedLostOnce) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (chown, capabilities)";
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/incidents";
+  leaveHookFolder(tmp, kPartial);
+  int rc = inChildWithout({CAP_DAC_OVERRIDE, CAP_FOWNER}, [&] {
+    IncidentStore store(roomy(dir));
+    auto found = store.prepare(at(10));
+    if (!found || *found != 1) return 1;
+    auto lost = store.takeLost();
+    if (lost.size() != 1 || !lost[0].path.empty() ||
+        lost[0].error.find("kept as " + dir + "/.lost-failed-" + kName + "-4242") ==
+            std::string::npos)
+      return 2;
+    IncidentStore again(roomy(dir));
+    auto none = again.prepare(at(11));
+    if (!none || *none != 0 || !again.takeLost().empty()) return 3;
+    return 0;
+  });
+  EXPECT_EQ(rc, 0) << "1: not recorded, 2: no record of the failure, 3: recorded again";
+  EXPECT_TRUE(fs::exists(dir + "/.lost-failed-" + kName + "-4242"));
+  EXPECT_FALSE(fs::exists(dir + "/" + kPartial));
 }
 
 }  // namespace
