@@ -5,12 +5,15 @@
 #include <cap-ng.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <initializer_list>
@@ -232,6 +235,48 @@ TEST(IncidentStoreHostile, ALeftoverThatCannotBeRemovedIsRecordedLostOnce) {
   EXPECT_EQ(rc, 0) << "1: not recorded, 2: no record of the failure, 3: recorded again";
   EXPECT_TRUE(fs::exists(dir + "/.lost-failed-" + kName + "-4242"));
   EXPECT_FALSE(fs::exists(dir + "/" + kPartial));
+}
+
+// The daemon's unit keeps CAP_FOWNER but not CAP_DAC_OVERRIDE: nobody's 0500 folder is made
+// writable before its entries are removed, and the incident is recorded lost as usual.
+TEST(IncidentStoreHostile, AReadOnlyFolderAHookLeftIsRemovedWithoutDacOverride) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (chown, capabilities)";
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/incidents";
+  leaveHookFolder(tmp, kPartial);
+  int rc = inChildWithout({CAP_DAC_OVERRIDE}, [&] {
+    IncidentStore store(roomy(dir));
+    auto found = store.prepare(at(10));
+    if (!found || *found != 1) return 1;
+    auto lost = store.takeLost();
+    if (lost.size() != 1 || lost[0].path != dir + "/" + kName) return 2;
+    return 0;
+  });
+  EXPECT_EQ(rc, 0) << "1: not found, 2: no record (what the hook left was not removed)";
+  EXPECT_FALSE(fs::exists(dir + "/" + kName + "/hook"));
+  EXPECT_TRUE(fs::exists(dir + "/" + kName + "/manifest.json"));
+}
+
+// A file system mounted below a leftover is not emptied: left as it is, and said so.
+TEST(IncidentStoreHostile, AMountPointInALeftoverIsNotDescendedInto) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/incidents";
+  const std::string mnt = dir + "/" + kPartial + "/mnt";
+  ASSERT_TRUE(fs::create_directories(mnt));
+  if (::mount("oomsentinel-test", mnt.c_str(), "tmpfs", 0, "size=1m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  { std::ofstream(mnt + "/host-data") << "keep"; }
+  IncidentStore store(roomy(dir));
+  auto found = store.prepare(at(10));
+  auto lost = store.takeLost();
+  const std::string moved = dir + "/.lost-failed-" + kName + "-4242/mnt";
+  bool kept = fs::exists(moved + "/host-data") || fs::exists(mnt + "/host-data");
+  ::umount2(fs::exists(moved) ? moved.c_str() : mnt.c_str(), MNT_DETACH);
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(kept) << "the mounted file system was emptied";
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_NE(lost[0].error.find("a mount point (another file system)"), std::string::npos)
+      << lost[0].error;
 }
 
 }  // namespace
