@@ -106,6 +106,18 @@ Result<std::shared_ptr<const OwnedFd>> IncidentStore::heldDirLocked() {
     return makeError("the dump directory is owned by uid " + std::to_string(st.st_uid) +
                          ", not by oomsentinel's (" + std::to_string(::geteuid()) + "): not used",
                      dir);
+  // Whoever else can write it can swap what is in a bundle, or its name, while root writes there:
+  // ours, so made private rather than used as it is (a chmod by hand, a directory made by a
+  // script under umask 0).
+  if ((st.st_mode & 022) != 0) {
+    if (::fchmod(fd.get(), 0700) != 0)
+      return makeError("the dump directory is writable by group or others and cannot be made 0700",
+                       dir, errno);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    notices_.push_back("the dump directory " + dir + " was writable by group or others (mode " +
+                       mode + "): made 0700");
+  }
   dir_fd_ = std::make_shared<const OwnedFd>(std::move(fd));
   dev_ = st.st_dev;
   ino_ = st.st_ino;
@@ -242,6 +254,13 @@ std::vector<LostIncident> IncidentStore::takeLost() {
   std::lock_guard lock(mu_);
   std::vector<LostIncident> out;
   out.swap(lost_);
+  return out;
+}
+
+std::vector<std::string> IncidentStore::takeNotices() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.swap(notices_);
   return out;
 }
 

@@ -180,6 +180,24 @@ TEST(IncidentStoreHostile, OnlyTheBegunRecordsOwnFieldsReachTheLostRecord) {
   EXPECT_EQ(lost[0].fired_at, at());
 }
 
+// A dump directory of ours that group or others can write is made 0700 when opened, and said so.
+TEST(IncidentStoreHostile, AGroupOrWorldWritableDumpDirectoryIsMadePrivate) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/incidents";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
+  IncidentStore store(roomy(dir));
+  ASSERT_TRUE(store.prepare(at(10)).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  auto notices = store.takeNotices();
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0], "the dump directory " + dir +
+                            " was writable by group or others (mode 0777): made 0700");
+  EXPECT_TRUE(store.takeNotices().empty()) << "told once";
+}
+
 // ---- what cannot be removed ----
 
 // `f` run in a forked child without `caps` (effective and permitted), as the daemon's unit leaves
