@@ -20,6 +20,9 @@ void RunnerHolder::makeStore(const StoreLimits& limits) {
   if (!prepared)
     log_.write(ActionLog::Level::kError, "dump directory unusable; the dump action will fail",
                {{"dir", limits.dir}, {"error", prepared.error().describe()}});
+  for (const auto& n : store->takeNotices())
+    log_.write(ActionLog::Level::kWarning, "dump directory changed to be used",
+               {{"dir", limits.dir}, {"change", n}});
   // Once each, here: the next start finds the record, not the `.partial-*` again.
   for (auto& l : store->takeLost()) {
     std::vector<std::pair<std::string, std::string>> fields = {

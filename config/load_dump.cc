@@ -4,6 +4,8 @@
 #include <charconv>
 #include <csignal>
 #include <cstdlib>
+#include <optional>
+#include <string_view>
 
 #include "config/loader.h"
 #include "config/values.h"
@@ -23,6 +25,23 @@ constexpr std::uint64_t kMinExecPids = 16;
 constexpr std::uint64_t kMaxExecPids = 4194304;  // the kernel's pid_max ceiling
 const std::vector<std::string> kProcKeys = {"smaps"};
 const std::vector<std::string> kThrottleKeys = {"max_duration", "headroom"};
+
+// An absolute path with no "//", "/./" nor trailing '/': "/a/b/" makes lstat and
+// open(O_NOFOLLOW) follow a symlink at "b", which the store means never to follow. nullopt when
+// a component is "..": the path would name a directory other than the one it seems to.
+std::optional<std::string> normalDirPath(std::string_view v) {
+  std::string out;
+  while (!v.empty()) {
+    auto slash = v.find('/');
+    std::string_view part = v.substr(0, slash);
+    v = slash == std::string_view::npos ? std::string_view() : v.substr(slash + 1);
+    if (part.empty() || part == ".") continue;
+    if (part == "..") return std::nullopt;
+    out += '/';
+    out += part;
+  }
+  return out.empty() ? std::string("/") : out;
+}
 }  // namespace
 
 void Loader::readDump(const Entry& e, DumpSpec& d) {
@@ -38,8 +57,12 @@ void Loader::readDump(const Entry& e, DumpSpec& d) {
     const std::string& v = dir->value.Scalar();
     if (v.empty() || v[0] != '/')
       error(valuePos(*dir), dir->path, "must be an absolute path, got " + describe(dir->value));
+    else if (auto n = normalDirPath(v))
+      out = *n;
     else
-      out = v;
+      error(valuePos(*dir), dir->path,
+            "must not have a '..' component (write the directory it names), got " +
+                describe(dir->value));
   };
   directory("dir", d.dir, "a directory such as /var/lib/oomsentinel/incidents");
   directory("throttle_records", d.throttle_records,

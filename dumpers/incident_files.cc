@@ -265,6 +265,20 @@ Result<std::vector<std::string>> entriesAt(int dir_fd, const std::string& shown)
   }
 }
 
+// A folder an exec hook left read-only (a hook running as nobody can leave a 0500 one) given
+// the write and search bits whose class we are in, so its entries can be removed: the daemon's
+// unit keeps CAP_FOWNER (a mode can be changed) but not CAP_DAC_OVERRIDE (mode bits bind it).
+Status makeEmptiable(int sub_fd, const std::string& shown) {
+  struct stat st;
+  if (::fstat(sub_fd, &st) != 0) return makeError("cannot stat", shown, errno);
+  const mode_t need = st.st_uid == ::geteuid()   ? S_IRWXU
+                      : st.st_gid == ::getegid() ? S_IRWXG
+                                                 : S_IRWXO;
+  if ((st.st_mode & need) != need && ::fchmod(sub_fd, need) != 0)
+    return makeError("cannot remove: cannot make the folder writable", shown, errno);
+  return Ok{};
+}
+
 Status removeTreeAtDepth(int dir_fd, const std::string& name, const std::string& shown, int depth) {
   struct stat st;
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -275,9 +289,17 @@ Status removeTreeAtDepth(int dir_fd, const std::string& name, const std::string&
     return Ok{};
   }
   if (depth >= kRemoveDepth) return makeError("cannot remove: nested too deep", shown, ELOOP);
+  // Never into another file system: what is mounted below a bundle (a hook's bind mount of a
+  // host directory) is not the bundle's to empty.
+  struct stat parent;
+  if (::fstat(dir_fd, &parent) != 0) return makeError("cannot remove", shown, errno);
+  if (parent.st_dev != st.st_dev)
+    return makeError("not removed: a mount point (another file system), left as it is", shown,
+                     EXDEV);
   {
     Fd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (sub.fd < 0) return makeError("cannot remove", shown, errno);
+    if (auto s = makeEmptiable(sub.fd, shown); !s) return s;
     auto names = entriesAt(sub.fd, shown);
     if (!names) return names.error();
     for (const auto& n : *names)
@@ -339,8 +361,13 @@ Result<std::string> readSmallFile(const std::string& path, std::size_t max) {
 
 Result<std::string> readSmallFileAt(int dir_fd, const std::string& name, std::size_t max,
                                     const std::string& path) {
-  Fd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO put there (by a hook, or by whoever could write the directory) must not
+  // hang the daemon's start or a retention pass; only a regular file is read.
+  Fd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC));
   if (fd.fd < 0) return makeError("cannot open", path, errno);
+  struct stat st;
+  if (::fstat(fd.fd, &st) != 0) return makeError("cannot stat", path, errno);
+  if (!S_ISREG(st.st_mode)) return makeError("is not a regular file", path, EINVAL);
   std::string out;
   char buf[16 * 1024];
   for (;;) {

@@ -93,30 +93,70 @@ std::string manifestText(const IncidentInfo& info, const std::vector<DumpOutcome
   return m.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
-std::string lostManifestText(std::string_view in_progress, const std::string& name, WallTime now,
-                             LostIncident* lost) {
-  ordered_json m = ordered_json::parse(in_progress, nullptr, /*allow_exceptions=*/false);
-  if (!m.is_object()) {
-    // Nothing readable was left (a power cut before the page cache reached the disk): what the
-    // name says. Its target and rule cannot be split apart ('-' may be in either).
-    IncidentInfo info;
-    info.fired_at = nameTime(name).value_or(now);
-    m = ordered_json::parse(manifestText(info, {}, now), nullptr, false);
-  }
-  m["outcome"] = "lost";
-  m["lost_reason"] = kLostReason;
-  m["published_at"] = isoTime(now);
-  m["artifacts"] = ordered_json::array();
-  m["dumps"] = ordered_json::array();
-  m["total_bytes"] = 0;
+json parseBoundedJson(std::string_view text) {
+  // The callback sees the depth of each value as it starts: one deeper than the cap is dropped
+  // with all it holds, and the whole text is refused (a discarded value).
+  bool too_deep = false;
+  json::parser_callback_t cb = [&](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth >= static_cast<int>(kMaxJsonDepth)) {
+      too_deep = true;
+      return false;
+    }
+    return true;
+  };
+  json j = json::parse(text, cb, /*allow_exceptions=*/false);
+  if (too_deep) return json(json::value_t::discarded);
+  return j;
+}
+
+namespace {
+
+// The fields of begin()'s record a lost incident's record keeps, typed and cut to length; the
+// rest of what is in that file (anything a hook or another user wrote there) is never copied.
+constexpr std::size_t kMaxLostText = 1024, kMaxLostEntries = 64;
+
+IncidentInfo lostInfo(const json& m, const std::string& name, WallTime now) {
+  IncidentInfo info;
   auto str = [&](const char* key) {
     auto it = m.find(key);
-    return it != m.end() && it->is_string() ? it->get<std::string>() : std::string();
+    if (it == m.end() || !it->is_string()) return std::string();
+    return it->get<std::string>().substr(0, kMaxLostText);
   };
+  info.target = str("target");
+  info.rule = str("rule");
+  info.severity = str("severity");
+  info.expr = str("expr");
+  info.fired_at = parseIsoTime(str("fired_at")).value_or(nameTime(name).value_or(now));
+  if (auto it = m.find("labels"); it != m.end() && it->is_object())
+    for (const auto& [k, v] : it->items()) {
+      if (info.labels.size() >= kMaxLostEntries) break;
+      if (v.is_string())
+        info.labels.emplace_back(k.substr(0, kMaxLostText),
+                                 v.get<std::string>().substr(0, kMaxLostText));
+    }
+  if (auto it = m.find("values"); it != m.end() && it->is_object())
+    for (const auto& [k, v] : it->items()) {
+      if (info.values.size() >= kMaxLostEntries) break;
+      if (v.is_number()) info.values.emplace_back(k.substr(0, kMaxLostText), v.get<double>());
+    }
+  return info;
+}
+
+}  // namespace
+
+std::string lostManifestText(std::string_view in_progress, const std::string& name, WallTime now,
+                             LostIncident* lost) {
+  // Nothing readable left (a power cut before the page cache reached the disk) leaves what the
+  // name says. Its target and rule cannot be split apart ('-' may be in either).
+  json first = parseBoundedJson(in_progress);
+  IncidentInfo info = lostInfo(first.is_object() ? first : json::object(), name, now);
+  ordered_json m = ordered_json::parse(manifestText(info, {}, now, "lost"), nullptr, false);
+  m["lost_reason"] = kLostReason;
   lost->name = name;
-  lost->target = str("target");
-  lost->rule = str("rule");
-  lost->fired_at = parseIsoTime(str("fired_at")).value_or(nameTime(name).value_or(now));
+  lost->target = info.target;
+  lost->rule = info.rule;
+  lost->fired_at = info.fired_at;
   return m.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
@@ -133,7 +173,7 @@ std::string readManifest(int dir_fd, const std::string& name, const std::string&
     if (text.error().errnum == ENOENT) return "no manifest.json";
     return "cannot read manifest.json: " + text.error().describe();
   }
-  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  json j = parseBoundedJson(*text);
   if (j.is_discarded()) return "manifest.json is not valid JSON";
   if (!j.is_object()) return "manifest.json is not a JSON object";
   std::string problem;

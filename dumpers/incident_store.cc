@@ -27,9 +27,10 @@ using incident_detail::existsAt;
 using incident_detail::Fd;
 using incident_detail::fsyncFd;
 using incident_detail::kBegunRecord;
+using incident_detail::kLostFailedPrefix;
 using incident_detail::kManifest;
+using incident_detail::kMaxBegunBytes;
 using incident_detail::kMaxCollisions;
-using incident_detail::kMaxManifestBytes;
 using incident_detail::kPartialPrefix;
 using incident_detail::makeDurableFd;
 using incident_detail::manifestText;
@@ -105,6 +106,18 @@ Result<std::shared_ptr<const OwnedFd>> IncidentStore::heldDirLocked() {
     return makeError("the dump directory is owned by uid " + std::to_string(st.st_uid) +
                          ", not by oomsentinel's (" + std::to_string(::geteuid()) + "): not used",
                      dir);
+  // Whoever else can write it can swap what is in a bundle, or its name, while root writes there:
+  // ours, so made private rather than used as it is (a chmod by hand, a directory made by a
+  // script under umask 0).
+  if ((st.st_mode & 022) != 0) {
+    if (::fchmod(fd.get(), 0700) != 0)
+      return makeError("the dump directory is writable by group or others and cannot be made 0700",
+                       dir, errno);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    notices_.push_back("the dump directory " + dir + " was writable by group or others (mode " +
+                       mode + "): made 0700");
+  }
   dir_fd_ = std::make_shared<const OwnedFd>(std::move(fd));
   dev_ = st.st_dev;
   ino_ = st.st_ino;
@@ -186,7 +199,7 @@ void IncidentStore::recordLost(int dir_fd, const std::string& partial, WallTime 
   auto keep = [&]() -> Status {
     Fd p(::openat(dir_fd, partial.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (p.fd < 0) return makeError("cannot open", shown, errno);
-    auto first = readSmallFileAt(p.fd, kBegunRecord, kMaxManifestBytes, shown + "/" + kBegunRecord);
+    auto first = readSmallFileAt(p.fd, kBegunRecord, kMaxBegunBytes, shown + "/" + kBegunRecord);
     std::string text =
         incident_detail::lostManifestText(first ? *first : std::string(), lost.name, now, &lost);
     Fd self(::openat(p.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -220,7 +233,18 @@ void IncidentStore::recordLost(int dir_fd, const std::string& partial, WallTime 
   };
   if (auto s = keep(); !s) {
     lost.error = s.error().describe();
-    (void)removeTreeAt(dir_fd, partial, shown);
+    if (auto r = removeTreeAt(dir_fd, partial, shown); !r) {
+      // Left as `.partial-*`, every later start would record, log and count the same incident
+      // lost again: out of prepare()'s way, and told once, here.
+      const std::string failed =
+          std::string(kLostFailedPrefix) + partial.substr(kPartialPrefix.size());
+      if (::renameat2(dir_fd, partial.c_str(), dir_fd, failed.c_str(), RENAME_NOREPLACE) == 0)
+        lost.error += "; what it left could not be removed (" + r.error().describe() +
+                      "): kept as " + dir + "/" + failed + ", never recorded again";
+      else
+        lost.error += "; what it left could not be removed (" + r.error().describe() +
+                      ") nor moved aside (" + std::strerror(errno) + ")";
+    }
   }
   std::lock_guard lock(mu_);
   lost_.push_back(std::move(lost));
@@ -230,6 +254,13 @@ std::vector<LostIncident> IncidentStore::takeLost() {
   std::lock_guard lock(mu_);
   std::vector<LostIncident> out;
   out.swap(lost_);
+  return out;
+}
+
+std::vector<std::string> IncidentStore::takeNotices() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.swap(notices_);
   return out;
 }
 

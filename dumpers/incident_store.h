@@ -148,6 +148,9 @@ class IncidentStore {
   Result<std::size_t> prepare();  // now: the system clock
   // The incidents prepare() found lost, once.
   std::vector<LostIncident> takeLost();
+  // What the store changed on its own to go on, once each, for the log: a dump directory of ours
+  // found writable by group or others is made 0700 when it is opened, not used as it is.
+  std::vector<std::string> takeNotices();
 
   // Reserves a name and creates the bundle's hidden directory (0700), with a record of what fired
   // (".begun.json": a manifest with "outcome": "in_progress", not fsynced) that prepare() reads
@@ -189,13 +192,14 @@ class IncidentStore {
   void recordLost(int dir_fd, const std::string& partial, WallTime now);
 
   StoreLimits limits_;
-  std::mutex mu_;  // guards reserved_, dir_fd_, dev_, ino_ and lost_
+  std::mutex mu_;  // guards reserved_, dir_fd_, dev_, ino_, lost_ and notices_
   // Names from begin() until publish() or abandon() returns: never given twice, never retired.
   std::set<std::string> reserved_;
   std::shared_ptr<const OwnedFd> dir_fd_;  // the dump directory, held
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   std::vector<LostIncident> lost_;
+  std::vector<std::string> notices_;
   std::mutex retention_mu_;  // one retention pass at a time
 };
 

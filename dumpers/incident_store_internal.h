@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@
 namespace oomsentinel::incident_detail {
 
 constexpr std::string_view kPartialPrefix = ".partial-";
+// A stopped run's `.partial-*` that could be neither recorded lost nor removed is renamed to
+// this prefix (told once, with why): prepare() never looks at it again.
+constexpr std::string_view kLostFailedPrefix = ".lost-failed-";
 constexpr const char* kManifest = "manifest.json";
 // What fired, written into the `.partial-*` directory by begin() for prepare() to read back if
 // the daemon stops before publish(), which removes it. A file of its own rather than a first
@@ -29,6 +33,11 @@ constexpr const char* kBegunRecord = ".begun.json";
 // A manifest is a few KiB; a bigger one is not ours, and reading it whole would cost the memory
 // the watchdog exists to save.
 constexpr std::size_t kMaxManifestBytes = 16u << 20;
+// begin()'s record holds what fired, a few hundred bytes: read no more than this of it.
+constexpr std::size_t kMaxBegunBytes = 64u << 10;
+// Deeper JSON than this is not a manifest: it is discarded while parsing, before a tree that
+// deep is built (nlohmann destroys a tree recursively).
+constexpr std::size_t kMaxJsonDepth = 16;
 // Past this many "-N" suffixes something is wrong with the directory, not just busy.
 constexpr int kMaxCollisions = 10000;
 
@@ -66,7 +75,7 @@ Status removeTree(const std::string& path);
 Status makeDurable(const std::string& dir);
 // Created 0600 (no symlink followed), written whole and fsynced.
 Status writeFileDurably(const std::string& path, std::string_view data);
-// At most `max` bytes, no symlink followed.
+// At most `max` bytes of a regular file (not a FIFO: no open waits), no symlink followed.
 Result<std::string> readSmallFile(const std::string& path, std::size_t max);
 // The same operations relative to a directory held open (`shown`: its path, for messages):
 // the store's own directory is used by descriptor, so a path swapped for a symlink after it
@@ -92,9 +101,14 @@ bool existsAt(int dir_fd, const std::string& name);
 // written as the manifest's "outcome".
 std::string manifestText(const IncidentInfo& info, const std::vector<DumpOutcome>& outcomes,
                          WallTime published_at, std::string_view outcome = {});
+// `text` parsed, nested no deeper than kMaxJsonDepth; discarded when not JSON or deeper (told
+// apart from invalid JSON nowhere: either way it is not a manifest).
+nlohmann::json parseBoundedJson(std::string_view text);
 // The record of a lost incident made from the manifest begin() left in its `.partial-*`
 // (`in_progress`, which may be empty or cut short: a power cut), else from the bundle's `name`:
-// "outcome": "lost", "lost_reason", no artifacts nor dumps. Fills what it says into *lost.
+// "outcome": "lost", "lost_reason", no artifacts nor dumps. Only the fields begin() writes are
+// taken from it, typed and cut to length: nothing else there reaches the record. Fills what it
+// says into *lost.
 std::string lostManifestText(std::string_view in_progress, const std::string& name, WallTime now,
                              LostIncident* lost);
 // The directories in `dir` that look like published bundles: not hidden (so never a

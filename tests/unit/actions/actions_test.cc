@@ -3,6 +3,7 @@
 // cannot run is said once. And the real sinks' holders: what a new spec keeps and what it remakes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "actions/alert_action.h"
 #include "actions/dispatcher.h"
@@ -284,6 +285,22 @@ TEST(RunnerHolder, AnUnusableDirectoryIsLoggedAndTheRunnerStillMade) {
   EXPECT_EQ(log.count("throttle records directory unusable; dumps will not throttle (memory.high "
                       "is never changed without a record to put it back from)"),
             1u);
+}
+
+TEST(RunnerHolder, ADumpDirectoryMadePrivateIsLogged) {
+  FakeClock clock;
+  RecordingLog log;
+  testing::TempDir dir;
+  dir.write("open/x", "");
+  ASSERT_EQ(::chmod((dir.path() + "/open").c_str(), 0777), 0);
+  RunnerHolder h(clock, log);
+  DumpSinkSpec spec;
+  spec.store.dir = dir.path() + "/open";
+  spec.store.min_free = 0;
+  h.configure(spec);
+  EXPECT_EQ(log.field("dump directory changed to be used", "change"),
+            "the dump directory " + spec.store.dir +
+                " was writable by group or others (mode 0777): made 0700");
 }
 
 TEST(NotifierHolder, MakesTheNotifierOnceReloadsItAndDropsItWithNoSpec) {
