@@ -39,8 +39,10 @@ struct TargetContext {
   const Snapshot& snapshot;  // the read the rule fired on
   // What discovery said of it (Kubernetes names and ids); empty for a target the config names.
   const std::vector<std::pair<std::string, std::string>>& labels;
-  // The last dump.history snapshots, a ring whose oldest entry is at `history_oldest`.
-  const std::vector<Snapshot>& history;
+  // The last dump.history snapshots, a ring whose oldest entry is at `history_oldest`, holding
+  // the signals inIncidentHistory keeps (actions/dump_action.h); an entry with none is not
+  // written yet.
+  const std::vector<SparseSnapshot>& history;
   std::size_t history_oldest = 0;
   std::string cgroup_dir;          // empty: no cgroup (the host, a process-only target, unresolved)
   std::optional<pid_t> jvm_pid;    // the JVM whose perf data is read, if one is

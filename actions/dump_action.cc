@@ -42,6 +42,14 @@ std::vector<std::shared_ptr<Dumper>> DumpAction::dumpersFor(const DumpPlan& plan
   return out;
 }
 
+bool inIncidentHistory(SignalId id) {
+  // 0: not looked at yet, 1: shown, 2: left out. Names never change once interned.
+  thread_local std::vector<std::uint8_t> seen;
+  if (id >= seen.size()) seen.resize(std::max<std::size_t>(id + 1, signalCount()), 0);
+  if (seen[id] == 0) seen[id] = signalName(id).rfind("stat_", 0) == 0 ? 2 : 1;
+  return seen[id] == 1;
+}
+
 void DumpAction::fire(const Firing& f, const TargetContext& t) {
   if (auto no = sink_->refusal()) {
     log_.write(ActionLog::Level::kWarning, "dump not started",
@@ -60,15 +68,14 @@ void DumpAction::fire(const Firing& f, const TargetContext& t) {
   info.fired_at = f.wall;
   info.values = f.values;
   info.labels = labels_;
-  // The ring from its oldest entry.
+  // The ring from its oldest entry; those not written yet (no signals) left out.
   for (std::size_t i = 0; i < t.history.size(); ++i) {
-    const Snapshot& s = t.history[(t.history_oldest + i) % t.history.size()];
+    const SparseSnapshot& s = t.history[(t.history_oldest + i) % t.history.size()];
+    if (s.signals.empty()) continue;
     IncidentInfo::Sample sample;
     sample.time = s.wall;
-    s.forEach([&](SignalId id, double v) {
-      std::string name = signalName(id);
-      if (name.rfind("stat_", 0) != 0) sample.signals.emplace_back(std::move(name), v);
-    });
+    for (const auto& [id, v] : s.signals)
+      if (inIncidentHistory(id)) sample.signals.emplace_back(signalName(id), v);
     info.history.push_back(std::move(sample));
   }
   DumpRequest& req = job.request;

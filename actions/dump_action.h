@@ -37,6 +37,11 @@ struct DumpPlan {
 };
 
 // Where dump jobs go: DumpRunner behind RunnerDumpSink, a recording fake in tests.
+// Whether the incident manifest's history shows this signal: not the stat_ keys (a cgroup's
+// memory.stat, raw; the manifest has what is made of them), so the ring does not keep them
+// either. Cached per id; call it from one thread (the tick's).
+bool inIncidentHistory(SignalId id);
+
 class DumpSink {
  public:
   virtual ~DumpSink() = default;

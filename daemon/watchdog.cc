@@ -277,15 +277,25 @@ void Watchdog::noteJvm(Watched& w) {
 }
 
 // The last dump.history snapshots, for a dump's incident manifest (only when dumps can run).
+// Only the signals the manifest shows (a full Snapshot spans every interned signal). The ring is
+// made whole at the target's first full read, or when a reload changes its length: every entry's
+// storage taken at once, sized to this read's signals and a few more, so that the daemon's memory
+// does not creep up over the next dump.history full reads (10 minutes for a quiet target at the
+// defaults: issue 19's soak saw it as RSS growth). Writing into an entry reuses its storage;
+// entries not written yet hold no signals, and the manifest leaves them out.
 void Watchdog::keepHistory(Watched& w) {
-  if (config_.dump.history == 0 || !dumpSink()) return;
-  // Copy-assigning into the ring's old snapshots reuses their storage: no allocation once full.
-  if (w.history.size() < config_.dump.history) {
-    w.history.push_back(w.snapshot);
-  } else {
-    w.history[w.history_next] = w.snapshot;
-    w.history_next = (w.history_next + 1) % w.history.size();
+  const std::size_t n = config_.dump.history;
+  if (n == 0 || !dumpSink()) return;
+  if (w.history.size() != n) {
+    constexpr std::size_t kSpare = 8;  // signals that appear later (time_to_oom, a runtime's)
+    SparseSnapshot first;
+    first.assign(w.snapshot, inIncidentHistory);
+    w.history.assign(n, SparseSnapshot{});
+    for (auto& e : w.history) e.signals.reserve(first.signals.size() + kSpare);
+    w.history_next = 0;
   }
+  w.history[w.history_next].assign(w.snapshot, inIncidentHistory);
+  w.history_next = (w.history_next + 1) % n;
 }
 
 // The target's part of what the poll policy decides on: the highest working_set_ratio (and where

@@ -48,8 +48,9 @@ struct Watched {
   // with no critical firing in the 10 minutes before it was not warned.
   std::optional<double> oom_kills;
   std::optional<SteadyTime> last_critical;
-  // The last dump.history snapshots, a ring, for the incident manifest.
-  std::vector<Snapshot> history;
+  // The last dump.history snapshots, a ring, for the incident manifest: only the signals it
+  // shows (inIncidentHistory), every entry's storage taken at the first full read.
+  std::vector<SparseSnapshot> history;
   std::size_t history_next = 0;
   bool dumpers_declared = false;  // their series at 0 in the metrics
   DumpPlan dump_plan;             // the dump action's settings (dumpPlanFor)

@@ -82,7 +82,7 @@ struct Bench {
   Target target = Target::cgroupPath("app", "/app");
   Snapshot snapshot;
   std::vector<std::pair<std::string, std::string>> labels = {{"pod", "app-0"}, {"host", "node-7"}};
-  std::vector<Snapshot> history;
+  std::vector<SparseSnapshot> history;
   DumpPlan plan;
   RecordingLog log;
   FakeAlerts alerts;
@@ -184,18 +184,55 @@ TEST(Actions, AnActionTheDaemonDidNotMakeIsSaidOnce) {
   EXPECT_TRUE(b.dumps.jobs.empty());
 }
 
+// Issue 19's soak: the dump.history ring filled over the first 10 minutes (60 full reads, one
+// every full_read_interval) and held about 12 MiB for 200 cgroup v1 targets, as each entry was a
+// full Snapshot, whose storage spans every interned signal, the ~70 stat_ keys of memory.stat with
+// them, which the manifest never shows. An entry keeps only what the manifest shows.
+TEST(DumpAction, AHistoryEntryKeepsOnlyTheSignalsTheManifestShows) {
+  // A cgroup v1 read: the named signals and memory.stat's keys (as KeyedSignals interns them).
+  Snapshot s;
+  s.wall = WallTime(std::chrono::seconds(100));
+  const std::vector<Sig> named = {Sig::kUsageBytes,      Sig::kLimitBytes, Sig::kWorkingSetBytes,
+                                  Sig::kWorkingSetRatio, Sig::kAnonBytes,  Sig::kFileBytes};
+  for (Sig sig : named) s.set(sig, 1);
+  for (int i = 0; i < 70; ++i) s.set(internSignal("stat_soak_key_" + std::to_string(i)), 2);
+  SparseSnapshot kept;
+  kept.assign(s, inIncidentHistory);
+  ASSERT_EQ(kept.signals.size(), named.size());
+  for (const auto& [id, v] : kept.signals)
+    EXPECT_EQ(signalName(id).rfind("stat_", 0), std::string::npos);
+  EXPECT_EQ(kept.wall, s.wall);
+  // What it holds: 6 pairs, against the snapshot's dense storage of every interned signal.
+  EXPECT_LE(kept.heapBytes(), named.size() * 2 * sizeof(kept.signals[0]));
+  EXPECT_GE(signalCount() * (sizeof(double) + 1), 4 * kept.heapBytes());
+  // Reused: a full ring's entry takes the next read without allocating.
+  const auto* storage = kept.signals.data();
+  s.set(Sig::kUsageBytes, 3);
+  kept.assign(s, inIncidentHistory);
+  EXPECT_EQ(kept.signals.data(), storage);
+  // And the manifest's history is what the entries hold.
+  Bench b;
+  b.history.push_back(kept);
+  b.dump_action.fire(firing({ActionKind::kDump}), b.context());
+  ASSERT_EQ(b.dumps.jobs.size(), 1u);
+  ASSERT_EQ(b.dumps.jobs[0].info.history.size(), 1u);
+  EXPECT_EQ(b.dumps.jobs[0].info.history[0].signals.size(), named.size());
+}
+
 TEST(DumpAction, TheJobCarriesTheHistoryOldestFirstAndThrottlesOnlyACgroup) {
   Bench b;
   for (int i = 0; i < 3; ++i) {
     Snapshot s;
     s.wall = WallTime(std::chrono::seconds(100 + i));
     s.set(Sig::kUsageBytes, i);
-    b.history.push_back(s);
+    b.history.emplace_back().assign(s, inIncidentHistory);
   }
   ThrottleSpec t;
   t.max_duration = std::chrono::seconds(2);
   b.plan.throttle = t;
-  // The ring's oldest entry is at 1: 101, 102, 100.
+  // The ring's entries not written yet: left out.
+  b.history.insert(b.history.begin() + 1, SparseSnapshot{});
+  // The ring's oldest entry is at 1: (not written), 101, 102, 100.
   b.dump_action.fire(firing({ActionKind::kDump}), b.context(1));
   ASSERT_EQ(b.dumps.jobs.size(), 1u);
   const DumpJob& job = b.dumps.jobs[0];
