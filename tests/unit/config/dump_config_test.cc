@@ -229,12 +229,12 @@ TEST(DumpConfig, ThrottleDuringDumpAsABoolOrAMap) {
 // A trailing '/' would make the store's lstat and open(O_NOFOLLOW) follow a symlink in the last
 // place: the directories are normalised at load, and a ".." is refused.
 TEST(DumpConfig, DirectoriesAreNormalisedAndDotDotRefused) {
-  Config c =
-      loadOk("dump: {dir: '/var//lib/./oomsentinel/incidents/', throttle_records: '/t//'}\n");
+  Config c = loadDumpConfig(
+      "dump: {dir: '/var//lib/./oomsentinel/incidents/', throttle_records: '/t//'}\n");
   EXPECT_EQ(c.dump.dir, "/var/lib/oomsentinel/incidents");
   EXPECT_EQ(c.dump.throttle_records, "/t");
-  EXPECT_EQ(loadOk("dump: {dir: '//'}\n").dump.dir, "/");
-  EXPECT_THAT(onlyError("dump: {dir: /var/lib/../../etc}\n").message,
+  EXPECT_EQ(loadDumpConfig("dump: {dir: '//'}\n").dump.dir, "/");
+  EXPECT_THAT(onlyDumpConfigError("dump: {dir: /var/lib/../../etc}\n").message,
               HasSubstr("must not have a '..' component"));
 }
 
