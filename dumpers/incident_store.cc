@@ -24,7 +24,6 @@ namespace oomsentinel {
 namespace fs = std::filesystem;
 using incident_detail::compactTime;
 using incident_detail::existsAt;
-using incident_detail::Fd;
 using incident_detail::fsyncFd;
 using incident_detail::kBegunRecord;
 using incident_detail::kLostFailedPrefix;
@@ -163,7 +162,7 @@ Result<std::size_t> IncidentStore::prepare(WallTime now) {
   // Only the bundles in progress in this process are spared: prepare() runs at start, when any
   // other `.partial-*` belongs to a process that is gone.
   int dfd = held->get();
-  Fd listing(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  incident_detail::Fd listing(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (listing.fd < 0) return makeError("cannot read", dir, errno);
   std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(listing.fd), ::closedir);
   if (!d) return makeError("cannot read", dir, errno);
@@ -197,12 +196,13 @@ void IncidentStore::recordLost(int dir_fd, const std::string& partial, WallTime 
   LostIncident lost;
   lost.name = bundleNameOfPartial(partial);
   auto keep = [&]() -> Status {
-    Fd p(::openat(dir_fd, partial.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    incident_detail::Fd p(
+        ::openat(dir_fd, partial.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (p.fd < 0) return makeError("cannot open", shown, errno);
     auto first = readSmallFileAt(p.fd, kBegunRecord, kMaxBegunBytes, shown + "/" + kBegunRecord);
     std::string text =
         incident_detail::lostManifestText(first ? *first : std::string(), lost.name, now, &lost);
-    Fd self(::openat(p.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    incident_detail::Fd self(::openat(p.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (self.fd < 0) return makeError("cannot read", shown, errno);
     std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(self.fd), ::closedir);
     if (!d) return makeError("cannot read", shown, errno);
