@@ -26,6 +26,7 @@
 #include "alerts/metrics.h"
 #include "core/clock.h"
 #include "core/host_paths.h"
+#include "daemon/report.h"
 #include "tests/integration/background.h"
 #include "tests/support/test_support.h"
 
@@ -100,19 +101,6 @@ AlertEvent event(const std::string& rule, WallTime at) {
   e.expr = "working_set_ratio > 50%";
   e.starts_at = at;
   return e;
-}
-
-// Alertmanager's startsAt for a time the notifier sent ("…T06:01:45.123Z" with milliseconds).
-std::string iso(WallTime t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
 }
 
 // The spec both tests use: a fast backoff with a low ceiling, so that the outage reaches it.
@@ -216,7 +204,8 @@ TEST(AlertmanagerOutage, EveryFiringAndResolveOfTheOutageArrivesInOrderOnceItIsB
   EXPECT_TRUE(active.count("stays"));
   EXPECT_TRUE(active.count("through"));
   ASSERT_TRUE(active.count("again")) << "the second firing was lost to the resolve before it";
-  EXPECT_EQ(active["again"], iso(again_at)) << "the second firing's start, not the first's";
+  EXPECT_EQ(active["again"], formatWallTime(again_at))
+      << "the second firing's start, not the first's";
   EXPECT_FALSE(active.count("before")) << "a resolve of the outage was not applied";
   EXPECT_FALSE(active.count("brief")) << "a resolve of the outage was not applied";
   // Both resolves reached it (a resolved alert leaves the active list; this says it arrived).
