@@ -33,13 +33,13 @@ using oomsentinel::testing::slurp;
 using oomsentinel::testing::TempDir;
 using namespace std::chrono_literals;
 
-WallTime at(int hour = 9) {
+WallTime hostileAt(int hour = 9) {
   using namespace std::chrono;
   return time_point_cast<WallTime::duration>(sys_days{year{2026} / 11 / 29} + hours{hour} +
                                              minutes{35} + seconds{12} + milliseconds{123});
 }
 
-StoreLimits roomy(const std::string& dir) {
+StoreLimits roomyHostile(const std::string& dir) {
   StoreLimits l;
   l.dir = dir;
   l.max_incidents = 1000;
@@ -49,8 +49,8 @@ StoreLimits roomy(const std::string& dir) {
   return l;
 }
 
-const std::string kName = "20261129T093512.123Z-app-oom";
-const std::string kPartial = ".partial-" + kName + "-4242";
+const std::string kHostileName = "20261129T093512.123Z-app-oom";
+const std::string kHostilePartial = ".partial-" + kHostileName + "-4242";
 
 // Runs `f` on a thread of its own; false when it has not returned within 10 s. A FIFO that the
 // code under test opens for reading is then opened for writing, which lets that open return, so
@@ -70,17 +70,17 @@ bool returnsInTime(F f, const std::vector<std::string>& fifos) {
 TEST(IncidentStoreHostile, AFifoBegunRecordDoesNotHangTheStart) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/incidents";
-  ASSERT_TRUE(fs::create_directories(dir + "/" + kPartial));
-  const std::string fifo = dir + "/" + kPartial + "/.begun.json";
+  ASSERT_TRUE(fs::create_directories(dir + "/" + kHostilePartial));
+  const std::string fifo = dir + "/" + kHostilePartial + "/.begun.json";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  IncidentStore store(roomy(dir));
+  IncidentStore store(roomyHostile(dir));
   Result<std::size_t> found = makeError("not run");
-  ASSERT_TRUE(returnsInTime([&] { found = store.prepare(at(10)); }, {fifo}))
+  ASSERT_TRUE(returnsInTime([&] { found = store.prepare(hostileAt(10)); }, {fifo}))
       << "prepare() waited on a FIFO .begun.json";
   ASSERT_TRUE(found.ok()) << found.error().describe();
   EXPECT_EQ(*found, 1u);
   // Recorded from its name, as a record that cannot be read.
-  json m = json::parse(slurp(dir + "/" + kName + "/manifest.json"));
+  json m = json::parse(slurp(dir + "/" + kHostileName + "/manifest.json"));
   EXPECT_EQ(m["outcome"], "lost");
   EXPECT_EQ(m["fired_at"], "2026-11-29T09:35:12.123Z");
   EXPECT_EQ(store.takeLost().size(), 1u);
@@ -89,8 +89,8 @@ TEST(IncidentStoreHostile, AFifoBegunRecordDoesNotHangTheStart) {
 TEST(IncidentStoreHostile, AFifoManifestIsListedBrokenWithoutWaiting) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/incidents";
-  ASSERT_TRUE(fs::create_directories(dir + "/" + kName));
-  const std::string fifo = dir + "/" + kName + "/manifest.json";
+  ASSERT_TRUE(fs::create_directories(dir + "/" + kHostileName));
+  const std::string fifo = dir + "/" + kHostileName + "/manifest.json";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   Result<std::vector<IncidentSummary>> l = makeError("not run");
   ASSERT_TRUE(returnsInTime([&] { l = IncidentStore::list(dir); }, {fifo}))
@@ -99,9 +99,9 @@ TEST(IncidentStoreHostile, AFifoManifestIsListedBrokenWithoutWaiting) {
   ASSERT_EQ(l->size(), 1u);
   EXPECT_NE((*l)[0].problem.find("is not a regular file"), std::string::npos) << (*l)[0].problem;
   // Retention reads the same manifests, holding the lock publish needs.
-  IncidentStore store(roomy(dir));
+  IncidentStore store(roomyHostile(dir));
   Result<RetentionReport> r = makeError("not run");
-  ASSERT_TRUE(returnsInTime([&] { r = store.enforceRetention(at(10)); }, {fifo}))
+  ASSERT_TRUE(returnsInTime([&] { r = store.enforceRetention(hostileAt(10)); }, {fifo}))
       << "retention waited on a FIFO manifest.json";
   EXPECT_TRUE(r.ok());
 }
@@ -115,13 +115,13 @@ TEST(IncidentStoreHostile, DeeplyNestedJsonDoesNotCrashTheStartNorTheListing) {
     TempDir tmp;
     const std::string dir = tmp.path() + "/incidents";
     const std::string nested = std::string(depth, '[') + std::string(depth, ']');
-    tmp.write("incidents/" + kPartial + "/.begun.json", nested);
+    tmp.write("incidents/" + kHostilePartial + "/.begun.json", nested);
     tmp.write("incidents/20261129T083512.123Z-app-oom/manifest.json", nested);
-    IncidentStore store(roomy(dir));
-    auto found = store.prepare(at(10));
+    IncidentStore store(roomyHostile(dir));
+    auto found = store.prepare(hostileAt(10));
     ASSERT_TRUE(found.ok()) << found.error().describe();
     EXPECT_EQ(*found, 1u);
-    json m = json::parse(slurp(dir + "/" + kName + "/manifest.json"));
+    json m = json::parse(slurp(dir + "/" + kHostileName + "/manifest.json"));
     EXPECT_EQ(m["outcome"], "lost");
     EXPECT_EQ(m["target"], "");
     auto l = IncidentStore::list(dir);
@@ -135,10 +135,10 @@ TEST(IncidentStoreHostile, DeeplyNestedJsonDoesNotCrashTheStartNorTheListing) {
 TEST(IncidentStoreHostile, ARecordNestedDeeperThanBeginWritesIsNotRead) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/incidents";
-  tmp.write("incidents/" + kPartial + "/.begun.json",
+  tmp.write("incidents/" + kHostilePartial + "/.begun.json",
             R"({"target":"app","deep":)" + std::string(1000, '[') + std::string(1000, ']') + "}");
-  IncidentStore store(roomy(dir));
-  ASSERT_TRUE(store.prepare(at(10)).ok());
+  IncidentStore store(roomyHostile(dir));
+  ASSERT_TRUE(store.prepare(hostileAt(10)).ok());
   auto lost = store.takeLost();
   ASSERT_EQ(lost.size(), 1u);
   EXPECT_EQ(lost[0].target, "");
@@ -160,11 +160,11 @@ TEST(IncidentStoreHostile, OnlyTheBegunRecordsOwnFieldsReachTheLostRecord) {
                 {"artifacts", {{{"file", "../../etc/shadow"}}}},
                 {"total_bytes", 123456},
                 {"run_this", "rm -rf /"}};
-  tmp.write("incidents/" + kPartial + "/.begun.json", begun.dump());
-  IncidentStore store(roomy(dir));
-  auto found = store.prepare(at(10));
+  tmp.write("incidents/" + kHostilePartial + "/.begun.json", begun.dump());
+  IncidentStore store(roomyHostile(dir));
+  auto found = store.prepare(hostileAt(10));
   ASSERT_TRUE(found.ok()) << found.error().describe();
-  json m = json::parse(slurp(dir + "/" + kName + "/manifest.json"));
+  json m = json::parse(slurp(dir + "/" + kHostileName + "/manifest.json"));
   EXPECT_FALSE(m.contains("run_this"));
   EXPECT_EQ(m["artifacts"], json::array());
   EXPECT_EQ(m["total_bytes"], 0);
@@ -177,7 +177,7 @@ TEST(IncidentStoreHostile, OnlyTheBegunRecordsOwnFieldsReachTheLostRecord) {
   auto lost = store.takeLost();
   ASSERT_EQ(lost.size(), 1u);
   EXPECT_EQ(lost[0].target, "app");
-  EXPECT_EQ(lost[0].fired_at, at());
+  EXPECT_EQ(lost[0].fired_at, hostileAt());
 }
 
 // A dump directory of ours that group or others can write is made 0700 when opened, and said so.
@@ -186,8 +186,8 @@ TEST(IncidentStoreHostile, AGroupOrWorldWritableDumpDirectoryIsMadePrivate) {
   const std::string dir = tmp.path() + "/incidents";
   ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
   ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
-  IncidentStore store(roomy(dir));
-  ASSERT_TRUE(store.prepare(at(10)).ok());
+  IncidentStore store(roomyHostile(dir));
+  ASSERT_TRUE(store.prepare(hostileAt(10)).ok());
   struct stat st;
   ASSERT_EQ(::stat(dir.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
@@ -235,24 +235,24 @@ TEST(IncidentStoreHostile, ALeftoverThatCannotBeRemovedIsRecordedLostOnce) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (chown, capabilities)";
   TempDir tmp;
   const std::string dir = tmp.path() + "/incidents";
-  leaveHookFolder(tmp, kPartial);
+  leaveHookFolder(tmp, kHostilePartial);
   int rc = inChildWithout({CAP_DAC_OVERRIDE, CAP_FOWNER}, [&] {
-    IncidentStore store(roomy(dir));
-    auto found = store.prepare(at(10));
+    IncidentStore store(roomyHostile(dir));
+    auto found = store.prepare(hostileAt(10));
     if (!found || *found != 1) return 1;
     auto lost = store.takeLost();
     if (lost.size() != 1 || !lost[0].path.empty() ||
-        lost[0].error.find("kept as " + dir + "/.lost-failed-" + kName + "-4242") ==
+        lost[0].error.find("kept as " + dir + "/.lost-failed-" + kHostileName + "-4242") ==
             std::string::npos)
       return 2;
-    IncidentStore again(roomy(dir));
-    auto none = again.prepare(at(11));
+    IncidentStore again(roomyHostile(dir));
+    auto none = again.prepare(hostileAt(11));
     if (!none || *none != 0 || !again.takeLost().empty()) return 3;
     return 0;
   });
   EXPECT_EQ(rc, 0) << "1: not recorded, 2: no record of the failure, 3: recorded again";
-  EXPECT_TRUE(fs::exists(dir + "/.lost-failed-" + kName + "-4242"));
-  EXPECT_FALSE(fs::exists(dir + "/" + kPartial));
+  EXPECT_TRUE(fs::exists(dir + "/.lost-failed-" + kHostileName + "-4242"));
+  EXPECT_FALSE(fs::exists(dir + "/" + kHostilePartial));
 }
 
 // The daemon's unit keeps CAP_FOWNER but not CAP_DAC_OVERRIDE: nobody's 0500 folder is made
@@ -261,33 +261,33 @@ TEST(IncidentStoreHostile, AReadOnlyFolderAHookLeftIsRemovedWithoutDacOverride) 
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (chown, capabilities)";
   TempDir tmp;
   const std::string dir = tmp.path() + "/incidents";
-  leaveHookFolder(tmp, kPartial);
+  leaveHookFolder(tmp, kHostilePartial);
   int rc = inChildWithout({CAP_DAC_OVERRIDE}, [&] {
-    IncidentStore store(roomy(dir));
-    auto found = store.prepare(at(10));
+    IncidentStore store(roomyHostile(dir));
+    auto found = store.prepare(hostileAt(10));
     if (!found || *found != 1) return 1;
     auto lost = store.takeLost();
-    if (lost.size() != 1 || lost[0].path != dir + "/" + kName) return 2;
+    if (lost.size() != 1 || lost[0].path != dir + "/" + kHostileName) return 2;
     return 0;
   });
   EXPECT_EQ(rc, 0) << "1: not found, 2: no record (what the hook left was not removed)";
-  EXPECT_FALSE(fs::exists(dir + "/" + kName + "/hook"));
-  EXPECT_TRUE(fs::exists(dir + "/" + kName + "/manifest.json"));
+  EXPECT_FALSE(fs::exists(dir + "/" + kHostileName + "/hook"));
+  EXPECT_TRUE(fs::exists(dir + "/" + kHostileName + "/manifest.json"));
 }
 
 // A file system mounted below a leftover is not emptied: left as it is, and said so.
 TEST(IncidentStoreHostile, AMountPointInALeftoverIsNotDescendedInto) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/incidents";
-  const std::string mnt = dir + "/" + kPartial + "/mnt";
+  const std::string mnt = dir + "/" + kHostilePartial + "/mnt";
   ASSERT_TRUE(fs::create_directories(mnt));
   if (::mount("oomsentinel-test", mnt.c_str(), "tmpfs", 0, "size=1m") != 0)
     GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
   { std::ofstream(mnt + "/host-data") << "keep"; }
-  IncidentStore store(roomy(dir));
-  auto found = store.prepare(at(10));
+  IncidentStore store(roomyHostile(dir));
+  auto found = store.prepare(hostileAt(10));
   auto lost = store.takeLost();
-  const std::string moved = dir + "/.lost-failed-" + kName + "-4242/mnt";
+  const std::string moved = dir + "/.lost-failed-" + kHostileName + "-4242/mnt";
   bool kept = fs::exists(moved + "/host-data") || fs::exists(mnt + "/host-data");
   ::umount2(fs::exists(moved) ? moved.c_str() : mnt.c_str(), MNT_DETACH);
   ASSERT_TRUE(found.ok());

@@ -124,7 +124,7 @@ Recycled recycle(const TempDir& t, const std::vector<std::string>& argv,
   return {0, 0, 0, "no pid could be given again in 20 tries (a busy host)"};
 }
 
-bool alive(pid_t pid) {
+bool stillRunning(pid_t pid) {
   int status = 0;
   return ::waitpid(pid, &status, WNOHANG) == 0;
 }
@@ -214,7 +214,7 @@ TEST(PidReuse, ARealRecycledPidIsLeftAloneByEveryDumper) {
 
   // Had a signal gone out, the profiler would have written a file within a millisecond or so.
   std::this_thread::sleep_for(300ms);
-  EXPECT_TRUE(alive(r.pid)) << "a signal reached the new process";
+  EXPECT_TRUE(stillRunning(r.pid)) << "a signal reached the new process";
   EXPECT_THAT(slurp(t.path() + "/target.err"), ::testing::Not(HasSubstr("(signal)")));
   for (const auto& f : filesIn(t.path()))
     EXPECT_EQ(f.rfind("cpp.", 0), std::string::npos) << "a heap profile appeared: " << f;
