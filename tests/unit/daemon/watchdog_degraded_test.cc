@@ -21,33 +21,33 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace std::chrono_literals;
+using oomsentinel::testing::kMiB;
 using oomsentinel::testing::TempDir;
-constexpr double kMiB = 1024 * 1024;
 
-std::string bytes(double b) { return std::to_string(static_cast<long long>(b)) + "\n"; }
+std::string degradedBytes(double b) { return std::to_string(static_cast<long long>(b)) + "\n"; }
 
-class Tree {
+class DegradedTree {
  public:
-  Tree() {
+  DegradedTree() {
     dir_.write("cg/cgroup.controllers", "memory\n");
     dir_.write("cg/app/cgroup.procs", "");
-    dir_.write("cg/app/memory.max", bytes(100 * kMiB));
+    dir_.write("cg/app/memory.max", degradedBytes(100 * kMiB));
     setUsage(10 * kMiB);
     setStatAnon(1);
     // The daemon's own cgroup: 100 MiB of limit.
     dir_.write("cg/oomsentinel/cgroup.procs", "77\n");
-    dir_.write("cg/oomsentinel/memory.max", bytes(100 * kMiB));
+    dir_.write("cg/oomsentinel/memory.max", degradedBytes(100 * kMiB));
     dir_.write("cg/oomsentinel/memory.stat", "anon 1\ninactive_file 0\n");
     setOwn(50 * kMiB);
     dir_.write("proc/77/cgroup", "0::/oomsentinel\n");
     ::symlink("77", (dir_.path() + "/proc/self").c_str());
   }
-  void setUsage(double b) { dir_.write("cg/app/memory.current", bytes(b)); }
+  void setUsage(double b) { dir_.write("cg/app/memory.current", degradedBytes(b)); }
   // anon changes only when memory.stat is read: it tells a full read from a skim.
   void setStatAnon(long long anon) {
     dir_.write("cg/app/memory.stat", "anon " + std::to_string(anon) + "\ninactive_file 0\n");
   }
-  void setOwn(double b) { dir_.write("cg/oomsentinel/memory.current", bytes(b)); }
+  void setOwn(double b) { dir_.write("cg/oomsentinel/memory.current", degradedBytes(b)); }
   HostPaths paths() const { return HostPaths(dir_.path() + "/cg", dir_.path() + "/proc"); }
 
  private:
@@ -92,7 +92,7 @@ Config config() {
 }
 
 struct Rig {
-  Tree tree;
+  DegradedTree tree;
   FakeClock clock;
   testing::CapturedOutput out;
   Logger log{clock, Logger::Format::kHuman, out.file()};
