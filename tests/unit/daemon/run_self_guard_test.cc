@@ -144,6 +144,14 @@ TEST(RunSelfGuard, NearItsOwnLimitWith1000TargetsItDegradesInsteadOfBeingOomKill
   if (::access((std::string(kV1) + "/memory.limit_in_bytes").c_str(), F_OK) != 0)
     GTEST_SKIP() << "no cgroup v1 memory controller at " << kV1;
   if (::access("/bin/sleep", X_OK) != 0) GTEST_SKIP() << "no /bin/sleep to run in a cgroup";
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The daemon's own memory is what this test measures, and a sanitizer's is not the daemon's:
+  // under ASan the same 1001 targets took 347 MiB (its quarantine holds what is freed, and its
+  // shadow memory scales with the heap), so a limit at 93% of that has the daemon reclaiming the
+  // sanitizer's memory, not degrading on its own (its /metrics went unanswered). Release builds run
+  // it.
+  GTEST_SKIP() << "the daemon's own memory under a sanitizer is mostly the sanitizer's";
+#endif
 
   const std::string tag = std::to_string(::getpid());
   const std::string own = "oomsentinel-selfguard-daemon-" + tag;
