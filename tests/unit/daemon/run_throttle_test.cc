@@ -173,7 +173,8 @@ TEST(RunLost, ADumpKilledMidwayIsRecordedLostLoggedAndCountedAtTheNextStart) {
   ThrottleTree t;
   t.config("false", 30);  // the exec hook holds the bundle open for 30 s
   testing::DaemonProcess crashed(t.daemon());
-  ASSERT_TRUE(throttleEventually([&] { return partials(t.incidents).size() == 1; })) << slurp(t.log);
+  ASSERT_TRUE(throttleEventually([&] { return partials(t.incidents).size() == 1; }))
+      << slurp(t.log);
   // The hook has started: the bundle is in the middle of its dump.
   ASSERT_TRUE(throttleEventually([&] {
     return std::filesystem::exists(partials(t.incidents)[0] + "/exec/high.txt");
@@ -200,7 +201,8 @@ TEST(RunLost, ADumpKilledMidwayIsRecordedLostLoggedAndCountedAtTheNextStart) {
                   "    severity: critical\n    actions: [log, dump]\n");
   testing::DaemonProcess daemon(t.daemon());
   const std::string counted = "oomsentinel_incidents_total{result=\"lost\",target=\"app\"} 1";
-  bool seen = throttleEventually([&] { return metricsPage(port).find(counted) != std::string::npos; });
+  bool seen =
+      throttleEventually([&] { return metricsPage(port).find(counted) != std::string::npos; });
   std::string page = metricsPage(port);
   daemon.stop();
   std::string log = slurp(t.log);
