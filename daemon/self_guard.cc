@@ -13,14 +13,17 @@ bool nextDegraded(bool degraded, double used, std::optional<double> limit, doubl
   return ratio >= above;
 }
 
-SelfGuard::Change SelfGuard::check() {
+SelfGuard::Change SelfGuard::check(bool now_please) {
   bool was = degraded_;
   if (above_ <= 0) {
     degraded_ = false;
     used_.reset();
     limit_.reset();
+    last_read_.reset();
   } else {
     SteadyTime now = clock_.steadyNow();
+    if (!now_please && last_read_ && now - *last_read_ < kEvery) return Change::kNone;
+    last_read_ = now;
     if (!self_ && (!next_resolve_ || now >= *next_resolve_)) {
       next_resolve_ = now + std::chrono::minutes(1);
       auto layout = detectLayout(paths_);

@@ -31,10 +31,14 @@ class SelfGuard {
   void setMark(double above) { above_ = above; }
 
   enum class Change { kNone, kEntered, kLeft };
+  // The daemon's own memory moves with what it reads, slowly next to a tick near a limit (50 ms):
+  // its cgroup is read at most this often (a whole collect: memory.stat parsed), not every tick.
+  static constexpr Duration kEvery = std::chrono::seconds(1);
   // Reads the daemon's own cgroup (held descriptors: the cgroup collector of Target::self(),
-  // collectors/) and decides. Before the first check, and after a read fails, the cgroup is
-  // resolved again, at most once a minute.
-  Change check();
+  // collectors/) and decides, at most once every kEvery unless `now` (a check right after
+  // malloc_trim). Before the first check, and after a read fails, the cgroup is resolved again,
+  // at most once a minute.
+  Change check(bool now = false);
 
   bool degraded() const { return degraded_; }
   // What the last check read: the working set (usage - inactive file, as the kubelet and the
@@ -53,6 +57,7 @@ class SelfGuard {
   double above_ = 0.90;
   std::unique_ptr<TargetCollector> self_;
   std::optional<SteadyTime> next_resolve_;
+  std::optional<SteadyTime> last_read_;
   Snapshot s_;
   bool degraded_ = false;
   std::optional<double> used_, limit_;

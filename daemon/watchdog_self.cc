@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "collectors/target_collector.h"
 #include "core/units.h"
 #include "daemon/quiet_reads.h"
 #include "daemon/watchdog.h"
@@ -47,13 +48,12 @@ std::optional<std::string> Watchdog::GuardedDumpSink::submit(DumpJob job) {
 
 void Watchdog::foldDegraded(Watched& w) {
   foldSkim(w);
+  // The last full read's working set is stale: derived again (collectors' deriveSignals) from the
+  // skim's usage and that read's inactive file, so that rules on it still see the climb.
   Snapshot& s = w.snapshot;
-  auto usage = s.get(Sig::kUsageBytes);
-  if (!usage) return;
-  double ws = std::max(0.0, *usage - s.get(Sig::kInactiveFileBytes).value_or(0));
-  s.set(Sig::kWorkingSetBytes, ws);
-  if (auto limit = s.get(Sig::kLimitBytes); limit && *limit > 0)
-    s.set(Sig::kWorkingSetRatio, ws / *limit);
+  if (!s.has(Sig::kUsageBytes) || !s.has(Sig::kInactiveFileBytes)) return;
+  s.erase(id(Sig::kWorkingSetBytes));
+  deriveSignals(s);
 }
 
 void Watchdog::checkSelf() {
@@ -70,7 +70,7 @@ void Watchdog::checkSelf() {
   // the reads shrink to skims. What it gave back is said, so that its worth is known.
   double before = guard_.used().value_or(0);
   ::malloc_trim(0);
-  SelfGuard::Change again = guard_.check();
+  SelfGuard::Change again = guard_.check(/*now=*/true);
   std::string trimmed =
       guard_.used() ? formatBytes(std::max(0.0, before - *guard_.used())) : std::string("unknown");
   if (again == SelfGuard::Change::kLeft) {

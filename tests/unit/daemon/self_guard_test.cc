@@ -69,6 +69,12 @@ class TreeCopy {
   std::string root_;
 };
 
+// The next check, a read apart (SelfGuard reads its cgroup at most once every kEvery).
+SelfGuard::Change later(SelfGuard& g, FakeClock& clock) {
+  clock.advance(SelfGuard::kEvery);
+  return g.check();
+}
+
 std::string bytes(double b) { return std::to_string(static_cast<unsigned long long>(b)) + "\n"; }
 
 // v1 (tests/fixtures/trees/v1: self is pid 5151 in /batch/job): usage 48 MiB of which 8 MiB is
@@ -86,21 +92,41 @@ TEST(SelfGuard, V1WorkingSetAgainstTheSmallestLimitWithHysteresis) {
 
   // 52 MiB: the usage (48) is 92% of it, the working set 77%: not degraded.
   t.write("cgroup/batch/job/memory.limit_in_bytes", bytes(52 * kMiB));
-  EXPECT_EQ(g.check(), SelfGuard::Change::kNone);
+  EXPECT_EQ(later(g, clock), SelfGuard::Change::kNone);
   EXPECT_EQ(g.limit(), 52 * kMiB);
   // 44 MiB: the working set is 91%: degraded.
   t.write("cgroup/batch/job/memory.limit_in_bytes", bytes(44 * kMiB));
-  EXPECT_EQ(g.check(), SelfGuard::Change::kEntered);
+  EXPECT_EQ(later(g, clock), SelfGuard::Change::kEntered);
   EXPECT_TRUE(g.degraded());
-  EXPECT_EQ(g.check(), SelfGuard::Change::kNone);  // said once
+  EXPECT_EQ(later(g, clock), SelfGuard::Change::kNone);  // said once
   // 48 MiB: 83%, under the mark but above 80%: still degraded.
   t.write("cgroup/batch/job/memory.limit_in_bytes", bytes(48 * kMiB));
-  EXPECT_EQ(g.check(), SelfGuard::Change::kNone);
+  EXPECT_EQ(later(g, clock), SelfGuard::Change::kNone);
   EXPECT_TRUE(g.degraded());
   // 52 MiB again: 77%: leaves.
   t.write("cgroup/batch/job/memory.limit_in_bytes", bytes(52 * kMiB));
-  EXPECT_EQ(g.check(), SelfGuard::Change::kLeft);
+  EXPECT_EQ(later(g, clock), SelfGuard::Change::kLeft);
   EXPECT_FALSE(g.degraded());
+}
+
+// Near a limit the tick runs every 50 ms; the own cgroup is read once a second, and a check
+// asked for at once (after malloc_trim) reads it anyway.
+TEST(SelfGuard, ReadsItsCgroupAtMostOnceASecondUnlessAskedNow) {
+  TreeCopy t("v1");
+  FakeClock clock;
+  SelfGuard g(t.paths(), clock);
+  EXPECT_EQ(g.check(), SelfGuard::Change::kNone);
+  t.write("cgroup/batch/job/memory.limit_in_bytes", bytes(44 * kMiB));  // 91%
+  clock.advance(std::chrono::milliseconds(50));
+  EXPECT_EQ(g.check(), SelfGuard::Change::kNone) << "read again 50 ms after the last read";
+  EXPECT_EQ(g.limit(), 64 * kMiB);
+  EXPECT_EQ(g.check(/*now=*/true), SelfGuard::Change::kEntered);
+  EXPECT_EQ(g.limit(), 44 * kMiB);
+  t.write("cgroup/batch/job/memory.limit_in_bytes", bytes(64 * kMiB));
+  clock.advance(std::chrono::milliseconds(950));
+  EXPECT_EQ(g.check(), SelfGuard::Change::kNone);
+  clock.advance(std::chrono::milliseconds(50));
+  EXPECT_EQ(g.check(), SelfGuard::Change::kLeft);
 }
 
 TEST(SelfGuard, TheMarkIsTunableAndZeroTurnsTheGuardOff) {
@@ -130,10 +156,10 @@ TEST(SelfGuard, V2MemoryHighBelowMemoryMaxIsTheLimit) {
   EXPECT_EQ(used, 160 * kMiB);
   EXPECT_EQ(g.limit(), 240 * kMiB);  // memory.high, under the ancestors' memory.max
   t.write("cgroup/kubepods.slice/pod-x/app/memory.high", bytes(170 * kMiB));
-  EXPECT_EQ(g.check(), SelfGuard::Change::kEntered);
+  EXPECT_EQ(later(g, clock), SelfGuard::Change::kEntered);
   EXPECT_EQ(g.limit(), 170 * kMiB);
   t.write("cgroup/kubepods.slice/pod-x/app/memory.high", "max\n");
-  EXPECT_EQ(g.check(), SelfGuard::Change::kLeft);
+  EXPECT_EQ(later(g, clock), SelfGuard::Change::kLeft);
 }
 
 // No own cgroup to read (no /proc/self here): the guard is off, says why, and never degrades; it
