@@ -240,9 +240,6 @@ bool existsAt(int dir_fd, const std::string& name) {
   return ::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
 }
 
-namespace {
-
-// The names in the directory open at `dir_fd`, but "." and "..".
 Result<std::vector<std::string>> entriesAt(int dir_fd, const std::string& shown) {
   int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return makeError("cannot read directory", shown, errno);
@@ -264,6 +261,8 @@ Result<std::vector<std::string>> entriesAt(int dir_fd, const std::string& shown)
     if (name != "." && name != "..") out.push_back(std::move(name));
   }
 }
+
+namespace {
 
 // A folder an exec hook left read-only (a hook running as nobody can leave a 0500 one) given
 // the write and search bits whose class we are in, so its entries can be removed: the daemon's

@@ -241,22 +241,10 @@ Result<std::vector<IncidentSummary>> scan(const std::string& dir, int dir_fd) {
   Fd dfd(dir_fd >= 0 ? ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0)
                      : ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.fd < 0) return makeError("cannot read", dir, errno);
-  int dup = ::openat(dfd.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);  // an offset of its own
-  if (dup < 0) return makeError("cannot read", dir, errno);
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(dup), ::closedir);
-  if (!d) {
-    ::close(dup);
-    return makeError("cannot read", dir, errno);
-  }
+  auto names = entriesAt(dfd.fd, dir);
+  if (!names) return names.error();
   std::vector<IncidentSummary> out;
-  for (;;) {
-    errno = 0;
-    dirent* e = ::readdir(d.get());
-    if (!e) {
-      if (errno != 0) return makeError("cannot read", dir, errno);
-      break;
-    }
-    std::string name = e->d_name;
+  for (const std::string& name : *names) {
     if (name.empty() || name[0] == '.') continue;
     struct stat st;
     if (::fstatat(dfd.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))

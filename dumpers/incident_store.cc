@@ -162,20 +162,10 @@ Result<std::size_t> IncidentStore::prepare(WallTime now) {
   // Only the bundles in progress in this process are spared: prepare() runs at start, when any
   // other `.partial-*` belongs to a process that is gone.
   int dfd = held->get();
-  incident_detail::Fd listing(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (listing.fd < 0) return makeError("cannot read", dir, errno);
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(listing.fd), ::closedir);
-  if (!d) return makeError("cannot read", dir, errno);
-  listing.fd = -1;  // the DIR owns it now
+  auto names = incident_detail::entriesAt(dfd, dir);
+  if (!names) return names.error();
   std::vector<std::string> leftovers;
-  for (;;) {
-    errno = 0;
-    dirent* e = ::readdir(d.get());
-    if (!e) {
-      if (errno != 0) return makeError("cannot read", dir, errno);
-      break;
-    }
-    std::string name = e->d_name;
+  for (const std::string& name : *names) {
     struct stat pst;
     if (name.rfind(kPartialPrefix, 0) == 0 &&
         ::fstatat(dfd, name.c_str(), &pst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(pst.st_mode) &&
@@ -202,17 +192,9 @@ void IncidentStore::recordLost(int dir_fd, const std::string& partial, WallTime 
     auto first = readSmallFileAt(p.fd, kBegunRecord, kMaxBegunBytes, shown + "/" + kBegunRecord);
     std::string text =
         incident_detail::lostManifestText(first ? *first : std::string(), lost.name, now, &lost);
-    incident_detail::Fd self(::openat(p.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (self.fd < 0) return makeError("cannot read", shown, errno);
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(self.fd), ::closedir);
-    if (!d) return makeError("cannot read", shown, errno);
-    self.fd = -1;
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d.get())) {
-      std::string n = e->d_name;
-      if (n != "." && n != "..") names.push_back(std::move(n));
-    }
-    for (const auto& n : names)
+    auto names = incident_detail::entriesAt(p.fd, shown);
+    if (!names) return names.error();
+    for (const auto& n : *names)
       if (auto s = removeTreeAt(p.fd, n, shown + "/" + n); !s) return s;
     if (auto s = writeFileAt(p.fd, kManifest, text, true, shown + "/" + kManifest); !s) return s;
     if (::fchmod(p.fd, 0700) != 0) return makeError("cannot make private", shown, errno);

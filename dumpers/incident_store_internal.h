@@ -84,6 +84,9 @@ Result<std::string> readSmallFile(const std::string& path, std::size_t max);
 // `name` in `dir_fd` removed with all it holds (at most kRemoveDepth levels deep); gone already
 // is fine.
 constexpr int kRemoveDepth = 256;
+// The names in the directory open at `dir_fd`, but "." and ".." (read from its start, on a
+// descriptor of its own: `dir_fd`'s offset is left alone).
+Result<std::vector<std::string>> entriesAt(int dir_fd, const std::string& shown);
 Status removeTreeAt(int dir_fd, const std::string& name, const std::string& shown);
 // Created 0600 (O_TRUNC over one of ours), written whole, fsynced when `sync`.
 Status writeFileAt(int dir_fd, const std::string& name, std::string_view data, bool sync,
