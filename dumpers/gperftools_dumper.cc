@@ -22,6 +22,7 @@
 #include "core/target_fs.h"
 #include "dumpers/artifact.h"
 #include "dumpers/gperftools_internal.h"
+#include "dumpers/target_process.h"
 
 namespace oomsentinel {
 
@@ -141,18 +142,11 @@ namespace {
 std::optional<std::string> refusal(const HostPaths& paths, const GperftoolsSpec& spec,
                                    const DumpRequest& req, pid_t pid, const std::string& who,
                                    bool& profiler_read_it, bool& handled) {
-  if (req.pid_starttime != 0) {
-    // Read after pidfd_open: if the number was reused before it, the process the pidfd holds
-    // started later than the one that was chosen, and its start time says so.
-    auto stat = readSmallFile(paths.proc(pid, "stat"));
-    if (!stat) return std::optional<std::string>(stat.error().describe());
-    auto started = parseStatStartTime(*stat);
-    if (!started) return std::optional<std::string>(who + ": " + started.error().describe());
-    if (*started != req.pid_starttime)
-      return std::optional<std::string>(who + " was recycled (start time " +
-                                        std::to_string(*started) + ", expected " +
-                                        std::to_string(req.pid_starttime) + "): not signalling");
-  }
+  // Read after pidfd_open: if the number was reused before it, the process the pidfd holds
+  // started later than the one that was chosen, and its start time says so.
+  if (req.pid_starttime != 0)
+    if (auto why = notTheChosenProcess(paths, pid, req.pid_starttime))
+      return *why + ": not signalling";
 
   // Only a process that asked for this signal through tcmalloc's variables gets it: to anything
   // else SIGUSR2 (or most signals) would be fatal.
