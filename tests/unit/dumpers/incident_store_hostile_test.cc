@@ -23,6 +23,7 @@
 
 #include "dumpers/incident_store.h"
 #include "tests/support/test_support.h"
+#include "tests/unit/dumpers/store_fixture.h"
 
 namespace oomsentinel {
 namespace {
@@ -32,22 +33,6 @@ using nlohmann::json;
 using oomsentinel::testing::slurp;
 using oomsentinel::testing::TempDir;
 using namespace std::chrono_literals;
-
-WallTime hostileAt(int hour = 9) {
-  using namespace std::chrono;
-  return time_point_cast<WallTime::duration>(sys_days{year{2026} / 11 / 29} + hours{hour} +
-                                             minutes{35} + seconds{12} + milliseconds{123});
-}
-
-StoreLimits roomyHostile(const std::string& dir) {
-  StoreLimits l;
-  l.dir = dir;
-  l.max_incidents = 1000;
-  l.max_bytes = 1ull << 40;
-  l.max_age = std::chrono::hours(24 * 365 * 100);
-  l.min_free = 0;
-  return l;
-}
 
 const std::string kHostileName = "20261129T093512.123Z-app-oom";
 const std::string kHostilePartial = ".partial-" + kHostileName + "-4242";
@@ -73,9 +58,9 @@ TEST(IncidentStoreHostile, AFifoBegunRecordDoesNotHangTheStart) {
   ASSERT_TRUE(fs::create_directories(dir + "/" + kHostilePartial));
   const std::string fifo = dir + "/" + kHostilePartial + "/.begun.json";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  IncidentStore store(roomyHostile(dir));
+  IncidentStore store(testing::roomyStore(dir));
   Result<std::size_t> found = makeError("not run");
-  ASSERT_TRUE(returnsInTime([&] { found = store.prepare(hostileAt(10)); }, {fifo}))
+  ASSERT_TRUE(returnsInTime([&] { found = store.prepare(testing::incidentTime(10)); }, {fifo}))
       << "prepare() waited on a FIFO .begun.json";
   ASSERT_TRUE(found.ok()) << found.error().describe();
   EXPECT_EQ(*found, 1u);
@@ -99,9 +84,9 @@ TEST(IncidentStoreHostile, AFifoManifestIsListedBrokenWithoutWaiting) {
   ASSERT_EQ(l->size(), 1u);
   EXPECT_NE((*l)[0].problem.find("is not a regular file"), std::string::npos) << (*l)[0].problem;
   // Retention reads the same manifests, holding the lock publish needs.
-  IncidentStore store(roomyHostile(dir));
+  IncidentStore store(testing::roomyStore(dir));
   Result<RetentionReport> r = makeError("not run");
-  ASSERT_TRUE(returnsInTime([&] { r = store.enforceRetention(hostileAt(10)); }, {fifo}))
+  ASSERT_TRUE(returnsInTime([&] { r = store.enforceRetention(testing::incidentTime(10)); }, {fifo}))
       << "retention waited on a FIFO manifest.json";
   EXPECT_TRUE(r.ok());
 }
@@ -117,8 +102,8 @@ TEST(IncidentStoreHostile, DeeplyNestedJsonDoesNotCrashTheStartNorTheListing) {
     const std::string nested = std::string(depth, '[') + std::string(depth, ']');
     tmp.write("incidents/" + kHostilePartial + "/.begun.json", nested);
     tmp.write("incidents/20261129T083512.123Z-app-oom/manifest.json", nested);
-    IncidentStore store(roomyHostile(dir));
-    auto found = store.prepare(hostileAt(10));
+    IncidentStore store(testing::roomyStore(dir));
+    auto found = store.prepare(testing::incidentTime(10));
     ASSERT_TRUE(found.ok()) << found.error().describe();
     EXPECT_EQ(*found, 1u);
     json m = json::parse(slurp(dir + "/" + kHostileName + "/manifest.json"));
@@ -137,8 +122,8 @@ TEST(IncidentStoreHostile, ARecordNestedDeeperThanBeginWritesIsNotRead) {
   const std::string dir = tmp.path() + "/incidents";
   tmp.write("incidents/" + kHostilePartial + "/.begun.json",
             R"({"target":"app","deep":)" + std::string(1000, '[') + std::string(1000, ']') + "}");
-  IncidentStore store(roomyHostile(dir));
-  ASSERT_TRUE(store.prepare(hostileAt(10)).ok());
+  IncidentStore store(testing::roomyStore(dir));
+  ASSERT_TRUE(store.prepare(testing::incidentTime(10)).ok());
   auto lost = store.takeLost();
   ASSERT_EQ(lost.size(), 1u);
   EXPECT_EQ(lost[0].target, "");
@@ -161,8 +146,8 @@ TEST(IncidentStoreHostile, OnlyTheBegunRecordsOwnFieldsReachTheLostRecord) {
                 {"total_bytes", 123456},
                 {"run_this", "rm -rf /"}};
   tmp.write("incidents/" + kHostilePartial + "/.begun.json", begun.dump());
-  IncidentStore store(roomyHostile(dir));
-  auto found = store.prepare(hostileAt(10));
+  IncidentStore store(testing::roomyStore(dir));
+  auto found = store.prepare(testing::incidentTime(10));
   ASSERT_TRUE(found.ok()) << found.error().describe();
   json m = json::parse(slurp(dir + "/" + kHostileName + "/manifest.json"));
   EXPECT_FALSE(m.contains("run_this"));
@@ -177,7 +162,7 @@ TEST(IncidentStoreHostile, OnlyTheBegunRecordsOwnFieldsReachTheLostRecord) {
   auto lost = store.takeLost();
   ASSERT_EQ(lost.size(), 1u);
   EXPECT_EQ(lost[0].target, "app");
-  EXPECT_EQ(lost[0].fired_at, hostileAt());
+  EXPECT_EQ(lost[0].fired_at, testing::incidentTime());
 }
 
 // A dump directory of ours that group or others can write is made 0700 when opened, and said so.
@@ -186,8 +171,8 @@ TEST(IncidentStoreHostile, AGroupOrWorldWritableDumpDirectoryIsMadePrivate) {
   const std::string dir = tmp.path() + "/incidents";
   ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
   ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
-  IncidentStore store(roomyHostile(dir));
-  ASSERT_TRUE(store.prepare(hostileAt(10)).ok());
+  IncidentStore store(testing::roomyStore(dir));
+  ASSERT_TRUE(store.prepare(testing::incidentTime(10)).ok());
   struct stat st;
   ASSERT_EQ(::stat(dir.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
@@ -237,16 +222,16 @@ TEST(IncidentStoreHostile, ALeftoverThatCannotBeRemovedIsRecordedLostOnce) {
   const std::string dir = tmp.path() + "/incidents";
   leaveHookFolder(tmp, kHostilePartial);
   int rc = inChildWithout({CAP_DAC_OVERRIDE, CAP_FOWNER}, [&] {
-    IncidentStore store(roomyHostile(dir));
-    auto found = store.prepare(hostileAt(10));
+    IncidentStore store(testing::roomyStore(dir));
+    auto found = store.prepare(testing::incidentTime(10));
     if (!found || *found != 1) return 1;
     auto lost = store.takeLost();
     if (lost.size() != 1 || !lost[0].path.empty() ||
         lost[0].error.find("kept as " + dir + "/.lost-failed-" + kHostileName + "-4242") ==
             std::string::npos)
       return 2;
-    IncidentStore again(roomyHostile(dir));
-    auto none = again.prepare(hostileAt(11));
+    IncidentStore again(testing::roomyStore(dir));
+    auto none = again.prepare(testing::incidentTime(11));
     if (!none || *none != 0 || !again.takeLost().empty()) return 3;
     return 0;
   });
@@ -263,8 +248,8 @@ TEST(IncidentStoreHostile, AReadOnlyFolderAHookLeftIsRemovedWithoutDacOverride) 
   const std::string dir = tmp.path() + "/incidents";
   leaveHookFolder(tmp, kHostilePartial);
   int rc = inChildWithout({CAP_DAC_OVERRIDE}, [&] {
-    IncidentStore store(roomyHostile(dir));
-    auto found = store.prepare(hostileAt(10));
+    IncidentStore store(testing::roomyStore(dir));
+    auto found = store.prepare(testing::incidentTime(10));
     if (!found || *found != 1) return 1;
     auto lost = store.takeLost();
     if (lost.size() != 1 || lost[0].path != dir + "/" + kHostileName) return 2;
@@ -284,8 +269,8 @@ TEST(IncidentStoreHostile, AMountPointInALeftoverIsNotDescendedInto) {
   if (::mount("oomsentinel-test", mnt.c_str(), "tmpfs", 0, "size=1m") != 0)
     GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
   { std::ofstream(mnt + "/host-data") << "keep"; }
-  IncidentStore store(roomyHostile(dir));
-  auto found = store.prepare(hostileAt(10));
+  IncidentStore store(testing::roomyStore(dir));
+  auto found = store.prepare(testing::incidentTime(10));
   auto lost = store.takeLost();
   const std::string moved = dir + "/.lost-failed-" + kHostileName + "-4242/mnt";
   bool kept = fs::exists(moved + "/host-data") || fs::exists(mnt + "/host-data");

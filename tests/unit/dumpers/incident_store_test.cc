@@ -30,6 +30,7 @@
 #include "core/units.h"
 #include "dumpers/artifact.h"
 #include "tests/support/test_support.h"
+#include "tests/unit/dumpers/store_fixture.h"
 
 namespace oomsentinel {
 namespace {
@@ -54,16 +55,8 @@ bool pathExists(const std::string& path) {
   return fs::exists(fs::symlink_status(path, ec));
 }
 
-// 2026-11-29T09:35:12.123Z
-WallTime at(int hour = 9, int minute = 35, int second = 12, int millis = 123) {
-  using namespace std::chrono;
-  return time_point_cast<WallTime::duration>(sys_days{year{2026} / 11 / 29} + hours{hour} +
-                                             minutes{minute} + seconds{second} +
-                                             milliseconds{millis});
-}
-
 IncidentInfo info(const std::string& target = "app", const std::string& rule = "oom-imminent",
-                  WallTime fired = at()) {
+                  WallTime fired = testing::incidentTime()) {
   IncidentInfo i;
   i.target = target;
   i.rule = rule;
@@ -72,16 +65,6 @@ IncidentInfo info(const std::string& target = "app", const std::string& rule = "
   i.fired_at = fired;
   i.values = {{"working_set_ratio", 0.97}, {"time_to_oom_seconds", 4.5}};
   return i;
-}
-
-StoreLimits roomy(const std::string& dir) {
-  StoreLimits l;
-  l.dir = dir;
-  l.max_incidents = 1000;
-  l.max_bytes = 1ull << 40;
-  l.max_age = std::chrono::hours(24 * 365 * 100);
-  l.min_free = 0;
-  return l;
 }
 
 DumpOutcome outcome(const std::string& dumper, DumpResult result, std::vector<Artifact> files,
@@ -136,7 +119,7 @@ std::vector<std::string> removedNames(const RetentionReport& r) {
 
 TEST(IncidentStore, PreparesAPrivateDumpDirectoryWithItsParents) {
   TempDir tmp;
-  IncidentStore store(roomy(tmp.path() + "/var/incidents"));
+  IncidentStore store(testing::roomyStore(tmp.path() + "/var/incidents"));
   auto p = store.prepare();
   ASSERT_TRUE(p.ok()) << p.error().describe();
   EXPECT_EQ(*p, 0u);
@@ -146,7 +129,7 @@ TEST(IncidentStore, PreparesAPrivateDumpDirectoryWithItsParents) {
   ASSERT_TRUE(store.prepare().ok());
 
   tmp.write("file", "x");
-  IncidentStore on_file(roomy(tmp.path() + "/file"));
+  IncidentStore on_file(testing::roomyStore(tmp.path() + "/file"));
   auto refused = on_file.prepare();
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().errnum, ENOTDIR);
@@ -156,18 +139,19 @@ TEST(IncidentStore, PreparesAPrivateDumpDirectoryWithItsParents) {
 TEST(IncidentStore, PublishesABundleWithItsManifest) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/incidents";
-  IncidentStore store(roomy(dir));
+  IncidentStore store(testing::roomyStore(dir));
   ASSERT_TRUE(store.prepare().ok());
 
   IncidentInfo i = info();
   i.values.push_back({"rate_nan", std::nan("")});
   i.values.push_back({"rate_up", INFINITY});
   i.values.push_back({"rate_down", -INFINITY});
-  i.history = {{at() - 2s, {{"working_set_ratio", 0.90}}},
-               {at() - 1s, {{"working_set_ratio", 0.95}, {"psi_some_avg10", 12.5}}}};
+  i.history = {
+      {testing::incidentTime() - 2s, {{"working_set_ratio", 0.90}}},
+      {testing::incidentTime() - 1s, {{"working_set_ratio", 0.95}, {"psi_some_avg10", 12.5}}}};
   i.labels = {{"host", "node-1"}, {"namespace", "shop"}, {"pod", "cart-7"}, {"container", "app"}};
 
-  auto b = store.begin(i, at() + 5ms);
+  auto b = store.begin(i, testing::incidentTime() + 5ms);
   ASSERT_TRUE(b.ok()) << b.error().describe();
   const std::string name = "20261129T093512.123Z-app-oom-imminent";
   EXPECT_EQ(b->name(), name);
@@ -196,7 +180,7 @@ TEST(IncidentStore, PublishesABundleWithItsManifest) {
       outcome("go_pprof", DumpResult::kSkipped, {}, "no pprof_url"),
   };
   const std::string temp = b->dir();
-  auto published = store.publish(*b, outcomes, at() + 7s + 456ms);
+  auto published = store.publish(*b, outcomes, testing::incidentTime() + 7s + 456ms);
   ASSERT_TRUE(published.ok()) << published.error().describe();
   EXPECT_EQ(*published, dir + "/" + name);
   EXPECT_FALSE(b->pending());
@@ -268,8 +252,8 @@ TEST(IncidentStore, PublishesABundleWithItsManifest) {
   EXPECT_EQ(s.target, "app");
   EXPECT_EQ(s.rule, "oom-imminent");
   EXPECT_EQ(s.severity, "critical");
-  EXPECT_EQ(s.fired_at, at());
-  EXPECT_EQ(s.published_at, at() + 7s + 456ms);
+  EXPECT_EQ(s.fired_at, testing::incidentTime());
+  EXPECT_EQ(s.published_at, testing::incidentTime() + 7s + 456ms);
   EXPECT_EQ(s.artifacts, 3u);
   EXPECT_EQ(s.bytes, total + slurp(*published + "/manifest.json").size());
   EXPECT_EQ(
@@ -279,26 +263,26 @@ TEST(IncidentStore, PublishesABundleWithItsManifest) {
   EXPECT_EQ(s.problem, "");
 
   // A bundle is published once.
-  auto twice = store.publish(*b, outcomes, at() + 8s);
+  auto twice = store.publish(*b, outcomes, testing::incidentTime() + 8s);
   EXPECT_FALSE(twice.ok());
 }
 
 TEST(IncidentStore, UnsetFiringTimeNamesTheBundleByNow) {
   TempDir tmp;
-  IncidentStore store(roomy(tmp.path()));
+  IncidentStore store(testing::roomyStore(tmp.path()));
   IncidentInfo i = info();
   i.fired_at = WallTime{};
-  auto b = store.begin(i, at(23, 59, 59, 999));
+  auto b = store.begin(i, testing::incidentTime(23, 59, 59, 999));
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->name(), "20261129T235959.999Z-app-oom-imminent");
-  EXPECT_EQ(b->info().fired_at, at(23, 59, 59, 999));
+  EXPECT_EQ(b->info().fired_at, testing::incidentTime(23, 59, 59, 999));
   store.abandon(*b);
 }
 
 TEST(IncidentStore, NamesAreMadeSafeAndCollisionsNumbered) {
   TempDir tmp;
-  IncidentStore store(roomy(tmp.path()));
-  auto odd = store.begin(info("../etc/passwd", "a b\nc"), at());
+  IncidentStore store(testing::roomyStore(tmp.path()));
+  auto odd = store.begin(info("../etc/passwd", "a b\nc"), testing::incidentTime());
   ASSERT_TRUE(odd.ok());
   EXPECT_EQ(odd->name(), "20261129T093512.123Z-.._etc_passwd-a_b_c");
   EXPECT_EQ(fs::path(odd->finalPath()).parent_path(), fs::path(tmp.path()));
@@ -306,10 +290,10 @@ TEST(IncidentStore, NamesAreMadeSafeAndCollisionsNumbered) {
 
   // Three at the same time with the same names, and one whose name someone else already has.
   ::mkdir((tmp.path() + "/20261129T093512.123Z-web-oom-imminent").c_str(), 0700);
-  auto a = store.begin(info(), at());
-  auto b = store.begin(info(), at());
-  auto c = store.begin(info(), at());
-  auto w = store.begin(info("web"), at());
+  auto a = store.begin(info(), testing::incidentTime());
+  auto b = store.begin(info(), testing::incidentTime());
+  auto c = store.begin(info(), testing::incidentTime());
+  auto w = store.begin(info("web"), testing::incidentTime());
   ASSERT_TRUE(a.ok() && b.ok() && c.ok() && w.ok());
   const std::string base = "20261129T093512.123Z-app-oom-imminent";
   EXPECT_EQ(a->name(), base);
@@ -317,17 +301,17 @@ TEST(IncidentStore, NamesAreMadeSafeAndCollisionsNumbered) {
   EXPECT_EQ(c->name(), base + "-3");
   EXPECT_EQ(w->name(), "20261129T093512.123Z-web-oom-imminent-2");
   // Published out of order, each keeps its name.
-  ASSERT_TRUE(store.publish(*c, {}, at() + 1s).ok());
-  ASSERT_TRUE(store.publish(*a, {}, at() + 1s).ok());
-  ASSERT_TRUE(store.publish(*b, {}, at() + 1s).ok());
+  ASSERT_TRUE(store.publish(*c, {}, testing::incidentTime() + 1s).ok());
+  ASSERT_TRUE(store.publish(*a, {}, testing::incidentTime() + 1s).ok());
+  ASSERT_TRUE(store.publish(*b, {}, testing::incidentTime() + 1s).ok());
   EXPECT_TRUE(pathExists(tmp.path() + "/" + base + "-2/manifest.json"));
 
   // A name taken between begin() and publish() (by another process) is never replaced.
-  auto d = store.begin(info("db"), at());
+  auto d = store.begin(info("db"), testing::incidentTime());
   ASSERT_TRUE(d.ok());
   ASSERT_EQ(d->name(), "20261129T093512.123Z-db-oom-imminent");
   ::mkdir(d->finalPath().c_str(), 0700);
-  auto p = store.publish(*d, {}, at() + 1s);
+  auto p = store.publish(*d, {}, testing::incidentTime() + 1s);
   ASSERT_TRUE(p.ok()) << p.error().describe();
   EXPECT_EQ(*p, tmp.path() + "/20261129T093512.123Z-db-oom-imminent-2");
   EXPECT_EQ(d->name(), "20261129T093512.123Z-db-oom-imminent-2");
@@ -337,8 +321,8 @@ TEST(IncidentStore, NamesAreMadeSafeAndCollisionsNumbered) {
 
 TEST(IncidentStore, AbandonRemovesTheBundleAndFreesItsName) {
   TempDir tmp;
-  IncidentStore store(roomy(tmp.path()));
-  auto b = store.begin(info(), at());
+  IncidentStore store(testing::roomyStore(tmp.path()));
+  auto b = store.begin(info(), testing::incidentTime());
   ASSERT_TRUE(b.ok());
   ASSERT_TRUE(writeArtifact(b->dir(), "x", "data", 0).ok());
   std::string temp = b->dir();
@@ -346,8 +330,8 @@ TEST(IncidentStore, AbandonRemovesTheBundleAndFreesItsName) {
   EXPECT_FALSE(b->pending());
   EXPECT_FALSE(pathExists(temp));
   EXPECT_TRUE(names(tmp.path()).empty());
-  EXPECT_FALSE(store.publish(*b, {}, at()).ok());
-  auto again = store.begin(info(), at());
+  EXPECT_FALSE(store.publish(*b, {}, testing::incidentTime()).ok());
+  auto again = store.begin(info(), testing::incidentTime());
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->name(), "20261129T093512.123Z-app-oom-imminent");
   store.abandon(*again);
@@ -359,16 +343,16 @@ TEST(IncidentStore, ACrashBeforePublishLeavesNothingVisibleAndIsCleanedAtStart) 
   TempDir tmp;
   const std::string dir = tmp.path() + "/incidents";
   {
-    IncidentStore store(roomy(dir));
+    IncidentStore store(testing::roomyStore(dir));
     ASSERT_TRUE(store.prepare().ok());
-    ASSERT_FALSE(makeBundle(store, info("older", "r", at() - 1h)).empty());
+    ASSERT_FALSE(makeBundle(store, info("older", "r", testing::incidentTime() - 1h)).empty());
   }
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     // No gtest here: the child only writes, then dies the way the OOM killer kills.
-    IncidentStore store(roomy(dir));
-    auto b = store.begin(info(), at());
+    IncidentStore store(testing::roomyStore(dir));
+    auto b = store.begin(info(), testing::incidentTime());
     if (!b) ::_exit(3);
     if (!writeArtifact(b->dir(), "heap.prof", std::string(300000, 'h'), 0)) ::_exit(4);
     if (!writeArtifact(b->dir(), "status.txt", "VmRSS", 0)) ::_exit(5);
@@ -392,8 +376,8 @@ TEST(IncidentStore, ACrashBeforePublishLeavesNothingVisibleAndIsCleanedAtStart) 
   // The next start: the partial directory is gone, and the incident it was is recorded as lost
   // under its own name (a retry would capture another moment): its manifest's first lines,
   // outcome "lost" and why, and none of what the killed writer left half-made.
-  IncidentStore store(roomy(dir));
-  auto removed = store.prepare(at() + 1h);
+  IncidentStore store(testing::roomyStore(dir));
+  auto removed = store.prepare(testing::incidentTime() + 1h);
   ASSERT_TRUE(removed.ok()) << removed.error().describe();
   EXPECT_EQ(*removed, 1u);
   EXPECT_FALSE(pathExists(partial[0]));
@@ -417,7 +401,7 @@ TEST(IncidentStore, ACrashBeforePublishLeavesNothingVisibleAndIsCleanedAtStart) 
   EXPECT_EQ(lost[0].name, record);
   EXPECT_EQ(lost[0].target, "app");
   EXPECT_EQ(lost[0].rule, "oom-imminent");
-  EXPECT_EQ(lost[0].fired_at, at());
+  EXPECT_EQ(lost[0].fired_at, testing::incidentTime());
   EXPECT_EQ(lost[0].path, dir + "/" + record);
   EXPECT_TRUE(store.takeLost().empty()) << "told once";
   auto l = IncidentStore::list(dir);
@@ -427,8 +411,8 @@ TEST(IncidentStore, ACrashBeforePublishLeavesNothingVisibleAndIsCleanedAtStart) 
   EXPECT_EQ((*l)[1].outcome, "");
 
   // A start after that finds nothing more to record.
-  IncidentStore again(roomy(dir));
-  auto none = again.prepare(at() + 2h);
+  IncidentStore again(testing::roomyStore(dir));
+  auto none = again.prepare(testing::incidentTime() + 2h);
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(*none, 0u);
   EXPECT_TRUE(again.takeLost().empty());
@@ -442,8 +426,8 @@ TEST(IncidentStore, APartialDirectoryWithoutItsBegunRecordIsStillRecordedLost) {
   const std::string dir = tmp.path() + "/incidents";
   ASSERT_TRUE(fs::create_directories(dir + "/.partial-20261129T093512.123Z-my-app-oom-4242"));
   tmp.write("incidents/.partial-20261129T093512.123Z-my-app-oom-4242/heap.prof", "half");
-  IncidentStore store(roomy(dir));
-  auto found = store.prepare(at() + 1h);
+  IncidentStore store(testing::roomyStore(dir));
+  auto found = store.prepare(testing::incidentTime() + 1h);
   ASSERT_TRUE(found.ok());
   ASSERT_EQ(*found, 1u);
   EXPECT_EQ(names(dir), std::vector<std::string>{"20261129T093512.123Z-my-app-oom"});
@@ -453,7 +437,7 @@ TEST(IncidentStore, APartialDirectoryWithoutItsBegunRecordIsStillRecordedLost) {
   EXPECT_EQ(m["target"], "");
   auto lost = store.takeLost();
   ASSERT_EQ(lost.size(), 1u);
-  EXPECT_EQ(lost[0].fired_at, at());
+  EXPECT_EQ(lost[0].fired_at, testing::incidentTime());
   EXPECT_EQ(listing(dir + "/20261129T093512.123Z-my-app-oom"),
             std::vector<std::string>{"manifest.json"});
 }
@@ -464,14 +448,14 @@ TEST(IncidentStore, ALostRecordNeverReplacesABundleOfItsName) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/incidents";
   {
-    IncidentStore store(roomy(dir));
-    ASSERT_TRUE(store.prepare(at()).ok());
+    IncidentStore store(testing::roomyStore(dir));
+    ASSERT_TRUE(store.prepare(testing::incidentTime()).ok());
     ASSERT_FALSE(makeBundle(store, info()).empty());
   }
   const std::string name = "20261129T093512.123Z-app-oom-imminent";
   ASSERT_TRUE(fs::create_directory(dir + "/.partial-" + name + "-4242"));
-  IncidentStore store(roomy(dir));
-  auto found = store.prepare(at() + 1h);
+  IncidentStore store(testing::roomyStore(dir));
+  auto found = store.prepare(testing::incidentTime() + 1h);
   ASSERT_TRUE(found.ok()) << found.error().describe();
   EXPECT_EQ(*found, 1u);
   EXPECT_EQ(names(dir), (std::vector<std::string>{name + "-lost", name}));
@@ -484,26 +468,27 @@ TEST(IncidentStore, ALostRecordNeverReplacesABundleOfItsName) {
 
 TEST(IncidentStore, PrepareSparesItsOwnBundlesInProgress) {
   TempDir tmp;
-  IncidentStore store(roomy(tmp.path()));
-  auto b = store.begin(info(), at());
+  IncidentStore store(testing::roomyStore(tmp.path()));
+  auto b = store.begin(info(), testing::incidentTime());
   ASSERT_TRUE(b.ok());
   auto removed = store.prepare();
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, 0u);
-  EXPECT_TRUE(store.publish(*b, {}, at()).ok());
+  EXPECT_TRUE(store.publish(*b, {}, testing::incidentTime()).ok());
 }
 
 // ---- retention ----
 
 // Bundles of the same size, one a minute, oldest first.
 std::vector<std::string> minuteBundles(const std::string& dir, int n, std::size_t bytes = 1000) {
-  IncidentStore maker(roomy(dir));
+  IncidentStore maker(testing::roomyStore(dir));
   EXPECT_TRUE(maker.prepare().ok());
   std::vector<std::string> out;
   for (int k = 0; k < n; ++k) {
     char target[16];
     std::snprintf(target, sizeof target, "t%d", k);
-    std::string path = makeBundle(maker, info(target, "r", at() + k * 1min), bytes);
+    std::string path =
+        makeBundle(maker, info(target, "r", testing::incidentTime() + k * 1min), bytes);
     out.push_back(fs::path(path).filename());
   }
   return out;
@@ -519,10 +504,10 @@ TEST(IncidentStore, RetentionByCountRemovesTheOldestFirst) {
   ::mkdir((tmp.path() + "/.cache").c_str(), 0755);
   ::symlink(made[0].c_str(), (tmp.path() + "/20200101T000000.000Z-link-r").c_str());
 
-  StoreLimits l = roomy(tmp.path());
+  StoreLimits l = testing::roomyStore(tmp.path());
   l.max_incidents = 3;
   IncidentStore store(l);
-  auto r = store.enforceRetention(at() + 1h);
+  auto r = store.enforceRetention(testing::incidentTime() + 1h);
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(removedNames(*r), (std::vector<std::string>{made[0], made[1]}));
   for (const auto& x : r->removed) {
@@ -531,7 +516,7 @@ TEST(IncidentStore, RetentionByCountRemovesTheOldestFirst) {
     EXPECT_EQ(x.path, tmp.path() + "/" + x.name);
     EXPECT_GT(x.bytes, 1000u);
   }
-  EXPECT_EQ(r->removed[0].time, at());
+  EXPECT_EQ(r->removed[0].time, testing::incidentTime());
   EXPECT_EQ(r->kept, 3u);
   EXPECT_TRUE(r->errors.empty());
   EXPECT_EQ(names(tmp.path()), (std::vector<std::string>{made[4], made[3], made[2]}));
@@ -543,7 +528,7 @@ TEST(IncidentStore, RetentionByCountRemovesTheOldestFirst) {
   // Even a limit of none keeps the newest.
   l.max_incidents = 0;
   IncidentStore none(l);
-  r = none.enforceRetention(at() + 1h);
+  r = none.enforceRetention(testing::incidentTime() + 1h);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(removedNames(*r), (std::vector<std::string>{made[2], made[3]}));
   EXPECT_EQ(names(tmp.path()), std::vector<std::string>{made[4]});
@@ -557,10 +542,10 @@ TEST(IncidentStore, RetentionBySizeRemovesTheOldestFirstAndNeverTheNewest) {
   ASSERT_EQ(before->size(), 4u);
   // Room for the newest two and a bit.
   std::uint64_t two = (*before)[0].bytes + (*before)[1].bytes;
-  StoreLimits l = roomy(tmp.path());
+  StoreLimits l = testing::roomyStore(tmp.path());
   l.max_bytes = two + 5000;
   IncidentStore store(l);
-  auto r = store.enforceRetention(at() + 1h);
+  auto r = store.enforceRetention(testing::incidentTime() + 1h);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(removedNames(*r), (std::vector<std::string>{made[0], made[1]}));
   for (const auto& x : r->removed) EXPECT_EQ(x.reason, RetentionReport::Reason::kBytes);
@@ -571,7 +556,7 @@ TEST(IncidentStore, RetentionBySizeRemovesTheOldestFirstAndNeverTheNewest) {
   // Smaller than one bundle: all but the newest go.
   l.max_bytes = 1;
   IncidentStore tiny(l);
-  r = tiny.enforceRetention(at() + 1h);
+  r = tiny.enforceRetention(testing::incidentTime() + 1h);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(removedNames(*r), std::vector<std::string>{made[2]});
   EXPECT_EQ(names(tmp.path()), std::vector<std::string>{made[3]});
@@ -579,21 +564,22 @@ TEST(IncidentStore, RetentionBySizeRemovesTheOldestFirstAndNeverTheNewest) {
 
 TEST(IncidentStore, RetentionByAgeReadsTheManifestThenTheName) {
   TempDir tmp;
-  auto made = minuteBundles(tmp.path(), 3);  // at(), +1min, +2min
+  auto made = minuteBundles(tmp.path(), 3);  // testing::incidentTime(), +1min, +2min
   // An old bundle by its name whose manifest is broken: aged by its name.
   tmp.write("20261128T000000.000Z-old-r/manifest.json", "{broken");
   // Named old, but its manifest says it fired recently: the manifest wins.
-  IncidentStore maker(roomy(tmp.path()));
-  std::string recent = makeBundle(maker, info("recent", "r", at() + 90s));
+  IncidentStore maker(testing::roomyStore(tmp.path()));
+  std::string recent = makeBundle(maker, info("recent", "r", testing::incidentTime() + 90s));
   std::string renamed = tmp.path() + "/20261101T000000.000Z-recent-r";
   ASSERT_EQ(::rename(recent.c_str(), renamed.c_str()), 0);
 
-  StoreLimits l = roomy(tmp.path());
+  StoreLimits l = testing::roomyStore(tmp.path());
   l.max_age = 2min;
   IncidentStore store(l);
-  auto r = store.enforceRetention(at() + 2min + 30s);
+  auto r = store.enforceRetention(testing::incidentTime() + 2min + 30s);
   ASSERT_TRUE(r.ok());
-  // Older than 2 minutes at 09:37:42: the broken one (yesterday) and at() (2.5 min old).
+  // Older than 2 minutes at 09:37:42: the broken one (yesterday) and testing::incidentTime() (2.5
+  // min old).
   EXPECT_EQ(removedNames(*r), (std::vector<std::string>{"20261128T000000.000Z-old-r", made[0]}));
   for (const auto& x : r->removed) {
     EXPECT_EQ(x.reason, RetentionReport::Reason::kAge);
@@ -606,14 +592,15 @@ TEST(IncidentStore, RetentionByAgeReadsTheManifestThenTheName) {
 TEST(IncidentStore, PublishNeverRemovesTheBundleItJustPublished) {
   TempDir tmp;
   auto made = minuteBundles(tmp.path(), 3);
-  StoreLimits l = roomy(tmp.path());
+  StoreLimits l = testing::roomyStore(tmp.path());
   l.max_incidents = 1;
   IncidentStore store(l);
   // Published late, it is the oldest of all by its firing time.
-  auto b = store.begin(info("late", "r", at() - 1h), at() + 5min);
+  auto b =
+      store.begin(info("late", "r", testing::incidentTime() - 1h), testing::incidentTime() + 5min);
   ASSERT_TRUE(b.ok());
   RetentionReport report;
-  auto p = store.publish(*b, {}, at() + 5min, &report);
+  auto p = store.publish(*b, {}, testing::incidentTime() + 5min, &report);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(removedNames(report), (std::vector<std::string>{made[0], made[1]}));
   EXPECT_EQ(report.kept, 2u);
@@ -626,10 +613,10 @@ TEST(IncidentStore, RefusesToStartBelowTheFreeSpaceReserve) {
   TempDir tmp;
   struct statvfs vfs;
   ASSERT_EQ(::statvfs(tmp.path().c_str(), &vfs), 0);
-  StoreLimits l = roomy(tmp.path());
+  StoreLimits l = testing::roomyStore(tmp.path());
   l.min_free = static_cast<std::uint64_t>(vfs.f_blocks) * vfs.f_frsize + 1;  // more than it has
   IncidentStore store(l);
-  auto b = store.begin(info(), at());
+  auto b = store.begin(info(), testing::incidentTime());
   ASSERT_FALSE(b.ok());
   const std::string& msg = b.error().message;
   EXPECT_EQ(msg.rfind("skipped: ", 0), 0u) << msg;
@@ -646,14 +633,14 @@ TEST(IncidentStore, RefusesABundleWhenATinyFilesystemRunsLow) {
   testing::TmpfsMount m(tmp.path() + "/mnt", "1m");
   if (!m.why().empty()) GTEST_SKIP() << m.why();
 
-  StoreLimits l = roomy(m.dir() + "/incidents");
+  StoreLimits l = testing::roomyStore(m.dir() + "/incidents");
   l.min_free = 512 * 1024;
   IncidentStore store(l);
   ASSERT_TRUE(store.prepare().ok());
   // The first bundle fits and leaves less than the reserve behind.
   std::string first = makeBundle(store, info(), 700 * 1024);
   ASSERT_FALSE(first.empty());
-  auto refused = store.begin(info("second"), at() + 1s);
+  auto refused = store.begin(info("second"), testing::incidentTime() + 1s);
   ASSERT_FALSE(refused.ok());
   const std::string& msg = refused.error().message;
   EXPECT_EQ(msg.rfind("skipped: ", 0), 0u) << msg;
@@ -668,8 +655,8 @@ TEST(IncidentStore, RefusesABundleWhenATinyFilesystemRunsLow) {
 
 TEST(IncidentStore, ListsBrokenBundlesWithTheirProblemAndNeverPartialOnes) {
   TempDir tmp;
-  IncidentStore store(roomy(tmp.path()));
-  std::string good = makeBundle(store, info("good", "r", at(12)));
+  IncidentStore store(testing::roomyStore(tmp.path()));
+  std::string good = makeBundle(store, info("good", "r", testing::incidentTime(12)));
   tmp.write("20261129T110000.000Z-garbled-r/manifest.json", "not json {");
   ::mkdir((tmp.path() + "/20261129T100000.000Z-empty-r").c_str(), 0700);
   tmp.write("handmade/manifest.json", R"({"version": 1, "target": "x"})");
@@ -703,7 +690,7 @@ TEST(IncidentStore, ListsBrokenBundlesWithTheirProblemAndNeverPartialOnes) {
   EXPECT_EQ(got[5].first, "handmade");
   EXPECT_EQ(got[5].second, "manifest.json has no 'rule'");
   EXPECT_EQ((*l)[5].target, "x");
-  EXPECT_EQ((*l)[1].fired_at, at(11, 0, 0, 0));
+  EXPECT_EQ((*l)[1].fired_at, testing::incidentTime(11, 0, 0, 0));
   EXPECT_EQ((*l)[3].target, "good");  // what could be read still is
 
   auto missing = IncidentStore::list(tmp.path() + "/nope");
@@ -716,7 +703,7 @@ TEST(IncidentStore, ListsBrokenBundlesWithTheirProblemAndNeverPartialOnes) {
 TEST(IncidentStore, ManyThreadsPublishAtOnce) {
   for (int round = 0; round < 5; ++round) {
     TempDir tmp;
-    IncidentStore store(roomy(tmp.path()));
+    IncidentStore store(testing::roomyStore(tmp.path()));
     ASSERT_TRUE(store.prepare().ok());
     constexpr int kThreads = 8;
     std::latch start(kThreads);
@@ -727,7 +714,7 @@ TEST(IncidentStore, ManyThreadsPublishAtOnce) {
         // Even threads share one name; odd ones each have their own.
         IncidentInfo i = info(t % 2 == 0 ? "same" : "own" + std::to_string(t));
         start.arrive_and_wait();
-        auto b = store.begin(i, at());
+        auto b = store.begin(i, testing::incidentTime());
         if (!b) {
           errors[t] = b.error().describe();
           return;
@@ -737,7 +724,8 @@ TEST(IncidentStore, ManyThreadsPublishAtOnce) {
           errors[t] = a.error().describe();
           return;
         }
-        auto p = store.publish(*b, {outcome("proc", DumpResult::kOk, {*a})}, at() + 1s);
+        auto p = store.publish(*b, {outcome("proc", DumpResult::kOk, {*a})},
+                               testing::incidentTime() + 1s);
         if (!p) {
           errors[t] = p.error().describe();
           return;
