@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <cmath>
 
 #include "alerts/metrics.h"
@@ -96,9 +97,16 @@ KernelWakeups::KernelWakeups(boost::asio::io_context& io, const HostPaths& paths
       metrics_(metrics),
       wake_(std::move(wake)),
       band_(thresholdBand(::sysconf(_SC_NPROCESSORS_ONLN))),
-      watch_(io, clock, metrics, wake_) {}
+      watch_(io, clock, metrics, wake_),
+      armer_({}, [this, alive = std::weak_ptr<char>(alive_)] {
+        // On the armer's thread: the adoption is the loop's.
+        boost::asio::post(io_, [this, alive] {
+          if (alive.lock()) collectArmed();
+        });
+      }) {}
 
 KernelWakeups::~KernelWakeups() {
+  alive_.reset();  // a posted collectArmed() that runs after this finds nothing to do
   for (auto& [name, t] : v1_) drop(t);
   for (auto& [name, t] : v2_) dropV2(t);
   if (host_psi_) host_psi_->close();
@@ -222,14 +230,9 @@ void KernelWakeups::drop(V1Target& t) {
     if (p) p->close();
   t.pressure = {};
   if (t.oom) t.oom->close();
-  if (t.thresholds) t.thresholds->close();
   t.oom.reset();
-  t.thresholds.reset();
   t.oom_events.reset();
-  t.threshold_events.reset();
-  t.armed.clear();
-  t.levels.clear();
-  t.watch.levels.clear();
+  dropThresholds(t);
   t.levels_done = false;
 }
 
@@ -295,30 +298,78 @@ void KernelWakeups::updateV1(V1Target& t, const std::string& name, const TargetC
   t.levels_done = true;
   armPressure(t, name, vmpressure);
   auto want = usageThresholds(levels, fast_above, last);
-  if (t.threshold_events && want == t.levels)
-    return setWatchLevels(t.watch, levels, fast_above, last);
+  if (want.empty()) return dropThresholds(t);
+  if (t.threshold_events && want == t.levels) {
+    t.arming.clear();  // an answer to come for other levels is stale now
+    t.arm_job = 0;
+  } else if (t.arming != want) {
+    // Each level and its early twin a band below, on one new eventfd (the usage watch tells
+    // them apart by the usage it reads when it is signalled), registered by the armer's thread:
+    // each registration costs the kernel an RCU grace period (daemon/threshold_armer.h). The
+    // eventfd armed before, if any, keeps waking the watch until the new one is adopted.
+    t.arm_job = ++arm_jobs_;
+    t.arming = want;
+    t.arming_watch = usageThresholds(levels, fast_above, last, false, &t.arming_fast);
+    t.arming_usage = last.get(Sig::kUsageBytes).value_or(std::numeric_limits<double>::quiet_NaN());
+    armer_.submit({name, t.arm_job, t.dir, withEarlyThresholds(want, band_)});
+  }
+  if (!t.threshold_events) return;
+  setWatchLevels(t.watch, levels, fast_above, last);
+  if (t.watch.usage_file.empty()) t.watch.usage_file = t.dir + "/memory.usage_in_bytes";
+}
+
+void KernelWakeups::dropThresholds(V1Target& t) {
   if (t.thresholds) t.thresholds->close();
   t.thresholds.reset();
   t.threshold_events.reset();
-  t.armed.clear();
   t.levels.clear();
+  t.arming.clear();  // an answer still to come is stale: arm_job will not match it
+  t.arm_job = 0;
   t.watch.levels.clear();
   watch_.stop(t.watch);
-  if (want.empty()) return;
-  // Each level and its early twin a band below, on the one eventfd: the usage watch tells them
-  // apart by the usage it reads when the eventfd is signalled.
-  auto with_early = withEarlyThresholds(want, band_);
-  auto armed = V1MemoryEvents::arm(t.dir, with_early, false);
+}
+
+// On the loop's thread, at once when the armer has answered (it posts this) and after every tick:
+// each answer to a job still wanted (its target's latest, on the directory asked) is adopted;
+// stale ones are dropped, their eventfds closed.
+void KernelWakeups::collectArmed() {
+  for (ThresholdArmer::Done& d : armer_.takeDone()) {
+    auto it = v1_.find(d.job.target);
+    if (it == v1_.end()) continue;
+    V1Target& t = it->second;
+    if (t.arm_job != d.job.generation || t.dir != d.job.dir || t.arming.empty()) continue;
+    adoptThresholds(t, it->first, std::move(d.events));
+  }
+}
+
+// The armer's answer for the levels in t.arming: on success, its eventfd replaces the one armed
+// before (closing that ends the old registrations); on failure the old one, if any, stays, and the
+// next full read asks again.
+void KernelWakeups::adoptThresholds(V1Target& t, const std::string& name,
+                                    Result<V1MemoryEvents> armed) {
+  std::vector<std::uint64_t> asked = std::move(t.arming);
+  t.arming.clear();
+  t.arm_job = 0;
   if (!armed) return logOnce(t.last_error, name, armed.error());
+  if (t.thresholds) t.thresholds->close();
   t.threshold_events = std::move(*armed);
-  t.watch.usage_file = t.dir + "/memory.usage_in_bytes";
-  setWatchLevels(t.watch, levels, fast_above, last);
+  // What it counted while it waited to be adopted (a few milliseconds; the old eventfd, if any,
+  // was listened to meanwhile): a stale count would start a watch that finds nothing and then
+  // rests the target through the crossing to come.
+  t.threshold_events->drain();
   t.thresholds =
       adopt(t.threshold_events->takeFd(), WakeSource::kV1Threshold, Kind::kEventfd,
             [this, &t](Source& s) { s.notify = [this, &t] { watch_.notified(t.watch, band_); }; });
-  t.armed = std::move(with_early);
-  t.levels = std::move(want);
+  t.levels = std::move(asked);
   t.last_error.clear();
+  // The watch's levels and usage as they were when the job was given, until the next full read
+  // (a re-arm kept the old ones up to date: only a first arm has none).
+  if (t.watch.levels.empty()) {
+    t.watch.levels = std::move(t.arming_watch);
+    t.watch.fast_level = t.arming_fast;
+  }
+  if (std::isnan(t.watch.seen)) t.watch.seen = t.arming_usage;
+  if (t.watch.usage_file.empty()) t.watch.usage_file = t.dir + "/memory.usage_in_bytes";
 }
 
 void KernelWakeups::armPressure(V1Target& t, const std::string& name, bool wanted) {
@@ -388,6 +439,7 @@ void KernelWakeups::update(const Watchdog& dog, Duration interval) {
   if (!poll.events) {
     for (auto& [name, t] : v1_) drop(t);
     v1_.clear();
+    armer_.takeDone();  // answers no target waits for: their eventfds close here
     for (auto& [name, t] : v2_) dropV2(t);
     v2_.clear();
     if (host_psi_) host_psi_->close();
@@ -398,6 +450,7 @@ void KernelWakeups::update(const Watchdog& dog, Duration interval) {
     return;
   }
   armHost(poll);
+  collectArmed();
   watch_.setFast(poll.fast_interval < poll.interval && interval <= poll.fast_interval);
   watch_.setSkimRate(poll.skim_rate);
   const SteadyTime next_tick = clock_.steadyNow() + interval;

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,6 +24,7 @@
 #include "core/signal.h"
 #include "core/snapshot.h"
 #include "daemon/logger.h"
+#include "daemon/threshold_armer.h"
 #include "daemon/usage_watch.h"
 #include "daemon/wake_source.h"
 #include "rules/engine.h"
@@ -96,7 +98,13 @@ class KernelWakeups {
     std::optional<V1MemoryEvents> oom_events, threshold_events;  // the kernel's registrations
     std::shared_ptr<Source> oom, thresholds;                     // the loop's waits on them
     std::vector<std::uint64_t> levels;                           // the rules' levels, as usage
-    std::vector<std::uint64_t> armed;  // registered: the levels and their early twins
+    // Thresholds being registered by the armer (daemon/threshold_armer.h): the levels asked,
+    // the job's mark, and for the watch of a first arm its levels and the usage of the time.
+    std::vector<std::uint64_t> arming;
+    std::uint64_t arm_job = 0;
+    std::vector<std::uint64_t> arming_watch;
+    std::uint64_t arming_fast = 0;
+    double arming_usage = std::numeric_limits<double>::quiet_NaN();
     UsageWatch::Target watch;
     bool levels_done = false;  // thresholds worked out (and armed, if any) for this cgroup
     std::string last_error;    // logged once per distinct error
@@ -127,6 +135,9 @@ class KernelWakeups {
                 const Snapshot& last, const std::vector<std::pair<SignalId, double>>& levels,
                 double fast_above, bool full, bool vmpressure);
   void armPressure(V1Target& t, const std::string& name, bool wanted);
+  void collectArmed();
+  void adoptThresholds(V1Target& t, const std::string& name, Result<V1MemoryEvents> armed);
+  void dropThresholds(V1Target& t);
   enum class Kind { kEventfd, kPsi, kInotify };
   std::shared_ptr<Source> listenOn(int fd, WakeSource source, Kind kind);
   std::shared_ptr<Source> adopt(OwnedFd fd, WakeSource source, Kind kind,
@@ -149,6 +160,7 @@ class KernelWakeups {
   bool cgroup_psi_logged_ = false;
   bool enabled_ = false;
   std::uint64_t updates_ = 0;       // update() calls: targets not seen in the last one are dropped
+  std::uint64_t arm_jobs_ = 0;      // jobs given to armer_, each target's latest its arm_job
   std::size_t pressure_armed_ = 0;  // v1 targets listening to vmpressure
   std::uint64_t band_;              // thresholdBand() of this machine
   UsageWatch watch_;
@@ -156,6 +168,8 @@ class KernelWakeups {
   std::shared_ptr<Source> host_psi_;
   std::optional<std::pair<Duration, Duration>> host_psi_asked_;  // stall, window
   std::string host_psi_error_;
+  std::shared_ptr<char> alive_ = std::make_shared<char>();  // for what the armer posts
+  ThresholdArmer armer_;  // declared last, so destroyed first: its thread ends before the rest
 };
 
 }  // namespace oomsentinel

@@ -17,11 +17,13 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "collectors/kernel_events.h"
 #include "core/http_client.h"
@@ -483,6 +485,49 @@ TEST(WakeupsV1Real, VmpressureIsASignalRulesCanReadAndCriticalWakesATick) {
                        "\"v1_pressure\"}"),
             0)
       << m;
+}
+
+// Registering a usage threshold costs the kernel an RCU grace period a write (6 to 16 ms here;
+// a target with two rule levels and the fast-poll level has twelve writes: three levels, their
+// early twins, on usage and on memsw), so 40 targets' thresholds are several seconds of writes.
+// The armer's thread makes them (daemon/threshold_armer.h): the 100 ms ticks stay on time
+// meanwhile, and every target ends with its two eventfds (the OOM notifier's, the thresholds').
+// When the loop made them itself, the tick after the first came seconds late.
+TEST(WakeupsV1Real, ArmingTheThresholdsOfManyCgroupsLeavesTheTicksOnTime) {
+  std::string why;
+  if (!RealV1Cgroup::available(&why)) GTEST_SKIP() << why;
+  constexpr int kTargets = 40;
+  std::vector<std::unique_ptr<RealV1Cgroup>> cgs;
+  for (int i = 0; i < kTargets; ++i) {
+    cgs.push_back(
+        std::make_unique<RealV1Cgroup>("oomsentinel-it-arm-" + std::to_string(i), 512 * kMiB));
+    ASSERT_TRUE(cgs.back()->ok()) << cgs.back()->error();
+  }
+  TempDir dir;
+  int port = oomsentinel::testing::freeLoopbackPort();
+  Daemon d(dir,
+           "poll: {interval: 100ms, fast_interval: 100ms}\n"
+           "alerts: {metrics: {listen: '127.0.0.1:" +
+               std::to_string(port) +
+               "'}}\n"
+               "targets:\n  - name: arm\n    cgroup_glob: 'oomsentinel-it-arm-*-" +
+               std::to_string(::getpid()) + "'\nrules:\n" + rule("at100", 100) +
+               rule("at200", 200));
+  ASSERT_TRUE(eventually([&] {
+    return metric(metricsOf(port), "oomsentinel_targets{state=\"resolved\"}") == kTargets;
+  })) << d.log();
+  ASSERT_TRUE(eventually([&] { return d.eventfds() >= 2 * kTargets; }, 300))
+      << d.eventfds() << " eventfds\n"
+      << d.log();
+  std::this_thread::sleep_for(300ms);  // a few ticks after the last registration
+  std::string m = metricsOf(port);
+  double ticks = metric(m, "oomsentinel_tick_lateness_seconds_count");
+  double on_time = metric(m, "oomsentinel_tick_lateness_seconds_bucket{le=\"0.25\"}");
+  double late = metric(m, "oomsentinel_tick_lateness_seconds_sum");
+  std::cout << ticks << " ticks, " << ticks - on_time << " more than 250 ms late, " << late
+            << " s of lateness in all\n";
+  EXPECT_GT(ticks, 10);
+  EXPECT_EQ(on_time, ticks) << m;
 }
 
 }  // namespace

@@ -73,9 +73,11 @@ TEST(RunWakeups, AChangeOfMemoryEventsStartsATickAtOnce) {
   testing::DaemonProcess daemon(daemonOptions(dir));
   waitForTheFirstTick(port, log);
   std::this_thread::sleep_for(200ms);  // the watch is set after the first tick
-  // Written in place, as the kernel's counters change (not a rename: that would be a new file).
+  // Written in place, as the kernel's counters change (not a rename: that would be a new file),
+  // in one write of the same length: a truncation first would be a change of its own, whose tick
+  // could read the file empty, and the write's wake-up would then wait out the fast interval.
   auto started = std::chrono::steady_clock::now();
-  int fd = ::open((dir.path() + "/cg/app/memory.events").c_str(), O_WRONLY | O_TRUNC);
+  int fd = ::open((dir.path() + "/cg/app/memory.events").c_str(), O_WRONLY);
   ASSERT_GE(fd, 0);
   std::string text = "low 0\nhigh 3\nmax 0\noom 0\noom_kill 0\n";
   ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
