@@ -53,7 +53,7 @@ bool inIncidentHistory(SignalId id) {
 void DumpAction::fire(const Firing& f, const TargetContext& t) {
   if (auto no = sink_->refusal()) {
     log_.write(ActionLog::Level::kWarning, "dump not started",
-               {{"rule", f.rule}, {"target", f.target}, {"why", *no}});
+               {{"rule", f.rule}, {"target", f.target}, {"why", no->why}});
     return;
   }
   static const DumpPlan kDefault;
@@ -104,7 +104,7 @@ void DumpAction::fire(const Firing& f, const TargetContext& t) {
   for (const auto& d : names(plan.dumpers)) dumpers += (dumpers.empty() ? "" : ",") + d;
   fields.emplace_back("dumpers", dumpers);
   if (auto refused = sink_->submit(std::move(job))) {
-    fields.emplace_back("why", *refused);
+    fields.emplace_back("why", refused->why);
     log_.write(ActionLog::Level::kWarning, "dump not started", fields);
     return;
   }

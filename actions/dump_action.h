@@ -46,17 +46,17 @@ class DumpSink {
  public:
   virtual ~DumpSink() = default;
   // Why the job was refused (storm control), or nullopt when it started.
-  virtual std::optional<std::string> submit(DumpJob job) = 0;
+  virtual std::optional<DumpRefusal> submit(DumpJob job) = 0;
   // Why no job would be taken now, asked before one is built (choosing its process reads /proc
   // for each of the cgroup's processes): the daemon degraded near its own memory limit
   // (daemon/self_guard.h). nullopt: build it and submit.
-  virtual std::optional<std::string> refusal() { return std::nullopt; }
+  virtual std::optional<DumpRefusal> refusal() { return std::nullopt; }
 };
 
 class RunnerDumpSink final : public DumpSink {
  public:
   explicit RunnerDumpSink(DumpRunner& r) : r_(r) {}
-  std::optional<std::string> submit(DumpJob job) override { return r_.submit(std::move(job)); }
+  std::optional<DumpRefusal> submit(DumpJob job) override { return r_.submit(std::move(job)); }
 
  private:
   DumpRunner& r_;

@@ -39,6 +39,7 @@ class MetricsSink {
   virtual void selfMemory(bool /*degraded*/, std::optional<double> /*used*/,
                           std::optional<double> /*limit*/) {}
   virtual void degradedDropped(const char* /*what*/) {}
+  virtual void dumpRefused(DumpRefused /*why*/) {}
 };
 
 class DaemonMetricsSink final : public MetricsSink {
@@ -72,6 +73,7 @@ class DaemonMetricsSink final : public MetricsSink {
     m_.selfMemory(degraded, used, limit);
   }
   void degradedDropped(const char* what) override { m_.degradedDropped(what); }
+  void dumpRefused(DumpRefused why) override { m_.dumpRefused(why); }
 
  private:
   DaemonMetrics& m_;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "alerts/alertmanager.h"
+#include "alerts/refusal_metrics.h"
 #include "alerts/self_metrics.h"
 #include "core/clock.h"
 #include "core/firing.h"
@@ -91,6 +92,8 @@ class DaemonMetrics {
     self_.set(degraded, used, limit);
   }
   void degradedDropped(const char* what) { self_.dropped(what); }
+  // A firing's dump that did not start, and why (alerts/refusal_metrics.h).
+  void dumpRefused(DumpRefused why) { refusals_.refused(why); }
 
   // The text exposition (version 0.0.4) of every family, the process's own figures refreshed.
   std::string render();
@@ -119,6 +122,7 @@ class DaemonMetrics {
   HostPaths paths_;
   std::shared_ptr<prometheus::Registry> registry_;
   SelfMetrics self_{*registry_};  // its own file: metrics.cc is at the 600-line limit
+  RefusalMetrics refusals_{*registry_};
   std::mutex mu_;                 // the removers and the counted values
   struct Remover {
     bool counter;

@@ -32,6 +32,22 @@ std::string_view name(DumperKind kind) {
   return "unknown";
 }
 
+std::string_view name(DumpRefused kind) {
+  switch (kind) {
+    case DumpRefused::kCooldown:
+      return "cooldown";
+    case DumpRefused::kStormLimit:
+      return "storm_limit";
+    case DumpRefused::kBusy:
+      return "busy";
+    case DumpRefused::kStuck:
+      return "stuck";
+    case DumpRefused::kDegraded:
+      return "degraded";
+  }
+  return "unknown";
+}
+
 std::optional<ActionKind> parseActionKind(std::string_view text) {
   for (ActionKind kind : kActionKinds)
     if (name(kind) == text) return kind;
@@ -46,5 +62,6 @@ std::optional<DumperKind> parseDumperKind(std::string_view text) {
 
 std::ostream& operator<<(std::ostream& out, ActionKind kind) { return out << name(kind); }
 std::ostream& operator<<(std::ostream& out, DumperKind kind) { return out << name(kind); }
+std::ostream& operator<<(std::ostream& out, DumpRefused kind) { return out << name(kind); }
 
 }  // namespace oomsentinel

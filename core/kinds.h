@@ -25,9 +25,19 @@ inline constexpr DumperKind kDumperKinds[] = {DumperKind::kProc, DumperKind::kGp
                                               DumperKind::kGoPprof, DumperKind::kJvm,
                                               DumperKind::kExec};
 
-// "log", "alert", "dump"; "proc", "gperftools", "go_pprof", "jvm", "exec".
+// Why a firing's dump did not start: the target's cooldown (dump.target_cooldown), the storm
+// limit (dump.per_minute), every dump slot taken, dumpers stuck past their deadline, or the daemon
+// degraded near its own memory limit. The label of oomsentinel_dumps_refused_total.
+enum class DumpRefused { kCooldown, kStormLimit, kBusy, kStuck, kDegraded };
+inline constexpr DumpRefused kDumpRefusals[] = {DumpRefused::kCooldown, DumpRefused::kStormLimit,
+                                                DumpRefused::kBusy, DumpRefused::kStuck,
+                                                DumpRefused::kDegraded};
+
+// "log", "alert", "dump"; "proc", "gperftools", "go_pprof", "jvm", "exec"; "cooldown",
+// "storm_limit", "busy", "stuck", "degraded".
 std::string_view name(ActionKind kind);
 std::string_view name(DumperKind kind);
+std::string_view name(DumpRefused kind);
 // The kind `text` names exactly (as name() spells it); nullopt for anything else.
 std::optional<ActionKind> parseActionKind(std::string_view text);
 std::optional<DumperKind> parseDumperKind(std::string_view text);
@@ -43,5 +53,6 @@ std::vector<std::string> names(const Kinds& kinds) {
 // name(), so that a test's failure message shows the kind.
 std::ostream& operator<<(std::ostream& out, ActionKind kind);
 std::ostream& operator<<(std::ostream& out, DumperKind kind);
+std::ostream& operator<<(std::ostream& out, DumpRefused kind);
 
 }  // namespace oomsentinel

@@ -155,15 +155,17 @@ class Watchdog {
   void foldDegraded(Watched& w);
   SelfGuard guard_;
   bool guard_on_ = false;
-  // While degraded a dump is refused here, before it reaches the runner, with the reason.
+  // While degraded a dump is refused here, before it reaches the runner, with the reason; every
+  // refusal, this one's and the runner's, is counted here (oomsentinel_dumps_refused_total).
   class GuardedDumpSink final : public DumpSink {
    public:
     explicit GuardedDumpSink(Watchdog& dog) : dog_(dog) {}
-    std::optional<std::string> submit(DumpJob job) override;
-    std::optional<std::string> refusal() override;
+    std::optional<DumpRefusal> submit(DumpJob job) override;
+    std::optional<DumpRefusal> refusal() override;
     DumpSink* inner = nullptr;
 
    private:
+    std::optional<DumpRefusal> counted(std::optional<DumpRefusal> r);
     Watchdog& dog_;
   };
   GuardedDumpSink guarded_dumps_{*this};

@@ -30,20 +30,25 @@ void Watchdog::setDumpSink(DumpSink* sink) {
   dump_action_.setSink(sink ? &guarded_dumps_ : nullptr);
 }
 
-std::optional<std::string> Watchdog::GuardedDumpSink::refusal() {
+std::optional<DumpRefusal> Watchdog::GuardedDumpSink::refusal() {
   if (dog_.guard_.degraded()) {
     dog_.metrics_->degradedDropped("dump");
-    return dog_.degradedLine();
+    return counted(DumpRefusal{DumpRefused::kDegraded, dog_.degradedLine()});
   }
-  return inner->refusal();
+  return counted(inner->refusal());
 }
 
-std::optional<std::string> Watchdog::GuardedDumpSink::submit(DumpJob job) {
+std::optional<DumpRefusal> Watchdog::GuardedDumpSink::submit(DumpJob job) {
   if (dog_.guard_.degraded()) {
     dog_.metrics_->degradedDropped("dump");
-    return dog_.degradedLine();
+    return counted(DumpRefusal{DumpRefused::kDegraded, dog_.degradedLine()});
   }
-  return inner->submit(std::move(job));
+  return counted(inner->submit(std::move(job)));
+}
+
+std::optional<DumpRefusal> Watchdog::GuardedDumpSink::counted(std::optional<DumpRefusal> r) {
+  if (r) dog_.metrics_->dumpRefused(r->kind);
+  return r;
 }
 
 void Watchdog::foldDegraded(Watched& w) {

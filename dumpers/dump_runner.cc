@@ -25,27 +25,32 @@ std::size_t DumpRunner::running() const {
   return running_;
 }
 
-std::optional<std::string> DumpRunner::submit(DumpJob job) {
+std::optional<DumpRefusal> DumpRunner::submit(DumpJob job) {
   SteadyTime now = clock_.steadyNow();
   {
     std::lock_guard lock(mu_);
     auto last = last_by_target_.find(job.info.target);
     if (last != last_by_target_.end() && now - last->second < limits_.target_cooldown)
-      return "cooldown: the last bundle of " + job.info.target + " began " +
-             formatDuration(now - last->second) + " ago (dump.target_cooldown " +
-             formatDuration(limits_.target_cooldown) + ")";
+      return DumpRefusal{DumpRefused::kCooldown,
+                         "cooldown: the last bundle of " + job.info.target + " began " +
+                             formatDuration(now - last->second) + " ago (dump.target_cooldown " +
+                             formatDuration(limits_.target_cooldown) + ")"};
     while (!started_.empty() && now - started_.front() >= std::chrono::minutes(1))
       started_.pop_front();
     if (started_.size() >= limits_.per_minute)
-      return "storm limit: " + std::to_string(started_.size()) +
-             " bundles began in the last minute (dump.per_minute " +
-             std::to_string(limits_.per_minute) + ")";
+      return DumpRefusal{DumpRefused::kStormLimit,
+                         "storm limit: " + std::to_string(started_.size()) +
+                             " bundles began in the last minute (dump.per_minute " +
+                             std::to_string(limits_.per_minute) + ")"};
     if (running_ >= limits_.max_running)
-      return "busy: " + std::to_string(running_) + " dumps are still running";
+      return DumpRefusal{DumpRefused::kBusy,
+                         "busy: " + std::to_string(running_) + " dumps are still running"};
     if (std::size_t stuck = stuck_->load(); stuck >= kMaxStuckDumpers)
-      return "busy: " + std::to_string(stuck) +
-             " dumpers of earlier dumps are stuck past their deadline (in the kernel: a target's "
-             "file system that does not answer?); no dump starts until one returns";
+      return DumpRefusal{
+          DumpRefused::kStuck,
+          "busy: " + std::to_string(stuck) +
+              " dumpers of earlier dumps are stuck past their deadline (in the kernel: a "
+              "target's file system that does not answer?); no dump starts until one returns"};
     started_.push_back(now);
     last_by_target_[job.info.target] = now;
     ++running_;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/kinds.h"
 #include "dumpers/dump_throttle.h"
 #include "dumpers/dumper.h"
 #include "dumpers/incident_store.h"
@@ -49,6 +50,13 @@ struct DumpReport {
   WallTime published_at{};
 };
 
+// Why a job did not start: the kind (counted in oomsentinel_dumps_refused_total) and a sentence
+// for the log.
+struct DumpRefusal {
+  DumpRefused kind;
+  std::string why;
+};
+
 class DumpRunner {
  public:
   // How long after its deadline a dumper is still waited for before it is left behind.
@@ -64,8 +72,9 @@ class DumpRunner {
 
   void setLimits(StormLimits limits);
   // Starts `job` on a thread of its own and returns nothing, or refuses it at once and says why
-  // ("cooldown: ...", "storm limit: ...", "busy: ..."). Never blocks on the job.
-  std::optional<std::string> submit(DumpJob job);
+  // (kind cooldown, storm_limit, busy or stuck; `why` "cooldown: ...", "storm limit: ...",
+  // "busy: ..."). Never blocks on the job.
+  std::optional<DumpRefusal> submit(DumpJob job);
   // Jobs finished since the last call, for the log and metrics; on the caller's thread.
   std::vector<DumpReport> takeFinished();
   std::size_t running() const;

@@ -56,8 +56,8 @@ struct FakeAlerts final : AlertSink {
 
 struct FakeDumps final : DumpSink {
   std::vector<DumpJob> jobs;
-  std::optional<std::string> refuse;
-  std::optional<std::string> submit(DumpJob job) override {
+  std::optional<DumpRefusal> refuse;
+  std::optional<DumpRefusal> submit(DumpJob job) override {
     if (refuse) return refuse;
     jobs.push_back(std::move(job));
     return std::nullopt;
@@ -250,7 +250,7 @@ TEST(DumpAction, TheJobCarriesTheHistoryOldestFirstAndThrottlesOnlyACgroup) {
 
 TEST(DumpAction, ARefusedJobIsLoggedWithWhy) {
   Bench b;
-  b.dumps.refuse = "cooldown: 5m";
+  b.dumps.refuse = DumpRefusal{DumpRefused::kCooldown, "cooldown: 5m"};
   b.dump_action.fire(firing({ActionKind::kDump}), b.context());
   EXPECT_EQ(b.log.count("dump not started"), 1u);
   EXPECT_EQ(b.log.field("dump not started", "why"), "cooldown: 5m");

@@ -230,6 +230,22 @@ TEST(DaemonMetrics, ATargetsDumpersStartAtZeroSoThatAFirstFailureIsAnIncrease) {
   EXPECT_THAT(m.render(), Not(HasSubstr("target=\"api\"")));
 }
 
+TEST(DaemonMetrics, RefusedDumpsAreCountedByReasonEachFromZero) {
+  DaemonMetrics m{HostPaths()};
+  std::string t = m.render();
+  for (const char* why : {"cooldown", "storm_limit", "busy", "stuck", "degraded"})
+    EXPECT_THAT(t,
+                HasSubstr(std::string("oomsentinel_dumps_refused_total{reason=\"") + why + "\"} 0"))
+        << why;
+  m.dumpRefused(DumpRefused::kStormLimit);
+  m.dumpRefused(DumpRefused::kStormLimit);
+  m.dumpRefused(DumpRefused::kDegraded);
+  t = m.render();
+  EXPECT_THAT(t, HasSubstr("oomsentinel_dumps_refused_total{reason=\"storm_limit\"} 2"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_dumps_refused_total{reason=\"degraded\"} 1"));
+  EXPECT_THAT(t, HasSubstr("oomsentinel_dumps_refused_total{reason=\"busy\"} 0"));
+}
+
 TEST(DaemonMetrics, TheNotifiersCountersFollowItsStatusAndGoWithItsUrls) {
   DaemonMetrics m{HostPaths()};
   AlertmanagerStatus s;

@@ -208,6 +208,17 @@ TEST(RunStorm, TwoHundredTargetsFiringAtOnceKeepStormLimitsDiskCapsAndTicks) {
   EXPECT_GT(storm, 0u) << "per_minute refused some";
   EXPECT_GT(cooldown, 0u) << "target_cooldown refused some";
   EXPECT_EQ(most_at_once.load(), 2u) << "at most max_running (2) dumps at once, and it was reached";
+  // The same refusals counted by reason in /metrics (the log says why in a sentence; the counter
+  // is what an alert watches).
+  auto refusedBy = [&](const char* reason) {
+    std::string series = std::string("oomsentinel_dumps_refused_total{reason=\"") + reason + "\"}";
+    return testing::sampleValue(after, series).value_or(-1) -
+           testing::sampleValue(before, series).value_or(-1);
+  };
+  EXPECT_EQ(refusedBy("busy") + refusedBy("stuck"), static_cast<double>(busy));
+  EXPECT_EQ(refusedBy("storm_limit"), static_cast<double>(storm));
+  EXPECT_EQ(refusedBy("cooldown"), static_cast<double>(cooldown));
+  EXPECT_EQ(refusedBy("degraded"), 0);
 
   // The dump directory: retention left at most what the caps allow, each bundle within its own.
   auto bundles = entries(dumps, "");

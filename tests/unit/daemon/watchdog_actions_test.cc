@@ -25,7 +25,7 @@ struct FakeAlerts final : AlertSink {
 
 struct FakeDumps final : DumpSink {
   std::vector<DumpJob> jobs;
-  std::optional<std::string> submit(DumpJob job) override {
+  std::optional<DumpRefusal> submit(DumpJob job) override {
     jobs.push_back(std::move(job));
     return std::nullopt;
   }

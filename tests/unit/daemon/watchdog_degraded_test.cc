@@ -56,12 +56,12 @@ class DegradedTree {
 
 struct RecordingDumps final : DumpSink {
   std::size_t jobs = 0, asked = 0;
-  std::optional<std::string> refuse;
-  std::optional<std::string> submit(DumpJob) override {
+  std::optional<DumpRefusal> refuse;
+  std::optional<DumpRefusal> submit(DumpJob) override {
     ++jobs;
     return std::nullopt;
   }
-  std::optional<std::string> refusal() override {
+  std::optional<DumpRefusal> refusal() override {
     ++asked;
     return refuse;
   }
@@ -70,6 +70,8 @@ struct RecordingDumps final : DumpSink {
 struct DropCounter final : MetricsSink {
   std::size_t full_reads = 0, dumps = 0;
   std::optional<bool> degraded;
+  std::vector<DumpRefused> refused;  // oomsentinel_dumps_refused_total's increments
+  void dumpRefused(DumpRefused why) override { refused.push_back(why); }
   void degradedDropped(const char* what) override {
     ++(std::string(what) == "dump" ? dumps : full_reads);
   }
@@ -135,6 +137,7 @@ TEST(WatchdogDegraded, SkimsOnlyFiresOnTheSkimAndRefusesTheDumpThenRecovers) {
   EXPECT_EQ(r.anon(), 1) << "evaluated on the skim folded into the last full read";
   EXPECT_EQ(r.dumps.jobs, 0u);
   EXPECT_EQ(r.metrics.dumps, 1u);
+  EXPECT_EQ(r.metrics.refused, std::vector<DumpRefused>{DumpRefused::kDegraded});
   EXPECT_THAT(r.out.text(), HasSubstr("dump not started"));
   EXPECT_THAT(r.out.text(), HasSubstr("why=\"degraded: own memory"));
 
@@ -155,7 +158,7 @@ TEST(WatchdogDegraded, SkimsOnlyFiresOnTheSkimAndRefusesTheDumpThenRecovers) {
 // for each of the cgroup's processes, the work degraded mode is there to avoid).
 TEST(WatchdogDegraded, ARefusalIsAskedBeforeTheJobIsBuilt) {
   Rig r;
-  r.dumps.refuse = "no room";
+  r.dumps.refuse = DumpRefusal{DumpRefused::kBusy, "no room"};
   ASSERT_TRUE(r.dog.apply(config()));
   r.dog.tick();
   r.tree.setUsage(90 * kMiB);
@@ -164,6 +167,8 @@ TEST(WatchdogDegraded, ARefusalIsAskedBeforeTheJobIsBuilt) {
   EXPECT_EQ(r.dumps.asked, 1u);
   EXPECT_EQ(r.dumps.jobs, 0u);
   EXPECT_THAT(r.out.text(), HasSubstr("dump not started rule=near target=app why=\"no room\""));
+  // Counted by why, as every refusal is (storm control's from the runner alike).
+  EXPECT_EQ(r.metrics.refused, std::vector<DumpRefused>{DumpRefused::kBusy});
 }
 
 // Only the daemon turns the guard on: a Watchdog that was not asked reads no own cgroup.

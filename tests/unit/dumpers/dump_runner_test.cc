@@ -137,13 +137,15 @@ TEST(DumpRunner, StormControlRefusesAtOnceAndSaysWhy) {
   EXPECT_FALSE(runner.submit(job("a", quick())));
   auto again = runner.submit(job("a", quick()));
   ASSERT_TRUE(again);
-  EXPECT_THAT(*again,
+  EXPECT_EQ(again->kind, DumpRefused::kCooldown);
+  EXPECT_THAT(again->why,
               HasSubstr("cooldown: the last bundle of a began 0ms ago (dump.target_cooldown 10s)"));
   EXPECT_FALSE(runner.submit(job("b", quick())));
   EXPECT_FALSE(runner.submit(job("c", quick())));
   auto storm = runner.submit(job("d", quick()));
   ASSERT_TRUE(storm);
-  EXPECT_THAT(*storm, HasSubstr("storm limit: 3 bundles began in the last minute"));
+  EXPECT_EQ(storm->kind, DumpRefused::kStormLimit);
+  EXPECT_THAT(storm->why, HasSubstr("storm limit: 3 bundles began in the last minute"));
   clock.advance(60s);
   EXPECT_FALSE(runner.submit(job("d", quick())));
   EXPECT_FALSE(runner.submit(job("a", quick()))) << "a's cooldown is over";
@@ -156,7 +158,8 @@ TEST(DumpRunner, StormControlRefusesAtOnceAndSaysWhy) {
   EXPECT_FALSE(busy.submit(job("x", {std::make_shared<FakeDumper>("slow", 300ms)})));
   auto refused = busy.submit(job("y", quick()));
   ASSERT_TRUE(refused);
-  EXPECT_THAT(*refused, HasSubstr("busy: 1 dumps are still running"));
+  EXPECT_EQ(refused->kind, DumpRefused::kBusy);
+  EXPECT_THAT(refused->why, HasSubstr("busy: 1 dumps are still running"));
   EXPECT_TRUE(busy.drain(5s));
   EXPECT_FALSE(busy.submit(job("y", quick())));
   EXPECT_TRUE(busy.drain(5s));

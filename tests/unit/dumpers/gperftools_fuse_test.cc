@@ -291,7 +291,8 @@ TEST_F(GperftoolsFuseTest, DumpersLeftBehindAreCappedAndCountedBackWhenTheyRetur
   // Four threads are left stuck: no new dump starts, and the refusal says why.
   auto refused = runner.submit(stuckJob(100));
   ASSERT_TRUE(refused);
-  EXPECT_THAT(*refused, HasSubstr("busy: 4 dumpers of earlier dumps are stuck"));
+  EXPECT_EQ(refused->kind, DumpRefused::kStuck);
+  EXPECT_THAT(refused->why, HasSubstr("busy: 4 dumpers of earlier dumps are stuck"));
   // The mount answers: the threads return, and dumps start again.
   endStall();
   EXPECT_TRUE(testing::eventually([&] { return !runner.submit(stuckJob(101)); }));
