@@ -23,7 +23,7 @@ namespace {
 
 // A registration that fails (no cgroup is needed for the fake) after the test lets it go, and
 // records which directories it was asked for, in order.
-class Gate {
+class ArmGate {
  public:
   ThresholdArmer::ArmFn fn() {
     return [this](const std::string& dir, const std::vector<std::uint64_t>& thresholds) {
@@ -56,12 +56,12 @@ class Gate {
   std::vector<std::string> asked_;
 };
 
-ThresholdArmer::Job job(const std::string& target, std::uint64_t generation,
-                        std::size_t levels = 2) {
+ThresholdArmer::Job armJob(const std::string& target, std::uint64_t generation,
+                           std::size_t levels = 2) {
   return {target, generation, "/cg/" + target, std::vector<std::uint64_t>(levels, 1)};
 }
 
-std::vector<ThresholdArmer::Done> takeAtLeast(ThresholdArmer& armer, std::size_t n) {
+std::vector<ThresholdArmer::Done> takeArmed(ThresholdArmer& armer, std::size_t n) {
   std::vector<ThresholdArmer::Done> all;
   EXPECT_TRUE(testing::eventually([&] {
     for (auto& d : armer.takeDone()) all.push_back(std::move(d));
@@ -71,13 +71,13 @@ std::vector<ThresholdArmer::Done> takeAtLeast(ThresholdArmer& armer, std::size_t
 }
 
 TEST(ThresholdArmer, SubmitReturnsWhileARegistrationIsInProgressAndItsAnswerComesLater) {
-  Gate gate;
+  ArmGate gate;
   ThresholdArmer armer(gate.fn());
-  armer.submit(job("a", 7, 4));
+  armer.submit(armJob("a", 7, 4));
   gate.waitAsked(1);  // in progress, held by the gate: the test's thread is free
   EXPECT_TRUE(armer.takeDone().empty());
   gate.let(1);
-  auto done = takeAtLeast(armer, 1);
+  auto done = takeArmed(armer, 1);
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0].job.target, "a");
   EXPECT_EQ(done[0].job.generation, 7u);
@@ -88,19 +88,19 @@ TEST(ThresholdArmer, SubmitReturnsWhileARegistrationIsInProgressAndItsAnswerCome
 }
 
 TEST(ThresholdArmer, ANewerJobReplacesTheWaitingOneOfItsTargetAndCancelForgetsOne) {
-  Gate gate;
+  ArmGate gate;
   ThresholdArmer armer(gate.fn());
-  armer.submit(job("a", 1));
+  armer.submit(armJob("a", 1));
   gate.waitAsked(1);
-  armer.submit(job("a", 2, 3));
-  armer.submit(job("b", 3));
-  armer.submit(job("a", 4, 5));  // in place of a's job 2, still before b's
-  armer.submit(job("c", 5));
+  armer.submit(armJob("a", 2, 3));
+  armer.submit(armJob("b", 3));
+  armer.submit(armJob("a", 4, 5));  // in place of a's job 2, still before b's
+  armer.submit(armJob("c", 5));
   EXPECT_EQ(armer.waiting(), 3u);
   armer.cancel("c");
   EXPECT_EQ(armer.waiting(), 2u);
   gate.let(3);
-  auto done = takeAtLeast(armer, 3);
+  auto done = takeArmed(armer, 3);
   ASSERT_EQ(done.size(), 3u);
   EXPECT_EQ(done[0].job.generation, 1u);
   EXPECT_EQ(done[1].job.generation, 4u);
@@ -110,12 +110,12 @@ TEST(ThresholdArmer, ANewerJobReplacesTheWaitingOneOfItsTargetAndCancelForgetsOn
 }
 
 TEST(ThresholdArmer, ItsEndDropsTheWaitingJobsAndWaitsOnlyForTheOneInProgress) {
-  Gate gate;
+  ArmGate gate;
   auto armer = std::make_unique<ThresholdArmer>(gate.fn());
-  armer->submit(job("a", 1));
+  armer->submit(armJob("a", 1));
   gate.waitAsked(1);
-  armer->submit(job("b", 2));
-  armer->submit(job("c", 3));
+  armer->submit(armJob("b", 2));
+  armer->submit(armJob("c", 3));
   std::thread ending([&] { armer.reset(); });
   // The end has dropped b and c and waits for a well before this; were it later, b would be
   // asked for and the test fail, never pass wrongly.
@@ -126,7 +126,7 @@ TEST(ThresholdArmer, ItsEndDropsTheWaitingJobsAndWaitsOnlyForTheOneInProgress) {
 }
 
 TEST(ThresholdArmer, NoThreadAndNothingDoneWithoutAJob) {
-  Gate gate;
+  ArmGate gate;
   ThresholdArmer armer(gate.fn());
   EXPECT_TRUE(armer.takeDone().empty());
   EXPECT_EQ(armer.waiting(), 0u);
