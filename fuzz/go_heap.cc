@@ -2,7 +2,8 @@
 // The Go heap profile (analysis/go_heap.h): the bytes of a target's /debug/pprof/heap. An input
 // that starts with gzip's magic is given as it is (the inflate and its bounds); any other is
 // gzipped here first, so that the fuzzer's mutations reach the protobuf, the counting pass and
-// the checks of every id and index rather than dying in the deflate stream.
+// the checks of every id and index rather than dying in the deflate stream. The report's two
+// files are rendered from each result.
 #include "analysis/go_heap.h"
 
 #include <zlib.h>
@@ -11,6 +12,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "analysis/go_heap_report.h"
 
 using namespace oomsentinel;
 
@@ -41,7 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   small.max_decompressed = 4096;
   small.max_samples = small.max_locations = small.max_functions = small.max_strings = 16;
   small.max_lines = small.max_sample_locations = small.max_values = small.max_labels = 32;
-  (void)analyzeGoHeapProfile(input, 10, "inuse_space");
+  // And the report made of it: report.json and report.txt of the bundle.
+  (void)renderGoHeapReport("go-heap.pb.gz", analyzeGoHeapProfile(input, 10, "inuse_space"));
   (void)analyzeGoHeapProfile(input, 3, "alloc_space", small);
   return 0;
 }
