@@ -41,6 +41,8 @@ RUN apt-get update \
       libcap-ng0 \
       libprometheus-cpp-core1.0 \
       libre2-9 \
+      libprotobuf-lite32 \
+      zlib1g \
       libsystemd0 \
       libstdc++6 \
       libgcc-s1 \

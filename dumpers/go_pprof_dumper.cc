@@ -2,11 +2,51 @@
 
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <optional>
 
+#include "analysis/go_heap_report.h"
+#include "core/owned_fd.h"
 #include "core/units.h"
 #include "dumpers/artifact.h"
 
 namespace oomsentinel {
+namespace {
+
+constexpr const char* kHeapFile = "go-heap.pb.gz";
+
+// report.json and report.txt beside the heap profile (docs/heap-report.md), when the heap was
+// asked for: its ranking, or why there is none. The profile is read back from the bundle (our
+// file, written above), bounded by the analysis's own cap. The raw profile stays whatever the
+// report says.
+Status addHeapReport(const DumpRequest& req, const std::vector<std::string>& profiles,
+                     SteadyTime now, std::vector<Artifact>& artifacts) {
+  bool asked = false;
+  for (const auto& p : profiles) asked = asked || GoPprofDumper::fileFor(p) == kHeapFile;
+  if (!asked) return Ok{};
+  std::optional<Artifact> heap;
+  for (const auto& a : artifacts)
+    if (a.file == kHeapFile) heap = a;
+  HeapProfileLimits limits;
+  Result<HeapReport> analysis = makeError("the heap profile was not captured");
+  if (heap && heap->truncated) {
+    analysis = makeError("the heap profile was cut at the artifact cap");
+  } else if (heap && now >= req.deadline) {
+    analysis = makeError("no time left before the dump's deadline");
+  } else if (heap) {
+    auto bytes = readFileUpTo(req.dir + "/" + kHeapFile, limits.max_compressed + 1);
+    analysis = bytes ? analyzeGoHeapProfile(*bytes, 10, "inuse_space", limits)
+                     : Result<HeapReport>(bytes.error());
+  }
+  ReportFiles files = renderGoHeapReport(kHeapFile, analysis);
+  for (auto [name, data] : {std::pair{"report.json", &files.json}, {"report.txt", &files.text}}) {
+    auto a = writeArtifact(req.dir, name, *data, req.max_bytes);
+    if (!a) return a.error();
+    artifacts.push_back(*a);
+  }
+  return Ok{};
+}
+
+}  // namespace
 
 std::string GoPprofDumper::fileFor(const std::string& profile) {
   std::string name = "go-";
@@ -82,6 +122,10 @@ DumpOutcome GoPprofDumper::run(const DumpRequest& req) {
     });
   }
   io.run();  // every exchange ends by the deadline
+  // The result says what was captured from the target; the report is derived from it.
+  bool captured = !out.artifacts.empty();
+  if (auto s = addHeapReport(req, profiles_, clock.steadyNow(), out.artifacts); !s)
+    errors.push_back("report: " + s.error().describe());
   out.took = clock.steadyNow() - start;
   if (errors.empty()) {
     // A profile cut at the cap is still evidence, but not the whole of it.
@@ -90,9 +134,9 @@ DumpOutcome GoPprofDumper::run(const DumpRequest& req) {
   } else {
     errors.insert(errors.end(), cut.begin(), cut.end());
     for (const auto& e : errors) out.error += (out.error.empty() ? "" : "; ") + e;
-    out.result = !out.artifacts.empty() ? DumpResult::kPartial
-                 : timed_out            ? DumpResult::kTimedOut
-                                        : DumpResult::kFailed;
+    out.result = captured    ? DumpResult::kPartial
+                 : timed_out ? DumpResult::kTimedOut
+                             : DumpResult::kFailed;
   }
   return out;
 }

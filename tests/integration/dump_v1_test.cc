@@ -185,6 +185,15 @@ TEST(DumpV1Real, GoPprofIsPublishedBeforeTheKillAndNamesTheLeak) {
     table = line.find("flat%") != std::string::npos;
   }
   EXPECT_THAT(first, HasSubstr("main.(*leak).grow")) << top.out;
+  // The bundle's own heap report (docs/heap-report.md) names it too, without a Go toolchain.
+  json report = json::parse(slurp(r.bundle + "/report.json"), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << slurp(r.bundle + "/report.json");
+  EXPECT_EQ(report.value("status", ""), "ok") << report.dump(2);
+  ASSERT_TRUE(report.contains("top_by_caller") && !report["top_by_caller"].empty())
+      << report.dump(2);
+  EXPECT_EQ(report["top_by_caller"][0].value("function", ""), "main.(*leak).grow")
+      << report.dump(2);
+  EXPECT_THAT(slurp(r.bundle + "/report.txt"), HasSubstr("main.(*leak).grow"));
 }
 
 TEST(DumpV1Real, JvmClassHistogramIsPublishedBeforeTheKillAndShowsTheLeak) {

@@ -1,0 +1,72 @@
+// analysis/: what a bundle's raw evidence says, read from hostile input.
+// report.json and report.txt of a Go heap profile. Every name in a HeapReport is already made
+// safe (go_heap.cc), and an Error's message says nothing the target chose but numbers.
+#include "analysis/go_heap_report.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "core/safe_text.h"
+#include "core/units.h"
+
+namespace oomsentinel {
+namespace {
+
+nlohmann::json sitesJson(const std::vector<HeapSite>& sites) {
+  auto out = nlohmann::json::array();
+  for (const auto& s : sites)
+    out.push_back({{"function", s.function},
+                   {"file", s.file},
+                   {"line", s.line},
+                   {"bytes", s.bytes},
+                   {"share", s.share}});
+  return out;
+}
+
+void sitesText(std::string& out, const char* title, const std::vector<HeapSite>& sites) {
+  out += title;
+  out += "\n";
+  if (sites.empty()) out += "  (none)\n";
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    const HeapSite& s = sites[i];
+    char head[64];
+    std::snprintf(head, sizeof head, "%3zu. %10s %5.1f%%  ", i + 1,
+                  formatBytes(static_cast<double>(s.bytes)).c_str(), s.share * 100);
+    out += head + s.function;
+    if (!s.file.empty())
+      out += "  " + s.file + (s.line > 0 ? ":" + std::to_string(s.line) : std::string());
+    out += "\n";
+  }
+}
+
+}  // namespace
+
+ReportFiles renderGoHeapReport(std::string_view profile, const Result<HeapReport>& analysis) {
+  std::string file = safeText(profile, 256);
+  nlohmann::json j = {{"version", 1}, {"runtime", "go"}, {"profile", file}};
+  std::string text = "oomsentinel heap report: " + file + " (Go heap profile)\n\n";
+  if (!analysis) {
+    std::string why = safeText(analysis.error().describe(), 1024);
+    j["status"] = "failed";
+    j["error"] = why;
+    text += "No analysis: " + why + ".\n";
+  } else {
+    const HeapReport& r = *analysis;
+    j["status"] = "ok";
+    j["sample_type"] = r.sample_type;
+    j["total_bytes"] = r.total_bytes;
+    j["samples"] = r.samples;
+    j["top_by_caller"] = sitesJson(r.by_caller);
+    j["top_by_leaf"] = sitesJson(r.by_leaf);
+    text += "In use (" + r.sample_type + "): " + formatBytes(static_cast<double>(r.total_bytes)) +
+            " in " + std::to_string(r.samples) + " sampled stacks, as of the last GC.\n\n";
+    sitesText(text, "Top sites by caller (the first function outside Go's runtime):", r.by_caller);
+    text += "\n";
+    sitesText(text, "Top sites by allocating function (the leaf):", r.by_leaf);
+    text += "\nThe largest in use is not always what grew: a cache big all day ranks first too.\n";
+  }
+  text += "The raw profile is in the bundle: go tool pprof -top " + file + "\n";
+  return {j.dump(2) + "\n", text};
+}
+
+}  // namespace oomsentinel
