@@ -31,9 +31,19 @@ RUN BUILD_DIR=/src/build BUILD_TARGETS=oomsentinel \
     scripts/build -DCMAKE_BUILD_TYPE=Release -DOOMSENTINEL_BENCH=OFF
 
 FROM debian:bookworm-slim AS runtime
-# The packages of the libraries the binary and its TLS module link themselves (their own
-# dependencies come with them), libsystemd0 (loaded with dlopen, only when run under systemd) and
-# the CA store for https:// Alertmanager URLs.
+# Only what the binary and its TLS module load, each package for (their own dependencies come
+# with them; --no-install-recommends keeps the rest out):
+#   libyaml-cpp0.7             the config parser (libyaml-cpp.so.0.7)
+#   libssl3                    TLS of the https Alertmanager client, in oomsentinel-tls.so
+#   libcap-ng0                 dropping capabilities (the daemon, jcmd and exec hooks)
+#   libprometheus-cpp-core1.0  the /metrics registry and its text format
+#   libre2-9                   process selectors matched in linear time
+#   libsystemd0                sd_notify, loaded with dlopen only when run under systemd
+#   libstdc++6, libgcc-s1      the C++ runtime (already in the base: listed because the binary
+#                              links them itself, tests/unit/deploy/dockerfile_test.cc)
+#   ca-certificates            the CA store for https:// Alertmanager URLs (brings openssl)
+# The image's size is recorded in docs/deploy/container.md. apt's lists and caches are removed in
+# the same layer, so they never reach the image.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libyaml-cpp0.7 \
@@ -47,7 +57,7 @@ RUN apt-get update \
       libstdc++6 \
       libgcc-s1 \
       ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY --from=build /src/build/daemon/oomsentinel /usr/local/bin/oomsentinel
 # The https half of the client (only an https:// Alertmanager URL loads it), where the binary
 # looks: ../lib/oomsentinel beside its own folder.
