@@ -38,6 +38,8 @@ FROM debian:bookworm-slim AS runtime
 #   libcap-ng0                 dropping capabilities (the daemon, jcmd and exec hooks)
 #   libprometheus-cpp-core1.0  the /metrics registry and its text format
 #   libre2-9                   process selectors matched in linear time
+#   libprotobuf-lite32         reading a Go heap profile for the bundle's report (analysis/)
+#   zlib1g                     inflating that profile (it is gzip-compressed)
 #   libsystemd0                sd_notify, loaded with dlopen only when run under systemd
 #   libstdc++6, libgcc-s1      the C++ runtime (already in the base: listed because the binary
 #                              links them itself, tests/unit/deploy/dockerfile_test.cc)

@@ -15,22 +15,24 @@ namespace oomsentinel {
 
 // Bounds on a hostile profile. Every element the parser keeps is counted before it is kept
 // (a pass over the wire format ahead of the real parse), so the memory the parse takes is
-// bounded by these whatever the input says: with the defaults, a profile made to reach every
-// limit at once peaked at 93 MB of resident memory (docs/heap-report.md, "Limits"), where
-// go-leak's real one is 2.5 KiB.
+// bounded by these whatever the input says. Four times these limits (and 16 MiB decompressed),
+// a profile made to reach every limit at once peaked at 93 MB of resident memory
+// (docs/heap-report.md, "Limits"): too much beside a daemon whose sidecar limit is 64 MiB, so
+// they are a quarter of that, still far above a real profile (go-leak's is 2.5 KiB; a large
+// service's a few thousand samples).
 struct HeapProfileLimits {
   std::size_t max_compressed = 32u << 20;
-  std::size_t max_decompressed = 16u << 20;
-  std::size_t max_samples = 50'000;
-  std::size_t max_sample_locations = 1'000'000;  // location ids over all samples
-  std::size_t max_values = 250'000;              // sample values over all samples
-  std::size_t max_labels = 50'000;
-  std::size_t max_locations = 100'000;
-  std::size_t max_lines = 200'000;
-  std::size_t max_functions = 50'000;
-  std::size_t max_mappings = 10'000;
+  std::size_t max_decompressed = 8u << 20;
+  std::size_t max_samples = 12'500;
+  std::size_t max_sample_locations = 250'000;  // location ids over all samples
+  std::size_t max_values = 62'500;             // sample values over all samples
+  std::size_t max_labels = 12'500;
+  std::size_t max_locations = 25'000;
+  std::size_t max_lines = 50'000;
+  std::size_t max_functions = 12'500;
+  std::size_t max_mappings = 2'500;
   std::size_t max_sample_types = 64;
-  std::size_t max_strings = 100'000;
+  std::size_t max_strings = 25'000;
 };
 
 // One site: a function and the in-use bytes of the samples it is named for.
