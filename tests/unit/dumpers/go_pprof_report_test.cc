@@ -23,7 +23,7 @@ using testing::TempDir;
 using ::testing::UnorderedElementsAre;
 using namespace std::chrono_literals;
 
-DumpRequest request(const TempDir& dir) {
+DumpRequest reportRequest(const TempDir& dir) {
   DumpRequest r;
   r.target = "app";
   r.rule = "oom-imminent";
@@ -34,7 +34,7 @@ DumpRequest request(const TempDir& dir) {
   return r;
 }
 
-std::vector<std::string> files(const DumpOutcome& o) {
+std::vector<std::string> artifactFiles(const DumpOutcome& o) {
   std::vector<std::string> out;
   for (const auto& a : o.artifacts) out.push_back(a.file);
   return out;
@@ -48,10 +48,10 @@ TEST(GoPprofReport, ARealHeapProfileIsRankedBesideTheRawOne) {
   std::string heap = testing::readFixture("runtime-captured/go-leak-heap.pb.gz");
   HttpTestServer server({ServerStep::reply(200, heap, "application/octet-stream")});
   TempDir t;
-  DumpRequest req = request(t);
+  DumpRequest req = reportRequest(t);
   DumpOutcome o = GoPprofDumper(*Url::parse(server.url()), {"heap"}).run(req);
   EXPECT_EQ(o.result, DumpResult::kOk) << o.error;
-  EXPECT_THAT(files(o), UnorderedElementsAre("go-heap.pb.gz", "report.json", "report.txt"));
+  EXPECT_THAT(artifactFiles(o), UnorderedElementsAre("go-heap.pb.gz", "report.json", "report.txt"));
   EXPECT_EQ(slurp(req.dir + "/go-heap.pb.gz"), heap);  // the raw profile stays, whole
 
   nlohmann::json j = reportJson(req);
@@ -89,7 +89,7 @@ TEST(GoPprofReport, AProfileThatDoesNotParseIsKeptAndTheReportSaysWhy) {
   std::string junk = std::string("\x1f\x8b", 2) + std::string(500, 'h');
   HttpTestServer server({ServerStep::reply(200, junk, "application/octet-stream")});
   TempDir t;
-  DumpRequest req = request(t);
+  DumpRequest req = reportRequest(t);
   DumpOutcome o = GoPprofDumper(*Url::parse(server.url()), {"heap"}).run(req);
   // The raw profile was captured: the dump is ok, whatever its analysis says.
   EXPECT_EQ(o.result, DumpResult::kOk) << o.error;
@@ -107,7 +107,7 @@ TEST(GoPprofReport, AProfileCutAtTheCapIsNotRead) {
   std::string heap = testing::readFixture("runtime-captured/go-leak-heap.pb.gz");
   HttpTestServer server({ServerStep::reply(200, heap, "application/octet-stream")});
   TempDir t;
-  DumpRequest req = request(t);
+  DumpRequest req = reportRequest(t);
   req.max_bytes = 1000;  // the profile is 1547 bytes
   DumpOutcome o = GoPprofDumper(*Url::parse(server.url()), {"heap"}).run(req);
   EXPECT_EQ(o.result, DumpResult::kPartial);
@@ -117,7 +117,7 @@ TEST(GoPprofReport, AProfileCutAtTheCapIsNotRead) {
 TEST(GoPprofReport, AHeapProfileNotCapturedIsSaidAndNoHeapAskedMeansNoReport) {
   HttpTestServer missing({ServerStep::reply(404, "no")});
   TempDir t;
-  DumpRequest req = request(t);
+  DumpRequest req = reportRequest(t);
   DumpOutcome o = GoPprofDumper(*Url::parse(missing.url()), {"heap"}).run(req);
   EXPECT_EQ(o.result, DumpResult::kFailed);
   EXPECT_THAT(o.error, HasSubstr("HTTP 404"));
@@ -125,10 +125,10 @@ TEST(GoPprofReport, AHeapProfileNotCapturedIsSaidAndNoHeapAskedMeansNoReport) {
 
   HttpTestServer goroutines({ServerStep::reply(200, "goroutine 1 [running]:\n")});
   TempDir t2;
-  DumpRequest req2 = request(t2);
+  DumpRequest req2 = reportRequest(t2);
   DumpOutcome o2 = GoPprofDumper(*Url::parse(goroutines.url()), {"goroutine?debug=2"}).run(req2);
   EXPECT_EQ(o2.result, DumpResult::kOk) << o2.error;
-  EXPECT_THAT(files(o2), UnorderedElementsAre("go-goroutine-debug2.txt"));
+  EXPECT_THAT(artifactFiles(o2), UnorderedElementsAre("go-goroutine-debug2.txt"));
 }
 
 }  // namespace
