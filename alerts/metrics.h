@@ -123,7 +123,7 @@ class DaemonMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   SelfMetrics self_{*registry_};  // its own file: metrics.cc is at the 600-line limit
   RefusalMetrics refusals_{*registry_};
-  std::mutex mu_;                 // the removers and the counted values
+  std::mutex mu_;  // the removers and the counted values
   struct Remover {
     bool counter;
     std::function<void()> remove;
