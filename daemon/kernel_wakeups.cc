@@ -329,7 +329,7 @@ void KernelWakeups::dropThresholds(V1Target& t) {
   watch_.stop(t.watch);
 }
 
-// On the loop's thread, at once when the armer has answered (it posts this) and after every tick:
+// On the loop's thread, at once when the armer has answered (it posts this after each answer):
 // each answer to a job still wanted (its target's latest, on the directory asked) is adopted;
 // stale ones are dropped, their eventfds closed.
 void KernelWakeups::collectArmed() {
@@ -450,7 +450,6 @@ void KernelWakeups::update(const Watchdog& dog, Duration interval) {
     return;
   }
   armHost(poll);
-  collectArmed();
   watch_.setFast(poll.fast_interval < poll.interval && interval <= poll.fast_interval);
   watch_.setSkimRate(poll.skim_rate);
   const SteadyTime next_tick = clock_.steadyNow() + interval;
@@ -507,6 +506,7 @@ void KernelWakeups::update(const Watchdog& dog, Duration interval) {
       if (it->second.seen == now) {
         ++it;
       } else {
+        armer_.cancel(it->first);  // a gone cgroup's registration would only fail, slowly
         drop(it->second);
         it = v1_.erase(it);
       }
