@@ -206,8 +206,9 @@ void Watchdog::shutdown() {
     log_.log(LogLevel::kInfo, "waiting for the dumps in progress",
              {{"running", std::to_string(dump_runner->running())}});
     dump_runner->drain(config_.dump.timeout + std::chrono::seconds(1));
-    collectDumpReports();
   }
+  // Always: a dump that ended after the last tick's collection has a report nobody logged yet.
+  collectDumpReports();
 }
 
 }  // namespace oomsentinel
