@@ -23,15 +23,6 @@ using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
-// gperftools' C interface (gperftools/malloc_extension_c.h), looked up at run time so that the
-// metric is there exactly when tcmalloc is in the process, linked in or preloaded.
-using NumericProperty = int (*)(const char*, size_t*);
-NumericProperty tcmallocProperty() {
-  static const NumericProperty f = reinterpret_cast<NumericProperty>(
-      ::dlsym(RTLD_DEFAULT, "MallocExtension_GetNumericProperty"));
-  return f;
-}
-
 }  // namespace
 
 // Long because it is the catalogue of the daemon's metric families, one initialiser each (name
@@ -228,11 +219,6 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                .Help("oomsentinel's own open file descriptors")
                .Register(*registry_)
                .Add({})),
-      tcmalloc_(BuildGauge()
-                    .Name("oomsentinel_process_tcmalloc_bytes")
-                    .Help("tcmalloc's own figures when oomsentinel runs with it: allocated "
-                          "(generic.current_allocated_bytes), heap (generic.heap_size)")
-                    .Register(*registry_)),
       am_sent_(BuildCounter()
                    .Name("oomsentinel_alertmanager_notifications_sent_total")
                    .Help("POSTs of alerts an Alertmanager accepted, by Alertmanager")
@@ -579,12 +565,7 @@ void DaemonMetrics::selfStats() {
     ::closedir(d);
     fds_.Set(n - 1);  // not counting the directory descriptor just opened
   }
-  if (NumericProperty get = tcmallocProperty()) {
-    std::size_t v = 0;
-    if (get("generic.current_allocated_bytes", &v))
-      tcmalloc_.Add({{"kind", "allocated"}}).Set(static_cast<double>(v));
-    if (get("generic.heap_size", &v)) tcmalloc_.Add({{"kind", "heap"}}).Set(static_cast<double>(v));
-  }
+  allocator_.sample();
 }
 
 std::string DaemonMetrics::render() {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "alerts/alertmanager.h"
+#include "alerts/allocator_metrics.h"
 #include "alerts/refusal_metrics.h"
 #include "alerts/self_metrics.h"
 #include "core/clock.h"
@@ -123,6 +124,7 @@ class DaemonMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   SelfMetrics self_{*registry_};  // its own file: metrics.cc is at the 600-line limit
   RefusalMetrics refusals_{*registry_};
+  AllocatorMetrics allocator_{*registry_};
   std::mutex mu_;  // the removers and the counted values
   struct Remover {
     bool counter;
@@ -175,8 +177,6 @@ class DaemonMetrics {
   prometheus::Counter& cpu_;
   double cpu_last_ = 0;
   prometheus::Gauge& fds_;
-  // Made only when tcmalloc is in the process (linked, or LD_PRELOADed).
-  prometheus::Family<prometheus::Gauge>& tcmalloc_;
   prometheus::Family<prometheus::Counter>& am_sent_;
   prometheus::Family<prometheus::Counter>& am_errors_;
   prometheus::Family<prometheus::Counter>& am_retries_;

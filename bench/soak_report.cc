@@ -116,6 +116,9 @@ bool readMetrics(std::string_view body, SoakSample& s) {
   });
   s.m_rss_kib = sumOf(body, "oomsentinel_process_resident_memory_bytes") / 1024;
   s.m_fds = sumOf(body, "oomsentinel_process_open_fds");
+  s.malloc_in_use_kib = sumOf(body, "oomsentinel_process_malloc_bytes", "kind=\"in_use\"") / 1024;
+  s.malloc_free_kib = sumOf(body, "oomsentinel_process_malloc_bytes", "kind=\"free\"") / 1024;
+  s.malloc_mmapped_kib = sumOf(body, "oomsentinel_process_malloc_bytes", "kind=\"mmapped\"") / 1024;
   s.m_cpu_s = sumOf(body, "oomsentinel_process_cpu_seconds_total");
   s.targets = sumOf(body, "oomsentinel_targets");
   s.firings = sumOf(body, "oomsentinel_rule_transitions_total", "state=\"firing\"");
@@ -199,11 +202,25 @@ SoakVerdict judge(const std::vector<SoakSample>& samples, const SoakRun& run) {
   double growth = last - first, peak = 0;
   for (auto* s : w) peak = std::max(peak, s->rss_kib - first);
   bool rss_ok = growth < kRssGrowthGoalKib;
+  // What the growth is made of, over the same minutes: malloc's in-use memory is what the daemon
+  // keeps; its free memory is the allocator's retention; the rest is outside malloc.
+  auto delta = [&](double SoakSample::*field) {
+    return medianOf(w, w.size() - std::min(minute, w.size()), minute, field) -
+           medianOf(w, 0, minute, field);
+  };
+  double in_use = delta(&SoakSample::malloc_in_use_kib), kept = delta(&SoakSample::malloc_free_kib),
+         mapped = delta(&SoakSample::malloc_mmapped_kib);
   v.text += std::string(rss_ok ? "met" : "MISSED") + ": RSS growth after the warm-up " +
             fmt("%+.0f KiB", growth) + " (goal under " + fmt("%.0f KiB", kRssGrowthGoalKib) +
             (rss_ok ? "" : fmt(", over by %.0f KiB", growth - kRssGrowthGoalKib)) +
             "; medians of the first and last minute " + fmt("%.2f", first / 1024) + " and " +
             fmt("%.2f MiB", last / 1024) + ", the highest sample " + fmt("%+.0f KiB", peak) + ")\n";
+  v.text += "info: malloc over the same minutes (medians): in use " + fmt("%+.0f KiB", in_use) +
+            ", freed but kept " + fmt("%+.0f KiB", kept) + ", mapped on their own " +
+            fmt("%+.0f KiB", mapped) +
+            "; outside malloc (stacks, libraries, page tables' "
+            "neighbours) " +
+            fmt("%+.0f KiB", growth - in_use - kept - mapped) + "\n";
   // fds: at the most common state (targets, leakers alive, Alertmanager up: each holds
   // descriptors while it exists), the median of the last third of those samples against the
   // first third's (an exchange in flight holds a socket: noise, not a trend).
@@ -275,10 +292,11 @@ std::string soakMarkdown(const std::vector<SoakSample>& samples, const SoakRun& 
     << "p99 and worst are the tick lateness over the minute before the row (from the "
        "histogram's bucket deltas: a bucket's upper bound); CPU is the daemon's share of one "
        "CPU over that minute; /metrics' own RSS and fds beside the /proc figures.\n\n"
-    << "| min | RSS MiB | /metrics RSS MiB | fds | /metrics fds | CPU s | CPU % | targets | "
+    << "| min | RSS MiB | /metrics RSS MiB | malloc in use / free MiB | fds | /metrics fds | CPU s "
+       "| CPU % | targets | "
        "ticks | p99 ms | worst ms | firings | incidents published / skipped | dumps ok | "
        "Alertmanager | load1 |\n"
-    << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n";
+    << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n";
   const SoakSample* prev = nullptr;
   for (int minute = 0;; ++minute) {
     auto it = std::find_if(samples.begin(), samples.end(),
@@ -292,7 +310,8 @@ std::string soakMarkdown(const std::vector<SoakSample>& samples, const SoakRun& 
       if (s.t > prev->t) cpu = 100 * (s.cpu_s - prev->cpu_s) / (s.t - prev->t);
     }
     o << "| " << minute << " | " << fmt("%.2f", s.rss_kib / 1024) << " | "
-      << fmt("%.2f", s.m_rss_kib / 1024) << " | " << fmt("%.0f", s.fds) << " | "
+      << fmt("%.2f", s.m_rss_kib / 1024) << " | " << fmt("%.2f", s.malloc_in_use_kib / 1024)
+      << " / " << fmt("%.2f", s.malloc_free_kib / 1024) << " | " << fmt("%.0f", s.fds) << " | "
       << fmt("%.0f", s.m_fds) << " | " << fmt("%.2f", s.cpu_s) << " | "
       << (std::isnan(cpu) ? "-" : fmt("%.1f", cpu)) << " | " << fmt("%.0f", s.targets) << " | "
       << fmt("%.0f", ticks) << " | " << ms(p99) << " | " << ms(worst) << " | "
@@ -370,7 +389,8 @@ std::string soakCsv(const std::vector<SoakSample>& samples) {
   o << "t_s,rss_kib,fds,cpu_s,metrics_rss_kib,metrics_fds,metrics_cpu_s,targets,cgroups,"
        "ticks,late_p99_ms,late_worst_ms,late_count,firings,incidents_published,"
        "incidents_skipped,incidents_failed,dumps_ok,dumps_not_ok,am_sent,am_errors,reloads_ok,"
-       "reloads_failed,alertmanager_up,leakers_alive,scraped,load1\n";
+       "reloads_failed,alertmanager_up,leakers_alive,scraped,load1,malloc_in_use_kib,"
+       "malloc_free_kib,malloc_mmapped_kib\n";
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const SoakSample& s = samples[i];
     double ticks = 0, p99 = kNaN, worst = kNaN;
@@ -383,7 +403,9 @@ std::string soakCsv(const std::vector<SoakSample>& samples) {
       << num(s.firings) << "," << num(s.incidents_published) << "," << num(s.incidents_skipped)
       << "," << num(s.incidents_failed) << "," << num(s.dumps_ok) << "," << num(s.dumps_failed)
       << "," << num(s.am_sent) << "," << num(s.am_errors) << "," << num(s.reloads_ok) << ","
-      << num(s.reloads_failed) << "," << s.am_up << "," << s.scraped << "," << num(s.load1) << "\n";
+      << num(s.reloads_failed) << "," << s.am_up << "," << s.leakers_alive << "," << s.scraped
+      << "," << num(s.load1) << "," << num(s.malloc_in_use_kib) << "," << num(s.malloc_free_kib)
+      << "," << num(s.malloc_mmapped_kib) << "\n";
   }
   return o.str();
 }

@@ -18,6 +18,8 @@ struct SoakSample {
   double cpu_s = 0;      // /proc/PID/stat utime + stime
   double m_rss_kib = 0;  // oomsentinel_process_resident_memory_bytes / 1024
   double m_fds = 0, m_cpu_s = 0, targets = 0;
+  // oomsentinel_process_malloc_bytes / 1024 (glibc's arenas): what RSS growth is made of.
+  double malloc_in_use_kib = 0, malloc_free_kib = 0, malloc_mmapped_kib = 0;
   std::vector<double> late_le;      // the histogram's bucket bounds, seconds (+Inf last)
   std::vector<double> late_counts;  // cumulative counts per bound
   double firings = 0;               // rule transitions to firing, all targets

@@ -204,6 +204,8 @@ TEST(RunMetrics, TcmallocFiguresAreExportedWhenTheDaemonRunsWithTcmalloc) {
   double allocated = std::strtod(body.c_str() + at + 53, nullptr);
   EXPECT_GT(allocated, 100e3) << "the daemon's own heap, as tcmalloc counts it";
   EXPECT_THAT(body, HasSubstr("oomsentinel_process_tcmalloc_bytes{kind=\"heap\"} "));
+  EXPECT_THAT(body, ::testing::Not(HasSubstr("oomsentinel_process_malloc_bytes{")))
+      << "glibc's arenas hold next to nothing when tcmalloc is the allocator";
 }
 
 }  // namespace
