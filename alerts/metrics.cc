@@ -66,6 +66,12 @@ DaemonMetrics::DaemonMetrics(const HostPaths& paths)
                .Name("oomsentinel_time_to_oom_seconds")
                .Help("Predicted time until the working set reaches the limit, from its trend")
                .Register(*registry_)),
+      capture_(BuildGauge()
+                   .Name("oomsentinel_capture_seconds")
+                   .Help("How long a capture of the target is expected to take: the p90 of its "
+                         "dumpers' recent durations (proc, then the others side by side), or "
+                         "their defaults before any")
+                   .Register(*registry_)),
       psi_some_(BuildGauge()
                     .Name("oomsentinel_pressure_some_avg10_ratio")
                     .Help("Memory pressure (PSI some avg10) as a ratio of time")
@@ -324,6 +330,7 @@ void DaemonMetrics::updateTarget(const std::string& target, const Snapshot& s) {
   set(10, heap_limit_, s.get(kHeapLimit));
   // A prediction that stopped (no trend) must not linger at its last value.
   set(11, tto_, s.get(Sig::kTimeToOomSeconds).value_or(std::numeric_limits<double>::infinity()));
+  set(12, capture_, s.get(Sig::kCaptureSeconds));
 
   // Counters advance by what the outside counter advanced; the first sight, or a counter that
   // started again (a re-created cgroup, a restarted runtime), adds its whole value.

@@ -108,7 +108,7 @@ class DaemonMetrics {
     bool seen = false;
   };
   struct TargetSeries {
-    std::array<prometheus::Gauge*, 12> gauges{};
+    std::array<prometheus::Gauge*, 13> gauges{};
     std::array<Mirror, 10> counters{};
   };
   prometheus::Gauge& gauge(prometheus::Family<prometheus::Gauge>& f, const prometheus::Labels& l,
@@ -143,6 +143,7 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Gauge>& file_;
   prometheus::Family<prometheus::Gauge>& swap_;
   prometheus::Family<prometheus::Gauge>& tto_;
+  prometheus::Family<prometheus::Gauge>& capture_;
   prometheus::Family<prometheus::Gauge>& psi_some_;
   prometheus::Family<prometheus::Gauge>& psi_full_;
   prometheus::Family<prometheus::Gauge>& heap_alloc_;

@@ -66,6 +66,7 @@ constexpr std::array<std::string_view, id(Sig::kCount)> kWellKnown = {
     "gc_cycles",
     "gc_pause_seconds_total",
     "time_to_oom_seconds",
+    "capture_seconds",
 };
 
 struct Registry {

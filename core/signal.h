@@ -79,6 +79,8 @@ enum class Sig : SignalId {
   kGcCycles,
   kGcPauseSecondsTotal,
   kTimeToOomSeconds,
+  // how long the target's capture takes (daemon/capture_times.h), set by the watchdog each read
+  kCaptureSeconds,
   kCount  // not a signal: the number of well-known ids
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <thread>
+#include <utility>
 
 #include "collectors/discovery.h"
 #include "core/units.h"
@@ -328,6 +329,10 @@ const Watched* TargetSet::find(const std::string& name) const {
   for (const auto& w : targets_)
     if (w->spec.target.name == name) return w.get();
   return nullptr;
+}
+
+Watched* TargetSet::find(const std::string& name) {
+  return const_cast<Watched*>(std::as_const(*this).find(name));
 }
 
 std::size_t TargetSet::resolved() const {

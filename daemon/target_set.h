@@ -53,6 +53,7 @@ class TargetSet {
   std::vector<std::shared_ptr<Watched>>& all() { return targets_; }
   const std::vector<std::shared_ptr<Watched>>& all() const { return targets_; }
   const Watched* find(const std::string& name) const;
+  Watched* find(const std::string& name);
   std::size_t resolved() const;
   const std::optional<CgroupLayout>& layout() const { return layout_; }
 

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
@@ -11,10 +12,12 @@
 #include "collectors/target_collector.h"
 #include "config/config.h"
 #include "core/units.h"
+#include "daemon/capture_times.h"
 #include "daemon/cli.h"
 #include "daemon/commands.h"
 #include "daemon/report.h"
 #include "daemon/target_flags.h"
+#include "daemon/watched.h"
 #include "rules/engine.h"
 
 namespace oomsentinel {
@@ -31,11 +34,14 @@ const char* const kRecordUsage =
     "Replay it with `oomsentinel replay` to tune rules offline.\n";
 
 const char* const kReplayUsage =
-    "usage: oomsentinel replay [--config FILE] TRACE.jsonl\n"
+    "usage: oomsentinel replay [--config FILE] [--capture-seconds D] TRACE.jsonl\n"
     "\n"
     "Runs the rules (the config's, or the built-in ones) over a recorded trace at the trace's\n"
     "own time and prints each rule transition as a JSON line: time, rule, target, state, and\n"
     "the values that caused it.\n"
+    "capture_seconds is, in order: --capture-seconds (e.g. 1.5s: what if a capture took that\n"
+    "long), the trace's own, or the default of the target's dumpers in the config (proc\n"
+    "alone without one).\n"
     "\n"
     "Exit status: 0 ok; 2 usage error, invalid config or unreadable trace.\n";
 
@@ -252,10 +258,15 @@ std::optional<Config> replayConfig(const std::optional<std::string>& config_path
 int runReplay(std::vector<std::string> argv) {
   Args args(std::move(argv));
   std::optional<std::string> config_path, trace_path;
+  std::optional<double> capture_seconds;
   while (!args.empty()) {
     std::optional<std::string> v;
     if (args.flag("--config", &v)) {
       config_path = *v;
+    } else if (args.flag("--capture-seconds", &v)) {
+      auto d = parseDuration(*v);
+      if (!d) throw UsageError{"--capture-seconds: " + d.error().message};
+      capture_seconds = toSeconds(*d);
     } else if (!args.peek().empty() && args.peek()[0] == '-') {
       throw UsageError{"unknown argument '" + args.peek() + "'"};
     } else if (trace_path) {
@@ -281,6 +292,7 @@ int runReplay(std::vector<std::string> argv) {
   Snapshot snap;
   std::vector<Firing> firings;
   std::vector<RuleNotice> notices;
+  std::map<std::string, double> default_capture;  // per target: its dumpers' defaults
   std::string line;
   int lineno = 0;
   while (std::getline(in, line)) {
@@ -296,10 +308,19 @@ int runReplay(std::vector<std::string> argv) {
     auto handle = engine.findTarget(tl.target);
     if (!handle) {
       Duration predict = std::chrono::seconds(10);
+      std::vector<DumperKind> dumpers = {DumperKind::kProc};
       for (const auto& ts : config->targets)
-        if (ts.target.name == tl.target) predict = ts.predict_window;
+        if (ts.target.name == tl.target) {
+          predict = ts.predict_window;
+          dumpers = dumpPlanFor(ts).dumpers;
+        }
       handle = engine.addTarget(tl.target, predict);
+      default_capture[tl.target] = CaptureTimes{}.seconds(dumpers);
     }
+    if (capture_seconds)
+      snap.set(Sig::kCaptureSeconds, *capture_seconds);
+    else if (!snap.get(Sig::kCaptureSeconds))
+      snap.set(Sig::kCaptureSeconds, default_capture[tl.target]);
     snap.steady = clock.steadyNow();
     snap.wall = clock.wallNow();
     firings.clear();

@@ -243,6 +243,7 @@ void Watchdog::finish(Watched& w, Round& round, bool folded) {
     w.last_full = w.snapshot.steady;
   }
   noteUsageRatio(w, w.snapshot, nullptr, nullptr);
+  w.snapshot.set(Sig::kCaptureSeconds, w.capture.seconds(w.dump_plan.dumpers));
   checkOomKills(w);
   metrics_->updateTarget(w.spec.target.name, w.snapshot);
   if (dumpSink() && !w.dumpers_declared) {
@@ -382,6 +383,17 @@ std::vector<Watchdog::RuntimeView> Watchdog::runtimeEndpoints(const std::string&
     if (w->spec.target.name == target)
       for (const auto& e : w->endpoints)
         out.push_back({e->spec().format, e->spec().url.str(), e->state()});
+  return out;
+}
+
+std::vector<Watchdog::CapturePart> Watchdog::captureParts(const std::string& target) const {
+  std::vector<CapturePart> out;
+  if (const Watched* w = targets_.find(target))
+    for (DumperKind k : w->dump_plan.dumpers) {
+      CapturePart p{k};
+      p.seconds = w->capture.p90Seconds(k, &p.learned);
+      out.push_back(p);
+    }
   return out;
 }
 

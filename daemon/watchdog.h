@@ -103,6 +103,14 @@ class Watchdog {
   std::size_t ticks() const { return ticks_; }
   // A target name -> its last snapshot (nullptr if it has none yet).
   const Snapshot* lastSnapshot(const std::string& target) const;
+  // What its capture_seconds is made of: each dumper it runs, its p90 (or default) and how many
+  // durations it learned from (daemon/capture_times.h). Empty for a target it does not know.
+  struct CapturePart {
+    DumperKind dumper;
+    double seconds = 0;
+    std::size_t learned = 0;
+  };
+  std::vector<CapturePart> captureParts(const std::string& target) const;
   // Its collector (nullptr while unresolved), and why it is unresolved or unreadable.
   const TargetCollector* collector(const std::string& target) const;
   // Each resolved target with a snapshot, for the kernel wake-ups: its name, collector, last
@@ -143,6 +151,7 @@ class Watchdog {
   bool quiet(Watched& w);
   void finishSkim(Watched& w);
   void collectDumpReports();
+  void learnCaptureTimes(const DumpReport& r);
   // Logs a change in the number of reads of targets' files left stuck on file systems that do not
   // answer (core/target_fs.h): a stalled FUSE mount shows in the log, not only as missing data.
   void noteStuckTargetReads();

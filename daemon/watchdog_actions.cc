@@ -149,6 +149,20 @@ void Watchdog::logThrottle(const ThrottleEvent& e) {
   if (!e.target.empty()) metrics_->throttle(e.target, result, e.held);
 }
 
+// A dump's durations teach its target how long a capture takes (daemon/capture_times.h): those
+// that captured something or ran to their deadline; a failure (a target gone, an endpoint that
+// refused) or a skip says nothing of it.
+void Watchdog::learnCaptureTimes(const DumpReport& r) {
+  Watched* w = targets_.find(r.target);
+  if (!w) return;
+  for (const auto& o : r.outcomes) {
+    auto kind = parseDumperKind(o.dumper);
+    if (kind && (o.result == DumpResult::kOk || o.result == DumpResult::kPartial ||
+                 o.result == DumpResult::kTimedOut))
+      w->capture.record(*kind, o.took);
+  }
+}
+
 void Watchdog::collectDumpReports() {
   // Logged by the store's holder when it found them; counted here, where the metrics are.
   for (const auto& l : runners_.takeLost()) metrics_->incident(l.target, "lost");
@@ -156,6 +170,7 @@ void Watchdog::collectDumpReports() {
   if (!dump_runner) return;
   for (const auto& e : dump_runner->takeThrottleEvents()) logThrottle(e);
   for (const auto& r : dump_runner->takeFinished()) {
+    learnCaptureTimes(r);
     std::vector<std::pair<std::string, std::string>> fields = {
         {"rule", r.rule}, {"target", r.target}, {"took", formatDuration(r.took)}};
     std::string results;

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "core/snapshot.h"
+#include "daemon/capture_times.h"
 #include "rules/engine.h"
 
 namespace oomsentinel {
@@ -54,6 +55,7 @@ struct Watched {
   std::size_t history_next = 0;
   bool dumpers_declared = false;  // their series at 0 in the metrics
   DumpPlan dump_plan;             // the dump action's settings (dumpPlanFor)
+  CaptureTimes capture;           // how long its dumps took: the capture_seconds signal
   // The last working_set_ratio and when it was read: its growth projects the next one.
   std::optional<std::pair<SteadyTime, double>> last_ratio;
   // Quiet ticks (docs/design/quiet-targets.md): this read is a skim; the skim read in full (a new

@@ -25,7 +25,8 @@ std::vector<RuleSpec> defaultRules() {
                {ActionKind::kLog, ActionKind::kAlert},
                {}});
   r.push_back({"oom-imminent",
-               "(time_to_oom < 10s and working_set_ratio > 70%) or working_set_ratio > 95%",
+               "(time_to_oom < 10s and working_set_ratio > 70%) or working_set_ratio > 95% or "
+               "(time_to_oom < 3 * capture_seconds and working_set_ratio > 50%)",
                seconds(0),
                seconds(10),
                minutes(5),
