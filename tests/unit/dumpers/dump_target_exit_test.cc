@@ -525,8 +525,8 @@ std::string midKillJcmdInPath() {
   return "";
 }
 
-// The processes whose command line holds `word` (as one of its arguments).
-std::vector<pid_t> midKillProcessesRunning(const std::string& word) {
+// The processes whose command line holds `words` (whole arguments, in that order, side by side).
+std::vector<pid_t> midKillProcessesRunning(const std::string& words) {
   std::vector<pid_t> out;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(HostPaths().procRoot(), ec)) {
@@ -535,7 +535,7 @@ std::vector<pid_t> midKillProcessesRunning(const std::string& word) {
     pid_t pid = static_cast<pid_t>(std::stol(name));
     std::string cmdline = slurp(HostPaths().proc(pid, "cmdline"));
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if ((" " + cmdline).find(" " + word + " ") != std::string::npos) out.push_back(pid);
+    if ((" " + cmdline).find(" " + words + " ") != std::string::npos) out.push_back(pid);
   }
   return out;
 }
@@ -572,7 +572,9 @@ TEST(DumpTargetExit, JvmKilledWhileJcmdWaitsForItsHistogramIsFailedWithTheReason
   std::thread dump([&] { out = JvmDumper().run(req); });
   bool waiting =
       oomsentinel::testing::eventually([&] { return midKillUnixBacklog(socket) >= 2; }, 3000, 10);
-  std::vector<pid_t> jcmds = midKillProcessesRunning("GC.class_histogram");
+  // This JVM's jcmd (others may run beside this test): `jcmd <pid> GC.class_histogram`.
+  std::vector<pid_t> jcmds =
+      midKillProcessesRunning(std::to_string(jvm.pid()) + " GC.class_histogram");
   SystemClock clock;
   SteadyTime killed = clock.steadyNow();
   jvm.killAndReap();
