@@ -12,8 +12,10 @@ class ProcDumper final : public Dumper {
  public:
   ProcDumper(const HostPaths& paths, bool with_smaps) : paths_(paths), smaps_(with_smaps) {}
   const char* name() const override { return "proc"; }
-  // kOk when every file that exists was copied, kPartial when some could not be, kFailed when
-  // none could (the process and the cgroup are both gone).
+  // kOk when every file that exists was copied, kPartial when some could not be, or when the
+  // process exited during the copy (the files read from then on are named: the kernel ends them
+  // early or empty without an error), kFailed when none could (the process and the cgroup are
+  // both gone).
   DumpOutcome run(const DumpRequest& req) override;
 
  private:
