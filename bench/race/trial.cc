@@ -193,7 +193,7 @@ const char* dumperOf(const std::string& runtime) {
 std::string pollYaml(const std::string& config) {
   // The defaults: 1s, 50ms above 70%, and the kernel's wake-ups (v1 thresholds at the rules'
   // levels, OOM notifier, host PSI).
-  if (config == "adaptive" || config == "adaptive-throttle") return "";
+  if (config == "adaptive" || config == "adaptive-throttle" || config == "defaults") return "";
   if (config == "adaptive-poll") return "poll: {events: false}\n";
   // A fixed poll stands for the peers that poll (oomd, holmes, the kubelet): no wake-ups.
   auto dash = config.rfind('-');
@@ -309,10 +309,13 @@ TrialResult runTrial(const TrialSpec& spec, const Programs& programs) {
         "targets:\n  - name: " + name + "\n    cgroup: " + relative + "\n" + target_yaml +
         (spec.config == "adaptive-throttle" ? "    throttle_during_dump: {max_duration: 5s}\n"
                                             : "") +
-        "rules:\n  - name: oom-imminent\n    expr: working_set_ratio > " +
-        std::to_string(static_cast<int>(std::lround(spec.threshold * 100))) +
-        "%\n    severity: critical\n    actions: [log, dump" +
-        (spec.alertmanager.empty() ? "" : ", alert") + "]\n";
+        // "defaults": no rules of its own, the built-in ones (rules/defaults.cc) as shipped.
+        (spec.config == "defaults"
+             ? std::string()
+             : "rules:\n  - name: oom-imminent\n    expr: working_set_ratio > " +
+                   std::to_string(static_cast<int>(std::lround(spec.threshold * 100))) +
+                   "%\n    severity: critical\n    actions: [log, dump" +
+                   (spec.alertmanager.empty() ? "" : ", alert") + "]\n");
     std::ofstream(work + "/config.yaml") << config;
     daemon = spawn({programs.oomsentinel, "run", "--config", work + "/config.yaml", "--state-file",
                     "none", "--log-format", "json"},
@@ -349,7 +352,10 @@ TrialResult runTrial(const TrialSpec& spec, const Programs& programs) {
   std::atomic<double> alerted{0};
   std::thread am_poll([&] {
     if (spec.alertmanager.empty() || inprocess) return;
-    std::string url = spec.alertmanager + "/api/v2/alerts?filter=target%3D%22" + name + "%22";
+    // The dump rule's alert only: as shipped, the built-in warnings (near-limit, fast-growth)
+    // alert earlier.
+    std::string url = spec.alertmanager + "/api/v2/alerts?filter=target%3D%22" + name +
+                      "%22&filter=alertname%3D%22oom-imminent%22";
     while (!am_stop.load()) {
       std::string body = httpGet(url);
       auto j = nlohmann::json::parse(body, nullptr, false);
@@ -440,7 +446,7 @@ TrialResult runTrial(const TrialSpec& spec, const Programs& programs) {
       for (std::string line; std::getline(lines, line);) {
         auto j = nlohmann::json::parse(line, nullptr, false);
         if (j.is_object() && j.value("msg", "") == "rule transition" &&
-            j.value("state", "") == "firing") {
+            j.value("rule", "") == "oom-imminent" && j.value("state", "") == "firing") {
           r.fired = parseRfc3339(j.value("time", ""));
           break;
         }

@@ -198,7 +198,13 @@ TEST(DumpThrottle, ACrashedRunsThrottleIsPutBackAtTheNextStartOnlyWhereItIsStill
   t.write("changed/memory.high", "max\n");
   ASSERT_EQ(std::system(("rm -r " + gone).c_str()), 0);
   std::string remade_value = high(remade);
-  ASSERT_EQ(std::system(("rm -r " + remade + " && mkdir " + remade).c_str()), 0);
+  // Made again as a real cgroup would be: a new inode. The new directory is made before the old
+  // one is removed, since a file system may hand a freed inode number straight back (cgroupfs
+  // does not: its ids only grow), which made this fixture say "same cgroup" now and then.
+  ASSERT_EQ(std::system(("mkdir " + remade + ".new && rm -r " + remade + " && mv " + remade +
+                         ".new " + remade)
+                            .c_str()),
+            0);
   t.write("remade/memory.high", remade_value + "\n");  // same value, another cgroup
   t.write("records/bad.json", "{\"cgroup_dir\": 5}\n");
 
