@@ -208,5 +208,34 @@ TEST(RunMetrics, TcmallocFiguresAreExportedWhenTheDaemonRunsWithTcmalloc) {
       << "glibc's arenas hold next to nothing when tcmalloc is the allocator";
 }
 
+// Two malloc arenas unless the environment says otherwise (daemon/daemon.cc: limitMallocArenas;
+// the RSS it saves is measured in bench/README.md, not here).
+TEST(RunMetrics, MallocArenasAreLimitedUnlessTheEnvironmentSetsThem) {
+  TempDir dir;
+  dir.write("cg/cgroup.controllers", "memory\n");
+  dir.write("cg/app/memory.current", "1000\n");
+  dir.write("c.yaml", "targets:\n  - name: app\n    cgroup: /app\n");
+  for (const char* env : {"", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES"}) {
+    std::string log = dir.path() + "/log-" + (*env ? env : "none");
+    testing::DaemonProcess daemon(metricsDaemonOptions(dir, log, [env] {
+      ::unsetenv("MALLOC_ARENA_MAX");
+      ::unsetenv("GLIBC_TUNABLES");
+      if (std::string(env) == "MALLOC_ARENA_MAX") ::setenv(env, "4", 1);
+      if (std::string(env) == "GLIBC_TUNABLES") ::setenv(env, "glibc.malloc.arena_max=4", 1);
+    }));
+    ASSERT_TRUE(daemon.waitForLog("watching target")) << slurp(log);
+    daemon.stop();
+    if (*env)
+      EXPECT_THAT(slurp(log), HasSubstr("malloc arenas: as the environment sets them")) << env;
+    else
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+      // The sanitizers' allocator answers mallopt with a failure: said, not hidden.
+      EXPECT_THAT(slurp(log), HasSubstr("cannot limit malloc's arenas"));
+#else
+      EXPECT_THAT(slurp(log), HasSubstr("malloc arenas limited arenas=2"));
+#endif
+  }
+}
+
 }  // namespace
 }  // namespace oomsentinel
