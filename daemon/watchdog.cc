@@ -109,9 +109,7 @@ Duration Watchdog::tick() {
   reads_.collect(started_, round.budget, round.budget,
                  [&](const std::shared_ptr<Watched>& wp) { settle(wp, round); });
   if (!escalated_.empty()) readEscalated(round);
-  Duration next = summarise(round);
-  trimAllocator();
-  return next;
+  return summarise(round);
 }
 
 // A read of every resolved target that is not still busy with an earlier one: a skim when the

@@ -158,10 +158,6 @@ class Watchdog {
   // The self guard's check, at the start of a tick: the mode entered or left is logged once, with
   // what malloc_trim gave back on entering.
   void checkSelf();
-  // Once a minute in the daemon (guardSelf on), after the tick's reads are in: malloc_trim(0).
-  void trimAllocator();
-  static constexpr Duration kTrimEvery = std::chrono::minutes(1);
-  SteadyTime last_trim_{};
   // A skim on which a rule may fire, while degraded: folded into the last full read, with the
   // working set (and its ratio) estimated from the skim's usage less the last inactive file, so
   // that the rules on it (the built-in ones) still see a crossing.

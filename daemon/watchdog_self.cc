@@ -61,19 +61,6 @@ void Watchdog::foldDegraded(Watched& w) {
   deriveSignals(s);
 }
 
-// glibc keeps in its arenas what the daemon's threads freed, and gives back only the top of each
-// heap: under container churn the kept free memory grew while the memory in use stayed flat
-// (bench/README.md, "What the growth is made of"). malloc_trim(0) also gives back the free pages
-// inside the heaps. Once a minute, after the tick's reads are in (no read thread is then waiting
-// for an arena's lock while it walks them).
-void Watchdog::trimAllocator() {
-  if (!guard_on_) return;  // a Watchdog in a test or a replay leaves its process alone
-  SteadyTime now = clock_.steadyNow();
-  if (last_trim_ != SteadyTime{} && now - last_trim_ < kTrimEvery) return;
-  last_trim_ = now;
-  ::malloc_trim(0);
-}
-
 void Watchdog::checkSelf() {
   SelfGuard::Change change = guard_.check();
   metrics_->selfMemory(guard_.degraded(), guard_.used(), guard_.limit());
