@@ -223,6 +223,15 @@ void enterTarget(const ChildSetup& s, int report) {
     if (capng_apply(CAPNG_SELECT_CAPS) != 0) failStep(report, kStepCaps);
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) failStep(report, kStepNoNewPrivs);
   }
+  if (spec.call != nullptr) {
+    // No exec to close them: every descriptor from 3 up goes now, the setup report's among them
+    // (its EOF tells our parent that the call runs), and the call sees 0-2 only.
+    if (::syscall(SYS_close_range, 3u, ~0u, 0) != 0) {
+      ::close(report);
+      ::close(s.report_fd);
+    }
+    ::_exit(spec.call(spec.call_arg));
+  }
   ::execve(s.program, s.argv, s.envp);
   failStep(report, kStepExec);
 }
