@@ -10,7 +10,10 @@
 //   (b) GC.class_histogram (a full GC first: live objects only) against GC.class_histogram -all
 //       (no GC: unreachable objects counted too), both by jcmd and directly;
 //   (c) jcmd VM.version against the same command over the attach protocol spoken directly: what
-//       starting jcmd (itself a JVM) costs.
+//       starting jcmd (itself a JVM) costs;
+//   (d) the daemon's own JvmDumper::run (a class histogram into a bundle directory: the pidfd,
+//       the JVM's namespaces, root and user, the child's cgroup) with attach: jcmd against
+//       attach: direct, with and without -all, and direct on a fresh JVM (its first attach).
 // It runs as root against the JVM directly (a benchmark, not the daemon: no namespaces, no uid
 // change). README.md has the recorded figures.
 
@@ -37,6 +40,9 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
+#include "dumpers/jvm_dumper.h"
+
 extern char** environ;
 
 namespace {
@@ -46,10 +52,11 @@ constexpr const char* kUsage =
     "                         [--xmx MiB] [--churn MiB/s] [--chunk KiB] [--csv FILE]\n"
     "Starts examples/java-leak (JAVA_LEAK_OPTS=-Xmx<xmx>m; --prefill MiB (default 300) at once\n"
     "in --chunk KiB arrays (default 16), then 1 MiB/s with --churn MiB/s (default 20) of\n"
-    "garbage) and times, N trials each (default 10), interleaved:\n"
+    "garbage) and times, N trials each (default 12), interleaved:\n"
     "(a) the first attach to a fresh JVM (a JVM per trial) against a later one, by jcmd and by\n"
     "the attach protocol spoken directly; (b) GC.class_histogram against -all; (c) jcmd\n"
-    "VM.version against the same command spoken directly. Prints a Markdown report; --csv\n"
+    "VM.version against the same command spoken directly; (d) JvmDumper::run with attach: jcmd\n"
+    "against direct (and -all), and direct as the first attach. Prints a Markdown report; --csv\n"
     "writes every sample (series,trial,ms). Root needed (it attaches as the JVM's user: root).\n";
 
 double monoMs() {
@@ -66,7 +73,7 @@ double monoMs() {
 struct Options {
   std::string java_leak = OOMSENTINEL_JAVA_LEAK;
   std::string jcmd;  // empty: beside the JVM's java
-  int trials = 10;
+  int trials = 12;
   int prefill_mib = 300;
   int xmx_mib = 1024;
   int churn_mib = 20;
@@ -232,6 +239,30 @@ double timeFirstSpeak(pid_t pid, const std::string& command, const std::string& 
   return took;
 }
 
+// One JvmDumper::run, as the daemon runs it (the bench is root), into a fresh directory.
+double timeDumper(pid_t pid, oomsentinel::JvmAttach attach, bool all) {
+  char dir[] = "/tmp/bench-jvm-capture-bundle-XXXXXX";
+  if (::mkdtemp(dir) == nullptr) die("mkdtemp");
+  oomsentinel::JvmDumpSpec spec;
+  spec.attach = attach;
+  spec.class_histogram_all = all;
+  oomsentinel::DumpRequest req;
+  req.target = "bench";
+  req.rule = "bench";
+  req.pid = pid;
+  req.dir = dir;
+  req.deadline = oomsentinel::SystemClock().steadyNow() + std::chrono::seconds(30);
+  req.max_bytes = 64 << 20;
+  double t0 = monoMs();
+  auto out = oomsentinel::JvmDumper(spec).run(req);
+  double took = monoMs() - t0;
+  std::string hist = std::string(dir) + "/class_histogram.txt";
+  ::unlink(hist.c_str());
+  ::rmdir(dir);
+  if (out.result != oomsentinel::DumpResult::kOk) die("JvmDumper: " + out.error);
+  return took;
+}
+
 struct Series {
   std::vector<double> ms;
   double median() const {
@@ -290,13 +321,16 @@ int main(int argc, char** argv) {
   const std::string kHist = "#instances";
 
   // (a) and (c): a fresh JVM per trial. Odd trials attach first by jcmd, even ones directly, so
-  // that each first attach is measured half the trials; then later attaches of both.
+  // that each first attach is measured a third of the trials; then later attaches of both.
   std::string jcmd = o.jcmd;
   for (int t = 0; t < o.trials; ++t) {
     Jvm j = startJvm(o);
     if (jcmd.empty()) jcmd = jcmdBeside(j.pid);
-    if (t % 2 == 0) {
+    if (t % 3 == 0) {
       add("a1 first attach, jcmd VM.version", timeJcmd(jcmd, j.pid, {"VM.version"}, kVersion));
+    } else if (t % 3 == 2) {
+      add("a3 first attach, JvmDumper direct GC.class_histogram",
+          timeDumper(j.pid, oomsentinel::JvmAttach::kDirect, false));
     } else {
       add("a2 first attach, direct VM.version (1 ms poll)",
           timeFirstSpeak(j.pid, "VM.version", kVersion));
@@ -337,6 +371,23 @@ int main(int argc, char** argv) {
             break;
         }
       }
+      // (d): the dumper, as the daemon runs it.
+      for (int k = 0; k < 3; ++k) {
+        switch ((t + k) % 3) {
+          case 0:
+            add("d1 JvmDumper attach: jcmd",
+                timeDumper(j.pid, oomsentinel::JvmAttach::kJcmd, false));
+            break;
+          case 1:
+            add("d2 JvmDumper attach: direct",
+                timeDumper(j.pid, oomsentinel::JvmAttach::kDirect, false));
+            break;
+          case 2:
+            add("d3 JvmDumper attach: direct, class_histogram_all",
+                timeDumper(j.pid, oomsentinel::JvmAttach::kDirect, true));
+            break;
+        }
+      }
       std::fprintf(stderr, "histogram round %d/%d done\n", t + 1, o.trials);
     }
     stopJvm(j);
@@ -365,8 +416,14 @@ int main(int argc, char** argv) {
         "b4 direct GC.class_histogram -all");
   ratio("jcmd GC.class_histogram / direct GC.class_histogram", "b1 jcmd GC.class_histogram",
         "b3 direct GC.class_histogram");
-  ratio("jcmd GC.class_histogram (today) / direct -all", "b1 jcmd GC.class_histogram",
+  ratio("jcmd GC.class_histogram / direct -all", "b1 jcmd GC.class_histogram",
         "b4 direct GC.class_histogram -all");
+  ratio("JvmDumper jcmd / JvmDumper direct", "d1 JvmDumper attach: jcmd",
+        "d2 JvmDumper attach: direct");
+  ratio("JvmDumper direct / JvmDumper direct -all", "d2 JvmDumper attach: direct",
+        "d3 JvmDumper attach: direct, class_histogram_all");
+  ratio("JvmDumper direct, first attach / later",
+        "a3 first attach, JvmDumper direct GC.class_histogram", "d2 JvmDumper attach: direct");
 
   if (!o.csv.empty()) {
     std::FILE* f = std::fopen(o.csv.c_str(), "w");

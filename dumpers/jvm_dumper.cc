@@ -150,11 +150,17 @@ JcmdRun runJcmd(const HostPaths& paths, const JvmDumpSpec& jspec, const HeldJvm&
                 const std::string& stdout_file, SteadyTime deadline, std::uint64_t max_bytes) {
   static std::atomic<unsigned> sequence{0};
   // Without one (not root, a read-only cgroupfs) its process group is all that is killed, as
-  // before: jcmd is still stopped at its deadline.
-  auto cgroup = ChildCgroup::create(paths,
-                                    "oomsentinel-jcmd-" + std::to_string(::getpid()) + "-" +
-                                        std::to_string(sequence.fetch_add(1)),
-                                    kJcmdLimits);
+  // before: jcmd is still stopped at its deadline. The direct child gets none: it runs our code,
+  // not the target's (no allocation, one fork, no setsid, nothing executed), so its process
+  // group and deadline hold it; and moving a process into a cgroup waits for an RCU grace
+  // period when no move happened just before, ~10 ms here of a 3-8 ms histogram
+  // (bench/README.md, bench_jvm_capture).
+  auto cgroup = jspec.attach == JvmAttach::kDirect
+                    ? Result<ChildCgroup>(makeError("the direct child needs no cgroup"))
+                    : ChildCgroup::create(paths,
+                                          "oomsentinel-jcmd-" + std::to_string(::getpid()) + "-" +
+                                              std::to_string(sequence.fetch_add(1)),
+                                          kJcmdLimits);
   ChildSpec spec;
   // Made before the fork, and copied by it: the child may not allocate.
   AttachCall call;

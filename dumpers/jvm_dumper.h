@@ -51,13 +51,15 @@ namespace oomsentinel {
 // ~130 of the 132 ms of a class histogram, its first attach ~85 ms more, the JVM's answer 7 ms).
 enum class JvmAttach {
   // The HotSpot attach protocol spoken by a child that does not exec (dumpers/jvm_attach.h): the
-  // same namespaces, root, user, no capabilities, cgroup and deadline as jcmd below, and no
-  // program of the target's is run. Needs no JDK beside the JVM (a JRE is enough).
+  // same namespaces, root, user, no capabilities and deadline as jcmd below, not dumpable, and
+  // no cgroup of its own (no program of the target's runs in it; see runJcmd). Needs no JDK
+  // beside the JVM (a JRE is enough).
   kDirect,
   // The jcmd beside the JVM's java: for a JVM whose attach listener speaks another protocol
-  // than HotSpot's version 1 (HotSpot JDK 6 to 24 speak it; OpenJ9 does not). Not automatic on a
-  // direct failure: a socket that is not the JVM user's or a listener that does not answer
-  // fails jcmd the same way, after another ~130-400 ms of a race already short.
+  // than HotSpot's version 1 (what JDK 17's jcmd sends, and what is tested here; OpenJ9's
+  // listener is another). Not automatic on a direct failure: a socket that is not the JVM
+  // user's or a listener that does not answer fails jcmd the same way, after another ~130-400
+  // ms of a race already short.
   kJcmd,
 };
 
