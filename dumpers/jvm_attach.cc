@@ -80,39 +80,72 @@ std::optional<AttachStatus> parseAttachStatus(std::string_view head) {
   return AttachStatus{negative ? -value : value, i + 1};
 }
 
+namespace {
+
+// Asks HotSpot to start its listener, as jcmd does: it does so on SIGQUIT when this file is there
+// and is its user's (or root's): ours is, we run as its user. One there already serves as well.
+bool startListener(const AttachCall& c) {
+  int fd = ::open(c.trigger, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+  return ::kill(c.nspid, SIGQUIT) == 0;
+}
+
+// Waits (1 ms at a time; the parent's deadline bounds it) until the socket path holds something
+// other than inode `stale` (0: anything), which HotSpot's listener puts there by a rename.
+void waitForSocket(const AttachCall& c, ino_t stale, struct stat& st) {
+  while (::lstat(c.socket, &st) != 0 || (stale != 0 && st.st_ino == stale)) {
+    struct timespec ms = {0, 1000 * 1000};
+    ::nanosleep(&ms, nullptr);
+  }
+}
+
+// A connection to the JVM user's own socket; when there is none, -1 (not a socket of its user)
+// or -3 (no socket made) with the reason said, or -2 with connect()'s errno.
+int connectTo(const AttachCall& c, const struct stat& st) {
+  // connect() follows a symlink: only the JVM user's own socket is spoken to. (We are that user,
+  // in its namespaces: what a swap after this check reaches, it could reach itself.)
+  if (!S_ISSOCK(st.st_mode))
+    return say(-1, "the attach socket is not a socket (a symlink or a file)\n");
+  if (st.st_uid != ::geteuid()) return say(-1, "the attach socket is another user's\n");
+  int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return say(-3, "cannot make a socket\n");
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, c.socket, sizeof c.socket);
+  if (::connect(s, reinterpret_cast<const struct sockaddr*>(&addr), sizeof addr) == 0) return s;
+  int e = errno;
+  ::close(s);
+  errno = e;
+  return -2;
+}
+
+}  // namespace
+
 int attachChildMain(const void* arg) {
   const AttachCall& c = *static_cast<const AttachCall*>(arg);
   struct stat st;
   bool triggered = false;
-  // The socket, or the listener started as jcmd starts it; the parent's deadline bounds the wait.
-  while (::lstat(c.socket, &st) != 0) {
+  if (::lstat(c.socket, &st) != 0) {
     if (errno != ENOENT) return say(kAttachBadSocket, "cannot look at the attach socket\n");
-    if (!triggered) {
-      if (!c.may_start_listener) return say(kAttachNoSocket, "the JVM has no attach socket\n");
-      // HotSpot starts its listener on SIGQUIT when this file is there and is its user's (or
-      // root's): ours is, we run as its user. One that is there already serves as well.
-      int fd = ::open(c.trigger, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd >= 0) ::close(fd);
-      if (::kill(c.nspid, SIGQUIT) != 0) return say(kAttachNoSocket, "cannot signal the JVM\n");
-      triggered = true;
-    }
-    struct timespec ms = {0, 1000 * 1000};
-    ::nanosleep(&ms, nullptr);
+    if (!c.may_start_listener) return say(kAttachNoSocket, "the JVM has no attach socket\n");
+    if (!startListener(c)) return say(kAttachNoSocket, "cannot signal the JVM\n");
+    triggered = true;
+    waitForSocket(c, 0, st);
+  }
+  int s = connectTo(c, st);
+  // Nobody listens there: a socket left by an earlier JVM of this pid (SIGKILLed, as by the OOM
+  // killer, with a /tmp that outlived it). jcmd stops at "Connection refused"; HotSpot replaces
+  // the socket when its listener starts, so it is asked to, and the new one is waited for.
+  if (s == -2 && errno == ECONNREFUSED && c.may_start_listener && !triggered) {
+    if (!startListener(c)) return say(kAttachNoSocket, "cannot signal the JVM\n");
+    triggered = true;
+    waitForSocket(c, st.st_ino, st);
+    s = connectTo(c, st);
   }
   if (triggered) ::unlink(c.trigger);
-  // connect() follows a symlink: only the JVM user's own socket is spoken to. (We are that user,
-  // in its namespaces: what a swap after this check reaches, it could reach itself.)
-  if (!S_ISSOCK(st.st_mode))
-    return say(kAttachBadSocket, "the attach socket is not a socket (a symlink or a file)\n");
-  if (st.st_uid != ::geteuid())
-    return say(kAttachBadSocket, "the attach socket is another user's\n");
-  int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return say(kAttachConnect, "cannot make a socket\n");
-  struct sockaddr_un addr {};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, c.socket, sizeof c.socket);
-  if (::connect(s, reinterpret_cast<const struct sockaddr*>(&addr), sizeof addr) != 0)
-    return say(kAttachConnect, "the attach socket refused the connection\n");
+  if (s == -1) return kAttachBadSocket;  // said
+  if (s == -3) return kAttachConnect;    // said
+  if (s < 0) return say(kAttachConnect, "the attach socket refused the connection\n");
   if (!writeAll(s, c.request, c.request_len)) return say(kAttachIo, "cannot send the request\n");
   // The status line first, read a little at a time so that a reply without one stops early;
   // then the body as it comes, onto stdout (its cap is our parent's).

@@ -38,7 +38,10 @@ namespace oomsentinel {
 //   does the same handshake with a 1 ms poll of the socket where jcmd polls at 20 ms and more).
 // - The direct child checks that the socket is a socket (lstat: not a symlink) of its own user
 //   before it connects, sends one request, reads a status line of at most 11 bytes, and copies
-//   the reply to its stdout, capped and timed by runChild like jcmd's output.
+//   the reply to its stdout, capped and timed by runChild like jcmd's output. A socket that
+//   refuses the connection is one an earlier JVM of this pid left (SIGKILLed, /tmp kept): where
+//   jcmd stops there, the child does the handshake (a SIGQUIT-catching process only) and waits
+//   for the new socket HotSpot renames over it.
 // GC.class_histogram forces a full collection (it counts live objects only): a pause, in a JVM
 // already short of memory, and a cost we accept for the evidence. The heap dump (opt-in) stops
 // the JVM while it writes a file the size of the live heap, and the JVM writes it itself, as

@@ -657,6 +657,44 @@ TEST(JvmDumperDirect, SpeaksOnlyToASocketOfTheJvmsUser) {
   EXPECT_TRUE(dirListing(jvm.dir.path()).empty());
 }
 
+TEST(JvmDumperDirect, AStaleSocketOfAnEarlierJvmIsReplacedNotTheEnd) {
+  // A JVM SIGKILLed (by the OOM killer) leaves its /tmp/.java_pid<pid>, and in a container the
+  // next JVM has the same pid and, with /tmp on a volume, finds it: nobody listens there. jcmd
+  // stops at "Connection refused"; HotSpot, asked to start its listener, puts a new socket there
+  // by a rename, which the child waits for. Here the test plays HotSpot's part.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  FakeAttachJvm jvm;
+  ASSERT_TRUE(jvm.ready());
+  {
+    FakeListener stale(jvm.socket(), answerWith("0\n" + kFakeHistogram));
+    ASSERT_TRUE(stale.bound());
+  }  // closed: its destructor removes the path, so put a dead socket back
+  int dead = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", jvm.socket().c_str());
+  ASSERT_EQ(::bind(dead, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::close(dead);
+  struct stat st;
+  ASSERT_EQ(::lstat(jvm.socket().c_str(), &st), 0);
+  ASSERT_TRUE(S_ISSOCK(st.st_mode));
+
+  DumpOutcome out;
+  std::thread dump([&] { out = JvmDumper().run(jvm.request()); });
+  bool asked = jvm.target.waitFor("quit", 10s);
+  std::string fresh = jvm.socket() + ".new";
+  FakeListener listener(fresh, answerWith("0\n" + kFakeHistogram));
+  EXPECT_TRUE(listener.bound());
+  EXPECT_EQ(::rename(fresh.c_str(), jvm.socket().c_str()), 0);
+  dump.join();
+  ::unlink(jvm.socket().c_str());
+  ASSERT_TRUE(asked) << "the JVM was not asked to start its listener";
+  ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
+  EXPECT_EQ(slurp(jvm.dir.path() + "/class_histogram.txt"), kFakeHistogram);
+  EXPECT_EQ(listener.requests().size(), 1u);
+  EXPECT_NE(::lstat(("/tmp/.attach_pid" + std::to_string(jvm.target.pid())).c_str(), &st), 0);
+}
+
 TEST(JvmDumperDirect, AListenerThatNeverComesEndsAtTheDeadlineAndLeavesNoTrigger) {
   // The shell catches SIGQUIT like a JVM but starts no listener: the child creates the trigger,
   // signals, and waits for a socket until its deadline.
@@ -786,6 +824,32 @@ TEST_F(JvmDumperOnJavaLeak, StartsTheAttachListenerOfAFreshJvmItself) {
   std::printf("first direct attach and histogram of a fresh JVM: %lld ms\n",
               static_cast<long long>(
                   std::chrono::duration_cast<std::chrono::milliseconds>(out.took).count()));
+}
+
+TEST_F(JvmDumperOnJavaLeak, GetsPastAStaleSocketThatAnEarlierJvmOfThisPidLeft) {
+  // A dead socket where the fresh JVM's would be (an earlier JVM of that pid was SIGKILLed):
+  // the real HotSpot replaces it when asked to start its listener.
+  std::vector<std::string> argv = {OOMSENTINEL_JAVA_LEAK};
+  argv.insert(argv.end(), kLeakArgs.begin(), kLeakArgs.end());
+  Spawned fresh(argv, {kLeakOpts});
+  ASSERT_TRUE(fresh.waitFor(" hold ", 30s)) << fresh.output();
+  std::string socket = "/tmp/.java_pid" + std::to_string(fresh.pid());
+  ::unlink(socket.c_str());
+  int dead = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket.c_str());
+  ASSERT_EQ(::bind(dead, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::close(dead);
+  struct stat before, after;
+  ASSERT_EQ(::lstat(socket.c_str(), &before), 0);
+  TempDir dir;
+  auto out = JvmDumper().run(jvmRequest(dir, fresh.pid()));
+  ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
+  EXPECT_EQ(topClass(slurp(dir.path() + "/class_histogram.txt")).first, "[B");
+  ASSERT_EQ(::lstat(socket.c_str(), &after), 0);
+  EXPECT_NE(after.st_ino, before.st_ino);
+  EXPECT_LT(out.took, 5s);
 }
 
 TEST_F(JvmDumperOnJavaLeak, WritesAHeapDumpIntoTheBundleOnRequest) {
