@@ -93,9 +93,10 @@ class JvmDumper final : public Dumper {
  public:
   explicit JvmDumper(JvmDumpSpec spec = {}, HostPaths paths = {});
   const char* name() const override { return "jvm"; }
-  // Artifacts: class_histogram.txt (jcmd's output as it is), heap.hprof. Results: kSkipped
-  // without a pid; kFailed when jcmd cannot attach (with its reason) or the pid is not a JVM;
-  // kPartial when the histogram is there but the heap dump was skipped or failed.
+  // Artifacts: class_histogram.txt (the JVM's reply as it is; by jcmd, after jcmd's "<pid>:"
+  // line), heap.hprof. Results: kSkipped without a pid; kFailed when the JVM cannot be attached
+  // to (with the reason) or the pid is not a JVM; kTimedOut at the deadline; kPartial when the
+  // histogram is there but cut, or the heap dump was skipped or failed.
   DumpOutcome run(const DumpRequest& req) override;
 
  private:
