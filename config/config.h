@@ -69,8 +69,10 @@ struct TargetDumpSpec {
   int gperftools_signal = 12;          // gperftools.signal: HEAPPROFILESIGNAL (SIGUSR2)
   std::vector<std::string> go_profiles = {"heap", "goroutine?debug=2"};  // go.profiles
   bool jvm_class_histogram = true;                                       // jvm.class_histogram
-  bool jvm_heap_dump = false;                        // jvm.heap_dump: an .hprof, opt-in (expensive)
-  std::vector<std::string> exec_argv;                // exec.argv: run as is, never through a shell
+  bool jvm_heap_dump = false;            // jvm.heap_dump: an .hprof, opt-in (expensive)
+  bool jvm_class_histogram_all = false;  // jvm.class_histogram_all: -all, no full GC first
+  bool jvm_attach_jcmd = false;          // jvm.attach: jcmd (true) or direct (the default)
+  std::vector<std::string> exec_argv;    // exec.argv: run as is, never through a shell
   Duration exec_timeout = std::chrono::seconds(10);  // exec.timeout
   std::string exec_user = "nobody";                  // exec.user: a name or uid; runs as it
   // exec.memory_max, exec.pids_max: its cgroup's memory.max (with memory.oom.group=1 and

@@ -222,7 +222,8 @@ bool Loader::readGoProfiles(const Entry& go, TargetDumpSpec& d) {
   return ok;
 }
 
-// jvm.class_histogram and jvm.heap_dump (as go.profiles above: the raw map).
+// jvm.class_histogram, jvm.class_histogram_all, jvm.heap_dump and jvm.attach (as go.profiles
+// above: the raw map).
 bool Loader::readJvmDump(const Entry& jvm, TargetDumpSpec& d) {
   bool ok = true;
   for (auto it = jvm.value.begin(); it != jvm.value.end(); ++it) {
@@ -230,13 +231,28 @@ bool Loader::readJvmDump(const Entry& jvm, TargetDumpSpec& d) {
     const YAML::Node v = it->second;
     if (!k.IsScalar()) continue;
     const std::string key = k.Scalar();
-    if (key != "class_histogram" && key != "heap_dump") continue;
     Entry b{key, k, v, join(jvm.path, key)};
+    if (key == "attach") {
+      if (!requireScalar(b, "direct or jcmd")) {
+        ok = false;
+      } else if (v.Scalar() == "direct" || v.Scalar() == "jcmd") {
+        d.jvm_attach_jcmd = v.Scalar() == "jcmd";
+      } else {
+        error(valuePos(b), b.path, "use direct or jcmd, got " + describe(v));
+        ok = false;
+      }
+      continue;
+    }
+    bool* flag = key == "heap_dump"             ? &d.jvm_heap_dump
+                 : key == "class_histogram"     ? &d.jvm_class_histogram
+                 : key == "class_histogram_all" ? &d.jvm_class_histogram_all
+                                                : nullptr;
+    if (flag == nullptr) continue;
     auto value = readBool(b);
     if (!value)
       ok = false;
     else
-      (key == "heap_dump" ? d.jvm_heap_dump : d.jvm_class_histogram) = *value;
+      *flag = *value;
   }
   return ok;
 }

@@ -11,7 +11,8 @@ namespace oomsentinel::config_internal {
 
 namespace {
 const std::vector<std::string> kGoKeys = {"pprof_url", "expvar_url", "profiles"};
-const std::vector<std::string> kJvmKeys = {"perfdata", "class_histogram", "heap_dump"};
+const std::vector<std::string> kJvmKeys = {"perfdata", "class_histogram", "heap_dump",
+                                           "class_histogram_all", "attach"};
 const std::vector<std::string> kRuntimeKeys = {"interval", "timeout", "stale_after", "max_bytes"};
 constexpr Duration kMinRuntimeInterval = std::chrono::milliseconds(100);
 constexpr Duration kMinRuntimeTimeout = std::chrono::milliseconds(10);

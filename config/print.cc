@@ -29,12 +29,15 @@ void printRuntime(YAML::Emitter& out, const RuntimeSpec& rt, const TargetDumpSpe
     out << YAML::Key << "profiles" << YAML::Value << YAML::Flow << d.go_profiles;
     out << YAML::EndMap;
   }
-  if (rt.jvm_perfdata || d.jvm_heap_dump || !d.jvm_class_histogram ||
+  if (rt.jvm_perfdata || d.jvm_heap_dump || !d.jvm_class_histogram || d.jvm_class_histogram_all ||
+      d.jvm_attach_jcmd ||
       std::find(d.dumpers.begin(), d.dumpers.end(), DumperKind::kJvm) != d.dumpers.end())
     out << YAML::Key << "jvm" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
         << "perfdata" << YAML::Value << rt.jvm_perfdata << YAML::Key << "class_histogram"
-        << YAML::Value << d.jvm_class_histogram << YAML::Key << "heap_dump" << YAML::Value
-        << d.jvm_heap_dump << YAML::EndMap;
+        << YAML::Value << d.jvm_class_histogram << YAML::Key << "class_histogram_all" << YAML::Value
+        << d.jvm_class_histogram_all << YAML::Key << "heap_dump" << YAML::Value << d.jvm_heap_dump
+        << YAML::Key << "attach" << YAML::Value << (d.jvm_attach_jcmd ? "jcmd" : "direct")
+        << YAML::EndMap;
   if (!rt.metrics_url.empty()) out << YAML::Key << "metrics_url" << YAML::Value << rt.metrics_url;
   if (!rt.signals.empty()) {
     out << YAML::Key << "signals" << YAML::Value << YAML::BeginMap;

@@ -29,6 +29,8 @@ DumpPlan dumpPlanFor(const TargetSpec& t) {
   p.go_profiles = d.go_profiles;
   p.jvm.class_histogram = d.jvm_class_histogram;
   p.jvm.heap_dump = d.jvm_heap_dump;
+  p.jvm.class_histogram_all = d.jvm_class_histogram_all;
+  p.jvm.attach = d.jvm_attach_jcmd ? JvmAttach::kJcmd : JvmAttach::kDirect;
   p.exec_argv = d.exec_argv;
   p.exec_timeout = d.exec_timeout;
   p.exec_user = d.exec_user;

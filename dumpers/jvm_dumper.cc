@@ -21,6 +21,7 @@
 #include "core/units.h"
 #include "dumpers/artifact.h"
 #include "dumpers/child.h"
+#include "dumpers/jvm_attach.h"
 
 namespace oomsentinel {
 namespace {
@@ -98,6 +99,24 @@ Result<std::string> jcmdBesideJava(const HostPaths& paths, pid_t pid) {
 
 SteadyTime earliest(SteadyTime a, SteadyTime b) { return std::min(a, b); }
 
+// Who asked the JVM, in messages.
+const char* asker(const JvmDumpSpec& spec) {
+  return spec.attach == JvmAttach::kDirect ? "attach" : "jcmd";
+}
+
+// Why a run that ended (not timed out) failed, in one line.
+std::string failureReason(const JvmDumpSpec& spec, const ChildResult& child, std::string_view out,
+                          std::string_view err) {
+  if (child.term_signal != 0 || child.abandoned) return child.describe();
+  if (spec.attach == JvmAttach::kJcmd) return jcmdReason(out, err);
+  if (child.exit_code == kAttachRefused) {
+    std::string_view line = out.substr(0, out.find('\n'));
+    return "the JVM refused it: " + std::string(line.empty() ? "(no reason given)" : line);
+  }
+  if (child.exit_code == kAttachOk) return jcmdReason(out, err);  // a reply that is no histogram
+  return describeAttachExit(child.exit_code, err);
+}
+
 std::string ms(Duration d) {
   return formatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(d));
 }
@@ -124,18 +143,43 @@ struct JcmdRun {
 // capabilities and a clean environment: it then reaches exactly what the JVM's user reaches, its
 // /tmp is the JVM's (a /tmp that is a symlink leads where the JVM's own lookups lead, not into
 // the host) and the pid it is given is the JVM's pid there.
-JcmdRun runJcmd(const HostPaths& paths, const HeldJvm& jvm, const JvmProcessFacts& facts,
-                std::vector<std::string> args, const std::string& stdout_file, SteadyTime deadline,
-                std::uint64_t max_bytes) {
+// The direct child (JvmAttach::kDirect) is run the same way, with the same limits: only what it
+// does in there differs (jvm_attach.h).
+JcmdRun runJcmd(const HostPaths& paths, const JvmDumpSpec& jspec, const HeldJvm& jvm,
+                const JvmProcessFacts& facts, std::vector<std::string> args,
+                const std::string& stdout_file, SteadyTime deadline, std::uint64_t max_bytes) {
   static std::atomic<unsigned> sequence{0};
   // Without one (not root, a read-only cgroupfs) its process group is all that is killed, as
-  // before: jcmd is still stopped at its deadline.
-  auto cgroup = ChildCgroup::create(paths,
-                                    "oomsentinel-jcmd-" + std::to_string(::getpid()) + "-" +
-                                        std::to_string(sequence.fetch_add(1)),
-                                    kJcmdLimits);
+  // before: jcmd is still stopped at its deadline. The direct child gets none: it runs our code,
+  // not the target's (no allocation, one fork, no setsid, nothing executed), so its process
+  // group and deadline hold it; and moving a process into a cgroup waits for an RCU grace
+  // period when no move happened just before, ~10 ms here of a 3-8 ms histogram
+  // (bench/README.md, bench_jvm_capture).
+  auto cgroup = jspec.attach == JvmAttach::kDirect
+                    ? Result<ChildCgroup>(makeError("the direct child needs no cgroup"))
+                    : ChildCgroup::create(paths,
+                                          "oomsentinel-jcmd-" + std::to_string(::getpid()) + "-" +
+                                              std::to_string(sequence.fetch_add(1)),
+                                          kJcmdLimits);
   ChildSpec spec;
-  spec.argv = {jvm.jcmd, std::to_string(facts.nspid)};
+  // Made before the fork, and copied by it: the child may not allocate.
+  AttachCall call;
+  if (jspec.attach == JvmAttach::kDirect) {
+    std::string line;
+    for (const auto& a : args) line += (line.empty() ? "" : " ") + a;
+    // The listener is started only in a process that survives SIGQUIT (holdJvm checked).
+    if (auto st = prepareAttachCall(call, facts.nspid, line, facts.catches_sigquit); !st) {
+      JcmdRun failed;
+      failed.child = st.error();
+      return failed;
+    }
+    spec.argv = {std::string("the attach socket ") + call.socket};
+    spec.call = attachChildMain;
+    spec.call_arg = &call;
+    args.clear();
+  } else {
+    spec.argv = {jvm.jcmd, std::to_string(facts.nspid)};
+  }
   spec.join_pidfd = jvm.pidfd.get();
   spec.root_fd = jvm.root.fd();
   spec.uid = facts.euid;
@@ -156,6 +200,15 @@ JcmdRun runJcmd(const HostPaths& paths, const HeldJvm& jvm, const JvmProcessFact
   run.child = runChild(spec);
   // What it left running (a daemon it forked, setsid() or not) goes with its cgroup.
   if (cgroup) run.leftovers = cgroup->killAll();
+  // A direct child stopped while it waited for the listener leaves its trigger file behind
+  // (jcmd removes its own): a plain file of the JVM's user, by its name in the held /tmp.
+  if (spec.call != nullptr && call.may_start_listener) {
+    std::string trigger = ".attach_pid" + std::to_string(facts.nspid);
+    struct stat st;
+    if (::fstatat(jvm.tmp.get(), trigger.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(st.st_mode) && st.st_uid == facts.euid)
+      ::unlinkat(jvm.tmp.get(), trigger.c_str(), 0);
+  }
   if (run.child) {
     run.out = std::move(run.child->stdout_text);
     run.err = std::move(run.child->stderr_text);
@@ -271,6 +324,17 @@ bool enoughSpace(const JvmDumpSpec& spec, const HeldJvm& jvm, int bundle_fd, con
   return true;
 }
 
+// Nothing when GC.heap_dump's run says the file was written, else why not. The direct child says
+// how the JVM answered by its status; jcmd says it in its output only.
+std::optional<std::string> heapDumpReplyProblem(const JvmDumpSpec& spec, const ChildResult& child,
+                                                std::string_view reply, std::string_view err) {
+  std::optional<std::string> problem = spec.attach == JvmAttach::kDirect && child.exit_code != 0
+                                           ? failureReason(spec, child, reply, err)
+                                           : heapDumpProblem(reply, err);
+  if (problem && child.term_signal != 0) problem = asker(spec) + (" " + child.describe());
+  return problem;
+}
+
 HeapDumpStep heapDump(const HostPaths& paths, const JvmDumpSpec& spec, const HeldJvm& jvm,
                       const DumpRequest& req, pid_t pid, const JvmProcessFacts& facts,
                       SteadyTime req_deadline) {
@@ -316,11 +380,11 @@ HeapDumpStep heapDump(const HostPaths& paths, const JvmDumpSpec& spec, const Hel
   }
   // A leftover of an earlier daemon that counted from 0 too would make the JVM refuse.
   if (!direct) ::unlinkat(jvm.tmp.get(), file.c_str(), 0);
-  auto run = runJcmd(paths, jvm, facts, {"GC.heap_dump", jvm_path}, "", deadline, 0);
+  auto run = runJcmd(paths, spec, jvm, facts, {"GC.heap_dump", jvm_path}, "", deadline, 0);
   out.leftovers = run.leftovers;
   const std::string& reply = run.out;
   if (!run.child) {
-    out.problem = "jcmd: " + run.child.error().describe();
+    out.problem = std::string(asker(spec)) + ": " + run.child.error().describe();
     return out;
   }
   if (run.child->timed_out) {
@@ -328,14 +392,13 @@ HeapDumpStep heapDump(const HostPaths& paths, const JvmDumpSpec& spec, const Hel
     // when the JVM closes it instead of staying behind in its /tmp or in our bundle.
     removeTheirs();
     out.step = Step::kTimedOut;
-    out.problem = "timed out after " + ms(deadline - now) +
-                  " (jcmd was killed); the unfinished file was removed";
+    out.problem = "timed out after " + ms(deadline - now) + " (" + asker(spec) +
+                  " was killed); the unfinished file was removed";
     return out;
   }
-  if (auto problem = heapDumpProblem(reply, run.err)) {
+  if (auto problem = heapDumpReplyProblem(spec, *run.child, reply, run.err)) {
     removeTheirs();
     out.problem = *problem;
-    if (run.child->term_signal != 0) out.problem = "jcmd " + run.child->describe();
     return out;
   }
   auto artifact = direct
@@ -395,7 +458,7 @@ std::optional<HeldJvm> holdJvm(const HostPaths& paths, const JvmDumpSpec& spec,
                 " is not a JVM jcmd can attach to: it has no attach socket and does not "
                 "catch SIGQUIT (jcmd's SIGQUIT would kill it)");
   std::string jcmd = spec.jcmd;
-  if (jcmd.empty()) {
+  if (jcmd.empty() && spec.attach == JvmAttach::kJcmd) {
     auto beside = jcmdBesideJava(paths, pid);
     if (!beside) return fail("jcmd: " + beside.error().describe());
     jcmd = std::move(*beside);
@@ -422,28 +485,29 @@ HistogramStep classHistogram(const HostPaths& paths, const JvmDumpSpec& spec, co
   SteadyTime deadline = earliest(now + spec.command_timeout, req_deadline);
   if (deadline <= now)
     return end(DumpResult::kTimedOut, "no time left before the dump's deadline; not started");
-  auto run = runJcmd(paths, jvm, facts, {"GC.class_histogram"}, joinPath(req.dir, kHistogram),
-                     deadline, req.max_bytes);
+  std::vector<std::string> args = {"GC.class_histogram"};
+  if (spec.class_histogram_all) args.push_back("-all");
+  auto run = runJcmd(paths, spec, jvm, facts, args, joinPath(req.dir, kHistogram), deadline,
+                     req.max_bytes);
+  const std::string who = std::string(asker(spec)) + " GC.class_histogram";
   out.leftovers = run.leftovers;
   std::string path = joinPath(req.dir, kHistogram);
   if (!run.child) {
     ::unlink(path.c_str());
-    return end(DumpResult::kFailed, "jcmd: " + run.child.error().describe());
+    return end(DumpResult::kFailed, std::string(asker(spec)) + ": " + run.child.error().describe());
   }
   const ChildResult& child = *run.child;
   std::string head;
   if (auto h = readHead(path, kReplyLimit); h) head = std::move(*h);
   if (child.timed_out) {
     ::unlink(path.c_str());
-    return end(DumpResult::kTimedOut, "jcmd GC.class_histogram " + child.describe());
+    return end(DumpResult::kTimedOut, who + " " + child.describe());
   }
   // Cut at the size cap, it is still the top of a histogram: the classes that matter most.
   bool cut = child.output_cut && looksLikeClassHistogram(head);
   if (!cut && (child.exit_code != 0 || !looksLikeClassHistogram(head))) {
     ::unlink(path.c_str());
-    std::string reason =
-        child.term_signal != 0 || child.abandoned ? child.describe() : jcmdReason(head, run.err);
-    return end(DumpResult::kFailed, "jcmd GC.class_histogram: " + reason);
+    return end(DumpResult::kFailed, who + ": " + failureReason(spec, child, head, run.err));
   }
   auto a = finishArtifact(req.dir, kHistogram, req.max_bytes);
   if (!a) return end(DumpResult::kFailed, a.error().describe());

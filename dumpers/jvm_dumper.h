@@ -18,7 +18,9 @@
 
 namespace oomsentinel {
 
-// How jcmd is run (issue 18: the target controls its /tmp, its files and its pid numbers):
+// How jcmd (or, by default, our own child speaking the attach protocol: JvmAttach::kDirect, in
+// the same place with the same limits) is run (issue 18: the target controls its /tmp, its
+// files and its pid numbers):
 // - The JVM is held by a pidfd, checked against the request's start time, and its root opened
 //   through core/target_fs. Its /tmp is opened as the JVM resolves it (a symlink stays inside
 //   its root), and its attach socket /tmp/.java_pid<nspid> is looked for in that directory.
@@ -32,7 +34,14 @@ namespace oomsentinel {
 //   (as the JVM's user, in its pid namespace), which makes HotSpot start its attach listener. A
 //   process that is not a JVM dies of that SIGQUIT, so this dumper runs jcmd only when the
 //   socket already exists or the process catches SIGQUIT (SigCgt), and says "not a JVM"
-//   otherwise. Nothing of ours signals the JVM.
+//   otherwise. Nothing of ours signals the JVM but that child (jcmd, or the direct one, which
+//   does the same handshake with a 1 ms poll of the socket where jcmd polls at 20 ms and more).
+// - The direct child checks that the socket is a socket (lstat: not a symlink) of its own user
+//   before it connects, sends one request, reads a status line of at most 11 bytes, and copies
+//   the reply to its stdout, capped and timed by runChild like jcmd's output. A socket that
+//   refuses the connection is one an earlier JVM of this pid left (SIGKILLed, /tmp kept): where
+//   jcmd stops there, the child does the handshake (a SIGQUIT-catching process only) and waits
+//   for the new socket HotSpot renames over it.
 // GC.class_histogram forces a full collection (it counts live objects only): a pause, in a JVM
 // already short of memory, and a cost we accept for the evidence. The heap dump (opt-in) stops
 // the JVM while it writes a file the size of the live heap, and the JVM writes it itself, as
@@ -41,11 +50,33 @@ namespace oomsentinel {
 // root) and can write there (it runs as root or as the directory's owner). Otherwise it goes to
 // the JVM's own /tmp (/tmp/oomsentinel-<pid>-<n>.hprof), and is moved (or, across file systems,
 // copied) from the held /tmp descriptor into the bundle and unlinked there (unlinkat).
+// How the JVM is asked (issue 23, bench/README.md "bench_jvm_capture": jcmd's own start-up was
+// ~130 of the 132 ms of a class histogram, its first attach ~85 ms more, the JVM's answer 7 ms).
+enum class JvmAttach {
+  // The HotSpot attach protocol spoken by a child that does not exec (dumpers/jvm_attach.h): the
+  // same namespaces, root, user, no capabilities and deadline as jcmd below, not dumpable, and
+  // no cgroup of its own (no program of the target's runs in it; see runJcmd). Needs no JDK
+  // beside the JVM (a JRE is enough).
+  kDirect,
+  // The jcmd beside the JVM's java: for a JVM whose attach listener speaks another protocol
+  // than HotSpot's version 1 (what JDK 17's jcmd sends, and what is tested here; OpenJ9's
+  // listener is another). Not automatic on a direct failure: a socket that is not the JVM
+  // user's or a listener that does not answer fails jcmd the same way, after another ~130-400
+  // ms of a race already short.
+  kJcmd,
+};
+
 struct JvmDumpSpec {
+  JvmAttach attach = JvmAttach::kDirect;
   // A full path in the JVM's file system; empty: the jcmd beside the JVM's own java (its
-  // /proc/<pid>/exe), which is there in a JDK image and of the JVM's own version.
+  // /proc/<pid>/exe), which is there in a JDK image and of the JVM's own version. kJcmd only.
   std::string jcmd;
   bool class_histogram = true;
+  // GC.class_histogram -all: every object on the heap, reachable or not, without the full
+  // collection that the default runs first (5 ms on bench_jvm_capture's simple heap; tens to
+  // hundreds of ms on a big object graph, in a JVM short of memory). The trade: garbage not yet
+  // collected is counted, so a class that churns looks bigger than what it keeps.
+  bool class_histogram_all = false;
   bool heap_dump = false;
   // The heap dump's time, within the request's deadline. jcmd is killed when it runs out, but
   // the JVM finishes writing anyway: the unfinished file is unlinked so that its space comes
@@ -62,9 +93,10 @@ class JvmDumper final : public Dumper {
  public:
   explicit JvmDumper(JvmDumpSpec spec = {}, HostPaths paths = {});
   const char* name() const override { return "jvm"; }
-  // Artifacts: class_histogram.txt (jcmd's output as it is), heap.hprof. Results: kSkipped
-  // without a pid; kFailed when jcmd cannot attach (with its reason) or the pid is not a JVM;
-  // kPartial when the histogram is there but the heap dump was skipped or failed.
+  // Artifacts: class_histogram.txt (the JVM's reply as it is; by jcmd, after jcmd's "<pid>:"
+  // line), heap.hprof. Results: kSkipped without a pid; kFailed when the JVM cannot be attached
+  // to (with the reason) or the pid is not a JVM; kTimedOut at the deadline; kPartial when the
+  // histogram is there but cut, or the heap dump was skipped or failed.
   DumpOutcome run(const DumpRequest& req) override;
 
  private:

@@ -39,7 +39,7 @@ int orderOf(const std::vector<std::string>& order, const std::string& x) {
 std::string runtimeTitle(const std::string& r) {
   return r == "cpp"  ? "C++ (tcmalloc, gperftools heap profile)"
          : r == "go" ? "Go (net/http/pprof heap profile)"
-                     : "Java (JVM class histogram via jcmd)";
+                     : "Java (JVM class histogram)";
 }
 
 std::string configTitle(const std::string& c) {

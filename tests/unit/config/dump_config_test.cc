@@ -87,6 +87,15 @@ TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
   EXPECT_EQ(d.gperftools_signal, SIGUSR1);
   EXPECT_THAT(d.go_profiles, ElementsAre("heap", "allocs"));
   EXPECT_TRUE(d.jvm_heap_dump);
+  // The attach protocol spoken directly and the histogram after a full GC, unless told.
+  EXPECT_FALSE(d.jvm_attach_jcmd);
+  EXPECT_FALSE(d.jvm_class_histogram_all);
+  const TargetDumpSpec& told =
+      loadDumpConfig(kApp + "    jvm: {attach: jcmd, class_histogram_all: true}\n").targets[0].dump;
+  EXPECT_TRUE(told.jvm_attach_jcmd);
+  EXPECT_TRUE(told.jvm_class_histogram_all);
+  EXPECT_FALSE(
+      loadDumpConfig(kApp + "    jvm: {attach: direct}\n").targets[0].dump.jvm_attach_jcmd);
   EXPECT_THAT(d.exec_argv, ElementsAre("/usr/local/bin/collect", "--fast"));
   EXPECT_EQ(d.exec_timeout, 3s);
   EXPECT_EQ(d.exec_user, "app");

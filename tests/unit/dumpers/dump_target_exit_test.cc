@@ -558,7 +558,9 @@ TEST(DumpTargetExit, JvmKilledWhileJcmdWaitsForItsHistogramIsFailedWithTheReason
 
   // The control: the same dump of the living JVM is ok (and starts its attach listener).
   TempDir first;
-  auto ok = JvmDumper().run(midKillRequest(first.path(), jvm.pid(), 60s));
+  JvmDumpSpec spec;
+  spec.attach = JvmAttach::kJcmd;  // the direct child is the next test's
+  auto ok = JvmDumper(spec).run(midKillRequest(first.path(), jvm.pid(), 60s));
   ASSERT_EQ(ok.result, DumpResult::kOk) << ok.error;
   ASSERT_EQ(midKillUnixBacklog(socket), 0) << "no attach socket listening at " << socket;
 
@@ -569,7 +571,7 @@ TEST(DumpTargetExit, JvmKilledWhileJcmdWaitsForItsHistogramIsFailedWithTheReason
   TempDir t;
   DumpRequest req = midKillRequest(t.path(), jvm.pid(), 60s);
   DumpOutcome out;
-  std::thread dump([&] { out = JvmDumper().run(req); });
+  std::thread dump([&] { out = JvmDumper(spec).run(req); });
   bool waiting =
       oomsentinel::testing::eventually([&] { return midKillUnixBacklog(socket) >= 2; }, 3000, 10);
   // This JVM's jcmd (others may run beside this test): `jcmd <pid> GC.class_histogram`.
@@ -596,6 +598,54 @@ TEST(DumpTargetExit, JvmKilledWhileJcmdWaitsForItsHistogramIsFailedWithTheReason
   EXPECT_EQ(jcmds.size(), 1u) << "jcmd was not found running";
   for (pid_t p : jcmds)
     EXPECT_TRUE(goneWithin(p, 2s)) << "jcmd (pid " << p << ") outlived the dump";
+}
+
+TEST(DumpTargetExit, JvmKilledWhileTheDirectAttachWaitsForItsHistogramIsFailedWithTheReason) {
+  if (std::string(OOMSENTINEL_JAVA_LEAK).empty())
+    GTEST_SKIP() << "no JDK 17 at configure time (default-jdk-headless): OOMSENTINEL_JAVA_LEAK is "
+                    "empty";
+  MidKillTarget jvm(
+      {OOMSENTINEL_JAVA_LEAK, "--rate", "400MiB/s", "--chunk", "1MiB", "--max", "24MiB", "--hold"},
+      {"JAVA_LEAK_OPTS=-Xmx128m -XX:+UseSerialGC"});
+  ASSERT_GT(jvm.pid(), 0);
+  ASSERT_TRUE(jvm.waitFor(" hold ", 30s)) << jvm.output();
+  const std::string socket = "/tmp/.java_pid" + std::to_string(jvm.pid());
+  struct SocketGoes {
+    std::string path;
+    ~SocketGoes() { ::unlink(path.c_str()); }
+  } socket_goes{socket};
+  ::unlink(socket.c_str());  // a stale one of an earlier JVM with this pid
+
+  // The control, which also starts the listener (the direct child's own handshake).
+  TempDir first;
+  auto ok = JvmDumper().run(midKillRequest(first.path(), jvm.pid(), 60s));
+  ASSERT_EQ(ok.result, DumpResult::kOk) << ok.error;
+  ASSERT_EQ(midKillUnixBacklog(socket), 0) << "no attach socket listening at " << socket;
+
+  // Stopped, the JVM accepts no connection: the child's one connection waits in the backlog.
+  ASSERT_EQ(::kill(jvm.pid(), SIGSTOP), 0);
+  TempDir t;
+  DumpRequest req = midKillRequest(t.path(), jvm.pid(), 60s);
+  DumpOutcome out;
+  std::thread dump([&] { out = JvmDumper().run(req); });
+  bool waiting =
+      oomsentinel::testing::eventually([&] { return midKillUnixBacklog(socket) >= 1; }, 3000, 10);
+  SystemClock clock;
+  SteadyTime killed = clock.steadyNow();
+  jvm.killAndReap();
+  dump.join();
+  Duration after_kill = clock.steadyNow() - killed;
+  ASSERT_TRUE(waiting) << "the direct child never connected";
+
+  std::cout << "jvm (direct): " << dumpResultName(out.result) << " \"" << out.error
+            << "\", returned "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(after_kill).count()
+            << " ms after the kill\n";
+  EXPECT_EQ(out.result, DumpResult::kFailed);
+  EXPECT_EQ(out.error.rfind("attach GC.class_histogram: ", 0), 0u) << out.error;
+  EXPECT_TRUE(out.artifacts.empty());
+  EXPECT_TRUE(std::filesystem::is_empty(t.path())) << "the bundle is not empty";
+  EXPECT_LT(after_kill, 10s);
 }
 
 }  // namespace
