@@ -28,7 +28,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: bench_oom_race [--trials N] [--rates 10,50,200,1000] [--runtimes cpp,go,java]\n"
     "                      [--configs "
-    "defaults,adaptive,adaptive-throttle,adaptive-poll,fixed-1s,fixed-5s,fixed-10s,go-inprocess]\n"
+    "defaults,defaults-watched,adaptive,adaptive-throttle,adaptive-poll,fixed-1s,fixed-5s,fixed-"
+    "10s,go-inprocess]\n"
     "                      [--out DIR] [--name oom_race] [--commit REV] [--cgroup v1|v2]\n"
     "                      [--limit 256] [--no-alertmanager] [--smoke]\n"
     "       bench_oom_race --replot RESULTS.csv [--cgroup v1|v2] [--limit 256]: the SVG again\n"

@@ -27,9 +27,9 @@ std::string fmt(double v, int digits = 0) {
 }
 
 const std::vector<std::string> kRuntimeOrder = {"cpp", "go", "java"};
-const std::vector<std::string> kConfigOrder = {"defaults",      "adaptive",    "adaptive-throttle",
-                                               "adaptive-poll", "fixed-1s",    "fixed-5s",
-                                               "fixed-10s",     "go-inprocess"};
+const std::vector<std::string> kConfigOrder = {
+    "defaults", "defaults-watched", "adaptive",  "adaptive-throttle", "adaptive-poll",
+    "fixed-1s", "fixed-5s",         "fixed-10s", "go-inprocess"};
 
 int orderOf(const std::vector<std::string>& order, const std::string& x) {
   auto it = std::find(order.begin(), order.end(), x);
@@ -45,7 +45,9 @@ std::string runtimeTitle(const std::string& r) {
 std::string configTitle(const std::string& c) {
   if (c == "defaults")
     return "oomsentinel as shipped: the built-in rules (oom-imminent with its capture clause), "
-           "the adaptive poll and the kernel's wake-ups";
+           "the adaptive poll and the kernel's wake-ups; the leak from the target's first second";
+  if (c == "defaults-watched")
+    return "the same, the target watched for 3 s before it leaks (time_to_oom known)";
   if (c == "adaptive")
     return "oomsentinel, adaptive poll (1 s; 50 ms above 70%) with the kernel's wake-ups";
   if (c == "adaptive-throttle")

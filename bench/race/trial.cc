@@ -193,7 +193,8 @@ const char* dumperOf(const std::string& runtime) {
 std::string pollYaml(const std::string& config) {
   // The defaults: 1s, 50ms above 70%, and the kernel's wake-ups (v1 thresholds at the rules'
   // levels, OOM notifier, host PSI).
-  if (config == "adaptive" || config == "adaptive-throttle" || config == "defaults") return "";
+  if (config == "adaptive" || config == "adaptive-throttle" || config.rfind("defaults", 0) == 0)
+    return "";
   if (config == "adaptive-poll") return "poll: {events: false}\n";
   // A fixed poll stands for the peers that poll (oomd, holmes, the kubelet): no wake-ups.
   auto dash = config.rfind('-');
@@ -310,7 +311,7 @@ TrialResult runTrial(const TrialSpec& spec, const Programs& programs) {
         (spec.config == "adaptive-throttle" ? "    throttle_during_dump: {max_duration: 5s}\n"
                                             : "") +
         // "defaults": no rules of its own, the built-in ones (rules/defaults.cc) as shipped.
-        (spec.config == "defaults"
+        (spec.config.rfind("defaults", 0) == 0
              ? std::string()
              : "rules:\n  - name: oom-imminent\n    expr: working_set_ratio > " +
                    std::to_string(static_cast<int>(std::lround(spec.threshold * 100))) +
@@ -333,6 +334,12 @@ TrialResult runTrial(const TrialSpec& spec, const Programs& programs) {
     }
   }
 
+  if (spec.config == "defaults-watched") {
+    // The daemon has watched the quiet cgroup for longer than time_to_oom needs (a fit over at
+    // least a fifth of its 10 s window) before the leak begins: a workload watched for a while,
+    // not one that leaks from its first second (the "defaults" configuration).
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+  }
   if (!inprocess) {
     // The leak starts at a random phase of the daemon's slow tick (which began when it got
     // ready): otherwise every trial would meet the poll schedule at the same point, and a fixed
