@@ -1,0 +1,569 @@
+// daemon/: wiring and lifetime of the oomsentinel executable.
+// `oomsentinel incidents show ID|latest`: one bundle's story for the person paged: what fired,
+// the usage before it, which code held the memory (the heap report), what each dumper did, and
+// how to open each raw file. A bundle's contents came partly from a hostile target (docs/
+// security.md): every string shown goes through safeText, every file read is bounded.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/safe_text.h"
+#include "core/units.h"
+#include "daemon/cli.h"
+#include "daemon/commands.h"
+#include "daemon/report.h"
+#include "dumpers/incident_store.h"
+
+namespace oomsentinel {
+namespace {
+
+using nlohmann::ordered_json;
+
+// Caps on what one string of a bundle may take on the screen: names, and free text (an error).
+constexpr std::size_t kNameCap = 256, kTextCap = 2048;
+// report.json is a few KiB (ten sites per ranking, each name cut at 512 bytes).
+constexpr std::size_t kMaxReportBytes = 1u << 20;
+constexpr int kMaxReportDepth = 8;
+// When report.json cannot be read, this much of report.txt is shown instead.
+constexpr std::size_t kMaxReportTextBytes = 64u << 10, kReportTextLines = 30;
+// The plot: at most this many columns (samples are bucketed by their peak) and rows.
+constexpr std::size_t kPlotWidth = 60;
+constexpr int kPlotHeight = 6;
+constexpr std::size_t kTopSitesShown = 5;
+
+std::string safe(const std::string& s, std::size_t cap = kNameCap) { return safeText(s, cap); }
+
+// A word a shell takes as it is: a bundle file's name may hold quotes, '$' or spaces (a hook's
+// file), so a command to copy and paste quotes it.
+std::string shellWord(const std::string& s) {
+  bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("_./:@%+=,-").find(c) != std::string_view::npos;
+  });
+  if (plain) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string hms(WallTime t) { return formatWallTime(t).substr(11, 8); }
+
+// ---- the usage curve ----
+
+struct Series {
+  std::string signal;
+  bool bytes = false;
+  std::vector<std::pair<WallTime, double>> points;
+  std::optional<double> limit;
+};
+
+std::optional<double> lastOf(const std::vector<IncidentInfo::Sample>& history,
+                             const std::string& signal) {
+  for (auto s = history.rbegin(); s != history.rend(); ++s)
+    for (const auto& [name, v] : s->signals)
+      if (name == signal && std::isfinite(v)) return v;
+  return std::nullopt;
+}
+
+// The working set against the limit when the history has it (what the OOM killer compares),
+// else usage, else their ratios (whose limit is 1).
+std::optional<Series> pickSeries(const IncidentDetail& d) {
+  for (const char* signal :
+       {"working_set_bytes", "usage_bytes", "working_set_ratio", "usage_ratio"}) {
+    Series s;
+    s.signal = signal;
+    s.bytes = std::string_view(signal).ends_with("_bytes");
+    for (const auto& sample : d.history)
+      for (const auto& [name, v] : sample.signals)
+        if (name == signal && std::isfinite(v) && v >= 0) s.points.emplace_back(sample.time, v);
+    if (s.points.empty()) continue;
+    if (!s.bytes) {
+      s.limit = 1.0;
+    } else if (auto l = lastOf(d.history, "limit_bytes"); l && *l > 0) {
+      s.limit = l;
+    } else {
+      for (const auto& [name, v] : d.values)
+        if (name == "limit_bytes" && std::isfinite(v) && v > 0) s.limit = v;
+    }
+    return s;
+  }
+  return std::nullopt;
+}
+
+std::string yLabel(const Series& s, double v) {
+  return s.bytes ? formatBytes(v) : formatValue(std::round(v * 1000) / 1000);
+}
+
+// Bars of '#' a column each (the peak of the samples it covers), the limit a row of '-'.
+std::vector<std::string> plotLines(const Series& s) {
+  const std::size_t n = s.points.size(), cols = std::min(n, kPlotWidth);
+  std::vector<double> peak(cols, 0);
+  for (std::size_t i = 0; i < n; ++i)
+    peak[i * cols / n] = std::max(peak[i * cols / n], s.points[i].second);
+  double top = std::max(*std::max_element(peak.begin(), peak.end()), s.limit.value_or(0));
+  if (top <= 0) top = 1;
+  // Rounded down, so that a bar reaches the limit's row only when the usage reached the limit.
+  auto rowOf = [&](double v) {
+    int r = static_cast<int>(std::floor(v / top * kPlotHeight));
+    return v > 0 && r == 0 ? 1 : r;
+  };
+  const int limit_row = s.limit ? rowOf(*s.limit) : -1;
+  std::vector<std::string> out;
+  constexpr std::size_t kLabel = 11;
+  for (int row = kPlotHeight; row >= 1; --row) {
+    std::string label;
+    if (row == limit_row)
+      label = yLabel(s, *s.limit);
+    else if (row == kPlotHeight)
+      label = yLabel(s, top);
+    std::string line = std::string(kLabel - std::min(kLabel, label.size()), ' ') + label + " |";
+    for (double v : peak) line += rowOf(v) >= row ? '#' : (row == limit_row ? '-' : ' ');
+    if (row == limit_row) line += " limit";
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out.push_back("  " + line);
+  }
+  std::string zero = yLabel(s, 0);
+  out.push_back("  " + std::string(kLabel - std::min(kLabel, zero.size()), ' ') + zero + " +" +
+                std::string(cols, '-'));
+  std::string first = hms(s.points.front().first), last = hms(s.points.back().first);
+  std::string times = std::string(kLabel + 4, ' ') + first;  // under the first bar
+  if (cols > first.size() + last.size())
+    times += std::string(cols - first.size() - last.size(), ' ') + last;
+  else if (n > 1)
+    times += " to " + last;
+  out.push_back(times);
+  return out;
+}
+
+void printUsage(const IncidentDetail& d) {
+  std::optional<Series> s = pickSeries(d);
+  if (!s) {
+    std::cout << "\nUsage before firing: no history in the manifest (dump.history: 0, or a "
+                 "record of a lost incident).\n";
+    return;
+  }
+  double peak = 0;
+  for (const auto& p : s->points) peak = std::max(peak, p.second);
+  std::cout << "\nUsage before firing: " << s->signal << ", the last " << s->points.size()
+            << " sample" << (s->points.size() == 1 ? "" : "s") << " ("
+            << hms(s->points.front().first) << " to " << hms(s->points.back().first) << " UTC)\n";
+  for (const auto& line : plotLines(*s)) std::cout << line << "\n";
+  std::cout << "  first " << yLabel(*s, s->points.front().second) << ", last "
+            << yLabel(*s, s->points.back().second) << ", peak " << yLabel(*s, peak);
+  if (s->limit) std::cout << ", limit " << yLabel(*s, *s->limit);
+  std::cout << "\n";
+}
+
+// ---- the heap report ----
+
+struct HeapSite {
+  std::string function, file;
+  long long line = 0;
+  std::uint64_t bytes = 0;
+  double share = 0;
+};
+
+struct HeapReportView {
+  bool present = false;  // report.json was read and is a report
+  std::string status, error, profile, sample_type;
+  std::uint64_t total_bytes = 0;
+  std::vector<HeapSite> by_caller, by_leaf;
+  std::string note;  // what there is instead, or why the report could not be read
+  std::vector<std::string> text_lines;  // report.txt's first lines, made safe, when not read
+};
+
+bool hasFile(const IncidentDetail& d, const std::string& file) {
+  return std::any_of(d.files.begin(), d.files.end(),
+                     [&](const IncidentDetail::File& f) { return f.present && f.file == file; });
+}
+
+// Why there is no heap report, and which raw file there is instead.
+std::string noReportNote(const IncidentDetail& d) {
+  if (hasFile(d, "go-heap.pb.gz"))
+    return "no heap report in this bundle; the raw Go heap profile is go-heap.pb.gz";
+  if (hasFile(d, "heap.prof"))
+    return "no heap report for gperftools profiles yet; the raw profile is heap.prof";
+  if (hasFile(d, "class_histogram.txt"))
+    return "no heap report for the JVM yet; the raw class histogram is class_histogram.txt";
+  if (hasFile(d, "heap.hprof"))
+    return "no heap report for the JVM yet; the raw heap dump is heap.hprof";
+  return "no heap profile in this bundle (none of its dumpers captured one)";
+}
+
+std::vector<HeapSite> sitesOf(const ordered_json& r, const char* key) {
+  std::vector<HeapSite> out;
+  auto it = r.find(key);
+  if (it == r.end() || !it->is_array()) return out;
+  for (const auto& j : *it) {
+    if (!j.is_object() || out.size() >= 100) continue;
+    HeapSite s;
+    s.function = j.value("function", ordered_json()).is_string() ? j["function"].get<std::string>()
+                                                                 : std::string();
+    s.file = j.value("file", ordered_json()).is_string() ? j["file"].get<std::string>() : "";
+    if (j.contains("line") && j["line"].is_number_integer()) s.line = j["line"].get<long long>();
+    if (j.contains("bytes") && j["bytes"].is_number_unsigned())
+      s.bytes = j["bytes"].get<std::uint64_t>();
+    if (j.contains("share") && j["share"].is_number()) s.share = j["share"].get<double>();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string stringField(const ordered_json& r, const char* key) {
+  auto it = r.find(key);
+  return it != r.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// report.json's fields into `v`; false when it is not a JSON object (or deeper than a report).
+bool parseReport(const std::string& text, HeapReportView& v) {
+  bool too_deep = false;
+  ordered_json::parser_callback_t cb = [&](int depth, ordered_json::parse_event_t e,
+                                           ordered_json&) {
+    bool opens = e == ordered_json::parse_event_t::object_start ||
+                 e == ordered_json::parse_event_t::array_start;
+    if (opens && depth >= kMaxReportDepth) too_deep = true;
+    return !too_deep;
+  };
+  // Invalid UTF-8 in a string is a parse error here: such a file was not written by analysis/.
+  ordered_json r = ordered_json::parse(text, cb, false);
+  if (too_deep || r.is_discarded() || !r.is_object()) return false;
+  v.present = true;
+  v.status = stringField(r, "status");
+  v.error = stringField(r, "error");
+  v.profile = stringField(r, "profile");
+  v.sample_type = stringField(r, "sample_type");
+  if (auto t = r.find("total_bytes"); t != r.end() && t->is_number_unsigned())
+    v.total_bytes = t->get<std::uint64_t>();
+  v.by_caller = sitesOf(r, "top_by_caller");
+  v.by_leaf = sitesOf(r, "top_by_leaf");
+  return true;
+}
+
+HeapReportView readHeapReport(const std::string& dir, const IncidentSummary& s,
+                              const IncidentDetail& d) {
+  HeapReportView v;
+  auto text = IncidentStore::readBundleFile(dir, s.name, "report.json", kMaxReportBytes);
+  // A missing report is not an error: most runtimes have none yet.
+  if (!text && text.error().errnum == ENOENT) {
+    v.note = noReportNote(d);
+    return v;
+  }
+  if (text && parseReport(*text, v)) return v;
+  v.note = text ? "report.json is not a heap report (not a JSON object of valid UTF-8)"
+                : "report.json cannot be read: " + text.error().describe();
+  // What the person paged can still read: report.txt's first lines, each made safe.
+  auto txt = IncidentStore::readBundleFile(dir, s.name, "report.txt", kMaxReportTextBytes);
+  if (!txt) return v;
+  std::istringstream in(*txt);
+  for (std::string line; std::getline(in, line) && v.text_lines.size() < kReportTextLines;)
+    v.text_lines.push_back(safe(line, 512));
+  return v;
+}
+
+std::string siteWhere(const HeapSite& s) {
+  if (s.file.empty()) return "";
+  return safe(s.file, 512) + (s.line > 0 ? ":" + std::to_string(s.line) : "");
+}
+
+void printHeapReport(const HeapReportView& v, const std::string& path) {
+  if (!v.present) {
+    std::cout << "\nHeap report: " << safe(v.note, kTextCap) << ".\n";
+    if (!v.text_lines.empty()) std::cout << "  report.txt begins:\n";
+    for (const auto& line : v.text_lines) std::cout << "    " << line << "\n";
+    return;
+  }
+  std::cout << "\nHeap report (report.json, of " << safe(v.profile) << "):";
+  if (v.status != "ok") {
+    std::cout << " no ranking: " << safe(v.error.empty() ? v.status : v.error, kTextCap) << "\n";
+    return;
+  }
+  std::cout << " " << formatBytes(static_cast<double>(v.total_bytes)) << " in use ("
+            << safe(v.sample_type) << "); the top sites by caller:\n";
+  if (v.by_caller.empty()) std::cout << "  (none)\n";
+  for (std::size_t i = 0; i < v.by_caller.size() && i < kTopSitesShown; ++i) {
+    const HeapSite& s = v.by_caller[i];
+    char lead[64];
+    std::snprintf(lead, sizeof lead, "  %zu. %10s %5.1f%%  ", i + 1,
+                  formatBytes(static_cast<double>(s.bytes)).c_str(), s.share * 100);
+    std::cout << lead << safe(s.function, 512) << "  " << siteWhere(s) << "\n";
+  }
+  std::cout << "  both rankings, top 10: less " << shellWord(path + "/report.txt") << "\n";
+}
+
+// ---- the files ----
+
+// How to open a raw file of the bundle; "" when no command line fits (the executable itself).
+std::string openCommand(const IncidentDetail& d, const std::string& bundle,
+                        const std::string& file) {
+  const std::string at = shellWord(bundle + "/" + file);
+  if (file.ends_with(".pb.gz")) return "go tool pprof -top " + at;
+  if (file == "heap.prof") {
+    // google-pprof symbolizes a PIE only through the path the target ran from (incidents.md).
+    if (hasFile(d, "exe_path.txt"))
+      return "google-pprof --text \"$(cat " + shellWord(bundle + "/exe_path.txt") + ")\" " + at;
+    if (hasFile(d, "exe")) return "go tool pprof -top " + shellWord(bundle + "/exe") + " " + at;
+    return "google-pprof --text <the target's executable> " + at;
+  }
+  if (file == "exe") return "";
+  if (file.ends_with(".hprof")) return "";  // a JVM heap dump: Eclipse MAT or VisualVM
+  return "less " + at;
+}
+
+std::string fileFlags(const IncidentDetail::File& f) {
+  std::string out;
+  if (f.truncated)
+    out += ", cut short" + (f.truncated_by.empty() ? "" : " (" + safe(f.truncated_by) + ")");
+  if (!f.present) out += ", NOT IN THE BUNDLE";
+  return out;
+}
+
+void printDumpsAndFiles(const IncidentDetail& d, const std::string& bundle) {
+  std::cout << "\nDumpers:\n";
+  if (d.dumps.empty()) std::cout << "  none ran\n";
+  for (const auto& o : d.dumps) {
+    std::cout << "  " << safe(o.dumper) << ": " << safe(o.result);
+    if (std::isfinite(o.took_seconds)) std::cout << " in " << formatValue(o.took_seconds) << "s";
+    if (!o.error.empty()) std::cout << ": " << safe(o.error, kTextCap);
+    std::cout << "\n";
+  }
+  std::cout << "\nFiles (in " << safe(bundle, 4096) << "):\n";
+  if (d.files.empty()) std::cout << "  none\n";
+  for (const auto& f : d.files) {
+    const std::string file = safe(f.file, 1024);
+    std::cout << "  " << file << "  " << formatBytes(static_cast<double>(f.bytes)) << ", "
+              << safe(f.dumper) << fileFlags(f) << "\n";
+    std::string cmd = f.present ? openCommand(d, safe(bundle, 4096), file) : "";
+    if (!cmd.empty()) std::cout << "      " << cmd << "\n";
+  }
+}
+
+// ---- the whole story ----
+
+std::string labelsText(const IncidentDetail& d) {
+  std::string out;
+  for (const auto& [k, v] : d.labels) out += (out.empty() ? "" : " ") + safe(k) + "=" + safe(v);
+  return out;
+}
+
+std::string publishedText(const IncidentSummary& s) {
+  if (s.published_at == WallTime{}) return "unknown";
+  return formatWallTime(s.published_at) + " (" + formatDuration(s.published_at - s.fired_at) +
+         " after firing)";
+}
+
+void printText(const IncidentSummary& s, const IncidentDetail& d, const HeapReportView& heap) {
+  std::cout << "Incident " << safe(s.name) << "\n";
+  std::cout << "  rule:       " << safe(s.rule) << " (" << safe(s.severity) << ")\n";
+  if (!d.expr.empty()) std::cout << "  expression: " << safe(d.expr, kTextCap) << "\n";
+  std::cout << "  target:     " << safe(s.target) << "\n";
+  if (!d.labels.empty()) std::cout << "  labels:     " << labelsText(d) << "\n";
+  std::cout << "  fired:      " << formatWallTime(s.fired_at) << "\n";
+  std::cout << "  published:  " << publishedText(s) << "\n";
+  if (s.outcome == "lost") std::cout << "  outcome:    lost (the daemon stopped during the dump)\n";
+  std::cout << "  bundle:     " << safe(s.path, 4096) << " (" << s.artifacts << " files, "
+            << formatBytes(static_cast<double>(s.bytes)) << ")\n";
+  if (!s.problem.empty()) std::cout << "  problem:    " << safe(s.problem, kTextCap) << "\n";
+  std::cout << "\nValues at firing:\n";
+  if (d.values.empty()) std::cout << "  none recorded\n";
+  std::size_t w = 0;
+  for (const auto& [k, v] : d.values) w = std::max(w, safe(k).size());
+  for (const auto& [k, v] : d.values) {
+    std::string name = safe(k);
+    std::cout << "  " << name << std::string(w - name.size() + 2, ' ')
+              << (std::string_view(name).ends_with("_bytes") && std::isfinite(v)
+                      ? formatValue(v) + " (" + formatBytes(v) + ")"
+                      : formatValue(v))
+              << "\n";
+  }
+  printUsage(d);
+  printHeapReport(heap, safe(s.path, 4096));
+  printDumpsAndFiles(d, s.path);
+}
+
+// ---- JSON ----
+
+// As the manifest writes numbers: a non-finite one as a string, which JSON has no number for.
+ordered_json jsonNumber(double v) {
+  if (std::isfinite(v)) return v;
+  return formatValue(v);
+}
+
+ordered_json jsonSignals(const std::vector<std::pair<std::string, double>>& signals) {
+  ordered_json o = ordered_json::object();
+  for (const auto& [k, v] : signals) o[safe(k)] = jsonNumber(v);
+  return o;
+}
+
+ordered_json jsonSites(const std::vector<HeapSite>& sites) {
+  ordered_json out = ordered_json::array();
+  for (const auto& s : sites)
+    out.push_back({{"function", safe(s.function, 512)},
+                   {"file", safe(s.file, 512)},
+                   {"line", s.line},
+                   {"bytes", s.bytes},
+                   {"share", jsonNumber(s.share)}});
+  return out;
+}
+
+ordered_json jsonHeapReport(const HeapReportView& v, const std::string& bundle) {
+  ordered_json o;
+  o["present"] = v.present;
+  if (!v.present) {
+    o["note"] = safe(v.note, kTextCap);
+    o["text_lines"] = v.text_lines;
+    return o;
+  }
+  o["file"] = bundle + "/report.json";
+  o["text"] = bundle + "/report.txt";
+  o["status"] = safe(v.status);
+  o["error"] = v.error.empty() ? ordered_json() : ordered_json(safe(v.error, kTextCap));
+  o["profile"] = safe(v.profile);
+  o["sample_type"] = safe(v.sample_type);
+  o["total_bytes"] = v.total_bytes;
+  o["top_by_caller"] = jsonSites(v.by_caller);
+  o["top_by_leaf"] = jsonSites(v.by_leaf);
+  return o;
+}
+
+ordered_json jsonUsage(const IncidentDetail& d) {
+  std::optional<Series> s = pickSeries(d);
+  if (!s) return nullptr;
+  double peak = 0;
+  for (const auto& p : s->points) peak = std::max(peak, p.second);
+  return {{"signal", s->signal},
+          {"samples", s->points.size()},
+          {"from", formatWallTime(s->points.front().first)},
+          {"to", formatWallTime(s->points.back().first)},
+          {"first", s->points.front().second},
+          {"last", s->points.back().second},
+          {"peak", peak},
+          {"limit", s->limit ? ordered_json(*s->limit) : ordered_json()}};
+}
+
+ordered_json jsonFiles(const IncidentDetail& d, const std::string& bundle) {
+  ordered_json files = ordered_json::array();
+  for (const auto& f : d.files) {
+    const std::string file = safe(f.file, 1024);
+    std::string cmd = f.present ? openCommand(d, bundle, file) : "";
+    files.push_back({{"dumper", safe(f.dumper)},
+                     {"file", file},
+                     {"path", bundle + "/" + file},
+                     {"bytes", f.bytes},
+                     {"sha256", safe(f.sha256, 128)},
+                     {"truncated", f.truncated},
+                     {"truncated_by",
+                      f.truncated_by.empty() ? ordered_json() : ordered_json(safe(f.truncated_by))},
+                     {"present", f.present},
+                     {"open", cmd.empty() ? ordered_json() : ordered_json(cmd)}});
+  }
+  return files;
+}
+
+void printJson(const IncidentSummary& s, const IncidentDetail& d, const HeapReportView& heap) {
+  const std::string bundle = safe(s.path, 4096);
+  ordered_json j;
+  j["name"] = safe(s.name);
+  j["path"] = bundle;
+  j["target"] = safe(s.target);
+  j["rule"] = safe(s.rule);
+  j["severity"] = safe(s.severity);
+  j["expr"] = safe(d.expr, kTextCap);
+  ordered_json labels = ordered_json::object();
+  for (const auto& [k, v] : d.labels) labels[safe(k)] = safe(v);
+  j["labels"] = std::move(labels);
+  j["fired_at"] = formatWallTime(s.fired_at);
+  j["published_at"] = nullptr;
+  if (s.published_at != WallTime{}) j["published_at"] = formatWallTime(s.published_at);
+  j["outcome"] = s.outcome.empty() ? "published" : safe(s.outcome);
+  j["problem"] = s.problem.empty() ? ordered_json() : ordered_json(safe(s.problem, kTextCap));
+  j["artifacts"] = s.artifacts;
+  j["bytes"] = s.bytes;
+  j["values"] = jsonSignals(d.values);
+  j["usage"] = jsonUsage(d);
+  ordered_json history = ordered_json::array();
+  for (const auto& h : d.history)
+    history.push_back({{"time", formatWallTime(h.time)}, {"signals", jsonSignals(h.signals)}});
+  j["history"] = std::move(history);
+  j["heap_report"] = jsonHeapReport(heap, bundle);
+  ordered_json dumps = ordered_json::array();
+  for (const auto& o : d.dumps)
+    dumps.push_back({{"dumper", safe(o.dumper)},
+                     {"result", safe(o.result)},
+                     {"error", safe(o.error, kTextCap)},
+                     {"took_seconds", jsonNumber(o.took_seconds)}});
+  j["dumps"] = std::move(dumps);
+  j["files"] = jsonFiles(d, bundle);
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+// ---- the command ----
+
+// The bundle `id` names in the list (newest first), or nullptr.
+const IncidentSummary* find(const std::vector<IncidentSummary>& list, const std::string& id) {
+  if (id == "latest") return list.empty() ? nullptr : &list.front();
+  for (const auto& s : list)
+    if (s.name == id) return &s;
+  return nullptr;
+}
+
+}  // namespace
+
+int runIncidentsShow(std::vector<std::string> argv) {
+  Args args(std::move(argv));
+  std::string dir = kDefaultIncidentsDir, id;
+  bool json = false;
+  while (!args.empty()) {
+    std::optional<std::string> v;
+    if (args.flag("--dir", &v)) {
+      if (v->empty()) throw UsageError{"--dir needs a directory"};
+      dir = *v;
+    } else if (args.flag("--json")) {
+      json = true;
+    } else if (!args.peek().empty() && args.peek()[0] == '-') {
+      throw UsageError{"unknown argument '" + safe(args.peek()) + "'"};
+    } else if (id.empty()) {
+      id = args.next();
+    } else {
+      throw UsageError{"show takes one incident ID, not also '" + safe(args.peek()) + "'"};
+    }
+  }
+  if (id.empty()) throw UsageError{"show needs an incident ID (a bundle's name) or 'latest'"};
+  // An ID is one name in DIR: never a path that leads elsewhere ("..", "../x", "a/b"), nor a
+  // hidden name (a bundle still being written is ".partial-*").
+  if (id.find('/') != std::string::npos || id[0] == '.')
+    throw UsageError{"an incident ID is a bundle's name, without '/' or '..': '" + safe(id) + "'"};
+  auto list = IncidentStore::list(dir);
+  if (!list) {
+    std::cerr << "oomsentinel incidents show: " << safe(list.error().describe(), kTextCap) << "\n";
+    return 2;
+  }
+  const IncidentSummary* s = find(*list, id);
+  if (!s) {
+    std::cerr << "oomsentinel incidents show: "
+              << (id == "latest" ? "no incidents in " + safe(dir, 4096)
+                                 : "no incident '" + safe(id) + "' in " + safe(dir, 4096))
+              << "; `oomsentinel incidents --dir " << shellWord(safe(dir, 4096))
+              << "` lists their IDs (the last column's names)\n";
+    return 1;
+  }
+  auto detail = IncidentStore::detail(dir, s->name);
+  if (!detail) {
+    std::cerr << "oomsentinel incidents show: " << safe(detail.error().describe(), kTextCap)
+              << "\n";
+    return 1;
+  }
+  HeapReportView heap = readHeapReport(dir, *s, *detail);
+  if (json)
+    printJson(*s, *detail, heap);
+  else
+    printText(*s, *detail, heap);
+  return 0;
+}
+
+}  // namespace oomsentinel
