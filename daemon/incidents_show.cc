@@ -3,8 +3,11 @@
 // the usage before it, which code held the memory (the heap report), what each dumper did, and
 // how to open each raw file. A bundle's contents came partly from a hostile target (docs/
 // security.md): every string shown goes through safeText, every file read is bounded.
+#include "daemon/incidents_show.h"
+
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -12,6 +15,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/safe_text.h"
@@ -21,27 +25,8 @@
 #include "daemon/report.h"
 #include "dumpers/incident_store.h"
 
-namespace oomsentinel {
-namespace {
+namespace oomsentinel::show_detail {
 
-using nlohmann::ordered_json;
-
-// Caps on what one string of a bundle may take on the screen: names, and free text (an error).
-constexpr std::size_t kNameCap = 256, kTextCap = 2048;
-// report.json is a few KiB (ten sites per ranking, each name cut at 512 bytes).
-constexpr std::size_t kMaxReportBytes = 1u << 20;
-constexpr int kMaxReportDepth = 8;
-// When report.json cannot be read, this much of report.txt is shown instead.
-constexpr std::size_t kMaxReportTextBytes = 64u << 10, kReportTextLines = 30;
-// The plot: at most this many columns (samples are bucketed by their peak) and rows.
-constexpr std::size_t kPlotWidth = 60;
-constexpr int kPlotHeight = 6;
-constexpr std::size_t kTopSitesShown = 5;
-
-std::string safe(const std::string& s, std::size_t cap = kNameCap) { return safeText(s, cap); }
-
-// A word a shell takes as it is: a bundle file's name may hold quotes, '$' or spaces (a hook's
-// file), so a command to copy and paste quotes it.
 std::string shellWord(const std::string& s) {
   bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
     return std::isalnum(c) || std::string_view("_./:@%+=,-").find(c) != std::string_view::npos;
@@ -52,16 +37,23 @@ std::string shellWord(const std::string& s) {
   return out + "'";
 }
 
+namespace {
+
+using nlohmann::ordered_json;
+
+// report.json is a few KiB (ten sites per ranking, each name cut at 512 bytes).
+constexpr std::size_t kMaxReportBytes = 1u << 20;
+constexpr int kMaxReportDepth = 8;
+// When report.json cannot be read, this much of report.txt is shown instead.
+constexpr std::size_t kMaxReportTextBytes = 64u << 10, kReportTextLines = 30;
+// The plot: at most this many columns (samples are bucketed by their peak) and rows.
+constexpr std::size_t kPlotWidth = 60;
+constexpr int kPlotHeight = 6;
+constexpr std::size_t kTopSitesShown = 5;
+
 std::string hms(WallTime t) { return formatWallTime(t).substr(11, 8); }
 
 // ---- the usage curve ----
-
-struct Series {
-  std::string signal;
-  bool bytes = false;
-  std::vector<std::pair<WallTime, double>> points;
-  std::optional<double> limit;
-};
 
 std::optional<double> lastOf(const std::vector<IncidentInfo::Sample>& history,
                              const std::string& signal) {
@@ -71,8 +63,8 @@ std::optional<double> lastOf(const std::vector<IncidentInfo::Sample>& history,
   return std::nullopt;
 }
 
-// The working set against the limit when the history has it (what the OOM killer compares),
-// else usage, else their ratios (whose limit is 1).
+}  // namespace
+
 std::optional<Series> pickSeries(const IncidentDetail& d) {
   for (const char* signal :
        {"working_set_bytes", "usage_bytes", "working_set_ratio", "usage_ratio"}) {
@@ -95,6 +87,8 @@ std::optional<Series> pickSeries(const IncidentDetail& d) {
   }
   return std::nullopt;
 }
+
+namespace {
 
 std::string yLabel(const Series& s, double v) {
   return s.bytes ? formatBytes(v) : formatValue(std::round(v * 1000) / 1000);
@@ -152,7 +146,8 @@ void printUsage(const IncidentDetail& d) {
   for (const auto& p : s->points) peak = std::max(peak, p.second);
   std::cout << "\nUsage before firing: " << s->signal << ", the last " << s->points.size()
             << " sample" << (s->points.size() == 1 ? "" : "s") << " ("
-            << hms(s->points.front().first) << " to " << hms(s->points.back().first) << " UTC)\n";
+            << hms(s->points.front().first) << " to " << hms(s->points.back().first) << " UTC, "
+            << formatDuration(s->points.back().first - s->points.front().first) << ")\n";
   for (const auto& line : plotLines(*s)) std::cout << line << "\n";
   std::cout << "  first " << yLabel(*s, s->points.front().second) << ", last "
             << yLabel(*s, s->points.back().second) << ", peak " << yLabel(*s, peak);
@@ -161,22 +156,6 @@ void printUsage(const IncidentDetail& d) {
 }
 
 // ---- the heap report ----
-
-struct HeapSite {
-  std::string function, file;
-  long long line = 0;
-  std::uint64_t bytes = 0;
-  double share = 0;
-};
-
-struct HeapReportView {
-  bool present = false;  // report.json was read and is a report
-  std::string status, error, profile, sample_type;
-  std::uint64_t total_bytes = 0;
-  std::vector<HeapSite> by_caller, by_leaf;
-  std::string note;  // what there is instead, or why the report could not be read
-  std::vector<std::string> text_lines;  // report.txt's first lines, made safe, when not read
-};
 
 bool hasFile(const IncidentDetail& d, const std::string& file) {
   return std::any_of(d.files.begin(), d.files.end(),
@@ -196,28 +175,31 @@ std::string noReportNote(const IncidentDetail& d) {
   return "no heap profile in this bundle (none of its dumpers captured one)";
 }
 
+std::string stringField(const ordered_json& r, const char* key) {
+  auto it = r.find(key);
+  return it != r.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The field as a T when it is a number of that kind, else 0.
+template <typename T>
+T numberField(const ordered_json& r, const char* key) {
+  auto it = r.find(key);
+  bool fits = it != r.end() && (std::is_floating_point_v<T> ? it->is_number()
+                                : std::is_signed_v<T>       ? it->is_number_integer()
+                                                            : it->is_number_unsigned());
+  return fits ? it->get<T>() : T{};
+}
+
 std::vector<HeapSite> sitesOf(const ordered_json& r, const char* key) {
   std::vector<HeapSite> out;
   auto it = r.find(key);
   if (it == r.end() || !it->is_array()) return out;
-  for (const auto& j : *it) {
-    if (!j.is_object() || out.size() >= 100) continue;
-    HeapSite s;
-    s.function = j.value("function", ordered_json()).is_string() ? j["function"].get<std::string>()
-                                                                 : std::string();
-    s.file = j.value("file", ordered_json()).is_string() ? j["file"].get<std::string>() : "";
-    if (j.contains("line") && j["line"].is_number_integer()) s.line = j["line"].get<long long>();
-    if (j.contains("bytes") && j["bytes"].is_number_unsigned())
-      s.bytes = j["bytes"].get<std::uint64_t>();
-    if (j.contains("share") && j["share"].is_number()) s.share = j["share"].get<double>();
-    out.push_back(std::move(s));
-  }
+  for (const auto& j : *it)
+    if (j.is_object() && out.size() < 100)
+      out.push_back({stringField(j, "function"), stringField(j, "file"),
+                     numberField<long long>(j, "line"), numberField<std::uint64_t>(j, "bytes"),
+                     numberField<double>(j, "share")});
   return out;
-}
-
-std::string stringField(const ordered_json& r, const char* key) {
-  auto it = r.find(key);
-  return it != r.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 // report.json's fields into `v`; false when it is not a JSON object (or deeper than a report).
@@ -238,8 +220,7 @@ bool parseReport(const std::string& text, HeapReportView& v) {
   v.error = stringField(r, "error");
   v.profile = stringField(r, "profile");
   v.sample_type = stringField(r, "sample_type");
-  if (auto t = r.find("total_bytes"); t != r.end() && t->is_number_unsigned())
-    v.total_bytes = t->get<std::uint64_t>();
+  v.total_bytes = numberField<std::uint64_t>(r, "total_bytes");
   v.by_caller = sitesOf(r, "top_by_caller");
   v.by_leaf = sitesOf(r, "top_by_leaf");
   return true;
@@ -298,48 +279,77 @@ void printHeapReport(const HeapReportView& v, const std::string& path) {
 
 // ---- the files ----
 
-// How to open a raw file of the bundle; "" when no command line fits (the executable itself).
+}  // namespace
+
 std::string openCommand(const IncidentDetail& d, const std::string& bundle,
                         const std::string& file) {
-  const std::string at = shellWord(bundle + "/" + file);
-  if (file.ends_with(".pb.gz")) return "go tool pprof -top " + at;
+  auto at = [&](const std::string& f) { return shellWord(bundle.empty() ? f : bundle + "/" + f); };
+  if (file.ends_with(".pb.gz")) return "go tool pprof -top " + at(file);
   if (file == "heap.prof") {
     // google-pprof symbolizes a PIE only through the path the target ran from (incidents.md).
     if (hasFile(d, "exe_path.txt"))
-      return "google-pprof --text \"$(cat " + shellWord(bundle + "/exe_path.txt") + ")\" " + at;
-    if (hasFile(d, "exe")) return "go tool pprof -top " + shellWord(bundle + "/exe") + " " + at;
-    return "google-pprof --text <the target's executable> " + at;
+      return "google-pprof --text \"$(cat " + at("exe_path.txt") + ")\" " + at(file);
+    if (hasFile(d, "exe")) return "go tool pprof -top " + at("exe") + " " + at(file);
+    return "google-pprof --text <the target's executable> " + at(file);
   }
-  if (file == "exe") return "";
-  if (file.ends_with(".hprof")) return "";  // a JVM heap dump: Eclipse MAT or VisualVM
-  return "less " + at;
+  if (file == "exe" || file.ends_with(".hprof")) return "";
+  return "less " + at(file);
 }
 
-std::string fileFlags(const IncidentDetail::File& f) {
+namespace {
+
+// The last column of a file's row: how to open it, or what it is, and what went wrong with it.
+std::string fileNote(const IncidentDetail& d, const IncidentDetail::File& f,
+                     const std::string& file) {
   std::string out;
+  if (!f.present)
+    out = "(not in the bundle)";
+  else if (file == "exe")
+    out = "(the target's executable, for pprof)";
+  else if (file.ends_with(".hprof"))
+    out = "(a JVM heap dump: Eclipse MAT or VisualVM read it)";
+  else
+    out = openCommand(d, "", file);
   if (f.truncated)
-    out += ", cut short" + (f.truncated_by.empty() ? "" : " (" + safe(f.truncated_by) + ")");
-  if (!f.present) out += ", NOT IN THE BUNDLE";
+    out += "  (cut short" + (f.truncated_by.empty() ? "" : ": " + safe(f.truncated_by)) + ")";
   return out;
 }
 
-void printDumpsAndFiles(const IncidentDetail& d, const std::string& bundle) {
+void printDumps(const IncidentDetail& d) {
   std::cout << "\nDumpers:\n";
   if (d.dumps.empty()) std::cout << "  none ran\n";
   for (const auto& o : d.dumps) {
     std::cout << "  " << safe(o.dumper) << ": " << safe(o.result);
-    if (std::isfinite(o.took_seconds)) std::cout << " in " << formatValue(o.took_seconds) << "s";
+    if (std::isfinite(o.took_seconds) && o.took_seconds >= 0 && o.took_seconds < 1e6)
+      std::cout << " in "
+                << formatDuration(std::chrono::duration_cast<Duration>(
+                       std::chrono::duration<double>(o.took_seconds)));
     if (!o.error.empty()) std::cout << ": " << safe(o.error, kTextCap);
     std::cout << "\n";
   }
-  std::cout << "\nFiles (in " << safe(bundle, 4096) << "):\n";
-  if (d.files.empty()) std::cout << "  none\n";
+}
+
+// A table of the files; the commands run inside the bundle, so they stay short.
+void printFiles(const IncidentDetail& d, const std::string& bundle) {
+  std::cout << "\nFiles (the commands run in the bundle: cd " << shellWord(safe(bundle, 4096))
+            << "):\n";
+  if (d.files.empty()) {
+    std::cout << "  none\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows{{"FILE", "SIZE", "DUMPER", "OPEN WITH"}};
   for (const auto& f : d.files) {
     const std::string file = safe(f.file, 1024);
-    std::cout << "  " << file << "  " << formatBytes(static_cast<double>(f.bytes)) << ", "
-              << safe(f.dumper) << fileFlags(f) << "\n";
-    std::string cmd = f.present ? openCommand(d, safe(bundle, 4096), file) : "";
-    if (!cmd.empty()) std::cout << "      " << cmd << "\n";
+    rows.push_back(
+        {file, formatBytes(static_cast<double>(f.bytes)), safe(f.dumper), fileNote(d, f, file)});
+  }
+  std::vector<std::size_t> width(3, 0);
+  for (const auto& r : rows)
+    for (std::size_t c = 0; c < 3; ++c) width[c] = std::max(width[c], r[c].size());
+  for (const auto& r : rows) {
+    std::string line = "  ";
+    for (std::size_t c = 0; c < 3; ++c) line += r[c] + std::string(width[c] - r[c].size() + 2, ' ');
+    std::cout << line << r[3] << "\n";
   }
 }
 
@@ -383,129 +393,14 @@ void printText(const IncidentSummary& s, const IncidentDetail& d, const HeapRepo
   }
   printUsage(d);
   printHeapReport(heap, safe(s.path, 4096));
-  printDumpsAndFiles(d, s.path);
-}
-
-// ---- JSON ----
-
-// As the manifest writes numbers: a non-finite one as a string, which JSON has no number for.
-ordered_json jsonNumber(double v) {
-  if (std::isfinite(v)) return v;
-  return formatValue(v);
-}
-
-ordered_json jsonSignals(const std::vector<std::pair<std::string, double>>& signals) {
-  ordered_json o = ordered_json::object();
-  for (const auto& [k, v] : signals) o[safe(k)] = jsonNumber(v);
-  return o;
-}
-
-ordered_json jsonSites(const std::vector<HeapSite>& sites) {
-  ordered_json out = ordered_json::array();
-  for (const auto& s : sites)
-    out.push_back({{"function", safe(s.function, 512)},
-                   {"file", safe(s.file, 512)},
-                   {"line", s.line},
-                   {"bytes", s.bytes},
-                   {"share", jsonNumber(s.share)}});
-  return out;
-}
-
-ordered_json jsonHeapReport(const HeapReportView& v, const std::string& bundle) {
-  ordered_json o;
-  o["present"] = v.present;
-  if (!v.present) {
-    o["note"] = safe(v.note, kTextCap);
-    o["text_lines"] = v.text_lines;
-    return o;
-  }
-  o["file"] = bundle + "/report.json";
-  o["text"] = bundle + "/report.txt";
-  o["status"] = safe(v.status);
-  o["error"] = v.error.empty() ? ordered_json() : ordered_json(safe(v.error, kTextCap));
-  o["profile"] = safe(v.profile);
-  o["sample_type"] = safe(v.sample_type);
-  o["total_bytes"] = v.total_bytes;
-  o["top_by_caller"] = jsonSites(v.by_caller);
-  o["top_by_leaf"] = jsonSites(v.by_leaf);
-  return o;
-}
-
-ordered_json jsonUsage(const IncidentDetail& d) {
-  std::optional<Series> s = pickSeries(d);
-  if (!s) return nullptr;
-  double peak = 0;
-  for (const auto& p : s->points) peak = std::max(peak, p.second);
-  return {{"signal", s->signal},
-          {"samples", s->points.size()},
-          {"from", formatWallTime(s->points.front().first)},
-          {"to", formatWallTime(s->points.back().first)},
-          {"first", s->points.front().second},
-          {"last", s->points.back().second},
-          {"peak", peak},
-          {"limit", s->limit ? ordered_json(*s->limit) : ordered_json()}};
-}
-
-ordered_json jsonFiles(const IncidentDetail& d, const std::string& bundle) {
-  ordered_json files = ordered_json::array();
-  for (const auto& f : d.files) {
-    const std::string file = safe(f.file, 1024);
-    std::string cmd = f.present ? openCommand(d, bundle, file) : "";
-    files.push_back({{"dumper", safe(f.dumper)},
-                     {"file", file},
-                     {"path", bundle + "/" + file},
-                     {"bytes", f.bytes},
-                     {"sha256", safe(f.sha256, 128)},
-                     {"truncated", f.truncated},
-                     {"truncated_by",
-                      f.truncated_by.empty() ? ordered_json() : ordered_json(safe(f.truncated_by))},
-                     {"present", f.present},
-                     {"open", cmd.empty() ? ordered_json() : ordered_json(cmd)}});
-  }
-  return files;
-}
-
-void printJson(const IncidentSummary& s, const IncidentDetail& d, const HeapReportView& heap) {
-  const std::string bundle = safe(s.path, 4096);
-  ordered_json j;
-  j["name"] = safe(s.name);
-  j["path"] = bundle;
-  j["target"] = safe(s.target);
-  j["rule"] = safe(s.rule);
-  j["severity"] = safe(s.severity);
-  j["expr"] = safe(d.expr, kTextCap);
-  ordered_json labels = ordered_json::object();
-  for (const auto& [k, v] : d.labels) labels[safe(k)] = safe(v);
-  j["labels"] = std::move(labels);
-  j["fired_at"] = formatWallTime(s.fired_at);
-  j["published_at"] = nullptr;
-  if (s.published_at != WallTime{}) j["published_at"] = formatWallTime(s.published_at);
-  j["outcome"] = s.outcome.empty() ? "published" : safe(s.outcome);
-  j["problem"] = s.problem.empty() ? ordered_json() : ordered_json(safe(s.problem, kTextCap));
-  j["artifacts"] = s.artifacts;
-  j["bytes"] = s.bytes;
-  j["values"] = jsonSignals(d.values);
-  j["usage"] = jsonUsage(d);
-  ordered_json history = ordered_json::array();
-  for (const auto& h : d.history)
-    history.push_back({{"time", formatWallTime(h.time)}, {"signals", jsonSignals(h.signals)}});
-  j["history"] = std::move(history);
-  j["heap_report"] = jsonHeapReport(heap, bundle);
-  ordered_json dumps = ordered_json::array();
-  for (const auto& o : d.dumps)
-    dumps.push_back({{"dumper", safe(o.dumper)},
-                     {"result", safe(o.result)},
-                     {"error", safe(o.error, kTextCap)},
-                     {"took_seconds", jsonNumber(o.took_seconds)}});
-  j["dumps"] = std::move(dumps);
-  j["files"] = jsonFiles(d, bundle);
-  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  printDumps(d);
+  printFiles(d, s.path);
 }
 
 // ---- the command ----
 
 // The bundle `id` names in the list (newest first), or nullptr.
-const IncidentSummary* find(const std::vector<IncidentSummary>& list, const std::string& id) {
+const IncidentSummary* findBundle(const std::vector<IncidentSummary>& list, const std::string& id) {
   if (id == "latest") return list.empty() ? nullptr : &list.front();
   for (const auto& s : list)
     if (s.name == id) return &s;
@@ -513,8 +408,12 @@ const IncidentSummary* find(const std::vector<IncidentSummary>& list, const std:
 }
 
 }  // namespace
+}  // namespace oomsentinel::show_detail
+
+namespace oomsentinel {
 
 int runIncidentsShow(std::vector<std::string> argv) {
+  using namespace show_detail;
   Args args(std::move(argv));
   std::string dir = kDefaultIncidentsDir, id;
   bool json = false;
@@ -543,7 +442,7 @@ int runIncidentsShow(std::vector<std::string> argv) {
     std::cerr << "oomsentinel incidents show: " << safe(list.error().describe(), kTextCap) << "\n";
     return 2;
   }
-  const IncidentSummary* s = find(*list, id);
+  const IncidentSummary* s = findBundle(*list, id);
   if (!s) {
     std::cerr << "oomsentinel incidents show: "
               << (id == "latest" ? "no incidents in " + safe(dir, 4096)
@@ -560,7 +459,7 @@ int runIncidentsShow(std::vector<std::string> argv) {
   }
   HeapReportView heap = readHeapReport(dir, *s, *detail);
   if (json)
-    printJson(*s, *detail, heap);
+    printShowJson(*s, *detail, heap);
   else
     printText(*s, *detail, heap);
   return 0;

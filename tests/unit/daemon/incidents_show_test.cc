@@ -128,6 +128,18 @@ std::string gperftoolsBundle(const std::string& dir, const std::string& target =
 
 std::string nameOf(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
+// The row of `file` in the Files table, its blanks squeezed: "heap.prof 2.93 KiB gperftools ...".
+std::string showFileRow(const std::string& out, const std::string& file) {
+  for (const auto& line : showLines(out)) {
+    if (line.rfind("  " + file + " ", 0) != 0) continue;
+    std::string squeezed;
+    for (char c : line.substr(2))
+      if (c != ' ' || squeezed.empty() || squeezed.back() != ' ') squeezed += c;
+    return squeezed;
+  }
+  return "(no row for " + file + ")";
+}
+
 // Every byte a terminal could take as a command is gone: only '\n' of the controls, valid UTF-8.
 void expectShowSafe(const std::string& out) {
   EXPECT_EQ(firstIllFormedUtf8(out), std::string::npos) << out;
@@ -159,11 +171,14 @@ TEST(IncidentsShow, TheLatestBundleTellsItsStory) {
   EXPECT_THAT(out, HasSubstr("\n  working_set_ratio  0.96875\n"));
   EXPECT_THAT(out, HasSubstr("Heap report: no heap report for gperftools profiles yet; the raw "
                              "profile is heap.prof.\n"));
-  EXPECT_THAT(out, HasSubstr("\n  proc: ok in 0.15s\n  gperftools: ok in 0.15s\n"));
-  EXPECT_THAT(out, HasSubstr("\n  heap.prof  2.93 KiB, gperftools\n      google-pprof --text "
-                             "\"$(cat " +
-                             bundle + "/exe_path.txt)\" " + bundle + "/heap.prof\n"));
-  EXPECT_THAT(out, HasSubstr("\n      less " + bundle + "/proc-42-status.txt\n"));
+  EXPECT_THAT(out, HasSubstr("\n  proc: ok in 150ms\n  gperftools: ok in 150ms\n"));
+  EXPECT_THAT(out, HasSubstr("\nFiles (the commands run in the bundle: cd " + bundle +
+                             "):\n"
+                             "  FILE                SIZE      DUMPER      OPEN WITH\n"));
+  EXPECT_EQ(showFileRow(out, "heap.prof"),
+            "heap.prof 2.93 KiB gperftools google-pprof --text \"$(cat exe_path.txt)\" heap.prof");
+  EXPECT_EQ(showFileRow(out, "proc-42-status.txt"),
+            "proc-42-status.txt 12 B proc less proc-42-status.txt");
   EXPECT_THAT(out, Not(HasSubstr("web")));
 
   // By its name, the same story; the older one by its own.
@@ -183,7 +198,7 @@ TEST(IncidentsShow, TheUsageCurveRisesToTheLimit) {
   auto ls = showLines(r.out);
   auto at = std::find(ls.begin(), ls.end(),
                       "Usage before firing: working_set_bytes, the last 60 samples (09:39:13 to "
-                      "09:40:12 UTC)");
+                      "09:40:12 UTC, 59s)");
   ASSERT_NE(at, ls.end()) << r.out;
   ASSERT_GE(ls.end() - at, 10) << r.out;
   // Six rows of bars, the limit (the scale's top: usage stayed under it) the first, then the
@@ -236,7 +251,8 @@ TEST(IncidentsShow, AGoBundleShowsTheTopSitesOfItsHeapReport) {
   EXPECT_THAT(r.out, HasSubstr("examples/go-leak/main.go:240\n  2. "));
   EXPECT_THAT(r.out, HasSubstr("\n  both rankings, top 10: less " + bundle + "/report.txt\n"));
   EXPECT_THAT(r.out, HasSubstr("\n  go-heap.pb.gz  "));
-  EXPECT_THAT(r.out, HasSubstr("\n      go tool pprof -top " + bundle + "/go-heap.pb.gz\n"));
+  EXPECT_THAT(showFileRow(r.out, "go-heap.pb.gz"),
+              HasSubstr(" go_pprof go tool pprof -top go-heap.pb.gz"));
   EXPECT_THAT(r.out, HasSubstr("\n  go_pprof: ok in "));
 
   r = showRun({"latest", "--json", "--dir", tmp.path()});
@@ -313,9 +329,10 @@ TEST(IncidentsShow, AMissingReportOrFileIsNoError) {
   EXPECT_THAT(r.out, HasSubstr("\nUsage before firing: no history in the manifest"));
   EXPECT_THAT(r.out, HasSubstr("\nHeap report: no heap profile in this bundle (none of its "
                                "dumpers captured one).\n"));
-  EXPECT_THAT(r.out, HasSubstr("\n  proc-7-maps.txt  5 B, proc, NOT IN THE BUNDLE\n"));
-  EXPECT_THAT(r.out, Not(HasSubstr("less " + bundle + "/proc-7-maps.txt")));
-  EXPECT_THAT(r.out, HasSubstr("\n      less " + bundle + "/cgroup-memory.stat.txt\n"));
+  EXPECT_EQ(showFileRow(r.out, "proc-7-maps.txt"), "proc-7-maps.txt 5 B proc (not in the bundle)");
+  EXPECT_THAT(r.out, Not(HasSubstr("less proc-7-maps.txt")));
+  EXPECT_EQ(showFileRow(r.out, "cgroup-memory.stat.txt"),
+            "cgroup-memory.stat.txt 7 B proc less cgroup-memory.stat.txt");
 }
 
 TEST(IncidentsShow, HostileStringsAreShownSafely) {
@@ -352,9 +369,9 @@ TEST(IncidentsShow, HostileStringsAreShownSafely) {
   EXPECT_THAT(r.out, HasSubstr("\n  labels:     pod=p\\x0d\\x0aINFO fake line\n"));
   EXPECT_THAT(r.out, HasSubstr("\n  x\\x1b[2J "));
   EXPECT_THAT(r.out, HasSubstr("main.\\x1b[31mred\\u202e  a\\x0ab.go:3\n"));
-  EXPECT_THAT(r.out, HasSubstr("\n  exec: failed in 0.15s: exit 1: \\x1b[1mboom\\x0a"));
+  EXPECT_THAT(r.out, HasSubstr("\n  exec: failed in 150ms: exit 1: \\x1b[1mboom\\x0a"));
   // The hook's file: shown escaped, and its command quoted so that pasting it runs nothing.
-  EXPECT_THAT(r.out, HasSubstr("\n      less '" + bundle + "/exec/it'\\''s $(reboot)\\x1b.txt'\n"));
+  EXPECT_THAT(r.out, HasSubstr("  less 'exec/it'\\''s $(reboot)\\x1b.txt'\n"));
 
   r = showRun({"latest", "--dir", tmp.path(), "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -363,6 +380,7 @@ TEST(IncidentsShow, HostileStringsAreShownSafely) {
   EXPECT_EQ(j["target"], "evil\\x1b]0;owned\\x07\xef\xbf\xbd");
   EXPECT_EQ(j["labels"]["pod"], "p\\x0d\\x0aINFO fake line");
   EXPECT_EQ(j["heap_report"]["top_by_caller"][0]["function"], "main.\\x1b[31mred\\u202e");
+  EXPECT_EQ(j["files"][1]["open"], "less '" + bundle + "/exec/it'\\''s $(reboot)\\x1b.txt'");
   EXPECT_EQ(j["dumps"][1]["error"], "exit 1: \\x1b[1mboom\\x0a\xef\xbf\xbd\xef\xbf\xbd");
 }
 
