@@ -3,8 +3,6 @@
 // the usage before it, which code held the memory (the heap report), what each dumper did, and
 // how to open each raw file. A bundle's contents came partly from a hostile target (docs/
 // security.md): every string shown goes through safeText, every file read is bounded.
-#include "daemon/incidents_show.h"
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -22,10 +20,11 @@
 #include "core/units.h"
 #include "daemon/cli.h"
 #include "daemon/commands.h"
+#include "daemon/incidents_show_internal.h"
 #include "daemon/report.h"
 #include "dumpers/incident_store.h"
 
-namespace oomsentinel::show_detail {
+namespace oomsentinel::incidents_show_detail {
 
 std::string shellWord(const std::string& s) {
   bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
@@ -408,12 +407,12 @@ const IncidentSummary* findBundle(const std::vector<IncidentSummary>& list, cons
 }
 
 }  // namespace
-}  // namespace oomsentinel::show_detail
+}  // namespace oomsentinel::incidents_show_detail
 
 namespace oomsentinel {
 
 int runIncidentsShow(std::vector<std::string> argv) {
-  using namespace show_detail;
+  using namespace incidents_show_detail;
   Args args(std::move(argv));
   std::string dir = kDefaultIncidentsDir, id;
   bool json = false;

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "core/units.h"
-#include "daemon/incidents_show.h"
+#include "daemon/incidents_show_internal.h"
 #include "daemon/report.h"
 
-namespace oomsentinel::show_detail {
+namespace oomsentinel::incidents_show_detail {
 namespace {
 
 using nlohmann::ordered_json;
@@ -133,4 +133,4 @@ void printShowJson(const IncidentSummary& s, const IncidentDetail& d, const Heap
   std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
-}  // namespace oomsentinel::show_detail
+}  // namespace oomsentinel::incidents_show_detail

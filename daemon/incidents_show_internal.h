@@ -14,7 +14,7 @@
 #include "core/safe_text.h"
 #include "dumpers/incident_store.h"
 
-namespace oomsentinel::show_detail {
+namespace oomsentinel::incidents_show_detail {
 
 // Caps on what one string of a bundle may take on the screen: names, and free text (an error).
 constexpr std::size_t kNameCap = 256, kTextCap = 2048;
@@ -63,4 +63,4 @@ std::string openCommand(const IncidentDetail& d, const std::string& bundle,
 // The bundle's story as one line of JSON on stdout.
 void printShowJson(const IncidentSummary& s, const IncidentDetail& d, const HeapReportView& heap);
 
-}  // namespace oomsentinel::show_detail
+}  // namespace oomsentinel::incidents_show_detail
