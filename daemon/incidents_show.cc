@@ -52,6 +52,22 @@ constexpr std::size_t kTopSitesShown = 5;
 
 std::string hms(WallTime t) { return formatWallTime(t).substr(11, 8); }
 
+// `seconds` as a person reads a span ("15ms", "2.5s"), or "" when it is not one: a manifest's
+// times may be centuries apart, whose difference in nanoseconds would overflow.
+std::string spanText(double seconds) {
+  if (!(seconds >= 0 && seconds < 1e6)) return "";
+  return formatDuration(
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds)));
+}
+
+std::string spanText(WallTime from, WallTime to) {
+  using Seconds = std::chrono::duration<double>;
+  double apart = Seconds(to.time_since_epoch()).count() - Seconds(from.time_since_epoch()).count();
+  // Near enough (checked in doubles) to subtract exactly, which a double of ~1.7e9 s is not.
+  if (!(apart >= 0 && apart < 1e6)) return "";
+  return formatDuration(std::chrono::duration_cast<Duration>(to - from));
+}
+
 // ---- the usage curve ----
 
 std::optional<double> lastOf(const std::vector<IncidentInfo::Sample>& history,
@@ -145,8 +161,10 @@ void printUsage(const IncidentDetail& d) {
   for (const auto& p : s->points) peak = std::max(peak, p.second);
   std::cout << "\nUsage before firing: " << s->signal << ", the last " << s->points.size()
             << " sample" << (s->points.size() == 1 ? "" : "s") << " ("
-            << hms(s->points.front().first) << " to " << hms(s->points.back().first) << " UTC, "
-            << formatDuration(s->points.back().first - s->points.front().first) << ")\n";
+            << hms(s->points.front().first) << " to " << hms(s->points.back().first) << " UTC";
+  if (auto span = spanText(s->points.front().first, s->points.back().first); !span.empty())
+    std::cout << ", " << span;
+  std::cout << ")\n";
   for (const auto& line : plotLines(*s)) std::cout << line << "\n";
   std::cout << "  first " << yLabel(*s, s->points.front().second) << ", last "
             << yLabel(*s, s->points.back().second) << ", peak " << yLabel(*s, peak);
@@ -319,10 +337,7 @@ void printDumps(const IncidentDetail& d) {
   if (d.dumps.empty()) std::cout << "  none ran\n";
   for (const auto& o : d.dumps) {
     std::cout << "  " << safe(o.dumper) << ": " << safe(o.result);
-    if (std::isfinite(o.took_seconds) && o.took_seconds >= 0 && o.took_seconds < 1e6)
-      std::cout << " in "
-                << formatDuration(std::chrono::duration_cast<Duration>(
-                       std::chrono::duration<double>(o.took_seconds)));
+    if (auto took = spanText(o.took_seconds); !took.empty()) std::cout << " in " << took;
     if (!o.error.empty()) std::cout << ": " << safe(o.error, kTextCap);
     std::cout << "\n";
   }
@@ -362,8 +377,8 @@ std::string labelsText(const IncidentDetail& d) {
 
 std::string publishedText(const IncidentSummary& s) {
   if (s.published_at == WallTime{}) return "unknown";
-  return formatWallTime(s.published_at) + " (" + formatDuration(s.published_at - s.fired_at) +
-         " after firing)";
+  std::string span = spanText(s.fired_at, s.published_at);
+  return formatWallTime(s.published_at) + (span.empty() ? "" : " (" + span + " after firing)");
 }
 
 void printText(const IncidentSummary& s, const IncidentDetail& d, const HeapReportView& heap) {

@@ -411,6 +411,40 @@ TEST(IncidentsShow, AnUnreadableReportFallsBackToItsTextSafely) {
             "  1.  20 MiB  main.\\x1b[2Jbad\xef\xbf\xbd(\\u202e  x.go:1");
 }
 
+// A manifest is read as it is, whatever its times and numbers: centuries apart (whose difference
+// in nanoseconds would overflow) they are shown, not subtracted; a non-finite value stays one.
+TEST(IncidentsShow, OddTimesAndValuesInAManifestAreShownAsTheyAre) {
+  TempDir tmp;
+  const std::string name = "20261129T093000.000Z-cart-r";
+  tmp.write(name + "/manifest.json", R"({"version": 1, "target": "cart", "rule": "r",
+    "severity": "critical", "fired_at": "1678-01-01T00:00:00.000Z",
+    "published_at": "2261-12-31T00:00:00.000Z", "values": {"rate": "+Inf", "x": "NaN", "y": []},
+    "history": [{"time": "2261-12-31T00:00:00.000Z", "signals": {"usage_ratio": 0.5}},
+                {"time": "1678-01-01T00:00:00.000Z", "signals": {"usage_ratio": 0.25}},
+                {"time": "yesterday", "signals": {"usage_ratio": 1}}, 7],
+    "artifacts": [{"dumper": "proc", "file": "../outside.txt", "bytes": 1}],
+    "dumps": [{"dumper": "proc", "result": "ok", "took_seconds": 1e300}]})");
+  tmp.write("outside.txt", "not the bundle's");  // what "../outside.txt" would reach
+  RunResult r = showRun({"latest", "--dir", tmp.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\n  fired:      1678-01-01T00:00:00.000Z\n"
+                               "  published:  2261-12-31T00:00:00.000Z\n"));
+  EXPECT_THAT(r.out, HasSubstr("\n  rate  +Inf\n  x     NaN\n\n"));
+  EXPECT_THAT(r.out, HasSubstr("usage_ratio, the last 2 samples (00:00:00 to 00:00:00 UTC)\n"));
+  EXPECT_THAT(r.out, HasSubstr("\n  proc: ok\n"));
+  // A file whose path climbs out of the bundle is not looked at, nor offered to open.
+  EXPECT_EQ(showFileRow(r.out, "../outside.txt"), "../outside.txt 1 B proc (not in the bundle)");
+
+  r = showRun({"latest", "--dir", tmp.path(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["values"], json::parse(R"({"rate": "+Inf", "x": "NaN"})"));
+  EXPECT_EQ(j["history"].size(), 2u);
+  EXPECT_EQ(j["usage"]["limit"], 1.0);
+  EXPECT_EQ(j["files"][0]["present"], false);
+  EXPECT_TRUE(j["files"][0]["open"].is_null());
+}
+
 TEST(IncidentsShow, AGarbageManifestIsAnErrorNamingTheFile) {
   TempDir tmp;
   const std::string name = "20261129T093000.000Z-cart-r";
