@@ -115,8 +115,8 @@ std::string showPublish(const std::string& dir, const IncidentInfo& info, Write 
 }
 
 // A gperftools bundle: proc's files and a heap profile with the executable's path.
-std::string gperftoolsBundle(const std::string& dir, const std::string& target = "cart",
-                             Duration at = {}) {
+std::string showGperftoolsBundle(const std::string& dir, const std::string& target = "cart",
+                                 Duration at = {}) {
   return showPublish(dir, showInfo(target, at), [](const std::string& d) {
     auto st = writeArtifact(d, "proc-42-status.txt", "VmRSS: 1 kB\n", 0);
     auto heap = writeArtifact(d, "heap.prof", std::string(3000, 'h'), 0);
@@ -126,7 +126,7 @@ std::string gperftoolsBundle(const std::string& dir, const std::string& target =
   });
 }
 
-std::string nameOf(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+std::string showNameOf(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
 // The row of `file` in the Files table, its blanks squeezed: "heap.prof 2.93 KiB gperftools ...".
 std::string showFileRow(const std::string& out, const std::string& file) {
@@ -152,13 +152,13 @@ void expectShowSafe(const std::string& out) {
 
 TEST(IncidentsShow, TheLatestBundleTellsItsStory) {
   TempDir tmp;
-  std::string older = gperftoolsBundle(tmp.path(), "web", -10min);
-  std::string bundle = gperftoolsBundle(tmp.path());
+  std::string older = showGperftoolsBundle(tmp.path(), "web", -10min);
+  std::string bundle = showGperftoolsBundle(tmp.path());
   RunResult r = showRun({"latest", "--dir", tmp.path()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   const std::string& out = r.out;
-  EXPECT_EQ(showLines(out)[0], "Incident " + nameOf(bundle));
+  EXPECT_EQ(showLines(out)[0], "Incident " + showNameOf(bundle));
   EXPECT_THAT(out, HasSubstr("\n  rule:       oom-imminent (critical)\n"));
   EXPECT_THAT(out, HasSubstr("\n  expression: working_set_ratio > 0.9 and time_to_oom < 60s\n"));
   EXPECT_THAT(out, HasSubstr("\n  target:     cart\n"));
@@ -182,17 +182,17 @@ TEST(IncidentsShow, TheLatestBundleTellsItsStory) {
   EXPECT_THAT(out, Not(HasSubstr("web")));
 
   // By its name, the same story; the older one by its own.
-  RunResult by_name = showRun({nameOf(bundle), "--dir=" + tmp.path()});
+  RunResult by_name = showRun({showNameOf(bundle), "--dir=" + tmp.path()});
   EXPECT_EQ(by_name.exit_code, 0) << by_name.err;
   EXPECT_EQ(by_name.out, out);
-  RunResult old = showRun({"--dir", tmp.path(), nameOf(older)});
+  RunResult old = showRun({"--dir", tmp.path(), showNameOf(older)});
   EXPECT_EQ(old.exit_code, 0) << old.err;
   EXPECT_THAT(old.out, HasSubstr("\n  target:     web\n"));
 }
 
 TEST(IncidentsShow, TheUsageCurveRisesToTheLimit) {
   TempDir tmp;
-  std::string bundle = gperftoolsBundle(tmp.path());
+  std::string bundle = showGperftoolsBundle(tmp.path());
   RunResult r = showRun({"latest", "--dir", tmp.path()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto ls = showLines(r.out);
@@ -243,7 +243,7 @@ TEST(IncidentsShow, AGoBundleShowsTheTopSitesOfItsHeapReport) {
     EXPECT_EQ(o.result, DumpResult::kOk) << o.error;
     return std::vector<DumpOutcome>{o};
   });
-  RunResult r = showRun({nameOf(bundle), "--dir", tmp.path()});
+  RunResult r = showRun({showNameOf(bundle), "--dir", tmp.path()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\nHeap report (report.json, of go-heap.pb.gz): 22.8 MiB in use "
                                "(inuse_space); the top sites by caller:\n"
@@ -270,13 +270,13 @@ TEST(IncidentsShow, AGoBundleShowsTheTopSitesOfItsHeapReport) {
 
 TEST(IncidentsShow, JsonHoldsTheSameFacts) {
   TempDir tmp;
-  std::string bundle = gperftoolsBundle(tmp.path());
+  std::string bundle = showGperftoolsBundle(tmp.path());
   RunResult r = showRun({"--json", "latest", "--dir", tmp.path()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   ASSERT_EQ(showLines(r.out).size(), 1u) << r.out;
   json j = json::parse(r.out);
-  EXPECT_EQ(j["name"], nameOf(bundle));
+  EXPECT_EQ(j["name"], showNameOf(bundle));
   EXPECT_EQ(j["path"], bundle);
   EXPECT_EQ(j["target"], "cart");
   EXPECT_EQ(j["rule"], "oom-imminent");
@@ -471,7 +471,7 @@ TEST(IncidentsShow, AGarbageManifestIsAnErrorNamingTheFile) {
 
 TEST(IncidentsShow, AFifoOrASymlinkInABundleIsNotFollowed) {
   TempDir tmp;
-  std::string bundle = gperftoolsBundle(tmp.path());
+  std::string bundle = showGperftoolsBundle(tmp.path());
   // report.json a symlink to a file outside: not read. And a FIFO: no open waits for a writer.
   tmp.write("outside.json", R"({"status":"ok","top_by_caller":[{"function":"secret"}]})");
   ASSERT_EQ(::symlink((tmp.path() + "/outside.json").c_str(), (bundle + "/report.json").c_str()),
@@ -496,21 +496,21 @@ TEST(IncidentsShow, AFifoOrASymlinkInABundleIsNotFollowed) {
 
   // A bundle's name that is a symlink to a bundle elsewhere is no incident of this directory.
   TempDir other;
-  std::string there = gperftoolsBundle(other.path(), "elsewhere", 1h);
-  ASSERT_EQ(::symlink(there.c_str(), (tmp.path() + "/" + nameOf(there)).c_str()), 0);
-  r = showRun({nameOf(there), "--dir", tmp.path()});
+  std::string there = showGperftoolsBundle(other.path(), "elsewhere", 1h);
+  ASSERT_EQ(::symlink(there.c_str(), (tmp.path() + "/" + showNameOf(there)).c_str()), 0);
+  r = showRun({showNameOf(there), "--dir", tmp.path()});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("no incident '" + nameOf(there) + "'"));
+  EXPECT_THAT(r.err, HasSubstr("no incident '" + showNameOf(there) + "'"));
   EXPECT_EQ(r.out, "");
 }
 
 TEST(IncidentsShow, AnIdThatIsAPathIsRefused) {
   TempDir tmp;
   TempDir outside;
-  std::string there = gperftoolsBundle(outside.path());
+  std::string there = showGperftoolsBundle(outside.path());
   // Each names a real bundle by a path out of DIR, or a hidden name: refused before any read.
   const std::string up =
-      "../" + outside.path().substr(outside.path().rfind('/') + 1) + "/" + nameOf(there);
+      "../" + outside.path().substr(outside.path().rfind('/') + 1) + "/" + showNameOf(there);
   for (const std::string& id : {up, std::string(".."), std::string("."), std::string("a/b"), there,
                                 std::string(".partial-x")}) {
     RunResult r = showRun({id, "--dir", tmp.path()});
@@ -531,7 +531,7 @@ TEST(IncidentsShow, NoSuchIncidentExitsOneAndSaysHowToListThem) {
   EXPECT_EQ(r.err, "oomsentinel incidents show: no incidents in " + tmp.path() +
                        "; `oomsentinel incidents --dir " + tmp.path() +
                        "` lists their IDs (the last column's names)\n");
-  gperftoolsBundle(tmp.path());
+  showGperftoolsBundle(tmp.path());
   r = showRun({"20261129T000000.000Z-nope-r", "--dir", tmp.path()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("no incident '20261129T000000.000Z-nope-r' in " + tmp.path() +
