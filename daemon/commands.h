@@ -20,5 +20,9 @@ int runCheckConfig(std::vector<std::string> args);
 int runRecord(const HostPaths& paths, std::vector<std::string> args);
 int runReplay(std::vector<std::string> args);
 int runIncidents(std::vector<std::string> args);
+// `incidents show ID|latest` (incidents_show.cc), given the arguments after "show".
+int runIncidentsShow(std::vector<std::string> args);
+// Where `incidents` looks by default: dump.dir's default.
+extern const char* const kDefaultIncidentsDir;
 
 }  // namespace oomsentinel

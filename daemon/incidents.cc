@@ -17,19 +17,26 @@ namespace oomsentinel {
 
 const char* const kIncidentsUsage =
     "usage: oomsentinel incidents [--dir DIR] [--json]\n"
+    "       oomsentinel incidents show ID|latest [--dir DIR] [--json]\n"
     "\n"
     "Lists the incident bundles in a dump directory, newest first: when the rule fired, the\n"
     "target, rule and severity, how many artifacts and how large, what each dumper did, and\n"
     "where the bundle is. Bundles still being written are never shown.\n"
     "\n"
-    "  --dir DIR   the dump directory (default /var/lib/oomsentinel/incidents)\n"
-    "  --json      one JSON object per bundle and line\n"
+    "show: one bundle's story: the rule and target, when it fired and was published, the\n"
+    "values at firing, a plot of the target's usage before it, the top sites of the heap\n"
+    "report (when there is one), each dumper's outcome, and each file with the command that\n"
+    "opens it. ID is a bundle's name (the last part of its path); latest is the newest.\n"
     "\n"
-    "Exit status: 0 ok (also when there are none); 2 a usage error or an unreadable DIR.\n";
+    "  --dir DIR   the dump directory (default /var/lib/oomsentinel/incidents)\n"
+    "  --json      one JSON object per bundle and line (show: one object)\n"
+    "\n"
+    "Exit status: 0 ok (also when there are none); 1 show: no such incident, or its\n"
+    "manifest cannot be read; 2 a usage error or an unreadable DIR.\n";
+
+const char* const kDefaultIncidentsDir = "/var/lib/oomsentinel/incidents";
 
 namespace {
-
-constexpr const char* kDefaultDumpDir = "/var/lib/oomsentinel/incidents";
 
 std::string resultsText(const IncidentSummary& s) {
   // A lost incident's record has no dumps: what it says is that the dump never finished.
@@ -103,8 +110,10 @@ void printJson(const std::vector<IncidentSummary>& list) {
 }  // namespace
 
 int runIncidents(std::vector<std::string> argv) {
+  if (!argv.empty() && argv.front() == "show")
+    return runIncidentsShow(std::vector<std::string>(argv.begin() + 1, argv.end()));
   Args args(std::move(argv));
-  std::string dir = kDefaultDumpDir;
+  std::string dir = kDefaultIncidentsDir;
   bool json = false;
   while (!args.empty()) {
     std::optional<std::string> v;

@@ -116,6 +116,28 @@ struct IncidentSummary {
   std::string outcome;
 };
 
+// What a published bundle's manifest says beyond its summary, read back for `oomsentinel
+// incidents show`. The strings are the manifest's as they are: a reader makes them safe before it
+// shows them (an error text or a hook's file name may hold any bytes of the target's).
+struct IncidentDetail {
+  std::string expr;
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::vector<std::pair<std::string, double>> values;  // "NaN", "+Inf", "-Inf" read back
+  std::vector<IncidentInfo::Sample> history;           // oldest first
+  struct File {
+    std::string dumper, file, sha256, truncated_by;  // file: relative to the bundle
+    std::uint64_t bytes = 0;
+    bool truncated = false;
+    bool present = false;  // a regular file is there now (a symlink is not followed)
+  };
+  std::vector<File> files;
+  struct Dump {
+    std::string dumper, result, error;
+    double took_seconds = 0;
+  };
+  std::vector<Dump> dumps;
+};
+
 // An incident whose bundle was still being written when the daemon stopped (SIGKILL, the OOM
 // killer, a power cut): found by the next start's prepare(). Retrying the capture then would
 // capture another moment, so the incident is recorded as lost instead.
@@ -185,6 +207,17 @@ class IncidentStore {
   // The published bundles in `dir`, newest first. A bundle whose manifest cannot be read is
   // listed with `problem` set.
   static Result<std::vector<IncidentSummary>> list(const std::string& dir);
+
+  // The manifest of the published bundle `name` in `dir` (incident_read.cc). Refused: a name that
+  // is not a bundle's (hidden, holding '/', "." or ".."), a bundle directory that is a symlink,
+  // and a manifest that cannot be read, is over 16 MiB, or is not a JSON object, each error
+  // naming the manifest's path. A field missing or of another type is left empty.
+  static Result<IncidentDetail> detail(const std::string& dir, const std::string& name);
+  // The file `file` (a name in the bundle's top directory, no '/') of the bundle `name` in `dir`:
+  // a regular file (not a FIFO: no open waits), no symlink followed, refused when over `max`
+  // bytes. An absent file is an Error with errnum ENOENT.
+  static Result<std::string> readBundleFile(const std::string& dir, const std::string& name,
+                                            const std::string& file, std::size_t max);
 
  private:
   // The dump directory, if the path still names the one held, else opened afresh (see begin()).

@@ -1,7 +1,7 @@
 // dumpers/: what the pieces of IncidentStore (incident_store.h) share; private to dumpers/.
 // incident_store.cc is the store (begin, publish, retention), incident_files.cc the times in names
 // and manifests and the durable file operations, incident_manifest.cc the manifest and the scan
-// of published bundles.
+// of published bundles, incident_read.cc one published bundle read back whole.
 #pragma once
 
 #include <unistd.h>
