@@ -93,7 +93,7 @@ Config config() {
   return c;
 }
 
-struct Rig {
+struct DegradedRig {
   DegradedTree tree;
   FakeClock clock;
   testing::CapturedOutput out;
@@ -109,7 +109,7 @@ struct Rig {
 };
 
 TEST(WatchdogDegraded, SkimsOnlyFiresOnTheSkimAndRefusesTheDumpThenRecovers) {
-  Rig r;
+  DegradedRig r;
   r.dog.guardSelf(true);
   ASSERT_TRUE(r.dog.apply(config()));
   r.dog.tick();
@@ -157,7 +157,7 @@ TEST(WatchdogDegraded, SkimsOnlyFiresOnTheSkimAndRefusesTheDumpThenRecovers) {
 // The dump action asks for a refusal before it builds the job (choosing the process reads /proc
 // for each of the cgroup's processes, the work degraded mode is there to avoid).
 TEST(WatchdogDegraded, ARefusalIsAskedBeforeTheJobIsBuilt) {
-  Rig r;
+  DegradedRig r;
   r.dumps.refuse = DumpRefusal{DumpRefused::kBusy, "no room"};
   ASSERT_TRUE(r.dog.apply(config()));
   r.dog.tick();
@@ -173,7 +173,7 @@ TEST(WatchdogDegraded, ARefusalIsAskedBeforeTheJobIsBuilt) {
 
 // Only the daemon turns the guard on: a Watchdog that was not asked reads no own cgroup.
 TEST(WatchdogDegraded, TheGuardIsOffUnlessTheDaemonTurnsItOn) {
-  Rig r;
+  DegradedRig r;
   ASSERT_TRUE(r.dog.apply(config()));
   r.tree.setOwn(99 * kMiB);
   r.dog.tick();
@@ -184,7 +184,7 @@ TEST(WatchdogDegraded, TheGuardIsOffUnlessTheDaemonTurnsItOn) {
 
 // poll.degrade_above: 0 turns it off in the daemon too.
 TEST(WatchdogDegraded, AMarkOfZeroTurnsTheGuardOff) {
-  Rig r;
+  DegradedRig r;
   r.dog.guardSelf(true);
   Config c = config();
   c.poll.degrade_above = 0;
