@@ -39,6 +39,7 @@
 #include "dumpers/target_process.h"
 #include "tests/support/test_support.h"
 #include "tests/unit/dumpers/gone_within.h"
+#include "tests/unit/dumpers/spawned_target.h"
 
 extern char** environ;
 
@@ -56,66 +57,7 @@ using testing::TempDir;
 
 // A target of the test's own: posix_spawn'ed with its stdout on a pipe the test reads; SIGKILLed
 // and reaped by killAndReap() or when it goes.
-class MidKillTarget {
- public:
-  MidKillTarget(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
-    env.insert(env.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> cargv, cenv;
-    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-    for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-    cargv.push_back(nullptr);
-    cenv.push_back(nullptr);
-    if (::posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), cenv.data()) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(fds[1]);
-    out_ = fds[0];
-  }
-  ~MidKillTarget() {
-    killAndReap();
-    if (out_ >= 0) ::close(out_);
-  }
-  MidKillTarget(const MidKillTarget&) = delete;
-  MidKillTarget& operator=(const MidKillTarget&) = delete;
-
-  pid_t pid() const { return pid_; }
-  const std::string& output() const { return text_; }
-  // Reads its stdout until `needle` shows up; false when it does not within `limit`.
-  bool waitFor(const std::string& needle, Duration limit) {
-    SystemClock clock;
-    SteadyTime until = clock.steadyNow() + limit;
-    char buf[4096];
-    while (text_.find(needle) == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock.steadyNow());
-      if (left <= 0ms || out_ < 0) return false;
-      pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      ssize_t n = ::read(out_, buf, sizeof buf);
-      if (n <= 0) return text_.find(needle) != std::string::npos;
-      text_.append(buf, static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  // SIGKILL, then reaped: once this returns its pid has left the process table.
-  void killAndReap() {
-    if (pid_ <= 0 || reaped_) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    reaped_ = true;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  bool reaped_ = false;
-  std::string text_;
-};
+using MidKillTarget = testing::SpawnedTarget;
 
 DumpRequest midKillRequest(const std::string& dir, pid_t pid, Duration budget) {
   DumpRequest req;

@@ -29,6 +29,7 @@
 #include "dumpers/child.h"
 #include "tests/support/test_support.h"
 #include "tests/unit/dumpers/namespaced_target.h"
+#include "tests/unit/dumpers/spawned_target.h"
 
 extern char** environ;
 
@@ -62,61 +63,7 @@ bool alive(pid_t pid) {
 
 // A test's own process: started with posix_spawn, stdout read through a pipe, SIGKILLed and
 // reaped when the test ends.
-class Spawned {
- public:
-  Spawned(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
-    env.insert(env.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> cargv, cenv;
-    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-    for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-    cargv.push_back(nullptr);
-    cenv.push_back(nullptr);
-    if (::posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), cenv.data()) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(fds[1]);
-    out_ = fds[0];
-  }
-  ~Spawned() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (out_ >= 0) ::close(out_);
-  }
-  Spawned(const Spawned&) = delete;
-  Spawned& operator=(const Spawned&) = delete;
-
-  pid_t pid() const { return pid_; }
-  const std::string& output() const { return text_; }
-  // Reads its stdout until `needle` shows up; false when it does not within `limit`.
-  bool waitFor(const std::string& needle, Duration limit) {
-    SystemClock clock;
-    SteadyTime until = clock.steadyNow() + limit;
-    char buf[4096];
-    while (text_.find(needle) == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock.steadyNow());
-      if (left <= 0ms || out_ < 0) return false;
-      pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      ssize_t n = ::read(out_, buf, sizeof buf);
-      if (n <= 0) return text_.find(needle) != std::string::npos;
-      text_.append(buf, static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  std::string text_;
-};
+using Spawned = testing::SpawnedTarget;
 
 const std::vector<std::string> kLeakArgs = {"--rate", "400MiB/s", "--chunk", "1MiB",
                                             "--max",  "24MiB",    "--hold"};
