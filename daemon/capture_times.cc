@@ -14,10 +14,10 @@ double CaptureTimes::defaultSeconds(DumperKind kind) {
     case DumperKind::kGoPprof:
       return 0.2;  // the race: 0.02-0.14 s (one heap profile over loopback)
     case DumperKind::kJvm:
-      // The attach protocol spoken directly (jvm.attach: direct, the default): the race's
-      // firing to bundle 38-162 ms (bench/results/oom_race_jvm_direct.md); with jcmd, 0.4 s,
-      // which its first dump teaches.
-      return 0.2;
+      // jcmd (jvm.attach's default): the race's firing to bundle 0.39-0.41 s. The direct attach
+      // (opt-in) takes 38-162 ms (bench/results/oom_race_jvm_direct.md), which its first dump
+      // teaches.
+      return 0.5;
     case DumperKind::kExec:
       return 1.0;  // the user's command: unknown until it has run once
   }

@@ -229,6 +229,9 @@ void enterTarget(const ChildSetup& s, int report) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) failStep(report, kStepNoNewPrivs);
   }
   if (spec.call != nullptr) {
+    // Once more: a change of the effective uid or gid (above) sets "dumpable" back to
+    // fs.suid_dumpable, which is 1 or 2 on some hosts; the call runs with no exec to clear it.
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     // No exec to close them: every descriptor from 3 up goes now, the setup report's among them
     // (its EOF tells our parent that the call runs), and the call sees 0-2 only.
     if (::syscall(SYS_close_range, 3u, ~0u, 0) != 0) {

@@ -87,15 +87,16 @@ TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
   EXPECT_EQ(d.gperftools_signal, SIGUSR1);
   EXPECT_THAT(d.go_profiles, ElementsAre("heap", "allocs"));
   EXPECT_TRUE(d.jvm_heap_dump);
-  // The attach protocol spoken directly and the histogram after a full GC, unless told.
-  EXPECT_FALSE(d.jvm_attach_jcmd);
+  // jcmd and the histogram after a full GC, unless told (the direct attach is opt-in).
+  EXPECT_TRUE(d.jvm_attach_jcmd);
   EXPECT_FALSE(d.jvm_class_histogram_all);
   const TargetDumpSpec& told =
-      loadDumpConfig(kApp + "    jvm: {attach: jcmd, class_histogram_all: true}\n").targets[0].dump;
-  EXPECT_TRUE(told.jvm_attach_jcmd);
+      loadDumpConfig(kApp + "    jvm: {attach: direct, class_histogram_all: true}\n")
+          .targets[0]
+          .dump;
+  EXPECT_FALSE(told.jvm_attach_jcmd);
   EXPECT_TRUE(told.jvm_class_histogram_all);
-  EXPECT_FALSE(
-      loadDumpConfig(kApp + "    jvm: {attach: direct}\n").targets[0].dump.jvm_attach_jcmd);
+  EXPECT_TRUE(loadDumpConfig(kApp + "    jvm: {attach: jcmd}\n").targets[0].dump.jvm_attach_jcmd);
   EXPECT_THAT(d.exec_argv, ElementsAre("/usr/local/bin/collect", "--fast"));
   EXPECT_EQ(d.exec_timeout, 3s);
   EXPECT_EQ(d.exec_user, "app");

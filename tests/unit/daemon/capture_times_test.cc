@@ -24,7 +24,7 @@ using namespace std::chrono_literals;
 TEST(CaptureTimes, EachDumperHasItsDefaultUntilItsFirstDump) {
   CaptureTimes c;
   std::size_t learned = 99;
-  EXPECT_DOUBLE_EQ(c.p90Seconds(DumperKind::kJvm, &learned), 0.2);
+  EXPECT_DOUBLE_EQ(c.p90Seconds(DumperKind::kJvm, &learned), 0.5);
   EXPECT_EQ(learned, 0u);
   EXPECT_DOUBLE_EQ(c.p90Seconds(DumperKind::kProc), 0.05);
   EXPECT_DOUBLE_EQ(c.p90Seconds(DumperKind::kGoPprof), 0.2);

@@ -158,10 +158,10 @@ TEST(ReplayCapture, TheTracesOwnCaptureIsUsedTheFlagOverridesItAndTheDefaultIsTh
   EXPECT_EQ(run({}, "with.jsonl"), 1u) << "the recorded 1 s capture";
   EXPECT_EQ(run({"--capture-seconds", "100ms"}, "with.jsonl"), 0u);
   EXPECT_EQ(run({}, "without.jsonl"), 0u) << "proc alone: 0.05 s";
-  // The config's dumpers: a JVM's (0.05 + 0.2 s by default) leaves 2.7 s to the limit outside
+  // The config's dumpers: a JVM's (0.05 + 0.5 s by default) leaves 2.7 s to the limit outside
   // three captures; an exec hook's (0.05 + 1 s) does not.
   dir.write("jvm.yaml", "targets:\n  - name: app\n    cgroup: /app\n    dumpers: [proc, jvm]\n");
-  EXPECT_EQ(run({"--config", dir.path() + "/jvm.yaml"}, "without.jsonl"), 0u) << "0.25 s";
+  EXPECT_EQ(run({"--config", dir.path() + "/jvm.yaml"}, "without.jsonl"), 0u) << "0.55 s";
   dir.write("exec.yaml",
             "targets:\n  - name: app\n    cgroup: /app\n    dumpers: [proc, exec]\n"
             "    exec: {argv: [/bin/true]}\n");
