@@ -21,7 +21,14 @@ namespace oomsentinel {
 namespace {
 
 using nlohmann::json;
-using namespace incident_detail;
+// Named one by one, and Fd not at all (incident_detail::Fd below): the sanitizer builds compile
+// dumpers/ as unity batches, where this anonymous namespace is child.cc's too, whose Fd is
+// another.
+using incident_detail::kManifest;
+using incident_detail::kMaxManifestBytes;
+using incident_detail::parseBoundedJson;
+using incident_detail::parseIsoTime;
+using incident_detail::readSmallFileAt;
 
 // No real manifest comes near these (history is at most 10000 samples of some 30 signals,
 // config/load_dump.cc): past them the rest is not kept, so a made-up manifest costs no more.
@@ -131,7 +138,7 @@ void readDumps(const json& m, IncidentDetail& d) {
 Result<OwnedFd> openBundle(const std::string& dir, const std::string& name) {
   if (!isBundleName(name))
     return makeError("is not a bundle's name (hidden, or holds '/')", dir + "/" + name, EINVAL);
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  incident_detail::Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.fd < 0) return makeError("cannot read", dir, errno);
   int b = ::openat(dfd.fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (b < 0) return makeError("cannot open the bundle", dir + "/" + name, errno);
