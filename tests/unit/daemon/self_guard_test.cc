@@ -21,7 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::fixture;
 using testing::TempDir;
-constexpr double kMiB = 1024.0 * 1024.0;
+using testing::kMiB;
 
 TEST(SelfGuardDecision, EntersAtTheMarkAndLeavesTenPointsBelowIt) {
   const double limit = 100;
