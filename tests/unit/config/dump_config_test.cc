@@ -90,7 +90,7 @@ TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
   // jcmd and the histogram after a full GC, unless told (the direct attach is opt-in).
   EXPECT_TRUE(d.jvm_attach_jcmd);
   EXPECT_FALSE(d.jvm_class_histogram_all);
-  const TargetDumpSpec& told =
+  const TargetDumpSpec told =
       loadDumpConfig(kApp + "    jvm: {attach: direct, class_histogram_all: true}\n")
           .targets[0]
           .dump;
