@@ -74,7 +74,7 @@ struct TargetDumpSpec {
   // jvm.attach: jcmd (the default) or direct. Direct is opt-in: its child is a copy of the
   // daemon's memory inside the JVM's pid namespace (docs/security.md, "The JVM's direct attach").
   bool jvm_attach_jcmd = true;
-  std::vector<std::string> exec_argv;    // exec.argv: run as is, never through a shell
+  std::vector<std::string> exec_argv;                // exec.argv: run as is, never through a shell
   Duration exec_timeout = std::chrono::seconds(10);  // exec.timeout
   std::string exec_user = "nobody";                  // exec.user: a name or uid; runs as it
   // exec.memory_max, exec.pids_max: its cgroup's memory.max (with memory.oom.group=1 and

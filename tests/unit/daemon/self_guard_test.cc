@@ -20,8 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::fixture;
-using testing::TempDir;
 using testing::kMiB;
+using testing::TempDir;
 
 TEST(SelfGuardDecision, EntersAtTheMarkAndLeavesTenPointsBelowIt) {
   const double limit = 100;
