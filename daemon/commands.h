@@ -25,4 +25,9 @@ int runIncidentsShow(std::vector<std::string> args);
 // Where `incidents` looks by default: dump.dir's default.
 extern const char* const kDefaultIncidentsDir;
 
+class Args;
+// The flags `incidents` and `incidents show` share, taken from the front of `args`: --dir DIR
+// (not empty) into `dir`, --json into `json`. False when the next argument is neither.
+bool takeIncidentsFlag(Args& args, std::string& dir, bool& json);
+
 }  // namespace oomsentinel

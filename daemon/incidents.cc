@@ -109,23 +109,27 @@ void printJson(const std::vector<IncidentSummary>& list) {
 
 }  // namespace
 
+bool takeIncidentsFlag(Args& args, std::string& dir, bool& json) {
+  std::optional<std::string> v;
+  if (args.flag("--dir", &v)) {
+    if (v->empty()) throw UsageError{"--dir needs a directory"};
+    dir = *v;
+    return true;
+  }
+  if (!args.flag("--json")) return false;
+  json = true;
+  return true;
+}
+
 int runIncidents(std::vector<std::string> argv) {
   if (!argv.empty() && argv.front() == "show")
     return runIncidentsShow(std::vector<std::string>(argv.begin() + 1, argv.end()));
   Args args(std::move(argv));
   std::string dir = kDefaultIncidentsDir;
   bool json = false;
-  while (!args.empty()) {
-    std::optional<std::string> v;
-    if (args.flag("--dir", &v)) {
-      if (v->empty()) throw UsageError{"--dir needs a directory"};
-      dir = *v;
-    } else if (args.flag("--json")) {
-      json = true;
-    } else {
+  while (!args.empty())
+    if (!takeIncidentsFlag(args, dir, json))
       throw UsageError{"unknown argument '" + args.peek() + "'"};
-    }
-  }
   auto list = IncidentStore::list(dir);
   if (!list) {
     std::cerr << "oomsentinel incidents: " << list.error().describe() << "\n";

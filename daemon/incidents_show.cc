@@ -432,12 +432,8 @@ int runIncidentsShow(std::vector<std::string> argv) {
   std::string dir = kDefaultIncidentsDir, id;
   bool json = false;
   while (!args.empty()) {
-    std::optional<std::string> v;
-    if (args.flag("--dir", &v)) {
-      if (v->empty()) throw UsageError{"--dir needs a directory"};
-      dir = *v;
-    } else if (args.flag("--json")) {
-      json = true;
+    if (takeIncidentsFlag(args, dir, json)) {
+      continue;
     } else if (!args.peek().empty() && args.peek()[0] == '-') {
       throw UsageError{"unknown argument '" + safe(args.peek()) + "'"};
     } else if (id.empty()) {

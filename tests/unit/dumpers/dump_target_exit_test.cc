@@ -41,8 +41,6 @@
 #include "tests/unit/dumpers/gone_within.h"
 #include "tests/unit/dumpers/spawned_target.h"
 
-extern char** environ;
-
 namespace oomsentinel {
 namespace {
 

@@ -31,8 +31,6 @@
 #include "tests/unit/dumpers/namespaced_target.h"
 #include "tests/unit/dumpers/spawned_target.h"
 
-extern char** environ;
-
 namespace oomsentinel {
 namespace {
 
