@@ -14,10 +14,11 @@ class AlertSink {
   virtual void fire(AlertEvent e) = 0;
   // Ignored for an alert the sink never sent.
   virtual void resolve(const std::string& rule, const std::string& target, WallTime at) = 0;
-  // A dump of the firing published its bundle at `path`: the alert carries it from now on
-  // (ignored, like a resolve, for an alert the sink never sent).
+  // A dump of the firing published its bundle at `path`, whose heap report names `top_site`
+  // ("" when none): the alert carries both from now on (ignored, like a resolve, for an alert the
+  // sink never sent).
   virtual void setIncident(const std::string& rule, const std::string& target,
-                           const std::string& path) = 0;
+                           const std::string& path, const std::string& top_site) = 0;
 };
 
 class NotifierAlertSink final : public AlertSink {
@@ -27,9 +28,9 @@ class NotifierAlertSink final : public AlertSink {
   void resolve(const std::string& rule, const std::string& target, WallTime at) override {
     n_.resolve(rule, target, at);
   }
-  void setIncident(const std::string& rule, const std::string& target,
-                   const std::string& path) override {
-    n_.setIncident(rule, target, path);
+  void setIncident(const std::string& rule, const std::string& target, const std::string& path,
+                   const std::string& top_site) override {
+    n_.setIncident(rule, target, path, top_site);
   }
 
  private:

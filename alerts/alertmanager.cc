@@ -299,11 +299,14 @@ void AlertmanagerNotifier::resolve(const std::string& rule, const std::string& t
 }
 
 void AlertmanagerNotifier::setIncident(const std::string& rule, const std::string& target,
-                                       const std::string& path) {
+                                       const std::string& path, const std::string& top_growth) {
   std::lock_guard lock(mu_);
   auto it = alerts_.find(Key{rule, target});
-  if (it == alerts_.end() || it->second.event.incident == path) return;
-  it->second.event.incident = path;
+  if (it == alerts_.end()) return;
+  AlertEvent& e = it->second.event;
+  if (e.incident == path && e.top_growth == top_growth) return;
+  e.incident = path;
+  e.top_growth = top_growth;
   it->second.seq = next_seq_++;
 }
 

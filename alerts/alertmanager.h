@@ -56,6 +56,9 @@ struct AlertEvent {
   // namespace/pod/container (and host) when known: they become labels.
   std::vector<std::pair<std::string, std::string>> labels;
   std::string incident;  // the bundle's path once a dump ran; "" until then
+  // The bundle's heap report's first site in one line (DumpOutcome::top_site): the annotation
+  // top_growth. "" until a published bundle's report names one.
+  std::string top_growth;
 };
 
 // The JSON array Alertmanager's POST /api/v2/alerts takes. Label names are made valid
@@ -120,7 +123,10 @@ class AlertmanagerNotifier {
   void fire(AlertEvent event);
   // Ignored for an alert not held (never fired, dropped, or already resolved).
   void resolve(const std::string& rule, const std::string& target, WallTime ends_at);
-  void setIncident(const std::string& rule, const std::string& target, const std::string& path);
+  // A published bundle of the alert's firing, and its report's top site ("" when none): the alert
+  // is sent again carrying them (annotations incident and top_growth).
+  void setIncident(const std::string& rule, const std::string& target, const std::string& path,
+                   const std::string& top_growth = "");
 
   // Every tick: starts the sends that are due, at most one exchange per endpoint. Never waits
   // for the network.

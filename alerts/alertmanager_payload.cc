@@ -155,6 +155,7 @@ std::string alertmanagerPayload(const std::vector<AlertEvent>& events, const Ale
     annotations["description"] = safeText(descriptionOf(e));
     if (!e.expr.empty()) annotations["expr"] = safeText(e.expr);
     if (!e.incident.empty()) annotations["incident"] = safeText(e.incident);
+    if (!e.top_growth.empty()) annotations["top_growth"] = safeText(e.top_growth, 512);
 
     Json alert = Json::object();
     alert["labels"] = std::move(labels);

@@ -41,6 +41,24 @@ void sitesText(std::string& out, const char* title, const std::vector<HeapSite>&
 
 }  // namespace
 
+std::string topSiteLine(const HeapReport& r) {
+  const auto& sites = r.by_caller.empty() ? r.by_leaf : r.by_caller;
+  if (sites.empty()) return "";
+  const HeapSite& s = sites.front();
+  char share[32];
+  std::snprintf(share, sizeof share, "%.1f%%", s.share * 100);
+  std::string line = s.function + " holds " + formatBytes(static_cast<double>(s.bytes)) + ", " +
+                     share + " of " + formatBytes(static_cast<double>(r.total_bytes)) +
+                     " in use (no baseline: not growth)";
+  if (!s.file.empty()) {
+    // The file's last component: the line is read on a phone; the report has the whole path.
+    auto slash = s.file.rfind('/');
+    line += " at " + (slash == std::string::npos ? s.file : s.file.substr(slash + 1));
+    if (s.line > 0) line += ":" + std::to_string(s.line);
+  }
+  return safeText(line, 512);
+}
+
 ReportFiles renderGoHeapReport(std::string_view profile, const Result<HeapReport>& analysis) {
   std::string file = safeText(profile, 256);
   nlohmann::json j = {{"version", 1}, {"runtime", "go"}, {"profile", file}};

@@ -20,4 +20,10 @@ struct ReportFiles {
 // why there is none (the profile was not captured, was cut at the cap, or did not parse).
 ReportFiles renderGoHeapReport(std::string_view profile, const Result<HeapReport>& analysis);
 
+// The report's first site in one line, for the alert's top_growth annotation and the publish's
+// log line: "main.(*leak).grow holds 20.8 MiB, 91.2% of 22.8 MiB in use (no baseline: not
+// growth) at main.go:240". By caller (the program's code, not the runtime's); "" when the report
+// has no site. Bounded: at most 512 bytes.
+std::string topSiteLine(const HeapReport& report);
+
 }  // namespace oomsentinel

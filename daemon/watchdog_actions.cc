@@ -191,8 +191,13 @@ void Watchdog::collectDumpReports() {
                                  : r.error.rfind("skipped: ", 0) == 0 ? "skipped"
                                                                       : "failed");
     if (r.published) {
-      if (AlertSink* alerts = alertSink()) alerts->setIncident(r.rule, r.target, r.path);
+      // The first dumper whose report names a site (the runtime's heap dumpers run after proc).
+      std::string top;
+      for (const auto& o : r.outcomes)
+        if (top.empty()) top = o.top_site;
+      if (AlertSink* alerts = alertSink()) alerts->setIncident(r.rule, r.target, r.path, top);
       fields.emplace_back("bundle", r.path);
+      if (!top.empty()) fields.emplace_back("top_growth", top);
       log_.log(LogLevel::kWarning, "incident bundle published", fields);
     } else {
       fields.emplace_back("error", r.error);

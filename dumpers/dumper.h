@@ -48,6 +48,10 @@ struct DumpOutcome {
   std::string error;  // why it failed, was partial or skipped; empty when ok
   std::vector<Artifact> artifacts;
   Duration took{};
+  // The heap report's first site in one line (analysis/go_heap_report.h: topSiteLine), made
+  // safe; "" when this dumper makes no report or the report ranks nothing. The alert's
+  // top_growth annotation and the publish's log line carry it.
+  std::string top_site;
 };
 
 class Dumper {

@@ -19,7 +19,7 @@ constexpr const char* kHeapFile = "go-heap.pb.gz";
 // file, written above), bounded by the analysis's own cap. The raw profile stays whatever the
 // report says.
 Status addHeapReport(const DumpRequest& req, const std::vector<std::string>& profiles,
-                     SteadyTime now, std::vector<Artifact>& artifacts) {
+                     SteadyTime now, std::vector<Artifact>& artifacts, std::string& top_site) {
   bool asked = false;
   for (const auto& p : profiles) asked = asked || GoPprofDumper::fileFor(p) == kHeapFile;
   if (!asked) return Ok{};
@@ -37,6 +37,7 @@ Status addHeapReport(const DumpRequest& req, const std::vector<std::string>& pro
     analysis = bytes ? analyzeGoHeapProfile(*bytes, 10, "inuse_space", limits)
                      : Result<HeapReport>(bytes.error());
   }
+  if (analysis) top_site = topSiteLine(*analysis);
   ReportFiles files = renderGoHeapReport(kHeapFile, analysis);
   for (auto [name, data] : {std::pair{"report.json", &files.json}, {"report.txt", &files.text}}) {
     auto a = writeArtifact(req.dir, name, *data, req.max_bytes);
@@ -124,7 +125,8 @@ DumpOutcome GoPprofDumper::run(const DumpRequest& req) {
   io.run();  // every exchange ends by the deadline
   // The result says what was captured from the target; the report is derived from it.
   bool captured = !out.artifacts.empty();
-  if (auto s = addHeapReport(req, profiles_, clock.steadyNow(), out.artifacts); !s)
+  if (auto s = addHeapReport(req, profiles_, clock.steadyNow(), out.artifacts, out.top_site);
+      !s)
     errors.push_back("report: " + s.error().describe());
   out.took = clock.steadyNow() - start;
   if (errors.empty()) {

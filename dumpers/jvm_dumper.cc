@@ -26,6 +26,17 @@
 namespace oomsentinel {
 namespace {
 
+// attachSocketPredatesProcess on this machine's clocks.
+bool attachSocketPredatesProcess(timespec socket_mtime, std::uint64_t start_ticks) {
+  timespec real{}, boot{};
+  ::clock_gettime(CLOCK_REALTIME, &real);
+  ::clock_gettime(CLOCK_BOOTTIME, &boot);
+  timespec boot_at{real.tv_sec - boot.tv_sec, real.tv_nsec - boot.tv_nsec};
+  if (boot_at.tv_nsec < 0) boot_at = {boot_at.tv_sec - 1, boot_at.tv_nsec + 1'000'000'000};
+  return oomsentinel::attachSocketPredatesProcess(socket_mtime, start_ticks, ::sysconf(_SC_CLK_TCK),
+                                                  boot_at);
+}
+
 constexpr const char* kHistogram = "class_histogram.txt";
 constexpr const char* kHeapDump = "heap.hprof";
 constexpr std::string_view kHprofMagic = "JAVA PROFILE 1.0.";
@@ -437,12 +448,11 @@ std::optional<HeldJvm> holdJvm(const HostPaths& paths, const JvmDumpSpec& spec,
   auto parsed = parseJvmProcessStatus(*status);
   if (!parsed) return fail(who + ": " + parsed.error().describe());
   facts = std::move(*parsed);
-  if (req.pid_starttime != 0) {
-    auto stat = readHead(paths.proc(pid, "stat"), 4096);
-    auto started = stat ? parseStartTime(*stat) : std::nullopt;
-    if (!started || *started != req.pid_starttime)
-      return fail(who + " is no longer the process that was chosen (it ended; the pid was reused)");
-  }
+  auto stat = readHead(paths.proc(pid, "stat"), 4096);
+  std::uint64_t started = 0;  // 0: unknown
+  if (auto s = stat ? parseStartTime(*stat) : std::nullopt) started = *s;
+  if (req.pid_starttime != 0 && started != req.pid_starttime)
+    return fail(who + " is no longer the process that was chosen (it ended; the pid was reused)");
   auto root = TargetFs::open(paths, pid, pidfd.get(), TargetAnchor::kRoot);
   if (!root) return fail(root.error().describe());
   // The JVM's /tmp as the JVM resolves it: a symlink there stays inside its root.
@@ -453,10 +463,11 @@ std::optional<HeldJvm> holdJvm(const HostPaths& paths, const JvmDumpSpec& spec,
   struct stat sst;
   bool listening = ::fstatat(tmp->get(), socket.c_str(), &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
                    S_ISSOCK(sst.st_mode);
-  if (!listening && !facts.catches_sigquit)
-    return fail(who +
-                " is not a JVM jcmd can attach to: it has no attach socket and does not "
-                "catch SIGQUIT (jcmd's SIGQUIT would kill it)");
+  bool stale = listening && started != 0 && attachSocketPredatesProcess(sst.st_mtim, started);
+  if ((!listening || stale) && !facts.catches_sigquit)
+    return fail(who + " is not a JVM jcmd can attach to: it has no attach socket" +
+                (stale ? " (/tmp/" + socket + " is older than it: an earlier process's)" : "") +
+                " and does not catch SIGQUIT (jcmd's SIGQUIT would kill it)");
   std::string jcmd = spec.jcmd;
   if (jcmd.empty() && spec.attach == JvmAttach::kJcmd) {
     auto beside = jcmdBesideJava(paths, pid);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstdint>
@@ -18,8 +19,9 @@
 
 namespace oomsentinel {
 
-// How jcmd (or, by default, our own child speaking the attach protocol: JvmAttach::kDirect, in
-// the same place with the same limits) is run (issue 18: the target controls its /tmp, its
+// How jcmd (or our own child speaking the attach protocol: JvmAttach::kDirect, in the same place
+// with the same limits; this struct's default, while the daemon's config defaults to jcmd until
+// the direct child stops being a fork of the daemon: docs/security.md) is run (issue 18: the target controls its /tmp, its
 // files and its pid numbers):
 // - The JVM is held by a pidfd, checked against the request's start time, and its root opened
 //   through core/target_fs. Its /tmp is opened as the JVM resolves it (a symlink stays inside
@@ -116,6 +118,12 @@ struct JvmProcessFacts {
 Result<JvmProcessFacts> parseJvmProcessStatus(std::string_view status);
 // Field 22 of <proc>/<pid>/stat, the process's start time in clock ticks.
 std::optional<std::uint64_t> parseStartTime(std::string_view stat);
+// True when an attach socket last changed (`socket_mtime`, wall clock) more than a second before
+// its process started (`start_ticks` after boot; `boot_at` is the wall clock at boot, REALTIME
+// minus BOOTTIME): an earlier process left it (a JVM killed with its pid since reused, or a
+// container's pid 1 restarted over a /tmp that outlived it), and nothing listens on it.
+bool attachSocketPredatesProcess(timespec socket_mtime, std::uint64_t start_ticks, long ticks_per_s,
+                                 timespec boot_at);
 // True when jcmd's stdout is a class histogram (its " num  #instances  #bytes  class name"
 // header). jcmd reports failures with exit status 1 but some (a command the JVM refuses) with 0.
 bool looksLikeClassHistogram(std::string_view out);

@@ -112,6 +112,15 @@ std::optional<std::uint64_t> parseStartTime(std::string_view stat) {
   return v;
 }
 
+bool attachSocketPredatesProcess(timespec socket_mtime, std::uint64_t start_ticks, long ticks_per_s,
+                                 timespec boot_at) {
+  if (ticks_per_s <= 0) return false;
+  auto seconds = [](timespec t) { return static_cast<double>(t.tv_sec) + t.tv_nsec / 1e9; };
+  double started = seconds(boot_at) + static_cast<double>(start_ticks) / ticks_per_s;
+  // A second's slack for the tick's rounding and a clock that was slewed meanwhile.
+  return seconds(socket_mtime) < started - 1.0;
+}
+
 bool looksLikeClassHistogram(std::string_view out) {
   bool header = false;
   eachLine(out, [&](std::string_view l) {

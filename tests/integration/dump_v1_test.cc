@@ -194,6 +194,8 @@ TEST(DumpV1Real, GoPprofIsPublishedBeforeTheKillAndNamesTheLeak) {
   EXPECT_EQ(report["top_by_caller"][0].value("function", ""), "main.(*leak).grow")
       << report.dump(2);
   EXPECT_THAT(slurp(r.bundle + "/report.txt"), HasSubstr("main.(*leak).grow"));
+  // The publish's log line names it (and the alert would: AlertsV1Real).
+  EXPECT_THAT(r.log, HasSubstr("\"top_growth\":\"main.(*leak).grow holds ")) << r.log;
 }
 
 TEST(DumpV1Real, JvmClassHistogramIsPublishedBeforeTheKillAndShowsTheLeak) {

@@ -51,7 +51,8 @@ struct FakeAlerts final : AlertSink {
   void resolve(const std::string& rule, const std::string& target, WallTime) override {
     resolved.push_back(rule + "/" + target);
   }
-  void setIncident(const std::string&, const std::string&, const std::string&) override {}
+  void setIncident(const std::string&, const std::string&, const std::string&,
+                   const std::string&) override {}
 };
 
 struct FakeDumps final : DumpSink {

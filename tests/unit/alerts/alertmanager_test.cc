@@ -583,6 +583,33 @@ TEST(AlertmanagerNotifierTest, TheQueueIsBoundedAndDropsAreCounted) {
   EXPECT_THAT(targets, ::testing::UnorderedElementsAre("t0", "t2", "t9"));
 }
 
+TEST(AlertmanagerNotifierTest, TheReportsTopSiteIsSentWithTheIncidentAndMadeSafe) {
+  HttpTestServer server({ServerStep::reply(200, "")});
+  FakeClock clock;
+  auto n = make(spec({server.url()}), clock);
+  ASSERT_TRUE(n);
+  n->fire(event("oom-imminent", "api"));
+  n->poll();
+  ASSERT_TRUE(eventually([&] { return n->status().total.sent == 1; }));
+  n->setIncident("oom-imminent", "api", "/incidents/x", "main.grow holds 20.8 MiB");
+  n->poll();
+  ASSERT_TRUE(eventually([&] { return n->status().total.sent == 2; }));
+  EXPECT_EQ(posts(server)[1][0]["annotations"]["top_growth"], "main.grow holds 20.8 MiB");
+  EXPECT_FALSE(posts(server)[0][0]["annotations"].contains("top_growth"));
+  // The same bundle with nothing new is not a change; a new line is (a later report).
+  n->setIncident("oom-imminent", "api", "/incidents/x", "main.grow holds 20.8 MiB");
+  n->poll();
+  std::string hostile = "evil\xff\n\x1b[31mfunc" + std::string(2000, 'a');
+  n->setIncident("oom-imminent", "api", "/incidents/x", hostile);
+  n->poll();
+  ASSERT_TRUE(eventually([&] { return n->status().total.sent == 3; }));
+  std::string top = posts(server)[2][0]["annotations"]["top_growth"];
+  EXPECT_EQ(top.find('\n'), std::string::npos);
+  EXPECT_EQ(top.find('\x1b'), std::string::npos);
+  EXPECT_LE(top.size(), 520u) << "bounded";
+  EXPECT_EQ(top.rfind("evil", 0), 0u);
+}
+
 TEST(AlertmanagerNotifierTest, AnIncidentPathIsSentAtOnce) {
   HttpTestServer server({ServerStep::reply(200, "")});
   FakeClock clock;

@@ -20,7 +20,8 @@ struct FakeAlerts final : AlertSink {
   std::size_t resolved = 0;
   void fire(AlertEvent e) override { fired.push_back(std::move(e)); }
   void resolve(const std::string&, const std::string&, WallTime) override { ++resolved; }
-  void setIncident(const std::string&, const std::string&, const std::string&) override {}
+  void setIncident(const std::string&, const std::string&, const std::string&,
+                   const std::string&) override {}
 };
 
 struct FakeDumps final : DumpSink {

@@ -43,9 +43,10 @@ struct RecordingAlerts final : AlertSink {
     calls.push_back("resolve " + rule + " " + target);
     resolved_at.push_back(at);
   }
-  void setIncident(const std::string& rule, const std::string& target,
-                   const std::string& path) override {
-    calls.push_back("incident " + rule + " " + target + " " + path);
+  void setIncident(const std::string& rule, const std::string& target, const std::string& path,
+                   const std::string& top_site) override {
+    calls.push_back("incident " + rule + " " + target + " " + path +
+                    (top_site.empty() ? "" : " top " + top_site));
   }
 };
 

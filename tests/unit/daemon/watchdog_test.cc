@@ -412,11 +412,13 @@ TEST(Watchdog, ASlowTargetDoesNotDelayTheOthersBeyondTheTick) {
 // The alert sink's side of a dump: the bundle's path for the rule's alert.
 struct IncidentAlerts final : AlertSink {
   std::vector<std::string> incidents;  // "<rule> <target> <path>"
+  std::vector<std::string> top_sites;
   void fire(AlertEvent) override {}
   void resolve(const std::string&, const std::string&, WallTime) override {}
-  void setIncident(const std::string& rule, const std::string& target,
-                   const std::string& path) override {
+  void setIncident(const std::string& rule, const std::string& target, const std::string& path,
+                   const std::string& top_site) override {
     incidents.push_back(rule + " " + target + " " + path);
+    top_sites.push_back(top_site);
   }
 };
 
@@ -475,6 +477,8 @@ TEST(Watchdog, TheDumpActionPublishesABundleWithTheHistoryWithoutHoldingTheTick)
   EXPECT_THAT(out.text(), HasSubstr("results=proc=ok"));
   EXPECT_THAT(alerts.incidents, ::testing::ElementsAre("critical app " + listed[0].path))
       << "the alert carries the bundle";
+  EXPECT_THAT(alerts.top_sites, ::testing::ElementsAre("")) << "proc makes no heap report";
+  EXPECT_THAT(out.text(), ::testing::Not(HasSubstr("top_growth=")));
   std::ifstream manifest(listed[0].path + "/manifest.json");
   std::string m((std::istreambuf_iterator<char>(manifest)), std::istreambuf_iterator<char>());
   EXPECT_THAT(m, HasSubstr("\"working_set_ratio\""));

@@ -66,6 +66,10 @@ TEST(GoPprofReport, ARealHeapProfileIsRankedBesideTheRawOne) {
   EXPECT_EQ(j["top_by_caller"][0]["bytes"], 21828539u);
   EXPECT_NEAR(j["top_by_caller"][0]["share"].get<double>(), 0.912, 0.001);
   EXPECT_EQ(j["top_by_leaf"][0]["function"], "main.(*leak).grow");
+  // The one line the alert's top_growth and the publish's log line carry.
+  EXPECT_EQ(o.top_site,
+            "main.(*leak).grow holds 20.8 MiB, 91.2% of 22.8 MiB in use (no baseline: not growth) "
+            "at main.go:240");
 
   std::string text = slurp(req.dir + "/report.txt");
   EXPECT_THAT(text, HasSubstr("In use (inuse_space): 22.8 MiB in 5 sampled stacks"));
@@ -98,6 +102,7 @@ TEST(GoPprofReport, AProfileThatDoesNotParseIsKeptAndTheReportSaysWhy) {
   EXPECT_EQ(j["status"], "failed");
   EXPECT_THAT(j["error"].get<std::string>(), HasSubstr("not a gzip stream or a corrupt one"));
   EXPECT_FALSE(j.contains("top_by_caller"));
+  EXPECT_EQ(o.top_site, "") << "no ranking, no line for the alert";
   std::string text = slurp(req.dir + "/report.txt");
   EXPECT_THAT(text, HasSubstr("No analysis: not a gzip stream or a corrupt one"));
   EXPECT_THAT(text, HasSubstr("go tool pprof -top go-heap.pb.gz"));

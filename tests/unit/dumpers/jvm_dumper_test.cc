@@ -118,6 +118,18 @@ TEST(JvmDumperParsing, ReadsTheStartTime) {
   EXPECT_EQ(parseStartTime("77 (short) R 1"), std::nullopt);
 }
 
+TEST(JvmDumperParsing, AnAttachSocketOlderThanItsProcessIsAnEarlierOnes) {
+  timespec boot_at{1'700'000'000, 500'000'000};  // booted at 1700000000.5
+  std::uint64_t started = 100 * 100;             // 100 s after boot at 100 ticks a second
+  // Made 50 s and 1.5 s before the process started: left by an earlier one.
+  EXPECT_TRUE(attachSocketPredatesProcess({1'700'000'050, 500'000'000}, started, 100, boot_at));
+  EXPECT_TRUE(attachSocketPredatesProcess({1'700'000'099, 0}, started, 100, boot_at));
+  // Within the second's slack, or after it started: its own.
+  EXPECT_FALSE(attachSocketPredatesProcess({1'700'000'099, 600'000'000}, started, 100, boot_at));
+  EXPECT_FALSE(attachSocketPredatesProcess({1'700'000'101, 0}, started, 100, boot_at));
+  EXPECT_FALSE(attachSocketPredatesProcess({0, 0}, started, 0, boot_at));  // no tick rate
+}
+
 TEST(JvmDumperParsing, TellsAHistogramFromAnError) {
   EXPECT_TRUE(
       looksLikeClassHistogram("5240:\n num     #instances         #bytes  class name (module)\n"
@@ -194,6 +206,31 @@ TEST(JvmDumper, LeavesAProcessThatIsNotAJvmAlone) {
   EXPECT_THAT(out.error, HasSubstr("is not a JVM"));
   EXPECT_TRUE(alive(sleeper.pid()));
   EXPECT_TRUE(dirListing(dir.path()).empty());
+}
+
+TEST(JvmDumper, AStaleAttachSocketDoesNotMakeAProcessAJvm) {
+  // A JVM killed by the OOM killer leaves /tmp/.java_pid<pid>; the pid's next owner is not a JVM
+  // for it (CI met this: a sleeper got a pid an earlier test's JVM had had).
+  TempDir dir;
+  Spawned sleeper({"/bin/sleep", "30"}, {});
+  ASSERT_GT(sleeper.pid(), 0);
+  std::string path = "/tmp/.java_pid" + std::to_string(sleeper.pid());
+  ::unlink(path.c_str());  // the sleeper's pid: whatever is there is an earlier process's
+  int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::close(sock);
+  timespec old[2] = {{::time(nullptr) - 3600, 0}, {::time(nullptr) - 3600, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), old, AT_SYMLINK_NOFOLLOW), 0);
+
+  auto out = JvmDumper().run(jvmRequest(dir, sleeper.pid()));
+  ::unlink(path.c_str());
+  EXPECT_EQ(out.result, DumpResult::kFailed);
+  EXPECT_THAT(out.error, HasSubstr("is not a JVM"));
+  EXPECT_THAT(out.error, HasSubstr(path + " is older than it"));
+  EXPECT_TRUE(alive(sleeper.pid()));
 }
 
 TEST(JvmDumper, RefusesAPidThatWasReused) {
@@ -344,9 +381,9 @@ TEST(JvmDumper, JcmdRunsInACgroupOfItsOwnAndNothingItStartsOutlivesIt) {
   }
 }
 
-// The attach protocol spoken directly (JvmAttach::kDirect, the default), against a listener of the
-// test's own at /tmp/.java_pid<pid> of a shell that catches SIGQUIT (so the dumper takes it for a
-// JVM): what a hostile JVM user can put there and answer.
+// The attach protocol spoken directly (JvmAttach::kDirect, JvmDumpSpec's default), against a
+// listener of the test's own at /tmp/.java_pid<pid> of a shell that catches SIGQUIT (so the dumper
+// takes it for a JVM): what a hostile JVM user can put there and answer.
 class FakeListener {
  public:
   using Answer = std::function<void(int fd, const std::atomic<bool>& stop)>;
