@@ -12,8 +12,9 @@
 //   (c) jcmd VM.version against the same command over the attach protocol spoken directly: what
 //       starting jcmd (itself a JVM) costs;
 //   (d) the daemon's own JvmDumper::run (a class histogram into a bundle directory: the pidfd,
-//       the JVM's namespaces, root and user, the child's cgroup) with attach: jcmd against
-//       attach: direct, with and without -all, and direct on a fresh JVM (its first attach).
+//       for jcmd its namespaces, root, user and cgroup; direct: from this thread) attach: jcmd
+//       against attach: direct, with and without -all, and direct on a fresh JVM (its first
+//       attach).
 // It runs as root against the JVM directly (a benchmark, not the daemon: no namespaces, no uid
 // change). README.md has the recorded figures.
 

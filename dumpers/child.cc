@@ -268,7 +268,6 @@ namespace {
 // The program to execute: looked up in our PATH, or, in a target's mount namespace, where the
 // child finds it there (a full path only).
 Result<std::string> programFor(const ChildSpec& spec) {
-  if (spec.call != nullptr) return spec.argv[0];  // a name for errors: nothing is executed
   return spec.join_pidfd >= 0
              ? (spec.argv[0].starts_with("/")
                     ? Result<std::string>(spec.argv[0])

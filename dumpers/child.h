@@ -70,14 +70,6 @@ struct ChildSpec {
   // A cgroup.procs file the child writes itself into before anything else, so that everything
   // it starts is in that cgroup too (see ChildCgroup).
   int cgroup_procs_fd = -1;
-  // Not null: instead of executing argv[0], the child calls this, after every step above (its
-  // cgroup, the target's namespaces and root, its user, no capabilities), with descriptors 0-2
-  // only, and exits with what it returns. It runs after fork() in a process with other threads:
-  // system calls only, no allocation, no lock; `call_arg` (ours, copied by the fork) holds what
-  // it needs, made before. argv[0] then only names it in errors. Everything else (deadline,
-  // output caps, captures, the cgroup, the killing) is as for a program.
-  int (*call)(const void* arg) = nullptr;
-  const void* call_arg = nullptr;
 };
 
 struct ChildResult {

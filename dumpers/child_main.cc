@@ -189,8 +189,7 @@ void enterTarget(const ChildSetup& s, int report) {
   ::setpgid(0, 0);
   // Until it execs (which makes it dumpable again) it is a copy of the daemon's memory, about to
   // enter a target's pid namespace as the target's user: no ptrace, no /proc/PID/mem for that
-  // user (a root in a container without CAP_SYS_PTRACE included). For a ChildSpec::call, that is
-  // its whole life.
+  // user (a root in a container without CAP_SYS_PTRACE included).
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // Above every descriptor below, so that moving those to 0-3 never closes it.
   int report = ::fcntl(s.report_fd, F_DUPFD_CLOEXEC, 64);
@@ -227,18 +226,6 @@ void enterTarget(const ChildSetup& s, int report) {
     capng_clear(CAPNG_SELECT_CAPS);
     if (capng_apply(CAPNG_SELECT_CAPS) != 0) failStep(report, kStepCaps);
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) failStep(report, kStepNoNewPrivs);
-  }
-  if (spec.call != nullptr) {
-    // Once more: a change of the effective uid or gid (above) sets "dumpable" back to
-    // fs.suid_dumpable, which is 1 or 2 on some hosts; the call runs with no exec to clear it.
-    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    // No exec to close them: every descriptor from 3 up goes now, the setup report's among them
-    // (its EOF tells our parent that the call runs), and the call sees 0-2 only.
-    if (::syscall(SYS_close_range, 3u, ~0u, 0) != 0) {
-      ::close(report);
-      ::close(s.report_fd);
-    }
-    ::_exit(spec.call(spec.call_arg));
   }
   ::execve(s.program, s.argv, s.envp);
   failStep(report, kStepExec);

@@ -26,17 +26,6 @@
 namespace oomsentinel {
 namespace {
 
-// attachSocketPredatesProcess on this machine's clocks.
-bool attachSocketPredatesProcess(timespec socket_mtime, std::uint64_t start_ticks) {
-  timespec real{}, boot{};
-  ::clock_gettime(CLOCK_REALTIME, &real);
-  ::clock_gettime(CLOCK_BOOTTIME, &boot);
-  timespec boot_at{real.tv_sec - boot.tv_sec, real.tv_nsec - boot.tv_nsec};
-  if (boot_at.tv_nsec < 0) boot_at = {boot_at.tv_sec - 1, boot_at.tv_nsec + 1'000'000'000};
-  return oomsentinel::attachSocketPredatesProcess(socket_mtime, start_ticks, ::sysconf(_SC_CLK_TCK),
-                                                  boot_at);
-}
-
 constexpr const char* kHistogram = "class_histogram.txt";
 constexpr const char* kHeapDump = "heap.hprof";
 constexpr std::string_view kHprofMagic = "JAVA PROFILE 1.0.";
@@ -125,7 +114,7 @@ std::string failureReason(const JvmDumpSpec& spec, const ChildResult& child, std
     return "the JVM refused it: " + std::string(line.empty() ? "(no reason given)" : line);
   }
   if (child.exit_code == kAttachOk) return jcmdReason(out, err);  // a reply that is no histogram
-  return describeAttachExit(child.exit_code, err);
+  return std::string(err.substr(0, err.find('\n')));
 }
 
 std::string ms(Duration d) {
@@ -150,47 +139,58 @@ struct JcmdRun {
   std::string leftovers;
 };
 
+// The direct exchange (JvmAttach::kDirect, jvm_attach.h) on this thread: no child, no cgroup.
+// Its outcome in a jcmd run's terms (exit status: the AttachExit; stderr: its reason).
+JcmdRun runDirect(const HeldJvm& jvm, const JvmProcessFacts& facts,
+                  const std::vector<std::string>& args, const std::string& stdout_file,
+                  SteadyTime deadline, std::uint64_t max_bytes) {
+  JcmdRun run;
+  std::string line;
+  for (const auto& a : args) line += (line.empty() ? "" : " ") + a;
+  OwnedFd file;
+  if (!stdout_file.empty()) {
+    // Ours, 0600, in the bundle's root-only folders: made before the thread takes the JVM's ids.
+    file = OwnedFd(
+        ::open(stdout_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (file.get() < 0) {
+      run.child = makeError("cannot create the reply's file", stdout_file, errno);
+      return run;
+    }
+  }
+  // The listener is started only in a process that survives SIGQUIT (holdJvm checked).
+  AttachTarget target{jvm.tmp.get(), jvm.pidfd.get(), facts.nspid,
+                      facts.euid,    facts.egid,      facts.catches_sigquit};
+  AttachSink sink{file.get(), max_bytes, kReplyLimit};
+  AttachOutcome o = attachAndAsk(target, line, sink, deadline);
+  ChildResult c;
+  c.exit_code = o.exit;
+  c.timed_out = o.exit == kAttachTimedOut;
+  c.output_cut = c.stdout_cut = o.cut;
+  c.took = o.took;
+  run.out = std::move(o.text);
+  run.err = o.reason;
+  run.child = std::move(c);
+  return run;
+}
+
 // jcmd runs inside the JVM's mount and pid namespaces and root, as the JVM's user, with no
 // capabilities and a clean environment: it then reaches exactly what the JVM's user reaches, its
 // /tmp is the JVM's (a /tmp that is a symlink leads where the JVM's own lookups lead, not into
 // the host) and the pid it is given is the JVM's pid there.
-// The direct child (JvmAttach::kDirect) is run the same way, with the same limits: only what it
-// does in there differs (jvm_attach.h).
 JcmdRun runJcmd(const HostPaths& paths, const JvmDumpSpec& jspec, const HeldJvm& jvm,
                 const JvmProcessFacts& facts, std::vector<std::string> args,
                 const std::string& stdout_file, SteadyTime deadline, std::uint64_t max_bytes) {
+  if (jspec.attach == JvmAttach::kDirect)
+    return runDirect(jvm, facts, args, stdout_file, deadline, max_bytes);
   static std::atomic<unsigned> sequence{0};
   // Without one (not root, a read-only cgroupfs) its process group is all that is killed, as
-  // before: jcmd is still stopped at its deadline. The direct child gets none: it runs our code,
-  // not the target's (no allocation, one fork, no setsid, nothing executed), so its process
-  // group and deadline hold it; and moving a process into a cgroup waits for an RCU grace
-  // period when no move happened just before, ~10 ms here of a 3-8 ms histogram
-  // (bench/README.md, bench_jvm_capture).
-  auto cgroup = jspec.attach == JvmAttach::kDirect
-                    ? Result<ChildCgroup>(makeError("the direct child needs no cgroup"))
-                    : ChildCgroup::create(paths,
-                                          "oomsentinel-jcmd-" + std::to_string(::getpid()) + "-" +
-                                              std::to_string(sequence.fetch_add(1)),
-                                          kJcmdLimits);
+  // before: jcmd is still stopped at its deadline.
+  auto cgroup = ChildCgroup::create(paths,
+                                    "oomsentinel-jcmd-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(sequence.fetch_add(1)),
+                                    kJcmdLimits);
   ChildSpec spec;
-  // Made before the fork, and copied by it: the child may not allocate.
-  AttachCall call;
-  if (jspec.attach == JvmAttach::kDirect) {
-    std::string line;
-    for (const auto& a : args) line += (line.empty() ? "" : " ") + a;
-    // The listener is started only in a process that survives SIGQUIT (holdJvm checked).
-    if (auto st = prepareAttachCall(call, facts.nspid, line, facts.catches_sigquit); !st) {
-      JcmdRun failed;
-      failed.child = st.error();
-      return failed;
-    }
-    spec.argv = {std::string("the attach socket ") + call.socket};
-    spec.call = attachChildMain;
-    spec.call_arg = &call;
-    args.clear();
-  } else {
-    spec.argv = {jvm.jcmd, std::to_string(facts.nspid)};
-  }
+  spec.argv = {jvm.jcmd, std::to_string(facts.nspid)};
   spec.join_pidfd = jvm.pidfd.get();
   spec.root_fd = jvm.root.fd();
   spec.uid = facts.euid;
@@ -211,15 +211,6 @@ JcmdRun runJcmd(const HostPaths& paths, const JvmDumpSpec& jspec, const HeldJvm&
   run.child = runChild(spec);
   // What it left running (a daemon it forked, setsid() or not) goes with its cgroup.
   if (cgroup) run.leftovers = cgroup->killAll();
-  // A direct child stopped while it waited for the listener leaves its trigger file behind
-  // (jcmd removes its own): a plain file of the JVM's user, by its name in the held /tmp.
-  if (spec.call != nullptr && call.may_start_listener) {
-    std::string trigger = ".attach_pid" + std::to_string(facts.nspid);
-    struct stat st;
-    if (::fstatat(jvm.tmp.get(), trigger.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISREG(st.st_mode) && st.st_uid == facts.euid)
-      ::unlinkat(jvm.tmp.get(), trigger.c_str(), 0);
-  }
   if (run.child) {
     run.out = std::move(run.child->stdout_text);
     run.err = std::move(run.child->stderr_text);
@@ -403,8 +394,10 @@ HeapDumpStep heapDump(const HostPaths& paths, const JvmDumpSpec& spec, const Hel
     // when the JVM closes it instead of staying behind in its /tmp or in our bundle.
     removeTheirs();
     out.step = Step::kTimedOut;
-    out.problem = "timed out after " + ms(deadline - now) + " (" + asker(spec) +
-                  " was killed); the unfinished file was removed";
+    out.problem = "timed out after " + ms(deadline - now) +
+                  (spec.attach == JvmAttach::kDirect ? " (the connection was closed)"
+                                                     : " (jcmd was killed)") +
+                  "; the unfinished file was removed";
     return out;
   }
   if (auto problem = heapDumpReplyProblem(spec, *run.child, reply, run.err)) {
@@ -512,7 +505,11 @@ HistogramStep classHistogram(const HostPaths& paths, const JvmDumpSpec& spec, co
   if (auto h = readHead(path, kReplyLimit); h) head = std::move(*h);
   if (child.timed_out) {
     ::unlink(path.c_str());
-    return end(DumpResult::kTimedOut, who + " " + child.describe());
+    return end(DumpResult::kTimedOut,
+               who + " " +
+                   (spec.attach == JvmAttach::kDirect ? "timed out after " + ms(child.took) + ": " +
+                                                            run.err + "; the connection was closed"
+                                                      : child.describe()));
   }
   // Cut at the size cap, it is still the top of a histogram: the classes that matter most.
   bool cut = child.output_cut && looksLikeClassHistogram(head);

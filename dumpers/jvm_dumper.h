@@ -19,9 +19,8 @@
 
 namespace oomsentinel {
 
-// How jcmd (or our own child speaking the attach protocol: JvmAttach::kDirect, in the same place
-// with the same limits; this struct's default, while the daemon's config defaults to jcmd until
-// the direct child stops being a fork of the daemon: docs/security.md) is run (issue 18: the target controls its /tmp, its
+// How jcmd is run (JvmAttach::kDirect, this struct's default, speaks the attach protocol from the
+// dump thread instead: jvm_attach.h) (issue 18: the target controls its /tmp, its
 // files and its pid numbers):
 // - The JVM is held by a pidfd, checked against the request's start time, and its root opened
 //   through core/target_fs. Its /tmp is opened as the JVM resolves it (a symlink stays inside
@@ -36,14 +35,15 @@ namespace oomsentinel {
 //   (as the JVM's user, in its pid namespace), which makes HotSpot start its attach listener. A
 //   process that is not a JVM dies of that SIGQUIT, so this dumper runs jcmd only when the
 //   socket already exists or the process catches SIGQUIT (SigCgt), and says "not a JVM"
-//   otherwise. Nothing of ours signals the JVM but that child (jcmd, or the direct one, which
-//   does the same handshake with a 1 ms poll of the socket where jcmd polls at 20 ms and more).
-// - The direct child checks that the socket is a socket (lstat: not a symlink) of its own user
-//   before it connects, sends one request, reads a status line of at most 11 bytes, and copies
-//   the reply to its stdout, capped and timed by runChild like jcmd's output. A socket that
-//   refuses the connection is one an earlier JVM of this pid left (SIGKILLed, /tmp kept): where
-//   jcmd stops there, the child does the handshake (a SIGQUIT-catching process only) and waits
-//   for the new socket HotSpot renames over it.
+//   otherwise. Nothing of ours signals the JVM but jcmd, or the direct exchange (through the
+//   held pidfd), which does the same handshake with a 1 ms poll of the socket where jcmd polls
+//   at 20 ms and more.
+// - The direct exchange (jvm_attach.h) checks the held socket (a socket, not a symlink, of the
+//   JVM's user) before it connects, sends one request, reads a status line of at most 11 bytes
+//   and the reply, capped in bytes and timed. A socket that refuses the connection is one an
+//   earlier JVM of this pid left (SIGKILLed, /tmp kept): where jcmd stops there, the exchange
+//   does the handshake (a SIGQUIT-catching process only) and waits for the new socket HotSpot
+//   renames over it.
 // GC.class_histogram forces a full collection (it counts live objects only): a pause, in a JVM
 // already short of memory, and a cost we accept for the evidence. The heap dump (opt-in) stops
 // the JVM while it writes a file the size of the live heap, and the JVM writes it itself, as
@@ -55,10 +55,10 @@ namespace oomsentinel {
 // How the JVM is asked (issue 23, bench/README.md "bench_jvm_capture": jcmd's own start-up was
 // ~130 of the 132 ms of a class histogram, its first attach ~85 ms more, the JVM's answer 7 ms).
 enum class JvmAttach {
-  // The HotSpot attach protocol spoken by a child that does not exec (dumpers/jvm_attach.h): the
-  // same namespaces, root, user, no capabilities and deadline as jcmd below, not dumpable, and
-  // no cgroup of its own (no program of the target's runs in it; see runJcmd). Needs no JDK
-  // beside the JVM (a JRE is enough).
+  // The HotSpot attach protocol spoken by the dump thread itself (dumpers/jvm_attach.h): no
+  // child, nothing executed; the socket held by a descriptor in the JVM's /tmp, connected to with
+  // the thread's effective ids taken from the JVM for the moment, the reply counted to the byte.
+  // Needs no JDK beside the JVM (a JRE is enough).
   kDirect,
   // The jcmd beside the JVM's java: for a JVM whose attach listener speaks another protocol
   // than HotSpot's version 1 (what JDK 17's jcmd sends, and what is tested here; OpenJ9's

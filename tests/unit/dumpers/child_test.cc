@@ -94,58 +94,6 @@ void expectNoChildren() {
   EXPECT_TRUE(r == 0 || (r == -1 && e == ECHILD)) << "waitpid(-1) reaped " << r;
 }
 
-// ChildSpec::call (the JVM dumper's direct attach): what the function sees of its process.
-int callSaysWhoItIs(const void* arg) {
-  int above_2 = 0;
-  for (int fd = 3; fd < 1024; ++fd) above_2 += ::fcntl(fd, F_GETFD) != -1;
-  char line[128];
-  int n = std::snprintf(line, sizeof line, "uid=%d gid=%d fds=%d nnp=%d dumpable=%d arg=%s\n",
-                        static_cast<int>(::geteuid()), static_cast<int>(::getegid()), above_2,
-                        ::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
-                        ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), static_cast<const char*>(arg));
-  (void)!::write(1, line, static_cast<std::size_t>(n));
-  return 7;
-}
-
-TEST(RunChild, CallsAFunctionInsteadOfAProgramWithTheSameSetup) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-  // A descriptor of ours without O_CLOEXEC (no exec would close it anyway): it must not reach
-  // the call, nor the setup report pipe (whose end tells runChild that the call runs). A copy of
-  // our memory, as the target's user, it must not be dumpable (ptrace, /proc/PID/mem).
-  OwnedFd held(::open("/dev/null", O_RDONLY));
-  ASSERT_GE(held.get(), 0);
-  ChildSpec spec;
-  spec.argv = {"a call"};
-  spec.call = callSaysWhoItIs;
-  spec.call_arg = "hello";
-  spec.uid = 65534;
-  spec.gid = 65534;
-  spec.no_capabilities = true;
-  spec.capture_stdout_bytes = 4096;
-  spec.deadline = SystemClock().steadyNow() + 10s;
-  auto r = runChild(spec);
-  ASSERT_TRUE(r.ok()) << r.error().describe();
-  EXPECT_EQ(r->exit_code, 7);
-  EXPECT_EQ(r->stdout_text, "uid=65534 gid=65534 fds=0 nnp=1 dumpable=0 arg=hello\n");
-  // A uid change clears "dumpable" by itself; a target of uid 0 (a root in a container) keeps
-  // our uid, and only our own prctl does.
-  spec.uid.reset();
-  auto as_root = runChild(spec);
-  ASSERT_TRUE(as_root.ok()) << as_root.error().describe();
-  EXPECT_EQ(as_root->stdout_text, "uid=0 gid=0 fds=0 nnp=1 dumpable=0 arg=hello\n");
-
-  // One that never returns is stopped at its deadline like a program.
-  spec.call = [](const void*) -> int {
-    for (;;) ::pause();
-  };
-  spec.deadline = SystemClock().steadyNow() + 300ms;
-  auto late = runChild(spec);
-  ASSERT_TRUE(late.ok()) << late.error().describe();
-  EXPECT_TRUE(late->timed_out);
-  EXPECT_LT(late->took, 5s);
-  expectNoChildren();
-}
-
 TEST(RunChild, ReportsExitStatus) {
   for (int code : {0, 3, 255}) {
     auto r = runChild(shell("exit " + std::to_string(code)));
