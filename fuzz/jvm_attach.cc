@@ -6,6 +6,8 @@
 // of memory. The outcome must be coherent whatever the bytes: a body only with a status, never
 // more than the cap, a reason whenever it is not ok. The status line's parser alone is checked on
 // the input too.
+#include "dumpers/jvm_attach.h"
+
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -22,7 +24,6 @@
 #include <string>
 #include <thread>
 
-#include "dumpers/jvm_attach.h"
 #include "fuzz/scratch.h"
 
 using namespace oomsentinel;
