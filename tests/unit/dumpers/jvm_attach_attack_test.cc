@@ -1,0 +1,205 @@
+// Attacker's review of the direct attach on the dump thread (commit 93cffe2, issue 23): proofs.
+// Each test forks where the daemon could die (std::abort in ThreadIds), so that the test binary
+// survives to report it. DISABLED_ tests fail on the code they were written against: they show a
+// real defect, and pass once it is fixed.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "dumpers/jvm_attach.h"
+#include "tests/support/stalling_fuse.h"
+#include "tests/support/test_support.h"
+
+namespace oomsentinel {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr pid_t kAttackNspid = 4242;
+
+// A socket at `path`, bound (and listening when `listen`), owned by uid/gid; -1 on failure.
+int attackBoundSocket(const std::string& path, uid_t uid, gid_t gid, bool listen) {
+  int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ::unlink(path.c_str());
+  if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      (listen && ::listen(s, 4) != 0) || ::chown(path.c_str(), uid, gid) != 0 ||
+      ::chmod(path.c_str(), 0600) != 0) {
+    if (s >= 0) ::close(s);
+    return -1;
+  }
+  return s;
+}
+
+// Runs `body` in a forked child (the "daemon"); what became of the child: "exit N" or
+// "signal N (name)".
+template <typename Body>
+std::string attackInChild(Body body) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    body();
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status))
+    return "signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  return "?";
+}
+
+AttachOutcome attackAsk(int tmp_fd, uid_t uid, gid_t gid) {
+  AttachTarget t{tmp_fd, -1, kAttackNspid, uid, gid, false};
+  return attachAndAsk(t, "GC.class_histogram", AttachSink{},
+                      std::chrono::steady_clock::now() + 500ms);
+}
+
+// FINDING 1 (real defect, DoS): a JVM whose euid is 0 and egid is not (a container run as
+// `--user 0:1000`, Kubernetes runAsUser: 0 with runAsGroup: 1000) kills the daemon. become()
+// leaves the euid at 0, so the kernel does not refill the effective set on the way back;
+// capset() emptied it, and ~ThreadIds calls setgroups() (needs CAP_SETGID) before capset():
+// EPERM, then std::abort(). Any socket owned by uid 0 at /tmp/.java_pid<nspid> is enough; here
+// one nobody listens on (the connect is refused, the ids are switched and restored all the same).
+// Fails on 93cffe2: the child dies by SIGABRT ("cannot restore a dump thread's ids; stopping").
+TEST(AttachAttack, DISABLED_AJvmOfUidZeroWithAnotherGroupDoesNotStopTheDaemon) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  testing::TempDir dir;
+  int s =
+      attackBoundSocket(dir.path() + "/.java_pid" + std::to_string(kAttackNspid), 0, 1000, false);
+  ASSERT_GE(s, 0);
+  int tmp = ::open(dir.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(tmp, 0);
+  std::string fate = attackInChild([&] {
+    AttachOutcome o = attackAsk(tmp, 0, 1000);
+    ::_exit(o.exit == kAttachConnect && ::syscall(SYS_geteuid) == 0 ? 0 : 3);
+  });
+  ::close(tmp);
+  ::close(s);
+  EXPECT_EQ(fate, "exit 0") << "the daemon died attaching to a JVM of uid 0, gid 1000";
+}
+
+// FINDING 2 (real defect where it applies): a daemon that is not root but holds CAP_SETUID and
+// CAP_SETGID (the case become()'s own comment names) aborts on every direct attach: capset()
+// emptied the effective set, the way back to a non-0 euid does not refill it, and setgroups()
+// comes before capset() in ~ThreadIds. Fails on 93cffe2 (SIGABRT).
+TEST(AttachAttack, DISABLED_ADaemonThatIsNotRootButHasCapabilitiesGetsItsIdsBack) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  testing::TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  int s = attackBoundSocket(dir.path() + "/.java_pid" + std::to_string(kAttackNspid), 65534, 65534,
+                            true);
+  ASSERT_GE(s, 0);
+  int tmp = ::open(dir.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(tmp, 0);
+  std::string fate = attackInChild([&] {
+    // The daemon as uid 10001 keeping CAP_SETUID, CAP_SETGID (and the rest it had) effective.
+    if (::prctl(PR_SET_KEEPCAPS, 1) != 0 || ::syscall(SYS_setresgid, 10001, 10001, 10001) != 0 ||
+        ::syscall(SYS_setresuid, 10001, 10001, 10001) != 0)
+      ::_exit(4);
+    __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct c[2]{};
+    if (::syscall(SYS_capget, &h, c) != 0) ::_exit(5);
+    c[0].effective = c[0].permitted;
+    c[1].effective = c[1].permitted;
+    if (::syscall(SYS_capset, &h, c) != 0) ::_exit(6);
+    AttachOutcome o = attackAsk(tmp, 65534, 65534);
+    // The listener never answers: the deadline ends it; the ids must be ours again.
+    ::_exit(o.exit == kAttachTimedOut && ::syscall(SYS_geteuid) == 10001 ? 0 : 3);
+  });
+  ::close(tmp);
+  ::close(s);
+  EXPECT_EQ(fate, "exit 0") << "a non-root daemon with CAP_SETUID/CAP_SETGID died attaching";
+}
+
+// FINDING 3 (hardening; passes, demonstrating): the socket is checked for its type and owner
+// only, not for whose it is. A socket of another process of the JVM's uid (another JVM: a hard
+// link, or a bind mount into the JVM's /tmp) is spoken to, and its answer becomes this JVM's
+// histogram. SO_PEERCRED on the connection names the listener's pid; it is not compared with the
+// JVM's. Here the "JVM" is pid 1's namespace number kAttackNspid, and the listener is this test.
+TEST(AttachAttack, AnotherProcesssSocketLinkedIntoTheJvmsTmpIsSpokenTo) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  testing::TempDir jvm_tmp, elsewhere;
+  int s = attackBoundSocket(elsewhere.path() + "/other.sock", 65534, 65534, true);
+  ASSERT_GE(s, 0);
+  ASSERT_EQ(::link((elsewhere.path() + "/other.sock").c_str(),
+                   (jvm_tmp.path() + "/.java_pid" + std::to_string(kAttackNspid)).c_str()),
+            0);
+  std::atomic<bool> stop{false};
+  std::thread other([&] {
+    while (!stop) {
+      pollfd p{s, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      int c = ::accept4(s, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      char buf[2048];
+      (void)!::read(c, buf, sizeof buf);
+      static const char kReply[] = "0\nanother JVM's histogram\n";
+      (void)!::send(c, kReply, sizeof kReply - 1, MSG_NOSIGNAL);
+      ::close(c);
+    }
+  });
+  int tmp = ::open(jvm_tmp.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(tmp, 0);
+  AttachOutcome o = attackAsk(tmp, 65534, 65534);
+  stop = true;
+  other.join();
+  ::close(tmp);
+  ::close(s);
+  EXPECT_EQ(o.exit, kAttachOk) << o.reason;
+  EXPECT_EQ(o.text, "another JVM's histogram\n")
+      << "the reply came from a process that is not the JVM (its SO_PEERCRED pid is " << ::getpid()
+      << ")";
+}
+
+// FINDING 4 (real defect of the deadline, a hardening of the daemon's robustness): a JVM whose
+// /tmp is a FUSE mount it serves (a container with /dev/fuse, or its own user namespace) holds
+// the dump thread past the exchange's deadline: holdSocket's openat (and waitForSocket's
+// fstatat) wait on the FUSE server, with no bound. The runner's stuck-dumper accounting bounds
+// the damage (issue 18), not attachAndAsk's "returns by the deadline" promise. holdJvm's own
+// fstatat of the socket has the same wait in both attach modes. Fails on 93cffe2.
+TEST(AttachAttack, DISABLED_AStalledFuseTmpDoesNotHoldTheExchangePastItsDeadline) {
+  if (!test::StallingFuse::unavailable().empty())
+    GTEST_SKIP() << "no FUSE mount here: " << test::StallingFuse::unavailable();
+  testing::TempDir dir;
+  std::string mnt = dir.path() + "/tmp";
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
+  std::string why;
+  auto fuse = test::StallingFuse::mount(mnt, &why);
+  ASSERT_TRUE(fuse) << why;
+  int tmp = ::open(mnt.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(tmp, 0);
+  std::atomic<bool> returned{false};
+  std::thread dump([&] {
+    attackAsk(tmp, 65534, 65534);  // deadline: 500 ms
+    returned = true;
+  });
+  auto until = std::chrono::steady_clock::now() + 3s;
+  while (!returned && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+  bool in_time = returned;
+  fuse.reset();  // aborts the connection: the lookup fails, the thread returns
+  dump.join();
+  ::close(tmp);
+  EXPECT_TRUE(in_time) << "attachAndAsk was still waiting on the JVM's FUSE /tmp 2.5 s past its "
+                          "500 ms deadline";
+}
+
+}  // namespace
+}  // namespace oomsentinel
