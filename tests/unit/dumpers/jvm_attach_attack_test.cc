@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/capability.h>
+#include <linux/fuse.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,8 +21,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "dumpers/jvm_attach.h"
 #include "tests/support/stalling_fuse.h"
@@ -170,7 +174,8 @@ TEST(AttachAttack, AnotherProcesssSocketLinkedIntoTheJvmsTmpIsSpokenTo) {
 }
 
 // FINDING 4 (real defect of the deadline, a hardening of the daemon's robustness): a JVM whose
-// /tmp is a FUSE mount it serves (a container with /dev/fuse, or its own user namespace) holds
+// /tmp is a FUSE mount it serves (made in the init user namespace, user_id=0 or allow_other: a
+// privileged container, or CAP_SYS_ADMIN without a user namespace, with /dev/fuse) holds
 // the dump thread past the exchange's deadline: holdSocket's openat (and waitForSocket's
 // fstatat) wait on the FUSE server, with no bound. The runner's stuck-dumper accounting bounds
 // the damage (issue 18), not attachAndAsk's "returns by the deadline" promise. holdJvm's own
@@ -199,6 +204,143 @@ TEST(AttachAttack, DISABLED_AStalledFuseTmpDoesNotHoldTheExchangePastItsDeadline
   ::close(tmp);
   EXPECT_TRUE(in_time) << "attachAndAsk was still waiting on the JVM's FUSE /tmp 2.5 s past its "
                           "500 ms deadline";
+}
+
+// A FUSE file system (init user namespace, allow_other, default_permissions: what a privileged
+// container can mount on its /tmp) with one entry, /.java_pid<kAttackNspid>, a socket of uid
+// 65534. It answers every request made as root and none made as uid 65534: the permission check
+// of the connect, made while the dump thread has the JVM's ids.
+class AttackFuse {
+ public:
+  bool mount(const std::string& dir, std::string& why) {
+    dir_ = dir;
+    fd_ = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    std::string opts = "fd=" + std::to_string(fd_) +
+                       ",rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions";
+    if (fd_ < 0 ||
+        ::mount("attack", dir.c_str(), "fuse.attack", MS_NOSUID | MS_NODEV, opts.c_str()) != 0) {
+      why = std::string("mount: ") + std::strerror(errno);
+      return false;
+    }
+    mounted_ = true;
+    thread_ = std::thread([this] { serve(); });
+    return true;
+  }
+  ~AttackFuse() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);  // aborts the connection: the stalled request fails
+    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+  }
+  std::atomic<pid_t> stalled_tid{0};  // the thread whose request was not answered
+
+ private:
+  template <typename T>
+  void reply(std::uint64_t unique, const T& body) {
+    struct {
+      fuse_out_header h;
+      T b;
+    } r{};
+    r.h.len = sizeof r;
+    r.h.unique = unique;
+    r.b = body;
+    (void)!::write(fd_, &r, sizeof r);
+  }
+  void fail(std::uint64_t unique, int err) {
+    fuse_out_header h{sizeof h, -err, unique};
+    (void)!::write(fd_, &h, sizeof h);
+  }
+  static fuse_attr attr(std::uint64_t node) {
+    fuse_attr a{};
+    a.ino = node;
+    a.nlink = 1;
+    a.mode = node == 1 ? (S_IFDIR | 0777) : (S_IFSOCK | 0600);
+    a.uid = a.gid = node == 1 ? 0 : 65534;
+    return a;
+  }
+  void serve() {
+    std::vector<char> buf(FUSE_MIN_READ_BUFFER + (1 << 20));
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      ssize_t n = ::read(fd_, buf.data(), buf.size());
+      if (n < static_cast<ssize_t>(sizeof(fuse_in_header))) continue;
+      fuse_in_header in;
+      std::memcpy(&in, buf.data(), sizeof in);
+      const char* arg = buf.data() + sizeof in;
+      if (in.opcode == FUSE_INIT) {
+        fuse_init_in init;
+        std::memcpy(&init, arg, sizeof init);
+        fuse_init_out o{};
+        o.major = FUSE_KERNEL_VERSION;
+        o.minor = std::min<std::uint32_t>(init.minor, FUSE_KERNEL_MINOR_VERSION);
+        o.max_readahead = init.max_readahead;
+        o.max_write = 1 << 16;
+        o.max_background = 16;
+        o.congestion_threshold = 12;
+        reply(in.unique, o);
+      } else if (in.opcode == FUSE_FORGET || in.opcode == FUSE_BATCH_FORGET) {
+      } else if (in.uid != 0) {
+        stalled_tid = static_cast<pid_t>(in.pid);  // never answered
+      } else if (in.opcode == FUSE_LOOKUP && in.nodeid == 1 &&
+                 std::string(arg) == ".java_pid" + std::to_string(kAttackNspid)) {
+        fuse_entry_out e{};
+        e.nodeid = 2;
+        e.generation = 1;
+        e.attr = attr(2);
+        reply(in.unique, e);
+      } else if (in.opcode == FUSE_GETATTR && (in.nodeid == 1 || in.nodeid == 2)) {
+        fuse_attr_out a{};
+        a.attr = attr(in.nodeid);
+        reply(in.unique, a);
+      } else {
+        fail(in.unique, in.opcode == FUSE_LOOKUP ? ENOENT : ENOSYS);
+      }
+    }
+  }
+  std::string dir_;
+  int fd_ = -1;
+  bool mounted_ = false;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// FINDING 4b (hardening; passes, demonstrating): the same FUSE /tmp can hold the dump thread in
+// the middle of the exchange *with the JVM's ids*: connect()'s permission check on the held inode
+// (default_permissions) asks the FUSE server, as uid 65534, and waits. The thread stays there,
+// euid 65534, past the deadline, for as long as the server wishes (real and saved uid 0: no
+// signal or ptrace of the JVM's user reaches it). Abandoned by the runner, it counts as stuck.
+TEST(AttachAttack, AFuseTmpHoldsTheDumpThreadWhileItHasTheJvmsIds) {
+  if (!test::StallingFuse::unavailable().empty())
+    GTEST_SKIP() << "no FUSE mount here: " << test::StallingFuse::unavailable();
+  testing::TempDir dir;
+  std::string mnt = dir.path() + "/tmp";
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
+  std::string why;
+  auto fuse = std::make_unique<AttackFuse>();
+  ASSERT_TRUE(fuse->mount(mnt, why)) << why;
+  int tmp = ::open(mnt.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(tmp, 0);
+  std::atomic<bool> returned{false};
+  std::thread dump([&] {
+    attackAsk(tmp, 65534, 65534);  // deadline: 500 ms
+    returned = true;
+  });
+  std::this_thread::sleep_for(2s);
+  std::string uid_line;
+  if (pid_t tid = fuse->stalled_tid; tid != 0) {
+    std::string status = testing::slurp("/proc/self/task/" + std::to_string(tid) + "/status");
+    auto at = status.find("Uid:");
+    if (at != std::string::npos) uid_line = status.substr(at, status.find('\n', at) - at);
+  }
+  bool still_there = !returned;
+  fuse.reset();  // aborts the connection: the thread comes back and restores its ids
+  dump.join();
+  ::close(tmp);
+  EXPECT_TRUE(still_there) << "the exchange ended by its deadline";
+  EXPECT_TRUE(returned);
+  EXPECT_EQ(uid_line, "Uid:\t0\t65534\t0\t65534")
+      << "the stalled thread, 1.5 s past its deadline, as the kernel shows it";
 }
 
 }  // namespace
