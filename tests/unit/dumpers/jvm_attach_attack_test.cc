@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -341,6 +342,51 @@ TEST(AttachAttack, AFuseTmpHoldsTheDumpThreadWhileItHasTheJvmsIds) {
   EXPECT_TRUE(returned);
   EXPECT_EQ(uid_line, "Uid:\t0\t65534\t0\t65534")
       << "the stalled thread, 1.5 s past its deadline, as the kernel shows it";
+}
+
+// Checked, not a defect (passes): while the dump thread is held with the JVM's ids (the FUSE
+// stall above), a process of the JVM's uid can neither signal it (kill_ok_by_cred compares the
+// thread's real and saved uid, 0), nor ptrace it or open its memory (__ptrace_may_access wants
+// all three uids; the process is non-dumpable too); its /proc files are root's (its /proc
+// directory shows euid 65534 meanwhile: cosmetic).
+TEST(AttachAttack, TheJvmsUserCannotSignalNorTraceTheHeldThread) {
+  if (!test::StallingFuse::unavailable().empty())
+    GTEST_SKIP() << "no FUSE mount here: " << test::StallingFuse::unavailable();
+  testing::TempDir dir;
+  std::string mnt = dir.path() + "/tmp";
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
+  std::string why;
+  auto fuse = std::make_unique<AttackFuse>();
+  ASSERT_TRUE(fuse->mount(mnt, why)) << why;
+  int tmp = ::open(mnt.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(tmp, 0);
+  std::thread dump([&] { attackAsk(tmp, 65534, 65534); });
+  for (int i = 0; i < 300 && fuse->stalled_tid == 0; ++i) std::this_thread::sleep_for(10ms);
+  pid_t tid = fuse->stalled_tid, self = ::getpid();
+  std::string task = "/proc/" + std::to_string(self) + "/task/" + std::to_string(tid);
+  struct stat dir_st {
+  }, mem_st{};
+  int stat_rc = ::stat(task.c_str(), &dir_st) | ::stat((task + "/mem").c_str(), &mem_st);
+  std::string fate = attackInChild([&] {
+    if (::syscall(SYS_setresgid, 65534, 65534, 65534) != 0 ||
+        ::syscall(SYS_setresuid, 65534, 65534, 65534) != 0)
+      ::_exit(4);
+    if (::syscall(SYS_tgkill, self, tid, 0) == 0 || errno != EPERM) ::_exit(5);
+    if (::ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) == 0 || errno != EPERM) ::_exit(6);
+    if (::open((task + "/mem").c_str(), O_RDONLY | O_CLOEXEC) >= 0) ::_exit(7);
+    ::_exit(0);
+  });
+  fuse.reset();
+  dump.join();
+  ::close(tmp);
+  ASSERT_NE(tid, 0) << "the thread was not held";
+  EXPECT_EQ(fate, "exit 0") << "5: tgkill, 6: ptrace, 7: mem of the held thread by uid 65534";
+  EXPECT_EQ(stat_rc, 0);
+  EXPECT_EQ(mem_st.st_uid, 0u) << task << "/mem is the JVM user's";
+  // The kernel's rule (task_dump_owner): a 0555 directory of /proc shows the task's euid whether
+  // dumpable or not. Cosmetic: procfs refuses chmod, and what is inside is checked by
+  // __ptrace_may_access or owned by root.
+  EXPECT_EQ(dir_st.st_uid, 65534u) << task;
 }
 
 }  // namespace
