@@ -28,8 +28,10 @@
 #include <vector>
 
 #include "dumpers/jvm_attach.h"
+#include "dumpers/jvm_dumper.h"
 #include "tests/support/stalling_fuse.h"
 #include "tests/support/test_support.h"
+#include "tests/unit/dumpers/spawned_target.h"
 
 namespace oomsentinel {
 namespace {
@@ -99,6 +101,53 @@ TEST(AttachAttack, DISABLED_AJvmOfUidZeroWithAnotherGroupDoesNotStopTheDaemon) {
   ::close(tmp);
   ::close(s);
   EXPECT_EQ(fate, "exit 0") << "the daemon died attaching to a JVM of uid 0, gid 1000";
+}
+
+// FINDING 1, end to end: JvmDumper (direct attach) against a process of uid 0 and gid 1000 that
+// looks like a JVM (catches SIGQUIT, a listening socket of its user at /tmp/.java_pid<pid> that
+// answers a histogram). Its ids come from /proc/<pid>/status; the daemon (the forked child)
+// aborts. Fails on 93cffe2 (SIGABRT); with the fix, the dump is kOk.
+TEST(AttachAttack, DISABLED_JvmDumperSurvivesAContainerRunAsUidZeroGid1000) {
+  if (::geteuid() != 0 || ::access("/usr/bin/setpriv", X_OK) != 0)
+    GTEST_SKIP() << "needs root and setpriv(1)";
+  testing::SpawnedTarget jvm({"/usr/bin/setpriv", "--regid=1000", "--clear-groups", "/bin/sh", "-c",
+                              "trap 'echo quit' QUIT; echo ready; while :; do sleep 1; done"},
+                             {});
+  ASSERT_TRUE(jvm.waitFor("ready", 10s));
+  std::string path = "/tmp/.java_pid" + std::to_string(jvm.pid());
+  int s = attackBoundSocket(path, 0, 1000, true);
+  ASSERT_GE(s, 0);
+  std::atomic<bool> stop{false};
+  std::thread listener([&] {
+    while (!stop) {
+      pollfd p{s, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      int c = ::accept4(s, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      char buf[2048];
+      (void)!::read(c, buf, sizeof buf);
+      static const char kReply[] = "0\n num     #instances         #bytes  class name\n";
+      (void)!::send(c, kReply, sizeof kReply - 1, MSG_NOSIGNAL);
+      ::close(c);
+    }
+  });
+  testing::TempDir dir;
+  std::string fate = attackInChild([&] {
+    DumpRequest req;
+    req.target = "java";
+    req.rule = "oom-imminent";
+    req.pid = jvm.pid();
+    req.dir = dir.path();
+    req.deadline = std::chrono::steady_clock::now() + 5s;
+    req.max_bytes = 1 << 20;
+    DumpOutcome out = JvmDumper().run(req);
+    ::_exit(out.result == DumpResult::kOk ? 0 : 3);
+  });
+  stop = true;
+  listener.join();
+  ::close(s);
+  ::unlink(path.c_str());
+  EXPECT_EQ(fate, "exit 0") << "the daemon died dumping a JVM of uid 0, gid 1000";
 }
 
 // FINDING 2 (real defect where it applies): a daemon that is not root but holds CAP_SETUID and
