@@ -26,6 +26,10 @@ namespace {
 
 using std::chrono::steady_clock;
 
+// The raw id system calls below take 32-bit ids on 64-bit kernels; on 32-bit x86 and arm the
+// plain numbers are the old 16-bit calls, which would cut uids above 65535.
+static_assert(sizeof(void*) == 8, "ThreadIds uses the 32-bit-id system calls of 64-bit Linux");
+
 // HotSpot's limit for one argument of a request (attachListener.hpp, arg_length_max).
 constexpr std::size_t kArgMax = 1024;
 // "-123456789\n": longer and it is no status line.
@@ -81,14 +85,18 @@ class ThreadIds {
   ThreadIds(const ThreadIds&) = delete;
   ThreadIds& operator=(const ThreadIds&) = delete;
   // Back to the ids and the very capabilities we had (the kernel would make every permitted one
-  // effective at euid 0). It cannot fail (the saved uid is ours); if it did, a daemon thread
-  // would go on as the JVM's user: stop rather.
+  // effective at euid 0). The capabilities right after the uid: the gid and the groups need
+  // CAP_SETGID, which the kernel gives back only on a return to euid 0 from another, not when
+  // the euid stayed 0 (a JVM of uid 0 and another gid) nor for a daemon that is not root
+  // (attacker's review: both aborted here). It cannot fail then (the saved uid is ours, the
+  // permitted set is untouched); if it did, a daemon thread would go on as the JVM's user: stop
+  // rather.
   ~ThreadIds() {
     if (!changed_) return;
     bool ok = ::syscall(SYS_setresuid, -1, euid_, -1) == 0 &&
+              ::syscall(SYS_capset, &header_, caps_) == 0 &&
               ::syscall(SYS_setresgid, -1, egid_, -1) == 0 &&
-              ::syscall(SYS_setgroups, groups_.size(), groups_.data()) == 0 &&
-              ::syscall(SYS_capset, &header_, caps_) == 0;
+              ::syscall(SYS_setgroups, groups_.size(), groups_.data()) == 0;
     if (!ok) {
       static const char kLine[] = "oomsentinel: cannot restore a dump thread's ids; stopping\n";
       (void)!::write(2, kLine, sizeof kLine - 1);
@@ -135,6 +143,10 @@ Status startListener(Exchange& x) {
     if (auto s = ids.become(x.t.uid, x.t.gid); !s) return s;
     OwnedFd f(::openat(x.t.tmp_fd, x.trigger_name.c_str(),
                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    // Without it HotSpot ignores the SIGQUIT for its listener (it prints a thread dump): as jcmd,
+    // no signal then. One there already (EEXIST) serves.
+    if (f.get() < 0 && errno != EEXIST)
+      return makeError("cannot make the trigger file in the JVM's /tmp", x.trigger_name, errno);
   }
   x.out.triggered = true;
   if (::syscall(SYS_pidfd_send_signal, x.t.pidfd, SIGQUIT, nullptr, 0) != 0)
@@ -360,10 +372,12 @@ AttachOutcome attachAndAsk(const AttachTarget& target, std::string_view command,
   auto finish = [&](AttachOutcome& o) {
     // Our trigger, if it is still there: a plain file of the JVM's user, by its name in the held
     // /tmp (HotSpot removes it when it starts its listener; one that never came leaves it).
+    // Removed as the JVM's user, not as root.
     struct stat st;
+    ThreadIds ids;
     if (x.out.triggered &&
         ::fstatat(target.tmp_fd, x.trigger_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISREG(st.st_mode) && st.st_uid == target.uid)
+        S_ISREG(st.st_mode) && st.st_uid == target.uid && ids.become(target.uid, target.gid).ok())
       ::unlinkat(target.tmp_fd, x.trigger_name.c_str(), 0);
     o.took = steady_clock::now() - start;
     return std::move(o);
