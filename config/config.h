@@ -71,9 +71,10 @@ struct TargetDumpSpec {
   bool jvm_class_histogram = true;                                       // jvm.class_histogram
   bool jvm_heap_dump = false;            // jvm.heap_dump: an .hprof, opt-in (expensive)
   bool jvm_class_histogram_all = false;  // jvm.class_histogram_all: -all, no full GC first
-  // jvm.attach: jcmd (the default) or direct. Direct is opt-in: its child is a copy of the
-  // daemon's memory inside the JVM's pid namespace (docs/security.md, rule 4, "The direct attach").
-  bool jvm_attach_jcmd = true;
+  // jvm.attach: direct (the default: the attach protocol spoken from the dump thread, no child;
+  // docs/security.md, rule 4, "The direct attach") or jcmd (the JDK's, for a listener of another
+  // protocol).
+  bool jvm_attach_jcmd = false;
   std::vector<std::string> exec_argv;                // exec.argv: run as is, never through a shell
   Duration exec_timeout = std::chrono::seconds(10);  // exec.timeout
   std::string exec_user = "nobody";                  // exec.user: a name or uid; runs as it

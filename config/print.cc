@@ -30,7 +30,7 @@ void printRuntime(YAML::Emitter& out, const RuntimeSpec& rt, const TargetDumpSpe
     out << YAML::EndMap;
   }
   if (rt.jvm_perfdata || d.jvm_heap_dump || !d.jvm_class_histogram || d.jvm_class_histogram_all ||
-      !d.jvm_attach_jcmd ||
+      d.jvm_attach_jcmd ||
       std::find(d.dumpers.begin(), d.dumpers.end(), DumperKind::kJvm) != d.dumpers.end())
     out << YAML::Key << "jvm" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key
         << "perfdata" << YAML::Value << rt.jvm_perfdata << YAML::Key << "class_histogram"

@@ -87,8 +87,8 @@ TEST(DumpConfig, DumpersAreInferredFromTheSectionsGiven) {
   EXPECT_EQ(d.gperftools_signal, SIGUSR1);
   EXPECT_THAT(d.go_profiles, ElementsAre("heap", "allocs"));
   EXPECT_TRUE(d.jvm_heap_dump);
-  // jcmd and the histogram after a full GC, unless told (the direct attach is opt-in).
-  EXPECT_TRUE(d.jvm_attach_jcmd);
+  // The direct attach and the histogram after a full GC, unless told.
+  EXPECT_FALSE(d.jvm_attach_jcmd);
   EXPECT_FALSE(d.jvm_class_histogram_all);
   const TargetDumpSpec told =
       loadDumpConfig(kApp + "    jvm: {attach: direct, class_histogram_all: true}\n")
