@@ -162,6 +162,16 @@ TEST(JvmHistogramReport, TheRealHistogramsReport) {
   EXPECT_THAT(d.text, HasSubstr("byte[] (java.base@17.0.15)  21.3 MiB -> 62.3 MiB"));
 }
 
+// tests/fixtures/heap-report/java-leak-report.{json,txt} are this report, byte for byte: the
+// daemon's tests of `incidents show` read them as a bundle's (they do not link analysis/).
+TEST(JvmHistogramReport, TheFixtureReportsAreWhatTheRendererWrites) {
+  ReportFiles f = renderJvmHistogramReport(
+      "class_histogram.txt",
+      parseClassHistogram(testing::readFixture("runtime-captured/java-leak-class-histogram.txt")));
+  EXPECT_EQ(f.json, testing::readFixture("heap-report/java-leak-report.json"));
+  EXPECT_EQ(f.text, testing::readFixture("heap-report/java-leak-report.txt"));
+}
+
 TEST(JvmHistogramReport, AFailureSaysWhy) {
   ReportFiles f = renderJvmHistogramReport("class_histogram.txt",
                                            makeError("the class histogram was not captured"));
