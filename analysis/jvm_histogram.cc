@@ -248,11 +248,14 @@ Result<ClassHistogram> parseClassHistogram(std::string_view text, std::size_t to
       t.total && t.total->first >= t.sum_instances && t.total->second >= t.sum_bytes;
   h.total_instances = h.total_from_line ? t.total->first : t.sum_instances;
   h.total_bytes = h.total_from_line ? t.total->second : t.sum_bytes;
-  h.top = h.classes;
-  std::size_t n = std::min(top, h.top.size());
-  std::partial_sort(h.top.begin(), h.top.begin() + static_cast<std::ptrdiff_t>(n), h.top.end(),
-                    bySizeThenName);
-  h.top.resize(n);
+  // The largest by index, so that only the top is copied, not every class kept.
+  std::vector<std::size_t> order(h.classes.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::size_t n = std::min(top, order.size());
+  std::partial_sort(
+      order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+      [&](std::size_t a, std::size_t b) { return bySizeThenName(h.classes[a], h.classes[b]); });
+  for (std::size_t i = 0; i < n; ++i) h.top.push_back(h.classes[order[i]]);
   for (auto& c : h.top)
     c.share = h.total_bytes ? static_cast<double>(c.bytes) / static_cast<double>(h.total_bytes) : 0;
   return std::move(t.h);
