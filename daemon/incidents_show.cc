@@ -186,9 +186,9 @@ std::string noReportNote(const IncidentDetail& d) {
   if (hasFile(d, "heap.prof"))
     return "no heap report for gperftools profiles yet; the raw profile is heap.prof";
   if (hasFile(d, "class_histogram.txt"))
-    return "no heap report for the JVM yet; the raw class histogram is class_histogram.txt";
+    return "no heap report in this bundle; the raw class histogram is class_histogram.txt";
   if (hasFile(d, "heap.hprof"))
-    return "no heap report for the JVM yet; the raw heap dump is heap.hprof";
+    return "no heap report for a JVM heap dump alone; the raw heap dump is heap.hprof";
   return "no heap profile in this bundle (none of its dumpers captured one)";
 }
 
@@ -219,6 +219,18 @@ std::vector<HeapSite> sitesOf(const ordered_json& r, const char* key) {
   return out;
 }
 
+std::vector<HeapClass> classesOf(const ordered_json& r) {
+  std::vector<HeapClass> out;
+  auto it = r.find("top_by_class");
+  if (it == r.end() || !it->is_array()) return out;
+  for (const auto& j : *it)
+    if (j.is_object() && out.size() < 100)
+      out.push_back({stringField(j, "class"), stringField(j, "module"),
+                     numberField<std::uint64_t>(j, "instances"),
+                     numberField<std::uint64_t>(j, "bytes"), numberField<double>(j, "share")});
+  return out;
+}
+
 // report.json's fields into `v`; false when it is not a JSON object (or deeper than a report).
 bool parseReport(const std::string& text, HeapReportView& v) {
   bool too_deep = false;
@@ -233,6 +245,7 @@ bool parseReport(const std::string& text, HeapReportView& v) {
   ordered_json r = ordered_json::parse(text, cb, false);
   if (too_deep || r.is_discarded() || !r.is_object()) return false;
   v.present = true;
+  v.runtime = stringField(r, "runtime");
   v.status = stringField(r, "status");
   v.error = stringField(r, "error");
   v.profile = stringField(r, "profile");
@@ -240,6 +253,7 @@ bool parseReport(const std::string& text, HeapReportView& v) {
   v.total_bytes = numberField<std::uint64_t>(r, "total_bytes");
   v.by_caller = sitesOf(r, "top_by_caller");
   v.by_leaf = sitesOf(r, "top_by_leaf");
+  v.by_class = classesOf(r);
   return true;
 }
 
@@ -269,6 +283,23 @@ std::string siteWhere(const HeapSite& s) {
   return safe(s.file, 512) + (s.line > 0 ? ":" + std::to_string(s.line) : "");
 }
 
+// A JVM's report: its class histogram's largest classes.
+void printJvmClasses(const HeapReportView& v, const std::string& path) {
+  std::cout << " " << formatBytes(static_cast<double>(v.total_bytes))
+            << " on the heap; the top classes by bytes:\n";
+  if (v.by_class.empty()) std::cout << "  (none)\n";
+  for (std::size_t i = 0; i < v.by_class.size() && i < kTopSitesShown; ++i) {
+    const HeapClass& c = v.by_class[i];
+    char lead[64];
+    std::snprintf(lead, sizeof lead, "  %zu. %10s %5.1f%%  ", i + 1,
+                  formatBytes(static_cast<double>(c.bytes)).c_str(), c.share * 100);
+    std::cout << lead << safe(c.name, 512);
+    if (!c.module.empty()) std::cout << " (" << safe(c.module) << ")";
+    std::cout << "  " << c.instances << " instances\n";
+  }
+  std::cout << "  top 10: less " << shellWord(path + "/report.txt") << "\n";
+}
+
 void printHeapReport(const HeapReportView& v, const std::string& path) {
   if (!v.present) {
     std::cout << "\nHeap report: " << safe(v.note, kTextCap) << ".\n";
@@ -281,6 +312,7 @@ void printHeapReport(const HeapReportView& v, const std::string& path) {
     std::cout << " no ranking: " << safe(v.error.empty() ? v.status : v.error, kTextCap) << "\n";
     return;
   }
+  if (v.runtime == "jvm") return printJvmClasses(v, path);
   std::cout << " " << formatBytes(static_cast<double>(v.total_bytes)) << " in use ("
             << safe(v.sample_type) << "); the top sites by caller:\n";
   if (v.by_caller.empty()) std::cout << "  (none)\n";

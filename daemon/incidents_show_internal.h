@@ -46,11 +46,20 @@ struct HeapSite {
   double share = 0;
 };
 
+// A class of a JVM's report (top_by_class).
+struct HeapClass {
+  std::string name, module;
+  std::uint64_t instances = 0, bytes = 0;
+  double share = 0;
+};
+
 struct HeapReportView {
   bool present = false;  // report.json was read and is a report
+  std::string runtime;   // "go", "jvm"; what the report ranks follows from it
   std::string status, error, profile, sample_type;
   std::uint64_t total_bytes = 0;
-  std::vector<HeapSite> by_caller, by_leaf;
+  std::vector<HeapSite> by_caller, by_leaf;  // Go
+  std::vector<HeapClass> by_class;           // the JVM
   std::string note;  // what there is instead, or why the report could not be read
   std::vector<std::string> text_lines;  // report.txt's first lines, made safe, when not read
 };

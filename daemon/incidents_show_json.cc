@@ -40,6 +40,17 @@ ordered_json jsonSites(const std::vector<HeapSite>& sites) {
   return out;
 }
 
+ordered_json jsonClasses(const std::vector<HeapClass>& classes) {
+  ordered_json out = ordered_json::array();
+  for (const auto& c : classes)
+    out.push_back({{"class", safe(c.name, 512)},
+                   {"module", safe(c.module)},
+                   {"instances", c.instances},
+                   {"bytes", c.bytes},
+                   {"share", jsonNumber(c.share)}});
+  return out;
+}
+
 ordered_json jsonHeapReport(const HeapReportView& v, const std::string& bundle) {
   ordered_json o;
   o["present"] = v.present;
@@ -50,6 +61,7 @@ ordered_json jsonHeapReport(const HeapReportView& v, const std::string& bundle) 
   }
   o["file"] = bundle + "/report.json";
   o["text"] = bundle + "/report.txt";
+  o["runtime"] = safe(v.runtime);
   o["status"] = safe(v.status);
   o["error"] = v.error.empty() ? ordered_json() : ordered_json(safe(v.error, kTextCap));
   o["profile"] = safe(v.profile);
@@ -57,6 +69,7 @@ ordered_json jsonHeapReport(const HeapReportView& v, const std::string& bundle) 
   o["total_bytes"] = v.total_bytes;
   o["top_by_caller"] = jsonSites(v.by_caller);
   o["top_by_leaf"] = jsonSites(v.by_leaf);
+  if (v.runtime == "jvm") o["top_by_class"] = jsonClasses(v.by_class);
   return o;
 }
 

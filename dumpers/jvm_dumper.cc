@@ -529,7 +529,7 @@ HistogramStep classHistogram(const HostPaths& paths, const JvmDumpSpec& spec, co
 JvmDumper::JvmDumper(JvmDumpSpec spec, HostPaths paths)
     : spec_(std::move(spec)), paths_(std::move(paths)) {}
 
-DumpOutcome JvmDumper::run(const DumpRequest& req) {
+DumpOutcome JvmDumper::capture(const DumpRequest& req) {
   SteadyTime start = jvmDumperClock().steadyNow();
   DumpOutcome out;
   out.dumper = name();

@@ -96,12 +96,17 @@ class JvmDumper final : public Dumper {
   explicit JvmDumper(JvmDumpSpec spec = {}, HostPaths paths = {});
   const char* name() const override { return "jvm"; }
   // Artifacts: class_histogram.txt (the JVM's reply as it is; by jcmd, after jcmd's "<pid>:"
-  // line), heap.hprof. Results: kSkipped without a pid; kFailed when the JVM cannot be attached
-  // to (with the reason) or the pid is not a JVM; kTimedOut at the deadline; kPartial when the
-  // histogram is there but cut, or the heap dump was skipped or failed.
+  // line), heap.hprof, and when the histogram was asked for, the heap report made of it:
+  // report.json and report.txt (dumpers/jvm_report.cc, docs/heap-report.md), its ranking or why
+  // there is none. Results: kSkipped without a pid; kFailed when the JVM cannot be attached to
+  // (with the reason) or the pid is not a JVM; kTimedOut at the deadline; kPartial when the
+  // histogram is there but cut, or the heap dump was skipped or failed, or the report could not
+  // be written.
   DumpOutcome run(const DumpRequest& req) override;
 
  private:
+  // Everything but the report (jvm_dumper.cc).
+  DumpOutcome capture(const DumpRequest& req);
   JvmDumpSpec spec_;
   HostPaths paths_;
 };

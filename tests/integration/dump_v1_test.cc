@@ -233,6 +233,16 @@ TEST(DumpV1Real, JvmClassHistogramIsPublishedBeforeTheKillAndShowsTheLeak) {
       break;
     }
   EXPECT_THAT(first, HasSubstr("[B")) << histogram.substr(0, 800);
+  // The bundle's own heap report (docs/heap-report.md, "The JVM") ranks it first, readable.
+  json report = json::parse(slurp(r.bundle + "/report.json"), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << slurp(r.bundle + "/report.json");
+  EXPECT_EQ(report.value("runtime", ""), "jvm") << report.dump(2);
+  EXPECT_EQ(report.value("status", ""), "ok") << report.dump(2);
+  ASSERT_TRUE(report.contains("top_by_class") && !report["top_by_class"].empty()) << report.dump(2);
+  EXPECT_EQ(report["top_by_class"][0].value("class", ""), "byte[]") << report.dump(2);
+  EXPECT_THAT(slurp(r.bundle + "/report.txt"), HasSubstr("byte[] (java.base@"));
+  // The publish's log line names it (the alert carries the same line as top_growth).
+  EXPECT_THAT(r.log, HasSubstr("\"top_growth\":\"byte[] (java.base@")) << r.log;
 }
 
 }  // namespace

@@ -270,6 +270,57 @@ TEST(IncidentsShow, AGoBundleShowsTheTopSitesOfItsHeapReport) {
   EXPECT_EQ(j["heap_report"]["top_by_leaf"][0]["function"], "main.(*leak).grow");
 }
 
+// A JVM bundle: the histogram and the report the jvm dumper writes of it (the fixture is that
+// report, byte for byte: analysis's JvmHistogramReport.TheFixtureReportsAreWhatTheRendererWrites).
+TEST(IncidentsShow, AJvmBundleShowsTheTopClassesOfItsHeapReport) {
+  TempDir tmp;
+  std::string bundle = showPublish(tmp.path(), showInfo("shop"), [&](const std::string& d) {
+    std::vector<Artifact> files;
+    for (auto [name, fixture] :
+         {std::pair{"class_histogram.txt", "runtime-captured/java-leak-class-histogram.txt"},
+          {"report.json", "heap-report/java-leak-report.json"},
+          {"report.txt", "heap-report/java-leak-report.txt"}}) {
+      auto a = writeArtifact(d, name, testing::readFixture(fixture), 0);
+      EXPECT_TRUE(a.ok()) << a.error().describe();
+      if (a) files.push_back(*a);
+    }
+    return std::vector<DumpOutcome>{showOutcome("jvm", DumpResult::kOk, files)};
+  });
+  RunResult r = showRun({showNameOf(bundle), "--dir", tmp.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out,
+              HasSubstr("\nHeap report (report.json, of class_histogram.txt): 63.3 MiB on "
+                        "the heap; the top classes by bytes:\n"
+                        "  1.   62.3 MiB  98.5%  byte[] (java.base@17.0.15)  7844 instances\n"
+                        "  2.  191.8 KiB   0.3%  java.lang.Class (java.base@17.0.15)  1601 "
+                        "instances\n"));
+  EXPECT_THAT(r.out, HasSubstr("\n  top 10: less " + bundle + "/report.txt\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("  6. ")));  // five shown
+  EXPECT_THAT(showFileRow(r.out, "class_histogram.txt"), HasSubstr("less class_histogram.txt"));
+
+  r = showRun({"latest", "--json", "--dir", tmp.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["heap_report"]["runtime"], "jvm");
+  EXPECT_EQ(j["heap_report"]["status"], "ok");
+  EXPECT_EQ(j["heap_report"]["total_bytes"], 66377096u);
+  ASSERT_EQ(j["heap_report"]["top_by_class"].size(), 10u);
+  EXPECT_EQ(j["heap_report"]["top_by_class"][0]["class"], "byte[]");
+  EXPECT_EQ(j["heap_report"]["top_by_class"][0]["module"], "java.base@17.0.15");
+  EXPECT_EQ(j["heap_report"]["top_by_class"][0]["instances"], 7844u);
+  EXPECT_TRUE(j["heap_report"]["top_by_caller"].empty());
+
+  // A bundle of an older jvm dumper: the histogram, no report.
+  TempDir old;
+  showPublish(old.path(), showInfo("shop"), [&](const std::string& d) {
+    auto a = writeArtifact(d, "class_histogram.txt", "x", 0);
+    return std::vector<DumpOutcome>{showOutcome("jvm", DumpResult::kOk, {*a})};
+  });
+  r = showRun({"latest", "--dir", old.path()});
+  EXPECT_THAT(r.out, HasSubstr("\nHeap report: no heap report in this bundle; the raw class "
+                               "histogram is class_histogram.txt.\n"));
+}
+
 TEST(IncidentsShow, JsonHoldsTheSameFacts) {
   TempDir tmp;
   std::string bundle = showGperftoolsBundle(tmp.path());

@@ -79,6 +79,11 @@ DumpRequest jvmRequest(const TempDir& dir, pid_t pid) {
   return req;
 }
 
+// A histogram and the heap report made of it (dumpers/jvm_report.cc; its own tests are in
+// jvm_report_test.cc).
+const std::vector<std::string> kJvmHistogramAndReport = {"class_histogram.txt", "report.json",
+                                                         "report.txt"};
+
 std::vector<std::string> dirListing(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& e : std::filesystem::directory_iterator(dir))
@@ -308,7 +313,7 @@ TEST(JvmDumper, JcmdsStderrComesThroughAPipeAndGivesTheReason) {
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
   std::string text = slurp(dir.path() + "/class_histogram.txt");
   EXPECT_THAT(text, HasSubstr("\npipe:["));
-  EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
+  EXPECT_EQ(dirListing(dir.path()), kJvmHistogramAndReport);
 
   FakeJvm refused("echo 'java.io.IOException: No such process' >&2\nexit 1\n");
   ASSERT_TRUE(refused.ready());
@@ -541,7 +546,7 @@ TEST(JvmDumperDirect, AnEndlessReplyIsCutAtTheArtifactCap) {
   req.max_bytes = 1 << 20;
   auto out = JvmDumper().run(req);
   EXPECT_EQ(out.result, DumpResult::kPartial) << out.error;
-  ASSERT_EQ(out.artifacts.size(), 1u);
+  ASSERT_EQ(out.artifacts.size(), 3u);
   EXPECT_TRUE(out.artifacts[0].truncated);
   EXPECT_EQ(out.artifacts[0].bytes, 1u << 20);
   EXPECT_LT(out.took, 10s);
@@ -746,7 +751,7 @@ TEST_F(JvmDumperOnJavaLeak, TakesAClassHistogramWhereTheLeakedByteArraysLead) {
   TempDir dir;
   auto out = JvmDumper().run(jvmRequest(dir, pid()));
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
-  ASSERT_EQ(out.artifacts.size(), 1u);
+  ASSERT_EQ(out.artifacts.size(), 3u);
   const Artifact& a = out.artifacts[0];
   EXPECT_EQ(a.file, "class_histogram.txt");
   std::string text = slurp(dir.path() + "/class_histogram.txt");
@@ -758,7 +763,7 @@ TEST_F(JvmDumperOnJavaLeak, TakesAClassHistogramWhereTheLeakedByteArraysLead) {
   EXPECT_EQ(cls, "[B") << text.substr(0, 600);
   EXPECT_GE(bytes, 24u << 20);
   // Nothing of jcmd's but the histogram: its other output came through pipes.
-  EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
+  EXPECT_EQ(dirListing(dir.path()), kJvmHistogramAndReport);
   EXPECT_LT(out.took, 20s);
 }
 
@@ -769,7 +774,7 @@ TEST_F(JvmDumperOnJavaLeak, TakesAClassHistogramByJcmdToo) {
   auto out = JvmDumper(spec).run(jvmRequest(dir, pid()));
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
   EXPECT_EQ(topClass(slurp(dir.path() + "/class_histogram.txt")).first, "[B");
-  EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
+  EXPECT_EQ(dirListing(dir.path()), kJvmHistogramAndReport);
 }
 
 TEST_F(JvmDumperOnJavaLeak, TakesTheHistogramWithoutAFullCollectionOnRequest) {
@@ -841,7 +846,7 @@ TEST_F(JvmDumperOnJavaLeak, WritesAHeapDumpIntoTheBundleOnRequest) {
   spec.heap_dump_min_free = 1;
   auto out = JvmDumper(spec).run(jvmRequest(dir, pid()));
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
-  ASSERT_EQ(out.artifacts.size(), 2u);
+  ASSERT_EQ(out.artifacts.size(), 4u);
   EXPECT_EQ(out.artifacts[0].file, "class_histogram.txt");
   const Artifact& heap = out.artifacts[1];
   EXPECT_EQ(heap.file, "heap.hprof");
@@ -853,8 +858,8 @@ TEST_F(JvmDumperOnJavaLeak, WritesAHeapDumpIntoTheBundleOnRequest) {
   struct stat st;
   ASSERT_EQ(::stat((dir.path() + "/heap.hprof").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
-  EXPECT_EQ(dirListing(dir.path()),
-            (std::vector<std::string>{"class_histogram.txt", "heap.hprof"}));
+  EXPECT_EQ(dirListing(dir.path()), (std::vector<std::string>{"class_histogram.txt", "heap.hprof",
+                                                              "report.json", "report.txt"}));
 }
 
 TEST_F(JvmDumperOnJavaLeak, SkipsTheHeapDumpWithoutFreeSpace) {
@@ -865,9 +870,9 @@ TEST_F(JvmDumperOnJavaLeak, SkipsTheHeapDumpWithoutFreeSpace) {
   auto out = JvmDumper(spec).run(jvmRequest(dir, pid()));
   EXPECT_EQ(out.result, DumpResult::kPartial);
   EXPECT_EQ(out.error.rfind("heap dump skipped: only ", 0), 0u) << out.error;
-  ASSERT_EQ(out.artifacts.size(), 1u);
+  ASSERT_EQ(out.artifacts.size(), 3u);
   EXPECT_EQ(out.artifacts[0].file, "class_histogram.txt");
-  EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
+  EXPECT_EQ(dirListing(dir.path()), kJvmHistogramAndReport);
 
   // Nothing else asked for: nothing done.
   TempDir dir2;
@@ -887,7 +892,7 @@ TEST_F(JvmDumperOnJavaLeak, KeepsTheHeapDumpWithinItsBudget) {
   auto out = JvmDumper(spec).run(jvmRequest(dir, pid()));
   EXPECT_EQ(out.result, DumpResult::kPartial);
   EXPECT_EQ(out.error.rfind("heap dump timed out after 30ms", 0), 0u) << out.error;
-  EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
+  EXPECT_EQ(dirListing(dir.path()), kJvmHistogramAndReport);
   EXPECT_LT(out.took, 10s);
 }
 
@@ -904,7 +909,7 @@ TEST_F(JvmDumperOnJavaLeak, KeepsTheDirectHeapDumpWithinItsBudgetToo) {
   EXPECT_EQ(out.result, DumpResult::kPartial);
   EXPECT_EQ(out.error.rfind("heap dump timed out after 3ms (the connection was closed)", 0), 0u)
       << out.error;
-  EXPECT_EQ(dirListing(dir.path()), std::vector<std::string>{"class_histogram.txt"});
+  EXPECT_EQ(dirListing(dir.path()), kJvmHistogramAndReport);
   EXPECT_LT(out.took, 10s);
 }
 
@@ -977,12 +982,12 @@ TEST_F(JvmDumperOnJavaLeak, TakesTheHeapDumpFromAJvmWithItsOwnMountAndPidNamespa
   spec.heap_dump_min_free = 1;
   auto out = JvmDumper(spec).run(jvmRequest(dir, jvm));
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
-  EXPECT_EQ(dirListing(dir.path()),
-            (std::vector<std::string>{"class_histogram.txt", "heap.hprof"}));
+  EXPECT_EQ(dirListing(dir.path()), (std::vector<std::string>{"class_histogram.txt", "heap.hprof",
+                                                              "report.json", "report.txt"}));
   EXPECT_EQ(topClass(slurp(dir.path() + "/class_histogram.txt")).first, "[B");
   std::string hprof = slurp(dir.path() + "/heap.hprof");
   EXPECT_EQ(hprof.substr(0, 18), "JAVA PROFILE 1.0.2");
-  ASSERT_EQ(out.artifacts.size(), 2u);
+  ASSERT_EQ(out.artifacts.size(), 4u);
   EXPECT_EQ(out.artifacts[1].sha256, sha256Hex(hprof));
   // Nothing left behind in the JVM's /tmp.
   std::string ours_there = "oomsentinel-" + std::to_string(jvm) + "-";
@@ -1007,8 +1012,8 @@ TEST_F(JvmDumperOnJavaLeak, TakesTheHeapDumpFromAJvmOfAnotherUser) {
   spec.heap_dump_min_free = 1;
   auto out = JvmDumper(spec).run(jvmRequest(dir, nobody.pid()));
   ASSERT_EQ(out.result, DumpResult::kOk) << out.error;
-  EXPECT_EQ(dirListing(dir.path()),
-            (std::vector<std::string>{"class_histogram.txt", "heap.hprof"}));
+  EXPECT_EQ(dirListing(dir.path()), (std::vector<std::string>{"class_histogram.txt", "heap.hprof",
+                                                              "report.json", "report.txt"}));
   struct stat st;
   ASSERT_EQ(::stat((dir.path() + "/heap.hprof").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 0u);  // ours now, not the JVM user's
