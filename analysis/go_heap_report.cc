@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "analysis/report_frame.h"
 #include "core/safe_text.h"
 #include "core/units.h"
 
@@ -60,31 +61,24 @@ std::string topSiteLine(const HeapReport& r) {
 }
 
 ReportFiles renderGoHeapReport(std::string_view profile, const Result<HeapReport>& analysis) {
-  std::string file = safeText(profile, 256);
-  nlohmann::json j = {{"version", 1}, {"runtime", "go"}, {"profile", file}};
-  std::string text = "oomsentinel heap report: " + file + " (Go heap profile)\n\n";
-  if (!analysis) {
-    std::string why = safeText(analysis.error().describe(), 1024);
-    j["status"] = "failed";
-    j["error"] = why;
-    text += "No analysis: " + why + ".\n";
-  } else {
-    const HeapReport& r = *analysis;
-    j["status"] = "ok";
-    j["sample_type"] = r.sample_type;
-    j["total_bytes"] = r.total_bytes;
-    j["samples"] = r.samples;
-    j["top_by_caller"] = sitesJson(r.by_caller);
-    j["top_by_leaf"] = sitesJson(r.by_leaf);
-    text += "In use (" + r.sample_type + "): " + formatBytes(static_cast<double>(r.total_bytes)) +
-            " in " + std::to_string(r.samples) + " sampled stacks, as of the last GC.\n\n";
-    sitesText(text, "Top sites by caller (the first function outside Go's runtime):", r.by_caller);
-    text += "\n";
-    sitesText(text, "Top sites by allocating function (the leaf):", r.by_leaf);
-    text += "\nThe largest in use is not always what grew: a cache big all day ranks first too.\n";
-  }
-  text += "The raw profile is in the bundle: go tool pprof -top " + file + "\n";
-  return {j.dump(2) + "\n", text};
+  return report_frame::render(
+      "go", "Go heap profile", "profile", profile, analysis, "go tool pprof -top ",
+      [](nlohmann::json& j, std::string& text, const HeapReport& r) {
+        j["sample_type"] = r.sample_type;
+        j["total_bytes"] = r.total_bytes;
+        j["samples"] = r.samples;
+        j["top_by_caller"] = sitesJson(r.by_caller);
+        j["top_by_leaf"] = sitesJson(r.by_leaf);
+        text += "In use (" + r.sample_type +
+                "): " + formatBytes(static_cast<double>(r.total_bytes)) + " in " +
+                std::to_string(r.samples) + " sampled stacks, as of the last GC.\n\n";
+        sitesText(text,
+                  "Top sites by caller (the first function outside Go's runtime):", r.by_caller);
+        text += "\n";
+        sitesText(text, "Top sites by allocating function (the leaf):", r.by_leaf);
+        text +=
+            "\nThe largest in use is not always what grew: a cache big all day ranks first too.\n";
+      });
 }
 
 }  // namespace oomsentinel

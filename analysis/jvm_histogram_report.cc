@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "analysis/report_frame.h"
 #include "core/safe_text.h"
 #include "core/units.h"
 
@@ -122,36 +123,26 @@ std::string topClassLine(const ClassHistogram& h) {
 ReportFiles renderJvmHistogramReport(std::string_view histogram,
                                      const Result<ClassHistogram>& analysis,
                                      const HistogramGrowth* growth) {
-  std::string file = safeText(histogram, 256);
-  nlohmann::json j = {{"version", 1}, {"runtime", "jvm"}, {"profile", file}};
-  std::string text = "oomsentinel heap report: " + file + " (JVM class histogram)\n\n";
-  if (!analysis) {
-    std::string why = safeText(analysis.error().describe(), 1024);
-    j["status"] = "failed";
-    j["error"] = why;
-    text += "No analysis: " + why + ".\n";
-  } else {
-    const ClassHistogram& h = *analysis;
-    j["status"] = "ok";
-    j["total_bytes"] = h.total_bytes;
-    j["total_instances"] = h.total_instances;
-    j["total_source"] = h.total_from_line ? "total_line" : "rows";
-    j["classes"] = h.classes.size();
-    j["rows"] = h.rows;
-    j["complete"] = h.complete();
-    j["input_cut"] = h.input_cut;
-    j["dropped_rows"] = h.dropped_rows;
-    j["garbage_lines"] = h.garbage_lines;
-    j["top_by_class"] = classesJson(h.top);
-    if (growth) j["growth"] = growthJson(*growth);
-    text += "On the heap: " + bytesText(h.total_bytes) + " in " +
-            std::to_string(h.total_instances) + " objects of " + std::to_string(h.classes.size()) +
-            " classes.\n" + caveats(h) + "\n";
-    classesText(text, h);
-    growthText(text, growth);
-  }
-  text += "The raw histogram is in the bundle: less " + file + "\n";
-  return {j.dump(2) + "\n", text};
+  return report_frame::render(
+      "jvm", "JVM class histogram", "histogram", histogram, analysis, "less ",
+      [&](nlohmann::json& j, std::string& text, const ClassHistogram& h) {
+        j["total_bytes"] = h.total_bytes;
+        j["total_instances"] = h.total_instances;
+        j["total_source"] = h.total_from_line ? "total_line" : "rows";
+        j["classes"] = h.classes.size();
+        j["rows"] = h.rows;
+        j["complete"] = h.complete();
+        j["input_cut"] = h.input_cut;
+        j["dropped_rows"] = h.dropped_rows;
+        j["garbage_lines"] = h.garbage_lines;
+        j["top_by_class"] = classesJson(h.top);
+        if (growth) j["growth"] = growthJson(*growth);
+        text += "On the heap: " + bytesText(h.total_bytes) + " in " +
+                std::to_string(h.total_instances) + " objects of " +
+                std::to_string(h.classes.size()) + " classes.\n" + caveats(h) + "\n";
+        classesText(text, h);
+        growthText(text, growth);
+      });
 }
 
 }  // namespace oomsentinel
