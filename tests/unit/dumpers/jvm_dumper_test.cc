@@ -28,14 +28,18 @@
 #include "dumpers/artifact.h"
 #include "dumpers/child.h"
 #include "tests/support/test_support.h"
+#include "tests/unit/dumpers/fake_attach_listener.h"
 #include "tests/unit/dumpers/namespaced_target.h"
 #include "tests/unit/dumpers/spawned_target.h"
 
 namespace oomsentinel {
 namespace {
 
+using testing::answerWith;
+using testing::FakeListener;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testing::sendAll;
 
 using oomsentinel::testing::slurp;
 
@@ -389,86 +393,6 @@ TEST(JvmDumper, JcmdRunsInACgroupOfItsOwnAndNothingItStartsOutlivesIt) {
 // The attach protocol spoken directly (JvmAttach::kDirect, JvmDumpSpec's default), against a
 // listener of the test's own at /tmp/.java_pid<pid> of a shell that catches SIGQUIT (so the dumper
 // takes it for a JVM): what a hostile JVM user can put there and answer.
-class FakeListener {
- public:
-  using Answer = std::function<void(int fd, const std::atomic<bool>& stop)>;
-  FakeListener(std::string path, Answer answer) : path_(std::move(path)) {
-    ::unlink(path_.c_str());
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
-    bound_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-             ::listen(fd_, 4) == 0;
-    thread_ = std::thread([this, answer = std::move(answer)] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 20) <= 0) continue;
-        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        ucred cred{};
-        socklen_t len = sizeof cred;
-        ::getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len);
-        // The request ends with its fifth NUL: "1", "jcmd", the command line, "", "".
-        std::string req;
-        char buf[512];
-        while (std::count(req.begin(), req.end(), '\0') < 5) {
-          pollfd q{c, POLLIN, 0};
-          if (::poll(&q, 1, 2000) <= 0) break;
-          ssize_t n = ::read(c, buf, sizeof buf);
-          if (n <= 0) break;
-          req.append(buf, static_cast<std::size_t>(n));
-        }
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          requests_.push_back(req);
-          peers_.push_back(cred);
-        }
-        answer(c, stop_);
-        ::close(c);
-      }
-    });
-  }
-  ~FakeListener() {
-    stop_ = true;
-    thread_.join();
-    if (fd_ >= 0) ::close(fd_);
-    ::unlink(path_.c_str());
-  }
-  bool bound() const { return bound_; }
-  std::vector<std::string> requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
-  std::vector<ucred> peers() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return peers_;
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  bool bound_ = false;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<std::string> requests_;
-  std::vector<ucred> peers_;
-  std::thread thread_;
-};
-
-bool sendAll(int fd, std::string_view s) {
-  while (!s.empty()) {
-    ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    s.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
-FakeListener::Answer answerWith(std::string reply) {
-  return [reply](int fd, const std::atomic<bool>&) { sendAll(fd, reply); };
-}
-
 const std::string kFakeHistogram =
     " num     #instances         #bytes  class name (module)\n"
     "-------------------------------------------------------\n"

@@ -22,74 +22,19 @@
 #include "dumpers/bundle_budget.h"
 #include "dumpers/jvm_dumper.h"
 #include "tests/support/test_support.h"
+#include "tests/unit/dumpers/fake_attach_listener.h"
 #include "tests/unit/dumpers/spawned_target.h"
 
 namespace oomsentinel {
 namespace {
 
+using testing::answerWith;
+using testing::FakeListener;
 using ::testing::HasSubstr;
 using testing::slurp;
 using testing::TempDir;
 using ::testing::UnorderedElementsAre;
 using namespace std::chrono_literals;
-
-// A listener at the attach socket of a shell that catches SIGQUIT (so the dumper takes it for a
-// JVM): it reads one request (five NULs) and answers `reply`, then `more` until stopped.
-class JvmReportListener {
- public:
-  JvmReportListener(std::string path, std::string reply, std::string more = "")
-      : path_(std::move(path)) {
-    ::unlink(path_.c_str());
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
-    bound_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-             ::listen(fd_, 4) == 0;
-    thread_ = std::thread([this, reply = std::move(reply), more = std::move(more)] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 20) <= 0) continue;
-        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        std::string req;
-        char buf[512];
-        while (std::count(req.begin(), req.end(), '\0') < 5) {
-          pollfd q{c, POLLIN, 0};
-          if (::poll(&q, 1, 2000) <= 0) break;
-          ssize_t n = ::read(c, buf, sizeof buf);
-          if (n <= 0) break;
-          req.append(buf, static_cast<std::size_t>(n));
-        }
-        bool ok = send(c, reply);
-        while (ok && !more.empty() && !stop_) ok = send(c, more);
-        ::close(c);
-      }
-    });
-  }
-  ~JvmReportListener() {
-    stop_ = true;
-    thread_.join();
-    if (fd_ >= 0) ::close(fd_);
-    ::unlink(path_.c_str());
-  }
-  bool bound() const { return bound_; }
-
- private:
-  static bool send(int fd, std::string_view s) {
-    while (!s.empty()) {
-      ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      s.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  std::string path_;
-  int fd_ = -1;
-  bool bound_ = false;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 struct JvmReportTarget {
   testing::SpawnedTarget target{
@@ -124,7 +69,7 @@ TEST(JvmReport, TheBundleHoldsAReportRankingTheRealHistogramsClasses) {
   std::string histogram = testing::readFixture("runtime-captured/java-leak-class-histogram.txt");
   JvmReportTarget jvm;
   ASSERT_TRUE(jvm.ready());
-  JvmReportListener listener(jvm.socket(), "0\n" + histogram);
+  FakeListener listener(jvm.socket(), answerWith("0\n" + histogram));
   ASSERT_TRUE(listener.bound());
   DumpOutcome o = JvmDumper().run(jvm.request());
   ASSERT_EQ(o.result, DumpResult::kOk) << o.error;
@@ -177,7 +122,7 @@ TEST(JvmReport, AHostileJvmsClassNamesReachTheReportSafe) {
       "Total  10  900100\n";
   JvmReportTarget jvm;
   ASSERT_TRUE(jvm.ready());
-  JvmReportListener listener(jvm.socket(), "0\n" + histogram);
+  FakeListener listener(jvm.socket(), answerWith("0\n" + histogram));
   ASSERT_TRUE(listener.bound());
   DumpOutcome o = JvmDumper().run(jvm.request());
   ASSERT_EQ(o.result, DumpResult::kOk) << o.error;
@@ -204,8 +149,8 @@ TEST(JvmReport, AHistogramWithNoRowSaysWhyAndACutOneIsRankedAsIncomplete) {
   {
     JvmReportTarget jvm;
     ASSERT_TRUE(jvm.ready());
-    JvmReportListener listener(jvm.socket(),
-                               "0\n num     #instances         #bytes  class name (module)\n");
+    FakeListener listener(
+        jvm.socket(), answerWith("0\n num     #instances         #bytes  class name (module)\n"));
     ASSERT_TRUE(listener.bound());
     DumpOutcome o = JvmDumper().run(jvm.request());
     // The histogram was captured as the JVM gave it: the dump is ok, whatever its analysis says.
@@ -224,7 +169,7 @@ TEST(JvmReport, AHistogramWithNoRowSaysWhyAndACutOneIsRankedAsIncomplete) {
       "   1:        24       25166208  [B (java.base@17.0.15)\n";
   std::string block;
   while (block.size() < 65536) block += "   2:   1   16  java.lang.Object (java.base@17.0.15)\n";
-  JvmReportListener listener(jvm.socket(), "0\n" + head, block);
+  FakeListener listener(jvm.socket(), answerWith("0\n" + head, block));
   ASSERT_TRUE(listener.bound());
   DumpRequest req = jvm.request();
   req.max_bytes = 256 << 10;
@@ -246,7 +191,7 @@ TEST(JvmReport, TheReportIsChargedToTheBundlesBudget) {
   std::string histogram = testing::readFixture("runtime-captured/java-leak-class-histogram.txt");
   JvmReportTarget jvm;
   ASSERT_TRUE(jvm.ready());
-  JvmReportListener listener(jvm.socket(), "0\n" + histogram);
+  FakeListener listener(jvm.socket(), answerWith("0\n" + histogram));
   ASSERT_TRUE(listener.bound());
   // Room for the histogram and 100 bytes: report.json is cut there, report.txt has no room.
   BundleBudgetScope budget(jvm.dir.path(), {histogram.size() + 100, 0});
