@@ -121,14 +121,14 @@ std::string classKey(const std::string& name, const std::string& module) {
 }
 
 // The rows' classes and sums: the state of the one pass.
-struct Tally {
+struct HistogramTally {
   ClassHistogram h;
   std::unordered_map<std::string, std::size_t> index;
   std::uint64_t sum_bytes = 0, sum_instances = 0;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> total;
 };
 
-void addRow(Tally& t, const Row& row, const ClassHistogramLimits& limits) {
+void addRow(HistogramTally& t, const Row& row, const ClassHistogramLimits& limits) {
   ++t.h.rows;
   // The raw name is cut before it is converted: safeText keeps at most kClassNameCap bytes.
   std::string name =
@@ -152,7 +152,7 @@ void addRow(Tally& t, const Row& row, const ClassHistogramLimits& limits) {
 }
 
 // One line after the header.
-void readLine(Tally& t, std::string_view line, bool last_cut, const ClassHistogramLimits& limits) {
+void readLine(HistogramTally& t, std::string_view line, bool last_cut, const ClassHistogramLimits& limits) {
   if (trim(line).empty() || isRule(line)) return;
   // A line cut short (the input's end without its newline) may have lost digits: neither the
   // Total line nor a row.
@@ -219,7 +219,7 @@ std::string readableJvmClassName(std::string_view name) {
 
 Result<ClassHistogram> parseClassHistogram(std::string_view text, std::size_t top,
                                            const ClassHistogramLimits& limits) {
-  Tally t;
+  HistogramTally t;
   if (text.size() > limits.max_input) {
     text = text.substr(0, limits.max_input);
     t.h.input_cut = true;
