@@ -152,7 +152,8 @@ void addRow(HistogramTally& t, const Row& row, const ClassHistogramLimits& limit
 }
 
 // One line after the header.
-void readLine(HistogramTally& t, std::string_view line, bool last_cut, const ClassHistogramLimits& limits) {
+void readLine(HistogramTally& t, std::string_view line, bool last_cut,
+              const ClassHistogramLimits& limits) {
   if (trim(line).empty() || isRule(line)) return;
   // A line cut short (the input's end without its newline) may have lost digits: neither the
   // Total line nor a row.

@@ -125,8 +125,7 @@ DumpOutcome GoPprofDumper::run(const DumpRequest& req) {
   io.run();  // every exchange ends by the deadline
   // The result says what was captured from the target; the report is derived from it.
   bool captured = !out.artifacts.empty();
-  if (auto s = addHeapReport(req, profiles_, clock.steadyNow(), out.artifacts, out.top_site);
-      !s)
+  if (auto s = addHeapReport(req, profiles_, clock.steadyNow(), out.artifacts, out.top_site); !s)
     errors.push_back("report: " + s.error().describe());
   out.took = clock.steadyNow() - start;
   if (errors.empty()) {

@@ -18,13 +18,12 @@
 #include <cstring>
 #include <vector>
 
+#include "core/host_paths.h"
 #include "core/owned_fd.h"
 #include "dumpers/jvm_dumper.h"
 
 namespace oomsentinel {
 namespace {
-
-using std::chrono::steady_clock;
 
 // The raw id system calls below take 32-bit ids on 64-bit kernels; on 32-bit x86 and arm the
 // plain numbers are the old 16-bit calls, which would cut uids above 65535.
@@ -36,8 +35,8 @@ constexpr std::size_t kArgMax = 1024;
 constexpr std::size_t kStatusMax = 11;
 
 // Milliseconds left until `deadline`, for poll(): 0 when it has passed.
-int msLeft(SteadyTime deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now());
+int msLeft(const Clock& clock, SteadyTime deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock.steadyNow());
   return static_cast<int>(std::clamp<std::int64_t>(left.count() + 1, 0, 60'000));
 }
 
@@ -115,6 +114,7 @@ class ThreadIds {
 
 struct Exchange {
   const AttachTarget& t;
+  const Clock& clock;
   SteadyTime deadline;
   std::string socket_name, trigger_name;
   AttachOutcome out;
@@ -157,7 +157,7 @@ Status startListener(Exchange& x) {
 // Waits (1 ms at a time) until /tmp/.java_pid<nspid> holds a socket other than inode `stale`
 // (0: any), which HotSpot's listener puts there by a rename. False at the deadline.
 bool waitForSocket(const Exchange& x, ino_t stale) {
-  while (steady_clock::now() < x.deadline) {
+  while (x.clock.steadyNow() < x.deadline) {
     struct stat st;
     if (::fstatat(x.t.tmp_fd, x.socket_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         (stale == 0 || st.st_ino != stale))
@@ -175,7 +175,8 @@ OwnedFd connectHeld(const Exchange& x, int held, std::string& why) {
   if (s.get() < 0) return s;
   struct sockaddr_un addr {};
   addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d", held);
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%.*s/%d",
+                static_cast<int>(HostPaths::kOwnFdDir.size()), HostPaths::kOwnFdDir.data(), held);
   for (;;) {
     int rc = 0, e = 0;
     {
@@ -189,7 +190,7 @@ OwnedFd connectHeld(const Exchange& x, int held, std::string& why) {
       e = errno;
     }
     if (rc == 0) return s;
-    if (e != EAGAIN || steady_clock::now() >= x.deadline) {
+    if (e != EAGAIN || x.clock.steadyNow() >= x.deadline) {
       errno = e;
       return OwnedFd();
     }
@@ -238,9 +239,9 @@ OwnedFd connectToJvm(Exchange& x) {
 }
 
 // Waits for `events` on `fd` until the deadline: false when it came first (or poll failed).
-bool await(int fd, short events, SteadyTime deadline) {
+bool await(const Clock& clock, int fd, short events, SteadyTime deadline) {
   for (;;) {
-    int left = msLeft(deadline);
+    int left = msLeft(clock, deadline);
     if (left == 0) return false;
     struct pollfd p = {fd, events, 0};
     int rc = ::poll(&p, 1, left);
@@ -249,9 +250,9 @@ bool await(int fd, short events, SteadyTime deadline) {
   }
 }
 
-bool sendRequest(int s, std::string_view req, SteadyTime deadline) {
+bool sendRequest(const Clock& clock, int s, std::string_view req, SteadyTime deadline) {
   while (!req.empty()) {
-    if (!await(s, POLLOUT, deadline)) return false;
+    if (!await(clock, s, POLLOUT, deadline)) return false;
     ssize_t w = ::send(s, req.data(), req.size(), MSG_NOSIGNAL);
     if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (w <= 0) return false;
@@ -289,7 +290,8 @@ AttachOutcome& readReply(Exchange& x, int s, const AttachSink& sink) {
   std::optional<AttachStatus> status;
   bool sink_failed = false;
   for (;;) {
-    if (!await(s, POLLIN, x.deadline)) return x.end(kAttachTimedOut, "the reply did not end");
+    if (!await(x.clock, s, POLLIN, x.deadline))
+      return x.end(kAttachTimedOut, "the reply did not end");
     // The status line a little at a time, so that a reply without one stops early.
     std::size_t want = status ? buf.size() : kStatusMax - got;
     ssize_t n = ::recv(s, buf.data() + (status ? 0 : got), want, 0);
@@ -329,13 +331,13 @@ AttachOutcome& readReply(Exchange& x, int s, const AttachSink& sink) {
 
 }  // namespace
 
-bool attachSocketPredatesProcess(timespec socket_mtime, std::uint64_t start_ticks) {
-  timespec real{}, boot{};
-  ::clock_gettime(CLOCK_REALTIME, &real);
-  ::clock_gettime(CLOCK_BOOTTIME, &boot);
-  timespec boot_at{real.tv_sec - boot.tv_sec, real.tv_nsec - boot.tv_nsec};
-  if (boot_at.tv_nsec < 0) boot_at = {boot_at.tv_sec - 1, boot_at.tv_nsec + 1'000'000'000};
-  return attachSocketPredatesProcess(socket_mtime, start_ticks, ::sysconf(_SC_CLK_TCK), boot_at);
+bool attachSocketIsStale(const HostPaths& paths, timespec socket_mtime, std::uint64_t start_ticks) {
+  // Whole seconds: a boot time up to a second early makes the process look older, never the
+  // socket, so the error is toward "not stale".
+  auto stat = readFileUpTo(paths.procFile("stat"), 1u << 20);
+  auto btime = stat ? parseBootTime(*stat) : std::nullopt;
+  return btime && attachSocketPredatesProcess(socket_mtime, start_ticks, ::sysconf(_SC_CLK_TCK),
+                                              timespec{static_cast<time_t>(*btime), 0});
 }
 
 Result<std::string> attachRequest(std::string_view command) {
@@ -362,9 +364,10 @@ std::optional<AttachStatus> parseAttachStatus(std::string_view head) {
 }
 
 AttachOutcome attachAndAsk(const AttachTarget& target, std::string_view command,
-                           const AttachSink& sink, SteadyTime deadline) {
-  auto start = steady_clock::now();
+                           const AttachSink& sink, SteadyTime deadline, const Clock& clock) {
+  SteadyTime start = clock.steadyNow();
   Exchange x{target,
+             clock,
              deadline,
              ".java_pid" + std::to_string(target.nspid),
              ".attach_pid" + std::to_string(target.nspid),
@@ -379,15 +382,15 @@ AttachOutcome attachAndAsk(const AttachTarget& target, std::string_view command,
         ::fstatat(target.tmp_fd, x.trigger_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISREG(st.st_mode) && st.st_uid == target.uid && ids.become(target.uid, target.gid).ok())
       ::unlinkat(target.tmp_fd, x.trigger_name.c_str(), 0);
-    o.took = steady_clock::now() - start;
+    o.took = clock.steadyNow() - start;
     return std::move(o);
   };
   auto request = attachRequest(command);
   if (!request) return finish(x.end(kAttachIo, request.error().describe()));
   OwnedFd s = connectToJvm(x);
   if (s.get() < 0) return finish(x.out);
-  if (!sendRequest(s.get(), *request, deadline))
-    return finish(steady_clock::now() >= deadline
+  if (!sendRequest(clock, s.get(), *request, deadline))
+    return finish(clock.steadyNow() >= deadline
                       ? x.end(kAttachTimedOut, "the request was not taken")
                       : x.end(kAttachIo, "cannot send the request"));
   return finish(readReply(x, s.get(), sink));

@@ -32,6 +32,7 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/host_paths.h"
 #include "core/result.h"
 
 namespace oomsentinel {
@@ -77,15 +78,16 @@ struct AttachOutcome {
   Duration took{};
 };
 
-// One command ("GC.class_histogram -all") to the JVM, by `deadline`. Runs on the calling thread
-// and returns by the deadline (plus a system call's time) whatever the JVM does. Errors of the
-// command itself (more than 1024 bytes, a NUL) are kAttachIo with the reason.
+// One command ("GC.class_histogram -all") to the JVM, by `deadline` on `clock`. Runs on the calling
+// thread and returns by the deadline (plus a system call's time) whatever the JVM does. Errors of
+// the command itself (more than 1024 bytes, a NUL) are kAttachIo with the reason.
 AttachOutcome attachAndAsk(const AttachTarget& target, std::string_view command,
-                           const AttachSink& sink, SteadyTime deadline);
+                           const AttachSink& sink, SteadyTime deadline, const Clock& clock);
 
-// jvm_dumper.h's attachSocketPredatesProcess on this machine's clocks: the socket's mtime against
-// the start time (clock ticks after boot) of the process it names.
-bool attachSocketPredatesProcess(timespec socket_mtime, std::uint64_t start_ticks);
+// jvm_dumper.h's attachSocketPredatesProcess with the boot time the kernel gives (btime of
+// <proc>/stat): the socket's mtime against the start time (clock ticks after boot) of the process
+// it names. False when the boot time cannot be read.
+bool attachSocketIsStale(const HostPaths& paths, timespec socket_mtime, std::uint64_t start_ticks);
 
 // The request of protocol version 1: "1\0jcmd\0<command>\0\0\0" (the operation and exactly
 // three arguments, each ended by a NUL). Errors: a command HotSpot would refuse (longer than its

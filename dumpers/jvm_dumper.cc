@@ -161,7 +161,7 @@ JcmdRun runDirect(const HeldJvm& jvm, const JvmProcessFacts& facts,
   AttachTarget target{jvm.tmp.get(), jvm.pidfd.get(), facts.nspid,
                       facts.euid,    facts.egid,      facts.catches_sigquit};
   AttachSink sink{file.get(), max_bytes, kReplyLimit};
-  AttachOutcome o = attachAndAsk(target, line, sink, deadline);
+  AttachOutcome o = attachAndAsk(target, line, sink, deadline, jvmDumperClock());
   ChildResult c;
   c.exit_code = o.exit;
   c.timed_out = o.exit == kAttachTimedOut;
@@ -456,7 +456,8 @@ std::optional<HeldJvm> holdJvm(const HostPaths& paths, const JvmDumpSpec& spec,
   struct stat sst;
   bool listening = ::fstatat(tmp->get(), socket.c_str(), &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
                    S_ISSOCK(sst.st_mode);
-  bool stale = listening && started != 0 && attachSocketPredatesProcess(sst.st_mtim, started);
+  bool stale = listening && !facts.catches_sigquit && started != 0 &&
+               attachSocketIsStale(paths, sst.st_mtim, started);
   if ((!listening || stale) && !facts.catches_sigquit)
     return fail(who + " is not a JVM jcmd can attach to: it has no attach socket" +
                 (stale ? " (/tmp/" + socket + " is older than it: an earlier process's)" : "") +

@@ -123,6 +123,8 @@ struct JvmProcessFacts {
 Result<JvmProcessFacts> parseJvmProcessStatus(std::string_view status);
 // Field 22 of <proc>/<pid>/stat, the process's start time in clock ticks.
 std::optional<std::uint64_t> parseStartTime(std::string_view stat);
+// The "btime" line of <proc>/stat: the wall clock at boot, in seconds since the epoch.
+std::optional<std::uint64_t> parseBootTime(std::string_view proc_stat);
 // True when an attach socket last changed (`socket_mtime`, wall clock) more than a second before
 // its process started (`start_ticks` after boot; `boot_at` is the wall clock at boot, REALTIME
 // minus BOOTTIME): an earlier process left it (a JVM killed with its pid since reused, or a

@@ -112,6 +112,18 @@ std::optional<std::uint64_t> parseStartTime(std::string_view stat) {
   return v;
 }
 
+std::optional<std::uint64_t> parseBootTime(std::string_view proc_stat) {
+  std::optional<std::uint64_t> out;
+  eachLine(proc_stat, [&](std::string_view l) {
+    if (l.rfind("btime ", 0) != 0) return false;
+    std::uint64_t v = 0;
+    auto f = fields(l);
+    if (f.size() == 2 && parseNumber(f[1], v)) out = v;
+    return true;
+  });
+  return out;
+}
+
 bool attachSocketPredatesProcess(timespec socket_mtime, std::uint64_t start_ticks, long ticks_per_s,
                                  timespec boot_at) {
   if (ticks_per_s <= 0) return false;

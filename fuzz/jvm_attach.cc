@@ -100,8 +100,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   listener->cv.notify_one();
   AttachTarget target{tmp, self, ::getpid(), ::geteuid(), ::getegid(), false};
   AttachSink sink;  // into memory, 64 KiB
+  static const SystemClock clock;
   AttachOutcome o = attachAndAsk(target, "GC.class_histogram", sink,
-                                 std::chrono::steady_clock::now() + std::chrono::seconds(5));
+                                 clock.steadyNow() + std::chrono::seconds(5), clock);
   if (o.text.size() > sink.max_text || o.body_bytes != o.text.size()) std::abort();
   if (o.exit == kAttachOk || o.exit == kAttachRefused) {
     // A body only after a status line, and all of it or the cap.

@@ -76,8 +76,8 @@ std::string attackInChild(Body body) {
 
 AttachOutcome attackAsk(int tmp_fd, uid_t uid, gid_t gid) {
   AttachTarget t{tmp_fd, -1, kAttackNspid, uid, gid, false};
-  return attachAndAsk(t, "GC.class_histogram", AttachSink{},
-                      std::chrono::steady_clock::now() + 500ms);
+  SystemClock clock;
+  return attachAndAsk(t, "GC.class_histogram", AttachSink{}, clock.steadyNow() + 500ms, clock);
 }
 
 // FINDING 1 (real defect, DoS): a JVM whose euid is 0 and egid is not (a container run as

@@ -66,6 +66,12 @@ TEST(JvmAttachStatus, GarbageOrAnUnfinishedLineIsNoStatus) {
     EXPECT_FALSE(parseAttachStatus(bad)) << bad.substr(0, 20);
 }
 
+// The real clock, injected as the dumper injects it.
+const Clock& attachTestClock() {
+  static const SystemClock clock;
+  return clock;
+}
+
 // attachAndAsk on the calling thread, against a listener of the test's own at
 // /tmp/.java_pid<pid> of a shell (the "JVM"): what the exchange leaves behind in this process.
 struct AttachThreadRig {
@@ -170,7 +176,7 @@ TEST(JvmAttachThread, TheDumpThreadItselfConnectsAsTheJvmsUserAndGetsItsOwnIdsBa
   ASSERT_TRUE(rig.start("0\nhello\n"));
   auto before = AttachThreadCreds::now();
   AttachOutcome o = attachAndAsk(rig.target(), "GC.class_histogram", AttachSink{},
-                                 std::chrono::steady_clock::now() + 5s);
+                                 attachTestClock().steadyNow() + 5s, attachTestClock());
   auto after = AttachThreadCreds::now();
   rig.stopListening();
   ASSERT_EQ(o.exit, kAttachOk) << o.reason;
@@ -193,8 +199,8 @@ TEST(JvmAttachThread, TheBodyIsCutAtItsCapAndNotWrittenPastIt) {
   AttachSink sink;
   sink.fd = fd;
   sink.max_bytes = 1 << 20;
-  AttachOutcome o =
-      attachAndAsk(rig.target(), "GC.class_histogram", sink, std::chrono::steady_clock::now() + 5s);
+  AttachOutcome o = attachAndAsk(rig.target(), "GC.class_histogram", sink,
+                                 attachTestClock().steadyNow() + 5s, attachTestClock());
   struct stat st {};
   ::fstat(fd, &st);
   ::close(fd);
@@ -205,8 +211,8 @@ TEST(JvmAttachThread, TheBodyIsCutAtItsCapAndNotWrittenPastIt) {
   // Into a string: its own cap.
   AttachSink text;
   text.max_text = 1000;
-  AttachOutcome t =
-      attachAndAsk(rig.target(), "GC.class_histogram", text, std::chrono::steady_clock::now() + 5s);
+  AttachOutcome t = attachAndAsk(rig.target(), "GC.class_histogram", text,
+                                 attachTestClock().steadyNow() + 5s, attachTestClock());
   EXPECT_TRUE(t.cut);
   EXPECT_EQ(t.text.size(), 1000u);
 }
@@ -216,8 +222,8 @@ TEST(JvmAttachThread, ARefusalCarriesTheJvmsReasonAndSilenceEndsAtTheDeadline) {
   {
     AttachThreadRig rig;
     ASSERT_TRUE(rig.start("-1\njava.lang.IllegalArgumentException: Unknown diagnostic command\n"));
-    AttachOutcome o =
-        attachAndAsk(rig.target(), "Nope", AttachSink{}, std::chrono::steady_clock::now() + 5s);
+    AttachOutcome o = attachAndAsk(rig.target(), "Nope", AttachSink{},
+                                   attachTestClock().steadyNow() + 5s, attachTestClock());
     EXPECT_EQ(o.exit, kAttachRefused);
     EXPECT_EQ(o.reason, "java.lang.IllegalArgumentException: Unknown diagnostic command");
   }
@@ -225,7 +231,7 @@ TEST(JvmAttachThread, ARefusalCarriesTheJvmsReasonAndSilenceEndsAtTheDeadline) {
     AttachThreadRig rig;
     ASSERT_TRUE(rig.start(""));  // closes without a word
     AttachOutcome o = attachAndAsk(rig.target(), "GC.class_histogram", AttachSink{},
-                                   std::chrono::steady_clock::now() + 5s);
+                                   attachTestClock().steadyNow() + 5s, attachTestClock());
     EXPECT_EQ(o.exit, kAttachIo);
     EXPECT_EQ(o.reason, "the JVM closed the connection without answering");
   }
@@ -242,9 +248,10 @@ TEST(JvmAttachThread, ARefusalCarriesTheJvmsReasonAndSilenceEndsAtTheDeadline) {
     std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", rig.socketPath().c_str());
     ASSERT_EQ(::bind(mute, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
     ASSERT_EQ(::listen(mute, 4), 0);
-    auto start = std::chrono::steady_clock::now();
-    AttachOutcome o = attachAndAsk(rig.target(), "GC.class_histogram", AttachSink{}, start + 500ms);
-    auto took = std::chrono::steady_clock::now() - start;
+    auto start = attachTestClock().steadyNow();
+    AttachOutcome o = attachAndAsk(rig.target(), "GC.class_histogram", AttachSink{}, start + 500ms,
+                                   attachTestClock());
+    auto took = attachTestClock().steadyNow() - start;
     ::close(mute);
     EXPECT_EQ(o.exit, kAttachTimedOut) << o.reason;
     EXPECT_EQ(o.reason, "the reply did not end");

@@ -139,6 +139,16 @@ TEST(JvmDumperParsing, AnAttachSocketOlderThanItsProcessIsAnEarlierOnes) {
   EXPECT_FALSE(attachSocketPredatesProcess({0, 0}, started, 0, boot_at));  // no tick rate
 }
 
+TEST(JvmDumperParsing, ReadsTheBootTimeOfProcStat) {
+  EXPECT_EQ(parseBootTime("cpu  10 0 5 100 0 0 0 0 0 0\nintr 1 2 3\nctxt 77\nbtime 1796660000\n"
+                          "processes 9\n"),
+            1796660000u);
+  EXPECT_EQ(parseBootTime("cpu 1\nbtime\n"), std::nullopt);
+  EXPECT_EQ(parseBootTime("cpu 1\nbtime x\n"), std::nullopt);
+  EXPECT_EQ(parseBootTime("xbtime 5\n"), std::nullopt);
+  EXPECT_EQ(parseBootTime(""), std::nullopt);
+}
+
 TEST(JvmDumperParsing, TellsAHistogramFromAnError) {
   EXPECT_TRUE(
       looksLikeClassHistogram("5240:\n num     #instances         #bytes  class name (module)\n"
