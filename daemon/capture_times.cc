@@ -14,9 +14,9 @@ double CaptureTimes::defaultSeconds(DumperKind kind) {
     case DumperKind::kGoPprof:
       return 0.2;  // the race: 0.02-0.14 s (one heap profile over loopback)
     case DumperKind::kJvm:
-      // jcmd (jvm.attach's default): the race's firing to bundle 0.39-0.41 s. The direct attach
-      // (opt-in) takes 38-162 ms (bench/results/oom_race_jvm_direct.md), which its first dump
-      // teaches.
+      // The direct attach (jvm.attach's default) takes 38-162 ms from firing to bundle
+      // (bench/results/oom_race_jvm_direct.md), jcmd 0.39-0.41 s, a fresh JVM's first attach
+      // more: 0.5 s covers either until a target's first dump teaches its own.
       return 0.5;
     case DumperKind::kExec:
       return 1.0;  // the user's command: unknown until it has run once
