@@ -410,9 +410,10 @@ TEST(DumpTargetExit, ProcIsPartialNamingTheFilesWhenItsTargetIsKilledDuringTheCo
 // connections made to it and not yet accepted (through NETLINK_SOCK_DIAG, so no ss is needed);
 // -1 when no socket listens there. Matched by the file's inode: HotSpot binds its attach socket
 // under another name and renames it.
-int midKillUnixBacklog(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return -1;
+// The backlog of the listening unix socket of inode `ino`: found by the inode, so a path that
+// another test's clean-up removes meanwhile (pid numbers are reused: pid_max is 32768 here) does
+// not hide it. -1 when there is none.
+int midKillUnixBacklogOf(ino_t ino) {
   int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
   if (fd < 0) return -1;
   struct {
@@ -444,7 +445,7 @@ int midKillUnixBacklog(const std::string& path) {
         int backlog = -1;
         for (auto* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
           if (a->rta_type == UNIX_DIAG_VFS)
-            ours = static_cast<unix_diag_vfs*>(RTA_DATA(a))->udiag_vfs_ino == st.st_ino;
+            ours = static_cast<unix_diag_vfs*>(RTA_DATA(a))->udiag_vfs_ino == ino;
           if (a->rta_type == UNIX_DIAG_RQLEN)
             backlog = static_cast<int>(static_cast<unix_diag_rqlen*>(RTA_DATA(a))->udiag_rqueue);
         }
@@ -454,6 +455,12 @@ int midKillUnixBacklog(const std::string& path) {
   }
   ::close(fd);
   return found;
+}
+
+int midKillUnixBacklog(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return midKillUnixBacklogOf(st.st_ino);
 }
 
 std::string midKillJcmdInPath() {
@@ -503,6 +510,9 @@ TEST(DumpTargetExit, JvmKilledWhileJcmdWaitsForItsHistogramIsFailedWithTheReason
   auto ok = JvmDumper(spec).run(midKillRequest(first.path(), jvm.pid(), 60s));
   ASSERT_EQ(ok.result, DumpResult::kOk) << ok.error;
   ASSERT_EQ(midKillUnixBacklog(socket), 0) << "no attach socket listening at " << socket;
+  struct stat listening_st {};
+  ASSERT_EQ(::stat(socket.c_str(), &listening_st), 0);
+  const ino_t listening = listening_st.st_ino;
 
   // Stopped, the JVM accepts no connection: jcmd connects and waits for the histogram, and the
   // connections wait in the listening socket's backlog, where the test sees them. JDK 17's jcmd
@@ -512,8 +522,8 @@ TEST(DumpTargetExit, JvmKilledWhileJcmdWaitsForItsHistogramIsFailedWithTheReason
   DumpRequest req = midKillRequest(t.path(), jvm.pid(), 60s);
   DumpOutcome out;
   std::thread dump([&] { out = JvmDumper(spec).run(req); });
-  bool waiting =
-      oomsentinel::testing::eventually([&] { return midKillUnixBacklog(socket) >= 2; }, 3000, 10);
+  bool waiting = oomsentinel::testing::eventually(
+      [&] { return midKillUnixBacklogOf(listening) >= 2; }, 3000, 10);
   // This JVM's jcmd (others may run beside this test): `jcmd <pid> GC.class_histogram`.
   std::vector<pid_t> jcmds =
       midKillProcessesRunning(std::to_string(jvm.pid()) + " GC.class_histogram");
@@ -561,6 +571,9 @@ TEST(DumpTargetExit, JvmKilledWhileTheDirectAttachWaitsForItsHistogramIsFailedWi
   auto ok = JvmDumper().run(midKillRequest(first.path(), jvm.pid(), 60s));
   ASSERT_EQ(ok.result, DumpResult::kOk) << ok.error;
   ASSERT_EQ(midKillUnixBacklog(socket), 0) << "no attach socket listening at " << socket;
+  struct stat listening_st {};
+  ASSERT_EQ(::stat(socket.c_str(), &listening_st), 0);
+  const ino_t listening = listening_st.st_ino;
 
   // Stopped, the JVM accepts no connection: the child's one connection waits in the backlog.
   ASSERT_EQ(::kill(jvm.pid(), SIGSTOP), 0);
@@ -568,8 +581,8 @@ TEST(DumpTargetExit, JvmKilledWhileTheDirectAttachWaitsForItsHistogramIsFailedWi
   DumpRequest req = midKillRequest(t.path(), jvm.pid(), 60s);
   DumpOutcome out;
   std::thread dump([&] { out = JvmDumper().run(req); });
-  bool waiting =
-      oomsentinel::testing::eventually([&] { return midKillUnixBacklog(socket) >= 1; }, 3000, 10);
+  bool waiting = oomsentinel::testing::eventually(
+      [&] { return midKillUnixBacklogOf(listening) >= 1; }, 3000, 10);
   SystemClock clock;
   SteadyTime killed = clock.steadyNow();
   jvm.killAndReap();
